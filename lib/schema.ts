@@ -1,0 +1,41 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { ProjectError } from './errors.ts';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** One shared Ajv instance: all errors, strict schemas, defaults applied. */
+export const ajv = addFormats(new Ajv2020({ allErrors: true, strict: true, useDefaults: true }));
+
+/** Render ajv errors as one line per offending field, naming the field path. */
+export function formatAjvErrors(errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => {
+    const at = e.instancePath || '/';
+    if (e.keyword === 'additionalProperties') {
+      return `${at}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+    }
+    if (e.keyword === 'required') {
+      return `${at}: missing required field "${(e.params as { missingProperty: string }).missingProperty}"`;
+    }
+    return `${at}: ${e.message ?? e.keyword}`;
+  });
+}
+
+/**
+ * Compile a schema once (call at module load) and return a function that
+ * validates, returning the typed value or throwing a ProjectError('INVALID')
+ * that names every offending field of `what` (a file path or a description).
+ */
+export function compileValidator<T>(schema: object): (value: unknown, what: string) => T {
+  const validate: ValidateFunction = ajv.compile(schema);
+  return (value: unknown, what: string): T => {
+    if (validate(value)) return value as T;
+    const lines = formatAjvErrors(validate.errors);
+    throw new ProjectError('INVALID', `${what} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
+      subject: what,
+      details: validate.errors,
+    });
+  };
+}
