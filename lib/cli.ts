@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { exitCodeOf, isProjectError, ProjectError } from './errors.ts';
 
 /** True when the module at `importMetaUrl` is the process entry point (zx's isMain guard). */
@@ -31,12 +31,12 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
  * Run a script's main function: print a clear message on failure and set
  * process.exitCode (never process.exit) so pending output is flushed.
  */
-export async function runMain(main: () => Promise<number | undefined | void>): Promise<void> {
+export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
   try {
     const code = await main();
     process.exitCode = typeof code === 'number' ? code : 0;
   } catch (e) {
-    const message = isProjectError(e) ? e.message : (e as Error)?.stack ?? String(e);
+    const message = isProjectError(e) ? e.message : ((e as Error)?.stack ?? String(e));
     console.error(`error: ${message}`);
     process.exitCode = exitCodeOf(e);
   }

@@ -40,8 +40,12 @@ export async function readJsonFile(path: string): Promise<unknown> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new ProjectError('NOT_FOUND', `${path}: no such file`, { subject: path });
-    throw new ProjectError('INVALID', `${path}: cannot read (${err.code ?? err.message})`, { subject: path, cause: e });
+    if (err.code === 'ENOENT')
+      throw new ProjectError('NOT_FOUND', `${path}: no such file`, { subject: path });
+    throw new ProjectError('INVALID', `${path}: cannot read (${err.code ?? err.message})`, {
+      subject: path,
+      cause: e,
+    });
   }
   try {
     return JSON.parse(text);
