@@ -1,0 +1,181 @@
+/**
+ * The training config: one JSON file under training/configs/, validated once
+ * at the edge (JSON Schema 2020-12 through lib/schema.ts), with
+ * `additionalProperties: false` at every level so that a typo is an error,
+ * never a silently ignored field. Every offending field is named at once.
+ *
+ * @see https://json-schema.org/draft/2020-12/json-schema-validation
+ */
+import { compileValidator, readJsonFile } from '../lib/index.ts';
+
+export type DataKind = 'image-folder' | 'cifar10' | 'generated';
+export type BuilderName = 'small-cnn' | 'deep-cnn';
+export type MonitorName = 'val_loss' | 'val_accuracy';
+
+export interface DataConfig {
+  kind: DataKind;
+  /** Data root; a relative path is resolved against the working directory. `--data` overrides it. */
+  path: string;
+  /** generated: images per class. */
+  perClass?: number;
+  /** generated: image side in pixels. */
+  size?: number;
+  /** generated: 1 (gray) or 3 (RGB). */
+  channels?: 1 | 3;
+  split: { validation: number; test: number };
+}
+
+export interface ModelConfig {
+  builder: BuilderName;
+  /** Filters of each conv layer (small-cnn) or block (deep-cnn); the builder's default when absent. */
+  filters?: number[];
+  /** Units of the hidden dense layer; 0 for none. */
+  denseUnits?: number;
+  /** Dropout rate before the classifier (and after each deep-cnn block). */
+  dropout?: number;
+}
+
+export interface InputConfig {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+export interface AugmentationConfig {
+  enabled: boolean;
+  /** Random crop: pad this many pixels on each side (zeros), then crop back at a random offset; 0 = off. */
+  crop: number;
+  /** Random horizontal flip with probability 0.5. */
+  flip: boolean;
+}
+
+export interface EarlyStoppingConfig {
+  /** Epochs without improvement before stopping. */
+  patience: number;
+  /** Smallest change of the monitored metric that counts as an improvement. */
+  minDelta: number;
+  /** What is watched for early stopping and for the best checkpoint (default val_loss). */
+  monitor?: MonitorName;
+}
+
+export interface TrainingSection {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupEpochs: number;
+  schedule: 'cosine' | 'constant';
+  earlyStopping: EarlyStoppingConfig;
+}
+
+export interface TrainingConfig {
+  /** The model name, as in models.lock.json ("demo-classifier"). */
+  name: string;
+  /** Seeds every random source: split, shuffle, initialisers, dropout, augmentation. */
+  seed: number;
+  data: DataConfig;
+  /** Model input size; written to preprocessing.json. */
+  input: InputConfig;
+  model: ModelConfig;
+  augmentation: AugmentationConfig;
+  training: TrainingSection;
+}
+
+const int = (minimum: number, maximum?: number) => ({
+  type: 'integer',
+  minimum,
+  ...(maximum === undefined ? {} : { maximum }),
+});
+const fraction = { type: 'number', minimum: 0, maximum: 0.5 };
+
+/** JSON Schema (2020-12) of a training config file. */
+export const trainingConfigSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'TrainingConfig',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'seed', 'data', 'input', 'model', 'augmentation', 'training'],
+  properties: {
+    $schema: { type: 'string' },
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+    seed: int(0, 2 ** 31 - 1),
+    data: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'path', 'split'],
+      properties: {
+        kind: { enum: ['image-folder', 'cifar10', 'generated'] },
+        path: { type: 'string', minLength: 1 },
+        perClass: int(1, 100000),
+        size: int(4, 1024),
+        channels: { enum: [1, 3] },
+        split: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['validation', 'test'],
+          properties: { validation: fraction, test: fraction },
+        },
+      },
+    },
+    input: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['width', 'height', 'channels'],
+      properties: { width: int(4, 1024), height: int(4, 1024), channels: { enum: [1, 3] } },
+    },
+    model: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['builder'],
+      properties: {
+        builder: { enum: ['small-cnn', 'deep-cnn'] },
+        filters: { type: 'array', minItems: 1, maxItems: 6, items: int(1, 1024) },
+        denseUnits: int(0, 4096),
+        dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+      },
+    },
+    augmentation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'crop', 'flip'],
+      properties: { enabled: { type: 'boolean' }, crop: int(0, 64), flip: { type: 'boolean' } },
+    },
+    training: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['epochs', 'batchSize', 'learningRate', 'warmupEpochs', 'schedule', 'earlyStopping'],
+      properties: {
+        epochs: int(1, 10000),
+        batchSize: int(1, 65536),
+        learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+        warmupEpochs: int(0, 10000),
+        schedule: { enum: ['cosine', 'constant'] },
+        earlyStopping: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['patience', 'minDelta'],
+          properties: {
+            patience: int(1, 10000),
+            minDelta: { type: 'number', minimum: 0 },
+            monitor: { enum: ['val_loss', 'val_accuracy'] },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validateConfig = compileValidator<TrainingConfig>(trainingConfigSchema);
+
+/**
+ * Validate a parsed config; throws ProjectError INVALID naming every
+ * offending field of `what` (the file path, when read from a file).
+ */
+export function parseTrainingConfig(value: unknown, what = 'training config'): TrainingConfig {
+  // Validate a copy: ajv applies defaults in place, and the caller's object stays theirs.
+  return validateConfig(structuredClone(value), what);
+}
+
+/** Read and validate a training config file (NOT_FOUND / INVALID name the file). */
+export async function loadTrainingConfig(path: string): Promise<TrainingConfig> {
+  return parseTrainingConfig(await readJsonFile(path), path);
+}

@@ -1,0 +1,35 @@
+/**
+ * training/data: the data sources (image folder, CIFAR-10 binary, generated
+ * demo shapes) behind one `Dataset` shape, the dataset digest, and the
+ * deterministic split. See README.md in this folder.
+ */
+export {
+  CIFAR10_MD5,
+  CIFAR10_URL,
+  encodeCifar10Records,
+  type LoadCifar10Options,
+  loadCifar10,
+} from './cifar10.ts';
+export { computeDatasetDigest, type DigestEntry } from './digest.ts';
+export { type DownloadOptions, downloadVerified } from './download.ts';
+export {
+  GENERATED_MARKER,
+  type GeneratedDataset,
+  type GenerateOptions,
+  generateDemoDataset,
+} from './generated.ts';
+export { type LoadImageFolderOptions, listImageFolder, loadImageFolder } from './image-folder.ts';
+export { mulberry32, type Rng } from './rng.ts';
+export { SHAPES } from './shapes.ts';
+export { type DataSourceSpec, loadDataSource } from './source.ts';
+export { type SplitOptions, splitDataset, splitDigest } from './split.ts';
+export { readTar, type TarEntry, writeTar } from './tar.ts';
+export type {
+  DataSourceKind,
+  Dataset,
+  DatasetDigest,
+  DecodedImage,
+  LabeledImage,
+  Split,
+  SplitRecord,
+} from './types.ts';

@@ -1,0 +1,67 @@
+/**
+ * One entry point over the three data sources, from the `data` section of
+ * a training config.
+ */
+import { ProjectError } from '../../lib/index.ts';
+import { loadCifar10 } from './cifar10.ts';
+import { generateDemoDataset } from './generated.ts';
+import { loadImageFolder } from './image-folder.ts';
+import type { DataSourceKind, Dataset } from './types.ts';
+
+export interface DataSourceSpec {
+  kind: DataSourceKind;
+  /** Data root: the image folder, the CIFAR-10 folder, or where to generate. */
+  path: string;
+  /** generated: PRNG seed (default 42). */
+  seed?: number;
+  /** generated: images per class (default 400). */
+  perClass?: number;
+  /** generated: side in pixels (default 16 grayscale, 32 RGB). */
+  size?: number;
+  /** generated: 1 or 3 channels (default 1). */
+  channels?: 1 | 3;
+  /** image-folder/generated: pixel limit per image. */
+  maxPixels?: number;
+  /** cifar10: download when the folder is empty (default true), from url with md5. */
+  download?: boolean;
+  url?: string;
+  md5?: string;
+  /** cifar10: first N records of each batch only. */
+  maxPerBatch?: number;
+  /** Progress of loading or downloading. */
+  onProgress?: (done: number, total: number | undefined) => void;
+}
+
+/**
+ * Load a dataset. `generated` generates into `path` when it is empty (or was
+ * generated with other settings), then reads it back as an image folder.
+ */
+export async function loadDataSource(spec: DataSourceSpec): Promise<Dataset> {
+  switch (spec.kind) {
+    case 'image-folder':
+      return loadImageFolder(spec.path, { maxPixels: spec.maxPixels, onProgress: spec.onProgress });
+    case 'cifar10':
+      return loadCifar10(spec.path, {
+        download: spec.download,
+        url: spec.url,
+        md5: spec.md5,
+        maxPerBatch: spec.maxPerBatch,
+        onProgress: spec.onProgress,
+      });
+    case 'generated': {
+      const gen = await generateDemoDataset(spec.path, {
+        seed: spec.seed ?? 42,
+        perClass: spec.perClass,
+        size: spec.size,
+        channels: spec.channels,
+      });
+      const ds = await loadImageFolder(gen.root, { maxPixels: spec.maxPixels, onProgress: spec.onProgress });
+      return { ...ds, source: 'generated' };
+    }
+    default:
+      throw new ProjectError('USAGE', `data source kind "${(spec as { kind: string }).kind}" is not known`, {
+        subject: 'data.kind',
+        hint: 'use image-folder, cifar10 or generated',
+      });
+  }
+}

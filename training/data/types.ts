@@ -1,0 +1,59 @@
+import type { DecodedImage } from '../images.ts';
+
+export type { DecodedImage };
+
+/** One example: its id, its class index into `Dataset.labels`, and its pixels. */
+export interface LabeledImage {
+  /** POSIX path relative to the data root ("circle/0001.png"), or "data_batch_1.bin#123" for CIFAR-10. */
+  id: string;
+  label: number;
+  image: DecodedImage;
+}
+
+export type DataSourceKind = 'image-folder' | 'cifar10' | 'generated';
+
+/** A loaded dataset: every example in memory, with the digest of the files it came from. */
+export interface Dataset {
+  source: DataSourceKind;
+  /** Absolute path of the data root. */
+  root: string;
+  /** Class index → class name. */
+  labels: string[];
+  items: LabeledImage[];
+  digest: DatasetDigest;
+}
+
+/**
+ * The content digest of a dataset: per-file sha256 with the file's label,
+ * and one root digest over them (see ./digest.ts), the same on any machine.
+ */
+export interface DatasetDigest {
+  /** "sha256:<hex>". */
+  root: string;
+  /** POSIX path relative to the data root → sha256 (hex) and label (class name, or "train"/"test"/"meta" for CIFAR-10 files). */
+  files: Record<string, { sha256: string; label: string }>;
+  /** Present when only part of the files was read (CIFAR-10 maxPerBatch); part of the root digest. */
+  selection?: Record<string, number>;
+}
+
+/** A deterministic train/validation/test split and the record to store with the model. */
+export interface Split {
+  train: LabeledImage[];
+  validation: LabeledImage[];
+  test: LabeledImage[];
+  record: SplitRecord;
+}
+
+export interface SplitRecord {
+  seed: number;
+  fractions: { validation: number; test: number };
+  counts: { train: number; validation: number; test: number };
+  /** Per split, per class name: how many examples. */
+  classCounts: {
+    train: Record<string, number>;
+    validation: Record<string, number>;
+    test: Record<string, number>;
+  };
+  /** "sha256:<hex>" over the sorted ids of each split (see ./split.ts splitDigest). */
+  digest: string;
+}

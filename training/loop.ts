@@ -1,0 +1,249 @@
+/**
+ * The training loop: seeded shuffling and augmentation, a learning-rate
+ * schedule (linear warm-up + cosine), validation after every epoch, best
+ * checkpoint keeping, early stopping, progress output, callbacks, and
+ * cancellation through an AbortSignal. A custom loop over
+ * `model.trainOnBatch` rather than `model.fit`, because fit shuffles with
+ * Math.random and so cannot be reproduced from a seed.
+ *
+ * @see https://js.tensorflow.org/api/latest/#tf.LayersModel.trainOnBatch
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ProjectError } from '../lib/index.ts';
+import { augmentSample, type SampleShape } from './augment.ts';
+import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { AugmentationConfig, TrainingSection } from './config.ts';
+import { mulberry32, type Rng } from './data/index.ts';
+import { predictProbabilities } from './evaluate.ts';
+import { reseedDropout } from './models.ts';
+import { createEpochProgress, type ProgressOptions } from './progress.ts';
+import { learningRateAt } from './schedule.ts';
+
+/** Metrics of one epoch, as given to callbacks and kept in the history. */
+export interface EpochMetrics {
+  loss: number;
+  accuracy: number;
+  val_loss: number;
+  val_accuracy: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+}
+
+export interface RunStartInfo {
+  name: string;
+  seed: number;
+  backend: string;
+  datasetDigest: string;
+  counts: { train: number; validation: number; test: number };
+  /** The whole validated config, for logging as parameters. */
+  config: unknown;
+}
+
+/**
+ * Hooks for tracking (MLflow) and UIs. `onEpochEnd` is called by the loop
+ * with the 1-based epoch; the others by `train()`. An error thrown by a hook
+ * fails the run like any other error (the best checkpoint so far is kept).
+ */
+export interface TrainingCallbacks<Result = unknown> {
+  onRunStart?(info: RunStartInfo): void | Promise<void>;
+  onEpochEnd?(epoch: number, metrics: EpochMetrics): void | Promise<void>;
+  onRunEnd?(result: Result): void | Promise<void>;
+  onRunFailed?(error: unknown): void | Promise<void>;
+}
+
+/** Preprocessed samples in memory: `x` holds `count` HWC float samples back to back. */
+export interface ArrayData {
+  x: Float32Array;
+  labels: ArrayLike<number>;
+  count: number;
+}
+
+export interface LoopOptions extends ProgressOptions {
+  model: tf.LayersModel;
+  shape: SampleShape;
+  numClasses: number;
+  train: ArrayData;
+  validation: ArrayData;
+  training: TrainingSection;
+  augmentation: AugmentationConfig;
+  seed: number;
+  /** Folder for best checkpoints (see ./checkpoint.ts). */
+  checkpointDir: string;
+  callbacks?: Pick<TrainingCallbacks, 'onEpochEnd'>;
+  /** Abort to stop between batches; the run fails with INTERRUPTED naming the last checkpoint. */
+  signal?: AbortSignal;
+}
+
+export interface LoopResult {
+  history: EpochMetrics[];
+  epochsRun: number;
+  /** 1-based epoch whose weights the model now holds. */
+  bestEpoch: number;
+  best: CheckpointInfo;
+  stoppedEarly: boolean;
+  /** Training samples per second over the whole run (excluding validation). */
+  samplesPerSecond: number;
+}
+
+function shuffleInPlace(a: Int32Array, rng: Rng): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
+
+/** Mean categorical cross-entropy (probabilities clipped as Keras does) and accuracy. */
+export function lossAndAccuracy(
+  probs: Float32Array,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): { loss: number; accuracy: number } {
+  const n = labels.length;
+  if (n === 0) return { loss: Number.NaN, accuracy: Number.NaN };
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const row = probs.subarray(i * numClasses, (i + 1) * numClasses);
+    const y = labels[i]!;
+    loss -= Math.log(Math.min(1 - 1e-7, Math.max(1e-7, row[y]!)));
+    let arg = 0;
+    for (let k = 1; k < numClasses; k++) if (row[k]! > row[arg]!) arg = k;
+    if (arg === y) correct++;
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+function interruptedError(epoch: number, best: CheckpointInfo | undefined, dir: string): ProjectError {
+  return new ProjectError(
+    'INTERRUPTED',
+    `training interrupted during epoch ${epoch}; ${
+      best
+        ? `the last good checkpoint (epoch ${best.epoch}) is at ${best.path}`
+        : `no checkpoint was written yet (${dir})`
+    }`,
+    {
+      subject: best?.path ?? dir,
+      hint: best ? `load it with loadModelFromDir('${best.path}')` : 'run the training again',
+    },
+  );
+}
+
+function failedError(e: unknown, epoch: number, best: CheckpointInfo | undefined, dir: string): Error {
+  const where = best
+    ? `the last good checkpoint (epoch ${best.epoch}) is at ${best.path}`
+    : `no checkpoint was written yet (${dir})`;
+  const message = `training failed during epoch ${epoch}: ${(e as Error)?.message ?? String(e)}\n  → ${where}`;
+  if (e instanceof ProjectError) {
+    return new ProjectError(e.code, message, { subject: e.subject, details: e.details, cause: e });
+  }
+  return new Error(message, { cause: e });
+}
+
+/** Train `model` (compiled here with Adam) and leave the best epoch's weights in it. */
+export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
+  const { model, shape, numClasses, train, validation, training, augmentation, seed } = o;
+  const sampleSize = shape.height * shape.width * shape.channels;
+  const monitor = training.earlyStopping.monitor ?? 'val_loss';
+  const better = (a: number, b: number, delta: number) =>
+    monitor === 'val_loss' ? a < b - delta : a > b + delta;
+  const optimizer = tf.train.adam(learningRateAt(0, training));
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const shuffleRng = mulberry32(seed + 1);
+  const augmentRng = mulberry32(seed + 2);
+  const progress = createEpochProgress(o);
+  const order = Int32Array.from({ length: train.count }, (_, i) => i);
+  const batches = Math.ceil(train.count / training.batchSize);
+  const history: EpochMetrics[] = [];
+  let best: CheckpointInfo | undefined;
+  let bestValue = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  let bestSaved = bestValue;
+  let sinceImprovement = 0;
+  let stoppedEarly = false;
+  let step = 0;
+  let trainMs = 0;
+  let epoch = 0;
+  try {
+    for (epoch = 1; epoch <= training.epochs; epoch++) {
+      const lr = learningRateAt(epoch - 1, training);
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      shuffleInPlace(order, shuffleRng);
+      progress.start(epoch, training.epochs, batches);
+      let lossSum = 0;
+      let correctSum = 0;
+      const started = performance.now();
+      for (let b = 0; b < batches; b++) {
+        if (o.signal?.aborted) throw interruptedError(epoch, best, o.checkpointDir);
+        const from = b * training.batchSize;
+        const n = Math.min(training.batchSize, train.count - from);
+        const xb = new Float32Array(n * sampleSize);
+        const yb = new Float32Array(n * numClasses);
+        for (let i = 0; i < n; i++) {
+          const idx = order[from + i]!;
+          const src = train.x.subarray(idx * sampleSize, (idx + 1) * sampleSize);
+          const dst = xb.subarray(i * sampleSize, (i + 1) * sampleSize);
+          if (augmentation.enabled) augmentSample(src, dst, shape, augmentation, augmentRng);
+          else dst.set(src);
+          yb[i * numClasses + train.labels[idx]!] = 1;
+        }
+        const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
+        const ys = tf.tensor2d(yb, [n, numClasses]);
+        reseedDropout(model, seed, step++);
+        try {
+          const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+          lossSum += loss! * n;
+          correctSum += acc! * n;
+          progress.update(b + 1, loss!);
+        } finally {
+          xs.dispose();
+          ys.dispose();
+        }
+      }
+      trainMs += performance.now() - started;
+      const probs = predictProbabilities(model, validation.x, validation.count, shape, training.batchSize);
+      const val = lossAndAccuracy(probs, validation.labels, numClasses);
+      const metrics: EpochMetrics = {
+        loss: lossSum / train.count,
+        accuracy: correctSum / train.count,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+        lr,
+      };
+      history.push(metrics);
+      progress.end(
+        `epoch ${epoch}/${training.epochs}  loss ${metrics.loss.toFixed(4)}  acc ${metrics.accuracy.toFixed(4)}  ` +
+          `val_loss ${metrics.val_loss.toFixed(4)}  val_acc ${metrics.val_accuracy.toFixed(4)}  lr ${lr.toExponential(2)}`,
+      );
+      await o.callbacks?.onEpochEnd?.(epoch, metrics);
+      const value = metrics[monitor];
+      if (!best || better(value, bestSaved, 0)) {
+        best = await saveCheckpoint(model, o.checkpointDir, epoch, { ...metrics });
+        bestSaved = value;
+      }
+      if (better(value, bestValue, training.earlyStopping.minDelta)) {
+        bestValue = value;
+        sinceImprovement = 0;
+      } else if (++sinceImprovement >= training.earlyStopping.patience) {
+        stoppedEarly = epoch < training.epochs;
+        break;
+      }
+    }
+  } catch (e) {
+    if (e instanceof ProjectError && e.code === 'INTERRUPTED') throw e;
+    throw failedError(e, epoch, best, o.checkpointDir);
+  }
+  const epochsRun = history.length;
+  // Restore the best epoch's weights from its checkpoint.
+  const { model: bestModel, info } = await loadBestCheckpoint(o.checkpointDir);
+  model.setWeights(bestModel.getWeights());
+  bestModel.dispose();
+  return {
+    history,
+    epochsRun,
+    bestEpoch: info.epoch,
+    best: info,
+    stoppedEarly,
+    samplesPerSecond: trainMs > 0 ? (train.count * epochsRun * 1000) / trainMs : 0,
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The one preprocessing module, used by training now and by serving later, so
+ * that the two cannot skew: decode (PNG/JPEG by magic bytes), convert
+ * channels (grayscale by ITU-R BT.601 luma, RGB by replication; alpha
+ * dropped), resize (bilinear, half-pixel centres), normalise
+ * `(x * scale - mean[c]) / std[c]`. The spec travels with the model as
+ * `preprocessing.json` (see docs/artifact.md).
+ *
+ * @see https://www.itu.int/rec/R-REC-BT.601 luma weights 0.299, 0.587, 0.114
+ * @see https://www.tensorflow.org/api_docs/python/tf/image/resize half-pixel bilinear
+ */
+import * as tf from '@tensorflow/tfjs';
+import { compileValidator, ProjectError } from '../lib/index.ts';
+import type { DecodedImage } from './images.ts';
+
+export type { DecodedImage, DecodeOptions, ImageFormat, ImageHeader } from './images.ts';
+export { DEFAULT_MAX_PIXELS, decodeImage, encodePng, readImageHeader, sniffFormat } from './images.ts';
+
+/** What a model expects as input; written with the model as preprocessing.json. */
+export interface PreprocessingSpec {
+  version: 1;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  resize: 'bilinear';
+  scale: number;
+  /** One value per channel, subtracted after scaling. */
+  mean: number[];
+  /** One value per channel (> 0), divided by after subtracting the mean. */
+  std: number[];
+}
+
+const perChannel = (n: 1 | 3) => ({
+  properties: {
+    channels: { const: n },
+    mean: { type: 'array', minItems: n, maxItems: n },
+    std: { type: 'array', minItems: n, maxItems: n },
+  },
+});
+
+/** JSON Schema (2020-12) of preprocessing.json. */
+export const preprocessingSpecSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'PreprocessingSpec',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'width', 'height', 'channels', 'resize', 'scale', 'mean', 'std'],
+  properties: {
+    version: { const: 1 },
+    width: { type: 'integer', minimum: 1, maximum: 4096 },
+    height: { type: 'integer', minimum: 1, maximum: 4096 },
+    channels: { enum: [1, 3] },
+    resize: { const: 'bilinear' },
+    scale: { type: 'number', exclusiveMinimum: 0 },
+    mean: { type: 'array', items: { type: 'number' } },
+    std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 } },
+  },
+  // Mean and std must have one value per channel.
+  allOf: [
+    // biome-ignore lint/suspicious/noThenProperty: a JSON Schema keyword, not a thenable
+    { if: { properties: { channels: { const: 1 } }, required: ['channels'] }, then: perChannel(1) },
+    // biome-ignore lint/suspicious/noThenProperty: a JSON Schema keyword, not a thenable
+    { if: { properties: { channels: { const: 3 } }, required: ['channels'] }, then: perChannel(3) },
+  ],
+} as const;
+
+const validateSpec = compileValidator<PreprocessingSpec>(preprocessingSpecSchema);
+
+/**
+ * Validate a parsed preprocessing.json (or config object); throws
+ * ProjectError INVALID naming every offending field of `what`.
+ */
+export function parsePreprocessingSpec(value: unknown, what = 'preprocessing spec'): PreprocessingSpec {
+  return validateSpec(value, what);
+}
+
+/** The default spec: pixels scaled to [0, 1], no mean/std shift. */
+export function defaultSpecFor(size: { width: number; height: number; channels: 1 | 3 }): PreprocessingSpec {
+  return parsePreprocessingSpec(
+    {
+      version: 1,
+      width: size.width,
+      height: size.height,
+      channels: size.channels,
+      resize: 'bilinear',
+      scale: 1 / 255,
+      mean: new Array(size.channels).fill(0),
+      std: new Array(size.channels).fill(1),
+    },
+    'defaultSpecFor()',
+  );
+}
+
+const luma = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b;
+
+function checkImage(image: DecodedImage): void {
+  const { width, height, channels, data } = image;
+  if (![1, 3, 4].includes(channels) || data.length !== width * height * channels || width < 1 || height < 1) {
+    throw new ProjectError(
+      'INVALID',
+      `image data has ${data.length} bytes for ${width}x${height}x${channels}`,
+      { hint: 'pass a DecodedImage from decodeImage()' },
+    );
+  }
+}
+
+/** Pixels as Float32 with the spec's channel count (alpha dropped), not yet resized. */
+function convertChannels(image: DecodedImage, channels: 1 | 3): Float32Array {
+  const { width, height, channels: c, data } = image;
+  const n = width * height;
+  const out = new Float32Array(n * channels);
+  for (let i = 0; i < n; i++) {
+    const p = i * c;
+    if (channels === 1) {
+      out[i] = c === 1 ? data[p]! : luma(data[p]!, data[p + 1]!, data[p + 2]!);
+    } else if (c === 1) {
+      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[p]!;
+    } else {
+      out[i * 3] = data[p]!;
+      out[i * 3 + 1] = data[p + 1]!;
+      out[i * 3 + 2] = data[p + 2]!;
+    }
+  }
+  return out;
+}
+
+/** Bilinear resize of HWC floats with half-pixel centres (TF2 / OpenCV / PIL convention). */
+function resizeBilinear(src: Float32Array, sw: number, sh: number, c: number, dw: number, dh: number) {
+  if (sw === dw && sh === dh) return src;
+  const out = new Float32Array(dw * dh * c);
+  const sx = sw / dw;
+  const sy = sh / dh;
+  for (let y = 0; y < dh; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), sh - 1);
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(y0 + 1, sh - 1);
+    const wy = fy - y0;
+    for (let x = 0; x < dw; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), sw - 1);
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(x0 + 1, sw - 1);
+      const wx = fx - x0;
+      for (let k = 0; k < c; k++) {
+        const a = src[(y0 * sw + x0) * c + k]!;
+        const b = src[(y0 * sw + x1) * c + k]!;
+        const d = src[(y1 * sw + x0) * c + k]!;
+        const e = src[(y1 * sw + x1) * c + k]!;
+        const top = a + (b - a) * wx;
+        const bottom = d + (e - d) * wx;
+        out[(y * dw + x) * c + k] = top + (bottom - top) * wy;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * One image → the model's input: Float32Array, HWC, length
+ * spec.width * spec.height * spec.channels.
+ */
+export function toModelInput(image: DecodedImage, spec: PreprocessingSpec): Float32Array {
+  checkImage(image);
+  const { width, height, channels, scale, mean, std } = spec;
+  const converted = convertChannels(image, channels);
+  // convertChannels always allocates, so normalising in place never touches the caller's data.
+  const out = resizeBilinear(converted, image.width, image.height, channels, width, height);
+  for (let i = 0; i < out.length; i++) {
+    const k = i % channels;
+    out[i] = (out[i]! * scale - mean[k]!) / std[k]!;
+  }
+  return out;
+}
+
+/** A batch of images → one `[n, height, width, channels]` tensor (the caller disposes it). */
+export function preprocessBatch(images: readonly DecodedImage[], spec: PreprocessingSpec): tf.Tensor4D {
+  const size = spec.width * spec.height * spec.channels;
+  const flat = new Float32Array(images.length * size);
+  images.forEach((img, i) => {
+    flat.set(toModelInput(img, spec), i * size);
+  });
+  return tf.tidy(() => tf.tensor4d(flat, [images.length, spec.height, spec.width, spec.channels], 'float32'));
+}
+
+/** Summary statistics of one image, the features the drift monitor compares. */
+export interface ImageStats {
+  /** Mean luminance in [0, 1]. */
+  brightness: number;
+  /** Standard deviation of luminance, in [0, 0.5]. */
+  contrast: number;
+  /** Mean of each stored channel, in [0, 1] (alpha excluded). */
+  channelMeans: number[];
+}
+
+/** Brightness, contrast and per-channel means of a decoded image, for drift detection. */
+export function imageStats(image: DecodedImage): ImageStats {
+  checkImage(image);
+  const { width, height, channels: c, data } = image;
+  const n = width * height;
+  const colour = c === 1 ? 1 : 3;
+  const sums = new Array<number>(colour).fill(0);
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < n; i++) {
+    const p = i * c;
+    const y = c === 1 ? data[p]! : luma(data[p]!, data[p + 1]!, data[p + 2]!);
+    sum += y;
+    sumSq += y * y;
+    for (let k = 0; k < colour; k++) sums[k]! += data[p + k]!;
+  }
+  const mean = sum / n;
+  const variance = Math.max(0, sumSq / n - mean * mean);
+  return {
+    brightness: mean / 255,
+    contrast: Math.sqrt(variance) / 255,
+    channelMeans: sums.map((s) => s / n / 255),
+  };
+}

@@ -1,0 +1,295 @@
+/**
+ * `train(config, options)`: the whole training run, from data to a verified
+ * artifact folder. Backend selection → data load + digest → split →
+ * preprocessing → model → training loop → evaluation on the test split →
+ * reference statistics → plots → artifact export (docs/artifact.md).
+ */
+
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  type BackendChoice,
+  type BackendName,
+  ProjectError,
+  selectBackend,
+  TRAINING_ORDER,
+} from '../lib/index.ts';
+import { type ArtifactDigests, assertArtifactDirFree, writeArtifact } from './artifact.ts';
+import type { TrainingConfig } from './config.ts';
+import {
+  type Dataset,
+  type LabeledImage,
+  loadDataSource,
+  type SplitRecord,
+  splitDataset,
+} from './data/index.ts';
+import {
+  argmaxRows,
+  type ClassificationMetrics,
+  classificationMetrics,
+  predictProbabilities,
+} from './evaluate.ts';
+import {
+  type ArrayData,
+  type EpochMetrics,
+  lossAndAccuracy,
+  runTrainingLoop,
+  type TrainingCallbacks,
+} from './loop.ts';
+import { buildModel } from './models.ts';
+import { renderConfusionMatrix, renderLearningCurves } from './plots.ts';
+import { defaultSpecFor, type PreprocessingSpec, toModelInput } from './preprocessing.ts';
+import type { ProgressOptions } from './progress.ts';
+import { referenceStats } from './reference-stats.ts';
+
+export interface TrainOptions extends ProgressOptions {
+  /** The artifact folder to write (must not exist or be empty, unless overwrite). */
+  outDir: string;
+  /** Overrides config.data.path (the `--data` flag). */
+  dataPath?: string;
+  /** Best checkpoints go here; default `<outDir>.checkpoints`. Removed after success unless keepCheckpoints. */
+  checkpointDir?: string;
+  keepCheckpoints?: boolean;
+  /** Replace an existing artifact folder. */
+  overwrite?: boolean;
+  /** Abort (e.g. on SIGINT) to stop between batches, keeping the best checkpoint. */
+  signal?: AbortSignal;
+  callbacks?: TrainingCallbacks<TrainResult>;
+  /** The git commit the config and code came from, recorded in training.json. */
+  gitCommit?: string;
+  /** Force one backend (TRAINING_BACKEND); default: the fastest that loads. */
+  backend?: BackendName;
+  /** Where the config came from, recorded in training.json. */
+  configPath?: string;
+  /** Clock for createdAt (tests). */
+  now?: () => Date;
+}
+
+export interface TrainResult {
+  name: string;
+  artifactDir: string;
+  digests: ArtifactDigests;
+  /** Hex root digest of the artifact (digests.json `root`). */
+  rootDigest: string;
+  metrics: ClassificationMetrics;
+  backend: BackendChoice;
+  /** "sha256:<hex>" of the dataset. */
+  datasetDigest: string;
+  split: SplitRecord;
+  epochsRun: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  history: EpochMetrics[];
+  samplesPerSecond: number;
+  durationSeconds: number;
+}
+
+/** training.json */
+export interface TrainingRecord {
+  name: string;
+  createdAt: string;
+  gitCommit?: string;
+  configPath?: string;
+  config: TrainingConfig;
+  dataPath: string;
+  datasetDigest: string;
+  dataset: { source: Dataset['source']; labels: string[]; files: number; items: number };
+  split: SplitRecord;
+  backend: BackendChoice;
+  tfjsVersion: string;
+  seed: number;
+  parameters: number;
+  epochsRun: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  history: EpochMetrics[];
+}
+
+/** Preprocess images into one HWC float array. */
+export function toArrayData(items: readonly LabeledImage[], spec: PreprocessingSpec): ArrayData {
+  const size = spec.width * spec.height * spec.channels;
+  const x = new Float32Array(items.length * size);
+  items.forEach((it, i) => {
+    x.set(toModelInput(it.image, spec), i * size);
+  });
+  return { x, labels: Int32Array.from(items, (it) => it.label), count: items.length };
+}
+
+/**
+ * Train the model `config` describes and export its artifact to
+ * `options.outDir`. Calls `onRunStart` once the data is loaded, `onEpochEnd`
+ * every epoch, then `onRunEnd(result)` or `onRunFailed(error)`.
+ */
+export async function train(config: TrainingConfig, options: TrainOptions): Promise<TrainResult> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => console.error(line));
+  const outDir = resolve(options.outDir);
+  const checkpointDir = resolve(
+    options.checkpointDir ?? join(dirname(outDir), `${basename(outDir)}.checkpoints`),
+  );
+  const cb = options.callbacks ?? {};
+  let model: tf.LayersModel | undefined;
+  try {
+    await assertArtifactDirFree(outDir, options.overwrite);
+    const backend = await selectBackend(TRAINING_ORDER, options.backend);
+    log(
+      `backend: ${backend.name} (${backend.package})` +
+        (backend.skipped.length
+          ? `; skipped ${backend.skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}`
+          : ''),
+    );
+    const dataPath = resolve(options.dataPath ?? config.data.path);
+    const dataset = await loadDataSource({
+      kind: config.data.kind,
+      path: dataPath,
+      seed: config.seed,
+      perClass: config.data.perClass,
+      size: config.data.size,
+      channels: config.data.channels,
+    });
+    const split = splitDataset(dataset, { seed: config.seed, ...config.data.split });
+    for (const part of ['train', 'validation', 'test'] as const) {
+      if (split[part].length === 0) {
+        throw new ProjectError(
+          'INVALID',
+          `${dataPath}: the ${part} split is empty (${dataset.items.length} images)`,
+          {
+            subject: `data.split`,
+            hint: 'add images or raise data.split.validation / data.split.test',
+          },
+        );
+      }
+    }
+    log(
+      `data: ${dataset.source} ${dataPath}, ${dataset.items.length} images, ${dataset.labels.length} classes, ` +
+        `digest ${dataset.digest.root}; split ${split.record.counts.train}/${split.record.counts.validation}/${split.record.counts.test}`,
+    );
+    const counts = split.record.counts;
+    await cb.onRunStart?.({
+      name: config.name,
+      seed: config.seed,
+      backend: backend.name,
+      datasetDigest: dataset.digest.root,
+      counts,
+      config,
+    });
+    const spec = defaultSpecFor(config.input);
+    const shape = { height: spec.height, width: spec.width, channels: spec.channels };
+    const numClasses = dataset.labels.length;
+    const trainData = toArrayData(split.train, spec);
+    const validationData = toArrayData(split.validation, spec);
+    const testData = toArrayData(split.test, spec);
+    model = buildModel({ model: config.model, input: config.input, numClasses, seed: config.seed });
+    const loop = await runTrainingLoop({
+      model,
+      shape,
+      numClasses,
+      train: trainData,
+      validation: validationData,
+      training: config.training,
+      augmentation: config.augmentation,
+      seed: config.seed,
+      checkpointDir,
+      callbacks: cb,
+      signal: options.signal,
+      progress: options.progress,
+      stream: options.stream,
+      log,
+    });
+    const testProbs = predictProbabilities(
+      model,
+      testData.x,
+      testData.count,
+      shape,
+      config.training.batchSize,
+    );
+    const metrics = classificationMetrics(
+      testData.labels,
+      argmaxRows(testProbs, numClasses),
+      dataset.labels,
+      {
+        split: 'test',
+        loss: lossAndAccuracy(testProbs, testData.labels, numClasses).loss,
+      },
+    );
+    const validationProbs = predictProbabilities(
+      model,
+      validationData.x,
+      validationData.count,
+      shape,
+      config.training.batchSize,
+    );
+    const record: TrainingRecord = {
+      name: config.name,
+      createdAt: (options.now?.() ?? new Date()).toISOString(),
+      ...(options.gitCommit ? { gitCommit: options.gitCommit } : {}),
+      ...(options.configPath ? { configPath: options.configPath } : {}),
+      config,
+      dataPath,
+      datasetDigest: dataset.digest.root,
+      dataset: {
+        source: dataset.source,
+        labels: dataset.labels,
+        files: Object.keys(dataset.digest.files).length,
+        items: dataset.items.length,
+      },
+      split: split.record,
+      backend,
+      tfjsVersion: tf.version.tfjs,
+      seed: config.seed,
+      parameters: model.countParams(),
+      epochsRun: loop.epochsRun,
+      bestEpoch: loop.bestEpoch,
+      stoppedEarly: loop.stoppedEarly,
+      history: loop.history,
+    };
+    const title = `${config.name}: ${config.model.builder}`;
+    const digests = await writeArtifact(
+      outDir,
+      {
+        model,
+        labels: dataset.labels,
+        preprocessing: spec,
+        referenceStats: referenceStats(
+          split.train.map((it) => it.image),
+          validationProbs,
+          dataset.labels,
+        ),
+        metrics,
+        training: record,
+        confusionMatrixPng: renderConfusionMatrix(metrics, `${title}, test split`),
+        learningCurvesPng: renderLearningCurves(loop.history, loop.bestEpoch, title),
+      },
+      { overwrite: options.overwrite },
+    );
+    if (!options.keepCheckpoints) await rm(checkpointDir, { recursive: true, force: true });
+    const result: TrainResult = {
+      name: config.name,
+      artifactDir: outDir,
+      digests,
+      rootDigest: digests.root,
+      metrics,
+      backend,
+      datasetDigest: dataset.digest.root,
+      split: split.record,
+      epochsRun: loop.epochsRun,
+      bestEpoch: loop.bestEpoch,
+      stoppedEarly: loop.stoppedEarly,
+      history: loop.history,
+      samplesPerSecond: loop.samplesPerSecond,
+      durationSeconds: (performance.now() - started) / 1000,
+    };
+    await cb.onRunEnd?.(result);
+    return result;
+  } catch (e) {
+    try {
+      await cb.onRunFailed?.(e);
+    } catch (hookError) {
+      log(`onRunFailed hook failed too: ${(hookError as Error)?.message ?? String(hookError)}`);
+    }
+    throw e;
+  } finally {
+    model?.dispose();
+  }
+}
