@@ -1,0 +1,20 @@
+/**
+ * Fetch model artifact files from where a lock entry's `artifactUri` points
+ * (local folder, `file:`, MLflow artifact proxy, http(s) folder) with
+ * streamed sha256 checks. Used by `scripts/lock.ts verify` and by serving.
+ */
+export { type DownloadOptions, type DownloadResult, digestMismatch, downloadArtifact } from './download.ts';
+export {
+  type ArtifactFile,
+  assertSafeFileName,
+  fetchArtifactFile,
+  hashArtifactFile,
+  readArtifactFile,
+  sourceOf,
+} from './fetch.ts';
+export {
+  type ArtifactLocation,
+  type ArtifactStoreOptions,
+  MLFLOW_ARTIFACTS_ROUTE,
+  resolveArtifactLocation,
+} from './location.ts';

@@ -1,0 +1,46 @@
+/**
+ * models.lock.json: every model version that may run, with its digests and
+ * provenance, the version each environment runs (pins), and the history of
+ * promotions. Format and commands: docs/lock-file.md.
+ */
+export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
+export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
+export {
+  emptyLock,
+  initLock,
+  LOCK_FILE_NAME,
+  parseLockText,
+  readLock,
+  readLockText,
+  serializeLock,
+  writeLock,
+} from './io.ts';
+export { parseJsonText } from './json-text.ts';
+export {
+  type AddCandidateInput,
+  addCandidate,
+  appendOnlyProblems,
+  type PinInput,
+  pinVersion,
+  previousPin,
+} from './mutate.ts';
+export {
+  crossCheckLock,
+  ENV_NAME_PATTERN,
+  lockSchema,
+  MODEL_NAME_PATTERN,
+  VERSION_ID_PATTERN,
+  validateLock,
+  validateVersionEntry,
+} from './schema.ts';
+export { showPins } from './show.ts';
+export type { Lock, LockedModel, LockedVersion, MlflowRef, PromotionRecord } from './types.ts';
+export { type LockUpdateResult, lockFileOf, type UpdateLockOptions, updateLock } from './update.ts';
+export {
+  formatVerifyReport,
+  type VerifiedVersion,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyReport,
+  verifyLock,
+} from './verify.ts';

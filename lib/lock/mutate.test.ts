@@ -1,0 +1,149 @@
+import { describe, expect, it } from '@jest/globals';
+import { stableStringify } from '../json.ts';
+import { emptyLock } from './io.ts';
+import { addCandidate, appendOnlyProblems, pinVersion, previousPin } from './mutate.ts';
+import { validateLock } from './schema.ts';
+import { fakeFiles, makeEntry } from './testing.ts';
+import type { Lock } from './types.ts';
+
+const M = 'demo-classifier';
+const at = (n: number) => `2026-03-0${n}T00:00:00.000Z`;
+
+function withVersions(n: number): Lock {
+  let lock = emptyLock();
+  for (let i = 1; i <= n; i++) lock = addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(i)) }).lock;
+  return lock;
+}
+
+describe('addCandidate', () => {
+  it('assigns "1", "2", ... in order and creates the model', () => {
+    const a = addCandidate(emptyLock(), { model: M, entry: makeEntry(fakeFiles(1)) });
+    expect(a.version).toBe('1');
+    const b = addCandidate(a.lock, { model: M, entry: makeEntry(fakeFiles(2)) });
+    expect(b.version).toBe('2');
+    expect(Object.keys(b.lock.models[M]?.versions ?? {})).toEqual(['1', '2']);
+    expect(b.lock.models[M]?.pins).toEqual({});
+    expect(b.lock.models[M]?.promotions).toEqual([]);
+    expect(validateLock(b.lock, 'lock')).toEqual(b.lock);
+  });
+
+  it('numbers after the highest id, comparing as numbers ("10" after "9")', () => {
+    const lock = withVersions(10);
+    expect(addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(11)) }).version).toBe('11');
+  });
+
+  it('does not modify its input', () => {
+    const lock = withVersions(1);
+    const before = stableStringify(lock);
+    addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(2)) });
+    expect(stableStringify(lock)).toBe(before);
+  });
+
+  it('refuses a duplicate version (same artifact root digest) naming the existing one', () => {
+    const lock = withVersions(2);
+    expect(() =>
+      addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(2), { artifactUri: 'elsewhere' }) }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFLICT',
+        message: expect.stringContaining('model "demo-classifier" already has version 2 with root digest'),
+      }),
+    );
+  });
+
+  it('refuses an invalid entry, naming each field, and a bad model name', () => {
+    const entry = { ...makeEntry(fakeFiles(1)), rootDigest: 'nope' };
+    expect(() => addCandidate(emptyLock(), { model: M, entry })).toThrow(
+      /candidate version of model "demo-classifier" is invalid:\n {2}- \/rootDigest: must match pattern/,
+    );
+    expect(() =>
+      addCandidate(emptyLock(), { model: 'Demo Classifier', entry: makeEntry(fakeFiles(1)) }),
+    ).toThrow(/model name "Demo Classifier" must match/);
+  });
+});
+
+describe('pinVersion and previousPin', () => {
+  it('moves a pin and appends a promotion record each time', () => {
+    let lock = withVersions(3);
+    lock = pinVersion(lock, { model: M, env: 'prod', version: '1', at: at(1) });
+    lock = pinVersion(lock, {
+      model: M,
+      env: 'prod',
+      version: '3',
+      at: at(2),
+      by: 'alice',
+      commit: 'b'.repeat(40),
+    });
+    lock = pinVersion(lock, { model: M, env: 'qa-eu', version: '2', at: at(3) });
+    expect(lock.models[M]?.pins).toEqual({ prod: '3', 'qa-eu': '2' });
+    expect(lock.models[M]?.promotions).toEqual([
+      { env: 'prod', from: null, to: '1', at: at(1) },
+      { env: 'prod', from: '1', to: '3', at: at(2), by: 'alice', commit: 'b'.repeat(40) },
+      { env: 'qa-eu', from: null, to: '2', at: at(3) },
+    ]);
+    expect(validateLock(lock, 'lock')).toEqual(lock);
+    expect(previousPin(lock, M, 'prod')).toBe('1');
+    expect(previousPin(lock, M, 'qa-eu')).toBeUndefined();
+    expect(previousPin(lock, M, 'staging')).toBeUndefined();
+  });
+
+  it('a rollback is a promotion record too, and rolling back twice toggles', () => {
+    let lock = withVersions(2);
+    lock = pinVersion(lock, { model: M, env: 'prod', version: '1', at: at(1) });
+    lock = pinVersion(lock, { model: M, env: 'prod', version: '2', at: at(2) });
+    lock = pinVersion(lock, {
+      model: M,
+      env: 'prod',
+      version: previousPin(lock, M, 'prod') as string,
+      at: at(3),
+    });
+    expect(lock.models[M]?.pins.prod).toBe('1');
+    expect(lock.models[M]?.promotions.at(-1)).toEqual({ env: 'prod', from: '2', to: '1', at: at(3) });
+    expect(previousPin(lock, M, 'prod')).toBe('2');
+  });
+
+  it('pinning the version already pinned changes nothing', () => {
+    const lock = pinVersion(withVersions(1), { model: M, env: 'dev', version: '1', at: at(1) });
+    expect(pinVersion(lock, { model: M, env: 'dev', version: '1', at: at(2) })).toBe(lock);
+  });
+
+  it('refuses a version that does not exist, listing those that do', () => {
+    expect(() => pinVersion(withVersions(2), { model: M, env: 'prod', version: '5', at: at(1) })).toThrow(
+      expect.objectContaining({
+        code: 'NOT_FOUND',
+        message: expect.stringContaining(
+          'model "demo-classifier" has no version "5" to pin for prod (versions: 1, 2)',
+        ),
+      }),
+    );
+  });
+
+  it('refuses an unknown model and a bad environment name', () => {
+    expect(() =>
+      pinVersion(withVersions(1), { model: 'other', env: 'prod', version: '1', at: at(1) }),
+    ).toThrow('no model "other" in the lock (models: demo-classifier)');
+    expect(() => pinVersion(withVersions(1), { model: M, env: 'Prod', version: '1', at: at(1) })).toThrow(
+      /environment name "Prod" must match/,
+    );
+  });
+});
+
+describe('appendOnlyProblems', () => {
+  it('reports edited versions and rewritten history', () => {
+    const before = pinVersion(withVersions(2), { model: M, env: 'prod', version: '1', at: at(1) });
+    const after = structuredClone(before);
+    const m = after.models[M];
+    if (!m?.versions['1'] || !m.promotions[0]) throw new Error('fixture');
+    m.versions['1'].metrics.accuracy = 1;
+    m.promotions[0].by = 'mallory';
+    delete m.versions['2'];
+    expect(appendOnlyProblems(before, after)).toEqual([
+      'model "demo-classifier" version 1 was changed (versions are immutable)',
+      'model "demo-classifier" version 2 was removed',
+      'model "demo-classifier" promotion record 0 was changed or removed (the history is append-only)',
+    ]);
+    expect(
+      appendOnlyProblems(before, pinVersion(before, { model: M, env: 'dev', version: '2', at: at(2) })),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * The JSON Schema of models.lock.json and the cross-checks a schema cannot
+ * express (every pin and promotion names an existing version, the last
+ * promotion of an environment is its pin, rootDigest adds up). Compiled once,
+ * at module load. Format: docs/lock-file.md.
+ */
+import { rootDigest } from '../digest.ts';
+import { isProjectError, ProjectError } from '../errors.ts';
+import { compileValidator } from '../schema.ts';
+import { jsonPointer } from './json-text.ts';
+import type { Lock, LockedVersion } from './types.ts';
+
+/** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
+export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+/** Version ids: decimal strings "1", "2", ... assigned by addCandidate. */
+export const VERSION_ID_PATTERN = '^[1-9][0-9]{0,8}$';
+/** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
+export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
+const HEX64 = '^[0-9a-f]{64}$';
+const PREFIXED_SHA256 = '^sha256:[0-9a-f]{64}$';
+const GIT_COMMIT = '^[0-9a-f]{40}([0-9a-f]{24})?$';
+
+const versionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'artifactUri',
+    'createdAt',
+    'datasetDigest',
+    'digests',
+    'gitCommit',
+    'metrics',
+    'mlflow',
+    'paramsDigest',
+    'rootDigest',
+  ],
+  properties: {
+    artifactUri: { type: 'string', minLength: 1 },
+    createdAt: { type: 'string', format: 'date-time' },
+    datasetDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+    digests: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
+      additionalProperties: { type: 'string', pattern: HEX64 },
+    },
+    rootDigest: { type: 'string', pattern: HEX64 },
+    gitCommit: { type: 'string', nullable: true, pattern: GIT_COMMIT },
+    metrics: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_.-]*$' },
+      additionalProperties: { type: 'number' },
+    },
+    mlflow: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['runId', 'modelVersion'],
+      properties: {
+        runId: { type: 'string', nullable: true, minLength: 1 },
+        modelVersion: { type: 'string', nullable: true, pattern: '^[1-9][0-9]*$' },
+        trackingUri: { type: 'string', nullable: true, minLength: 1 },
+      },
+    },
+    paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+  },
+} as const;
+
+const promotionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['env', 'from', 'to', 'at'],
+  properties: {
+    env: { type: 'string', pattern: ENV_NAME_PATTERN },
+    from: { type: 'string', nullable: true, pattern: VERSION_ID_PATTERN },
+    to: { type: 'string', pattern: VERSION_ID_PATTERN },
+    at: { type: 'string', format: 'date-time' },
+    by: { type: 'string', minLength: 1 },
+    commit: { type: 'string', pattern: GIT_COMMIT },
+  },
+} as const;
+
+/** The JSON Schema (2020-12) of models.lock.json. */
+export const lockSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  additionalProperties: false,
+  required: ['lockfileVersion', 'models'],
+  properties: {
+    lockfileVersion: { const: 1 },
+    models: {
+      type: 'object',
+      propertyNames: { pattern: MODEL_NAME_PATTERN },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['pins', 'promotions', 'versions'],
+        properties: {
+          pins: {
+            type: 'object',
+            propertyNames: { pattern: ENV_NAME_PATTERN },
+            additionalProperties: { type: 'string', pattern: VERSION_ID_PATTERN },
+          },
+          versions: {
+            type: 'object',
+            propertyNames: { pattern: VERSION_ID_PATTERN },
+            additionalProperties: versionSchema,
+          },
+          promotions: { type: 'array', items: promotionSchema },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * Re-word ajv's errors for property names ("property name must be valid")
+ * so that the message names the offending key and its parent.
+ */
+function withNamedKeys(e: unknown): never {
+  if (!isProjectError(e) || !Array.isArray(e.details)) throw e;
+  const lines: string[] = [];
+  for (const err of e.details as {
+    instancePath: string;
+    keyword: string;
+    message?: string;
+    propertyName?: string;
+    params: Record<string, unknown>;
+  }[]) {
+    const at = err.instancePath || '/';
+    if (err.keyword === 'propertyNames') continue;
+    if (err.propertyName !== undefined) {
+      lines.push(`${at}: key "${err.propertyName}" ${err.message ?? 'is not allowed'}`);
+    } else if (err.keyword === 'additionalProperties') {
+      lines.push(`${at}: unknown field "${String(err.params.additionalProperty)}"`);
+    } else if (err.keyword === 'required') {
+      lines.push(`${at}: missing required field "${String(err.params.missingProperty)}"`);
+    } else {
+      lines.push(`${at}: ${err.message ?? err.keyword}`);
+    }
+  }
+  const subject = e.subject ?? 'lock';
+  throw new ProjectError('INVALID', `${subject} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
+    subject,
+    details: e.details,
+    hint: 'fix each field listed (see docs/lock-file.md), or restore the file from git',
+  });
+}
+
+const validateShape = compileValidator<Lock>(lockSchema);
+const validateVersionShape = compileValidator<LockedVersion>(versionSchema);
+
+/** Validate one version entry alone (a candidate before it is added). */
+export function validateVersionEntry(value: unknown, what: string): LockedVersion {
+  try {
+    return validateVersionShape(value, what);
+  } catch (e) {
+    return withNamedKeys(e);
+  }
+}
+
+/**
+ * What the schema cannot say: each problem as `<json pointer>: <what is wrong>`.
+ * Empty when the lock is consistent.
+ */
+export function crossCheckLock(lock: Lock): string[] {
+  const problems: string[] = [];
+  for (const [name, model] of Object.entries(lock.models)) {
+    const at = (...rest: string[]) => jsonPointer(['models', name, ...rest]);
+    const ids = Object.keys(model.versions).sort((a, b) => Number(a) - Number(b));
+    const known = `versions: ${ids.join(', ') || 'none'}`;
+    for (const [env, version] of Object.entries(model.pins)) {
+      if (!model.versions[version]) {
+        problems.push(`${at('pins', env)}: pins version "${version}", which does not exist (${known})`);
+      }
+    }
+    const lastTo = new Map<string, string>();
+    model.promotions.forEach((p, i) => {
+      if (!model.versions[p.to]) {
+        problems.push(`${at('promotions', String(i), 'to')}: version "${p.to}" does not exist (${known})`);
+      }
+      if (p.from !== null && !model.versions[p.from]) {
+        problems.push(
+          `${at('promotions', String(i), 'from')}: version "${p.from}" does not exist (${known})`,
+        );
+      }
+      const before = lastTo.get(p.env) ?? null;
+      if (p.from !== before) {
+        problems.push(
+          `${at('promotions', String(i), 'from')}: says "${p.from}" but the ${p.env} pin was ${before === null ? 'unset' : `"${before}"`} after the record before it`,
+        );
+      }
+      lastTo.set(p.env, p.to);
+    });
+    for (const [env, version] of Object.entries(model.pins)) {
+      const last = lastTo.get(env);
+      if (last !== version) {
+        problems.push(
+          `${at('pins', env)}: pins "${version}" but ${last === undefined ? 'no promotion record moved it there' : `the last promotion record of ${env} moved it to "${last}"`}; pins only move with a promotion record (scripts/lock.ts pin)`,
+        );
+      }
+    }
+    for (const env of lastTo.keys()) {
+      if (model.pins[env] === undefined) {
+        problems.push(`${at('pins')}: no pin for "${env}" although the promotion records moved one there`);
+      }
+    }
+    for (const [id, v] of Object.entries(model.versions)) {
+      const root = rootDigest(v.digests);
+      if (root !== v.rootDigest) {
+        problems.push(
+          `${at('versions', id, 'rootDigest')}: is ${v.rootDigest} but the digests add up to ${root} (lib/digest.ts rootDigest)`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validate a parsed lock: its schema (every offending field by JSON path),
+ * then {@link crossCheckLock}. `what` names the file in messages.
+ * Throws ProjectError('INVALID').
+ */
+export function validateLock(value: unknown, what: string): Lock {
+  let lock: Lock;
+  try {
+    lock = validateShape(value, what);
+  } catch (e) {
+    return withNamedKeys(e);
+  }
+  const problems = crossCheckLock(lock);
+  if (problems.length > 0) {
+    throw new ProjectError(
+      'INVALID',
+      `${what} is inconsistent:\n${problems.map((l) => `  - ${l}`).join('\n')}`,
+      {
+        subject: what,
+        details: problems,
+        hint: 'fix each entry listed, or restore the file from git',
+      },
+    );
+  }
+  return lock;
+}

@@ -1,0 +1,65 @@
+/**
+ * The shape of models.lock.json (docs/lock-file.md, docs/contracts.md).
+ * Validated by ./schema.ts; these types are what a validated lock is.
+ */
+
+/** Where a model version was tracked in MLflow; null fields when it was tracked locally. */
+export interface MlflowRef {
+  /** MLflow run id, or null when tracked in the local store only. */
+  runId: string | null;
+  /** Registered model version ("1", "2", ...), or null when not registered. */
+  modelVersion: string | null;
+  /** Tracking server base URL without credentials, or null. */
+  trackingUri?: string | null;
+}
+
+/** One trained artifact of a model: `models.<name>.versions.<version>`. Immutable once added. */
+export interface LockedVersion {
+  /** Where the artifact folder lives: a path or `file:` URI relative to the lock file's folder, `mlflow-artifacts:/...`, or an http(s) folder URL. */
+  artifactUri: string;
+  /** ISO 8601 time the artifact was created (training.json `createdAt`). */
+  createdAt: string;
+  /** `sha256:<hex>` root digest of the training data. */
+  datasetDigest: string;
+  /** Every artifact file (except digests.json) → hex sha256. */
+  digests: Record<string, string>;
+  /** lib/digest.ts rootDigest(digests), hex: the artifact's identity. */
+  rootDigest: string;
+  /** The git commit the artifact was trained from, or null when unknown. */
+  gitCommit: string | null;
+  /** Top-level numeric evaluation metrics (metrics.json): accuracy, macro_f1, loss, samples. */
+  metrics: Record<string, number>;
+  mlflow: MlflowRef;
+  /** `sha256:<hex>` of the training config (stableStringify of training.json `config`). */
+  paramsDigest: string;
+}
+
+/** One move of a pin: a record in the append-only `promotions` history. */
+export interface PromotionRecord {
+  env: string;
+  /** The version pinned before, or null for the first pin of the environment. */
+  from: string | null;
+  to: string;
+  /** ISO 8601 time of the promotion. */
+  at: string;
+  /** Who promoted (a GitHub login, a workflow). */
+  by?: string;
+  /** The git commit that carried the promotion. */
+  commit?: string;
+}
+
+/** One model: its versions, the version each environment runs, and how the pins moved. */
+export interface LockedModel {
+  /** environment → version id. */
+  pins: Record<string, string>;
+  /** version id ("1", "2", ...) → entry. */
+  versions: Record<string, LockedVersion>;
+  /** Append-only history of pin moves, oldest first. */
+  promotions: PromotionRecord[];
+}
+
+/** models.lock.json */
+export interface Lock {
+  lockfileVersion: 1;
+  models: Record<string, LockedModel>;
+}

@@ -1,0 +1,155 @@
+/**
+ * Read-modify-write of models.lock.json, safe against concurrent writers:
+ * an exclusive lock file (`<lock>.lock`, created with O_EXCL) serialises
+ * cooperating writers, who wait their turn and apply on top of each other;
+ * a change made on disk by anything else between read and write (an editor,
+ * a git checkout) is detected by sha256 and refused with CONFLICT.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { sha256 } from '../digest.ts';
+import { ProjectError } from '../errors.ts';
+import { writeFileAtomic } from '../fs.ts';
+import { parseLockText, readLockText, serializeLock } from './io.ts';
+import { appendOnlyProblems } from './mutate.ts';
+import type { Lock } from './types.ts';
+
+export interface UpdateLockOptions {
+  /** How long to wait for another writer's lock file, in ms (default 15 000; 0: do not wait). */
+  waitMs?: number;
+  /** A lock file older than this is left over from a crashed writer and is removed (default 60 000 ms). */
+  staleMs?: number;
+  /** Poll interval while waiting, in ms (default 50). */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+export interface LockUpdateResult {
+  before: Lock;
+  after: Lock;
+  /** False when `fn` returned a lock with the same bytes: nothing was written. */
+  changed: boolean;
+}
+
+const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The path of the exclusive lock file guarding `lockPath`. */
+export const lockFileOf = (lockPath: string): string => `${lockPath}.lock`;
+
+async function describeHolder(path: string): Promise<string> {
+  try {
+    const h = JSON.parse(await readFile(path, 'utf8')) as { pid?: number; host?: string; at?: string };
+    return `pid ${h.pid} on ${h.host}, since ${h.at}`;
+  } catch {
+    return 'unknown holder';
+  }
+}
+
+/** Take the exclusive lock file; returns a release function. */
+async function acquire(lockPath: string, o: Required<UpdateLockOptions>): Promise<() => Promise<void>> {
+  const path = lockFileOf(lockPath);
+  const token = randomBytes(8).toString('hex');
+  const deadline = o.now() + o.waitMs;
+  for (;;) {
+    try {
+      const fh = await open(path, 'wx');
+      try {
+        await fh.writeFile(
+          JSON.stringify({ pid: process.pid, host: hostname(), at: new Date(o.now()).toISOString(), token }),
+        );
+      } finally {
+        await fh.close();
+      }
+      return async () => {
+        // Remove it only while it is still ours (a stale-lock breaker may have taken over).
+        const text = await readFile(path, 'utf8').catch(() => '');
+        if (text.includes(token)) await rm(path, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = await stat(path).catch(() => undefined);
+    if (st && o.now() - st.mtimeMs > o.staleMs) {
+      // Rename first: of several breakers, exactly one wins the rename.
+      const aside = `${path}.stale.${token}`;
+      if (
+        await rename(path, aside).then(
+          () => true,
+          () => false,
+        )
+      )
+        await rm(aside, { force: true });
+      continue;
+    }
+    if (o.now() >= deadline) {
+      throw new ProjectError(
+        'CONFLICT',
+        `${lockPath} is being written by another process (lock file ${path}: ${await describeHolder(path)}); waited ${o.waitMs} ms`,
+        {
+          subject: lockPath,
+          hint: `retry; if no writer is running, remove ${path} (it counts as stale after ${o.staleMs} ms)`,
+        },
+      );
+    }
+    await o.sleep(o.pollMs);
+  }
+}
+
+/**
+ * Read the lock at `path`, apply `fn`, validate, and write the result
+ * atomically, under the exclusive lock file. Refused (file untouched):
+ * an invalid result (INVALID), a result that edits or removes versions or
+ * promotion records (INVALID: the lock is append-only), another writer
+ * holding the lock longer than `waitMs` (CONFLICT), and a file changed on
+ * disk between read and write (CONFLICT: retry).
+ */
+export async function updateLock(
+  path: string,
+  fn: (lock: Lock) => Lock | Promise<Lock>,
+  options: UpdateLockOptions = {},
+): Promise<LockUpdateResult> {
+  const o: Required<UpdateLockOptions> = {
+    waitMs: 15_000,
+    staleMs: 60_000,
+    pollMs: 50,
+    sleep: sleepReal,
+    now: Date.now,
+    ...options,
+  };
+  const release = await acquire(path, o);
+  try {
+    const text = await readLockText(path);
+    const before = parseLockText(text, path);
+    const after = await fn(structuredClone(before));
+    const out = serializeLock(after, `${path} (after the update)`);
+    const problems = appendOnlyProblems(before, after);
+    if (problems.length > 0) {
+      throw new ProjectError(
+        'INVALID',
+        `refusing to write ${path}:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+        {
+          subject: path,
+          hint: 'versions are immutable and promotions append-only: add a new version or pin instead',
+        },
+      );
+    }
+    if (out === text) return { before, after, changed: false };
+    const now = await readFile(path).catch(() => undefined);
+    if (!now || sha256(now) !== sha256(text)) {
+      throw new ProjectError(
+        'CONFLICT',
+        `${path} changed on disk while it was being updated; nothing was written`,
+        {
+          subject: path,
+          hint: 'retry the command: it will apply on top of the new content',
+        },
+      );
+    }
+    await writeFileAtomic(path, out);
+    return { before, after, changed: true };
+  } finally {
+    await release();
+  }
+}

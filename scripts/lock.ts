@@ -1,0 +1,268 @@
+/**
+ * lock: read and change models.lock.json (docs/lock-file.md).
+ *
+ *   npm run -s lock -- add --model demo-classifier --artifact out/model [--uri ...] [--run-id ...]
+ *   npm run -s lock -- pin --model demo-classifier --env prod --version 3
+ *   npm run -s lock -- verify [--all] [--env prod]
+ *   npm run -s lock -- diff git:origin/main models.lock.json
+ *   npm run -s lock -- show
+ */
+import { execFile } from 'node:child_process';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { isMain, parseFlags, runMain } from '../lib/cli.ts';
+import { ProjectError } from '../lib/errors.ts';
+import {
+  addCandidate,
+  diffLocks,
+  emptyLock,
+  entryFromArtifact,
+  formatDiffTable,
+  formatVerifyReport,
+  initLock,
+  type Lock,
+  parseLockText,
+  pinVersion,
+  previousPin,
+  readLock,
+  showPins,
+  updateLock,
+  verifyLock,
+} from '../lib/lock/index.ts';
+import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+
+const USAGE = `usage: lock <command> [flags]
+  init                                   create an empty lock file
+  add --model <name> --artifact <dir>    add the artifact folder as the model's next version
+      [--uri <artifact uri>]             where it will be fetched from (default: the folder, relative to the lock)
+      [--run-id <id>] [--mlflow-version <n>] [--tracking-uri <url>] [--commit <sha>]
+  pin --model <name> --env <env> (--version <id> | --rollback) [--by <who>] [--commit <sha>]
+  verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
+  diff <a> <b>                           compare two locks: file paths, or git:<ref> (git show <ref>:models.lock.json)
+  show                                   which version each environment runs
+flags for every command:
+  --lock <path>   the lock file (default ./models.lock.json)
+  --json          print machine-readable JSON`;
+
+const FLAGS = {
+  lock: { type: 'string', default: 'models.lock.json' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+  model: { type: 'string' },
+  artifact: { type: 'string' },
+  uri: { type: 'string' },
+  'run-id': { type: 'string' },
+  'mlflow-version': { type: 'string' },
+  'tracking-uri': { type: 'string' },
+  commit: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  version: { type: 'string' },
+  rollback: { type: 'boolean', default: false },
+  by: { type: 'string' },
+  all: { type: 'boolean', default: false },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+const COMMON: FlagName[] = ['lock', 'json', 'help'];
+const ALLOWED: Record<string, FlagName[]> = {
+  init: [],
+  add: ['model', 'artifact', 'uri', 'run-id', 'mlflow-version', 'tracking-uri', 'commit'],
+  pin: ['model', 'env', 'version', 'rollback', 'by', 'commit'],
+  verify: ['all', 'env', 'model'],
+  diff: [],
+  show: [],
+};
+const POSITIONALS: Record<string, number> = { init: 0, add: 0, pin: 0, verify: 0, diff: 2, show: 0 };
+
+/** Side effects of the script, replaceable in tests. */
+export interface LockScriptDeps {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  out: (text: string) => void;
+  now: () => Date;
+  fetch?: typeof fetch;
+}
+
+const usage = (message: string) => new ProjectError('USAGE', `${message}\n\n${USAGE}`);
+
+const execFileAsync = promisify(execFile);
+
+/** Read a lock named on the command line: a path, or `git:<ref>` for the lock file at that commit. */
+async function readLockArg(arg: string, lockPath: string, cwd: string): Promise<Lock> {
+  if (!arg.startsWith('git:')) return readLock(resolve(cwd, arg));
+  const ref = arg.slice('git:'.length);
+  const name = basename(lockPath);
+  const what = `${arg}:${name}`;
+  try {
+    const { stdout } = await execFileAsync('git', ['show', `${ref}:./${name}`], {
+      cwd: dirname(lockPath),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return parseLockText(stdout, what);
+  } catch (e) {
+    if (e instanceof ProjectError) throw e;
+    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
+    // The lock did not exist yet at that commit: everything in the other lock is new.
+    if (/exists on disk, but not in|does not exist in/.test(stderr)) return emptyLock();
+    throw new ProjectError('NOT_FOUND', `cannot read ${what}: ${stderr.split('\n')[0]}`, {
+      subject: arg,
+      hint: 'name a commit, branch or tag that git knows (fetch it first in a shallow clone)',
+    });
+  }
+}
+
+function artifactUriFor(artifactDir: string, lockDir: string): string {
+  const rel = relative(lockDir, artifactDir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return artifactDir;
+  return rel.split(sep).join('/');
+}
+
+/** Run `lock <command> ...`; returns the exit code. Exported for tests. */
+export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): Promise<number> {
+  const d: LockScriptDeps = {
+    env: process.env,
+    cwd: process.cwd(),
+    out: (t) => process.stdout.write(t),
+    now: () => new Date(),
+    ...deps,
+  };
+  const { values: f, positionals } = parseFlags(argv, FLAGS, USAGE);
+  if (f.help) {
+    d.out(`${USAGE}\n`);
+    return 0;
+  }
+  const [command, ...args] = positionals;
+  if (!command) throw usage('a command is required');
+  const allowed = ALLOWED[command];
+  if (!allowed) throw usage(`unknown command "${command}"`);
+  for (const name of Object.keys(f) as FlagName[]) {
+    const given = f[name] !== undefined && (FLAGS[name] as { default?: unknown }).default !== f[name];
+    if (given && !COMMON.includes(name) && !allowed.includes(name))
+      throw usage(`--${name} does not apply to "${command}"`);
+  }
+  if (args.length !== POSITIONALS[command]) {
+    throw usage(`"${command}" takes ${POSITIONALS[command]} arguments, got ${args.length}`);
+  }
+  const lockPath = resolve(d.cwd, f.lock);
+  const lockDir = dirname(lockPath);
+  const print = (human: string, json: unknown) =>
+    d.out(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
+
+  switch (command) {
+    case 'init': {
+      await initLock(lockPath);
+      print(`created ${lockPath}\n`, { lock: lockPath });
+      return 0;
+    }
+    case 'add': {
+      if (!f.model) throw usage('add: --model is required');
+      if (!f.artifact) throw usage('add: --artifact is required');
+      const artifactDir = resolve(d.cwd, f.artifact);
+      const mlflow = mlflowConfigFromEnv(d.env, f['tracking-uri']);
+      const entry = await entryFromArtifact(artifactDir, {
+        uri: f.uri ?? artifactUriFor(artifactDir, lockDir),
+        runId: f['run-id'] ?? null,
+        modelVersion: f['mlflow-version'] ?? null,
+        trackingUri: f['run-id'] && mlflow ? mlflow.trackingUri : null,
+        gitCommit: f.commit,
+      });
+      let version = '';
+      const model = f.model;
+      await updateLock(lockPath, (lock) => {
+        const r = addCandidate(lock, { model, entry });
+        version = r.version;
+        return r.lock;
+      });
+      print(
+        `added ${model} version ${version} (root ${entry.rootDigest.slice(0, 12)}, artifact ${entry.artifactUri})\n`,
+        {
+          model,
+          version,
+          rootDigest: entry.rootDigest,
+          artifactUri: entry.artifactUri,
+        },
+      );
+      return 0;
+    }
+    case 'pin': {
+      const env = f.env ?? [];
+      if (!f.model) throw usage('pin: --model is required');
+      if (env.length !== 1) throw usage('pin: give exactly one --env');
+      if (!f.version === !f.rollback) throw usage('pin: give --version <id> or --rollback');
+      const model = f.model;
+      const envName = env[0] as string;
+      let from: string | undefined;
+      let to = f.version ?? '';
+      const { changed } = await updateLock(lockPath, (lock) => {
+        from = lock.models[model]?.pins[envName];
+        if (f.rollback) {
+          const prev = previousPin(lock, model, envName);
+          if (!prev) {
+            throw new ProjectError(
+              'NOT_FOUND',
+              `model "${model}" has no earlier ${envName} pin to roll back to`,
+              {
+                subject: `${model}/${envName}`,
+                hint: 'pin a version with --version instead',
+              },
+            );
+          }
+          to = prev;
+        }
+        return pinVersion(lock, {
+          model,
+          env: envName,
+          version: to,
+          at: d.now().toISOString(),
+          by: f.by ?? d.env.GITHUB_ACTOR,
+          commit: f.commit,
+        });
+      });
+      print(
+        changed
+          ? `pinned ${model} ${envName} to version ${to} (was ${from ?? 'unpinned'})\n`
+          : `${model} ${envName} is already pinned to version ${to}; nothing changed\n`,
+        { model, env: envName, from: from ?? null, to, changed },
+      );
+      return 0;
+    }
+    case 'verify': {
+      const lock = await readLock(lockPath);
+      const mlflow = mlflowConfigFromEnv(d.env);
+      const auth = mlflow?.auth;
+      const report = await verifyLock(lock, {
+        lockDir,
+        all: f.all,
+        envs: f.env,
+        models: f.model ? [f.model] : undefined,
+        mlflowTrackingUri: mlflow?.trackingUri,
+        fetch: d.fetch,
+        headers: (_url, via) => {
+          if (via !== 'mlflow' || !auth) return undefined;
+          return {
+            authorization:
+              auth.kind === 'bearer'
+                ? `Bearer ${auth.token}`
+                : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
+          };
+        },
+      });
+      print(formatVerifyReport(report), report);
+      return report.ok ? 0 : 1;
+    }
+    case 'diff': {
+      const [a, b] = args as [string, string];
+      const rows = diffLocks(await readLockArg(a, lockPath, d.cwd), await readLockArg(b, lockPath, d.cwd));
+      print(formatDiffTable(rows), rows);
+      return 0;
+    }
+    case 'show': {
+      const lock = await readLock(lockPath);
+      print(showPins(lock), lock);
+      return 0;
+    }
+  }
+  throw usage(`unknown command "${command}"`);
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
