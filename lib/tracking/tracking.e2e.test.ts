@@ -1,0 +1,217 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { main as uploadRuns } from '../../scripts/upload-runs.ts';
+import { listFiles } from '../digest.ts';
+import { MlflowClient } from '../mlflow/index.ts';
+import { type MlflowServer, startMlflow } from '../testing/mlflow.ts';
+import { trackingCallbacks } from './callbacks.ts';
+import { recorderFromEnv } from './config.ts';
+import { LocalRunStore } from './local-store.ts';
+
+let server: MlflowServer | undefined;
+let client: MlflowClient;
+let dir: string;
+let artifactDir: string;
+
+beforeAll(async () => {
+  server = await startMlflow();
+  if (server)
+    client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
+  dir = await mkdtemp(join(tmpdir(), 'tracking-e2e-'));
+  // An artifact folder as docs/artifact.md describes (small stand-ins for each file).
+  artifactDir = join(dir, 'artifact');
+  await mkdir(artifactDir);
+  const files: Record<string, string | Uint8Array> = {
+    'model.json': '{"format":"layers-model","modelTopology":{}}',
+    'weights.bin': Uint8Array.from({ length: 4096 }, (_, i) => (i * 7) % 256),
+    'labels.json': '["circle","square","triangle"]',
+    'metrics.json': JSON.stringify({ accuracy: 0.875, macro_f1: 0.86 }),
+    'confusion-matrix.png': Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]),
+    'learning-curves.png': Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 4, 5, 6]),
+  };
+  for (const [name, data] of Object.entries(files)) await writeFile(join(artifactDir, name), data);
+}, 300_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const t = (name: string, fn: () => Promise<void>) => it(name, async () => (server ? fn() : undefined));
+const fastRetry = { retry: { maxRetries: 1, initialDelayMs: 10, maxDelayMs: 20 } };
+
+/** A TCP proxy to the real server that can be cut (connection refused) and restored on the same port. */
+async function tcpProxy(targetPort: number) {
+  const sockets = new Set<Socket>();
+  let srv: Server | undefined;
+  const listen = (port: number) =>
+    new Promise<number>((resolve) => {
+      srv = createServer((c) => {
+        const up = connect(targetPort, '127.0.0.1');
+        for (const s of [c, up]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => s.destroy());
+        }
+        c.pipe(up).pipe(c);
+      });
+      srv.listen(port, '127.0.0.1', () => resolve((srv!.address() as { port: number }).port));
+    });
+  const port = await listen(0);
+  return {
+    uri: `http://127.0.0.1:${port}`,
+    cut: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv!.close(() => r());
+      }),
+    restore: () => listen(port),
+  };
+}
+
+async function expectArtifactsByteForByte(runId: string, artifactUri: string) {
+  const local = await listFiles(artifactDir);
+  const remote = await client.listArtifactsRecursive(runId, 'model');
+  expect(remote.map((f) => f.path)).toEqual(local.map((f) => `model/${f}`));
+  for (const f of local) {
+    const got = Buffer.from(await client.downloadArtifact(artifactUri, `model/${f}`));
+    expect(got.equals(await readFile(join(artifactDir, f)))).toBe(true);
+  }
+}
+
+async function train(env: Record<string, string>, opts: { between?: () => Promise<void> } = {}) {
+  const logs: string[] = [];
+  const { recorder, trackingUri } = recorderFromEnv({
+    env,
+    cwd: dir,
+    localStore: join(dir, 'mlruns-local'),
+    log: (l) => logs.push(l),
+    http: fastRetry,
+  });
+  const cb = trackingCallbacks({
+    recorder,
+    experiment: 'shapes-e2e',
+    modelName: 'shapes-cnn',
+    aliases: ['candidate'],
+    sourceTags: { 'mlflow.source.git.commit': 'c0ffee', 'github.pr_number': '42' },
+    uploadHintUri: trackingUri,
+  });
+  await cb.onRunStart({
+    config: { epochs: 4, optimizer: { lr: 0.01 } },
+    datasetDigest: 'sha256:ab',
+    backend: 'cpu',
+  });
+  for (let epoch = 0; epoch < 4; epoch++) {
+    if (epoch === 2) await opts.between?.();
+    await cb.onEpochEnd(epoch, {
+      loss: 1 / (epoch + 1),
+      accuracy: epoch / 4,
+      val_loss: 2 / (epoch + 1),
+      lr: 0.01,
+    });
+    await recorder.flush(); // one batch per epoch, so that the server sees epochs 0-1 before it goes down
+  }
+  return { result: await cb.onRunEnd({ artifactDir }), logs };
+}
+
+describe('run recorder against a real MLflow server', () => {
+  t('logs params, tags, per-epoch metrics, test metrics, artifacts and registers the model', async () => {
+    const { result } = await train({ MLFLOW_TRACKING_URI: server!.uri });
+    expect(result.offline).toBe(false);
+    expect(result.modelVersion).toBe('1');
+    const run = await client.getRun(result.runId);
+    expect(run.info.status).toBe('FINISHED');
+    expect(run.data.params).toEqual(
+      expect.arrayContaining([
+        { key: 'epochs', value: '4' },
+        { key: 'optimizer.lr', value: '0.01' },
+      ]),
+    );
+    expect(run.data.tags).toEqual(
+      expect.arrayContaining([
+        { key: 'dataset.digest', value: 'sha256:ab' },
+        { key: 'backend', value: 'cpu' },
+        { key: 'mlflow.source.git.commit', value: 'c0ffee' },
+        { key: 'github.pr_number', value: '42' },
+      ]),
+    );
+    const loss = await client.getMetricHistory(result.runId, 'loss');
+    expect(loss.map((m) => [m.step, m.value])).toEqual([
+      [0, 1],
+      [1, 0.5],
+      [2, 1 / 3],
+      [3, 0.25],
+    ]);
+    expect((await client.getMetricHistory(result.runId, 'test_accuracy')).map((m) => m.value)).toEqual([
+      0.875,
+    ]);
+    await expectArtifactsByteForByte(result.runId, result.artifactUri);
+    const mv = await client.getVersionByAlias('shapes-cnn', 'candidate');
+    expect(mv).toMatchObject({ version: '1', run_id: result.runId, source: `${result.artifactUri}/model` });
+  });
+
+  t(
+    'keeps the run when the server goes down mid-run, and upload-runs sends it whole afterwards',
+    async () => {
+      const proxy = await tcpProxy(server!.port);
+      const { result, logs } = await train({ MLFLOW_TRACKING_URI: proxy.uri }, { between: proxy.cut });
+      expect(result.offline).toBe(true);
+      expect(result.modelVersion).toBeUndefined();
+      expect(logs.join('\n')).toContain(`could not log metrics on ${proxy.uri}`);
+      expect(result.uploadCommand).toBe(
+        `npm run upload-runs -- --store ${join(dir, 'mlruns-local')} --tracking-uri ${proxy.uri}`,
+      );
+      const store = new LocalRunStore(join(dir, 'mlruns-local'));
+      const local = await store.readRun(result.runId);
+      expect(local.status).toBe('FINISHED');
+      const abandoned = local.abandoned_remote!.run_id;
+
+      await proxy.restore();
+      const out = jest.spyOn(console, 'log').mockImplementation(() => {});
+      const err = jest.spyOn(console, 'error').mockImplementation(() => {});
+      try {
+        expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
+        expect(out.mock.calls[0]?.[0]).toBe(
+          `1 run(s) uploaded to ${proxy.uri}, 0 skipped (from ${store.root})`,
+        );
+        const uploaded = (await store.readRun(result.runId)).uploads[proxy.uri]!;
+        expect(uploaded).toMatchObject({ complete: true, model_version: '2' });
+
+        const run = await client.getRun(uploaded.run_id);
+        expect(run.info.status).toBe('FINISHED');
+        expect(run.info.start_time).toBe(local.start_time);
+        expect(run.info.end_time).toBe(local.end_time);
+        expect(run.data.params).toEqual(expect.arrayContaining([{ key: 'optimizer.lr', value: '0.01' }]));
+        expect(run.data.tags).toEqual(expect.arrayContaining([{ key: 'github.pr_number', value: '42' }]));
+        const loss = await client.getMetricHistory(uploaded.run_id, 'loss');
+        expect(loss.map((m) => [m.step, m.value])).toEqual([
+          [0, 1],
+          [1, 0.5],
+          [2, 1 / 3],
+          [3, 0.25],
+        ]);
+        await expectArtifactsByteForByte(uploaded.run_id, run.info.artifact_uri);
+        expect(await client.getVersionByAlias('shapes-cnn', 'candidate')).toMatchObject({
+          version: '2',
+          run_id: uploaded.run_id,
+        });
+        // The half-logged run from before the outage is deleted, not left RUNNING.
+        expect((await client.getRun(abandoned)).info.lifecycle_stage).toBe('deleted');
+
+        // Idempotent: a second upload sends nothing.
+        out.mockClear();
+        expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
+        expect(out.mock.calls[0]?.[0]).toBe(
+          `0 run(s) uploaded to ${proxy.uri}, 1 skipped (from ${store.root})`,
+        );
+      } finally {
+        out.mockRestore();
+        err.mockRestore();
+        await proxy.cut();
+      }
+    },
+  );
+});

@@ -1,0 +1,79 @@
+/**
+ * Upload runs from the local run store (mlruns-local/, see docs/tracking.md)
+ * to an MLflow server, so that they show in the real MLflow UI. Idempotent:
+ * runs already uploaded to that server are skipped.
+ *
+ *   npm run upload-runs -- --tracking-uri http://mlflow:5000 [--store mlruns-local] [--run <id>]...
+ *
+ * Credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+ */
+import { resolve } from 'node:path';
+import {
+  DEFAULT_LOCAL_STORE,
+  httpOptionsOf,
+  isMain,
+  LocalRunStore,
+  MlflowClient,
+  mlflowConfigFromEnv,
+  ProjectError,
+  parseFlags,
+  runMain,
+  uploadLocalRuns,
+} from '../lib/index.ts';
+
+const USAGE = `usage: npm run upload-runs -- --tracking-uri <url> [--store <dir>] [--run <id>]... [--include-running]
+  --tracking-uri     MLflow server (default: MLFLOW_TRACKING_URI)
+  --store            local run store (default: ./${DEFAULT_LOCAL_STORE})
+  --run              upload only this local run id (repeatable)
+  --include-running  also upload runs still marked RUNNING (as KILLED)`;
+
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): Promise<number> {
+  const { values } = parseFlags(
+    argv,
+    {
+      'tracking-uri': { type: 'string' },
+      store: { type: 'string' },
+      run: { type: 'string', multiple: true },
+      'include-running': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = mlflowConfigFromEnv(env, values['tracking-uri']);
+  if (!config) throw new ProjectError('USAGE', `no tracking server given\n\n${USAGE}`);
+  const client = new MlflowClient(
+    httpOptionsOf(config, {
+      onRetry: (r) => console.error(`MLflow: ${r.reason}; retry ${r.attempt} in ${r.delayMs} ms`),
+    }),
+  );
+  const store = new LocalRunStore(resolve(cwd, values.store ?? DEFAULT_LOCAL_STORE));
+  const outcomes = await uploadLocalRuns({
+    store,
+    client,
+    runIds: values.run,
+    includeRunning: values['include-running'],
+  });
+  const uploaded = outcomes.filter((o) => o.action === 'uploaded').length;
+  const skipped = outcomes.length - uploaded;
+  console.log(
+    `${uploaded} run(s) uploaded to ${client.trackingUri}, ${skipped} skipped (from ${store.root})`,
+  );
+  for (const o of outcomes) {
+    console.log(
+      `  ${o.localRunId}  ${o.action}${o.remoteRunId ? `  ${client.trackingUri}/#/runs/${o.remoteRunId}` : ''}${
+        o.modelVersion ? `  model version ${o.modelVersion}` : ''
+      }`,
+    );
+  }
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
