@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as tf from '@tensorflow/tfjs';
+import { shapePng } from './testing/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
+
+let fixture: Awaited<ReturnType<typeof tempFixture>>;
+let s: TestServer;
+
+beforeAll(async () => {
+  fixture = await tempFixture();
+  s = await startTestServer(fixture);
+});
+afterAll(async () => {
+  await s?.close();
+  await fixture?.cleanup();
+});
+
+const png = shapePng('circle');
+
+async function post(path: string, body: BodyInit, type?: string) {
+  const res = await fetch(`${s.url}${path}`, {
+    method: 'POST',
+    body,
+    ...(type ? { headers: { 'content-type': type } } : {}),
+  });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe('POST /predict', () => {
+  test('raw image/png body answers top-k with model and version', async () => {
+    const r = await post('/predict', png, 'image/png');
+    expect(r.status).toBe(200);
+    expect(r.json.model).toBe('demo-classifier');
+    expect(r.json.version).toBe('1');
+    expect(typeof r.json.request_id).toBe('string');
+    const preds = r.json.predictions as { label: string; probability: number }[];
+    expect(preds).toHaveLength(3);
+    expect(preds[0]!.probability).toBeGreaterThanOrEqual(preds[1]!.probability);
+  });
+
+  test('?k=4 gives all labels and the probabilities sum to 1', async () => {
+    const r = await post('/predict?k=4', png, 'image/png');
+    const preds = r.json.predictions as { label: string; probability: number }[];
+    expect(preds.map((p) => p.label).sort()).toEqual(['circle', 'cross', 'square', 'triangle']);
+    expect(preds.reduce((a, p) => a + p.probability, 0)).toBeCloseTo(1, 5);
+  });
+
+  test('multipart field "image" gives the same answer as the raw body', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([png], { type: 'image/png' }), 'circle.png');
+    const a = await post('/predict?k=4', form);
+    const b = await post('/predict?k=4', png, 'image/png');
+    expect(a.status).toBe(200);
+    expect(a.json.predictions).toEqual(b.json.predictions);
+  });
+
+  test('JSON {"images": [...]} answers one list per image', async () => {
+    const images = (['circle', 'square', 'triangle'] as const).map((sh) =>
+      Buffer.from(shapePng(sh)).toString('base64'),
+    );
+    const r = await post('/predict?k=2', JSON.stringify({ images }), 'application/json');
+    expect(r.status).toBe(200);
+    const preds = r.json.predictions as unknown[][];
+    expect(preds).toHaveLength(3);
+    for (const p of preds) expect(p).toHaveLength(2);
+  });
+
+  test('the same image gives the same probabilities alone and in a batch', async () => {
+    const alone = await post('/predict?k=4', png, 'image/png');
+    const b64 = Buffer.from(png).toString('base64');
+    const other = Buffer.from(shapePng('cross')).toString('base64');
+    const batch = await post('/predict?k=4', JSON.stringify({ images: [other, b64] }), 'application/json');
+    const a = alone.json.predictions as { label: string; probability: number }[];
+    const b = (batch.json.predictions as { label: string; probability: number }[][])[1]!;
+    expect(b.map((p) => p.label)).toEqual(a.map((p) => p.label));
+    b.forEach((p, i) => {
+      expect(p.probability).toBeCloseTo(a[i]!.probability, 5);
+    });
+  });
+});
+
+describe('Open Inference Protocol v2', () => {
+  const zeros = (n: number) => new Array(n * 16 * 16).fill(0.5);
+
+  test('health, server and model metadata', async () => {
+    expect((await fetch(`${s.url}/v2/health/live`)).status).toBe(200);
+    expect((await fetch(`${s.url}/v2/health/ready`)).status).toBe(200);
+    expect((await fetch(`${s.url}/v2/models/demo-classifier/ready`)).status).toBe(200);
+    const meta = (await (await fetch(`${s.url}/v2/models/demo-classifier`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(meta).toMatchObject({
+      name: 'demo-classifier',
+      versions: ['1'],
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16, 16, 1] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 4] }],
+    });
+    const server = (await (await fetch(`${s.url}/v2`)).json()) as Record<string, unknown>;
+    expect(server).toHaveProperty('extensions');
+  });
+
+  test('infer with flat data answers [N, labels] probabilities', async () => {
+    const body = {
+      id: 'abc',
+      inputs: [{ name: 'input', shape: [2, 16, 16, 1], datatype: 'FP32', data: zeros(2) }],
+    };
+    const r = await post('/v2/models/demo-classifier/infer', JSON.stringify(body), 'application/json');
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ model_name: 'demo-classifier', model_version: '1', id: 'abc' });
+    const [out] = r.json.outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
+    expect(out).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [2, 4] });
+    expect(out!.data).toHaveLength(8);
+    expect(out!.data.slice(0, 4).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  test('nested data equals flat data, and the versioned route works', async () => {
+    const flat = zeros(1).map((_, i) => (i % 7) / 7);
+    const nested = [
+      Array.from({ length: 16 }, (_, y) => Array.from({ length: 16 }, (_, x) => [flat[y * 16 + x]])),
+    ];
+    const a = await post(
+      '/v2/models/demo-classifier/infer',
+      JSON.stringify({ inputs: [{ name: 'input', shape: [1, 16, 16, 1], datatype: 'FP32', data: flat }] }),
+      'application/json',
+    );
+    const b = await post(
+      '/v2/models/demo-classifier/versions/1/infer',
+      JSON.stringify({ inputs: [{ name: 'input', shape: [1, 16, 16, 1], datatype: 'FP32', data: nested }] }),
+      'application/json',
+    );
+    expect(b.status).toBe(200);
+    expect((b.json.outputs as { data: number[] }[])[0]!.data).toEqual(
+      (a.json.outputs as { data: number[] }[])[0]!.data,
+    );
+  });
+});
+
+describe('health and metrics', () => {
+  test('/healthz and /readyz', async () => {
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    const r = await fetch(`${s.url}/readyz`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ ready: true, model: 'demo-classifier', version: '1' });
+  });
+
+  test('/metrics exposes the contract metrics with route patterns, never raw paths', async () => {
+    await post('/predict', png, 'image/png');
+    await fetch(`${s.url}/v2/models/demo-classifier`);
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    for (const name of [
+      'serving_http_requests_total',
+      'serving_http_request_duration_seconds_bucket',
+      'serving_http_requests_in_flight',
+      'serving_inference_duration_seconds_bucket',
+      'serving_inference_batch_size_bucket',
+      'serving_inference_queue_depth',
+      'serving_inference_queue_capacity 256',
+      'serving_predictions_total{model="demo-classifier",version="1",class=',
+      'serving_prediction_confidence_bucket',
+      `serving_model_info{model="demo-classifier",version="1",sha256="${fixture.pin.sha256}",backend="cpu"} 1`,
+      'serving_model_ready 1',
+      'serving_drift_enabled 0',
+      'serving_drift_prediction_psi',
+      'serving_drift_mean_confidence',
+      'serving_drift_window_samples',
+      'process_cpu_seconds_total',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('serving_http_requests_total{route="/predict",method="POST",code="200"}');
+    expect(text).toContain('route="/v2/models/:name",method="GET",code="200"');
+    expect(text).not.toContain('route="/v2/models/demo-classifier"');
+  });
+
+  test('the page and its model information are served', async () => {
+    const html = await (await fetch(`${s.url}/`)).text();
+    expect(html).toContain('<script src="/app.js"');
+    const info = (await (await fetch(`${s.url}/api/model`)).json()) as Record<string, unknown>;
+    expect(info).toMatchObject({ model: 'demo-classifier', version: '1', backend: 'cpu' });
+    expect(info.samples).toEqual(['circle.png', 'cross.png', 'square.png', 'triangle.png']);
+    expect((info.evaluation as Record<string, number>).accuracy).toBe(0.25);
+    const sample = await fetch(`${s.url}/samples/circle.png`);
+    expect(sample.headers.get('content-type')).toBe('image/png');
+    expect((await fetch(`${s.url}/samples/..%2Fartifact%2Fmodel.json`)).status).toBe(404);
+  });
+
+  test('inference leaves no tensor behind', async () => {
+    const before = tf.memory().numTensors;
+    await post('/predict', png, 'image/png');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('shutdown (last: it cannot be undone)', () => {
+  test('beginShutdown turns readiness false on /readyz, /v2/health/ready and serving_model_ready', async () => {
+    s.app.serving.lifecycle.beginShutdown();
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(503);
+    const v2 = await fetch(`${s.url}/v2/health/ready`);
+    expect(v2.status).toBe(400);
+    expect(await v2.json()).toEqual({ ready: false });
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    expect(await s.registry.getSingleMetricAsString('serving_model_ready')).toContain(
+      'serving_model_ready 0',
+    );
+  });
+});

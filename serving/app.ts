@@ -1,0 +1,436 @@
+/**
+ * The Koa app of the inference server: `/predict`, the Open Inference
+ * Protocol v2 endpoints, health, `/metrics` and the web page. Everything it
+ * touches is passed in (model, registry, logger, config); only
+ * serving/main.ts calls `listen`, and tests drive `app.callback()`.
+ *
+ * @see https://github.com/koajs/koa/blob/master/docs/api/index.md
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Router from '@koa/router';
+import * as tf from '@tensorflow/tfjs';
+import Koa from 'koa';
+import type { Registry } from 'prom-client';
+import { compileValidator, httpStatusOf, isProjectError, ProjectError } from '../lib/index.ts';
+import { readMultipartFiles, readRawBody } from './body.ts';
+import type { ServingConfig } from './config.ts';
+import {
+  classifyImages,
+  createModelBatcher,
+  type ModelBatcher,
+  recordPrediction,
+  topK,
+} from './inference.ts';
+import type { Logger } from './logger.ts';
+import { createMetrics, type ServingMetrics } from './metrics.ts';
+import type { ServedModel } from './model.ts';
+import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from './v2.ts';
+
+/** Readiness of the process: false until warm, and false again from SIGTERM on. */
+export class Lifecycle {
+  #ready = false;
+  #shuttingDown = false;
+  #metrics?: ServingMetrics;
+  constructor(ready = false) {
+    this.#ready = ready;
+  }
+  /** Mirror readiness in serving_model_ready. */
+  bindMetrics(metrics: ServingMetrics): void {
+    this.#metrics = metrics;
+    metrics.modelReady.set(this.ready ? 1 : 0);
+  }
+  get ready(): boolean {
+    return this.#ready && !this.#shuttingDown;
+  }
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+  setReady(ready: boolean): void {
+    this.#ready = ready;
+    this.#metrics?.modelReady.set(this.ready ? 1 : 0);
+  }
+  /** Readiness goes false first, before the server stops accepting. */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+    this.#metrics?.modelReady.set(0);
+  }
+}
+
+export interface AppOptions {
+  model: ServedModel;
+  registry: Registry;
+  logger: Logger;
+  config: ServingConfig;
+  /** tfjs backend name for serving_model_info (default tf.getBackend()). */
+  backend?: string;
+  /** Default: a lifecycle that is ready at once (the model passed in is loaded). */
+  lifecycle?: Lifecycle;
+  /** Default serving/public. */
+  publicDir?: string;
+}
+
+/** What main.ts needs besides the app: readiness and the queue to drain. */
+export interface ServingHandles {
+  lifecycle: Lifecycle;
+  batcher: ModelBatcher;
+  metrics: ServingMetrics;
+}
+
+export type ServingApp = Koa & { serving: ServingHandles };
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PUBLIC_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/style.css': 'style.css',
+};
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+};
+const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'";
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SAMPLE_NAME = /^[A-Za-z0-9._-]+\.(png|jpe?g)$/i;
+
+const validateImagesBody = compileValidator<{ images: string[] }>({
+  type: 'object',
+  required: ['images'],
+  additionalProperties: false,
+  properties: { images: { type: 'array', minItems: 1, items: { type: 'string' } } },
+});
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new ProjectError('INVALID', 'request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new ProjectError('INVALID', `request body is not valid JSON: ${(e as Error).message}`, {
+      hint: 'send a JSON object with Content-Type: application/json',
+    });
+  }
+}
+
+function decodeBase64(s: string, what: string): Uint8Array {
+  const body = s.replace(/^data:[^;,]*;base64,/, '').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 === 1) {
+    throw new ProjectError('INVALID', `${what} is not base64`, {
+      subject: what,
+      hint: 'base64-encode the PNG or JPEG bytes',
+    });
+  }
+  return new Uint8Array(Buffer.from(body, 'base64'));
+}
+
+function unsupportedMedia(type: string): ProjectError {
+  return new ProjectError(
+    'UNSUPPORTED_MEDIA',
+    type ? `Content-Type ${type} is not accepted` : 'the request has no Content-Type',
+    {
+      hint: 'send multipart/form-data with a file field "image", a raw image/png or image/jpeg body, or application/json {"images": ["<base64>", ...]}',
+    },
+  );
+}
+
+/** Images of a /predict request, with the name each error should use, and whether it was a list. */
+async function predictInputs(
+  ctx: Koa.Context,
+  limits: ServingConfig['limits'],
+): Promise<{ images: Uint8Array[]; sources: string[]; list: boolean }> {
+  const type = ctx.request.type;
+  if (type === 'image/png' || type === 'image/jpeg') {
+    const body = await readRawBody(ctx.req, limits.maxBodyBytes);
+    return { images: [new Uint8Array(body)], sources: ['request body'], list: false };
+  }
+  if (type === 'multipart/form-data') {
+    const files = await readMultipartFiles(ctx.req, 'image', {
+      maxBytes: limits.maxBodyBytes,
+      maxFiles: limits.maxImagesPerRequest,
+    });
+    if (files.length === 0) {
+      throw new ProjectError('INVALID', 'multipart/form-data body has no file field "image"', {
+        hint: 'send the image as a file in the form field named "image"',
+      });
+    }
+    return {
+      images: files.map((f) => new Uint8Array(f)),
+      sources: files.map((_, i) => (files.length === 1 ? 'field "image"' : `field "image" #${i + 1}`)),
+      list: files.length > 1,
+    };
+  }
+  if (type === 'application/json') {
+    const { images } = validateImagesBody(
+      parseJson(await readRawBody(ctx.req, limits.maxBodyBytes)),
+      'request body',
+    );
+    if (images.length > limits.maxImagesPerRequest) {
+      throw new ProjectError(
+        'TOO_LARGE',
+        `request body has ${images.length} images, over the limit of ${limits.maxImagesPerRequest} per request`,
+        { hint: 'split them over several requests' },
+      );
+    }
+    return {
+      images: images.map((s, i) => decodeBase64(s, `images[${i}]`)),
+      sources: images.map((_, i) => `images[${i}]`),
+      list: true,
+    };
+  }
+  throw unsupportedMedia(type);
+}
+
+function parseK(raw: unknown, labels: number, dflt: number): number {
+  if (raw === undefined) return Math.min(dflt, labels);
+  const s = Array.isArray(raw) ? raw[0] : raw;
+  const k = typeof s === 'string' && /^[0-9]+$/.test(s) ? Number(s) : Number.NaN;
+  if (!(k >= 1 && k <= labels)) {
+    throw new ProjectError(
+      'INVALID',
+      `query parameter k=${String(s)} must be an integer from 1 to ${labels} (the number of labels)`,
+      { subject: 'k' },
+    );
+  }
+  return k;
+}
+
+/**
+ * Build the Koa app. The returned app carries `serving` (lifecycle, batcher,
+ * metrics) for main.ts's graceful shutdown.
+ */
+export function createApp(opts: AppOptions): ServingApp {
+  const { model, registry, logger, config } = opts;
+  const metrics = createMetrics(registry);
+  const lifecycle = opts.lifecycle ?? new Lifecycle(true);
+  lifecycle.bindMetrics(metrics);
+  const batcher = createModelBatcher(model, config.batching, metrics);
+  const backend = opts.backend ?? tf.getBackend();
+  metrics.modelInfo.set({ model: model.name, version: model.version, sha256: model.sha256, backend }, 1);
+
+  const publicDir = opts.publicDir ?? join(HERE, 'public');
+  const publicFiles = new Map(
+    Object.entries(PUBLIC_FILES).map(([route, file]) => [route, readFileSync(join(publicDir, file))]),
+  );
+
+  const app = new Koa() as ServingApp;
+  app.serving = { lifecycle, batcher, metrics };
+  app.proxy = false;
+
+  // Request id, metrics and the one error handler, outermost first.
+  app.use(async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    const id = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
+    ctx.set('X-Request-Id', id);
+    metrics.httpInFlight.inc();
+    const end = metrics.httpDuration.startTimer();
+    try {
+      await next();
+    } finally {
+      metrics.httpInFlight.dec();
+      const route = (ctx as unknown as { _matchedRoute?: string | RegExp })._matchedRoute;
+      const labels = {
+        route: typeof route === 'string' ? route : 'unmatched',
+        method: ctx.method,
+        code: String(ctx.status),
+      };
+      metrics.httpRequests.inc(labels);
+      end(labels);
+    }
+  });
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (e) {
+      const status = isProjectError(e) ? httpStatusOf(e) : ((e as { status?: number }).status ?? 500);
+      const expose = isProjectError(e) ? e.expose : (e as { expose?: boolean }).expose === true;
+      const message = expose ? (e as Error).message : 'internal error; see the server log';
+      if (status >= 500 && !(isProjectError(e) && (e.code === 'OVERLOADED' || e.code === 'UNAVAILABLE'))) {
+        logger.error('request failed', {
+          request_id: ctx.state.requestId,
+          path: ctx.path,
+          error: String((e as Error)?.stack ?? e),
+        });
+      }
+      ctx.status = status;
+      if (isProjectError(e) && e.code === 'OVERLOADED') ctx.set('Retry-After', '1');
+      // A body left unread (413 told by Content-Length) cannot be reused: close the connection.
+      if (status === 413) ctx.set('Connection', 'close');
+      ctx.body = ctx.path.startsWith('/v2')
+        ? { error: message }
+        : { error: message, code: isProjectError(e) ? e.code : 'INTERNAL', request_id: ctx.state.requestId };
+    }
+  });
+
+  const router = new Router();
+
+  // Health: liveness is the process answering; readiness is warm and not shutting down.
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', (ctx) => {
+    ctx.status = lifecycle.ready ? 200 : 503;
+    ctx.body = { ready: lifecycle.ready, model: model.name, version: model.version };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  });
+
+  router.post('/predict', async (ctx) => {
+    const k = parseK(ctx.query.k, model.labels.length, config.topK);
+    const { images, sources, list } = await predictInputs(ctx, config.limits);
+    const outputs = await classifyImages(images, sources, {
+      model,
+      batcher,
+      metrics,
+      maxPixels: config.limits.maxPixels,
+    });
+    const ranked = outputs.map((p) => topK(p, model.labels, k));
+    ctx.body = {
+      model: model.name,
+      version: model.version,
+      request_id: ctx.state.requestId,
+      predictions: list ? ranked : ranked[0],
+    };
+  });
+
+  // Open Inference Protocol v2.
+  const notFound = (name: string) =>
+    new ProjectError('NOT_FOUND', `model "${name}" is not served here; this server serves "${model.name}"`);
+  const checkModel = (name: string | undefined, version?: string) => {
+    if (name !== model.name) throw notFound(name ?? '');
+    if (version !== undefined && version !== model.version) {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `model "${name}" version "${version}" is not served here; this server serves version "${model.version}"`,
+      );
+    }
+  };
+  const modelMetadata = {
+    name: model.name,
+    versions: [model.version],
+    platform: 'tensorflowjs_layers',
+    inputs: [
+      {
+        name: INPUT_NAME,
+        datatype: 'FP32',
+        shape: [-1, model.spec.height, model.spec.width, model.spec.channels],
+      },
+    ],
+    outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, model.labels.length] }],
+    parameters: { labels: model.labels, sha256: model.sha256 },
+  };
+  router.get('/v2', (ctx) => {
+    ctx.body = { name: 'gitops-ml-serving', version: '1', extensions: [] };
+  });
+  router.get('/v2/health/live', (ctx) => {
+    ctx.body = { live: true };
+  });
+  // The protocol answers "false" with a 4xx status.
+  const readyBody = (ctx: Koa.Context) => {
+    ctx.status = lifecycle.ready ? 200 : 400;
+    ctx.body = { ready: lifecycle.ready };
+  };
+  router.get('/v2/health/ready', readyBody);
+  router.get('/v2/models/:name', (ctx) => {
+    checkModel(ctx.params.name);
+    ctx.body = modelMetadata;
+  });
+  router.get('/v2/models/:name/versions/:version', (ctx) => {
+    checkModel(ctx.params.name, ctx.params.version);
+    ctx.body = modelMetadata;
+  });
+  router.get('/v2/models/:name/ready', (ctx) => {
+    checkModel(ctx.params.name);
+    readyBody(ctx);
+  });
+  router.get('/v2/models/:name/versions/:version/ready', (ctx) => {
+    checkModel(ctx.params.name, ctx.params.version);
+    readyBody(ctx);
+  });
+  const infer = async (ctx: Koa.Context, name: string | undefined, version?: string) => {
+    checkModel(name, version);
+    const type = ctx.request.type;
+    if (type !== 'application/json' && type !== '') throw unsupportedMedia(type);
+    const req = validateInferRequest(
+      parseJson(await readRawBody(ctx.req, config.limits.maxBodyBytes)),
+      'inference request',
+    );
+    const inputs = tensorInputs(req, model.spec, config.limits.maxImagesPerRequest);
+    const outputs = await batcher.submit(inputs);
+    for (const p of outputs) recordPrediction(metrics, model, p);
+    const data: number[] = [];
+    for (const p of outputs) for (const v of p) data.push(v);
+    ctx.body = {
+      model_name: model.name,
+      model_version: model.version,
+      id: req.id ?? ctx.state.requestId,
+      outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [outputs.length, model.labels.length], data }],
+    };
+  };
+  router.post('/v2/models/:name/infer', (ctx) => infer(ctx, ctx.params.name));
+  router.post('/v2/models/:name/versions/:version/infer', (ctx) =>
+    infer(ctx, ctx.params.name, ctx.params.version),
+  );
+
+  // The web page and its data.
+  for (const [route, bytes] of publicFiles) {
+    router.get(route, (ctx) => {
+      ctx.type = CONTENT_TYPES[PUBLIC_FILES[route]!.split('.').pop()!]!;
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.set('Content-Security-Policy', CSP);
+      ctx.body = bytes;
+    });
+  }
+  const artifactSamples = [...model.files.keys()]
+    .filter((f) => f.startsWith('samples/'))
+    .map((f) => f.slice(8));
+  const listSamples = async (): Promise<string[]> => {
+    const names = new Set(artifactSamples.filter((n) => SAMPLE_NAME.test(n)));
+    if (config.samplesDir) {
+      try {
+        for (const n of await readdir(config.samplesDir)) if (SAMPLE_NAME.test(n)) names.add(n);
+      } catch (e) {
+        logger.warn('samples folder cannot be read', { dir: config.samplesDir, error: (e as Error).message });
+      }
+    }
+    return [...names].sort();
+  };
+  router.get('/api/model', async (ctx) => {
+    ctx.body = {
+      model: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      backend,
+      labels: model.labels,
+      input: { width: model.spec.width, height: model.spec.height, channels: model.spec.channels },
+      evaluation: model.evaluation ?? null,
+      samples: await listSamples(),
+    };
+  });
+  router.get('/samples/:file', async (ctx) => {
+    const name = ctx.params.file ?? '';
+    if (!SAMPLE_NAME.test(name) || !(await listSamples()).includes(name)) {
+      throw new ProjectError('NOT_FOUND', `no demo image "${name}"`, { hint: 'GET /api/model lists them' });
+    }
+    const inArtifact = model.files.get(`samples/${name}`);
+    ctx.type = CONTENT_TYPES[name.split('.').pop()!.toLowerCase()]!;
+    ctx.body = inArtifact ? Buffer.from(inArtifact) : await readFile(join(config.samplesDir!, name));
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  app.use((ctx) => {
+    throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
+      hint: 'see docs/serving.md for the endpoints',
+    });
+  });
+  return app;
+}

@@ -1,0 +1,129 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { rootDigest } from '../lib/index.ts';
+import { loadConfig } from './config.ts';
+
+const digests = {
+  'labels.json': 'a'.repeat(64),
+  'model.json': 'b'.repeat(64),
+  'preprocessing.json': 'c'.repeat(64),
+};
+const pinEnv = {
+  SERVING_MODEL_NAME: 'demo-classifier',
+  SERVING_MODEL_VERSION: '2',
+  SERVING_MODEL_URI: '/models/demo/2',
+  SERVING_MODEL_DIGESTS: JSON.stringify(digests),
+  SERVING_MODEL_SHA256: rootDigest(digests),
+};
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'serving-config-'));
+  const lock = {
+    lockfileVersion: 1,
+    models: {
+      'demo-classifier': {
+        pins: { dev: '2', prod: '1' },
+        versions: {
+          '1': {
+            artifactUri: 'file:artifacts/demo-classifier/1',
+            digests,
+            rootDigest: rootDigest(digests),
+            createdAt: 'x',
+          },
+          '2': { artifactUri: 'https://example.test/models/2/', digests, rootDigest: rootDigest(digests) },
+        },
+      },
+    },
+  };
+  await writeFile(join(dir, 'models.lock.json'), JSON.stringify(lock));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('loadConfig', () => {
+  test('the pin variables give one model version, with defaults', async () => {
+    const c = await loadConfig(pinEnv);
+    expect(c.model).toEqual({
+      name: 'demo-classifier',
+      version: '2',
+      uri: '/models/demo/2',
+      digests,
+      sha256: rootDigest(digests),
+    });
+    expect(c.port).toBe(8080);
+    expect(c.batching).toEqual({ maxBatchSize: 32, maxWaitMs: 5, queueCapacity: 256 });
+    expect(c.backend).toBeUndefined();
+  });
+
+  test('numbers and the backend are parsed', async () => {
+    const c = await loadConfig({
+      ...pinEnv,
+      SERVING_PORT: '9000',
+      SERVING_MAX_BATCH_SIZE: '1',
+      SERVING_BACKEND: 'wasm',
+    });
+    expect(c.port).toBe(9000);
+    expect(c.batching.maxBatchSize).toBe(1);
+    expect(c.backend).toBe('wasm');
+  });
+
+  test('bad values are named, every one of them', async () => {
+    await expect(
+      loadConfig({ ...pinEnv, SERVING_PORT: 'eighty', SERVING_BACKEND: 'gpu', SERVING_MODEL_VERSION: 'v2' }),
+    ).rejects.toThrow(/\/SERVING_BACKEND[\s\S]*\/SERVING_MODEL_VERSION[\s\S]*\/SERVING_PORT|\/SERVING_PORT/);
+    await expect(loadConfig({ ...pinEnv, SERVING_PORT: '70000' })).rejects.toThrow(
+      '/SERVING_PORT: 70000 is out of range 0..65535',
+    );
+  });
+
+  test('missing pin variables are listed', async () => {
+    await expect(loadConfig({ SERVING_MODEL_NAME: 'x' })).rejects.toThrow(
+      /missing SERVING_MODEL_VERSION, SERVING_MODEL_URI, SERVING_MODEL_DIGESTS/,
+    );
+  });
+
+  test('a root digest that does not match the digests is refused', async () => {
+    await expect(loadConfig({ ...pinEnv, SERVING_MODEL_SHA256: 'f'.repeat(64) })).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+    });
+  });
+
+  test('digests with a path that climbs out of the artifact are refused', async () => {
+    const bad = { ...digests, '../etc/passwd': 'd'.repeat(64) };
+    await expect(
+      loadConfig({
+        ...pinEnv,
+        SERVING_MODEL_DIGESTS: JSON.stringify(bad),
+        SERVING_MODEL_SHA256: rootDigest(bad),
+      }),
+    ).rejects.toThrow(/SERVING_MODEL_DIGESTS is invalid/);
+  });
+
+  test('lock file + environment reads the pin, resolving file: against the lock folder', async () => {
+    const c = await loadConfig({
+      SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
+      SERVING_ENVIRONMENT: 'prod',
+    });
+    expect(c.model.version).toBe('1');
+    expect(c.model.uri).toBe(join(dir, 'artifacts/demo-classifier/1'));
+    const dev = await loadConfig({
+      SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
+      SERVING_ENVIRONMENT: 'dev',
+    });
+    expect(dev.model).toMatchObject({ version: '2', uri: 'https://example.test/models/2/' });
+  });
+
+  test('an environment without a pin is NOT_FOUND, naming it', async () => {
+    await expect(
+      loadConfig({ SERVING_LOCK_FILE: join(dir, 'models.lock.json'), SERVING_ENVIRONMENT: 'staging' }),
+    ).rejects.toThrow(/model "demo-classifier" has no pin for environment "staging"/);
+  });
+
+  test('both ways at once is a usage error', async () => {
+    await expect(
+      loadConfig({ ...pinEnv, SERVING_LOCK_FILE: join(dir, 'models.lock.json'), SERVING_ENVIRONMENT: 'dev' }),
+    ).rejects.toMatchObject({ code: 'USAGE' });
+  });
+});

@@ -1,0 +1,342 @@
+/**
+ * The serving configuration, parsed once at the edge from `SERVING_*`
+ * environment variables (docs/contracts.md, "Serving configuration") into one
+ * typed object validated by ajv. Code below receives this object and never
+ * reads `process.env`.
+ *
+ * The model version comes either from the pin written into the Deployment
+ * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`) or, for
+ * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
+ * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackendName } from '../lib/index.ts';
+import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
+import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+
+/** The one model version this process serves. */
+export interface ModelPin {
+  name: string;
+  version: string;
+  /** Local path, `file:` URI, `mlflow-artifacts:/...` or `http(s)://.../` folder. */
+  uri: string;
+  /** file → sha256 hex; every file is checked before the model is loaded. */
+  digests: Record<string, string>;
+  /** rootDigest(digests). */
+  sha256: string;
+}
+
+export interface ServingConfig {
+  model: ModelPin;
+  host: string;
+  port: number;
+  /** Force one tfjs backend (SERVING_BACKEND); default: fastest that loads. */
+  backend?: BackendName;
+  batching: { maxBatchSize: number; maxWaitMs: number; queueCapacity: number };
+  limits: { maxBodyBytes: number; maxPixels: number; maxImagesPerRequest: number };
+  /** Default k of top-k answers. */
+  topK: number;
+  /** Folder of demo images offered by the web page (PNG/JPEG); default `<artifact>/samples`. */
+  samplesDir?: string;
+  /** How long SIGTERM waits for in-flight requests before closing connections. */
+  shutdownTimeoutMs: number;
+  /** MLflow connection for `mlflow-artifacts:/` URIs. */
+  mlflow?: MlflowConfig;
+}
+
+/** The environment variables read, all strings (as the environment gives them). */
+export interface ServingEnv {
+  SERVING_MODEL_NAME?: string;
+  SERVING_MODEL_VERSION?: string;
+  SERVING_MODEL_URI?: string;
+  SERVING_MODEL_DIGESTS?: string;
+  SERVING_MODEL_SHA256?: string;
+  SERVING_LOCK_FILE?: string;
+  SERVING_ENVIRONMENT?: string;
+  SERVING_HOST?: string;
+  SERVING_PORT?: string;
+  SERVING_BACKEND?: string;
+  SERVING_MAX_BATCH_SIZE?: string;
+  SERVING_MAX_WAIT_MS?: string;
+  SERVING_QUEUE_CAPACITY?: string;
+  SERVING_MAX_BODY_BYTES?: string;
+  SERVING_MAX_PIXELS?: string;
+  SERVING_MAX_IMAGES_PER_REQUEST?: string;
+  SERVING_TOP_K?: string;
+  SERVING_SAMPLES_DIR?: string;
+  SERVING_SHUTDOWN_TIMEOUT_MS?: string;
+}
+
+/** Integer variables: digits only (ajv), then their range (checkRanges). */
+const INT_RANGES: Partial<Record<keyof ServingEnv, [number, number]>> = {};
+const intProp = (key: keyof ServingEnv, min: number, max: number) => {
+  INT_RANGES[key] = [min, max];
+  return { type: 'string', pattern: '^[0-9]+$' };
+};
+const nonEmpty = { type: 'string', minLength: 1 };
+const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+
+const validateEnv = compileValidator<ServingEnv>({
+  type: 'object',
+  properties: {
+    SERVING_MODEL_NAME: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
+    SERVING_MODEL_VERSION: { type: 'string', pattern: '^[0-9]+$' },
+    SERVING_MODEL_URI: nonEmpty,
+    SERVING_MODEL_DIGESTS: nonEmpty,
+    SERVING_MODEL_SHA256: hex64,
+    SERVING_LOCK_FILE: nonEmpty,
+    SERVING_ENVIRONMENT: { type: 'string', pattern: '^[a-z0-9-]+$' },
+    SERVING_HOST: nonEmpty,
+    SERVING_PORT: intProp('SERVING_PORT', 0, 65535),
+    SERVING_BACKEND: { enum: ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] },
+    SERVING_MAX_BATCH_SIZE: intProp('SERVING_MAX_BATCH_SIZE', 1, 1024),
+    SERVING_MAX_WAIT_MS: intProp('SERVING_MAX_WAIT_MS', 0, 1000),
+    SERVING_QUEUE_CAPACITY: intProp('SERVING_QUEUE_CAPACITY', 1, 100_000),
+    SERVING_MAX_BODY_BYTES: intProp('SERVING_MAX_BODY_BYTES', 1, 1024 * 1024 * 1024),
+    SERVING_MAX_PIXELS: intProp('SERVING_MAX_PIXELS', 1, 100_000_000),
+    SERVING_MAX_IMAGES_PER_REQUEST: intProp('SERVING_MAX_IMAGES_PER_REQUEST', 1, 1024),
+    SERVING_TOP_K: intProp('SERVING_TOP_K', 1, 1000),
+    SERVING_SAMPLES_DIR: nonEmpty,
+    SERVING_SHUTDOWN_TIMEOUT_MS: intProp('SERVING_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+  },
+});
+
+/** The artifact files' digests: relative names only (no `..`, no absolute path), sha256 hex. */
+const validateDigests = compileValidator<Record<string, string>>({
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$' },
+  additionalProperties: hex64,
+});
+
+interface LockVersion {
+  artifactUri: string;
+  digests: Record<string, string>;
+  rootDigest: string;
+}
+interface LockFile {
+  lockfileVersion: 1;
+  models: Record<string, { pins: Record<string, string>; versions: Record<string, LockVersion> }>;
+}
+
+/** Only the parts of models.lock.json that serving reads (lib/lock owns the full schema). */
+const validateLock = compileValidator<LockFile>({
+  type: 'object',
+  required: ['lockfileVersion', 'models'],
+  properties: {
+    lockfileVersion: { const: 1 },
+    models: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['pins', 'versions'],
+        properties: {
+          pins: { type: 'object', additionalProperties: { type: 'string' } },
+          versions: {
+            type: 'object',
+            additionalProperties: {
+              type: 'object',
+              required: ['artifactUri', 'digests', 'rootDigest'],
+              properties: {
+                artifactUri: nonEmpty,
+                digests: { type: 'object', additionalProperties: hex64 },
+                rootDigest: hex64,
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});
+
+const MODEL_VARS = ['SERVING_MODEL_VERSION', 'SERVING_MODEL_URI', 'SERVING_MODEL_DIGESTS'] as const;
+
+function usage(message: string, hint: string): ProjectError {
+  return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
+}
+
+function checkRanges(env: ServingEnv): void {
+  const bad: string[] = [];
+  for (const [key, range] of Object.entries(INT_RANGES)) {
+    const [min, max] = range;
+    const raw = env[key as keyof ServingEnv];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (n < min || n > max) bad.push(`  - /${key}: ${raw} is out of range ${min}..${max}`);
+  }
+  if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
+}
+
+function pinFromEnv(env: ServingEnv): ModelPin {
+  const missing = MODEL_VARS.filter((k) => !env[k]);
+  if (!env.SERVING_MODEL_NAME) missing.unshift('SERVING_MODEL_NAME' as never);
+  if (missing.length) {
+    throw usage(
+      `serving environment is missing ${missing.join(', ')}`,
+      'set SERVING_MODEL_NAME, _VERSION, _URI, _DIGESTS (and _SHA256), as environments/<env>/model-pin.yaml does, or SERVING_LOCK_FILE + SERVING_ENVIRONMENT for local use',
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(env.SERVING_MODEL_DIGESTS!);
+  } catch (e) {
+    throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
+      subject: 'SERVING_MODEL_DIGESTS',
+      hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
+    });
+  }
+  const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');
+  const root = rootDigest(digests);
+  if (env.SERVING_MODEL_SHA256 && env.SERVING_MODEL_SHA256 !== root) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `SERVING_MODEL_SHA256 ${env.SERVING_MODEL_SHA256} is not the root digest of SERVING_MODEL_DIGESTS (${root})`,
+      {
+        subject: 'SERVING_MODEL_SHA256',
+        hint: 'regenerate the pin from models.lock.json (scripts/promote.ts)',
+      },
+    );
+  }
+  return {
+    name: env.SERVING_MODEL_NAME!,
+    version: env.SERVING_MODEL_VERSION!,
+    uri: env.SERVING_MODEL_URI!,
+    digests,
+    sha256: root,
+  };
+}
+
+/** Resolve a lock entry's `file:` or relative artifact URI against the lock file's folder. */
+function resolveLocalUri(uri: string, lockDir: string): string {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  if (uri.startsWith('file:')) {
+    const p = uri.slice('file:'.length);
+    return isAbsolute(p) ? p : resolve(lockDir, p);
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return uri;
+  return isAbsolute(uri) ? uri : resolve(lockDir, uri);
+}
+
+async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<string>): Promise<ModelPin> {
+  const file = env.SERVING_LOCK_FILE!;
+  if (!env.SERVING_ENVIRONMENT) {
+    throw usage(
+      'SERVING_LOCK_FILE is set but SERVING_ENVIRONMENT is not',
+      'set SERVING_ENVIRONMENT=dev (or staging, prod)',
+    );
+  }
+  let lock: LockFile;
+  try {
+    lock = validateLock(JSON.parse(await readText(file)), file);
+  } catch (e) {
+    if (e instanceof ProjectError) throw e;
+    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID';
+    throw new ProjectError(code, `cannot read lock file ${file}: ${(e as Error).message}`, {
+      subject: file,
+      hint: 'point SERVING_LOCK_FILE at models.lock.json',
+    });
+  }
+  const names = Object.keys(lock.models);
+  const name = env.SERVING_MODEL_NAME ?? (names.length === 1 ? names[0] : undefined);
+  if (!name) {
+    throw usage(
+      `${file} holds ${names.length} models (${names.join(', ')})`,
+      'set SERVING_MODEL_NAME to choose one',
+    );
+  }
+  const model = lock.models[name];
+  if (!model) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `${file}: no model "${name}" (models: ${names.join(', ') || 'none'})`,
+      {
+        subject: file,
+      },
+    );
+  }
+  const envName = env.SERVING_ENVIRONMENT;
+  const version = env.SERVING_MODEL_VERSION ?? model.pins[envName];
+  if (!version) {
+    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no pin for environment "${envName}"`, {
+      subject: `models.${name}.pins.${envName}`,
+      hint: `pins: ${JSON.stringify(model.pins)}; promote a version to ${envName} first`,
+    });
+  }
+  const entry = model.versions[version];
+  if (!entry) {
+    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${version}"`, {
+      subject: `models.${name}.versions.${version}`,
+    });
+  }
+  const digests = validateDigests(entry.digests, `${file} models.${name}.versions.${version}.digests`);
+  const root = rootDigest(digests);
+  if (root !== entry.rootDigest) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `${file}: models.${name}.versions.${version}.rootDigest ${entry.rootDigest} is not the root digest of its digests (${root})`,
+      { subject: file, hint: 'run scripts/lock.ts verify' },
+    );
+  }
+  return {
+    name,
+    version,
+    uri: resolveLocalUri(entry.artifactUri, dirname(resolve(file))),
+    digests,
+    sha256: root,
+  };
+}
+
+export interface LoadConfigOptions {
+  /** Reads the lock file (default fs.readFile utf8). */
+  readText?: (path: string) => Promise<string>;
+}
+
+/**
+ * Parse the serving configuration from an environment (pass `process.env`
+ * only at the edge, in serving/main.ts). Throws ProjectError USAGE/INVALID
+ * naming every offending variable.
+ */
+export async function loadConfig(
+  rawEnv: Record<string, string | undefined>,
+  opts: LoadConfigOptions = {},
+): Promise<ServingConfig> {
+  const picked: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rawEnv))
+    if (k.startsWith('SERVING_') && v !== undefined && v !== '') picked[k] = v;
+  const env = validateEnv(picked, 'serving environment');
+  checkRanges(env);
+  const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
+  const fromLock = env.SERVING_LOCK_FILE !== undefined;
+  if (fromLock && env.SERVING_MODEL_URI) {
+    throw usage(
+      'both SERVING_LOCK_FILE and SERVING_MODEL_URI are set',
+      'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
+    );
+  }
+  const model = fromLock ? await pinFromLock(env, readText) : pinFromEnv(env);
+  const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
+  const mlflow = mlflowConfigFromEnv(rawEnv);
+  return {
+    model,
+    host: env.SERVING_HOST ?? '0.0.0.0',
+    port: num(env.SERVING_PORT, 8080),
+    ...(env.SERVING_BACKEND ? { backend: env.SERVING_BACKEND as BackendName } : {}),
+    batching: {
+      maxBatchSize: num(env.SERVING_MAX_BATCH_SIZE, 32),
+      maxWaitMs: num(env.SERVING_MAX_WAIT_MS, 5),
+      queueCapacity: num(env.SERVING_QUEUE_CAPACITY, 256),
+    },
+    limits: {
+      maxBodyBytes: num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024),
+      maxPixels: num(env.SERVING_MAX_PIXELS, 2048 * 2048),
+      maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
+    },
+    topK: num(env.SERVING_TOP_K, 3),
+    ...(env.SERVING_SAMPLES_DIR ? { samplesDir: env.SERVING_SAMPLES_DIR } : {}),
+    shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
+    ...(mlflow ? { mlflow } : {}),
+  };
+}

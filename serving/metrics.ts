@@ -1,0 +1,136 @@
+/**
+ * Every Prometheus metric of the serving process, defined once from a
+ * registry passed in (names and labels are fixed in docs/contracts.md).
+ * A duplicate or malformed name fails here, at construction, not at scrape.
+ *
+ * @see https://prometheus.io/docs/practices/naming/ unit suffixes, `_total`
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ServingMetrics {
+  httpRequests: Counter<'route' | 'method' | 'code'>;
+  httpDuration: Histogram<'route' | 'method' | 'code'>;
+  httpInFlight: Gauge;
+  inferenceDuration: Histogram;
+  batchSize: Histogram;
+  queueDepth: Gauge;
+  queueCapacity: Gauge;
+  predictions: Counter<'model' | 'version' | 'class'>;
+  confidence: Histogram<'model' | 'version'>;
+  modelInfo: Gauge<'model' | 'version' | 'sha256' | 'backend'>;
+  modelReady: Gauge;
+  driftScore: Gauge<'feature' | 'method'>;
+  driftPredictionPsi: Gauge;
+  driftMeanConfidence: Gauge;
+  driftWindowSamples: Gauge;
+  driftEnabled: Gauge;
+}
+
+export interface MetricsOptions {
+  /** Also register prom-client's default process metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+/** Register the serving metrics (and the default process metrics) into `registry`. */
+export function createMetrics(registry: Registry, opts: MetricsOptions = {}): ServingMetrics {
+  const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const m: ServingMetrics = {
+    httpRequests: new Counter({
+      name: 'serving_http_requests_total',
+      help: 'HTTP requests answered, by matched route pattern, method and status code.',
+      labelNames: ['route', 'method', 'code'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'serving_http_request_duration_seconds',
+      help: 'HTTP request duration in seconds, by matched route pattern, method and status code.',
+      labelNames: ['route', 'method', 'code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    httpInFlight: new Gauge({
+      name: 'serving_http_requests_in_flight',
+      help: 'HTTP requests being handled now.',
+      registers,
+    }),
+    inferenceDuration: new Histogram({
+      name: 'serving_inference_duration_seconds',
+      help: 'Model inference time in seconds, one observation per batch.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'serving_inference_batch_size',
+      help: 'Images per inference batch.',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'serving_inference_queue_depth',
+      help: 'Images waiting in the micro-batching queue.',
+      registers,
+    }),
+    queueCapacity: new Gauge({
+      name: 'serving_inference_queue_capacity',
+      help: 'Capacity of the micro-batching queue; a full queue answers 503.',
+      registers,
+    }),
+    predictions: new Counter({
+      name: 'serving_predictions_total',
+      help: 'Predictions made, by model, model version and top-1 class.',
+      labelNames: ['model', 'version', 'class'],
+      registers,
+    }),
+    confidence: new Histogram({
+      name: 'serving_prediction_confidence',
+      help: 'Top-1 probability of each prediction.',
+      labelNames: ['model', 'version'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+      registers,
+    }),
+    modelInfo: new Gauge({
+      name: 'serving_model_info',
+      help: 'The model version served (value 1), with its root sha256 and tfjs backend.',
+      labelNames: ['model', 'version', 'sha256', 'backend'],
+      registers,
+    }),
+    modelReady: new Gauge({
+      name: 'serving_model_ready',
+      help: '1 when the model is loaded, verified, warmed up and the server is not shutting down.',
+      registers,
+    }),
+    driftScore: new Gauge({
+      name: 'serving_drift_score',
+      help: 'Drift of an input feature against the training reference, by feature and method.',
+      labelNames: ['feature', 'method'],
+      registers,
+    }),
+    driftPredictionPsi: new Gauge({
+      name: 'serving_drift_prediction_psi',
+      help: 'Population stability index of predicted classes against the training reference.',
+      registers,
+    }),
+    driftMeanConfidence: new Gauge({
+      name: 'serving_drift_mean_confidence',
+      help: 'Mean top-1 probability over the drift window.',
+      registers,
+    }),
+    driftWindowSamples: new Gauge({
+      name: 'serving_drift_window_samples',
+      help: 'Images in the drift window.',
+      registers,
+    }),
+    driftEnabled: new Gauge({
+      name: 'serving_drift_enabled',
+      help: '1 when drift is computed; 0 when reference statistics are missing or malformed.',
+      registers,
+    }),
+  };
+  m.modelReady.set(0);
+  m.driftEnabled.set(0);
+  m.driftWindowSamples.set(0);
+  m.queueDepth.set(0);
+  m.httpInFlight.set(0);
+  return m;
+}

@@ -1,0 +1,143 @@
+/**
+ * Graceful shutdown of the real process: serving/main.ts is spawned with tsx;
+ * SIGTERM arrives while a request is in flight; readiness goes false, the
+ * in-flight request still gets its answer, new connections are refused, and
+ * the process exits 0.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { shapePng } from './testing/fixture.ts';
+import { tempFixture } from './testing/harness.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+let fixture: Awaited<ReturnType<typeof tempFixture>>;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  fixture = await tempFixture();
+});
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await fixture?.cleanup();
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+function spawnServer(env: Record<string, string>) {
+  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'serving/main.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  let buf = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const obj = JSON.parse(line) as Record<string, unknown>;
+          lines.push(obj);
+          if (obj.msg === 'ready') resolve();
+        } catch {
+          // tfjs prints non-JSON banners
+        }
+      }
+    });
+    proc.on('exit', (code) =>
+      reject(new Error(`server exited ${code} before ready: ${stderr}${JSON.stringify(lines)}`)),
+    );
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, lines, ready, exited };
+}
+
+test('SIGTERM: readiness false first, in-flight request finishes, then exit 0', async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  // A long batching window keeps the request in flight when SIGTERM arrives.
+  const server = spawnServer({
+    ...fixture.env,
+    SERVING_BACKEND: 'cpu',
+    SERVING_HOST: '127.0.0.1',
+    SERVING_PORT: String(port),
+    SERVING_MAX_WAIT_MS: '1000',
+    SERVING_SHUTDOWN_TIMEOUT_MS: '10000',
+  });
+  child = server.proc;
+  await server.ready;
+  expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+  // Hold a keep-alive connection so readiness can be asked during shutdown.
+  const agentReq = (path: string, body?: Uint8Array) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${base}${path}`,
+        { method: body ? 'POST' : 'GET', headers: body ? { 'content-type': 'image/png' } : {} },
+        (res) => {
+          let data = '';
+          res.on('data', (c) => {
+            data += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  const inFlight = agentReq('/predict', shapePng('circle'));
+  await new Promise((r) => setTimeout(r, 200));
+  server.proc.kill('SIGTERM');
+  const answer = await inFlight;
+  expect(answer.status).toBe(200);
+  expect(JSON.parse(answer.body)).toMatchObject({ model: 'demo-classifier', version: '1' });
+  expect(await server.exited).toBe(0);
+  const msgs = server.lines.map((l) => l.msg);
+  expect(msgs).toEqual(
+    expect.arrayContaining([
+      'signal received',
+      'shutting down: readiness false, no new connections, finishing in-flight requests',
+      'shutdown complete',
+    ]),
+  );
+  expect(
+    msgs.indexOf('shutting down: readiness false, no new connections, finishing in-flight requests'),
+  ).toBeLessThan(msgs.indexOf('shutdown complete'));
+  await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+});
+
+test('a digest mismatch keeps the process from ever listening: exit 1 naming the file', async () => {
+  const port = await freePort();
+  const server = spawnServer({
+    ...fixture.env,
+    SERVING_BACKEND: 'cpu',
+    SERVING_HOST: '127.0.0.1',
+    SERVING_PORT: String(port),
+    SERVING_MODEL_DIGESTS: JSON.stringify({ ...fixture.pin.digests, 'labels.json': '0'.repeat(64) }),
+    SERVING_MODEL_SHA256: '',
+  });
+  child = server.proc;
+  server.ready.catch(() => undefined);
+  expect(await server.exited).toBe(1);
+  const failure = server.lines.find((l) => l.msg === 'start-up failed');
+  expect(failure?.code).toBe('DIGEST_MISMATCH');
+  expect(String(failure?.error)).toMatch(/artifact file labels\.json/);
+  expect(server.lines.some((l) => l.msg === 'ready')).toBe(false);
+});

@@ -1,0 +1,157 @@
+/**
+ * The Open Inference Protocol (KServe V2) REST API over the served model:
+ * server and model health, metadata, and inference on FP32 tensors shaped
+ * `[N, height, width, channels]` (the preprocessed input). Errors use the
+ * protocol's `{"error": "<message>"}` body.
+ *
+ * @see https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
+ * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md
+ */
+import { compileValidator, ProjectError } from '../lib/index.ts';
+
+/** Inference Request JSON Object. */
+export interface InferRequest {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: {
+    name: string;
+    shape: number[];
+    datatype: string;
+    parameters?: Record<string, unknown>;
+    data: unknown[];
+  }[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+/** Tensor data types of the protocol. */
+export const DATATYPES = [
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
+] as const;
+
+const parameters = { type: 'object' };
+
+/** JSON Schema of the Inference Request JSON Object, as the protocol defines it. */
+export const inferRequestSchema = {
+  type: 'object',
+  required: ['inputs'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    parameters,
+    inputs: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['name', 'shape', 'datatype', 'data'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+          datatype: { enum: DATATYPES },
+          parameters,
+          data: { type: 'array' },
+        },
+      },
+    },
+    outputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: { name: { type: 'string' }, parameters },
+      },
+    },
+  },
+} as const;
+
+export const validateInferRequest = compileValidator<InferRequest>(inferRequestSchema);
+
+export const INPUT_NAME = 'input';
+export const OUTPUT_NAME = 'probabilities';
+
+/** Flatten row-major data (flat or nested), checking every element is a finite number. */
+export function flattenFp32(data: unknown[], what: string, expected: number): Float32Array {
+  const out = new Float32Array(expected);
+  let n = 0;
+  const walk = (v: unknown, depth: number): void => {
+    if (Array.isArray(v)) {
+      if (depth > 8) throw new ProjectError('INVALID', `${what} data is nested more than 8 levels deep`);
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new ProjectError(
+        'INVALID',
+        `${what} data[${n}] is ${JSON.stringify(v)}, not a finite number (FP32 tensors hold numbers; NaN and Infinity are refused)`,
+        { subject: what },
+      );
+    }
+    if (n < expected) out[n] = v;
+    n++;
+  };
+  walk(data, 0);
+  if (n !== expected) {
+    throw new ProjectError('INVALID', `${what} has ${n} data elements, but its shape needs ${expected}`, {
+      subject: what,
+    });
+  }
+  return out;
+}
+
+/**
+ * Check an infer request against the model: one FP32 input of shape
+ * `[N, height, width, channels]`, 1 <= N <= maxBatch, only the
+ * `probabilities` output requested. Returns the N per-image inputs.
+ */
+export function tensorInputs(
+  req: InferRequest,
+  model: { height: number; width: number; channels: number },
+  maxBatch: number,
+): Float32Array[] {
+  if (req.inputs.length !== 1) {
+    throw new ProjectError(
+      'INVALID',
+      `the model has one input ("${INPUT_NAME}"), the request has ${req.inputs.length}`,
+    );
+  }
+  const input = req.inputs[0]!;
+  const what = `input "${input.name}"`;
+  if (input.datatype !== 'FP32') {
+    throw new ProjectError('INVALID', `${what} has datatype ${input.datatype}; the model takes FP32`);
+  }
+  const want = [model.height, model.width, model.channels];
+  const { shape } = input;
+  if (shape.length !== 4 || want.some((d, i) => shape[i + 1] !== d) || shape[0]! < 1) {
+    throw new ProjectError(
+      'INVALID',
+      `${what} has shape ${JSON.stringify(shape)}; the model takes [N,${want.join(',')}] with N >= 1`,
+      { subject: what },
+    );
+  }
+  const n = shape[0]!;
+  if (n > maxBatch) {
+    throw new ProjectError('TOO_LARGE', `${what} has ${n} images, over the limit of ${maxBatch} per request`);
+  }
+  for (const o of req.outputs ?? []) {
+    if (o.name !== OUTPUT_NAME) {
+      throw new ProjectError('INVALID', `the model has no output "${o.name}" (outputs: "${OUTPUT_NAME}")`);
+    }
+  }
+  const size = model.height * model.width * model.channels;
+  const flat = flattenFp32(input.data, what, n * size);
+  return Array.from({ length: n }, (_, i) => flat.slice(i * size, (i + 1) * size));
+}
