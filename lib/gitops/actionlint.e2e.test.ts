@@ -1,0 +1,69 @@
+// actionlint (https://github.com/rhysd/actionlint) on every workflow of the
+// repository, with .github/actionlint.yaml (self-hosted runner labels).
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from '@jest/globals';
+import { inCI } from '../testing/services.ts';
+import { REPO_ROOT } from './testing/repo.ts';
+import { findTool } from './tools.ts';
+
+const execFileP = promisify(execFile);
+const actionlint = findTool('actionlint');
+if (!actionlint) {
+  const msg = 'actionlint not found: run scripts/setup.d/20-kube-tools.sh';
+  if (inCI()) throw new Error(`CI=true and ${msg}`);
+  console.warn(`skipping: ${msg}`);
+}
+const it = actionlint ? test : test.skip;
+
+/** Lint every workflow under `<root>/.github/workflows` with `<root>/.github/actionlint.yaml`. */
+async function lint(root: string): Promise<{ code: number; out: string }> {
+  const dir = join(root, '.github', 'workflows');
+  const files = (await readdir(dir))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => join('.github', 'workflows', f));
+  try {
+    const args = ['-no-color', '-config-file', join('.github', 'actionlint.yaml'), ...files.sort()];
+    const { stdout } = await execFileP(actionlint!, args, { cwd: root });
+    return { code: 0, out: stdout };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+describe('actionlint', () => {
+  it('passes on every workflow in .github/workflows', async () => {
+    expect(await lint(REPO_ROOT)).toEqual({ code: 0, out: '' });
+  });
+
+  it('fails on a broken workflow (so the check above can fail)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gitops-actionlint-'));
+    try {
+      await mkdir(join(dir, '.github', 'workflows'), { recursive: true });
+      await cp(join(REPO_ROOT, '.github', 'actionlint.yaml'), join(dir, '.github', 'actionlint.yaml'));
+      await writeFile(
+        join(dir, '.github', 'workflows', 'bad.yml'),
+        // A broken expression on line 7.
+        [
+          'on: push',
+          'permissions: {}',
+          'jobs:',
+          '  a:',
+          '    runs-on: [self-hosted, gpu]',
+          '    steps:',
+          `      - run: echo $\{{ github.event.nope.bad( }}`,
+          '',
+        ].join('\n'),
+      );
+      const { code, out } = await lint(dir);
+      expect(code).toBe(1);
+      expect(out).toContain('.github/workflows/bad.yml:7:');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

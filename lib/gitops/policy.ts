@@ -1,0 +1,210 @@
+/**
+ * Policy checks on rendered objects, beyond their schemas:
+ * - every container: resource requests and limits (cpu, memory), and the
+ *   Pod Security Standards "restricted" profile (non-root, no privilege
+ *   escalation, capabilities drop ALL, RuntimeDefault seccomp) plus a
+ *   read-only root filesystem;
+ *   https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+ * - long-running workloads: liveness and readiness probes;
+ * - an environment's pin: names a version in models.lock.json, with the
+ *   lock entry's URI and digests (docs/contracts.md);
+ * - the AppProject allows every kind and namespace an environment renders.
+ * Each function returns problem lines (empty when all is well).
+ */
+import { stableStringify } from '../json.ts';
+import type { PinsLock } from './lock.ts';
+import { groupOf, type KubeObject, objectId } from './objects.ts';
+import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from './pin.ts';
+
+const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
+const LONG_RUNNING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
+
+// biome-ignore lint/suspicious/noExplicitAny: pod specs are schema-checked before these reads
+type Any = any;
+
+/** The pod spec of a workload (CronJob: its job template's), or undefined for other kinds. */
+export function podSpecOf(obj: KubeObject): Any | undefined {
+  if (obj.kind === 'Pod') return obj.spec;
+  if (obj.kind === 'CronJob') return obj.spec?.jobTemplate?.spec?.template?.spec;
+  if (POD_TEMPLATE_KINDS.has(obj.kind)) return obj.spec?.template?.spec;
+  return undefined;
+}
+
+function containerProblems(obj: KubeObject, pod: Any, c: Any, init: boolean): string[] {
+  const where = `${objectId(obj)} ${init ? 'init container' : 'container'} "${c.name}"`;
+  const out: string[] = [];
+  for (const section of ['requests', 'limits'] as const) {
+    for (const res of ['cpu', 'memory'] as const) {
+      if (c.resources?.[section]?.[res] === undefined) out.push(`${where}: no resources.${section}.${res}`);
+    }
+  }
+  const sc = c.securityContext ?? {};
+  const psc = pod.securityContext ?? {};
+  if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) out.push(`${where}: runAsNonRoot is not true`);
+  const uid = sc.runAsUser ?? psc.runAsUser;
+  if (uid === 0) out.push(`${where}: runAsUser is 0 (root)`);
+  if (sc.allowPrivilegeEscalation !== false) out.push(`${where}: allowPrivilegeEscalation is not false`);
+  if (sc.readOnlyRootFilesystem !== true) out.push(`${where}: readOnlyRootFilesystem is not true`);
+  if (sc.privileged === true) out.push(`${where}: privileged is true`);
+  const drop: unknown[] = sc.capabilities?.drop ?? [];
+  if (!drop.includes('ALL')) out.push(`${where}: capabilities.drop does not include ALL`);
+  const seccomp = (sc.seccompProfile ?? psc.seccompProfile)?.type;
+  if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
+    out.push(`${where}: seccompProfile.type is not RuntimeDefault`);
+  }
+  if (!init && LONG_RUNNING_KINDS.has(obj.kind)) {
+    if (!c.livenessProbe) out.push(`${where}: no livenessProbe`);
+    if (!c.readinessProbe) out.push(`${where}: no readinessProbe`);
+  }
+  return out;
+}
+
+/** Resources, restricted securityContext and probes of every container of every workload. */
+export function workloadProblems(objects: KubeObject[]): string[] {
+  const out: string[] = [];
+  for (const obj of objects) {
+    const pod = podSpecOf(obj);
+    if (!pod) continue;
+    if (pod.hostNetwork || pod.hostPID || pod.hostIPC) out.push(`${objectId(obj)}: uses host namespaces`);
+    for (const c of pod.initContainers ?? []) out.push(...containerProblems(obj, pod, c, true));
+    for (const c of pod.containers ?? []) out.push(...containerProblems(obj, pod, c, false));
+  }
+  return out;
+}
+
+/** What a rendered environment pins, read from its Deployment. */
+export interface RenderedPin {
+  model?: string;
+  version?: string;
+  env: Record<string, string | undefined>;
+  annotations: Record<string, string>;
+}
+
+/** Read the pin out of the rendered Deployment `model-server`; undefined when there is no such Deployment. */
+export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
+  const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT_NAME);
+  if (!dep) return undefined;
+  const containers: Any[] = dep.spec?.template?.spec?.containers ?? [];
+  const server = containers.find((c) => c.name === SERVER_CONTAINER);
+  const env: Record<string, string | undefined> = {};
+  for (const e of server?.env ?? []) if (PIN_ENV.includes(e.name)) env[e.name] = e.value;
+  const annotations: Record<string, string> = dep.spec?.template?.metadata?.annotations ?? {};
+  return { model: env.SERVING_MODEL_NAME, version: env.SERVING_MODEL_VERSION, env, annotations };
+}
+
+/**
+ * Check an environment's pin against the lock: the Deployment carries every
+ * SERVING_MODEL_* variable and ml.gitops/* annotation, the version exists in
+ * `lockPath`, its URI and digests are the lock entry's, and the lock's
+ * `pins.<env>` names the same version.
+ */
+export function pinProblems(objects: KubeObject[], env: string, lock: PinsLock, lockPath: string): string[] {
+  const pin = renderedPin(objects);
+  const dep = `Deployment/${DEPLOYMENT_NAME}`;
+  if (!pin) return [`no ${dep} rendered`];
+  const missing = PIN_ENV.filter((n) => !pin.env[n]);
+  if (missing.length)
+    return [`${dep} container "${SERVER_CONTAINER}": no pin (missing ${missing.join(', ')})`];
+  const model = pin.model!;
+  const version = pin.version!;
+  const m = lock.models[model];
+  if (!m) {
+    const names = Object.keys(lock.models).sort().join(', ') || 'none';
+    return [`pins model "${model}", which is not in ${lockPath} (models: ${names})`];
+  }
+  const entry = m.versions[version];
+  if (!entry) {
+    const versions = Object.keys(m.versions).sort().join(', ') || 'none';
+    return [`pins ${model} version "${version}", which is not in ${lockPath} (versions: ${versions})`];
+  }
+  const out: string[] = [];
+  const want = pinEnv({ model, version, entry });
+  for (const name of PIN_ENV) {
+    if (name === 'SERVING_MODEL_DIGESTS') {
+      let same = false;
+      try {
+        same = stableStringify(JSON.parse(pin.env[name]!)) === stableStringify(entry.digests);
+      } catch {
+        same = false;
+      }
+      if (!same)
+        out.push(`${dep}: SERVING_MODEL_DIGESTS differs from ${lockPath} ${model}@${version} digests`);
+    } else if (pin.env[name] !== want[name]) {
+      out.push(`${dep}: ${name} is "${pin.env[name]}", ${lockPath} ${model}@${version} says "${want[name]}"`);
+    }
+  }
+  const wantAnn = {
+    [PIN_ANNOTATIONS.name]: model,
+    [PIN_ANNOTATIONS.version]: version,
+    [PIN_ANNOTATIONS.sha256]: entry.rootDigest,
+  };
+  for (const [k, v] of Object.entries(wantAnn)) {
+    if (pin.annotations[k] !== v)
+      out.push(`${dep}: pod annotation ${k} is "${pin.annotations[k] ?? ''}", expected "${v}"`);
+  }
+  const locked = m.pins?.[env];
+  if (locked === undefined) {
+    out.push(
+      `pins ${model}@${version} but ${lockPath} has no pin for "${env}" (models.${model}.pins.${env})`,
+    );
+  } else if (locked !== version) {
+    out.push(`pins ${model}@${version} but ${lockPath} pins ${env} to ${locked}`);
+  }
+  return out;
+}
+
+/** Replica count within the HPA's bounds, for each Deployment that has an HPA. */
+export function scalingProblems(objects: KubeObject[]): string[] {
+  const out: string[] = [];
+  for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
+    const ref = hpa.spec?.scaleTargetRef ?? {};
+    const target = objects.find((o) => o.kind === ref.kind && o.metadata?.name === ref.name);
+    if (!target) {
+      out.push(`${objectId(hpa)}: scales ${ref.kind}/${ref.name}, which is not rendered`);
+      continue;
+    }
+    const min = hpa.spec?.minReplicas ?? 1;
+    const max = hpa.spec?.maxReplicas;
+    const replicas = target.spec?.replicas;
+    if (typeof replicas === 'number' && (replicas < min || replicas > max)) {
+      out.push(`${objectId(target)}: replicas ${replicas} outside ${objectId(hpa)} bounds ${min}..${max}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * An environment's objects against the Argo CD AppProject: each kind is in
+ * the namespace-resource whitelist, each object in the namespace the
+ * ApplicationSet deploys the environment to (`ml-<env>`), which is one of the
+ * project's destinations.
+ */
+export function projectProblems(objects: KubeObject[], env: string, project: KubeObject): string[] {
+  const out: string[] = [];
+  const ns = `ml-${env}`;
+  const allowed: Any[] = project.spec?.namespaceResourceWhitelist ?? [];
+  const destinations: Any[] = project.spec?.destinations ?? [];
+  if (!destinations.some((d) => d.namespace === ns || d.namespace === '*')) {
+    out.push(`namespace ${ns} is not a destination of AppProject/${project.metadata?.name}`);
+  }
+  const seen = new Set<string>();
+  for (const o of objects) {
+    const group = groupOf(o.apiVersion);
+    const key = `${group}/${o.kind}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      const ok = allowed.some(
+        (a) => (a.group === group || a.group === '*') && (a.kind === o.kind || a.kind === '*'),
+      );
+      if (!ok) {
+        out.push(
+          `kind ${o.kind} (group "${group}") is not in AppProject/${project.metadata?.name} namespaceResourceWhitelist`,
+        );
+      }
+    }
+    if (o.metadata?.namespace !== ns) {
+      out.push(`${objectId(o)} is in namespace "${o.metadata?.namespace ?? ''}", expected ${ns}`);
+    }
+  }
+  return out;
+}
