@@ -1,0 +1,54 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { requireTool } from '../../lib/testing/services.ts';
+import { listYamlFiles } from '../rules.ts';
+import { prometheusConfig, type RunningPrometheus, startPrometheus } from './prometheus.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = requireTool(
+  '/usr/bin/prometheus',
+  'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh',
+);
+
+(binary ? describe : describe.skip)('a real Prometheus scraping itself', () => {
+  let prom: RunningPrometheus;
+  beforeAll(async () => {
+    prom = await startPrometheus({
+      binary,
+      selfScrape: true,
+      ruleFiles: await listYamlFiles(join(ROOT, 'monitoring', 'rules')),
+    });
+  });
+  afterAll(async () => {
+    await prom?.stop();
+  });
+
+  test('reads up == 1 of its own target back through /api/v1/query', async () => {
+    const [sample] = await prom.waitFor('up{job="prometheus"}');
+    expect(sample!.metric).toMatchObject({ job: 'prometheus', instance: `127.0.0.1:${prom.port}` });
+    expect(sample!.value[1]).toBe('1');
+  });
+
+  test('loads every rule group of monitoring/rules', async () => {
+    const res = await fetch(`${prom.url}/api/v1/rules`);
+    const body = (await res.json()) as { data: { groups: { name: string; rules: unknown[] }[] } };
+    expect(body.data.groups.map((g) => g.name).sort()).toEqual([
+      'model-drift.alerts',
+      'serving-health.alerts',
+      'serving-health.rules',
+      'serving-slo.alerts',
+      'serving-slo.rules',
+    ]);
+  });
+
+  test('a query that does not parse is an error naming the query', async () => {
+    await expect(prom.query('sum by (')).rejects.toThrow(/Prometheus query sum by \( failed: .*parse error/);
+  });
+});
+
+test('a non-loopback scrape target is refused', () => {
+  expect(() =>
+    prometheusConfig({ targets: [{ job: 'x', address: '10.0.0.1:80' }] }, '127.0.0.1:9090'),
+  ).toThrow('scrape target 10.0.0.1:80 of job x is not a loopback address');
+});

@@ -1,0 +1,56 @@
+/**
+ * Generate manifests/monitoring/ (PrometheusRule, Grafana dashboard
+ * ConfigMaps) from monitoring/rules/*.yaml and monitoring/dashboards/*.json.
+ *
+ *   npm run monitoring:generate            write the files
+ *   npm run monitoring:generate -- --check exit 1 if a committed file is stale
+ */
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { generateMonitoringManifests, staleGenerated, writeGenerated } from '../monitoring/index.ts';
+
+const USAGE = `usage: generate-monitoring.ts [--check] [--root DIR]
+  --check     do not write; fail (exit 1) when manifests/monitoring/ differs from a fresh generation
+  --root DIR  repository root (default: this script's repository)`;
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      check: { type: 'boolean', default: false },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 0)
+    throw new ProjectError('USAGE', `unexpected argument ${positionals[0]}\n\n${USAGE}`);
+  const root = values.root ?? REPO_ROOT;
+  const outDir = join(root, 'manifests', 'monitoring');
+  const files = await generateMonitoringManifests({
+    rulesDir: join(root, 'monitoring', 'rules'),
+    dashboardsDir: join(root, 'monitoring', 'dashboards'),
+  });
+  if (values.check) {
+    const stale = await staleGenerated(outDir, files);
+    if (stale.length > 0) {
+      throw new ProjectError('CONFLICT', `out of date: ${stale.map((p) => relative(root, p)).join(', ')}`, {
+        hint: 'run `npm run monitoring:generate` and commit the result',
+      });
+    }
+    log(`manifests/monitoring is up to date (${files.length} files)`);
+    return 0;
+  }
+  await writeGenerated(outDir, files);
+  for (const f of files) log(`wrote ${relative(root, join(outDir, f.name))}`);
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
