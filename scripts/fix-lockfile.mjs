@@ -1,7 +1,6 @@
 // Adds lock entries for platform-specific optional packages that the registry
 // mirror does not serve, so that `npm ci` accepts the lock on any machine.
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = process.argv[2] ?? 'package-lock.json';

@@ -1,0 +1,125 @@
+/**
+ * One training run as the pipeline runs it: train (training/), record the run
+ * (MLflow when MLFLOW_TRACKING_URI is set, else the local store), and, when a
+ * lock file is given, add the artifact as the model's next candidate version.
+ * Used by `scripts/train.ts`, the CI wrapper, retraining and the demo.
+ */
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { TrainingConfig } from '../../training/config.ts';
+import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
+import { ProjectError } from '../errors.ts';
+import { addCandidate, entryFromArtifact, type LockedVersion, updateLock } from '../lock/index.ts';
+import {
+  MODEL_ARTIFACT_PATH,
+  recorderFromEnv,
+  type SourceInfo,
+  sourceTags,
+  type TrackingResult,
+  trackingCallbacks,
+} from '../tracking/index.ts';
+
+export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
+  config: TrainingConfig;
+  /** Environment (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, TRACKING_LOCAL_STORE...). */
+  env: Record<string, string | undefined>;
+  /** Working folder: base of the local run store. */
+  cwd: string;
+  /** Commit, branch, PR of the run (tags in MLflow, gitCommit in the lock). */
+  source?: SourceInfo;
+  /** MLflow experiment; default the config's name. */
+  experiment?: string;
+  /** Registered model name and lock model name; default the config's name. */
+  modelName?: string;
+  /** Add the artifact to this lock file as a new version. */
+  lockPath?: string;
+  /** Aliases for the registered version; default ["candidate"]. */
+  aliases?: string[];
+}
+
+export interface TrainAndRecordResult {
+  train: TrainResult;
+  tracking: TrackingResult;
+  /** The lock version added, when lockPath was given. */
+  lockVersion?: string;
+  lockEntry?: LockedVersion;
+  modelName: string;
+}
+
+/**
+ * Where the lock says the artifact lives: the run's `model/` folder on the
+ * MLflow artifact proxy when the run reached the server, otherwise the local
+ * artifact folder (relative to the lock file's folder when inside it).
+ */
+export function artifactUriFor(tracking: TrackingResult, artifactDir: string, lockPath: string): string {
+  if (!tracking.offline && tracking.artifactUri.startsWith('mlflow-artifacts:')) {
+    return `${tracking.artifactUri.replace(/\/+$/, '')}/${MODEL_ARTIFACT_PATH}`;
+  }
+  const rel = relative(resolve(lockPath, '..'), resolve(artifactDir));
+  if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
+  return resolve(artifactDir);
+}
+
+export async function trainAndRecord(options: TrainAndRecordOptions): Promise<TrainAndRecordResult> {
+  const { config, env, cwd } = options;
+  const modelName = options.modelName ?? config.name;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const { recorder, trackingUri } = recorderFromEnv({ env, cwd, log });
+  const source = options.source ?? {};
+  const hooks = trackingCallbacks({
+    recorder,
+    experiment: options.experiment ?? config.name,
+    modelName,
+    aliases: options.aliases ?? ['candidate'],
+    sourceTags: sourceTags(source),
+    ...(trackingUri ? { uploadHintUri: trackingUri } : {}),
+  });
+  const result = await train(config, {
+    ...options,
+    gitCommit: source.prHeadSha ?? source.commit,
+    callbacks: {
+      onRunStart: (info) =>
+        hooks.onRunStart({
+          config: info.config,
+          datasetDigest: info.datasetDigest,
+          backend: info.backend,
+          runName: `${config.name}${source.prNumber ? `-pr${source.prNumber}` : ''}`,
+        }),
+      onEpochEnd: (epoch, metrics) => hooks.onEpochEnd(epoch, { ...metrics }),
+      onRunEnd: async (r) => {
+        await hooks.onRunEnd({ artifactDir: r.artifactDir });
+      },
+      onRunFailed: async (e) => {
+        await hooks.onRunFailed(e);
+      },
+    },
+  });
+  const tracking = hooks.result;
+  if (!tracking) {
+    throw new ProjectError('INVALID', 'the training run ended without a tracking result');
+  }
+  log(
+    `tracking: run ${tracking.runId} ${tracking.offline ? 'in the local store' : 'on'} ${tracking.where}` +
+      (tracking.modelVersion ? `, registered ${modelName} version ${tracking.modelVersion}` : ''),
+  );
+  const out: TrainAndRecordResult = { train: result, tracking, modelName };
+  if (options.lockPath) {
+    const lockPath = resolve(options.lockPath);
+    const entry = await entryFromArtifact(result.artifactDir, {
+      uri: artifactUriFor(tracking, result.artifactDir, lockPath),
+      runId: tracking.offline ? null : tracking.runId,
+      modelVersion: tracking.modelVersion ?? null,
+      trackingUri: tracking.offline ? null : (trackingUri ?? null),
+      gitCommit: source.prHeadSha ?? source.commit ?? null,
+    });
+    let version = '';
+    await updateLock(lockPath, (lock) => {
+      const added = addCandidate(lock, { model: modelName, entry });
+      version = added.version;
+      return added.lock;
+    });
+    log(`lock: added ${modelName} version ${version} to ${lockPath}`);
+    out.lockVersion = version;
+    out.lockEntry = entry;
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { exitCodeOf, ProjectError } from '../lib/index.ts';
+import { main } from './train.ts';
+
+let dir: string;
+let configPath: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'train-script-'));
+  configPath = join(dir, 'tiny.json');
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      name: 'tiny-classifier',
+      seed: 3,
+      data: {
+        kind: 'generated',
+        path: join(dir, 'data'),
+        perClass: 6,
+        size: 8,
+        split: { validation: 0.2, test: 0.2 },
+      },
+      input: { width: 8, height: 8, channels: 1 },
+      model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
+      augmentation: { enabled: false, crop: 0, flip: false },
+      training: {
+        epochs: 1,
+        batchSize: 8,
+        learningRate: 0.01,
+        warmupEpochs: 0,
+        schedule: 'constant',
+        earlyStopping: { patience: 1, minDelta: 0 },
+      },
+    }),
+  );
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('scripts/train.ts', () => {
+  it('is bad usage (exit 2) without --config/--out, or with an unknown flag', async () => {
+    for (const argv of [[], ['--config', 'x.json'], ['--config', 'x', '--out', 'y', '--bogus']]) {
+      const err = await main(argv, { print: () => {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProjectError);
+      expect(exitCodeOf(err)).toBe(2);
+    }
+  });
+
+  it('is bad usage to force an unknown backend through TRAINING_BACKEND', async () => {
+    const err = await main(['--config', configPath, '--out', join(dir, 'x')], {
+      env: { TRAINING_BACKEND: 'tpu' },
+    }).catch((e: unknown) => e);
+    expect((err as ProjectError).message).toContain('TRAINING_BACKEND=tpu is not one of');
+    expect(exitCodeOf(err)).toBe(2);
+  });
+
+  it('fails (exit 1) naming the config file when it is missing', async () => {
+    const missing = join(dir, 'nope.json');
+    const err = await main(['--config', missing, '--out', join(dir, 'x')]).catch((e: unknown) => e);
+    expect((err as ProjectError).message).toBe(`${missing}: no such file`);
+    expect(exitCodeOf(err)).toBe(1);
+  });
+
+  it('trains, records the run in the local store, adds the candidate to the lock, prints the summary', async () => {
+    const lines: string[] = [];
+    const out = join(dir, 'artifact');
+    const lockPath = join(dir, 'models.lock.json');
+    await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
+    const code = await main(['--config', configPath, '--out', out, '--no-progress', '--lock', lockPath], {
+      env: {},
+      cwd: dir,
+      print: (l) => lines.push(l),
+    });
+    expect(code).toBe(0);
+    const table = lines.join('\n');
+    for (const row of ['backend', 'dataset digest', 'split (train/val/test)', 'epochs run', 'best epoch']) {
+      expect(table).toMatch(new RegExp(`^${row.replace(/[()]/g, '\\$&')}\\s{2,}\\S`, 'm'));
+    }
+    expect(table).toMatch(/^backend\s+cpu \(@tensorflow\/tfjs \(pure JS\)\)$/m);
+    expect(table).toMatch(/^test accuracy\s+\d\.\d{4}$/m);
+    expect(table).toMatch(/^macro-F1\s+\d\.\d{4}$/m);
+    expect(
+      table
+        .split('\n')
+        .find((l) => l.startsWith('artifact'))
+        ?.split(/\s{2,}/),
+    ).toEqual(['artifact', out]);
+    expect(table).toMatch(/^root digest\s+[0-9a-f]{64}$/m);
+    expect(table).toMatch(/^lock version\s+tiny-classifier 1 \(candidate\)$/m);
+    const root = /^root digest\s+([0-9a-f]{64})$/m.exec(table)?.[1];
+    const lock = JSON.parse(await readFile(lockPath, 'utf8'));
+    const entry = lock.models['tiny-classifier'].versions['1'];
+    expect(entry.rootDigest).toBe(root);
+    expect(entry.artifactUri).toBe('artifact');
+    expect(lock.models['tiny-classifier'].pins).toEqual({});
+    const runId = /^tracking run\s+(\S+) \(local store /m.exec(table)?.[1];
+    expect(runId).toBeTruthy();
+    const runs = await readdir(join(dir, 'mlruns-local'), { recursive: true });
+    expect(runs.some((p) => p.includes(String(runId)))).toBe(true);
+  });
+});

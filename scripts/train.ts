@@ -1,0 +1,235 @@
+/**
+ * Train a model and export its artifact.
+ *
+ *   tsx scripts/train.ts --config training/configs/demo.json [--data DIR] --out DIR [--force]
+ *
+ * Thin: flags → `train()` (training/) → a summary table. Ctrl-C (SIGINT) or
+ * SIGTERM stops between batches and keeps the best checkpoint, whose path
+ * the error names. Exit codes: 0 success, 1 failure, 2 bad usage.
+ * TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend.
+ */
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { type BackendName, isMain, ProjectError, parseFlags, runMain, TRAINING_ORDER } from '../lib/index.ts';
+import { RESULT_FILE_ENV, submitTrainingJob, type TrainingJobResult } from '../lib/kube-job/index.ts';
+import { type TrainAndRecordResult, trainAndRecord } from '../lib/pipeline/index.ts';
+import { loadCluster } from '../lib/rollout/index.ts';
+import { sourceInfoFromActionsEnv, sourceInfoFromGit } from '../lib/tracking/index.ts';
+import { loadTrainingConfig } from '../training/index.ts';
+
+const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
+  [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]
+  --config   training config (training/configs/*.json)
+  --out      artifact folder to write (must be new or empty unless --force)
+  --data     data folder; overrides the config's data.path
+  --lock     add the artifact to this lock file as the model's next candidate version
+  --model    model name in MLflow and the lock (default: the config's name)
+  --on kubernetes   run as a Kubernetes Job on a GPU node pool instead of here (manifests/training-job):
+      --image <ref> (or TRAINING_IMAGE)  [--namespace ml-training] [--job-name <name>] [--gpus 1]
+      [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config); streams the Job's logs
+The run is recorded in MLflow when MLFLOW_TRACKING_URI is set (token: MLFLOW_TRACKING_TOKEN),
+otherwise in the local run store ./mlruns-local (upload later with npm run upload-runs).`;
+
+/** The summary table printed at the end of a run. */
+export function summaryTable(run: TrainAndRecordResult): string {
+  const r = run.train;
+  const t = run.tracking;
+  const rows: [string, string][] = [
+    ['model', r.name],
+    ['backend', `${r.backend.name} (${r.backend.package})`],
+    ['dataset digest', r.datasetDigest],
+    ['split (train/val/test)', `${r.split.counts.train}/${r.split.counts.validation}/${r.split.counts.test}`],
+    ['epochs run', `${r.epochsRun}${r.stoppedEarly ? ' (early stop)' : ''}`],
+    ['best epoch', String(r.bestEpoch)],
+    ['test accuracy', r.metrics.accuracy.toFixed(4)],
+    ['macro-F1', r.metrics.macro_f1.toFixed(4)],
+    ['artifact', r.artifactDir],
+    ['root digest', r.rootDigest],
+    ['duration', `${r.durationSeconds.toFixed(1)} s`],
+    ['tracking run', `${t.runId} (${t.offline ? 'local store ' : ''}${t.where})`],
+  ];
+  if (t.modelVersion) rows.push(['registered version', `${run.modelName} v${t.modelVersion}`]);
+  if (run.lockVersion) rows.push(['lock version', `${run.modelName} ${run.lockVersion} (candidate)`]);
+  if (t.uploadCommand) rows.push(['upload later', t.uploadCommand]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+export interface MainDeps {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where the Job's logs go for --on kubernetes (default stdout). */
+  stdout?: NodeJS.WritableStream;
+  templateDir?: string;
+  print?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      config: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      checkpoints: { type: 'string' },
+      'keep-checkpoints': { type: 'boolean', default: false },
+      lock: { type: 'string' },
+      model: { type: 'string' },
+      on: { type: 'string', default: 'runner' },
+      image: { type: 'string' },
+      namespace: { type: 'string', default: 'ml-training' },
+      'job-name': { type: 'string' },
+      gpus: { type: 'string', default: '1' },
+      kubeconfig: { type: 'string' },
+      'no-progress': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  const print = deps.print ?? ((line: string) => console.log(line));
+  if (values.help) {
+    print(USAGE);
+    return 0;
+  }
+  if (!values.config || !values.out || positionals.length > 0) {
+    throw new ProjectError(
+      'USAGE',
+      `${positionals.length ? `unexpected argument "${positionals[0]}"` : '--config and --out are required'}\n\n${USAGE}`,
+    );
+  }
+  const env = deps.env ?? process.env;
+  const forced = env.TRAINING_BACKEND;
+  if (forced && !(TRAINING_ORDER as string[]).includes(forced)) {
+    throw new ProjectError('USAGE', `TRAINING_BACKEND=${forced} is not one of ${TRAINING_ORDER.join(', ')}`, {
+      subject: 'TRAINING_BACKEND',
+    });
+  }
+  const config = await loadTrainingConfig(values.config);
+  if (values.on === 'kubernetes') {
+    const image = values.image ?? env.TRAINING_IMAGE;
+    if (!image) {
+      throw new ProjectError(
+        'USAGE',
+        '--on kubernetes needs the trainer image: --image <ref> or TRAINING_IMAGE',
+        {
+          subject: '--image',
+        },
+      );
+    }
+    const gpus = Number(values.gpus);
+    if (!Number.isInteger(gpus) || gpus < 0) {
+      throw new ProjectError('USAGE', `--gpus ${values.gpus} is not a whole number >= 0`, {
+        subject: '--gpus',
+      });
+    }
+    const jobName =
+      values['job-name'] ??
+      `train-${config.name}-${Date.now().toString(36)}`
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .slice(0, 63);
+    const cluster = loadCluster({ kubeconfig: values.kubeconfig, env });
+    const args = [
+      'npm',
+      'run',
+      'train',
+      '--',
+      '--config',
+      values.config,
+      '--out',
+      '/work/runs/artifact',
+      '--no-progress',
+    ];
+    if (values.data) args.push('--data', values.data);
+    const job = await submitTrainingJob(
+      {
+        name: jobName,
+        namespace: values.namespace,
+        image,
+        args,
+        gpus,
+        templateDir: deps.templateDir ?? 'manifests/training-job',
+        signal: deps.signal,
+      },
+      { cluster, stdout: deps.stdout ?? process.stdout, log: (l) => console.error(l) },
+    );
+    print(jobTable(job));
+    if (job.state !== 'succeeded') {
+      throw new ProjectError(
+        'INVALID',
+        `training Job ${job.namespace}/${job.jobName} failed${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
+        { subject: job.jobName, hint: `kubectl -n ${job.namespace} logs job/${job.jobName}` },
+      );
+    }
+    return 0;
+  }
+  const cwd = deps.cwd ?? process.cwd();
+  const source = env.GITHUB_ACTIONS === 'true' ? sourceInfoFromActionsEnv(env) : sourceInfoFromGit(cwd);
+  const result = await trainAndRecord({
+    config,
+    env,
+    cwd,
+    source,
+    lockPath: values.lock,
+    modelName: values.model,
+    outDir: values.out,
+    dataPath: values.data,
+    overwrite: values.force,
+    checkpointDir: values.checkpoints,
+    keepCheckpoints: values['keep-checkpoints'],
+    progress: !values['no-progress'],
+    configPath: values.config,
+    backend: forced as BackendName | undefined,
+    signal: deps.signal,
+  });
+  print(summaryTable(result));
+  // In a Kubernetes Job, the result goes to the termination message too (lib/kube-job reads it).
+  const resultFile = env[RESULT_FILE_ENV];
+  const summary = {
+    model: result.modelName,
+    artifact: basename(result.train.artifactDir),
+    rootDigest: result.train.rootDigest,
+    datasetDigest: result.train.datasetDigest,
+    accuracy: result.train.metrics.accuracy,
+    macro_f1: result.train.metrics.macro_f1,
+    backend: result.train.backend.name,
+    runId: result.tracking.runId,
+    ...(result.tracking.modelVersion ? { modelVersion: result.tracking.modelVersion } : {}),
+    ...(result.lockVersion ? { lockVersion: result.lockVersion } : {}),
+  };
+  if (resultFile) {
+    print(JSON.stringify(summary));
+    await writeFile(resultFile, JSON.stringify(summary)).catch((e: Error) => {
+      console.error(`warning: cannot write the result to ${resultFile}: ${e.message}`);
+    });
+  }
+  return 0;
+}
+
+/** What `--on kubernetes` prints when the Job ends. */
+export function jobTable(job: TrainingJobResult): string {
+  const rows: [string, string][] = [
+    ['job', `${job.namespace}/${job.jobName}`],
+    ['state', `${job.state}${job.reason ? ` (${job.reason})` : ''}`],
+  ];
+  if (job.podName) rows.push(['pod', job.podName]);
+  if (job.exitCode !== undefined) rows.push(['exit code', String(job.exitCode)]);
+  rows.push(['logs', job.logs.streamed ? 'streamed' : `not streamed: ${job.logs.error ?? 'unknown'}`]);
+  for (const [k, v] of Object.entries(job.result ?? {})) rows.push([k, String(v)]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+if (isMain(import.meta.url)) {
+  const controller = new AbortController();
+  const stop = (signal: string) => () => {
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop now
+    console.error(`\n${signal}: stopping after the current batch (Ctrl-C again to quit at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop('SIGINT'));
+  process.on('SIGTERM', stop('SIGTERM'));
+  await runMain(() => main(process.argv.slice(2), { signal: controller.signal }));
+}
