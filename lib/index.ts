@@ -16,3 +16,4 @@ export * from './mlflow/index.ts';
 export * from './rollout/index.ts';
 export * from './schema.ts';
 export * from './tracking/index.ts';
+export * from './promotion/index.ts';

@@ -39,7 +39,7 @@ describe('the repository workflows', () => {
       const job = wf.jobs[`promote-${env}`];
       expect(job.environment).toBe(env);
       expect(job.concurrency).toEqual({ group: `promote-${env}`, 'cancel-in-progress': false });
-      expect(job.steps.at(-1).run).toBe(`npm run promote -- --env ${env}`);
+      expect(job.steps.at(-1).run).toBe(`npm run promote -- --env ${env} --commit --push`);
       expect(wf.jobs[`verify-${env}`]).toMatchObject({
         uses: './.github/workflows/verify.yml',
         with: { env },

@@ -1,0 +1,108 @@
+/**
+ * Move a pin: the environment's model-pin.yaml (lib/gitops) and
+ * `pins.<env>` plus a promotion record in models.lock.json (lib/lock), both
+ * or neither. The pin file is written while the lock's exclusive lock file
+ * is held, before the lock is written; if anything after that fails (the
+ * lock changed on disk, a write error), the previous pin file is put back,
+ * byte for byte.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs.ts';
+import { PIN_FILE, renderPinPatch, writePin } from '../gitops/index.ts';
+import { type Lock, pinVersion, type UpdateLockOptions, updateLock } from '../lock/index.ts';
+
+export interface ApplyPinInput {
+  lockPath: string;
+  /** environments/<env> */
+  envDir: string;
+  model: string;
+  env: string;
+  version: string;
+  /** ISO 8601 time of the promotion. */
+  at: string;
+  by?: string;
+  commit?: string;
+}
+
+export interface ApplyPinDeps {
+  /** Writes the pin file (default lib/gitops writePin); tests wrap it to fail on purpose. */
+  writePin?: typeof writePin;
+  lockOptions?: UpdateLockOptions;
+  /**
+   * Called with the lock as it is on disk now (under the lock file), before
+   * anything is written; throwing refuses the move (re-check the gates).
+   */
+  check?: (lock: Lock) => void | Promise<void>;
+  /**
+   * Called with the new lock after the pin file is written and before the
+   * lock is (e.g. render the environment); throwing puts the old pin back.
+   */
+  verifyPinned?: (lock: Lock) => Promise<void>;
+}
+
+export interface ApplyPinResult {
+  /** The version pinned before, or null. */
+  from: string | null;
+  lockChanged: boolean;
+  pinChanged: boolean;
+  pinPath: string;
+}
+
+async function readOptional(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Pin `env` of `model` to `version` in the lock and in `<envDir>/model-pin.yaml`.
+ * Already pinned with the same pin file: nothing is written. Any error leaves
+ * both files as they were.
+ */
+export async function applyPin(input: ApplyPinInput, deps: ApplyPinDeps = {}): Promise<ApplyPinResult> {
+  const write = deps.writePin ?? writePin;
+  const pinPath = join(input.envDir, PIN_FILE);
+  const previous = await readOptional(pinPath);
+  let pinWritten = false;
+  let from: string | null = null;
+  let pinChanged = false;
+  try {
+    const result = await updateLock(
+      input.lockPath,
+      async (lock) => {
+        from = lock.models[input.model]?.pins[input.env] ?? null;
+        const next = pinVersion(lock, {
+          model: input.model,
+          env: input.env,
+          version: input.version,
+          at: input.at,
+          ...(input.by !== undefined ? { by: input.by } : {}),
+          ...(input.commit !== undefined ? { commit: input.commit } : {}),
+        });
+        await deps.check?.(lock);
+        const entry = next.models[input.model]?.versions[input.version];
+        if (!entry) throw new Error(`applyPin: version ${input.version} vanished`);
+        const text = renderPinPatch({ model: input.model, version: input.version, entry });
+        if (previous?.toString('utf8') !== text) {
+          pinWritten = true;
+          pinChanged = true;
+          await write(input.envDir, { model: input.model, version: input.version, entry });
+        }
+        if (pinChanged || lock !== next) await deps.verifyPinned?.(next);
+        return next;
+      },
+      deps.lockOptions,
+    );
+    return { from, lockChanged: result.changed, pinChanged, pinPath };
+  } catch (e) {
+    if (pinWritten) {
+      if (previous === undefined) await rm(pinPath, { force: true });
+      else await writeFileAtomic(pinPath, previous);
+    }
+    throw e;
+  }
+}

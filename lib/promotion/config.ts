@@ -1,0 +1,114 @@
+/**
+ * The promotion gates config (environments/promotion-gates.json): per
+ * environment, where its candidate comes from and the gates it must pass.
+ * Versioned (`gatesVersion: 1`), validated once at the edge by ajv with
+ * every offending field named. Format: docs/promotion.md.
+ */
+import { readJsonFile } from '../fs.ts';
+import { ENV_NAME_PATTERN } from '../lock/index.ts';
+import { compileValidator } from '../schema.ts';
+
+/** The default path of the config, relative to the repository root. */
+export const GATES_FILE = 'environments/promotion-gates.json';
+
+/** `metric` of the candidate may be at most `margin` below the same metric of the version pinned in `vs`. */
+export interface MetricDropGate {
+  metric: string;
+  vs: string;
+  margin: number;
+}
+
+/** The gates of one environment; every gate present is evaluated. */
+export interface Gates {
+  /** Metrics the candidate's lock entry must have (finite numbers). */
+  metricsPresent?: string[];
+  /** metric → lowest value accepted (inclusive). */
+  minMetric?: Record<string, number>;
+  /** No more than `margin` worse than the version another environment runs. */
+  maxMetricDrop?: MetricDropGate[];
+  /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
+  verifyDigests?: boolean;
+}
+
+/** One environment's promotion rule. */
+export interface EnvironmentRule {
+  /**
+   * Which version a promotion to this environment takes when none is named:
+   * `"newest"` (the highest version id in the lock: a fresh candidate) or the
+   * name of the environment it is promoted from (its pin).
+   */
+  source: string;
+  gates: Gates;
+}
+
+export interface GatesConfig {
+  gatesVersion: 1;
+  environments: Record<string, EnvironmentRule>;
+}
+
+const metricName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' };
+
+/** JSON Schema (2020-12) of the gates config. */
+export const gatesConfigSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  additionalProperties: false,
+  required: ['gatesVersion', 'environments'],
+  properties: {
+    $comment: { type: 'string' },
+    gatesVersion: { const: 1 },
+    environments: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: ENV_NAME_PATTERN },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source', 'gates'],
+        properties: {
+          source: {
+            anyOf: [{ const: 'newest' }, { type: 'string', pattern: ENV_NAME_PATTERN }],
+          },
+          gates: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              metricsPresent: { type: 'array', items: metricName, uniqueItems: true },
+              minMetric: {
+                type: 'object',
+                propertyNames: metricName,
+                additionalProperties: { type: 'number' },
+              },
+              maxMetricDrop: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['metric', 'vs', 'margin'],
+                  properties: {
+                    metric: metricName,
+                    vs: { type: 'string', pattern: ENV_NAME_PATTERN },
+                    margin: { type: 'number', minimum: 0 },
+                  },
+                },
+              },
+              verifyDigests: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validate = compileValidator<GatesConfig>(gatesConfigSchema);
+
+/** Validate a parsed gates config; `what` (the file path) names it in errors. */
+export function parseGatesConfig(value: unknown, what: string): GatesConfig {
+  return validate(value, what);
+}
+
+/** Read and validate the gates config file; errors name the file and every offending field. */
+export async function loadGatesConfig(path: string): Promise<GatesConfig> {
+  return parseGatesConfig(await readJsonFile(path), path);
+}

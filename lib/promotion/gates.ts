@@ -1,0 +1,185 @@
+/**
+ * Evaluate the gates of an environment against one candidate version. Every
+ * gate is evaluated (none short-circuits), so a refusal lists all that
+ * failed; the result is a table a reviewer reads in the job log.
+ */
+import { ProjectError } from '../errors.ts';
+import { type Lock, type VerifyOptions, verifyLock } from '../lock/index.ts';
+import { GATES_FILE, type Gates } from './config.ts';
+
+/** One row of the gate table. */
+export interface GateResult {
+  /** The gate and what it is about, e.g. `minMetric accuracy`. */
+  gate: string;
+  expected: string;
+  actual: string;
+  pass: boolean;
+}
+
+/** What a digest check found for one version: ok, or one line per problem. */
+export interface DigestCheck {
+  ok: boolean;
+  files: number;
+  problems: string[];
+}
+
+/** Checks the artifact files of one version against the lock (side effect passed in). */
+export type DigestVerifier = (lock: Lock, model: string, version: string) => Promise<DigestCheck>;
+
+export interface EvaluateInput {
+  lock: Lock;
+  model: string;
+  version: string;
+  gates: Gates;
+  /** Needed when `gates.verifyDigests` is true. */
+  verifyDigests?: DigestVerifier;
+  /** Skip the digest gate (a re-check after a rebase: the entry is immutable, its files were checked). */
+  skipDigests?: boolean;
+}
+
+const fmt = (n: number | undefined): string =>
+  n === undefined ? 'missing' : Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
+
+/**
+ * A {@link DigestVerifier} over lib/lock verifyLock: every file of the one
+ * version, fetched from its artifactUri (local path relative to the lock's
+ * folder, `mlflow-artifacts:/`, http(s)), streamed through sha256.
+ */
+export function lockDigestVerifier(options: Omit<VerifyOptions, 'all' | 'envs' | 'models'>): DigestVerifier {
+  return async (lock, model, version) => {
+    const entry = lock.models[model]?.versions[version];
+    if (!entry) {
+      return { ok: false, files: 0, problems: [`model "${model}" has no version ${version}`] };
+    }
+    const one: Lock = {
+      lockfileVersion: 1,
+      models: { [model]: { pins: {}, versions: { [version]: entry }, promotions: [] } },
+    };
+    const report = await verifyLock(one, { ...options, all: true });
+    return {
+      ok: report.ok,
+      files: report.versions[0]?.files ?? 0,
+      problems: report.problems.map((p) => p.message),
+    };
+  };
+}
+
+/** Evaluate every gate of `gates` for `model` version `version`; never throws for a failing gate. */
+export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]> {
+  const { lock, model, version, gates } = input;
+  const m = lock.models[model];
+  const entry = m?.versions[version];
+  if (!m || !entry) {
+    throw new ProjectError('NOT_FOUND', `model "${model}" has no version "${version}" in the lock`, {
+      subject: `${model}@${version}`,
+    });
+  }
+  const metrics = entry.metrics;
+  const results: GateResult[] = [];
+  const finite = (k: string) => typeof metrics[k] === 'number' && Number.isFinite(metrics[k]);
+
+  if (gates.metricsPresent) {
+    const missing = gates.metricsPresent.filter((k) => !finite(k));
+    results.push({
+      gate: 'metricsPresent',
+      expected: gates.metricsPresent.join(', ') || '(none)',
+      actual: missing.length ? `missing: ${missing.join(', ')}` : 'all present',
+      pass: missing.length === 0,
+    });
+  }
+  for (const [metric, min] of Object.entries(gates.minMetric ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    const actual = finite(metric) ? metrics[metric] : undefined;
+    results.push({
+      gate: `minMetric ${metric}`,
+      expected: `>= ${fmt(min)}`,
+      actual: fmt(actual),
+      pass: actual !== undefined && actual >= min,
+    });
+  }
+  for (const drop of gates.maxMetricDrop ?? []) {
+    const gate = `maxMetricDrop ${drop.metric} vs ${drop.vs}`;
+    const pinned = m.pins[drop.vs];
+    const actual = finite(drop.metric) ? metrics[drop.metric] : undefined;
+    if (pinned === undefined) {
+      results.push({
+        gate,
+        expected: `>= ${drop.vs} - ${fmt(drop.margin)}`,
+        actual: `${fmt(actual)} (${drop.vs} has no pin yet: nothing to compare)`,
+        pass: actual !== undefined,
+      });
+      continue;
+    }
+    const ref = m.versions[pinned]?.metrics[drop.metric];
+    if (ref === undefined || !Number.isFinite(ref)) {
+      results.push({
+        gate,
+        expected: `>= ${drop.vs} (version ${pinned}) - ${fmt(drop.margin)}`,
+        actual: `${fmt(actual)} (version ${pinned} pinned in ${drop.vs} has no ${drop.metric})`,
+        pass: false,
+      });
+      continue;
+    }
+    const floor = ref - drop.margin;
+    // Compare with a little tolerance so that 0.95 - 0.01 accepts 0.94 despite float rounding.
+    results.push({
+      gate,
+      expected: `>= ${fmt(floor)} (${drop.vs} version ${pinned}: ${fmt(ref)} - ${fmt(drop.margin)})`,
+      actual: fmt(actual),
+      pass: actual !== undefined && actual >= floor - 1e-12,
+    });
+  }
+  if (gates.verifyDigests) {
+    if (input.skipDigests) {
+      results.push({
+        gate: 'verifyDigests',
+        expected: 'every file has its locked sha256',
+        actual: 'checked before the rebase',
+        pass: true,
+      });
+    } else {
+      if (!input.verifyDigests) throw new Error('evaluateGates: verifyDigests gate without a verifier');
+      const check = await input.verifyDigests(lock, model, version);
+      results.push({
+        gate: 'verifyDigests',
+        expected: 'every file has its locked sha256',
+        actual: check.ok ? `${check.files} files ok` : check.problems.join('; '),
+        pass: check.ok,
+      });
+    }
+  }
+  return results;
+}
+
+/** The gate table: gate, expected, actual, PASS/FAIL, columns padded, trailing newline. */
+export function formatGateTable(results: GateResult[]): string {
+  const header = ['gate', 'expected', 'actual', 'result'];
+  const rows = results.map((r) => [r.gate, r.expected, r.actual, r.pass ? 'pass' : 'FAIL']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => v.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** Throw GATE_FAILED naming every failing gate, when any failed. */
+export function assertGatesPassed(
+  results: GateResult[],
+  target: { model: string; version: string; env: string; gatesPath?: string },
+): void {
+  const { model, version, env } = target;
+  const failed = results.filter((r) => !r.pass);
+  if (failed.length === 0) return;
+  throw new ProjectError(
+    'GATE_FAILED',
+    `promotion of ${model} version ${version} to ${env} refused: ${failed.length} of ${results.length} gate(s) failed:\n${failed
+      .map((r) => `  - ${r.gate}: expected ${r.expected}, got ${r.actual}`)
+      .join('\n')}`,
+    {
+      subject: `${model}@${version}`,
+      details: failed,
+      hint: `nothing was changed; fix the candidate (train a better one) or the gates in ${target.gatesPath ?? GATES_FILE} through a reviewed pull request`,
+    },
+  );
+}

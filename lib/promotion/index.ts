@@ -1,0 +1,31 @@
+/**
+ * Promotion and rollback of model versions between environments: gates from
+ * a versioned config, the pin moved in models.lock.json and
+ * environments/<env>/model-pin.yaml together, commit and push with retry on
+ * a push race. See docs/promotion.md.
+ */
+export { type ApplyPinDeps, type ApplyPinInput, type ApplyPinResult, applyPin } from './apply.ts';
+export {
+  type EnvironmentRule,
+  GATES_FILE,
+  type Gates,
+  type GatesConfig,
+  gatesConfigSchema,
+  loadGatesConfig,
+  type MetricDropGate,
+  parseGatesConfig,
+} from './config.ts';
+export { type PromotionEnv, promotionEnvFrom, REQUIRED_ACTIONS_VARS } from './context.ts';
+export {
+  assertGatesPassed,
+  type DigestCheck,
+  type DigestVerifier,
+  type EvaluateInput,
+  evaluateGates,
+  formatGateTable,
+  type GateResult,
+  lockDigestVerifier,
+} from './gates.ts';
+export { BOT_IDENTITY, type Git, gitAt, isPushRejected } from './git.ts';
+export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
+export { chooseModel, chooseVersion, ruleOf } from './select.ts';

@@ -1,0 +1,348 @@
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ProjectError } from '../errors.ts';
+import { renderPinPatch, writePin } from '../gitops/index.ts';
+import { readLock } from '../lock/index.ts';
+import { lockDigestVerifier } from './gates.ts';
+import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
+import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates } from './testing.ts';
+
+const repos: PromotionRepo[] = [];
+afterEach(async () => {
+  for (const r of repos.splice(0)) await rm(r.root, { recursive: true, force: true });
+});
+
+async function repo(...args: Parameters<typeof promotionRepo>): Promise<PromotionRepo> {
+  const r = await promotionRepo(...args);
+  repos.push(r);
+  return r;
+}
+
+function run(r: PromotionRepo, req: Partial<PromoteRequest>, ctx: Partial<PromoteContext> = {}) {
+  const out: string[] = [];
+  const p = promote(
+    {
+      mode: 'promote',
+      env: 'dev',
+      lockPath: r.lockPath,
+      environmentsDir: r.environmentsDir,
+      gatesPath: r.gatesPath,
+      commit: false,
+      push: false,
+      ...req,
+    },
+    {
+      now: () => new Date('2026-02-03T04:05:06.000Z'),
+      by: 'alice',
+      verifyDigests: lockDigestVerifier({ lockDir: r.root }),
+      print: (t) => out.push(t),
+      ...ctx,
+    },
+  );
+  return { p, out };
+}
+
+const pinText = (r: PromotionRepo, env: string) =>
+  readFile(join(r.environmentsDir, env, 'model-pin.yaml'), 'utf8');
+
+async function refused(r: PromotionRepo, req: Partial<PromoteRequest>, ctx: Partial<PromoteContext> = {}) {
+  const before = await snapshot(r);
+  const { p, out } = run(r, req, ctx);
+  const err = (await p.catch((e: unknown) => e)) as ProjectError;
+  expect(err).toBeInstanceOf(Error);
+  expect(await snapshot(r)).toEqual(before);
+  return { err, out: out.join('') };
+}
+
+describe('promote: choosing what to promote', () => {
+  it('pins the newest candidate to dev: lock pin, promotion record, and the pin file from the same entry', async () => {
+    const r = await repo([0.95, 0.96], [['prod', '1']]);
+    const { p, out } = run(r, {});
+    const result = await p;
+    expect(result).toMatchObject({ model: MODEL, env: 'dev', version: '2', from: null, changed: true });
+    const lock = await readLock(r.lockPath);
+    expect(lock.models[MODEL]?.pins).toEqual({ dev: '2', prod: '1' });
+    expect(lock.models[MODEL]?.promotions.at(-1)).toEqual({
+      env: 'dev',
+      from: null,
+      to: '2',
+      at: '2026-02-03T04:05:06.000Z',
+      by: 'alice',
+    });
+    const entry = lock.models[MODEL]?.versions['2'];
+    expect(await pinText(r, 'dev')).toBe(renderPinPatch({ model: MODEL, version: '2', entry: entry! }));
+    const text = out.join('');
+    expect(text).toMatch(/^minMetric accuracy\s+>= 0\.9\s+0\.96\s+pass$/m);
+    expect(text).toMatch(
+      /^maxMetricDrop accuracy vs prod\s+>= 0\.93 \(prod version 1: 0\.95 - 0\.02\)\s+0\.96\s+pass$/m,
+    );
+    expect(text).toMatch(/^verifyDigests\s+every file has its locked sha256\s+4 files ok\s+pass$/m);
+    expect(text).toContain('pinned demo-classifier dev to version 2 (was nothing)');
+  });
+
+  it('a second run of the same promotion is a no-op that says so', async () => {
+    const r = await repo([0.95]);
+    await run(r, {}).p;
+    const before = await snapshot(r);
+    const { p, out } = run(r, {});
+    expect(await p).toMatchObject({ changed: false, version: '1' });
+    expect(out.join('')).toContain('dev already runs demo-classifier version 1: nothing changed');
+    expect(await snapshot(r)).toEqual(before);
+  });
+
+  it('staging takes the version pinned in dev, prod the one pinned in staging', async () => {
+    const r = await repo([0.95, 0.97, 0.99], [['dev', '2']]);
+    const { err } = await refused(r, { env: 'prod' });
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.message).toBe(
+      'prod is promoted from staging, and staging has no pin for model "demo-classifier" yet\n  → promote to staging first (npm run promote -- --env staging)',
+    );
+    expect(await run(r, { env: 'staging' }).p).toMatchObject({ version: '2', changed: true });
+    expect(await run(r, { env: 'prod' }).p).toMatchObject({ version: '2', changed: true });
+  });
+
+  it('refuses a version that is not in the lock, naming the versions there', async () => {
+    const r = await repo([0.95, 0.96]);
+    const { err } = await refused(r, { version: '9' });
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.message).toContain(
+      'model "demo-classifier" has no version "9" to promote to dev (versions: 1, 2)',
+    );
+  });
+
+  it('refuses a model that is not in the lock, and an environment without a folder', async () => {
+    const r = await repo([0.95]);
+    expect((await refused(r, { model: 'other' })).err.message).toContain(
+      'no model "other" in ' + r.lockPath + ' (models: demo-classifier)',
+    );
+    expect((await refused(r, { env: 'qa' })).err.message).toContain(
+      `no environment folder ${join(r.environmentsDir, 'qa')}`,
+    );
+  });
+});
+
+describe('promote: gates', () => {
+  it('refuses a candidate below the minimum, naming the gate, and changes nothing', async () => {
+    const r = await repo([0.95, 0.5], [['prod', '1']]);
+    const { err, out } = await refused(r, {});
+    expect(err.code).toBe('GATE_FAILED');
+    expect(err.message).toContain(
+      'promotion of demo-classifier version 2 to dev refused: 2 of 4 gate(s) failed:',
+    );
+    expect(err.message).toContain('  - minMetric accuracy: expected >= 0.9, got 0.5');
+    expect(err.message).toContain(
+      '  - maxMetricDrop accuracy vs prod: expected >= 0.93 (prod version 1: 0.95 - 0.02), got 0.5',
+    );
+    expect(out).toMatch(/^verifyDigests .* pass$/m);
+    expect(out).toMatch(/^minMetric accuracy .* FAIL$/m);
+  });
+
+  it('refuses a candidate more than the margin below prod even above the minimum', async () => {
+    const r = await repo([0.99, 0.96], [['prod', '1']]);
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('GATE_FAILED');
+    expect((err.details as { gate: string }[]).map((g) => g.gate)).toEqual([
+      'maxMetricDrop accuracy vs prod',
+    ]);
+  });
+
+  it('with no prod pin yet, the drop gate has nothing to compare and passes', async () => {
+    const r = await repo([0.95]);
+    const { p, out } = run(r, {});
+    await p;
+    expect(out.join('')).toMatch(
+      /^maxMetricDrop accuracy vs prod .*\(prod has no pin yet: nothing to compare\)\s+pass$/m,
+    );
+  });
+
+  it('refuses a candidate missing a required metric', async () => {
+    const r = await repo([0.95]);
+    const gates = testGates();
+    gates.environments.dev!.gates.metricsPresent = ['accuracy', 'macro_f1', 'recall_at_1'];
+    await writeFile(r.gatesPath, JSON.stringify(gates));
+    const { err } = await refused(r, {});
+    expect(err.message).toContain(
+      '  - metricsPresent: expected accuracy, macro_f1, recall_at_1, got missing: recall_at_1',
+    );
+  });
+
+  it('refuses a candidate whose artifact file was tampered with (digest gate)', async () => {
+    const r = await repo([0.95]);
+    await writeFile(join(r.root, 'artifacts', 'v1', 'weights.bin'), 'not the weights');
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('GATE_FAILED');
+    expect(err.message).toMatch(
+      / - verifyDigests: expected every file has its locked sha256, got model "demo-classifier" version 1: artifact file "weights.bin" from \S+weights\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
+    );
+  });
+
+  it('a gates config with an unknown field or a bad version is refused, naming each field', async () => {
+    const r = await repo([0.95]);
+    const gates = testGates() as unknown as Record<string, unknown>;
+    gates.gatesVersion = 2;
+    (gates.environments as Record<string, { gates: Record<string, unknown> }>).dev!.gates.minAccuracy = 0.9;
+    await writeFile(r.gatesPath, JSON.stringify(gates));
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toContain(`${r.gatesPath} is invalid:`);
+    expect(err.message).toContain('/gatesVersion: must be equal to constant');
+    expect(err.message).toContain('/environments/dev/gates: unknown field "minAccuracy"');
+  });
+
+  it('an environment the gates config does not name is refused', async () => {
+    const r = await repo([0.95]);
+    const gates = testGates();
+    delete gates.environments.staging;
+    await writeFile(r.gatesPath, JSON.stringify(gates));
+    const { err } = await refused(r, { env: 'staging' });
+    expect(err.message).toContain(
+      `${r.gatesPath} has no rule for environment "staging" (environments: dev, prod)`,
+    );
+  });
+});
+
+describe('promote: the lock and the pin file move together', () => {
+  it('a lock file held by another writer: CONFLICT, neither file written', async () => {
+    const r = await repo([0.95]);
+    await writeFile(`${r.lockPath}.lock`, JSON.stringify({ pid: 4242, host: 'ci', at: 'now' }));
+    const { err } = await refused(r, {}, { applyDeps: { lockOptions: { waitMs: 0 } } });
+    expect(err.code).toBe('CONFLICT');
+    expect(err.message).toContain('is being written by another process');
+    await rm(`${r.lockPath}.lock`);
+  });
+
+  it('the lock changed on disk after the pin file was written: the old pin file is put back', async () => {
+    const r = await repo([0.95, 0.96], [['dev', '1']]);
+    const entry = (await readLock(r.lockPath)).models[MODEL]!.versions['1']!;
+    await writePin(join(r.environmentsDir, 'dev'), { model: MODEL, version: '1', entry });
+    const pinBefore = await pinText(r, 'dev');
+    // Something outside the lock protocol (an editor, a git checkout) rewrites the lock meanwhile.
+    const edited = JSON.stringify(JSON.parse(await readFile(r.lockPath, 'utf8')), null, 4);
+    let pinWasWritten = false;
+    const { p } = run(
+      r,
+      {},
+      {
+        applyDeps: {
+          writePin: async (dir, input) => {
+            const path = await writePin(dir, input);
+            pinWasWritten = (await pinText(r, 'dev')) !== pinBefore;
+            await writeFile(r.lockPath, edited);
+            return path;
+          },
+        },
+      },
+    );
+    await expect(p).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(pinWasWritten).toBe(true);
+    expect(await pinText(r, 'dev')).toBe(pinBefore);
+    expect(await readFile(r.lockPath, 'utf8')).toBe(edited);
+  });
+
+  it('a pin file that cannot be written: the lock is not written', async () => {
+    const r = await repo([0.95]);
+    const { err } = await refused(
+      r,
+      {},
+      {
+        applyDeps: {
+          writePin: async () => {
+            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+          },
+        },
+      },
+    );
+    expect(err.message).toBe('ENOSPC: no space left on device');
+  });
+
+  it('a render that fails after the pin file was written: the pin file is removed again, the lock untouched', async () => {
+    const r = await repo([0.95]);
+    const { err } = await refused(
+      r,
+      {},
+      {
+        render: async (lock, env) => {
+          expect(lock.models[MODEL]?.pins[env]).toBe('1');
+          expect(await pinText(r, env)).toContain('ml.gitops/model-version: "1"');
+          throw new ProjectError('INVALID', 'render found 1 problem(s)');
+        },
+      },
+    );
+    expect(err.message).toBe('render found 1 problem(s)');
+  });
+});
+
+describe('rollback', () => {
+  it('pins the version the environment ran before, checking its digests only', async () => {
+    const r = await repo(
+      [0.95, 0.5],
+      [
+        ['prod', '1'],
+        ['prod', '2'],
+      ],
+    );
+    const { p, out } = run(r, { mode: 'rollback', env: 'prod' });
+    expect(await p).toMatchObject({ version: '1', from: '2', changed: true });
+    expect((await readLock(r.lockPath)).models[MODEL]?.pins.prod).toBe('1');
+    expect(out.join('')).toMatch(/^verifyDigests .* pass$/m);
+    expect(out.join('')).not.toContain('minMetric');
+    expect(await pinText(r, 'prod')).toContain('ml.gitops/model-version: "1"');
+  });
+
+  it('with no earlier pin, says there is nothing to roll back to', async () => {
+    const r = await repo([0.95], [['prod', '1']]);
+    const { err } = await refused(r, { mode: 'rollback', env: 'prod' });
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.message).toContain(
+      'prod has no previous version of model "demo-classifier" to roll back to (pinned now: 1)',
+    );
+  });
+
+  it('refuses to roll back to a version whose artifact no longer verifies', async () => {
+    const r = await repo(
+      [0.95, 0.96],
+      [
+        ['prod', '1'],
+        ['prod', '2'],
+      ],
+    );
+    await rm(join(r.root, 'artifacts', 'v1', 'model.json'));
+    const { err } = await refused(r, { mode: 'rollback', env: 'prod' });
+    expect(err.code).toBe('GATE_FAILED');
+    expect(err.message).toContain('model.json');
+  });
+});
+
+describe('bad input', () => {
+  it('a lock edited by hand into an invalid state is refused, naming the field, and nothing changes', async () => {
+    const r = await repo([0.95]);
+    const lock = JSON.parse(await readFile(r.lockPath, 'utf8'));
+    lock.models[MODEL].pins.dev = '7';
+    await writeFile(r.lockPath, JSON.stringify(lock, null, 2));
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toContain(r.lockPath);
+    expect(err.message).toContain('/models/demo-classifier/pins/dev');
+  });
+
+  it('a lock that is not JSON names the line and column', async () => {
+    const r = await repo([0.95]);
+    await writeFile(r.lockPath, '{\n  "lockfileVersion": 1,\n  "models": {,}\n}\n');
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toContain(`${r.lockPath}:3:`);
+  });
+
+  it('a read-only environment folder is reported and the lock is not written', async () => {
+    if (process.getuid?.() === 0) return; // root ignores file modes; the ENOSPC test covers the path
+    const r = await repo([0.95]);
+    await chmod(join(r.environmentsDir, 'dev'), 0o555);
+    try {
+      const { err } = await refused(r, {});
+      expect(err).toBeDefined();
+    } finally {
+      await chmod(join(r.environmentsDir, 'dev'), 0o755);
+    }
+  });
+});

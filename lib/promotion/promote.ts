@@ -1,0 +1,285 @@
+/**
+ * A promotion (or a rollback) from start to end: choose the model and
+ * version, evaluate the environment's gates, move the pin in models.lock.json
+ * and environments/<env>/model-pin.yaml together, and optionally commit and
+ * push, retrying a push race on top of the moved branch. A refused promotion
+ * changes nothing: not the lock, not the pin file, not git. See docs/promotion.md.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { ProjectError } from '../errors.ts';
+import { PIN_FILE } from '../gitops/index.ts';
+import { type Lock, previousPin, readLock } from '../lock/index.ts';
+import { type ApplyPinDeps, applyPin } from './apply.ts';
+import { type Gates, loadGatesConfig } from './config.ts';
+import {
+  assertGatesPassed,
+  type DigestVerifier,
+  evaluateGates,
+  formatGateTable,
+  type GateResult,
+} from './gates.ts';
+import { commitPaths, currentBranch, dirtyPaths, type Git, gitAt, isPushRejected } from './git.ts';
+import { chooseModel, chooseVersion, ruleOf } from './select.ts';
+
+export interface PromoteRequest {
+  /** `promote`: the gates of the environment; `rollback`: the previous pin, digests checked only. */
+  mode: 'promote' | 'rollback';
+  env: string;
+  model?: string;
+  /** The version to promote (promote mode only); default by the environment's `source`. */
+  version?: string;
+  lockPath: string;
+  /** The folder holding one folder per environment (environments/). */
+  environmentsDir: string;
+  /** environments/promotion-gates.json (promote mode). */
+  gatesPath: string;
+  /** Commit the lock and the pin file. */
+  commit: boolean;
+  /** Push the commit to `remote` (needs `commit`). */
+  push: boolean;
+  /** Default `origin`. */
+  remote?: string;
+  /** Push attempts before giving up on a push race (default 5). */
+  maxPushAttempts?: number;
+}
+
+export interface PromoteContext {
+  now: () => Date;
+  /** Who promotes: a GitHub login (GITHUB_ACTOR) or a local user. */
+  by?: string;
+  verifyDigests: DigestVerifier;
+  /** Render the environment with the new pin and lock before the lock is written (throw to refuse). */
+  render?: (lock: Lock, env: string) => Promise<void>;
+  print: (text: string) => void;
+  /** Environment for git (credentials of the checkout, identity variables). */
+  gitEnv?: NodeJS.ProcessEnv;
+  /** Hooks into the pin move, for tests that make a write fail. */
+  applyDeps?: ApplyPinDeps;
+}
+
+export interface PromoteResult {
+  mode: 'promote' | 'rollback';
+  model: string;
+  env: string;
+  version: string;
+  /** The version pinned before. */
+  from: string | null;
+  gates: GateResult[];
+  /** False: the environment already ran this version, nothing was written. */
+  changed: boolean;
+  /** The promotion commit, with --commit. */
+  commit?: string;
+  pushed: boolean;
+  pushAttempts: number;
+}
+
+const ROLLBACK_GATES: Gates = { verifyDigests: true };
+
+function commitMessage(r: Omit<PromoteResult, 'commit' | 'pushed' | 'pushAttempts'>): string {
+  const passed = r.gates.filter((g) => g.pass).length;
+  const subject =
+    r.mode === 'rollback'
+      ? `rollback ${r.model} ${r.env} to v${r.version} (from v${r.from})`
+      : `promote ${r.model} v${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
+  const body = r.gates.map((g) => `${g.pass ? 'pass' : 'FAIL'} ${g.gate}: ${g.actual}`).join('\n');
+  return body ? `${subject}\n\n${body}\n` : `${subject}\n`;
+}
+
+/** Run a promotion or rollback; throws GATE_FAILED, NOT_FOUND, INVALID, CONFLICT with nothing changed. */
+export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise<PromoteResult> {
+  if (req.push && !req.commit) throw new ProjectError('USAGE', '--push needs --commit');
+  const envDir = join(req.environmentsDir, req.env);
+  if (!existsSync(envDir)) {
+    throw new ProjectError('NOT_FOUND', `no environment folder ${envDir} for environment "${req.env}"`, {
+      subject: req.env,
+      hint: 'environments are the folders under environments/ (dev, staging, prod)',
+    });
+  }
+  const rule =
+    req.mode === 'rollback'
+      ? { source: '', gates: ROLLBACK_GATES }
+      : ruleOf(await loadGatesConfig(req.gatesPath), req.env, req.gatesPath);
+  const { gates, source } = rule;
+  const pinPath = join(envDir, PIN_FILE);
+  const remote = req.remote ?? 'origin';
+  const maxAttempts = req.maxPushAttempts ?? 5;
+  const gitEnv = ctx.gitEnv ?? process.env;
+
+  let git: Git | undefined;
+  let branch = '';
+  if (req.commit) {
+    git = gitAt(dirname(req.lockPath), gitEnv);
+    const dirty = await dirtyPaths(git, [req.lockPath, pinPath]);
+    if (dirty.length) {
+      throw new ProjectError(
+        'INVALID',
+        `uncommitted changes to ${dirty.join(', ')}: a promotion commit holds only its own change`,
+        { subject: dirty[0], hint: 'commit or discard those changes first, then promote again' },
+      );
+    }
+    if (req.push) branch = await currentBranch(git);
+  }
+
+  // The version is chosen once; a retry after a push race promotes the same one.
+  let version = req.version;
+  let model = req.model;
+
+  const once = async (skipDigests: boolean) => {
+    const lock = await readLock(req.lockPath);
+    model = chooseModel(lock, model, req.lockPath);
+    const current = lock.models[model]?.pins[req.env];
+    if (version === undefined) {
+      if (req.mode === 'rollback') {
+        const prev = previousPin(lock, model, req.env);
+        if (prev === undefined) {
+          throw new ProjectError(
+            'NOT_FOUND',
+            `${req.env} has no previous version of model "${model}" to roll back to (pinned now: ${current ?? 'nothing'})`,
+            {
+              subject: `${model}/${req.env}`,
+              hint: 'a rollback needs an earlier promotion of this environment; promote a named version instead (npm run promote -- --env <env> --version <id>)',
+            },
+          );
+        }
+        version = prev;
+      } else {
+        version = chooseVersion(lock, model, req.env, source, undefined);
+      }
+    } else {
+      chooseVersion(lock, model, req.env, source, version);
+    }
+    const v = version;
+    const m = model;
+    const results = await evaluateGates({
+      lock,
+      model: m,
+      version: v,
+      gates,
+      verifyDigests: ctx.verifyDigests,
+      skipDigests,
+    });
+    ctx.print(
+      `${req.mode} ${m} version ${v} to ${req.env} (pinned now: ${current ?? 'nothing'})\n${formatGateTable(results)}`,
+    );
+    assertGatesPassed(results, { model: m, version: v, env: req.env, gatesPath: req.gatesPath });
+    const applied = await applyPin(
+      {
+        lockPath: req.lockPath,
+        envDir,
+        model: m,
+        env: req.env,
+        version: v,
+        at: ctx.now().toISOString(),
+        ...(ctx.by ? { by: ctx.by } : {}),
+      },
+      {
+        ...ctx.applyDeps,
+        // The lock may have moved since it was read (another writer): re-check on what is there now.
+        check: async (now) => {
+          await ctx.applyDeps?.check?.(now);
+          if (JSON.stringify(now.models[m]?.pins) === JSON.stringify(lock.models[m]?.pins)) return;
+          const again = await evaluateGates({ lock: now, model: m, version: v, gates, skipDigests: true });
+          assertGatesPassed(again, { model: m, version: v, env: req.env, gatesPath: req.gatesPath });
+        },
+        verifyPinned: async (next) => {
+          await ctx.applyDeps?.verifyPinned?.(next);
+          await ctx.render?.(next, req.env);
+        },
+      },
+    );
+    const changed = applied.lockChanged || applied.pinChanged;
+    const result: PromoteResult = {
+      mode: req.mode,
+      model: m,
+      env: req.env,
+      version: v,
+      from: applied.from,
+      gates: results,
+      changed,
+      pushed: false,
+      pushAttempts: 0,
+    };
+    if (!changed) {
+      ctx.print(`${req.env} already runs ${m} version ${v}: nothing changed\n`);
+      return result;
+    }
+    ctx.print(
+      `pinned ${m} ${req.env} to version ${v} (was ${applied.from ?? 'nothing'}): ${relative(dirname(req.lockPath), req.lockPath)}, ${relative(dirname(req.lockPath), pinPath)}\n`,
+    );
+    if (git) {
+      result.commit = await commitPaths(git, [req.lockPath, pinPath], commitMessage(result), gitEnv);
+      ctx.print(`committed ${result.commit.slice(0, 12)}: ${commitMessage(result).split('\n')[0]}\n`);
+    }
+    return result;
+  };
+
+  let result = await once(false);
+  if (!req.push || !git || !result.changed) return result;
+  for (let attempt = 1; ; attempt++) {
+    result.pushAttempts = attempt;
+    try {
+      await git(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`]);
+      result.pushed = true;
+      ctx.print(`pushed to ${remote} ${branch}\n`);
+      return result;
+    } catch (e) {
+      if (!isPushRejected(e)) throw e;
+      if (attempt >= maxAttempts) {
+        throw new ProjectError(
+          'CONFLICT',
+          `push to ${remote} ${branch} was rejected ${attempt} times: the branch keeps moving`,
+          {
+            subject: branch,
+            cause: e,
+            hint: 'the promotion commit is in the local checkout only; run the promotion again',
+          },
+        );
+      }
+    }
+    ctx.print(`push rejected: ${remote} ${branch} moved; applying the promotion on top of it again\n`);
+    await git(['fetch', '--quiet', remote, branch]);
+    const ahead = Number(await git(['rev-list', '--count', 'FETCH_HEAD..HEAD']));
+    if (ahead === 1) {
+      // Only our promotion commit is ahead: drop it and redo the promotion on the new
+      // branch tip (gates re-checked on its lock), instead of rebasing generated files.
+      await git(['reset', '--quiet', '--hard', 'FETCH_HEAD']);
+      const again = await once(true);
+      if (!again.changed) return { ...again, pushAttempts: attempt };
+      result = { ...again, gates: result.gates };
+    } else {
+      try {
+        await git(['rebase', '--quiet', 'FETCH_HEAD']);
+      } catch (e) {
+        await git(['rebase', '--abort']).catch(() => '');
+        throw new ProjectError(
+          'CONFLICT',
+          `the promotion commit does not rebase onto ${remote}/${branch}; it stays local, unpushed`,
+          { subject: branch, cause: e, hint: `pull ${remote} ${branch}, then run the promotion again` },
+        );
+      }
+      const lock = await readLock(req.lockPath);
+      if (lock.models[result.model]?.pins[req.env] !== result.version) {
+        throw new ProjectError(
+          'CONFLICT',
+          `after rebasing onto ${remote}/${branch}, ${req.env} no longer pins ${result.model} version ${result.version}`,
+          { subject: branch, hint: 'run the promotion again' },
+        );
+      }
+      const again = await evaluateGates({
+        lock,
+        model: result.model,
+        version: result.version,
+        gates,
+        skipDigests: true,
+      });
+      assertGatesPassed(again, {
+        model: result.model,
+        version: result.version,
+        env: req.env,
+        gatesPath: req.gatesPath,
+      });
+      result.commit = await git(['rev-parse', 'HEAD']);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Which model and which version a promotion moves: the model is the only one
+ * in the lock unless named; the version is named, or follows the environment's
+ * `source` in the gates config (newest candidate for dev, the pin of the
+ * environment before it for staging and prod: dev → staging → prod).
+ */
+import { ProjectError } from '../errors.ts';
+import type { Lock, LockedModel } from '../lock/index.ts';
+import type { GatesConfig } from './config.ts';
+
+/** The model a promotion is about: `requested`, or the only model of the lock. */
+export function chooseModel(lock: Lock, requested: string | undefined, lockPath: string): string {
+  const names = Object.keys(lock.models).sort();
+  if (requested !== undefined) {
+    if (!lock.models[requested]) {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `no model "${requested}" in ${lockPath} (models: ${names.join(', ') || 'none'})`,
+        { subject: requested, hint: 'name one of the models listed with --model' },
+      );
+    }
+    return requested;
+  }
+  if (names.length === 1) return names[0] as string;
+  if (names.length === 0) {
+    throw new ProjectError('NOT_FOUND', `${lockPath} has no models: nothing to promote`, {
+      subject: lockPath,
+      hint: 'train a candidate first (npm run train -- ... --lock models.lock.json)',
+    });
+  }
+  throw new ProjectError(
+    'USAGE',
+    `${lockPath} has several models (${names.join(', ')}); name one with --model`,
+    {
+      subject: lockPath,
+    },
+  );
+}
+
+const ids = (m: LockedModel) => Object.keys(m.versions).sort((a, b) => Number(a) - Number(b));
+
+/** The rule of `env` in the gates config; NOT_FOUND naming the configured environments. */
+export function ruleOf(config: GatesConfig, env: string, gatesPath: string) {
+  const rule = config.environments[env];
+  if (!rule) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `${gatesPath} has no rule for environment "${env}" (environments: ${Object.keys(config.environments).sort().join(', ')})`,
+      {
+        subject: env,
+        hint: `add "${env}" to ${gatesPath} in a reviewed pull request, or promote to one of those listed`,
+      },
+    );
+  }
+  return rule;
+}
+
+/**
+ * The version to promote to `env`: `requested` when given (it must exist),
+ * else by the rule's source: `newest` → the highest version id; an
+ * environment → the version pinned there.
+ */
+export function chooseVersion(
+  lock: Lock,
+  model: string,
+  env: string,
+  source: string,
+  requested: string | undefined,
+): string {
+  const m = lock.models[model] as LockedModel;
+  const known = ids(m);
+  if (requested !== undefined) {
+    if (!m.versions[requested]) {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `model "${model}" has no version "${requested}" to promote to ${env} (versions: ${known.join(', ') || 'none'})`,
+        { subject: `${model}@${requested}`, hint: 'name one of the versions listed with --version' },
+      );
+    }
+    return requested;
+  }
+  if (source === 'newest') {
+    const newest = known[known.length - 1];
+    if (newest === undefined) {
+      throw new ProjectError('NOT_FOUND', `model "${model}" has no versions: nothing to promote to ${env}`, {
+        subject: model,
+        hint: 'train a candidate first',
+      });
+    }
+    return newest;
+  }
+  const pinned = m.pins[source];
+  if (pinned === undefined) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `${env} is promoted from ${source}, and ${source} has no pin for model "${model}" yet`,
+      {
+        subject: `${model}/${source}`,
+        hint: `promote to ${source} first (npm run promote -- --env ${source})`,
+      },
+    );
+  }
+  return pinned;
+}

@@ -1,0 +1,124 @@
+// scripts/promote.ts with real git: a bare "origin", two clones, --commit --push, and a real push race.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { MODEL, promotionRepo } from '../lib/promotion/testing.ts';
+import { requireTool } from '../lib/testing/services.ts';
+import { main } from './promote.ts';
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Promo Tester',
+  GIT_AUTHOR_EMAIL: 'promo@example.com',
+  GIT_COMMITTER_NAME: 'Promo Tester',
+  GIT_COMMITTER_EMAIL: 'promo@example.com',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } }).trim();
+
+let base = '';
+let origin = '';
+let haveGit = false;
+
+beforeAll(async () => {
+  haveGit = Boolean(requireTool('git', 'apt-get install git'));
+  if (!haveGit) return;
+  base = await mkdtemp(join(tmpdir(), 'promote-git-'));
+  const seed = await promotionRepo([0.95, 0.96], [['prod', '1']]);
+  origin = join(base, 'origin.git');
+  git(base, 'init', '--quiet', '--bare', '-b', 'main', origin);
+  git(seed.root, 'init', '--quiet', '-b', 'main');
+  git(seed.root, 'add', '-A');
+  git(seed.root, 'commit', '--quiet', '-m', 'template');
+  git(seed.root, 'push', '--quiet', origin, 'main');
+  await rm(seed.root, { recursive: true, force: true });
+});
+afterAll(async () => {
+  if (base) await rm(base, { recursive: true, force: true });
+});
+
+const flags = ['--gates', 'environments/promotion-gates.json', '--no-render', '--commit', '--push'];
+
+it('promotes on a stale clone after another promotion won the push race: redone on top, both kept', async () => {
+  if (!haveGit) return;
+  const a = join(base, 'a');
+  const b = join(base, 'b');
+  git(base, 'clone', '--quiet', origin, a);
+  git(base, 'clone', '--quiet', origin, b);
+  const head0 = git(a, 'rev-parse', 'HEAD');
+
+  // B promotes prod to version 2 and pushes first; A still has the old main.
+  expect(
+    await main(['--env', 'prod', '--version', '2', ...flags], { cwd: b, env: GIT_ENV, print: () => {} }),
+  ).toBe(0);
+  const out: string[] = [];
+  expect(await main(['--env', 'dev', ...flags], { cwd: a, env: GIT_ENV, print: (t) => out.push(t) })).toBe(0);
+  const text = out.join('');
+  expect(text).toContain('push rejected: origin main moved; applying the promotion on top of it again');
+  expect(text).toContain('pushed to origin main');
+
+  const log = git(a, 'log', '--format=%s', `${head0}..origin/main`).split('\n');
+  expect(log).toEqual([
+    'promote demo-classifier v2 to dev (gates: 4/4 passed)',
+    'promote demo-classifier v2 to prod (gates: 4/4 passed)',
+  ]);
+  const lock = JSON.parse(git(a, 'show', 'origin/main:models.lock.json'));
+  expect(lock.models[MODEL].pins).toEqual({ dev: '2', prod: '2' });
+  expect(lock.models[MODEL].promotions.map((p: { env: string; to: string }) => `${p.env}:${p.to}`)).toEqual([
+    'prod:1',
+    'prod:2',
+    'dev:2',
+  ]);
+  expect(git(a, 'show', 'origin/main:environments/dev/model-pin.yaml')).toContain(
+    'ml.gitops/model-version: "2"',
+  );
+  expect(git(a, 'status', '--porcelain')).toBe('');
+  // Only the lock and the pin file are in the promotion commit.
+  expect(git(a, 'show', '--name-only', '--format=', 'origin/main').split('\n').sort()).toEqual([
+    'environments/dev/model-pin.yaml',
+    'models.lock.json',
+  ]);
+});
+
+it('a refused promotion leaves HEAD, the working tree and origin as they were', async () => {
+  if (!haveGit) return;
+  const c = join(base, 'c');
+  git(base, 'clone', '--quiet', origin, c);
+  const head = git(c, 'rev-parse', 'HEAD');
+  const lockBefore = await readFile(join(c, 'models.lock.json'), 'utf8');
+  // A reviewed change makes the staging gate stricter than the dev pin (0.96) can pass.
+  const gates = JSON.parse(await readFile(join(c, 'environments/promotion-gates.json'), 'utf8'));
+  gates.environments.staging.gates.minMetric = { accuracy: 0.99 };
+  await writeFile(join(c, 'environments/promotion-gates.json'), JSON.stringify(gates));
+  git(c, 'commit', '--quiet', '-am', 'stricter staging gate');
+  const head1 = git(c, 'rev-parse', 'HEAD');
+  const err = await main(['--env', 'staging', ...flags], { cwd: c, env: GIT_ENV, print: () => {} }).catch(
+    (e) => e,
+  );
+  expect(err.code).toBe('GATE_FAILED');
+  expect(err.message).toContain('minMetric accuracy: expected >= 0.99, got 0.96');
+  expect(git(c, 'rev-parse', 'HEAD')).toBe(head1);
+  expect(git(c, 'status', '--porcelain')).toBe('');
+  expect(await readFile(join(c, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+  expect(git(c, 'ls-remote', origin, 'main').split('\t')[0]).not.toBe(head1);
+  expect(head).not.toBe(head1);
+});
+
+it('refuses to commit over uncommitted changes to the lock', async () => {
+  if (!haveGit) return;
+  const d = join(base, 'd');
+  git(base, 'clone', '--quiet', origin, d);
+  const lockPath = join(d, 'models.lock.json');
+  const edited = `${await readFile(lockPath, 'utf8')}\n`;
+  await writeFile(lockPath, edited);
+  const err = await main(['--env', 'staging', ...flags], { cwd: d, env: GIT_ENV, print: () => {} }).catch(
+    (e) => e,
+  );
+  expect(err.code).toBe('INVALID');
+  expect(err.message).toContain(
+    'uncommitted changes to models.lock.json: a promotion commit holds only its own change',
+  );
+  expect(await readFile(lockPath, 'utf8')).toBe(edited);
+});

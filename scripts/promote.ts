@@ -1,0 +1,177 @@
+/**
+ * Promote a model version to an environment, or roll an environment back.
+ *
+ *   npm run promote -- --env dev [--model NAME] [--version ID] [--commit [--push]]
+ *   npm run rollback -- --env prod [--model NAME] [--commit [--push]]
+ *
+ * Thin: flags and environment → lib/promotion promote() → the gate table and
+ * what moved. Exit 0: promoted (or already there); 1: a gate failed or an
+ * error (nothing changed); 2: bad usage. See docs/promotion.md.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import {
+  findKustomize,
+  GATES_FILE,
+  isMain,
+  LOCK_FILE_NAME,
+  type Lock,
+  lockDigestVerifier,
+  mlflowConfigFromEnv,
+  ProjectError,
+  type PromoteResult,
+  parseFlags,
+  promote,
+  promotionEnvFrom,
+  renderAll,
+  runMain,
+  writeJsonAtomic,
+} from '../lib/index.ts';
+
+const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version <id>] [options]
+       npm run rollback -- --env <env> [--model <name>] [options]
+  --env           environment to move: dev, staging, prod (a folder under --environments)
+  --model         model in the lock (default: the only one)
+  --version       version to promote (default: dev the newest candidate, staging the dev pin, prod the staging pin)
+  --rollback      pin the version the environment ran before (what \`npm run rollback\` does)
+  --lock          models.lock.json (default ./${LOCK_FILE_NAME})
+  --environments  environments folder (default ./environments)
+  --gates         gates config (default ./${GATES_FILE})
+  --commit        git commit the lock and the pin file
+  --push          push the commit (retries a push race on top of the moved branch)
+  --remote        remote to push to (default origin)
+  --no-render     do not render the environment with Kustomize before writing the lock
+Exit 0: promoted, or already there; 1: a gate failed or an error, nothing changed; 2: bad usage.`;
+
+/** Side effects of the script, replaceable in tests. */
+export interface PromoteScriptDeps {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  print: (text: string) => void;
+  now: () => Date;
+  fetch?: typeof fetch;
+}
+
+/** Render `env` of the repository with real Kustomize, against `lock` written to a temp file. */
+function renderCheck(root: string, env: Record<string, string | undefined>) {
+  return async (lock: Lock, name: string) => {
+    const kustomize = await findKustomize(env as NodeJS.ProcessEnv).catch((e: ProjectError) => {
+      throw new ProjectError('NOT_FOUND', e.message.split('\n')[0] as string, {
+        subject: 'kustomize',
+        hint: 'run `bash scripts/setup.d/20-kube-tools.sh`, or pass --no-render to skip the render check',
+      });
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'promote-render-'));
+    try {
+      const lockPath = join(dir, LOCK_FILE_NAME);
+      await writeJsonAtomic(lockPath, lock);
+      await renderAll({ root, lockPath, kustomize, envs: [name] });
+    } catch (e) {
+      if (e instanceof ProjectError) {
+        throw new ProjectError(e.code, `the ${name} overlay does not render with the new pin: ${e.message}`, {
+          subject: `environments/${name}`,
+          cause: e,
+          hint: 'nothing was changed; fix the overlay or the manifests first',
+        });
+      }
+      throw e;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Run a promotion (or, with `rollback`, a rollback); returns the exit code. */
+export async function main(
+  argv: string[],
+  deps: Partial<PromoteScriptDeps> = {},
+  mode: 'promote' | 'rollback' = 'promote',
+): Promise<number> {
+  const d: PromoteScriptDeps = {
+    env: process.env,
+    cwd: process.cwd(),
+    print: (t) => process.stdout.write(t),
+    now: () => new Date(),
+    ...deps,
+  };
+  const { values: f, positionals } = parseFlags(
+    argv,
+    {
+      env: { type: 'string' },
+      model: { type: 'string' },
+      version: { type: 'string' },
+      rollback: { type: 'boolean', default: false },
+      lock: { type: 'string', default: LOCK_FILE_NAME },
+      environments: { type: 'string', default: 'environments' },
+      gates: { type: 'string', default: GATES_FILE },
+      commit: { type: 'boolean', default: false },
+      push: { type: 'boolean', default: false },
+      remote: { type: 'string', default: 'origin' },
+      'no-render': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    USAGE,
+  );
+  if (f.help) {
+    d.print(`${USAGE}\n`);
+    return 0;
+  }
+  const usage = (m: string) => new ProjectError('USAGE', `${m}\n\n${USAGE}`);
+  if (positionals.length) throw usage(`unexpected argument "${positionals[0]}"`);
+  if (!f.env) throw usage('--env is required');
+  const rollback = mode === 'rollback' || f.rollback;
+  if (rollback && f.version)
+    throw usage('--version does not apply to a rollback (it pins the previous version)');
+  if (f.push && !f.commit) throw usage('--push needs --commit');
+
+  const who = promotionEnvFrom(d.env);
+  const lockPath = resolve(d.cwd, f.lock);
+  const environmentsDir = resolve(d.cwd, f.environments);
+  const mlflow = mlflowConfigFromEnv(d.env);
+  const auth = mlflow?.auth;
+  const result: PromoteResult = await promote(
+    {
+      mode: rollback ? 'rollback' : 'promote',
+      env: f.env,
+      ...(f.model ? { model: f.model } : {}),
+      ...(f.version ? { version: f.version } : {}),
+      lockPath,
+      environmentsDir,
+      gatesPath: resolve(d.cwd, f.gates),
+      commit: f.commit,
+      push: f.push,
+      remote: f.remote,
+    },
+    {
+      now: d.now,
+      ...(who.by ? { by: who.by } : {}),
+      print: d.print,
+      gitEnv: { ...process.env, ...d.env } as NodeJS.ProcessEnv,
+      verifyDigests: lockDigestVerifier({
+        lockDir: dirname(lockPath),
+        mlflowTrackingUri: mlflow?.trackingUri,
+        ...(d.fetch ? { fetch: d.fetch } : {}),
+        headers: (_url, via) => {
+          if (via !== 'mlflow' || !auth) return undefined;
+          return {
+            authorization:
+              auth.kind === 'bearer'
+                ? `Bearer ${auth.token}`
+                : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
+          };
+        },
+      }),
+      // PATH and the tools folder come from the process: d.env is the promotion's context.
+      ...(f['no-render']
+        ? {}
+        : { render: renderCheck(dirname(environmentsDir), { ...process.env, ...d.env }) }),
+    },
+  );
+  if (result.changed && !f.commit) {
+    d.print('not committed: commit models.lock.json and the pin file (or run with --commit)\n');
+  }
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
