@@ -1,0 +1,278 @@
+/**
+ * Continuous training (drift.yml → `npm run retrain`): on a branch
+ * `retrain/<date>-<short sha>` from the base branch, run the same train +
+ * lock path as a human PR (lib/pipeline), compare the candidate with the
+ * version pinned in prod under the promotion gates
+ * (environments/promotion-gates.json when present, else accuracy >= prod's),
+ * and when it is better push the branch and open a pull request labelled
+ * "retrain" with the comparison: merging it promotes the candidate through
+ * the usual promote.yml. When it is not better, say why, delete the branch
+ * and open nothing. See docs/ci-training.md.
+ */
+import { access } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import type { TrainingConfig } from '../../training/config.ts';
+import { ProjectError } from '../errors.ts';
+import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../lock/index.ts';
+import { type TrainAndRecordResult, trainAndRecord } from '../pipeline/index.ts';
+import { type Gates, loadGatesConfig } from '../promotion/config.ts';
+import type { GithubApi } from './client.ts';
+import { readRepoContext } from './context.ts';
+import { commitAndPush, gitRunner, type PublishResult } from './git.ts';
+import { type OpenedPullRequest, openPullRequest } from './pulls.ts';
+import { comparisonMarkdown } from './report.ts';
+import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
+import { appendJobSummary } from './summary.ts';
+
+export interface RetrainOptions {
+  config: TrainingConfig;
+  configPath?: string;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  lockPath: string;
+  /** Base branch the retrain branch starts from and the PR targets (default main). */
+  base?: string;
+  /** New data folder (overrides the config's data.path). */
+  dataPath?: string;
+  outDir?: string;
+  modelName?: string;
+  /** Environment compared with, and whose gates decide (default prod). */
+  compareEnv?: string;
+  /** Promotion gates file (default environments/promotion-gates.json under cwd); absent: accuracy >= prod's. */
+  gatesPath?: string;
+  /** Why this run started (schedule, drift alert...), for the PR body. */
+  reason?: string;
+  now?: () => Date;
+  log?: (line: string) => void;
+  fetch?: typeof fetch;
+  push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
+}
+
+export interface GateCheck {
+  gate: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface RetrainResult {
+  branch: string;
+  run: TrainAndRecordResult;
+  version: string;
+  better: boolean;
+  checks: GateCheck[];
+  markdown: string;
+  publish?: PublishResult;
+  pullRequest?: OpenedPullRequest;
+}
+
+/**
+ * Is the candidate better than what `env` runs? With `gates` (that env's
+ * rule in promotion-gates.json): every minMetric and every maxMetricDrop
+ * whose `vs` environment has a pin; without: accuracy >= the pinned version's.
+ * Nothing pinned and no gates: better (there is nothing to beat).
+ */
+export function compareWithPinned(
+  candidate: LockedVersion,
+  lock: Lock,
+  model: string,
+  env: string,
+  gates: Gates | undefined,
+): GateCheck[] {
+  const pinned = (e: string) => {
+    const v = lock.models[model]?.pins[e];
+    return v === undefined ? undefined : { version: v, entry: lock.models[model]?.versions[v] };
+  };
+  const checks: GateCheck[] = [];
+  const fmt = (n: number | undefined) => (n === undefined ? 'missing' : n.toFixed(4));
+  if (!gates) {
+    const p = pinned(env);
+    if (!p?.entry)
+      return [{ gate: `accuracy vs ${env}`, ok: true, detail: `nothing is pinned in ${env} yet` }];
+    const a = candidate.metrics.accuracy;
+    const b = p.entry.metrics.accuracy;
+    return [
+      {
+        gate: `accuracy >= ${env} v${p.version}`,
+        ok: a !== undefined && b !== undefined && a >= b,
+        detail: `${fmt(a)} vs ${fmt(b)}`,
+      },
+    ];
+  }
+  for (const [metric, min] of Object.entries(gates.minMetric ?? {}).sort()) {
+    const a = candidate.metrics[metric];
+    checks.push({ gate: `${metric} >= ${min}`, ok: a !== undefined && a >= min, detail: fmt(a) });
+  }
+  for (const g of gates.maxMetricDrop ?? []) {
+    const p = pinned(g.vs);
+    if (!p?.entry) {
+      checks.push({ gate: `${g.metric} vs ${g.vs}`, ok: true, detail: `nothing is pinned in ${g.vs} yet` });
+      continue;
+    }
+    const a = candidate.metrics[g.metric];
+    const b = p.entry.metrics[g.metric];
+    checks.push({
+      gate: `${g.metric} >= ${g.vs} v${p.version} - ${g.margin}`,
+      ok: a !== undefined && b !== undefined && a >= b - g.margin,
+      detail: `${fmt(a)} vs ${fmt(b)}`,
+    });
+  }
+  if (checks.length === 0) checks.push({ gate: 'gates', ok: true, detail: `no metric gates for ${env}` });
+  return checks;
+}
+
+/** The retrain branch name: `retrain/<yyyymmdd>-<short sha of the base>`. */
+export function retrainBranchName(now: Date, baseSha: string): string {
+  return `retrain/${now.toISOString().slice(0, 10).replace(/-/g, '')}-${baseSha.slice(0, 7)}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function versionOf(lock: Lock, model: string, rootDigest: string): string | undefined {
+  const versions = lock.models[model]?.versions ?? {};
+  return Object.keys(versions).find((id) => versions[id]?.rootDigest === rootDigest);
+}
+
+/** Retrain, compare, and open the PR when better; see the module comment. */
+export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
+  const log = options.log ?? ((l: string) => console.error(l));
+  const ctx = readRepoContext(options.env);
+  const cwd = resolve(options.cwd);
+  const lockPath = resolve(cwd, options.lockPath);
+  const lockRel = relative(cwd, lockPath);
+  const base = options.base ?? 'main';
+  const compareEnv = options.compareEnv ?? 'prod';
+  const git = gitRunner(cwd, { env: options.env, token: ctx.token, serverUrl: ctx.serverUrl });
+  if (await git.run(['status', '--porcelain', '--', lockRel])) {
+    throw new ProjectError(
+      'USAGE',
+      `${lockRel} has uncommitted changes; retrain starts from a clean ${base}`,
+      {
+        subject: lockRel,
+        hint: 'commit or discard the change first',
+      },
+    );
+  }
+  const gatesPath = resolve(cwd, options.gatesPath ?? 'environments/promotion-gates.json');
+  const gatesConfig = (await exists(gatesPath)) ? await loadGatesConfig(gatesPath) : undefined;
+  const gates = gatesConfig?.environments[compareEnv]?.gates;
+  if (gatesConfig && !gates) {
+    throw new ProjectError('INVALID', `${gatesPath} has no rule for environment "${compareEnv}"`, {
+      subject: gatesPath,
+      hint: `add environments.${compareEnv} or pass --env with one of ${Object.keys(gatesConfig.environments).join(', ')}`,
+    });
+  }
+
+  await git.run(['fetch', '--no-tags', 'origin', `+refs/heads/${base}:refs/remotes/origin/${base}`]);
+  const baseSha = await git.run(['rev-parse', `refs/remotes/origin/${base}`]);
+  const branch = retrainBranchName((options.now ?? (() => new Date()))(), baseSha);
+  const previous =
+    (await git.tryRun(['symbolic-ref', '-q', '--short', 'HEAD'])).stdout.trim() ||
+    (await git.run(['rev-parse', 'HEAD']));
+  await git.run(['checkout', '-q', '-B', branch, `refs/remotes/origin/${base}`]);
+  log(`retrain: branch ${branch} from ${base} at ${baseSha.slice(0, 12)}`);
+
+  const dropBranch = async () => {
+    await git.run(['checkout', '-q', '-f', previous]);
+    await git.run(['branch', '-q', '-D', branch]);
+  };
+  let run: TrainAndRecordResult;
+  try {
+    run = await trainAndRecord({
+      config: options.config,
+      env: options.env,
+      cwd,
+      source: { commit: baseSha, branch, ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
+      lockPath,
+      modelName: options.modelName,
+      outDir: resolve(cwd, options.outDir ?? `artifacts/${options.config.name}-retrain`),
+      dataPath: options.dataPath,
+      progress: false,
+      configPath: options.configPath,
+      log,
+    });
+  } catch (e) {
+    await dropBranch().catch(() => {});
+    throw e;
+  }
+  const model = run.modelName;
+  const entry = run.lockEntry as LockedVersion;
+  let lock = await readLock(lockPath);
+  let version = versionOf(lock, model, entry.rootDigest) ?? (run.lockVersion as string);
+  const checks = compareWithPinned(entry, lock, model, compareEnv, gates);
+  const better = checks.every((c) => c.ok);
+  const verdict = [
+    '',
+    `**Gates** (${gatesConfig ? `${relative(cwd, gatesPath)}, environment ${compareEnv}` : `no gates file: accuracy >= ${compareEnv}'s`}): ${better ? 'passed' : 'not passed'}`,
+    '',
+    '| gate | result | values |',
+    '| --- | --- | --- |',
+    ...checks.map((c) => `| ${c.gate} | ${c.ok ? 'pass' : 'FAIL'} | ${c.detail} |`),
+  ];
+  if (options.reason) verdict.push('', `Started by: ${options.reason}`);
+  if (ctx.runUrl) verdict.push(`Workflow run: ${ctx.runUrl}`);
+
+  const render = async () =>
+    comparisonMarkdown({
+      model,
+      title: `Retraining: \`${model}\` candidate v${version}`,
+      candidate: await candidateSide(version, entry, run.train.artifactDir),
+      prod: await pinnedSide(lock, model, compareEnv, {
+        lockDir: dirname(lockPath),
+        env: options.env,
+        fetch: options.fetch,
+      }),
+      prodEnv: compareEnv,
+      ...trackingLinks(run.tracking, options.env.MLFLOW_TRACKING_URI, relative(cwd, run.train.artifactDir)),
+      footer: verdict,
+    });
+
+  if (!better) {
+    const markdown = await render();
+    await dropBranch();
+    log(`retrain: the candidate is not better than ${compareEnv}: no pull request`);
+    for (const c of checks.filter((x) => !x.ok)) log(`  failed: ${c.gate} (${c.detail})`);
+    if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
+    return { branch, run, version, better, checks, markdown };
+  }
+
+  const message = (v: string) =>
+    `retrain: ${model} v${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
+  const publish = await commitAndPush({
+    git,
+    branch,
+    paths: [lockRel],
+    message: message(version),
+    reapply: async () => {
+      let added: string | undefined;
+      await updateLock(lockPath, (l) => {
+        if (versionOf(l, model, entry.rootDigest)) return l;
+        const r = addCandidate(l, { model, entry });
+        added = r.version;
+        return r.lock;
+      });
+      return added === undefined ? undefined : message(added);
+    },
+    ...options.push,
+    log,
+  });
+  lock = await readLock(lockPath);
+  version = versionOf(lock, model, entry.rootDigest) ?? version;
+  const markdown = await render();
+  if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
+  const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
+  const prod = lock.models[model]?.pins[compareEnv];
+  const pr = await openPullRequest(api, {
+    head: branch,
+    base,
+    title: `retrain: ${model} v${version} (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'}${prod ? ` vs ${compareEnv} v${prod}` : ''})`,
+    body: markdown,
+    labels: ['retrain'],
+  });
+  log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
+  return { branch, run, version, better, checks, markdown, publish, pullRequest: pr };
+}

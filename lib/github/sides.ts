@@ -1,0 +1,127 @@
+/**
+ * The two sides of a comparison report: the candidate (its artifact folder is
+ * here) and the version pinned in prod (its metrics.json fetched through
+ * lib/artifact-store from the lock's artifactUri, sha256-checked). A prod
+ * artifact that cannot be fetched is said in the report, never a failure.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { downloadArtifact } from '../artifact-store/index.ts';
+import type { Lock, LockedVersion } from '../lock/index.ts';
+import { mlflowConfigFromEnv } from '../mlflow/index.ts';
+import type { TrackingResult } from '../tracking/index.ts';
+import type { MetricsJson, ReportLink, ReportSide } from './report.ts';
+
+const PLOTS = [
+  { file: 'confusion-matrix.png', label: 'confusion matrix' },
+  { file: 'learning-curves.png', label: 'learning curves' },
+];
+
+async function readMetricsJson(path: string): Promise<MetricsJson> {
+  const m = JSON.parse(await readFile(path, 'utf8')) as MetricsJson;
+  if (!Array.isArray(m.labels) || typeof m.per_class !== 'object' || m.per_class === null) {
+    throw new Error(`${path} has no labels/per_class`);
+  }
+  return m;
+}
+
+/** The candidate side: its lock entry and the metrics.json of its local artifact folder. */
+export async function candidateSide(
+  version: string,
+  entry: LockedVersion,
+  artifactDir: string,
+): Promise<ReportSide> {
+  try {
+    return { version, entry, metricsJson: await readMetricsJson(join(artifactDir, 'metrics.json')) };
+  } catch (e) {
+    return { version, entry, unavailable: (e as Error).message };
+  }
+}
+
+export interface ProdSideOptions {
+  /** Folder relative artifact URIs are resolved against (the lock file's folder). */
+  lockDir: string;
+  /** MLFLOW_TRACKING_URI / _TOKEN for `mlflow-artifacts:` URIs. */
+  env: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+}
+
+/** The version of `model` pinned in `envName`, with its metrics.json when it can be fetched; undefined when none. */
+export async function pinnedSide(
+  lock: Lock,
+  model: string,
+  envName: string,
+  options: ProdSideOptions,
+): Promise<ReportSide | undefined> {
+  const version = lock.models[model]?.pins[envName];
+  const entry = version === undefined ? undefined : lock.models[model]?.versions[version];
+  if (version === undefined || !entry) return undefined;
+  const digest = entry.digests['metrics.json'];
+  if (!digest) return { version, entry, unavailable: `the lock entry lists no metrics.json` };
+  const dir = await mkdtemp(join(tmpdir(), 'prod-metrics-'));
+  try {
+    const mlflow = mlflowConfigFromEnv(options.env);
+    const auth = mlflow?.auth;
+    await downloadArtifact(entry.artifactUri, { 'metrics.json': digest }, dir, {
+      baseDir: options.lockDir,
+      mlflowTrackingUri: mlflow?.trackingUri,
+      timeoutMs: 30_000,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      headers: (_url, via) =>
+        via === 'mlflow' && auth
+          ? {
+              authorization:
+                auth.kind === 'bearer'
+                  ? `Bearer ${auth.token}`
+                  : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
+            }
+          : undefined,
+    });
+    return { version, entry, metricsJson: await readMetricsJson(join(dir, 'metrics.json')) };
+  } catch (e) {
+    return {
+      version,
+      entry,
+      unavailable: `${entry.artifactUri}: ${(e as Error).message.split('\n')[0]}`,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface TrackingLinks {
+  runLink?: ReportLink;
+  plots: ReportLink[];
+  plotsNote?: string;
+}
+
+/**
+ * Links to the MLflow run and its plots when the run reached a server
+ * (`<tracking>/#/experiments/<id>/runs/<run>`, and the files through the
+ * artifact proxy); for a local run, where the plots are instead: a PR
+ * comment cannot embed files from the runner.
+ * @see https://mlflow.org/docs/latest/self-hosting/architecture/artifact-store/
+ */
+export function trackingLinks(
+  tracking: TrackingResult,
+  trackingUri: string | undefined,
+  artifactDir: string,
+): TrackingLinks {
+  const m = /^mlflow-artifacts:\/*([^/]+)\/([^/]+)\/artifacts\/?$/.exec(tracking.artifactUri);
+  if (tracking.offline || !trackingUri || !m) {
+    return {
+      plots: [],
+      plotsNote: `\`${PLOTS.map((p) => p.file).join('`, `')}\` in the artifact folder \`${artifactDir}\` (the run was tracked in the local store, so there is no link; upload it with \`npm run upload-runs\`)`,
+    };
+  }
+  const base = trackingUri.replace(/\/+$/, '');
+  const [, expId, runId] = m;
+  return {
+    runLink: { label: `MLflow run ${runId}`, url: `${base}/#/experiments/${expId}/runs/${runId}` },
+    plots: PLOTS.map((p) => ({
+      label: p.label,
+      url: `${base}/api/2.0/mlflow-artifacts/artifacts/${expId}/${runId}/artifacts/model/${p.file}`,
+    })),
+  };
+}

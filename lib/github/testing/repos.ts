@@ -1,0 +1,83 @@
+/**
+ * Test helper: real git repositories in a temp folder: a bare `origin`, a
+ * working clone with a pull-request branch pushed to it, and more clones on
+ * demand (a teammate who pushes meanwhile). Git runs with an isolated HOME
+ * and a fixed identity for the helpers' own commits.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestRepos {
+  root: string;
+  origin: string;
+  /** The working clone, checked out at the PR head. */
+  work: string;
+  branch: string;
+  /** The environment git runs with (isolated HOME, no prompts). */
+  env: Record<string, string>;
+  /** Run git in `cwd` (default the work clone); returns trimmed stdout. */
+  git(args: string[], cwd?: string): string;
+  /** A fresh clone of origin checked out at `branch` (default the PR branch). */
+  clone(name: string, branch?: string): string;
+  /** The content of `path` at origin's `ref`. */
+  show(ref: string, path: string): string;
+}
+
+const IDENT = ['-c', 'user.name=Teammate', '-c', 'user.email=teammate@example.com'];
+
+/** origin with `main` holding `files`, and `branch` (one commit more) checked out in `work`. */
+export async function makeTestRepos(
+  files: Record<string, string>,
+  branch = 'feature/more-data',
+): Promise<TestRepos> {
+  const root = await mkdtemp(join(tmpdir(), 'gh-repos-'));
+  const home = join(root, 'home');
+  await mkdir(home);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  const git = (args: string[], cwd = join(root, 'work')) =>
+    execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const origin = join(root, 'origin.git');
+  git(['init', '--bare', '-q', '-b', 'main', origin], root);
+  const work = join(root, 'work');
+  git(['init', '-q', '-b', 'main', work], root);
+  const all = { '.gitignore': 'artifacts/\nmlruns-local/\n*.lock.json.lock\n', ...files };
+  for (const [p, text] of Object.entries(all)) {
+    await mkdir(join(work, p, '..'), { recursive: true });
+    await writeFile(join(work, p), text);
+  }
+  git(['add', '-A']);
+  git([...IDENT, 'commit', '-q', '-m', 'initial']);
+  git(['remote', 'add', 'origin', origin]);
+  git(['push', '-q', 'origin', 'main']);
+  git(['checkout', '-q', '-b', branch]);
+  await writeFile(join(work, 'data-notes.md'), 'more data\n');
+  git(['add', 'data-notes.md']);
+  git([...IDENT, 'commit', '-q', '-m', 'add data']);
+  git(['push', '-q', 'origin', branch]);
+  git(['fetch', '-q', 'origin']);
+  return {
+    root,
+    origin,
+    work,
+    branch,
+    env,
+    git,
+    clone(name, b = branch) {
+      const dir = join(root, name);
+      git(['clone', '-q', '-b', b, origin, dir], root);
+      git(['config', 'user.name', 'Teammate'], dir);
+      git(['config', 'user.email', 'teammate@example.com'], dir);
+      return dir;
+    },
+    show(ref, path) {
+      return git(['show', `${ref}:${path}`], origin);
+    },
+  };
+}

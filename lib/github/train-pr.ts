@@ -1,0 +1,234 @@
+/**
+ * `train` in CI for a pull request (train.yml → `npm run train:ci`): read the
+ * GitHub context, train and record the run (lib/pipeline: MLflow or the
+ * local store, candidate added to models.lock.json), commit the lock to the
+ * PR branch (rebasing, or re-adding the candidate on a push race), then
+ * write the comparison with prod to the job summary and to the PR comment,
+ * updating the earlier comment of the same model. See docs/ci-training.md.
+ */
+import { dirname, relative, resolve } from 'node:path';
+import type { TrainingConfig } from '../../training/config.ts';
+import { ProjectError } from '../errors.ts';
+import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../lock/index.ts';
+import { type TrainAndRecordResult, trainAndRecord } from '../pipeline/index.ts';
+import type { SourceInfo } from '../tracking/index.ts';
+import type { GithubApi } from './client.ts';
+import { trainCommentMarker, type UpsertCommentResult, upsertComment } from './comment.ts';
+import { type PullRequestContext, readPullRequestContext } from './context.ts';
+import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from './git.ts';
+import { comparisonMarkdown } from './report.ts';
+import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
+import { appendJobSummary } from './summary.ts';
+
+export interface TrainPullRequestOptions {
+  config: TrainingConfig;
+  configPath?: string;
+  /** The step's environment: GITHUB_*, MLFLOW_*, GITHUB_STEP_SUMMARY. */
+  env: Record<string, string | undefined>;
+  /** The checkout of the PR (a git working tree). */
+  cwd: string;
+  /** models.lock.json (relative to cwd). */
+  lockPath: string;
+  /** The artifact folder to write (relative to cwd). */
+  outDir: string;
+  dataPath?: string;
+  modelName?: string;
+  /** The environment the candidate is compared with (default prod). */
+  compareEnv?: string;
+  progress?: boolean;
+  log?: (line: string) => void;
+  readFile?: (path: string) => string;
+  /** Push retries (tests shorten the backoff and inject a concurrent push). */
+  push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+export interface TrainPullRequestResult {
+  context: PullRequestContext;
+  run: TrainAndRecordResult;
+  /** The candidate's version id in the lock as pushed (it changes when the candidate was re-added). */
+  version: string;
+  /** Undefined for a PR from a fork: its token cannot push, the lock entry stays in the job only. */
+  publish?: PublishResult;
+  comment?: UpsertCommentResult;
+  /** Why the comment was not posted (a fork's read-only token). */
+  commentSkipped?: string;
+  markdown: string;
+}
+
+/** The commit message of a candidate: subject, blank line, trailers. */
+export function candidateCommitMessage(
+  model: string,
+  version: string,
+  entry: LockedVersion,
+  ctx: Pick<PullRequestContext, 'runUrl' | 'prNumber'>,
+): string {
+  const acc = entry.metrics.accuracy;
+  const trailers = [
+    `Model-Version: ${model}@${version}`,
+    `Model-Root-Digest: ${entry.rootDigest}`,
+    `Pull-Request: #${ctx.prNumber}`,
+  ];
+  if (ctx.runUrl) trailers.push(`Workflow-Run: ${ctx.runUrl}`);
+  return `train: ${model} v${version} candidate${acc === undefined ? '' : ` (accuracy ${acc.toFixed(4)})`}\n\n${trailers.join('\n')}\n`;
+}
+
+function versionOf(lock: Lock, model: string, rootDigest: string): string | undefined {
+  const versions = lock.models[model]?.versions ?? {};
+  return Object.keys(versions).find((id) => versions[id]?.rootDigest === rootDigest);
+}
+
+/** Checks before training: a git checkout at the PR head with a clean lock file. */
+async function preflight(git: GitRunner, ctx: PullRequestContext, lockRel: string): Promise<void> {
+  const top = await git.tryRun(['rev-parse', '--show-toplevel']);
+  if (top.code !== 0) {
+    throw new ProjectError('USAGE', `${git.cwd} is not a git checkout`, {
+      subject: git.cwd,
+      hint: 'run train:ci in the repository checked out by actions/checkout',
+    });
+  }
+  const head = (await git.run(['rev-parse', 'HEAD'])).trim();
+  if (head !== ctx.headSha) {
+    throw new ProjectError(
+      'USAGE',
+      `the checkout is at ${head.slice(0, 12)}, not at the pull request head ${ctx.headSha.slice(0, 12)} (pull_request.head.sha)`,
+      {
+        subject: 'HEAD',
+        hint: 'check out the PR head: actions/checkout with ref set to github.event.pull_request.head.sha (the default is the merge commit)',
+      },
+    );
+  }
+  const dirty = await git.run(['status', '--porcelain', '--', lockRel]);
+  if (dirty) {
+    throw new ProjectError(
+      'USAGE',
+      `${lockRel} has uncommitted changes; train:ci commits it and will not mix them in`,
+      {
+        subject: lockRel,
+        hint: 'commit or discard the change first',
+      },
+    );
+  }
+}
+
+/** Train for the pull request of the context in `options.env`; see the module comment. */
+export async function trainForPullRequest(options: TrainPullRequestOptions): Promise<TrainPullRequestResult> {
+  const log = options.log ?? ((l: string) => console.error(l));
+  // The context first: a run without it stops here, before anything is trained or written.
+  const ctx = readPullRequestContext(options.env, options.readFile);
+  const cwd = resolve(options.cwd);
+  const lockPath = resolve(cwd, options.lockPath);
+  const lockRel = relative(cwd, lockPath);
+  const git = gitRunner(cwd, { env: options.env, token: ctx.token, serverUrl: ctx.serverUrl });
+  await preflight(git, ctx, lockRel);
+  await readLock(lockPath); // a bad lock fails now, not after an hour of training
+
+  const source: SourceInfo = {
+    commit: ctx.headSha,
+    branch: ctx.headRef,
+    prNumber: ctx.prNumber,
+    prHeadSha: ctx.headSha,
+    ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+  };
+  const run = await trainAndRecord({
+    config: options.config,
+    env: options.env,
+    cwd,
+    source,
+    lockPath,
+    modelName: options.modelName,
+    outDir: resolve(cwd, options.outDir),
+    dataPath: options.dataPath,
+    progress: options.progress ?? false,
+    configPath: options.configPath,
+    log,
+    signal: options.signal,
+  });
+  const model = run.modelName;
+  const entry = run.lockEntry as LockedVersion;
+  let version = run.lockVersion as string;
+
+  let publish: PublishResult | undefined;
+  if (ctx.fromFork) {
+    log(
+      `pull request #${ctx.prNumber} comes from a fork: its token cannot push, so the lock entry is not committed`,
+    );
+  } else {
+    publish = await commitAndPush({
+      git,
+      branch: ctx.headRef,
+      paths: [lockRel],
+      message: candidateCommitMessage(model, version, entry, ctx),
+      validate: async () => {
+        const lock = await readLock(lockPath);
+        if (!versionOf(lock, model, entry.rootDigest)) throw new Error(`${lockRel} lost the candidate`);
+      },
+      reapply: async () => {
+        let added: string | undefined;
+        await updateLock(lockPath, (lock) => {
+          if (versionOf(lock, model, entry.rootDigest)) return lock;
+          const r = addCandidate(lock, { model, entry });
+          added = r.version;
+          return r.lock;
+        });
+        if (added === undefined) return undefined;
+        log(`lock: re-added ${model} as version ${added} on top of the PR branch`);
+        return candidateCommitMessage(model, added, entry, ctx);
+      },
+      ...options.push,
+      log,
+    });
+    log(`pushed ${publish.commit.slice(0, 12)} to ${ctx.headRef} after ${publish.attempts} attempt(s)`);
+  }
+  const lock = await readLock(lockPath);
+  version = versionOf(lock, model, entry.rootDigest) ?? version;
+
+  const compareEnv = options.compareEnv ?? 'prod';
+  const candidate = await candidateSide(version, entry, run.train.artifactDir);
+  const prod = await pinnedSide(lock, model, compareEnv, {
+    lockDir: dirname(lockPath),
+    env: options.env,
+    fetch: options.fetch,
+  });
+  const links = trackingLinks(
+    run.tracking,
+    options.env.MLFLOW_TRACKING_URI,
+    relative(cwd, run.train.artifactDir),
+  );
+  const footer: string[] = [];
+  footer.push(
+    publish
+      ? `Lock: \`${model}\` version ${version} added to \`${lockRel}\` in ${publish.commit.slice(0, 7)} on \`${ctx.headRef}\`.`
+      : `Lock: not committed (a pull request from a fork gets a read-only token); run \`npm run train\` on the branch to add it.`,
+  );
+  if (ctx.runUrl) footer.push(`Workflow run: ${ctx.runUrl}`);
+  const markdown = comparisonMarkdown({
+    model,
+    candidate,
+    prod,
+    prodEnv: compareEnv,
+    runLink: links.runLink,
+    plots: links.plots,
+    plotsNote: links.plotsNote,
+    footer,
+  });
+  const marker = trainCommentMarker(model);
+  const body = `${marker}\n${markdown}`;
+  const summaryPath = options.env.GITHUB_STEP_SUMMARY;
+  if (summaryPath) await appendJobSummary(summaryPath, markdown);
+  else log('GITHUB_STEP_SUMMARY is not set: no job summary written');
+
+  const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
+  const result: TrainPullRequestResult = { context: ctx, run, version, markdown: body };
+  if (publish) result.publish = publish;
+  try {
+    result.comment = await upsertComment(api, { issueNumber: ctx.prNumber, marker, body });
+    log(`PR comment ${result.comment.action}: ${result.comment.url}`);
+  } catch (e) {
+    if (!ctx.fromFork) throw e;
+    result.commentSkipped = (e as Error).message.split('\n')[0];
+    log(`warning: no PR comment for a fork's pull request: ${result.commentSkipped}`);
+  }
+  return result;
+}

@@ -1,0 +1,317 @@
+/**
+ * A FAKE of GitHub's REST API, for tests only: GitHub cannot run here, so
+ * this small node:http server on 127.0.0.1 speaks the real wire format
+ * (paths, JSON shapes, status codes, Link pagination) of exactly the calls
+ * this project makes, keeps their state in memory and records every request:
+ *
+ * - GET    /repos/{o}/{r}/issues/{n}/comments   (per_page, page; Link rel="next"/"last")
+ * - POST   /repos/{o}/{r}/issues/{n}/comments   → 201 issue comment
+ * - PATCH  /repos/{o}/{r}/issues/comments/{id}  → 200 issue comment
+ * - GET    /repos/{o}/{r}/pulls                 (state, head "owner:branch", base)
+ * - POST   /repos/{o}/{r}/pulls                 → 201 pull request; 422 when one is open for head
+ * - PATCH  /repos/{o}/{r}/pulls/{n}             → 200 pull request
+ * - POST   /repos/{o}/{r}/issues/{n}/labels     → 200 labels of the issue
+ * - POST   /repos/{o}/{r}/dispatches            → 204 (event_type required, else 422)
+ *
+ * Every request must carry `Authorization: token <t>` or `Bearer <t>` with
+ * the configured token (401 "Bad credentials" otherwise).
+ * @see https://docs.github.com/en/rest/issues/comments
+ * @see https://docs.github.com/en/rest/pulls/pulls
+ * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+ * @see https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeComment {
+  id: number;
+  node_id: string;
+  url: string;
+  html_url: string;
+  issue_url: string;
+  body: string;
+  user: { login: string; id: number; type: string };
+  created_at: string;
+  updated_at: string;
+  author_association: string;
+}
+
+export interface FakePull {
+  id: number;
+  number: number;
+  url: string;
+  html_url: string;
+  state: 'open' | 'closed';
+  title: string;
+  body: string | null;
+  draft: boolean;
+  head: { ref: string; label: string; sha: string };
+  base: { ref: string; label: string };
+  labels: { id: number; name: string; color: string; default: boolean }[];
+  created_at: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorization?: string;
+}
+
+export interface FakeGithub {
+  /** Base URL for GITHUB_API_URL. */
+  url: string;
+  owner: string;
+  repo: string;
+  requests: RecordedRequest[];
+  /** issue/PR number → its comments, oldest first. */
+  comments: Map<number, FakeComment[]>;
+  pulls: FakePull[];
+  dispatches: { event_type: string; client_payload: unknown }[];
+  /** Add a comment as someone else (to test pagination and markers). */
+  addComment(issue: number, body: string, login?: string): FakeComment;
+  close(): Promise<void>;
+}
+
+export interface FakeGithubOptions {
+  token: string;
+  owner?: string;
+  repo?: string;
+  /** The next issue/PR number (default 1). */
+  firstNumber?: number;
+}
+
+const json = (res: ServerResponse, status: number, value?: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'x-github-api-version-selected': '2022-11-28',
+    ...headers,
+  });
+  res.end(value === undefined ? '' : JSON.stringify(value));
+};
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return undefined;
+  return JSON.parse(text);
+}
+
+/** Start the fake on 127.0.0.1 (a free port). */
+export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeGithub> {
+  const owner = options.owner ?? 'acme';
+  const repo = options.repo ?? 'models';
+  const comments = new Map<number, FakeComment[]>();
+  const pulls: FakePull[] = [];
+  const dispatches: FakeGithub['dispatches'] = [];
+  const requests: RecordedRequest[] = [];
+  let nextId = 1000;
+  let nextNumber = options.firstNumber ?? 1;
+  let url = '';
+  const web = `https://github.com/${owner}/${repo}`;
+  const now = () => new Date().toISOString();
+
+  const makeComment = (issue: number, body: string, login: string): FakeComment => {
+    const id = nextId++;
+    const c: FakeComment = {
+      id,
+      node_id: `IC_${id}`,
+      url: `${url}/repos/${owner}/${repo}/issues/comments/${id}`,
+      html_url: `${web}/pull/${issue}#issuecomment-${id}`,
+      issue_url: `${url}/repos/${owner}/${repo}/issues/${issue}`,
+      body,
+      user: { login, id: 41898282, type: login.endsWith('[bot]') ? 'Bot' : 'User' },
+      created_at: now(),
+      updated_at: now(),
+      author_association: 'NONE',
+    };
+    const list = comments.get(issue) ?? [];
+    list.push(c);
+    comments.set(issue, list);
+    return c;
+  };
+
+  const notFound = (res: ServerResponse) =>
+    json(res, 404, {
+      message: 'Not Found',
+      documentation_url: 'https://docs.github.com/rest',
+      status: '404',
+    });
+  const invalid = (res: ServerResponse, message: string, errors: unknown[] = []) =>
+    json(res, 422, { message, errors, documentation_url: 'https://docs.github.com/rest', status: '422' });
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const u = new URL(req.url ?? '/', 'http://fake');
+      const query = Object.fromEntries(u.searchParams);
+      let body: unknown;
+      try {
+        body = await readBody(req);
+      } catch {
+        json(res, 400, { message: 'Problems parsing JSON' });
+        return;
+      }
+      const rec: RecordedRequest = { method: req.method ?? '', path: u.pathname, query, body };
+      if (req.headers.authorization) rec.authorization = req.headers.authorization;
+      requests.push(rec);
+      const auth = req.headers.authorization ?? '';
+      if (auth !== `token ${options.token}` && auth !== `Bearer ${options.token}`) {
+        json(res, 401, {
+          message: 'Bad credentials',
+          documentation_url: 'https://docs.github.com/rest',
+          status: '401',
+        });
+        return;
+      }
+      const prefix = `/repos/${owner}/${repo}`;
+      if (!u.pathname.startsWith(`${prefix}/`)) return notFound(res);
+      const path = u.pathname.slice(prefix.length);
+      const b = (body ?? {}) as Record<string, unknown>;
+      const cm = /^\/issues\/(\d+)\/comments$/.exec(path);
+      const um = /^\/issues\/comments\/(\d+)$/.exec(path);
+      const pm = /^\/pulls\/(\d+)$/.exec(path);
+      const lm = /^\/issues\/(\d+)\/labels$/.exec(path);
+      if (cm) {
+        const issue = Number(cm[1]);
+        if (req.method === 'GET') {
+          const all = comments.get(issue) ?? [];
+          const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100);
+          const page = Math.max(Number(query.page ?? 1) || 1, 1);
+          const last = Math.max(Math.ceil(all.length / perPage), 1);
+          const links: string[] = [];
+          const link = (p: number, rel: string) => {
+            const l = new URL(`${url}${u.pathname}`);
+            l.searchParams.set('per_page', String(perPage));
+            l.searchParams.set('page', String(p));
+            links.push(`<${l.href}>; rel="${rel}"`);
+          };
+          if (page < last) {
+            link(page + 1, 'next');
+            link(last, 'last');
+          }
+          if (page > 1) {
+            link(page - 1, 'prev');
+            link(1, 'first');
+          }
+          return json(
+            res,
+            200,
+            all.slice((page - 1) * perPage, page * perPage),
+            links.length ? { link: links.join(', ') } : {},
+          );
+        }
+        if (req.method === 'POST') {
+          if (typeof b.body !== 'string') return invalid(res, 'Invalid request.\n\n"body" wasn\'t supplied.');
+          return json(res, 201, makeComment(issue, b.body, 'github-actions[bot]'));
+        }
+      }
+      if (um && req.method === 'PATCH') {
+        const id = Number(um[1]);
+        const c = [...comments.values()].flat().find((x) => x.id === id);
+        if (!c) return notFound(res);
+        if (typeof b.body !== 'string') return invalid(res, 'Invalid request.\n\n"body" wasn\'t supplied.');
+        c.body = b.body;
+        c.updated_at = now();
+        return json(res, 200, c);
+      }
+      if (path === '/pulls' && req.method === 'GET') {
+        const state = query.state ?? 'open';
+        const list = pulls.filter(
+          (p) =>
+            (state === 'all' || p.state === state) &&
+            (!query.head || p.head.label === query.head) &&
+            (!query.base || p.base.ref === query.base),
+        );
+        return json(res, 200, list);
+      }
+      if (path === '/pulls' && req.method === 'POST') {
+        for (const f of ['title', 'head', 'base']) {
+          if (typeof b[f] !== 'string' || !b[f]) {
+            return invalid(res, 'Validation Failed', [
+              { resource: 'PullRequest', field: f, code: 'missing_field' },
+            ]);
+          }
+        }
+        const head = String(b.head);
+        const label = head.includes(':') ? head : `${owner}:${head}`;
+        if (pulls.some((p) => p.state === 'open' && p.head.label === label && p.base.ref === b.base)) {
+          return invalid(res, 'Validation Failed', [
+            {
+              resource: 'PullRequest',
+              code: 'custom',
+              message: `A pull request already exists for ${label}.`,
+            },
+          ]);
+        }
+        const number = nextNumber++;
+        const pr: FakePull = {
+          id: nextId++,
+          number,
+          url: `${url}${prefix}/pulls/${number}`,
+          html_url: `${web}/pull/${number}`,
+          state: 'open',
+          title: String(b.title),
+          body: typeof b.body === 'string' ? b.body : null,
+          draft: b.draft === true,
+          head: { ref: label.split(':')[1] as string, label, sha: '0'.repeat(40) },
+          base: { ref: String(b.base), label: `${owner}:${String(b.base)}` },
+          labels: [],
+          created_at: now(),
+        };
+        pulls.push(pr);
+        return json(res, 201, pr);
+      }
+      if (pm && req.method === 'PATCH') {
+        const pr = pulls.find((p) => p.number === Number(pm[1]));
+        if (!pr) return notFound(res);
+        if (typeof b.title === 'string') pr.title = b.title;
+        if (typeof b.body === 'string') pr.body = b.body;
+        if (b.state === 'open' || b.state === 'closed') pr.state = b.state;
+        return json(res, 200, pr);
+      }
+      if (lm && req.method === 'POST') {
+        const pr = pulls.find((p) => p.number === Number(lm[1]));
+        if (!pr) return notFound(res);
+        const names = Array.isArray(b.labels) ? b.labels.map(String) : [];
+        if (!names.length) return invalid(res, 'Invalid request.\n\nNo subschema in "anyOf" matched.');
+        for (const name of names) {
+          if (!pr.labels.some((l) => l.name === name)) {
+            pr.labels.push({ id: nextId++, name, color: 'ededed', default: false });
+          }
+        }
+        return json(res, 200, pr.labels);
+      }
+      if (path === '/dispatches' && req.method === 'POST') {
+        if (typeof b.event_type !== 'string' || !b.event_type) {
+          return invalid(res, 'Invalid request.\n\n"event_type" wasn\'t supplied.');
+        }
+        dispatches.push({ event_type: b.event_type, client_payload: b.client_payload ?? {} });
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      return notFound(res);
+    })().catch((e: unknown) => {
+      json(res, 500, { message: (e as Error).message });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    owner,
+    repo,
+    requests,
+    comments,
+    pulls,
+    dispatches,
+    addComment: (issue, body, login = 'octocat') => makeComment(issue, body, login),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The Alertmanager config, checked by the real amtool, and the whole path
+ * with a real Alertmanager: a firing drift alert → Alertmanager's webhook →
+ * the alert relay → repository_dispatch "drift-alert" on the FAKE GitHub API
+ * (lib/testing/fake-github.ts).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { createAlertRelay } from '../../lib/github/index.ts';
+import { type FakeGithub, startFakeGithub } from '../../lib/testing/fake-github.ts';
+import { requireTool } from '../../lib/testing/services.ts';
+
+const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');
+const INSTALL = 'apt-get install prometheus-alertmanager (scripts/setup.d/55-alertmanager.sh)';
+const amtool = requireTool('amtool', INSTALL);
+const alertmanager = requireTool('prometheus-alertmanager', INSTALL);
+const maybe = amtool && alertmanager ? describe : describe.skip;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+maybe('monitoring/alertmanager', () => {
+  let dir: string;
+  let gh: FakeGithub;
+  let relay: Server;
+  let am: ChildProcess | undefined;
+  let amLog = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'alertmanager-'));
+    gh = await startFakeGithub({ token: 'relay-token' });
+    relay = createServer(
+      createAlertRelay({
+        api: { token: 'relay-token', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
+        log: () => {},
+      }),
+    );
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  });
+
+  afterAll(async () => {
+    if (am && am.exitCode === null) {
+      const exited = new Promise<void>((r) => am?.once('exit', () => r()));
+      am.kill('SIGTERM');
+      await exited;
+    }
+    await new Promise<void>((r) => relay?.close(() => r()));
+    await gh?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('amtool check-config accepts the config and routes the drift alerts to the relay', () => {
+    expect(execFileSync(amtool as string, ['check-config', CONFIG], { encoding: 'utf8' })).toContain(
+      'SUCCESS',
+    );
+    const route = (labels: string) =>
+      execFileSync(
+        amtool as string,
+        ['config', 'routes', 'test', `--config.file=${CONFIG}`, ...labels.split(' ')],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
+    expect(route('alertname=ServingFeatureDrift namespace=ml-prod')).toBe('retrain-relay');
+    expect(route('alertname=ServingPredictionDrift')).toBe('retrain-relay');
+    expect(route('alertname=ServingDriftDisabled')).toBe('default');
+    expect(route('alertname=ServingHighErrorRate')).toBe('default');
+  });
+
+  it('a firing drift alert reaches GitHub as repository_dispatch "drift-alert" through a real Alertmanager', async () => {
+    const config = parse(await readFile(CONFIG, 'utf8'));
+    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
+    config.route.group_wait = '1s';
+    config.route.routes[0].group_wait = '1s';
+    config.receivers.find((r: { name: string }) => r.name === 'retrain-relay').webhook_configs[0].url =
+      relayUrl;
+    const file = join(dir, 'alertmanager.yml');
+    await writeFile(file, stringify(config));
+    const port = await freePort();
+    am = spawn(
+      alertmanager as string,
+      [
+        `--config.file=${file}`,
+        `--storage.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    am.stderr?.on('data', (d) => {
+      amLog += String(d);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor('Alertmanager ready', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined));
+    const post = await fetch(`${base}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        {
+          labels: {
+            alertname: 'ServingFeatureDrift',
+            namespace: 'ml-prod',
+            feature: 'brightness',
+            method: 'psi',
+          },
+          annotations: { summary: 'Input drift on brightness (psi)' },
+        },
+        { labels: { alertname: 'ServingDriftDisabled', namespace: 'ml-prod' }, annotations: {} },
+      ]),
+    });
+    expect(post.status).toBe(200);
+    const dispatch = await waitFor('the repository_dispatch', async () => gh.dispatches[0]).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}\nalertmanager log:\n${amLog}`);
+      },
+    );
+    expect(dispatch.event_type).toBe('drift-alert');
+    const payload = dispatch.client_payload as {
+      alerts: { alertname: string; summary: string }[];
+      groupKey: string;
+    };
+    expect(payload.alerts.map((a) => [a.alertname, a.summary])).toEqual([
+      ['ServingFeatureDrift', 'Input drift on brightness (psi)'],
+    ]);
+    expect(payload.groupKey).toContain('ServingFeatureDrift');
+    const req = gh.requests.find((r) => r.path === '/repos/acme/models/dispatches');
+    expect(req?.authorization).toBe('token relay-token');
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * retrain against real git repositories and the FAKE GitHub API server
+ * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
+ */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { makeTestRepos, type TestRepos } from '../lib/github/testing/repos.ts';
+import {
+  addCandidate,
+  emptyLock,
+  entryFromArtifact,
+  type Lock,
+  type LockedVersion,
+  parseLockText,
+  pinVersion,
+  serializeLock,
+} from '../lib/index.ts';
+import { trainAndRecord } from '../lib/pipeline/index.ts';
+import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { loadTrainingConfig } from '../training/index.ts';
+import { main, reasonFromEvent } from './retrain.ts';
+
+const MODEL = 'tiny-classifier';
+const TOKEN = 'ghs_retraintoken';
+const NOW = new Date('2026-03-04T05:17:00.000Z');
+let dir: string;
+let configPath: string;
+let prodArtifact: string;
+let prodEntry: LockedVersion;
+let gh: FakeGithub;
+let repos: TestRepos | undefined;
+
+const tiny = (seed: number) => ({
+  name: MODEL,
+  seed,
+  data: {
+    kind: 'generated',
+    path: join(dir, 'data'),
+    perClass: 6,
+    size: 8,
+    split: { validation: 0.2, test: 0.2 },
+  },
+  input: { width: 8, height: 8, channels: 1 },
+  model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
+  augmentation: { enabled: false, crop: 0, flip: false },
+  training: {
+    epochs: 1,
+    batchSize: 8,
+    learningRate: 0.01,
+    warmupEpochs: 0,
+    schedule: 'constant',
+    earlyStopping: { patience: 1, minDelta: 0 },
+  },
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'retrain-'));
+  configPath = join(dir, 'tiny.json');
+  await writeFile(configPath, JSON.stringify(tiny(5)));
+  await writeFile(join(dir, 'prod.json'), JSON.stringify(tiny(13)));
+  const prod = await trainAndRecord({
+    config: await loadTrainingConfig(join(dir, 'prod.json')),
+    env: {},
+    cwd: dir,
+    outDir: join(dir, 'prod-artifact'),
+    progress: false,
+    log: () => {},
+  });
+  prodArtifact = prod.train.artifactDir;
+  prodEntry = await entryFromArtifact(prodArtifact, {
+    uri: 'artifacts/prod-v1',
+    runId: null,
+    modelVersion: null,
+    trackingUri: null,
+    gitCommit: null,
+  });
+  gh = await startFakeGithub({ token: TOKEN, owner: 'acme', repo: 'models', firstNumber: 31 });
+});
+
+afterEach(async () => {
+  if (repos) await rm(repos.root, { recursive: true, force: true });
+  repos = undefined;
+  gh.pulls.length = 0;
+  gh.requests.length = 0;
+});
+
+afterAll(async () => {
+  await gh?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function lockWithProd(entry: LockedVersion = prodEntry): Lock {
+  const added = addCandidate(emptyLock(), { model: MODEL, entry });
+  return pinVersion(added.lock, { model: MODEL, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+}
+
+async function setup(lock: Lock, gates?: unknown): Promise<TestRepos> {
+  const files: Record<string, string> = { 'models.lock.json': serializeLock(lock) };
+  if (gates) files['environments/promotion-gates.json'] = `${JSON.stringify(gates, null, 2)}\n`;
+  repos = await makeTestRepos(files);
+  repos.git(['checkout', '-q', 'main']);
+  await cp(prodArtifact, join(repos.work, 'artifacts', 'prod-v1'), { recursive: true });
+  return repos;
+}
+
+const gatesWith = (minAccuracy: number, margin: number) => ({
+  gatesVersion: 1,
+  environments: {
+    prod: {
+      source: 'staging',
+      gates: {
+        minMetric: { accuracy: minAccuracy },
+        maxMetricDrop: [{ metric: 'accuracy', vs: 'prod', margin }],
+      },
+    },
+  },
+});
+
+const envOf = (r: TestRepos) => ({
+  ...r.env,
+  GITHUB_ACTIONS: 'true',
+  GITHUB_EVENT_NAME: 'schedule',
+  GITHUB_REPOSITORY: 'acme/models',
+  GITHUB_TOKEN: TOKEN,
+  GITHUB_API_URL: gh.url,
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_RUN_ID: '99',
+});
+
+async function run(r: TestRepos) {
+  const lines: string[] = [];
+  const code = await main(['--config', configPath, '--base', 'main'], {
+    env: envOf(r),
+    cwd: r.work,
+    now: () => NOW,
+    print: (l) => lines.push(l),
+    log: (l) => lines.push(l),
+  });
+  return { code, out: lines.join('\n') };
+}
+
+describe('npm run retrain', () => {
+  it('opens a labelled pull request from retrain/<date>-<sha> with the candidate when it passes the gates', async () => {
+    const r = await setup(lockWithProd(), gatesWith(0, 1));
+    const mainSha = r.git(['rev-parse', 'main'], r.origin);
+    const branch = `retrain/20260304-${mainSha.slice(0, 7)}`;
+    const { code, out } = await run(r);
+    expect(code).toBe(0);
+    const lock = parseLockText(r.show(branch, 'models.lock.json'), 'origin lock');
+    expect(Object.keys(lock.models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
+    expect(lock.models[MODEL]?.pins).toEqual({ prod: '1' });
+    expect(r.git(['rev-parse', `${branch}~1`], r.origin)).toBe(mainSha);
+    expect(gh.pulls).toHaveLength(1);
+    const pr = gh.pulls[0];
+    expect(pr?.number).toBe(31);
+    expect(pr?.head.ref).toBe(branch);
+    expect(pr?.base.ref).toBe('main');
+    expect(pr?.labels.map((l) => l.name)).toEqual(['retrain']);
+    expect(pr?.title).toMatch(/^retrain: tiny-classifier v2 \(accuracy \d\.\d{4} vs prod v1\)$/);
+    expect(pr?.body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(pr?.body).toContain('**Gates** (environments/promotion-gates.json, environment prod): passed');
+    expect(pr?.body).toMatch(/^\| accuracy >= prod v1 - 1 \| pass \| \d\.\d{4} vs \d\.\d{4} \|$/m);
+    expect(pr?.body).toContain('Started by: the schedule event');
+    expect(out).toContain('pull request #31: https://github.com/acme/models/pull/31');
+    expect(gh.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
+      'GET /repos/acme/models/pulls',
+      'POST /repos/acme/models/pulls',
+      'POST /repos/acme/models/issues/31/labels',
+    ]);
+  });
+
+  it('opens nothing when the candidate fails a gate, says why, and deletes its branch', async () => {
+    const r = await setup(lockWithProd(), gatesWith(1.01, 0));
+    const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
+    const { code, out } = await run(r);
+    expect(code).toBe(0);
+    expect(out).toMatch(/not better than prod: no pull request \(accuracy >= 1\.01: \d\.\d{4}/);
+    expect(gh.pulls).toEqual([]);
+    expect(gh.requests).toEqual([]);
+    expect(r.git(['branch', '--list', 'retrain/*'])).toBe('');
+    expect(r.git(['branch', '--list', 'retrain/*'], r.origin)).toBe('');
+    expect(r.git(['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
+    expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+  });
+
+  it('without a gates file requires accuracy >= prod', async () => {
+    const r = await setup(lockWithProd({ ...prodEntry, metrics: { ...prodEntry.metrics, accuracy: 1 } }));
+    const { code, out } = await run(r);
+    expect(code).toBe(0);
+    expect(out).toContain("**Gates** (no gates file: accuracy >= prod's): not passed");
+    expect(out).toMatch(/no pull request \(accuracy >= prod v1: \d\.\d{4} vs 1\.0000\)/);
+    expect(gh.pulls).toEqual([]);
+  });
+
+  it('names the drift alerts of a repository_dispatch as the reason', async () => {
+    const path = join(dir, 'dispatch.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        action: 'drift-alert',
+        client_payload: {
+          alerts: [{ alertname: 'ServingFeatureDrift', summary: 'Input drift on brightness (psi)' }],
+        },
+      }),
+    );
+    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'repository_dispatch', GITHUB_EVENT_PATH: path })).toBe(
+      'repository_dispatch "drift-alert": Input drift on brightness (psi)',
+    );
+    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'workflow_dispatch' })).toBe('the workflow_dispatch event');
+  });
+});

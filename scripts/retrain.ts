@@ -1,0 +1,102 @@
+/**
+ * Continuous training (drift.yml runs it as `npm run retrain`, on a
+ * schedule, by hand, or on the `drift-alert` repository_dispatch that the
+ * alert relay sends when a drift alert fires).
+ *
+ *   tsx scripts/retrain.ts [--config training/configs/demo.json] [--data <new data dir>]
+ *                          [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
+ *
+ * Thin: flags → lib/github retrain (branch, train + lock, compare with prod
+ * under the promotion gates, PR labelled "retrain" when better) → print.
+ * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
+ */
+import { readFileSync } from 'node:fs';
+import { retrain } from '../lib/github/index.ts';
+import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { loadTrainingConfig } from '../training/index.ts';
+
+const USAGE = `usage: npm run retrain -- [--config training/configs/demo.json] [--data <new data dir>] [--base main]
+  [--lock models.lock.json] [--env prod] [--gates environments/promotion-gates.json] [--model <name>]
+Needs GITHUB_REPOSITORY and GITHUB_TOKEN (contents: write, pull-requests: write).`;
+
+/** Why the run started, from the Actions event: the schedule, a person, or the drift alerts named in the dispatch. */
+export function reasonFromEvent(
+  env: Record<string, string | undefined>,
+  readFile: (p: string) => string = (p) => readFileSync(p, 'utf8'),
+): string | undefined {
+  const name = env.GITHUB_EVENT_NAME;
+  if (!name) return undefined;
+  if (name !== 'repository_dispatch' || !env.GITHUB_EVENT_PATH) return `the ${name} event`;
+  try {
+    const ev = JSON.parse(readFile(env.GITHUB_EVENT_PATH)) as {
+      action?: string;
+      client_payload?: { alerts?: { alertname?: string; summary?: string }[] };
+    };
+    const alerts = (ev.client_payload?.alerts ?? []).map((a) => a.summary ?? a.alertname).filter(Boolean);
+    return `repository_dispatch "${ev.action ?? '?'}"${alerts.length ? `: ${alerts.join('; ')}` : ''}`;
+  } catch {
+    return 'the repository_dispatch event';
+  }
+}
+
+export interface MainDeps {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  now?: () => Date;
+  print?: (line: string) => void;
+  log?: (line: string) => void;
+}
+
+export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      config: { type: 'string', default: 'training/configs/demo.json' },
+      data: { type: 'string' },
+      base: { type: 'string', default: 'main' },
+      lock: { type: 'string', default: 'models.lock.json' },
+      env: { type: 'string', default: 'prod' },
+      gates: { type: 'string' },
+      model: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  const print = deps.print ?? ((l: string) => console.log(l));
+  if (values.help) {
+    print(USAGE);
+    return 0;
+  }
+  if (positionals.length)
+    throw new ProjectError('USAGE', `unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  const env = deps.env ?? process.env;
+  const result = await retrain({
+    config: await loadTrainingConfig(values.config),
+    configPath: values.config,
+    env,
+    cwd: deps.cwd ?? process.cwd(),
+    lockPath: values.lock,
+    base: values.base,
+    dataPath: values.data,
+    outDir: values.out,
+    modelName: values.model,
+    compareEnv: values.env,
+    gatesPath: values.gates,
+    reason: reasonFromEvent(env),
+    now: deps.now,
+    log: deps.log,
+  });
+  print(result.markdown);
+  print(
+    result.pullRequest
+      ? `pull request #${result.pullRequest.number}: ${result.pullRequest.url}`
+      : `not better than ${values.env}: no pull request (${result.checks
+          .filter((c) => !c.ok)
+          .map((c) => `${c.gate}: ${c.detail}`)
+          .join('; ')})`,
+  );
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -1,0 +1,337 @@
+/**
+ * train:ci against real git repositories (a bare origin, the PR clone, a
+ * teammate's clone that pushes meanwhile) and the FAKE GitHub API server
+ * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
+ */
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { makeTestRepos, type TestRepos } from '../lib/github/testing/repos.ts';
+import {
+  addCandidate,
+  emptyLock,
+  entryFromArtifact,
+  exitCodeOf,
+  type Lock,
+  type LockedVersion,
+  ProjectError,
+  parseLockText,
+  pinVersion,
+  rootDigest,
+  serializeLock,
+} from '../lib/index.ts';
+import { trainAndRecord } from '../lib/pipeline/index.ts';
+import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { loadTrainingConfig } from '../training/index.ts';
+import { main } from './train-ci.ts';
+
+const MODEL = 'tiny-classifier';
+const TOKEN = 'ghs_faketoken';
+let dir: string;
+let configPath: string;
+let prodArtifact: string;
+let prodEntry: LockedVersion;
+let gh: FakeGithub;
+let repos: TestRepos | undefined;
+
+function tinyConfig(seed: number) {
+  return {
+    name: MODEL,
+    seed,
+    data: {
+      kind: 'generated',
+      path: join(dir, 'data'),
+      perClass: 6,
+      size: 8,
+      split: { validation: 0.2, test: 0.2 },
+    },
+    input: { width: 8, height: 8, channels: 1 },
+    model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
+    augmentation: { enabled: false, crop: 0, flip: false },
+    training: {
+      epochs: 1,
+      batchSize: 8,
+      learningRate: 0.01,
+      warmupEpochs: 0,
+      schedule: 'constant',
+      earlyStopping: { patience: 1, minDelta: 0 },
+    },
+  };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'train-ci-'));
+  configPath = join(dir, 'tiny.json');
+  await writeFile(configPath, JSON.stringify(tinyConfig(3)));
+  await writeFile(join(dir, 'prod.json'), JSON.stringify(tinyConfig(11)));
+  // The version in prod: a real artifact of the same model, trained once.
+  const prod = await trainAndRecord({
+    config: await loadTrainingConfig(join(dir, 'prod.json')),
+    env: {},
+    cwd: dir,
+    outDir: join(dir, 'prod-artifact'),
+    progress: false,
+    log: () => {},
+  });
+  prodArtifact = prod.train.artifactDir;
+  prodEntry = await entryFromArtifact(prodArtifact, {
+    uri: 'artifacts/prod-v1',
+    runId: null,
+    modelVersion: null,
+    trackingUri: null,
+    gitCommit: null,
+  });
+  gh = await startFakeGithub({ token: TOKEN, owner: 'acme', repo: 'models', firstNumber: 7 });
+});
+
+afterEach(async () => {
+  if (repos) await rm(repos.root, { recursive: true, force: true });
+  repos = undefined;
+  gh.comments.clear();
+  gh.requests.length = 0;
+});
+
+afterAll(async () => {
+  await gh?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function lockWithProd(): Lock {
+  const added = addCandidate(emptyLock(), { model: MODEL, entry: prodEntry });
+  return pinVersion(added.lock, { model: MODEL, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+}
+
+async function setup(lock: Lock = lockWithProd()): Promise<TestRepos> {
+  repos = await makeTestRepos({ 'models.lock.json': serializeLock(lock), 'README.md': '# models\n' });
+  await cp(prodArtifact, join(repos.work, 'artifacts', 'prod-v1'), { recursive: true });
+  return repos;
+}
+
+async function actionsEnv(r: TestRepos, overrides: Record<string, string | undefined> = {}) {
+  const headSha = r.git(['rev-parse', 'HEAD']);
+  const eventPath = join(r.root, `event-${headSha.slice(0, 7)}.json`);
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      action: 'synchronize',
+      number: 7,
+      pull_request: {
+        number: 7,
+        head: { ref: r.branch, sha: headSha, repo: { full_name: 'acme/models' } },
+        base: { ref: 'main', sha: r.git(['rev-parse', 'origin/main']) },
+      },
+      repository: { name: 'models', owner: { login: 'acme' } },
+    }),
+  );
+  const summary = join(r.root, 'step-summary.md');
+  await writeFile(summary, '', { flag: 'a' });
+  return {
+    ...r.env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_REPOSITORY: 'acme/models',
+    GITHUB_TOKEN: TOKEN,
+    GITHUB_API_URL: gh.url,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_STEP_SUMMARY: summary,
+    ...overrides,
+  };
+}
+
+const run = (r: TestRepos, env: Record<string, string | undefined>, extra: Parameters<typeof main>[1] = {}) =>
+  main(['--config', configPath, '--out', 'artifacts/candidate', '--lock', 'models.lock.json'], {
+    env,
+    cwd: r.work,
+    print: () => {},
+    log: () => {},
+    ...extra,
+  });
+
+const originLock = (r: TestRepos) => parseLockText(r.show(r.branch, 'models.lock.json'), 'origin lock');
+
+describe('npm run train:ci', () => {
+  it('stops with a USAGE error naming what is missing and leaves git and the lock unchanged', async () => {
+    const r = await setup();
+    const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
+    const headBefore = r.git(['rev-parse', 'HEAD']);
+    const env = await actionsEnv(r);
+    for (const [overrides, expected] of [
+      [
+        { GITHUB_EVENT_PATH: undefined },
+        'missing GitHub context: GITHUB_EVENT_PATH (the event payload file)',
+      ],
+      [
+        { GITHUB_EVENT_NAME: 'push' },
+        'missing GitHub context: a pull_request event (GITHUB_EVENT_NAME is "push")',
+      ],
+      [
+        { GITHUB_TOKEN: undefined, GITHUB_REPOSITORY: undefined },
+        'missing GitHub context: GITHUB_REPOSITORY ("owner/repo"), GITHUB_TOKEN',
+      ],
+    ] as const) {
+      const err = await run(r, { ...env, ...overrides }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProjectError);
+      expect((err as ProjectError).message.split('\n')[0]).toBe(expected);
+      expect((err as ProjectError).message).toContain('GitHub Actions job');
+      expect(exitCodeOf(err)).toBe(2);
+    }
+    expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+    expect(r.git(['rev-parse', 'HEAD'])).toBe(headBefore);
+    expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
+    expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
+    expect(gh.requests).toEqual([]);
+  });
+
+  it('commits the candidate to the PR branch, writes the summary, comments once and updates that comment on a re-run', async () => {
+    const r = await setup();
+    const env = await actionsEnv(r);
+    expect(await run(r, env)).toBe(0);
+
+    const lock = originLock(r);
+    expect(Object.keys(lock.models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
+    expect(lock.models[MODEL]?.pins).toEqual({ prod: '1' });
+    const cand = lock.models[MODEL]?.versions['2'] as LockedVersion;
+    expect(cand.gitCommit).toBe(
+      JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')).pull_request.head.sha,
+    );
+    const message = r.git(['log', '-1', '--format=%B', r.branch], r.origin);
+    expect(message).toMatch(new RegExp(`^train: ${MODEL} v2 candidate \\(accuracy \\d\\.\\d{4}\\)\\n\\n`));
+    expect(message).toContain(
+      `Model-Version: ${MODEL}@2\nModel-Root-Digest: ${cand.rootDigest}\nPull-Request: #7`,
+    );
+    expect(message).toContain('Workflow-Run: https://github.com/acme/models/actions/runs/4242');
+    expect(r.git(['log', '-1', '--format=%an <%ae>', r.branch], r.origin)).toBe(
+      'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+    );
+
+    const comments = gh.comments.get(7) ?? [];
+    expect(comments).toHaveLength(1);
+    const body = comments[0]?.body ?? '';
+    expect(body.startsWith(`<!-- gitops-ml:train:${MODEL} -->\n`)).toBe(true);
+    expect(body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    const acc = (n: number) => n.toFixed(4);
+    const delta = cand.metrics.accuracy! - prodEntry.metrics.accuracy!;
+    const sign = Number(Math.abs(delta).toFixed(3)) === 0 ? '±' : delta > 0 ? '+' : '-';
+    expect(body).toContain(
+      `| accuracy | ${acc(cand.metrics.accuracy!)} | ${acc(prodEntry.metrics.accuracy!)} | ${sign}${Math.abs(delta).toFixed(3)} |`,
+    );
+    expect(body).toContain('| class | precision | Δ | recall | Δ | F1 | Δ | support |');
+    expect(body).toMatch(/^\| circle \| \d\.\d{3} \| [+\-±]\d\.\d{3} \|/m);
+    expect(body).toContain(
+      '`confusion-matrix.png`, `learning-curves.png` in the artifact folder `artifacts/candidate`',
+    );
+    const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
+    expect(summary).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(body).toContain(summary.trim());
+
+    // A re-run on the new head (another push to the PR) updates the same comment.
+    r.git(['fetch', '-q', 'origin']);
+    r.git(['checkout', '-q', `origin/${r.branch}`]);
+    await rm(join(r.work, 'artifacts', 'candidate'), { recursive: true, force: true });
+    const env2 = await actionsEnv(r);
+    expect(await run(r, env2)).toBe(0);
+    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1', '2', '3']);
+    const after = gh.comments.get(7) ?? [];
+    expect(after).toHaveLength(1);
+    expect(after[0]?.id).toBe(comments[0]?.id);
+    expect(after[0]?.body).toContain('| metric | candidate (v3) | prod (v1) | delta |');
+    expect(gh.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
+      'GET /repos/acme/models/issues/7/comments',
+      'POST /repos/acme/models/issues/7/comments',
+      'GET /repos/acme/models/issues/7/comments',
+      `PATCH /repos/acme/models/issues/comments/${comments[0]?.id}`,
+    ]);
+    expect(gh.requests.every((q) => q.authorization === `token ${TOKEN}`)).toBe(true);
+  });
+
+  it('finds its earlier comment on a later page and says when the prod artifact cannot be fetched', async () => {
+    const r = await setup();
+    for (let i = 0; i < 120; i++) gh.addComment(7, `looks good ${i}`);
+    const earlier = gh.addComment(7, `<!-- gitops-ml:train:${MODEL} -->\nold report`, 'github-actions[bot]');
+    await rm(join(r.work, 'artifacts', 'prod-v1'), { recursive: true });
+    expect(await run(r, await actionsEnv(r))).toBe(0);
+    const comments = gh.comments.get(7) ?? [];
+    expect(comments).toHaveLength(121);
+    const body = comments.find((c) => c.id === earlier.id)?.body ?? '';
+    expect(body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(body).toContain('> Per-class metrics of prod v1 could not be fetched (artifacts/prod-v1:');
+    expect(body).toContain('| class | precision | recall | F1 | support |');
+    expect(gh.requests.filter((q) => q.method === 'GET').map((q) => q.query.page ?? '1')).toEqual(['1', '2']);
+  });
+
+  it('says "none yet" when nothing is in prod', async () => {
+    const r = await setup(emptyLock());
+    expect(await run(r, await actionsEnv(r))).toBe(0);
+    const body = gh.comments.get(7)?.[0]?.body ?? '';
+    expect(body).toContain('no version of `tiny-classifier` is pinned in prod yet (none yet)');
+    expect(body).toMatch(/^\| accuracy \| \d\.\d{4} \| none yet \| – \|$/m);
+    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1']);
+  });
+
+  it('push race on another file: the rejected push is rebased and retried, both commits on origin', async () => {
+    const r = await setup();
+    const mate = r.clone('mate');
+    const attempts: number[] = [];
+    const code = await run(r, await actionsEnv(r), {
+      push: {
+        backoffMs: 1,
+        beforePush: async (attempt) => {
+          attempts.push(attempt);
+          if (attempt !== 1) return;
+          await writeFile(join(mate, 'README.md'), '# models\n\nnotes from a teammate\n');
+          r.git(['commit', '-q', '-am', 'teammate: notes'], mate);
+          r.git(['push', '-q', 'origin', r.branch], mate);
+        },
+      },
+    });
+    expect(code).toBe(0);
+    expect(attempts).toEqual([1, 2]);
+    expect(r.show(r.branch, 'README.md')).toContain('notes from a teammate');
+    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
+    const subjects = r.git(['log', '--format=%s', '-3', r.branch], r.origin).split('\n');
+    expect(subjects[0]).toMatch(/^train: tiny-classifier v2 candidate/);
+    expect(subjects[1]).toBe('teammate: notes');
+  });
+
+  it('push race on the lock: another candidate was added meanwhile; ours is re-added as the next version, neither is lost', async () => {
+    const r = await setup();
+    const mate = r.clone('mate');
+    // The teammate's candidate: a different (made-up but consistent) artifact entry.
+    const digests = { ...prodEntry.digests, 'notes.txt': 'a'.repeat(64) };
+    const theirs: LockedVersion = {
+      ...prodEntry,
+      digests,
+      rootDigest: rootDigest(digests),
+      artifactUri: 'artifacts/theirs',
+    };
+    const code = await run(r, await actionsEnv(r), {
+      push: {
+        backoffMs: 1,
+        beforePush: async (attempt) => {
+          if (attempt !== 1) return;
+          const lock = parseLockText(await readFile(join(mate, 'models.lock.json'), 'utf8'), 'mate lock');
+          await writeFile(
+            join(mate, 'models.lock.json'),
+            serializeLock(addCandidate(lock, { model: MODEL, entry: theirs }).lock),
+          );
+          r.git(['commit', '-q', '-am', 'train: tiny-classifier v2 candidate (teammate)'], mate);
+          r.git(['push', '-q', 'origin', r.branch], mate);
+        },
+      },
+    });
+    expect(code).toBe(0);
+    const lock = originLock(r);
+    const versions = lock.models[MODEL]?.versions ?? {};
+    expect(Object.keys(versions)).toEqual(['1', '2', '3']);
+    expect(versions['2']?.rootDigest).toBe(theirs.rootDigest);
+    expect(versions['3']?.artifactUri).toBe('artifacts/candidate');
+    expect(r.git(['log', '-1', '--format=%s', r.branch], r.origin)).toMatch(
+      /^train: tiny-classifier v3 candidate/,
+    );
+    expect(gh.comments.get(7)?.[0]?.body).toContain('| metric | candidate (v3) | prod (v1) | delta |');
+    expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
+  });
+});
