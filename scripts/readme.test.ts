@@ -1,0 +1,131 @@
+/**
+ * The README's promise: every command it shows is run by a test or by the
+ * demo. This test reads every command in README.md (lines of ```bash blocks,
+ * and inline `code` that starts with npm, bash, kubectl, curl or docker) and
+ * requires, for each, an entry below naming the test that runs it and a
+ * string that test must contain (the flag or call that runs it). A command
+ * added to the README without a test, a test that no longer runs it, an npm
+ * script that does not exist, or a linked file that is gone, fails here.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const scripts = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts;
+
+interface Coverage {
+  /** The README command starts with this. */
+  prefix: string;
+  /** Files that run it (a test, the demo, or .ci/run), each with a string it must contain. */
+  by: [file: string, marker: string][];
+}
+
+/** What runs each README command. Longest prefix wins. */
+const COVERAGE: Coverage[] = [
+  { prefix: 'npm ci && npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
+  { prefix: 'bash scripts/setup.sh && npm test', by: [['.ci/run', 'bash scripts/setup.sh && npm test']] },
+  { prefix: 'npm run demo -- --no-wait', by: [['scripts/demo.e2e.test.ts', "'--no-wait'"]] },
+  { prefix: 'npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
+  {
+    prefix: 'npm run train -- --config training/configs/demo.json --out artifacts/demo --on kubernetes',
+    by: [['lib/kube-job/submit.e2e.test.ts', "'kubernetes'"]],
+  },
+  { prefix: 'npm run train -- --config', by: [['scripts/train.test.ts', "'--lock'"]] },
+  { prefix: 'npm run train', by: [['scripts/train.test.ts', "from './train.ts'"]] },
+  { prefix: 'npm test', by: [['.ci/run', 'npm test']] },
+  { prefix: 'npm ci', by: [['scripts/setup.sh', 'npm ci']] },
+  { prefix: 'npm run train:ci', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
+  { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },
+  { prefix: 'npm run upload-runs', by: [['lib/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
+  { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
+  { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
+  { prefix: 'npm run promote -- --env', by: [['scripts/promote.e2e.test.ts', "'--env'"]] },
+  { prefix: 'npm run rollback -- --env', by: [['scripts/promote.test.ts', 'rollbackMain']] },
+  { prefix: 'npm run verify-rollout -- --env', by: [['lib/rollout/verify.e2e.test.ts', "'--env'"]] },
+  { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
+  {
+    prefix: 'SERVING_LOCK_FILE=models.lock.json SERVING_ENVIRONMENT=dev npm run serve',
+    by: [
+      ['lib/demo/steps.ts', 'SERVING_LOCK_FILE'],
+      ['scripts/demo.e2e.test.ts', "from './demo.ts'"],
+    ],
+  },
+  { prefix: 'npm run serve', by: [['lib/demo/steps.ts', 'serving/main.ts']] },
+  { prefix: 'npm run drift -- --artifact', by: [['scripts/drift.test.ts', "'--artifact'"]] },
+  { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
+  { prefix: 'curl -s -F image=@', by: [['lib/demo/steps.ts', "'-F'"]] },
+  {
+    prefix: 'kubectl apply -k manifests/argocd',
+    by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],
+  },
+  { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
+  { prefix: 'bash bench/peer/setup.sh', by: [['bench/peer/index.ts', 'setup.sh']] },
+  { prefix: 'npm run bench:training', by: [['bench/training/index.ts', 'samples']] },
+  { prefix: 'npm run bench:serving', by: [['bench/serving/index.ts', 'autocannon']] },
+  { prefix: 'npm run bench:peer', by: [['bench/peer/index.ts', 'autocannon']] },
+];
+
+/** Every command the README shows. */
+export function readmeCommands(text: string): string[] {
+  const commands: string[] = [];
+  const blocks = text.matchAll(/^```bash\n([\s\S]*?)^```/gm);
+  for (const [, body] of blocks) {
+    for (const raw of body?.split('\n') ?? []) {
+      const line = raw.replace(/\s+#.*$/, '').trim();
+      if (line && !line.startsWith('#')) commands.push(line);
+    }
+  }
+  const outside = text.replace(/^```[\s\S]*?^```/gm, '');
+  for (const [, code] of outside.matchAll(/`([^`\n]+)`/g)) {
+    if (code && /^(npm |bash |kubectl |curl |docker )/.test(code)) commands.push(code.trim());
+  }
+  return [...new Set(commands)];
+}
+
+function coverageOf(command: string): Coverage | undefined {
+  return COVERAGE.filter((c) => command.startsWith(c.prefix)).sort(
+    (a, b) => b.prefix.length - a.prefix.length,
+  )[0];
+}
+
+const commands = readmeCommands(readme);
+
+describe('README.md', () => {
+  it('opens with the two commands: the main job, then set-up and the tests', () => {
+    expect(commands.slice(0, 2)).toEqual(['npm ci && npm run demo', 'bash scripts/setup.sh && npm test']);
+    expect(readFileSync(join(ROOT, '.ci/run'), 'utf8')).toMatch(/^bash scripts\/setup\.sh && npm test$/m);
+  });
+
+  it('shows commands (the extraction itself works)', () => {
+    expect(commands.length).toBeGreaterThan(15);
+    expect(commands).toContain('npm run lock -- show');
+  });
+
+  it.each(commands)('`%s` is run by a test or by the demo', (command) => {
+    const c = coverageOf(command);
+    if (!c)
+      throw new Error(`no test runs the README command \`${command}\`: add one and list it in COVERAGE`);
+    for (const [file, marker] of c.by) {
+      const path = join(ROOT, file);
+      expect(existsSync(path)).toBe(true);
+      expect(readFileSync(path, 'utf8')).toContain(marker);
+    }
+    for (const [, name] of command.matchAll(/npm run (\S+)/g)) {
+      expect(Object.keys(scripts)).toContain(name);
+    }
+    for (const [, path] of command.matchAll(/(?:^|\s)((?:training|scripts|bench|manifests)\/[\w./-]+)/g)) {
+      expect(existsSync(join(ROOT, path as string))).toBe(true);
+    }
+  });
+
+  it('links only to files that exist', () => {
+    const links = [...readme.matchAll(/\]\(((?!https?:|#)[^)#\s]+)(#[^)]*)?\)/g)].map((m) => m[1] as string);
+    expect(links.length).toBeGreaterThan(5);
+    const missing = links.filter((l) => !existsSync(join(dirname(join(ROOT, 'README.md')), l)));
+    expect(missing).toEqual([]);
+  });
+});
