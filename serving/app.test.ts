@@ -185,10 +185,14 @@ describe('health and metrics', () => {
     expect((await fetch(`${s.url}/samples/..%2Fartifact%2Fmodel.json`)).status).toBe(404);
   });
 
-  test('inference leaves no tensor behind', async () => {
-    const before = tf.memory().numTensors;
+  test('inference leaves no tensor behind, in the worker thread nor in the main thread', async () => {
+    expect(s.model.runner).toBe('worker');
+    const before = await s.model.numTensors();
+    const mainBefore = tf.memory().numTensors;
+    expect(before).toBeGreaterThan(0); // the model's weights live in the worker
     await post('/predict', png, 'image/png');
-    expect(tf.memory().numTensors).toBe(before);
+    expect(await s.model.numTensors()).toBe(before);
+    expect(tf.memory().numTensors).toBe(mainBefore);
   });
 });
 

@@ -18,6 +18,7 @@ import type { Registry } from 'prom-client';
 import { compileValidator, httpStatusOf, isProjectError, ProjectError } from '../lib/index.ts';
 import { readMultipartFiles, readRawBody } from './body.ts';
 import type { ServingConfig } from './config.ts';
+import { createDriftMonitor, type DriftMonitor, driftConfigFromEnv } from './drift/index.ts';
 import {
   classifyImages,
   createModelBatcher,
@@ -34,6 +35,7 @@ import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from './v
 export class Lifecycle {
   #ready = false;
   #shuttingDown = false;
+  #inferenceAvailable = true;
   #metrics?: ServingMetrics;
   constructor(ready = false) {
     this.#ready = ready;
@@ -44,7 +46,12 @@ export class Lifecycle {
     metrics.modelReady.set(this.ready ? 1 : 0);
   }
   get ready(): boolean {
-    return this.#ready && !this.#shuttingDown;
+    return this.#ready && !this.#shuttingDown && this.#inferenceAvailable;
+  }
+  /** False while the inference worker restarts after a crash (serving/worker). */
+  setInferenceAvailable(available: boolean): void {
+    this.#inferenceAvailable = available;
+    this.#metrics?.modelReady.set(this.ready ? 1 : 0);
   }
   get shuttingDown(): boolean {
     return this.#shuttingDown;
@@ -78,6 +85,7 @@ export interface ServingHandles {
   lifecycle: Lifecycle;
   batcher: ModelBatcher;
   metrics: ServingMetrics;
+  drift: DriftMonitor;
 }
 
 export type ServingApp = Koa & { serving: ServingHandles };
@@ -209,8 +217,17 @@ export function createApp(opts: AppOptions): ServingApp {
   const metrics = createMetrics(registry);
   const lifecycle = opts.lifecycle ?? new Lifecycle(true);
   lifecycle.bindMetrics(metrics);
+  model.onAvailability((available) => lifecycle.setInferenceAvailable(available));
   const batcher = createModelBatcher(model, config.batching, metrics);
   const backend = opts.backend ?? tf.getBackend();
+  const drift = createDriftMonitor({
+    files: model.files,
+    labels: model.labels,
+    spec: model.spec,
+    metrics,
+    config: config.drift ?? driftConfigFromEnv({}),
+    logger,
+  });
   metrics.modelInfo.set({ model: model.name, version: model.version, sha256: model.sha256, backend }, 1);
 
   const publicDir = opts.publicDir ?? join(HERE, 'public');
@@ -219,7 +236,7 @@ export function createApp(opts: AppOptions): ServingApp {
   );
 
   const app = new Koa() as ServingApp;
-  app.serving = { lifecycle, batcher, metrics };
+  app.serving = { lifecycle, batcher, metrics, drift };
   app.proxy = false;
 
   // Request id, metrics and the one error handler, outermost first.
@@ -259,7 +276,12 @@ export function createApp(opts: AppOptions): ServingApp {
         });
       }
       ctx.status = status;
-      if (isProjectError(e) && e.code === 'OVERLOADED') ctx.set('Retry-After', '1');
+      const retryAfter = (isProjectError(e) ? e.details : undefined) as
+        | { retryAfterSeconds?: number }
+        | undefined;
+      if (isProjectError(e) && (e.code === 'OVERLOADED' || retryAfter?.retryAfterSeconds)) {
+        ctx.set('Retry-After', String(retryAfter?.retryAfterSeconds ?? 1));
+      }
       // A body left unread (413 told by Content-Length) cannot be reused: close the connection.
       if (status === 413) ctx.set('Connection', 'close');
       ctx.body = ctx.path.startsWith('/v2')
@@ -270,9 +292,12 @@ export function createApp(opts: AppOptions): ServingApp {
 
   const router = new Router();
 
-  // Health: liveness is the process answering; readiness is warm and not shutting down.
+  // Health: liveness is the process answering (and inference not given up on);
+  // readiness is warm, inference available and not shutting down.
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    const { failure } = model.health();
+    ctx.status = failure ? 503 : 200;
+    ctx.body = failure ? { status: 'failed', error: failure } : { status: 'ok' };
   });
   router.get('/readyz', (ctx) => {
     ctx.status = lifecycle.ready ? 200 : 503;
@@ -291,6 +316,7 @@ export function createApp(opts: AppOptions): ServingApp {
       batcher,
       metrics,
       maxPixels: config.limits.maxPixels,
+      drift,
     });
     const ranked = outputs.map((p) => topK(p, model.labels, k));
     ctx.body = {
@@ -366,6 +392,7 @@ export function createApp(opts: AppOptions): ServingApp {
     const inputs = tensorInputs(req, model.spec, config.limits.maxImagesPerRequest);
     const outputs = await batcher.submit(inputs);
     for (const p of outputs) recordPrediction(metrics, model, p);
+    drift.observeInputs(inputs, outputs);
     const data: number[] = [];
     for (const p of outputs) for (const v of p) data.push(v);
     ctx.body = {
@@ -414,6 +441,12 @@ export function createApp(opts: AppOptions): ServingApp {
       evaluation: model.evaluation ?? null,
       samples: await listSamples(),
     };
+  });
+  // The drift of the window now, with thresholds and verdicts (docs/drift.md).
+  router.get('/api/drift', (ctx) => {
+    ctx.body = drift.enabled
+      ? { enabled: true, ...drift.result() }
+      : { enabled: false, reason: drift.disabledReason ?? null };
   });
   router.get('/samples/:file', async (ctx) => {
     const name = ctx.params.file ?? '';

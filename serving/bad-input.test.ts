@@ -12,6 +12,7 @@ import { startTestServer, type TestServer, tempFixture } from './testing/harness
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;
 let tensorsBefore: number;
+let workerTensorsBefore: number;
 
 beforeAll(async () => {
   fixture = await tempFixture();
@@ -21,6 +22,7 @@ beforeAll(async () => {
     SERVING_MAX_BODY_BYTES: String(200_000),
   });
   tensorsBefore = tf.memory().numTensors;
+  workerTensorsBefore = await s.model.numTensors();
 });
 afterAll(async () => {
   await s?.close();
@@ -38,6 +40,7 @@ afterEach(async () => {
   });
   expect(ok.status).toBe(200);
   expect(tf.memory().numTensors).toBe(tensorsBefore);
+  expect(await s.model.numTensors()).toBe(workerTensorsBefore); // inference runs in the worker thread
 });
 
 async function send(path: string, body: BodyInit | undefined, type?: string, method = 'POST') {

@@ -91,3 +91,53 @@ describe('Batcher', () => {
     expect(depths.at(-1)).toBe(0);
   });
 });
+
+describe('Batcher scheduling', () => {
+  test('eager (default): a lone request starts at once instead of waiting maxWaitMs', async () => {
+    const { batches, batcher } = recorder();
+    // A minute of maxWaitMs would time this test out if the request waited for it.
+    const b = batcher({ maxBatchSize: 8, maxWaitMs: 60_000, capacity: 100 });
+    await expect(b.submit([7])).resolves.toEqual([70]);
+    expect(batches).toEqual([[7]]);
+  });
+
+  test('while a batch runs, arrivals gather into the next batch up to maxBatchSize', async () => {
+    let release: () => void = () => {};
+    const batches: number[][] = [];
+    const b = new Batcher<number, number>({
+      maxBatchSize: 3,
+      maxWaitMs: 60_000,
+      capacity: 100,
+      run: async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+        return items;
+      },
+    });
+    const first = b.submit([1]);
+    await new Promise((r) => setImmediate(r));
+    const rest = [b.submit([2]), b.submit([3]), b.submit([4]), b.submit([5])];
+    release();
+    await Promise.all([first, ...rest]);
+    expect(batches).toEqual([[1], [2, 3, 4], [5]]);
+  });
+
+  test('concurrency 2 keeps two batches in flight, never more', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const b = new Batcher<number, number>({
+      maxBatchSize: 2,
+      maxWaitMs: 0,
+      capacity: 100,
+      concurrency: 2,
+      run: async (items) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return items;
+      },
+    });
+    await expect(b.submit([1, 2, 3, 4, 5, 6, 7, 8])).resolves.toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(most).toBe(2);
+  });
+});

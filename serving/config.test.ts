@@ -54,7 +54,15 @@ describe('loadConfig', () => {
     });
     expect(c.port).toBe(8080);
     expect(c.batching).toEqual({ maxBatchSize: 32, maxWaitMs: 5, queueCapacity: 256 });
+    expect(c.inferenceThread).toBe('worker');
     expect(c.backend).toBeUndefined();
+  });
+
+  test('SERVING_INFERENCE_THREAD chooses where inference runs, and only worker or main', async () => {
+    expect((await loadConfig({ ...pinEnv, SERVING_INFERENCE_THREAD: 'main' })).inferenceThread).toBe('main');
+    await expect(loadConfig({ ...pinEnv, SERVING_INFERENCE_THREAD: 'pool' })).rejects.toThrow(
+      /\/SERVING_INFERENCE_THREAD/,
+    );
   });
 
   test('numbers and the backend are parsed', async () => {

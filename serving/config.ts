@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../lib/index.ts';
 import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 
 /** The one model version this process serves. */
 export interface ModelPin {
@@ -35,6 +36,8 @@ export interface ServingConfig {
   /** Force one tfjs backend (SERVING_BACKEND); default: fastest that loads. */
   backend?: BackendName;
   batching: { maxBatchSize: number; maxWaitMs: number; queueCapacity: number };
+  /** Where inference runs (SERVING_INFERENCE_THREAD): a worker thread (default) or the main thread. */
+  inferenceThread: 'worker' | 'main';
   limits: { maxBodyBytes: number; maxPixels: number; maxImagesPerRequest: number };
   /** Default k of top-k answers. */
   topK: number;
@@ -44,6 +47,8 @@ export interface ServingConfig {
   shutdownTimeoutMs: number;
   /** MLflow connection for `mlflow-artifacts:/` URIs. */
   mlflow?: MlflowConfig;
+  /** Online drift (`SERVING_DRIFT_*`, docs/drift.md); default: on, with the defaults there. */
+  drift?: DriftConfig;
 }
 
 /** The environment variables read, all strings (as the environment gives them). */
@@ -61,6 +66,7 @@ export interface ServingEnv {
   SERVING_MAX_BATCH_SIZE?: string;
   SERVING_MAX_WAIT_MS?: string;
   SERVING_QUEUE_CAPACITY?: string;
+  SERVING_INFERENCE_THREAD?: string;
   SERVING_MAX_BODY_BYTES?: string;
   SERVING_MAX_PIXELS?: string;
   SERVING_MAX_IMAGES_PER_REQUEST?: string;
@@ -94,6 +100,7 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_MAX_BATCH_SIZE: intProp('SERVING_MAX_BATCH_SIZE', 1, 1024),
     SERVING_MAX_WAIT_MS: intProp('SERVING_MAX_WAIT_MS', 0, 1000),
     SERVING_QUEUE_CAPACITY: intProp('SERVING_QUEUE_CAPACITY', 1, 100_000),
+    SERVING_INFERENCE_THREAD: { enum: ['worker', 'main'] },
     SERVING_MAX_BODY_BYTES: intProp('SERVING_MAX_BODY_BYTES', 1, 1024 * 1024 * 1024),
     SERVING_MAX_PIXELS: intProp('SERVING_MAX_PIXELS', 1, 100_000_000),
     SERVING_MAX_IMAGES_PER_REQUEST: intProp('SERVING_MAX_IMAGES_PER_REQUEST', 1, 1024),
@@ -329,6 +336,7 @@ export async function loadConfig(
       maxWaitMs: num(env.SERVING_MAX_WAIT_MS, 5),
       queueCapacity: num(env.SERVING_QUEUE_CAPACITY, 256),
     },
+    inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
     limits: {
       maxBodyBytes: num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024),
       maxPixels: num(env.SERVING_MAX_PIXELS, 2048 * 2048),
@@ -338,5 +346,6 @@ export async function loadConfig(
     ...(env.SERVING_SAMPLES_DIR ? { samplesDir: env.SERVING_SAMPLES_DIR } : {}),
     shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
     ...(mlflow ? { mlflow } : {}),
+    drift: driftConfigFromEnv(rawEnv),
   };
 }

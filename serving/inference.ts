@@ -6,6 +6,7 @@
 import { decodeImage, toModelInput } from '../training/preprocessing.ts';
 import { Batcher } from './batcher.ts';
 import type { ServingConfig } from './config.ts';
+import type { DriftMonitor } from './drift/index.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
 
@@ -29,6 +30,8 @@ export function createModelBatcher(
     maxBatchSize: batching.maxBatchSize,
     maxWaitMs: batching.maxWaitMs,
     capacity: batching.queueCapacity,
+    // A worker thread gets the next batch while the main thread answers the last one.
+    concurrency: model.runner === 'worker' ? 2 : 1,
     run: async (items) => {
       const flat = new Float32Array(items.length * model.inputSize);
       items.forEach((x, i) => {
@@ -70,12 +73,21 @@ export function recordPrediction(metrics: ServingMetrics, model: ServedModel, pr
 export async function classifyImages(
   images: readonly Uint8Array[],
   sources: readonly string[],
-  deps: { model: ServedModel; batcher: ModelBatcher; metrics: ServingMetrics; maxPixels: number },
+  deps: {
+    model: ServedModel;
+    batcher: ModelBatcher;
+    metrics: ServingMetrics;
+    maxPixels: number;
+    /** Online drift (serving/drift): sees the decoded images and their probabilities. */
+    drift?: Pick<DriftMonitor, 'observeImages'>;
+  },
 ): Promise<Float32Array[]> {
-  const inputs = images.map((bytes, i) =>
-    toModelInput(decodeImage(bytes, { maxPixels: deps.maxPixels, source: sources[i] }), deps.model.spec),
+  const decoded = images.map((bytes, i) =>
+    decodeImage(bytes, { maxPixels: deps.maxPixels, source: sources[i] }),
   );
+  const inputs = decoded.map((image) => toModelInput(image, deps.model.spec));
   const outputs = await deps.batcher.submit(inputs);
   for (const probs of outputs) recordPrediction(deps.metrics, deps.model, probs);
+  deps.drift?.observeImages(decoded, outputs);
   return outputs;
 }

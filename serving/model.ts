@@ -1,16 +1,24 @@
 /**
  * Load a verified artifact into a tfjs LayersModel with a custom IOHandler
  * (model.json topology + weights from the in-memory, digest-checked files),
- * and run batched inference on preprocessed inputs.
+ * and run batched inference on preprocessed inputs, in the main thread or in
+ * a worker thread (serving/worker).
  *
  * @see https://js.tensorflow.org/api/latest/#loadLayersModel custom IOHandler
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
  */
 import * as tf from '@tensorflow/tfjs';
-import { compileValidator, ProjectError } from '../lib/index.ts';
+import { type BackendName, compileValidator, ProjectError } from '../lib/index.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from '../training/preprocessing.ts';
 import type { VerifiedArtifact } from './artifact.ts';
 import type { ModelPin } from './config.ts';
+import {
+  buildLayersModel,
+  InferenceWorker,
+  type InferenceWorkerOptions,
+  type ModelParts,
+  predictBatch,
+} from './worker/index.ts';
 
 /** The model version this process serves, ready for inference. */
 export interface ServedModel {
@@ -33,7 +41,17 @@ export interface ServedModel {
   predict(flat: Float32Array, n: number): Promise<Float32Array>;
   /** Run one batch of zeros so the first request does not pay for kernel set-up. */
   warmup(batchSize?: number): Promise<void>;
-  dispose(): void;
+  /** Where inference runs. */
+  runner: InferenceRunner;
+  /** Live tfjs tensors where inference runs (the worker's engine in a worker): soak tests. */
+  numTensors(): Promise<number>;
+  /** False while a crashed worker restarts; `failure` once it was given up on. */
+  health(): { available: boolean; failure?: string };
+  /** Called when inference becomes unavailable (worker crash) or available again. */
+  onAvailability(listener: (available: boolean, reason?: string) => void): void;
+  /** The worker thread, when `runner` is 'worker'. */
+  worker?: InferenceWorker;
+  dispose(): void | Promise<void>;
 }
 
 interface ModelJson {
@@ -94,12 +112,35 @@ function concat(parts: Uint8Array[]): ArrayBuffer {
   return out.buffer;
 }
 
+/** Where inference runs: in the main thread, or in a worker thread (the default). */
+export type InferenceRunner = 'main' | 'worker';
+
+export interface LoadModelOptions {
+  /** Default 'main' (in-process); the server passes SERVING_INFERENCE_THREAD's choice. */
+  runner?: InferenceRunner;
+  /** The backend the worker thread selects (default: the main thread's). */
+  backend?: BackendName;
+  /** Crash and restart events of the worker. */
+  log?: InferenceWorkerOptions['log'];
+}
+
 /**
- * Build the served model from a verified artifact. Checks that the model's
- * input is `[null, height, width, channels]` of preprocessing.json and that
- * its output has one unit per label.
+ * The lib/backend.ts name of a backend package (BackendChoice.package) or
+ * tfjs backend name, so that the worker thread selects the main thread's.
  */
-export async function loadModel(artifact: VerifiedArtifact, pin: ModelPin): Promise<ServedModel> {
+export function backendNameOf(packageOrBackend: string): BackendName {
+  if (packageOrBackend.includes('tfjs-node-gpu')) return 'tensorflow-gpu';
+  if (packageOrBackend.includes('tfjs-node') || packageOrBackend === 'tensorflow') return 'tensorflow';
+  if (packageOrBackend.includes('wasm')) return 'wasm';
+  return 'cpu';
+}
+
+/** The validated, plain-data parts of an artifact's model (also what the worker receives). */
+export function modelParts(artifact: VerifiedArtifact): {
+  parts: ModelParts;
+  labels: string[];
+  spec: PreprocessingSpec;
+} {
   const modelJson = validateModelJson(jsonOf(artifact, 'model.json'), 'model.json');
   const labels = validateLabels(jsonOf(artifact, 'labels.json'), 'labels.json');
   const spec = parsePreprocessingSpec(jsonOf(artifact, 'preprocessing.json'), 'preprocessing.json');
@@ -118,61 +159,35 @@ export async function loadModel(artifact: VerifiedArtifact, pin: ModelPin): Prom
     }
     return bytes;
   });
-  const handler: tf.io.IOHandler = {
-    load: async () => ({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
-      weightData: concat(weightParts),
-      format: modelJson.format,
-      generatedBy: modelJson.generatedBy,
-      convertedBy: modelJson.convertedBy ?? undefined,
-    }),
+  const parts: ModelParts = {
+    uri: artifact.uri,
+    modelTopology: modelJson.modelTopology,
+    weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
+    weightData: concat(weightParts),
+    ...(modelJson.format ? { format: modelJson.format } : {}),
+    ...(modelJson.generatedBy ? { generatedBy: modelJson.generatedBy } : {}),
+    ...(modelJson.convertedBy ? { convertedBy: modelJson.convertedBy } : {}),
+    input: [spec.height, spec.width, spec.channels],
+    labels: labels.length,
   };
-  let model: tf.LayersModel;
-  try {
-    model = await tf.loadLayersModel(handler);
-  } catch (e) {
-    throw new ProjectError(
-      'INVALID',
-      `model.json of ${artifact.uri} cannot be loaded: ${(e as Error).message}`,
-      {
-        subject: 'model.json',
-        cause: e,
-      },
-    );
-  }
-  const inShape = model.inputs[0]?.shape ?? [];
-  const outShape = model.outputs[0]?.shape ?? [];
-  const want = [spec.height, spec.width, spec.channels];
-  if (inShape.length !== 4 || want.some((d, i) => inShape[i + 1] !== d)) {
-    model.dispose();
-    throw new ProjectError(
-      'INVALID',
-      `model input shape ${JSON.stringify(inShape)} does not match preprocessing.json [null,${want.join(',')}]`,
-      { subject: 'model.json' },
-    );
-  }
-  if (outShape[outShape.length - 1] !== labels.length) {
-    model.dispose();
-    throw new ProjectError(
-      'INVALID',
-      `model output shape ${JSON.stringify(outShape)} does not have one unit per label (${labels.length} in labels.json)`,
-      { subject: 'model.json' },
-    );
-  }
+  return { parts, labels, spec };
+}
+
+/**
+ * Build the served model from a verified artifact. Checks that the model's
+ * input is `[null, height, width, channels]` of preprocessing.json and that
+ * its output has one unit per label. With `runner: 'worker'` the model is
+ * built and run in a worker thread (serving/worker), which is restarted
+ * when it crashes.
+ */
+export async function loadModel(
+  artifact: VerifiedArtifact,
+  pin: ModelPin,
+  opts: LoadModelOptions = {},
+): Promise<ServedModel> {
+  const { parts, labels, spec } = modelParts(artifact);
   const inputSize = spec.height * spec.width * spec.channels;
-  const predict = async (flat: Float32Array, n: number): Promise<Float32Array> => {
-    const out = tf.tidy(() => {
-      const x = tf.tensor4d(flat, [n, spec.height, spec.width, spec.channels], 'float32');
-      return model.predict(x) as tf.Tensor;
-    });
-    try {
-      return (await out.data()) as Float32Array;
-    } finally {
-      out.dispose();
-    }
-  };
-  return {
+  const common = {
     name: pin.name,
     version: pin.version,
     sha256: pin.sha256,
@@ -181,10 +196,54 @@ export async function loadModel(artifact: VerifiedArtifact, pin: ModelPin): Prom
     ...(artifact.files.has('metrics.json') ? { evaluation: jsonOf(artifact, 'metrics.json') } : {}),
     files: artifact.files,
     inputSize,
+  };
+  let listeners: ((available: boolean, reason?: string) => void)[] = [];
+  if (opts.runner === 'worker') {
+    const worker = await InferenceWorker.start({
+      parts,
+      backend: opts.backend ?? backendNameOf(tf.getBackend()),
+      ...(opts.log ? { log: opts.log } : {}),
+      onAvailability: (available, reason) => {
+        for (const l of listeners) l(available, reason);
+      },
+    });
+    const predict = (flat: Float32Array, n: number) => worker.predict(flat, n);
+    return {
+      ...common,
+      runner: 'worker',
+      predict,
+      warmup: async (batchSize = 1) => {
+        await predict(new Float32Array(inputSize * batchSize), batchSize);
+      },
+      numTensors: async () => (await worker.memory()).numTensors,
+      health: () => ({
+        available: worker.available,
+        ...(worker.failure ? { failure: worker.failure } : {}),
+      }),
+      onAvailability: (l) => {
+        listeners.push(l);
+      },
+      worker,
+      dispose: async () => {
+        listeners = [];
+        await worker.close();
+      },
+    };
+  }
+  const model = await buildLayersModel(parts);
+  const predict = (flat: Float32Array, n: number) => predictBatch(model, parts.input, flat, n);
+  return {
+    ...common,
+    runner: 'main',
     predict,
     warmup: async (batchSize = 1) => {
       await predict(new Float32Array(inputSize * batchSize), batchSize);
     },
-    dispose: () => model.dispose(),
+    numTensors: async () => tf.memory().numTensors,
+    health: () => ({ available: true }),
+    onAvailability: () => {},
+    dispose: () => {
+      model.dispose();
+    },
   };
 }

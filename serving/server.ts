@@ -12,7 +12,7 @@ import { createApp, Lifecycle, type ServingApp } from './app.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import type { ServingConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import { loadModel, type ServedModel } from './model.ts';
+import { backendNameOf, loadModel, type ServedModel } from './model.ts';
 
 export interface Booted {
   app: ServingApp;
@@ -48,12 +48,17 @@ export async function boot(
     sha256: config.model.sha256,
     files: artifact.files.size,
   });
-  const model = await loadModel(artifact, config.model);
+  const model = await loadModel(artifact, config.model, {
+    runner: config.inferenceThread,
+    backend: backendNameOf(backend.package),
+    log: (level, msg, fields) => logger[level](msg, fields),
+  });
   await model.warmup(1);
   await model.warmup(config.batching.maxBatchSize);
   logger.info('model loaded and warmed up', {
     model: model.name,
     version: model.version,
+    inference_thread: model.runner,
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   });
   const lifecycle = new Lifecycle(false);
@@ -110,6 +115,6 @@ export async function shutdown(
     clearTimeout(timer);
   }
   await batcher.close();
-  booted.model.dispose();
+  await booted.model.dispose();
   opts.logger.info('shutdown complete');
 }

@@ -1,31 +1,49 @@
 /**
  * Serving throughput and latency (`npm run bench:serving`; not a test).
  *
- * For each available backend (wasm, cpu) and batching mode (micro-batching
- * on: maxBatchSize 32 / maxWaitMs 5; off: maxBatchSize 1), serving/main.ts
- * runs as its own process on loopback with a CNN fixture artifact (32x32x3
- * input, two conv blocks), and autocannon posts a PNG to /predict with 1, 16
- * and 64 connections. Prints a table and writes JSON + markdown to
- * bench/results/. Also samples /healthz latency under 64-client load, to show
- * whether inference blocks the event loop.
+ * With the REAL demo model (training/configs/demo.json, trained once into
+ * .cache/bench-serving/ unless --artifact names an artifact folder), for each
+ * backend (wasm, cpu), inference thread (worker, main) and batching mode
+ * (micro-batching on: maxBatchSize 32 / maxWaitMs 5; off: maxBatchSize 1,
+ * the same code path otherwise), serving/main.ts runs as its own process on
+ * loopback and autocannon posts a 16x16 PNG to /predict with 1, 16 and 64
+ * connections. Under the highest client count, /healthz is sampled every
+ * 50 ms to show whether inference blocks the event loop. First, an
+ * in-process profile times decode + preprocessing per image and the model
+ * per batch size (bench/serving/profile.ts). Prints tables and writes JSON +
+ * markdown to bench/results/.
  *
- * Flags: --duration <s> (default 8), --backends wasm,cpu, --clients 1,16,64.
+ * Flags: --duration <s> (default 8), --backends wasm,cpu, --clients 1,16,64,
+ * --threads worker,main, --artifact <dir>.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import autocannon from 'autocannon';
-import { isMain, parseFlags, runMain, stableStringify } from '../../lib/index.ts';
-import { drawShape, writeFixtureArtifact } from '../../serving/testing/fixture.ts';
-import { encodePng } from '../../training/preprocessing.ts';
+import { join, resolve } from 'node:path';
+import {
+  type BackendName,
+  isMain,
+  ProjectError,
+  parseFlags,
+  rootDigest,
+  runMain,
+  stableStringify,
+} from '../../lib/index.ts';
+import type { ModelPin } from '../../serving/config.ts';
+import { shapePng } from '../../serving/testing/fixture.ts';
+import type { LoadResult } from './load.ts';
+import { type ProfileRow, profileInference } from './profile.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const USAGE = 'usage: npm run bench:serving -- [--duration 8] [--backends wasm,cpu] [--clients 1,16,64]';
+const USAGE =
+  'usage: npm run bench:serving -- [--duration 8] [--backends wasm,cpu] [--clients 1,16,64] [--threads worker,main] [--artifact DIR]';
+const DEFAULT_ARTIFACT = join(ROOT, '.cache', 'bench-serving', 'demo-artifact');
 
 interface Row {
   backend: string;
+  thread: 'worker' | 'main';
   batching: 'on' | 'off';
   maxBatchSize: number;
   clients: number;
@@ -36,7 +54,51 @@ interface Row {
   p99: number;
   errors: number;
   non2xx: number;
+  healthzP50?: number;
   healthzP99?: number;
+}
+
+/** The pin of an artifact folder, from its digests.json (the bench trusts its own artifact). */
+async function pinOf(dir: string): Promise<ModelPin> {
+  const digests = JSON.parse(await readFile(join(dir, 'digests.json'), 'utf8')) as {
+    files: Record<string, string>;
+  };
+  const training = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8')) as { name?: string };
+  return {
+    name: training.name ?? 'demo-classifier',
+    version: '1',
+    uri: dir,
+    digests: digests.files,
+    sha256: rootDigest(digests.files),
+  };
+}
+
+/** Train the demo model into `dir` (about 2-3 minutes on the pure-JS backend) unless it is there. */
+async function ensureDemoArtifact(dir: string): Promise<void> {
+  if (existsSync(join(dir, 'digests.json'))) return;
+  const work = resolve(dir, '..');
+  await mkdir(work, { recursive: true });
+  console.log(`training the demo model into ${dir} (once; pass --artifact to reuse one)...`);
+  const proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/.bin/tsx'),
+      join(ROOT, 'scripts/train.ts'),
+      '--config',
+      join(ROOT, 'training/configs/demo.json'),
+      '--out',
+      dir,
+      '--force',
+      '--no-progress',
+    ],
+    { cwd: work, stdio: 'inherit' },
+  );
+  const code = await new Promise<number | null>((r) => proc.on('exit', r));
+  if (code !== 0) {
+    throw new ProjectError('UNAVAILABLE', `training the demo model into ${dir} failed (exit ${code})`, {
+      hint: 'train it yourself and pass --artifact <dir>',
+    });
+  }
 }
 
 const freePort = () =>
@@ -79,8 +141,16 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   };
 }
 
-/** p99 of /healthz latency while the load runs, sampled every 50 ms. */
-async function sampleHealthz(url: string, untilMs: number): Promise<number> {
+/**
+ * p50 and p99 of /healthz latency while the load runs, sampled every 50 ms
+ * from `fromMs` (the load process has started) to `untilMs`.
+ */
+async function sampleHealthz(
+  url: string,
+  fromMs: number,
+  untilMs: number,
+): Promise<{ p50: number; p99: number }> {
+  await new Promise((r) => setTimeout(r, Math.max(0, fromMs - performance.now())));
   const times: number[] = [];
   while (performance.now() < untilMs) {
     const t = performance.now();
@@ -89,55 +159,84 @@ async function sampleHealthz(url: string, untilMs: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   times.sort((a, b) => a - b);
-  return Number((times[Math.floor(times.length * 0.99)] ?? times.at(-1) ?? 0).toFixed(1));
+  return { p50: pct(times, 0.5), p99: pct(times, 0.99) };
 }
 
-const pct = (sorted: number[], p: number) =>
-  Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(2));
+function pct(sorted: number[], p: number): number {
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(2));
+}
 
-/** autocannon on /predict; percentiles from every response time (autocannon's summary has no p95). */
-async function load(url: string, body: Buffer, clients: number, duration: number) {
-  const times: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `${url}/predict`,
-        method: 'POST',
-        headers: { 'content-type': 'image/png' },
-        body,
-        connections: clients,
-        duration,
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
-      times.push(responseTime);
-    });
+/** One load run in its own process (bench/serving/load.ts), so the bench's event loop stays free. */
+async function load(url: string, bodyFile: string, clients: number, duration: number): Promise<LoadResult> {
+  const proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/.bin/tsx'),
+      join(ROOT, 'bench/serving/load.ts'),
+      '--url',
+      url,
+      '--body',
+      bodyFile,
+      '--clients',
+      String(clients),
+      '--duration',
+      String(duration),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
   });
-  times.sort((a, b) => a - b);
-  return { result, p50: pct(times, 0.5), p95: pct(times, 0.95), p99: pct(times, 0.99) };
+  const code = await new Promise<number | null>((r) => proc.on('exit', r));
+  const line = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !line.startsWith('{')) {
+    throw new ProjectError(
+      'UNAVAILABLE',
+      `load generator bench/serving/load.ts failed (exit ${code}): ${out}`,
+    );
+  }
+  return JSON.parse(line) as LoadResult;
 }
 
-export async function bench(opts: {
+export interface BenchOptions {
   duration: number;
-  backends: string[];
+  backends: BackendName[];
   clients: number[];
-}): Promise<Row[]> {
-  const root = await mkdtemp(join(tmpdir(), 'bench-serving-'));
+  threads: ('worker' | 'main')[];
+  artifact: string;
+}
+
+export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile: ProfileRow[] }> {
+  await ensureDemoArtifact(opts.artifact);
+  const pin = await pinOf(opts.artifact);
+  const env = {
+    SERVING_MODEL_NAME: pin.name,
+    SERVING_MODEL_VERSION: pin.version,
+    SERVING_MODEL_URI: pin.uri,
+    SERVING_MODEL_DIGESTS: JSON.stringify(pin.digests),
+    SERVING_MODEL_SHA256: pin.sha256,
+  };
+  const png = shapePng('circle', 16);
+  const tmp = await mkdtemp(join(tmpdir(), 'bench-serving-'));
+  const body = join(tmp, 'circle-16.png');
+  await writeFile(body, png);
+  console.log('profile: decode + preprocess per image, model per batch (in-process, median)');
+  const profile = await profileInference(pin, png, opts.backends);
+  for (const p of profile)
+    console.log(`  ${p.backend}: decode ${p.decodeUs} us, batch ms ${JSON.stringify(p.batchMs)}`);
   const rows: Row[] = [];
-  try {
-    const fixture = await writeFixtureArtifact(root, { size: 32, channels: 3, filters: [16, 32] });
-    const gray = drawShape('circle', 32);
-    const rgb = new Uint8Array(32 * 32 * 3).map((_, i) => gray[Math.floor(i / 3)]!);
-    const body = Buffer.from(encodePng({ width: 32, height: 32, channels: 3, data: rgb }));
-    for (const backend of opts.backends) {
+  const top = Math.max(...opts.clients);
+  for (const backend of opts.backends) {
+    for (const thread of opts.threads) {
       for (const [batching, maxBatchSize] of [
         ['on', 32],
         ['off', 1],
       ] as const) {
         const server = await startServer({
-          ...fixture.env,
+          ...env,
           SERVING_BACKEND: backend,
+          SERVING_INFERENCE_THREAD: thread,
           SERVING_MAX_BATCH_SIZE: String(maxBatchSize),
           SERVING_MAX_WAIT_MS: '5',
           SERVING_QUEUE_CAPACITY: '1024',
@@ -146,32 +245,33 @@ export async function bench(opts: {
           await load(server.url, body, 16, 2); // warm-up
           for (const clients of opts.clients) {
             const until = performance.now() + opts.duration * 1000;
-            const [{ result: r, p50, p95, p99 }, healthzP99] = await Promise.all([
+            const [r, healthz] = await Promise.all([
               load(server.url, body, clients, opts.duration),
-              clients === Math.max(...opts.clients)
-                ? sampleHealthz(server.url, until - 200)
+              clients === top
+                ? sampleHealthz(server.url, until - opts.duration * 1000 + 2000, until + 500)
                 : Promise.resolve(undefined),
             ]);
             const row: Row = {
               backend,
+              thread,
               batching,
               maxBatchSize,
               clients,
-              requests: r.requests.total,
-              rps: Number((r.requests.total / opts.duration).toFixed(0)),
-              p50,
-              p95,
-              p99,
+              requests: r.requests,
+              rps: Number((r.requests / opts.duration).toFixed(0)),
+              p50: r.p50,
+              p95: r.p95,
+              p99: r.p99,
               errors: r.errors,
               non2xx: r.non2xx,
-              ...(healthzP99 !== undefined ? { healthzP99 } : {}),
+              ...(healthz ? { healthzP50: healthz.p50, healthzP99: healthz.p99 } : {}),
             };
             rows.push(row);
             console.log(
-              `${backend.padEnd(5)} batching ${batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
+              `${backend.padEnd(5)} ${thread.padEnd(6)} batching ${batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
                 `${String(row.rps).padStart(5)} req/s  p50 ${row.p50} ms  p95 ${row.p95} ms  p99 ${row.p99} ms` +
                 (row.non2xx || row.errors ? `  (${row.non2xx} non-2xx, ${row.errors} errors)` : '') +
-                (healthzP99 !== undefined ? `  /healthz p99 ${healthzP99} ms` : ''),
+                (healthz ? `  /healthz p50 ${healthz.p50} p99 ${healthz.p99} ms` : ''),
             );
           }
         } finally {
@@ -179,38 +279,70 @@ export async function bench(opts: {
         }
       }
     }
-  } finally {
-    await rm(root, { recursive: true, force: true });
   }
-  return rows;
+  await rm(tmp, { recursive: true, force: true });
+  return { rows, profile };
 }
 
-function markdown(rows: Row[], meta: Record<string, unknown>): string {
+/** The markdown report: profile, every run, and the on/off ratios the target is about. */
+export function markdown(rows: Row[], profile: ProfileRow[], meta: Record<string, unknown>): string {
+  const sizes = Object.keys(profile[0]?.batchMs ?? {});
   const lines = [
     '# Serving benchmark',
     '',
-    `${meta.date} · ${meta.cpus} · Node ${meta.node} · ${meta.duration} s per run · POST /predict, 32x32 RGB PNG, CNN fixture 32x32x3`,
+    `${meta.date} · ${meta.cpus} · Node ${meta.node} · ${meta.duration} s per run · POST /predict (raw image/png), 16x16 grayscale PNG, the demo model (training/configs/demo.json, ${meta.model}) · load generator (autocannon, bench/serving/load.ts) in its own process on the same machine`,
     '',
-    '| backend | micro-batching | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | /healthz p99 ms |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '## Where the time goes (in-process, median)',
+    '',
+    `| backend | decode + preprocess per image (us) | ${sizes.map((n) => `model, batch ${n} (ms)`).join(' | ')} | model per image at batch 1 / ${sizes.at(-1)} (us) |`,
+    `| --- | ---: | ${sizes.map(() => '---:').join(' | ')} | ---: |`,
+    ...profile.map((p) => {
+      const one = p.batchMs['1'] ?? 0;
+      const last = Number(sizes.at(-1));
+      const big = (p.batchMs[String(last)] ?? 0) / last;
+      return `| ${p.backend} | ${p.decodeUs} | ${sizes.map((n) => p.batchMs[n]).join(' | ')} | ${(one * 1000).toFixed(0)} / ${(big * 1000).toFixed(0)} |`;
+    }),
+    '',
+    '## Load',
+    '',
+    '| backend | inference thread | micro-batching | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | /healthz p50 / p99 ms |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.backend} | ${r.batching === 'on' ? `on (max ${r.maxBatchSize})` : 'off (max 1)'} | ${r.clients} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx} | ${r.healthzP99 ?? ''} |`,
+        `| ${r.backend} | ${r.thread} | ${r.batching === 'on' ? `on (max ${r.maxBatchSize})` : 'off (max 1)'} | ${r.clients} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx + r.errors} | ${r.healthzP99 !== undefined ? `${r.healthzP50} / ${r.healthzP99}` : ''} |`,
     ),
     '',
-    '## Micro-batching at the highest client count',
+    '## Micro-batching at the highest client count (target: req/s >= 2x, p99 <= 2x)',
     '',
-    '| backend | req/s on / off | p99 on / off |',
-    '| --- | ---: | ---: |',
+    '| backend | inference thread | req/s on / off | p99 on / off | target met |',
+    '| --- | --- | ---: | ---: | --- |',
   ];
   const top = Math.max(...rows.map((r) => r.clients));
   for (const backend of [...new Set(rows.map((r) => r.backend))]) {
-    const on = rows.find((r) => r.backend === backend && r.batching === 'on' && r.clients === top);
-    const off = rows.find((r) => r.backend === backend && r.batching === 'off' && r.clients === top);
-    if (on && off) {
-      lines.push(`| ${backend} | ${(on.rps / off.rps).toFixed(2)}x | ${(on.p99 / off.p99).toFixed(2)}x |`);
+    for (const thread of [...new Set(rows.map((r) => r.thread))]) {
+      const find = (b: 'on' | 'off') =>
+        rows.find(
+          (r) => r.backend === backend && r.thread === thread && r.batching === b && r.clients === top,
+        );
+      const on = find('on');
+      const off = find('off');
+      if (on && off) {
+        const speed = on.rps / off.rps;
+        const tail = on.p99 / off.p99;
+        lines.push(
+          `| ${backend} | ${thread} | ${speed.toFixed(2)}x | ${tail.toFixed(2)}x | ${speed >= 2 && tail <= 2 ? 'yes' : 'no'} |`,
+        );
+      }
     }
   }
+  lines.push(
+    '',
+    '## How to read this',
+    '',
+    '- "off (max 1)" is the same server, inference thread and batcher with `SERVING_MAX_BATCH_SIZE=1`: only the batch size differs.',
+    "- The load generator runs in its own process (bench/serving/load.ts); /healthz is sampled every 50 ms by the bench process from 2 s into the highest-client run, so it measures how long the server's event loop takes to answer a probe under that load.",
+    '- Server, load generator and anything else running share the same cores: compare rows of one run, not runs taken at different times.',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -218,25 +350,43 @@ if (isMain(import.meta.url)) {
   await runMain(async () => {
     const { values } = parseFlags(
       process.argv.slice(2),
-      { duration: { type: 'string' }, backends: { type: 'string' }, clients: { type: 'string' } },
+      {
+        duration: { type: 'string' },
+        backends: { type: 'string' },
+        clients: { type: 'string' },
+        threads: { type: 'string' },
+        artifact: { type: 'string' },
+      },
       USAGE,
     );
-    const opts = {
+    const backends = (values.backends ?? 'wasm,cpu').split(',');
+    const threads = (values.threads ?? 'worker,main').split(',');
+    const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    if (backends.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
+      throw new ProjectError('USAGE', `--backends takes ${known.join(',')}; --threads takes worker,main`, {
+        hint: USAGE,
+      });
+    }
+    const opts: BenchOptions = {
       duration: Number(values.duration ?? 8),
-      backends: (values.backends ?? 'wasm,cpu').split(','),
+      backends: backends as BackendName[],
       clients: (values.clients ?? '1,16,64').split(',').map(Number),
+      threads: threads as ('worker' | 'main')[],
+      artifact: resolve(values.artifact ?? DEFAULT_ARTIFACT),
     };
-    const rows = await bench(opts);
+    const { rows, profile } = await bench(opts);
+    const pin = await pinOf(opts.artifact);
     const meta = {
       date: new Date().toISOString(),
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
       node: process.versions.node,
       duration: opts.duration,
+      model: `${pin.name} sha256 ${pin.sha256.slice(0, 12)}`,
     };
     const dir = join(ROOT, 'bench', 'results');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'serving.json'), stableStringify({ meta, rows }));
-    const md = markdown(rows, meta);
+    await writeFile(join(dir, 'serving.json'), stableStringify({ meta, profile, rows }));
+    const md = markdown(rows, profile, meta);
     await writeFile(join(dir, 'serving.md'), md);
     console.log(`\n${md}`);
     console.log(`wrote ${join('bench', 'results', 'serving.json')} and serving.md`);

@@ -62,7 +62,7 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await app.serving.batcher.close();
-      model.dispose();
+      await model.dispose();
     },
   };
 }

@@ -1,0 +1,90 @@
+/**
+ * One load run, in its own process so that the load generator does not share
+ * an event loop with the bench (which samples /healthz meanwhile): autocannon
+ * posts the image to /predict with N connections for D seconds, and this
+ * prints one JSON line: requests, errors, non-2xx and p50/p95/p99 latency in
+ * ms from every response time (autocannon's summary has no p95).
+ *
+ *   tsx bench/serving/load.ts --url http://127.0.0.1:8080 --body img.png --clients 64 --duration 8
+ */
+import { readFile } from 'node:fs/promises';
+import autocannon from 'autocannon';
+import { isMain, parseFlags, runMain } from '../../lib/index.ts';
+
+const USAGE =
+  'usage: tsx bench/serving/load.ts --url <base url> --body <png file> --clients <n> --duration <s>';
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  non2xx: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(2));
+}
+
+/** Drive POST /predict (raw image/png) and collect every response time. */
+export async function load(
+  url: string,
+  body: Buffer,
+  clients: number,
+  duration: number,
+): Promise<LoadResult> {
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${url}/predict`,
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body,
+        connections: clients,
+        duration,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      times.push(responseTime);
+    });
+  });
+  times.sort((a, b) => a - b);
+  return {
+    requests: result.requests.total,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    p50: pct(times, 0.5),
+    p95: pct(times, 0.95),
+    p99: pct(times, 0.99),
+  };
+}
+
+if (isMain(import.meta.url)) {
+  await runMain(async () => {
+    const { values } = parseFlags(
+      process.argv.slice(2),
+      {
+        url: { type: 'string' },
+        body: { type: 'string' },
+        clients: { type: 'string' },
+        duration: { type: 'string' },
+      },
+      USAGE,
+    );
+    if (!values.url || !values.body) {
+      console.error(USAGE);
+      return 2;
+    }
+    const r = await load(
+      values.url,
+      await readFile(values.body),
+      Number(values.clients ?? 1),
+      Number(values.duration ?? 8),
+    );
+    console.log(JSON.stringify(r));
+    return 0;
+  });
+}

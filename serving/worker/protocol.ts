@@ -1,0 +1,29 @@
+/**
+ * Messages between the serving main thread and its inference worker thread
+ * (structured clone; input and output buffers are transferred, not copied).
+ *
+ * @see https://nodejs.org/api/worker_threads.html#portpostmessagevalue-transferlist
+ */
+import type { BackendName } from '../../lib/backend.ts';
+import type { ModelParts } from './layers.ts';
+
+/** `workerData` of the thread: the model to build and the backend to build it on. */
+export interface WorkerInit {
+  parts: ModelParts;
+  backend: BackendName;
+}
+
+/** Main → worker. */
+export type ToWorker =
+  | { type: 'predict'; id: number; flat: Float32Array; n: number }
+  | { type: 'memory'; id: number }
+  /** Exit the thread with `code`: a crash drill for tests and operators. */
+  | { type: 'exit'; code: number };
+
+/** Worker → main. */
+export type FromWorker =
+  | { type: 'ready'; backend: string }
+  | { type: 'init-error'; code: string; message: string }
+  | { type: 'result'; id: number; probs: Float32Array }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'memory'; id: number; numTensors: number; numBytes: number };
