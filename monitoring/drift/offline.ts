@@ -1,0 +1,132 @@
+/**
+ * The offline drift job: a folder of recent input images against the
+ * reference statistics of a model artifact. Every artifact file is checked
+ * against the artifact's digests.json first (serving's loader), the images
+ * go through the same decode, `imageStats` and preprocessing as serving,
+ * and the same lib/drift window and statistics score them (docs/drift.md).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  type DriftResult,
+  type DriftThresholds,
+  DriftWindow,
+  evaluateDrift,
+  ProjectError,
+  parseDriftReferenceBytes,
+  readJsonFile,
+} from '../../lib/index.ts';
+import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
+import { loadModel } from '../../serving/model.ts';
+import { decodeImage, imageStats, toModelInput } from '../../training/preprocessing.ts';
+
+const IMAGE = /\.(png|jpe?g)$/i;
+
+export interface OfflineDriftOptions {
+  artifactDir: string;
+  inputsDir: string;
+  thresholds?: Partial<DriftThresholds>;
+  /** Images per inference batch (default 64). */
+  batchSize?: number;
+}
+
+export interface OfflineDriftReport extends DriftResult {
+  artifact: string;
+  inputs: string;
+  /** Root digest of the artifact checked. */
+  sha256: string;
+  /** Files of the inputs folder scored, sorted. */
+  files: number;
+}
+
+/**
+ * Score every PNG/JPEG of `inputsDir` against the artifact's reference.
+ * @throws ProjectError NOT_FOUND (no digests.json, no reference), INVALID
+ *   (malformed reference, an image that does not decode, naming it), USAGE
+ *   (an empty inputs folder), DIGEST_MISMATCH (a changed artifact file).
+ */
+export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDriftReport> {
+  const artifactDir = resolve(opts.artifactDir);
+  const inputsDir = resolve(opts.inputsDir);
+  const digests = (await readJsonFile(join(artifactDir, 'digests.json'))) as {
+    files?: Record<string, string>;
+    root?: string;
+  };
+  if (!digests.files || typeof digests.root !== 'string') {
+    throw new ProjectError('INVALID', `${join(artifactDir, 'digests.json')} has no "files" or "root"`, {
+      subject: join(artifactDir, 'digests.json'),
+      hint: 'point --artifact at a model artifact folder (docs/artifact.md)',
+    });
+  }
+  const artifact = await fetchVerifiedArtifact({
+    name: 'drift',
+    version: 'offline',
+    uri: artifactDir,
+    digests: digests.files,
+    sha256: digests.root,
+  });
+  const refPath = join(artifactDir, 'reference-stats.json');
+  const refBytes = artifact.files.get('reference-stats.json');
+  if (!refBytes) {
+    throw new ProjectError('NOT_FOUND', `${refPath} is missing: the artifact has no drift reference`, {
+      subject: refPath,
+      hint: 're-export the artifact with training (it writes reference-stats.json)',
+    });
+  }
+  const model = await loadModel(artifact, {
+    name: 'drift',
+    version: 'offline',
+    uri: artifactDir,
+    digests: digests.files,
+    sha256: digests.root,
+  });
+  try {
+    const reference = parseDriftReferenceBytes(refBytes, refPath, model.labels);
+    let names: string[];
+    try {
+      names = (await readdir(inputsDir)).filter((n) => IMAGE.test(n)).sort();
+    } catch (e) {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `inputs folder ${inputsDir} cannot be read: ${(e as Error).message}`,
+        {
+          subject: inputsDir,
+        },
+      );
+    }
+    if (names.length === 0) {
+      throw new ProjectError('USAGE', `inputs folder ${inputsDir} has no PNG or JPEG image`, {
+        subject: inputsDir,
+        hint: 'pass --inputs a folder of recent input images (*.png, *.jpg)',
+      });
+    }
+    const window = new DriftWindow(reference, Number.POSITIVE_INFINITY);
+    const batch = opts.batchSize ?? 64;
+    const k = model.labels.length;
+    for (let i = 0; i < names.length; i += batch) {
+      const part = names.slice(i, i + batch);
+      const decoded = await Promise.all(
+        part.map(async (n) =>
+          decodeImage(new Uint8Array(await readFile(join(inputsDir, n))), { source: join(inputsDir, n) }),
+        ),
+      );
+      const flat = new Float32Array(decoded.length * model.inputSize);
+      decoded.forEach((im, j) => {
+        flat.set(toModelInput(im, model.spec), j * model.inputSize);
+      });
+      const probs = await model.predict(flat, decoded.length);
+      decoded.forEach((im, j) => {
+        window.add({ features: imageStats(im), probabilities: probs.subarray(j * k, (j + 1) * k) });
+      });
+    }
+    return {
+      artifact: artifactDir,
+      inputs: inputsDir,
+      sha256: digests.root,
+      files: names.length,
+      ...evaluateDrift(reference, window.counts(), opts.thresholds),
+    };
+  } finally {
+    model.dispose();
+  }
+}

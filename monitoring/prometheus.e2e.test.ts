@@ -1,0 +1,119 @@
+/**
+ * A real Prometheus (Debian package) on loopback scrapes a running server
+ * (the fixture model with a real drift reference), loads monitoring/rules,
+ * and answers through its HTTP API: the request counter, a recording rule,
+ * the drift gauges, and the drift alert going pending once traffic shifts.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { requireTool } from '../lib/testing/services.ts';
+import { startTestServer, type TestServer } from '../serving/testing/harness.ts';
+import { writeDriftFixture } from './drift/testing/fixture.ts';
+import { sendTraffic } from './drift/testing/traffic.ts';
+import { listYamlFiles } from './rules.ts';
+import { type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const binary = requireTool(
+  '/usr/bin/prometheus',
+  'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh',
+);
+
+(binary ? describe : describe.skip)('Prometheus scraping a running server', () => {
+  let dir: string;
+  let server: TestServer;
+  let prom: RunningPrometheus;
+  const job = 'model-server';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prometheus-scrape-'));
+    const fixture = await writeDriftFixture(dir, 1000);
+    server = await startTestServer(fixture, {
+      SERVING_DRIFT_WINDOW_SIZE: '300',
+      SERVING_DRIFT_MIN_SAMPLES: '100',
+    });
+    prom = await startPrometheus({
+      binary,
+      targets: [{ job, address: server.url.replace('http://', ''), labels: { namespace: 'test' } }],
+      ruleFiles: await listYamlFiles(join(ROOT, 'monitoring', 'rules')),
+    });
+  });
+  afterAll(async () => {
+    await prom?.stop();
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the target is up and the request counter reads back through /api/v1/query', async () => {
+    const [up] = await prom.waitFor(`up{job="${job}"}`, (s) => s[0]?.value[1] === '1');
+    expect(up!.metric).toMatchObject({ job, namespace: 'test' });
+    await sendTraffic(server.url, 300, 7);
+    const [requests] = await prom.waitFor(
+      `sum(serving_http_requests_total{job="${job}", route="/predict", code="200"})`,
+      (s) => s[0]?.value[1] === '6',
+    );
+    expect(requests!.value[1]).toBe('6'); // 300 images in batches of 50
+    const [predictions] = await prom.waitFor(
+      `sum(serving_predictions_total{job="${job}"})`,
+      (s) => s[0]?.value[1] === '300',
+    );
+    expect(predictions!.value[1]).toBe('300');
+  });
+
+  test('a recording rule of monitoring/rules is evaluated over the scraped series', async () => {
+    const [ratio] = await prom.waitFor(`instance:serving_inference_queue:saturation_ratio{job="${job}"}`);
+    // Depth over capacity (256) as last scraped: a share, labelled with the scraped instance.
+    expect(ratio!.metric).toMatchObject({
+      job,
+      namespace: 'test',
+      instance: server.url.replace('http://', ''),
+    });
+    expect(Number(ratio!.value[1])).toBeGreaterThanOrEqual(0);
+    expect(Number(ratio!.value[1])).toBeLessThanOrEqual(1);
+    const [rate] = await prom.waitFor(
+      `namespace_job:serving_http_requests:rate5m{job="${job}"}`,
+      (s) => Number(s[0]?.value[1]) > 0,
+    );
+    expect(rate!.metric).toEqual({
+      __name__: 'namespace_job:serving_http_requests:rate5m',
+      namespace: 'test',
+      job,
+    });
+  });
+
+  test('in distribution: drift gauges under the alert thresholds, no drift alert', async () => {
+    const samples = await prom.waitFor(
+      `serving_drift_window_samples{job="${job}"}`,
+      (s) => s[0]?.value[1] === '300',
+    );
+    expect(samples).toHaveLength(1);
+    const scores = await prom.waitFor(`serving_drift_score{job="${job}"}`, (s) => s.length === 6);
+    for (const s of scores) expect(Number(s.value[1])).toBeLessThan(s.metric.method === 'psi' ? 0.2 : 0.1);
+    expect(await prom.query('ALERTS{alertname=~"ServingFeatureDrift|ServingDriftDisabled"}')).toEqual([]);
+    const [enabled] = await prom.query(`serving_drift_enabled{job="${job}"}`);
+    expect(enabled!.value[1]).toBe('1');
+  });
+
+  test('brighter traffic: the gauges cross the thresholds and ServingFeatureDrift goes pending', async () => {
+    await sendTraffic(server.url, 300, 11, { brightnessShift: 60 });
+    // The window fills with shifted images over a few scrapes: wait until the score is far past the 0.2 threshold.
+    const over = await prom.waitFor(
+      `serving_drift_score{job="${job}", feature="brightness", method="psi"} > 1`,
+      (s) => s.length === 1,
+    );
+    expect(Number(over[0]!.value[1])).toBeGreaterThan(1);
+    const pending = await prom.waitFor(
+      'ALERTS{alertname="ServingFeatureDrift", feature="brightness", method="psi"}',
+      (s) => s.length === 1,
+    );
+    // `for: 30m`: pending now, firing after 30 minutes of drift (the promtool test covers firing).
+    expect(pending[0]!.metric).toMatchObject({
+      alertstate: 'pending',
+      severity: 'warning',
+      job,
+      namespace: 'test',
+    });
+  });
+});
