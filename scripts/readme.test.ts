@@ -70,7 +70,7 @@ const COVERAGE: Coverage[] = [
 ];
 
 /** Every command the README shows. */
-export function readmeCommands(text: string): string[] {
+function readmeCommands(text: string): string[] {
   const commands: string[] = [];
   const blocks = text.matchAll(/^```bash\n([\s\S]*?)^```/gm);
   for (const [, body] of blocks) {

@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { main as uploadRuns } from '../../scripts/upload-runs.ts';
+import type { TrainingConfig } from '../../training/config.ts';
 import { listFiles } from '../digest.ts';
+import { verifyLock } from '../lock/index.ts';
 import { MlflowClient } from '../mlflow/index.ts';
+import { trainAndRecord } from '../pipeline/index.ts';
 import { type MlflowServer, startMlflow } from '../testing/mlflow.ts';
 import { trackingCallbacks } from './callbacks.ts';
 import { recorderFromEnv } from './config.ts';
@@ -214,4 +217,79 @@ describe('run recorder against a real MLflow server', () => {
       }
     },
   );
+  it('a real training run (lib/pipeline): params, tags, per-epoch metrics, artifacts, registered version; its lock entry verifies through the artifact proxy', async () => {
+    if (!server) return;
+    const work = join(dir, 'pipeline');
+    await mkdir(work, { recursive: true });
+    const lockPath = join(work, 'models.lock.json');
+    await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
+    const config = {
+      name: 'pipeline-e2e',
+      seed: 5,
+      data: {
+        kind: 'generated',
+        path: join(work, 'data'),
+        perClass: 6,
+        size: 8,
+        split: { validation: 0.2, test: 0.2 },
+      },
+      input: { width: 8, height: 8, channels: 1 },
+      model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
+      augmentation: { enabled: false, crop: 0, flip: false },
+      training: {
+        epochs: 2,
+        batchSize: 8,
+        learningRate: 0.01,
+        warmupEpochs: 0,
+        schedule: 'constant',
+        earlyStopping: { patience: 5, minDelta: 0 },
+      },
+    } as unknown as TrainingConfig;
+    const r = await trainAndRecord({
+      config,
+      env: { MLFLOW_TRACKING_URI: server.uri },
+      cwd: work,
+      outDir: join(work, 'artifact'),
+      lockPath,
+      progress: false,
+      log: () => {},
+      source: { commit: 'c'.repeat(40), branch: 'feature/x', prNumber: 7 },
+    });
+    expect(r.tracking.offline).toBe(false);
+    expect(r.tracking.modelVersion).toBe('1');
+    const run = await client.getRun(r.tracking.runId);
+    expect(run.info.status).toBe('FINISHED');
+    const params = Object.fromEntries((run.data.params ?? []).map((p) => [p.key, p.value]));
+    expect(params['model.builder']).toBe('small-cnn');
+    expect(params['training.epochs']).toBe('2');
+    const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(tags['dataset.digest']).toBe(r.train.datasetDigest);
+    expect(tags['mlflow.source.git.commit']).toBe('c'.repeat(40));
+    expect(tags['github.pr_number']).toBe('7');
+    expect(tags.backend).toBe(r.train.backend.name);
+    const loss = await client.getMetricHistory(r.tracking.runId, 'loss');
+    expect(loss.map((m) => m.step)).toEqual(r.train.history.map((_, i) => i + 1));
+    const testAccuracy = (run.data.metrics ?? []).find((m) => m.key === 'test_accuracy');
+    expect(testAccuracy?.value).toBeCloseTo(r.train.metrics.accuracy, 10);
+    // The whole artifact folder, byte for byte, with the plots.
+    const files = await listFiles(r.train.artifactDir);
+    expect(files).toEqual(
+      expect.arrayContaining(['confusion-matrix.png', 'learning-curves.png', 'digests.json']),
+    );
+    for (const f of files) {
+      const got = await client.downloadArtifact(run.info.artifact_uri, `model/${f}`);
+      expect(Buffer.from(got).equals(await readFile(join(r.train.artifactDir, f)))).toBe(true);
+    }
+    const candidate = await client.getVersionByAlias('pipeline-e2e', 'candidate');
+    expect(candidate.version).toBe('1');
+    // The lock points at the run's model folder on the artifact proxy, and verify fetches it from there.
+    const lock = JSON.parse(await readFile(lockPath, 'utf8'));
+    const entry = lock.models['pipeline-e2e'].versions['1'];
+    expect(entry.artifactUri).toBe(`${run.info.artifact_uri}/model`);
+    expect(entry.mlflow).toEqual({ runId: r.tracking.runId, modelVersion: '1', trackingUri: server.uri });
+    await rm(r.train.artifactDir, { recursive: true }); // only MLflow has the files now
+    const report = await verifyLock(lock, { lockDir: work, all: true, mlflowTrackingUri: server.uri });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
 });
