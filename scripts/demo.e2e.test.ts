@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import type { DemoResult } from '../lib/demo/index.ts';
 import { exitCodeOf, findKustomize, ProjectError } from '../lib/index.ts';
 import { requireTool } from '../lib/testing/services.ts';
+import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './demo.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -24,31 +25,7 @@ beforeAll(async () => {
   const gates = JSON.parse(await readFile(join(ROOT, 'environments', 'promotion-gates.json'), 'utf8'));
   gates.environments.dev.gates.minMetric = { accuracy: 0 };
   await writeFile(join(dir, 'gates.json'), JSON.stringify(gates));
-  await writeFile(
-    configPath,
-    JSON.stringify({
-      name: 'tiny-demo',
-      seed: 3,
-      data: {
-        kind: 'generated',
-        path: 'unused',
-        perClass: 6,
-        size: 8,
-        split: { validation: 0.2, test: 0.2 },
-      },
-      input: { width: 8, height: 8, channels: 1 },
-      model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
-      augmentation: { enabled: false, crop: 0, flip: false },
-      training: {
-        epochs: 1,
-        batchSize: 8,
-        learningRate: 0.01,
-        warmupEpochs: 0,
-        schedule: 'constant',
-        earlyStopping: { patience: 1, minDelta: 0 },
-      },
-    }),
-  );
+  await writeFile(configPath, JSON.stringify(tinyTrainingConfig({ name: 'tiny-demo', dataPath: 'unused' })));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

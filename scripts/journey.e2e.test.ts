@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { findKustomize, type KustomizeTool, renderAll } from '../lib/index.ts';
 import { inCI, requireTool } from '../lib/testing/services.ts';
+import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';
 import { main as train } from './train.ts';
 
@@ -31,29 +32,8 @@ let origin = '';
 let fork = '';
 let kustomize: KustomizeTool | undefined;
 
-/** A training config small enough to train in about a second on the pure-JS backend. */
-const tinyConfig = (seed: number) => ({
-  name: 'demo-classifier',
-  seed,
-  data: {
-    kind: 'generated',
-    path: join(base, 'data'),
-    perClass: 6,
-    size: 8,
-    split: { validation: 0.2, test: 0.2 },
-  },
-  input: { width: 8, height: 8, channels: 1 },
-  model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
-  augmentation: { enabled: false, crop: 0, flip: false },
-  training: {
-    epochs: 1,
-    batchSize: 8,
-    learningRate: 0.01,
-    warmupEpochs: 0,
-    schedule: 'constant',
-    earlyStopping: { patience: 1, minDelta: 0 },
-  },
-});
+const tinyConfig = (seed: number) =>
+  tinyTrainingConfig({ name: 'demo-classifier', seed, dataPath: join(base, 'data') });
 
 beforeAll(async () => {
   if (!requireTool('git', 'apt-get install git')) return;

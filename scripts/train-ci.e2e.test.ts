@@ -24,6 +24,7 @@ import {
 import { trainAndRecord } from '../lib/pipeline/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { loadTrainingConfig } from '../training/index.ts';
+import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './train-ci.ts';
 
 const MODEL = 'tiny-classifier';
@@ -36,28 +37,7 @@ let gh: FakeGithub;
 let repos: TestRepos | undefined;
 
 function tinyConfig(seed: number) {
-  return {
-    name: MODEL,
-    seed,
-    data: {
-      kind: 'generated',
-      path: join(dir, 'data'),
-      perClass: 6,
-      size: 8,
-      split: { validation: 0.2, test: 0.2 },
-    },
-    input: { width: 8, height: 8, channels: 1 },
-    model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
-    augmentation: { enabled: false, crop: 0, flip: false },
-    training: {
-      epochs: 1,
-      batchSize: 8,
-      learningRate: 0.01,
-      warmupEpochs: 0,
-      schedule: 'constant',
-      earlyStopping: { patience: 1, minDelta: 0 },
-    },
-  };
+  return tinyTrainingConfig({ name: MODEL, seed, dataPath: join(dir, 'data') });
 }
 
 beforeAll(async () => {

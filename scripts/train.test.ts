@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
+import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './train.ts';
 
 let dir: string;
@@ -12,28 +13,7 @@ beforeAll(async () => {
   configPath = join(dir, 'tiny.json');
   await writeFile(
     configPath,
-    JSON.stringify({
-      name: 'tiny-classifier',
-      seed: 3,
-      data: {
-        kind: 'generated',
-        path: join(dir, 'data'),
-        perClass: 6,
-        size: 8,
-        split: { validation: 0.2, test: 0.2 },
-      },
-      input: { width: 8, height: 8, channels: 1 },
-      model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
-      augmentation: { enabled: false, crop: 0, flip: false },
-      training: {
-        epochs: 1,
-        batchSize: 8,
-        learningRate: 0.01,
-        warmupEpochs: 0,
-        schedule: 'constant',
-        earlyStopping: { patience: 1, minDelta: 0 },
-      },
-    }),
+    JSON.stringify(tinyTrainingConfig({ name: 'tiny-classifier', dataPath: join(dir, 'data') })),
   );
 });
 afterAll(async () => {

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { ProjectError } from '../errors.ts';
+import { BOT_EMAIL, BOT_NAME, isPushRace } from '../github/git.ts';
 
 /** Runs git in one working tree; resolves with stdout (trailing whitespace trimmed). */
 export type Git = (args: string[]) => Promise<string>;
@@ -44,10 +45,7 @@ export function gitAt(cwd: string, env: NodeJS.ProcessEnv = process.env): Git {
 
 /** True when git refused a push because the remote branch moved (a push race). */
 export function isPushRejected(e: unknown): boolean {
-  const stderr = ((e as ProjectError)?.details as GitFailure | undefined)?.stderr ?? '';
-  return /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info/i.test(
-    stderr,
-  );
+  return isPushRace(((e as ProjectError)?.details as GitFailure | undefined)?.stderr ?? '');
 }
 
 /** Paths among `paths` with uncommitted changes (staged, unstaged or untracked). */
@@ -75,10 +73,7 @@ export async function currentBranch(git: Git): Promise<string> {
 }
 
 /** The identity of the workflow bot, used when the checkout has none (a fresh Actions runner). */
-export const BOT_IDENTITY = {
-  name: 'github-actions[bot]',
-  email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
+export const BOT_IDENTITY = { name: BOT_NAME, email: BOT_EMAIL };
 
 /** `-c user.name=... -c user.email=...` when git has no identity configured, else nothing. */
 export async function identityArgs(git: Git, env: NodeJS.ProcessEnv): Promise<string[]> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { main as uploadRuns } from '../../scripts/upload-runs.ts';
-import type { TrainingConfig } from '../../training/config.ts';
+import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
 import { listFiles } from '../digest.ts';
 import { verifyLock } from '../lock/index.ts';
 import { MlflowClient } from '../mlflow/index.ts';
@@ -223,28 +223,13 @@ describe('run recorder against a real MLflow server', () => {
     await mkdir(work, { recursive: true });
     const lockPath = join(work, 'models.lock.json');
     await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
-    const config = {
+    const config = tinyTrainingConfig({
       name: 'pipeline-e2e',
       seed: 5,
-      data: {
-        kind: 'generated',
-        path: join(work, 'data'),
-        perClass: 6,
-        size: 8,
-        split: { validation: 0.2, test: 0.2 },
-      },
-      input: { width: 8, height: 8, channels: 1 },
-      model: { builder: 'small-cnn', filters: [2], denseUnits: 0, dropout: 0 },
-      augmentation: { enabled: false, crop: 0, flip: false },
-      training: {
-        epochs: 2,
-        batchSize: 8,
-        learningRate: 0.01,
-        warmupEpochs: 0,
-        schedule: 'constant',
-        earlyStopping: { patience: 5, minDelta: 0 },
-      },
-    } as unknown as TrainingConfig;
+      dataPath: join(work, 'data'),
+      epochs: 2,
+      patience: 5,
+    });
     const r = await trainAndRecord({
       config,
       env: { MLFLOW_TRACKING_URI: server.uri },
