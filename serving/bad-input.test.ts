@@ -3,6 +3,7 @@
  * the right status; none crashes the server or leaks a tensor, and the next
  * valid request succeeds.
  */
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../training/preprocessing.ts';
@@ -221,4 +222,62 @@ test('unknown route → 404 JSON', async () => {
   const r = await send('/nope', undefined, undefined, 'GET');
   expect(r.status).toBe(404);
   expect(r.json.error).toMatch(/no route GET \/nope/);
+});
+
+/** Bytes straight onto a socket: what fetch() cannot send (truncated or aborted bodies). */
+function rawRequest(head: string, body: string, opts: { abortAfterMs?: number } = {}): Promise<string> {
+  const { port } = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), '127.0.0.1', () => {
+      sock.write(`${head}\r\n\r\n${body}`);
+      if (opts.abortAfterMs !== undefined) setTimeout(() => sock.destroy(), opts.abortAfterMs);
+    });
+    let answer = '';
+    sock.on('data', (d) => {
+      answer += String(d);
+      if (answer.includes('\r\n\r\n') && /"request_id"|"error"/.test(answer)) sock.end();
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(answer));
+  });
+}
+
+const inFlight = async () =>
+  (await s.registry.getSingleMetric('serving_http_requests_in_flight')!.get()).values[0]!.value;
+
+test('regression: a 72-byte truncated multipart body killed the process (busboy file stream error)', async () => {
+  const body = '--X\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\na';
+  expect(Buffer.byteLength(body)).toBe(72);
+  const answer = await rawRequest(
+    `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=X\r\nContent-Length: ${body.length}\r\nConnection: close`,
+    body,
+  );
+  expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+  expect(answer).toContain('multipart/form-data body cannot be parsed: Unexpected end of form');
+  expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+});
+
+test('regression: an aborted multipart upload never decremented serving_http_requests_in_flight', async () => {
+  const before = await inFlight();
+  const part = '--X\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n0123456789';
+  await rawRequest(
+    'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=X\r\nContent-Length: 100000',
+    part,
+    { abortAfterMs: 50 },
+  );
+  const deadline = Date.now() + 5000;
+  while ((await inFlight()) !== before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(await inFlight()).toBe(before);
+});
+
+test('an aborted raw image upload leaves serving_http_requests_in_flight where it was', async () => {
+  const before = await inFlight();
+  await rawRequest(
+    'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000',
+    'abc',
+    { abortAfterMs: 50 },
+  );
+  const deadline = Date.now() + 5000;
+  while ((await inFlight()) !== before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(await inFlight()).toBe(before);
 });

@@ -3,6 +3,12 @@
  * told by Content-Length before reading when it is there), and
  * multipart/form-data files through busboy.
  *
+ * Every stream involved (the request, busboy, each file part) has an `error`
+ * listener, and every way a body can end early (client abort, truncated form,
+ * reset) settles the promise with a ProjectError: an unhandled stream error
+ * would take the whole process down, and a promise that never settles would
+ * hold `serving_http_requests_in_flight` up for ever.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc7578 multipart/form-data
  */
 import type { IncomingMessage } from 'node:http';
@@ -17,17 +23,33 @@ function tooLarge(maxBytes: number, what = 'request body'): ProjectError {
   });
 }
 
+/** The client went away (or the connection broke) before the whole body arrived. */
+export function bodyAborted(cause?: unknown): ProjectError {
+  return new ProjectError('INVALID', 'the request body ended before it was complete (connection closed)', {
+    subject: 'request body',
+    hint: 'send the whole body, with a Content-Length that matches it',
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
 /** Read the whole body, refusing more than `maxBytes`. */
 export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (e) {
+    if (e instanceof ProjectError) throw e;
+    throw bodyAborted(e);
   }
+  // An aborted request can end the iteration without an error on some Node versions.
+  if (!req.complete) throw bodyAborted();
   return Buffer.concat(chunks);
 }
 
@@ -54,16 +76,49 @@ export function readMultipartFiles(
       });
     } catch (e) {
       reject(
-        new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${(e as Error).message}`),
+        new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${(e as Error).message}`, {
+          cause: e,
+        }),
       );
       return;
     }
     const files: Buffer[] = [];
     let failed: ProjectError | undefined;
+    let settled = false;
     let total = 0;
     const fail = (e: ProjectError) => {
       failed ??= e;
     };
+    const cleanup = () => {
+      req.off('aborted', onAborted);
+      req.off('error', onReqError);
+      req.off('close', onClose);
+    };
+    /** Settle once; on failure stop feeding busboy and throw away the rest of the body. */
+    const finish = (error: ProjectError | undefined) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      if (error) {
+        req.unpipe(bb);
+        bb.removeAllListeners('file');
+        bb.on('error', () => undefined); // late errors from a half-parsed form are expected now
+        if (!req.destroyed) req.resume();
+        reject(error);
+      } else {
+        resolve(files);
+      }
+    };
+    const onAborted = () => finish(failed ?? bodyAborted());
+    const onReqError = (e: Error) => finish(failed ?? bodyAborted(e));
+    // 'close' before busboy finished: the connection went away mid-body.
+    const onClose = () => {
+      if (!req.complete) finish(failed ?? bodyAborted());
+    };
+    req.on('aborted', onAborted);
+    req.on('error', onReqError);
+    req.on('close', onClose);
+
     bb.on('file', (name, stream) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => {
@@ -72,6 +127,11 @@ export function readMultipartFiles(
         else if (name === field) chunks.push(c);
       });
       stream.on('limit', () => fail(tooLarge(limits.maxBytes, `multipart field "${name}"`)));
+      // A truncated form ("Unexpected end of form") errors the file stream too; busboy
+      // reports the same error on itself, where it settles the promise.
+      stream.on('error', (e: Error) =>
+        fail(new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`)),
+      );
       stream.on('close', () => {
         if (name === field) files.push(Buffer.concat(chunks));
       });
@@ -84,14 +144,15 @@ export function readMultipartFiles(
       ),
     );
     bb.on('error', (e: Error) =>
-      reject(
-        failed ?? new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`),
+      finish(
+        failed ??
+          new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`, {
+            hint: 'send a complete multipart/form-data body with a file field "image"',
+            cause: e,
+          }),
       ),
     );
-    bb.on('close', () => {
-      if (failed) reject(failed);
-      else resolve(files);
-    });
+    bb.on('close', () => finish(failed));
     req.pipe(bb);
   });
 }
