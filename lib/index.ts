@@ -1,20 +1,15 @@
 /**
- * The shared library's public entry: what training/, serving/, monitoring/
- * and scripts/ may use. Anything not exported here is internal.
+ * The shared library's light core: errors, schemas, deterministic JSON,
+ * atomic files, digests and the CLI prelude. It loads no heavy dependency,
+ * so any module may import it. The rest of the shared library is imported by
+ * folder, each folder's index.ts being its public API (docs/contracts.md,
+ * "Layers"): lock/, artifact-store/, mlflow/, tracking/, git/, github/,
+ * gitops/, rollout/ (loads @kubernetes/client-node), drift/, testing/ (tests
+ * only), and backend.ts (loads @tensorflow/tfjs).
  */
-
-export * from './artifact-store/index.ts';
-export * from './backend.ts';
 export * from './cli.ts';
 export * from './digest.ts';
-export * from './drift/index.ts';
 export * from './errors.ts';
 export * from './fs.ts';
-export * from './gitops/index.ts';
 export * from './json.ts';
-export * from './lock/index.ts';
-export * from './mlflow/index.ts';
-export * from './promotion/index.ts';
-export * from './rollout/index.ts';
 export * from './schema.ts';
-export * from './tracking/index.ts';

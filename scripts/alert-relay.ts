@@ -10,8 +10,9 @@
  * a GitHub App token). Exit codes: 0, 1 failure, 2 bad usage.
  */
 import { createServer } from 'node:http';
-import { createAlertRelay, readRepoContext } from '../lib/github/index.ts';
+import { readRepoContext } from '../lib/github/index.ts';
 import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { createAlertRelay } from '../monitoring/alert-relay.ts';
 
 const USAGE =
   'usage: tsx scripts/alert-relay.ts [--port 8080] [--host 0.0.0.0]  (env: GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL)';

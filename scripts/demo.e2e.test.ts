@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import type { DemoResult } from '../lib/demo/index.ts';
-import { exitCodeOf, findKustomize, ProjectError } from '../lib/index.ts';
+import { findKustomize } from '../lib/gitops/index.ts';
+import { exitCodeOf, ProjectError } from '../lib/index.ts';
 import { requireTool } from '../lib/testing/services.ts';
+import type { DemoResult } from '../pipelines/demo/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './demo.ts';
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { type DemoResult, isRepoRoot, runDemo } from '../lib/demo/index.ts';
 import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { main as promoteMain } from './promote.ts';
 

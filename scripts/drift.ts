@@ -5,14 +5,8 @@
  * report.html (docs/drift.md). Exit 0: no drift (or too few images to score);
  * 1: drift past a threshold, or an error; 2: bad usage.
  */
-import {
-  DEFAULT_DRIFT_THRESHOLDS,
-  type DriftThresholds,
-  isMain,
-  ProjectError,
-  parseFlags,
-  runMain,
-} from '../lib/index.ts';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../lib/drift/index.ts';
+import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
 import { offlineDrift, writeDriftReport } from '../monitoring/drift/index.ts';
 
 export const USAGE = `usage: npm run drift -- --artifact <dir> --inputs <folder> [--out <dir>] [--threshold <psi>]

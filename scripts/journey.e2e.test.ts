@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { findKustomize, type KustomizeTool, renderAll } from '../lib/index.ts';
+import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/index.ts';
 import { inCI, requireTool } from '../lib/testing/services.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';

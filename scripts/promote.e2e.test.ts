@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { MODEL, promotionRepo } from '../lib/promotion/testing.ts';
 import { requireTool } from '../lib/testing/services.ts';
+import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 
 const GIT_ENV = {

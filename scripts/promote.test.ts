@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot } from '../lib/promotion/testing.ts';
+import { MODEL, type PromotionRepo, promotionRepo, snapshot } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 import { main as rollbackMain } from './rollback.ts';
 

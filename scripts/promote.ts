@@ -11,23 +11,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { findKustomize, renderAll } from '../lib/gitops/index.ts';
+import { isMain, ProjectError, parseFlags, runMain, writeJsonAtomic } from '../lib/index.ts';
+import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
+import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import {
-  findKustomize,
   GATES_FILE,
-  isMain,
-  LOCK_FILE_NAME,
-  type Lock,
   lockDigestVerifier,
-  mlflowConfigFromEnv,
-  ProjectError,
   type PromoteResult,
-  parseFlags,
   promote,
   promotionEnvFrom,
-  renderAll,
-  runMain,
-  writeJsonAtomic,
-} from '../lib/index.ts';
+} from '../pipelines/promotion/index.ts';
 
 const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version <id>] [options]
        npm run rollback -- --env <env> [--model <name>] [options]

@@ -32,7 +32,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
   {
     prefix: 'npm run train -- --config training/configs/demo.json --out artifacts/demo --on kubernetes',
-    by: [['lib/kube-job/submit.e2e.test.ts', "'kubernetes'"]],
+    by: [['training/kubernetes/submit.e2e.test.ts', "'kubernetes'"]],
   },
   { prefix: 'npm run train -- --config', by: [['scripts/train.test.ts', "'--lock'"]] },
   { prefix: 'npm run train', by: [['scripts/train.test.ts', "from './train.ts'"]] },
@@ -50,14 +50,14 @@ const COVERAGE: Coverage[] = [
   {
     prefix: 'SERVING_LOCK_FILE=models.lock.json SERVING_ENVIRONMENT=dev npm run serve',
     by: [
-      ['lib/demo/steps.ts', 'SERVING_LOCK_FILE'],
+      ['pipelines/demo/steps.ts', 'SERVING_LOCK_FILE'],
       ['scripts/demo.e2e.test.ts', "from './demo.ts'"],
     ],
   },
-  { prefix: 'npm run serve', by: [['lib/demo/steps.ts', 'serving/main.ts']] },
+  { prefix: 'npm run serve', by: [['pipelines/demo/steps.ts', 'serving/main.ts']] },
   { prefix: 'npm run drift -- --artifact', by: [['scripts/drift.test.ts', "'--artifact'"]] },
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
-  { prefix: 'curl -s -F image=@', by: [['lib/demo/steps.ts', "'-F'"]] },
+  { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
   {
     prefix: 'kubectl apply -k manifests/argocd',
     by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],

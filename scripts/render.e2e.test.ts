@@ -2,8 +2,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
+import { findKustomize, writePin } from '../lib/gitops/index.ts';
 import { fakeEntry, fakeLock, MODEL, tempRepo } from '../lib/gitops/testing/repo.ts';
-import { findKustomize, writePin } from '../lib/index.ts';
 import { inCI } from '../lib/testing/services.ts';
 import { main } from './render.ts';
 

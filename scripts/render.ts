@@ -8,16 +8,8 @@
  * Exit 0: all valid; 1: a problem (each listed); 2: bad usage. See docs/gitops.md.
  */
 import { resolve } from 'node:path';
-import {
-  findKustomize,
-  formatTable,
-  isMain,
-  parseFlags,
-  renderAll,
-  runMain,
-  summarize,
-  writeRendered,
-} from '../lib/index.ts';
+import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../lib/gitops/index.ts';
+import { isMain, parseFlags, runMain } from '../lib/index.ts';
 
 const USAGE =
   'usage: npm run render -- [--out <dir>] [--env <env>]... [--lock <models.lock.json>] [--root <repo>]';

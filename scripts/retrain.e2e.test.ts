@@ -6,7 +6,6 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { makeTestRepos, type TestRepos } from '../lib/github/testing/repos.ts';
 import {
   addCandidate,
   emptyLock,
@@ -16,9 +15,10 @@ import {
   parseLockText,
   pinVersion,
   serializeLock,
-} from '../lib/index.ts';
-import { trainAndRecord } from '../lib/pipeline/index.ts';
+} from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main, reasonFromEvent } from './retrain.ts';

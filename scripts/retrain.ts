@@ -11,8 +11,8 @@
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { retrain } from '../lib/github/index.ts';
 import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { retrain } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run retrain -- [--config training/configs/demo.json] [--data <new data dir>] [--base main]

@@ -7,22 +7,20 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { makeTestRepos, type TestRepos } from '../lib/github/testing/repos.ts';
+import { exitCodeOf, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   addCandidate,
   emptyLock,
   entryFromArtifact,
-  exitCodeOf,
   type Lock,
   type LockedVersion,
-  ProjectError,
   parseLockText,
   pinVersion,
-  rootDigest,
   serializeLock,
-} from '../lib/index.ts';
-import { trainAndRecord } from '../lib/pipeline/index.ts';
+} from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './train-ci.ts';

@@ -10,8 +10,9 @@
  * print. Without the GitHub context it stops with exit 2 before changing
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
-import { trainForPullRequest } from '../lib/github/index.ts';
+
 import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { trainForPullRequest } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] [--lock models.lock.json]

@@ -10,12 +10,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { type BackendName, isMain, ProjectError, parseFlags, runMain, TRAINING_ORDER } from '../lib/index.ts';
-import { RESULT_FILE_ENV, submitTrainingJob, type TrainingJobResult } from '../lib/kube-job/index.ts';
-import { type TrainAndRecordResult, trainAndRecord } from '../lib/pipeline/index.ts';
+import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
+import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
 import { loadCluster } from '../lib/rollout/index.ts';
 import { sourceInfoFromActionsEnv, sourceInfoFromGit } from '../lib/tracking/index.ts';
+import { type TrainAndRecordResult, trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
+import { RESULT_FILE_ENV, submitTrainingJob, type TrainingJobResult } from '../training/kubernetes/index.ts';
 
 const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
   [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]

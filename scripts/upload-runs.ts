@@ -8,18 +8,9 @@
  * Credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
  */
 import { resolve } from 'node:path';
-import {
-  DEFAULT_LOCAL_STORE,
-  httpOptionsOf,
-  isMain,
-  LocalRunStore,
-  MlflowClient,
-  mlflowConfigFromEnv,
-  ProjectError,
-  parseFlags,
-  runMain,
-  uploadLocalRuns,
-} from '../lib/index.ts';
+import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+import { DEFAULT_LOCAL_STORE, LocalRunStore, uploadLocalRuns } from '../lib/tracking/index.ts';
 
 const USAGE = `usage: npm run upload-runs -- --tracking-uri <url> [--store <dir>] [--run <id>]... [--include-running]
   --tracking-uri     MLflow server (default: MLFLOW_TRACKING_URI)

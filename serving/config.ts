@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendName } from '../lib/index.ts';
+import type { BackendName } from '../lib/backend.ts';
 import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';

@@ -8,7 +8,8 @@
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, compileValidator, ProjectError } from '../lib/index.ts';
+import type { BackendName } from '../lib/backend.ts';
+import { compileValidator, ProjectError } from '../lib/index.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from '../training/preprocessing.ts';
 import type { VerifiedArtifact } from './artifact.ts';
 import type { ModelPin } from './config.ts';

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { type BackendChoice, SERVING_ORDER, selectBackend } from '../lib/index.ts';
+import { type BackendChoice, SERVING_ORDER, selectBackend } from '../lib/backend.ts';
 import { createApp, Lifecycle, type ServingApp } from './app.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import type { ServingConfig } from './config.ts';

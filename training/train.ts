@@ -8,13 +8,8 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  type BackendChoice,
-  type BackendName,
-  ProjectError,
-  selectBackend,
-  TRAINING_ORDER,
-} from '../lib/index.ts';
+import { type BackendChoice, type BackendName, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
+import { ProjectError } from '../lib/index.ts';
 import { type ArtifactDigests, assertArtifactDirFree, writeArtifact } from './artifact.ts';
 import type { TrainingConfig } from './config.ts';
 import {

@@ -22,15 +22,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  type BackendName,
-  isMain,
-  ProjectError,
-  parseFlags,
-  rootDigest,
-  runMain,
-  stableStringify,
-} from '../../lib/index.ts';
+import type { BackendName } from '../../lib/backend.ts';
+import { isMain, ProjectError, parseFlags, rootDigest, runMain, stableStringify } from '../../lib/index.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
 import type { LoadResult } from './load.ts';

@@ -6,7 +6,7 @@
  * known before the load test.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, selectBackend } from '../../lib/index.ts';
+import { type BackendName, selectBackend } from '../../lib/backend.ts';
 import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { modelParts } from '../../serving/model.ts';

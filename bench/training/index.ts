@@ -14,15 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  type BackendName,
-  isMain,
-  ProjectError,
-  parseFlags,
-  runMain,
-  selectBackend,
-  TRAINING_ORDER,
-} from '../../lib/index.ts';
+import { type BackendName, selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
+import { isMain, ProjectError, parseFlags, runMain } from '../../lib/index.ts';
 import { type BuilderName, buildModel, loadTrainingConfig, train } from '../../training/index.ts';
 
 const USAGE =

@@ -13,9 +13,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
-import { createAlertRelay } from '../../lib/github/index.ts';
 import { type FakeGithub, startFakeGithub } from '../../lib/testing/fake-github.ts';
 import { requireTool } from '../../lib/testing/services.ts';
+import { createAlertRelay } from '../alert-relay.ts';
 
 const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');
 const INSTALL = 'apt-get install prometheus-alertmanager (scripts/setup.d/55-alertmanager.sh)';

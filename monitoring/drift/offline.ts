@@ -12,10 +12,9 @@ import {
   type DriftThresholds,
   DriftWindow,
   evaluateDrift,
-  ProjectError,
   parseDriftReferenceBytes,
-  readJsonFile,
-} from '../../lib/index.ts';
+} from '../../lib/drift/index.ts';
+import { ProjectError, readJsonFile } from '../../lib/index.ts';
 import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
 import { loadModel } from '../../serving/model.ts';
 import { decodeImage, imageStats, toModelInput } from '../../training/preprocessing.ts';

@@ -5,7 +5,8 @@
  * no external requests).
  */
 import { join } from 'node:path';
-import { shares, stableStringify, writeFileAtomic } from '../../lib/index.ts';
+import { shares } from '../../lib/drift/index.ts';
+import { stableStringify, writeFileAtomic } from '../../lib/index.ts';
 import type { OfflineDriftReport } from './offline.ts';
 
 const esc = (s: string) =>

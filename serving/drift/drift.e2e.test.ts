@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { DriftResult } from '../../lib/index.ts';
+import type { DriftResult } from '../../lib/drift/index.ts';
 import { replaceArtifactFile, writeDriftFixture } from '../../monitoring/drift/testing/fixture.ts';
 import { sendTraffic } from '../../monitoring/drift/testing/traffic.ts';
 import { startTestServer, type TestServer } from '../testing/harness.ts';

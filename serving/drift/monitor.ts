@@ -14,9 +14,9 @@ import {
   DriftWindow,
   evaluateDrift,
   type ImageFeatures,
-  isProjectError,
   parseDriftReferenceBytes,
-} from '../../lib/index.ts';
+} from '../../lib/drift/index.ts';
+import { isProjectError } from '../../lib/index.ts';
 import { type DecodedImage, imageStats, type PreprocessingSpec } from '../../training/preprocessing.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';

@@ -6,10 +6,10 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../fs.ts';
-import { stableStringify } from '../json.ts';
-import { makeArtifact, makeEntry, tempDir } from '../lock/testing.ts';
-import type { Lock } from '../lock/types.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../../lib/fs.ts';
+import { stableStringify } from '../../lib/json.ts';
+import { makeArtifact, makeEntry, tempDir } from '../../lib/lock/testing.ts';
+import type { Lock } from '../../lib/lock/types.ts';
 import type { GatesConfig } from './config.ts';
 
 export const MODEL = 'demo-classifier';

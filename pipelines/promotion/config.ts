@@ -4,9 +4,9 @@
  * Versioned (`gatesVersion: 1`), validated once at the edge by ajv with
  * every offending field named. Format: docs/promotion.md.
  */
-import { readJsonFile } from '../fs.ts';
-import { ENV_NAME_PATTERN } from '../lock/index.ts';
-import { compileValidator } from '../schema.ts';
+import { readJsonFile } from '../../lib/fs.ts';
+import { ENV_NAME_PATTERN } from '../../lib/lock/index.ts';
+import { compileValidator } from '../../lib/schema.ts';
 
 /** The default path of the config, relative to the repository root. */
 export const GATES_FILE = 'environments/promotion-gates.json';

@@ -1,9 +1,9 @@
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../errors.ts';
-import { renderPinPatch, writePin } from '../gitops/index.ts';
-import { readLock } from '../lock/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import { renderPinPatch, writePin } from '../../lib/gitops/index.ts';
+import { readLock } from '../../lib/lock/index.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
 import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates } from './testing.ts';

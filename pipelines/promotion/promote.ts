@@ -7,9 +7,17 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { ProjectError } from '../errors.ts';
-import { PIN_FILE } from '../gitops/index.ts';
-import { type Lock, previousPin, readLock } from '../lock/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import {
+  commitPaths,
+  currentBranch,
+  dirtyPaths,
+  type Git,
+  gitAt,
+  isPushRejected,
+} from '../../lib/git/runner.ts';
+import { PIN_FILE } from '../../lib/gitops/index.ts';
+import { type Lock, previousPin, readLock } from '../../lib/lock/index.ts';
 import { type ApplyPinDeps, applyPin } from './apply.ts';
 import { type Gates, loadGatesConfig } from './config.ts';
 import {
@@ -19,7 +27,6 @@ import {
   formatGateTable,
   type GateResult,
 } from './gates.ts';
-import { commitPaths, currentBranch, dirtyPaths, type Git, gitAt, isPushRejected } from './git.ts';
 import { chooseModel, chooseVersion, ruleOf } from './select.ts';
 
 export interface PromoteRequest {

@@ -4,7 +4,7 @@
  * per-class precision/recall/F1 changes, and links to the plots. Pure: the
  * caller fetches both artifacts' metrics.json (docs/artifact.md) first.
  */
-import type { LockedVersion } from '../lock/index.ts';
+import type { LockedVersion } from '../../lib/lock/index.ts';
 
 /** The part of an artifact's metrics.json the report reads (docs/artifact.md). */
 export interface MetricsJson {

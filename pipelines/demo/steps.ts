@@ -11,12 +11,12 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { ProjectError } from '../../lib/errors.ts';
+import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../../lib/gitops/index.ts';
+import { emptyLock, readLock, writeLock } from '../../lib/lock/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { generateDemoDataset } from '../../training/data/index.ts';
-import { ProjectError } from '../errors.ts';
-import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../gitops/index.ts';
-import { emptyLock, readLock, writeLock } from '../lock/index.ts';
-import { trainAndRecord } from '../pipeline/index.ts';
+import { trainAndRecord } from '../training/index.ts';
 
 const execFileP = promisify(execFile);
 

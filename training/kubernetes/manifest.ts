@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadYaml, type V1Container, type V1Job, type V1Toleration } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { ProjectError } from '../errors.ts';
+import { ProjectError } from '../../lib/errors.ts';
 
 /** Container of the training Job whose logs and termination message carry the result. */
 export const TRAINER_CONTAINER = 'trainer';

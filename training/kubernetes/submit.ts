@@ -5,9 +5,9 @@
  */
 import { Writable } from 'node:stream';
 import { ApiException, BatchV1Api, CoreV1Api, Log, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { ProjectError } from '../errors.ts';
-import { selectorToString } from '../rollout/checks.ts';
-import { apiMessageOf, type Cluster, clusterErrorOf } from '../rollout/cluster.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import { selectorToString } from '../../lib/rollout/checks.ts';
+import { apiMessageOf, type Cluster, clusterErrorOf } from '../../lib/rollout/cluster.ts';
 import { buildTrainingJob, loadJobTemplate, TRAINER_CONTAINER, type TrainingJobSpec } from './manifest.ts';
 import { jobOutcome, parseResultLine, trainerTermination } from './result.ts';
 

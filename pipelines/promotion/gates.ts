@@ -3,8 +3,8 @@
  * gate is evaluated (none short-circuits), so a refusal lists all that
  * failed; the result is a table a reviewer reads in the job log.
  */
-import { ProjectError } from '../errors.ts';
-import { type Lock, type VerifyOptions, verifyLock } from '../lock/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import { type Lock, type VerifyOptions, verifyLock } from '../../lib/lock/index.ts';
 import { GATES_FILE, type Gates } from './config.ts';
 
 /** One row of the gate table. */

@@ -11,10 +11,10 @@
  * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isProjectError, ProjectError } from '../errors.ts';
-import { compileValidator } from '../schema.ts';
-import type { GithubApi } from './client.ts';
-import { sendRepositoryDispatch } from './pulls.ts';
+import { isProjectError, ProjectError } from '../lib/errors.ts';
+import type { GithubApi } from '../lib/github/client.ts';
+import { sendRepositoryDispatch } from '../lib/github/pulls.ts';
+import { compileValidator } from '../lib/schema.ts';
 
 /** The drift alerts of monitoring/rules/model-drift.yaml that start a retrain. */
 export const DRIFT_ALERTS = [

@@ -8,9 +8,9 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs.ts';
-import { PIN_FILE, renderPinPatch, writePin } from '../gitops/index.ts';
-import { type Lock, pinVersion, type UpdateLockOptions, updateLock } from '../lock/index.ts';
+import { writeFileAtomic } from '../../lib/fs.ts';
+import { PIN_FILE, renderPinPatch, writePin } from '../../lib/gitops/index.ts';
+import { type Lock, pinVersion, type UpdateLockOptions, updateLock } from '../../lib/lock/index.ts';
 
 export interface ApplyPinInput {
   lockPath: string;

@@ -4,8 +4,8 @@
  * `source` in the gates config (newest candidate for dev, the pin of the
  * environment before it for staging and prod: dev → staging → prod).
  */
-import { ProjectError } from '../errors.ts';
-import type { Lock, LockedModel } from '../lock/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import type { Lock, LockedModel } from '../../lib/lock/index.ts';
 import type { GatesConfig } from './config.ts';
 
 /** The model a promotion is about: `requested`, or the only model of the lock. */

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { ProjectError } from '../errors.ts';
-import { BOT_EMAIL, BOT_NAME, isPushRace } from '../github/git.ts';
+import { BOT_EMAIL, BOT_NAME, isPushRace } from './publish.ts';
 
 /** Runs git in one working tree; resolves with stdout (trailing whitespace trimmed). */
 export type Git = (args: string[]) => Promise<string>;

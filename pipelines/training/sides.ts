@@ -7,11 +7,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadArtifact } from '../artifact-store/index.ts';
-import type { Lock, LockedVersion } from '../lock/index.ts';
-import { mlflowConfigFromEnv } from '../mlflow/index.ts';
-import type { TrackingResult } from '../tracking/index.ts';
-import type { MetricsJson, ReportLink, ReportSide } from './report.ts';
+import { downloadArtifact } from '../../lib/artifact-store/index.ts';
+import type { Lock, LockedVersion } from '../../lib/lock/index.ts';
+import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
+import type { TrackingResult } from '../../lib/tracking/index.ts';
+import type { MetricsJson, ReportLink, ReportSide } from './comparison.ts';
 
 const PLOTS = [
   { file: 'confusion-matrix.png', label: 'confusion matrix' },

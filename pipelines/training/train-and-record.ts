@@ -5,10 +5,8 @@
  * Used by `scripts/train.ts`, the CI wrapper, retraining and the demo.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { TrainingConfig } from '../../training/config.ts';
-import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
-import { ProjectError } from '../errors.ts';
-import { addCandidate, entryFromArtifact, type LockedVersion, updateLock } from '../lock/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
+import { addCandidate, entryFromArtifact, type LockedVersion, updateLock } from '../../lib/lock/index.ts';
 import {
   MODEL_ARTIFACT_PATH,
   recorderFromEnv,
@@ -16,7 +14,9 @@ import {
   sourceTags,
   type TrackingResult,
   trackingCallbacks,
-} from '../tracking/index.ts';
+} from '../../lib/tracking/index.ts';
+import type { TrainingConfig } from '../../training/config.ts';
+import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
 
 export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
   config: TrainingConfig;

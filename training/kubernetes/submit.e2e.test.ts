@@ -15,10 +15,10 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BatchV1Api, CoreV1Api, type V1Job } from '@kubernetes/client-node';
+import { ProjectError } from '../../lib/errors.ts';
+import { type Cluster, loadCluster } from '../../lib/rollout/index.ts';
+import { ensureNamespace, type KubeApiServer, startKubeApiServer } from '../../lib/testing/kube.ts';
 import { main as trainMain } from '../../scripts/train.ts';
-import { ProjectError } from '../errors.ts';
-import { type Cluster, loadCluster } from '../rollout/index.ts';
-import { ensureNamespace, type KubeApiServer, startKubeApiServer } from '../testing/kube.ts';
 import { submitTrainingJob } from './index.ts';
 
 const NS = 'ml-training';

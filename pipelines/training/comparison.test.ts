@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { LockedVersion } from '../lock/index.ts';
-import { comparisonMarkdown, formatDelta } from './report.ts';
+import type { LockedVersion } from '../../lib/lock/index.ts';
+import { comparisonMarkdown, formatDelta } from './comparison.ts';
 
 const entry = (metrics: Record<string, number>): LockedVersion => ({
   artifactUri: 'artifacts/x',

@@ -26,6 +26,5 @@ export {
   type GateResult,
   lockDigestVerifier,
 } from './gates.ts';
-export { BOT_IDENTITY, type Git, gitAt, isPushRejected } from './git.ts';
 export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
 export { chooseModel, chooseVersion, ruleOf } from './select.ts';

@@ -11,18 +11,18 @@
  */
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
+import { ProjectError } from '../../lib/errors.ts';
+import { commitAndPush, gitRunner, type PublishResult } from '../../lib/git/publish.ts';
+import type { GithubApi } from '../../lib/github/client.ts';
+import { readRepoContext } from '../../lib/github/context.ts';
+import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
+import { appendJobSummary } from '../../lib/github/summary.ts';
+import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../../lib/lock/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
-import { ProjectError } from '../errors.ts';
-import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../lock/index.ts';
-import { type TrainAndRecordResult, trainAndRecord } from '../pipeline/index.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
-import type { GithubApi } from './client.ts';
-import { readRepoContext } from './context.ts';
-import { commitAndPush, gitRunner, type PublishResult } from './git.ts';
-import { type OpenedPullRequest, openPullRequest } from './pulls.ts';
-import { comparisonMarkdown } from './report.ts';
+import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
-import { appendJobSummary } from './summary.ts';
+import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface RetrainOptions {
   config: TrainingConfig;

@@ -7,18 +7,18 @@
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
 import { dirname, relative, resolve } from 'node:path';
+import { ProjectError } from '../../lib/errors.ts';
+import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/publish.ts';
+import type { GithubApi } from '../../lib/github/client.ts';
+import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
+import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
+import { appendJobSummary } from '../../lib/github/summary.ts';
+import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../../lib/lock/index.ts';
+import type { SourceInfo } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
-import { ProjectError } from '../errors.ts';
-import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../lock/index.ts';
-import { type TrainAndRecordResult, trainAndRecord } from '../pipeline/index.ts';
-import type { SourceInfo } from '../tracking/index.ts';
-import type { GithubApi } from './client.ts';
-import { trainCommentMarker, type UpsertCommentResult, upsertComment } from './comment.ts';
-import { type PullRequestContext, readPullRequestContext } from './context.ts';
-import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from './git.ts';
-import { comparisonMarkdown } from './report.ts';
+import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
-import { appendJobSummary } from './summary.ts';
+import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface TrainPullRequestOptions {
   config: TrainingConfig;

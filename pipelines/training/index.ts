@@ -1,0 +1,38 @@
+/**
+ * Training pipelines: a training run recorded in MLflow (or the local store)
+ * and added to models.lock.json as a candidate (train-and-record), the same
+ * for a pull request with its PR comment and job summary (train-pr), and the
+ * drift-triggered retraining that opens a pull request (retrain). They
+ * combine training/, lib/tracking, lib/lock and lib/github, so they sit
+ * above the domains. See docs/ci-training.md.
+ */
+export {
+  type ComparisonInput,
+  comparisonMarkdown,
+  formatDelta,
+  formatValue,
+  type MetricsJson,
+  type ReportLink,
+  type ReportSide,
+} from './comparison.ts';
+export {
+  compareWithPinned,
+  type GateCheck,
+  type RetrainOptions,
+  type RetrainResult,
+  retrain,
+  retrainBranchName,
+} from './retrain.ts';
+export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './sides.ts';
+export {
+  artifactUriFor,
+  type TrainAndRecordOptions,
+  type TrainAndRecordResult,
+  trainAndRecord,
+} from './train-and-record.ts';
+export {
+  candidateCommitMessage,
+  type TrainPullRequestOptions,
+  type TrainPullRequestResult,
+  trainForPullRequest,
+} from './train-pr.ts';
