@@ -12,4 +12,5 @@ export * from './digest.ts';
 export * from './errors.ts';
 export * from './fs.ts';
 export * from './json.ts';
+export * from './redact.ts';
 export * from './schema.ts';

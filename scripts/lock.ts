@@ -229,23 +229,13 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
     case 'verify': {
       const lock = await readLock(lockPath);
       const mlflow = mlflowConfigFromEnv(d.env);
-      const auth = mlflow?.auth;
       const report = await verifyLock(lock, {
         lockDir,
         all: f.all,
         envs: f.env,
         models: f.model ? [f.model] : undefined,
-        mlflowTrackingUri: mlflow?.trackingUri,
+        ...(mlflow ? { mlflow } : {}),
         fetch: d.fetch,
-        headers: (_url, via) => {
-          if (via !== 'mlflow' || !auth) return undefined;
-          return {
-            authorization:
-              auth.kind === 'bearer'
-                ? `Bearer ${auth.token}`
-                : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
-          };
-        },
       });
       print(formatVerifyReport(report), report);
       return report.ok ? 0 : 1;

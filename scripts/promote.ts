@@ -123,7 +123,6 @@ export async function main(
   const lockPath = resolve(d.cwd, f.lock);
   const environmentsDir = resolve(d.cwd, f.environments);
   const mlflow = mlflowConfigFromEnv(d.env);
-  const auth = mlflow?.auth;
   const result: PromoteResult = await promote(
     {
       mode: rollback ? 'rollback' : 'promote',
@@ -144,17 +143,8 @@ export async function main(
       gitEnv: { ...process.env, ...d.env } as NodeJS.ProcessEnv,
       verifyDigests: lockDigestVerifier({
         lockDir: dirname(lockPath),
-        mlflowTrackingUri: mlflow?.trackingUri,
+        ...(mlflow ? { mlflow } : {}),
         ...(d.fetch ? { fetch: d.fetch } : {}),
-        headers: (_url, via) => {
-          if (via !== 'mlflow' || !auth) return undefined;
-          return {
-            authorization:
-              auth.kind === 'bearer'
-                ? `Bearer ${auth.token}`
-                : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
-          };
-        },
       }),
       // PATH and the tools folder come from the process: d.env is the promotion's context.
       ...(f['no-render']

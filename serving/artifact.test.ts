@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { Registry } from 'prom-client';
+import { rootDigest } from '../lib/index.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import { loadConfig } from './config.ts';
 import { memoryLogger } from './logger.ts';
@@ -65,7 +66,7 @@ describe('fetchVerifiedArtifact + loadModel', () => {
       const registry = new Registry();
       const config = await loadConfig({ ...tampered.env, SERVING_BACKEND: 'cpu' });
       await expect(boot(config, { logger: memoryLogger(), registry })).rejects.toThrow(
-        /artifact file weights\.bin of model demo-classifier version 1 .* has sha256 [0-9a-f]{64}, but the pin says/,
+        /^model demo-classifier version 1: artifact file "weights\.bin" from .*weights\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
       );
       expect(tf.memory().numTensors).toBe(before);
     } finally {
@@ -74,8 +75,14 @@ describe('fetchVerifiedArtifact + loadModel', () => {
   });
 
   test('a missing file is NOT_FOUND naming its path', async () => {
-    const pin = { ...fixture.pin, digests: { ...fixture.pin.digests, 'extra.bin': '0'.repeat(64) } };
-    await expect(fetchVerifiedArtifact(pin)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const digests = { ...fixture.pin.digests, 'extra.bin': '0'.repeat(64) };
+    const pin = { ...fixture.pin, digests, sha256: rootDigest(digests) };
+    await expect(fetchVerifiedArtifact(pin)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining(
+        `artifact file "extra.bin" not found at ${join(fixture.dir, 'extra.bin')}`,
+      ),
+    });
   });
 
   test('a pin without model.json is refused before fetching', async () => {

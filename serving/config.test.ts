@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { rootDigest } from '../lib/index.ts';
+import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lib/lock/index.ts';
+import { makeEntry } from '../lib/lock/testing.ts';
 import { loadConfig } from './config.ts';
 
 const digests = {
@@ -21,24 +23,31 @@ const pinEnv = {
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'serving-config-'));
-  const lock = {
-    lockfileVersion: 1,
-    models: {
-      'demo-classifier': {
-        pins: { dev: '2', prod: '1' },
-        versions: {
-          '1': {
-            artifactUri: 'file:artifacts/demo-classifier/1',
-            digests,
-            rootDigest: rootDigest(digests),
-            createdAt: 'x',
-          },
-          '2': { artifactUri: 'https://example.test/models/2/', digests, rootDigest: rootDigest(digests) },
-        },
-      },
-    },
-  };
-  await writeFile(join(dir, 'models.lock.json'), JSON.stringify(lock));
+  // A real lock (lib/lock's one schema): version 1 local, version 2 on an http folder.
+  let lock = addCandidate(emptyLock(), {
+    model: 'demo-classifier',
+    entry: makeEntry(digests, { artifactUri: 'file:artifacts/demo-classifier/1' }),
+  }).lock;
+  lock = addCandidate(lock, {
+    model: 'demo-classifier',
+    entry: makeEntry(
+      { ...digests, 'weights.bin': 'd'.repeat(64) },
+      { artifactUri: 'https://example.test/models/2/' },
+    ),
+  }).lock;
+  lock = pinVersion(lock, {
+    model: 'demo-classifier',
+    env: 'prod',
+    version: '1',
+    at: '2026-01-01T00:00:00.000Z',
+  });
+  lock = pinVersion(lock, {
+    model: 'demo-classifier',
+    env: 'dev',
+    version: '2',
+    at: '2026-01-01T00:00:00.000Z',
+  });
+  await writeFile(join(dir, 'models.lock.json'), serializeLock(lock));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -126,7 +135,7 @@ describe('loadConfig', () => {
   test('an environment without a pin is NOT_FOUND, naming it', async () => {
     await expect(
       loadConfig({ SERVING_LOCK_FILE: join(dir, 'models.lock.json'), SERVING_ENVIRONMENT: 'staging' }),
-    ).rejects.toThrow(/model "demo-classifier" has no pin for environment "staging"/);
+    ).rejects.toThrow(/model demo-classifier has no pin for environment "staging"/);
   });
 
   test('both ways at once is a usage error', async () => {

@@ -10,11 +10,21 @@
  * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { resolveArtifactLocation } from '../lib/artifact-store/index.ts';
 import type { BackendName } from '../lib/backend.ts';
 import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
+import {
+  chooseModel,
+  HEX64,
+  MODEL_NAME_PATTERN,
+  parseLockText,
+  pinnedVersion,
+  VERSION_ID_PATTERN,
+  validateDigests,
+} from '../lib/lock/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+import { PIN_ENV } from '../lib/pin.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 
 /** The one model version this process serves. */
@@ -82,13 +92,13 @@ const intProp = (key: keyof ServingEnv, min: number, max: number) => {
   return { type: 'string', pattern: '^[0-9]+$' };
 };
 const nonEmpty = { type: 'string', minLength: 1 };
-const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+const hex64 = { type: 'string', pattern: HEX64 };
 
 const validateEnv = compileValidator<ServingEnv>({
   type: 'object',
   properties: {
-    SERVING_MODEL_NAME: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
-    SERVING_MODEL_VERSION: { type: 'string', pattern: '^[0-9]+$' },
+    SERVING_MODEL_NAME: { type: 'string', pattern: MODEL_NAME_PATTERN },
+    SERVING_MODEL_VERSION: { type: 'string', pattern: VERSION_ID_PATTERN },
     SERVING_MODEL_URI: nonEmpty,
     SERVING_MODEL_DIGESTS: nonEmpty,
     SERVING_MODEL_SHA256: hex64,
@@ -110,56 +120,8 @@ const validateEnv = compileValidator<ServingEnv>({
   },
 });
 
-/** The artifact files' digests: relative names only (no `..`, no absolute path), sha256 hex. */
-const validateDigests = compileValidator<Record<string, string>>({
-  type: 'object',
-  minProperties: 1,
-  propertyNames: { pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$' },
-  additionalProperties: hex64,
-});
-
-interface LockVersion {
-  artifactUri: string;
-  digests: Record<string, string>;
-  rootDigest: string;
-}
-interface LockFile {
-  lockfileVersion: 1;
-  models: Record<string, { pins: Record<string, string>; versions: Record<string, LockVersion> }>;
-}
-
-/** Only the parts of models.lock.json that serving reads (lib/lock owns the full schema). */
-const validateLock = compileValidator<LockFile>({
-  type: 'object',
-  required: ['lockfileVersion', 'models'],
-  properties: {
-    lockfileVersion: { const: 1 },
-    models: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        required: ['pins', 'versions'],
-        properties: {
-          pins: { type: 'object', additionalProperties: { type: 'string' } },
-          versions: {
-            type: 'object',
-            additionalProperties: {
-              type: 'object',
-              required: ['artifactUri', 'digests', 'rootDigest'],
-              properties: {
-                artifactUri: nonEmpty,
-                digests: { type: 'object', additionalProperties: hex64 },
-                rootDigest: hex64,
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-});
-
-const MODEL_VARS = ['SERVING_MODEL_VERSION', 'SERVING_MODEL_URI', 'SERVING_MODEL_DIGESTS'] as const;
+/** The pin variables that must all be there (SERVING_MODEL_SHA256 is checked when given). */
+const MODEL_VARS = PIN_ENV.filter((k) => k !== 'SERVING_MODEL_SHA256');
 
 function usage(message: string, hint: string): ProjectError {
   return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
@@ -179,7 +141,6 @@ function checkRanges(env: ServingEnv): void {
 
 function pinFromEnv(env: ServingEnv): ModelPin {
   const missing = MODEL_VARS.filter((k) => !env[k]);
-  if (!env.SERVING_MODEL_NAME) missing.unshift('SERVING_MODEL_NAME' as never);
   if (missing.length) {
     throw usage(
       `serving environment is missing ${missing.join(', ')}`,
@@ -216,17 +177,12 @@ function pinFromEnv(env: ServingEnv): ModelPin {
   };
 }
 
-/** Resolve a lock entry's `file:` or relative artifact URI against the lock file's folder. */
-function resolveLocalUri(uri: string, lockDir: string): string {
-  if (uri.startsWith('file://')) return fileURLToPath(uri);
-  if (uri.startsWith('file:')) {
-    const p = uri.slice('file:'.length);
-    return isAbsolute(p) ? p : resolve(lockDir, p);
-  }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return uri;
-  return isAbsolute(uri) ? uri : resolve(lockDir, uri);
-}
-
+/**
+ * The version `SERVING_ENVIRONMENT` pins in the lock file, read through
+ * lib/lock (the one schema, with its cross-checks: the root digest adds up,
+ * the pin names a version that exists). A local artifact URI is resolved
+ * against the lock file's folder, as every other reader of the lock does.
+ */
 async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<string>): Promise<ModelPin> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
@@ -235,64 +191,34 @@ async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<str
       'set SERVING_ENVIRONMENT=dev (or staging, prod)',
     );
   }
-  let lock: LockFile;
+  let text: string;
   try {
-    lock = validateLock(JSON.parse(await readText(file)), file);
+    text = await readText(file);
   } catch (e) {
-    if (e instanceof ProjectError) throw e;
     const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID';
     throw new ProjectError(code, `cannot read lock file ${file}: ${(e as Error).message}`, {
       subject: file,
       hint: 'point SERVING_LOCK_FILE at models.lock.json',
+      cause: e,
     });
   }
-  const names = Object.keys(lock.models);
-  const name = env.SERVING_MODEL_NAME ?? (names.length === 1 ? names[0] : undefined);
-  if (!name) {
-    throw usage(
-      `${file} holds ${names.length} models (${names.join(', ')})`,
-      'set SERVING_MODEL_NAME to choose one',
-    );
-  }
-  const model = lock.models[name];
-  if (!model) {
-    throw new ProjectError(
-      'NOT_FOUND',
-      `${file}: no model "${name}" (models: ${names.join(', ') || 'none'})`,
-      {
-        subject: file,
-      },
-    );
-  }
-  const envName = env.SERVING_ENVIRONMENT;
-  const version = env.SERVING_MODEL_VERSION ?? model.pins[envName];
-  if (!version) {
-    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no pin for environment "${envName}"`, {
-      subject: `models.${name}.pins.${envName}`,
-      hint: `pins: ${JSON.stringify(model.pins)}; promote a version to ${envName} first`,
+  const lock = parseLockText(text, file);
+  const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
+  const pinned = env.SERVING_MODEL_VERSION
+    ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
+    : pinnedVersion(lock, name, env.SERVING_ENVIRONMENT, file);
+  if (!pinned.entry) {
+    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${pinned.version}"`, {
+      subject: `models.${name}.versions.${pinned.version}`,
     });
   }
-  const entry = model.versions[version];
-  if (!entry) {
-    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${version}"`, {
-      subject: `models.${name}.versions.${version}`,
-    });
-  }
-  const digests = validateDigests(entry.digests, `${file} models.${name}.versions.${version}.digests`);
-  const root = rootDigest(digests);
-  if (root !== entry.rootDigest) {
-    throw new ProjectError(
-      'DIGEST_MISMATCH',
-      `${file}: models.${name}.versions.${version}.rootDigest ${entry.rootDigest} is not the root digest of its digests (${root})`,
-      { subject: file, hint: 'run scripts/lock.ts verify' },
-    );
-  }
+  const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
   return {
     name,
-    version,
-    uri: resolveLocalUri(entry.artifactUri, dirname(resolve(file))),
-    digests,
-    sha256: root,
+    version: pinned.version,
+    uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
+    digests: pinned.entry.digests,
+    sha256: pinned.entry.rootDigest,
   };
 }
 

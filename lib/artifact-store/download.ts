@@ -110,3 +110,41 @@ export async function downloadArtifact(
   }
   return result;
 }
+
+/**
+ * Read every file of `digests` from the artifact at `uri` into memory and
+ * check each against its sha256 before returning: the bytes that were hashed
+ * are the bytes the caller uses, so a file cannot change between the check
+ * and the load. DIGEST_MISMATCH names the file, where it came from, expected
+ * and actual; `about` prefixes the message (e.g. "model m version 3: ").
+ */
+export async function readVerifiedFiles(
+  uri: string,
+  digests: Record<string, string>,
+  options: DownloadOptions & { about?: string } = {},
+): Promise<Map<string, Uint8Array>> {
+  const files = Object.keys(digests).sort();
+  for (const file of files) assertSafeFileName(file, uri);
+  if (options.rootDigest !== undefined && rootDigest(digests) !== options.rootDigest) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `${options.about ?? ''}the file digests of ${uri} add up to ${rootDigest(digests)}, not to the pinned root digest ${options.rootDigest}`,
+      { subject: uri, hint: 'the digest list and the root digest must come from the same lock entry' },
+    );
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const file of files) {
+    const { source, body } = await fetchArtifactFile(uri, file, options);
+    const chunks: Uint8Array[] = [];
+    const hash = createHash('sha256');
+    for await (const chunk of body) {
+      hash.update(chunk);
+      chunks.push(chunk);
+    }
+    const actual = hash.digest('hex');
+    const expected = digests[file] as string;
+    if (actual !== expected) throw digestMismatch(file, source, expected, actual, options.about);
+    out.set(file, Buffer.concat(chunks));
+  }
+  return out;
+}

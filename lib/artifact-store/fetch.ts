@@ -83,12 +83,9 @@ async function openHttp(
   options: ArtifactStoreOptions,
 ): Promise<ArtifactFile> {
   const url = sourceOf(location, file);
-  const headers: Record<string, string> = {};
-  if (location.basicAuth) {
-    const { username, password } = location.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  }
-  Object.assign(headers, (await options.headers?.(url, location.via)) ?? {});
+  const headers: Record<string, string> = location.authorization
+    ? { authorization: location.authorization }
+    : {};
   let res: Response;
   try {
     res = await (options.fetch ?? fetch)(url, {

@@ -3,7 +3,13 @@
  * (local folder, `file:`, MLflow artifact proxy, http(s) folder) with
  * streamed sha256 checks. Used by `scripts/lock.ts verify` and by serving.
  */
-export { type DownloadOptions, type DownloadResult, digestMismatch, downloadArtifact } from './download.ts';
+export {
+  type DownloadOptions,
+  type DownloadResult,
+  digestMismatch,
+  downloadArtifact,
+  readVerifiedFiles,
+} from './download.ts';
 export {
   type ArtifactFile,
   assertSafeFileName,
@@ -15,6 +21,7 @@ export {
 export {
   type ArtifactLocation,
   type ArtifactStoreOptions,
+  localDirOf,
   MLFLOW_ARTIFACTS_ROUTE,
   resolveArtifactLocation,
 } from './location.ts';

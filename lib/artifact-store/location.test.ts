@@ -21,7 +21,7 @@ describe('resolveArtifactLocation', () => {
   it('maps mlflow-artifacts: URIs onto the tracking server proxy route', () => {
     expect(
       resolveArtifactLocation('mlflow-artifacts:/1/abc/artifacts/model/', {
-        mlflowTrackingUri: 'https://mlflow.example:5000/base/',
+        mlflow: { trackingUri: 'https://mlflow.example:5000/base/' },
       }),
     ).toEqual({
       kind: 'http',
@@ -30,7 +30,7 @@ describe('resolveArtifactLocation', () => {
     });
     expect(
       resolveArtifactLocation('mlflow-artifacts://other:5001/1/x', {
-        mlflowTrackingUri: 'http://127.0.0.1:5000',
+        mlflow: { trackingUri: 'http://127.0.0.1:5000' },
       }),
     ).toEqual({
       kind: 'http',
@@ -45,13 +45,41 @@ describe('resolveArtifactLocation', () => {
     );
   });
 
-  it('takes http(s) folder URLs, moving credentials out of the URL', () => {
+  it('takes http(s) folder URLs, moving credentials out of the URL (they go to that URL only)', () => {
     expect(resolveArtifactLocation('https://user:p%40ss@host/models/1/')).toEqual({
       kind: 'http',
       via: 'http',
       baseUrl: 'https://host/models/1',
-      basicAuth: { username: 'user', password: 'p@ss' },
+      authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}`,
     });
+  });
+
+  const tracking = {
+    trackingUri: 'https://mlflow.example:5000',
+    auth: { kind: 'bearer' as const, token: 'tok3n' },
+  };
+
+  it('regression: the MLflow token went to any host a lock entry named (mlflow-artifacts://HOST/...)', () => {
+    for (const uri of [
+      'mlflow-artifacts://attacker.example/1/x',
+      'mlflow-artifacts://mlflow.example:5001/1/x', // same host, other port: another origin
+      'https://attacker.example/api/2.0/mlflow-artifacts/artifacts/1/x',
+      'http://mlflow.example:5000/1/x', // http, not https: another origin
+    ]) {
+      expect(resolveArtifactLocation(uri, { mlflow: tracking })).not.toHaveProperty('authorization');
+    }
+  });
+
+  it('sends the MLflow token to the tracking server itself, whichever way the URI names it', () => {
+    for (const uri of [
+      'mlflow-artifacts:/1/x',
+      'mlflow-artifacts://mlflow.example:5000/1/x',
+      'https://mlflow.example:5000/api/2.0/mlflow-artifacts/artifacts/1/x',
+    ]) {
+      expect(resolveArtifactLocation(uri, { mlflow: tracking })).toMatchObject({
+        authorization: 'Bearer tok3n',
+      });
+    }
   });
 
   it('refuses schemes it cannot fetch, saying which it can', () => {

@@ -10,29 +10,17 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ProjectError } from '../errors.ts';
 import { writeFileAtomic } from '../fs.ts';
-import { sortKeysDeep } from '../json.ts';
-import type { LockVersionEntry } from './lock.ts';
+import {
+  DEPLOYMENT_NAME,
+  PIN_ANNOTATIONS,
+  PIN_ENV,
+  type PinnedEntry,
+  pinEnv,
+  SERVER_CONTAINER,
+} from '../pin.ts';
 
 /** File name of the pin inside an environment folder. */
 export const PIN_FILE = 'model-pin.yaml';
-export const DEPLOYMENT_NAME = 'model-server';
-export const SERVER_CONTAINER = 'server';
-
-/** Pod-template annotations that name the pinned model version. */
-export const PIN_ANNOTATIONS = {
-  name: 'ml.gitops/model-name',
-  version: 'ml.gitops/model-version',
-  sha256: 'ml.gitops/model-sha256',
-} as const;
-
-/** The SERVING_MODEL_* variables a pin sets, in the order they are written. */
-export const PIN_ENV = [
-  'SERVING_MODEL_NAME',
-  'SERVING_MODEL_VERSION',
-  'SERVING_MODEL_URI',
-  'SERVING_MODEL_DIGESTS',
-  'SERVING_MODEL_SHA256',
-] as const;
 
 export interface PinPatchInput {
   /** Model name, a key of `models` in models.lock.json. */
@@ -40,7 +28,7 @@ export interface PinPatchInput {
   /** Version id, a key of `models.<model>.versions`. */
   version: string;
   /** The lock entry `models.<model>.versions.<version>`. */
-  entry: LockVersionEntry;
+  entry: PinnedEntry;
 }
 
 const HEADER = [
@@ -48,17 +36,6 @@ const HEADER = [
   '# The model version this environment runs; it must name a version in models.lock.json.',
   '# Change it with `npm run promote -- --env <env>` (docs/gitops.md).',
 ];
-
-/** The env var values of a pin, keyed by name. SERVING_MODEL_DIGESTS is compact JSON with sorted keys. */
-export function pinEnv({ model, version, entry }: PinPatchInput): Record<(typeof PIN_ENV)[number], string> {
-  return {
-    SERVING_MODEL_NAME: model,
-    SERVING_MODEL_VERSION: version,
-    SERVING_MODEL_URI: entry.artifactUri,
-    SERVING_MODEL_DIGESTS: JSON.stringify(sortKeysDeep(entry.digests)),
-    SERVING_MODEL_SHA256: entry.rootDigest,
-  };
-}
 
 /**
  * Render model-pin.yaml from a lock entry. Deterministic: the same input
@@ -72,7 +49,7 @@ export function renderPinPatch(input: PinPatchInput): string {
       `renderPinPatch needs a model and a version (got "${model}" "${version}")`,
     );
   }
-  const env = pinEnv(input);
+  const env = pinEnv(model, version, entry);
   const patch = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

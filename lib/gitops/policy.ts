@@ -12,9 +12,9 @@
  * Each function returns problem lines (empty when all is well).
  */
 import { stableStringify } from '../json.ts';
-import type { PinsLock } from './lock.ts';
+import type { Lock } from '../lock/index.ts';
+import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from '../pin.ts';
 import { groupOf, type KubeObject, objectId } from './objects.ts';
-import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from './pin.ts';
 
 const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 const LONG_RUNNING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
@@ -98,7 +98,7 @@ export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
  * `lockPath`, its URI and digests are the lock entry's, and the lock's
  * `pins.<env>` names the same version.
  */
-export function pinProblems(objects: KubeObject[], env: string, lock: PinsLock, lockPath: string): string[] {
+export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lockPath: string): string[] {
   const pin = renderedPin(objects);
   const dep = `Deployment/${DEPLOYMENT_NAME}`;
   if (!pin) return [`no ${dep} rendered`];
@@ -118,7 +118,7 @@ export function pinProblems(objects: KubeObject[], env: string, lock: PinsLock, 
     return [`pins ${model} version "${version}", which is not in ${lockPath} (versions: ${versions})`];
   }
   const out: string[] = [];
-  const want = pinEnv({ model, version, entry });
+  const want = pinEnv(model, version, entry);
   for (const name of PIN_ENV) {
     if (name === 'SERVING_MODEL_DIGESTS') {
       let same = false;

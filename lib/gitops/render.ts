@@ -13,7 +13,7 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ProjectError } from '../errors.ts';
 import { writeFileAtomic } from '../fs.ts';
-import { type PinsLock, readPinsLock } from './lock.ts';
+import { type Lock, readLock } from '../lock/index.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
 import { PIN_FILE } from './pin.ts';
 import { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
@@ -109,8 +109,8 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
       `${t.id}: no ${PIN_FILE}: no model version is pinned to ${t.env}; promote one first (npm run promote -- --env ${t.env})`,
     );
   }
-  let lock: PinsLock | undefined;
-  if (targets.some((t) => t.env && !unpinned.includes(t))) lock = await readPinsLock(lockPath);
+  let lock: Lock | undefined;
+  if (targets.some((t) => t.env && !unpinned.includes(t))) lock = await readLock(lockPath);
 
   const rendered: RenderedTarget[] = [];
   for (const target of targets) {

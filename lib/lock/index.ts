@@ -25,14 +25,19 @@ export {
   previousPin,
 } from './mutate.ts';
 export {
+  ARTIFACT_FILE_PATTERN,
   crossCheckLock,
+  digestsSchema,
   ENV_NAME_PATTERN,
+  HEX64,
   lockSchema,
   MODEL_NAME_PATTERN,
   VERSION_ID_PATTERN,
+  validateDigests,
   validateLock,
   validateVersionEntry,
 } from './schema.ts';
+export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
 export type { Lock, LockedModel, LockedVersion, MlflowRef, PromotionRecord } from './types.ts';
 export { type LockUpdateResult, lockFileOf, type UpdateLockOptions, updateLock } from './update.ts';

@@ -18,9 +18,18 @@ export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
 export const VERSION_ID_PATTERN = '^[1-9][0-9]{0,8}$';
 /** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
 export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
-const HEX64 = '^[0-9a-f]{64}$';
+/** A hex sha256. */
+export const HEX64 = '^[0-9a-f]{64}$';
 const PREFIXED_SHA256 = '^sha256:[0-9a-f]{64}$';
 const GIT_COMMIT = '^[0-9a-f]{40}([0-9a-f]{24})?$';
+
+/** An artifact's file digests: relative file name → hex sha256 (lock `digests`, SERVING_MODEL_DIGESTS). */
+export const digestsSchema = {
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
+  additionalProperties: { type: 'string', pattern: HEX64 },
+} as const;
 
 const versionSchema = {
   type: 'object',
@@ -40,12 +49,7 @@ const versionSchema = {
     artifactUri: { type: 'string', minLength: 1 },
     createdAt: { type: 'string', format: 'date-time' },
     datasetDigest: { type: 'string', pattern: PREFIXED_SHA256 },
-    digests: {
-      type: 'object',
-      minProperties: 1,
-      propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
-      additionalProperties: { type: 'string', pattern: HEX64 },
-    },
+    digests: digestsSchema,
     rootDigest: { type: 'string', pattern: HEX64 },
     gitCommit: { type: 'string', nullable: true, pattern: GIT_COMMIT },
     metrics: {
@@ -149,6 +153,16 @@ function withNamedKeys(e: unknown): never {
 }
 
 const validateShape = compileValidator<Lock>(lockSchema);
+const validateDigestsShape = compileValidator<Record<string, string>>(digestsSchema);
+
+/** Validate an artifact's file digests (names that stay inside the artifact, hex sha256 values). */
+export function validateDigests(value: unknown, what: string): Record<string, string> {
+  try {
+    return validateDigestsShape(value, what);
+  } catch (e) {
+    return withNamedKeys(e);
+  }
+}
 const validateVersionShape = compileValidator<LockedVersion>(versionSchema);
 
 /** Validate one version entry alone (a candidate before it is added). */

@@ -48,13 +48,13 @@ describe('verifyLock through a real MLflow artifact proxy', () => {
         }).lock,
         { model: 'demo', env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' },
       );
-    const ok = await verifyLock(lockFor(files), { lockDir: dir, mlflowTrackingUri: server.uri });
+    const ok = await verifyLock(lockFor(files), { lockDir: dir, mlflow: { trackingUri: server.uri } });
     expect(ok.problems).toEqual([]);
     expect(ok.versions).toMatchObject([{ model: 'demo', version: '1', files: 4, ok: true }]);
 
     const bad = await verifyLock(lockFor({ ...files, 'weights.bin': '0'.repeat(64) }), {
       lockDir: dir,
-      mlflowTrackingUri: server.uri,
+      mlflow: { trackingUri: server.uri },
     });
     expect(bad.problems).toEqual([
       expect.objectContaining({
@@ -65,7 +65,7 @@ describe('verifyLock through a real MLflow artifact proxy', () => {
     ]);
     const missing = await verifyLock(lockFor({ ...files, 'extra.bin': '0'.repeat(64) }), {
       lockDir: dir,
-      mlflowTrackingUri: server.uri,
+      mlflow: { trackingUri: server.uri },
     });
     expect(missing.problems.map((p) => p.file)).toEqual(['extra.bin']);
     expect(missing.problems[0]?.message).toContain(`${MLFLOW_ARTIFACTS_ROUTE}/lock-e2e/demo/1/extra.bin`);

@@ -132,8 +132,7 @@ describe('verifyLock over HTTP (loopback servers)', () => {
       {
         lockDir: '/',
         all: true,
-        mlflowTrackingUri: proxy.url,
-        headers: (_url, via) => (via === 'mlflow' ? { authorization: 'Bearer s3cret' } : undefined),
+        mlflow: { trackingUri: proxy.url, auth: { kind: 'bearer', token: 's3cret' } },
       },
     );
     expect(report.problems).toEqual([]);
@@ -145,10 +144,36 @@ describe('verifyLock over HTTP (loopback servers)', () => {
     });
   });
 
+  it('regression: lock verify sent the MLflow token to any host an entry named (mlflow-artifacts://HOST)', async () => {
+    const other = await serveFolder(root, { prefix: `${MLFLOW_ARTIFACTS_ROUTE}/x` });
+    try {
+      const host = new URL(other.url).host;
+      const report = await verifyLock(
+        lockWith(`mlflow-artifacts://${host}/demo-classifier/1`, 'mlflow-artifacts:/demo-classifier/2'),
+        {
+          lockDir: '/',
+          all: true,
+          mlflow: { trackingUri: proxy.url, auth: { kind: 'bearer', token: 's3cret' } },
+        },
+      );
+      expect(other.requests.length).toBeGreaterThan(0); // it was asked ...
+      expect(other.requests.every((r) => r.authorization === undefined)).toBe(true); // ... without the token
+      expect(proxy.requests.filter((r) => r.path.includes('/demo-classifier/2/'))).not.toHaveLength(0);
+      expect(
+        proxy.requests
+          .filter((r) => r.path.includes('/demo-classifier/2/'))
+          .every((r) => r.authorization === 'Bearer s3cret'),
+      ).toBe(true);
+      expect(report.versions).toHaveLength(2);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reports 401 and 404 with the URL and what to do', async () => {
     const report = await verifyLock(lockWith('mlflow-artifacts:/demo-classifier/1', 'unused'), {
       lockDir: '/',
-      mlflowTrackingUri: proxy.url,
+      mlflow: { trackingUri: proxy.url },
     });
     expect(report.ok).toBe(false);
     expect(report.problems[0]?.message).toContain(

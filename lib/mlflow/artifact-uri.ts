@@ -1,15 +1,14 @@
 import { ProjectError } from '../errors.ts';
 
 /**
- * The path under the tracking server's artifact proxy
- * (`/api/2.0/mlflow-artifacts/artifacts/<path>`) for an artifact URI of the
- * form `mlflow-artifacts:/<path>` or `mlflow-artifacts://host:port/<path>`,
- * which a server started with `--serve-artifacts` (the default) hands out as
- * each run's `artifact_uri`.
+ * The parts of an artifact URI of the form `mlflow-artifacts:/<path>` or
+ * `mlflow-artifacts://host:port/<path>`, which a tracking server started with
+ * `--serve-artifacts` (the default) hands out as each run's `artifact_uri`.
+ * The one parser of that scheme (lib/artifact-store resolves it to a URL).
  * @see https://mlflow.org/docs/latest/self-hosting/architecture/artifact-store/
  */
-export function proxyPathOf(artifactUri: string): string {
-  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/*(.*)$/.exec(artifactUri);
+export function parseMlflowArtifactsUri(artifactUri: string): { host?: string; path: string } {
+  const m = /^mlflow-artifacts:(?:\/\/([^/]*))?\/*(.*)$/.exec(artifactUri);
   if (!m) {
     throw new ProjectError(
       'INVALID',
@@ -20,7 +19,26 @@ export function proxyPathOf(artifactUri: string): string {
       },
     );
   }
-  return (m[1] ?? '').replace(/\/+$/, '');
+  const path = (m[2] ?? '').replace(/\/+$/, '');
+  return m[1] ? { host: m[1], path } : { path };
+}
+
+/**
+ * The path under the tracking server's artifact proxy
+ * (`/api/2.0/mlflow-artifacts/artifacts/<path>`) for an `mlflow-artifacts:`
+ * URI. With `trackingUri`, a URI that names another host is refused: the
+ * client writes and reads through its own server only.
+ */
+export function proxyPathOf(artifactUri: string, trackingUri?: string): string {
+  const { host, path } = parseMlflowArtifactsUri(artifactUri);
+  if (host && trackingUri && new URL(trackingUri).host !== host) {
+    throw new ProjectError(
+      'INVALID',
+      `artifact URI ${artifactUri} names host ${host}, not the tracking server ${new URL(trackingUri).host}`,
+      { subject: artifactUri, hint: 'use the tracking server that logged the run (MLFLOW_TRACKING_URI)' },
+    );
+  }
+  return path;
 }
 
 /** Join POSIX path parts, dropping empty ones and duplicate slashes. */

@@ -161,7 +161,7 @@ export class MlflowClient {
 
   /** Upload bytes as `<artifactUri>/<path>` through the artifact proxy. */
   async uploadArtifact(artifactUri: string, path: string, data: Uint8Array): Promise<void> {
-    const full = joinArtifactPath(proxyPathOf(artifactUri), path);
+    const full = joinArtifactPath(proxyPathOf(artifactUri, this.http.baseUrl), path);
     await this.http.request({ method: 'PUT', path: `${ARTIFACTS}/${encodePath(full)}`, body: data });
   }
 
@@ -183,7 +183,7 @@ export class MlflowClient {
 
   /** Download `<artifactUri>/<path>` byte for byte. */
   async downloadArtifact(artifactUri: string, path: string): Promise<Uint8Array> {
-    const full = joinArtifactPath(proxyPathOf(artifactUri), path);
+    const full = joinArtifactPath(proxyPathOf(artifactUri, this.http.baseUrl), path);
     return this.http.request<Uint8Array>({
       method: 'GET',
       path: `${ARTIFACTS}/${encodePath(full)}`,

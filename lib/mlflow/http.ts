@@ -1,11 +1,10 @@
 import { ProjectError } from '../errors.ts';
+import { redactSecrets, redactText } from '../redact.ts';
+import { authorizationFor, type MlflowAuth, secretsOf } from './auth.ts';
 import { backoffDelayMs, DEFAULT_RETRY, isRetryableStatus, type RetryPolicy } from './retry.ts';
 import type { MlflowErrorBody } from './types.ts';
 
-/** Credentials for the tracking server, read from the environment at the edge. */
-export type MlflowAuth =
-  | { kind: 'bearer'; token: string }
-  | { kind: 'basic'; username: string; password: string };
+export type { MlflowAuth };
 
 /** Everything the HTTP layer needs; side effects are fields so tests can replace them. */
 export interface HttpOptions {
@@ -48,7 +47,7 @@ export function splitCredentials(url: string): { url: string; auth?: MlflowAuth 
   try {
     u = new URL(url);
   } catch {
-    throw new ProjectError('INVALID', `tracking URI "${url.replace(/\/\/[^@/]*@/, '//***@')}" is not a URL`, {
+    throw new ProjectError('INVALID', `tracking URI "${redactText(url)}" is not a URL`, {
       subject: 'MLFLOW_TRACKING_URI',
       hint: 'set MLFLOW_TRACKING_URI to http(s)://host:port of the MLflow server',
     });
@@ -91,27 +90,15 @@ export class MlflowHttp {
 
   /** Replace every secret we hold by `***`, in any text that may reach a log or an error. */
   redact(text: string): string {
-    const secrets: string[] = [];
-    if (this.#auth?.kind === 'bearer') secrets.push(this.#auth.token);
-    if (this.#auth?.kind === 'basic') {
-      secrets.push(
-        this.#auth.password,
-        Buffer.from(`${this.#auth.username}:${this.#auth.password}`).toString('base64'),
-      );
-    }
-    let out = text;
-    for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
-    return out;
+    return redactSecrets(text, secretsOf(this.#auth));
   }
 
-  #headers(req: HttpRequest): Record<string, string> {
+  #headers(req: HttpRequest, url: string): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' };
     if (req.json !== undefined) h['content-type'] = 'application/json';
     if (req.body !== undefined) h['content-type'] = 'application/octet-stream';
-    if (this.#auth?.kind === 'bearer') h.authorization = `Bearer ${this.#auth.token}`;
-    if (this.#auth?.kind === 'basic') {
-      h.authorization = `Basic ${Buffer.from(`${this.#auth.username}:${this.#auth.password}`).toString('base64')}`;
-    }
+    const authorization = authorizationFor(url, { trackingUri: this.baseUrl, auth: this.#auth });
+    if (authorization) h.authorization = authorization;
     return h;
   }
 
@@ -134,7 +121,7 @@ export class MlflowHttp {
       try {
         const res = await this.#fetch(url, {
           method: req.method,
-          headers: this.#headers(req),
+          headers: this.#headers(req, url),
           body,
           signal: AbortSignal.timeout(this.#timeoutMs),
         });

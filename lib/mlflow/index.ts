@@ -2,7 +2,8 @@
  * Typed client for the MLflow tracking server's REST API.
  * @see https://mlflow.org/docs/latest/api_reference/rest-api.html
  */
-export { encodePath, joinArtifactPath, proxyPathOf } from './artifact-uri.ts';
+export { encodePath, joinArtifactPath, parseMlflowArtifactsUri, proxyPathOf } from './artifact-uri.ts';
+export { authorizationFor, authorizationHeader, originOf, secretsOf } from './auth.ts';
 export { chunkLogBatch, LOG_BATCH_LIMITS, type LogBatch } from './batch.ts';
 export { MlflowClient } from './client.ts';
 export { httpOptionsOf, type MlflowConfig, mlflowConfigFromEnv } from './config.ts';

@@ -10,13 +10,13 @@
  * - Pods: Ready condition True, pin annotation (docs/contracts.md).
  */
 import type { V1Deployment, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import { PIN_ANNOTATIONS, SERVER_CONTAINER } from '../pin.ts';
 
-/** Pod-template annotation that names the pinned model version (docs/contracts.md). */
-export const VERSION_ANNOTATION = 'ml.gitops/model-version';
-/** Serving env var that names the model version (docs/contracts.md). */
+/** Pod-template annotation that names the pinned model version (lib/pin.ts). */
+export const VERSION_ANNOTATION = PIN_ANNOTATIONS.version;
+/** Serving env var that names the model version (lib/pin.ts). */
 export const VERSION_ENV = 'SERVING_MODEL_VERSION';
-/** Container of the model-server Deployment that carries the SERVING_* env. */
-export const SERVER_CONTAINER = 'server';
+export { SERVER_CONTAINER };
 
 /** The outcome of one check. `state: 'not tried'` when an earlier check had not passed yet. */
 export interface CheckResult {

@@ -273,7 +273,7 @@ describe('run recorder against a real MLflow server', () => {
     expect(entry.artifactUri).toBe(`${run.info.artifact_uri}/model`);
     expect(entry.mlflow).toEqual({ runId: r.tracking.runId, modelVersion: '1', trackingUri: server.uri });
     await rm(r.train.artifactDir, { recursive: true }); // only MLflow has the files now
-    const report = await verifyLock(lock, { lockDir: work, all: true, mlflowTrackingUri: server.uri });
+    const report = await verifyLock(lock, { lockDir: work, all: true, mlflow: { trackingUri: server.uri } });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
   });

@@ -27,4 +27,4 @@ export {
   lockDigestVerifier,
 } from './gates.ts';
 export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
-export { chooseModel, chooseVersion, ruleOf } from './select.ts';
+export { chooseVersion, ruleOf } from './select.ts';

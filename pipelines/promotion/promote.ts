@@ -17,7 +17,7 @@ import {
   isPushRejected,
 } from '../../lib/git/runner.ts';
 import { PIN_FILE } from '../../lib/gitops/index.ts';
-import { type Lock, previousPin, readLock } from '../../lib/lock/index.ts';
+import { chooseModel, type Lock, previousPin, readLock } from '../../lib/lock/index.ts';
 import { type ApplyPinDeps, applyPin } from './apply.ts';
 import { type Gates, loadGatesConfig } from './config.ts';
 import {
@@ -27,7 +27,7 @@ import {
   formatGateTable,
   type GateResult,
 } from './gates.ts';
-import { chooseModel, chooseVersion, ruleOf } from './select.ts';
+import { chooseVersion, ruleOf } from './select.ts';
 
 export interface PromoteRequest {
   /** `promote`: the gates of the environment; `rollback`: the previous pin, digests checked only. */

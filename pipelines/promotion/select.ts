@@ -1,41 +1,12 @@
 /**
- * Which model and which version a promotion moves: the model is the only one
- * in the lock unless named; the version is named, or follows the environment's
+ * Which version a promotion moves (the model is chosen by lib/lock
+ * chooseModel): the version is named, or follows the environment's
  * `source` in the gates config (newest candidate for dev, the pin of the
  * environment before it for staging and prod: dev → staging → prod).
  */
 import { ProjectError } from '../../lib/errors.ts';
 import type { Lock, LockedModel } from '../../lib/lock/index.ts';
 import type { GatesConfig } from './config.ts';
-
-/** The model a promotion is about: `requested`, or the only model of the lock. */
-export function chooseModel(lock: Lock, requested: string | undefined, lockPath: string): string {
-  const names = Object.keys(lock.models).sort();
-  if (requested !== undefined) {
-    if (!lock.models[requested]) {
-      throw new ProjectError(
-        'NOT_FOUND',
-        `no model "${requested}" in ${lockPath} (models: ${names.join(', ') || 'none'})`,
-        { subject: requested, hint: 'name one of the models listed with --model' },
-      );
-    }
-    return requested;
-  }
-  if (names.length === 1) return names[0] as string;
-  if (names.length === 0) {
-    throw new ProjectError('NOT_FOUND', `${lockPath} has no models: nothing to promote`, {
-      subject: lockPath,
-      hint: 'train a candidate first (npm run train -- ... --lock models.lock.json)',
-    });
-  }
-  throw new ProjectError(
-    'USAGE',
-    `${lockPath} has several models (${names.join(', ')}); name one with --model`,
-    {
-      subject: lockPath,
-    },
-  );
-}
 
 const ids = (m: LockedModel) => Object.keys(m.versions).sort((a, b) => Number(a) - Number(b));
 

@@ -62,21 +62,11 @@ export async function pinnedSide(
   const dir = await mkdtemp(join(tmpdir(), 'prod-metrics-'));
   try {
     const mlflow = mlflowConfigFromEnv(options.env);
-    const auth = mlflow?.auth;
     await downloadArtifact(entry.artifactUri, { 'metrics.json': digest }, dir, {
       baseDir: options.lockDir,
-      mlflowTrackingUri: mlflow?.trackingUri,
+      ...(mlflow ? { mlflow } : {}),
       timeoutMs: 30_000,
       ...(options.fetch ? { fetch: options.fetch } : {}),
-      headers: (_url, via) =>
-        via === 'mlflow' && auth
-          ? {
-              authorization:
-                auth.kind === 'bearer'
-                  ? `Bearer ${auth.token}`
-                  : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
-            }
-          : undefined,
     });
     return { version, entry, metricsJson: await readMetricsJson(join(dir, 'metrics.json')) };
   } catch (e) {
