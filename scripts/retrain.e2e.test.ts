@@ -85,14 +85,16 @@ async function setup(lock: Lock, gates?: unknown): Promise<TestRepos> {
   return repos;
 }
 
-const gatesWith = (minAccuracy: number, margin: number) => ({
+const gatesWith = (minAccuracy: number, margin: number, metricsPresent?: string[]) => ({
   gatesVersion: 1,
   environments: {
     prod: {
       source: 'staging',
       gates: {
+        ...(metricsPresent ? { metricsPresent } : {}),
         minMetric: { accuracy: minAccuracy },
         maxMetricDrop: [{ metric: 'accuracy', vs: 'prod', margin }],
+        verifyDigests: true,
       },
     },
   },
@@ -141,7 +143,12 @@ describe('npm run retrain', () => {
     expect(pr?.title).toMatch(/^retrain: tiny-classifier v2 \(accuracy \d\.\d{4} vs prod v1\)$/);
     expect(pr?.body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
     expect(pr?.body).toContain('**Gates** (environments/promotion-gates.json, environment prod): passed');
-    expect(pr?.body).toMatch(/^\| accuracy >= prod v1 - 1 \| pass \| \d\.\d{4} vs \d\.\d{4} \|$/m);
+    expect(pr?.body).toMatch(
+      /^\| maxMetricDrop accuracy vs prod \| >= -?[\d.]+ \(prod version 1: [\d.]+ - 1\) \| [\d.]+ \| pass \|$/m,
+    );
+    expect(pr?.body).toMatch(
+      /^\| verifyDigests \| every file has its locked sha256 \| \d+ files ok \| pass \|$/m,
+    );
     expect(pr?.body).toContain('Started by: the schedule event');
     expect(out).toContain('pull request #31: https://github.com/acme/models/pull/31');
     expect(gh.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
@@ -156,7 +163,9 @@ describe('npm run retrain', () => {
     const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
     const { code, out } = await run(r);
     expect(code).toBe(0);
-    expect(out).toMatch(/not better than prod: no pull request \(accuracy >= 1\.01: \d\.\d{4}/);
+    expect(out).toMatch(
+      /not better than prod: no pull request \(minMetric accuracy: expected >= 1\.01, got [\d.]+[;)]/,
+    );
     expect(gh.pulls).toEqual([]);
     expect(gh.requests).toEqual([]);
     expect(r.git(['branch', '--list', 'retrain/*'])).toBe('');
@@ -165,12 +174,24 @@ describe('npm run retrain', () => {
     expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
   });
 
+  it('regression: retrain ignored metricsPresent (its own gate code); now it evaluates the promotion gates', async () => {
+    const r = await setup(lockWithProd(), gatesWith(0, 1, ['accuracy', 'calibration_error']));
+    const { code, out } = await run(r);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /no pull request \(metricsPresent: expected accuracy, calibration_error, got missing: calibration_error\)/,
+    );
+    expect(gh.pulls).toEqual([]);
+  });
+
   it('without a gates file requires accuracy >= prod', async () => {
     const r = await setup(lockWithProd({ ...prodEntry, metrics: { ...prodEntry.metrics, accuracy: 1 } }));
     const { code, out } = await run(r);
     expect(code).toBe(0);
     expect(out).toContain("**Gates** (no gates file: accuracy >= prod's): not passed");
-    expect(out).toMatch(/no pull request \(accuracy >= prod v1: \d\.\d{4} vs 1\.0000\)/);
+    expect(out).toMatch(
+      /no pull request \(maxMetricDrop accuracy vs prod: expected >= 1 \(prod version 1: 1 - 0\), got [\d.]+\)/,
+    );
     expect(gh.pulls).toEqual([]);
   });
 

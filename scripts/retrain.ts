@@ -92,8 +92,8 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     result.pullRequest
       ? `pull request #${result.pullRequest.number}: ${result.pullRequest.url}`
       : `not better than ${values.env}: no pull request (${result.checks
-          .filter((c) => !c.ok)
-          .map((c) => `${c.gate}: ${c.detail}`)
+          .filter((c) => !c.pass)
+          .map((c) => `${c.gate}: expected ${c.expected}, got ${c.actual}`)
           .join('; ')})`,
   );
   return 0;

@@ -16,8 +16,7 @@ export {
   type ReportSide,
 } from './comparison.ts';
 export {
-  compareWithPinned,
-  type GateCheck,
+  defaultRetrainGates,
   type RetrainOptions,
   type RetrainResult,
   retrain,

@@ -18,8 +18,10 @@ import { readRepoContext } from '../../lib/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
 import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../../lib/lock/index.ts';
+import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
+import { evaluateGates, type GateResult, lockDigestVerifier } from '../promotion/gates.ts';
 import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
@@ -48,76 +50,24 @@ export interface RetrainOptions {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
 }
 
-export interface GateCheck {
-  gate: string;
-  ok: boolean;
-  detail: string;
-}
-
 export interface RetrainResult {
   branch: string;
   run: TrainAndRecordResult;
   version: string;
   better: boolean;
-  checks: GateCheck[];
+  /** The promotion gates of the compared environment, evaluated by pipelines/promotion evaluateGates. */
+  checks: GateResult[];
   markdown: string;
   publish?: PublishResult;
   pullRequest?: OpenedPullRequest;
 }
 
 /**
- * Is the candidate better than what `env` runs? With `gates` (that env's
- * rule in promotion-gates.json): every minMetric and every maxMetricDrop
- * whose `vs` environment has a pin; without: accuracy >= the pinned version's.
- * Nothing pinned and no gates: better (there is nothing to beat).
+ * The gates a retrain candidate must pass when the repository has no gates
+ * file: accuracy present, and not below the version `env` runs.
  */
-export function compareWithPinned(
-  candidate: LockedVersion,
-  lock: Lock,
-  model: string,
-  env: string,
-  gates: Gates | undefined,
-): GateCheck[] {
-  const pinned = (e: string) => {
-    const v = lock.models[model]?.pins[e];
-    return v === undefined ? undefined : { version: v, entry: lock.models[model]?.versions[v] };
-  };
-  const checks: GateCheck[] = [];
-  const fmt = (n: number | undefined) => (n === undefined ? 'missing' : n.toFixed(4));
-  if (!gates) {
-    const p = pinned(env);
-    if (!p?.entry)
-      return [{ gate: `accuracy vs ${env}`, ok: true, detail: `nothing is pinned in ${env} yet` }];
-    const a = candidate.metrics.accuracy;
-    const b = p.entry.metrics.accuracy;
-    return [
-      {
-        gate: `accuracy >= ${env} v${p.version}`,
-        ok: a !== undefined && b !== undefined && a >= b,
-        detail: `${fmt(a)} vs ${fmt(b)}`,
-      },
-    ];
-  }
-  for (const [metric, min] of Object.entries(gates.minMetric ?? {}).sort()) {
-    const a = candidate.metrics[metric];
-    checks.push({ gate: `${metric} >= ${min}`, ok: a !== undefined && a >= min, detail: fmt(a) });
-  }
-  for (const g of gates.maxMetricDrop ?? []) {
-    const p = pinned(g.vs);
-    if (!p?.entry) {
-      checks.push({ gate: `${g.metric} vs ${g.vs}`, ok: true, detail: `nothing is pinned in ${g.vs} yet` });
-      continue;
-    }
-    const a = candidate.metrics[g.metric];
-    const b = p.entry.metrics[g.metric];
-    checks.push({
-      gate: `${g.metric} >= ${g.vs} v${p.version} - ${g.margin}`,
-      ok: a !== undefined && b !== undefined && a >= b - g.margin,
-      detail: `${fmt(a)} vs ${fmt(b)}`,
-    });
-  }
-  if (checks.length === 0) checks.push({ gate: 'gates', ok: true, detail: `no metric gates for ${env}` });
-  return checks;
+export function defaultRetrainGates(env: string): Gates {
+  return { metricsPresent: ['accuracy'], maxMetricDrop: [{ metric: 'accuracy', vs: env, margin: 0 }] };
 }
 
 /** The retrain branch name: `retrain/<yyyymmdd>-<short sha of the base>`. */
@@ -159,8 +109,8 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   }
   const gatesPath = resolve(cwd, options.gatesPath ?? 'environments/promotion-gates.json');
   const gatesConfig = (await exists(gatesPath)) ? await loadGatesConfig(gatesPath) : undefined;
-  const gates = gatesConfig?.environments[compareEnv]?.gates;
-  if (gatesConfig && !gates) {
+  const configured = gatesConfig?.environments[compareEnv]?.gates;
+  if (gatesConfig && !configured) {
     throw new ProjectError('INVALID', `${gatesPath} has no rule for environment "${compareEnv}"`, {
       subject: gatesPath,
       hint: `add environments.${compareEnv} or pass --env with one of ${Object.keys(gatesConfig.environments).join(', ')}`,
@@ -203,15 +153,27 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const entry = run.lockEntry as LockedVersion;
   let lock = await readLock(lockPath);
   let version = versionOf(lock, model, entry.rootDigest) ?? (run.lockVersion as string);
-  const checks = compareWithPinned(entry, lock, model, compareEnv, gates);
-  const better = checks.every((c) => c.ok);
+  // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).
+  const mlflow = mlflowConfigFromEnv(options.env);
+  const checks = await evaluateGates({
+    lock,
+    model,
+    version,
+    gates: configured ?? defaultRetrainGates(compareEnv),
+    verifyDigests: lockDigestVerifier({
+      lockDir: dirname(lockPath),
+      ...(mlflow ? { mlflow } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }),
+  });
+  const better = checks.every((c) => c.pass);
   const verdict = [
     '',
     `**Gates** (${gatesConfig ? `${relative(cwd, gatesPath)}, environment ${compareEnv}` : `no gates file: accuracy >= ${compareEnv}'s`}): ${better ? 'passed' : 'not passed'}`,
     '',
-    '| gate | result | values |',
-    '| --- | --- | --- |',
-    ...checks.map((c) => `| ${c.gate} | ${c.ok ? 'pass' : 'FAIL'} | ${c.detail} |`),
+    '| gate | expected | actual | result |',
+    '| --- | --- | --- | --- |',
+    ...checks.map((c) => `| ${c.gate} | ${c.expected} | ${c.actual} | ${c.pass ? 'pass' : 'FAIL'} |`),
   ];
   if (options.reason) verdict.push('', `Started by: ${options.reason}`);
   if (ctx.runUrl) verdict.push(`Workflow run: ${ctx.runUrl}`);
@@ -235,7 +197,8 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     const markdown = await render();
     await dropBranch();
     log(`retrain: the candidate is not better than ${compareEnv}: no pull request`);
-    for (const c of checks.filter((x) => !x.ok)) log(`  failed: ${c.gate} (${c.detail})`);
+    for (const c of checks.filter((x) => !x.pass))
+      log(`  failed: ${c.gate} (expected ${c.expected}, got ${c.actual})`);
     if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
     return { branch, run, version, better, checks, markdown };
   }
