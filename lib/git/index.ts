@@ -1,25 +1,20 @@
 /**
- * Git, run through `git` itself: a runner for one working tree, commits of
- * exact paths, and a push that survives push races (rebase, or re-apply the
- * change on the moved branch).
+ * Git, run through `git` itself (lib/shell.ts): a runner for one working
+ * tree, commits of exact paths, and a push that survives push races (rebase,
+ * or re-apply the change on the moved branch).
  */
+export { commitAndPush, type PublishOptions, type PublishResult } from './publish.ts';
 export {
   BOT_EMAIL,
-  BOT_NAME,
-  commitAndPush,
-  type GitResult,
-  type GitRunner,
-  gitRunner,
-  isPushRace,
-  type PublishOptions,
-  type PublishResult,
-} from './publish.ts';
-export {
   BOT_IDENTITY,
+  BOT_NAME,
   commitPaths,
   currentBranch,
   dirtyPaths,
-  type Git,
-  gitAt,
-  isPushRejected,
+  type GitResult,
+  type GitRunner,
+  type GitRunnerOptions,
+  gitRunner,
+  identityArgs,
+  isPushRace,
 } from './runner.ts';

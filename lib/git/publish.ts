@@ -2,103 +2,14 @@
  * Commit files and push them to a branch, surviving push races: when the
  * remote branch moved (someone pushed meanwhile), fetch, rebase onto it and
  * push again (up to `maxAttempts`, with exponential backoff); when the
- * rebase conflicts, or leaves a file its validator refuses (two candidates
- * added at once to models.lock.json), abort, reset to the remote branch and
- * re-apply the change on top of it (`reapply`), so that neither side's
- * change is lost. Runs `git` itself (execFile, no shell).
+ * rebase conflicts, or leaves a state its validator refuses (two candidates
+ * added at once to models.lock.json, a promotion whose gates no longer pass),
+ * abort, reset to the remote branch and re-apply the change on top of it
+ * (`reapply`), so that neither side's change is lost.
  */
-import { execFile } from 'node:child_process';
 import { ProjectError } from '../errors.ts';
-
-export interface GitResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs git in one working tree. `run` throws on a non-zero exit; `tryRun` resolves with the result. */
-export interface GitRunner {
-  cwd: string;
-  run(args: string[]): Promise<string>;
-  tryRun(args: string[]): Promise<GitResult>;
-}
-
-/** The commit identity used when the checkout has none (as actions/checkout users set it). */
-export const BOT_NAME = 'github-actions[bot]';
-export const BOT_EMAIL = '41898282+github-actions[bot]@users.noreply.github.com';
-
-export interface GitRunnerOptions {
-  env?: Record<string, string | undefined>;
-  /**
-   * A token for HTTPS pushes and fetches to `serverUrl` (as actions/checkout
-   * does: an `http.<url>.extraheader`), passed through GIT_CONFIG_* env
-   * variables so it appears in no argument list and is never persisted.
-   */
-  token?: string;
-  serverUrl?: string;
-}
-
-/** A git runner for the working tree at `cwd`. */
-export function gitRunner(cwd: string, options: GitRunnerOptions = {}): GitRunner {
-  const env: Record<string, string | undefined> = {
-    ...(options.env ?? process.env),
-    GIT_TERMINAL_PROMPT: '0',
-  };
-  if (options.token && options.serverUrl?.startsWith('https://')) {
-    const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-    env.GIT_CONFIG_COUNT = '1';
-    env.GIT_CONFIG_KEY_0 = `http.${options.serverUrl.replace(/\/+$/, '')}/.extraheader`;
-    env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
-  }
-  const tryRun = (args: string[]) =>
-    new Promise<GitResult>((resolve, reject) => {
-      execFile(
-        'git',
-        args,
-        { cwd, env: env as NodeJS.ProcessEnv, maxBuffer: 16 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          if (error && (error as NodeJS.ErrnoException).code === 'ENOENT' && typeof error.code === 'string') {
-            reject(new ProjectError('NOT_FOUND', 'git is not installed (not on PATH)', { subject: 'git' }));
-            return;
-          }
-          resolve({
-            code: error ? Number(error.code ?? 1) : 0,
-            stdout: String(stdout),
-            stderr: String(stderr),
-          });
-        },
-      );
-    });
-  return {
-    cwd,
-    tryRun,
-    async run(args) {
-      const r = await tryRun(args);
-      if (r.code !== 0) {
-        throw new ProjectError(
-          'INVALID',
-          `git ${args.join(' ')} failed in ${cwd}: ${r.stderr.trim().split('\n').slice(-3).join(' ') || `exit ${r.code}`}`,
-          { subject: cwd, details: { args, ...r } },
-        );
-      }
-      return r.stdout.trim();
-    },
-  };
-}
-
-/** True when git refused a push because the remote branch moved. */
-export function isPushRace(stderr: string): boolean {
-  return /\[rejected\]|non-fast-forward|fetch first|\[remote rejected\].*(cannot lock ref|failed to update ref)|stale info/i.test(
-    stderr,
-  );
-}
-
-/** `-c user.name/-c user.email` for the bot when the checkout has no identity. */
-export async function identityArgs(git: GitRunner): Promise<string[]> {
-  const email = await git.tryRun(['config', 'user.email']);
-  if (email.code === 0 && email.stdout.trim()) return [];
-  return ['-c', `user.name=${BOT_NAME}`, '-c', `user.email=${BOT_EMAIL}`];
-}
+import { tailOf } from '../shell.ts';
+import { commitPaths, type GitRunner, identityArgs, isPushRace } from './runner.ts';
 
 export interface PublishOptions {
   git: GitRunner;
@@ -109,6 +20,10 @@ export interface PublishOptions {
   /** Files to commit (paths relative to the working tree). */
   paths: string[];
   message: string;
+  /** The commit is made already (HEAD holds exactly the change): push it as it is. */
+  committed?: boolean;
+  /** The environment the commits are made with (GIT_AUTHOR_* decide the identity). */
+  env?: Record<string, string | undefined>;
   /**
    * Re-make the change on the remote branch's files (called after
    * `git reset --hard <remote>/<branch>`); returns the commit message for it,
@@ -117,6 +32,12 @@ export interface PublishOptions {
   reapply: () => Promise<string | undefined>;
   /** Checks the committed files after a clean rebase (e.g. the lock parses and validates); throw to re-apply instead. */
   validate?: () => Promise<void>;
+  /**
+   * On a push race, skip the rebase and re-apply the change on the moved
+   * branch at once: for generated files (a promotion's lock and pin), where a
+   * textual merge means nothing.
+   */
+  regenerate?: boolean;
   /** Push attempts in all (default 5). */
   maxAttempts?: number;
   /** First backoff in ms, doubled each retry (default 500). */
@@ -147,13 +68,10 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
   const backoff = options.backoffMs ?? 500;
   const sleep = options.sleep ?? defaultSleep;
   const log = options.log ?? ((l: string) => console.error(l));
-  const ident = await identityArgs(git);
+  const ident = await identityArgs(git, options.env);
   let message = options.message;
-  const commit = async (msg: string) => {
-    await git.run(['add', '--', ...paths]);
-    await git.run([...ident, 'commit', '--no-verify', '-m', msg, '--', ...paths]);
-  };
-  await commit(message);
+  const commit = (msg: string) => commitPaths(git, paths, msg, options.env);
+  if (!options.committed) await commit(message);
   const retries: PublishResult['retries'] = [];
   for (let attempt = 1; ; attempt++) {
     await options.beforePush?.(attempt);
@@ -163,15 +81,11 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
     }
     const stderr = `${push.stderr}\n${push.stdout}`;
     if (!isPushRace(stderr)) {
-      throw new ProjectError(
-        'UNAVAILABLE',
-        `git push ${remote} HEAD:${branch} failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`,
-        {
-          subject: `${remote}/${branch}`,
-          hint: 'check that the job may push (permissions: contents: write) and that the branch exists',
-          details: push,
-        },
-      );
+      throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${tailOf(stderr)}`, {
+        subject: `${remote}/${branch}`,
+        hint: 'check that the job may push (permissions: contents: write) and that the branch exists',
+        details: push,
+      });
     }
     if (attempt >= maxAttempts) {
       throw new ProjectError(
@@ -181,10 +95,17 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
       );
     }
     const wait = backoff * 2 ** (attempt - 1);
-    log(`push to ${remote}/${branch} rejected (the branch moved): rebasing and retrying in ${wait} ms`);
+    log(`push to ${remote}/${branch} rejected (the branch moved): retrying on top of it in ${wait} ms`);
     await sleep(wait);
     await git.run(['fetch', '--no-tags', remote, `+refs/heads/${branch}:${upstream}`]);
-    const rebase = await git.tryRun([...ident, 'rebase', upstream]);
+    // Only a checkout whose one local commit is this change may be reset to the remote branch:
+    // other local commits are never thrown away (a conflict then stops, leaving them as they were).
+    const ahead = Number(await git.run(['rev-list', '--count', `${upstream}..HEAD`]));
+    const resettable = ahead <= 1;
+    const rebase =
+      options.regenerate && resettable
+        ? { code: 1, stdout: '', stderr: 'regenerate' }
+        : await git.tryRun([...ident, 'rebase', upstream]);
     let clean = rebase.code === 0;
     if (clean && options.validate) {
       try {
@@ -198,9 +119,19 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
       retries.push('rebased');
       continue;
     }
-    if (rebase.code !== 0) {
+    if (rebase.code !== 0 && rebase.stderr !== 'regenerate') {
       log(`rebase onto ${remote}/${branch} conflicted: resetting to it and re-applying the change`);
       await git.tryRun(['rebase', '--abort']);
+    }
+    if (!resettable) {
+      throw new ProjectError(
+        'CONFLICT',
+        `the change does not apply on top of ${remote}/${branch}, and the checkout holds ${ahead} local commits (more than this change): nothing was pushed or reset`,
+        {
+          subject: `${remote}/${branch}`,
+          hint: `pull ${remote} ${branch} (resolve the conflict), then run it again`,
+        },
+      );
     }
     await git.run(['reset', '--hard', upstream]);
     const next = await options.reapply();

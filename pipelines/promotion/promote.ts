@@ -9,13 +9,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
 import {
+  commitAndPush,
   commitPaths,
   currentBranch,
   dirtyPaths,
-  type Git,
-  gitAt,
-  isPushRejected,
-} from '../../lib/git/runner.ts';
+  type GitRunner,
+  gitRunner,
+} from '../../lib/git/index.ts';
 import { PIN_FILE } from '../../lib/gitops/index.ts';
 import { chooseModel, type Lock, previousPin, readLock } from '../../lib/lock/index.ts';
 import { type ApplyPinDeps, applyPin } from './apply.ts';
@@ -49,6 +49,8 @@ export interface PromoteRequest {
   remote?: string;
   /** Push attempts before giving up on a push race (default 5). */
   maxPushAttempts?: number;
+  /** First wait after a rejected push, doubled each time (default 200 ms). */
+  pushBackoffMs?: number;
 }
 
 export interface PromoteContext {
@@ -113,10 +115,10 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
   const maxAttempts = req.maxPushAttempts ?? 5;
   const gitEnv = ctx.gitEnv ?? process.env;
 
-  let git: Git | undefined;
+  let git: GitRunner | undefined;
   let branch = '';
   if (req.commit) {
-    git = gitAt(dirname(req.lockPath), gitEnv);
+    git = gitRunner(dirname(req.lockPath), { env: gitEnv });
     const dirty = await dirtyPaths(git, [req.lockPath, pinPath]);
     if (dirty.length) {
       throw new ProjectError(
@@ -132,7 +134,8 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
   let version = req.version;
   let model = req.model;
 
-  const once = async (skipDigests: boolean) => {
+  /** Choose, check the gates and move the pin (lock + pin file); git comes after. */
+  const apply = async (skipDigests: boolean): Promise<PromoteResult> => {
     const lock = await readLock(req.lockPath);
     model = chooseModel(lock, model, req.lockPath);
     const current = lock.models[model]?.pins[req.env];
@@ -214,57 +217,37 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
     ctx.print(
       `pinned ${m} ${req.env} to version ${v} (was ${applied.from ?? 'nothing'}): ${relative(dirname(req.lockPath), req.lockPath)}, ${relative(dirname(req.lockPath), pinPath)}\n`,
     );
-    if (git) {
-      result.commit = await commitPaths(git, [req.lockPath, pinPath], commitMessage(result), gitEnv);
-      ctx.print(`committed ${result.commit.slice(0, 12)}: ${commitMessage(result).split('\n')[0]}\n`);
-    }
     return result;
   };
 
-  let result = await once(false);
-  if (!req.push || !git || !result.changed) return result;
-  for (let attempt = 1; ; attempt++) {
-    result.pushAttempts = attempt;
-    try {
-      await git(['push', '--quiet', remote, `HEAD:refs/heads/${branch}`]);
-      result.pushed = true;
-      ctx.print(`pushed to ${remote} ${branch}\n`);
-      return result;
-    } catch (e) {
-      if (!isPushRejected(e)) throw e;
-      if (attempt >= maxAttempts) {
-        throw new ProjectError(
-          'CONFLICT',
-          `push to ${remote} ${branch} was rejected ${attempt} times: the branch keeps moving`,
-          {
-            subject: branch,
-            cause: e,
-            hint: 'the promotion commit is in the local checkout only; run the promotion again',
-          },
-        );
-      }
-    }
-    ctx.print(`push rejected: ${remote} ${branch} moved; applying the promotion on top of it again\n`);
-    await git(['fetch', '--quiet', remote, branch]);
-    const ahead = Number(await git(['rev-list', '--count', 'FETCH_HEAD..HEAD']));
-    if (ahead === 1) {
-      // Only our promotion commit is ahead: drop it and redo the promotion on the new
-      // branch tip (gates re-checked on its lock), instead of rebasing generated files.
-      await git(['reset', '--quiet', '--hard', 'FETCH_HEAD']);
-      const again = await once(true);
-      if (!again.changed) return { ...again, pushAttempts: attempt };
-      result = { ...again, gates: result.gates };
-    } else {
-      try {
-        await git(['rebase', '--quiet', 'FETCH_HEAD']);
-      } catch (e) {
-        await git(['rebase', '--abort']).catch(() => '');
-        throw new ProjectError(
-          'CONFLICT',
-          `the promotion commit does not rebase onto ${remote}/${branch}; it stays local, unpushed`,
-          { subject: branch, cause: e, hint: `pull ${remote} ${branch}, then run the promotion again` },
-        );
-      }
+  let result = await apply(false);
+  if (!git || !result.changed) return result;
+  const paths = [req.lockPath, pinPath];
+  if (!req.push) {
+    result.commit = await commitPaths(git, paths, commitMessage(result), gitEnv);
+    ctx.print(`committed ${result.commit.slice(0, 12)}: ${commitMessage(result).split('\n')[0]}\n`);
+    return result;
+  }
+  const firstGates = result.gates;
+  const published = await commitAndPush({
+    git,
+    remote,
+    branch,
+    paths,
+    message: commitMessage(result),
+    env: gitEnv,
+    maxAttempts,
+    backoffMs: req.pushBackoffMs ?? 200,
+    // The lock and the pin file are generated: on a push race the promotion is
+    // redone on the moved branch (gates re-checked on its lock), never merged as text.
+    regenerate: true,
+    reapply: async () => {
+      ctx.print(`push rejected: ${remote} ${branch} moved; applying the promotion on top of it again\n`);
+      result = { ...(await apply(true)), gates: firstGates };
+      return result.changed ? commitMessage(result) : undefined;
+    },
+    // Local commits besides the promotion were rebased: the pin must still be there, its gates still pass.
+    validate: async () => {
       const lock = await readLock(req.lockPath);
       if (lock.models[result.model]?.pins[req.env] !== result.version) {
         throw new ProjectError(
@@ -286,7 +269,15 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         env: req.env,
         gatesPath: req.gatesPath,
       });
-      result.commit = await git(['rev-parse', 'HEAD']);
-    }
-  }
+    },
+    log: (line) => ctx.print(`${line}\n`),
+  });
+  result.pushAttempts = published.attempts;
+  // Redone on the moved branch and found there already: nothing was committed or pushed.
+  if (!result.changed) return result;
+  result.commit = published.commit;
+  result.pushed = true;
+  ctx.print(`committed ${result.commit.slice(0, 12)}: ${published.message.split('\n')[0]}\n`);
+  ctx.print(`pushed to ${remote} ${branch}\n`);
+  return result;
 }

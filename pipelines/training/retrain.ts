@@ -12,7 +12,7 @@
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { commitAndPush, gitRunner, type PublishResult } from '../../lib/git/publish.ts';
+import { commitAndPush, gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
 import { readRepoContext } from '../../lib/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';

@@ -8,7 +8,7 @@
  */
 import { dirname, relative, resolve } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/publish.ts';
+import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
 import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
 import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
