@@ -14,6 +14,62 @@ export function isMain(importMetaUrl: string): boolean {
   }
 }
 
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** A USAGE error (exit 2) whose message ends with the command's usage. */
+export function usageError(message: string, usage: string): ProjectError {
+  return new ProjectError('USAGE', `${message}\n\n${usage}`);
+}
+
+/** What a script accepts: its usage text, its flags (`--help`/`-h` is added), how many arguments. */
+export interface CommandSpec<T extends FlagOptions> {
+  usage: string;
+  options: T;
+  /** Exactly n positional arguments, or [min, max] (default 0). */
+  positionals?: number | [min: number, max: number];
+  /** Flags that must be given. */
+  required?: readonly (keyof T & string)[];
+}
+
+const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/**
+ * The one prelude of every script: parse `argv` strictly; `--help` prints the
+ * usage and returns undefined (the script returns 0); an unknown flag, a
+ * missing value, a wrong number of arguments or a missing required flag is a
+ * USAGE error naming it, followed by the usage (exit 2).
+ */
+export function parseCommand<T extends FlagOptions>(
+  argv: string[],
+  spec: CommandSpec<T>,
+  print: (text: string) => void,
+) {
+  const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, spec.usage);
+  if ((parsed.values as { help?: boolean }).help) {
+    print(spec.usage);
+    return undefined;
+  }
+  delete (parsed.values as { help?: boolean }).help;
+  const [min, max] =
+    typeof spec.positionals === 'number'
+      ? [spec.positionals, spec.positionals]
+      : (spec.positionals ?? [0, 0]);
+  const n = parsed.positionals.length;
+  if (n > max) {
+    throw usageError(
+      max === 0 ? `unexpected argument "${parsed.positionals[max]}"` : `too many arguments (at most ${max})`,
+      spec.usage,
+    );
+  }
+  if (n < min) throw usageError(`${min - n} argument(s) missing`, spec.usage);
+  for (const name of spec.required ?? []) {
+    if ((parsed.values as Record<string, unknown>)[name] === undefined) {
+      throw usageError(`--${name} is required`, spec.usage);
+    }
+  }
+  return parsed;
+}
+
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
@@ -32,6 +88,10 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
  * process.exitCode (never process.exit) so pending output is flushed.
  */
 export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
+  // In CI every shell-out is echoed to the log (lib/shell.ts); loaded only there.
+  if (process.env.CI === 'true' || process.env.RUNNER_DEBUG === '1') {
+    (await import('./shell.ts')).setShellVerbose(true);
+  }
   try {
     const code = await main();
     process.exitCode = typeof code === 'number' ? code : 0;

@@ -95,3 +95,29 @@ export async function run(
   }
   return result;
 }
+
+/**
+ * The synchronous form of {@link run}, for the few callers that cannot wait
+ * (test set-up helpers, a git lookup in a constructor). Same quoting, same errors.
+ */
+export function runSync(command: string, args: readonly string[], options: RunOptions = {}): RunResult {
+  const out = $.sync({
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    env: (options.env ?? process.env) as NodeJS.ProcessEnv,
+    quiet: !verbose,
+    verbose,
+    nothrow: true,
+    timeout: options.timeoutMs ?? 600_000,
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  })`${command} ${args}`;
+  const result: RunResult = { code: out.exitCode ?? -1, stdout: out.stdout, stderr: out.stderr };
+  if (result.code !== 0 && !options.nothrow) {
+    const where = options.cwd ? ` in ${options.cwd}` : '';
+    throw new ProjectError(
+      'INVALID',
+      `${command} ${args.join(' ')} failed${where}: ${tailOf(result.stderr) || tailOf(result.stdout) || `exit ${result.code}`}`,
+      { subject: options.cwd ?? command, details: { args, ...result } },
+    );
+  }
+  return result;
+}

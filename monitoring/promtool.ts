@@ -3,11 +3,11 @@
  * `check rules`, `test rules`, and a check that PromQL expressions parse, done
  * offline by writing them as recording rules into a temporary rule file.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { run } from '../lib/shell.ts';
 import { substituteGrafanaVariables } from './promql.ts';
 
 export interface PromtoolResult {
@@ -17,17 +17,9 @@ export interface PromtoolResult {
 }
 
 /** Run promtool with `args`; a non-zero exit is a result with ok=false, not a throw. */
-export function runPromtool(promtool: string, args: string[], cwd?: string): Promise<PromtoolResult> {
-  return new Promise((resolve, reject) => {
-    execFile(promtool, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
-        reject(new Error(`cannot run ${promtool}: ${error.message}`));
-        return;
-      }
-      resolve({ ok: !error, output });
-    });
-  });
+export async function runPromtool(promtool: string, args: string[], cwd?: string): Promise<PromtoolResult> {
+  const r = await run(promtool, args, { ...(cwd ? { cwd } : {}), nothrow: true, timeoutMs: 120_000 });
+  return { ok: r.code === 0, output: `${r.stdout}${r.stderr}` };
 }
 
 /** `promtool check rules <files>`: syntax, PromQL and templates of rule files. */

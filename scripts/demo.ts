@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { main as promoteMain } from './promote.ts';
@@ -37,26 +37,24 @@ const untilSignal = () =>
   });
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const print = deps.print ?? ((l: string) => console.log(l));
+  const cli = parseCommand(
     argv,
     {
-      config: { type: 'string', default: 'training/configs/demo.json' },
-      work: { type: 'string', default: '.demo' },
-      port: { type: 'string', default: '8080' },
-      'no-wait': { type: 'boolean', default: false },
-      gates: { type: 'string' },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      usage: USAGE,
+      options: {
+        config: { type: 'string', default: 'training/configs/demo.json' },
+        work: { type: 'string', default: '.demo' },
+        port: { type: 'string', default: '8080' },
+        'no-wait': { type: 'boolean', default: false },
+        gates: { type: 'string' },
+        'no-progress': { type: 'boolean', default: false },
+      },
     },
-    USAGE,
+    print,
   );
-  const print = deps.print ?? ((l: string) => console.log(l));
-  if (values.help) {
-    print(USAGE);
-    return 0;
-  }
-  if (positionals.length)
-    throw new ProjectError('USAGE', `unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  if (!cli) return 0;
+  const { values } = cli;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ProjectError('USAGE', `--port ${values.port} is not a port number (0-65535)\n\n${USAGE}`, {

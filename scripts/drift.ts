@@ -6,7 +6,7 @@
  * 1: drift past a threshold, or an error; 2: bad usage.
  */
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../lib/drift/index.ts';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { offlineDrift, writeDriftReport } from '../monitoring/drift/index.ts';
 
 export const USAGE = `usage: npm run drift -- --artifact <dir> --inputs <folder> [--out <dir>] [--threshold <psi>]
@@ -29,21 +29,25 @@ function number(raw: string | undefined, flag: string, ok: (n: number) => boolea
 
 /** Run the drift job; returns the exit code. */
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
-  const { values } = parseFlags(
+  const cli = parseCommand(
     argv,
     {
-      artifact: { type: 'string' },
-      inputs: { type: 'string' },
-      out: { type: 'string', default: 'drift-report' },
-      threshold: { type: 'string' },
-      'ks-p-value': { type: 'string' },
-      'min-samples': { type: 'string' },
+      usage: USAGE,
+      required: ['artifact', 'inputs'],
+      options: {
+        artifact: { type: 'string' },
+        inputs: { type: 'string' },
+        out: { type: 'string', default: 'drift-report' },
+        threshold: { type: 'string' },
+        'ks-p-value': { type: 'string' },
+        'min-samples': { type: 'string' },
+      },
     },
-    USAGE,
+    log,
   );
-  if (!values.artifact || !values.inputs) {
-    throw new ProjectError('USAGE', `--artifact and --inputs are required\n\n${USAGE}`);
-  }
+  if (!cli) return 0;
+  // parseCommand refused a run without --artifact or --inputs.
+  const values = { ...cli.values, artifact: cli.values.artifact!, inputs: cli.values.inputs! };
   const thresholds: Partial<DriftThresholds> = {};
   const psi = number(values.threshold, 'threshold', (n) => n > 0);
   const ks = number(values['ks-p-value'], 'ks-p-value', (n) => n > 0 && n < 1);

@@ -7,7 +7,7 @@
  */
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { generateMonitoringManifests, staleGenerated, writeGenerated } from '../monitoring/index.ts';
 
 const USAGE = `usage: generate-monitoring.ts [--check] [--root DIR]
@@ -17,21 +17,13 @@ const USAGE = `usage: generate-monitoring.ts [--check] [--root DIR]
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const cli = parseCommand(
     argv,
-    {
-      check: { type: 'boolean', default: false },
-      root: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
+    { usage: USAGE, options: { check: { type: 'boolean', default: false }, root: { type: 'string' } } },
+    log,
   );
-  if (values.help) {
-    log(USAGE);
-    return 0;
-  }
-  if (positionals.length > 0)
-    throw new ProjectError('USAGE', `unexpected argument ${positionals[0]}\n\n${USAGE}`);
+  if (!cli) return 0;
+  const { values } = cli;
   const root = values.root ?? REPO_ROOT;
   const outDir = join(root, 'manifests', 'monitoring');
   const files = await generateMonitoringManifests({

@@ -4,13 +4,13 @@
 // Actions gives the train job, the candidate in the lock on the branch, a merge,
 // promote to dev, render: the dev overlay pins the new version with its digests.
 // Then a second candidate that fails a gate is refused and nothing changes.
-import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/index.ts';
+import { runSync } from '../lib/shell.ts';
 import { inCI, requireTool } from '../lib/testing/services.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';
@@ -25,7 +25,7 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1',
 };
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } }).trim();
+  runSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
 
 let base = '';
 let origin = '';

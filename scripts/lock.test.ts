@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeArtifact, tempDir } from '../lib/lock/testing.ts';
+import { runSync } from '../lib/shell.ts';
 import { main } from './lock.ts';
 
 let repo: string;
@@ -21,10 +21,7 @@ async function run(...argv: string[]): Promise<{ code: number; text: string }> {
 }
 
 const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-  });
+  runSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo }).stdout;
 
 beforeAll(async () => {
   repo = await tempDir('lock-script-');

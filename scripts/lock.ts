@@ -7,11 +7,10 @@
  *   npm run -s lock -- diff git:origin/main models.lock.json
  *   npm run -s lock -- show
  */
-import { execFile } from 'node:child_process';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { promisify } from 'node:util';
-import { isMain, parseFlags, runMain } from '../lib/cli.ts';
+import { isMain, parseCommand, runMain } from '../lib/cli.ts';
 import { ProjectError } from '../lib/errors.ts';
+import { gitRunner } from '../lib/git/index.ts';
 import {
   addCandidate,
   diffLocks,
@@ -47,7 +46,6 @@ flags for every command:
 const FLAGS = {
   lock: { type: 'string', default: 'models.lock.json' },
   json: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
   model: { type: 'string' },
   artifact: { type: 'string' },
   uri: { type: 'string' },
@@ -63,7 +61,7 @@ const FLAGS = {
 } as const;
 
 type FlagName = keyof typeof FLAGS;
-const COMMON: FlagName[] = ['lock', 'json', 'help'];
+const COMMON: FlagName[] = ['lock', 'json'];
 const ALLOWED: Record<string, FlagName[]> = {
   init: [],
   add: ['model', 'artifact', 'uri', 'run-id', 'mlflow-version', 'tracking-uri', 'commit'],
@@ -85,30 +83,21 @@ export interface LockScriptDeps {
 
 const usage = (message: string) => new ProjectError('USAGE', `${message}\n\n${USAGE}`);
 
-const execFileAsync = promisify(execFile);
-
 /** Read a lock named on the command line: a path, or `git:<ref>` for the lock file at that commit. */
 async function readLockArg(arg: string, lockPath: string, cwd: string): Promise<Lock> {
   if (!arg.startsWith('git:')) return readLock(resolve(cwd, arg));
   const ref = arg.slice('git:'.length);
   const name = basename(lockPath);
   const what = `${arg}:${name}`;
-  try {
-    const { stdout } = await execFileAsync('git', ['show', `${ref}:./${name}`], {
-      cwd: dirname(lockPath),
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return parseLockText(stdout, what);
-  } catch (e) {
-    if (e instanceof ProjectError) throw e;
-    const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
-    // The lock did not exist yet at that commit: everything in the other lock is new.
-    if (/exists on disk, but not in|does not exist in/.test(stderr)) return emptyLock();
-    throw new ProjectError('NOT_FOUND', `cannot read ${what}: ${stderr.split('\n')[0]}`, {
-      subject: arg,
-      hint: 'name a commit, branch or tag that git knows (fetch it first in a shallow clone)',
-    });
-  }
+  const r = await gitRunner(dirname(lockPath)).tryRun(['show', `${ref}:./${name}`]);
+  if (r.code === 0) return parseLockText(r.stdout, what);
+  const stderr = r.stderr.trim();
+  // The lock did not exist yet at that commit: everything in the other lock is new.
+  if (/exists on disk, but not in|does not exist in/.test(stderr)) return emptyLock();
+  throw new ProjectError('NOT_FOUND', `cannot read ${what}: ${stderr.split('\n')[0]}`, {
+    subject: arg,
+    hint: 'name a commit, branch or tag that git knows (fetch it first in a shallow clone)',
+  });
 }
 
 function artifactUriFor(artifactDir: string, lockDir: string): string {
@@ -126,11 +115,11 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
     now: () => new Date(),
     ...deps,
   };
-  const { values: f, positionals } = parseFlags(argv, FLAGS, USAGE);
-  if (f.help) {
-    d.out(`${USAGE}\n`);
-    return 0;
-  }
+  const cli = parseCommand(argv, { usage: USAGE, options: FLAGS, positionals: [0, 3] }, (t) =>
+    d.out(`${t}\n`),
+  );
+  if (!cli) return 0;
+  const { values: f, positionals } = cli;
   const [command, ...args] = positionals;
   if (!command) throw usage('a command is required');
   const allowed = ALLOWED[command];

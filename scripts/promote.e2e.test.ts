@@ -1,9 +1,9 @@
 // scripts/promote.ts with real git: a bare "origin", two clones, --commit --push, and a real push race.
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { runSync } from '../lib/shell.ts';
 import { requireTool } from '../lib/testing/services.ts';
 import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
@@ -16,7 +16,7 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1',
 };
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } }).trim();
+  runSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
 
 let base = '';
 let origin = '';

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findKustomize, renderAll } from '../lib/gitops/index.ts';
-import { isMain, ProjectError, parseFlags, runMain, writeJsonAtomic } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain, usageError, writeJsonAtomic } from '../lib/index.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import {
@@ -89,31 +89,30 @@ export async function main(
     now: () => new Date(),
     ...deps,
   };
-  const { values: f, positionals } = parseFlags(
+  const cli = parseCommand(
     argv,
     {
-      env: { type: 'string' },
-      model: { type: 'string' },
-      version: { type: 'string' },
-      rollback: { type: 'boolean', default: false },
-      lock: { type: 'string', default: LOCK_FILE_NAME },
-      environments: { type: 'string', default: 'environments' },
-      gates: { type: 'string', default: GATES_FILE },
-      commit: { type: 'boolean', default: false },
-      push: { type: 'boolean', default: false },
-      remote: { type: 'string', default: 'origin' },
-      'no-render': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      usage: USAGE,
+      required: ['env'],
+      options: {
+        env: { type: 'string' },
+        model: { type: 'string' },
+        version: { type: 'string' },
+        rollback: { type: 'boolean', default: false },
+        lock: { type: 'string', default: LOCK_FILE_NAME },
+        environments: { type: 'string', default: 'environments' },
+        gates: { type: 'string', default: GATES_FILE },
+        commit: { type: 'boolean', default: false },
+        push: { type: 'boolean', default: false },
+        remote: { type: 'string', default: 'origin' },
+        'no-render': { type: 'boolean', default: false },
+      },
     },
-    USAGE,
+    (t) => d.print(`${t}\n`),
   );
-  if (f.help) {
-    d.print(`${USAGE}\n`);
-    return 0;
-  }
-  const usage = (m: string) => new ProjectError('USAGE', `${m}\n\n${USAGE}`);
-  if (positionals.length) throw usage(`unexpected argument "${positionals[0]}"`);
-  if (!f.env) throw usage('--env is required');
+  if (!cli) return 0;
+  const f = { ...cli.values, env: cli.values.env! };
+  const usage = (m: string) => usageError(m, USAGE);
   const rollback = mode === 'rollback' || f.rollback;
   if (rollback && f.version)
     throw usage('--version does not apply to a rollback (it pins the previous version)');

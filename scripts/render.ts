@@ -9,27 +9,27 @@
  */
 import { resolve } from 'node:path';
 import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../lib/gitops/index.ts';
-import { isMain, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, parseCommand, runMain } from '../lib/index.ts';
 
 const USAGE =
   'usage: npm run render -- [--out <dir>] [--env <env>]... [--lock <models.lock.json>] [--root <repo>]';
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseFlags(
+  const cli = parseCommand(
     argv,
     {
-      out: { type: 'string' },
-      env: { type: 'string', multiple: true },
-      lock: { type: 'string' },
-      root: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      usage: USAGE,
+      options: {
+        out: { type: 'string' },
+        env: { type: 'string', multiple: true },
+        lock: { type: 'string' },
+        root: { type: 'string' },
+      },
     },
-    USAGE,
+    console.log,
   );
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (!cli) return 0;
+  const { values } = cli;
   const root = resolve(values.root ?? '.');
   const report = await renderAll({
     root,

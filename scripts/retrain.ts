@@ -11,7 +11,7 @@
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, parseCommand, runMain } from '../lib/index.ts';
 import { retrain } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -48,28 +48,26 @@ export interface MainDeps {
 }
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const print = deps.print ?? ((l: string) => console.log(l));
+  const cli = parseCommand(
     argv,
     {
-      config: { type: 'string', default: 'training/configs/demo.json' },
-      data: { type: 'string' },
-      base: { type: 'string', default: 'main' },
-      lock: { type: 'string', default: 'models.lock.json' },
-      env: { type: 'string', default: 'prod' },
-      gates: { type: 'string' },
-      model: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
+      usage: USAGE,
+      options: {
+        config: { type: 'string', default: 'training/configs/demo.json' },
+        data: { type: 'string' },
+        base: { type: 'string', default: 'main' },
+        lock: { type: 'string', default: 'models.lock.json' },
+        env: { type: 'string', default: 'prod' },
+        gates: { type: 'string' },
+        model: { type: 'string' },
+        out: { type: 'string' },
+      },
     },
-    USAGE,
+    print,
   );
-  const print = deps.print ?? ((l: string) => console.log(l));
-  if (values.help) {
-    print(USAGE);
-    return 0;
-  }
-  if (positionals.length)
-    throw new ProjectError('USAGE', `unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  if (!cli) return 0;
+  const { values } = cli;
   const env = deps.env ?? process.env;
   const result = await retrain({
     config: await loadTrainingConfig(values.config),

@@ -11,7 +11,7 @@
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
 
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, parseCommand, runMain } from '../lib/index.ts';
 import { trainForPullRequest } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -34,26 +34,24 @@ export interface MainDeps {
 }
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const print = deps.print ?? ((l: string) => console.log(l));
+  const cli = parseCommand(
     argv,
     {
-      config: { type: 'string', default: 'training/configs/demo.json' },
-      lock: { type: 'string', default: 'models.lock.json' },
-      out: { type: 'string' },
-      data: { type: 'string' },
-      model: { type: 'string' },
-      env: { type: 'string', default: 'prod' },
-      help: { type: 'boolean', default: false },
+      usage: USAGE,
+      options: {
+        config: { type: 'string', default: 'training/configs/demo.json' },
+        lock: { type: 'string', default: 'models.lock.json' },
+        out: { type: 'string' },
+        data: { type: 'string' },
+        model: { type: 'string' },
+        env: { type: 'string', default: 'prod' },
+      },
     },
-    USAGE,
+    print,
   );
-  const print = deps.print ?? ((l: string) => console.log(l));
-  if (values.help) {
-    print(USAGE);
-    return 0;
-  }
-  if (positionals.length)
-    throw new ProjectError('USAGE', `unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  if (!cli) return 0;
+  const { values } = cli;
   const env = deps.env ?? process.env;
   const cwd = deps.cwd ?? process.cwd();
   const config = await loadTrainingConfig(values.config);

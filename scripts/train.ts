@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { loadCluster } from '../lib/rollout/index.ts';
 import { sourceInfoFromActionsEnv, sourceInfoFromGit } from '../lib/tracking/index.ts';
 import { type TrainAndRecordResult, trainAndRecord } from '../pipelines/training/index.ts';
@@ -67,39 +67,35 @@ export interface MainDeps {
 }
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const print = deps.print ?? ((line: string) => console.log(line));
+  const cli = parseCommand(
     argv,
     {
-      config: { type: 'string' },
-      data: { type: 'string' },
-      out: { type: 'string' },
-      force: { type: 'boolean', default: false },
-      checkpoints: { type: 'string' },
-      'keep-checkpoints': { type: 'boolean', default: false },
-      lock: { type: 'string' },
-      model: { type: 'string' },
-      on: { type: 'string', default: 'runner' },
-      image: { type: 'string' },
-      namespace: { type: 'string', default: 'ml-training' },
-      'job-name': { type: 'string' },
-      gpus: { type: 'string', default: '1' },
-      kubeconfig: { type: 'string' },
-      'no-progress': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      usage: USAGE,
+      required: ['config', 'out'],
+      options: {
+        config: { type: 'string' },
+        data: { type: 'string' },
+        out: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        checkpoints: { type: 'string' },
+        'keep-checkpoints': { type: 'boolean', default: false },
+        lock: { type: 'string' },
+        model: { type: 'string' },
+        on: { type: 'string', default: 'runner' },
+        image: { type: 'string' },
+        namespace: { type: 'string', default: 'ml-training' },
+        'job-name': { type: 'string' },
+        gpus: { type: 'string', default: '1' },
+        kubeconfig: { type: 'string' },
+        'no-progress': { type: 'boolean', default: false },
+      },
     },
-    USAGE,
+    print,
   );
-  const print = deps.print ?? ((line: string) => console.log(line));
-  if (values.help) {
-    print(USAGE);
-    return 0;
-  }
-  if (!values.config || !values.out || positionals.length > 0) {
-    throw new ProjectError(
-      'USAGE',
-      `${positionals.length ? `unexpected argument "${positionals[0]}"` : '--config and --out are required'}\n\n${USAGE}`,
-    );
-  }
+  if (!cli) return 0;
+  // parseCommand refused a run without --config or --out.
+  const values = { ...cli.values, config: cli.values.config!, out: cli.values.out! };
   const env = deps.env ?? process.env;
   const forced = env.TRAINING_BACKEND;
   if (forced && !(TRAINING_ORDER as string[]).includes(forced)) {

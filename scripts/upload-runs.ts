@@ -8,7 +8,7 @@
  * Credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
  */
 import { resolve } from 'node:path';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { DEFAULT_LOCAL_STORE, LocalRunStore, uploadLocalRuns } from '../lib/tracking/index.ts';
 
@@ -23,21 +23,21 @@ export async function main(
   env: Record<string, string | undefined> = process.env,
   cwd = process.cwd(),
 ): Promise<number> {
-  const { values } = parseFlags(
+  const cli = parseCommand(
     argv,
     {
-      'tracking-uri': { type: 'string' },
-      store: { type: 'string' },
-      run: { type: 'string', multiple: true },
-      'include-running': { type: 'boolean' },
-      help: { type: 'boolean' },
+      usage: USAGE,
+      options: {
+        'tracking-uri': { type: 'string' },
+        store: { type: 'string' },
+        run: { type: 'string', multiple: true },
+        'include-running': { type: 'boolean' },
+      },
     },
-    USAGE,
+    console.log,
   );
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (!cli) return 0;
+  const { values } = cli;
   const config = mlflowConfigFromEnv(env, values['tracking-uri']);
   if (!config) throw new ProjectError('USAGE', `no tracking server given\n\n${USAGE}`);
   const client = new MlflowClient(

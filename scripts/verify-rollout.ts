@@ -7,7 +7,7 @@
  *   npm run verify-rollout -- --env dev [--version 3] [--url http://...] [--timeout 300]
  */
 import { readFile } from 'node:fs/promises';
-import { isMain, parseFlags, runMain } from '../lib/cli.ts';
+import { isMain, parseCommand, runMain } from '../lib/cli.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { loadCluster, makeSmokePng, readPinnedVersion, verifyRollout } from '../lib/rollout/index.ts';
 
@@ -37,7 +37,6 @@ const FLAGS = {
   context: { type: 'string' },
   namespace: { type: 'string' },
   'skip-application': { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
 } as const;
 
 /** Run with `argv` (flags only); returns the exit code. Exported for tests. */
@@ -45,11 +44,9 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
-  const { values: f } = parseFlags(argv, FLAGS, USAGE);
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(argv, { usage: USAGE, options: FLAGS }, console.log);
+  if (!cli) return 0;
+  const f = cli.values;
   if (!f.env || !/^[a-z0-9-]+$/.test(f.env))
     throw new ProjectError('USAGE', `--env is required (dev, staging, prod)\n\n${USAGE}`);
   const timeout = Number(f.timeout);

@@ -5,12 +5,12 @@
  * directly: pinned base, non-root user, HEALTHCHECK, EXPOSE 8080, native
  * backend installed, only /tmp written.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { runSync } from '../lib/shell.ts';
 import { requireTool } from '../lib/testing/services.ts';
 
 const DOCKERFILE = join(import.meta.dirname, 'Dockerfile');
@@ -30,8 +30,10 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const lint = (file: string) =>
-  spawnSync(hadolint!, ['--no-color', '--failure-threshold', 'style', file], { encoding: 'utf8' });
+const lint = (file: string) => {
+  const r = runSync(hadolint!, ['--no-color', '--failure-threshold', 'style', file], { nothrow: true });
+  return { ...r, status: r.code };
+};
 
 describe('serving/Dockerfile', () => {
   (hadolint ? test : test.skip)('hadolint finds nothing', () => {
@@ -48,9 +50,7 @@ describe('serving/Dockerfile', () => {
       const r = lint(bad);
       expect(r.status).not.toBe(0);
       expect(r.stdout).toMatch(/DL3007/); // latest tag
-      expect(execFileSync(hadolint!, ['--version'], { encoding: 'utf8' })).toMatch(
-        /Haskell Dockerfile Linter 2\./,
-      );
+      expect(runSync(hadolint!, ['--version']).stdout).toMatch(/Haskell Dockerfile Linter 2\./);
     },
   );
 

@@ -1,16 +1,14 @@
 // actionlint (https://github.com/rhysd/actionlint) on every workflow of the
 // repository, with .github/actionlint.yaml (self-hosted runner labels).
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
+import { run } from '../shell.ts';
 import { inCI } from '../testing/services.ts';
 import { REPO_ROOT } from './testing/repo.ts';
 import { findTool } from './tools.ts';
 
-const execFileP = promisify(execFile);
 const actionlint = findTool('actionlint');
 if (!actionlint) {
   const msg = 'actionlint not found: run scripts/setup.d/20-kube-tools.sh';
@@ -27,7 +25,7 @@ async function lint(root: string): Promise<{ code: number; out: string }> {
     .map((f) => join('.github', 'workflows', f));
   try {
     const args = ['-no-color', '-config-file', join('.github', 'actionlint.yaml'), ...files.sort()];
-    const { stdout } = await execFileP(actionlint!, args, { cwd: root });
+    const { stdout } = await run(actionlint!, args, { cwd: root });
     return { code: 0, out: stdout };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -4,14 +4,11 @@
  * the ones missing into ~/.cache/gitops-ml/bin (GITOPS_TOOLS_BIN), which is
  * searched after PATH.
  */
-import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import { ProjectError } from '../errors.ts';
-
-const execFileP = promisify(execFile);
+import { run } from '../shell.ts';
 
 /** The folder setup.d/20-kube-tools.sh installs into. */
 export function toolsBinDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -50,7 +47,7 @@ export async function findKustomize(env: NodeJS.ProcessEnv = process.env): Promi
   if (kubectl) {
     try {
       // kubectl older than 1.21 embeds Kustomize v2, which lacks `patches:` and `labels:`.
-      const { stdout } = await execFileP(kubectl, ['version', '--client'], { timeout: 30_000 });
+      const { stdout } = await run(kubectl, ['version', '--client'], { timeoutMs: 30_000 });
       if (/Kustomize Version: v[5-9]/.test(stdout)) {
         return { command: kubectl, args: ['kustomize'], label: 'kubectl kustomize' };
       }
@@ -72,15 +69,10 @@ export async function findKustomize(env: NodeJS.ProcessEnv = process.env): Promi
 
 /** Render one Kustomize folder to YAML text; a Kustomize error names the folder and keeps its message. */
 export async function runKustomize(tool: KustomizeTool, dir: string): Promise<string> {
-  try {
-    const { stdout } = await execFileP(tool.command, [...tool.args, dir], {
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: 120_000,
-    });
-    return stdout;
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    const detail = (err.stderr ?? '').trim() || err.message;
-    throw new ProjectError('INVALID', `${tool.label} ${dir} failed:\n${detail}`, { subject: dir, cause: e });
-  }
+  const r = await run(tool.command, [...tool.args, dir], { timeoutMs: 120_000, nothrow: true });
+  if (r.code === 0) return r.stdout;
+  throw new ProjectError('INVALID', `${tool.label} ${dir} failed:\n${r.stderr.trim() || `exit ${r.code}`}`, {
+    subject: dir,
+    details: r,
+  });
 }

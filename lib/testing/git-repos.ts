@@ -4,10 +4,10 @@
  * demand (a teammate who pushes meanwhile). Git runs with an isolated HOME
  * and a fixed identity for the helpers' own commits.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runSync } from '../shell.ts';
 
 export interface TestRepos {
   root: string;
@@ -41,8 +41,7 @@ export async function makeTestRepos(
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
   };
-  const git = (args: string[], cwd = join(root, 'work')) =>
-    execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const git = (args: string[], cwd = join(root, 'work')) => runSync('git', args, { cwd, env }).stdout.trim();
   const origin = join(root, 'origin.git');
   git(['init', '--bare', '-q', '-b', 'main', origin], root);
   const work = join(root, 'work');

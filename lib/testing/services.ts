@@ -3,19 +3,15 @@
  * kubectl, promtool...). Outside CI a missing tool makes the suite skip with a
  * message; in CI (`CI=true`) a missing tool is a failure, never a skip.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { which } from 'zx';
 
 export const inCI = (): boolean => process.env.CI === 'true' || process.env.CI === '1';
 
 /** Absolute path of an executable on PATH (or at an absolute path), or undefined. */
 export function findExecutable(name: string): string | undefined {
   if (name.startsWith('/')) return existsSync(name) ? name : undefined;
-  try {
-    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
+  return which.sync(name, { nothrow: true }) ?? undefined;
 }
 
 /**

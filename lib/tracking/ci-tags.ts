@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { runSync } from '../shell.ts';
 
 /** Where a run came from: the commit, branch and pull request that produced it. */
 export interface SourceInfo {
@@ -45,11 +45,8 @@ export function sourceInfoFromActionsEnv(
 /** Commit and branch of the git checkout at `cwd`, for runs outside Actions; empty when not a repo. */
 export function sourceInfoFromGit(cwd: string): SourceInfo {
   const git = (...args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return '';
-    }
+    const r = runSync('git', args, { cwd, nothrow: true, timeoutMs: 30_000 });
+    return r.code === 0 ? r.stdout.trim() : '';
   };
   const info: SourceInfo = {};
   const commit = git('rev-parse', 'HEAD');

@@ -4,7 +4,7 @@
  * the alert relay → repository_dispatch "drift-alert" on the FAKE GitHub API
  * (lib/testing/fake-github.ts).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
+import { runSync } from '../../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../../lib/testing/fake-github.ts';
 import { requireTool } from '../../lib/testing/services.ts';
 import { createAlertRelay } from '../alert-relay.ts';
@@ -73,17 +74,15 @@ maybe('monitoring/alertmanager', () => {
   });
 
   it('amtool check-config accepts the config and routes the drift alerts to the relay', () => {
-    expect(execFileSync(amtool as string, ['check-config', CONFIG], { encoding: 'utf8' })).toContain(
-      'SUCCESS',
-    );
+    expect(runSync(amtool as string, ['check-config', CONFIG]).stdout).toContain('SUCCESS');
     const route = (labels: string) =>
-      execFileSync(
-        amtool as string,
-        ['config', 'routes', 'test', `--config.file=${CONFIG}`, ...labels.split(' ')],
-        {
-          encoding: 'utf8',
-        },
-      ).trim();
+      runSync(amtool as string, [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${CONFIG}`,
+        ...labels.split(' '),
+      ]).stdout.trim();
     expect(route('alertname=ServingFeatureDrift namespace=ml-prod')).toBe('retrain-relay');
     expect(route('alertname=ServingPredictionDrift')).toBe('retrain-relay');
     expect(route('alertname=ServingDriftDisabled')).toBe('default');

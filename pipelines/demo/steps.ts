@@ -6,19 +6,18 @@
  * promote to dev, render dev with real Kustomize, start the server, send a
  * real image with curl, leave the server running.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { quote } from 'zx';
 import { ProjectError } from '../../lib/errors.ts';
 import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../../lib/gitops/index.ts';
 import { emptyLock, readLock, writeLock } from '../../lib/lock/index.ts';
+import { run } from '../../lib/shell.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { generateDemoDataset } from '../../training/data/index.ts';
 import { trainAndRecord } from '../training/index.ts';
-
-const execFileP = promisify(execFile);
 
 /** The demo's environment: always dev. */
 export const DEMO_ENV = 'dev';
@@ -144,17 +143,13 @@ async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
   );
 }
 
-/** Shell-quote one argument for printing a command the user can paste. */
-const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+/** Shell-quote one argument for printing a command the user can paste (zx's quoting, as the shell reads it). */
+const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : quote(s));
 
 /** Find curl on PATH (undefined when missing). */
 async function findCurl(): Promise<string | undefined> {
-  try {
-    await execFileP('curl', ['--version'], { timeout: 10_000 });
-    return 'curl';
-  } catch {
-    return undefined;
-  }
+  const r = await run('curl', ['--version'], { timeoutMs: 10_000, nothrow: true }).catch(() => undefined);
+  return r?.code === 0 ? 'curl' : undefined;
 }
 
 /** Send the image as multipart field `image`: with curl when there is one, otherwise with fetch. */
@@ -167,7 +162,7 @@ async function postImage(
   const command = ['curl', ...args].map(q).join(' ');
   if (await findCurl()) {
     print(`   $ ${command}`);
-    const { stdout } = await execFileP('curl', ['--fail-with-body', ...args], { timeout: 60_000 });
+    const { stdout } = await run('curl', ['--fail-with-body', ...args], { timeoutMs: 60_000 });
     return { command, body: stdout };
   }
   print(`   curl is not installed; sending the same request with fetch (what this would be: ${command})`);
@@ -300,7 +295,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const setup = join(o.repoRoot, 'scripts', 'setup.d', '20-kube-tools.sh');
       print(`   no Kustomize v5 found: installing it with \`bash ${rel(setup)}\` (once, cached)`);
       try {
-        await execFileP('bash', [setup], { maxBuffer: 16 * 1024 * 1024 });
+        await run('bash', [setup], { timeoutMs: 30 * 60_000 });
         kustomize = await findKustomize();
       } catch (e) {
         print(`   skipped: ${(e as Error).message}`);

@@ -4,12 +4,6 @@
 # posts a drift alert to the alert relay. The package's service is not
 # started: the test starts its own on a loopback port.
 set -euo pipefail
-PKGS=(prometheus-alertmanager)
-missing=()
-for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/common.bash"
+apt_install prometheus-alertmanager
 amtool --version 2>&1 | head -n 1

@@ -4,12 +4,11 @@
  * runs as its own process (see learnability.ts for why).
  */
 
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { run } from '../../lib/shell.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -20,11 +19,11 @@ afterAll(async () => {
 });
 
 it('a small CNN learns the generated shapes to >= 90 % test accuracy', async () => {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['node_modules/.bin/tsx', 'training/data/learnability.ts', join(dir, 'shapes')],
-    { maxBuffer: 1 << 20 },
-  );
+  const { stdout } = await run(process.execPath, [
+    'node_modules/.bin/tsx',
+    'training/data/learnability.ts',
+    join(dir, 'shapes'),
+  ]);
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { accuracy: number; test: number };
   expect(result.test).toBe(152);
   expect(result.accuracy).toBeGreaterThanOrEqual(0.9);

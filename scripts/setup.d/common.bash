@@ -1,0 +1,39 @@
+# Helpers shared by the set-up steps (sourced, not run: setup.sh runs *.sh only).
+# Every helper is idempotent: what is there at the wanted version is kept.
+
+# The cache every step installs into (override with GITOPS_ML_CACHE).
+GITOPS_ML_CACHE="${GITOPS_ML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-ml}"
+
+# apt_install PKG...: install the Debian packages that are not installed yet
+# (with sudo when not root). The packages' own services are not started.
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# python_venv DIR CHECK PIP_ARGS...: a virtualenv in DIR with PIP_ARGS
+# installed, unless DIR/.installed is there and the shell command CHECK
+# succeeds. A half-finished install (interrupted download) lacks the marker
+# and is rebuilt from scratch; the marker is written only after success.
+python_venv() {
+  local dir="$1" check="$2"
+  shift 2
+  if [ -f "$dir/.installed" ] && (eval "$check") >/dev/null 2>&1; then
+    echo "already installed: $dir"
+    return 0
+  fi
+  local py="${PYTHON:-python3}"
+  command -v "$py" >/dev/null || { echo "python3 is needed to install into $dir ($py not found)" >&2; return 1; }
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+  (eval "$check")
+  touch "$dir/.installed"
+}
