@@ -3,6 +3,27 @@ import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { exitCodeOf, isProjectError, ProjectError } from './errors.ts';
 
+/** What a script takes from its process, passed in so that tests can replace each part. */
+export interface ScriptDeps {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Writes text as it is (the script adds the newlines). */
+  print: (text: string) => void;
+  now: () => Date;
+  fetch?: typeof fetch;
+}
+
+/** A script's deps: what a test passed, the process's own for the rest (the edge: only scripts call it). */
+export function scriptDeps(deps: Partial<ScriptDeps> = {}): ScriptDeps {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    print: (t) => process.stdout.write(t),
+    now: () => new Date(),
+    ...deps,
+  };
+}
+
 /** True when the module at `importMetaUrl` is the process entry point (zx's isMain guard). */
 export function isMain(importMetaUrl: string): boolean {
   const entry = process.argv[1];
@@ -42,7 +63,7 @@ const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
 export function parseCommand<T extends FlagOptions>(
   argv: string[],
   spec: CommandSpec<T>,
-  print: (text: string) => void,
+  print: (text: string) => void = console.log,
 ) {
   const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, spec.usage);
   if ((parsed.values as { help?: boolean }).help) {

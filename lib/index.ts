@@ -8,6 +8,7 @@
  * only), and backend.ts (loads @tensorflow/tfjs).
  */
 export * from './cli.ts';
+export * from './clock.ts';
 export * from './digest.ts';
 export * from './errors.ts';
 export * from './fs.ts';

@@ -36,24 +36,23 @@ const untilSignal = () =>
     process.once('SIGTERM', done);
   });
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    config: { type: 'string', default: 'training/configs/demo.json' },
+    work: { type: 'string', default: '.demo' },
+    port: { type: 'string', default: '8080' },
+    'no-wait': { type: 'boolean', default: false },
+    gates: { type: 'string' },
+    'no-progress': { type: 'boolean', default: false },
+  },
+} as const;
+
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const print = deps.print ?? ((l: string) => console.log(l));
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      options: {
-        config: { type: 'string', default: 'training/configs/demo.json' },
-        work: { type: 'string', default: '.demo' },
-        port: { type: 'string', default: '8080' },
-        'no-wait': { type: 'boolean', default: false },
-        gates: { type: 'string' },
-        'no-progress': { type: 'boolean', default: false },
-      },
-    },
-    print,
-  );
+  const cli = parseCommand(argv, COMMAND, deps.print);
   if (!cli) return 0;
+  const print = deps.print ?? console.log;
   const { values } = cli;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -27,24 +27,23 @@ function number(raw: string | undefined, flag: string, ok: (n: number) => boolea
   return n;
 }
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  required: ['artifact', 'inputs'],
+  options: {
+    artifact: { type: 'string' },
+    inputs: { type: 'string' },
+    out: { type: 'string', default: 'drift-report' },
+    threshold: { type: 'string' },
+    'ks-p-value': { type: 'string' },
+    'min-samples': { type: 'string' },
+  },
+} as const;
+
 /** Run the drift job; returns the exit code. */
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      required: ['artifact', 'inputs'],
-      options: {
-        artifact: { type: 'string' },
-        inputs: { type: 'string' },
-        out: { type: 'string', default: 'drift-report' },
-        threshold: { type: 'string' },
-        'ks-p-value': { type: 'string' },
-        'min-samples': { type: 'string' },
-      },
-    },
-    log,
-  );
+  const cli = parseCommand(argv, COMMAND, log);
   if (!cli) return 0;
   // parseCommand refused a run without --artifact or --inputs.
   const values = { ...cli.values, artifact: cli.values.artifact!, inputs: cli.values.inputs! };

@@ -14,7 +14,7 @@ async function run(...argv: string[]): Promise<{ code: number; text: string }> {
   const code = await main(argv, {
     cwd: repo,
     env: { GITHUB_ACTOR: 'octocat' },
-    out: (t) => out.push(t),
+    print: (t) => out.push(t),
     now: () => NOW,
   });
   return { code, text: out.join('') };

@@ -8,7 +8,7 @@
  *   npm run -s lock -- show
  */
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { isMain, parseCommand, runMain } from '../lib/cli.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { gitRunner } from '../lib/git/index.ts';
 import {
@@ -73,13 +73,7 @@ const ALLOWED: Record<string, FlagName[]> = {
 const POSITIONALS: Record<string, number> = { init: 0, add: 0, pin: 0, verify: 0, diff: 2, show: 0 };
 
 /** Side effects of the script, replaceable in tests. */
-export interface LockScriptDeps {
-  env: Record<string, string | undefined>;
-  cwd: string;
-  out: (text: string) => void;
-  now: () => Date;
-  fetch?: typeof fetch;
-}
+export type LockScriptDeps = ScriptDeps;
 
 const usage = (message: string) => new ProjectError('USAGE', `${message}\n\n${USAGE}`);
 
@@ -108,15 +102,9 @@ function artifactUriFor(artifactDir: string, lockDir: string): string {
 
 /** Run `lock <command> ...`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): Promise<number> {
-  const d: LockScriptDeps = {
-    env: process.env,
-    cwd: process.cwd(),
-    out: (t) => process.stdout.write(t),
-    now: () => new Date(),
-    ...deps,
-  };
+  const d = scriptDeps(deps);
   const cli = parseCommand(argv, { usage: USAGE, options: FLAGS, positionals: [0, 3] }, (t) =>
-    d.out(`${t}\n`),
+    d.print(`${t}\n`),
   );
   if (!cli) return 0;
   const { values: f, positionals } = cli;
@@ -135,7 +123,7 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
   const lockPath = resolve(d.cwd, f.lock);
   const lockDir = dirname(lockPath);
   const print = (human: string, json: unknown) =>
-    d.out(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
+    d.print(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
 
   switch (command) {
     case 'init': {

@@ -12,7 +12,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findKustomize, renderAll } from '../lib/gitops/index.ts';
-import { isMain, ProjectError, parseCommand, runMain, usageError, writeJsonAtomic } from '../lib/index.ts';
+import {
+  isMain,
+  ProjectError,
+  parseCommand,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+  usageError,
+  writeJsonAtomic,
+} from '../lib/index.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import {
@@ -39,13 +48,7 @@ const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version
 Exit 0: promoted, or already there; 1: a gate failed or an error, nothing changed; 2: bad usage.`;
 
 /** Side effects of the script, replaceable in tests. */
-export interface PromoteScriptDeps {
-  env: Record<string, string | undefined>;
-  cwd: string;
-  print: (text: string) => void;
-  now: () => Date;
-  fetch?: typeof fetch;
-}
+export type PromoteScriptDeps = ScriptDeps;
 
 /** Render `env` of the repository with real Kustomize, against `lock` written to a temp file. */
 function renderCheck(root: string, env: Record<string, string | undefined>) {
@@ -76,40 +79,33 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
   };
 }
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  required: ['env'],
+  options: {
+    env: { type: 'string' },
+    model: { type: 'string' },
+    version: { type: 'string' },
+    rollback: { type: 'boolean', default: false },
+    lock: { type: 'string', default: LOCK_FILE_NAME },
+    environments: { type: 'string', default: 'environments' },
+    gates: { type: 'string', default: GATES_FILE },
+    commit: { type: 'boolean', default: false },
+    push: { type: 'boolean', default: false },
+    remote: { type: 'string', default: 'origin' },
+    'no-render': { type: 'boolean', default: false },
+  },
+} as const;
+
 /** Run a promotion (or, with `rollback`, a rollback); returns the exit code. */
 export async function main(
   argv: string[],
   deps: Partial<PromoteScriptDeps> = {},
   mode: 'promote' | 'rollback' = 'promote',
 ): Promise<number> {
-  const d: PromoteScriptDeps = {
-    env: process.env,
-    cwd: process.cwd(),
-    print: (t) => process.stdout.write(t),
-    now: () => new Date(),
-    ...deps,
-  };
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      required: ['env'],
-      options: {
-        env: { type: 'string' },
-        model: { type: 'string' },
-        version: { type: 'string' },
-        rollback: { type: 'boolean', default: false },
-        lock: { type: 'string', default: LOCK_FILE_NAME },
-        environments: { type: 'string', default: 'environments' },
-        gates: { type: 'string', default: GATES_FILE },
-        commit: { type: 'boolean', default: false },
-        push: { type: 'boolean', default: false },
-        remote: { type: 'string', default: 'origin' },
-        'no-render': { type: 'boolean', default: false },
-      },
-    },
-    (t) => d.print(`${t}\n`),
-  );
+  const d = scriptDeps(deps);
+  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`));
   if (!cli) return 0;
   const f = { ...cli.values, env: cli.values.env! };
   const usage = (m: string) => usageError(m, USAGE);

@@ -14,20 +14,19 @@ import { isMain, parseCommand, runMain } from '../lib/index.ts';
 const USAGE =
   'usage: npm run render -- [--out <dir>] [--env <env>]... [--lock <models.lock.json>] [--root <repo>]';
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    out: { type: 'string' },
+    env: { type: 'string', multiple: true },
+    lock: { type: 'string' },
+    root: { type: 'string' },
+  },
+} as const;
+
 export async function main(argv: string[]): Promise<number> {
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      options: {
-        out: { type: 'string' },
-        env: { type: 'string', multiple: true },
-        lock: { type: 'string' },
-        root: { type: 'string' },
-      },
-    },
-    console.log,
-  );
+  const cli = parseCommand(argv, COMMAND, console.log);
   if (!cli) return 0;
   const { values } = cli;
   const root = resolve(values.root ?? '.');

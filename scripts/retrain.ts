@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMain, parseCommand, runMain } from '../lib/index.ts';
-import { retrain } from '../pipelines/training/index.ts';
+import { retrain, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run retrain -- [--config training/configs/demo.json] [--data <new data dir>] [--base main]
@@ -47,26 +47,21 @@ export interface MainDeps {
   log?: (line: string) => void;
 }
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    ...TRAINING_FLAGS,
+    base: { type: 'string', default: 'main' },
+    env: { type: 'string', default: 'prod' },
+    gates: { type: 'string' },
+  },
+} as const;
+
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const print = deps.print ?? ((l: string) => console.log(l));
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      options: {
-        config: { type: 'string', default: 'training/configs/demo.json' },
-        data: { type: 'string' },
-        base: { type: 'string', default: 'main' },
-        lock: { type: 'string', default: 'models.lock.json' },
-        env: { type: 'string', default: 'prod' },
-        gates: { type: 'string' },
-        model: { type: 'string' },
-        out: { type: 'string' },
-      },
-    },
-    print,
-  );
+  const cli = parseCommand(argv, COMMAND, deps.print);
   if (!cli) return 0;
+  const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
   const result = await retrain({

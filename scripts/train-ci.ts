@@ -12,7 +12,7 @@
  */
 
 import { isMain, parseCommand, runMain } from '../lib/index.ts';
-import { trainForPullRequest } from '../pipelines/training/index.ts';
+import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] [--lock models.lock.json]
@@ -33,24 +33,19 @@ export interface MainDeps {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
 }
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    ...TRAINING_FLAGS,
+    env: { type: 'string', default: 'prod' },
+  },
+} as const;
+
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const print = deps.print ?? ((l: string) => console.log(l));
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      options: {
-        config: { type: 'string', default: 'training/configs/demo.json' },
-        lock: { type: 'string', default: 'models.lock.json' },
-        out: { type: 'string' },
-        data: { type: 'string' },
-        model: { type: 'string' },
-        env: { type: 'string', default: 'prod' },
-      },
-    },
-    print,
-  );
+  const cli = parseCommand(argv, COMMAND, deps.print);
   if (!cli) return 0;
+  const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
   const cwd = deps.cwd ?? process.cwd();

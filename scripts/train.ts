@@ -66,34 +66,33 @@ export interface MainDeps {
   signal?: AbortSignal;
 }
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  required: ['config', 'out'],
+  options: {
+    config: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean', default: false },
+    checkpoints: { type: 'string' },
+    'keep-checkpoints': { type: 'boolean', default: false },
+    lock: { type: 'string' },
+    model: { type: 'string' },
+    on: { type: 'string', default: 'runner' },
+    image: { type: 'string' },
+    namespace: { type: 'string', default: 'ml-training' },
+    'job-name': { type: 'string' },
+    gpus: { type: 'string', default: '1' },
+    kubeconfig: { type: 'string' },
+    'no-progress': { type: 'boolean', default: false },
+  },
+} as const;
+
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const print = deps.print ?? ((line: string) => console.log(line));
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      required: ['config', 'out'],
-      options: {
-        config: { type: 'string' },
-        data: { type: 'string' },
-        out: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        checkpoints: { type: 'string' },
-        'keep-checkpoints': { type: 'boolean', default: false },
-        lock: { type: 'string' },
-        model: { type: 'string' },
-        on: { type: 'string', default: 'runner' },
-        image: { type: 'string' },
-        namespace: { type: 'string', default: 'ml-training' },
-        'job-name': { type: 'string' },
-        gpus: { type: 'string', default: '1' },
-        kubeconfig: { type: 'string' },
-        'no-progress': { type: 'boolean', default: false },
-      },
-    },
-    print,
-  );
+  const cli = parseCommand(argv, COMMAND, deps.print);
   if (!cli) return 0;
+  const print = deps.print ?? console.log;
   // parseCommand refused a run without --config or --out.
   const values = { ...cli.values, config: cli.values.config!, out: cli.values.out! };
   const env = deps.env ?? process.env;

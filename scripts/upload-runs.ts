@@ -18,24 +18,23 @@ const USAGE = `usage: npm run upload-runs -- --tracking-uri <url> [--store <dir>
   --run              upload only this local run id (repeatable)
   --include-running  also upload runs still marked RUNNING (as KILLED)`;
 
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    'tracking-uri': { type: 'string' },
+    store: { type: 'string' },
+    run: { type: 'string', multiple: true },
+    'include-running': { type: 'boolean' },
+  },
+} as const;
+
 export async function main(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
   cwd = process.cwd(),
 ): Promise<number> {
-  const cli = parseCommand(
-    argv,
-    {
-      usage: USAGE,
-      options: {
-        'tracking-uri': { type: 'string' },
-        store: { type: 'string' },
-        run: { type: 'string', multiple: true },
-        'include-running': { type: 'boolean' },
-      },
-    },
-    console.log,
-  );
+  const cli = parseCommand(argv, COMMAND, console.log);
   if (!cli) return 0;
   const { values } = cli;
   const config = mlflowConfigFromEnv(env, values['tracking-uri']);

@@ -102,15 +102,10 @@ function jsonOf(artifact: VerifiedArtifact, file: string): unknown {
   }
 }
 
+/** The weight shards as one ArrayBuffer of exactly their bytes (tfjs' weightData). */
 function concat(parts: Uint8Array[]): ArrayBuffer {
-  const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out.buffer;
+  const joined = Buffer.concat(parts);
+  return joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
 }
 
 /** Where inference runs: in the main thread, or in a worker thread (the default). */
@@ -188,6 +183,13 @@ export async function loadModel(
 ): Promise<ServedModel> {
   const { parts, labels, spec } = modelParts(artifact);
   const inputSize = spec.height * spec.width * spec.channels;
+  /** What both runners share; `predict` is the runner's own. */
+  const runnerParts = (predict: ServedModel['predict']) => ({
+    predict,
+    warmup: async (batchSize = 1) => {
+      await predict(new Float32Array(inputSize * batchSize), batchSize);
+    },
+  });
   const common = {
     name: pin.name,
     version: pin.version,
@@ -208,14 +210,10 @@ export async function loadModel(
         for (const l of listeners) l(available, reason);
       },
     });
-    const predict = (flat: Float32Array, n: number) => worker.predict(flat, n);
     return {
       ...common,
+      ...runnerParts((flat, n) => worker.predict(flat, n)),
       runner: 'worker',
-      predict,
-      warmup: async (batchSize = 1) => {
-        await predict(new Float32Array(inputSize * batchSize), batchSize);
-      },
       numTensors: async () => (await worker.memory()).numTensors,
       health: () => ({
         available: worker.available,
@@ -232,14 +230,10 @@ export async function loadModel(
     };
   }
   const model = await buildLayersModel(parts);
-  const predict = (flat: Float32Array, n: number) => predictBatch(model, parts.input, flat, n);
   return {
     ...common,
+    ...runnerParts((flat, n) => predictBatch(model, parts.input, flat, n)),
     runner: 'main',
-    predict,
-    warmup: async (batchSize = 1) => {
-      await predict(new Float32Array(inputSize * batchSize), batchSize);
-    },
     numTensors: async () => tf.memory().numTensors,
     health: () => ({ available: true }),
     onAvailability: () => {},

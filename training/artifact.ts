@@ -231,16 +231,10 @@ export async function verifyArtifact(dir: string, opts: VerifyOptions = {}): Pro
   return digests;
 }
 
-/** A loaded, verified artifact. */
-export interface Artifact {
+/** A loaded, verified artifact: its contents except the plots, with where it is and its digests. */
+export interface Artifact extends Omit<ArtifactContents, 'confusionMatrixPng' | 'learningCurvesPng'> {
   dir: string;
   digests: ArtifactDigests;
-  model: tf.LayersModel;
-  labels: string[];
-  preprocessing: PreprocessingSpec;
-  referenceStats: ReferenceStats;
-  metrics: ClassificationMetrics;
-  training: unknown;
 }
 
 /**

@@ -61,6 +61,11 @@ function smallCnn(o: BuildModelOptions): tf.Sequential {
       }),
     );
   }
+  return withClassifierHead(model, o, next);
+}
+
+/** The output layer both builders end with: one softmax unit per class. */
+function withClassifierHead(model: tf.Sequential, o: BuildModelOptions, next: () => number): tf.Sequential {
   model.add(
     tf.layers.dense({
       units: o.numClasses,
@@ -109,14 +114,7 @@ function deepCnn(o: BuildModelOptions): tf.Sequential {
     );
     if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: next() }));
   }
-  model.add(
-    tf.layers.dense({
-      units: o.numClasses,
-      activation: 'softmax',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: next() }),
-    }),
-  );
-  return model;
+  return withClassifierHead(model, o, next);
 }
 
 /**

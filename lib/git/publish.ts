@@ -7,6 +7,8 @@
  * abort, reset to the remote branch and re-apply the change on top of it
  * (`reapply`), so that neither side's change is lost.
  */
+
+import { sleep as realSleep } from '../clock.ts';
 import { ProjectError } from '../errors.ts';
 import { tailOf } from '../shell.ts';
 import { commitPaths, type GitRunner, identityArgs, isPushRace } from './runner.ts';
@@ -57,8 +59,6 @@ export interface PublishResult {
   message: string;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Commit `paths` on HEAD and push to `<remote>/<branch>`, rebasing or re-applying on a push race. */
 export async function commitAndPush(options: PublishOptions): Promise<PublishResult> {
   const { git, branch, paths } = options;
@@ -66,7 +66,7 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
   const upstream = `refs/remotes/${remote}/${branch}`;
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? 500;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? realSleep;
   const log = options.log ?? ((l: string) => console.error(l));
   const ident = await identityArgs(git, options.env);
   let message = options.message;

@@ -23,6 +23,7 @@ export {
   type PinInput,
   pinVersion,
   previousPin,
+  versionWithRoot,
 } from './mutate.ts';
 export {
   ARTIFACT_FILE_PATTERN,
@@ -40,7 +41,13 @@ export {
 export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
 export type { Lock, LockedModel, LockedVersion, MlflowRef, PromotionRecord } from './types.ts';
-export { type LockUpdateResult, lockFileOf, type UpdateLockOptions, updateLock } from './update.ts';
+export {
+  addCandidateOnce,
+  type LockUpdateResult,
+  lockFileOf,
+  type UpdateLockOptions,
+  updateLock,
+} from './update.ts';
 export {
   formatVerifyReport,
   type VerifiedVersion,

@@ -35,18 +35,27 @@ export function findDuplicateKey(text: string): DuplicateKey | undefined {
     i++;
     return JSON.parse(text.slice(start, i)) as string;
   };
+  /** The entries of `{...}` or `[...]` (at its opening bracket): `entry(n)` reads each, up to the closing one. */
+  const container = (close: string, entry: (n: number) => DuplicateKey | undefined) => {
+    i++;
+    skipSpace();
+    if (text.charAt(i) === close) {
+      i++;
+      return undefined;
+    }
+    for (let n = 0; ; n++) {
+      const dup = entry(n);
+      if (dup) return dup;
+      skipSpace();
+      if (text.charAt(i++) !== ',') return undefined;
+    }
+  };
   const value = (path: string[]): DuplicateKey | undefined => {
     skipSpace();
     const c = text.charAt(i);
     if (c === '{') {
-      i++;
-      skipSpace();
-      if (text.charAt(i) === '}') {
-        i++;
-        return undefined;
-      }
       const seen = new Set<string>();
-      for (;;) {
+      return container('}', () => {
         skipSpace();
         const offset = i;
         const key = readString();
@@ -54,26 +63,10 @@ export function findDuplicateKey(text: string): DuplicateKey | undefined {
         seen.add(key);
         skipSpace();
         i++; // ':'
-        const dup = value([...path, key]);
-        if (dup) return dup;
-        skipSpace();
-        if (text.charAt(i++) !== ',') return undefined;
-      }
+        return value([...path, key]);
+      });
     }
-    if (c === '[') {
-      i++;
-      skipSpace();
-      if (text.charAt(i) === ']') {
-        i++;
-        return undefined;
-      }
-      for (let n = 0; ; n++) {
-        const dup = value([...path, String(n)]);
-        if (dup) return dup;
-        skipSpace();
-        if (text.charAt(i++) !== ',') return undefined;
-      }
-    }
+    if (c === '[') return container(']', (n) => value([...path, String(n)]));
     if (c === '"') {
       readString();
       return undefined;

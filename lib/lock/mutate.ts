@@ -168,3 +168,9 @@ export function appendOnlyProblems(before: Lock, after: Lock): string[] {
   }
   return problems;
 }
+
+/** The version of `model` whose artifact has `rootDigest`, if the lock holds it. */
+export function versionWithRoot(lock: Lock, model: string, rootDigest: string): string | undefined {
+  const versions = lock.models[model]?.versions ?? {};
+  return Object.keys(versions).find((id) => versions[id]?.rootDigest === rootDigest);
+}

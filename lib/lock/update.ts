@@ -8,22 +8,21 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { type Clock, sleep } from '../clock.ts';
 import { sha256 } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
 import { writeFileAtomic } from '../fs.ts';
 import { parseLockText, readLockText, serializeLock } from './io.ts';
-import { appendOnlyProblems } from './mutate.ts';
-import type { Lock } from './types.ts';
+import { addCandidate, appendOnlyProblems, versionWithRoot } from './mutate.ts';
+import type { Lock, LockedVersion } from './types.ts';
 
-export interface UpdateLockOptions {
+export interface UpdateLockOptions extends Partial<Clock> {
   /** How long to wait for another writer's lock file, in ms (default 15 000; 0: do not wait). */
   waitMs?: number;
   /** A lock file older than this is left over from a crashed writer and is removed (default 60 000 ms). */
   staleMs?: number;
   /** Poll interval while waiting, in ms (default 50). */
   pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
 export interface LockUpdateResult {
@@ -32,8 +31,6 @@ export interface LockUpdateResult {
   /** False when `fn` returned a lock with the same bytes: nothing was written. */
   changed: boolean;
 }
-
-const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The path of the exclusive lock file guarding `lockPath`. */
 export const lockFileOf = (lockPath: string): string => `${lockPath}.lock`;
@@ -114,7 +111,7 @@ export async function updateLock(
     waitMs: 15_000,
     staleMs: 60_000,
     pollMs: 50,
-    sleep: sleepReal,
+    sleep,
     now: Date.now,
     ...options,
   };
@@ -152,4 +149,29 @@ export async function updateLock(
   } finally {
     await release();
   }
+}
+
+/**
+ * Add `entry` as a candidate of `model` unless the lock already holds its
+ * artifact (same root digest): the step a push race re-applies on a moved
+ * branch. Resolves with the version added, or undefined when it was there.
+ */
+export async function addCandidateOnce(
+  lockPath: string,
+  model: string,
+  entry: LockedVersion,
+  options?: UpdateLockOptions,
+): Promise<string | undefined> {
+  let added: string | undefined;
+  await updateLock(
+    lockPath,
+    (lock) => {
+      if (versionWithRoot(lock, model, entry.rootDigest)) return lock;
+      const r = addCandidate(lock, { model, entry });
+      added = r.version;
+      return r.lock;
+    },
+    options,
+  );
+  return added;
 }

@@ -1,3 +1,4 @@
+import { sleep } from '../clock.ts';
 import { ProjectError } from '../errors.ts';
 import { redactSecrets, redactText } from '../redact.ts';
 import { authorizationFor, type MlflowAuth, secretsOf } from './auth.ts';
@@ -35,8 +36,6 @@ export interface HttpRequest {
 /** MLflow error codes mapped onto the project's error codes. */
 const NOT_FOUND_CODES = new Set(['RESOURCE_DOES_NOT_EXIST', 'NOT_FOUND']);
 const CONFLICT_CODES = new Set(['RESOURCE_ALREADY_EXISTS']);
-
-const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Remove `user:password@` from a URL, returning the clean URL and the
@@ -83,7 +82,7 @@ export class MlflowHttp {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#fetch = options.fetch ?? fetch;
-    this.#sleep = options.sleep ?? sleepReal;
+    this.#sleep = options.sleep ?? sleep;
     this.#random = options.random ?? Math.random;
     this.#onRetry = options.onRetry;
   }

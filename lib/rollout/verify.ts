@@ -14,6 +14,7 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { type Clock, sleep as realSleep } from '../clock.ts';
 import { ProjectError } from '../errors.ts';
 import {
   type ArgoApplication,
@@ -62,12 +63,10 @@ export interface VerifyRolloutOptions extends RolloutTarget {
   maxPollMs?: number;
 }
 
-export interface VerifyRolloutDeps {
+export interface VerifyRolloutDeps extends Partial<Clock> {
   cluster: Cluster;
   /** Progress lines (one per round that changed). Default: none. */
   log?: (line: string) => void;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
 /** What each check saw in the last round. */
@@ -94,8 +93,6 @@ export function formatReport(r: RolloutReport): string {
   ].join('\n');
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Wait until the rollout is verified; resolve with the report, or reject with
  * ProjectError GATE_FAILED (timeout; the message holds the report) or
@@ -106,7 +103,7 @@ export async function verifyRollout(
   deps: VerifyRolloutDeps,
 ): Promise<RolloutReport> {
   const { cluster } = deps;
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? realSleep;
   const now = deps.now ?? Date.now;
   const namespace = opts.namespace ?? `ml-${opts.env}`;
   const deploymentName = opts.deployment ?? 'model-server';

@@ -10,19 +10,19 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../lib/fs.ts';
 import { PIN_FILE, renderPinPatch, writePin } from '../../lib/gitops/index.ts';
-import { type Lock, pinVersion, type UpdateLockOptions, updateLock } from '../../lib/lock/index.ts';
+import {
+  type Lock,
+  type PinInput,
+  pinVersion,
+  type UpdateLockOptions,
+  updateLock,
+} from '../../lib/lock/index.ts';
 
-export interface ApplyPinInput {
+/** A pin move (lib/lock PinInput) and the files it is written to. */
+export interface ApplyPinInput extends PinInput {
   lockPath: string;
   /** environments/<env> */
   envDir: string;
-  model: string;
-  env: string;
-  version: string;
-  /** ISO 8601 time of the promotion. */
-  at: string;
-  by?: string;
-  commit?: string;
 }
 
 export interface ApplyPinDeps {

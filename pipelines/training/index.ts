@@ -35,3 +35,12 @@ export {
   type TrainPullRequestResult,
   trainForPullRequest,
 } from './train-pr.ts';
+
+/** The flags the training commands share (train:ci, retrain): config, data, lock, model, out. */
+export const TRAINING_FLAGS = {
+  config: { type: 'string', default: 'training/configs/demo.json' },
+  data: { type: 'string' },
+  lock: { type: 'string', default: 'models.lock.json' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+} as const;

@@ -17,7 +17,7 @@ import type { GithubApi } from '../../lib/github/client.ts';
 import { readRepoContext } from '../../lib/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
-import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../../lib/lock/index.ts';
+import { addCandidateOnce, type LockedVersion, readLock, versionWithRoot } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
@@ -80,11 +80,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function versionOf(lock: Lock, model: string, rootDigest: string): string | undefined {
-  const versions = lock.models[model]?.versions ?? {};
-  return Object.keys(versions).find((id) => versions[id]?.rootDigest === rootDigest);
 }
 
 /** Retrain, compare, and open the PR when better; see the module comment. */
@@ -152,7 +147,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const model = run.modelName;
   const entry = run.lockEntry as LockedVersion;
   let lock = await readLock(lockPath);
-  let version = versionOf(lock, model, entry.rootDigest) ?? (run.lockVersion as string);
+  let version = versionWithRoot(lock, model, entry.rootDigest) ?? (run.lockVersion as string);
   // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).
   const mlflow = mlflowConfigFromEnv(options.env);
   const checks = await evaluateGates({
@@ -211,20 +206,14 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     paths: [lockRel],
     message: message(version),
     reapply: async () => {
-      let added: string | undefined;
-      await updateLock(lockPath, (l) => {
-        if (versionOf(l, model, entry.rootDigest)) return l;
-        const r = addCandidate(l, { model, entry });
-        added = r.version;
-        return r.lock;
-      });
+      const added = await addCandidateOnce(lockPath, model, entry);
       return added === undefined ? undefined : message(added);
     },
     ...options.push,
     log,
   });
   lock = await readLock(lockPath);
-  version = versionOf(lock, model, entry.rootDigest) ?? version;
+  version = versionWithRoot(lock, model, entry.rootDigest) ?? version;
   const markdown = await render();
   if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
   const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };

@@ -13,7 +13,7 @@ import type { GithubApi } from '../../lib/github/client.ts';
 import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
 import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
-import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../../lib/lock/index.ts';
+import { addCandidateOnce, type LockedVersion, readLock, versionWithRoot } from '../../lib/lock/index.ts';
 import type { SourceInfo } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { comparisonMarkdown } from './comparison.ts';
@@ -72,11 +72,6 @@ export function candidateCommitMessage(
   ];
   if (ctx.runUrl) trailers.push(`Workflow-Run: ${ctx.runUrl}`);
   return `train: ${model} v${version} candidate${acc === undefined ? '' : ` (accuracy ${acc.toFixed(4)})`}\n\n${trailers.join('\n')}\n`;
-}
-
-function versionOf(lock: Lock, model: string, rootDigest: string): string | undefined {
-  const versions = lock.models[model]?.versions ?? {};
-  return Object.keys(versions).find((id) => versions[id]?.rootDigest === rootDigest);
 }
 
 /** Checks before training: a git checkout at the PR head with a clean lock file. */
@@ -162,16 +157,10 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
       message: candidateCommitMessage(model, version, entry, ctx),
       validate: async () => {
         const lock = await readLock(lockPath);
-        if (!versionOf(lock, model, entry.rootDigest)) throw new Error(`${lockRel} lost the candidate`);
+        if (!versionWithRoot(lock, model, entry.rootDigest)) throw new Error(`${lockRel} lost the candidate`);
       },
       reapply: async () => {
-        let added: string | undefined;
-        await updateLock(lockPath, (lock) => {
-          if (versionOf(lock, model, entry.rootDigest)) return lock;
-          const r = addCandidate(lock, { model, entry });
-          added = r.version;
-          return r.lock;
-        });
+        const added = await addCandidateOnce(lockPath, model, entry);
         if (added === undefined) return undefined;
         log(`lock: re-added ${model} as version ${added} on top of the PR branch`);
         return candidateCommitMessage(model, added, entry, ctx);
@@ -182,7 +171,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     log(`pushed ${publish.commit.slice(0, 12)} to ${ctx.headRef} after ${publish.attempts} attempt(s)`);
   }
   const lock = await readLock(lockPath);
-  version = versionOf(lock, model, entry.rootDigest) ?? version;
+  version = versionWithRoot(lock, model, entry.rootDigest) ?? version;
 
   const compareEnv = options.compareEnv ?? 'prod';
   const candidate = await candidateSide(version, entry, run.train.artifactDir);

@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { ApiException, BatchV1Api, CoreV1Api, Log, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { sleep as realSleep } from '../../lib/clock.ts';
 import { ProjectError } from '../../lib/errors.ts';
 import { selectorToString } from '../../lib/rollout/checks.ts';
 import { apiMessageOf, type Cluster, clusterErrorOf } from '../../lib/rollout/cluster.ts';
@@ -65,8 +66,6 @@ class TeeTail extends Writable {
   }
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Submit the Job and wait for it. Resolves with the outcome for a Job that
  * completed or failed (a failed training is a result, not an exception:
@@ -80,7 +79,7 @@ export async function submitTrainingJob(
 ): Promise<TrainingJobResult> {
   const { cluster } = deps;
   const log = deps.log ?? (() => {});
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? realSleep;
   const now = deps.now ?? Date.now;
   const template = opts.templateDir ? await loadJobTemplate(opts.templateDir) : undefined;
   const manifest = buildTrainingJob(opts, template);
