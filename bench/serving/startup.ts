@@ -1,0 +1,101 @@
+/**
+ * Start-up of the serving process: time from spawn to `/readyz` 200, RSS once
+ * ready, and which heavy packages its start-up imports, for one or more
+ * checkouts side by side (e.g. before and after a change):
+ *
+ *   npx tsx bench/serving/startup.ts [--runs 5] [--repo DIR]...
+ *
+ * Each run spawns `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`
+ * with the same fixture artifact and SERVING_BACKEND=cpu. The heavy packages
+ * column is the static start-up import closure of serving/main.ts in that
+ * checkout (lib/testing/import-graph.ts, as lib/layers.test.ts checks it).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCommand, sleep } from '../../lib/index.ts';
+import { runtimeClosure } from '../../lib/testing/import-graph.ts';
+import { writeFixtureArtifact } from '../../serving/testing/fixture.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HEAVY = ['@kubernetes/client-node', '@actions/github', 'kubernetes-models', 'zx', 'yaml'];
+
+const COMMAND = {
+  usage: 'usage: npx tsx bench/serving/startup.ts [--runs 5] [--repo DIR]...  (default: this checkout)',
+  options: { runs: { type: 'string', default: '5' }, repo: { type: 'string', multiple: true } },
+} as const;
+
+interface Run {
+  readyMs: number;
+  rssMiB: number;
+}
+
+async function once(repo: string, env: Record<string, string>, port: number): Promise<Run> {
+  const started = performance.now();
+  const proc = spawn(process.execPath, [join(repo, 'node_modules/.bin/tsx'), join(repo, 'serving/main.ts')], {
+    cwd: repo,
+    env: {
+      ...process.env,
+      ...env,
+      SERVING_PORT: String(port),
+      SERVING_HOST: '127.0.0.1',
+      SERVING_BACKEND: 'cpu',
+    },
+    stdio: process.env.DEBUG_STARTUP ? 'inherit' : 'ignore',
+  });
+  try {
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`server in ${repo} exited with ${proc.exitCode}`);
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(20);
+    }
+    const readyMs = performance.now() - started;
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+    return { readyMs, rssMiB: rss / 2 ** 20 };
+  } finally {
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const cli = parseCommand(process.argv.slice(2), COMMAND);
+  if (!cli) return;
+  const repos = (cli.values.repo ?? [ROOT]).map((r) => resolve(r));
+  const runs = Number(cli.values.runs);
+  const dir = await mkdtemp(join(tmpdir(), 'startup-fixture-'));
+  try {
+    const fixture = await writeFixtureArtifact(dir);
+    const rows: string[] = [
+      '| checkout | ready (median ms) | RSS (median MiB) | heavy packages loaded |',
+      '| --- | ---: | ---: | --- |',
+    ];
+    let port = 18_700;
+    for (const repo of repos) {
+      const results: Run[] = [];
+      for (let i = 0; i < runs; i++) results.push(await once(repo, fixture.env, port++));
+      const closure = runtimeClosure(repo, 'serving/main.ts');
+      const loaded = HEAVY.filter((h) => closure.has(h));
+      rows.push(
+        `| ${repo} | ${median(results.map((r) => r.readyMs)).toFixed(0)} | ${median(results.map((r) => r.rssMiB)).toFixed(0)} | ${loaded.join(', ') || 'none'} |`,
+      );
+    }
+    console.log(rows.join('\n'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
