@@ -47,7 +47,9 @@ export function importsOf(root: string, file: string): ImportEdge[] {
     const spec = (m[1] ?? m[2]) as string;
     if (spec.startsWith('node:')) continue;
     const typeOnly = /^\s*(import|export)\s+type\s/.test(m[0].replace(/^\n/, ''));
-    const to = spec.startsWith('.') ? relative(root, normalize(join(root, dirname(file), spec))) : packageOf(spec);
+    const to = spec.startsWith('.')
+      ? relative(root, normalize(join(root, dirname(file), spec)))
+      : packageOf(spec);
     edges.push({ from: file, to, typeOnly, dynamic: m[2] !== undefined });
   }
   return edges;
