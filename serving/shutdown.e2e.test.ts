@@ -138,6 +138,6 @@ test('a digest mismatch keeps the process from ever listening: exit 1 naming the
   expect(await server.exited).toBe(1);
   const failure = server.lines.find((l) => l.msg === 'start-up failed');
   expect(failure?.code).toBe('DIGEST_MISMATCH');
-  expect(String(failure?.error)).toMatch(/artifact file labels\.json/);
+  expect(String(failure?.error)).toMatch(/artifact file "labels\.json"/);
   expect(server.lines.some((l) => l.msg === 'ready')).toBe(false);
 });

@@ -23,6 +23,8 @@ import { main as verifyRolloutMain } from '../../scripts/verify-rollout.ts';
 import { writeFixtureArtifact } from '../../serving/testing/fixture.ts';
 import { startTestServer, type TestServer } from '../../serving/testing/harness.ts';
 import { ProjectError } from '../errors.ts';
+import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lock/index.ts';
+import { fakeFiles, makeEntry } from '../lock/testing.ts';
 import { ensureNamespace, freePort, type KubeApiServer, startKubeApiServer } from '../testing/kube.ts';
 import { type Cluster, loadCluster, makeSmokePng, verifyRollout } from './index.ts';
 
@@ -210,13 +212,18 @@ describe('verifyRollout against a real API server', () => {
     const dir = await mkdtemp(join(tmpdir(), 'verify-'));
     try {
       const lock = join(dir, 'models.lock.json');
-      await writeFile(
-        lock,
-        JSON.stringify({
-          lockfileVersion: 1,
-          models: { 'demo-classifier': { pins: { dev: '3' }, versions: {} } },
-        }),
-      );
+      // A real lock (lib/lock's schema): versions 1 to 3, dev pinned to 3.
+      let pinned = emptyLock();
+      for (const n of [1, 2, 3]) {
+        pinned = addCandidate(pinned, { model: 'demo-classifier', entry: makeEntry(fakeFiles(n)) }).lock;
+      }
+      pinned = pinVersion(pinned, {
+        model: 'demo-classifier',
+        env: 'dev',
+        version: '3',
+        at: '2026-01-01T00:00:00.000Z',
+      });
+      await writeFile(lock, serializeLock(pinned));
       const argv = [
         '--env',
         'dev',
