@@ -23,14 +23,9 @@ async function lint(root: string): Promise<{ code: number; out: string }> {
   const files = (await readdir(dir))
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => join('.github', 'workflows', f));
-  try {
-    const args = ['-no-color', '-config-file', join('.github', 'actionlint.yaml'), ...files.sort()];
-    const { stdout } = await run(actionlint!, args, { cwd: root });
-    return { code: 0, out: stdout };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  const args = ['-no-color', '-config-file', join('.github', 'actionlint.yaml'), ...files.sort()];
+  const r = await run(actionlint!, args, { cwd: root, nothrow: true });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 describe('actionlint', () => {
