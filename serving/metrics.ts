@@ -24,11 +24,16 @@ export interface ServingMetrics {
   driftMeanConfidence: Gauge;
   driftWindowSamples: Gauge;
   driftEnabled: Gauge;
+  decodePixelsInFlight: Gauge;
+  decodePixelsCapacity: Gauge;
+  tensors: Gauge<'thread'>;
 }
 
 export interface MetricsOptions {
   /** Also register prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** tfjs tensors alive now, per thread (`main`, and `worker` when inference runs there); read at scrape. */
+  tensors?: () => Promise<Partial<Record<'main' | 'worker', number>>>;
 }
 
 /** Register the serving metrics (and the default process metrics) into `registry`. */
@@ -126,7 +131,30 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: '1 when drift is computed; 0 when reference statistics are missing or malformed.',
       registers,
     }),
+    decodePixelsInFlight: new Gauge({
+      name: 'serving_decode_pixels_in_flight',
+      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/pixel-budget.ts).',
+      registers,
+    }),
+    decodePixelsCapacity: new Gauge({
+      name: 'serving_decode_pixels_capacity',
+      help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    tensors: new Gauge({
+      name: 'serving_tfjs_tensors',
+      help: 'tfjs tensors alive now, by thread (main; worker when inference runs in the worker thread).',
+      labelNames: ['thread'],
+      registers,
+      async collect() {
+        if (!opts.tensors) return;
+        const counts = await opts.tensors();
+        this.reset();
+        for (const [thread, n] of Object.entries(counts)) if (n !== undefined) this.set({ thread }, n);
+      },
+    }),
   };
+  m.decodePixelsInFlight.set(0);
   m.modelReady.set(0);
   m.driftEnabled.set(0);
   m.driftWindowSamples.set(0);
