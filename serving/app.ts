@@ -511,12 +511,17 @@ export function createApp(opts: AppOptions): ServingApp {
     ctx.body = inArtifact ? Buffer.from(inArtifact) : await readFile(join(config.samplesDir!, name));
   });
 
+  // Unmatched: 405 (with Allow) for a known path, else 404. allowedMethods
+  // decides after the routes, so the 404 comes last, on the way out.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
+        hint: 'see docs/serving.md for the endpoints',
+      });
+    }
+  });
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
-  app.use((ctx) => {
-    throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
-      hint: 'see docs/serving.md for the endpoints',
-    });
-  });
   return app;
 }

@@ -12,7 +12,7 @@
 
 import type { ImageFeatures } from '../lib/drift/window.ts';
 import { ProjectError } from '../lib/errors.ts';
-import { decodeImage, imageStats, inspectImage, toModelInput } from '../training/preprocessing.ts';
+import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../training/preprocessing.ts';
 import { Batcher } from './batcher.ts';
 import type { ServingConfig } from './config.ts';
 import type { DriftMonitor } from './drift/index.ts';
@@ -129,7 +129,7 @@ export async function classifyImages(
     const settled = await Promise.allSettled(
       images.map(async (bytes, i) => {
         const decoded = await decodeImage(bytes, opts(i));
-        return { input: toModelInput(decoded, deps.model.spec), features: imageStats(decoded) };
+        return { input: toModelInput(decoded, deps.model.spec), features: await imageStatsYielding(decoded) };
       }),
     );
     const failed = settled.find((r) => r.status === 'rejected');

@@ -4,7 +4,7 @@
  * backend → fetch + digest check → load → warm up → app (not yet ready);
  * listen → ready; SIGTERM → not ready → stop accepting → finish in-flight → exit.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type BackendChoice, SERVING_ORDER, selectBackend } from '../lib/index.ts';
@@ -83,9 +83,17 @@ function answerClientError(
   socket: Socket,
   http: ServingConfig['http'],
 ): void {
-  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-  if (err.code === 'ECONNRESET' || !socket.writable || started) {
+  const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {
     socket.destroy();
+    return;
+  }
+  // Bytes that do not parse after a complete request (data past its
+  // Content-Length): that request is being answered; let it, then close.
+  // (An error inside a request's own body is answered below, at once.)
+  if (response?.req.complete && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    response.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), http.requestTimeoutMs).unref();
     return;
   }
   let answer: string;

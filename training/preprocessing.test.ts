@@ -11,6 +11,7 @@ import {
   defaultSpecFor,
   encodePng,
   imageStats,
+  imageStatsYielding,
   inspectImage,
   type PreprocessingSpec,
   parsePreprocessingSpec,
@@ -338,5 +339,11 @@ describe('imageStats', () => {
     expect(red.brightness).toBeCloseTo(0.299, 6);
     expect(red.contrast).toBeCloseTo(0, 6);
     expect(red.channelMeans).toEqual([1, 0, 0]);
+  });
+
+  it.each([1, 3, 4] as const)('imageStatsYielding gives the same bits in slices (%i channels)', async (c) => {
+    const img = noise(97, 61, c, 11);
+    expect(await imageStatsYielding(img, 1000)).toEqual(imageStats(img));
+    expect(await imageStatsYielding(img, 1)).toEqual(imageStats(img));
   });
 });

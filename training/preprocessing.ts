@@ -207,27 +207,75 @@ export interface ImageStats {
   channelMeans: number[];
 }
 
-/** Brightness, contrast and per-channel means of a decoded image, for drift detection. */
-export function imageStats(image: DecodedImage): ImageStats {
-  checkImage(image);
-  const { width, height, channels: c, data } = image;
-  const n = width * height;
-  const colour = c === 1 ? 1 : 3;
-  const sums = new Array<number>(colour).fill(0);
-  let sum = 0;
-  let sumSq = 0;
-  for (let i = 0; i < n; i++) {
-    const p = i * c;
-    const y = c === 1 ? data[p]! : luma(data[p]!, data[p + 1]!, data[p + 2]!);
-    sum += y;
-    sumSq += y * y;
-    for (let k = 0; k < colour; k++) sums[k]! += data[p + k]!;
+/** Running sums of {@link imageStats}, so that the pass can be split without changing a bit of the result. */
+interface StatsSums {
+  sum: number;
+  sumSq: number;
+  r: number;
+  g: number;
+  b: number;
+}
+
+/** Add pixels [from, to) to `acc`, in pixel order (the order fixes the floating-point result). */
+function accumulateStats(acc: StatsSums, image: DecodedImage, from: number, to: number): void {
+  const { channels: c, data } = image;
+  let { sum, sumSq, r, g, b } = acc;
+  if (c === 1) {
+    for (let i = from; i < to; i++) {
+      const y = data[i]!;
+      sum += y;
+      sumSq += y * y;
+      r += y;
+    }
+  } else {
+    for (let p = from * c; p < to * c; p += c) {
+      const pr = data[p]!;
+      const pg = data[p + 1]!;
+      const pb = data[p + 2]!;
+      const y = luma(pr, pg, pb);
+      sum += y;
+      sumSq += y * y;
+      r += pr;
+      g += pg;
+      b += pb;
+    }
   }
-  const mean = sum / n;
-  const variance = Math.max(0, sumSq / n - mean * mean);
+  Object.assign(acc, { sum, sumSq, r, g, b });
+}
+
+function statsOf(acc: StatsSums, image: DecodedImage): ImageStats {
+  const n = image.width * image.height;
+  const mean = acc.sum / n;
+  const variance = Math.max(0, acc.sumSq / n - mean * mean);
+  const sums = image.channels === 1 ? [acc.r] : [acc.r, acc.g, acc.b];
   return {
     brightness: mean / 255,
     contrast: Math.sqrt(variance) / 255,
     channelMeans: sums.map((s) => s / n / 255),
   };
+}
+
+/** Brightness, contrast and per-channel means of a decoded image, for drift detection. */
+export function imageStats(image: DecodedImage): ImageStats {
+  checkImage(image);
+  const acc: StatsSums = { sum: 0, sumSq: 0, r: 0, g: 0, b: 0 };
+  accumulateStats(acc, image, 0, image.width * image.height);
+  return statsOf(acc, image);
+}
+
+/**
+ * {@link imageStats} in slices of `slicePixels`, yielding to the event loop
+ * between slices (same sums in the same order, so the same result to the
+ * bit): a server computes the features of a multi-megapixel image without
+ * holding its event loop for the whole pass.
+ */
+export async function imageStatsYielding(image: DecodedImage, slicePixels = 256 * 1024): Promise<ImageStats> {
+  checkImage(image);
+  const acc: StatsSums = { sum: 0, sumSq: 0, r: 0, g: 0, b: 0 };
+  const n = image.width * image.height;
+  for (let from = 0; from < n; from += slicePixels) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    accumulateStats(acc, image, from, Math.min(n, from + slicePixels));
+  }
+  return statsOf(acc, image);
 }
