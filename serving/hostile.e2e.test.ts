@@ -21,7 +21,6 @@ import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
-import { encodePng } from '../training/preprocessing.ts';
 import { shapePng } from './testing/fixture.ts';
 import { tempFixture } from './testing/harness.ts';
 import { freePort, type ServerProcess, spawnServer } from './testing/process.ts';
