@@ -515,13 +515,23 @@ export function createApp(opts: AppOptions): ServingApp {
   // decides after the routes, so the 404 comes last, on the way out.
   app.use(async (ctx, next) => {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) {
+    if (ctx.body !== undefined) return;
+    if (ctx.status === 405 || ctx.status === 501) {
+      // allowedMethods set the status and `Allow`; the answer is a JSON error like every other.
+      throw Object.assign(
+        new Error(
+          `method ${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`,
+        ),
+        { status: ctx.status, expose: true },
+      );
+    }
+    if (ctx.status === 404) {
       throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
         hint: 'see docs/serving.md for the endpoints',
       });
     }
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }
