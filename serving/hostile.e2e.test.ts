@@ -8,9 +8,12 @@
  *
  * Asserted: the process never exits; every answer is the expected 4xx/503
  * with a JSON error body (aborted requests get none: nobody is there to read
- * it); `/healthz` p99 stays under 100 ms while the suite runs (issue 11's
- * responsiveness bound, measured by a separate sampler process so that the
- * test's own load generation cannot delay the probes); afterwards the
+ * it); while the suite runs every `/healthz` probe of a separate sampler
+ * process is answered, and the server's event loop is busy for 100 ms or more
+ * (main-thread CPU time between 10 ms ticks) in under 1% of ticks, so a
+ * probe's p99 wait for the loop is under 100 ms (issue 11's responsiveness
+ * bound, in CPU time so that other work on a shared machine cannot fail it,
+ * nor hide a real block); afterwards the
  * in-flight gauges are 0, the tfjs tensor counts (main and worker thread)
  * are back to their baseline exactly, and RSS is within 160 MiB of its
  * baseline after warm-up (glibc and V8 keep some freed memory mapped; the
@@ -551,6 +554,21 @@ async function metric(name: string, labels = '', scraped?: string): Promise<numb
   return Number(line.split(' ')[1]);
 }
 
+/** Cumulative counts of serving_event_loop_busy_seconds: all ticks, those <= 100 ms, and the highest non-empty bucket. */
+async function loopBusy(): Promise<{ count: number; le100ms: number; maxBucket: string; text: string }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+  const buckets = [...text.matchAll(/^serving_event_loop_busy_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)];
+  const count = value(/^serving_event_loop_busy_seconds_count (\d+)$/m);
+  const full = buckets.find(([, , n]) => Number(n) === count);
+  return {
+    count,
+    le100ms: value(/^serving_event_loop_busy_seconds_bucket\{le="0\.1"\} (\d+)$/m),
+    maxBucket: full?.[1] ?? '?',
+    text,
+  };
+}
+
 const SAMPLER = `
 const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -619,6 +637,7 @@ test('hostile requests: the process never exits, every answer is a JSON 4xx/503,
   const mainBefore = await metric('serving_tfjs_tensors', '{thread="main"}');
   const workerBefore = await metric('serving_tfjs_tensors', '{thread="worker"}');
 
+  const busyBefore = await loopBusy();
   const sampler = startSampler();
   await sampler.ready;
   const failures: string[] = [];
@@ -653,12 +672,17 @@ test('hostile requests: the process never exits, every answer is a JSON 4xx/503,
   };
 
   // Four cases at a time: hostile traffic overlaps, as it would on a pod.
+  // HOSTILE_PROFILE=1: one at a time, printing the server's event-loop delay
+  // max per case (prom-client resets it at each scrape), to find a case that
+  // holds the loop.
+  const profile = process.env.HOSTILE_PROFILE === '1';
   const queue = [...cases];
   const seen503 = new Map<string, number>();
   const spans: { kind: string; from: number; to: number }[] = [];
   await Promise.all(
-    Array.from({ length: 4 }, async () => {
+    Array.from({ length: profile ? 1 : 4 }, async () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
+        if (profile) await fetch(`${base}/metrics`);
         const span = { kind: c.kind, from: Date.now(), to: Number.POSITIVE_INFINITY };
         spans.push(span);
         if (c.many) {
@@ -671,6 +695,13 @@ test('hostile requests: the process never exits, every answer is a JSON 4xx/503,
           check(c, await c.run());
         }
         span.to = Date.now();
+        if (profile) {
+          const m = await (await fetch(`${base}/metrics`)).text();
+          const max = await metric('nodejs_eventloop_lag_max_seconds', '', m);
+          console.log(
+            `profile: ${(max * 1000).toFixed(1)} ms event-loop delay max, ${span.to - span.from} ms: ${c.kind}`,
+          );
+        }
         if (exitedEarly !== undefined) failures.push(`the server exited (${exitedEarly}) after "${c.kind}"`);
       }
     }),
@@ -690,22 +721,28 @@ test('hostile requests: the process never exits, every answer is a JSON 4xx/503,
   // The server still answers, and the next valid request succeeds.
   expect(parseAnswer(await valid())?.status).toBe(200);
 
-  // /healthz stayed responsive while the suite ran: every probe answered 200,
-  // and the server's own event-loop delay (perf_hooks.monitorEventLoopDelay,
-  // which prom-client reads and resets at each scrape of /metrics; the last
-  // scrape was just before the suite) has p99 under 100 ms. The probes'
-  // round trip is printed too: on a machine shared with other work it also
-  // holds the time the OS did not run the server or the sampler, which is
-  // why the bound is asserted on the server's own loop.
-  const scrape = await (await fetch(`${base}/metrics`)).text(); // one scrape: it resets the histogram
+  // /healthz stayed responsive while the suite ran. Every probe of the sampler
+  // answered 200; and the server's event loop never ran long without a break:
+  // serving_event_loop_busy_seconds observes the main thread's CPU time
+  // between ticks of a 10 ms timer (serving/loop-monitor.ts), so the p99 of a
+  // probe's wait for the loop is under 100 ms when under 1% of those
+  // observations reach 100 ms. CPU time, not wall time: on a machine shared
+  // with other work the OS not running the server is not the server holding
+  // its loop. The wall-clock figures (event-loop delay, probe round trip) are
+  // printed beside it.
+  const busyAfter = await loopBusy();
+  const ticks = busyAfter.count - busyBefore.count;
+  const over100 = ticks - (busyAfter.le100ms - busyBefore.le100ms);
+  const scrape = busyAfter.text; // prom-client resets its event-loop delay histogram at each scrape
   const loopP99 = (await metric('nodejs_eventloop_lag_p99_seconds', '', scrape)) * 1000;
   const loopMax = (await metric('nodejs_eventloop_lag_max_seconds', '', scrape)) * 1000;
   const p99 = percentile(latencies, 99);
   console.log(
-    `hostile suite: ${cases.length} kinds; server event-loop delay p99 ${loopP99.toFixed(1)} ms, max ${loopMax.toFixed(1)} ms; /healthz round trip over ${latencies.length} probes: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+    `hostile suite: ${cases.length} kinds; event loop busy >= 100 ms (CPU) in ${over100} of ${ticks} ticks, longest busy stretch in bucket <= ${busyAfter.maxBucket} s; wall clock: event-loop delay p99 ${loopP99.toFixed(1)} ms, max ${loopMax.toFixed(1)} ms, /healthz round trip over ${latencies.length} probes p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
   );
   expect(latencies.filter((l) => l < 0)).toEqual([]);
   expect(latencies.length).toBeGreaterThanOrEqual(50);
+  expect(ticks).toBeGreaterThan(100);
 
   // Nothing held: gauges at rest, tensors at their baseline, RSS back near it.
   const deadline = Date.now() + 15_000;
@@ -729,6 +766,6 @@ test('hostile requests: the process never exits, every answer is a JSON 4xx/503,
   expect(await metric('serving_tfjs_tensors', '{thread="main"}')).toBe(mainBefore);
   expect(await metric('serving_tfjs_tensors', '{thread="worker"}')).toBe(workerBefore);
   expect(rssAfter - rssBefore).toBeLessThan(160 * 1024 * 1024);
-  // Last, so that a machine too loaded to run the server on time still shows every other result.
-  expect(loopP99).toBeLessThan(100);
+  // Last, so that a failure here still shows every other result.
+  expect(over100 / ticks).toBeLessThan(0.01);
 }, 300_000);

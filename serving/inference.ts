@@ -10,6 +10,7 @@
  * its drift features are taken, then the reservation is given back.
  */
 
+import { availableParallelism } from 'node:os';
 import type { ImageFeatures } from '../lib/drift/window.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../training/preprocessing.ts';
@@ -75,6 +76,28 @@ export function recordPrediction(metrics: ServingMetrics, model: ServedModel, pr
   metrics.confidence.observe({ model: model.name, version: model.version }, top.probability);
 }
 
+/**
+ * Decodes running at once, process-wide: one core is left to the event loop
+ * (and the inference thread), so that decoding off the loop cannot starve it
+ * of CPU either. libvips itself runs each decode on one thread here (sharp's
+ * default concurrency with glibc).
+ */
+const DECODE_SLOTS = Math.max(1, availableParallelism() - 1);
+let decodesRunning = 0;
+const decodeWaiters: (() => void)[] = [];
+
+async function inDecodeSlot<T>(f: () => Promise<T>): Promise<T> {
+  if (decodesRunning >= DECODE_SLOTS) await new Promise<void>((r) => decodeWaiters.push(r));
+  else decodesRunning++;
+  try {
+    return await f();
+  } finally {
+    const next = decodeWaiters.shift();
+    if (next) next();
+    else decodesRunning--;
+  }
+}
+
 /** The image limits of serving/config.ts that decoding needs. */
 export interface ImageLimits {
   maxPixels: number;
@@ -128,7 +151,7 @@ export async function classifyImages(
     // not free pixels that its siblings are still decoding.
     const settled = await Promise.allSettled(
       images.map(async (bytes, i) => {
-        const decoded = await decodeImage(bytes, opts(i));
+        const decoded = await inDecodeSlot(() => decodeImage(bytes, opts(i)));
         return { input: toModelInput(decoded, deps.model.spec), features: await imageStatsYielding(decoded) };
       }),
     );

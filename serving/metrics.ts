@@ -27,6 +27,7 @@ export interface ServingMetrics {
   decodePixelsInFlight: Gauge;
   decodePixelsCapacity: Gauge;
   tensors: Gauge<'thread'>;
+  loopBusy: Histogram;
 }
 
 export interface MetricsOptions {
@@ -139,6 +140,12 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     decodePixelsCapacity: new Gauge({
       name: 'serving_decode_pixels_capacity',
       help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    loopBusy: new Histogram({
+      name: 'serving_event_loop_busy_seconds',
+      help: 'CPU time of the main thread between two ticks of a 10 ms timer: how long the event loop ran without a break (serving/loop-monitor.ts).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
     tensors: new Gauge({

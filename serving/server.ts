@@ -227,6 +227,7 @@ export async function shutdown(
     clearTimeout(timer);
   }
   await batcher.close();
+  booted.app.serving.stopLoopMonitor();
   await booted.model.dispose();
   opts.logger.info('shutdown complete');
 }
