@@ -3,7 +3,8 @@
  * `training/preprocessing.ts`. Decoding is sharp (libvips, with libspng and
  * mozjpeg/libjpeg-turbo): it runs on libuv's thread pool, never on the
  * event loop, and is several times faster than the pure-JS decoders it
- * replaced (pngjs, jpeg-js; `npm run bench:serving`, bench/results/serving.md).
+ * replaced (pngjs, jpeg-js; `npm run bench:serving -- --part decoders`,
+ * bench/results/serving-decoders.md).
  * Encoding test images stays on pngjs (`encodePng`), whose stored-deflate
  * bytes do not depend on the zlib build.
  *
