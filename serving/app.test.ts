@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
+import { clientError } from './app.ts';
 import { shapePng } from './testing/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
 
@@ -193,6 +194,59 @@ describe('health and metrics', () => {
     await post('/predict', png, 'image/png');
     expect(await s.model.numTensors()).toBe(before);
     expect(tf.memory().numTensors).toBe(mainBefore);
+  });
+});
+
+describe('security headers and error text', () => {
+  const secure = (h: Headers) => {
+    expect(h.get('x-content-type-options')).toBe('nosniff');
+    expect(h.get('x-frame-options')).toBe('DENY');
+    expect(h.get('referrer-policy')).toBe('no-referrer');
+  };
+
+  test('every answer carries them; API answers are not cached and allow no content', async () => {
+    for (const res of [
+      await fetch(`${s.url}/healthz`),
+      await fetch(`${s.url}/metrics`),
+      await fetch(`${s.url}/nope`),
+      await fetch(`${s.url}/predict`, {
+        method: 'POST',
+        body: png,
+        headers: { 'content-type': 'image/png' },
+      }),
+      await fetch(`${s.url}/predict`, {
+        method: 'POST',
+        body: 'x',
+        headers: { 'content-type': 'image/png' },
+      }),
+    ]) {
+      secure(res.headers);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    }
+  });
+
+  test('the page gets its own CSP, with frame-ancestors', async () => {
+    const res = await fetch(`${s.url}/`);
+    secure(res.headers);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('content-security-policy')).toMatch(
+      /^default-src 'self';.*frame-ancestors 'none'/,
+    );
+  });
+
+  test('PUT on a known path is 405 with Allow, not 404', async () => {
+    const res = await fetch(`${s.url}/predict`, { method: 'PUT', body: '' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toContain('POST');
+  });
+
+  test('an unexpected error answers "internal error" with the request id, never its own text', () => {
+    const e = new Error('ENOENT: /srv/secret/path/weights.bin');
+    expect(clientError(e, 'req-1')).toEqual({
+      status: 500,
+      message: 'internal error; the server log has the detail under request id req-1',
+    });
   });
 });
 

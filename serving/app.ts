@@ -27,8 +27,11 @@ import {
   topK,
 } from './inference.ts';
 import type { Logger } from './logger.ts';
+import { monitorLoopBusy } from './loop-monitor.ts';
 import { createMetrics, type ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
+import { PixelBudget } from './pixel-budget.ts';
+import { applySecurityHeaders, PAGE_CSP } from './security.ts';
 import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from './v2.ts';
 
 /** Readiness of the process: false until warm, and false again from SIGTERM on. */
@@ -86,6 +89,10 @@ export interface ServingHandles {
   batcher: ModelBatcher;
   metrics: ServingMetrics;
   drift: DriftMonitor;
+  /** Decoded pixels in flight across requests. */
+  budget: PixelBudget;
+  /** Stop the event-loop monitor's timer (shutdown). */
+  stopLoopMonitor: () => void;
 }
 
 export type ServingApp = Koa & { serving: ServingHandles };
@@ -104,7 +111,6 @@ const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
 };
-const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const SAMPLE_NAME = /^[A-Za-z0-9._-]+\.(png|jpe?g)$/i;
 
@@ -126,8 +132,23 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+const withoutPadding = (s: string): string => {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */) end--;
+  return s.slice(0, end);
+};
+
 function decodeBase64(s: string, what: string): Uint8Array {
-  const body = s.replace(/^data:[^;,]*;base64,/, '').replace(/\s+/g, '');
+  const prefixed = s.replace(/^data:[^;,]*;base64,/, '');
+  // Fast path, native only (a 6 MB string in a few ms, where regular
+  // expressions over it held the event loop for tens): Node skips characters
+  // outside the alphabet, so a canonical re-encoding equal to the input
+  // proves there were none.
+  const fast = Buffer.from(prefixed, 'base64');
+  if (withoutPadding(fast.toString('base64')) === withoutPadding(prefixed) && prefixed.length % 4 !== 1) {
+    return new Uint8Array(fast.buffer, fast.byteOffset, fast.byteLength);
+  }
+  const body = prefixed.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 === 1) {
     throw new ProjectError('INVALID', `${what} is not base64`, {
       subject: what,
@@ -194,6 +215,37 @@ async function predictInputs(
   throw unsupportedMedia(type);
 }
 
+/**
+ * What a client is told about an error: the message of an error that is safe
+ * to show (the client's own input, a limit, a full queue), and for any other
+ * 5xx a fixed text with the request id, never internal text (a stack, a
+ * library's message, a path); the log has the detail under the same id.
+ */
+export function clientError(e: unknown, requestId: string): { status: number; message: string } {
+  const status = isProjectError(e) ? httpStatusOf(e) : ((e as { status?: number }).status ?? 500);
+  if (status >= 500) {
+    if (isProjectError(e) && e.expose && ['OVERLOADED', 'UNAVAILABLE', 'INTERRUPTED'].includes(e.code)) {
+      return { status, message: e.message };
+    }
+    return { status, message: `internal error; the server log has the detail under request id ${requestId}` };
+  }
+  const expose = isProjectError(e) ? e.expose : (e as { expose?: boolean }).expose === true;
+  return { status, message: expose ? (e as Error).message : `request refused (HTTP ${status})` };
+}
+
+/** The worker thread's tensor count, or nothing when it does not answer within a second (restarting). */
+async function workerTensors(model: ServedModel): Promise<number | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), 1000);
+  });
+  try {
+    return await Promise.race([model.numTensors().catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function parseK(raw: unknown, labels: number, dflt: number): number {
   if (raw === undefined) return Math.min(dflt, labels);
   const s = Array.isArray(raw) ? raw[0] : raw;
@@ -214,11 +266,19 @@ function parseK(raw: unknown, labels: number, dflt: number): number {
  */
 export function createApp(opts: AppOptions): ServingApp {
   const { model, registry, logger, config } = opts;
-  const metrics = createMetrics(registry);
+  const metrics = createMetrics(registry, {
+    tensors: async () => ({
+      main: tf.memory().numTensors,
+      ...(model.runner === 'worker' ? { worker: await workerTensors(model) } : {}),
+    }),
+  });
   const lifecycle = opts.lifecycle ?? new Lifecycle(true);
   lifecycle.bindMetrics(metrics);
+  const stopLoopMonitor = monitorLoopBusy(metrics.loopBusy);
   model.onAvailability((available) => lifecycle.setInferenceAvailable(available));
   const batcher = createModelBatcher(model, config.batching, metrics);
+  const budget = new PixelBudget(config.limits.maxPixelsInFlight, (n) => metrics.decodePixelsInFlight.set(n));
+  metrics.decodePixelsCapacity.set(config.limits.maxPixelsInFlight);
   const backend = opts.backend ?? tf.getBackend();
   const drift = createDriftMonitor({
     files: model.files,
@@ -236,11 +296,12 @@ export function createApp(opts: AppOptions): ServingApp {
   );
 
   const app = new Koa() as ServingApp;
-  app.serving = { lifecycle, batcher, metrics, drift };
+  app.serving = { lifecycle, batcher, metrics, drift, budget, stopLoopMonitor };
   app.proxy = false;
 
   // Request id, metrics and the one error handler, outermost first.
   app.use(async (ctx, next) => {
+    applySecurityHeaders((name, value) => ctx.set(name, value));
     const given = ctx.get('x-request-id');
     const id = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state.requestId = id;
@@ -265,15 +326,21 @@ export function createApp(opts: AppOptions): ServingApp {
     try {
       await next();
     } catch (e) {
-      const status = isProjectError(e) ? httpStatusOf(e) : ((e as { status?: number }).status ?? 500);
-      const expose = isProjectError(e) ? e.expose : (e as { expose?: boolean }).expose === true;
-      const message = expose ? (e as Error).message : 'internal error; see the server log';
-      if (status >= 500 && !(isProjectError(e) && (e.code === 'OVERLOADED' || e.code === 'UNAVAILABLE'))) {
-        logger.error('request failed', {
+      const { status, message } = clientError(e, ctx.state.requestId as string);
+      const code = isProjectError(e) ? e.code : 'INTERNAL';
+      if (status >= 500 && code !== 'OVERLOADED') {
+        // The detail (stack, cause, worker text) goes to the log only, under the request id.
+        const fields = {
           request_id: ctx.state.requestId,
           path: ctx.path,
+          code,
           error: String((e as Error)?.stack ?? e),
-        });
+          ...((e as Error)?.cause
+            ? { cause: String(((e as Error).cause as Error)?.message ?? (e as Error).cause) }
+            : {}),
+        };
+        if (code === 'UNAVAILABLE' || code === 'INTERRUPTED') logger.warn('request not served', fields);
+        else logger.error('request failed', fields);
       }
       ctx.status = status;
       const retryAfter = (isProjectError(e) ? e.details : undefined) as
@@ -286,7 +353,7 @@ export function createApp(opts: AppOptions): ServingApp {
       if (status === 413) ctx.set('Connection', 'close');
       ctx.body = ctx.path.startsWith('/v2')
         ? { error: message }
-        : { error: message, code: isProjectError(e) ? e.code : 'INTERNAL', request_id: ctx.state.requestId };
+        : { error: message, code, request_id: ctx.state.requestId };
     }
   });
 
@@ -295,9 +362,12 @@ export function createApp(opts: AppOptions): ServingApp {
   // Health: liveness is the process answering (and inference not given up on);
   // readiness is warm, inference available and not shutting down.
   router.get('/healthz', (ctx) => {
+    // The failure's text is in the log ('inference worker given up'), not in the answer.
     const { failure } = model.health();
     ctx.status = failure ? 503 : 200;
-    ctx.body = failure ? { status: 'failed', error: failure } : { status: 'ok' };
+    ctx.body = failure
+      ? { status: 'failed', error: 'inference is down; the process must be restarted (see the server log)' }
+      : { status: 'ok' };
   });
   router.get('/readyz', (ctx) => {
     ctx.status = lifecycle.ready ? 200 : 503;
@@ -315,7 +385,8 @@ export function createApp(opts: AppOptions): ServingApp {
       model,
       batcher,
       metrics,
-      maxPixels: config.limits.maxPixels,
+      limits: config.limits,
+      budget,
       drift,
     });
     const ranked = outputs.map((p) => topK(p, model.labels, k));
@@ -412,7 +483,7 @@ export function createApp(opts: AppOptions): ServingApp {
     router.get(route, (ctx) => {
       ctx.type = CONTENT_TYPES[PUBLIC_FILES[route]!.split('.').pop()!]!;
       ctx.set('Cache-Control', 'no-cache');
-      ctx.set('Content-Security-Policy', CSP);
+      ctx.set('Content-Security-Policy', PAGE_CSP);
       ctx.body = bytes;
     });
   }
@@ -455,15 +526,31 @@ export function createApp(opts: AppOptions): ServingApp {
     }
     const inArtifact = model.files.get(`samples/${name}`);
     ctx.type = CONTENT_TYPES[name.split('.').pop()!.toLowerCase()]!;
+    ctx.set('Cache-Control', 'no-cache');
     ctx.body = inArtifact ? Buffer.from(inArtifact) : await readFile(join(config.samplesDir!, name));
   });
 
-  app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
-  app.use((ctx) => {
-    throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
-      hint: 'see docs/serving.md for the endpoints',
-    });
+  // Unmatched: 405 (with Allow) for a known path, else 404. allowedMethods
+  // decides after the routes, so the 404 comes last, on the way out.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.body !== undefined) return;
+    if (ctx.status === 405 || ctx.status === 501) {
+      // allowedMethods set the status and `Allow`; the answer is a JSON error like every other.
+      throw Object.assign(
+        new Error(
+          `method ${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`,
+        ),
+        { status: ctx.status, expose: true },
+      );
+    }
+    if (ctx.status === 404) {
+      throw new ProjectError('NOT_FOUND', `no route ${ctx.method} ${ctx.path}`, {
+        hint: 'see docs/serving.md for the endpoints',
+      });
+    }
   });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
   return app;
 }

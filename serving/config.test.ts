@@ -144,3 +144,54 @@ describe('loadConfig', () => {
     ).rejects.toMatchObject({ code: 'USAGE' });
   });
 });
+
+describe('request limits', () => {
+  test('defaults: pixel budgets, JPEG scans, HTTP timeouts and caps', async () => {
+    const c = await loadConfig(pinEnv);
+    expect(c.limits).toMatchObject({
+      maxPixels: 2048 * 2048,
+      maxRequestPixels: 4 * 2048 * 2048,
+      maxPixelsInFlight: 8 * 2048 * 2048,
+      maxJpegScans: 100,
+    });
+    expect(c.http).toEqual({
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnections: 1024,
+      maxHeaderBytes: 16_384,
+    });
+  });
+
+  test('a larger per-image limit raises the request and process defaults with it', async () => {
+    const c = await loadConfig({ ...pinEnv, SERVING_MAX_PIXELS: String(6000 * 6000) });
+    expect(c.limits.maxRequestPixels).toBe(6000 * 6000);
+    expect(c.limits.maxPixelsInFlight).toBe(2 * 6000 * 6000);
+  });
+
+  test('limits that contradict each other are named together', async () => {
+    const e = loadConfig({
+      ...pinEnv,
+      SERVING_HEADERS_TIMEOUT_MS: '20000',
+      SERVING_REQUEST_TIMEOUT_MS: '5000',
+      SERVING_MAX_PIXELS: '1000',
+      SERVING_MAX_REQUEST_PIXELS: '999',
+      SERVING_MAX_PIXELS_IN_FLIGHT: '500',
+    });
+    await expect(e).rejects.toThrow(
+      /SERVING_HEADERS_TIMEOUT_MS 20000 is over SERVING_REQUEST_TIMEOUT_MS 5000/,
+    );
+    await expect(e).rejects.toThrow(/SERVING_MAX_REQUEST_PIXELS 999 is under SERVING_MAX_PIXELS 1000/);
+    await expect(e).rejects.toThrow(
+      /SERVING_MAX_PIXELS_IN_FLIGHT 500 is under SERVING_MAX_REQUEST_PIXELS 999/,
+    );
+  });
+
+  test('out-of-range values are named', async () => {
+    await expect(
+      loadConfig({ ...pinEnv, SERVING_MAX_JPEG_SCANS: '0', SERVING_MAX_HEADER_BYTES: '10' }),
+    ).rejects.toThrow(
+      /SERVING_MAX_JPEG_SCANS: 0 is out of range 1\.\.10000[\s\S]*SERVING_MAX_HEADER_BYTES: 10 is out of range/,
+    );
+  });
+});

@@ -25,6 +25,7 @@ import {
 } from '../lib/lock/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { PIN_ENV } from '../lib/pin.ts';
+import { DEFAULT_MAX_JPEG_SCANS } from '../training/images.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 
 /** The one model version this process serves. */
@@ -48,7 +49,26 @@ export interface ServingConfig {
   batching: { maxBatchSize: number; maxWaitMs: number; queueCapacity: number };
   /** Where inference runs (SERVING_INFERENCE_THREAD): a worker thread (default) or the main thread. */
   inferenceThread: 'worker' | 'main';
-  limits: { maxBodyBytes: number; maxPixels: number; maxImagesPerRequest: number };
+  limits: {
+    maxBodyBytes: number;
+    /** Pixels of one image (width*height, from its header). */
+    maxPixels: number;
+    maxImagesPerRequest: number;
+    /** Pixels of all images of one request together. */
+    maxRequestPixels: number;
+    /** Pixels being decoded at once across requests; past it, 503 with Retry-After. */
+    maxPixelsInFlight: number;
+    /** Scans of one JPEG (a progressive JPEG has about 10). */
+    maxJpegScans: number;
+  };
+  /** Node http.Server limits (serving/server.ts listen); docs/serving.md "Limits". */
+  http: {
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    maxHeaderBytes: number;
+  };
   /** Default k of top-k answers. */
   topK: number;
   /** Folder of demo images offered by the web page (PNG/JPEG); default `<artifact>/samples`. */
@@ -83,6 +103,14 @@ export interface ServingEnv {
   SERVING_TOP_K?: string;
   SERVING_SAMPLES_DIR?: string;
   SERVING_SHUTDOWN_TIMEOUT_MS?: string;
+  SERVING_MAX_REQUEST_PIXELS?: string;
+  SERVING_MAX_PIXELS_IN_FLIGHT?: string;
+  SERVING_MAX_JPEG_SCANS?: string;
+  SERVING_REQUEST_TIMEOUT_MS?: string;
+  SERVING_HEADERS_TIMEOUT_MS?: string;
+  SERVING_KEEP_ALIVE_TIMEOUT_MS?: string;
+  SERVING_MAX_CONNECTIONS?: string;
+  SERVING_MAX_HEADER_BYTES?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -117,6 +145,14 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_TOP_K: intProp('SERVING_TOP_K', 1, 1000),
     SERVING_SAMPLES_DIR: nonEmpty,
     SERVING_SHUTDOWN_TIMEOUT_MS: intProp('SERVING_SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    SERVING_MAX_REQUEST_PIXELS: intProp('SERVING_MAX_REQUEST_PIXELS', 1, 1_000_000_000),
+    SERVING_MAX_PIXELS_IN_FLIGHT: intProp('SERVING_MAX_PIXELS_IN_FLIGHT', 1, 1_000_000_000),
+    SERVING_MAX_JPEG_SCANS: intProp('SERVING_MAX_JPEG_SCANS', 1, 10_000),
+    SERVING_REQUEST_TIMEOUT_MS: intProp('SERVING_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    SERVING_HEADERS_TIMEOUT_MS: intProp('SERVING_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    SERVING_KEEP_ALIVE_TIMEOUT_MS: intProp('SERVING_KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
+    SERVING_MAX_CONNECTIONS: intProp('SERVING_MAX_CONNECTIONS', 1, 1_000_000),
+    SERVING_MAX_HEADER_BYTES: intProp('SERVING_MAX_HEADER_BYTES', 1024, 1024 * 1024),
   },
 });
 
@@ -135,6 +171,28 @@ function checkRanges(env: ServingEnv): void {
     if (raw === undefined) continue;
     const n = Number(raw);
     if (n < min || n > max) bad.push(`  - /${key}: ${raw} is out of range ${min}..${max}`);
+  }
+  if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
+}
+
+/** Limits that only make sense together (Node refuses headersTimeout > requestTimeout). */
+function checkRelations(c: ServingConfig): void {
+  const bad: string[] = [];
+  const { limits, http } = c;
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    bad.push(
+      `  - SERVING_HEADERS_TIMEOUT_MS ${http.headersTimeoutMs} is over SERVING_REQUEST_TIMEOUT_MS ${http.requestTimeoutMs} (the headers are part of the request)`,
+    );
+  }
+  if (limits.maxRequestPixels < limits.maxPixels) {
+    bad.push(
+      `  - SERVING_MAX_REQUEST_PIXELS ${limits.maxRequestPixels} is under SERVING_MAX_PIXELS ${limits.maxPixels} (one image of the largest size must fit in a request)`,
+    );
+  }
+  if (limits.maxPixelsInFlight < limits.maxRequestPixels) {
+    bad.push(
+      `  - SERVING_MAX_PIXELS_IN_FLIGHT ${limits.maxPixelsInFlight} is under SERVING_MAX_REQUEST_PIXELS ${limits.maxRequestPixels} (one request of the largest size must fit)`,
+    );
   }
   if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
 }
@@ -252,7 +310,10 @@ export async function loadConfig(
   const model = fromLock ? await pinFromLock(env, readText) : pinFromEnv(env);
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
-  return {
+  const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
+  // Four images of the largest size per request, two such requests decoding at once.
+  const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
+  const config: ServingConfig = {
     model,
     host: env.SERVING_HOST ?? '0.0.0.0',
     port: num(env.SERVING_PORT, 8080),
@@ -265,8 +326,21 @@ export async function loadConfig(
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
     limits: {
       maxBodyBytes: num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024),
-      maxPixels: num(env.SERVING_MAX_PIXELS, 2048 * 2048),
+      maxPixels,
       maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
+      maxRequestPixels,
+      maxPixelsInFlight: num(
+        env.SERVING_MAX_PIXELS_IN_FLIGHT,
+        Math.max(8 * 2048 * 2048, 2 * maxRequestPixels),
+      ),
+      maxJpegScans: num(env.SERVING_MAX_JPEG_SCANS, DEFAULT_MAX_JPEG_SCANS),
+    },
+    http: {
+      requestTimeoutMs: num(env.SERVING_REQUEST_TIMEOUT_MS, 30_000),
+      headersTimeoutMs: num(env.SERVING_HEADERS_TIMEOUT_MS, 10_000),
+      keepAliveTimeoutMs: num(env.SERVING_KEEP_ALIVE_TIMEOUT_MS, 65_000),
+      maxConnections: num(env.SERVING_MAX_CONNECTIONS, 1024),
+      maxHeaderBytes: num(env.SERVING_MAX_HEADER_BYTES, 16 * 1024),
     },
     topK: num(env.SERVING_TOP_K, 3),
     ...(env.SERVING_SAMPLES_DIR ? { samplesDir: env.SERVING_SAMPLES_DIR } : {}),
@@ -274,4 +348,6 @@ export async function loadConfig(
     ...(mlflow ? { mlflow } : {}),
     drift: driftConfigFromEnv(rawEnv),
   };
+  checkRelations(config);
+  return config;
 }

@@ -5,7 +5,7 @@
  * directly: pinned base, non-root user, HEALTHCHECK, EXPOSE 8080, native
  * backend installed, only /tmp written.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,15 @@ describe('serving/Dockerfile', () => {
   test('installs with npm ci and puts the native tfjs backend in the image', () => {
     expect(text).toMatch(/npm ci /);
     expect(text).toMatch(/@tensorflow\/tfjs-node@4\.22\.0/);
+  });
+
+  test('installs the libvips binaries of the sharp version in the lock (--omit=optional leaves them out)', () => {
+    const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version: string }>;
+    };
+    for (const pkg of ['@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) {
+      expect(text).toContain(`${pkg}@${lock.packages[`node_modules/${pkg}`]!.version}`);
+    }
   });
 
   test('writes only to the /tmp volume (read-only root friendly)', () => {

@@ -2,13 +2,24 @@
  * From image bytes to ranked labels: decode and preprocess with the shared
  * training/preprocessing.ts (so serving cannot skew from training), run
  * through the micro-batcher, and count each prediction in the metrics.
+ *
+ * Before any pixel is decoded, every image's header is checked (size, JPEG
+ * scans), the request's pixels are summed against the per-request limit and
+ * reserved from the process's {@link PixelBudget}. Decoding runs on libvips'
+ * threads; the decoded pixels live only until the image is preprocessed and
+ * its drift features are taken, then the reservation is given back.
  */
-import { decodeImage, toModelInput } from '../training/preprocessing.ts';
+
+import { availableParallelism } from 'node:os';
+import type { ImageFeatures } from '../lib/drift/window.ts';
+import { ProjectError } from '../lib/errors.ts';
+import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../training/preprocessing.ts';
 import { Batcher } from './batcher.ts';
 import type { ServingConfig } from './config.ts';
 import type { DriftMonitor } from './drift/index.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
+import type { PixelBudget } from './pixel-budget.ts';
 
 export interface Prediction {
   label: string;
@@ -66,9 +77,41 @@ export function recordPrediction(metrics: ServingMetrics, model: ServedModel, pr
 }
 
 /**
- * Decode and preprocess every image first (so one bad image refuses the whole
- * request before any inference), then classify them in the batcher.
- * @throws ProjectError INVALID / TOO_LARGE naming the image (`sources[i]`).
+ * Decodes running at once, process-wide: one core is left to the event loop
+ * (and the inference thread), so that decoding off the loop cannot starve it
+ * of CPU either. libvips itself runs each decode on one thread here (sharp's
+ * default concurrency with glibc).
+ */
+const DECODE_SLOTS = Math.max(1, availableParallelism() - 1);
+let decodesRunning = 0;
+const decodeWaiters: (() => void)[] = [];
+
+async function inDecodeSlot<T>(f: () => Promise<T>): Promise<T> {
+  if (decodesRunning >= DECODE_SLOTS) await new Promise<void>((r) => decodeWaiters.push(r));
+  else decodesRunning++;
+  try {
+    return await f();
+  } finally {
+    const next = decodeWaiters.shift();
+    if (next) next();
+    else decodesRunning--;
+  }
+}
+
+/** The image limits of serving/config.ts that decoding needs. */
+export interface ImageLimits {
+  maxPixels: number;
+  maxRequestPixels: number;
+  maxJpegScans: number;
+}
+
+/**
+ * Check every image's header and the request's pixel sum, reserve the
+ * pixels, then decode and preprocess all images (so one bad image refuses
+ * the whole request, naming it, before any inference), and classify them in
+ * the batcher.
+ * @throws ProjectError INVALID / TOO_LARGE naming the image (`sources[i]`),
+ *   OVERLOADED when the process's pixel budget is spent.
  */
 export async function classifyImages(
   images: readonly Uint8Array[],
@@ -77,17 +120,52 @@ export async function classifyImages(
     model: ServedModel;
     batcher: ModelBatcher;
     metrics: ServingMetrics;
-    maxPixels: number;
-    /** Online drift (serving/drift): sees the decoded images and their probabilities. */
-    drift?: Pick<DriftMonitor, 'observeImages'>;
+    limits: ImageLimits;
+    budget: PixelBudget;
+    /** Online drift (serving/drift): sees the decoded images' features and their probabilities. */
+    drift?: Pick<DriftMonitor, 'observeFeatures'>;
   },
 ): Promise<Float32Array[]> {
-  const decoded = images.map((bytes, i) =>
-    decodeImage(bytes, { maxPixels: deps.maxPixels, source: sources[i] }),
-  );
-  const inputs = decoded.map((image) => toModelInput(image, deps.model.spec));
-  const outputs = await deps.batcher.submit(inputs);
+  const { limits } = deps;
+  const opts = (i: number) => ({
+    maxPixels: limits.maxPixels,
+    maxScans: limits.maxJpegScans,
+    source: sources[i] ?? `images[${i}]`,
+  });
+  let total = 0;
+  images.forEach((bytes, i) => {
+    const { width, height } = inspectImage(bytes, opts(i));
+    total += width * height;
+    if (total > limits.maxRequestPixels) {
+      throw new ProjectError(
+        'TOO_LARGE',
+        `${opts(i).source}: the request's images add up to ${total} pixels up to this one, over the limit of ${limits.maxRequestPixels} pixels per request`,
+        { subject: opts(i).source, hint: 'send fewer or smaller images per request' },
+      );
+    }
+  });
+  const release = deps.budget.reserve(total);
+  let prepared: { input: Float32Array; features: ImageFeatures }[];
+  try {
+    // All settle before the reservation is given back: a failed image must
+    // not free pixels that its siblings are still decoding.
+    const settled = await Promise.allSettled(
+      images.map(async (bytes, i) => {
+        const decoded = await inDecodeSlot(() => decodeImage(bytes, opts(i)));
+        return { input: toModelInput(decoded, deps.model.spec), features: await imageStatsYielding(decoded) };
+      }),
+    );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    prepared = settled.map((r) => (r as PromiseFulfilledResult<(typeof prepared)[number]>).value);
+  } finally {
+    release();
+  }
+  const outputs = await deps.batcher.submit(prepared.map((p) => p.input));
   for (const probs of outputs) recordPrediction(deps.metrics, deps.model, probs);
-  deps.drift?.observeImages(decoded, outputs);
+  deps.drift?.observeFeatures(
+    prepared.map((p) => p.features),
+    outputs,
+  );
   return outputs;
 }

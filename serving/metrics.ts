@@ -24,11 +24,17 @@ export interface ServingMetrics {
   driftMeanConfidence: Gauge;
   driftWindowSamples: Gauge;
   driftEnabled: Gauge;
+  decodePixelsInFlight: Gauge;
+  decodePixelsCapacity: Gauge;
+  tensors: Gauge<'thread'>;
+  loopBusy: Histogram;
 }
 
 export interface MetricsOptions {
   /** Also register prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** tfjs tensors alive now, per thread (`main`, and `worker` when inference runs there); read at scrape. */
+  tensors?: () => Promise<Partial<Record<'main' | 'worker', number>>>;
 }
 
 /** Register the serving metrics (and the default process metrics) into `registry`. */
@@ -126,7 +132,36 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: '1 when drift is computed; 0 when reference statistics are missing or malformed.',
       registers,
     }),
+    decodePixelsInFlight: new Gauge({
+      name: 'serving_decode_pixels_in_flight',
+      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/pixel-budget.ts).',
+      registers,
+    }),
+    decodePixelsCapacity: new Gauge({
+      name: 'serving_decode_pixels_capacity',
+      help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    loopBusy: new Histogram({
+      name: 'serving_event_loop_busy_seconds',
+      help: 'CPU time of the main thread between two ticks of a 10 ms timer: how long the event loop ran without a break (serving/loop-monitor.ts).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    tensors: new Gauge({
+      name: 'serving_tfjs_tensors',
+      help: 'tfjs tensors alive now, by thread (main; worker when inference runs in the worker thread).',
+      labelNames: ['thread'],
+      registers,
+      async collect() {
+        if (!opts.tensors) return;
+        const counts = await opts.tensors();
+        this.reset();
+        for (const [thread, n] of Object.entries(counts)) if (n !== undefined) this.set({ thread }, n);
+      },
+    }),
   };
+  m.decodePixelsInFlight.set(0);
   m.modelReady.set(0);
   m.driftEnabled.set(0);
   m.driftWindowSamples.set(0);

@@ -4,8 +4,8 @@
  * backend → fetch + digest check → load → warm up → app (not yet ready);
  * listen → ready; SIGTERM → not ready → stop accepting → finish in-flight → exit.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type BackendChoice, SERVING_ORDER, selectBackend } from '../lib/backend.ts';
 import { createApp, Lifecycle, type ServingApp } from './app.ts';
@@ -13,6 +13,10 @@ import { fetchVerifiedArtifact } from './artifact.ts';
 import type { ServingConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { backendNameOf, loadModel, type ServedModel } from './model.ts';
+import { rawErrorResponse } from './security.ts';
+
+/** Header fields kept per request; Node drops any beyond (it does not refuse them). */
+export const MAX_HEADERS_COUNT = 100;
 
 export interface Booted {
   app: ServingApp;
@@ -66,11 +70,119 @@ export async function boot(
   return { app, model, backend };
 }
 
-/** Listen on config.host:config.port; resolves with the server once it accepts. */
-export async function listen(app: ServingApp, config: Pick<ServingConfig, 'host' | 'port'>): Promise<Server> {
-  const server = createServer(app.callback());
-  // Keep-alive longer than typical load balancers' idle timeouts.
-  server.keepAliveTimeout = 65_000;
+/**
+ * Answer a request that Node's HTTP parser refused before Koa saw it, with a
+ * JSON error instead of Node's bare text (or nothing): a malformed request,
+ * headers over the size limit, headers or body that did not arrive in time.
+ * Nothing is written when a response has started or the client is gone.
+ *
+ * @see https://nodejs.org/api/http.html#event-clienterror
+ */
+function answerClientError(
+  err: Error & { code?: string },
+  socket: Socket,
+  http: ServingConfig['http'],
+): void {
+  const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  // Bytes that do not parse after a complete request (data past its
+  // Content-Length): that request is being answered; let it, then close.
+  // (An error inside a request's own body is answered below, at once.)
+  if (response?.req.complete && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    response.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), http.requestTimeoutMs).unref();
+    return;
+  }
+  let answer: string;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    answer = rawErrorResponse(
+      431,
+      'TOO_LARGE',
+      `the request headers are over the limit of ${http.maxHeaderBytes} bytes`,
+    );
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    answer = rawErrorResponse(
+      408,
+      'TIMEOUT',
+      `the request did not arrive in time (headers within ${http.headersTimeoutMs} ms, the whole request within ${http.requestTimeoutMs} ms)`,
+    );
+  } else {
+    answer = rawErrorResponse(
+      400,
+      'INVALID',
+      `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`,
+    );
+  }
+  socket.end(answer);
+  // A client that does not read its answer does not keep the socket.
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/**
+ * Cap open connections at `max`: one more is answered 503 with a JSON error
+ * and closed, before any request on it is parsed (Node's own
+ * `server.maxConnections` would close it without a word). The gate wraps the
+ * listener http.Server installs for 'connection'.
+ */
+function capConnections(server: Server, max: number): void {
+  const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= max) {
+      socket.on('error', () => undefined);
+      socket.end(
+        rawErrorResponse(503, 'OVERLOADED', `the server has ${max} open connections, its limit`, {
+          'Retry-After': '1',
+        }),
+      );
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
+    open++;
+    socket.once('close', () => {
+      open--;
+    });
+    for (const l of listeners) l.call(server, socket);
+  });
+}
+
+/**
+ * Listen on config.host:config.port with the request limits of
+ * `config.http`; resolves with the server once it accepts.
+ *
+ * - `headersTimeout` (slow-loris headers) and `requestTimeout` (a body that
+ *   trickles in) answer 408; Node checks both every `connectionsCheckingInterval`,
+ *   30 s by default, so it is set to at most 1 s here.
+ * - `keepAliveTimeout` closes idle keep-alive connections (keep it above the
+ *   load balancer's idle timeout).
+ * - `maxHeaderSize` answers 431; `maxHeadersCount` keeps at most 100 fields.
+ * - At most `maxConnections` open connections (see {@link capConnections}).
+ *
+ * @see https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+ */
+export async function listen(
+  app: ServingApp,
+  config: Pick<ServingConfig, 'host' | 'port' | 'http'>,
+): Promise<Server> {
+  const { http } = config;
+  const server = createServer(
+    {
+      requestTimeout: http.requestTimeoutMs,
+      headersTimeout: http.headersTimeoutMs,
+      keepAliveTimeout: http.keepAliveTimeoutMs,
+      maxHeaderSize: http.maxHeaderBytes,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(http.headersTimeoutMs / 4))),
+    },
+    app.callback(),
+  );
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
+  server.maxHeadersCount = MAX_HEADERS_COUNT;
+  server.on('clientError', (err: Error, socket: Socket) => answerClientError(err, socket, http));
+  capConnections(server, http.maxConnections);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -115,6 +227,7 @@ export async function shutdown(
     clearTimeout(timer);
   }
   await batcher.close();
+  booted.app.serving.stopLoopMonitor();
   await booted.model.dispose();
   opts.logger.info('shutdown complete');
 }

@@ -4,15 +4,13 @@
  * in-flight request still gets its answer, new connections are refused, and
  * the process exits 0.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { shapePng } from './testing/fixture.ts';
 import { tempFixture } from './testing/harness.ts';
+import { freePort, spawnServer } from './testing/process.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let child: ChildProcess | undefined;
 
@@ -23,50 +21,6 @@ afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   await fixture?.cleanup();
 });
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-
-function spawnServer(env: Record<string, string>) {
-  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'serving/main.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  let buf = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const obj = JSON.parse(line) as Record<string, unknown>;
-          lines.push(obj);
-          if (obj.msg === 'ready') resolve();
-        } catch {
-          // tfjs prints non-JSON banners
-        }
-      }
-    });
-    proc.on('exit', (code) =>
-      reject(new Error(`server exited ${code} before ready: ${stderr}${JSON.stringify(lines)}`)),
-    );
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, lines, ready, exited };
-}
 
 test('SIGTERM: readiness false first, in-flight request finishes, then exit 0', async () => {
   const port = await freePort();

@@ -13,8 +13,16 @@ import * as tf from '@tensorflow/tfjs';
 import { compileValidator, ProjectError } from '../lib/index.ts';
 import type { DecodedImage } from './images.ts';
 
-export type { DecodedImage, DecodeOptions, ImageFormat, ImageHeader } from './images.ts';
-export { DEFAULT_MAX_PIXELS, decodeImage, encodePng, readImageHeader, sniffFormat } from './images.ts';
+export type { DecodedImage, DecodeOptions, ImageFormat, ImageHeader, InspectedImage } from './images.ts';
+export {
+  DEFAULT_MAX_JPEG_SCANS,
+  DEFAULT_MAX_PIXELS,
+  decodeImage,
+  encodePng,
+  inspectImage,
+  readImageHeader,
+  sniffFormat,
+} from './images.ts';
 
 /** What a model expects as input; written with the model as preprocessing.json. */
 export interface PreprocessingSpec {
@@ -104,30 +112,40 @@ function checkImage(image: DecodedImage): void {
   }
 }
 
-/** Pixels as Float32 with the spec's channel count (alpha dropped), not yet resized. */
-function convertChannels(image: DecodedImage, channels: 1 | 3): Float32Array {
-  const { width, height, channels: c, data } = image;
-  const n = width * height;
-  const out = new Float32Array(n * channels);
-  for (let i = 0; i < n; i++) {
-    const p = i * c;
-    if (channels === 1) {
-      out[i] = c === 1 ? data[p]! : luma(data[p]!, data[p + 1]!, data[p + 2]!);
-    } else if (c === 1) {
-      out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = data[p]!;
-    } else {
-      out[i * 3] = data[p]!;
-      out[i * 3 + 1] = data[p + 1]!;
-      out[i * 3 + 2] = data[p + 2]!;
-    }
+/**
+ * Sample (x, y) of the image converted to `channels` (alpha dropped), as
+ * float32: the value the whole-image conversion stored before resizing, so
+ * that converting only the pixels the resize reads gives the same bits.
+ */
+function converter(image: DecodedImage, channels: 1 | 3): (pixel: number, k: number) => number {
+  const { channels: c, data } = image;
+  if (channels === 1) {
+    return c === 1
+      ? (p) => data[p]!
+      : (p) => Math.fround(luma(data[p * c]!, data[p * c + 1]!, data[p * c + 2]!));
   }
-  return out;
+  return c === 1 ? (p) => data[p]! : (p, k) => data[p * c + k]!;
 }
 
-/** Bilinear resize of HWC floats with half-pixel centres (TF2 / OpenCV / PIL convention). */
-function resizeBilinear(src: Float32Array, sw: number, sh: number, c: number, dw: number, dh: number) {
-  if (sw === dw && sh === dh) return src;
+/**
+ * Bilinear resize with half-pixel centres (TF2 / OpenCV / PIL convention,
+ * no antialiasing), reading each output pixel's four source pixels through
+ * `at`: the work is proportional to the output size, not to the (up to
+ * megapixel) input, and no full-size float copy of the image is made.
+ */
+function resizeBilinear(
+  at: (pixel: number, k: number) => number,
+  sw: number,
+  sh: number,
+  c: number,
+  dw: number,
+  dh: number,
+): Float32Array {
   const out = new Float32Array(dw * dh * c);
+  if (sw === dw && sh === dh) {
+    for (let p = 0; p < sw * sh; p++) for (let k = 0; k < c; k++) out[p * c + k] = at(p, k);
+    return out;
+  }
   const sx = sw / dw;
   const sy = sh / dh;
   for (let y = 0; y < dh; y++) {
@@ -141,10 +159,10 @@ function resizeBilinear(src: Float32Array, sw: number, sh: number, c: number, dw
       const x1 = Math.min(x0 + 1, sw - 1);
       const wx = fx - x0;
       for (let k = 0; k < c; k++) {
-        const a = src[(y0 * sw + x0) * c + k]!;
-        const b = src[(y0 * sw + x1) * c + k]!;
-        const d = src[(y1 * sw + x0) * c + k]!;
-        const e = src[(y1 * sw + x1) * c + k]!;
+        const a = at(y0 * sw + x0, k);
+        const b = at(y0 * sw + x1, k);
+        const d = at(y1 * sw + x0, k);
+        const e = at(y1 * sw + x1, k);
         const top = a + (b - a) * wx;
         const bottom = d + (e - d) * wx;
         out[(y * dw + x) * c + k] = top + (bottom - top) * wy;
@@ -161,9 +179,7 @@ function resizeBilinear(src: Float32Array, sw: number, sh: number, c: number, dw
 export function toModelInput(image: DecodedImage, spec: PreprocessingSpec): Float32Array {
   checkImage(image);
   const { width, height, channels, scale, mean, std } = spec;
-  const converted = convertChannels(image, channels);
-  // convertChannels always allocates, so normalising in place never touches the caller's data.
-  const out = resizeBilinear(converted, image.width, image.height, channels, width, height);
+  const out = resizeBilinear(converter(image, channels), image.width, image.height, channels, width, height);
   for (let i = 0; i < out.length; i++) {
     const k = i % channels;
     out[i] = (out[i]! * scale - mean[k]!) / std[k]!;
@@ -191,27 +207,75 @@ export interface ImageStats {
   channelMeans: number[];
 }
 
-/** Brightness, contrast and per-channel means of a decoded image, for drift detection. */
-export function imageStats(image: DecodedImage): ImageStats {
-  checkImage(image);
-  const { width, height, channels: c, data } = image;
-  const n = width * height;
-  const colour = c === 1 ? 1 : 3;
-  const sums = new Array<number>(colour).fill(0);
-  let sum = 0;
-  let sumSq = 0;
-  for (let i = 0; i < n; i++) {
-    const p = i * c;
-    const y = c === 1 ? data[p]! : luma(data[p]!, data[p + 1]!, data[p + 2]!);
-    sum += y;
-    sumSq += y * y;
-    for (let k = 0; k < colour; k++) sums[k]! += data[p + k]!;
+/** Running sums of {@link imageStats}, so that the pass can be split without changing a bit of the result. */
+interface StatsSums {
+  sum: number;
+  sumSq: number;
+  r: number;
+  g: number;
+  b: number;
+}
+
+/** Add pixels [from, to) to `acc`, in pixel order (the order fixes the floating-point result). */
+function accumulateStats(acc: StatsSums, image: DecodedImage, from: number, to: number): void {
+  const { channels: c, data } = image;
+  let { sum, sumSq, r, g, b } = acc;
+  if (c === 1) {
+    for (let i = from; i < to; i++) {
+      const y = data[i]!;
+      sum += y;
+      sumSq += y * y;
+      r += y;
+    }
+  } else {
+    for (let p = from * c; p < to * c; p += c) {
+      const pr = data[p]!;
+      const pg = data[p + 1]!;
+      const pb = data[p + 2]!;
+      const y = luma(pr, pg, pb);
+      sum += y;
+      sumSq += y * y;
+      r += pr;
+      g += pg;
+      b += pb;
+    }
   }
-  const mean = sum / n;
-  const variance = Math.max(0, sumSq / n - mean * mean);
+  Object.assign(acc, { sum, sumSq, r, g, b });
+}
+
+function statsOf(acc: StatsSums, image: DecodedImage): ImageStats {
+  const n = image.width * image.height;
+  const mean = acc.sum / n;
+  const variance = Math.max(0, acc.sumSq / n - mean * mean);
+  const sums = image.channels === 1 ? [acc.r] : [acc.r, acc.g, acc.b];
   return {
     brightness: mean / 255,
     contrast: Math.sqrt(variance) / 255,
     channelMeans: sums.map((s) => s / n / 255),
   };
+}
+
+/** Brightness, contrast and per-channel means of a decoded image, for drift detection. */
+export function imageStats(image: DecodedImage): ImageStats {
+  checkImage(image);
+  const acc: StatsSums = { sum: 0, sumSq: 0, r: 0, g: 0, b: 0 };
+  accumulateStats(acc, image, 0, image.width * image.height);
+  return statsOf(acc, image);
+}
+
+/**
+ * {@link imageStats} in slices of `slicePixels`, yielding to the event loop
+ * between slices (same sums in the same order, so the same result to the
+ * bit): a server computes the features of a multi-megapixel image without
+ * holding its event loop for the whole pass.
+ */
+export async function imageStatsYielding(image: DecodedImage, slicePixels = 256 * 1024): Promise<ImageStats> {
+  checkImage(image);
+  const acc: StatsSums = { sum: 0, sumSq: 0, r: 0, g: 0, b: 0 };
+  const n = image.width * image.height;
+  for (let from = 0; from < n; from += slicePixels) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    accumulateStats(acc, image, from, Math.min(n, from + slicePixels));
+  }
+  return statsOf(acc, image);
 }

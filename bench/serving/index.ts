@@ -13,25 +13,36 @@
  * per batch size (bench/serving/profile.ts). Prints tables and writes JSON +
  * markdown to bench/results/.
  *
- * Flags: --duration <s> (default 8), --backends wasm,cpu, --clients 1,16,64,
- * --threads worker,main, --artifact <dir>.
+ * Before all of it, the decoders are compared (bench/serving/decoders.ts:
+ * sharp against pngjs/jpeg-js, throughput and event-loop blocking, and the
+ * JPEG scan bomb); `--part decoders` runs only that (a minute, no model).
+ *
+ * Flags: --part all|decoders, --duration <s> (default 8), --backends wasm,cpu,
+ * --clients 1,16,64, --threads worker,main, --artifact <dir>.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendName } from '../../lib/backend.ts';
 import { isMain, ProjectError, parseFlags, rootDigest, runMain, stableStringify } from '../../lib/index.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
+import {
+  compareDecoders,
+  type DecoderRow,
+  decodersMarkdown,
+  type ScanBombRow,
+  scanBomb,
+} from './decoders.ts';
 import type { LoadResult } from './load.ts';
 import { type ProfileRow, profileInference } from './profile.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const USAGE =
-  'usage: npm run bench:serving -- [--duration 8] [--backends wasm,cpu] [--clients 1,16,64] [--threads worker,main] [--artifact DIR]';
+  'usage: npm run bench:serving -- [--part all|decoders] [--duration 8] [--backends wasm,cpu] [--clients 1,16,64] [--threads worker,main] [--artifact DIR]';
 const DEFAULT_ARTIFACT = join(ROOT, '.cache', 'bench-serving', 'demo-artifact');
 
 interface Row {
@@ -349,9 +360,33 @@ if (isMain(import.meta.url)) {
         clients: { type: 'string' },
         threads: { type: 'string' },
         artifact: { type: 'string' },
+        part: { type: 'string' },
       },
       USAGE,
     );
+    const part = values.part ?? 'all';
+    if (part !== 'all' && part !== 'decoders') {
+      throw new ProjectError('USAGE', `--part takes all or decoders, not ${part}`, { hint: USAGE });
+    }
+    const dir = join(ROOT, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    console.log('decoders: sharp against pngjs / jpeg-js (about 3 s per image and decoder)');
+    const decoders: DecoderRow[] = await compareDecoders();
+    const bomb: ScanBombRow = await scanBomb();
+    const decoderMeta = {
+      date: new Date().toISOString(),
+      cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
+      loadAverage: Number(loadavg()[0]!.toFixed(1)),
+      node: process.versions.node,
+    };
+    const decodersMd = `# Serving benchmark: decoders\n\n${decoderMeta.date} · ${decoderMeta.cpus} · load average ${decoderMeta.loadAverage} at the end · Node ${decoderMeta.node}\n\n${decodersMarkdown(decoders, bomb)}`;
+    await writeFile(
+      join(dir, 'serving-decoders.json'),
+      stableStringify({ meta: decoderMeta, decoders, bomb }),
+    );
+    await writeFile(join(dir, 'serving-decoders.md'), decodersMd);
+    console.log(`\n${decodersMd}`);
+    if (part === 'decoders') return 0;
     const backends = (values.backends ?? 'wasm,cpu').split(',');
     const threads = (values.threads ?? 'worker,main').split(',');
     const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -376,8 +411,6 @@ if (isMain(import.meta.url)) {
       duration: opts.duration,
       model: `${pin.name} sha256 ${pin.sha256.slice(0, 12)}`,
     };
-    const dir = join(ROOT, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'serving.json'), stableStringify({ meta, profile, rows }));
     const md = markdown(rows, profile, meta);
     await writeFile(join(dir, 'serving.md'), md);

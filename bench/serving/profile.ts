@@ -1,6 +1,6 @@
 /**
  * Where the time of one /predict goes, without HTTP: decoding + preprocessing
- * one PNG (main thread, per request) and running the model on a batch of n
+ * one PNG (libvips thread pool + main thread, per request) and running the model on a batch of n
  * images (per batch), timed in-process on each backend. With these, the
  * share of inference in a request, and so what micro-batching can win, is
  * known before the load test.
@@ -48,7 +48,7 @@ export async function profileInference(
     const choice = await selectBackend([b], b);
     const model = await buildLayersModel(parts);
     try {
-      const decodeMs = await median(() => toModelInput(decodeImage(image, {}), spec), 400, 50);
+      const decodeMs = await median(async () => toModelInput(await decodeImage(image, {}), spec), 400, 50);
       const batchMs: Record<string, number> = {};
       for (const n of batchSizes) {
         const size = n * parts.input[0] * parts.input[1] * parts.input[2];

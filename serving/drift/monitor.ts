@@ -17,7 +17,7 @@ import {
   parseDriftReferenceBytes,
 } from '../../lib/drift/index.ts';
 import { isProjectError } from '../../lib/index.ts';
-import { type DecodedImage, imageStats, type PreprocessingSpec } from '../../training/preprocessing.ts';
+import type { PreprocessingSpec } from '../../training/preprocessing.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import type { DriftConfig } from './config.ts';
@@ -29,8 +29,13 @@ export interface DriftMonitor {
   readonly enabled: boolean;
   /** Why it is off, when it is. */
   readonly disabledReason?: string;
-  /** Decoded images (features computed here, as training did) and their probabilities. */
-  observeImages(images: readonly DecodedImage[], probabilities: readonly ArrayLike<number>[]): void;
+  /**
+   * Features of decoded images (`imageStats` of training/preprocessing.ts,
+   * computed where the image was decoded, as training did) and their
+   * probabilities. Taking the features rather than the pixels lets a request
+   * drop its decoded pixels before inference.
+   */
+  observeFeatures(features: readonly ImageFeatures[], probabilities: readonly ArrayLike<number>[]): void;
   /**
    * Preprocessed model inputs (Open Inference Protocol tensors) and their
    * probabilities: features are computed from the input un-normalised back
@@ -84,7 +89,7 @@ function disabled(metrics: ServingMetrics, reason?: string): DriftMonitor {
   return {
     enabled: false,
     ...(reason ? { disabledReason: reason } : {}),
-    observeImages: () => {},
+    observeFeatures: () => {},
     observeInputs: () => {},
     result: () => null,
   };
@@ -132,10 +137,10 @@ export function createDriftMonitor(opts: DriftMonitorOptions): DriftMonitor {
 
   return {
     enabled: true,
-    observeImages(images, probabilities) {
-      images.forEach((im, i) => {
+    observeFeatures(features, probabilities) {
+      features.forEach((f, i) => {
         window.add({
-          features: imageStats(im),
+          features: f,
           ...(probabilities[i] ? { probabilities: probabilities[i] } : {}),
         });
       });

@@ -62,6 +62,7 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await app.serving.batcher.close();
+      app.serving.stopLoopMonitor();
       await model.dispose();
     },
   };

@@ -152,10 +152,15 @@ export class InferenceWorker {
   #unavailable(): ProjectError {
     if (this.#closed) return new ProjectError('UNAVAILABLE', 'the server is shutting down', { expose: true });
     if (this.#failure) {
-      return new ProjectError('UNAVAILABLE', `inference is down: ${this.#failure}`, {
-        expose: true,
-        hint: 'the process must be restarted; see the server log',
-      });
+      // The reason (worker error text) is in the log ('inference worker given up'), not in the answer.
+      return new ProjectError(
+        'UNAVAILABLE',
+        'inference is down: the inference worker thread crashed too often and is not restarted',
+        {
+          expose: true,
+          hint: 'the process must be restarted; see the server log',
+        },
+      );
     }
     return new ProjectError('UNAVAILABLE', 'the inference worker is restarting after a crash', {
       expose: true,
@@ -168,12 +173,18 @@ export class InferenceWorker {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {
+      // The reason is logged ('inference worker crashed'); the client gets no internal text.
       p.reject(
-        new ProjectError('UNAVAILABLE', `inference failed: ${reason}`, {
-          expose: true,
-          hint: 'retry in a moment',
-          details: { retryAfterSeconds: 1 },
-        }),
+        new ProjectError(
+          'UNAVAILABLE',
+          'inference failed: the inference worker thread exited while running this batch',
+          {
+            cause: new Error(reason),
+            expose: true,
+            hint: 'retry in a moment',
+            details: { retryAfterSeconds: 1 },
+          },
+        ),
       );
     }
   }
@@ -188,7 +199,8 @@ export class InferenceWorker {
       this.#pending.delete(m.id);
       if (m.type === 'result') p.resolve(m.probs as never);
       else if (m.type === 'memory') p.resolve({ numTensors: m.numTensors, numBytes: m.numBytes } as never);
-      else p.reject(new ProjectError('INVALID', `inference failed in the worker thread: ${m.message}`));
+      // A model that throws on a well-formed batch is a server fault: a 500 whose text stays in the log.
+      else p.reject(new Error(`inference failed in the worker thread: ${m.message}`));
     });
     worker.on('error', (e: Error) => {
       lastError = e.message;

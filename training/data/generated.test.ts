@@ -31,7 +31,7 @@ describe('generateDemoDataset', () => {
     expect(gen).toEqual({ root, labels: ['circle', 'cross', 'square', 'triangle'], files: 80 });
     expect((await readdir(root)).sort()).toEqual([GENERATED_MARKER, 'circle', 'cross', 'square', 'triangle']);
     const bytes = await readFile(join(root, 'triangle', 'triangle_0019.png'));
-    expect(decodeImage(bytes)).toMatchObject({ width: 16, height: 16, channels: 1 });
+    expect(await decodeImage(bytes)).toMatchObject({ width: 16, height: 16, channels: 1 });
     const ds = await loadImageFolder(root);
     expect(ds.labels).toEqual(gen.labels);
     expect(ds.items).toHaveLength(80);
@@ -55,11 +55,11 @@ describe('generateDemoDataset', () => {
   it('writes RGB images of another size when asked', async () => {
     const root = join(dir, 'rgb');
     await generateDemoDataset(root, { seed: 1, perClass: 2, channels: 3 });
-    const img = decodeImage(await readFile(join(root, 'circle', 'circle_0000.png')));
+    const img = await decodeImage(await readFile(join(root, 'circle', 'circle_0000.png')));
     expect(img).toMatchObject({ width: 32, height: 32, channels: 3 });
     await rm(root, { recursive: true });
     await generateDemoDataset(root, { seed: 1, perClass: 2, size: 24 });
-    expect(decodeImage(await readFile(join(root, 'cross', 'cross_0001.png')))).toMatchObject({
+    expect(await decodeImage(await readFile(join(root, 'cross', 'cross_0001.png')))).toMatchObject({
       width: 24,
       channels: 1,
     });
@@ -73,7 +73,7 @@ describe('generateDemoDataset', () => {
     expect(await readFile(join(root, 'circle', 'circle_0000.png'), 'utf8')).toBe('tampered');
     await generateDemoDataset(root, { seed: 3, perClass: 2 });
     expect((await readdir(join(root, 'circle'))).sort()).toEqual(['circle_0000.png', 'circle_0001.png']);
-    expect(decodeImage(await readFile(join(root, 'circle', 'circle_0000.png'))).width).toBe(16);
+    expect((await decodeImage(await readFile(join(root, 'circle', 'circle_0000.png')))).width).toBe(16);
     expect((await readdir(dir)).sort()).toEqual(['own']); // no temp folders left over
   });
 

@@ -100,7 +100,7 @@ export async function loadImageFolder(root: string, opts: LoadImageFolderOptions
         items.push({
           id: rel,
           label,
-          image: decodeImage(bytes, { maxPixels: opts.maxPixels, source: path }),
+          image: await decodeImage(bytes, { maxPixels: opts.maxPixels, source: path }),
         });
       } catch (e) {
         if (e instanceof ProjectError) problems.push(e);
