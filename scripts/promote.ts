@@ -1,15 +1,3 @@
-/**
- * Promote a model version to an environment, or roll an environment back.
- *
- *   npm run promote -- --env dev [--model NAME] [--version ID] [--commit [--push]]
- *   npm run rollback -- --env prod [--model NAME] [--commit [--push]]
- *
- * Thin: flags and environment → lib/promotion promote() → the gate table and
- * what moved. Exit 0: promoted (or already there); 1: a gate failed or an
- * error (nothing changed); 2: bad usage. See docs/promotion.md.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findKustomize, renderAll } from '../lib/gitops/index.ts';
 import {
@@ -20,7 +8,6 @@ import {
   type ScriptDeps,
   scriptDeps,
   usageError,
-  writeJsonAtomic,
 } from '../lib/index.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
@@ -50,7 +37,7 @@ Exit 0: promoted, or already there; 1: a gate failed or an error, nothing change
 /** Side effects of the script, replaceable in tests. */
 export type PromoteScriptDeps = ScriptDeps;
 
-/** Render `env` of the repository with real Kustomize, against `lock` written to a temp file. */
+/** Render `env` of the repository with real Kustomize, checking its pin against `lock` (not written yet). */
 function renderCheck(root: string, env: Record<string, string | undefined>) {
   return async (lock: Lock, name: string) => {
     const kustomize = await findKustomize(env as NodeJS.ProcessEnv).catch((e: ProjectError) => {
@@ -59,11 +46,8 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
         hint: 'run `bash scripts/setup.d/20-kube-tools.sh`, or pass --no-render to skip the render check',
       });
     });
-    const dir = await mkdtemp(join(tmpdir(), 'promote-render-'));
     try {
-      const lockPath = join(dir, LOCK_FILE_NAME);
-      await writeJsonAtomic(lockPath, lock);
-      await renderAll({ root, lockPath, kustomize, envs: [name] });
+      await renderAll({ root, lock, lockPath: join(root, LOCK_FILE_NAME), kustomize, envs: [name] });
     } catch (e) {
       if (e instanceof ProjectError) {
         throw new ProjectError(e.code, `the ${name} overlay does not render with the new pin: ${e.message}`, {
@@ -73,8 +57,6 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
         });
       }
       throw e;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   };
 }

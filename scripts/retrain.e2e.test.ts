@@ -6,15 +6,18 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { gitRunner, treeSource } from '../lib/git/index.ts';
 import {
   addCandidate,
   emptyLock,
   entryFromArtifact,
   type Lock,
   type LockedVersion,
-  parseLockText,
+  lockFiles,
   pinVersion,
-  serializeLock,
+  readLockFrom,
+  versionIdOf,
+  versionsOldestFirst,
 } from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
@@ -71,13 +74,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The version id of the prod artifact (content-addressed). */
+const prodVersion = () => versionIdOf(prodEntry.rootDigest);
+
 function lockWithProd(entry: LockedVersion = prodEntry): Lock {
   const added = addCandidate(emptyLock(), { model: MODEL, entry });
-  return pinVersion(added.lock, { model: MODEL, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+  return pinVersion(added.lock, {
+    model: MODEL,
+    env: 'prod',
+    version: prodVersion(),
+    at: '2026-01-01T00:00:00.000Z',
+  });
 }
 
 async function setup(lock: Lock, gates?: unknown): Promise<TestRepos> {
-  const files: Record<string, string> = { 'models.lock.json': serializeLock(lock) };
+  const files: Record<string, string> = lockFiles(lock);
   if (gates) files['environments/promotion-gates.json'] = `${JSON.stringify(gates, null, 2)}\n`;
   repos = await makeTestRepos(files);
   repos.git(['checkout', '-q', 'main']);
@@ -130,9 +141,14 @@ describe('npm run retrain', () => {
     const branch = `retrain/20260304-${mainSha.slice(0, 7)}`;
     const { code, out } = await run(r);
     expect(code).toBe(0);
-    const lock = parseLockText(r.show(branch, 'models.lock.json'), 'origin lock');
-    expect(Object.keys(lock.models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
-    expect(lock.models[MODEL]?.pins).toEqual({ prod: '1' });
+    const lock = await readLockFrom(
+      treeSource(gitRunner(r.origin, { env: r.env }), branch),
+      'models.lock.json',
+    );
+    const [prodV, candV] = versionsOldestFirst(lock.models[MODEL]!);
+    expect(prodV).toBe(prodVersion());
+    expect(candV).toMatch(/^v[0-9a-f]{12}$/);
+    expect(lock.models[MODEL]?.pins).toEqual({ prod: prodV });
     expect(r.git(['rev-parse', `${branch}~1`], r.origin)).toBe(mainSha);
     expect(gh.pulls).toHaveLength(1);
     const pr = gh.pulls[0];
@@ -140,11 +156,16 @@ describe('npm run retrain', () => {
     expect(pr?.head.ref).toBe(branch);
     expect(pr?.base.ref).toBe('main');
     expect(pr?.labels.map((l) => l.name)).toEqual(['retrain']);
-    expect(pr?.title).toMatch(/^retrain: tiny-classifier v2 \(accuracy \d\.\d{4} vs prod v1\)$/);
-    expect(pr?.body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(pr?.title).toMatch(
+      new RegExp(`^retrain: tiny-classifier@${candV} \\(accuracy \\d\\.\\d{4} vs prod ${prodV}\\)$`),
+    );
+    expect(pr?.body).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
     expect(pr?.body).toContain('**Gates** (environments/promotion-gates.json, environment prod): passed');
     expect(pr?.body).toMatch(
-      /^\| maxMetricDrop accuracy vs prod \| >= -?[\d.]+ \(prod version 1: [\d.]+ - 1\) \| [\d.]+ \| pass \|$/m,
+      new RegExp(
+        `^\\| maxMetricDrop accuracy vs prod \\| >= -?[\\d.]+ \\(prod version ${prodV}: [\\d.]+ - 1\\) \\| [\\d.]+ \\| pass \\|$`,
+        'm',
+      ),
     );
     expect(pr?.body).toMatch(
       /^\| verifyDigests \| every file has its locked sha256 \| \d+ files ok \| pass \|$/m,
@@ -172,6 +193,9 @@ describe('npm run retrain', () => {
     expect(r.git(['branch', '--list', 'retrain/*'], r.origin)).toBe('');
     expect(r.git(['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
     expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+    expect(
+      r.git(['status', '--porcelain', '--untracked-files=all', '--', 'models.lock.json', 'models.lock.d']),
+    ).toBe('');
   });
 
   it('regression: retrain ignored metricsPresent (its own gate code); now it evaluates the promotion gates', async () => {
@@ -190,7 +214,9 @@ describe('npm run retrain', () => {
     expect(code).toBe(0);
     expect(out).toContain("**Gates** (no gates file: accuracy >= prod's): not passed");
     expect(out).toMatch(
-      /no pull request \(maxMetricDrop accuracy vs prod: expected >= 1 \(prod version 1: 1 - 0\), got [\d.]+\)/,
+      new RegExp(
+        `no pull request \\(maxMetricDrop accuracy vs prod: expected >= 1 \\(prod version ${prodVersion()}: 1 - 0\\), got [\\d.]+\\)`,
+      ),
     );
     expect(gh.pulls).toEqual([]);
   });

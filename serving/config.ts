@@ -9,17 +9,19 @@
  * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
  * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resolveArtifactLocation } from '../lib/artifact-store/index.ts';
 import type { BackendName } from '../lib/backend.ts';
-import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
+import { compileValidator, isProjectError, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   chooseModel,
+  fileSource,
   HEX64,
+  type Lock,
+  type LockSource,
   MODEL_NAME_PATTERN,
-  parseLockText,
   pinnedVersion,
+  readLockFrom,
   VERSION_ID_PATTERN,
   validateDigests,
 } from '../lib/lock/index.ts';
@@ -241,7 +243,7 @@ function pinFromEnv(env: ServingEnv): ModelPin {
  * the pin names a version that exists). A local artifact URI is resolved
  * against the lock file's folder, as every other reader of the lock does.
  */
-async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<string>): Promise<ModelPin> {
+async function pinFromLock(env: ServingEnv, source: LockSource): Promise<ModelPin> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
     throw usage(
@@ -249,18 +251,19 @@ async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<str
       'set SERVING_ENVIRONMENT=dev (or staging, prod)',
     );
   }
-  let text: string;
+  let lock: Lock;
   try {
-    text = await readText(file);
+    lock = await readLockFrom(source, file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID';
-    throw new ProjectError(code, `cannot read lock file ${file}: ${(e as Error).message}`, {
-      subject: file,
-      hint: 'point SERVING_LOCK_FILE at models.lock.json',
-      cause: e,
-    });
+    if (isProjectError(e) && e.code === 'NOT_FOUND') {
+      throw new ProjectError('NOT_FOUND', `cannot read lock file ${file}: ${e.message}`, {
+        subject: file,
+        hint: 'point SERVING_LOCK_FILE at models.lock.json',
+        cause: e,
+      });
+    }
+    throw e;
   }
-  const lock = parseLockText(text, file);
   const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
   const pinned = env.SERVING_MODEL_VERSION
     ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
@@ -281,8 +284,8 @@ async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<str
 }
 
 export interface LoadConfigOptions {
-  /** Reads the lock file (default fs.readFile utf8). */
-  readText?: (path: string) => Promise<string>;
+  /** Where the lock's files are read from (default the file system). */
+  lockSource?: LockSource;
 }
 
 /**
@@ -299,7 +302,6 @@ export async function loadConfig(
     if (k.startsWith('SERVING_') && v !== undefined && v !== '') picked[k] = v;
   const env = validateEnv(picked, 'serving environment');
   checkRanges(env);
-  const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
   const fromLock = env.SERVING_LOCK_FILE !== undefined;
   if (fromLock && env.SERVING_MODEL_URI) {
     throw usage(
@@ -307,7 +309,7 @@ export async function loadConfig(
       'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
     );
   }
-  const model = fromLock ? await pinFromLock(env, readText) : pinFromEnv(env);
+  const model = fromLock ? await pinFromLock(env, opts.lockSource ?? fileSource) : pinFromEnv(env);
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);

@@ -57,7 +57,7 @@ run('upload and demo images show predictions with bars, model version and metric
   await page.goto(s.url);
   await page.waitForSelector('body[data-ready="true"]');
   expect(await page.textContent('#model-name')).toBe('demo-classifier');
-  expect(await page.textContent('#model-meta')).toContain('version 1');
+  expect(await page.textContent('#model-meta')).toContain(`version ${fixture.pin.version}`);
   expect(await page.textContent('#evaluation')).toContain('accuracy');
   expect(await page.locator('#samples button').count()).toBe(4);
 
@@ -90,7 +90,7 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(bars.map((b) => b.label)).toEqual(api.predictions.map((p) => p.label));
   expect(bars[0]!.text).toBe(`${(api.predictions[0]!.probability * 100).toFixed(1)}%`);
   expect(bars[0]!.width).toBe(`${(api.predictions[0]!.probability * 100).toFixed(1)}%`);
-  expect(await page.textContent('#request')).toContain('demo-classifier version 1');
+  expect(await page.textContent('#request')).toContain(`demo-classifier version ${fixture.pin.version}`);
 
   // A bad upload shows the server's error message.
   await writeFile(join(fixture.root, 'bad.png'), 'not an image');

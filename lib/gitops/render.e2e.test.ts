@@ -9,7 +9,7 @@ import { isProjectError } from '../errors.ts';
 import { inCI } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
-import { edit, fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
+import { edit, fakeEntry, fakeEntryOf, fakeLock, fakeVersion, MODEL, tempRepo } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
 let kustomize: KustomizeTool | undefined;
@@ -34,7 +34,7 @@ async function pinnedRepo(): Promise<string> {
   roots.push(root);
   const lock = fakeLock();
   for (const [env, version] of Object.entries(lock.models[MODEL]!.pins!)) {
-    await writePin(join(root, 'environments', env), { model: MODEL, version, entry: fakeEntry(version) });
+    await writePin(join(root, 'environments', env), { model: MODEL, version, entry: fakeEntryOf(version) });
   }
   return root;
 }
@@ -72,17 +72,20 @@ describe('renderAll (real Kustomize)', () => {
     expect(byId['environments/dev']).toMatchObject({
       namespace: 'ml-dev',
       replicas: '1 (hpa 1-2)',
-      model: `${MODEL}@2`,
+      model: `${MODEL}@${fakeVersion('2')}`,
       image: 'ghcr.io/OWNER/model-server:latest',
     });
     expect(byId['environments/prod']).toMatchObject({
       namespace: 'ml-prod',
       replicas: '3 (hpa 3-10)',
-      model: `${MODEL}@1`,
+      model: `${MODEL}@${fakeVersion('1')}`,
     });
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
-      /^environments\/prod +ml-prod +8 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
+      new RegExp(
+        `^environments/prod +ml-prod +8 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
+        'm',
+      ),
     );
 
     const dev = report.targets.find((t) => t.target.id === 'environments/dev')!;
@@ -101,9 +104,9 @@ describe('renderAll (real Kustomize)', () => {
     const env = Object.fromEntries(
       dep.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
     );
-    expect(env.SERVING_MODEL_VERSION).toBe('2');
+    expect(env.SERVING_MODEL_VERSION).toBe(fakeVersion('2'));
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
-    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe('2');
+    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe(fakeVersion('2'));
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
@@ -123,9 +126,13 @@ describe('renderAll (real Kustomize)', () => {
 
   run('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
-    await writePin(join(root, 'environments', 'dev'), { model: MODEL, version: '7', entry: fakeEntry('7') });
+    await writePin(join(root, 'environments', 'dev'), {
+      model: MODEL,
+      version: fakeVersion('7'),
+      entry: fakeEntry('7'),
+    });
     expect(await problemsOf(root, ['dev'])).toEqual([
-      `environments/dev: pins ${MODEL} version "7", which is not in models.lock.json (versions: 1, 2)`,
+      `environments/dev: pins ${MODEL} version "${fakeVersion('7')}", which is not in models.lock.json (versions: ${[fakeVersion('1'), fakeVersion('2')].sort().join(', ')})`,
     ]);
   });
 
@@ -133,13 +140,13 @@ describe('renderAll (real Kustomize)', () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'staging'), {
       model: MODEL,
-      version: '2',
+      version: fakeVersion('2'),
       entry: fakeEntry('1'),
     });
     expect(await problemsOf(root, ['staging'])).toEqual([
-      `environments/staging: Deployment/model-server: SERVING_MODEL_URI is "mlflow-artifacts:/1/run1/artifacts/model", models.lock.json ${MODEL}@2 says "mlflow-artifacts:/1/run2/artifacts/model"`,
-      `environments/staging: Deployment/model-server: SERVING_MODEL_DIGESTS differs from models.lock.json ${MODEL}@2 digests`,
-      `environments/staging: Deployment/model-server: SERVING_MODEL_SHA256 is "${fakeEntry('1').rootDigest}", models.lock.json ${MODEL}@2 says "${fakeEntry('2').rootDigest}"`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_URI is "mlflow-artifacts:/1/run1/artifacts/model", models.lock.json ${MODEL}@${fakeVersion('2')} says "mlflow-artifacts:/1/run2/artifacts/model"`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_DIGESTS differs from models.lock.json ${MODEL}@${fakeVersion('2')} digests`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_SHA256 is "${fakeEntry('1').rootDigest}", models.lock.json ${MODEL}@${fakeVersion('2')} says "${fakeEntry('2').rootDigest}"`,
       `environments/staging: Deployment/model-server: pod annotation ml.gitops/model-sha256 is "${fakeEntry('1').rootDigest}", expected "${fakeEntry('2').rootDigest}"`,
     ]);
   });

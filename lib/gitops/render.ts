@@ -40,6 +40,8 @@ export interface RenderOptions {
   root: string;
   /** models.lock.json; default `<root>/models.lock.json`. */
   lockPath?: string;
+  /** The lock to check the pins against, instead of reading `lockPath` (a promotion's lock before it is written). */
+  lock?: Lock;
   kustomize: KustomizeTool;
   /** Only these environments (all when absent); manifests/* targets are always rendered. */
   envs?: string[];
@@ -109,8 +111,8 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
       `${t.id}: no ${PIN_FILE}: no model version is pinned to ${t.env}; promote one first (npm run promote -- --env ${t.env})`,
     );
   }
-  let lock: Lock | undefined;
-  if (targets.some((t) => t.env && !unpinned.includes(t))) lock = await readLock(lockPath);
+  let lock: Lock | undefined = opts.lock;
+  if (!lock && targets.some((t) => t.env && !unpinned.includes(t))) lock = await readLock(lockPath);
 
   const rendered: RenderedTarget[] = [];
   for (const target of targets) {

@@ -4,15 +4,19 @@
  */
 import { ProjectError } from '../errors.ts';
 import { sortKeysDeep } from '../json.ts';
-import { ENV_NAME_PATTERN, MODEL_NAME_PATTERN, validateVersionEntry } from './schema.ts';
+import {
+  ENV_NAME_PATTERN,
+  MODEL_NAME_PATTERN,
+  validateVersionEntry,
+  versionIdOf,
+  versionsOldestFirst,
+} from './schema.ts';
 import type { Lock, LockedModel, LockedVersion, PromotionRecord } from './types.ts';
 
 const modelNameRe = new RegExp(MODEL_NAME_PATTERN);
 const envNameRe = new RegExp(ENV_NAME_PATTERN);
 
-function sortedIds(model: LockedModel): string[] {
-  return Object.keys(model.versions).sort((a, b) => Number(a) - Number(b));
-}
+const sortedIds = (model: LockedModel): string[] => versionsOldestFirst(model);
 
 function getModel(lock: Lock, model: string): LockedModel {
   const m = lock.models[model];
@@ -41,9 +45,11 @@ export interface AddCandidateInput {
 }
 
 /**
- * Add a trained artifact as the next version of `model` ("1", "2", ...,
- * one more than the highest id), creating the model if needed. The entry is
- * validated alone first. An artifact already locked (same rootDigest) is a
+ * Add a trained artifact as a version of `model`, creating the model if
+ * needed. Its id is content-addressed (versionIdOf: v and the first 12 hex digits
+ * of its rootDigest), so two branches that each add a candidate need no
+ * coordination and never pick the same id for different artifacts. The entry
+ * is validated alone first. An artifact already locked (same rootDigest) is a
  * CONFLICT naming the existing version: a version is added once, then pinned.
  */
 export function addCandidate(lock: Lock, input: AddCandidateInput): { lock: Lock; version: string } {
@@ -73,7 +79,16 @@ export function addCandidate(lock: Lock, input: AddCandidateInput): { lock: Lock
       );
     }
   }
-  const version = String(ids.length === 0 ? 1 : Number(ids[ids.length - 1]) + 1);
+  const version = versionIdOf(entry.rootDigest);
+  const taken = model.versions[version];
+  if (taken) {
+    // Two different artifacts whose root digests share 48 bits: astronomically rare, never silent.
+    throw new ProjectError(
+      'CONFLICT',
+      `model "${input.model}" already has a version ${version} (root digest ${taken.rootDigest}), and the candidate's root digest ${entry.rootDigest} starts with the same ${version.length - 1} hex digits`,
+      { subject: `${input.model}@${version}`, hint: 'train again (another seed gives another artifact)' },
+    );
+  }
   model.versions[version] = entry;
   return { lock: next, version };
 }

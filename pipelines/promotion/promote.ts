@@ -89,8 +89,8 @@ function commitMessage(r: Omit<PromoteResult, 'commit' | 'pushed' | 'pushAttempt
   const passed = r.gates.filter((g) => g.pass).length;
   const subject =
     r.mode === 'rollback'
-      ? `rollback ${r.model} ${r.env} to v${r.version} (from v${r.from})`
-      : `promote ${r.model} v${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
+      ? `rollback ${r.model} ${r.env} to ${r.version} (from ${r.from})`
+      : `promote ${r.model}@${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
   const body = r.gates.map((g) => `${g.pass ? 'pass' : 'FAIL'} ${g.gate}: ${g.actual}`).join('\n');
   return body ? `${subject}\n\n${body}\n` : `${subject}\n`;
 }

@@ -6,6 +6,7 @@
  * combine training/, lib/tracking, lib/lock and lib/github, so they sit
  * above the domains. See docs/ci-training.md.
  */
+export { lockCandidate, type PublishCandidateOptions, publishCandidate } from './candidate.ts';
 export {
   type ComparisonInput,
   comparisonMarkdown,

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { addCandidate, entryFromArtifact, type LockedVersion, updateLock } from '../../lib/lock/index.ts';
+import { entryFromArtifact, type LockedVersion } from '../../lib/lock/index.ts';
 import {
   MODEL_ARTIFACT_PATH,
   recorderFromEnv,
@@ -17,6 +17,7 @@ import {
 } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
+import { lockCandidate } from './candidate.ts';
 
 export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
   config: TrainingConfig;
@@ -111,13 +112,7 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
       trackingUri: tracking.offline ? null : (trackingUri ?? null),
       gitCommit: source.prHeadSha ?? source.commit ?? null,
     });
-    let version = '';
-    await updateLock(lockPath, (lock) => {
-      const added = addCandidate(lock, { model: modelName, entry });
-      version = added.version;
-      return added.lock;
-    });
-    log(`lock: added ${modelName} version ${version} to ${lockPath}`);
+    const version = await lockCandidate(lockPath, modelName, entry, log);
     out.lockVersion = version;
     out.lockEntry = entry;
   }

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { rootDigest, sha256, stableStringify } from '../../lib/index.ts';
+import { versionIdOf } from '../../lib/lock/index.ts';
 import { encodePng } from '../../training/preprocessing.ts';
 import type { ModelPin } from '../config.ts';
 
@@ -125,7 +126,6 @@ export async function writeFixtureArtifact(
   opts: FixtureOptions = {},
 ): Promise<FixtureArtifact> {
   const name = opts.name ?? 'demo-classifier';
-  const version = opts.version ?? '1';
   const dir = join(root, 'artifact');
   const samplesDir = join(root, 'samples');
   await mkdir(dir, { recursive: true });
@@ -162,6 +162,8 @@ export async function writeFixtureArtifact(
     digests[file] = sha256(content);
   }
   const root256 = rootDigest(digests);
+  // Content-addressed, as lib/lock names versions (versionIdOf).
+  const version = opts.version ?? versionIdOf(root256);
   await writeFile(
     join(dir, 'digests.json'),
     stableStringify({ algorithm: 'sha256', files: digests, root: root256 }),
