@@ -41,6 +41,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run train:ci', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
   { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },
   { prefix: 'npm run upload-runs', by: [['lib/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
+  { prefix: 'npm run data -- pack', by: [['scripts/data.test.ts', "'pack'"]] },
   { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
   { prefix: 'npm run promote -- --env', by: [['scripts/promote.e2e.test.ts', "'--env'"]] },

@@ -4,8 +4,11 @@
  * upload of local runs to a server. See docs/tracking.md.
  */
 export {
+  datasetInput,
   type EpochMetrics,
+  MLFLOW_DATASET_DIGEST_LENGTH,
   MODEL_ARTIFACT_PATH,
+  type RunDataset,
   type RunEndResult,
   type RunStartInfo,
   type TrackingCallbackOptions,
@@ -22,5 +25,12 @@ export {
   type LocalRunUpload,
 } from './local-store.ts';
 export { type RecorderOptions, RunRecorder, type TrackingResult } from './recorder.ts';
-export { LocalSink, MlflowSink, type RunSink, type RunStart, type StartedRun } from './sinks.ts';
+export {
+  LocalSink,
+  MlflowSink,
+  type RunBatch,
+  type RunSink,
+  type RunStart,
+  type StartedRun,
+} from './sinks.ts';
 export { type UploadOutcome, uploadLocalRuns } from './upload.ts';

@@ -3,7 +3,7 @@ import { appendFile, cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProjectError } from '../errors.ts';
 import { readJsonFile, writeJsonAtomic } from '../fs.ts';
-import type { Metric, RunStatus } from '../mlflow/index.ts';
+import type { DatasetInput, Metric, RunStatus } from '../mlflow/index.ts';
 import { compileValidator } from '../schema.ts';
 
 /** The default store folder, relative to the working folder. */
@@ -36,6 +36,8 @@ export interface LocalRunJson {
   end_time?: number;
   params: Record<string, string>;
   tags: Record<string, string>;
+  /** The datasets the run used, as MLflow's log-inputs takes them. */
+  inputs?: DatasetInput[];
   /** The model folder to register on upload: `artifacts/<artifact_path>`. */
   model?: { name: string; artifact_path: string; aliases: string[] };
   /** A run that was started on a server before it became unreachable; upload deletes it. */
@@ -58,6 +60,38 @@ const validateRun = compileValidator<LocalRunJson>({
     end_time: { type: 'integer' },
     params: stringMap,
     tags: stringMap,
+    inputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['dataset'],
+        additionalProperties: false,
+        properties: {
+          dataset: {
+            type: 'object',
+            required: ['name', 'digest', 'source_type', 'source'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string' },
+              digest: { type: 'string' },
+              source_type: { type: 'string' },
+              source: { type: 'string' },
+              schema: { type: 'string' },
+              profile: { type: 'string' },
+            },
+          },
+          tags: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['key', 'value'],
+              additionalProperties: false,
+              properties: { key: { type: 'string' }, value: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
     model: {
       type: 'object',
       required: ['name', 'artifact_path', 'aliases'],

@@ -82,6 +82,9 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
         hooks.onRunStart({
           config: info.config,
           datasetDigest: info.datasetDigest,
+          ...(info.dataset
+            ? { dataset: { ...info.dataset, digest: info.datasetDigest, profile: { split: info.counts } } }
+            : {}),
           backend: info.backend,
           runName: `${config.name}${source.prNumber ? `-pr${source.prNumber}` : ''}`,
         }),
