@@ -18,18 +18,13 @@ const USAGE = `usage: npm run data -- pack <image folder> --uri <url> --archive 
                             [--pointer data/<name>.json] [--description <text>]
        npm run data -- fetch <data/<name>.json> --into <folder>`;
 
+const STRING = { type: 'string' } as const;
+
 /** What the command accepts (lib/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   positionals: 2,
-  options: {
-    uri: { type: 'string' },
-    archive: { type: 'string' },
-    name: { type: 'string' },
-    pointer: { type: 'string' },
-    description: { type: 'string' },
-    into: { type: 'string' },
-  },
+  options: { uri: STRING, archive: STRING, name: STRING, pointer: STRING, description: STRING, into: STRING },
 } as const;
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {

@@ -46,6 +46,13 @@ export interface LocalRunJson {
 }
 
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+/** An object of string fields: `required` ones and `optional` ones, nothing else. */
+const stringRecord = (required: string[], optional: string[] = []) => ({
+  type: 'object',
+  required,
+  additionalProperties: false,
+  properties: Object.fromEntries([...required, ...optional].map((k) => [k, { type: 'string' }])),
+});
 const validateRun = compileValidator<LocalRunJson>({
   type: 'object',
   required: ['format', 'run_id', 'experiment', 'status', 'start_time', 'params', 'tags', 'uploads'],
@@ -67,28 +74,8 @@ const validateRun = compileValidator<LocalRunJson>({
         required: ['dataset'],
         additionalProperties: false,
         properties: {
-          dataset: {
-            type: 'object',
-            required: ['name', 'digest', 'source_type', 'source'],
-            additionalProperties: false,
-            properties: {
-              name: { type: 'string' },
-              digest: { type: 'string' },
-              source_type: { type: 'string' },
-              source: { type: 'string' },
-              schema: { type: 'string' },
-              profile: { type: 'string' },
-            },
-          },
-          tags: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['key', 'value'],
-              additionalProperties: false,
-              properties: { key: { type: 'string' }, value: { type: 'string' } },
-            },
-          },
+          dataset: stringRecord(['name', 'digest', 'source_type', 'source'], ['schema', 'profile']),
+          tags: { type: 'array', items: stringRecord(['key', 'value']) },
         },
       },
     },
