@@ -92,3 +92,35 @@ describe('serving/Dockerfile', () => {
     expect(text).toMatch(/TMPDIR=\/tmp/);
   });
 });
+
+describe('training/Dockerfile (the trainer image of the Kubernetes Job)', () => {
+  const TRAINER = join(import.meta.dirname, '..', 'training', 'Dockerfile');
+  const trainer = readFileSync(TRAINER, 'utf8');
+
+  (hadolint ? test : test.skip)('hadolint finds nothing', () => {
+    const r = lint(TRAINER);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  test('is multi-stage on the same pinned Node 24 base, non-root, with git and the native backends', () => {
+    const froms = [...trainer.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(froms).toEqual([...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]));
+    const final = trainer.slice(trainer.lastIndexOf('\nFROM '));
+    expect(final).toMatch(/apt-get install -y --no-install-recommends git /);
+    expect(final).not.toMatch(/g\+\+|make /); // compilers stay in the deps stage
+    expect([...final.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]).toMatch(/^[1-9][0-9]*:[0-9]+$/);
+    expect(trainer).toMatch(/@tensorflow\/tfjs-node@4\.22\.0 @tensorflow\/tfjs-node-gpu@4\.22\.0/);
+    // The checkout links /app/node_modules and compares /app/package-lock.json (training/kubernetes CHECKOUT_SCRIPT).
+    expect(final).toMatch(/^WORKDIR \/app$/m);
+    expect(final).toMatch(/^COPY --from=deps \/app\/node_modules \.\/node_modules$/m);
+    expect(final).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
+  });
+
+  test('takes only the dependency manifests from the build context', () => {
+    const ignore = readFileSync(`${TRAINER}.dockerignore`, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignore).toEqual(['**', '!package.json', '!package-lock.json']);
+  });
+});

@@ -178,7 +178,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a container that may escalate privileges fails', async () => {
+  run('a container that may escalate privileges fails (the first in job.yaml: the checkout init container)', async () => {
     const root = await pinnedRepo();
     await edit(
       root,
@@ -187,7 +187,7 @@ describe('renderAll (real Kustomize)', () => {
       'allowPrivilegeEscalation: true',
     );
     expect(await problemsOf(root, ['dev'])).toEqual([
-      'manifests/training-job: Job/model-training container "trainer": allowPrivilegeEscalation is not false',
+      'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
     ]);
   });
 

@@ -14,7 +14,13 @@ export {
   type TrackingCallbackOptions,
   trackingCallbacks,
 } from './callbacks.ts';
-export { type SourceInfo, sourceInfoFromActionsEnv, sourceInfoFromGit, sourceTags } from './ci-tags.ts';
+export {
+  type SourceInfo,
+  sourceInfoFromActionsEnv,
+  sourceInfoFromGit,
+  sourceInfoFromJob,
+  sourceTags,
+} from './ci-tags.ts';
 export { recorderFromEnv, type TrackingEnvOptions } from './config.ts';
 export { flattenParams, MAX_PARAM_VALUE_LENGTH } from './flatten.ts';
 export {

@@ -7,15 +7,19 @@
  * the way and a push race on the branch rebases cleanly.
  */
 import { relative, resolve } from 'node:path';
+import { localDirOf } from '../../lib/artifact-store/index.ts';
+import { ProjectError } from '../../lib/errors.ts';
 import { commitAndPush, type GitRunner, type PublishResult } from '../../lib/git/index.ts';
 import {
   addCandidateOnce,
   type LockedVersion,
   lockPaths,
   readLock,
+  validateVersionEntry,
   versionIdOf,
   versionWithRoot,
 } from '../../lib/lock/index.ts';
+import { compileValidator } from '../../lib/schema.ts';
 
 /**
  * Add `entry` to the lock at `lockPath` as a version of `model` (under the
@@ -76,4 +80,50 @@ export async function publishCandidate(o: PublishCandidateOptions): Promise<Publ
     ...o.push,
     log: o.log,
   });
+}
+
+/** What a training Job reports (scripts/train.ts writes it to the termination message and the last log line). */
+export interface JobCandidate {
+  model: string;
+  entry: LockedVersion;
+}
+
+const validateJobResult = compileValidator<JobCandidate>({
+  type: 'object',
+  required: ['model', 'entry'],
+  properties: { model: { type: 'string', minLength: 1 }, entry: { type: 'object' } },
+});
+
+/**
+ * Add the candidate a training Job reported to the lock at `lockPath`, exactly
+ * as training on the runner does ({@link lockCandidate}). Its artifact must be
+ * where the lock's readers can fetch it (the MLflow artifact proxy, or http):
+ * a run that stayed in the pod's local store is refused, since its files went
+ * with the pod.
+ */
+export async function lockJobCandidate(
+  lockPath: string,
+  result: Record<string, unknown> | undefined,
+  what: string,
+  log?: (line: string) => void,
+): Promise<{ model: string; version: string; entry: LockedVersion }> {
+  if (!result) {
+    throw new ProjectError('INVALID', `${what} reported no result: nothing to add to ${lockPath}`, {
+      subject: what,
+      hint: 'read the Job logs; the trainer prints its result as the last JSON line',
+    });
+  }
+  const { model, entry: raw } = validateJobResult(result, `the result of ${what}`);
+  const entry = validateVersionEntry(raw, `the lock entry ${what} reported`);
+  if (localDirOf(entry.artifactUri) !== undefined) {
+    throw new ProjectError(
+      'INVALID',
+      `${what}: the run's artifact stayed in the pod (${entry.artifactUri}): the Job did not reach the MLflow server, so nothing can be locked`,
+      {
+        subject: what,
+        hint: 'set MLFLOW_TRACKING_URI (and the mlflow-credentials secret) in manifests/training-job, then train again',
+      },
+    );
+  }
+  return { model, version: await lockCandidate(lockPath, model, entry, log), entry };
 }

@@ -6,7 +6,13 @@
  * combine training/, lib/tracking, lib/lock and lib/github, so they sit
  * above the domains. See docs/ci-training.md.
  */
-export { lockCandidate, type PublishCandidateOptions, publishCandidate } from './candidate.ts';
+export {
+  type JobCandidate,
+  lockCandidate,
+  lockJobCandidate,
+  type PublishCandidateOptions,
+  publishCandidate,
+} from './candidate.ts';
 export {
   type ComparisonInput,
   comparisonMarkdown,
@@ -16,6 +22,13 @@ export {
   type ReportLink,
   type ReportSide,
 } from './comparison.ts';
+export {
+  JOB_ARTIFACT_DIR,
+  jobSource,
+  type KubernetesTrainingOptions,
+  type KubernetesTrainingResult,
+  trainOnKubernetes,
+} from './kubernetes.ts';
 export {
   defaultRetrainGates,
   type RetrainOptions,

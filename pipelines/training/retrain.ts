@@ -148,7 +148,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     throw e;
   }
   const model = run.modelName;
-  const entry = run.lockEntry as LockedVersion;
+  const entry = run.lockEntry;
   let lock = await readLock(lockPath);
   const version = run.lockVersion as string;
   // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { entryFromArtifact, type LockedVersion } from '../../lib/lock/index.ts';
+import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lib/lock/index.ts';
 import {
   MODEL_ARTIFACT_PATH,
   recorderFromEnv,
@@ -42,7 +42,8 @@ export interface TrainAndRecordResult {
   tracking: TrackingResult;
   /** The lock version added, when lockPath was given. */
   lockVersion?: string;
-  lockEntry?: LockedVersion;
+  /** The run's lock entry (added to the lock when lockPath was given). */
+  lockEntry: LockedVersion;
   modelName: string;
 }
 
@@ -105,19 +106,17 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     `tracking: run ${tracking.runId} ${tracking.offline ? 'in the local store' : 'on'} ${tracking.where}` +
       (tracking.modelVersion ? `, registered ${modelName} version ${tracking.modelVersion}` : ''),
   );
-  const out: TrainAndRecordResult = { train: result, tracking, modelName };
-  if (options.lockPath) {
-    const lockPath = resolve(options.lockPath);
-    const entry = await entryFromArtifact(result.artifactDir, {
-      uri: artifactUriFor(tracking, result.artifactDir, lockPath),
-      runId: tracking.offline ? null : tracking.runId,
-      modelVersion: tracking.modelVersion ?? null,
-      trackingUri: tracking.offline ? null : (trackingUri ?? null),
-      gitCommit: source.prHeadSha ?? source.commit ?? null,
-    });
-    const version = await lockCandidate(lockPath, modelName, entry, log);
-    out.lockVersion = version;
-    out.lockEntry = entry;
-  }
+  // The lock entry is computed for every run: a Kubernetes Job hands it back to
+  // the submitter, which adds it to its lock (scripts/train.ts --on kubernetes).
+  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
+  const entry = await entryFromArtifact(result.artifactDir, {
+    uri: artifactUriFor(tracking, result.artifactDir, lockPath),
+    runId: tracking.offline ? null : tracking.runId,
+    modelVersion: tracking.modelVersion ?? null,
+    trackingUri: tracking.offline ? null : (trackingUri ?? null),
+    gitCommit: source.prHeadSha ?? source.commit ?? null,
+  });
+  const out: TrainAndRecordResult = { train: result, tracking, modelName, lockEntry: entry };
+  if (options.lockPath) out.lockVersion = await lockCandidate(lockPath, modelName, entry, log);
   return out;
 }

@@ -143,7 +143,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     signal: options.signal,
   });
   const model = run.modelName;
-  const entry = run.lockEntry as LockedVersion;
+  const entry = run.lockEntry;
   const version = run.lockVersion as string;
 
   let publish: PublishResult | undefined;
