@@ -1,7 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot } from '../pipelines/promotion/testing.ts';
+import {
+  MODEL,
+  type PromotionRepo,
+  promotionRepo,
+  snapshot,
+  testImage,
+} from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 import { main as rollbackMain } from './rollback.ts';
 
@@ -73,6 +79,7 @@ describe('scripts/promote.ts and scripts/rollback.ts', () => {
       to: r.ids[1],
       at: now().toISOString(),
       by: 'octocat',
+      image: testImage(1), // staging has no pin: prod keeps the image it runs
     });
     expect(out.join('')).toContain(
       'not committed: commit models.lock.json and the pin file (or run with --commit)',

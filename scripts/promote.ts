@@ -25,6 +25,8 @@ const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version
   --model         model in the lock (default: the only one)
   --version       version to promote (default: dev the newest candidate, staging the dev pin, prod the staging pin)
   --rollback      pin the version the environment ran before (what \`npm run rollback\` does)
+  --image         the serving image to run it with, by digest (registry/model-server@sha256:...); default:
+                  the image of the environment it is promoted from (dev: the image dev runs now)
   --lock          models.lock.json (default ./${LOCK_FILE_NAME})
   --environments  environments folder (default ./environments)
   --gates         gates config (default ./${GATES_FILE})
@@ -69,6 +71,7 @@ const COMMAND = {
     env: { type: 'string' },
     model: { type: 'string' },
     version: { type: 'string' },
+    image: { type: 'string' },
     rollback: { type: 'boolean', default: false },
     lock: { type: 'string', default: LOCK_FILE_NAME },
     environments: { type: 'string', default: 'environments' },
@@ -94,6 +97,8 @@ export async function main(
   const rollback = mode === 'rollback' || f.rollback;
   if (rollback && f.version)
     throw usage('--version does not apply to a rollback (it pins the previous version)');
+  if (rollback && f.image)
+    throw usage('--image does not apply to a rollback (it restores the image of the previous state)');
   if (f.push && !f.commit) throw usage('--push needs --commit');
 
   const who = promotionEnvFrom(d.env);
@@ -106,6 +111,7 @@ export async function main(
       env: f.env,
       ...(f.model ? { model: f.model } : {}),
       ...(f.version ? { version: f.version } : {}),
+      ...(f.image ? { image: f.image } : {}),
       lockPath,
       environmentsDir,
       gatesPath: resolve(d.cwd, f.gates),

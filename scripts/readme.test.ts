@@ -32,7 +32,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
   {
     prefix: 'npm run train -- --config training/configs/demo.json --out artifacts/demo --on kubernetes',
-    by: [['training/kubernetes/submit.e2e.test.ts', "'kubernetes'"]],
+    by: [['training/kubernetes/submit.e2e.test.ts', "'--lock', lockPath"]],
   },
   { prefix: 'npm run train -- --config', by: [['scripts/train.test.ts', "'--lock'"]] },
   { prefix: 'npm run train', by: [['scripts/train.test.ts', "from './train.ts'"]] },

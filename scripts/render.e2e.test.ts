@@ -2,8 +2,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import { findKustomize, writePin } from '../lib/gitops/index.ts';
-import { fakeEntryOf, fakeLock, fakeVersion, MODEL, tempRepo } from '../lib/gitops/testing/repo.ts';
+import { findKustomize } from '../lib/gitops/index.ts';
+import { fakeVersion, tempRepo, writePins } from '../lib/gitops/testing/repo.ts';
 import { inCI } from '../lib/testing/services.ts';
 import { main } from './render.ts';
 
@@ -19,9 +19,7 @@ beforeAll(async () => {
     console.warn(`skipping: ${(e as Error).message}`);
   }
   root = await tempRepo();
-  for (const [env, version] of Object.entries(fakeLock().models[MODEL]!.pins!)) {
-    await writePin(join(root, 'environments', env), { model: MODEL, version, entry: fakeEntryOf(version) });
-  }
+  await writePins(root);
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });

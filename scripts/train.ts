@@ -11,6 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
+import { kustomizeImageOf } from '../lib/gitops/index.ts';
 import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { loadCluster } from '../lib/rollout/index.ts';
 import { sourceInfoFromActionsEnv, sourceInfoFromGit, sourceInfoFromJob } from '../lib/tracking/index.ts';
@@ -21,7 +22,7 @@ import {
   trainOnKubernetes,
 } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { RESULT_FILE_ENV, type TrainingJobResult } from '../training/kubernetes/index.ts';
+import { RESULT_FILE_ENV, TRAINER_IMAGE_NAME, type TrainingJobResult } from '../training/kubernetes/index.ts';
 
 const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
   [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]
@@ -31,7 +32,8 @@ const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifac
   --lock     add the artifact to this lock file as the model's next candidate version
   --model    model name in MLflow and the lock (default: the config's name)
   --on kubernetes   run as a Kubernetes Job on a GPU node pool instead of here (manifests/training-job):
-      --image <ref> (or TRAINING_IMAGE: the trainer image, training/Dockerfile)  [--namespace ml-training]
+      --image <ref> (or TRAINING_IMAGE; default: the trainer image pinned by digest in
+      manifests/training-job/kustomization.yaml by npm run trainer-image)  [--namespace ml-training]
       [--job-name <name>] [--gpus 1] [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config)
       [--git-repo <url>] [--git-ref <commit>]  what the Job checks out (default TRAINING_GIT_REPOSITORY /
       TRAINING_GIT_REF, else this repository's origin and HEAD: push it first); streams the Job's logs,
@@ -115,11 +117,16 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   const config = await loadTrainingConfig(values.config);
   const cwd = deps.cwd ?? process.cwd();
   if (values.on === 'kubernetes') {
-    const image = values.image ?? env.TRAINING_IMAGE;
+    const templateDir = deps.templateDir ?? 'manifests/training-job';
+    // Default: the trainer image image.yml built on main, pinned by digest in the template.
+    const image =
+      values.image ??
+      env.TRAINING_IMAGE ??
+      (await kustomizeImageOf(resolve(cwd, templateDir), TRAINER_IMAGE_NAME));
     if (!image) {
       throw new ProjectError(
         'USAGE',
-        '--on kubernetes needs the trainer image: --image <ref> or TRAINING_IMAGE',
+        `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run trainer-image)`,
         {
           subject: '--image',
         },
@@ -145,7 +152,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
         namespace: values.namespace,
         image,
         gpus,
-        templateDir: deps.templateDir ?? 'manifests/training-job',
+        templateDir,
         signal: deps.signal,
         configPath: values.config,
         ...(values.data ? { dataPath: values.data } : {}),

@@ -5,9 +5,9 @@
  * this machine cannot reach), so the image's file tree is derived from
  * serving/Dockerfile (lib/testing/dockerfile.ts: its stages, the COPY lines
  * that read the build context, serving/Dockerfile.dockerignore), the runtime
- * stage's node_modules are installed as its deps stage does (`npm ci
- * --omit=dev --omit=optional` with the same package-lock.json, then the sharp
- * binaries its RUN line names), and the server is started from only those
+ * stage's node_modules are installed as its deps stages do (the same
+ * package-lock.json, then each `npm ci` / `npm install` of their RUN lines in
+ * order), and the server is started from only those
  * files with the Dockerfile's CMD and ENV: /predict must answer. Where buildah
  * works, a real COPY-only build of the same lines gives the same files.
  */
@@ -50,7 +50,7 @@ beforeAll(() => {
 describe('the serving image, derived from serving/Dockerfile', () => {
   it('reads its own ignore file and builds the runtime stage last', () => {
     expect(ignoreFile).toBe(`${DOCKERFILE}.dockerignore`);
-    expect(stages.map((s) => s.name)).toEqual(['deps', 'runtime']);
+    expect(stages.map((s) => s.name)).toEqual(['deps', 'deps-server', 'deps-trainer', 'trainer', 'runtime']);
     expect(runtimeOf(runtime)).toEqual({
       cmd: ['node', '--import', 'tsx', 'serving/main.ts'],
       workdir: '/app',
@@ -97,28 +97,44 @@ describe('the serving image, derived from serving/Dockerfile', () => {
         await mkdir(join(dir, 'image', posix.dirname(c.image)), { recursive: true });
         await cp(join(ROOT, c.context), join(dir, 'image', c.image));
       }
-      // The deps stage: the same package.json and lock, `npm ci` as its RUN line, then the
-      // sharp binaries it names (tfjs-node is left out: its install downloads libtensorflow,
-      // which this machine cannot; the server then uses the wasm backend, as it says).
-      const deps = stages.find((s) => s.name === 'deps')!;
+      // The stages node_modules comes from (deps-server, on deps): the same package.json and
+      // lock, and their npm commands in order (tfjs-node is left out: its install downloads
+      // libtensorflow, which this machine cannot; the server then uses the wasm backend).
+      const from = runtime.instructions.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from='));
+      expect(from?.args).toBe('--from=deps-server /app/node_modules ./node_modules');
+      const chain: DockerStage[] = [];
+      for (
+        let st = stages.find((x) => x.name === 'deps-server');
+        st;
+        st = stages.find((x) => x.name === st!.base)
+      ) {
+        chain.unshift(st);
+      }
+      expect(chain.map((x) => x.name)).toEqual(['deps', 'deps-server']);
       const depsDir = join(dir, 'deps');
-      for (const c of copiedFromContext(deps, loadBuild(DOCKERFILE, ROOT).kept)) {
+      for (const c of chain.flatMap((st) => copiedFromContext(st, loadBuild(DOCKERFILE, ROOT).kept))) {
         await mkdir(join(depsDir, posix.dirname(c.image.replace(/^\/app\/?/, ''))), { recursive: true });
         await cp(join(ROOT, c.context), join(depsDir, c.image.replace(/^\/app\/?/, '')));
       }
-      const run = deps.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('npm ci'))!.args;
-      expect(run).toContain('npm ci --omit=dev --omit=optional');
-      const extra = [...run.matchAll(/(@img\/sharp-[\w-]+@[\d.]+)/g)].map((m) => m[1] as string);
-      expect(extra).toHaveLength(2);
-      const npm = (args: string[]) => runSync('npm', args, { cwd: depsDir, timeoutMs: 600_000 });
-      npm(['ci', '--omit=dev', '--omit=optional', '--no-audit', '--no-fund']);
-      npm(['install', '--no-save', '--no-audit', '--no-fund', ...extra]);
-      const from = runtime.instructions.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from=deps'));
-      expect(from?.args).toBe('--from=deps /app/node_modules ./node_modules');
+      const npmCommands = chain
+        .flatMap((st) => st.instructions.filter((i) => i.keyword === 'RUN'))
+        .flatMap((i) => [...i.args.matchAll(/npm (ci|install) ([^&]*)/g)])
+        .map((m) => [
+          m[1] as string,
+          ...(m[2] as string).split(' ').filter((w) => w && !w.startsWith('@tensorflow/tfjs-node')),
+        ]);
+      expect(npmCommands.map((c) => c[0])).toEqual(['ci', 'install']);
+      for (const args of npmCommands) runSync('npm', args, { cwd: depsDir, timeoutMs: 600_000 });
       await cp(join(depsDir, 'node_modules'), join(app, 'node_modules'), {
         recursive: true,
         verbatimSymlinks: true,
       });
+      // What the deps stages leave out stays out: no dev dependency in the image.
+      expect(
+        (await readdir(join(app, 'node_modules'))).filter((n) =>
+          ['jest', 'typescript', '@biomejs'].includes(n),
+        ),
+      ).toEqual([]);
       fixture = await tempFixture();
     }, 900_000);
 

@@ -9,7 +9,7 @@ import { isProjectError } from '../errors.ts';
 import { inCI } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
-import { edit, fakeEntry, fakeEntryOf, fakeLock, fakeVersion, MODEL, tempRepo } from './testing/repo.ts';
+import { edit, fakeEntry, fakeImage, fakeVersion, MODEL, tempRepo, writePins } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
 let kustomize: KustomizeTool | undefined;
@@ -32,10 +32,7 @@ afterAll(async () => {
 async function pinnedRepo(): Promise<string> {
   const root = await tempRepo();
   roots.push(root);
-  const lock = fakeLock();
-  for (const [env, version] of Object.entries(lock.models[MODEL]!.pins!)) {
-    await writePin(join(root, 'environments', env), { model: MODEL, version, entry: fakeEntryOf(version) });
-  }
+  await writePins(root);
   return root;
 }
 
@@ -73,7 +70,7 @@ describe('renderAll (real Kustomize)', () => {
       namespace: 'ml-dev',
       replicas: '1 (hpa 1-2)',
       model: `${MODEL}@${fakeVersion('2')}`,
-      image: 'ghcr.io/OWNER/model-server:latest',
+      image: fakeImage(fakeVersion('2')),
     });
     expect(byId['environments/prod']).toMatchObject({
       namespace: 'ml-prod',
@@ -142,12 +139,32 @@ describe('renderAll (real Kustomize)', () => {
       model: MODEL,
       version: fakeVersion('2'),
       entry: fakeEntry('1'),
+      image: fakeImage(fakeVersion('2')),
     });
     expect(await problemsOf(root, ['staging'])).toEqual([
       `environments/staging: Deployment/model-server: SERVING_MODEL_URI is "mlflow-artifacts:/1/run1/artifacts/model", models.lock.json ${MODEL}@${fakeVersion('2')} says "mlflow-artifacts:/1/run2/artifacts/model"`,
       `environments/staging: Deployment/model-server: SERVING_MODEL_DIGESTS differs from models.lock.json ${MODEL}@${fakeVersion('2')} digests`,
       `environments/staging: Deployment/model-server: SERVING_MODEL_SHA256 is "${fakeEntry('1').rootDigest}", models.lock.json ${MODEL}@${fakeVersion('2')} says "${fakeEntry('2').rootDigest}"`,
       `environments/staging: Deployment/model-server: pod annotation ml.gitops/model-sha256 is "${fakeEntry('1').rootDigest}", expected "${fakeEntry('2').rootDigest}"`,
+    ]);
+  });
+
+  run('a tag without a digest is refused in staging and prod, allowed in dev', async () => {
+    const root = await pinnedRepo();
+    const tag = 'ghcr.io/acme/model-server:v1.2';
+    for (const env of ['dev', 'staging']) {
+      await writePin(join(root, 'environments', env), {
+        model: MODEL,
+        version: fakeVersion('2'),
+        entry: fakeEntry('2'),
+        image: tag,
+      });
+    }
+    const recorded = fakeImage(fakeVersion('2'));
+    expect(await problemsOf(root, ['dev', 'staging'])).toEqual([
+      `environments/dev: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for dev`,
+      `environments/staging: Deployment/model-server container "server": image ${tag} is a tag without a digest; staging runs only images by digest (promote it from the environment before it, which carries the image@sha256 it ran)`,
+      `environments/staging: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for staging`,
     ]);
   });
 
@@ -178,18 +195,21 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a container that may escalate privileges fails (the first in job.yaml: the checkout init container)', async () => {
-    const root = await pinnedRepo();
-    await edit(
-      root,
-      'manifests/training-job/job.yaml',
-      'allowPrivilegeEscalation: false',
-      'allowPrivilegeEscalation: true',
-    );
-    expect(await problemsOf(root, ['dev'])).toEqual([
-      'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
-    ]);
-  });
+  run(
+    'a container that may escalate privileges fails (the first in job.yaml: the checkout init container)',
+    async () => {
+      const root = await pinnedRepo();
+      await edit(
+        root,
+        'manifests/training-job/job.yaml',
+        'allowPrivilegeEscalation: false',
+        'allowPrivilegeEscalation: true',
+      );
+      expect(await problemsOf(root, ['dev'])).toEqual([
+        'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
+      ]);
+    },
+  );
 
   run('an object that breaks its schema fails, naming the field', async () => {
     const root = await pinnedRepo();

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../fs.ts';
 import { type Lock, readLock } from '../lock/index.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
 import { PIN_FILE } from './pin.ts';
-import { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
+import { environmentProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
 import { schemaProblems } from './schemas.ts';
 import { type KustomizeTool, runKustomize } from './tools.ts';
 
@@ -130,10 +130,7 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
     for (const o of objects)
       for (const p of await schemaProblems(o)) local.push(`${objectId(o)}: schema: ${p}`);
     local.push(...workloadProblems(objects), ...scalingProblems(objects));
-    if (target.env) {
-      local.push(...pinProblems(objects, target.env, lock!, lockName));
-      if (project) local.push(...projectProblems(objects, target.env, project));
-    }
+    if (target.env) local.push(...environmentProblems(objects, target.env, lock!, lockName, project));
     problems.push(...local.map((p) => `${target.id}: ${p}`));
   }
   if (problems.length) {

@@ -23,8 +23,10 @@ export {
   addCandidate,
   appendOnlyProblems,
   type PinInput,
+  pinnedImage,
   pinVersion,
   previousPin,
+  previousRecord,
   versionWithRoot,
 } from './mutate.ts';
 export {

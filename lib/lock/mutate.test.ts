@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { stableStringify } from '../json.ts';
 import { emptyLock } from './io.ts';
-import { addCandidate, appendOnlyProblems, pinVersion, previousPin } from './mutate.ts';
+import {
+  addCandidate,
+  appendOnlyProblems,
+  pinnedImage,
+  pinVersion,
+  previousPin,
+  previousRecord,
+} from './mutate.ts';
 import { validateLock } from './schema.ts';
 import { fakeFiles, makeEntry, fakeVersion as v } from './testing.ts';
 import type { Lock } from './types.ts';
@@ -150,6 +157,52 @@ describe('pinVersion and previousPin', () => {
     expect(() => pinVersion(withVersions(1), { model: M, env: 'Prod', version: v(1), at: at(1) })).toThrow(
       /environment name "Prod" must match/,
     );
+  });
+});
+
+describe('images in promotion records', () => {
+  const img = (n: number) => `ghcr.io/acme/model-server@sha256:${String(n).repeat(64)}`;
+
+  it('records the image, moves it alone for the same version, and is unchanged when both are the same', () => {
+    let lock = pinVersion(withVersions(2), { model: M, env: 'dev', version: v(1), at: at(1), image: img(1) });
+    expect(pinnedImage(lock, M, 'dev')).toBe(img(1));
+    lock = pinVersion(lock, { model: M, env: 'dev', version: v(1), at: at(2), image: img(2) });
+    expect(lock.models[M]?.promotions.at(-1)).toEqual({
+      env: 'dev',
+      from: v(1),
+      to: v(1),
+      at: at(2),
+      image: img(2),
+    });
+    expect(validateLock(lock, 'lock')).toEqual(lock);
+    expect(pinVersion(lock, { model: M, env: 'dev', version: v(1), at: at(3), image: img(2) })).toBe(lock);
+    expect(pinVersion(lock, { model: M, env: 'dev', version: v(1), at: at(3) })).toBe(lock);
+  });
+
+  it('a rollback returns to the state before the latest record: its version and its image', () => {
+    let lock = pinVersion(withVersions(2), {
+      model: M,
+      env: 'prod',
+      version: v(1),
+      at: at(1),
+      image: img(1),
+    });
+    expect(previousRecord(lock, M, 'prod')).toBeUndefined();
+    lock = pinVersion(lock, { model: M, env: 'prod', version: v(2), at: at(2), image: img(2) });
+    lock = pinVersion(lock, { model: M, env: 'prod', version: v(2), at: at(3), image: img(3) });
+    expect(previousRecord(lock, M, 'prod')).toMatchObject({ to: v(2), image: img(2) });
+    expect(pinnedImage(lock, M, 'staging')).toBeUndefined();
+  });
+
+  it('refuses a malformed image in a record', () => {
+    const lock = pinVersion(withVersions(1), {
+      model: M,
+      env: 'dev',
+      version: v(1),
+      at: at(1),
+      image: 'Not An Image',
+    });
+    expect(() => validateLock(lock, 'lock')).toThrow(/\/promotions\/0\/image: must match pattern/);
   });
 });
 

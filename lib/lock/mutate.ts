@@ -101,12 +101,16 @@ export interface PinInput {
   at: string;
   by?: string;
   commit?: string;
+  /** The serving image that runs it (recorded in the promotion record). */
+  image?: string;
 }
 
 /**
  * Pin `env` of `model` to `version` and append a promotion record
- * `{ env, from, to, at, by?, commit? }`. Pinning the version already pinned
- * returns the lock unchanged (no record), so a re-run is harmless.
+ * `{ env, from, to, at, by?, commit?, image? }`. Pinning the version already
+ * pinned, with no image or the image it runs already, returns the lock
+ * unchanged (no record), so a re-run is harmless; a new image for the same
+ * version is a promotion of its own (from = to).
  */
 export function pinVersion(lock: Lock, input: PinInput): Lock {
   const model = getModel(lock, input.model);
@@ -127,15 +131,34 @@ export function pinVersion(lock: Lock, input: PinInput): Lock {
     );
   }
   const from = model.pins[input.env] ?? null;
-  if (from === input.version) return lock;
+  const image = pinnedImage(lock, input.model, input.env);
+  if (from === input.version && (input.image === undefined || input.image === image)) return lock;
   const next = cloneLock(lock);
   const m = next.models[input.model] as LockedModel;
   m.pins[input.env] = input.version;
   const record: PromotionRecord = { env: input.env, from, to: input.version, at: input.at };
   if (input.by !== undefined) record.by = input.by;
   if (input.commit !== undefined) record.commit = input.commit;
+  if (input.image !== undefined) record.image = input.image;
   m.promotions.push(record);
   return next;
+}
+
+/** The serving image `env` runs (the image of its latest promotion record), if one was recorded. */
+export function pinnedImage(lock: Lock, model: string, env: string): string | undefined {
+  const records = lock.models[model]?.promotions ?? [];
+  for (let i = records.length - 1; i >= 0; i--) if (records[i]?.env === env) return records[i]?.image;
+  return undefined;
+}
+
+/**
+ * The state a rollback of `env` returns to: the promotion record before its
+ * latest one (whose `to` is the latest record's `from`, and whose `image` is
+ * what that version ran with). Undefined when `env` was pinned once only.
+ */
+export function previousRecord(lock: Lock, model: string, env: string): PromotionRecord | undefined {
+  const own = getModel(lock, model).promotions.filter((p) => p.env === env);
+  return own.at(-1)?.from === null ? undefined : own.at(-2);
 }
 
 /**

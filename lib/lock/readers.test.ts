@@ -26,7 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-type Json = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: edits of parsed fixtures
+// biome-ignore lint/suspicious/noExplicitAny: edits of parsed fixtures
+type Json = Record<string, any>;
 /** Edit the parsed JSON of one file of the good lock. */
 const editJson = (files: Record<string, string>, file: string, fn: (j: Json) => void) => {
   const j = JSON.parse(files[file] as string) as Json;

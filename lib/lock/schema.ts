@@ -6,6 +6,7 @@
  */
 import { rootDigest } from '../digest.ts';
 import { isProjectError, ProjectError } from '../errors.ts';
+import { IMAGE_REF_PATTERN } from '../pin.ts';
 import { compileValidator } from '../schema.ts';
 import { jsonPointer } from './json-text.ts';
 import type { Lock, LockedVersion, LockIndex } from './types.ts';
@@ -92,6 +93,7 @@ const promotionSchema = {
     at: { type: 'string', format: 'date-time' },
     by: { type: 'string', minLength: 1 },
     commit: { type: 'string', pattern: GIT_COMMIT },
+    image: { type: 'string', pattern: IMAGE_REF_PATTERN },
   },
 } as const;
 

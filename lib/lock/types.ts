@@ -46,6 +46,11 @@ export interface PromotionRecord {
   by?: string;
   /** The git commit that carried the promotion. */
   commit?: string;
+  /**
+   * The serving image the environment runs with this version (`registry/name@sha256:…`):
+   * the image travels with the model pin, dev → staging → prod (docs/gitops.md "Images").
+   */
+  image?: string;
 }
 
 /** One model: its versions, the version each environment runs, and how the pins moved. */

@@ -115,7 +115,7 @@ function segmentRegex(seg: string): string {
     else if (c === '[') {
       const end = seg.indexOf(']', i);
       out += end > i ? seg.slice(i, end + 1).replace(/^\[!/, '[^') : '\\[';
-      i = end > i ? end : i;
+      i = Math.max(end, i);
     } else if (c === '\\' && i + 1 < seg.length) out += `\\${seg[++i]}`;
     else out += c.replace(/[.+^${}()|]/g, '\\$&');
   }

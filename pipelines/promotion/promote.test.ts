@@ -6,7 +6,7 @@ import { renderPinPatch, writePin } from '../../lib/gitops/index.ts';
 import { readLock } from '../../lib/lock/index.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates } from './testing.ts';
+import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates, testImage } from './testing.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {
@@ -278,7 +278,80 @@ describe('promote: the lock and the pin file move together', () => {
   });
 });
 
+describe('promote: the serving image travels with the model pin', () => {
+  const built = 'ghcr.io/acme/model-server@sha256:' + 'b'.repeat(64);
+
+  it('dev takes the image image.yml built; staging and prod carry the image the environment before them ran', async () => {
+    const r = await repo([0.95, 0.96]);
+    expect(await run(r, { image: built }).p).toMatchObject({ env: 'dev', image: built, changed: true });
+    expect(await pinText(r, 'dev')).toContain(`image: ${built}`);
+    expect(await run(r, { env: 'staging' }).p).toMatchObject({ version: r.ids[1], image: built });
+    const { p, out } = run(r, { env: 'prod' });
+    expect(await p).toMatchObject({ version: r.ids[1], image: built });
+    expect(await pinText(r, 'prod')).toContain(`image: ${built}`);
+    const lock = await readLock(r.lockPath);
+    expect(lock.models[MODEL]?.promotions.map((x) => [x.env, x.image])).toEqual([
+      ['dev', built],
+      ['staging', built],
+      ['prod', built],
+    ]);
+    expect(out.join('')).toContain('pinned demo-classifier prod');
+  });
+
+  it('a new image for the version dev runs is a promotion of its own; the same again changes nothing', async () => {
+    const r = await repo([0.95], [['dev', 1]]);
+    const { p } = run(r, { image: built });
+    expect(await p).toMatchObject({ version: r.ids[0], from: r.ids[0], image: built, changed: true });
+    expect((await readLock(r.lockPath)).models[MODEL]?.promotions.at(-1)).toMatchObject({
+      env: 'dev',
+      from: r.ids[0],
+      to: r.ids[0],
+      image: built,
+    });
+    const before = await snapshot(r);
+    expect(await run(r, { image: built }).p).toMatchObject({ changed: false });
+    expect(await snapshot(r)).toEqual(before);
+  });
+
+  it('staging refuses an image without a digest (or none) from dev, naming what to do; nothing changes', async () => {
+    const none = await repo([0.95], [['dev', 1, null]]);
+    const { err } = await refused(none, { env: 'staging' });
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toBe(
+      'staging runs only images by digest, and dev has no image recorded: nothing was changed\n  → promote dev with --image <registry>/model-server@sha256:<hex> (promote.yml passes the image image.yml built and attested), then promote from there',
+    );
+    const tagged = await repo([0.95], [['dev', 1, 'ghcr.io/acme/model-server:main']]);
+    expect((await refused(tagged, { env: 'staging' })).err.message).toContain(
+      'staging runs only images by digest, and dev runs ghcr.io/acme/model-server:main, a tag without a digest',
+    );
+    // dev itself may run a tag (a local or demo deployment).
+    expect(await run(tagged, { image: 'ghcr.io/acme/model-server:pr-7' }).p).toMatchObject({ changed: true });
+  });
+
+  it('refuses an --image that is not an image reference', async () => {
+    const r = await repo([0.95]);
+    const { err } = await refused(r, { image: 'model server!' });
+    expect(err.code).toBe('USAGE');
+    expect(err.message).toContain('--image model server! is not an image reference');
+  });
+});
+
 describe('rollback', () => {
+  it('restores the image the previous state ran, not the newest one', async () => {
+    const r = await repo(
+      [0.95, 0.96],
+      [
+        ['prod', 1, testImage(1)],
+        ['prod', 2, testImage(2)],
+      ],
+    );
+    expect(await run(r, { mode: 'rollback', env: 'prod' }).p).toMatchObject({
+      version: r.ids[0],
+      image: testImage(1),
+    });
+    expect(await pinText(r, 'prod')).toContain(`image: ${testImage(1)}`);
+  });
+
   it('pins the version the environment ran before, checking its digests only', async () => {
     const r = await repo(
       [0.95, 0.5],

@@ -6,6 +6,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256 } from '../../lib/digest.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../../lib/fs.ts';
 import { fileSource, type Lock, versionIdOf, versionsDirOf, writeLock } from '../../lib/lock/index.ts';
 import { makeArtifact, makeEntry, tempDir } from '../../lib/lock/testing.ts';
@@ -40,15 +41,19 @@ export interface PromotionRepo {
   ids: string[];
 }
 
+/** A serving image by digest for tests: the n-th build. */
+export const testImage = (n: number): string => `ghcr.io/acme/model-server@sha256:${sha256(`build ${n}`)}`;
+
 /**
  * A temp repo whose lock has one version per entry of `accuracies`
  * (the i-th trained on day i+1, artifact artifacts/v<i+1> with macro_f1 =
  * accuracy), and `pins` moved in order through promotion records; a pin names
- * its version by 1-based position in `accuracies`.
+ * its version by 1-based position in `accuracies`, and runs image `image`
+ * (default testImage(nth); null: no image recorded).
  */
 export async function promotionRepo(
   accuracies: number[],
-  pins: [env: string, nth: number][] = [],
+  pins: [env: string, nth: number, image?: string | null][] = [],
   gates: GatesConfig = testGates(),
 ): Promise<PromotionRepo> {
   const root = await tempDir('promotion-');
@@ -72,13 +77,14 @@ export async function promotionRepo(
       metrics: { accuracy, macro_f1: accuracy, samples: 100 },
     });
   }
-  for (const [env, nth] of pins) {
+  for (const [env, nth, image = testImage(nth)] of pins) {
     const version = ids[nth - 1] as string;
     model.promotions.push({
       env,
       from: model.pins[env] ?? null,
       to: version,
       at: '2026-01-01T00:00:00.000Z',
+      ...(image ? { image } : {}),
     });
     model.pins[env] = version;
   }

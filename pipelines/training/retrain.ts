@@ -17,7 +17,7 @@ import type { GithubApi } from '../../lib/github/client.ts';
 import { readRepoContext } from '../../lib/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
-import { type LockedVersion, lockPaths, readLock } from '../../lib/lock/index.ts';
+import { lockPaths, readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';

@@ -12,6 +12,7 @@ export {
   RESULT_FILE_ENV,
   TERMINATION_MESSAGE_PATH,
   TRAINER_CONTAINER,
+  TRAINER_IMAGE_NAME,
   type TrainingJobSpec,
 } from './manifest.ts';
 export { jobOutcome, parseResultLine, trainerTermination } from './result.ts';

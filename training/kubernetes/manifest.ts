@@ -27,11 +27,14 @@ export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 /** GPU resource name of the NVIDIA device plugin. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
+/** The trainer image's name in manifests/training-job (its kustomization `images:` entry pins it by digest). */
+export const TRAINER_IMAGE_NAME = 'ghcr.io/OWNER/model-trainer';
+
 /** The init container that checks out the revision to train (TRAINING_GIT_REF) before the trainer starts. */
 export const CHECKOUT_CONTAINER = 'checkout';
 /** Where the checkout goes (an emptyDir); the trainer runs there. */
 export const SOURCE_DIR = '/work/src';
-/** Where the trainer image holds its dependencies (training/Dockerfile). */
+/** Where the trainer image holds its dependencies (serving/Dockerfile, target trainer). */
 export const IMAGE_APP_DIR = '/app';
 
 /**
@@ -61,7 +64,7 @@ export interface TrainingJobSpec {
   /** Job name (DNS-1123 label, at most 63 characters). */
   name: string;
   namespace: string;
-  /** The trainer image (training/Dockerfile: node, git, the dependencies of package-lock.json). */
+  /** The trainer image (serving/Dockerfile target trainer: node, git, the dependencies of package-lock.json). */
   image: string;
   /** What the Job checks out and trains: the repository URL and the ref (a commit, usually the PR head). */
   git?: { repository: string; ref: string };

@@ -303,7 +303,8 @@ describe('submitTrainingJob against a real API server', () => {
         ...['--out', '/work/runs/artifact', '--no-progress'],
       ]);
       expect(c?.workingDir).toBe('/work/src');
-      const env = (list: { name: string; value?: string }[] | undefined) => Object.fromEntries((list ?? []).map((e) => [e.name, e.value]));
+      const env = (list: { name: string; value?: string }[] | undefined) =>
+        Object.fromEntries((list ?? []).map((e) => [e.name, e.value]));
       expect(env(c?.env)).toMatchObject({
         TRAINING_GIT_REPOSITORY: 'https://github.com/acme/models.git',
         TRAINING_GIT_REF: SHA,

@@ -13,6 +13,7 @@ import { writeLock } from '../../lock/io.ts';
 import { versionIdOf } from '../../lock/schema.ts';
 import { makeEntry } from '../../lock/testing.ts';
 import type { Lock, LockedVersion } from '../../lock/types.ts';
+import { writePin } from '../pin.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const MODEL = 'demo-classifier';
@@ -41,7 +42,13 @@ export function fakeEntryOf(version: string): LockedVersion {
   throw new Error(`fakeEntryOf: no seed gives version ${version}`);
 }
 
-/** Versions of seeds 1 and 2; dev and staging pinned to 2, prod to 1, each moved by a promotion record. */
+/** A serving image by digest (made up, well-formed). */
+export const fakeImage = (n: string): string => `ghcr.io/acme/model-server@sha256:${hex(`image ${n}`)}`;
+
+/**
+ * Versions of seeds 1 and 2; dev and staging pinned to 2, prod to 1, each
+ * moved by a promotion record that names the image it runs by digest.
+ */
 export function fakeLock(): Lock {
   const [v1, v2] = [fakeVersion('1'), fakeVersion('2')];
   const pins = { dev: v2, staging: v2, prod: v1 };
@@ -56,10 +63,25 @@ export function fakeLock(): Lock {
           from: null,
           to,
           at: '2026-01-01T00:00:00.000Z',
+          image: fakeImage(to),
         })),
       },
     },
   };
+}
+
+/** Write every environment's model-pin.yaml as `lock` pins it (version, entry, image). */
+export async function writePins(root: string, lock: Lock = fakeLock()): Promise<void> {
+  const m = lock.models[MODEL]!;
+  for (const [env, version] of Object.entries(m.pins)) {
+    const image = m.promotions.filter((p) => p.env === env).at(-1)?.image;
+    await writePin(join(root, 'environments', env), {
+      model: MODEL,
+      version,
+      entry: m.versions[version]!,
+      ...(image ? { image } : {}),
+    });
+  }
 }
 
 /** Copy the Kustomize tree into a new temp dir and write models.lock.json there; returns the root. */
