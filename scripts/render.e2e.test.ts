@@ -42,7 +42,7 @@ test('renders the chosen environment, prints the table and writes --out', async 
       new RegExp(`^environments/prod +ml-prod +8 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
     );
     expect(text).not.toContain('environments/dev');
-    expect(text).toContain(`wrote 3 file(s) to ${out}`);
+    expect(text).toContain(`wrote 4 file(s) to ${out}`);
     expect((await readdir(join(out, 'environments'))).sort()).toEqual(['prod.yaml']);
     expect(await readFile(join(out, 'environments', 'prod.yaml'), 'utf8')).toMatch(
       new RegExp(`ml.gitops/model-version: "?${prod}"?\n`),

@@ -21,6 +21,8 @@ import {
 } from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { requireTool } from '../lib/testing/services.ts';
+import { type RunningPrometheus, startPrometheus } from '../monitoring/testing/prometheus.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -122,10 +124,10 @@ const envOf = (r: TestRepos) => ({
   GITHUB_RUN_ID: '99',
 });
 
-async function run(r: TestRepos) {
+async function run(r: TestRepos, extra: string[] = [], env: Record<string, string> = {}) {
   const lines: string[] = [];
-  const code = await main(['--config', configPath, '--base', 'main'], {
-    env: envOf(r),
+  const code = await main(['--config', configPath, '--base', 'main', ...extra], {
+    env: { ...envOf(r), ...env },
     cwd: r.work,
     now: () => NOW,
     print: (l) => lines.push(l),
@@ -219,6 +221,70 @@ describe('npm run retrain', () => {
       ),
     );
     expect(gh.pulls).toEqual([]);
+  });
+
+  describe('--if-drift (the scheduled run) asks a real Prometheus whether a drift alert fires', () => {
+    const prometheus = requireTool(
+      '/usr/bin/prometheus',
+      'apt-get install prometheus (scripts/setup.d/50-prometheus.sh)',
+    );
+    /** A Prometheus whose only rule is `alert`, firing (vector(1)) or not. */
+    async function promWith(firing: boolean): Promise<RunningPrometheus> {
+      const rules = join(dir, `drift-${firing}.yaml`);
+      await writeFile(
+        rules,
+        `groups:\n  - name: drift\n    rules:\n      - alert: ServingFeatureDrift\n        expr: ${firing ? 'vector(1)' : 'vector(0) > 1'}\n        labels: { feature: contrast, method: ks }\n`,
+      );
+      const prom = await startPrometheus({ ruleFiles: [rules], selfScrape: true });
+      // Two evaluation rounds of the rule group (Prometheus' own metric), so a rule that fires has fired.
+      await prom.waitFor('prometheus_rule_group_iterations_total', (s) => Number(s[0]?.value[1] ?? 0) >= 2);
+      return prom;
+    }
+
+    it('no drift alert firing: nothing is trained, no branch, no pull request', async () => {
+      if (!prometheus) return;
+      const prom = await promWith(false);
+      try {
+        const r = await setup(lockWithProd(), gatesWith(0, 1));
+        const { code, out } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
+        expect(code).toBe(0);
+        expect(out).toContain(`no drift alert firing on ${prom.url}: nothing retrained`);
+        expect(out).not.toContain('retrain: branch');
+        expect(gh.requests).toEqual([]);
+        expect(r.git(['branch', '--list', 'retrain/*'], r.origin)).toBe('');
+      } finally {
+        await prom.stop();
+      }
+    });
+
+    it('a drift alert firing: retrains and opens the pull request, naming the alert as the reason', async () => {
+      if (!prometheus) return;
+      const prom = await promWith(true);
+      try {
+        await prom.waitFor('ALERTS{alertstate="firing"}');
+        const r = await setup(lockWithProd(), gatesWith(0, 1));
+        const { code } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
+        expect(code).toBe(0);
+        expect(gh.pulls).toHaveLength(1);
+        expect(gh.pulls[0]?.body).toContain(
+          `Started by: drift alert(s) firing on ${prom.url}: ServingFeatureDrift (feature=contrast, method=ks)`,
+        );
+      } finally {
+        await prom.stop();
+      }
+    });
+
+    it('refuses --if-drift without PROMETHEUS_URL (exit 2), and fails when Prometheus does not answer', async () => {
+      const r = await setup(lockWithProd(), gatesWith(0, 1));
+      await expect(run(r, ['--if-drift'])).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringContaining('--if-drift needs PROMETHEUS_URL'),
+      });
+      await expect(run(r, ['--if-drift'], { PROMETHEUS_URL: 'http://127.0.0.1:9' })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+      expect(gh.requests).toEqual([]);
+    });
   });
 
   it('names the drift alerts of a repository_dispatch as the reason', async () => {

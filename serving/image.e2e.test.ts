@@ -50,7 +50,14 @@ beforeAll(() => {
 describe('the serving image, derived from serving/Dockerfile', () => {
   it('reads its own ignore file and builds the runtime stage last', () => {
     expect(ignoreFile).toBe(`${DOCKERFILE}.dockerignore`);
-    expect(stages.map((s) => s.name)).toEqual(['deps', 'deps-server', 'deps-trainer', 'trainer', 'runtime']);
+    expect(stages.map((s) => s.name)).toEqual([
+      'deps',
+      'deps-server',
+      'deps-trainer',
+      'trainer',
+      'relay',
+      'runtime',
+    ]);
     expect(runtimeOf(runtime)).toEqual({
       cmd: ['node', '--import', 'tsx', 'serving/main.ts'],
       workdir: '/app',
@@ -72,6 +79,25 @@ describe('the serving image, derived from serving/Dockerfile', () => {
       'training/preprocessing.ts',
     ]);
     for (const c of copied) expect(c.image.startsWith('/app/')).toBe(true);
+  });
+
+  it('the relay target holds everything scripts/alert-relay.ts imports, and nothing of serving or training', () => {
+    const relay = stages.find((st) => st.name === 'relay')!;
+    const inImage = new Set(copiedFromContext(relay, loadBuild(DOCKERFILE, ROOT).kept).map((c) => c.context));
+    const needed = [...runtimeClosure(ROOT, 'scripts/alert-relay.ts')].filter((f) => f.endsWith('.ts'));
+    expect(needed).toContain('monitoring/alert-relay.ts');
+    expect(needed.filter((f) => !inImage.has(f))).toEqual([]);
+    expect(
+      [...inImage].filter((f) => /^(serving|training)\//.test(f) || /\.test\.ts$|(^|\/)testing\//.test(f)),
+    ).toEqual([]);
+    expect(runtimeOf(relay).cmd).toEqual([
+      'node',
+      '--import',
+      'tsx',
+      'scripts/alert-relay.ts',
+      '--host',
+      '0.0.0.0',
+    ]);
   });
 
   it('the derivation can fail: a COPY of an ignored or missing path is an error', () => {

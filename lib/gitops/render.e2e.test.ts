@@ -61,6 +61,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/dev',
       'environments/prod',
       'environments/staging',
+      'manifests/alert-relay',
       'manifests/argocd',
       'manifests/training-job',
     ]);
@@ -113,6 +114,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/dev.yaml',
       'environments/prod.yaml',
       'environments/staging.yaml',
+      'manifests/alert-relay.yaml',
       'manifests/argocd.yaml',
       'manifests/training-job.yaml',
     ]);
@@ -167,6 +169,54 @@ describe('renderAll (real Kustomize)', () => {
       `environments/staging: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for staging`,
     ]);
   });
+
+  run(
+    'the alert relay: non-root, read-only, the shared secret mounted where the script reads it, reachable from Alertmanager only',
+    async () => {
+      const root = await pinnedRepo();
+      const report = await renderAll({ root, kustomize: kustomize!, envs: ['dev'] });
+      const objects = report.targets.find((t) => t.target.id === 'manifests/alert-relay')!.objects;
+      expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
+        'Deployment/alert-relay',
+        'NetworkPolicy/alert-relay',
+        'Service/alert-relay',
+        'ServiceAccount/alert-relay',
+      ]);
+      for (const o of objects) expect(o.metadata?.namespace).toBe('ml-monitoring');
+      const dep = objects.find((o) => o.kind === 'Deployment')!;
+      const c = dep.spec.template.spec.containers[0];
+      expect(c.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
+      const file = c.env.find((e: { name: string }) => e.name === 'ALERT_RELAY_TOKEN_FILE').value;
+      const mount = c.volumeMounts.find((m: { name: string }) => m.name === 'shared-secret');
+      expect(file).toBe(`${mount.mountPath}/token`);
+      expect(mount.readOnly).toBe(true);
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+      expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
+      const np = objects.find((o) => o.kind === 'NetworkPolicy')!;
+      expect(dep.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
+      expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'alert-relay' });
+      expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+      expect(np.spec.ingress).toEqual([
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'alertmanager' } },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: 8080 }],
+        },
+      ]);
+      // The Service Alertmanager's webhook URL names (monitoring/alertmanager/alertmanager.yml).
+      const svc = objects.find((o) => o.kind === 'Service')!;
+      expect(
+        `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec.ports[0].port}/alerts`,
+      ).toBe('http://alert-relay.ml-monitoring.svc:8080/alerts');
+    },
+  );
 
   run('an environment without model-pin.yaml fails and names the promote command', async () => {
     const root = await pinnedRepo();

@@ -78,6 +78,7 @@ describe('the repository workflows', () => {
     ).toEqual([
       ['serving/Dockerfile', 'runtime'],
       ['serving/Dockerfile', 'trainer'],
+      ['serving/Dockerfile', 'relay'],
     ]);
     for (const s of pushes) expect(s.with).toMatchObject({ push: true, sbom: true, provenance: 'mode=max' });
     const attests = build.steps.filter((s: { uses?: string }) =>
@@ -86,6 +87,7 @@ describe('the repository workflows', () => {
     expect(attests.map((s: { with: { 'subject-digest': string } }) => s.with['subject-digest'])).toEqual([
       gha('steps.server.outputs.digest'),
       gha('steps.trainer.outputs.digest'),
+      gha('steps.relay.outputs.digest'),
     ]);
     expect(build.outputs.server).toBe(
       `${gha('steps.names.outputs.server')}@${gha('steps.server.outputs.digest')}`,
@@ -115,7 +117,15 @@ describe('the repository workflows', () => {
     const drift = await load('drift.yml');
     expect(Object.keys(drift.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
     expect(drift.on.repository_dispatch.types).toEqual(['drift-alert']);
-    expect(drift.jobs.retrain.steps.at(-1).run).toBe('npm run retrain');
+    // The schedule retrains only when Prometheus says a drift alert fires; a dispatch or a person at once.
+    const runs = drift.jobs.retrain.steps.filter((s: { run?: string }) =>
+      s.run?.startsWith('npm run retrain'),
+    );
+    expect(runs.map((s: { if: string; run: string }) => [s.if, s.run])).toEqual([
+      ["github.event_name == 'schedule'", 'npm run retrain -- --if-drift'],
+      ["github.event_name != 'schedule'", 'npm run retrain'],
+    ]);
+    expect(runs[0].env.PROMETHEUS_URL).toBe(gha('vars.PROMETHEUS_URL'));
   });
 });
 

@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ProjectError } from '../../lib/index.ts';
+import { queryInstant, type VectorSample } from '../prometheus-api.ts';
+
+export type { VectorSample };
 
 export interface ScrapeTarget {
   /** The `job` label, e.g. `model-server`. */
@@ -36,12 +39,6 @@ export interface StartPrometheusOptions {
   interval?: string;
   /** How long to wait for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
-}
-
-/** One sample of an instant vector, as /api/v1/query returns it. */
-export interface VectorSample {
-  metric: Record<string, string>;
-  value: [number, string];
 }
 
 export interface RunningPrometheus {
@@ -172,29 +169,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     await sleep(200);
   }
 
-  const query = async (expr: string): Promise<VectorSample[]> => {
-    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
-    const body = (await res.json()) as {
-      status: string;
-      error?: string;
-      data?: { resultType: string; result: VectorSample[] };
-    };
-    if (body.status !== 'success' || !body.data) {
-      throw new ProjectError('INVALID', `Prometheus query ${expr} failed: ${body.error ?? res.status}`, {
-        subject: expr,
-      });
-    }
-    if (body.data.resultType !== 'vector') {
-      throw new ProjectError(
-        'INVALID',
-        `Prometheus query ${expr} gave a ${body.data.resultType}, not a vector`,
-        {
-          subject: expr,
-        },
-      );
-    }
-    return body.data.result;
-  };
+  const query = (expr: string): Promise<VectorSample[]> => queryInstant({ url }, expr);
 
   const waitFor = async (expr: string, accept = (s: VectorSample[]) => s.length > 0, timeoutMs = 30_000) => {
     const until = Date.now() + timeoutMs;

@@ -30,11 +30,14 @@ export {
   trainOnKubernetes,
 } from './kubernetes.ts';
 export {
+  type DriftCheck,
   defaultRetrainGates,
+  type RetrainIfDriftResult,
   type RetrainOptions,
   type RetrainResult,
   retrain,
   retrainBranchName,
+  retrainIfDrift,
 } from './retrain.ts';
 export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './sides.ts';
 export {

@@ -19,6 +19,8 @@ import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.
 import { appendJobSummary } from '../../lib/github/summary.ts';
 import { lockPaths, readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
+import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
+import { firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier } from '../promotion/gates.ts';
@@ -227,4 +229,50 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   });
   log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
   return { branch, run, version, better, checks, markdown, publish, pullRequest: pr };
+}
+
+export interface DriftCheck {
+  prometheus: PrometheusConfig;
+  /** The alerts that mean drift (default monitoring/alert-relay DRIFT_ALERTS). */
+  alertNames?: readonly string[];
+  fetch?: typeof fetch;
+}
+
+export interface RetrainIfDriftResult {
+  /** The drift alerts firing (their labels); empty: nothing was trained. */
+  firing: Record<string, string>[];
+  result?: RetrainResult;
+}
+
+/**
+ * The scheduled retrain: ask Prometheus whether a drift alert fires
+ * (`ALERTS{alertstate="firing"}`, monitoring/prometheus-api.ts) and retrain
+ * only then, naming the alerts as the reason. A Prometheus that does not answer
+ * is an error (UNAVAILABLE), never read as "no drift".
+ */
+export async function retrainIfDrift(
+  options: RetrainOptions & { drift: DriftCheck },
+): Promise<RetrainIfDriftResult> {
+  const log = options.log ?? ((l: string) => console.error(l));
+  const names = options.drift.alertNames ?? DRIFT_ALERTS;
+  const firing = await firingAlerts(options.drift.prometheus, names, {
+    ...(options.drift.fetch ? { fetch: options.drift.fetch } : {}),
+  });
+  if (firing.length === 0) {
+    log(
+      `retrain: no drift alert firing on ${options.drift.prometheus.url} (${names.join(', ')}): nothing to retrain`,
+    );
+    return { firing };
+  }
+  const what = firing.map((l) => {
+    const extra = Object.entries(l)
+      .filter(([k]) => !['__name__', 'alertname', 'alertstate'].includes(k))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    return `${l.alertname}${extra ? ` (${extra})` : ''}`;
+  });
+  log(`retrain: drift alert(s) firing: ${what.join('; ')}`);
+  const reason = `drift alert(s) firing on ${options.drift.prometheus.url}: ${what.join('; ')}`;
+  return { firing, result: await retrain({ ...options, reason }) };
 }

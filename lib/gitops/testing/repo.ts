@@ -87,7 +87,13 @@ export async function writePins(root: string, lock: Lock = fakeLock()): Promise<
 /** Copy the Kustomize tree into a new temp dir and write models.lock.json there; returns the root. */
 export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'gitops-render-'));
-  for (const dir of ['manifests/base', 'manifests/argocd', 'manifests/training-job', 'environments']) {
+  for (const dir of [
+    'manifests/base',
+    'manifests/argocd',
+    'manifests/training-job',
+    'manifests/alert-relay',
+    'environments',
+  ]) {
     await cp(join(REPO_ROOT, dir), join(root, dir), { recursive: true });
   }
   await writeLock(join(root, 'models.lock.json'), lock);
