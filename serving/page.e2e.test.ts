@@ -7,28 +7,28 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs, tool } from '../lib/testing/services.ts';
 import { shapePng } from './testing/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
 
-const executable = requireTool(
+const chromiumBinary = tool(
   '/usr/bin/chromium',
   'run scripts/setup.d/40-chromium.sh (apt-get install chromium)',
 );
-const run = executable ? test : test.skip;
+const run = needs(chromiumBinary).test;
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;
 let browser: Browser | undefined;
 
+// Runs only when a test of the file does (jest skips the hooks of skipped tests).
 beforeAll(async () => {
-  if (!executable) return;
   fixture = await tempFixture();
   s = await startTestServer(fixture);
   browser = await chromium.launch({
-    executablePath: executable,
+    executablePath: chromiumBinary.path,
     args: [
       '--headless',
       '--no-sandbox',

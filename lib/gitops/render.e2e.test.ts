@@ -4,25 +4,21 @@
 // the exact message a user sees.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { isProjectError } from '../errors.ts';
-import { inCI } from '../testing/services.ts';
+import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
+import { kustomizeInstalled } from './testing/kustomize.ts';
 import { edit, fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
-let kustomize: KustomizeTool | undefined;
+const { describe } = needs(kustomizeInstalled());
+let kustomize: KustomizeTool;
 const roots: string[] = [];
 
 beforeAll(async () => {
-  // Like requireTool: a missing Kustomize skips locally and fails in CI.
-  try {
-    kustomize = await findKustomize();
-  } catch (e) {
-    if (inCI()) throw e;
-    console.warn(`skipping: ${(e as Error).message}`);
-  }
+  kustomize = await findKustomize();
 });
 afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
@@ -42,7 +38,7 @@ async function pinnedRepo(): Promise<string> {
 /** The problems of a render that must fail (only `envs` when given, to keep the test quick). */
 async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   try {
-    await renderAll({ root, kustomize: kustomize!, envs });
+    await renderAll({ root, kustomize, envs });
   } catch (e) {
     if (isProjectError(e) && e.code === 'INVALID') return e.details as string[];
     throw e;
@@ -50,16 +46,10 @@ async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   throw new Error('render passed, a problem was expected');
 }
 
-const run = (name: string, fn: () => Promise<void>) =>
-  test(name, async () => {
-    if (!kustomize) return; // skipped outside CI: requireTool printed why
-    await fn();
-  });
-
 describe('renderAll (real Kustomize)', () => {
-  run('renders every environment and manifests folder, valid, deterministic', async () => {
+  test('renders every environment and manifests folder, valid, deterministic', async () => {
     const root = await pinnedRepo();
-    const report = await renderAll({ root, kustomize: kustomize! });
+    const report = await renderAll({ root, kustomize });
     expect(report.targets.map((t) => t.target.id)).toEqual([
       'environments/dev',
       'environments/prod',
@@ -108,7 +98,7 @@ describe('renderAll (real Kustomize)', () => {
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
     const paths = await writeRendered(out1, report);
-    await writeRendered(out2, await renderAll({ root, kustomize: kustomize! }));
+    await writeRendered(out2, await renderAll({ root, kustomize }));
     expect(paths.map((p) => p.slice(out1.length + 1))).toEqual([
       'environments/dev.yaml',
       'environments/prod.yaml',
@@ -121,7 +111,7 @@ describe('renderAll (real Kustomize)', () => {
     }
   });
 
-  run('a pin that names a version not in the lock fails', async () => {
+  test('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'dev'), { model: MODEL, version: '7', entry: fakeEntry('7') });
     expect(await problemsOf(root, ['dev'])).toEqual([
@@ -129,7 +119,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a pin whose digests are not the lock entry fails', async () => {
+  test('a pin whose digests are not the lock entry fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'staging'), {
       model: MODEL,
@@ -144,7 +134,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('an environment without model-pin.yaml fails and names the promote command', async () => {
+  test('an environment without model-pin.yaml fails and names the promote command', async () => {
     const root = await pinnedRepo();
     await rm(join(root, 'environments', 'prod', 'model-pin.yaml'));
     expect(await problemsOf(root, ['prod'])).toEqual([
@@ -152,7 +142,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a missing readiness probe fails in every environment', async () => {
+  test('a missing readiness probe fails in every environment', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', /\n {10}readinessProbe:\n(?: {12}.*\n)+/, '\n');
     expect(await problemsOf(root)).toEqual(
@@ -162,7 +152,7 @@ describe('renderAll (real Kustomize)', () => {
     );
   });
 
-  run('a missing memory limit fails', async () => {
+  test('a missing memory limit fails', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', '              memory: 1Gi\n', '');
     await edit(root, 'environments/dev/resources.yaml', '              memory: 512Mi\n', '');
@@ -171,7 +161,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a container that may escalate privileges fails', async () => {
+  test('a container that may escalate privileges fails', async () => {
     const root = await pinnedRepo();
     await edit(
       root,
@@ -184,7 +174,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('an object that breaks its schema fails, naming the field', async () => {
+  test('an object that breaks its schema fails, naming the field', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/hpa.yaml', 'averageUtilization: 70', 'averageUtilization: high');
     await edit(root, 'manifests/argocd/applicationset.yaml', 'goTemplate: true', 'goTemplate: "yes"');
@@ -197,7 +187,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a kind the AppProject does not allow fails', async () => {
+  test('a kind the AppProject does not allow fails', async () => {
     const root = await pinnedRepo();
     await edit(
       root,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../errors.ts';
-import { freePort } from '../testing/mlflow.ts';
+import { freePort } from '../testing/ports.ts';
 import { MlflowHttp } from './http.ts';
 import { backoffDelayMs } from './retry.ts';
 
