@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from '@jest/globals';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/index.ts';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { runSync } from '../lib/shell.ts';
@@ -157,19 +158,14 @@ it('a candidate trained on a branch is merged, promoted to dev and rendered with
 
   const report = await renderAll({ root: fork, kustomize, envs: ['dev'] });
   const dev = report.targets.find((t) => t.target.env === 'dev');
-  const deployment = dev?.objects.find((o) => o.kind === 'Deployment');
+  const deployment = dev?.objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment | undefined;
   const template = deployment?.spec?.template;
   expect(template?.metadata?.annotations).toMatchObject({
     'ml.gitops/model-name': 'demo-classifier',
     'ml.gitops/model-version': version,
     'ml.gitops/model-sha256': rootDigest,
   });
-  const env = Object.fromEntries(
-    (template?.spec?.containers?.[0]?.env ?? []).map((e: { name: string; value: string }) => [
-      e.name,
-      e.value,
-    ]),
-  );
+  const env = Object.fromEntries((template?.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value]));
   expect(env).toMatchObject({
     SERVING_MODEL_NAME: 'demo-classifier',
     SERVING_MODEL_VERSION: version,

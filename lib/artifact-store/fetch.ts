@@ -61,6 +61,7 @@ async function openLocal(path: string, file: string, uri: string): Promise<Artif
       throw new ProjectError('NOT_FOUND', `artifact file "${file}" not found at ${path} (artifact ${uri})`, {
         subject: path,
         hint: 'check the artifact URI, or fetch the artifact folder first',
+        cause: e,
       });
     }
     throw new ProjectError('UNAVAILABLE', `cannot read ${path}: ${e.code ?? e.message}`, {

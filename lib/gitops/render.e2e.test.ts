@@ -5,6 +5,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { isProjectError } from '../errors.ts';
 import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
@@ -87,13 +88,13 @@ describe('renderAll (real Kustomize)', () => {
       'ServiceAccount',
       'ServiceMonitor',
     ]);
-    const dep = dev.objects.find((o) => o.kind === 'Deployment')!;
+    const dep = dev.objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment;
     const env = Object.fromEntries(
-      dep.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+      dep.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]),
     );
     expect(env.SERVING_MODEL_VERSION).toBe('2');
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
-    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe('2');
+    expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe('2');
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
@@ -184,6 +185,15 @@ describe('renderAll (real Kustomize)', () => {
           `environments/${e}: HorizontalPodAutoscaler/model-server: schema: /spec/metrics/0/resource/target/averageUtilization: must be integer`,
       ),
       'manifests/argocd: ApplicationSet/model-server: schema: /spec/goTemplate: must be boolean',
+    ]);
+  });
+
+  test('a malformed pod spec is a problem in the report, not a TypeError', async () => {
+    const root = await pinnedRepo();
+    await edit(root, 'manifests/training-job/job.yaml', 'drop: ["ALL"]', 'drop: 5');
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'manifests/training-job: Job/model-training: schema: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+      'manifests/training-job: Job/model-training: cannot check the pod spec: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
     ]);
   });
 

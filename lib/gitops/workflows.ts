@@ -16,20 +16,21 @@ import { parse } from 'yaml';
 const FORK_GUARD = 'github.event.pull_request.head.repo.full_name == github.repository';
 const TRAIN_LABEL = 'safe-to-train';
 
-// biome-ignore lint/suspicious/noExplicitAny: workflow YAML, checked field by field
-type Any = any;
+/** A YAML mapping (workflow YAML is read field by field, each field checked before use). */
+type Mapping = Record<string, unknown>;
+const isMapping = (v: unknown): v is Mapping => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function triggers(on: Any): string[] {
+function triggers(on: unknown): string[] {
   if (typeof on === 'string') return [on];
   if (Array.isArray(on)) return on.map(String);
-  if (on && typeof on === 'object') return Object.keys(on);
+  if (isMapping(on)) return Object.keys(on);
   return [];
 }
 
-function runsOnLabels(runsOn: Any): string[] {
+function runsOnLabels(runsOn: unknown): string[] {
   if (typeof runsOn === 'string') return [runsOn];
   if (Array.isArray(runsOn)) return runsOn.map(String);
-  if (runsOn && typeof runsOn === 'object' && runsOn.labels) return runsOnLabels(runsOn.labels);
+  if (isMapping(runsOn) && runsOn.labels) return runsOnLabels(runsOn.labels);
   return [];
 }
 
@@ -43,34 +44,37 @@ function pinned(uses: string): boolean {
 /** Problems of one workflow file (`name` is how messages name it); empty when it follows the policy. */
 export function workflowProblems(name: string, text: string): string[] {
   const out: string[] = [];
-  let wf: Any;
+  let wf: unknown;
   try {
     wf = parse(text);
   } catch (e) {
     return [`${name}: not valid YAML (${(e as Error).message})`];
   }
-  if (!wf || typeof wf !== 'object') return [`${name}: not a workflow`];
+  if (!isMapping(wf)) return [`${name}: not a workflow`];
   const on = triggers(wf.on);
   const top = wf.permissions;
   if (top === undefined)
     out.push(`${name}: no top-level permissions (set permissions: {} and grant per job)`);
-  else if (typeof top === 'string' || Object.values(top ?? {}).some((v) => v !== 'read' && v !== 'none')) {
+  else if (!isMapping(top) || Object.values(top).some((v) => v !== 'read' && v !== 'none')) {
     out.push(`${name}: top-level permissions grant more than read`);
   }
-  for (const [id, job] of Object.entries<Any>(wf.jobs ?? {})) {
+  for (const [id, value] of Object.entries(isMapping(wf.jobs) ? wf.jobs : {})) {
     const where = `${name}: job ${id}`;
-    if (job?.permissions === undefined) out.push(`${where}: no permissions`);
+    const job: Mapping = isMapping(value) ? value : {};
+    if (job.permissions === undefined) out.push(`${where}: no permissions`);
     const uses: string[] = [];
-    if (typeof job?.uses === 'string') uses.push(job.uses);
-    for (const step of job?.steps ?? []) if (typeof step?.uses === 'string') uses.push(step.uses);
+    if (typeof job.uses === 'string') uses.push(job.uses);
+    for (const step of Array.isArray(job.steps) ? job.steps : []) {
+      if (isMapping(step) && typeof step.uses === 'string') uses.push(step.uses);
+    }
     for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
-    const labels = runsOnLabels(job?.['runs-on']);
+    const labels = runsOnLabels(job['runs-on']);
     if (labels.includes('self-hosted')) {
       if (on.includes('pull_request_target')) {
         out.push(`${where}: runs on a self-hosted runner for pull_request_target (fork code with secrets)`);
       }
       if (on.includes('pull_request')) {
-        const cond = String(job?.if ?? '');
+        const cond = String(job.if ?? '');
         if (!cond.includes(FORK_GUARD) || !cond.includes(TRAIN_LABEL)) {
           out.push(
             `${where}: runs on a self-hosted runner for pull_request without the fork guard (${FORK_GUARD} || label ${TRAIN_LABEL})`,
