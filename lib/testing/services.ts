@@ -81,7 +81,7 @@ const JEST: JestApi = { test: jestTest, it: jestIt, describe: jestDescribe };
 
 type Register = (name: string, ...rest: unknown[]) => void;
 
-/** `fn.skip` under a title that says why; its `.each` and `.skip` do the same. */
+/** `fn.skip` under a title that says why; its `.each`, `.skip` and `.only` do the same. */
 function skipping<F extends typeof jestTest | typeof jestDescribe>(fn: F, why: string): F {
   const title = (name: string) => `${name} [skipped: ${why}]`;
   const skip = fn.skip as unknown as Register;
@@ -91,7 +91,7 @@ function skipping<F extends typeof jestTest | typeof jestDescribe>(fn: F, why: s
     (...table: unknown[]): Register =>
     (name, ...rest) =>
       skipEach(...table)(title(name), ...rest);
-  return Object.assign(wrapped, { each, skip: wrapped }) as unknown as F;
+  return Object.assign(wrapped, { each, skip: wrapped, only: wrapped }) as unknown as F;
 }
 
 /**
