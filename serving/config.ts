@@ -27,6 +27,7 @@ import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { PIN_ENV } from '../lib/pin.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../training/images.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
+import type { FeedbackConfig } from './feedback.ts';
 
 /** The one model version this process serves. */
 export interface ModelPin {
@@ -79,6 +80,8 @@ export interface ServingConfig {
   mlflow?: MlflowConfig;
   /** Online drift (`SERVING_DRIFT_*`, docs/drift.md); default: on, with the defaults there. */
   drift?: DriftConfig;
+  /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
+  feedback: FeedbackConfig;
 }
 
 /** The environment variables read, all strings (as the environment gives them). */
@@ -111,6 +114,11 @@ export interface ServingEnv {
   SERVING_KEEP_ALIVE_TIMEOUT_MS?: string;
   SERVING_MAX_CONNECTIONS?: string;
   SERVING_MAX_HEADER_BYTES?: string;
+  SERVING_FEEDBACK_CAPACITY?: string;
+  SERVING_FEEDBACK_MAX_BYTES?: string;
+  SERVING_FEEDBACK_TTL_SECONDS?: string;
+  SERVING_FEEDBACK_WINDOW?: string;
+  SERVING_FEEDBACK_EXPORT_TOKEN?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -153,6 +161,12 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_KEEP_ALIVE_TIMEOUT_MS: intProp('SERVING_KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
     SERVING_MAX_CONNECTIONS: intProp('SERVING_MAX_CONNECTIONS', 1, 1_000_000),
     SERVING_MAX_HEADER_BYTES: intProp('SERVING_MAX_HEADER_BYTES', 1024, 1024 * 1024),
+    SERVING_FEEDBACK_CAPACITY: intProp('SERVING_FEEDBACK_CAPACITY', 0, 1_000_000),
+    SERVING_FEEDBACK_MAX_BYTES: intProp('SERVING_FEEDBACK_MAX_BYTES', 0, 4 * 1024 * 1024 * 1024),
+    SERVING_FEEDBACK_TTL_SECONDS: intProp('SERVING_FEEDBACK_TTL_SECONDS', 1, 30 * 86_400),
+    SERVING_FEEDBACK_WINDOW: intProp('SERVING_FEEDBACK_WINDOW', 1, 1_000_000),
+    // A bearer token: long enough that it is not guessed.
+    SERVING_FEEDBACK_EXPORT_TOKEN: { type: 'string', minLength: 16 },
   },
 });
 
@@ -347,6 +361,13 @@ export async function loadConfig(
     shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
     ...(mlflow ? { mlflow } : {}),
     drift: driftConfigFromEnv(rawEnv),
+    feedback: {
+      capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),
+      maxBytes: num(env.SERVING_FEEDBACK_MAX_BYTES, 32 * 1024 * 1024),
+      ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
+      window: num(env.SERVING_FEEDBACK_WINDOW, 500),
+      ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+    },
   };
   checkRelations(config);
   return config;
