@@ -116,6 +116,14 @@ const CONTENT_TYPES: Record<string, string> = {
   jpeg: 'image/jpeg',
 };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The plots training writes into every artifact (training/artifact.ts), shown on the page. */
+const PLOTS = ['learning-curves.png', 'confusion-matrix.png'];
+
+/** The fields `keys` of `value` (or null when there is no value). */
+function pick<T extends object, K extends keyof T>(value: T | null, keys: K[]): Pick<T, K> | { samples: 0 } {
+  if (!value) return { samples: 0 };
+  return Object.fromEntries(keys.map((k) => [k, value[k]])) as Pick<T, K>;
+}
 const SAMPLE_NAME = /^[A-Za-z0-9._-]+\.(png|jpe?g)$/i;
 
 const validateFeedbackBody = compileValidator<{ request_id: string; label: string; index?: number }>({
@@ -555,9 +563,30 @@ export function createApp(opts: AppOptions): ServingApp {
       input: { width: model.spec.width, height: model.spec.height, channels: model.spec.channels },
       evaluation: model.evaluation ?? null,
       samples: await listSamples(),
+      // The model card: the artifact's plots, live accuracy, drift, and where each version runs.
+      plots: PLOTS.filter((f) => model.files.has(f)),
+      live: feedback.enabled
+        ? { accuracy: accuracy.samples ? accuracy.accuracy : null, samples: accuracy.samples }
+        : null,
+      drift: drift.enabled
+        ? { enabled: true, ...pick(drift.result(), ['samples', 'scored', 'drifted']) }
+        : { enabled: false, reason: drift.disabledReason ?? null },
+      history: config.history ?? null,
     };
   });
-  // The drift of the window now, with thresholds and verdicts (docs/drift.md).
+  // The training plots of this version's artifact (verified with every other file at start-up).
+  router.get('/artifact/:file', (ctx) => {
+    const name = ctx.params.file ?? '';
+    const bytes = PLOTS.includes(name) ? model.files.get(name) : undefined;
+    if (!bytes) {
+      throw new ProjectError('NOT_FOUND', `no plot "${name}" in this artifact`, {
+        hint: `the plots are ${PLOTS.join(', ')} (GET /api/model lists those present)`,
+      });
+    }
+    ctx.type = 'image/png';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = Buffer.from(bytes);
+  });
   // Ground-truth feedback (serving/feedback.ts, docs/serving.md "Feedback").
   router.post('/feedback', async (ctx) => {
     if (!feedback.enabled) {
@@ -607,6 +636,7 @@ export function createApp(opts: AppOptions): ServingApp {
     );
   });
 
+  // The drift of the window now, with thresholds and verdicts (docs/drift.md).
   router.get('/api/drift', (ctx) => {
     ctx.body = drift.enabled
       ? { enabled: true, ...drift.result() }
