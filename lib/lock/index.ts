@@ -15,6 +15,7 @@ export {
   serializeLock,
   writeLock,
 } from './io.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export { parseJsonText } from './json-text.ts';
 export {
   type AddCandidateInput,
