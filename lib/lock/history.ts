@@ -6,7 +6,7 @@
  * (SERVING_MODEL_HISTORY_FILE), validated by the schema below.
  */
 import { compileValidator } from '../schema.ts';
-import { ENV_NAME_PATTERN } from './schema.ts';
+import { ENV_NAME_PATTERN, promotionSchema } from './schema.ts';
 import type { Lock, PromotionRecord } from './types.ts';
 
 export interface ModelHistory {
@@ -46,22 +46,7 @@ export const validateModelHistory = compileValidator<ModelHistory>({
       propertyNames: { pattern: ENV_NAME_PATTERN },
       additionalProperties: { type: 'string' },
     },
-    promotions: {
-      type: 'array',
-      maxItems: 1000,
-      items: {
-        type: 'object',
-        required: ['env', 'from', 'to', 'at'],
-        properties: {
-          env: { type: 'string' },
-          from: { type: ['string', 'null'] },
-          to: { type: 'string' },
-          at: { type: 'string' },
-          by: { type: 'string' },
-          commit: { type: 'string' },
-        },
-      },
-    },
+    promotions: { type: 'array', maxItems: 1000, items: promotionSchema },
     versions: {
       type: 'object',
       additionalProperties: {

@@ -5,6 +5,7 @@
  */
 export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
 export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export {
   emptyLock,
   initLock,
@@ -15,7 +16,6 @@ export {
   serializeLock,
   writeLock,
 } from './io.ts';
-export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export { parseJsonText } from './json-text.ts';
 export {
   type AddCandidateInput,

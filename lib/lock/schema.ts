@@ -71,7 +71,8 @@ const versionSchema = {
   },
 } as const;
 
-const promotionSchema = {
+/** One promotion record (`models.<name>.promotions[]`). */
+export const promotionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['env', 'from', 'to', 'at'],

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { ProjectError, safeUrl, stableStringify, writeFileAtomic } from '../../lib/index.ts';
+import type { ExportedFeedback } from '../../serving/feedback.ts';
 
 export interface FeedbackExportOptions {
   /** The server's base URL, e.g. http://model-server.ml-prod:8080. */
@@ -25,16 +26,7 @@ export interface FeedbackExportResult {
   jsonl: string;
 }
 
-interface ExportLine {
-  request_id: string;
-  index: number;
-  label: string;
-  predicted: string;
-  version: string;
-  labelled_at: string;
-  content_type: string;
-  image_base64: string;
-}
+type ExportLine = ExportedFeedback;
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$/;
 const EXTENSION: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg' };
