@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink, realpath } from 'node:fs/promises';
 import { ProjectError } from '../errors.ts';
 
 export interface DaemonSpec {
@@ -49,8 +49,9 @@ export async function startDaemon(spec: DaemonSpec): Promise<number> {
 }
 
 /**
- * True when `pid` is alive and runs `command` (its /proc cmdline's first
- * argument; on systems without /proc, alive is enough).
+ * True when `pid` is alive and runs the program `command` (compared through
+ * /proc/<pid>/exe, which holds even when a program rewrites its argv, as
+ * redis-server does; on systems without /proc, alive is enough).
  */
 export async function isRunning(pid: number, command: string): Promise<boolean> {
   try {
@@ -63,8 +64,8 @@ export async function isRunning(pid: number, command: string): Promise<boolean> 
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // A zombie (state Z) has exited; its parent has not reaped it yet.
     if (/^\d+ \(.*\) Z /s.test(stat)) return false;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.split('\0')[0] === command;
+    const exe = (await readlink(`/proc/${pid}/exe`)).replace(/ \(deleted\)$/, '');
+    return exe === (await realpath(command).catch(() => command));
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'ENOENT' || !(await procMounted());
   }

@@ -316,27 +316,27 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     await createKwokNodes(kc, nodes, timeout);
 
     // 5. Redis (Argo CD's cache), with a password as Argo CD's own install sets one.
-    await mkdir(join(dir, 'redis'), { recursive: true });
-    await start(
-      'redis',
-      tools.redisServer,
+    // The password goes in a 0600 config file, not on the command line (where `ps` shows it).
+    await mkdir(join(dir, 'redis'), { recursive: true, mode: 0o700 });
+    const redisConf = join(dir, 'redis', 'redis.conf');
+    await writeFile(
+      redisConf,
       [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(redisPort),
-        '--requirepass',
-        redisPassword,
-        '--save',
+        'bind 127.0.0.1',
+        `port ${redisPort}`,
+        `requirepass ${redisPassword}`,
+        'save ""',
+        'appendonly no',
+        `dir ${join(dir, 'redis')}`,
         '',
-        '--appendonly',
-        'no',
-        '--dir',
-        join(dir, 'redis'),
-      ],
-      `127.0.0.1:${redisPort}`,
-      { kind: 'redis', port: redisPort, password: redisPassword },
+      ].join('\n'),
+      { mode: 0o600 },
     );
+    await start('redis', tools.redisServer, [redisConf], `127.0.0.1:${redisPort}`, {
+      kind: 'redis',
+      port: redisPort,
+      password: redisPassword,
+    });
 
     // 6. The Git server.
     await start(
