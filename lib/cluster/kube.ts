@@ -10,6 +10,7 @@ import {
   ApiException,
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -172,9 +173,10 @@ export async function ensureNamespace(kc: KubeConfig, name: string): Promise<voi
 
 /**
  * Install Argo CD's CRDs and its configuration objects (every ConfigMap and
- * Secret of its install.yaml) into `namespace`, and set the one value
- * argocd-server would generate on first start and the controllers refuse to
- * run without: argocd-secret's `server.secretkey`.
+ * Secret of its install.yaml) into `namespace`, and do the two things
+ * argocd-server does on its first start (it does not run here): generate
+ * argocd-secret's `server.secretkey`, which the controllers refuse to run
+ * without, and create the `default` AppProject.
  */
 export async function installArgoCd(
   kc: KubeConfig,
@@ -207,5 +209,28 @@ export async function installArgoCd(
       data: { 'server.secretkey': randomBytes(32).toString('base64') },
     } as KubernetesObject,
   ]);
+  // The `default` AppProject, as argocd-server creates it on start
+  // (server/server.go initializeDefaultProject): created once, never overwritten.
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .createNamespacedCustomObject({
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'appprojects',
+      body: {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'AppProject',
+        metadata: { name: 'default', namespace },
+        spec: {
+          sourceRepos: ['*'],
+          destinations: [{ server: '*', namespace: '*' }],
+          clusterResourceWhitelist: [{ group: '*', kind: '*' }],
+        },
+      },
+    })
+    .catch((e: unknown) => {
+      if (!(e instanceof ApiException && e.code === 409)) throw e;
+    });
   return { crds: crdNames, config: config.map((o) => `${o.kind}/${o.metadata?.name}`) };
 }

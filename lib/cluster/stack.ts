@@ -422,12 +422,15 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         ...common,
         `--argocd-repo-server=127.0.0.1:${repoPort}`,
         `--metrics-addr=127.0.0.1:${appsetMetrics}`,
+        // Unused (see the probe below), but bound to loopback rather than its default :8081.
         `--probe-addr=127.0.0.1:${appsetProbe}`,
         `--webhook-addr=127.0.0.1:${appsetWebhook}`,
         '--enable-scm-providers=false',
       ],
       `127.0.0.1:${appsetWebhook} (webhook)`,
-      { kind: 'http', url: `http://127.0.0.1:${appsetProbe}/readyz` },
+      // It registers no health or ready checks on its probe address (its
+      // Deployment has no probes either); its metrics answer once the manager runs.
+      { kind: 'http', url: `http://127.0.0.1:${appsetMetrics}/metrics` },
       argoEnv('argocd-applicationset-controller'),
     );
     await writeState(state);

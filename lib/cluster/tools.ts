@@ -128,6 +128,11 @@ export function findClusterTools(env: NodeJS.ProcessEnv = process.env): ClusterT
     argocdInstall: file('Argo CD install.yaml', join(manifests, 'install.yaml'), '62-argocd.sh'),
   };
   need('kustomize (for argocd-repo-server)', join(argocdBin, 'kustomize'), '62-argocd.sh');
+  need(
+    'git-verify-wrapper.sh (for argocd-repo-server)',
+    join(argocdBin, 'git-verify-wrapper.sh'),
+    '62-argocd.sh',
+  );
   if (missing.length > 0) {
     throw new ProjectError(
       'NOT_FOUND',

@@ -28,11 +28,18 @@ set -euo pipefail
 ARGOCD_VERSION="${ARGOCD_VERSION:-v3.6.1}"
 ARGOCD_GOTOOLCHAIN="${ARGOCD_GOTOOLCHAIN:-go1.27.3}"
 ARGOCD_CACHE="${ARGOCD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-ml/argocd-$ARGOCD_VERSION}"
-# Kustomize as Argo CD $ARGOCD_VERSION bundles it (its hack/tool-versions.sh):
-# repo-server runs the `kustomize` binary it finds on PATH.
-KUSTOMIZE_VERSION="${ARGOCD_KUSTOMIZE_VERSION:-v5.8.3}"
+# repo-server runs the `kustomize` binary it finds on PATH. Argo CD v3.6.1's
+# images bundle v5.8.3 (its hack/tool-versions.sh), but v5.8.3's go.mod needs a
+# k8s.io/kube-openapi version the module proxy does not serve; v5.8.1 is the
+# kustomize Argo CD v3.6.1 itself links (sigs.k8s.io/kustomize/api v0.21.1 in
+# its go.mod) and builds with the machine's Go.
+KUSTOMIZE_VERSION="${ARGOCD_KUSTOMIZE_VERSION:-v5.8.1}"
 # The components lib/cluster runs, and the git credential helper repo-server execs.
 LINKS=(argocd-application-controller argocd-applicationset-controller argocd-repo-server argocd-git-ask-pass)
+# The helper scripts Argo CD's image puts on PATH (its Dockerfile), which
+# repo-server execs: it checks every commit with git-verify-wrapper.sh and
+# fails the manifest generation ("permission denied") when it is missing.
+WRAPPERS=(git-verify-wrapper.sh gpg-wrapper.sh)
 
 # 1. Redis (Debian's redis-server ships /usr/bin/redis-server).
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -48,7 +55,7 @@ done_=1
 for f in bin/argocd bin/kustomize manifests/install.yaml manifests/crds/application-crd.yaml; do
   [ -e "$ARGOCD_CACHE/$f" ] || done_=0
 done
-for l in "${LINKS[@]}"; do [ -x "$ARGOCD_CACHE/bin/$l" ] || done_=0; done
+for l in "${LINKS[@]}" "${WRAPPERS[@]}"; do [ -x "$ARGOCD_CACHE/bin/$l" ] || done_=0; done
 if [ "$done_" = 1 ]; then
   echo "argocd $ARGOCD_VERSION already built: $ARGOCD_CACHE/bin/argocd"
   exit 0
@@ -101,9 +108,11 @@ OUT="$ARGOCD_CACHE/partial"
 rm -rf "$OUT"; mkdir -p "$OUT/bin" "$OUT/manifests"
 GODEBUG="tarinsecurepath=0,zipinsecurepath=0" go build -trimpath -ldflags="$LDFLAGS" -o "$OUT/bin/argocd" github.com/argoproj/argo-cd/v3/cmd
 for l in "${LINKS[@]}"; do ln -s argocd "$OUT/bin/$l"; done
-GOBIN="$OUT/bin" go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOBIN="$OUT/bin" go install -trimpath -ldflags="-s -w" \
+  "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 "$OUT/bin/kustomize" version
 "$OUT/bin/argocd-application-controller" version 2>/dev/null || "$OUT/bin/argocd" version --client --short
+for w in "${WRAPPERS[@]}"; do install -m 0755 "$ADIR/hack/$w" "$OUT/bin/$w"; done
 cp -r "$ADIR/manifests/crds" "$OUT/manifests/crds"
 cp "$ADIR/manifests/install.yaml" "$OUT/manifests/install.yaml"
 chmod -R u+w "$OUT/manifests"
