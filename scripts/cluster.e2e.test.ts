@@ -279,8 +279,8 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
       .makeApiClient(CoreV1Api)
       .readNamespacedConfigMap({ name: 'hello', namespace: 'hello' });
     expect(cm.data).toEqual({ greeting: 'hello from git' });
-    // Argo CD labels what it manages with the Application's instance label.
-    expect(cm.metadata?.labels?.['app.kubernetes.io/instance']).toBe('hello');
+    // Argo CD 3 tracks what it manages with an annotation: <app>:<group>/<kind>:<namespace>/<name>.
+    expect(cm.metadata?.annotations?.['argocd.argoproj.io/tracking-id']).toBe('hello:/ConfigMap:hello/hello');
   }, 300_000);
 
   test('down stops every process up started, and only those', async () => {
