@@ -61,7 +61,12 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
   const addr = server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : port}/${f.name}.git`;
   console.log(`serving ${gitDir} at ${url}${f['allow-push'] ? ' (push allowed)' : ''}`);
-  const close = () => new Promise<void>((ok) => server.close(() => ok()));
+  // Also drop idle keep-alive connections, so that SIGTERM ends the process at once.
+  const close = () =>
+    new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections();
+    });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void close());
   return { url, close };
 }

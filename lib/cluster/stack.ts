@@ -11,7 +11,6 @@
  * next that needs it, and on any failure stops what it had started.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -252,7 +251,6 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     const ca = await readFile(apiCert, 'utf8');
     const api = state.components.find((c) => c.name === 'kube-apiserver') as ComponentState;
     api.probe = { kind: 'http', url: `${server}/readyz`, token, ca };
-    state.git = { url: gitUrl, gitDir };
     await writeState(state);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
@@ -493,5 +491,3 @@ export async function clusterStatus(
 export function defaultClusterDir(repoRoot: string): string {
   return join(repoRoot, '.cache', 'cluster');
 }
-
-export const clusterStateExists = (dir: string): boolean => existsSync(statePath(resolve(dir)));
