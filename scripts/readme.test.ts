@@ -47,6 +47,9 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run rollback -- --env', by: [['scripts/promote.test.ts', 'rollbackMain']] },
   { prefix: 'npm run verify-rollout -- --env', by: [['lib/rollout/verify.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
+  { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },
+  { prefix: 'npm run cluster -- status', by: [['scripts/cluster.e2e.test.ts', "['status', '--dir'"]] },
+  { prefix: 'npm run cluster -- down', by: [['scripts/cluster.e2e.test.ts', "['down', '--dir'"]] },
   {
     prefix: 'SERVING_LOCK_FILE=models.lock.json SERVING_ENVIRONMENT=dev npm run serve',
     by: [

@@ -1,6 +1,6 @@
 /**
  * Test-only: a real Kubernetes API server (kube-apiserver + etcd) on loopback,
- * built and installed by scripts/setup.d/60-kube-apiserver.sh. No controllers,
+ * built and installed by scripts/setup.d/60-kubernetes.sh. No controllers,
  * scheduler or kubelet run: tests play their part by writing status
  * subresources themselves.
  *
@@ -11,24 +11,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { kubeBinary } from '../cluster/tools.ts';
 import { findExecutable, requireTool } from './services.ts';
 
-/** The version scripts/setup.d/60-kube-apiserver.sh builds. */
-export const KUBE_VERSION = 'v1.34.4';
-const CACHED_BIN = join(
-  homedir(),
-  '.cache',
-  'gitops-ml',
-  `kube-apiserver-${KUBE_VERSION}`,
-  'bin',
-  'kube-apiserver',
-);
+export { KUBE_VERSION } from '../cluster/tools.ts';
+
+const CACHED_BIN = kubeBinary('kube-apiserver');
 const INSTALL_HINT =
-  'run `bash scripts/setup.d/60-kube-apiserver.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
+  'run `bash scripts/setup.d/60-kubernetes.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
 
 export interface KubeApiServer {
   /** A kubeconfig (context `test`, admin token) for the server. */
