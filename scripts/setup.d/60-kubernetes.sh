@@ -17,6 +17,7 @@
 # temporary folder that replaces bin/ only once all three linked, so a
 # half-finished build never counts as done; a version bump builds anew.
 set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
 KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
@@ -24,13 +25,7 @@ KUBE_CACHE="${KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-ml/kubernetes-$
 COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler)
 
 # 1. etcd (Debian's etcd-server ships /usr/bin/etcd).
-if ! command -v etcd >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends etcd-server
-  # The package may start a system etcd on :2379; the tests run their own.
-  $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
-fi
+command -v etcd >/dev/null 2>&1 || apt_service etcd-server etcd
 
 # 2. The control-plane binaries.
 built=1
@@ -48,11 +43,8 @@ mkdir -p "$SRC"
 cd "$SRC"
 
 # k8s.io/kubernetes' own go.mod, to list its staging replaces; its Dir, for the mains.
-DL="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION")"
-KGOMOD="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$DL")"
-KDIR="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$DL")"
-[ -f "$KGOMOD" ] && [ -d "$KDIR" ] || { echo "could not download k8s.io/kubernetes@$KUBE_VERSION" >&2; exit 1; }
-GO_DIRECTIVE="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$KGOMOD" | head -1)"
+go_module "k8s.io/kubernetes@$KUBE_VERSION"
+KGOMOD="$MOD_GOMOD"; KDIR="$MOD_DIR"; GO_DIRECTIVE="$MOD_GO"
 
 {
   echo "module gitops-ml.local/kubernetes"

@@ -24,6 +24,7 @@
 # ~/.cache/gitops-ml/argocd-<version>): built into a temporary folder that
 # replaces bin/ only once everything is in place; a version bump builds anew.
 set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
 ARGOCD_VERSION="${ARGOCD_VERSION:-v3.6.1}"
 ARGOCD_GOTOOLCHAIN="${ARGOCD_GOTOOLCHAIN:-go1.27.3}"
@@ -42,13 +43,7 @@ LINKS=(argocd-application-controller argocd-applicationset-controller argocd-rep
 WRAPPERS=(git-verify-wrapper.sh gpg-wrapper.sh)
 
 # 1. Redis (Debian's redis-server ships /usr/bin/redis-server).
-if ! command -v redis-server >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server
-  # The package may start a system Redis on :6379; the cluster runs its own.
-  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
-fi
+command -v redis-server >/dev/null 2>&1 || apt_service redis-server redis-server
 
 # 2. Argo CD.
 done_=1
@@ -69,11 +64,8 @@ cd "$SRC"
 
 echo "building argocd $ARGOCD_VERSION with $GOTOOLCHAIN (cold: about 1,150 CPU seconds, 11 minutes on 2 idle cores)..."
 start=$(date +%s)
-DL="$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")"
-AGOMOD="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$DL")"
-ADIR="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$DL")"
-[ -f "$AGOMOD" ] && [ -d "$ADIR" ] || { echo "could not download github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION: $DL" >&2; exit 1; }
-GO_DIRECTIVE="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$AGOMOD" | head -1)"
+go_module "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION"
+AGOMOD="$MOD_GOMOD"; ADIR="$MOD_DIR"; GO_DIRECTIVE="$MOD_GO"
 
 {
   echo "module gitops-ml.local/argocd"
