@@ -59,16 +59,19 @@ function smallCnn(o: BuildModelOptions): tf.Sequential {
   });
   model.add(tf.layers.flatten());
   if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: next() }));
-  if (denseUnits > 0) {
-    model.add(
-      tf.layers.dense({
-        units: denseUnits,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: next() }),
-      }),
-    );
-  }
+  if (denseUnits > 0) addHidden(model, denseUnits, next);
   return withClassifierHead(model, o, next);
+}
+
+/** A hidden dense layer (ReLU, He initialisation), as both builders use before the output. */
+function addHidden(model: tf.Sequential, units: number, next: () => number): void {
+  model.add(
+    tf.layers.dense({
+      units,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.heNormal({ seed: next() }),
+    }),
+  );
 }
 
 /** The output layer both builders end with: one softmax unit per class. */
@@ -107,13 +110,7 @@ function deepCnn(o: BuildModelOptions): tf.Sequential {
   }
   model.add(tf.layers.globalAveragePooling2d({}));
   if (denseUnits > 0) {
-    model.add(
-      tf.layers.dense({
-        units: denseUnits,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: next() }),
-      }),
-    );
+    addHidden(model, denseUnits, next);
     if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: next() }));
   }
   return withClassifierHead(model, o, next);
