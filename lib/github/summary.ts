@@ -8,9 +8,15 @@
 import { access, appendFile, constants } from 'node:fs/promises';
 import { EOL } from 'node:os';
 import { ProjectError } from '../errors.ts';
+import { redactText } from '../redact.ts';
 
-/** Append `markdown` to the job summary file; INVALID naming the file when it cannot be written. */
-export async function appendJobSummary(path: string, markdown: string): Promise<void> {
+/**
+ * Append `markdown` to the job summary file, without credentials (lib/redact.ts
+ * redactText: a summary is public to whoever reads the run); INVALID naming
+ * the file when it cannot be written.
+ */
+export async function appendJobSummary(path: string, text: string): Promise<void> {
+  const markdown = redactText(text);
   try {
     await access(path, constants.R_OK | constants.W_OK);
     await appendFile(path, markdown.endsWith('\n') ? markdown : `${markdown}${EOL}`, 'utf8');

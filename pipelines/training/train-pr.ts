@@ -180,11 +180,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     env: options.env,
     fetch: options.fetch,
   });
-  const links = trackingLinks(
-    run.tracking,
-    options.env.MLFLOW_TRACKING_URI,
-    relative(cwd, run.train.artifactDir),
-  );
+  const links = trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir));
   const footer: string[] = [];
   footer.push(
     publish
