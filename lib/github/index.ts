@@ -4,6 +4,13 @@
  * The flows built from them (training for a pull request, retraining) live
  * in pipelines/training. See docs/ci-training.md.
  */
+
+export {
+  type AuthorizeInput,
+  authorizeTraining,
+  TRAIN_LABEL,
+  type TrainingAuthorization,
+} from './authorize.ts';
 export { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
 export {
   trainCommentMarker,
@@ -23,4 +30,4 @@ export {
   openPullRequest,
   sendRepositoryDispatch,
 } from './pulls.ts';
-export { appendJobSummary } from './summary.ts';
+export { appendJobSummary, setOutputs } from './summary.ts';
