@@ -12,10 +12,17 @@ const expr = (e: string) => `\${{ ${e} }}`;
 const load = async (f: string) => parse(await readFile(join(DIR, f), 'utf8'));
 
 describe('the repository workflows', () => {
-  test('all five exist and follow the policy', async () => {
+  test('all six exist and follow the policy', async () => {
     const { files, problems } = await checkWorkflowsDir(DIR);
     expect(files).toEqual(
-      expect.arrayContaining(['ci.yml', 'drift.yml', 'promote.yml', 'train.yml', 'verify.yml']),
+      expect.arrayContaining([
+        'ci.yml',
+        'drift.yml',
+        'promote.yml',
+        'provenance.yml',
+        'train.yml',
+        'verify.yml',
+      ]),
     );
     expect(problems).toEqual([]);
   });
@@ -48,8 +55,33 @@ describe('the repository workflows', () => {
     }
   });
 
+  test('provenance.yml: pull_request_target (the base branch copy), the PR read as data only, check-provenance from the merge base', async () => {
+    const wf = await load('provenance.yml');
+    expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
+    const job = wf.jobs.provenance;
+    expect(job['runs-on']).toBe('ubuntu-latest');
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(job.steps[0].with).toEqual({ 'fetch-depth': 0 });
+    expect(job.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toEqual([
+      'npm ci --no-audit --no-fund',
+      `git fetch --no-tags origin "+refs/pull/\${PR_NUMBER}/head:refs/remotes/origin/pr-head"`,
+      'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA"',
+    ]);
+  });
+
+  test('CODEOWNERS covers the lock, environments/ and the workflows', async () => {
+    const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/));
+    const ownerOf = (pattern: string) => owners.find(([p]) => p === pattern)?.slice(1);
+    for (const pattern of ['/models.lock.json', '/environments/', '/.github/']) {
+      expect([pattern, ownerOf(pattern)]).toEqual([pattern, ['@OWNER/ml-maintainers']]);
+    }
+  });
+
   test('no workflow passes secrets: inherit', async () => {
-    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'train.yml', 'verify.yml']) {
+    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
       expect([f, await readFile(join(DIR, f), 'utf8')]).toEqual([f, expect.not.stringContaining('inherit')]);
     }
   });
