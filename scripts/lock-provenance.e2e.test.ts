@@ -153,7 +153,8 @@ describe('lock check-provenance against a real MLflow run', () => {
     if (!server) return;
     const oldId = Object.keys(base.models[MODEL]?.versions ?? {})[0] as string;
     const edited = structuredClone(head);
-    (edited.models[MODEL]?.versions[oldId] as LockedVersion).metrics.accuracy = 0.99;
+    const old = edited.models[MODEL]?.versions[oldId] as LockedVersion;
+    old.metrics.accuracy = 0.99;
     expect(messages(await check(edited))).toEqual([
       `model "${MODEL}" version ${oldId}: metrics: changed; versions are immutable: add a new version instead`,
     ]);
