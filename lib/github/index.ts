@@ -1,6 +1,7 @@
 /**
  * GitHub in CI: the Actions context, PR comments (upserted by a hidden
- * marker), pull requests and repository_dispatch, and the job summary.
+ * marker), pull requests and repository_dispatch, the job summary and step
+ * outputs, and the training gate (who may train on the self-hosted runner).
  * The flows built from them (training for a pull request, retraining) live
  * in pipelines/training. See docs/ci-training.md.
  */
