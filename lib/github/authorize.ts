@@ -89,8 +89,8 @@ export async function authorizeTraining(
   input: AuthorizeInput,
   octokit: Octokit = octokitFor(api),
 ): Promise<TrainingAuthorization> {
-  const { owner, repo } = api;
   let pr: Awaited<ReturnType<Octokit['rest']['pulls']['get']>>['data'];
+  const { owner, repo } = api;
   try {
     pr = (await octokit.rest.pulls.get({ owner, repo, pull_number: input.prNumber })).data;
   } catch (e) {
