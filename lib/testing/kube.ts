@@ -99,13 +99,13 @@ async function waitUntil(
 
 /**
  * Start etcd and kube-apiserver on free loopback ports with a temp data dir,
- * a self-signed serving cert, a static admin token, AlwaysAllow
- * authorization and a generated service-account key; wait for /readyz; write
- * a kubeconfig. Resolves to undefined (skip) when the binaries are missing
- * outside CI.
+ * a self-signed serving cert, a static admin token (group system:masters),
+ * AlwaysAllow authorization (or RBAC, to test what a Role allows) and a
+ * generated service-account key; wait for /readyz; write a kubeconfig.
+ * Resolves to undefined (skip) when the binaries are missing outside CI.
  */
 export async function startKubeApiServer(
-  options: { readyTimeoutMs?: number } = {},
+  options: { readyTimeoutMs?: number; authorization?: 'AlwaysAllow' | 'RBAC' } = {},
 ): Promise<KubeApiServer | undefined> {
   const bins = requireKubeBinaries();
   if (!bins) return undefined;
@@ -164,7 +164,7 @@ export async function startKubeApiServer(
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, 'certs')}`,
         `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=AlwaysAllow',
+        `--authorization-mode=${options.authorization ?? 'AlwaysAllow'}`,
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
