@@ -46,10 +46,17 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run upload-runs', by: [['lib/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
   { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
+  {
+    prefix: 'npm run lock -- check-provenance',
+    by: [['scripts/lock-provenance.e2e.test.ts', "'check-provenance'"]],
+  },
   { prefix: 'npm run promote -- --env', by: [['scripts/promote.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run rollback -- --env', by: [['scripts/promote.test.ts', 'rollbackMain']] },
   { prefix: 'npm run verify-rollout -- --env', by: [['lib/rollout/verify.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
+  { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },
+  { prefix: 'npm run cluster -- status', by: [['scripts/cluster.e2e.test.ts', "['status', '--dir'"]] },
+  { prefix: 'npm run cluster -- down', by: [['scripts/cluster.e2e.test.ts', "['down', '--dir'"]] },
   {
     prefix: 'SERVING_LOCK_FILE=models.lock.json SERVING_ENVIRONMENT=dev npm run serve',
     by: [
@@ -61,6 +68,10 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run drift -- --artifact', by: [['scripts/drift.test.ts', "'--artifact'"]] },
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
+  {
+    prefix: 'kubectl apply -k manifests/ci-access',
+    by: [['lib/gitops/rbac.e2e.test.ts', 'createNamespacedServiceAccountToken']],
+  },
   {
     prefix: 'kubectl apply -k manifests/argocd',
     by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],

@@ -32,9 +32,9 @@ withKustomize('renders the chosen environment, prints the table and writes --out
     const out = join(root, 'out');
     expect(await main(['--root', root, '--env', 'prod', '--out', out])).toBe(0);
     const text = lines.join('');
-    expect(text).toMatch(/^environments\/prod +ml-prod +8 +3 \(hpa 3-10\) +demo-classifier@1 /m);
+    expect(text).toMatch(/^environments\/prod +ml-prod +10 +3 \(hpa 3-10\) +demo-classifier@1 /m);
     expect(text).not.toContain('environments/dev');
-    expect(text).toContain(`wrote 3 file(s) to ${out}`);
+    expect(text).toContain(`wrote 4 file(s) to ${out}`);
     expect((await readdir(join(out, 'environments'))).sort()).toEqual(['prod.yaml']);
     expect(await readFile(join(out, 'environments', 'prod.yaml'), 'utf8')).toContain(
       'ml.gitops/model-version: "1"',

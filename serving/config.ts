@@ -18,15 +18,20 @@ import {
   chooseModel,
   HEX64,
   MODEL_NAME_PATTERN,
+  type ModelHistory,
+  modelHistory,
+  parseJsonText,
   parseLockText,
   pinnedVersion,
   VERSION_ID_PATTERN,
   validateDigests,
+  validateModelHistory,
 } from '../lib/lock/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { PIN_ENV } from '../lib/pin.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../training/images.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
+import type { FeedbackConfig } from './feedback.ts';
 
 /** The one model version this process serves. */
 export interface ModelPin {
@@ -79,6 +84,14 @@ export interface ServingConfig {
   mlflow?: MlflowConfig;
   /** Online drift (`SERVING_DRIFT_*`, docs/drift.md); default: on, with the defaults there. */
   drift?: DriftConfig;
+  /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
+  feedback: FeedbackConfig;
+  /**
+   * Where each version of the model runs and its promotions, for the page
+   * (the model card): from the lock with SERVING_LOCK_FILE, or from
+   * SERVING_MODEL_HISTORY_FILE (written by the promotion); absent otherwise.
+   */
+  history?: ModelHistory;
 }
 
 /** The environment variables read, all strings (as the environment gives them). */
@@ -111,6 +124,12 @@ export interface ServingEnv {
   SERVING_KEEP_ALIVE_TIMEOUT_MS?: string;
   SERVING_MAX_CONNECTIONS?: string;
   SERVING_MAX_HEADER_BYTES?: string;
+  SERVING_FEEDBACK_CAPACITY?: string;
+  SERVING_FEEDBACK_MAX_BYTES?: string;
+  SERVING_FEEDBACK_TTL_SECONDS?: string;
+  SERVING_FEEDBACK_WINDOW?: string;
+  SERVING_FEEDBACK_EXPORT_TOKEN?: string;
+  SERVING_MODEL_HISTORY_FILE?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -153,6 +172,13 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_KEEP_ALIVE_TIMEOUT_MS: intProp('SERVING_KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
     SERVING_MAX_CONNECTIONS: intProp('SERVING_MAX_CONNECTIONS', 1, 1_000_000),
     SERVING_MAX_HEADER_BYTES: intProp('SERVING_MAX_HEADER_BYTES', 1024, 1024 * 1024),
+    SERVING_FEEDBACK_CAPACITY: intProp('SERVING_FEEDBACK_CAPACITY', 0, 1_000_000),
+    SERVING_FEEDBACK_MAX_BYTES: intProp('SERVING_FEEDBACK_MAX_BYTES', 0, 4 * 1024 * 1024 * 1024),
+    SERVING_FEEDBACK_TTL_SECONDS: intProp('SERVING_FEEDBACK_TTL_SECONDS', 1, 30 * 86_400),
+    SERVING_FEEDBACK_WINDOW: intProp('SERVING_FEEDBACK_WINDOW', 1, 1_000_000),
+    // A bearer token: long enough that it is not guessed.
+    SERVING_FEEDBACK_EXPORT_TOKEN: { type: 'string', minLength: 16 },
+    SERVING_MODEL_HISTORY_FILE: nonEmpty,
   },
 });
 
@@ -242,7 +268,10 @@ function pinFromEnv(env: ServingEnv): ModelPin {
  * the pin names a version that exists). A local artifact URI is resolved
  * against the lock file's folder, as every other reader of the lock does.
  */
-async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<string>): Promise<ModelPin> {
+async function pinFromLock(
+  env: ServingEnv,
+  readText: (p: string) => Promise<string>,
+): Promise<{ pin: ModelPin; history: ModelHistory }> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
     throw usage(
@@ -273,12 +302,36 @@ async function pinFromLock(env: ServingEnv, readText: (p: string) => Promise<str
   }
   const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
   return {
-    name,
-    version: pinned.version,
-    uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
-    digests: pinned.entry.digests,
-    sha256: pinned.entry.rootDigest,
+    pin: {
+      name,
+      version: pinned.version,
+      uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
+      digests: pinned.entry.digests,
+      sha256: pinned.entry.rootDigest,
+    },
+    history: modelHistory(lock, name),
   };
+}
+
+/** The model history file of a pinned deployment (SERVING_MODEL_HISTORY_FILE), validated. */
+async function historyFromFile(
+  file: string,
+  readText: (p: string) => Promise<string>,
+): Promise<ModelHistory> {
+  let text: string;
+  try {
+    text = await readText(file);
+  } catch (e) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `SERVING_MODEL_HISTORY_FILE ${file} cannot be read: ${(e as Error).message}`,
+      {
+        subject: 'SERVING_MODEL_HISTORY_FILE',
+        cause: e,
+      },
+    );
+  }
+  return validateModelHistory(parseJsonText(text, file), file);
 }
 
 export interface LoadConfigOptions {
@@ -308,7 +361,11 @@ export async function loadConfig(
       'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
     );
   }
-  const model = fromLock ? await pinFromLock(env, readText) : pinFromEnv(env);
+  const fromLockFile = fromLock ? await pinFromLock(env, readText) : undefined;
+  const model = fromLockFile?.pin ?? pinFromEnv(env);
+  const history = env.SERVING_MODEL_HISTORY_FILE
+    ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)
+    : fromLockFile?.history;
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
@@ -348,6 +405,14 @@ export async function loadConfig(
     shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
     ...(mlflow ? { mlflow } : {}),
     drift: driftConfigFromEnv(rawEnv),
+    feedback: {
+      capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),
+      maxBytes: num(env.SERVING_FEEDBACK_MAX_BYTES, 32 * 1024 * 1024),
+      ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
+      window: num(env.SERVING_FEEDBACK_WINDOW, 500),
+      ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+    },
+    ...(history ? { history } : {}),
   };
   checkRelations(config);
   return config;

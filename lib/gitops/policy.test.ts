@@ -1,6 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import type { KubeObject } from './objects.ts';
-import { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
+import {
+  networkPolicyProblems,
+  pinProblems,
+  projectProblems,
+  rbacProblems,
+  renderedPin,
+  scalingProblems,
+  workloadProblems,
+} from './policy.ts';
 
 const safe = {
   runAsNonRoot: true,
@@ -198,6 +206,86 @@ describe('a malformed object is a problem line, never a TypeError', () => {
     expect(projectProblems([withPod({ containers: [] })], 'dev', project)).toEqual([
       'AppProject/p: cannot check what it allows ml-dev: /spec/namespaceResourceWhitelist/0: missing required field "group"',
       'AppProject/p: cannot check what it allows ml-dev: /spec/destinations: must be array',
+    ]);
+  });
+});
+
+describe('rbacProblems (least privilege)', () => {
+  const rbac = (kind: string, body: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind,
+    metadata: { name: 'r', namespace: 'ml-dev' },
+    ...body,
+  });
+
+  test('a Role naming what it needs, bound by a RoleBinding, has none', () => {
+    expect(
+      rbacProblems([
+        rbac('Role', {
+          rules: [
+            {
+              apiGroups: ['apps'],
+              resources: ['deployments'],
+              resourceNames: ['model-server'],
+              verbs: ['get'],
+            },
+          ],
+        }),
+        rbac('RoleBinding', { roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'r' } }),
+      ]),
+    ).toEqual([]);
+  });
+
+  test('wildcards, Secrets, escalate/bind/impersonate, cluster-wide roles and bindings to ClusterRoles fail', () => {
+    expect(
+      rbacProblems([
+        rbac('Role', {
+          rules: [
+            { apiGroups: ['*'], resources: ['pods'], verbs: ['*'] },
+            { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+            { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind', 'escalate'] },
+          ],
+        }),
+        rbac('ClusterRole', { rules: [] }),
+        rbac('ClusterRoleBinding', { roleRef: { kind: 'ClusterRole', name: 'view' } }),
+        rbac('RoleBinding', { roleRef: { kind: 'ClusterRole', name: 'edit' } }),
+      ]),
+    ).toEqual([
+      'Role/r: rules[0]: apiGroups has "*"; list what is needed',
+      'Role/r: rules[0]: verbs has "*"; list what is needed',
+      'Role/r: rules[1]: reaches Secrets',
+      'Role/r: rules[2]: grants "bind"',
+      'Role/r: rules[2]: grants "escalate"',
+      'ClusterRole/r: cluster-wide RBAC; grant a Role in the namespace it is for',
+      'ClusterRoleBinding/r: cluster-wide RBAC; grant a Role in the namespace it is for',
+      'RoleBinding/r: binds ClusterRole/edit; bind a Role of this namespace',
+    ]);
+  });
+});
+
+describe('networkPolicyProblems', () => {
+  const policy = (spec: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'p', namespace: 'ml-dev' },
+    spec,
+  });
+
+  test('rules that name their peers pass; a rule without from/to admits everyone and fails', () => {
+    const peer = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }];
+    expect(networkPolicyProblems([policy({ ingress: [{ from: peer }], egress: [{ to: peer }] })])).toEqual(
+      [],
+    );
+    expect(
+      networkPolicyProblems([
+        policy({
+          ingress: [{ from: peer }, { ports: [{ port: 8080 }] }],
+          egress: [{ ports: [{ port: 443 }] }],
+        }),
+      ]),
+    ).toEqual([
+      'NetworkPolicy/p: ingress[1] has no "from": it admits every source',
+      'NetworkPolicy/p: egress[0] has no "to": it allows every destination',
     ]);
   });
 });

@@ -8,7 +8,10 @@
  * - long-running workloads: liveness and readiness probes;
  * - an environment's pin: names a version in models.lock.json, with the
  *   lock entry's URI and digests (docs/contracts.md);
- * - the AppProject allows every kind and namespace an environment renders.
+ * - the AppProject allows every kind and namespace an environment renders;
+ * - least-privilege RBAC: only namespaced Roles bound by RoleBindings, no
+ *   wildcard, no Secrets, no escalate/bind/impersonate; and NetworkPolicies
+ *   whose every rule names its peers (no rule that admits everyone).
  * Each function returns problem lines (empty when all is well); an object
  * whose fields are not of the shape the checks read (shapes.ts) is a problem
  * line too, never a TypeError.
@@ -22,8 +25,11 @@ import { groupOf, type KubeObject, objectId } from './objects.ts';
 import {
   readAppProject,
   readHorizontalPodAutoscaler,
+  readNetworkPolicy,
   readPodAnnotations,
   readPodSpec,
+  readRoleRef,
+  readRoleRules,
   valueAt,
 } from './shapes.ts';
 
@@ -158,6 +164,75 @@ export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lock
     );
   } else if (locked !== version) {
     out.push(`pins ${model}@${version} but ${lockPath} pins ${env} to ${locked}`);
+  }
+  return out;
+}
+
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+/** Verbs that hand out more than they say (https://kubernetes.io/docs/concepts/security/rbac-good-practices/). */
+const DANGEROUS_VERBS = new Set(['escalate', 'bind', 'impersonate']);
+
+/**
+ * Least-privilege RBAC: no ClusterRole or ClusterRoleBinding (every grant is
+ * in the namespace it is for), a RoleBinding binds a Role (not a ClusterRole
+ * such as admin or edit), and no rule uses `*`, reaches Secrets, or grants
+ * escalate, bind or impersonate.
+ * @see https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+ */
+export function rbacProblems(objects: KubeObject[]): string[] {
+  const out: string[] = [];
+  for (const o of objects) {
+    if (groupOf(o.apiVersion) !== RBAC_GROUP) continue;
+    if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') {
+      out.push(`${objectId(o)}: cluster-wide RBAC; grant a Role in the namespace it is for`);
+    } else if (o.kind === 'RoleBinding') {
+      const ref = readRoleRef(o);
+      if (ref.problems) out.push(...unreadable(o, 'what it binds', ref.problems));
+      else if (ref.value.kind !== 'Role')
+        out.push(`${objectId(o)}: binds ${ref.value.kind}/${ref.value.name}; bind a Role of this namespace`);
+    } else if (o.kind === 'Role') {
+      const rules = readRoleRules(o);
+      if (rules.problems) {
+        out.push(...unreadable(o, 'its rules', rules.problems));
+        continue;
+      }
+      rules.value.forEach((rule, i) => {
+        const where = `${objectId(o)}: rules[${i}]`;
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames'] as const) {
+          if ((rule[field] ?? []).includes('*')) out.push(`${where}: ${field} has "*"; list what is needed`);
+        }
+        if ((rule.resources ?? []).some((r) => r === 'secrets' || r.startsWith('secrets/'))) {
+          out.push(`${where}: reaches Secrets`);
+        }
+        for (const verb of rule.verbs) {
+          if (DANGEROUS_VERBS.has(verb)) out.push(`${where}: grants "${verb}"`);
+        }
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * A NetworkPolicy names who may come in and where traffic may go: every
+ * ingress rule has `from`, every egress rule has `to` (a rule without them
+ * admits every peer).
+ * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
+ */
+export function networkPolicyProblems(objects: KubeObject[]): string[] {
+  const out: string[] = [];
+  for (const o of objects.filter((x) => x.kind === 'NetworkPolicy')) {
+    const read = readNetworkPolicy(o);
+    if (read.problems) {
+      out.push(...unreadable(o, 'its rules', read.problems));
+      continue;
+    }
+    (read.value.ingress ?? []).forEach((rule, i) => {
+      if (!rule.from?.length) out.push(`${objectId(o)}: ingress[${i}] has no "from": it admits every source`);
+    });
+    (read.value.egress ?? []).forEach((rule, i) => {
+      if (!rule.to?.length) out.push(`${objectId(o)}: egress[${i}] has no "to": it allows every destination`);
+    });
   }
   return out;
 }

@@ -56,6 +56,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/prod',
       'environments/staging',
       'manifests/argocd',
+      'manifests/ci-access',
       'manifests/training-job',
     ]);
     const rows = summarize(report);
@@ -73,7 +74,7 @@ describe('renderAll (real Kustomize)', () => {
     });
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
-      /^environments\/prod +ml-prod +8 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
+      /^environments\/prod +ml-prod +10 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
     );
 
     const dev = report.targets.find((t) => t.target.id === 'environments/dev')!;
@@ -84,6 +85,8 @@ describe('renderAll (real Kustomize)', () => {
       'HorizontalPodAutoscaler',
       'NetworkPolicy',
       'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
       'Service',
       'ServiceAccount',
       'ServiceMonitor',
@@ -105,6 +108,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/prod.yaml',
       'environments/staging.yaml',
       'manifests/argocd.yaml',
+      'manifests/ci-access.yaml',
       'manifests/training-job.yaml',
     ]);
     for (const p of paths) {
@@ -172,6 +176,33 @@ describe('renderAll (real Kustomize)', () => {
     );
     expect(await problemsOf(root, ['dev'])).toEqual([
       'manifests/training-job: Job/model-training container "trainer": allowPrivilegeEscalation is not false',
+    ]);
+  });
+
+  test('a Role with a wildcard or Secrets, and a NetworkPolicy rule open to everyone, fail (least privilege)', async () => {
+    const root = await pinnedRepo();
+    await edit(
+      root,
+      'manifests/training-job/submitter-rbac.yaml',
+      'verbs: ["create", "get", "delete"]',
+      'verbs: ["*"]',
+    );
+    await edit(
+      root,
+      'manifests/ci-access/argocd-rbac.yaml',
+      'resources: ["applications"]',
+      'resources: ["applications", "secrets"]',
+    );
+    await edit(
+      root,
+      'manifests/base/networkpolicy.yaml',
+      /\n {4}- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes.io\/metadata.name: ingress-nginx\n {6}ports:\n/,
+      '\n    - ports:\n',
+    );
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'environments/dev: NetworkPolicy/model-server: ingress[0] has no "from": it admits every source',
+      'manifests/ci-access: Role/rollout-verifier: rules[0]: reaches Secrets',
+      'manifests/training-job: Role/training-submitter: rules[0]: verbs has "*"; list what is needed',
     ]);
   });
 

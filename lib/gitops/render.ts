@@ -16,7 +16,15 @@ import { writeFileAtomic } from '../fs.ts';
 import { type Lock, readLock } from '../lock/index.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
 import { PIN_FILE } from './pin.ts';
-import { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
+import {
+  networkPolicyProblems,
+  pinProblems,
+  projectProblems,
+  rbacProblems,
+  renderedPin,
+  scalingProblems,
+  workloadProblems,
+} from './policy.ts';
 import { schemaProblems } from './schemas.ts';
 import { readHorizontalPodAutoscaler, readPodSpec, valueAt } from './shapes.ts';
 import { type KustomizeTool, runKustomize } from './tools.ts';
@@ -128,7 +136,12 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
     const local: string[] = [];
     for (const o of objects)
       for (const p of await schemaProblems(o)) local.push(`${objectId(o)}: schema: ${p}`);
-    local.push(...workloadProblems(objects), ...scalingProblems(objects));
+    local.push(
+      ...workloadProblems(objects),
+      ...scalingProblems(objects),
+      ...rbacProblems(objects),
+      ...networkPolicyProblems(objects),
+    );
     if (target.env) {
       local.push(...pinProblems(objects, target.env, lock!, lockName));
       if (project) local.push(...projectProblems(objects, target.env, project));

@@ -11,6 +11,9 @@
  */
 import type { IAppProjectSpec } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProjectSpec';
 import type { IHorizontalPodAutoscalerSpec } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerSpec';
+import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
+import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
+import type { IRoleRef } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleRef';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { ajv, formatAjvErrors } from '../schema.ts';
 import type { KubeObject } from './objects.ts';
@@ -140,3 +143,36 @@ export const readHorizontalPodAutoscaler = (hpa: KubeObject): Read<IHorizontalPo
 /** An Argo CD AppProject's spec: the kinds and destinations it allows (none when absent). */
 export const readAppProject = (project: KubeObject): Read<IAppProjectSpec> =>
   readAppProjectSpec(project.spec ?? {}, ['spec']);
+
+const readRulesAt = reader<IPolicyRule[]>(
+  listOf(
+    object(
+      {
+        apiGroups: listOf(string),
+        resources: listOf(string),
+        verbs: listOf(string),
+        resourceNames: listOf(string),
+      },
+      ['verbs'],
+    ),
+  ),
+);
+const readRoleRefAt = reader<IRoleRef>(object({ kind: string, name: string }, ['kind', 'name']));
+const readNetworkPolicySpecAt = reader<INetworkPolicySpec>(
+  object({
+    ingress: listOf(object({ from: { type: 'array' } })),
+    egress: listOf(object({ to: { type: 'array' } })),
+  }),
+);
+
+/** A Role's rules (none when absent). */
+export const readRoleRules = (role: KubeObject): Read<IPolicyRule[]> =>
+  readRulesAt(role.rules ?? [], ['rules']);
+
+/** What a RoleBinding binds. */
+export const readRoleRef = (binding: KubeObject): Read<IRoleRef> =>
+  readRoleRefAt(binding.roleRef, ['roleRef']);
+
+/** A NetworkPolicy's ingress and egress rules (none when absent). */
+export const readNetworkPolicy = (policy: KubeObject): Read<INetworkPolicySpec> =>
+  readNetworkPolicySpecAt(policy.spec ?? {}, ['spec']);

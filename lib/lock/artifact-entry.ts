@@ -8,6 +8,7 @@ import { rootDigest, sha256, sha256File } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
 import { readJsonFile } from '../fs.ts';
 import { stableStringify } from '../json.ts';
+import { hasCredentials, safeUrl } from '../redact.ts';
 import { compileValidator } from '../schema.ts';
 import { ARTIFACT_FILE_PATTERN, validateVersionEntry } from './schema.ts';
 import type { LockedVersion } from './types.ts';
@@ -64,6 +65,9 @@ export interface ArtifactEntryOptions {
   /** Overrides training.json `gitCommit`. */
   gitCommit?: string | null;
 }
+
+/** A tracking URI as the lock records it: never with credentials (the lock is public). */
+const withoutCredentials = (url: string) => (hasCredentials(url) ? safeUrl(url).replace(/\/+$/, '') : url);
 
 const prefixed = (hex: string) => (hex.startsWith('sha256:') ? hex : `sha256:${hex}`);
 
@@ -148,7 +152,7 @@ export async function entryFromArtifact(dir: string, options: ArtifactEntryOptio
     mlflow: {
       runId: options.runId ?? null,
       modelVersion: options.modelVersion ?? null,
-      ...(options.trackingUri ? { trackingUri: options.trackingUri } : {}),
+      ...(options.trackingUri ? { trackingUri: withoutCredentials(options.trackingUri) } : {}),
     },
     paramsDigest: training.paramsDigest
       ? prefixed(training.paramsDigest)

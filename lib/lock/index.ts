@@ -5,6 +5,7 @@
  */
 export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
 export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export {
   emptyLock,
   initLock,
@@ -25,6 +26,16 @@ export {
   previousPin,
   versionWithRoot,
 } from './mutate.ts';
+export {
+  ARTIFACT_ORIGINS_FILE,
+  type ArtifactOrigins,
+  checkProvenance,
+  formatProvenanceReport,
+  loadArtifactOrigins,
+  type ProvenanceOptions,
+  type ProvenanceProblem,
+  type ProvenanceReport,
+} from './provenance.ts';
 export {
   ARTIFACT_FILE_PATTERN,
   crossCheckLock,

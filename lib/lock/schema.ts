@@ -6,6 +6,7 @@
  */
 import { rootDigest } from '../digest.ts';
 import { isProjectError, ProjectError } from '../errors.ts';
+import { hasCredentials } from '../redact.ts';
 import { compileValidator } from '../schema.ts';
 import { jsonPointer } from './json-text.ts';
 import type { Lock, LockedVersion } from './types.ts';
@@ -71,7 +72,8 @@ const versionSchema = {
   },
 } as const;
 
-const promotionSchema = {
+/** One promotion record (`models.<name>.promotions[]`). */
+export const promotionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['env', 'from', 'to', 'at'],
@@ -227,6 +229,18 @@ export function crossCheckLock(lock: Lock): string[] {
         problems.push(
           `${at('versions', id, 'rootDigest')}: is ${v.rootDigest} but the digests add up to ${root} (lib/digest.ts rootDigest)`,
         );
+      }
+      // The lock is committed and printed everywhere: a credential in it is a leaked secret.
+      const urls: [string[], string | null | undefined][] = [
+        [['artifactUri'], v.artifactUri],
+        [['mlflow', 'trackingUri'], v.mlflow.trackingUri],
+      ];
+      for (const [field, url] of urls) {
+        if (url && hasCredentials(url)) {
+          problems.push(
+            `${at('versions', id, ...field)}: carries credentials (user:password@ or a secret query parameter); remove them and give them through the environment (MLFLOW_TRACKING_TOKEN)`,
+          );
+        }
       }
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Test-only: a real Kubernetes API server (kube-apiserver + etcd) on loopback,
- * built and installed by scripts/setup.d/60-kube-apiserver.sh. No controllers,
+ * built and installed by scripts/setup.d/60-kubernetes.sh. No controllers,
  * scheduler or kubelet run: tests play their part by writing status
  * subresources themselves.
  *
@@ -11,25 +11,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { kubeBinary } from '../cluster/tools.ts';
 import { freePort } from './ports.ts';
 import { findExecutable, type Requirement, requirement, tool } from './services.ts';
 
-/** The version scripts/setup.d/60-kube-apiserver.sh builds. */
-export const KUBE_VERSION = 'v1.34.4';
-const CACHED_BIN = join(
-  homedir(),
-  '.cache',
-  'gitops-ml',
-  `kube-apiserver-${KUBE_VERSION}`,
-  'bin',
-  'kube-apiserver',
-);
+export { KUBE_VERSION } from '../cluster/tools.ts';
+
+const CACHED_BIN = kubeBinary('kube-apiserver');
 const INSTALL_HINT =
-  'run `bash scripts/setup.d/60-kube-apiserver.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
+  'run `bash scripts/setup.d/60-kubernetes.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
 
 export interface KubeApiServer {
   /** A kubeconfig (context `test`, admin token) for the server. */
@@ -97,12 +91,15 @@ async function waitUntil(
 
 /**
  * Start etcd and kube-apiserver on free loopback ports with a temp data dir,
- * a self-signed serving cert, a static admin token, AlwaysAllow
- * authorization and a generated service-account key; wait for /readyz; write
- * a kubeconfig. Throws when a binary is missing (gate the tests with
+ * a self-signed serving cert, a static admin token (group system:masters),
+ * AlwaysAllow authorization (or RBAC, to test what a Role allows) and a
+ * generated service-account key; wait for /readyz; write a kubeconfig.
+ * Throws when a binary is missing (gate the tests with
  * `needs(...kubeApiServerInstalled())`) or the server does not come up.
  */
-export async function startKubeApiServer(options: { readyTimeoutMs?: number } = {}): Promise<KubeApiServer> {
+export async function startKubeApiServer(
+  options: { readyTimeoutMs?: number; authorization?: 'AlwaysAllow' | 'RBAC' } = {},
+): Promise<KubeApiServer> {
   const [etcdTool, apiserverTool] = kubeApiServerInstalled();
   const bins = { etcd: etcdTool.path, apiserver: apiserverTool.path };
   const dir = await mkdtemp(join(tmpdir(), 'kube-apiserver-'));
@@ -160,7 +157,7 @@ export async function startKubeApiServer(options: { readyTimeoutMs?: number } = 
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, 'certs')}`,
         `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=AlwaysAllow',
+        `--authorization-mode=${options.authorization ?? 'AlwaysAllow'}`,
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
