@@ -208,6 +208,28 @@ describe('a malformed object is a problem line, never a TypeError', () => {
       'AppProject/p: cannot check what it allows ml-dev: /spec/destinations: must be array',
     ]);
   });
+
+  test('a Role whose rules are not a list, a RoleBinding without a roleRef, a NetworkPolicy with a string rule list', () => {
+    const head = (kind: string) => ({
+      apiVersion: `${kind === 'NetworkPolicy' ? 'networking.k8s.io' : 'rbac.authorization.k8s.io'}/v1`,
+      kind,
+      metadata: { name: 'x', namespace: 'ml-dev' },
+    });
+    expect(
+      rbacProblems([
+        { ...head('Role'), rules: { verbs: ['get'] } },
+        { ...head('Role'), rules: [{ verbs: 'get', resources: ['pods'] }] },
+        head('RoleBinding'),
+      ]),
+    ).toEqual([
+      'Role/x: cannot check its rules: /rules: must be array',
+      'Role/x: cannot check its rules: /rules/0/verbs: must be array',
+      'RoleBinding/x: cannot check what it binds: /roleRef: must be object',
+    ]);
+    expect(networkPolicyProblems([{ ...head('NetworkPolicy'), spec: { ingress: 'all' } }])).toEqual([
+      'NetworkPolicy/x: cannot check its rules: /spec/ingress: must be array',
+    ]);
+  });
 });
 
 describe('rbacProblems (least privilege)', () => {
