@@ -23,6 +23,7 @@ import type { Lock } from '../lock/index.ts';
 import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from '../pin.ts';
 import { groupOf, type KubeObject, objectId } from './objects.ts';
 import {
+  type Read,
   readAppProject,
   readHorizontalPodAutoscaler,
   readNetworkPolicy,
@@ -38,6 +39,22 @@ const LONG_RUNNING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'R
 /** `<object>: cannot check <what>: <field>: <why>`, one line per field the checks could not read. */
 const unreadable = (obj: KubeObject, what: string, problems: string[]): string[] =>
   problems.map((p) => `${objectId(obj)}: cannot check ${what}: ${p}`);
+
+/** Each object of `kind`, read typed and checked by `check`; or the lines saying what could not be read. */
+function checkEach<T>(
+  objects: KubeObject[],
+  kind: string,
+  what: string,
+  read: (o: KubeObject) => Read<T>,
+  check: (o: KubeObject, value: T) => string[],
+): string[] {
+  return objects
+    .filter((o) => o.kind === kind)
+    .flatMap((o) => {
+      const r = read(o);
+      return r.problems ? unreadable(o, what, r.problems) : check(o, r.value);
+    });
+}
 
 function containerProblems(obj: KubeObject, pod: IPodSpec, c: IContainer, init: boolean): string[] {
   const where = `${objectId(obj)} ${init ? 'init container' : 'container'} "${c.name}"`;
@@ -220,46 +237,36 @@ export function rbacProblems(objects: KubeObject[]): string[] {
  * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
  */
 export function networkPolicyProblems(objects: KubeObject[]): string[] {
-  const out: string[] = [];
-  for (const o of objects.filter((x) => x.kind === 'NetworkPolicy')) {
-    const read = readNetworkPolicy(o);
-    if (read.problems) {
-      out.push(...unreadable(o, 'its rules', read.problems));
-      continue;
-    }
-    (read.value.ingress ?? []).forEach((rule, i) => {
-      if (!rule.from?.length) out.push(`${objectId(o)}: ingress[${i}] has no "from": it admits every source`);
-    });
-    (read.value.egress ?? []).forEach((rule, i) => {
-      if (!rule.to?.length) out.push(`${objectId(o)}: egress[${i}] has no "to": it allows every destination`);
-    });
-  }
-  return out;
+  return checkEach(objects, 'NetworkPolicy', 'its rules', readNetworkPolicy, (o, spec) => [
+    ...(spec.ingress ?? []).flatMap((rule, i) =>
+      rule.from?.length ? [] : [`${objectId(o)}: ingress[${i}] has no "from": it admits every source`],
+    ),
+    ...(spec.egress ?? []).flatMap((rule, i) =>
+      rule.to?.length ? [] : [`${objectId(o)}: egress[${i}] has no "to": it allows every destination`],
+    ),
+  ]);
 }
 
 /** Replica count within the HPA's bounds, for each Deployment that has an HPA. */
 export function scalingProblems(objects: KubeObject[]): string[] {
-  const out: string[] = [];
-  for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
-    const read = readHorizontalPodAutoscaler(hpa);
-    if (read.problems) {
-      out.push(...unreadable(hpa, 'its scale target', read.problems));
-      continue;
-    }
-    const ref = read.value.scaleTargetRef;
-    const target = objects.find((o) => o.kind === ref.kind && o.metadata?.name === ref.name);
-    if (!target) {
-      out.push(`${objectId(hpa)}: scales ${ref.kind}/${ref.name}, which is not rendered`);
-      continue;
-    }
-    const min = read.value.minReplicas ?? 1;
-    const max = read.value.maxReplicas;
-    const replicas = valueAt(target, ['spec', 'replicas']);
-    if (typeof replicas === 'number' && (replicas < min || replicas > max)) {
-      out.push(`${objectId(target)}: replicas ${replicas} outside ${objectId(hpa)} bounds ${min}..${max}`);
-    }
-  }
-  return out;
+  return checkEach(
+    objects,
+    'HorizontalPodAutoscaler',
+    'its scale target',
+    readHorizontalPodAutoscaler,
+    (hpa, spec) => {
+      const ref = spec.scaleTargetRef;
+      const target = objects.find((o) => o.kind === ref.kind && o.metadata?.name === ref.name);
+      if (!target) return [`${objectId(hpa)}: scales ${ref.kind}/${ref.name}, which is not rendered`];
+      const min = spec.minReplicas ?? 1;
+      const max = spec.maxReplicas;
+      const replicas = valueAt(target, ['spec', 'replicas']);
+      if (typeof replicas === 'number' && (replicas < min || replicas > max)) {
+        return [`${objectId(target)}: replicas ${replicas} outside ${objectId(hpa)} bounds ${min}..${max}`];
+      }
+      return [];
+    },
+  );
 }
 
 /**
