@@ -8,6 +8,7 @@
  */
 import { dirname, relative, resolve } from 'node:path';
 import type { TrainingConfig } from '../../training/config.ts';
+import type { BackendName } from '../backend.ts';
 import { ProjectError } from '../errors.ts';
 import { addCandidate, type Lock, type LockedVersion, readLock, updateLock } from '../lock/index.ts';
 import { type TrainAndRecordResult, trainAndRecord } from '../pipeline/index.ts';
@@ -42,6 +43,8 @@ export interface TrainPullRequestOptions {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Force one backend (TRAINING_BACKEND); train:ci checks the GPU first when it is tensorflow-gpu. */
+  backend?: BackendName;
 }
 
 export interface TrainPullRequestResult {
@@ -144,6 +147,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     configPath: options.configPath,
     log,
     signal: options.signal,
+    backend: options.backend,
   });
   const model = run.modelName;
   const entry = run.lockEntry as LockedVersion;
