@@ -15,15 +15,17 @@
  * evaluation until validation accuracy first reaches the target) with the
  * ratios, and writes bench/results/training.json and training.md.
  *
- * Workloads: `demo` (training/configs/demo.json: small-cnn on the generated
- * 16x16 shapes) and `cifar10` (the architecture of training/configs/cifar10.json,
+ * Workloads: `demo` (training/configs/demo.json: deep-cnn 16/32/64 on generated
+ * 32x32 colour shapes), `demo-pure-js` (training/configs/demo-pure-js.json:
+ * the small CNN pure JS can train) and `cifar10` (the architecture of training/configs/cifar10.json,
  * deep-cnn 32/64/128 on 32x32x3, on generated 32x32 colour shapes: CIFAR-10
  * itself cannot be downloaded where this was developed). Pure JS stops after
  * --js-budget seconds per workload; its time-to-accuracy then reads "not
  * reached".
  *
  * Flags: --workloads demo,cifar10  --epochs N (most per side, default 15)
- * --js-budget S (default 240)  --python <venv python> (default the peer venv
+ * --js-budget S (default 240)  --results NAME (default training: bench/results/NAME.md)
+ * --python <venv python> (default the peer venv
  * of bench/peer/setup.sh)  --demo (also train the demo config end to end with
  * train() on the default backend and print its accuracy and wall time).
  */
@@ -55,7 +57,7 @@ const DEFAULT_PYTHON = join(
   'bin',
   'python',
 );
-const USAGE = `usage: npm run bench:training -- [--workloads demo,cifar10] [--epochs 15] [--js-budget 240] [--python <venv>/bin/python] [--demo]
+const USAGE = `usage: npm run bench:training -- [--workloads demo,cifar10] [--epochs 15] [--js-budget 240] [--results training] [--python <venv>/bin/python] [--demo]
   set up the Python peer first: bash bench/peer/setup.sh`;
 
 interface Workload {
@@ -79,6 +81,15 @@ async function workloads(names: string[]): Promise<Workload[]> {
         perClass: config.data.perClass ?? 300,
         target: 0.95,
       });
+    } else if (name === 'demo-pure-js') {
+      const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'demo-pure-js.json'));
+      out.push({
+        name,
+        description: `training/configs/demo-pure-js.json: ${config.model.builder} ${JSON.stringify(config.model.filters)} on generated ${config.input.width}x${config.input.height}x${config.input.channels} shapes (the model pure JS can train)`,
+        config,
+        perClass: config.data.perClass ?? 300,
+        target: 0.95,
+      });
     } else if (name === 'cifar10') {
       const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'cifar10.json'));
       out.push({
@@ -89,7 +100,10 @@ async function workloads(names: string[]): Promise<Workload[]> {
         target: 0.95,
       });
     } else {
-      throw new ProjectError('USAGE', `--workloads: unknown workload "${name}" (demo, cifar10)\n\n${USAGE}`);
+      throw new ProjectError(
+        'USAGE',
+        `--workloads: unknown workload "${name}" (demo, demo-pure-js, cifar10)\n\n${USAGE}`,
+      );
     }
   }
   return out;
@@ -407,6 +421,7 @@ async function main(argv: string[]): Promise<number> {
       epochs: { type: 'string', default: '15' },
       'js-budget': { type: 'string', default: '240' },
       python: { type: 'string', default: DEFAULT_PYTHON },
+      results: { type: 'string', default: 'training' },
       demo: { type: 'boolean', default: false },
     },
     USAGE,
@@ -454,8 +469,10 @@ async function main(argv: string[]): Promise<number> {
   const md = markdown(report);
   const dir = join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
+  if (!/^[a-z0-9-]+$/.test(values.results))
+    throw new ProjectError('USAGE', `--results: a file name stem, not "${values.results}"`);
   await writeFile(
-    join(dir, 'training.json'),
+    join(dir, `${values.results}.json`),
     stableStringify({
       meta,
       workloads: results.map((r) => ({
@@ -464,9 +481,9 @@ async function main(argv: string[]): Promise<number> {
       })),
     }),
   );
-  await writeFile(join(dir, 'training.md'), md);
+  await writeFile(join(dir, `${values.results}.md`), md);
   console.log(`\n${md}`);
-  console.log('wrote bench/results/training.json and bench/results/training.md');
+  console.log(`wrote bench/results/${values.results}.json and ${values.results}.md`);
 
   if (values.demo) {
     const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'demo.json'));
