@@ -227,6 +227,31 @@ function summarize(
   };
 }
 
+/** Samples/s of one training step on `n` images (after a warm-up step), on a throw-away model. */
+async function probeStep(w: Workload, p: Prepared, n: number): Promise<number> {
+  const c = w.config;
+  const model = buildModel({ model: c.model, input: c.input, numClasses: p.classes, seed: c.seed });
+  model.compile({ optimizer: tf.train.adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
+  const size = p.shape[0] * p.shape[1] * p.shape[2];
+  const xs = tf.tensor4d(p.train.x.subarray(0, n * size), [n, ...p.shape]);
+  const ys = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: n }, (_, i) => p.train.labels[i] as number),
+      'int32',
+    ),
+    p.classes,
+  );
+  try {
+    await model.trainOnBatch(xs, ys);
+    const t = performance.now();
+    await model.trainOnBatch(xs, ys);
+    return (n * 1000) / (performance.now() - t);
+  } finally {
+    tf.dispose([xs, ys]);
+    model.dispose();
+  }
+}
+
 /** Train with tfjs on the active backend: trainOnBatch over the shared batch order, as training/loop.ts does. */
 async function trainTfjs(
   w: Workload,
@@ -236,11 +261,35 @@ async function trainTfjs(
   budgetSeconds: number,
 ): Promise<SideResult> {
   const c = w.config;
+  const size = p.shape[0] * p.shape[1] * p.shape[2];
+  const bs = c.training.batchSize;
+  const detail = choice.tensorflow
+    ? `${choice.package}, TensorFlow ${choice.tensorflow.version}`
+    : choice.package;
+  const side = choice.id === 'cpu' ? 'pure JS' : 'native CPU';
+  if (Number.isFinite(budgetSeconds)) {
+    // One step can outlast the whole budget (pure JS on deep-cnn: seconds per image). A probe
+    // step of a few images on a throw-away copy says whether one batch fits; if not, its rate is
+    // the figure reported.
+    const probe = await probeStep(w, p, 4);
+    if (bs / probe > budgetSeconds) {
+      console.log(
+        `  ${choice.id.padEnd(10)} probe: ${probe.toFixed(2)} samples/s; a batch of ${bs} would take ${(bs / probe).toFixed(0)} s, over the ${budgetSeconds} s budget`,
+      );
+      return {
+        side,
+        detail: `${detail} (probe: one step of 4 images; one batch of ${bs} exceeds the ${budgetSeconds} s budget)`,
+        samplesPerSecond: probe,
+        epochs: [],
+        timeToTarget: null,
+        epochsToTarget: null,
+        stoppedBy: 'budget',
+      };
+    }
+  }
   const model = buildModel({ model: c.model, input: c.input, numClasses: p.classes, seed: c.seed });
   model.setWeights(p.initial.map((v, i) => tf.tensor(v, model.getWeights()[i]?.shape)));
   model.compile({ optimizer: tf.train.adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
-  const size = p.shape[0] * p.shape[1] * p.shape[2];
-  const bs = c.training.batchSize;
   const records: EpochRecord[] = [];
   const samples: number[] = [];
   let elapsed = 0;
@@ -294,17 +343,7 @@ async function trainTfjs(
   } finally {
     model.dispose();
   }
-  const detail = choice.tensorflow
-    ? `${choice.package}, TensorFlow ${choice.tensorflow.version}`
-    : choice.package;
-  return summarize(
-    choice.id === 'cpu' ? 'pure JS' : 'native CPU',
-    detail,
-    records,
-    samples,
-    w.target,
-    stoppedBy,
-  );
+  return summarize(side, detail, records, samples, w.target, stoppedBy);
 }
 
 async function trainPython(w: Workload, p: Prepared, python: string, epochs: number): Promise<SideResult> {
