@@ -57,6 +57,8 @@ async function loadNative(pkg: string): Promise<unknown> {
   if (typeof util.isNullOrUndefined !== 'function') {
     util.isNullOrUndefined = (v: unknown) => v === null || v === undefined;
   }
+  // and util.isArray, which still exists but prints a deprecation warning (DEP0044) on first use
+  util.isArray = Array.isArray;
   // TensorFlow's C++ logging (oneDNN notices, CPU feature lines) goes to stderr at load; keep
   // warnings and errors only unless the user asked for more.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
