@@ -410,7 +410,7 @@ async function trainPython(w: Workload, p: Prepared, python: string, epochs: num
   );
 }
 
-const ratio = (a: number | null, b: number | null) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+const ratio = (a: number | null, b: number | null) => (a && b ? `${(a / b).toPrecision(3)}x` : '-');
 
 export function markdown(r: {
   meta: Record<string, unknown>;
@@ -436,7 +436,7 @@ export function markdown(r: {
     );
     for (const s of sides) {
       out.push(
-        `| ${s.side} | ${s.detail} | ${s.samplesPerSecond.toFixed(1)} | ${s.epochsToTarget ?? `not reached (${s.stoppedBy}, ${s.epochs.length} epochs)`} | ${s.timeToTarget?.toFixed(1) ?? '-'} | ${ratio(s.samplesPerSecond, js?.samplesPerSecond ?? null)} | ${ratio(s.samplesPerSecond, py?.samplesPerSecond ?? null)} | ${ratio(py?.timeToTarget ?? null, s.timeToTarget)} |`,
+        `| ${s.side} | ${s.detail} | ${s.samplesPerSecond < 10 ? s.samplesPerSecond.toPrecision(2) : s.samplesPerSecond.toFixed(1)} | ${s.epochsToTarget ?? `not reached (${s.stoppedBy}, ${s.epochs.length} epochs)`} | ${s.timeToTarget?.toFixed(1) ?? '-'} | ${ratio(s.samplesPerSecond, js?.samplesPerSecond ?? null)} | ${ratio(s.samplesPerSecond, py?.samplesPerSecond ?? null)} | ${ratio(py?.timeToTarget ?? null, s.timeToTarget)} |`,
       );
     }
     out.push(
