@@ -37,7 +37,7 @@ export function summaryTable(run: TrainAndRecordResult): string {
   const t = run.tracking;
   const rows: [string, string][] = [
     ['model', r.name],
-    ['backend', `${r.backend.name} (${r.backend.package})`],
+    ['backend', `${r.backend.id} (${r.backend.package})`],
     ['dataset digest', r.datasetDigest],
     ['split (train/val/test)', `${r.split.counts.train}/${r.split.counts.validation}/${r.split.counts.test}`],
     ['epochs run', `${r.epochsRun}${r.stoppedEarly ? ' (early stop)' : ''}`],
@@ -190,7 +190,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     datasetDigest: result.train.datasetDigest,
     accuracy: result.train.metrics.accuracy,
     macro_f1: result.train.metrics.macro_f1,
-    backend: result.train.backend.name,
+    backend: result.train.backend.id,
     runId: result.tracking.runId,
     ...(result.tracking.modelVersion ? { modelVersion: result.tracking.modelVersion } : {}),
     ...(result.lockVersion ? { lockVersion: result.lockVersion } : {}),
