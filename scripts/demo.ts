@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { nativeManifestOf } from '../lib/backend.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { main as promoteMain } from './promote.ts';
@@ -66,9 +66,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const port = Number(values.port);
@@ -101,7 +99,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   });
   deps.onResult?.(result);
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) {
   await runMain(() => main(process.argv.slice(2)));

@@ -12,7 +12,7 @@
  */
 
 import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { assertGpuReady } from '../lib/tfjs-native/preflight.ts';
 import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
@@ -49,9 +49,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
@@ -84,6 +82,6 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   });
   print(result.markdown);
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -155,7 +155,7 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(await page.textContent('#drift-detail')).toMatch(/reference/);
   for (const plot of ['learning-curves', 'confusion-matrix']) {
     await page.waitForFunction(
-      (id) => (document.querySelector(`#${id} img`) as HTMLImageElement | null)?.naturalWidth! > 0,
+      (id) => ((document.querySelector(`#${id} img`) as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
       plot,
     );
   }

@@ -7,13 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import {
-  type BackendChoice,
-  nativeManifestOf,
-  SERVING_ORDER,
-  selectBackend,
-  TRAINING_ORDER,
-} from '../lib/backend.ts';
+import { nativeManifestOf, SERVING_ORDER, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
 import { inCI } from '../lib/testing/services.ts';
 import { TENSORFLOW_VERSION } from '../lib/tfjs-native/layout.ts';
 import type { ModelConfig } from './config.ts';

@@ -23,7 +23,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { isMain, ProjectError, parseFlags, readJsonFile, runMain, stableStringify } from '../../lib/index.ts';
+import { command, ProjectError, readJsonFile, runIfMain, stableStringify } from '../../lib/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -298,20 +298,22 @@ export function markdown(results: PeerResult[]): string {
   return out.join('\n');
 }
 
-if (isMain(import.meta.url)) {
-  await runMain(async () => {
-    const { values } = parseFlags(
-      process.argv.slice(2),
-      {
-        models: { type: 'string' },
-        artifact: { type: 'string' },
-        duration: { type: 'string' },
-        clients: { type: 'string' },
-        'peer-workers': { type: 'string' },
-        python: { type: 'string' },
-      },
-      USAGE,
-    );
+/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    models: { type: 'string' },
+    artifact: { type: 'string' },
+    duration: { type: 'string' },
+    clients: { type: 'string' },
+    'peer-workers': { type: 'string' },
+    python: { type: 'string' },
+  },
+} as const;
+
+await runIfMain(
+  import.meta.url,
+  command(COMMAND, async ({ values }) => {
     const duration = Number(values.duration ?? 10);
     const clients = (values.clients ?? '1,16,64').split(',').map(Number);
     const peerWorkers = (values['peer-workers'] ?? '1,2').split(',').map(Number);
@@ -355,5 +357,5 @@ if (isMain(import.meta.url)) {
       return 1;
     }
     return 0;
-  });
-}
+  }),
+);

@@ -29,7 +29,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, selectBackend } from '../../lib/backend.ts';
-import { isMain, ProjectError, parseFlags, rootDigest, runMain, stableStringify } from '../../lib/index.ts';
+import { command, ProjectError, rootDigest, runIfMain, stableStringify } from '../../lib/index.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
 import {
@@ -362,21 +362,23 @@ export function markdown(
   return `${lines.join('\n')}\n`;
 }
 
-if (isMain(import.meta.url)) {
-  await runMain(async () => {
-    const { values } = parseFlags(
-      process.argv.slice(2),
-      {
-        duration: { type: 'string' },
-        backends: { type: 'string' },
-        clients: { type: 'string' },
-        threads: { type: 'string' },
-        artifact: { type: 'string' },
-        models: { type: 'string' },
-        part: { type: 'string' },
-      },
-      USAGE,
-    );
+/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    duration: { type: 'string' },
+    backends: { type: 'string' },
+    clients: { type: 'string' },
+    threads: { type: 'string' },
+    artifact: { type: 'string' },
+    models: { type: 'string' },
+    part: { type: 'string' },
+  },
+} as const;
+
+await runIfMain(
+  import.meta.url,
+  command(COMMAND, async ({ values }) => {
     const part = values.part ?? 'all';
     if (part !== 'all' && part !== 'decoders') {
       throw new ProjectError('USAGE', `--part takes all or decoders, not ${part}`, { hint: USAGE });
@@ -456,5 +458,5 @@ if (isMain(import.meta.url)) {
     console.log(`\n${md}`);
     console.log(`wrote ${join('bench', 'results', 'serving.json')} and serving.md`);
     return 0;
-  });
-}
+  }),
+);

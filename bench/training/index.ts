@@ -69,42 +69,36 @@ interface Workload {
   target: number;
 }
 
+/** The workloads: which config's architecture, trained on how many generated images per class. */
+const WORKLOADS: Record<string, { file: string; perClass?: number; data: string }> = {
+  demo: { file: 'demo.json', data: 'generated {size} shapes' },
+  'demo-pure-js': {
+    file: 'demo-pure-js.json',
+    data: 'generated {size} shapes (the model pure JS can train)',
+  },
+  cifar10: { file: 'cifar10.json', perClass: 250, data: '{size} generated colour shapes (not CIFAR-10)' },
+};
+
 async function workloads(names: string[]): Promise<Workload[]> {
   const out: Workload[] = [];
   for (const name of names) {
-    if (name === 'demo') {
-      const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'demo.json'));
-      out.push({
-        name,
-        description: `training/configs/demo.json: ${config.model.builder} ${JSON.stringify(config.model.filters)} on generated ${config.input.width}x${config.input.height}x${config.input.channels} shapes`,
-        config,
-        perClass: config.data.perClass ?? 300,
-        target: 0.95,
-      });
-    } else if (name === 'demo-pure-js') {
-      const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'demo-pure-js.json'));
-      out.push({
-        name,
-        description: `training/configs/demo-pure-js.json: ${config.model.builder} ${JSON.stringify(config.model.filters)} on generated ${config.input.width}x${config.input.height}x${config.input.channels} shapes (the model pure JS can train)`,
-        config,
-        perClass: config.data.perClass ?? 300,
-        target: 0.95,
-      });
-    } else if (name === 'cifar10') {
-      const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'cifar10.json'));
-      out.push({
-        name,
-        description: `the architecture of training/configs/cifar10.json: ${config.model.builder} ${JSON.stringify(config.model.filters)} on ${config.input.width}x${config.input.height}x${config.input.channels} generated colour shapes (not CIFAR-10)`,
-        config,
-        perClass: 250,
-        target: 0.95,
-      });
-    } else {
+    const w = WORKLOADS[name];
+    if (!w) {
       throw new ProjectError(
         'USAGE',
-        `--workloads: unknown workload "${name}" (demo, demo-pure-js, cifar10)\n\n${USAGE}`,
+        `--workloads: unknown workload "${name}" (${Object.keys(WORKLOADS).join(', ')})\n\n${USAGE}`,
       );
     }
+    const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', w.file));
+    const size = `${config.input.width}x${config.input.height}x${config.input.channels}`;
+    const arch = `${config.model.builder} ${JSON.stringify(config.model.filters)}`;
+    out.push({
+      name,
+      description: `${name === 'cifar10' ? 'the architecture of ' : ''}training/configs/${w.file}: ${arch} on ${w.data.replace('{size}', size)}`,
+      config,
+      perClass: w.perClass ?? config.data.perClass ?? 300,
+      target: 0.95,
+    });
   }
   return out;
 }

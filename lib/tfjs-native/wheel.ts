@@ -25,69 +25,32 @@ export interface CudaComponent {
  * loaded for particular ops (NCCL collectives, cuRAND, CUPTI profiling, JIT).
  * The soname's number is the package's major version.
  */
-export const CUDA_COMPONENTS: Record<string, CudaComponent> = {
-  'nvidia-cuda-runtime-cu12': {
-    label: 'CUDA runtime',
-    dir: 'cuda_runtime',
-    files: (m) => [`lib/libcudart.so.${m}`],
-    required: true,
-  },
-  'nvidia-cublas-cu12': {
-    label: 'cuBLAS',
-    dir: 'cublas',
-    files: (m) => [`lib/libcublas.so.${m}`, `lib/libcublasLt.so.${m}`],
-    required: true,
-  },
-  'nvidia-cudnn-cu12': {
-    label: 'cuDNN',
-    dir: 'cudnn',
-    files: (m) => [`lib/libcudnn.so.${m}`],
-    required: true,
-  },
-  'nvidia-cufft-cu12': {
-    label: 'cuFFT',
-    dir: 'cufft',
-    files: (m) => [`lib/libcufft.so.${m}`],
-    required: true,
-  },
-  'nvidia-cusolver-cu12': {
-    label: 'cuSOLVER',
-    dir: 'cusolver',
-    files: (m) => [`lib/libcusolver.so.${m}`],
-    required: true,
-  },
-  'nvidia-cusparse-cu12': {
-    label: 'cuSPARSE',
-    dir: 'cusparse',
-    files: (m) => [`lib/libcusparse.so.${m}`],
-    required: true,
-  },
-  'nvidia-nvjitlink-cu12': {
-    label: 'nvJitLink',
-    dir: 'nvjitlink',
-    files: (m) => [`lib/libnvJitLink.so.${m}`],
-    required: true,
-  },
-  'nvidia-curand-cu12': {
-    label: 'cuRAND',
-    dir: 'curand',
-    files: (m) => [`lib/libcurand.so.${m}`],
-    required: false,
-  },
-  'nvidia-nccl-cu12': { label: 'NCCL', dir: 'nccl', files: (m) => [`lib/libnccl.so.${m}`], required: false },
-  'nvidia-cuda-cupti-cu12': {
-    label: 'CUPTI',
-    dir: 'cuda_cupti',
-    files: (m) => [`lib/libcupti.so.${m}`],
-    required: false,
-  },
-  'nvidia-cuda-nvrtc-cu12': {
-    label: 'NVRTC',
-    dir: 'cuda_nvrtc',
-    files: (m) => [`lib/libnvrtc.so.${m}`],
-    required: false,
-  },
-  'nvidia-cuda-nvcc-cu12': { label: 'ptxas', dir: 'cuda_nvcc', files: () => ['bin/ptxas'], required: false },
+export const CUDA_COMPONENTS: Record<string, CudaComponent> = Object.fromEntries(
+  (
+    [
+      // package, label, folder under nvidia/, sonames (or files) TensorFlow loads, required
+      ['nvidia-cuda-runtime-cu12', 'CUDA runtime', 'cuda_runtime', ['libcudart'], true],
+      ['nvidia-cublas-cu12', 'cuBLAS', 'cublas', ['libcublas', 'libcublasLt'], true],
+      ['nvidia-cudnn-cu12', 'cuDNN', 'cudnn', ['libcudnn'], true],
+      ['nvidia-cufft-cu12', 'cuFFT', 'cufft', ['libcufft'], true],
+      ['nvidia-cusolver-cu12', 'cuSOLVER', 'cusolver', ['libcusolver'], true],
+      ['nvidia-cusparse-cu12', 'cuSPARSE', 'cusparse', ['libcusparse'], true],
+      ['nvidia-nvjitlink-cu12', 'nvJitLink', 'nvjitlink', ['libnvJitLink'], true],
+      ['nvidia-curand-cu12', 'cuRAND', 'curand', ['libcurand'], false],
+      ['nvidia-nccl-cu12', 'NCCL', 'nccl', ['libnccl'], false],
+      ['nvidia-cuda-cupti-cu12', 'CUPTI', 'cuda_cupti', ['libcupti'], false],
+      ['nvidia-cuda-nvrtc-cu12', 'NVRTC', 'cuda_nvrtc', ['libnvrtc'], false],
+    ] as const
+  ).map(([pkg, label, dir, libs, required]) => [
+    pkg,
+    { label, dir, files: (m: number) => libs.map((l) => `lib/${l}.so.${m}`), required },
+  ]),
+);
+CUDA_COMPONENTS['nvidia-cuda-nvcc-cu12'] = {
+  label: 'ptxas',
+  dir: 'cuda_nvcc',
+  files: () => ['bin/ptxas'],
+  required: false,
 };
 
 const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
