@@ -53,6 +53,15 @@ export interface CommandSpec<T extends FlagOptions> {
   required?: readonly (keyof T & string)[];
 }
 
+/** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
+export function stringFlags<const N extends readonly string[]>(
+  ...names: N
+): { [K in N[number]]: { type: 'string' } } {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as {
+    [K in N[number]]: { type: 'string' };
+  };
+}
+
 const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
 
 /**

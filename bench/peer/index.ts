@@ -23,7 +23,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { command, ProjectError, readJsonFile, runIfMain, stableStringify } from '../../lib/index.ts';
+import {
+  command,
+  ProjectError,
+  readJsonFile,
+  runIfMain,
+  stableStringify,
+  stringFlags,
+} from '../../lib/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -301,14 +308,7 @@ export function markdown(results: PeerResult[]): string {
 /** What the bench accepts (lib/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
-  options: {
-    models: { type: 'string' },
-    artifact: { type: 'string' },
-    duration: { type: 'string' },
-    clients: { type: 'string' },
-    'peer-workers': { type: 'string' },
-    python: { type: 'string' },
-  },
+  options: stringFlags('models', 'artifact', 'duration', 'clients', 'peer-workers', 'python'),
 } as const;
 
 await runIfMain(

@@ -29,7 +29,14 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, selectBackend } from '../../lib/backend.ts';
-import { command, ProjectError, rootDigest, runIfMain, stableStringify } from '../../lib/index.ts';
+import {
+  command,
+  ProjectError,
+  rootDigest,
+  runIfMain,
+  stableStringify,
+  stringFlags,
+} from '../../lib/index.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
 import {
@@ -365,15 +372,7 @@ export function markdown(
 /** What the bench accepts (lib/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
-  options: {
-    duration: { type: 'string' },
-    backends: { type: 'string' },
-    clients: { type: 'string' },
-    threads: { type: 'string' },
-    artifact: { type: 'string' },
-    models: { type: 'string' },
-    part: { type: 'string' },
-  },
+  options: stringFlags('duration', 'backends', 'clients', 'threads', 'artifact', 'models', 'part'),
 } as const;
 
 await runIfMain(
