@@ -53,6 +53,15 @@ export interface CommandSpec<T extends FlagOptions> {
   required?: readonly (keyof T & string)[];
 }
 
+/** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
+export function stringFlags<const N extends readonly string[]>(
+  ...names: N
+): { [K in N[number]]: { type: 'string' } } {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as {
+    [K in N[number]]: { type: 'string' };
+  };
+}
+
 const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
 
 /**
@@ -90,6 +99,32 @@ export function parseCommand<T extends FlagOptions>(
     }
   }
   return parsed;
+}
+
+/** What {@link parseCommand} returns for a spec, once --help was not asked. */
+export type ParsedCommand<T extends FlagOptions> = NonNullable<ReturnType<typeof parseCommand<T>>>;
+
+/**
+ * A script's `main(argv, deps)`: the one prelude (parse `argv` with `spec`;
+ * `--help` prints the usage to `deps.print` and returns 0), then `run`.
+ * Scripts export it for tests and call it under {@link isMain}.
+ */
+export function command<T extends FlagOptions, D extends { print?: (text: string) => void }>(
+  spec: CommandSpec<T>,
+  run: (cli: ParsedCommand<T>, deps: D) => Promise<number>,
+): (argv: string[], deps?: D) => Promise<number> {
+  return async (argv, deps = {} as D) => {
+    const cli = parseCommand(argv, spec, deps.print);
+    return cli ? run(cli, deps) : 0;
+  };
+}
+
+/** Run `main` with the process's arguments when the module at `importMetaUrl` is the entry point. */
+export async function runIfMain(
+  importMetaUrl: string,
+  main: (argv: string[]) => Promise<number | undefined>,
+) {
+  if (isMain(importMetaUrl)) await runMain(() => main(process.argv.slice(2)));
 }
 
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */

@@ -77,6 +77,7 @@ const COVERAGE: Coverage[] = [
     by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],
   },
   { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
+  { prefix: 'bash scripts/setup.d/70-tfjs-native.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
   { prefix: 'bash bench/peer/setup.sh', by: [['bench/peer/index.ts', 'setup.sh']] },
   { prefix: 'npm run bench:training', by: [['bench/training/index.ts', 'samples']] },
   { prefix: 'npm run bench:serving', by: [['bench/serving/index.ts', 'autocannon']] },

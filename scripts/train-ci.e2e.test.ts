@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 /**
  * train:ci against real git repositories (a bare origin, the PR clone, a
  * teammate's clone that pushes meanwhile) and the FAKE GitHub API server
  * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +165,39 @@ describe('npm run train:ci', () => {
     expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
     expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
     expect(gh.requests).toEqual([]);
+  });
+
+  it('on a gpu runner (TRAINING_BACKEND=tensorflow-gpu) without a usable GPU fails fast with the preflight, touching nothing', async () => {
+    const r = await setup();
+    const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
+    const headBefore = r.git(['rev-parse', 'HEAD']);
+    const env = await actionsEnv(r, {
+      TRAINING_BACKEND: 'tensorflow-gpu',
+      GITOPS_ML_CACHE: join(r.root, 'cache'),
+    });
+    // a machine with no NVIDIA driver: an empty folder stands for /
+    const bare = join(r.root, 'bare-root');
+    await mkdir(bare, { recursive: true });
+    const err = await run(r, env, { fsRoot: bare }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProjectError);
+    expect((err as ProjectError).code).toBe('UNAVAILABLE');
+    expect(exitCodeOf(err)).toBe(1);
+    const message = (err as ProjectError).message;
+    expect(message.split('\n')[0]).toBe(
+      'TRAINING_BACKEND=tensorflow-gpu, but this machine cannot train on the GPU; not falling back to the CPU.',
+    );
+    expect(message).toMatch(/NO {2}NVIDIA driver +none/);
+    expect(message).toContain('install the NVIDIA driver 525.60.13 or newer');
+    expect(message).toContain('run `bash scripts/setup.d/71-tfjs-native-gpu.sh`');
+    expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+    expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
+    expect(gh.requests).toEqual([]); // stopped before the GitHub API, git and MLflow
+    expect(existsSync(join(r.work, 'artifacts', 'candidate'))).toBe(false); // and before training
+    const bad = await run(r, { ...env, TRAINING_BACKEND: 'tpu' }).catch((e: unknown) => e);
+    expect((bad as ProjectError).message).toBe(
+      'TRAINING_BACKEND=tpu is not one of tensorflow-gpu, tensorflow, cpu',
+    );
+    expect(exitCodeOf(bad)).toBe(2);
   });
 
   it('commits the candidate to the PR branch, writes the summary, comments once and updates that comment on a re-run', async () => {

@@ -71,6 +71,7 @@ export async function startPeer(
   root: string,
   artifact: string,
   model: { name: string; version: string },
+  workers = 1,
 ): Promise<Running> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -86,12 +87,19 @@ export async function startPeer(
       model.version,
       '--port',
       String(port),
+      '--workers',
+      String(workers),
     ],
     { TF_CPP_MIN_LOG_LEVEL: '2' },
     root,
   );
   await waitReady('peer (bench/peer/server.py)', proc, url, log);
-  return { name: 'peer', url, pid: proc.pid!, stop: () => stopProc(proc, exited) };
+  return {
+    name: workers > 1 ? `peer-${workers}w` : 'peer',
+    url,
+    pid: proc.pid!,
+    stop: () => stopProc(proc, exited),
+  };
 }
 
 async function stopProc(proc: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -26,6 +26,7 @@ interface TrainingFile {
   params?: unknown;
   paramsDigest?: string;
   gitCommit?: string;
+  backend?: { id?: string; name?: string };
 }
 
 const validateDigestsFile = compileValidator<DigestsFile>({
@@ -51,6 +52,7 @@ const validateTrainingFile = compileValidator<TrainingFile>({
     datasetDigest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
     paramsDigest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
     gitCommit: { type: 'string' },
+    backend: { type: 'object' },
   },
 });
 
@@ -157,6 +159,10 @@ export async function entryFromArtifact(dir: string, options: ArtifactEntryOptio
     paramsDigest: training.paramsDigest
       ? prefixed(training.paramsDigest)
       : `sha256:${sha256(stableStringify(params))}`,
+    // `id` tells tfjs-node-gpu from tfjs-node; artifacts from before it was recorded have only `name`
+    ...(typeof (training.backend?.id ?? training.backend?.name) === 'string'
+      ? { backend: (training.backend?.id ?? training.backend?.name) as string }
+      : {}),
   };
   return validateVersionEntry(entry, `lock entry built from ${dir}`);
 }

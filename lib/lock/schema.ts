@@ -69,6 +69,8 @@ const versionSchema = {
       },
     },
     paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+    // lib/backend.ts BackendName of the run (training.json backend.id): tensorflow-gpu, tensorflow, cpu
+    backend: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
   },
 } as const;
 

@@ -247,7 +247,7 @@ describe('run recorder against a real MLflow server', () => {
     expect(tags['dataset.digest']).toBe(r.train.datasetDigest);
     expect(tags['mlflow.source.git.commit']).toBe('c'.repeat(40));
     expect(tags['github.pr_number']).toBe('7');
-    expect(tags.backend).toBe(r.train.backend.name);
+    expect(tags.backend).toBe(r.train.backend.id);
     const loss = await client.getMetricHistory(r.tracking.runId, 'loss');
     expect(loss.map((m) => m.step)).toEqual(r.train.history.map((_, i) => i + 1));
     const testAccuracy = (run.data.metrics ?? []).find((m) => m.key === 'test_accuracy');

@@ -7,6 +7,7 @@
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
 import { dirname, relative, resolve } from 'node:path';
+import type { BackendName } from '../../lib/backend.ts';
 import { ProjectError } from '../../lib/errors.ts';
 import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
@@ -43,6 +44,8 @@ export interface TrainPullRequestOptions {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Force one backend (TRAINING_BACKEND); train:ci checks the GPU first when it is tensorflow-gpu. */
+  backend?: BackendName;
 }
 
 export interface TrainPullRequestResult {
@@ -164,6 +167,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     configPath: options.configPath,
     log,
     signal: options.signal,
+    backend: options.backend,
   });
   const model = run.modelName;
   const entry = run.lockEntry as LockedVersion;
