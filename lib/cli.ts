@@ -136,7 +136,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
-    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`);
+    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`, { cause: e });
   }
 }
 

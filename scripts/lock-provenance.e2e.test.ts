@@ -10,7 +10,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { rootDigest } from '../lib/digest.ts';
 import {
   type ArtifactOrigins,
@@ -28,13 +28,16 @@ import {
 import { makeArtifact, makeEntry, serveFolder, tempDir } from '../lib/lock/testing.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { makeTestRepos } from '../lib/testing/git-repos.ts';
-import { type MlflowServer, startMlflow } from '../lib/testing/mlflow.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
+import { needs } from '../lib/testing/services.ts';
 import { recorderFromEnv, sourceTags, trackingCallbacks } from '../lib/tracking/index.ts';
 import { main } from './lock.ts';
 
 const MODEL = 'demo';
 const COMMIT = 'a'.repeat(40);
-let server: MlflowServer | undefined;
+// Every test is in the describe below: jest runs no hook when they are all skipped.
+const { describe } = needs(mlflowInstalled());
+let server: MlflowServer;
 let dir: string;
 let artifactDir: string;
 /** The base: one older version (a local one: the base is trusted as it is). */
@@ -53,7 +56,6 @@ beforeAll(async () => {
     model: MODEL,
     entry: makeEntry(old.files, { artifactUri: 'old' }),
   }).lock;
-  if (!server) return;
   artifactDir = join(dir, 'candidate');
   await makeArtifact(artifactDir, 5, { accuracy: 0.8125, macro_f1: 0.8, samples: 16 });
   // A real run, as training records it.
@@ -86,7 +88,7 @@ const check = (h: Lock, origins: ArtifactOrigins = NO_EXTRA, b: Lock = base): Pr
   checkProvenance(b, h, {
     lockDir: dir,
     origins,
-    mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: server?.uri }),
+    mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: server.uri }),
   });
 
 /** `head` with the added entry replaced by `edit(entry)`. */
@@ -98,7 +100,6 @@ const messages = (r: ProvenanceReport) => r.problems.map((p) => p.message);
 
 describe('lock check-provenance against a real MLflow run', () => {
   it('a faithful entry passes: run, metrics, commit, dataset, registered version and every digest match', async () => {
-    if (!server) return;
     expect(entry.mlflow.runId).toMatch(/^[0-9a-f]{32}$/);
     expect(entry.mlflow.modelVersion).toBe('1');
     const r = await check(head);
@@ -107,7 +108,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('tampered metrics (accuracy 0.99) fail, naming metrics.accuracy and the logged value', async () => {
-    if (!server) return;
     const r = await check(tampered((e) => ({ ...e, metrics: { ...e.metrics, accuracy: 0.99 } })));
     expect(r.ok).toBe(false);
     expect(messages(r)).toEqual([
@@ -116,7 +116,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it("tampered digests (an attacker's weights, root recomputed) fail, naming the file", async () => {
-    if (!server) return;
     const evil = 'e'.repeat(64);
     const r = await check(
       tampered((e) => {
@@ -131,7 +130,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('another origin fails naming artifactUri, and nothing is fetched from it; listed, it is still not the run', async () => {
-    if (!server) return;
     const attacker = await serveFolder(artifactDir, { prefix: '/model' });
     try {
       const moved = tampered((e) => ({ ...e, artifactUri: `${attacker.url}/model` }));
@@ -150,7 +148,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('an edited old version, a removed one and a moved pin fail, naming the field', async () => {
-    if (!server) return;
     const oldId = Object.keys(base.models[MODEL]?.versions ?? {})[0] as string;
     const edited = structuredClone(head);
     const old = edited.models[MODEL]?.versions[oldId] as LockedVersion;
@@ -175,7 +172,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('a run that does not exist, or another registered version, fails naming mlflow.runId / mlflow.modelVersion', async () => {
-    if (!server) return;
     const ghost = 'f'.repeat(32);
     const r = await check(tampered((e) => ({ ...e, mlflow: { ...e.mlflow, runId: ghost } })));
     expect(messages(r)).toContain(
@@ -188,7 +184,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('a local entry (no run) is refused unless artifact-origins.json allows local entries', async () => {
-    if (!server) return;
     const local = tampered((e) => ({
       ...e,
       artifactUri: 'candidate',
@@ -215,7 +210,6 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('npm run lock -- check-provenance --base main: exit 0 for the faithful entry, 1 with the field named for a tampered one', async () => {
-    if (!server) return;
     const repos = await makeTestRepos({ 'models.lock.json': serializeLock(base) });
     try {
       const commit = async (lock: Lock, message: string) => {
@@ -235,7 +229,7 @@ describe('lock check-provenance against a real MLflow run', () => {
         let out = '';
         const code = await main(['check-provenance', '--base', 'main', ...args], {
           cwd: repos.work,
-          env: { MLFLOW_TRACKING_URI: server?.uri },
+          env: { MLFLOW_TRACKING_URI: server.uri },
           print: (t) => {
             out += t;
           },

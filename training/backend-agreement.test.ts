@@ -8,18 +8,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { nativeManifestOf, SERVING_ORDER, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { inCI } from '../lib/testing/services.ts';
+import { needs, requirement } from '../lib/testing/services.ts';
 import { TENSORFLOW_VERSION } from '../lib/tfjs-native/layout.ts';
 import type { ModelConfig } from './config.ts';
 import { buildModel } from './models.ts';
 
 const SETUP = 'bash scripts/setup.d/70-tfjs-native.sh';
 const native = nativeManifestOf('@tensorflow/tfjs-node') !== undefined;
-if (!native) {
-  if (inCI()) throw new Error(`CI=true and the native backend is not set up: run ${SETUP}`);
-  console.warn(`skipping the native comparisons: run ${SETUP}`);
-}
-const itNative = native ? it : it.skip;
+const itNative = needs(
+  requirement('the native backend', native ? '@tensorflow/tfjs-node' : undefined, `run ${SETUP}`),
+).it;
 
 /** A batch of inputs and one-hot labels from a fixed formula (no RNG). */
 function batch(n: number, h: number, w: number, c: number, classes: number) {

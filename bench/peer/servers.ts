@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ProjectError } from '../../lib/index.ts';
+import { freePort } from '../../lib/testing/ports.ts';
 
 export interface Running {
   name: string;
@@ -15,15 +15,6 @@ export interface Running {
   pid: number;
   stop: () => Promise<void>;
 }
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function waitReady(name: string, proc: ChildProcess, url: string, log: () => string): Promise<void> {
   const until = Date.now() + 180_000;

@@ -25,7 +25,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, selectBackend } from '../../lib/backend.ts';
@@ -37,6 +36,7 @@ import {
   stableStringify,
   stringFlags,
 } from '../../lib/index.ts';
+import { freePort } from '../../lib/testing/ports.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
 import {
@@ -92,15 +92,6 @@ async function pinOf(dir: string): Promise<ModelPin> {
     sha256: rootDigest(digests.files),
   };
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function startServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();

@@ -472,6 +472,7 @@ async function main(argv: string[]): Promise<number> {
   const native = await selectBackend(TRAINING_ORDER, 'tensorflow').catch((e: Error) => {
     throw new ProjectError('UNAVAILABLE', `the native backend does not load: ${e.message}`, {
       hint: 'run `bash scripts/setup.d/70-tfjs-native.sh`',
+      cause: e,
     });
   });
   const tmp = await mkdtemp(join(tmpdir(), 'bench-training-'));

@@ -69,6 +69,7 @@ async function openLocal(path: string, file: string, uri: string): Promise<Artif
         {
           subject: path,
           hint: 'check the artifact URI, or fetch the artifact folder first',
+          cause: e,
         },
       );
     }

@@ -9,7 +9,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { type RequestOptions, request } from 'node:https';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import {
   ApiException,
   ApiextensionsV1Api,
@@ -24,10 +24,16 @@ import {
 } from '@kubernetes/client-node';
 import { makeSmokePng } from '../rollout/index.ts';
 import { smokePredict } from '../rollout/smoke.ts';
-import { ensureNamespace, type KubeApiServer, startKubeApiServer } from '../testing/kube.ts';
-import { inCI } from '../testing/services.ts';
+import {
+  ensureNamespace,
+  type KubeApiServer,
+  kubeApiServerInstalled,
+  startKubeApiServer,
+} from '../testing/kube.ts';
+import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { renderAll } from './render.ts';
+import { kustomizeInstalled } from './testing/kustomize.ts';
 import { fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
 import { findKustomize } from './tools.ts';
 
@@ -64,17 +70,12 @@ async function statusOf(call: () => Promise<unknown>): Promise<number> {
   }
 }
 
+// Every test needs both; jest runs no hook of a file whose tests are all skipped.
+const withKube = needs(kustomizeInstalled(), ...kubeApiServerInstalled()).it;
+
 beforeAll(async () => {
-  let kustomize: Awaited<ReturnType<typeof findKustomize>>;
-  try {
-    kustomize = await findKustomize();
-  } catch (e) {
-    if (inCI()) throw e;
-    console.warn(`skipping: ${(e as Error).message}`);
-    return;
-  }
+  const kustomize = await findKustomize();
   kube = await startKubeApiServer({ authorization: 'RBAC' });
-  if (!kube) return;
   admin = new KubeConfig();
   admin.loadFromFile(kube.kubeconfigPath);
 
@@ -170,12 +171,6 @@ afterAll(async () => {
   await kube?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
-
-const withKube = (name: string, fn: () => Promise<void>) =>
-  it(name, async () => {
-    if (!kube) return; // skipped outside CI: the warning above says why
-    await fn();
-  });
 
 describe('the shipped Roles on a real API server (RBAC)', () => {
   withKube(

@@ -218,4 +218,26 @@ describe('workflowProblems', () => {
       't.yml: job c: secrets: inherit passes every secret; name the ones the called workflow needs',
     ]);
   });
+
+  test('fields of the wrong shape are read as absent, never a TypeError', () => {
+    const text = [
+      'on: push',
+      'permissions: 5',
+      'jobs:',
+      '  a: 5',
+      '  b:',
+      '    permissions: {}',
+      '    steps: 5',
+      '  c:',
+      '    permissions: {}',
+      '    runs-on: {labels: self-hosted}',
+      '    steps: [null, {uses: 7}]',
+      '',
+    ].join('\n');
+    expect(workflowProblems('w.yml', text)).toEqual([
+      'w.yml: top-level permissions grant more than read',
+      'w.yml: job a: no permissions',
+    ]);
+    expect(workflowProblems('w.yml', '- a list\n')).toEqual(['w.yml: not a workflow']);
+  });
 });

@@ -101,6 +101,7 @@ export async function entryFromArtifact(dir: string, options: ArtifactEntryOptio
         `${path}: listed in ${digestsPath} but cannot be read (${e.code ?? e.message})`,
         {
           subject: path,
+          cause: e,
         },
       );
     });

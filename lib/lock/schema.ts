@@ -152,6 +152,7 @@ function withNamedKeys(e: unknown): never {
   throw new ProjectError('INVALID', `${subject} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
     subject,
     details: e.details,
+    cause: e,
     hint: 'fix each field listed (see docs/lock-file.md), or restore the file from git',
   });
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../errors.ts';
-import { inCI } from '../testing/services.ts';
+import { needs, requirement } from '../testing/services.ts';
 import { cacheRoot, libtensorflowDir } from './layout.ts';
 import { planDownloads } from './plan.ts';
 import { cudaFilesFor, cudaPinsFromMetadata, parsePins } from './wheel.ts';
@@ -44,19 +44,23 @@ const EXPECTED = [
   'nvidia-nvjitlink-cu12==12.5.82',
 ];
 
+/** The METADATA of the real wheel, which scripts/setup.d/70-tfjs-native.sh keeps. */
+const metadataPath = join(libtensorflowDir(cacheRoot(process.env), 'cpu'), 'METADATA');
+const metadata = requirement(
+  "the TensorFlow wheel's METADATA",
+  existsSync(metadataPath) ? metadataPath : undefined,
+  `run bash scripts/setup.d/70-tfjs-native.sh (keeps ${metadataPath})`,
+);
+const withWheel = needs(metadata).it;
+
 describe('cudaPinsFromMetadata', () => {
   it('pins every and-cuda requirement to its lower bound, the version TensorFlow was built against', () => {
     const pins = cudaPinsFromMetadata(METADATA);
     expect(pins.map((p) => `${p.name}==${p.version}`)).toEqual(EXPECTED);
   });
 
-  it('reads the same pins from the METADATA the set-up kept from the real wheel', async () => {
-    const path = join(libtensorflowDir(cacheRoot(process.env), 'cpu'), 'METADATA');
-    if (!existsSync(path)) {
-      if (inCI())
-        throw new Error(`CI=true and ${path} is missing: run bash scripts/setup.d/70-tfjs-native.sh`);
-      return;
-    }
+  withWheel('reads the same pins from the METADATA the set-up kept from the real wheel', async () => {
+    const path = metadata.path;
     const pins = cudaPinsFromMetadata(await readFile(path, 'utf8'), path);
     expect(pins.map((p) => `${p.name}==${p.version}`)).toEqual(EXPECTED);
   });
