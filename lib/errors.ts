@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'UNAVAILABLE' // a service (MLflow, cluster, registry) that does not answer
   | 'TOO_LARGE' // an upload over a size or pixel limit
   | 'UNSUPPORTED_MEDIA' // a content type that is not accepted
+  | 'UNAUTHORIZED' // a request without the credentials an endpoint needs
   | 'OVERLOADED' // a full queue
   | 'INTERRUPTED'; // Ctrl-C or SIGTERM during long work
 
@@ -63,6 +64,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA: 415,
+  UNAUTHORIZED: 401,
   OVERLOADED: 503,
   INTERRUPTED: 503,
 };

@@ -7,26 +7,23 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import { DRIFT_ALERTS } from './alert-relay.ts';
 import { firingAlerts, firingAlertsQuery, prometheusConfigFromEnv, queryInstant } from './prometheus-api.ts';
-import { type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
+import { prometheusInstalled, type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
 
-const binary = requireTool(
-  '/usr/bin/prometheus',
-  'apt-get install prometheus (scripts/setup.d/50-prometheus.sh)',
-);
-let dir: string;
-let prom: RunningPrometheus | undefined;
+const withPrometheus = needs(prometheusInstalled());
+withPrometheus.describe('firingAlerts against a real Prometheus', () => {
+  let dir: string;
+  let prom: RunningPrometheus;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'prom-api-'));
-  if (!binary) return;
-  const rules = join(dir, 'rules.yaml');
-  // A drift alert that fires at once, one that never does, and another alert that fires (not drift).
-  await writeFile(
-    rules,
-    `groups:
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prom-api-'));
+    const rules = join(dir, 'rules.yaml');
+    // A drift alert that fires at once, one that never does, and another alert that fires (not drift).
+    await writeFile(
+      rules,
+      `groups:
   - name: test
     rules:
       - alert: ServingFeatureDrift
@@ -37,17 +34,15 @@ beforeAll(async () => {
       - alert: ServingNoTraffic
         expr: vector(1)
 `,
-  );
-  prom = await startPrometheus({ ruleFiles: [rules] });
-}, 60_000);
-afterAll(async () => {
-  await prom?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+    );
+    prom = await startPrometheus({ ruleFiles: [rules] });
+  }, 60_000);
+  afterAll(async () => {
+    await prom?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
-describe('firingAlerts against a real Prometheus', () => {
   it('returns the firing drift alerts with their labels, and not the others', async () => {
-    if (!prom) return;
     await prom.waitFor('ALERTS{alertstate="firing"}', (s) => s.length >= 2);
     const firing = await firingAlerts({ url: prom.url }, DRIFT_ALERTS);
     expect(firing).toEqual([
@@ -64,7 +59,6 @@ describe('firingAlerts against a real Prometheus', () => {
   });
 
   it('names the query of a bad expression, and a server that does not answer', async () => {
-    if (!prom) return;
     await expect(queryInstant({ url: prom.url }, 'rate(')).rejects.toMatchObject({
       code: 'INVALID',
       message: expect.stringContaining(`Prometheus query rate( on ${prom.url} failed: HTTP 400`),

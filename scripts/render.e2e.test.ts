@@ -2,22 +2,15 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import { findKustomize } from '../lib/gitops/index.ts';
+import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { fakeVersion, tempRepo, writePins } from '../lib/gitops/testing/repo.ts';
-import { inCI } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import { main } from './render.ts';
 
-let haveKustomize = false;
+const withKustomize = needs(kustomizeInstalled()).test;
 let root = '';
 
 beforeAll(async () => {
-  try {
-    await findKustomize();
-    haveKustomize = true;
-  } catch (e) {
-    if (inCI()) throw e;
-    console.warn(`skipping: ${(e as Error).message}`);
-  }
   root = await tempRepo();
   await writePins(root);
 });
@@ -25,8 +18,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('renders the chosen environment, prints the table and writes --out', async () => {
-  if (!haveKustomize) return;
+withKustomize('renders the chosen environment, prints the table and writes --out', async () => {
   const lines: string[] = [];
   const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
     lines.push(String(chunk));
@@ -39,10 +31,10 @@ test('renders the chosen environment, prints the table and writes --out', async 
     const text = lines.join('');
     const prod = fakeVersion('1');
     expect(text).toMatch(
-      new RegExp(`^environments/prod +ml-prod +8 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
+      new RegExp(`^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
     );
     expect(text).not.toContain('environments/dev');
-    expect(text).toContain(`wrote 4 file(s) to ${out}`);
+    expect(text).toContain(`wrote 5 file(s) to ${out}`);
     expect((await readdir(join(out, 'environments'))).sort()).toEqual(['prod.yaml']);
     expect(await readFile(join(out, 'environments', 'prod.yaml'), 'utf8')).toMatch(
       new RegExp(`ml.gitops/model-version: "?${prod}"?\n`),
@@ -53,9 +45,11 @@ test('renders the chosen environment, prints the table and writes --out', async 
   }
 });
 
-test('an unknown flag is a usage error; an unknown environment names the known ones', async () => {
+test('an unknown flag is a usage error', async () => {
   await expect(main(['--nope'])).rejects.toMatchObject({ code: 'USAGE' });
-  if (!haveKustomize) return;
+});
+
+withKustomize('an unknown environment names the known ones', async () => {
   await expect(main(['--root', root, '--env', 'qa'])).rejects.toThrow(
     'no environment qa (environments: dev, prod, staging)',
   );

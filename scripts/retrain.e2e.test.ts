@@ -21,8 +21,12 @@ import {
 } from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
-import { requireTool } from '../lib/testing/services.ts';
-import { type RunningPrometheus, startPrometheus } from '../monitoring/testing/prometheus.ts';
+import { needs } from '../lib/testing/services.ts';
+import {
+  prometheusInstalled,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../monitoring/testing/prometheus.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -224,10 +228,7 @@ describe('npm run retrain', () => {
   });
 
   describe('--if-drift (the scheduled run) asks a real Prometheus whether a drift alert fires', () => {
-    const prometheus = requireTool(
-      '/usr/bin/prometheus',
-      'apt-get install prometheus (scripts/setup.d/50-prometheus.sh)',
-    );
+    const withPrometheus = needs(prometheusInstalled());
     /** A Prometheus whose only rule is `alert`, firing (vector(1)) or not. */
     async function promWith(firing: boolean): Promise<RunningPrometheus> {
       const rules = join(dir, `drift-${firing}.yaml`);
@@ -241,8 +242,7 @@ describe('npm run retrain', () => {
       return prom;
     }
 
-    it('no drift alert firing: nothing is trained, no branch, no pull request', async () => {
-      if (!prometheus) return;
+    withPrometheus.it('no drift alert firing: nothing is trained, no branch, no pull request', async () => {
       const prom = await promWith(false);
       try {
         const r = await setup(lockWithProd(), gatesWith(0, 1));
@@ -257,22 +257,24 @@ describe('npm run retrain', () => {
       }
     });
 
-    it('a drift alert firing: retrains and opens the pull request, naming the alert as the reason', async () => {
-      if (!prometheus) return;
-      const prom = await promWith(true);
-      try {
-        await prom.waitFor('ALERTS{alertstate="firing"}');
-        const r = await setup(lockWithProd(), gatesWith(0, 1));
-        const { code } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
-        expect(code).toBe(0);
-        expect(gh.pulls).toHaveLength(1);
-        expect(gh.pulls[0]?.body).toContain(
-          `Started by: drift alert(s) firing on ${prom.url}: ServingFeatureDrift (feature=contrast, method=ks)`,
-        );
-      } finally {
-        await prom.stop();
-      }
-    });
+    withPrometheus.it(
+      'a drift alert firing: retrains and opens the pull request, naming the alert as the reason',
+      async () => {
+        const prom = await promWith(true);
+        try {
+          await prom.waitFor('ALERTS{alertstate="firing"}');
+          const r = await setup(lockWithProd(), gatesWith(0, 1));
+          const { code } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
+          expect(code).toBe(0);
+          expect(gh.pulls).toHaveLength(1);
+          expect(gh.pulls[0]?.body).toContain(
+            `Started by: drift alert(s) firing on ${prom.url}: ServingFeatureDrift (feature=contrast, method=ks)`,
+          );
+        } finally {
+          await prom.stop();
+        }
+      },
+    );
 
     it('refuses --if-drift without PROMETHEUS_URL (exit 2), and fails when Prometheus does not answer', async () => {
       const r = await setup(lockWithProd(), gatesWith(0, 1));

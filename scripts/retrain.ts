@@ -11,7 +11,7 @@
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
@@ -63,9 +63,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
@@ -85,7 +83,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     now: deps.now,
     log: deps.log,
   };
-  let result: RetrainResult | undefined;
+  let result: RetrainResult;
   if (values['if-drift']) {
     const prometheus = prometheusConfigFromEnv(env);
     if (!prometheus) {
@@ -120,6 +118,6 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
           .join('; ')})`,
   );
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -6,10 +6,11 @@
  *
  * @see https://github.com/koajs/koa/blob/master/docs/api/index.md
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +20,7 @@ import { compileValidator, httpStatusOf, isProjectError, ProjectError } from '..
 import { readMultipartFiles, readRawBody } from './body.ts';
 import type { ServingConfig } from './config.ts';
 import { createDriftMonitor, type DriftMonitor, driftConfigFromEnv } from './drift/index.ts';
+import { AccuracyWindow, FeedbackStore } from './feedback.ts';
 import {
   classifyImages,
   createModelBatcher,
@@ -93,6 +95,8 @@ export interface ServingHandles {
   budget: PixelBudget;
   /** Stop the event-loop monitor's timer (shutdown). */
   stopLoopMonitor: () => void;
+  /** Recent answers that can take ground-truth feedback. */
+  feedback: FeedbackStore;
 }
 
 export type ServingApp = Koa & { serving: ServingHandles };
@@ -112,7 +116,41 @@ const CONTENT_TYPES: Record<string, string> = {
   jpeg: 'image/jpeg',
 };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The plots training writes into every artifact (training/artifact.ts), shown on the page. */
+const PLOTS = ['learning-curves.png', 'confusion-matrix.png'];
+
+/** The fields `keys` of `value` (or null when there is no value). */
+function pick<T extends object, K extends keyof T>(value: T | null, keys: K[]): Pick<T, K> | { samples: 0 } {
+  if (!value) return { samples: 0 };
+  return Object.fromEntries(keys.map((k) => [k, value[k]])) as Pick<T, K>;
+}
 const SAMPLE_NAME = /^[A-Za-z0-9._-]+\.(png|jpe?g)$/i;
+
+const validateFeedbackBody = compileValidator<{ request_id: string; label: string; index?: number }>({
+  type: 'object',
+  required: ['request_id', 'label'],
+  additionalProperties: false,
+  properties: {
+    request_id: { type: 'string', pattern: REQUEST_ID.source },
+    label: { type: 'string', minLength: 1, maxLength: 256 },
+    index: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+  },
+});
+
+/** `Authorization: Bearer <token>` equal to `token`, compared in constant time. */
+function bearerMatches(header: string, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header)?.[1] ?? '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return given !== '' && timingSafeEqual(a, b);
+}
+
+/** The media type of image bytes, from their first bytes (PNG or JPEG; anything else was refused before). */
+function imageContentType(bytes: Uint8Array): string {
+  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'image/png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
+  return 'application/octet-stream';
+}
 
 const validateImagesBody = compileValidator<{ images: string[] }>({
   type: 'object',
@@ -128,6 +166,7 @@ function parseJson(body: Buffer): unknown {
   } catch (e) {
     throw new ProjectError('INVALID', `request body is not valid JSON: ${(e as Error).message}`, {
       hint: 'send a JSON object with Content-Type: application/json',
+      cause: e,
     });
   }
 }
@@ -289,6 +328,9 @@ export function createApp(opts: AppOptions): ServingApp {
     logger,
   });
   metrics.modelInfo.set({ model: model.name, version: model.version, sha256: model.sha256, backend }, 1);
+  const feedback = new FeedbackStore(config.feedback);
+  const accuracy = new AccuracyWindow(config.feedback.window);
+  const versionLabels = { model: model.name, version: model.version };
 
   const publicDir = opts.publicDir ?? join(HERE, 'public');
   const publicFiles = new Map(
@@ -296,7 +338,7 @@ export function createApp(opts: AppOptions): ServingApp {
   );
 
   const app = new Koa() as ServingApp;
-  app.serving = { lifecycle, batcher, metrics, drift, budget, stopLoopMonitor };
+  app.serving = { lifecycle, batcher, metrics, drift, budget, stopLoopMonitor, feedback };
   app.proxy = false;
 
   // Request id, metrics and the one error handler, outermost first.
@@ -390,6 +432,17 @@ export function createApp(opts: AppOptions): ServingApp {
       drift,
     });
     const ranked = outputs.map((p) => topK(p, model.labels, k));
+    // Remember the answer for ground-truth feedback (a copy: a view would pin the whole request body).
+    feedback.remember(
+      ctx.state.requestId,
+      model.version,
+      ranked.map((r, i) => ({
+        predicted: r[0]?.label ?? '',
+        bytes: Buffer.from(images[i] as Uint8Array),
+        contentType: imageContentType(images[i] as Uint8Array),
+      })),
+    );
+    metrics.feedbackRemembered.set(feedback.size.answers);
     ctx.body = {
       model: model.name,
       version: model.version,
@@ -511,8 +564,79 @@ export function createApp(opts: AppOptions): ServingApp {
       input: { width: model.spec.width, height: model.spec.height, channels: model.spec.channels },
       evaluation: model.evaluation ?? null,
       samples: await listSamples(),
+      // The model card: the artifact's plots, live accuracy, drift, and where each version runs.
+      plots: PLOTS.filter((f) => model.files.has(f)),
+      live: feedback.enabled
+        ? { accuracy: accuracy.samples ? accuracy.accuracy : null, samples: accuracy.samples }
+        : null,
+      drift: drift.enabled
+        ? { enabled: true, ...pick(drift.result(), ['samples', 'scored', 'drifted']) }
+        : { enabled: false, reason: drift.disabledReason ?? null },
+      history: config.history ?? null,
     };
   });
+  // The training plots of this version's artifact (verified with every other file at start-up).
+  router.get('/artifact/:file', (ctx) => {
+    const name = ctx.params.file ?? '';
+    const bytes = PLOTS.includes(name) ? model.files.get(name) : undefined;
+    if (!bytes) {
+      throw new ProjectError('NOT_FOUND', `no plot "${name}" in this artifact`, {
+        hint: `the plots are ${PLOTS.join(', ')} (GET /api/model lists those present)`,
+      });
+    }
+    ctx.type = 'image/png';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = Buffer.from(bytes);
+  });
+  // Ground-truth feedback (serving/feedback.ts, docs/serving.md "Feedback").
+  router.post('/feedback', async (ctx) => {
+    if (!feedback.enabled) {
+      throw new ProjectError('NOT_FOUND', 'feedback is off on this server (SERVING_FEEDBACK_CAPACITY=0)');
+    }
+    const type = ctx.request.type;
+    if (type !== 'application/json') throw unsupportedMedia(type);
+    const body = validateFeedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024)), 'feedback');
+    if (!model.labels.includes(body.label)) {
+      throw new ProjectError(
+        'INVALID',
+        `label "${body.label}" is not one of the model's labels (${model.labels.join(', ')})`,
+        { subject: 'label' },
+      );
+    }
+    const outcome = feedback.record(body.request_id, body.index ?? 0, body.label);
+    metrics.feedback.inc({ ...versionLabels, outcome: outcome.correct ? 'correct' : 'incorrect' });
+    metrics.feedbackConfusion.inc({
+      ...versionLabels,
+      true_class: outcome.label,
+      predicted_class: outcome.predicted,
+    });
+    const live = accuracy.add(outcome.correct);
+    metrics.liveAccuracy.set(versionLabels, live);
+    metrics.liveAccuracySamples.set(versionLabels, accuracy.samples);
+    ctx.body = { ...outcome, live_accuracy: live, live_accuracy_samples: accuracy.samples };
+  });
+  // The labelled images as new training data (JSON Lines), for whoever holds the export token.
+  router.get('/feedback/export', (ctx) => {
+    const token = config.feedback.exportToken;
+    if (!token) {
+      throw new ProjectError('NOT_FOUND', 'the feedback export is off on this server', {
+        hint: 'set SERVING_FEEDBACK_EXPORT_TOKEN (a secret) to turn it on',
+      });
+    }
+    if (!bearerMatches(ctx.get('authorization'), token)) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new ProjectError('UNAUTHORIZED', 'the feedback export needs the export token', {
+        hint: 'send Authorization: Bearer <SERVING_FEEDBACK_EXPORT_TOKEN>',
+      });
+    }
+    ctx.type = 'application/x-ndjson';
+    ctx.body = Readable.from(
+      (function* () {
+        for (const f of feedback.exported()) yield `${JSON.stringify(f)}\n`;
+      })(),
+    );
+  });
+
   // The drift of the window now, with thresholds and verdicts (docs/drift.md).
   router.get('/api/drift', (ctx) => {
     ctx.body = drift.enabled

@@ -9,6 +9,7 @@
  * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
  * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
  */
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resolveArtifactLocation } from '../lib/artifact-store/index.ts';
 import type { BackendName } from '../lib/backend.ts';
@@ -20,15 +21,20 @@ import {
   type Lock,
   type LockSource,
   MODEL_NAME_PATTERN,
+  type ModelHistory,
+  modelHistory,
+  parseJsonText,
   pinnedVersion,
   readLockFrom,
   VERSION_ID_PATTERN,
   validateDigests,
+  validateModelHistory,
 } from '../lib/lock/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import { PIN_ENV } from '../lib/pin.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../training/images.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
+import type { FeedbackConfig } from './feedback.ts';
 
 /** The one model version this process serves. */
 export interface ModelPin {
@@ -81,6 +87,14 @@ export interface ServingConfig {
   mlflow?: MlflowConfig;
   /** Online drift (`SERVING_DRIFT_*`, docs/drift.md); default: on, with the defaults there. */
   drift?: DriftConfig;
+  /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
+  feedback: FeedbackConfig;
+  /**
+   * Where each version of the model runs and its promotions, for the page
+   * (the model card): from the lock with SERVING_LOCK_FILE, or from
+   * SERVING_MODEL_HISTORY_FILE (written by the promotion); absent otherwise.
+   */
+  history?: ModelHistory;
 }
 
 /** The environment variables read, all strings (as the environment gives them). */
@@ -113,6 +127,12 @@ export interface ServingEnv {
   SERVING_KEEP_ALIVE_TIMEOUT_MS?: string;
   SERVING_MAX_CONNECTIONS?: string;
   SERVING_MAX_HEADER_BYTES?: string;
+  SERVING_FEEDBACK_CAPACITY?: string;
+  SERVING_FEEDBACK_MAX_BYTES?: string;
+  SERVING_FEEDBACK_TTL_SECONDS?: string;
+  SERVING_FEEDBACK_WINDOW?: string;
+  SERVING_FEEDBACK_EXPORT_TOKEN?: string;
+  SERVING_MODEL_HISTORY_FILE?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -155,6 +175,13 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_KEEP_ALIVE_TIMEOUT_MS: intProp('SERVING_KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
     SERVING_MAX_CONNECTIONS: intProp('SERVING_MAX_CONNECTIONS', 1, 1_000_000),
     SERVING_MAX_HEADER_BYTES: intProp('SERVING_MAX_HEADER_BYTES', 1024, 1024 * 1024),
+    SERVING_FEEDBACK_CAPACITY: intProp('SERVING_FEEDBACK_CAPACITY', 0, 1_000_000),
+    SERVING_FEEDBACK_MAX_BYTES: intProp('SERVING_FEEDBACK_MAX_BYTES', 0, 4 * 1024 * 1024 * 1024),
+    SERVING_FEEDBACK_TTL_SECONDS: intProp('SERVING_FEEDBACK_TTL_SECONDS', 1, 30 * 86_400),
+    SERVING_FEEDBACK_WINDOW: intProp('SERVING_FEEDBACK_WINDOW', 1, 1_000_000),
+    // A bearer token: long enough that it is not guessed.
+    SERVING_FEEDBACK_EXPORT_TOKEN: { type: 'string', minLength: 16 },
+    SERVING_MODEL_HISTORY_FILE: nonEmpty,
   },
 });
 
@@ -214,6 +241,7 @@ function pinFromEnv(env: ServingEnv): ModelPin {
     throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
       subject: 'SERVING_MODEL_DIGESTS',
       hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
+      cause: e,
     });
   }
   const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');
@@ -243,7 +271,10 @@ function pinFromEnv(env: ServingEnv): ModelPin {
  * the pin names a version that exists). A local artifact URI is resolved
  * against the lock file's folder, as every other reader of the lock does.
  */
-async function pinFromLock(env: ServingEnv, source: LockSource): Promise<ModelPin> {
+async function pinFromLock(
+  env: ServingEnv,
+  source: LockSource,
+): Promise<{ pin: ModelPin; history: ModelHistory }> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
     throw usage(
@@ -275,15 +306,41 @@ async function pinFromLock(env: ServingEnv, source: LockSource): Promise<ModelPi
   }
   const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
   return {
-    name,
-    version: pinned.version,
-    uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
-    digests: pinned.entry.digests,
-    sha256: pinned.entry.rootDigest,
+    pin: {
+      name,
+      version: pinned.version,
+      uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
+      digests: pinned.entry.digests,
+      sha256: pinned.entry.rootDigest,
+    },
+    history: modelHistory(lock, name),
   };
 }
 
+/** The model history file of a pinned deployment (SERVING_MODEL_HISTORY_FILE), validated. */
+async function historyFromFile(
+  file: string,
+  readText: (p: string) => Promise<string>,
+): Promise<ModelHistory> {
+  let text: string;
+  try {
+    text = await readText(file);
+  } catch (e) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `SERVING_MODEL_HISTORY_FILE ${file} cannot be read: ${(e as Error).message}`,
+      {
+        subject: 'SERVING_MODEL_HISTORY_FILE',
+        cause: e,
+      },
+    );
+  }
+  return validateModelHistory(parseJsonText(text, file), file);
+}
+
 export interface LoadConfigOptions {
+  /** Reads SERVING_MODEL_HISTORY_FILE (default fs.readFile utf8). */
+  readText?: (path: string) => Promise<string>;
   /** Where the lock's files are read from (default the file system). */
   lockSource?: LockSource;
 }
@@ -302,6 +359,7 @@ export async function loadConfig(
     if (k.startsWith('SERVING_') && v !== undefined && v !== '') picked[k] = v;
   const env = validateEnv(picked, 'serving environment');
   checkRanges(env);
+  const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
   const fromLock = env.SERVING_LOCK_FILE !== undefined;
   if (fromLock && env.SERVING_MODEL_URI) {
     throw usage(
@@ -309,7 +367,11 @@ export async function loadConfig(
       'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
     );
   }
-  const model = fromLock ? await pinFromLock(env, opts.lockSource ?? fileSource) : pinFromEnv(env);
+  const fromLockFile = fromLock ? await pinFromLock(env, opts.lockSource ?? fileSource) : undefined;
+  const model = fromLockFile?.pin ?? pinFromEnv(env);
+  const history = env.SERVING_MODEL_HISTORY_FILE
+    ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)
+    : fromLockFile?.history;
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
@@ -349,6 +411,14 @@ export async function loadConfig(
     shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
     ...(mlflow ? { mlflow } : {}),
     drift: driftConfigFromEnv(rawEnv),
+    feedback: {
+      capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),
+      maxBytes: num(env.SERVING_FEEDBACK_MAX_BYTES, 32 * 1024 * 1024),
+      ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
+      window: num(env.SERVING_FEEDBACK_WINDOW, 500),
+      ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+    },
+    ...(history ? { history } : {}),
   };
   checkRelations(config);
   return config;

@@ -25,10 +25,11 @@ import {
   runtimeOf,
 } from '../lib/testing/dockerfile.ts';
 import { runtimeClosure } from '../lib/testing/import-graph.ts';
+import { freePort } from '../lib/testing/ports.ts';
 import { findExecutable, inCI } from '../lib/testing/services.ts';
 import { shapePng } from './testing/fixture.ts';
 import { tempFixture } from './testing/harness.ts';
-import { freePort, type ServerProcess, spawnServer } from './testing/process.ts';
+import { type ServerProcess, spawnServer } from './testing/process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const DOCKERFILE = join(ROOT, 'serving', 'Dockerfile');

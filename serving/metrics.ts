@@ -28,6 +28,11 @@ export interface ServingMetrics {
   decodePixelsCapacity: Gauge;
   tensors: Gauge<'thread'>;
   loopBusy: Histogram;
+  feedback: Counter<'model' | 'version' | 'outcome'>;
+  feedbackConfusion: Counter<'model' | 'version' | 'true_class' | 'predicted_class'>;
+  liveAccuracy: Gauge<'model' | 'version'>;
+  liveAccuracySamples: Gauge<'model' | 'version'>;
+  feedbackRemembered: Gauge;
 }
 
 export interface MetricsOptions {
@@ -146,6 +151,35 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       name: 'serving_event_loop_busy_seconds',
       help: 'CPU time of the main thread between two ticks of a 10 ms timer: how long the event loop ran without a break (serving/loop-monitor.ts).',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    feedback: new Counter({
+      name: 'serving_feedback_total',
+      help: 'Ground-truth labels received (POST /feedback), by model, version and outcome (correct: the top-1 label was the true one).',
+      labelNames: ['model', 'version', 'outcome'],
+      registers,
+    }),
+    feedbackConfusion: new Counter({
+      name: 'serving_feedback_confusion_total',
+      help: 'Ground-truth labels received, by model, version, true class and predicted (top-1) class: the live confusion matrix.',
+      labelNames: ['model', 'version', 'true_class', 'predicted_class'],
+      registers,
+    }),
+    liveAccuracy: new Gauge({
+      name: 'serving_live_accuracy',
+      help: 'Share of correct top-1 labels over the last SERVING_FEEDBACK_WINDOW feedbacks of a model version.',
+      labelNames: ['model', 'version'],
+      registers,
+    }),
+    liveAccuracySamples: new Gauge({
+      name: 'serving_live_accuracy_samples',
+      help: 'Feedbacks in the live-accuracy window of a model version.',
+      labelNames: ['model', 'version'],
+      registers,
+    }),
+    feedbackRemembered: new Gauge({
+      name: 'serving_feedback_answers_remembered',
+      help: 'Recent answers that can still take feedback (bounded by SERVING_FEEDBACK_CAPACITY, _MAX_BYTES, _TTL_SECONDS).',
       registers,
     }),
     tensors: new Gauge({

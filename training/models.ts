@@ -30,13 +30,20 @@ function seeds(seed: number): () => number {
   return () => (seed * 7919 + ++i * 104729) % 2147483647;
 }
 
+/** A builder's sizes (the config's, else the builder's defaults), its seed source and an empty model. */
+function start(o: BuildModelOptions, builder: keyof typeof BUILDER_DEFAULTS, name: string) {
+  const d = BUILDER_DEFAULTS[builder];
+  return {
+    filters: o.model.filters ?? d.filters,
+    denseUnits: o.model.denseUnits ?? d.denseUnits,
+    dropout: o.model.dropout ?? d.dropout,
+    next: seeds(o.seed),
+    model: tf.sequential({ name }),
+  };
+}
+
 function smallCnn(o: BuildModelOptions): tf.Sequential {
-  const d = BUILDER_DEFAULTS['small-cnn'];
-  const filters = o.model.filters ?? d.filters;
-  const denseUnits = o.model.denseUnits ?? d.denseUnits;
-  const dropout = o.model.dropout ?? d.dropout;
-  const next = seeds(o.seed);
-  const model = tf.sequential({ name: 'small_cnn' });
+  const { filters, denseUnits, dropout, next, model } = start(o, 'small-cnn', 'small_cnn');
   filters.forEach((f, i) => {
     model.add(
       tf.layers.conv2d({
@@ -52,16 +59,19 @@ function smallCnn(o: BuildModelOptions): tf.Sequential {
   });
   model.add(tf.layers.flatten());
   if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: next() }));
-  if (denseUnits > 0) {
-    model.add(
-      tf.layers.dense({
-        units: denseUnits,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: next() }),
-      }),
-    );
-  }
+  if (denseUnits > 0) addHidden(model, denseUnits, next);
   return withClassifierHead(model, o, next);
+}
+
+/** A hidden dense layer (ReLU, He initialisation), as both builders use before the output. */
+function addHidden(model: tf.Sequential, units: number, next: () => number): void {
+  model.add(
+    tf.layers.dense({
+      units,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.heNormal({ seed: next() }),
+    }),
+  );
 }
 
 /** The output layer both builders end with: one softmax unit per class. */
@@ -77,12 +87,7 @@ function withClassifierHead(model: tf.Sequential, o: BuildModelOptions, next: ()
 }
 
 function deepCnn(o: BuildModelOptions): tf.Sequential {
-  const d = BUILDER_DEFAULTS['deep-cnn'];
-  const filters = o.model.filters ?? d.filters;
-  const denseUnits = o.model.denseUnits ?? d.denseUnits;
-  const dropout = o.model.dropout ?? d.dropout;
-  const next = seeds(o.seed);
-  const model = tf.sequential({ name: 'deep_cnn' });
+  const { filters, denseUnits, dropout, next, model } = start(o, 'deep-cnn', 'deep_cnn');
   let first = true;
   for (const f of filters) {
     for (let j = 0; j < 2; j++) {
@@ -105,13 +110,7 @@ function deepCnn(o: BuildModelOptions): tf.Sequential {
   }
   model.add(tf.layers.globalAveragePooling2d({}));
   if (denseUnits > 0) {
-    model.add(
-      tf.layers.dense({
-        units: denseUnits,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.heNormal({ seed: next() }),
-      }),
-    );
+    addHidden(model, denseUnits, next);
     if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: next() }));
   }
   return withClassifierHead(model, o, next);

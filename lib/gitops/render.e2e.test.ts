@@ -4,25 +4,24 @@
 // the exact message a user sees.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IService } from 'kubernetes-models/v1/Service';
 import { isProjectError } from '../errors.ts';
-import { inCI } from '../testing/services.ts';
+import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
+import { kustomizeInstalled } from './testing/kustomize.ts';
 import { edit, fakeEntry, fakeImage, fakeVersion, MODEL, tempRepo, writePins } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
-let kustomize: KustomizeTool | undefined;
+const { describe } = needs(kustomizeInstalled());
+let kustomize: KustomizeTool;
 const roots: string[] = [];
 
 beforeAll(async () => {
-  // Like requireTool: a missing Kustomize skips locally and fails in CI.
-  try {
-    kustomize = await findKustomize();
-  } catch (e) {
-    if (inCI()) throw e;
-    console.warn(`skipping: ${(e as Error).message}`);
-  }
+  kustomize = await findKustomize();
 });
 afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
@@ -39,7 +38,7 @@ async function pinnedRepo(): Promise<string> {
 /** The problems of a render that must fail (only `envs` when given, to keep the test quick). */
 async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   try {
-    await renderAll({ root, kustomize: kustomize!, envs });
+    await renderAll({ root, kustomize, envs });
   } catch (e) {
     if (isProjectError(e) && e.code === 'INVALID') return e.details as string[];
     throw e;
@@ -47,22 +46,17 @@ async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   throw new Error('render passed, a problem was expected');
 }
 
-const run = (name: string, fn: () => Promise<void>) =>
-  test(name, async () => {
-    if (!kustomize) return; // skipped outside CI: requireTool printed why
-    await fn();
-  });
-
 describe('renderAll (real Kustomize)', () => {
-  run('renders every environment and manifests folder, valid, deterministic', async () => {
+  test('renders every environment and manifests folder, valid, deterministic', async () => {
     const root = await pinnedRepo();
-    const report = await renderAll({ root, kustomize: kustomize! });
+    const report = await renderAll({ root, kustomize });
     expect(report.targets.map((t) => t.target.id)).toEqual([
       'environments/dev',
       'environments/prod',
       'environments/staging',
       'manifests/alert-relay',
       'manifests/argocd',
+      'manifests/ci-access',
       'manifests/training-job',
     ]);
     const rows = summarize(report);
@@ -81,7 +75,7 @@ describe('renderAll (real Kustomize)', () => {
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
       new RegExp(
-        `^environments/prod +ml-prod +8 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
+        `^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
         'm',
       ),
     );
@@ -94,28 +88,31 @@ describe('renderAll (real Kustomize)', () => {
       'HorizontalPodAutoscaler',
       'NetworkPolicy',
       'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
       'Service',
       'ServiceAccount',
       'ServiceMonitor',
     ]);
-    const dep = dev.objects.find((o) => o.kind === 'Deployment')!;
+    const dep = dev.objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment;
     const env = Object.fromEntries(
-      dep.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+      dep.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]),
     );
     expect(env.SERVING_MODEL_VERSION).toBe(fakeVersion('2'));
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
-    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe(fakeVersion('2'));
+    expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe(fakeVersion('2'));
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
     const paths = await writeRendered(out1, report);
-    await writeRendered(out2, await renderAll({ root, kustomize: kustomize! }));
+    await writeRendered(out2, await renderAll({ root, kustomize }));
     expect(paths.map((p) => p.slice(out1.length + 1))).toEqual([
       'environments/dev.yaml',
       'environments/prod.yaml',
       'environments/staging.yaml',
       'manifests/alert-relay.yaml',
       'manifests/argocd.yaml',
+      'manifests/ci-access.yaml',
       'manifests/training-job.yaml',
     ]);
     for (const p of paths) {
@@ -123,7 +120,7 @@ describe('renderAll (real Kustomize)', () => {
     }
   });
 
-  run('a pin that names a version not in the lock fails', async () => {
+  test('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'dev'), {
       model: MODEL,
@@ -135,7 +132,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a pin whose digests are not the lock entry fails', async () => {
+  test('a pin whose digests are not the lock entry fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'staging'), {
       model: MODEL,
@@ -151,7 +148,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a tag without a digest is refused in staging and prod, allowed in dev', async () => {
+  test('a tag without a digest is refused in staging and prod, allowed in dev', async () => {
     const root = await pinnedRepo();
     const tag = 'ghcr.io/acme/model-server:v1.2';
     for (const env of ['dev', 'staging']) {
@@ -170,55 +167,54 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run(
-    'the alert relay: non-root, read-only, the shared secret mounted where the script reads it, reachable from Alertmanager only',
-    async () => {
-      const root = await pinnedRepo();
-      const report = await renderAll({ root, kustomize: kustomize!, envs: ['dev'] });
-      const objects = report.targets.find((t) => t.target.id === 'manifests/alert-relay')!.objects;
-      expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
-        'Deployment/alert-relay',
-        'NetworkPolicy/alert-relay',
-        'Service/alert-relay',
-        'ServiceAccount/alert-relay',
-      ]);
-      for (const o of objects) expect(o.metadata?.namespace).toBe('ml-monitoring');
-      const dep = objects.find((o) => o.kind === 'Deployment')!;
-      const c = dep.spec.template.spec.containers[0];
-      expect(c.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
-      const file = c.env.find((e: { name: string }) => e.name === 'ALERT_RELAY_TOKEN_FILE').value;
-      const mount = c.volumeMounts.find((m: { name: string }) => m.name === 'shared-secret');
-      expect(file).toBe(`${mount.mountPath}/token`);
-      expect(mount.readOnly).toBe(true);
-      expect(c.securityContext).toMatchObject({
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-      });
-      expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
-      const np = objects.find((o) => o.kind === 'NetworkPolicy')!;
-      expect(dep.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
-      expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'alert-relay' });
-      expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-      expect(np.spec.ingress).toEqual([
-        {
-          from: [
-            {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
-              podSelector: { matchLabels: { 'app.kubernetes.io/name': 'alertmanager' } },
-            },
-          ],
-          ports: [{ protocol: 'TCP', port: 8080 }],
-        },
-      ]);
-      // The Service Alertmanager's webhook URL names (monitoring/alertmanager/alertmanager.yml).
-      const svc = objects.find((o) => o.kind === 'Service')!;
-      expect(
-        `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec.ports[0].port}/alerts`,
-      ).toBe('http://alert-relay.ml-monitoring.svc:8080/alerts');
-    },
-  );
+  test('the alert relay: non-root, read-only, the shared secret mounted where the script reads it, reachable from Alertmanager only', async () => {
+    const root = await pinnedRepo();
+    const report = await renderAll({ root, kustomize, envs: ['dev'] });
+    const objects = report.targets.find((t) => t.target.id === 'manifests/alert-relay')!.objects;
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
+      'Deployment/alert-relay',
+      'NetworkPolicy/alert-relay',
+      'Service/alert-relay',
+      'ServiceAccount/alert-relay',
+    ]);
+    for (const o of objects) expect(o.metadata?.namespace).toBe('ml-monitoring');
+    const dep = objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment;
+    const c = dep.spec!.template.spec!.containers[0]!;
+    expect(c.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
+    const file = c.env?.find((e) => e.name === 'ALERT_RELAY_TOKEN_FILE')?.value;
+    const mount = c.volumeMounts?.find((m) => m.name === 'shared-secret');
+    expect(file).toBe(`${mount?.mountPath}/token`);
+    expect(mount?.readOnly).toBe(true);
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(dep.spec!.template.spec!.automountServiceAccountToken).toBe(false);
+    const np = objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
+    expect(dep.spec!.template.metadata!.labels).toMatchObject(
+      np.spec?.podSelector?.matchLabels ?? { none: 'none' },
+    );
+    expect(np.spec?.podSelector?.matchLabels).toEqual({ 'app.kubernetes.io/name': 'alert-relay' });
+    expect(np.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec!.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'alertmanager' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 8080 }],
+      },
+    ]);
+    // The Service Alertmanager's webhook URL names (monitoring/alertmanager/alertmanager.yml).
+    const svc = objects.find((o) => o.kind === 'Service') as unknown as IService;
+    expect(
+      `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec?.ports?.[0]?.port}/alerts`,
+    ).toBe('http://alert-relay.ml-monitoring.svc:8080/alerts');
+  });
 
-  run('an environment without model-pin.yaml fails and names the promote command', async () => {
+  test('an environment without model-pin.yaml fails and names the promote command', async () => {
     const root = await pinnedRepo();
     await rm(join(root, 'environments', 'prod', 'model-pin.yaml'));
     expect(await problemsOf(root, ['prod'])).toEqual([
@@ -226,7 +222,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a missing readiness probe fails in every environment', async () => {
+  test('a missing readiness probe fails in every environment', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', /\n {10}readinessProbe:\n(?: {12}.*\n)+/, '\n');
     expect(await problemsOf(root)).toEqual(
@@ -236,7 +232,7 @@ describe('renderAll (real Kustomize)', () => {
     );
   });
 
-  run('a missing memory limit fails', async () => {
+  test('a missing memory limit fails', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', '              memory: 1Gi\n', '');
     await edit(root, 'environments/dev/resources.yaml', '              memory: 512Mi\n', '');
@@ -245,23 +241,47 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run(
-    'a container that may escalate privileges fails (the first in job.yaml: the checkout init container)',
-    async () => {
-      const root = await pinnedRepo();
-      await edit(
-        root,
-        'manifests/training-job/job.yaml',
-        'allowPrivilegeEscalation: false',
-        'allowPrivilegeEscalation: true',
-      );
-      expect(await problemsOf(root, ['dev'])).toEqual([
-        'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
-      ]);
-    },
-  );
+  test('a container that may escalate privileges fails (the first in job.yaml: the checkout init container)', async () => {
+    const root = await pinnedRepo();
+    await edit(
+      root,
+      'manifests/training-job/job.yaml',
+      'allowPrivilegeEscalation: false',
+      'allowPrivilegeEscalation: true',
+    );
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
+    ]);
+  });
 
-  run('an object that breaks its schema fails, naming the field', async () => {
+  test('a Role with a wildcard or Secrets, and a NetworkPolicy rule open to everyone, fail (least privilege)', async () => {
+    const root = await pinnedRepo();
+    await edit(
+      root,
+      'manifests/training-job/submitter-rbac.yaml',
+      'verbs: ["create", "get", "delete"]',
+      'verbs: ["*"]',
+    );
+    await edit(
+      root,
+      'manifests/ci-access/argocd-rbac.yaml',
+      'resources: ["applications"]',
+      'resources: ["applications", "secrets"]',
+    );
+    await edit(
+      root,
+      'manifests/base/networkpolicy.yaml',
+      /\n {4}- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes.io\/metadata.name: ingress-nginx\n {6}ports:\n/,
+      '\n    - ports:\n',
+    );
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'environments/dev: NetworkPolicy/model-server: ingress[0] has no "from": it admits every source',
+      'manifests/ci-access: Role/rollout-verifier: rules[0]: reaches Secrets',
+      'manifests/training-job: Role/training-submitter: rules[0]: verbs has "*"; list what is needed',
+    ]);
+  });
+
+  test('an object that breaks its schema fails, naming the field', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/hpa.yaml', 'averageUtilization: 70', 'averageUtilization: high');
     await edit(root, 'manifests/argocd/applicationset.yaml', 'goTemplate: true', 'goTemplate: "yes"');
@@ -274,7 +294,16 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a kind the AppProject does not allow fails', async () => {
+  test('a malformed pod spec is a problem in the report, not a TypeError', async () => {
+    const root = await pinnedRepo();
+    await edit(root, 'manifests/training-job/job.yaml', 'drop: ["ALL"]', 'drop: 5');
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'manifests/training-job: Job/model-training: schema: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+      'manifests/training-job: Job/model-training: cannot check the pod spec: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+    ]);
+  });
+
+  test('a kind the AppProject does not allow fails', async () => {
     const root = await pinnedRepo();
     await edit(
       root,

@@ -16,6 +16,7 @@ export {
   versionFileOf,
   versionsDirOf,
 } from './files.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export { emptyLock, initLock, LOCK_FILE_NAME, readLock, writeLock } from './io.ts';
 export { parseJsonText } from './json-text.ts';
 export {
@@ -29,6 +30,16 @@ export {
   previousRecord,
   versionWithRoot,
 } from './mutate.ts';
+export {
+  ARTIFACT_ORIGINS_FILE,
+  type ArtifactOrigins,
+  checkProvenance,
+  formatProvenanceReport,
+  loadArtifactOrigins,
+  type ProvenanceOptions,
+  type ProvenanceProblem,
+  type ProvenanceReport,
+} from './provenance.ts';
 export {
   ARTIFACT_FILE_PATTERN,
   crossCheckLock,

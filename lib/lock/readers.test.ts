@@ -59,6 +59,25 @@ const BROKEN: [what: string, edit: (files: Record<string, string>) => void, mess
     /rootDigest: is [0-9a-f]{12}f{52} but the digests add up to/,
   ],
   [
+    'credentials in the artifact URI (a lock is committed and printed: a secret there is leaked)',
+    (f) => editJson(f, VERSION, (v) => (v.artifactUri = 'https://alice:pa55word@models.example.com/demo/1/')),
+    new RegExp(
+      `versions/${V1}/artifactUri: carries credentials \\(user:password@ or a secret query parameter\\)`,
+    ),
+  ],
+  [
+    'credentials in the tracking URI',
+    (f) =>
+      editJson(f, VERSION, (v) => {
+        v.mlflow = {
+          runId: 'abc',
+          modelVersion: null,
+          trackingUri: 'https://alice:pa55word@mlflow.example.com',
+        };
+      }),
+    new RegExp(`versions/${V1}/mlflow/trackingUri: carries credentials`),
+  ],
+  [
     'a pin to a version that does not exist',
     (f) => editJson(f, 'models.lock.json', (l) => (l.models.demo.pins.dev = 'vaaaaaaaaaaaa')),
     /pins version "vaaaaaaaaaaaa", which does not exist/,

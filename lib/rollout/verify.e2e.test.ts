@@ -25,12 +25,19 @@ import { startTestServer, type TestServer } from '../../serving/testing/harness.
 import { ProjectError } from '../errors.ts';
 import { addCandidate, emptyLock, pinVersion, writeLock } from '../lock/index.ts';
 import { fakeFiles, fakeVersion, makeEntry } from '../lock/testing.ts';
+import {
+  ensureNamespace,
+  type KubeApiServer,
+  kubeApiServerInstalled,
+  startKubeApiServer,
+} from '../testing/kube.ts';
+import { freePort } from '../testing/ports.ts';
+import { needs } from '../testing/services.ts';
 
 /** Version ids as lib/lock names them (content-addressed). */
 const V2 = fakeVersion(2);
 const V3 = fakeVersion(3);
 
-import { ensureNamespace, freePort, type KubeApiServer, startKubeApiServer } from '../testing/kube.ts';
 import { type Cluster, loadCluster, makeSmokePng, verifyRollout } from './index.ts';
 
 const CRD = new URL('../testing/fixtures/argocd-application-crd.yaml', import.meta.url);
@@ -159,9 +166,9 @@ async function playScene(scene: Scene): Promise<void> {
 const image = makeSmokePng();
 const quick = { image, pollMs: 100, maxPollMs: 300 };
 
-beforeAll(async () => {
+/** The API server with the Application CRD and the model server: beforeAll of the tests that need them. */
+async function startCluster(): Promise<void> {
   kube = await startKubeApiServer();
-  if (!kube) return;
   cluster = loadCluster({ kubeconfig: kube.kubeconfigPath });
   apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
   core = cluster.kubeConfig.makeApiClient(CoreV1Api);
@@ -178,26 +185,21 @@ beforeAll(async () => {
   await ensureNamespace(cluster.kubeConfig, 'argocd');
   modelDir = await mkdtemp(join(tmpdir(), 'verify-model-'));
   model = await startTestServer(await writeFixtureArtifact(modelDir, { version: V3 }));
-}, 180_000);
+}
 
-afterAll(async () => {
+async function stopCluster(): Promise<void> {
   await model?.close();
   if (modelDir) await rm(modelDir, { recursive: true, force: true });
   await kube?.stop();
-});
+}
 
-const withKube = (name: string, fn: () => Promise<void>, timeout?: number) =>
-  it(
-    name,
-    async () => {
-      if (!kube) return; // skipped: see the warning from requireTool
-      await fn();
-    },
-    timeout,
-  );
+const withKube = needs(...kubeApiServerInstalled()).describe;
 
-describe('verifyRollout against a real API server', () => {
-  withKube('passes when Argo CD, the Deployment, its pods and /predict all show the pin', async () => {
+withKube('verifyRollout against a real API server', () => {
+  beforeAll(startCluster, 180_000);
+  afterAll(stopCluster);
+
+  it('passes when Argo CD, the Deployment, its pods and /predict all show the pin', async () => {
     await playScene({ env: 'dev', templateVersion: V3, podVersions: [V3, V3] });
     const url = model!.url;
     const lines: string[] = [];
@@ -215,7 +217,7 @@ describe('verifyRollout against a real API server', () => {
     expect(lines.at(-1)).toContain(`/predict (${url}/predict): [ok]`);
   });
 
-  withKube('the script exits 0 reading the pin from a lock file', async () => {
+  it('the script exits 0 reading the pin from a lock file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'verify-'));
     try {
       const lock = join(dir, 'models.lock.json');
@@ -249,7 +251,7 @@ describe('verifyRollout against a real API server', () => {
     }
   });
 
-  withKube('times out naming the version the pods still carry', async () => {
+  it('times out naming the version the pods still carry', async () => {
     await playScene({ env: 'staging', templateVersion: V3, podVersions: [V2, V2] });
     const err = await verifyRollout(
       { env: 'staging', version: V3, url: model!.url, timeoutMs: 1200, ...quick },
@@ -269,7 +271,7 @@ describe('verifyRollout against a real API server', () => {
     expect(msg).toContain(`/predict (${model!.url}/predict): [not tried] not tried`);
   });
 
-  withKube('reports an Application that is OutOfSync and a rollout in progress', async () => {
+  it('reports an Application that is OutOfSync and a rollout in progress', async () => {
     await playScene({
       env: 'prod',
       templateVersion: V3,
@@ -303,7 +305,7 @@ describe('verifyRollout against a real API server', () => {
     expect(msg).toContain('/predict (http://127.0.0.1:9/predict): [not tried]');
   });
 
-  withKube('fails when /predict answers with another version than the pin', async () => {
+  it('fails when /predict answers with another version than the pin', async () => {
     // Cluster objects all at version 2, but the server behind --url serves version 3.
     await playScene({ env: 'qa', templateVersion: V2, podVersions: [V2] });
     const err = await verifyRollout(
@@ -315,7 +317,7 @@ describe('verifyRollout against a real API server', () => {
     );
   });
 
-  withKube('waits through a rollout that completes while it polls', async () => {
+  it('waits through a rollout that completes while it polls', async () => {
     await playScene({
       env: 'canary',
       templateVersion: V3,

@@ -1,34 +1,29 @@
 /**
  * Test-only: a real Kubernetes API server (kube-apiserver + etcd) on loopback,
- * built and installed by scripts/setup.d/60-kube-apiserver.sh. No controllers,
+ * built and installed by scripts/setup.d/60-kubernetes.sh. No controllers,
  * scheduler or kubelet run: tests play their part by writing status
  * subresources themselves.
  *
- * Outside CI a missing binary makes the caller skip (startKubeApiServer
- * resolves to undefined); under CI=true it is a failure (requireTool).
+ * A test file gates its tests with `needs(...kubeApiServerInstalled())`
+ * (lib/testing/services.ts): skipped with the reason outside CI, a failure
+ * with CI=true; a server that does not start is a failure.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { findExecutable, requireTool } from './services.ts';
+import { kubeBinary } from '../cluster/tools.ts';
+import { freePort } from './ports.ts';
+import { findExecutable, type Requirement, requirement, tool } from './services.ts';
 
-/** The version scripts/setup.d/60-kube-apiserver.sh builds. */
-export const KUBE_VERSION = 'v1.34.4';
-const CACHED_BIN = join(
-  homedir(),
-  '.cache',
-  'gitops-ml',
-  `kube-apiserver-${KUBE_VERSION}`,
-  'bin',
-  'kube-apiserver',
-);
+export { KUBE_VERSION } from '../cluster/tools.ts';
+
+const CACHED_BIN = kubeBinary('kube-apiserver');
 const INSTALL_HINT =
-  'run `bash scripts/setup.d/60-kube-apiserver.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
+  'run `bash scripts/setup.d/60-kubernetes.sh` (Debian etcd-server + kube-apiserver built from Go modules)';
 
 export interface KubeApiServer {
   /** A kubeconfig (context `test`, admin token) for the server. */
@@ -44,25 +39,16 @@ export interface KubeApiServer {
   stop: () => Promise<void>;
 }
 
-/** Paths of etcd and kube-apiserver, or undefined (skip) outside CI when one is missing. */
-export function requireKubeBinaries(): { etcd: string; apiserver: string } | undefined {
-  const etcd = requireTool('etcd', INSTALL_HINT);
-  const apiserver = findExecutable('kube-apiserver') ?? requireTool(CACHED_BIN, INSTALL_HINT);
-  return etcd && apiserver ? { etcd, apiserver } : undefined;
-}
-
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** etcd and kube-apiserver, as tests need them: `needs(...kubeApiServerInstalled())`. */
+export function kubeApiServerInstalled(): [etcd: Requirement, apiserver: Requirement] {
+  return [
+    tool('etcd', INSTALL_HINT),
+    requirement(
+      'kube-apiserver',
+      findExecutable('kube-apiserver') ?? findExecutable(CACHED_BIN),
+      INSTALL_HINT,
+    ),
+  ];
 }
 
 function startProcess(bin: string, args: string[], tail: string[], name: string): ChildProcess {
@@ -105,16 +91,17 @@ async function waitUntil(
 
 /**
  * Start etcd and kube-apiserver on free loopback ports with a temp data dir,
- * a self-signed serving cert, a static admin token, AlwaysAllow
- * authorization and a generated service-account key; wait for /readyz; write
- * a kubeconfig. Resolves to undefined (skip) when the binaries are missing
- * outside CI.
+ * a self-signed serving cert, a static admin token (group system:masters),
+ * AlwaysAllow authorization (or RBAC, to test what a Role allows) and a
+ * generated service-account key; wait for /readyz; write a kubeconfig.
+ * Throws when a binary is missing (gate the tests with
+ * `needs(...kubeApiServerInstalled())`) or the server does not come up.
  */
 export async function startKubeApiServer(
-  options: { readyTimeoutMs?: number } = {},
-): Promise<KubeApiServer | undefined> {
-  const bins = requireKubeBinaries();
-  if (!bins) return undefined;
+  options: { readyTimeoutMs?: number; authorization?: 'AlwaysAllow' | 'RBAC' } = {},
+): Promise<KubeApiServer> {
+  const [etcdTool, apiserverTool] = kubeApiServerInstalled();
+  const bins = { etcd: etcdTool.path, apiserver: apiserverTool.path };
   const dir = await mkdtemp(join(tmpdir(), 'kube-apiserver-'));
   const tail: string[] = [];
   const procs: ChildProcess[] = [];
@@ -170,7 +157,7 @@ export async function startKubeApiServer(
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, 'certs')}`,
         `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=AlwaysAllow',
+        `--authorization-mode=${options.authorization ?? 'AlwaysAllow'}`,
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,

@@ -45,6 +45,8 @@ export interface TrainAndRecordResult {
   /** The run's lock entry (added to the lock when lockPath was given). */
   lockEntry: LockedVersion;
   modelName: string;
+  /** The tracking server's URL without credentials (MlflowConfig.trackingUri), when one is set: safe to print. */
+  trackingUri?: string;
 }
 
 /**
@@ -116,7 +118,13 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     trackingUri: tracking.offline ? null : (trackingUri ?? null),
     gitCommit: source.prHeadSha ?? source.commit ?? null,
   });
-  const out: TrainAndRecordResult = { train: result, tracking, modelName, lockEntry: entry };
+  const out: TrainAndRecordResult = {
+    train: result,
+    tracking,
+    modelName,
+    lockEntry: entry,
+    ...(trackingUri ? { trackingUri } : {}),
+  };
   if (options.lockPath) out.lockVersion = await lockCandidate(lockPath, modelName, entry, log);
   return out;
 }

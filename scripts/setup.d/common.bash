@@ -16,6 +16,16 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# apt_service PKG SERVICE: apt_install PKG, and keep the service its package
+# may start (a system etcd on :2379, Redis on :6379) stopped: the tests run their own.
+apt_service() {
+  dpkg -s "$1" >/dev/null 2>&1 && return 0
+  apt_install "$1"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo systemctl disable --now "$2" >/dev/null 2>&1 || true
+}
+
 # python_venv DIR CHECK PIP_ARGS...: a virtualenv in DIR with PIP_ARGS
 # installed, unless DIR/.installed is there and the shell command CHECK
 # succeeds. A half-finished install (interrupted download) lacks the marker
@@ -36,4 +46,19 @@ python_venv() {
   "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
   (eval "$check")
   touch "$dir/.installed"
+}
+
+# go_module MODULE@VERSION: download a Go module through the proxy and set
+# MOD_GOMOD (its go.mod), MOD_DIR (its source folder) and MOD_GO (its `go`
+# directive); fails naming the module when the download did not work.
+go_module() {
+  local dl
+  dl="$(go mod download -json "$1")"
+  MOD_GOMOD="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$dl")"
+  MOD_DIR="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$dl")"
+  if [ ! -f "$MOD_GOMOD" ] || [ ! -d "$MOD_DIR" ]; then
+    echo "could not download $1: $dl" >&2
+    return 1
+  fi
+  MOD_GO="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$MOD_GOMOD" | head -1)"
 }

@@ -1,4 +1,4 @@
-// The demo page: no dependencies, talks to GET /api/model and POST /predict.
+// The model card and demo page: no dependencies, talks to GET /api/model and POST /predict.
 const $ = (id) => document.getElementById(id);
 
 function showError(message) {
@@ -61,6 +61,79 @@ async function classify(blob) {
   renderPredictions(answer);
 }
 
+function cell(row, text) {
+  row.insertCell().textContent = text;
+}
+
+function renderLive(info) {
+  const live = info.live;
+  const acc = $('live-accuracy');
+  if (!live) {
+    acc.textContent = 'off';
+    $('live-samples').textContent = 'feedback is off on this server';
+  } else if (live.accuracy === null) {
+    acc.textContent = 'no feedback yet';
+    $('live-samples').textContent = 'POST /feedback with the true label of an answer';
+  } else {
+    acc.textContent = `${(live.accuracy * 100).toFixed(1)}%`;
+    acc.className = `tile-value ${live.accuracy >= 0.8 ? 'ok' : 'bad'}`;
+    $('live-samples').textContent = `over the last ${live.samples} feedback(s)`;
+  }
+  const drift = info.drift;
+  const status = $('drift-status');
+  if (!drift.enabled) {
+    status.textContent = 'off';
+    $('drift-detail').textContent = drift.reason || 'no reference statistics in the artifact';
+  } else if (!drift.scored) {
+    status.textContent = 'not enough traffic';
+    $('drift-detail').textContent = `${drift.samples} image(s) in the window`;
+  } else {
+    status.textContent = drift.drifted.length ? 'drift' : 'no drift';
+    status.className = `tile-value ${drift.drifted.length ? 'bad' : 'ok'}`;
+    $('drift-detail').textContent = drift.drifted.length
+      ? `drifted: ${drift.drifted.join(', ')}`
+      : `${drift.samples} image(s) in the window`;
+  }
+}
+
+function renderPlots(info) {
+  for (const name of info.plots) {
+    const figure = $(name.replace('.png', ''));
+    if (!figure) continue;
+    figure.querySelector('img').src = `/artifact/${name}`;
+    figure.hidden = false;
+  }
+  $('plots').hidden = info.plots.length === 0;
+}
+
+function renderHistory(info) {
+  const h = info.history;
+  if (!h) return;
+  const pins = $('pins').tBodies[0];
+  pins.replaceChildren();
+  for (const [env, version] of Object.entries(h.pins).sort(([a], [b]) => a.localeCompare(b))) {
+    const row = pins.insertRow();
+    row.dataset.env = env;
+    if (version === info.version) row.className = 'current';
+    const v = h.versions[version];
+    cell(row, env);
+    cell(row, version);
+    cell(row, v ? v.createdAt.slice(0, 16).replace('T', ' ') : '');
+    cell(row, v && typeof v.metrics.accuracy === 'number' ? v.metrics.accuracy.toFixed(4) : '');
+  }
+  const promotions = $('promotions').tBodies[0];
+  promotions.replaceChildren();
+  for (const p of [...h.promotions].reverse()) {
+    const row = promotions.insertRow();
+    cell(row, p.at.slice(0, 16).replace('T', ' '));
+    cell(row, p.env);
+    cell(row, p.from ?? '–');
+    cell(row, p.to);
+    cell(row, p.by ?? '');
+  }
+  $('where').hidden = false;
+}
+
 async function main() {
   const res = await fetch('/api/model');
   const info = await res.json();
@@ -70,6 +143,9 @@ async function main() {
     `labels: ${info.labels.join(', ')}`;
   document.title = `${info.model} v${info.version}`;
   renderEvaluation(info.evaluation);
+  renderLive(info);
+  renderPlots(info);
+  renderHistory(info);
   for (const name of info.samples) {
     const button = document.createElement('button');
     button.type = 'button';

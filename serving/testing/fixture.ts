@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { rootDigest, sha256, stableStringify } from '../../lib/index.ts';
 import { versionIdOf } from '../../lib/lock/index.ts';
+import type { ClassificationMetrics } from '../../training/evaluate.ts';
+import { renderConfusionMatrix, renderLearningCurves } from '../../training/plots.ts';
 import { encodePng } from '../../training/preprocessing.ts';
 import type { ModelPin } from '../config.ts';
 
@@ -154,6 +156,33 @@ export async function writeFixtureArtifact(
       per_class: Object.fromEntries(labels.map((l) => [l, { precision: 0.25, recall: 0.25, f1: 0.25 }])),
     }),
     'reference-stats.json': stableStringify({ version: 1, note: 'fixture: no real reference statistics' }),
+    // The plots every trained artifact holds (training/plots.ts), drawn from made-up numbers.
+    'confusion-matrix.png': renderConfusionMatrix(
+      {
+        split: 'test',
+        samples: 16,
+        accuracy: 0.25,
+        macro_f1: 0.1,
+        loss: 1.38,
+        labels,
+        per_class: Object.fromEntries(
+          labels.map((l) => [l, { precision: 0.25, recall: 0.25, f1: 0.25, support: 4 }]),
+        ),
+        confusion_matrix: labels.map((_, i) => labels.map((__, j) => (i === j ? 1 : 1))),
+      } as ClassificationMetrics,
+      `${name} (fixture)`,
+    ),
+    'learning-curves.png': renderLearningCurves(
+      [1, 2, 3].map((e) => ({
+        loss: 1.4 / e,
+        accuracy: 0.2 * e,
+        val_loss: 1.5 / e,
+        val_accuracy: 0.18 * e,
+        lr: 0.001,
+      })),
+      2,
+      `${name} (fixture)`,
+    ),
     'training.json': stableStringify({ seed: opts.seed ?? 42, note: 'untrained fixture for serving tests' }),
   };
   const digests: Record<string, string> = {};

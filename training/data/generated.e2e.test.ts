@@ -19,11 +19,11 @@ afterAll(async () => {
 });
 
 it('a small CNN learns the generated shapes to >= 90 % test accuracy', async () => {
-  const { stdout } = await run(process.execPath, [
-    'node_modules/.bin/tsx',
-    'training/data/learnability.ts',
-    join(dir, 'shapes'),
-  ]);
+  const { stdout } = await run(
+    process.execPath,
+    ['node_modules/.bin/tsx', 'training/data/learnability.ts', join(dir, 'shapes')],
+    { timeoutMs: 890_000 }, // the test's own budget (below), not lib/shell's default
+  );
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { accuracy: number; test: number };
   expect(result.test).toBe(152);
   expect(result.accuracy).toBeGreaterThanOrEqual(0.9);

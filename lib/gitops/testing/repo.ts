@@ -1,6 +1,6 @@
 /**
  * Test helper: a temporary copy of the repository's Kustomize tree
- * (manifests/base, manifests/argocd, manifests/training-job, environments/*)
+ * (manifests/base, manifests/argocd, manifests/ci-access, manifests/training-job, environments/*)
  * with a small models.lock.json, so tests can pin, mutate and render without
  * touching the checkout.
  */
@@ -90,6 +90,7 @@ export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
   for (const dir of [
     'manifests/base',
     'manifests/argocd',
+    'manifests/ci-access',
     'manifests/training-job',
     'manifests/alert-relay',
     'environments',

@@ -1,0 +1,74 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { formatStatus, main } from './cluster.ts';
+
+describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.ts)', () => {
+  test('the status table has fixed columns and says STOPPED / NO for what is not healthy', () => {
+    expect(
+      formatStatus([
+        {
+          name: 'etcd',
+          pid: 12,
+          address: 'http://127.0.0.1:2379',
+          running: true,
+          healthy: true,
+          logFile: '',
+        },
+        {
+          name: 'kube-apiserver',
+          pid: 1234,
+          address: 'https://127.0.0.1:6443',
+          running: true,
+          healthy: false,
+          logFile: '',
+        },
+        { name: 'kwok', pid: 99, address: 'http://127.0.0.1:1', running: false, healthy: false, logFile: '' },
+      ]),
+    ).toBe(
+      [
+        'COMPONENT       PID   ADDRESS                 HEALTHY',
+        'etcd            12    http://127.0.0.1:2379   yes',
+        'kube-apiserver  1234  https://127.0.0.1:6443  NO',
+        'kwok            99    http://127.0.0.1:1      STOPPED',
+      ].join('\n'),
+    );
+  });
+
+  test('a missing or unknown verb, or a bad --app-resync, is a usage error (exit 2)', async () => {
+    await expect(main([])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/^expected one of up, status, down\n/),
+    });
+    await expect(main(['start'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('got "start"'),
+    });
+    await expect(main(['up', '--app-resync', '0'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--app-resync must be a whole number of seconds, got "0"',
+    });
+    await expect(main(['up', '--bogus'])).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  test('status and down on a folder where nothing was started say so; a foreign state file is refused by name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cluster-cli-'));
+    try {
+      const lines: string[] = [];
+      expect(await main(['status', '--dir', dir], (l) => lines.push(l))).toBe(1);
+      expect(await main(['down', '--dir', dir], (l) => lines.push(l))).toBe(0);
+      expect(lines).toEqual([
+        `no cluster started from ${dir} (npm run cluster -- up)`,
+        `no cluster started from ${dir}`,
+      ]);
+      await writeFile(join(dir, 'state.json'), '{"format":"something-else"}\n');
+      await expect(main(['down', '--dir', dir])).rejects.toMatchObject({
+        code: 'INVALID',
+        message: expect.stringContaining(`${join(dir, 'state.json')}: not a cluster state file`),
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * POST /feedback and GET /feedback/export on a real server (the fixture
+ * model, in-process on a loopback port), and npm run feedback:export writing
+ * them as training data that the image-folder data source reads back.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { tempDir } from '../lib/lock/testing.ts';
+import { main as exportMain } from '../scripts/feedback-export.ts';
+import { loadImageFolder } from '../training/data/index.ts';
+import { shapePng } from './testing/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
+
+const TOKEN = 'export-token-0123456789';
+let fixture: Awaited<ReturnType<typeof tempFixture>>;
+let s: TestServer;
+let off: TestServer;
+
+beforeAll(async () => {
+  fixture = await tempFixture();
+  s = await startTestServer(fixture, { SERVING_FEEDBACK_EXPORT_TOKEN: TOKEN, SERVING_FEEDBACK_WINDOW: '3' });
+  off = await startTestServer(fixture, { SERVING_FEEDBACK_CAPACITY: '0' });
+});
+afterAll(async () => {
+  await s?.close();
+  await off?.close();
+  await fixture?.cleanup();
+});
+
+async function predict(server: TestServer, shape: 'circle' | 'square' | 'cross' | 'triangle') {
+  const res = await fetch(`${server.url}/predict`, {
+    method: 'POST',
+    body: shapePng(shape),
+    headers: { 'content-type': 'image/png' },
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { request_id: string; predictions: { label: string }[] };
+}
+
+async function feedback(server: TestServer, body: unknown, type = 'application/json') {
+  const res = await fetch(`${server.url}/feedback`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': type },
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+const metric = async (name: string) => (await s.registry.getSingleMetric(name)!.get()).values;
+
+describe('POST /feedback', () => {
+  it('takes the true label of an answer, counts it, and keeps live accuracy per version', async () => {
+    const a = await predict(s, 'square');
+    const top = a.predictions[0]!.label;
+    const r = await feedback(s, { request_id: a.request_id, label: 'square' });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({
+      request_id: a.request_id,
+      index: 0,
+      label: 'square',
+      predicted: top,
+      correct: top === 'square',
+      version: '1',
+      live_accuracy_samples: 1,
+    });
+    const b = await predict(s, 'circle');
+    const wrong = b.predictions[0]!.label === 'cross' ? 'triangle' : 'cross';
+    expect((await feedback(s, { request_id: b.request_id, label: wrong })).json.correct).toBe(false);
+    const counts = await metric('serving_feedback_total');
+    const total = counts.reduce((n, v) => n + v.value, 0);
+    expect(total).toBe(2);
+    expect(counts.find((v) => v.labels.outcome === 'incorrect')?.labels).toMatchObject({
+      model: 'demo-classifier',
+      version: '1',
+    });
+    const confusion = await metric('serving_feedback_confusion_total');
+    expect(confusion).toContainEqual(
+      expect.objectContaining({
+        labels: expect.objectContaining({ true_class: wrong, predicted_class: b.predictions[0]!.label }),
+        value: 1,
+      }),
+    );
+    const live = (await metric('serving_live_accuracy'))[0]!;
+    expect(live.value).toBe((top === 'square' ? 1 : 0) / 2);
+  });
+
+  it('refuses clearly: unknown id 404, label outside the labels 400, twice 409, bad index 400, not JSON 415', async () => {
+    const unknown = await feedback(s, { request_id: 'never-answered', label: 'circle' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toMatch(/no recent answer with request_id "never-answered"/);
+    const a = await predict(s, 'cross');
+    const bad = await feedback(s, { request_id: a.request_id, label: 'dog' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe(
+      `label "dog" is not one of the model's labels (circle, cross, square, triangle)`,
+    );
+    expect((await feedback(s, { request_id: a.request_id, label: 'cross', index: 1 })).json.error).toMatch(
+      /answered 1 image\(s\); index 1 is not one of them/,
+    );
+    expect((await feedback(s, { request_id: a.request_id, label: 'cross' })).status).toBe(200);
+    const twice = await feedback(s, { request_id: a.request_id, label: 'cross' });
+    expect(twice.status).toBe(409);
+    const fields = await feedback(s, { id: 'x' });
+    expect(fields.status).toBe(400);
+    expect(fields.json.error).toMatch(/missing required field "request_id"/);
+    expect((await feedback(s, 'label=cross', 'application/x-www-form-urlencoded')).status).toBe(415);
+  });
+
+  it('is off with SERVING_FEEDBACK_CAPACITY=0', async () => {
+    const a = await predict(off, 'square');
+    const r = await feedback(off, { request_id: a.request_id, label: 'square' });
+    expect(r.status).toBe(404);
+    expect(r.json.error).toMatch(/feedback is off on this server/);
+  });
+});
+
+describe('GET /feedback/export and npm run feedback:export', () => {
+  it('is off without a token, refuses a wrong one, and exports labelled images as training data', async () => {
+    const none = await fetch(`${off.url}/feedback/export`);
+    expect(none.status).toBe(404);
+    const wrong = await fetch(`${s.url}/feedback/export`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+
+    const a = await predict(s, 'triangle');
+    await feedback(s, { request_id: a.request_id, label: 'triangle' });
+    const out = await tempDir('feedback-export-');
+    try {
+      const lines: string[] = [];
+      const code = await exportMain(['--url', s.url, '--out', out], {
+        env: { SERVING_FEEDBACK_EXPORT_TOKEN: TOKEN },
+        print: (t) => lines.push(t),
+      });
+      expect(code).toBe(0);
+      expect(lines.join('')).toMatch(/^exported \d+ labelled image\(s\) to .* \(.*triangle 1.*\)/);
+      // The export is training data: the image-folder source reads it, labels from the folders.
+      const data = await loadImageFolder(out);
+      expect(data.labels).toContain('triangle');
+      const records = (await readFile(join(out, 'feedback.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(records).toContainEqual(
+        expect.objectContaining({
+          request_id: a.request_id,
+          label: 'triangle',
+          version: '1',
+          file: `triangle/${a.request_id}-0.png`,
+        }),
+      );
+      expect(JSON.stringify(records)).not.toContain('image_base64');
+      const noToken = exportMain(['--url', s.url, '--out', out], { env: {}, print: () => {} });
+      await expect(noToken).rejects.toMatchObject({ code: 'USAGE' });
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
