@@ -21,9 +21,11 @@ import {
   type Lock,
   type LockedVersion,
   loadArtifactOrigins,
+  lockFiles,
   type ProvenanceReport,
   pinVersion,
-  serializeLock,
+  versionIdOf,
+  writeLock,
 } from '../lib/lock/index.ts';
 import { makeArtifact, makeEntry, serveFolder, tempDir } from '../lib/lock/testing.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
@@ -124,8 +126,10 @@ describe('lock check-provenance against a real MLflow run', () => {
       }),
     );
     expect(r.problems.map((p) => p.field)).toEqual(['digests["weights.bin"]']);
+    // The root digest moved, so did the content-addressed version id.
+    const id = versionIdOf(rootDigest({ ...entry.digests, 'weights.bin': evil }));
     expect(messages(r)[0]).toMatch(
-      new RegExp(`^model "${MODEL}" version ${added}: digests\\["weights.bin"\\]: .*${evil}`),
+      new RegExp(`^model "${MODEL}" version ${id}: digests\\["weights.bin"\\]: .*${evil}`),
     );
   });
 
@@ -210,10 +214,11 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('npm run lock -- check-provenance --base main: exit 0 for the faithful entry, 1 with the field named for a tampered one', async () => {
-    const repos = await makeTestRepos({ 'models.lock.json': serializeLock(base) });
+    const repos = await makeTestRepos(lockFiles(base));
     try {
       const commit = async (lock: Lock, message: string) => {
-        await writeFile(join(repos.work, 'models.lock.json'), serializeLock(lock));
+        await writeLock(join(repos.work, 'models.lock.json'), lock);
+        repos.git(['add', '-A']);
         repos.git([
           '-c',
           'user.name=Dev',

@@ -4,7 +4,7 @@
  * writing the Application's status, the Deployment's status subresource and
  * Pod objects with a Ready condition. /predict is answered by the real model
  * server (serving/'s test harness: the fixture model booted in-process on
- * loopback), serving version 3.
+ * loopback), serving the version of fakeFiles(3) (V3).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,8 +23,8 @@ import { main as verifyRolloutMain } from '../../scripts/verify-rollout.ts';
 import { writeFixtureArtifact } from '../../serving/testing/fixture.ts';
 import { startTestServer, type TestServer } from '../../serving/testing/harness.ts';
 import { ProjectError } from '../errors.ts';
-import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lock/index.ts';
-import { fakeFiles, makeEntry } from '../lock/testing.ts';
+import { addCandidate, emptyLock, pinVersion, writeLock } from '../lock/index.ts';
+import { fakeFiles, fakeVersion, makeEntry } from '../lock/testing.ts';
 import {
   ensureNamespace,
   type KubeApiServer,
@@ -33,6 +33,11 @@ import {
 } from '../testing/kube.ts';
 import { freePort } from '../testing/ports.ts';
 import { needs } from '../testing/services.ts';
+
+/** Version ids as lib/lock names them (content-addressed). */
+const V2 = fakeVersion(2);
+const V3 = fakeVersion(3);
+
 import { type Cluster, loadCluster, makeSmokePng, verifyRollout } from './index.ts';
 
 const CRD = new URL('../testing/fixtures/argocd-application-crd.yaml', import.meta.url);
@@ -42,7 +47,7 @@ let cluster: Cluster;
 let apps: AppsV1Api;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
-/** The real model server, serving demo-classifier version 3. */
+/** The real model server, serving demo-classifier version V3. */
 let model: TestServer | undefined;
 let modelDir: string;
 
@@ -179,7 +184,7 @@ async function startCluster(): Promise<void> {
   }
   await ensureNamespace(cluster.kubeConfig, 'argocd');
   modelDir = await mkdtemp(join(tmpdir(), 'verify-model-'));
-  model = await startTestServer(await writeFixtureArtifact(modelDir, { version: '3' }));
+  model = await startTestServer(await writeFixtureArtifact(modelDir, { version: V3 }));
 }
 
 async function stopCluster(): Promise<void> {
@@ -195,18 +200,20 @@ withKube('verifyRollout against a real API server', () => {
   afterAll(stopCluster);
 
   it('passes when Argo CD, the Deployment, its pods and /predict all show the pin', async () => {
-    await playScene({ env: 'dev', templateVersion: '3', podVersions: ['3', '3'] });
+    await playScene({ env: 'dev', templateVersion: V3, podVersions: [V3, V3] });
     const url = model!.url;
     const lines: string[] = [];
     const report = await verifyRollout(
-      { env: 'dev', version: '3', url, timeoutMs: 10_000, ...quick },
+      { env: 'dev', version: V3, url, timeoutMs: 10_000, ...quick },
       { cluster, log: (l) => lines.push(l) },
     );
     expect(report.ok).toBe(true);
     expect(report.application.detail).toBe('sync=Synced health=Healthy');
-    expect(report.deployment.detail).toBe('2/2 updated, 2 available, template version 3');
-    expect(report.pods.detail).toBe('model-server-0 (version 3, Ready), model-server-1 (version 3, Ready)');
-    expect(report.predict.detail).toBe('answered model demo-classifier version 3');
+    expect(report.deployment.detail).toBe(`2/2 updated, 2 available, template version ${V3}`);
+    expect(report.pods.detail).toBe(
+      `model-server-0 (version ${V3}, Ready), model-server-1 (version ${V3}, Ready)`,
+    );
+    expect(report.predict.detail).toBe(`answered model demo-classifier version ${V3}`);
     expect(lines.at(-1)).toContain(`/predict (${url}/predict): [ok]`);
   });
 
@@ -222,10 +229,10 @@ withKube('verifyRollout against a real API server', () => {
       pinned = pinVersion(pinned, {
         model: 'demo-classifier',
         env: 'dev',
-        version: '3',
+        version: V3,
         at: '2026-01-01T00:00:00.000Z',
       });
-      await writeFile(lock, serializeLock(pinned));
+      await writeLock(lock, pinned);
       const argv = [
         '--env',
         'dev',
@@ -245,21 +252,21 @@ withKube('verifyRollout against a real API server', () => {
   });
 
   it('times out naming the version the pods still carry', async () => {
-    await playScene({ env: 'staging', templateVersion: '3', podVersions: ['2', '2'] });
+    await playScene({ env: 'staging', templateVersion: V3, podVersions: [V2, V2] });
     const err = await verifyRollout(
-      { env: 'staging', version: '3', url: model!.url, timeoutMs: 1200, ...quick },
+      { env: 'staging', version: V3, url: model!.url, timeoutMs: 1200, ...quick },
       { cluster },
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ProjectError);
     expect((err as ProjectError).code).toBe('GATE_FAILED');
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^rollout of version 3 to staging not verified after \d+s/);
+    expect(msg).toMatch(new RegExp(`^rollout of version ${V3} to staging not verified after \\d+s`));
     expect(msg).toContain('Application model-server-staging: [ok] sync=Synced health=Healthy');
     expect(msg).toContain(
-      'Deployment ml-staging/model-server: [ok] 2/2 updated, 2 available, template version 3',
+      `Deployment ml-staging/model-server: [ok] 2/2 updated, 2 available, template version ${V3}`,
     );
     expect(msg).toContain(
-      'pods: [waiting] model-server-0 (version 2, Ready), model-server-1 (version 2, Ready); 2 Ready pod(s) not at version 3',
+      `pods: [waiting] model-server-0 (version ${V2}, Ready), model-server-1 (version ${V2}, Ready); 2 Ready pod(s) not at version ${V3}`,
     );
     expect(msg).toContain(`/predict (${model!.url}/predict): [not tried] not tried`);
   });
@@ -267,8 +274,8 @@ withKube('verifyRollout against a real API server', () => {
   it('reports an Application that is OutOfSync and a rollout in progress', async () => {
     await playScene({
       env: 'prod',
-      templateVersion: '3',
-      podVersions: ['2', '2'],
+      templateVersion: V3,
+      podVersions: [V2, V2],
       sync: 'OutOfSync',
       health: 'Progressing',
       status: {
@@ -281,7 +288,7 @@ withKube('verifyRollout against a real API server', () => {
     });
     const opts = {
       env: 'prod',
-      version: '3',
+      version: V3,
       model: 'demo-classifier',
       url: 'http://127.0.0.1:9',
       timeoutMs: 800,
@@ -290,31 +297,31 @@ withKube('verifyRollout against a real API server', () => {
     const err = await verifyRollout(opts, { cluster }).catch((e) => e);
     expect((err as ProjectError).code).toBe('GATE_FAILED');
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^rollout of demo-classifier version 3 to prod not verified/);
+    expect(msg).toMatch(new RegExp(`^rollout of demo-classifier version ${V3} to prod not verified`));
     expect(msg).toContain('Application model-server-prod: [waiting] sync=OutOfSync health=Progressing');
     expect(msg).toContain(
-      'Deployment ml-prod/model-server: [waiting] 1/2 updated, 0 available, 2 old, template version 3',
+      `Deployment ml-prod/model-server: [waiting] 1/2 updated, 0 available, 2 old, template version ${V3}`,
     );
     expect(msg).toContain('/predict (http://127.0.0.1:9/predict): [not tried]');
   });
 
   it('fails when /predict answers with another version than the pin', async () => {
     // Cluster objects all at version 2, but the server behind --url serves version 3.
-    await playScene({ env: 'qa', templateVersion: '2', podVersions: ['2'] });
+    await playScene({ env: 'qa', templateVersion: V2, podVersions: [V2] });
     const err = await verifyRollout(
-      { env: 'qa', version: '2', url: model!.url, timeoutMs: 800, ...quick },
+      { env: 'qa', version: V2, url: model!.url, timeoutMs: 800, ...quick },
       { cluster },
     ).catch((e) => e);
     expect((err as Error).message).toContain(
-      `/predict (${model!.url}/predict): [waiting] answered model demo-classifier version 3, expected 2`,
+      `/predict (${model!.url}/predict): [waiting] answered model demo-classifier version ${V3}, expected ${V2}`,
     );
   });
 
   it('waits through a rollout that completes while it polls', async () => {
     await playScene({
       env: 'canary',
-      templateVersion: '3',
-      podVersions: ['3'],
+      templateVersion: V3,
+      podVersions: [V3],
       status: {
         observedGeneration: 1,
         replicas: 1,
@@ -325,7 +332,7 @@ withKube('verifyRollout against a real API server', () => {
     });
     const lines: string[] = [];
     const pending = verifyRollout(
-      { env: 'canary', version: '3', url: model!.url, timeoutMs: 20_000, ...quick },
+      { env: 'canary', version: V3, url: model!.url, timeoutMs: 20_000, ...quick },
       { cluster, log: (l) => lines.push(l) },
     );
     // Play the Deployment controller: once verifyRollout has seen the unfinished rollout, mark it available.
@@ -361,7 +368,7 @@ current-context: gone-ctx
       );
       const down = loadCluster({ kubeconfig: path });
       const err = await verifyRollout(
-        { env: 'dev', version: '3', timeoutMs: 60_000, image },
+        { env: 'dev', version: V3, timeoutMs: 60_000, image },
         { cluster: down },
       ).catch((e) => e);
       expect((err as ProjectError).code).toBe('UNAVAILABLE');
