@@ -13,7 +13,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -24,9 +23,12 @@ import {
   createKwokNodes,
   DEFAULT_NODES,
   installArgoCd,
+  installCrds,
   KWOK_NODE_ANNOTATION,
   type KwokNodeSpec,
+  registerMetricsApi,
 } from './kube.ts';
+import { freePorts } from './ports.ts';
 import { type Probe, probe, waitReady } from './probe.ts';
 import { isRunning, startDaemon, stopDaemon } from './process.ts';
 import {
@@ -66,31 +68,12 @@ export interface UpOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** A free port on 127.0.0.1 per name, all held open together so that none repeats. */
-async function freePorts<K extends string>(names: K[]): Promise<Record<K, number>> {
-  const servers = await Promise.all(
-    names.map(
-      () =>
-        new Promise<import('node:net').Server>((ok, fail) => {
-          const s = createServer();
-          s.once('error', fail);
-          s.listen(0, '127.0.0.1', () => ok(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    return typeof a === 'object' && a ? a.port : 0;
-  });
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
-  return Object.fromEntries(names.map((name, i) => [name, ports[i]])) as Record<K, number>;
-}
-
 /** The loader that lets Node run the TypeScript Git server script (tsx, a dependency). */
 function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 const GIT_SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/git-server.ts', import.meta.url));
+const METRICS_API_SCRIPT = fileURLToPath(new URL('../../scripts/metrics-api.ts', import.meta.url));
 
 /** Refuse to start over a running cluster; clear a stopped one's leftovers. */
 async function checkNotRunning(dir: string): Promise<void> {
@@ -115,6 +98,7 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   const dir = resolve(options.dir);
   const timeout = options.readyTimeoutMs ?? 120_000;
   const ns = options.argocdNamespace ?? 'argocd';
+  const resync = options.appResyncSeconds ?? 120;
   await checkNotRunning(dir);
   // Holds keys and the admin token: this user only.
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -128,17 +112,17 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   await mkdir(logs, { recursive: true });
   await mkdir(pki, { recursive: true, mode: 0o700 });
 
-  const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, redisPort, gitPort } = await freePorts([
+  // One call: the ports are held open together, so no two components get the same one.
+  const ports = await freePorts([
     'etcdPort',
     'etcdPeer',
     'apiPort',
     'cmPort',
     'schedPort',
     'kwokPort',
+    'metricsPort',
     'redisPort',
     'gitPort',
-  ]);
-  const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = await freePorts([
     'repoPort',
     'repoMetrics',
     'appMetrics',
@@ -146,6 +130,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     'appsetProbe',
     'appsetWebhook',
   ]);
+  const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, metricsPort, redisPort, gitPort } = ports;
+  const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = ports;
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, 'kubeconfig');
   const token = randomBytes(24).toString('hex');
@@ -308,10 +294,37 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
       ],
       `http://127.0.0.1:${kwokPort}`,
       { kind: 'http', url: `http://127.0.0.1:${kwokPort}/healthz` },
+      // kwok's client-go (v0.36) asks for watch-list streams, which this API server
+      // refuses over Debian's etcd 3.4 ("RequestWatchProgress is disabled"); its
+      // informers then see pods only at each relist, and a pod waits about a minute
+      // to turn Running. Plain list+watch (client-go's env feature gates):
+      { KUBE_FEATURE_WatchListClient: 'false' },
     );
     const nodes = options.nodes ?? DEFAULT_NODES;
     log(`registering kwok nodes ${nodes.map((n) => n.name).join(', ')}`);
     await createKwokNodes(kc, nodes, timeout);
+
+    // 4b. The resource metrics API of the kwok pods (lib/cluster/metrics-api.ts), which
+    // HorizontalPodAutoscalers read, behind the aggregation layer. It serves with the
+    // API server's own self-signed loopback certificate.
+    const metricsUrl = `https://127.0.0.1:${metricsPort}`;
+    await start(
+      'metrics-api',
+      process.execPath,
+      [
+        '--import',
+        tsxLoaderUrl(),
+        METRICS_API_SCRIPT,
+        `--kubeconfig=${kubeconfig}`,
+        `--cert=${apiCert}`,
+        `--key=${join(pki, 'apiserver', 'apiserver.key')}`,
+        `--port=${metricsPort}`,
+      ],
+      metricsUrl,
+      { kind: 'http', url: `${metricsUrl}/healthz`, ca },
+    );
+    log('registering the APIService v1beta1.metrics.k8s.io');
+    await registerMetricsApi(kc, metricsPort, timeout);
 
     // 5. Redis (Argo CD's cache), with a password as Argo CD's own install sets one.
     // The password goes in a 0600 config file, not on the command line (where `ps` shows it).
@@ -356,6 +369,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     // 7. Argo CD: CRDs and configuration from its own manifests, then its controllers.
     log(`installing Argo CD CRDs and configuration into namespace ${ns}`);
     await installArgoCd(kc, { crds: tools.argocdCrds, install: tools.argocdInstall }, ns, timeout);
+    log("installing prometheus-operator's CRDs");
+    await installCrds(kc, tools.prometheusOperatorCrds, timeout);
     const argoData = join(dir, 'argocd');
     for (const sub of ['tmp', 'home', 'tls', 'ssh', 'gpg/keys', 'gpg/source'])
       await mkdir(join(argoData, sub), { recursive: true, mode: 0o700 });
@@ -391,6 +406,10 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         '--logformat=text',
         '--loglevel=info',
         '--parallelismlimit=2',
+        // How long a resolved revision (HEAD → commit) is reused: as long as the
+        // controller waits between two reads of Git (Argo CD's defaults: 3 min and
+        // 2 min; a Git webhook, which this stack does not have, refreshes at once).
+        `--revision-cache-expiration=${resync}s`,
       ],
       `127.0.0.1:${repoPort}`,
       { kind: 'http', url: `http://127.0.0.1:${repoMetrics}/healthz` },
@@ -405,7 +424,7 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         `--repo-server=127.0.0.1:${repoPort}`,
         // Argo CD binds this port on every interface (controller/appcontroller.go); nothing else of it listens.
         `--metrics-port=${appMetrics}`,
-        `--app-resync=${options.appResyncSeconds ?? 120}`,
+        `--app-resync=${resync}`,
         '--status-processors=4',
         '--operation-processors=2',
       ],

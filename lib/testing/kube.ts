@@ -10,14 +10,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { freePort } from '../cluster/ports.ts';
 import { kubeBinary } from '../cluster/tools.ts';
 import { findExecutable, requireTool } from './services.ts';
 
+export { freePort } from '../cluster/ports.ts';
 export { KUBE_VERSION } from '../cluster/tools.ts';
 
 const CACHED_BIN = kubeBinary('kube-apiserver');
@@ -43,20 +44,6 @@ export function requireKubeBinaries(): { etcd: string; apiserver: string } | und
   const etcd = requireTool('etcd', INSTALL_HINT);
   const apiserver = findExecutable('kube-apiserver') ?? requireTool(CACHED_BIN, INSTALL_HINT);
   return etcd && apiserver ? { etcd, apiserver } : undefined;
-}
-
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function startProcess(bin: string, args: string[], tail: string[], name: string): ChildProcess {
