@@ -215,12 +215,12 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
         '--service-cluster-ip-range=10.96.0.0/16',
         '--enable-priority-and-fairness=false',
-        // Watches straight from etcd. With the watch cache, a watch that kwok's informers
-        // open (resourceVersion "0", bookmarks) counts as a watch-list stream, which
-        // needs etcd's progress notifications; Debian's etcd 3.4.23 lacks them, so the
-        // API server ends every such watch at once ("RequestWatchProgress is disabled")
-        // and kwok sees a pod only at its next relist: 5 to 55 s before a pod turned
-        // Running, where now it takes well under a second.
+        // Watches straight from etcd. Through the watch cache, kwok's watches end at
+        // once with "a watch stream was requested by the client but the required
+        // storage feature RequestWatchProgress is disabled" (the cache needs etcd's
+        // progress notifications, which Debian's etcd 3.4.23 lacks), and kwok sees a
+        // pod only at its next relist: 5 to 55 s before a pod turned Running, measured;
+        // without the cache, under 0.3 s.
         '--watch-cache=false',
         '--profiling=false',
         '--v=0',
