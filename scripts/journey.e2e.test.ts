@@ -4,13 +4,14 @@
 // Actions gives the train job, the candidate in the lock on the branch, a merge,
 // promote to dev, render: the dev overlay pins the new version with its digests.
 // Then a second candidate that fails a gate is refused and nothing changes.
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/index.ts';
 import { runSync } from '../lib/shell.ts';
+import { copyWorkingTree } from '../lib/testing/git-repos.ts';
 import { inCI, requireTool } from '../lib/testing/services.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';
@@ -47,15 +48,7 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'journey-'));
   // The template as it is in the working tree (committed or not, never ignored files).
   const template = join(base, 'template');
-  const files = git(REPO_ROOT, 'ls-files', '-z', '--cached', '--others', '--exclude-standard')
-    .split('\0')
-    .filter(Boolean);
-  for (const file of files) {
-    await mkdir(dirname(join(template, file)), { recursive: true });
-    await copyFile(join(REPO_ROOT, file), join(template, file)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e; // deleted in the working tree, still in the index
-    });
-  }
+  await copyWorkingTree(REPO_ROOT, template);
   // The demo's gates ask for 90% accuracy; the tiny config here reaches far less, so
   // this fork starts with a dev gate it can pass (a reviewed change in a real fork).
   const gatesPath = join(template, 'environments/promotion-gates.json');

@@ -45,7 +45,11 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
   { prefix: 'npm run promote -- --env', by: [['scripts/promote.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run rollback -- --env', by: [['scripts/promote.test.ts', 'rollbackMain']] },
-  { prefix: 'npm run verify-rollout -- --env', by: [['lib/rollout/verify.e2e.test.ts', "'--env'"]] },
+  {
+    prefix: 'npm run verify-rollout -- --env',
+    by: [['scripts/argocd.e2e.test.ts', "from './verify-rollout.ts'"]],
+  },
+  { prefix: 'npm run sync -- --env prod', by: [['scripts/argocd.e2e.test.ts', "from './sync.ts'"]] },
   { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },
   { prefix: 'npm run cluster -- status', by: [['scripts/cluster.e2e.test.ts', "['status', '--dir'"]] },
@@ -63,7 +67,10 @@ const COVERAGE: Coverage[] = [
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
   {
     prefix: 'kubectl apply -k manifests/argocd',
-    by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],
+    by: [
+      ['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"],
+      ['scripts/argocd.e2e.test.ts', "runKustomize(kustomize, join(fork, 'manifests/argocd'))"],
+    ],
   },
   { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
   { prefix: 'bash bench/peer/setup.sh', by: [['bench/peer/index.ts', 'setup.sh']] },

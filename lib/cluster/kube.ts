@@ -37,11 +37,15 @@ export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
  * `xKubernetesIntOrString`...), and the API server would refuse or prune.
  */
 export async function readManifests(path: string): Promise<KubernetesObject[]> {
-  const text = await readFile(path, 'utf8');
+  return parseManifests(await readFile(path, 'utf8'), path);
+}
+
+/** {@link readManifests} of YAML text (`where` names it in errors: a file, "kustomize build x"). */
+export function parseManifests(text: string, where: string): KubernetesObject[] {
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0)
-      throw new ProjectError('INVALID', `${path}: not valid YAML: ${doc.errors[0]?.message}`, {
-        subject: path,
+      throw new ProjectError('INVALID', `${where}: not valid YAML: ${doc.errors[0]?.message}`, {
+        subject: where,
       });
   }
   return loadAllYaml(text).filter(

@@ -32,7 +32,7 @@ describe('podMetricsOf: kwok usage-from-annotation', () => {
         creationTimestamp: NOW.toISOString(),
       },
       timestamp: NOW.toISOString(),
-      window: '30s',
+      window: '15s',
       containers: [
         { name: 'server', usage: { cpu: '1m', memory: '1Mi' } },
         { name: 'sidecar', usage: { cpu: '1m', memory: '1Mi' } },

@@ -37,8 +37,12 @@ export const KWOK_DEFAULT_USAGE = { cpu: '1m', memory: '1Mi' } as const;
 
 const GROUP_VERSION = 'metrics.k8s.io/v1beta1';
 const PREFIX = `/apis/${GROUP_VERSION}`;
-/** metrics-server reports the window its CPU rate was measured over; these numbers are no rate, so a fixed one. */
-const WINDOW = '30s';
+/**
+ * metrics-server reports the window its CPU rate was measured over: the time
+ * between two scrapes, 15 s by default (its --metric-resolution). An HPA
+ * ignores a new pod's CPU until one window after the pod turned Ready.
+ */
+const WINDOW = '15s';
 
 /** A Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/). */
 const QUANTITY = /^[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;

@@ -65,6 +65,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/prod',
       'environments/staging',
       'manifests/argocd',
+      'manifests/monitoring',
       'manifests/training-job',
     ]);
     const rows = summarize(report);
@@ -114,12 +115,46 @@ describe('renderAll (real Kustomize)', () => {
       'environments/prod.yaml',
       'environments/staging.yaml',
       'manifests/argocd.yaml',
+      'manifests/monitoring.yaml',
       'manifests/training-job.yaml',
     ]);
     for (const p of paths) {
       expect(await readFile(p, 'utf8')).toBe(await readFile(p.replace(out1, out2), 'utf8'));
     }
   });
+
+  run(
+    'the HPA scales on CPU; the hpa-requests-in-flight component adds in-flight requests per pod',
+    async () => {
+      const root = await pinnedRepo();
+      const metricsOf = async () => {
+        const report = await renderAll({ root, kustomize: kustomize!, envs: ['prod'] });
+        const prod = report.targets.find((t) => t.target.id === 'environments/prod')!;
+        return prod.objects.find((o) => o.kind === 'HorizontalPodAutoscaler')!.spec.metrics;
+      };
+      const cpu = {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+      };
+      expect(await metricsOf()).toEqual([cpu]);
+      await edit(
+        root,
+        'environments/prod/kustomization.yaml',
+        'patches:\n',
+        'components:\n  - ../../manifests/components/hpa-requests-in-flight\npatches:\n',
+      );
+      expect(await metricsOf()).toEqual([
+        cpu,
+        {
+          type: 'Pods',
+          pods: {
+            metric: { name: 'serving_http_requests_in_flight' },
+            target: { type: 'AverageValue', averageValue: '8' },
+          },
+        },
+      ]);
+    },
+  );
 
   run('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();

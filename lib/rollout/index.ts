@@ -28,6 +28,16 @@ export {
 export { type PinnedModel, readPinnedVersion } from './pin.ts';
 export { makeSmokePng, type PredictTarget, predictUrlOf, type SmokeOptions, smokePredict } from './smoke.ts';
 export {
+  buildSyncOperation,
+  failedResources,
+  type SyncDeps,
+  type SyncedApplication,
+  type SyncOperation,
+  type SyncOptions,
+  type SyncResult,
+  syncApplication,
+} from './sync.ts';
+export {
   formatReport,
   type RolloutReport,
   type RolloutTarget,

@@ -1,6 +1,6 @@
 /**
  * Test helper: a temporary copy of the repository's Kustomize tree
- * (manifests/base, manifests/argocd, manifests/training-job, environments/*)
+ * (manifests/*, environments/*)
  * with a small models.lock.json, so tests can pin, mutate and render without
  * touching the checkout.
  */
@@ -53,7 +53,14 @@ export function fakeLock(): Lock {
 /** Copy the Kustomize tree into a new temp dir and write models.lock.json there; returns the root. */
 export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'gitops-render-'));
-  for (const dir of ['manifests/base', 'manifests/argocd', 'manifests/training-job', 'environments']) {
+  for (const dir of [
+    'manifests/base',
+    'manifests/argocd',
+    'manifests/components',
+    'manifests/monitoring',
+    'manifests/training-job',
+    'environments',
+  ]) {
     await cp(join(REPO_ROOT, dir), join(root, dir), { recursive: true });
   }
   await writeJsonAtomic(join(root, 'models.lock.json'), lock);

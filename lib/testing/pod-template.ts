@@ -1,0 +1,54 @@
+/**
+ * Test helper: the environment a container of a Deployment's pod template
+ * would start with, read from the cluster. kwok pods run no container, so a
+ * test that wants what the pod would serve starts the program itself with
+ * exactly this environment (serving/main.ts for the model server).
+ *
+ * `env` entries with a plain `value`, and `envFrom` ConfigMaps (read from the
+ * cluster, each key that is a valid variable name; `env` wins over them, as
+ * the kubelet does). Anything else (valueFrom, Secret refs, prefixes) is
+ * refused naming the entry: the caller would start a process with another
+ * environment than the pod's.
+ * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
+ */
+import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+
+export interface PodTemplateEnv {
+  /** Variable → value, as the container would see it (image defaults aside). */
+  env: Record<string, string>;
+  /** The pod template's annotations (the pin's ml.gitops/* among them). */
+  annotations: Record<string, string>;
+  /** The Deployment's generation it was read at. */
+  generation: number;
+}
+
+const VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+export async function readPodTemplateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  deployment: string,
+  container: string,
+): Promise<PodTemplateEnv> {
+  const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
+  const where = `Deployment ${namespace}/${deployment}, container ${container}`;
+  const spec = dep.spec?.template?.spec?.containers?.find((c) => c.name === container);
+  if (!spec) throw new Error(`${where}: no such container in the pod template`);
+  const env: Record<string, string> = {};
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const from of spec.envFrom ?? []) {
+    if (!from.configMapRef?.name || from.prefix || from.secretRef)
+      throw new Error(`${where}: envFrom ${JSON.stringify(from)} is not a plain ConfigMap reference`);
+    const cm = await core.readNamespacedConfigMap({ name: from.configMapRef.name, namespace });
+    for (const [k, v] of Object.entries(cm.data ?? {})) if (VAR_NAME.test(k)) env[k] = v;
+  }
+  for (const e of spec.env ?? []) {
+    if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
+    env[e.name] = e.value ?? '';
+  }
+  return {
+    env,
+    annotations: dep.spec?.template?.metadata?.annotations ?? {},
+    generation: dep.metadata?.generation ?? 0,
+  };
+}
