@@ -13,7 +13,7 @@ const transform = {
 const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/jest.environment.js',
   moduleFileExtensions: ['ts', 'js', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/.cache/'],
   modulePathIgnorePatterns: ['<rootDir>/.cache/'],

@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { exitCodeOf, isProjectError, ProjectError } from './errors.ts';
+import { envSecrets, redactText } from './redact.ts';
 
 /** What a script takes from its process, passed in so that tests can replace each part. */
 export interface ScriptDeps {
@@ -52,6 +53,15 @@ export interface CommandSpec<T extends FlagOptions> {
   required?: readonly (keyof T & string)[];
 }
 
+/** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
+export function stringFlags<const N extends readonly string[]>(
+  ...names: N
+): { [K in N[number]]: { type: 'string' } } {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as {
+    [K in N[number]]: { type: 'string' };
+  };
+}
+
 const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
 
 /**
@@ -91,6 +101,32 @@ export function parseCommand<T extends FlagOptions>(
   return parsed;
 }
 
+/** What {@link parseCommand} returns for a spec, once --help was not asked. */
+export type ParsedCommand<T extends FlagOptions> = NonNullable<ReturnType<typeof parseCommand<T>>>;
+
+/**
+ * A script's `main(argv, deps)`: the one prelude (parse `argv` with `spec`;
+ * `--help` prints the usage to `deps.print` and returns 0), then `run`.
+ * Scripts export it for tests and call it under {@link isMain}.
+ */
+export function command<T extends FlagOptions, D extends { print?: (text: string) => void }>(
+  spec: CommandSpec<T>,
+  run: (cli: ParsedCommand<T>, deps: D) => Promise<number>,
+): (argv: string[], deps?: D) => Promise<number> {
+  return async (argv, deps = {} as D) => {
+    const cli = parseCommand(argv, spec, deps.print);
+    return cli ? run(cli, deps) : 0;
+  };
+}
+
+/** Run `main` with the process's arguments when the module at `importMetaUrl` is the entry point. */
+export async function runIfMain(
+  importMetaUrl: string,
+  main: (argv: string[]) => Promise<number | undefined>,
+) {
+  if (isMain(importMetaUrl)) await runMain(() => main(process.argv.slice(2)));
+}
+
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
@@ -100,15 +136,49 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
-    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`);
+    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`, { cause: e });
+  }
+}
+
+type Write = NodeJS.WriteStream['write'];
+const redacting = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * The last line of defence of lib/redact.ts for a script's own output:
+ * every chunk written to `streams` loses URL credentials and the secrets
+ * `env` holds (envSecrets). The code below already prints clean URLs
+ * (MlflowConfig.trackingUri, safeUrl); this catches what it missed, e.g. a
+ * library's error text that quotes a URL. Output of child processes with
+ * inherited stdio does not pass through here (lib/shell.ts pipes its own).
+ */
+export function redactOutput(
+  env: Record<string, string | undefined>,
+  streams: NodeJS.WriteStream[] = [process.stdout, process.stderr],
+): void {
+  const secrets = envSecrets(env);
+  for (const stream of streams) {
+    if (redacting.has(stream)) continue;
+    redacting.add(stream);
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string') return write(redactText(chunk, secrets), ...rest);
+      if (chunk instanceof Uint8Array) {
+        const text = Buffer.from(chunk).toString('utf8');
+        const clean = redactText(text, secrets);
+        return write(clean === text ? chunk : clean, ...rest);
+      }
+      return write(chunk, ...rest);
+    }) as Write;
   }
 }
 
 /**
  * Run a script's main function: print a clear message on failure and set
- * process.exitCode (never process.exit) so pending output is flushed.
+ * process.exitCode (never process.exit) so pending output is flushed. All
+ * its output, the error message included, is redacted ({@link redactOutput}).
  */
 export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
+  redactOutput(process.env);
   // In CI every shell-out is echoed to the log (lib/shell.ts); loaded only there.
   if (process.env.CI === 'true' || process.env.RUNNER_DEBUG === '1') {
     (await import('./shell.ts')).setShellVerbose(true);
@@ -118,7 +188,7 @@ export async function runMain(main: () => Promise<number | undefined>): Promise<
     process.exitCode = typeof code === 'number' ? code : 0;
   } catch (e) {
     const message = isProjectError(e) ? e.message : ((e as Error)?.stack ?? String(e));
-    console.error(`error: ${message}`);
+    console.error(`error: ${redactText(message, envSecrets(process.env))}`);
     process.exitCode = exitCodeOf(e);
   }
 }

@@ -41,7 +41,7 @@ export async function readJsonFile(path: string): Promise<unknown> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT')
-      throw new ProjectError('NOT_FOUND', `${path}: no such file`, { subject: path });
+      throw new ProjectError('NOT_FOUND', `${path}: no such file`, { subject: path, cause: e });
     throw new ProjectError('INVALID', `${path}: cannot read (${err.code ?? err.message})`, {
       subject: path,
       cause: e,

@@ -28,6 +28,19 @@ export function safeUrl(url: string): string {
   return u.toString();
 }
 
+/** True when `url` is a URL that carries credentials: `user:password@` or a secret query parameter. */
+export function hasCredentials(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return (
+    u.username !== '' || u.password !== '' || [...u.searchParams.keys()].some((k) => SECRET_PARAM.test(k))
+  );
+}
+
 /**
  * Free text with credentials removed: `scheme://user:pass@host` becomes
  * `scheme://***@host`, secret query values become `***`, and every string in
@@ -41,9 +54,51 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   return redactSecrets(out, secrets);
 }
 
+/**
+ * The environment variables whose values are secrets, wherever they appear
+ * (MLflow's own names, the GitHub token Actions gives a step, the alert
+ * relay's shared secret).
+ */
+export const SECRET_ENV_NAMES = [
+  'MLFLOW_TRACKING_TOKEN',
+  'MLFLOW_TRACKING_PASSWORD',
+  'GITHUB_TOKEN',
+  'GH_TOKEN',
+  'ALERT_RELAY_TOKEN',
+] as const;
+
+/**
+ * The secrets an environment holds: the values of {@link SECRET_ENV_NAMES},
+ * and the password of a `user:password@` in MLFLOW_TRACKING_URI (as typed,
+ * decoded, and as the base64 of a Basic header), for {@link redactText}.
+ */
+export function envSecrets(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const name of SECRET_ENV_NAMES) {
+    const v = env[name];
+    if (v) out.push(v);
+  }
+  const uri = env.MLFLOW_TRACKING_URI;
+  if (uri) {
+    try {
+      const u = new URL(uri);
+      if (u.password) {
+        const user = decodeURIComponent(u.username);
+        const password = decodeURIComponent(u.password);
+        out.push(u.password, password, Buffer.from(`${user}:${password}`).toString('base64'));
+      }
+    } catch {
+      // not a URL: nothing more to find in it (mlflowConfigFromEnv says why)
+    }
+  }
+  return [...new Set(out)];
+}
+
 /** Replace every secret (4 characters or more) in `text` by `***`. */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+  // Longest first: a secret that contains another is replaced whole.
+  const sorted = [...secrets].sort((a, b) => b.length - a.length);
+  for (const s of sorted) if (s && s.length >= 4) out = out.split(s).join('***');
   return out;
 }

@@ -9,6 +9,7 @@
  */
 import { $ } from 'zx';
 import { ProjectError } from './errors.ts';
+import { redactText } from './redact.ts';
 
 export interface RunOptions {
   cwd?: string;
@@ -67,11 +68,7 @@ export async function run(
   });
   const out = await sh`${command} ${args}`;
   const result: RunResult = { code: out.exitCode ?? -1, stdout: out.stdout, stderr: out.stderr };
-  const redact = (t: string) => {
-    let s = t;
-    for (const secret of options.secrets ?? []) if (secret.length >= 4) s = s.split(secret).join('***');
-    return s;
-  };
+  const redact = (t: string) => redactText(t, options.secrets);
   if (out.exitCode === null) {
     throw new ProjectError('UNAVAILABLE', `${redact(shown)} did not finish within ${timeoutMs} ms${where}`, {
       subject: command,
@@ -115,7 +112,10 @@ export function runSync(command: string, args: readonly string[], options: RunOp
     const where = options.cwd ? ` in ${options.cwd}` : '';
     throw new ProjectError(
       'INVALID',
-      `${command} ${args.join(' ')} failed${where}: ${tailOf(result.stderr) || tailOf(result.stdout) || `exit ${result.code}`}`,
+      redactText(
+        `${command} ${args.join(' ')} failed${where}: ${tailOf(result.stderr) || tailOf(result.stdout) || `exit ${result.code}`}`,
+        options.secrets,
+      ),
       { subject: options.cwd ?? command, details: { args, ...result } },
     );
   }

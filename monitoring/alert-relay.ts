@@ -125,7 +125,7 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
-    throw new ProjectError('INVALID', `webhook body is not JSON: ${(e as Error).message}`);
+    throw new ProjectError('INVALID', `webhook body is not JSON: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -2,21 +2,20 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import { contractSeriesNames, parseContractMetrics, unknownMetrics } from './contract.ts';
 import { allPanels, dashboardExpressions, loadDashboards, parseDashboard } from './dashboards.ts';
 import { metricNames } from './promql.ts';
 import { checkExpressions } from './promtool.ts';
 import { loadRuleFiles, recordedNames } from './rules.ts';
+import { promtoolInstalled } from './testing/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DASHBOARDS = join(ROOT, 'monitoring', 'dashboards');
 /** Grafana's data source variable, as every panel must name it. */
 const DATASOURCE_VAR = ['$', '{datasource}'].join('');
-const promtool = requireTool(
-  'promtool',
-  'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh',
-);
+const promtool = promtoolInstalled();
+const withPromtool = needs(promtool).test;
 
 describe('Grafana dashboards', () => {
   test('system and model dashboards exist with the panels the issue asks for', async () => {
@@ -58,12 +57,12 @@ describe('Grafana dashboards', () => {
     expect(problems).toEqual([]);
   });
 
-  (promtool ? test : test.skip)('every query parses as PromQL (promtool)', async () => {
+  withPromtool('every query parses as PromQL (promtool)', async () => {
     const exprs = (await loadDashboards(DASHBOARDS)).flatMap(dashboardExpressions);
     expect(exprs.length).toBeGreaterThan(20);
-    expect(await checkExpressions(promtool!, exprs)).toEqual([]);
+    expect(await checkExpressions(promtool.path, exprs)).toEqual([]);
     // The check itself can fail: a broken query is reported by its panel.
-    const broken = await checkExpressions(promtool!, [
+    const broken = await checkExpressions(promtool.path, [
       { name: 'panel "x" target A', expr: 'sum by (le (up' },
     ]);
     expect(broken.map((b) => b.name)).toEqual(['panel "x" target A']);

@@ -95,6 +95,7 @@ export function parseDashboard(path: string, text: string): Dashboard {
   } catch (e) {
     throw new ProjectError('INVALID', `${path} is not valid JSON: ${(e as Error).message}`, {
       subject: path,
+      cause: e,
     });
   }
   const dashboard = validateDashboard(doc, path);

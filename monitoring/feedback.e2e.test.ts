@@ -6,20 +6,18 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { requireTool } from '../lib/testing/services.ts';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { needs } from '../lib/testing/services.ts';
 import { FIXTURE_LABELS, shapePng } from '../serving/testing/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from '../serving/testing/harness.ts';
 import { listYamlFiles } from './rules.ts';
-import { type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
+import { prometheusInstalled, type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const binary = requireTool(
-  '/usr/bin/prometheus',
-  'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh',
-);
+const prometheus = prometheusInstalled();
+const { describe } = needs(prometheus);
 
-(binary ? describe : describe.skip)('live accuracy in Prometheus', () => {
+describe('live accuracy in Prometheus', () => {
   let fixture: Awaited<ReturnType<typeof tempFixture>>;
   let server: TestServer;
   let prom: RunningPrometheus;
@@ -28,7 +26,7 @@ const binary = requireTool(
     fixture = await tempFixture();
     server = await startTestServer(fixture);
     prom = await startPrometheus({
-      binary,
+      binary: prometheus.path,
       targets: [{ job, address: server.url.replace('http://', ''), labels: { namespace: 'test' } }],
       ruleFiles: await listYamlFiles(join(ROOT, 'monitoring', 'rules')),
     });

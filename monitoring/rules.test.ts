@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import { contractSeriesNames, parseContractMetrics, unknownMetrics } from './contract.ts';
 import { metricNames } from './promql.ts';
 import { checkRules, testRules } from './promtool.ts';
 import { alertingRules, listYamlFiles, loadRuleFiles, parseRuleFile, recordedNames } from './rules.ts';
+import { promtoolInstalled } from './testing/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RULES = join(ROOT, 'monitoring', 'rules');
@@ -48,15 +49,12 @@ function headingAnchors(markdown: string): Set<string> {
   return anchors;
 }
 
-const promtool = requireTool(
-  'promtool',
-  'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh',
-);
-const withPromtool = promtool ? test : test.skip;
+const promtool = promtoolInstalled();
+const withPromtool = needs(promtool).test;
 
 describe('monitoring rules', () => {
   withPromtool('promtool check rules passes on every rule file', async () => {
-    const result = await checkRules(promtool!, await listYamlFiles(RULES));
+    const result = await checkRules(promtool.path, await listYamlFiles(RULES));
     expect(result.output).not.toContain('FAILED');
     expect(result.ok).toBe(true);
   });
@@ -64,7 +62,7 @@ describe('monitoring rules', () => {
   withPromtool('promtool test rules passes on every test file', async () => {
     const files = await listYamlFiles(TESTS);
     expect(files.length).toBeGreaterThan(0);
-    const result = await testRules(promtool!, files);
+    const result = await testRules(promtool.path, files);
     if (!result.ok) throw new Error(result.output);
     expect(result.output.match(/SUCCESS/g)).toHaveLength(files.length);
   });

@@ -237,13 +237,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }, 120_000);
 
-  test('kubectl apply -k manifests/argocd: one Application per environment, each with the render error the README announces until its first promotion; monitoring syncs', async () => {
+  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring syncs', async () => {
     const kustomize = await findKustomize();
-    const objects = parseManifests(
-      await runKustomize(kustomize, join(fork, 'manifests/argocd')),
-      'manifests/argocd',
-    );
-    await applyObjects(kc, objects);
+    for (const dir of ['manifests/argocd', 'manifests/ci-access']) {
+      await applyObjects(kc, parseManifests(await runKustomize(kustomize, join(fork, dir)), dir));
+    }
     for (const env of ['dev', 'staging', 'prod']) {
       await waitFor(
         `Application model-server-${env} with its render error`,
@@ -398,11 +396,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     expect(third.out).toContain('rollout verified: dev serves version 1');
   }, 900_000);
 
-  /** A kubeconfig for the rollout account of manifests/argocd/rollout-rbac.yaml (a TokenRequest token). */
+  /** A kubeconfig for CI's rollout-verifier (manifests/ci-access), with a TokenRequest token as `kubectl create token` gets. */
   async function rolloutKubeconfig(): Promise<string> {
     const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-      name: 'gitops-ml-rollout',
-      namespace: 'argocd',
+      name: 'rollout-verifier',
+      namespace: 'ml-ci',
       body: { spec: { audiences: [], expirationSeconds: 3600 } },
     });
     const cluster = kc.getCurrentCluster();
@@ -415,8 +413,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
         clusters: [
           { name: 'local', cluster: { server: cluster?.server, 'certificate-authority': cluster?.caFile } },
         ],
-        users: [{ name: 'gitops-ml-rollout', user: { token: token.status?.token } }],
-        contexts: [{ name: 'rollout', context: { cluster: 'local', user: 'gitops-ml-rollout' } }],
+        users: [{ name: 'rollout-verifier', user: { token: token.status?.token } }],
+        contexts: [{ name: 'rollout', context: { cluster: 'local', user: 'rollout-verifier' } }],
         'current-context': 'rollout',
       }),
       { mode: 0o600 },
@@ -424,7 +422,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     return path;
   }
 
-  test('prod has no automated sync: a promotion waits for npm run sync, which the rollout account may run, and verify-rollout passes with that account alone', async () => {
+  test('prod has no automated sync: a promotion waits for npm run sync, which the CI rollout-verifier account may run, and verify-rollout passes with that account alone', async () => {
     const commit = await promoteInFork(['--env', 'prod', '--version', '1']);
     // Argo CD has compared prod at the promotion commit, found it OutOfSync, and done nothing.
     await waitFor(
@@ -494,7 +492,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       .catch((e: unknown) => e);
     expect(specChange).toMatchObject({ code: 422 });
     expect(String((specChange as ApiException<string>).body)).toContain(
-      "the rollout account may request a sync (the operation field) only, not change the Application's spec",
+      "rollout-verifier may request a sync (the operation field) only, not change the Application's spec",
     );
     const review = asRollout.kubeConfig.makeApiClient(AuthorizationV1Api);
     const can = async (
@@ -543,7 +541,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     });
     const asRollout = loadCluster({ kubeconfig: await rolloutKubeconfig() }).kubeConfig;
     await expect(smokePredict({ ...target, kubeConfig: asRollout }, smoke)).rejects.toThrow(
-      /^the Kubernetes API server refused POST .*\/proxy-check\/services\/model-server:http\/proxy\/predict: HTTP 403 services "model-server:http" is forbidden: User "system:serviceaccount:argocd:gitops-ml-rollout" cannot create resource "services\/proxy"/,
+      /^the Kubernetes API server refused POST .*\/proxy-check\/services\/model-server:http\/proxy\/predict: HTTP 403 services "model-server:http" is forbidden: User "system:serviceaccount:ml-ci:rollout-verifier" cannot create resource "services\/proxy"/,
     );
   }, 120_000);
 });

@@ -10,7 +10,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
   ApiextensionsV1Api,
   AppsV1Api,
@@ -32,7 +32,7 @@ import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
 import { type ClusterState, readState } from '../lib/cluster/state.ts';
 import { type ClusterTools, findClusterTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
-import { inCI } from '../lib/testing/services.ts';
+import { needs, requirement } from '../lib/testing/services.ts';
 import { main } from './cluster.ts';
 
 /** Processes whose command line mentions `text` (from /proc), as "pid cmdline". */
@@ -47,13 +47,14 @@ async function processesMentioning(text: string): Promise<string[]> {
 }
 
 let tools: ClusterTools | undefined;
+let missing = '';
 try {
   tools = findClusterTools();
 } catch (e) {
-  if (inCI() || !(e instanceof ProjectError && e.code === 'NOT_FOUND')) throw e;
-  console.warn(`skipping the cluster e2e test: ${(e as Error).message}`);
+  if (!(e instanceof ProjectError && e.code === 'NOT_FOUND')) throw e;
+  missing = e.message;
 }
-const describeCluster = tools ? describe : describe.skip;
+const describeCluster = needs(requirement('the local cluster', tools?.kubeApiserver, missing)).describe;
 
 describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
   let work: string;

@@ -8,14 +8,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { findKustomize } from '../lib/gitops/index.ts';
+import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs, tool } from '../lib/testing/services.ts';
 import type { DemoResult } from '../pipelines/demo/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './demo.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
+/** For the test that needs Kustomize and curl (the one before needs neither). */
+const { test } = needs(kustomizeInstalled(), tool('curl', 'apt-get install curl'));
 let dir: string;
 let configPath: string;
 
@@ -41,13 +43,7 @@ describe('scripts/demo.ts', () => {
     }
   });
 
-  it('runs every step on a copy: trains, pins dev, renders it, serves it, answers curl', async () => {
-    const haveKustomize = await findKustomize().then(
-      () => true,
-      () => false,
-    );
-    if (!haveKustomize && !requireTool('kustomize', 'bash scripts/setup.d/20-kube-tools.sh')) return;
-    if (!requireTool('curl', 'apt-get install curl')) return;
+  test('runs every step on a copy: trains, pins dev, renders it, serves it, answers curl', async () => {
     const lockBefore = await readFile(join(ROOT, 'models.lock.json'), 'utf8');
     const work = join(dir, 'work');
     const lines: string[] = [];

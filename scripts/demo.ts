@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { nativeManifestOf } from '../lib/backend.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { main as promoteMain } from './promote.ts';
@@ -7,7 +8,9 @@ import { main as promoteMain } from './promote.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 
 const USAGE = `usage: npm run demo -- [--config training/configs/demo.json] [--work .demo] [--port 8080] [--no-wait] [--no-progress] [--gates <promotion-gates.json>]
-  --config       training config (default training/configs/demo.json)
+  --config       training config (default training/configs/demo.json, a deep-cnn on 32x32 colour images,
+                 where the native backend is set up; else training/configs/demo-pure-js.json, a small
+                 CNN the pure-JS backend trains in about a minute)
   --work         work folder for the copy of the lock, environments/, data, runs, rendered manifests (default .demo)
   --port         server port (default 8080; 0 = any free port)
   --no-wait      stop the server after the request instead of waiting for Ctrl-C (tests, CI)
@@ -36,11 +39,25 @@ const untilSignal = () =>
     process.once('SIGTERM', done);
   });
 
+/**
+ * The real demo model needs the native backend (scripts/setup.d/70-tfjs-native.sh): on pure JS
+ * it would train for most of an hour. Without it, the small config, and say how to get the other.
+ */
+function defaultConfig(print: (line: string) => void): string {
+  if (nativeManifestOf('@tensorflow/tfjs-node') || nativeManifestOf('@tensorflow/tfjs-node-gpu')) {
+    return 'training/configs/demo.json';
+  }
+  print(
+    'native TensorFlow is not set up: training the small training/configs/demo-pure-js.json on pure JS (bash scripts/setup.d/70-tfjs-native.sh sets it up, about a minute once)',
+  );
+  return 'training/configs/demo-pure-js.json';
+}
+
 /** What the command accepts (lib/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {
-    config: { type: 'string', default: 'training/configs/demo.json' },
+    config: { type: 'string' },
     work: { type: 'string', default: '.demo' },
     port: { type: 'string', default: '8080' },
     'no-wait': { type: 'boolean', default: false },
@@ -49,9 +66,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const port = Number(values.port);
@@ -67,12 +82,13 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
       hint: 'run the demo from a checkout of this repository',
     });
   }
-  const config = await loadTrainingConfig(values.config);
+  const configPath = values.config ?? defaultConfig(print);
+  const config = await loadTrainingConfig(configPath);
   const result = await runDemo({
     repoRoot,
     workDir: values.work,
     config,
-    configPath: values.config,
+    configPath,
     port,
     progress: !values['no-progress'],
     env: deps.env ?? process.env,
@@ -83,7 +99,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   });
   deps.onResult?.(result);
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) {
   await runMain(() => main(process.argv.slice(2)));

@@ -6,20 +6,25 @@
  *   npm run -s lock -- verify [--all] [--env prod]
  *   npm run -s lock -- diff git:origin/main models.lock.json
  *   npm run -s lock -- show
+ *   npm run -s lock -- check-provenance --base origin/main [--head <ref>] [--origins environments/artifact-origins.json]
  */
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { gitRunner } from '../lib/git/index.ts';
 import {
+  ARTIFACT_ORIGINS_FILE,
   addCandidate,
+  checkProvenance,
   diffLocks,
   emptyLock,
   entryFromArtifact,
   formatDiffTable,
+  formatProvenanceReport,
   formatVerifyReport,
   initLock,
   type Lock,
+  loadArtifactOrigins,
   parseLockText,
   pinVersion,
   previousPin,
@@ -39,6 +44,12 @@ const USAGE = `usage: lock <command> [flags]
   verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
   diff <a> <b>                           compare two locks: file paths, or git:<ref> (git show <ref>:models.lock.json)
   show                                   which version each environment runs
+  check-provenance --base <ref> [--head <ref>] [--origins <file>]
+                                         a pull request's lock against its base (from the merge base of
+                                         <ref> and the head): no version edited, removed or re-pinned; each
+                                         added version matches its MLflow run (metrics, digests, commit,
+                                         dataset) at an allowed origin (default environments/artifact-origins.json);
+                                         the head is the lock file, or git show <ref>:models.lock.json
 flags for every command:
   --lock <path>   the lock file (default ./models.lock.json)
   --json          print machine-readable JSON`;
@@ -58,6 +69,9 @@ const FLAGS = {
   rollback: { type: 'boolean', default: false },
   by: { type: 'string' },
   all: { type: 'boolean', default: false },
+  base: { type: 'string' },
+  head: { type: 'string' },
+  origins: { type: 'string', default: ARTIFACT_ORIGINS_FILE },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -69,8 +83,17 @@ const ALLOWED: Record<string, FlagName[]> = {
   verify: ['all', 'env', 'model'],
   diff: [],
   show: [],
+  'check-provenance': ['base', 'head', 'origins'],
 };
-const POSITIONALS: Record<string, number> = { init: 0, add: 0, pin: 0, verify: 0, diff: 2, show: 0 };
+const POSITIONALS: Record<string, number> = {
+  init: 0,
+  add: 0,
+  pin: 0,
+  verify: 0,
+  diff: 2,
+  show: 0,
+  'check-provenance': 0,
+};
 
 /** Side effects of the script, replaceable in tests. */
 export type LockScriptDeps = ScriptDeps;
@@ -222,6 +245,33 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
       const rows = diffLocks(await readLockArg(a, lockPath, d.cwd), await readLockArg(b, lockPath, d.cwd));
       print(formatDiffTable(rows), rows);
       return 0;
+    }
+    case 'check-provenance': {
+      if (!f.base) throw usage('check-provenance: --base <ref> is required');
+      const git = gitRunner(lockDir);
+      const tip = f.head ?? 'HEAD';
+      const fork = await git.tryRun(['merge-base', f.base, tip]);
+      if (fork.code !== 0) {
+        throw new ProjectError(
+          'NOT_FOUND',
+          `no merge base of ${f.base} and ${tip}: ${fork.stderr.trim().split('\n')[0] || `exit ${fork.code}`}`,
+          {
+            subject: f.base,
+            hint: 'fetch both commits with their history (actions/checkout fetch-depth: 0)',
+          },
+        );
+      }
+      const base = await readLockArg(`git:${fork.stdout.trim()}`, lockPath, d.cwd);
+      const head = f.head ? await readLockArg(`git:${f.head}`, lockPath, d.cwd) : await readLock(lockPath);
+      const mlflow = mlflowConfigFromEnv(d.env);
+      const report = await checkProvenance(base, head, {
+        lockDir,
+        origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
+        ...(mlflow ? { mlflow } : {}),
+        ...(d.fetch ? { fetch: d.fetch } : {}),
+      });
+      print(formatProvenanceReport(report), report);
+      return report.ok ? 0 : 1;
     }
     case 'show': {
       const lock = await readLock(lockPath);

@@ -2,9 +2,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { runSync } from '../lib/shell.ts';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs, tool } from '../lib/testing/services.ts';
 import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 
@@ -20,11 +20,9 @@ const git = (cwd: string, ...args: string[]) =>
 
 let base = '';
 let origin = '';
-let haveGit = false;
+const { it } = needs(tool('git', 'apt-get install git'));
 
 beforeAll(async () => {
-  haveGit = Boolean(requireTool('git', 'apt-get install git'));
-  if (!haveGit) return;
   base = await mkdtemp(join(tmpdir(), 'promote-git-'));
   const seed = await promotionRepo([0.95, 0.96], [['prod', '1']]);
   origin = join(base, 'origin.git');
@@ -42,7 +40,6 @@ afterAll(async () => {
 const flags = ['--gates', 'environments/promotion-gates.json', '--no-render', '--commit', '--push'];
 
 it('promotes on a stale clone after another promotion won the push race: redone on top, both kept', async () => {
-  if (!haveGit) return;
   const a = join(base, 'a');
   const b = join(base, 'b');
   git(base, 'clone', '--quiet', origin, a);
@@ -83,7 +80,6 @@ it('promotes on a stale clone after another promotion won the push race: redone 
 });
 
 it('a refused promotion leaves HEAD, the working tree and origin as they were', async () => {
-  if (!haveGit) return;
   const c = join(base, 'c');
   git(base, 'clone', '--quiet', origin, c);
   const head = git(c, 'rev-parse', 'HEAD');
@@ -107,7 +103,6 @@ it('a refused promotion leaves HEAD, the working tree and origin as they were', 
 });
 
 it('refuses to commit over uncommitted changes to the lock', async () => {
-  if (!haveGit) return;
   const d = join(base, 'd');
   git(base, 'clone', '--quiet', origin, d);
   const lockPath = join(d, 'models.lock.json');

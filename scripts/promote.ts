@@ -57,6 +57,7 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
       throw new ProjectError('NOT_FOUND', e.message.split('\n')[0] as string, {
         subject: 'kustomize',
         hint: 'run `bash scripts/setup.d/20-kube-tools.sh`, or pass --no-render to skip the render check',
+        cause: e,
       });
     });
     const dir = await mkdtemp(join(tmpdir(), 'promote-render-'));

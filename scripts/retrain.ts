@@ -11,7 +11,7 @@
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { isMain, parseCommand, runMain } from '../lib/index.ts';
+import { command, isMain, runMain } from '../lib/index.ts';
 import { retrain, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -58,9 +58,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
@@ -90,6 +88,6 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
           .join('; ')})`,
   );
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

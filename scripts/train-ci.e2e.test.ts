@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 /**
  * train:ci against real git repositories (a bare origin, the PR clone, a
  * teammate's clone that pushes meanwhile) and the FAKE GitHub API server
  * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError, rootDigest } from '../lib/index.ts';
 import {
@@ -18,8 +20,10 @@ import {
   pinVersion,
   serializeLock,
 } from '../lib/lock/index.ts';
+import { run as runCommand } from '../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { startMlflow } from '../lib/testing/mlflow.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -161,6 +165,39 @@ describe('npm run train:ci', () => {
     expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
     expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
     expect(gh.requests).toEqual([]);
+  });
+
+  it('on a gpu runner (TRAINING_BACKEND=tensorflow-gpu) without a usable GPU fails fast with the preflight, touching nothing', async () => {
+    const r = await setup();
+    const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
+    const headBefore = r.git(['rev-parse', 'HEAD']);
+    const env = await actionsEnv(r, {
+      TRAINING_BACKEND: 'tensorflow-gpu',
+      GITOPS_ML_CACHE: join(r.root, 'cache'),
+    });
+    // a machine with no NVIDIA driver: an empty folder stands for /
+    const bare = join(r.root, 'bare-root');
+    await mkdir(bare, { recursive: true });
+    const err = await run(r, env, { fsRoot: bare }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProjectError);
+    expect((err as ProjectError).code).toBe('UNAVAILABLE');
+    expect(exitCodeOf(err)).toBe(1);
+    const message = (err as ProjectError).message;
+    expect(message.split('\n')[0]).toBe(
+      'TRAINING_BACKEND=tensorflow-gpu, but this machine cannot train on the GPU; not falling back to the CPU.',
+    );
+    expect(message).toMatch(/NO {2}NVIDIA driver +none/);
+    expect(message).toContain('install the NVIDIA driver 525.60.13 or newer');
+    expect(message).toContain('run `bash scripts/setup.d/71-tfjs-native-gpu.sh`');
+    expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+    expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
+    expect(gh.requests).toEqual([]); // stopped before the GitHub API, git and MLflow
+    expect(existsSync(join(r.work, 'artifacts', 'candidate'))).toBe(false); // and before training
+    const bad = await run(r, { ...env, TRAINING_BACKEND: 'tpu' }).catch((e: unknown) => e);
+    expect((bad as ProjectError).message).toBe(
+      'TRAINING_BACKEND=tpu is not one of tensorflow-gpu, tensorflow, cpu',
+    );
+    expect(exitCodeOf(bad)).toBe(2);
   });
 
   it('commits the candidate to the PR branch, writes the summary, comments once and updates that comment on a re-run', async () => {
@@ -311,5 +348,61 @@ describe('npm run train:ci', () => {
     );
     expect(gh.comments.get(7)?.[0]?.body).toContain('| metric | candidate (v3) | prod (v1) | delta |');
     expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
+  });
+});
+
+describe('regression (issue 11): a tracking URI with user:password was printed raw into PR comments', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const PASSWORD = 's3cr3t-Pa55w0rd';
+
+  it('https://user:pass@host never reaches the PR comment, the job summary, the lock, nor the stdout/stderr of train:ci', async () => {
+    const mlflow = await startMlflow();
+    if (!mlflow) return; // outside CI without the MLflow venv (startMlflow said so); in CI it throws
+    try {
+      const r = await setup();
+      const withCredentials = new URL(mlflow.uri);
+      withCredentials.username = 'alice';
+      withCredentials.password = PASSWORD;
+      const env = await actionsEnv(r, { MLFLOW_TRACKING_URI: withCredentials.href });
+      // The real process, as train.yml runs it: runMain's output included.
+      const out = await runCommand(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules', '.bin', 'tsx'),
+          join(ROOT, 'scripts', 'train-ci.ts'),
+          '--config',
+          configPath,
+          '--out',
+          'artifacts/candidate',
+          '--lock',
+          'models.lock.json',
+        ],
+        { cwd: r.work, env, nothrow: true, timeoutMs: 600_000 },
+      );
+      expect([out.code, out.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+
+      const comment = gh.comments.get(7)?.[0]?.body ?? '';
+      const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
+      const lockText = r.show(r.branch, 'models.lock.json');
+      // The links are there, to the clean tracking URI: the report lost nothing but the credentials.
+      expect(comment).toMatch(
+        new RegExp(`\\(${mlflow.uri.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]+\\)`),
+      );
+      expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
+      const entry = Object.values(parseLockText(lockText, 'lock').models[MODEL]?.versions ?? {}).at(-1);
+      expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
+      for (const [where, text] of [
+        ['PR comment', comment],
+        ['requests to GitHub', JSON.stringify(gh.requests)],
+        ['job summary', summary],
+        ['lock', lockText],
+        ['stdout', out.stdout],
+        ['stderr', out.stderr],
+      ] as const) {
+        expect([where, text.includes(PASSWORD), text.includes('alice:')]).toEqual([where, false, false]);
+      }
+    } finally {
+      await mlflow.close();
+    }
   });
 });

@@ -11,7 +11,9 @@
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
 
-import { isMain, parseCommand, runMain } from '../lib/index.ts';
+import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
+import { assertGpuReady } from '../lib/tfjs-native/preflight.ts';
 import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -22,13 +24,18 @@ const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] 
   --out     artifact folder (default artifacts/<config name>-pr<number>)
   --env     the environment the candidate is compared with (default prod)
 Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request, GITHUB_EVENT_PATH,
-GITHUB_REPOSITORY, GITHUB_TOKEN (and GITHUB_API_URL / GITHUB_STEP_SUMMARY as Actions sets them).`;
+GITHUB_REPOSITORY, GITHUB_TOKEN (and GITHUB_API_URL / GITHUB_STEP_SUMMARY as Actions sets them).
+TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml sets tensorflow-gpu on
+the runners labelled gpu, and then a GPU preflight (driver, CUDA, cuDNN) runs first and fails the job
+with what is missing instead of training on the CPU.`;
 
 export interface MainDeps {
   env?: Record<string, string | undefined>;
   cwd?: string;
   print?: (line: string) => void;
   log?: (line: string) => void;
+  /** Prefix of system paths for the GPU preflight (tests: a fake machine). */
+  fsRoot?: string;
   /** Passed through to the push retries (tests). */
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
 }
@@ -42,13 +49,19 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
   const cwd = deps.cwd ?? process.cwd();
+  const forced = env.TRAINING_BACKEND;
+  if (forced && !(TRAINING_ORDER as string[]).includes(forced)) {
+    throw new ProjectError('USAGE', `TRAINING_BACKEND=${forced} is not one of ${TRAINING_ORDER.join(', ')}`, {
+      subject: 'TRAINING_BACKEND',
+    });
+  }
+  // A GPU runner that cannot use its GPU fails here, in seconds, before any git, MLflow or training work.
+  if (forced === 'tensorflow-gpu') await assertGpuReady({ env, projectRoot: cwd, fsRoot: deps.fsRoot });
   const config = await loadTrainingConfig(values.config);
   const prNumber = /^\d+$/.test(env.GITHUB_REF_NAME?.split('/')[0] ?? '')
     ? env.GITHUB_REF_NAME?.split('/')[0]
@@ -65,9 +78,10 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     compareEnv: values.env,
     log: deps.log,
     push: deps.push,
+    ...(forced ? { backend: forced as BackendName } : {}),
   });
   print(result.markdown);
   return 0;
-}
+});
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

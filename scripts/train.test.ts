@@ -44,13 +44,13 @@ describe('scripts/train.ts', () => {
     expect(exitCodeOf(err)).toBe(1);
   });
 
-  it('trains, records the run in the local store, adds the candidate to the lock, prints the summary', async () => {
+  it('trains (TRAINING_BACKEND=cpu forces pure JS), records the run in the local store, adds the candidate to the lock, prints the summary', async () => {
     const lines: string[] = [];
     const out = join(dir, 'artifact');
     const lockPath = join(dir, 'models.lock.json');
     await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
     const code = await main(['--config', configPath, '--out', out, '--no-progress', '--lock', lockPath], {
-      env: {},
+      env: { TRAINING_BACKEND: 'cpu' },
       cwd: dir,
       print: (l) => lines.push(l),
     });

@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { loadCluster } from '../lib/rollout/index.ts';
 import { sourceInfoFromActionsEnv, sourceInfoFromGit } from '../lib/tracking/index.ts';
 import { type TrainAndRecordResult, trainAndRecord } from '../pipelines/training/index.ts';
@@ -37,7 +37,7 @@ export function summaryTable(run: TrainAndRecordResult): string {
   const t = run.tracking;
   const rows: [string, string][] = [
     ['model', r.name],
-    ['backend', `${r.backend.name} (${r.backend.package})`],
+    ['backend', `${r.backend.id} (${r.backend.package})`],
     ['dataset digest', r.datasetDigest],
     ['split (train/val/test)', `${r.split.counts.train}/${r.split.counts.validation}/${r.split.counts.test}`],
     ['epochs run', `${r.epochsRun}${r.stoppedEarly ? ' (early stop)' : ''}`],
@@ -89,9 +89,7 @@ const COMMAND = {
   },
 } as const;
 
-export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const cli = parseCommand(argv, COMMAND, deps.print);
-  if (!cli) return 0;
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   // parseCommand refused a run without --config or --out.
   const values = { ...cli.values, config: cli.values.config!, out: cli.values.out! };
@@ -190,7 +188,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     datasetDigest: result.train.datasetDigest,
     accuracy: result.train.metrics.accuracy,
     macro_f1: result.train.metrics.macro_f1,
-    backend: result.train.backend.name,
+    backend: result.train.backend.id,
     runId: result.tracking.runId,
     ...(result.tracking.modelVersion ? { modelVersion: result.tracking.modelVersion } : {}),
     ...(result.lockVersion ? { lockVersion: result.lockVersion } : {}),
@@ -202,7 +200,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     });
   }
   return 0;
-}
+});
 
 /** What `--on kubernetes` prints when the Job ends. */
 export function jobTable(job: TrainingJobResult): string {

@@ -62,7 +62,7 @@ export async function main(
       throw new ProjectError(
         'USAGE',
         `--image ${f.image}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
-        { subject: f.image },
+        { subject: f.image, cause: e },
       );
     });
     contentType = /\.jpe?g$/i.test(f.image) ? 'image/jpeg' : 'image/png';

@@ -166,6 +166,7 @@ function parseJson(body: Buffer): unknown {
   } catch (e) {
     throw new ProjectError('INVALID', `request body is not valid JSON: ${(e as Error).message}`, {
       hint: 'send a JSON object with Content-Type: application/json',
+      cause: e,
     });
   }
 }

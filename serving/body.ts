@@ -130,7 +130,11 @@ export function readMultipartFiles(
       // A truncated form ("Unexpected end of form") errors the file stream too; busboy
       // reports the same error on itself, where it settles the promise.
       stream.on('error', (e: Error) =>
-        fail(new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`)),
+        fail(
+          new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`, {
+            cause: e,
+          }),
+        ),
       );
       stream.on('close', () => {
         if (name === field) files.push(Buffer.concat(chunks));

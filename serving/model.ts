@@ -97,6 +97,7 @@ function jsonOf(artifact: VerifiedArtifact, file: string): unknown {
       `${file} of artifact ${artifact.uri} is not valid JSON: ${(e as Error).message}`,
       {
         subject: file,
+        cause: e,
       },
     );
   }

@@ -10,26 +10,26 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
 import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lib/lock/index.ts';
 import { fakeFiles, makeEntry } from '../lib/lock/testing.ts';
-import { requireTool } from '../lib/testing/services.ts';
+import { needs, tool } from '../lib/testing/services.ts';
 import { shapePng } from './testing/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
 
-const executable = requireTool(
+const chromiumBinary = tool(
   '/usr/bin/chromium',
   'run scripts/setup.d/40-chromium.sh (apt-get install chromium)',
 );
-const run = executable ? test : test.skip;
+const run = needs(chromiumBinary).test;
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;
 let browser: Browser | undefined;
 
+// Runs only when a test of the file does (jest skips the hooks of skipped tests).
 beforeAll(async () => {
-  if (!executable) return;
   fixture = await tempFixture();
   // The fixture artifact as version 1 of a real lock: dev and staging run it, prod ran it and moved on.
   let lock = addCandidate(emptyLock(), {
@@ -59,7 +59,7 @@ beforeAll(async () => {
     SERVING_ENVIRONMENT: 'staging',
   });
   browser = await chromium.launch({
-    executablePath: executable,
+    executablePath: chromiumBinary.path,
     args: [
       '--headless',
       '--no-sandbox',
@@ -155,7 +155,7 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(await page.textContent('#drift-detail')).toMatch(/reference/);
   for (const plot of ['learning-curves', 'confusion-matrix']) {
     await page.waitForFunction(
-      (id) => (document.querySelector(`#${id} img`) as HTMLImageElement | null)?.naturalWidth! > 0,
+      (id) => ((document.querySelector(`#${id} img`) as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
       plot,
     );
   }

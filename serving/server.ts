@@ -12,7 +12,7 @@ import { createApp, Lifecycle, type ServingApp } from './app.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import type { ServingConfig } from './config.ts';
 import type { Logger } from './logger.ts';
-import { backendNameOf, loadModel, type ServedModel } from './model.ts';
+import { loadModel, type ServedModel } from './model.ts';
 import { rawErrorResponse } from './security.ts';
 
 /** Header fields kept per request; Node drops any beyond (it does not refuse them). */
@@ -54,7 +54,7 @@ export async function boot(
   });
   const model = await loadModel(artifact, config.model, {
     runner: config.inferenceThread,
-    backend: backendNameOf(backend.package),
+    backend: backend.id,
     log: (level, msg, fields) => logger[level](msg, fields),
   });
   await model.warmup(1);

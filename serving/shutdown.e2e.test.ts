@@ -7,9 +7,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { freePort } from '../lib/testing/ports.ts';
 import { shapePng } from './testing/fixture.ts';
 import { tempFixture } from './testing/harness.ts';
-import { freePort, spawnServer } from './testing/process.ts';
+import { spawnServer } from './testing/process.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let child: ChildProcess | undefined;

@@ -11,8 +11,13 @@ describe('training config', () => {
   it('accepts the shipped configs', async () => {
     const demo = await loadTrainingConfig(join(configs, 'demo.json'));
     expect(demo.name).toBe('demo-classifier');
-    expect(demo.model.builder).toBe('small-cnn');
+    expect(demo.model.builder).toBe('deep-cnn');
+    expect(demo.input).toEqual({ width: 32, height: 32, channels: 3 });
     expect(demo.data.kind).toBe('generated');
+    const small = await loadTrainingConfig(join(configs, 'demo-pure-js.json'));
+    expect(small.name).toBe('demo-classifier');
+    expect(small.model.builder).toBe('small-cnn');
+    expect(small.input).toEqual({ width: 16, height: 16, channels: 1 });
     const cifar = await loadTrainingConfig(join(configs, 'cifar10.json'));
     expect(cifar.model.builder).toBe('deep-cnn');
     expect(cifar.input).toEqual({ width: 32, height: 32, channels: 3 });

@@ -91,9 +91,10 @@ export function dirLoadHandler(dir: string): tf.io.IOHandler {
           let bytes: Buffer;
           try {
             bytes = await readFile(join(dir, p));
-          } catch {
+          } catch (e) {
             throw new ProjectError('NOT_FOUND', `${join(dir, p)}: weights file named by ${path} is missing`, {
               subject: join(dir, p),
+              cause: e,
             });
           }
           shards.push(

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PNG } from 'pngjs';
+import { nativeManifestOf } from '../lib/backend.ts';
 import { ProjectError, readJsonFile } from '../lib/index.ts';
+import { inCI } from '../lib/testing/services.ts';
 import { ARTIFACT_FILES, loadArtifact } from './artifact.ts';
 import { parseTrainingConfig, type TrainingConfig } from './config.ts';
 import { CONFUSION_MATRIX_SIZE, LEARNING_CURVES_SIZE } from './plots.ts';
@@ -53,15 +55,17 @@ afterAll(async () => {
 });
 
 describe('train()', () => {
-  it('trains on the pure-JS backend when neither native tfjs package is installed, and records it', async () => {
-    expect(first.backend.name).toBe('cpu');
-    expect(first.backend.skipped.map((s) => s.package)).toEqual([
-      '@tensorflow/tfjs-node-gpu',
-      '@tensorflow/tfjs-node',
-    ]);
+  it('trains on the fastest backend that loads (native where set up, required in CI) and records which', async () => {
+    const native = nativeManifestOf('@tensorflow/tfjs-node') !== undefined;
+    if (inCI()) expect(native).toBe(true);
+    expect(first.backend.id).toBe(native ? 'tensorflow' : 'cpu');
+    expect(first.backend.skipped.map((s) => s.package)).toEqual(
+      native ? ['@tensorflow/tfjs-node-gpu'] : ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
+    );
+    const record0 = (await readJsonFile(join(first.artifactDir, 'training.json'))) as Record<string, unknown>;
+    expect(record0.backend).toEqual(first.backend);
     expect(first.epochsRun).toBe(2);
-    const record = (await readJsonFile(join(first.artifactDir, 'training.json'))) as Record<string, unknown>;
-    expect((record.backend as { name: string }).name).toBe('cpu');
+    const record = record0;
     expect(record.datasetDigest).toBe(first.datasetDigest);
     expect(record.seed).toBe(7);
     expect(record.epochsRun).toBe(2);
@@ -109,6 +113,25 @@ describe('train()', () => {
     expect(again.metrics).toEqual(first.metrics);
     expect(again.digests.files['weights.bin']).toBe(first.digests.files['weights.bin']);
     expect(again.digests.files['metrics.json']).toBe(first.digests.files['metrics.json']);
+  });
+
+  it('trains on the pure-JS backend when forced (TRAINING_BACKEND=cpu) and records it', async () => {
+    const js = await train(config, {
+      ...quiet,
+      outDir: join(dir, 'js'),
+      dataPath: join(dir, 'data'),
+      now: fixedNow,
+      backend: 'cpu',
+    });
+    expect(js.backend).toEqual({
+      id: 'cpu',
+      name: 'cpu',
+      package: '@tensorflow/tfjs (pure JS)',
+      skipped: [],
+    });
+    const record = (await readJsonFile(join(js.artifactDir, 'training.json'))) as { backend: unknown };
+    expect(record.backend).toEqual(js.backend);
+    expect(js.epochsRun).toBe(2);
   });
 
   it('refuses an artifact whose weights.bin changed, with DIGEST_MISMATCH naming the file', async () => {

@@ -129,7 +129,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
     await assertArtifactDirFree(outDir, options.overwrite);
     const backend = await selectBackend(TRAINING_ORDER, options.backend);
     log(
-      `backend: ${backend.name} (${backend.package})` +
+      `backend: ${backend.id} (${backend.package}${backend.tensorflow ? `, TensorFlow ${backend.tensorflow.version}${backend.tensorflow.gpu ? ' on the GPU' : ''}` : ''})` +
         (backend.skipped.length
           ? `; skipped ${backend.skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}`
           : ''),
@@ -164,7 +164,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
     await cb.onRunStart?.({
       name: config.name,
       seed: config.seed,
-      backend: backend.name,
+      backend: backend.id,
       datasetDigest: dataset.digest.root,
       counts,
       config,

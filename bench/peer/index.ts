@@ -1,26 +1,38 @@
 /**
  * Peer benchmark (`npm run bench:peer`; not a test): the same model artifact
  * (same architecture, same weights, same preprocessing) served by this
- * repository's server (serving/main.ts, Koa, default backend) and by the stack
- * most MLOps tutorials teach (bench/peer/server.py: FastAPI + TensorFlow/Keras
- * under uvicorn), driven by the same load generator (autocannon) with the same
- * multipart PNG request at 1, 16 and 64 concurrent clients, one server at a
- * time. Prints requests/second, p50/p99 latency and peak RSS side by side with
- * the ratio, checks that both servers give the same top-1 on a few images,
- * and writes bench/results/peer.json and peer.md.
+ * repository's server (serving/main.ts, Koa, default backend: the native one
+ * where scripts/setup.d/70-tfjs-native.sh ran) and by the stack most MLOps
+ * tutorials teach (bench/peer/server.py: FastAPI + TensorFlow/Keras under
+ * uvicorn, with 1 worker and with 2 worker processes), driven by the same
+ * load generator (autocannon) with the same multipart PNG request at 1, 16
+ * and 64 concurrent clients, one server at a time. For each model (the demo
+ * model, and a model of training/configs/cifar10.json's size: bench/models.ts)
+ * it prints requests/second (= images/s), p50/p99 latency and peak RSS side by
+ * side with the ratio, checks that the servers give the same top-1 on a few
+ * images, and writes bench/results/peer.json and peer.md.
  *
  * Set-up first (PyPI, minutes): `bash bench/peer/setup.sh`.
- * Flags: --artifact <dir> (default .demo/artifacts/demo-classifier from
- * `npm run demo`, else trains training/configs/demo.json into a temp folder),
- * --duration <s> (default 10), --clients 1,16,64, --python <venv python>.
+ * Flags: --models demo,cifar10, --artifact <dir> (with one model; default for
+ * demo: .demo/artifacts/demo-classifier from `npm run demo` when there),
+ * --duration <s> (default 10), --clients 1,16,64, --peer-workers 1,2,
+ * --python <venv python>.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { isMain, ProjectError, parseFlags, readJsonFile, runMain, stableStringify } from '../../lib/index.ts';
-import { generateDemoDataset, loadTrainingConfig, train } from '../../training/index.ts';
+import {
+  command,
+  ProjectError,
+  readJsonFile,
+  runIfMain,
+  stableStringify,
+  stringFlags,
+} from '../../lib/index.ts';
+import { generateDemoDataset } from '../../training/index.ts';
+import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
   type Agreement,
   agreementTable,
@@ -38,7 +50,7 @@ const DEFAULT_VENV = join(
   'gitops-ml',
   'peer-tf2.21.0',
 );
-const USAGE = `usage: npm run bench:peer -- [--artifact <dir>] [--duration 10] [--clients 1,16,64] [--python <venv>/bin/python]
+const USAGE = `usage: npm run bench:peer -- [--models demo,cifar10] [--artifact <dir>] [--duration 10] [--clients 1,16,64] [--peer-workers 1,2] [--python <venv>/bin/python]
   set up the peer first: bash bench/peer/setup.sh`;
 
 interface Prediction {
@@ -89,31 +101,29 @@ async function load(server: Running, png: Uint8Array, clients: number, duration:
 }
 
 async function findArtifact(
+  kind: BenchModel,
   flag: string | undefined,
-  tmp: string,
   log: (l: string) => void,
 ): Promise<string> {
   if (flag) return resolve(flag);
   const demo = join(ROOT, '.demo', 'artifacts', 'demo-classifier');
-  if (existsSync(join(demo, 'digests.json'))) {
+  if (kind === 'demo' && existsSync(join(demo, 'digests.json'))) {
     log(`artifact: ${relative(ROOT, demo)} (from npm run demo)`);
     return demo;
   }
-  log('artifact: none given and no .demo artifact; training training/configs/demo.json (about 80-120 s)...');
-  const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', 'demo.json'));
-  const r = await train(config, {
-    outDir: join(tmp, 'artifact'),
-    dataPath: join(tmp, 'data'),
-    progress: false,
-  });
-  log(`trained: test accuracy ${r.metrics.accuracy.toFixed(4)}`);
-  return r.artifactDir;
+  const dir = defaultArtifactDir(kind);
+  await ensureBenchArtifact(kind, dir);
+  log(`artifact: ${relative(ROOT, dir)}`);
+  return dir;
 }
 
 export interface PeerBenchOptions {
+  model: BenchModel;
   artifact?: string;
   duration: number;
   clients: number[];
+  /** Worker processes of each Python peer run (1: the tutorial default). */
+  peerWorkers: number[];
   python: string;
   log: (line: string) => void;
 }
@@ -127,7 +137,7 @@ export async function benchPeer(o: PeerBenchOptions) {
   }
   const tmp = await mkdtemp(join(tmpdir(), 'bench-peer-'));
   try {
-    const artifact = await findArtifact(o.artifact, tmp, o.log);
+    const artifact = await findArtifact(o.model, o.artifact, o.log);
     const digests = (await readJsonFile(join(artifact, 'digests.json'))) as {
       files: Record<string, string>;
       root: string;
@@ -155,57 +165,75 @@ export async function benchPeer(o: PeerBenchOptions) {
     const loadImage = images[0]!;
 
     o.log('starting both servers...');
-    const koa = await startKoa(ROOT, {
+    const koaEnv = {
       SERVING_MODEL_NAME: model.name,
       SERVING_MODEL_VERSION: model.version,
       SERVING_MODEL_URI: artifact,
       SERVING_MODEL_DIGESTS: JSON.stringify(digests.files),
       SERVING_MODEL_SHA256: digests.root,
       SERVING_QUEUE_CAPACITY: '1024',
-    });
-    const rows: Row[] = [];
+    };
+    const koa = await startKoa(ROOT, koaEnv);
+    const tables: { peer: string; workers: number; rows: Row[] }[] = [];
     const agreement: Agreement[] = [];
-    let peer: Running | undefined;
     let koaBackend = 'default';
+    const koaMeasures: Measure[] = [];
     try {
-      peer = await startPeer(o.python, ROOT, artifact, model);
       koaBackend = String(
         ((await (await fetch(`${koa.url}/api/model`)).json()) as { backend?: string }).backend ?? 'default',
       );
-      for (const img of images) {
-        const [a, b] = await Promise.all([predict(koa.url, img.png), predict(peer.url, img.png)]);
-        const diff = Math.max(
-          ...a.predictions.map((p) =>
-            Math.abs(p.probability - (b.predictions.find((q) => q.label === p.label)?.probability ?? 0)),
-          ),
+      o.log(`warming up koa...`);
+      await load(koa, loadImage.png, 16, 2);
+      for (const clients of o.clients) {
+        const m = await load(koa, loadImage.png, clients, o.duration);
+        koaMeasures.push(m);
+        o.log(
+          `koa        clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
+            (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : ''),
         );
-        agreement.push({
-          image: img.name,
-          koa: a.predictions[0]!.label,
-          peer: b.predictions[0]!.label,
-          maxProbabilityDiff: diff,
-        });
-      }
-      o.log(`\nSame model, same answers (top-1 of both servers):\n\n${agreementTable(agreement)}`);
-      const measures: Record<string, Measure[]> = { koa: [], peer: [] };
-      for (const server of [koa, peer]) {
-        o.log(`warming up ${server.name}...`);
-        await load(server, loadImage.png, 16, 2);
-        for (const clients of o.clients) {
-          const m = await load(server, loadImage.png, clients, o.duration);
-          measures[server.name]!.push(m);
-          o.log(
-            `${server.name.padEnd(4)} clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
-              (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : ''),
-          );
-        }
-      }
-      for (const [i, clients] of o.clients.entries()) {
-        rows.push({ clients, koa: measures.koa![i]!, peer: measures.peer![i]! });
       }
     } finally {
       await koa.stop();
-      await peer?.stop();
+    }
+    for (const workers of o.peerWorkers) {
+      let peer: Running | undefined;
+      const koaCheck = workers === o.peerWorkers[0] ? await startKoa(ROOT, koaEnv) : undefined;
+      try {
+        peer = await startPeer(o.python, ROOT, artifact, model, workers);
+        if (koaCheck) {
+          for (const img of images) {
+            const [a, b] = await Promise.all([predict(koaCheck.url, img.png), predict(peer.url, img.png)]);
+            const diff = Math.max(
+              ...a.predictions.map((p) =>
+                Math.abs(p.probability - (b.predictions.find((q) => q.label === p.label)?.probability ?? 0)),
+              ),
+            );
+            agreement.push({
+              image: img.name,
+              koa: a.predictions[0]!.label,
+              peer: b.predictions[0]!.label,
+              maxProbabilityDiff: diff,
+            });
+          }
+          o.log(`\nSame model, same answers (top-1 of both servers):\n\n${agreementTable(agreement)}`);
+          await koaCheck.stop();
+        }
+        o.log(`warming up ${peer.name}...`);
+        await load(peer, loadImage.png, 16, 2);
+        const rows: Row[] = [];
+        for (const [i, clients] of o.clients.entries()) {
+          const m = await load(peer, loadImage.png, clients, o.duration);
+          rows.push({ clients, koa: koaMeasures[i]!, peer: m });
+          o.log(
+            `${peer.name.padEnd(10)} clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
+              (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : ''),
+          );
+        }
+        tables.push({ peer: peer.name, workers, rows });
+      } finally {
+        await koaCheck?.stop();
+        await peer?.stop();
+      }
     }
     const python = await import('node:child_process').then(({ execFileSync }) =>
       execFileSync(
@@ -223,6 +251,7 @@ export async function benchPeer(o: PeerBenchOptions) {
         .split(' '),
     );
     const meta = {
+      benchModel: o.model,
       date: new Date().toISOString(),
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
@@ -236,69 +265,97 @@ export async function benchPeer(o: PeerBenchOptions) {
       model: `${model.name} (${relative(ROOT, artifact).startsWith('..') ? artifact : relative(ROOT, artifact)}, root ${digests.root.slice(0, 12)})`,
       image: `${loadImage.name} (${loadImage.png.length} bytes PNG, multipart field "image")`,
     };
-    return { meta, rows, agreement };
+    return { meta, tables, agreement };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-export function markdown(r: Awaited<ReturnType<typeof benchPeer>>): string {
-  const m = r.meta;
-  const same = r.agreement.filter((a) => a.koa === a.peer).length;
-  const maxDiff = Math.max(...r.agreement.map((a) => a.maxProbabilityDiff));
-  return [
+type PeerResult = Awaited<ReturnType<typeof benchPeer>>;
+
+export function markdown(results: PeerResult[]): string {
+  const first = results[0]?.meta;
+  const out = [
     '# Peer benchmark: this server vs FastAPI + TensorFlow/Keras',
     '',
-    `${m.date} · ${m.cpus} · ${m.memoryGiB} GiB · ${m.duration} s per run, one server at a time, autocannon in the driver process`,
+    `${first?.date} · ${first?.cpus} · ${first?.memoryGiB} GiB · ${first?.duration} s per run, one server at a time, autocannon in the driver process; requests carry one image each, so req/s = images/s`,
     '',
-    `- koa: serving/main.ts, Node ${m.node}, tfjs backend ${m.koaBackend}, micro-batching (defaults)`,
-    `- peer: bench/peer/server.py, Python ${m.python}, TensorFlow ${m.tensorflow} (tensorflow-cpu), FastAPI ${m.fastapi}, uvicorn ${m.uvicorn}, 1 worker`,
-    `- model: ${m.model}; request: POST /predict, ${m.image}`,
-    `- agreement: same top-1 on ${same}/${r.agreement.length} images, largest probability difference ${maxDiff.toExponential(1)}`,
+    `- koa: serving/main.ts, Node ${first?.node}, tfjs backend ${first?.koaBackend}, micro-batching (defaults)`,
+    `- peer: bench/peer/server.py, Python ${first?.python}, TensorFlow ${first?.tensorflow} (tensorflow-cpu), FastAPI ${first?.fastapi}, uvicorn ${first?.uvicorn}; "peer" = 1 worker (the tutorials' default), "peer-2w" = 2 worker processes`,
     '',
-    markdownTable(r.rows).trimEnd(),
-    '',
+  ];
+  for (const r of results) {
+    const m = r.meta;
+    const same = r.agreement.filter((a) => a.koa === a.peer).length;
+    const maxDiff = Math.max(...r.agreement.map((a) => a.maxProbabilityDiff));
+    out.push(
+      `## ${m.benchModel}: ${m.model}`,
+      '',
+      `request: POST /predict, ${m.image}; agreement: same top-1 on ${same}/${r.agreement.length} images, largest probability difference ${maxDiff.toExponential(1)}`,
+      '',
+    );
+    for (const t of r.tables) {
+      out.push(`### koa vs ${t.peer}`, '', markdownTable(t.rows).trimEnd(), '');
+    }
+  }
+  out.push(
     'Ratios are koa / peer: above 1 for req/s means this server is faster; below 1 for p99 and RSS means lower latency and memory.',
     '',
-  ].join('\n');
+  );
+  return out.join('\n');
 }
 
-if (isMain(import.meta.url)) {
-  await runMain(async () => {
-    const { values } = parseFlags(
-      process.argv.slice(2),
-      {
-        artifact: { type: 'string' },
-        duration: { type: 'string' },
-        clients: { type: 'string' },
-        python: { type: 'string' },
-      },
-      USAGE,
-    );
+/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: stringFlags('models', 'artifact', 'duration', 'clients', 'peer-workers', 'python'),
+} as const;
+
+await runIfMain(
+  import.meta.url,
+  command(COMMAND, async ({ values }) => {
     const duration = Number(values.duration ?? 10);
     const clients = (values.clients ?? '1,16,64').split(',').map(Number);
-    if (!(duration > 0) || clients.some((c) => !Number.isInteger(c) || c < 1)) {
-      throw new ProjectError('USAGE', `--duration must be > 0 and --clients whole numbers >= 1\n\n${USAGE}`);
+    const peerWorkers = (values['peer-workers'] ?? '1,2').split(',').map(Number);
+    const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
+    if (
+      !(duration > 0) ||
+      [...clients, ...peerWorkers].some((c) => !Number.isInteger(c) || c < 1) ||
+      models.some((m) => !BENCH_MODELS.includes(m)) ||
+      (values.artifact && models.length !== 1)
+    ) {
+      throw new ProjectError(
+        'USAGE',
+        `--duration must be > 0, --clients and --peer-workers whole numbers >= 1, --models ${BENCH_MODELS.join(',')} (one with --artifact)\n\n${USAGE}`,
+      );
     }
-    const result = await benchPeer({
-      ...(values.artifact ? { artifact: values.artifact } : {}),
-      duration,
-      clients,
-      python: values.python ?? join(DEFAULT_VENV, 'bin', 'python'),
-      log: (l) => console.log(l),
-    });
+    const results: PeerResult[] = [];
+    for (const model of models) {
+      console.log(`\n== ${model} model`);
+      results.push(
+        await benchPeer({
+          model,
+          ...(values.artifact ? { artifact: values.artifact } : {}),
+          duration,
+          clients,
+          peerWorkers,
+          python: values.python ?? join(DEFAULT_VENV, 'bin', 'python'),
+          log: (l) => console.log(l),
+        }),
+      );
+    }
     const dir = join(ROOT, 'bench', 'results');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'peer.json'), stableStringify(result));
-    const md = markdown(result);
+    await writeFile(join(dir, 'peer.json'), stableStringify(results));
+    const md = markdown(results);
     await writeFile(join(dir, 'peer.md'), md);
     console.log(`\n${md}`);
     console.log('wrote bench/results/peer.json and bench/results/peer.md');
-    const disagree = result.agreement.filter((a) => a.koa !== a.peer);
+    const disagree = results.flatMap((r) => r.agreement.filter((a) => a.koa !== a.peer));
     if (disagree.length) {
       console.error(`the servers disagree on ${disagree.map((a) => a.image).join(', ')}: not the same model`);
       return 1;
     }
     return 0;
-  });
-}
+  }),
+);

@@ -41,86 +41,15 @@ import tensorflow as tf  # noqa: E402
 from fastapi import FastAPI, File, HTTPException, UploadFile  # noqa: E402
 from fastapi.responses import JSONResponse  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfjs_keras  # noqa: E402
+
 keras = tf.keras
 
 
-def _layer(class_name: str, cfg: dict, first: bool) -> keras.layers.Layer:
-    """One Keras layer from a tfjs topology entry (only what small-cnn uses)."""
-    name = cfg["name"]
-    if class_name == "Conv2D":
-        return keras.layers.Conv2D(
-            filters=cfg["filters"],
-            kernel_size=tuple(cfg["kernel_size"]),
-            strides=tuple(cfg.get("strides", [1, 1])),
-            padding=cfg.get("padding", "valid"),
-            activation=cfg.get("activation"),
-            use_bias=cfg.get("use_bias", True),
-            dilation_rate=tuple(cfg.get("dilation_rate", [1, 1])),
-            name=name,
-        )
-    if class_name == "MaxPooling2D":
-        return keras.layers.MaxPooling2D(
-            pool_size=tuple(cfg["pool_size"]),
-            strides=tuple(cfg["strides"]) if cfg.get("strides") else None,
-            padding=cfg.get("padding", "valid"),
-            name=name,
-        )
-    if class_name == "Flatten":
-        return keras.layers.Flatten(name=name)
-    if class_name == "Dense":
-        return keras.layers.Dense(
-            units=cfg["units"],
-            activation=cfg.get("activation"),
-            use_bias=cfg.get("use_bias", True),
-            name=name,
-        )
-    if class_name == "Dropout":
-        return keras.layers.Dropout(rate=cfg["rate"], name=name)
-    raise ValueError(f"model.json: layer class {class_name} ({name}) is not supported by bench/peer/server.py")
-
-
 def load_model(artifact: str) -> tuple[keras.Model, list[str], dict, dict]:
-    """The Keras model with the artifact's weights, its labels, preprocessing spec and training record."""
-    with open(os.path.join(artifact, "model.json")) as f:
-        model_json = json.load(f)
-    topology = model_json["modelTopology"]
-    layers_cfg = topology["config"]["layers"] if isinstance(topology["config"], dict) else topology["config"]
-    first_cfg = layers_cfg[0]["config"]
-    input_shape = first_cfg.get("batch_input_shape") or first_cfg.get("batch_shape")
-    inputs = keras.Input(shape=tuple(input_shape[1:]), dtype="float32")
-    x = inputs
-    layers: dict[str, keras.layers.Layer] = {}
-    for i, entry in enumerate(layers_cfg):
-        layer = _layer(entry["class_name"], entry["config"], i == 0)
-        x = layer(x)
-        layers[entry["config"]["name"]] = layer
-    model = keras.Model(inputs, x, name=topology["config"].get("name", "model"))
-
-    # Weights: every group's shards concatenated, entries in manifest order.
-    specs, blobs = [], []
-    for group in model_json["weightsManifest"]:
-        specs.extend(group["weights"])
-        for p in group["paths"]:
-            with open(os.path.join(artifact, p), "rb") as f:
-                blobs.append(f.read())
-    data = b"".join(blobs)
-    offset = 0
-    by_layer: dict[str, dict[str, np.ndarray]] = {}
-    for spec in specs:
-        if spec.get("dtype", "float32") != "float32":
-            raise ValueError(f"weights: {spec['name']} is {spec['dtype']}, only float32 is supported")
-        n = int(np.prod(spec["shape"])) if spec["shape"] else 1
-        arr = np.frombuffer(data, dtype="<f4", count=n, offset=offset).reshape(spec["shape"])
-        offset += n * 4
-        layer_name, _, weight_name = spec["name"].rpartition("/")
-        by_layer.setdefault(layer_name, {})[weight_name] = arr
-    if offset != len(data):
-        raise ValueError(f"weights.bin has {len(data)} bytes, the manifest describes {offset}")
-    for layer_name, weights in by_layer.items():
-        layer = layers[layer_name]
-        order = ["kernel", "bias"]
-        layer.set_weights([weights[k] for k in order if k in weights])
-
+    """The Keras model with the artifact's weights (tfjs_keras.py), its labels, preprocessing spec and training record."""
+    model = tfjs_keras.load_model(artifact)
     with open(os.path.join(artifact, "labels.json")) as f:
         labels = json.load(f)
     with open(os.path.join(artifact, "preprocessing.json")) as f:
@@ -188,6 +117,15 @@ def create_app(artifact: str, name: str, version: str, top_k: int = 3) -> FastAP
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app of PEER_ARTIFACT / PEER_MODEL_NAME / PEER_MODEL_VERSION: uvicorn's factory for --workers > 1."""
+    return create_app(
+        os.environ["PEER_ARTIFACT"],
+        os.environ.get("PEER_MODEL_NAME", "model"),
+        os.environ.get("PEER_MODEL_VERSION", "1"),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--artifact", default=os.environ.get("PEER_ARTIFACT"))
@@ -202,6 +140,22 @@ def main() -> None:
         sys.exit(2)
     import uvicorn
 
+    if args.workers > 1:
+        # Several processes (uvicorn's supervisor forks them), each loading the model: the way the
+        # tutorials scale a Python server on one machine. /readyz answers once a worker is up.
+        os.environ.update(PEER_ARTIFACT=args.artifact, PEER_MODEL_NAME=args.name, PEER_MODEL_VERSION=args.version)
+        print(json.dumps({"msg": "starting", "workers": args.workers}), flush=True)
+        uvicorn.run(
+            "server:app_from_env",
+            factory=True,
+            app_dir=os.path.dirname(os.path.abspath(__file__)),
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
     app = create_app(args.artifact, args.name, args.version)
     print(json.dumps({"msg": "ready", "url": f"http://{args.host}:{args.port}"}), flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ProjectError } from '../../lib/index.ts';
+import { freePort } from '../../lib/testing/ports.ts';
 
 export interface Running {
   name: string;
@@ -15,15 +15,6 @@ export interface Running {
   pid: number;
   stop: () => Promise<void>;
 }
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function waitReady(name: string, proc: ChildProcess, url: string, log: () => string): Promise<void> {
   const until = Date.now() + 180_000;
@@ -80,6 +71,7 @@ export async function startPeer(
   root: string,
   artifact: string,
   model: { name: string; version: string },
+  workers = 1,
 ): Promise<Running> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -95,12 +87,19 @@ export async function startPeer(
       model.version,
       '--port',
       String(port),
+      '--workers',
+      String(workers),
     ],
     { TF_CPP_MIN_LOG_LEVEL: '2' },
     root,
   );
   await waitReady('peer (bench/peer/server.py)', proc, url, log);
-  return { name: 'peer', url, pid: proc.pid!, stop: () => stopProc(proc, exited) };
+  return {
+    name: workers > 1 ? `peer-${workers}w` : 'peer',
+    url,
+    pid: proc.pid!,
+    stop: () => stopProc(proc, exited),
+  };
 }
 
 async function stopProc(proc: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -1,12 +1,14 @@
 /**
  * Serving throughput and latency (`npm run bench:serving`; not a test).
  *
- * With the REAL demo model (training/configs/demo.json, trained once into
- * .cache/bench-serving/ unless --artifact names an artifact folder), for each
- * backend (wasm, cpu), inference thread (worker, main) and batching mode
+ * For each model (bench/models.ts: the demo model of training/configs/demo.json,
+ * and a model of training/configs/cifar10.json's size, deep-cnn 32/64/128 on
+ * 32x32x3; both trained once into .cache/bench-serving/), each backend
+ * (native tensorflow, wasm, pure-JS cpu; those that load), inference thread
+ * (worker; --threads worker,main adds the main thread) and batching mode
  * (micro-batching on: maxBatchSize 32 / maxWaitMs 5; off: maxBatchSize 1,
  * the same code path otherwise), serving/main.ts runs as its own process on
- * loopback and autocannon posts a 16x16 PNG to /predict with 1, 16 and 64
+ * loopback and autocannon posts a PNG of the model's input size to /predict with 1, 16 and 64
  * connections. Under the highest client count, /healthz is sampled every
  * 50 ms to show whether inference blocks the event loop. First, an
  * in-process profile times decode + preprocessing per image and the model
@@ -17,19 +19,33 @@
  * sharp against pngjs/jpeg-js, throughput and event-loop blocking, and the
  * JPEG scan bomb); `--part decoders` runs only that (a minute, no model).
  *
- * Flags: --part all|decoders, --duration <s> (default 8), --backends wasm,cpu,
- * --clients 1,16,64, --threads worker,main, --artifact <dir>.
+ * Flags: --part all|decoders, --duration <s> (default 8), --models demo,cifar10,
+ * --backends tensorflow,wasm,cpu, --clients 1,16,64, --threads worker, --artifact <dir>
+ * (with one --models entry).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BackendName } from '../../lib/backend.ts';
-import { isMain, ProjectError, parseFlags, rootDigest, runMain, stableStringify } from '../../lib/index.ts';
+import { type BackendName, selectBackend } from '../../lib/backend.ts';
+import {
+  command,
+  ProjectError,
+  rootDigest,
+  runIfMain,
+  stableStringify,
+  stringFlags,
+} from '../../lib/index.ts';
+import { freePort } from '../../lib/testing/ports.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { shapePng } from '../../serving/testing/fixture.ts';
+import {
+  BENCH_MODELS,
+  type BenchModel,
+  defaultArtifactDir,
+  ensureBenchArtifact,
+  inputSizeOf,
+} from '../models.ts';
 import {
   compareDecoders,
   type DecoderRow,
@@ -42,10 +58,10 @@ import { type ProfileRow, profileInference } from './profile.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const USAGE =
-  'usage: npm run bench:serving -- [--part all|decoders] [--duration 8] [--backends wasm,cpu] [--clients 1,16,64] [--threads worker,main] [--artifact DIR]';
-const DEFAULT_ARTIFACT = join(ROOT, '.cache', 'bench-serving', 'demo-artifact');
+  'usage: npm run bench:serving -- [--part all|decoders] [--duration 8] [--models demo,cifar10] [--backends tensorflow,wasm,cpu] [--clients 1,16,64] [--threads worker] [--artifact DIR]';
 
 interface Row {
+  model: BenchModel;
   backend: string;
   thread: 'worker' | 'main';
   batching: 'on' | 'off';
@@ -76,43 +92,6 @@ async function pinOf(dir: string): Promise<ModelPin> {
     sha256: rootDigest(digests.files),
   };
 }
-
-/** Train the demo model into `dir` (about 2-3 minutes on the pure-JS backend) unless it is there. */
-async function ensureDemoArtifact(dir: string): Promise<void> {
-  if (existsSync(join(dir, 'digests.json'))) return;
-  const work = resolve(dir, '..');
-  await mkdir(work, { recursive: true });
-  console.log(`training the demo model into ${dir} (once; pass --artifact to reuse one)...`);
-  const proc = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/.bin/tsx'),
-      join(ROOT, 'scripts/train.ts'),
-      '--config',
-      join(ROOT, 'training/configs/demo.json'),
-      '--out',
-      dir,
-      '--force',
-      '--no-progress',
-    ],
-    { cwd: work, stdio: 'inherit' },
-  );
-  const code = await new Promise<number | null>((r) => proc.on('exit', r));
-  if (code !== 0) {
-    throw new ProjectError('UNAVAILABLE', `training the demo model into ${dir} failed (exit ${code})`, {
-      hint: 'train it yourself and pass --artifact <dir>',
-    });
-  }
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function startServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
@@ -208,12 +187,29 @@ export interface BenchOptions {
   backends: BackendName[];
   clients: number[];
   threads: ('worker' | 'main')[];
-  artifact: string;
+  models: { kind: BenchModel; artifact: string }[];
 }
 
-export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile: ProfileRow[] }> {
-  await ensureDemoArtifact(opts.artifact);
-  const pin = await pinOf(opts.artifact);
+export async function bench(
+  opts: BenchOptions,
+): Promise<{ rows: Row[]; profile: (ProfileRow & { model: BenchModel })[] }> {
+  const rows: Row[] = [];
+  const profile: (ProfileRow & { model: BenchModel })[] = [];
+  for (const m of opts.models) {
+    await ensureBenchArtifact(m.kind, m.artifact);
+    const r = await benchModel(m.kind, m.artifact, opts);
+    rows.push(...r.rows);
+    profile.push(...r.profile.map((p) => ({ ...p, model: m.kind })));
+  }
+  return { rows, profile };
+}
+
+async function benchModel(
+  kind: BenchModel,
+  artifact: string,
+  opts: BenchOptions,
+): Promise<{ rows: Row[]; profile: ProfileRow[] }> {
+  const pin = await pinOf(artifact);
   const env = {
     SERVING_MODEL_NAME: pin.name,
     SERVING_MODEL_VERSION: pin.version,
@@ -221,10 +217,12 @@ export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile:
     SERVING_MODEL_DIGESTS: JSON.stringify(pin.digests),
     SERVING_MODEL_SHA256: pin.sha256,
   };
-  const png = shapePng('circle', 16);
+  const { width } = await inputSizeOf(artifact);
+  const png = shapePng('circle', width);
   const tmp = await mkdtemp(join(tmpdir(), 'bench-serving-'));
-  const body = join(tmp, 'circle-16.png');
+  const body = join(tmp, `circle-${width}.png`);
   await writeFile(body, png);
+  console.log(`\n${kind} model (${pin.name}, ${width}x${width} input)`);
   console.log('profile: decode + preprocess per image, model per batch (in-process, median)');
   const profile = await profileInference(pin, png, opts.backends);
   for (const p of profile)
@@ -256,6 +254,7 @@ export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile:
                 : Promise.resolve(undefined),
             ]);
             const row: Row = {
+              model: kind,
               backend,
               thread,
               batching,
@@ -272,7 +271,7 @@ export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile:
             };
             rows.push(row);
             console.log(
-              `${backend.padEnd(5)} ${thread.padEnd(6)} batching ${batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
+              `${kind.padEnd(7)} ${backend.padEnd(10)} ${thread.padEnd(6)} batching ${batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
                 `${String(row.rps).padStart(5)} req/s  p50 ${row.p50} ms  p95 ${row.p95} ms  p99 ${row.p99} ms` +
                 (row.non2xx || row.errors ? `  (${row.non2xx} non-2xx, ${row.errors} errors)` : '') +
                 (healthz ? `  /healthz p50 ${healthz.p50} p99 ${healthz.p99} ms` : ''),
@@ -289,53 +288,64 @@ export async function bench(opts: BenchOptions): Promise<{ rows: Row[]; profile:
 }
 
 /** The markdown report: profile, every run, and the on/off ratios the target is about. */
-export function markdown(rows: Row[], profile: ProfileRow[], meta: Record<string, unknown>): string {
+export function markdown(
+  rows: Row[],
+  profile: (ProfileRow & { model?: BenchModel })[],
+  meta: Record<string, unknown>,
+): string {
   const sizes = Object.keys(profile[0]?.batchMs ?? {});
   const lines = [
     '# Serving benchmark',
     '',
-    `${meta.date} · ${meta.cpus} · Node ${meta.node} · ${meta.duration} s per run · POST /predict (raw image/png), 16x16 grayscale PNG, the demo model (training/configs/demo.json, ${meta.model}) · load generator (autocannon, bench/serving/load.ts) in its own process on the same machine`,
+    `${meta.date} · ${meta.cpus} · Node ${meta.node} · ${meta.duration} s per run · POST /predict (raw image/png), a grayscale PNG of the model's input size · models: ${meta.models} · load generator (autocannon, bench/serving/load.ts) in its own process on the same machine`,
     '',
     '## Where the time goes (in-process, median)',
     '',
-    `| backend | decode + preprocess per image (us) | ${sizes.map((n) => `model, batch ${n} (ms)`).join(' | ')} | model per image at batch 1 / ${sizes.at(-1)} (us) |`,
-    `| --- | ---: | ${sizes.map(() => '---:').join(' | ')} | ---: |`,
+    `| model | backend | decode + preprocess per image (us) | ${sizes.map((n) => `model, batch ${n} (ms)`).join(' | ')} | model per image at batch 1 / ${sizes.at(-1)} (us) |`,
+    `| --- | --- | ---: | ${sizes.map(() => '---:').join(' | ')} | ---: |`,
     ...profile.map((p) => {
       const one = p.batchMs['1'] ?? 0;
       const last = Number(sizes.at(-1));
       const big = (p.batchMs[String(last)] ?? 0) / last;
-      return `| ${p.backend} | ${p.decodeUs} | ${sizes.map((n) => p.batchMs[n]).join(' | ')} | ${(one * 1000).toFixed(0)} / ${(big * 1000).toFixed(0)} |`;
+      return `| ${p.model ?? ''} | ${p.backend} | ${p.decodeUs} | ${sizes.map((n) => p.batchMs[n]).join(' | ')} | ${(one * 1000).toFixed(0)} / ${(big * 1000).toFixed(0)} |`;
     }),
     '',
     '## Load',
     '',
-    '| backend | inference thread | micro-batching | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | /healthz p50 / p99 ms |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | backend | inference thread | micro-batching | clients | req/s | p50 ms | p95 ms | p99 ms | non-2xx | /healthz p50 / p99 ms |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.backend} | ${r.thread} | ${r.batching === 'on' ? `on (max ${r.maxBatchSize})` : 'off (max 1)'} | ${r.clients} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx + r.errors} | ${r.healthzP99 !== undefined ? `${r.healthzP50} / ${r.healthzP99}` : ''} |`,
+        `| ${r.model} | ${r.backend} | ${r.thread} | ${r.batching === 'on' ? `on (max ${r.maxBatchSize})` : 'off (max 1)'} | ${r.clients} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.non2xx + r.errors} | ${r.healthzP99 !== undefined ? `${r.healthzP50} / ${r.healthzP99}` : ''} |`,
     ),
     '',
     '## Micro-batching at the highest client count (target: req/s >= 2x, p99 <= 2x)',
     '',
-    '| backend | inference thread | req/s on / off | p99 on / off | target met |',
-    '| --- | --- | ---: | ---: | --- |',
+    '| model | backend | inference thread | req/s on / off | p99 on / off | target met |',
+    '| --- | --- | --- | ---: | ---: | --- |',
   ];
   const top = Math.max(...rows.map((r) => r.clients));
-  for (const backend of [...new Set(rows.map((r) => r.backend))]) {
-    for (const thread of [...new Set(rows.map((r) => r.thread))]) {
-      const find = (b: 'on' | 'off') =>
-        rows.find(
-          (r) => r.backend === backend && r.thread === thread && r.batching === b && r.clients === top,
-        );
-      const on = find('on');
-      const off = find('off');
-      if (on && off) {
-        const speed = on.rps / off.rps;
-        const tail = on.p99 / off.p99;
-        lines.push(
-          `| ${backend} | ${thread} | ${speed.toFixed(2)}x | ${tail.toFixed(2)}x | ${speed >= 2 && tail <= 2 ? 'yes' : 'no'} |`,
-        );
+  for (const model of [...new Set(rows.map((r) => r.model))]) {
+    for (const backend of [...new Set(rows.map((r) => r.backend))]) {
+      for (const thread of [...new Set(rows.map((r) => r.thread))]) {
+        const find = (b: 'on' | 'off') =>
+          rows.find(
+            (r) =>
+              r.model === model &&
+              r.backend === backend &&
+              r.thread === thread &&
+              r.batching === b &&
+              r.clients === top,
+          );
+        const on = find('on');
+        const off = find('off');
+        if (on && off) {
+          const speed = on.rps / off.rps;
+          const tail = on.p99 / off.p99;
+          lines.push(
+            `| ${model} | ${backend} | ${thread} | ${speed.toFixed(2)}x | ${tail.toFixed(2)}x | ${speed >= 2 && tail <= 2 ? 'yes' : 'no'} |`,
+          );
+        }
       }
     }
   }
@@ -350,20 +360,15 @@ export function markdown(rows: Row[], profile: ProfileRow[], meta: Record<string
   return `${lines.join('\n')}\n`;
 }
 
-if (isMain(import.meta.url)) {
-  await runMain(async () => {
-    const { values } = parseFlags(
-      process.argv.slice(2),
-      {
-        duration: { type: 'string' },
-        backends: { type: 'string' },
-        clients: { type: 'string' },
-        threads: { type: 'string' },
-        artifact: { type: 'string' },
-        part: { type: 'string' },
-      },
-      USAGE,
-    );
+/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: stringFlags('duration', 'backends', 'clients', 'threads', 'artifact', 'models', 'part'),
+} as const;
+
+await runIfMain(
+  import.meta.url,
+  command(COMMAND, async ({ values }) => {
     const part = values.part ?? 'all';
     if (part !== 'all' && part !== 'decoders') {
       throw new ProjectError('USAGE', `--part takes all or decoders, not ${part}`, { hint: USAGE });
@@ -387,29 +392,55 @@ if (isMain(import.meta.url)) {
     await writeFile(join(dir, 'serving-decoders.md'), decodersMd);
     console.log(`\n${decodersMd}`);
     if (part === 'decoders') return 0;
-    const backends = (values.backends ?? 'wasm,cpu').split(',');
-    const threads = (values.threads ?? 'worker,main').split(',');
+    const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
+    if (models.some((m) => !BENCH_MODELS.includes(m)) || (values.artifact && models.length !== 1)) {
+      throw new ProjectError(
+        'USAGE',
+        `--models takes ${BENCH_MODELS.join(',')}; --artifact needs exactly one`,
+        {
+          hint: USAGE,
+        },
+      );
+    }
+    const wanted = (values.backends ?? 'tensorflow,wasm,cpu').split(',');
+    const threads = (values.threads ?? 'worker').split(',');
     const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-    if (backends.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
+    if (wanted.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
       throw new ProjectError('USAGE', `--backends takes ${known.join(',')}; --threads takes worker,main`, {
         hint: USAGE,
       });
     }
+    // Only the backends that load here (the native one needs scripts/setup.d/70-tfjs-native.sh).
+    const backends: BackendName[] = [];
+    for (const b of wanted as BackendName[]) {
+      try {
+        await selectBackend([b], b);
+        backends.push(b);
+      } catch (e) {
+        console.error(`backend ${b}: not available (${(e as Error).message.split('\n')[0]})`);
+      }
+    }
+    await selectBackend(['cpu'], 'cpu');
     const opts: BenchOptions = {
       duration: Number(values.duration ?? 8),
-      backends: backends as BackendName[],
+      backends,
       clients: (values.clients ?? '1,16,64').split(',').map(Number),
       threads: threads as ('worker' | 'main')[],
-      artifact: resolve(values.artifact ?? DEFAULT_ARTIFACT),
+      models: models.map((kind) => ({
+        kind,
+        artifact: resolve(values.artifact ?? defaultArtifactDir(kind)),
+      })),
     };
     const { rows, profile } = await bench(opts);
-    const pin = await pinOf(opts.artifact);
+    const pins = await Promise.all(
+      opts.models.map(async (m) => ({ kind: m.kind, pin: await pinOf(m.artifact) })),
+    );
     const meta = {
       date: new Date().toISOString(),
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
       node: process.versions.node,
       duration: opts.duration,
-      model: `${pin.name} sha256 ${pin.sha256.slice(0, 12)}`,
+      models: pins.map((p) => `${p.kind} = ${p.pin.name} sha256 ${p.pin.sha256.slice(0, 12)}`).join(', '),
     };
     await writeFile(join(dir, 'serving.json'), stableStringify({ meta, profile, rows }));
     const md = markdown(rows, profile, meta);
@@ -417,5 +448,5 @@ if (isMain(import.meta.url)) {
     console.log(`\n${md}`);
     console.log(`wrote ${join('bench', 'results', 'serving.json')} and serving.md`);
     return 0;
-  });
-}
+  }),
+);

@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
-import { isMain, parseFlags, runMain } from '../../lib/index.ts';
+import { command, runIfMain, stringFlags } from '../../lib/index.ts';
 
 const USAGE =
   'usage: tsx bench/serving/load.ts --url <base url> --body <png file> --clients <n> --duration <s>';
@@ -62,18 +62,15 @@ export async function load(
   };
 }
 
-if (isMain(import.meta.url)) {
-  await runMain(async () => {
-    const { values } = parseFlags(
-      process.argv.slice(2),
-      {
-        url: { type: 'string' },
-        body: { type: 'string' },
-        clients: { type: 'string' },
-        duration: { type: 'string' },
-      },
-      USAGE,
-    );
+/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: stringFlags('url', 'body', 'clients', 'duration'),
+} as const;
+
+await runIfMain(
+  import.meta.url,
+  command(COMMAND, async ({ values }) => {
     if (!values.url || !values.body) {
       console.error(USAGE);
       return 2;
@@ -86,5 +83,5 @@ if (isMain(import.meta.url)) {
     );
     console.log(JSON.stringify(r));
     return 0;
-  });
-}
+  }),
+);

@@ -8,6 +8,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { rootDigest, sha256File } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import { assertSafeFileName, fetchArtifactFile } from './fetch.ts';
 import type { ArtifactStoreOptions } from './location.ts';
 
@@ -60,15 +61,22 @@ export async function downloadArtifact(
   const files = Object.keys(digests).sort();
   for (const file of files) assertSafeFileName(file, uri);
   if (files.length === 0) {
-    throw new ProjectError('INVALID', `no files to download for ${uri}: the digest list is empty`, {
-      subject: uri,
-    });
+    throw new ProjectError(
+      'INVALID',
+      `no files to download for ${redactText(uri)}: the digest list is empty`,
+      {
+        subject: redactText(uri),
+      },
+    );
   }
   if (options.rootDigest !== undefined && rootDigest(digests) !== options.rootDigest) {
     throw new ProjectError(
       'DIGEST_MISMATCH',
-      `the file digests of ${uri} add up to ${rootDigest(digests)}, not to the pinned root digest ${options.rootDigest}`,
-      { subject: uri, hint: 'the digest list and the root digest must come from the same lock entry' },
+      `the file digests of ${redactText(uri)} add up to ${rootDigest(digests)}, not to the pinned root digest ${options.rootDigest}`,
+      {
+        subject: redactText(uri),
+        hint: 'the digest list and the root digest must come from the same lock entry',
+      },
     );
   }
   await mkdir(destDir, { recursive: true });
@@ -128,8 +136,11 @@ export async function readVerifiedFiles(
   if (options.rootDigest !== undefined && rootDigest(digests) !== options.rootDigest) {
     throw new ProjectError(
       'DIGEST_MISMATCH',
-      `${options.about ?? ''}the file digests of ${uri} add up to ${rootDigest(digests)}, not to the pinned root digest ${options.rootDigest}`,
-      { subject: uri, hint: 'the digest list and the root digest must come from the same lock entry' },
+      `${options.about ?? ''}the file digests of ${redactText(uri)} add up to ${rootDigest(digests)}, not to the pinned root digest ${options.rootDigest}`,
+      {
+        subject: redactText(uri),
+        hint: 'the digest list and the root digest must come from the same lock entry',
+      },
     );
   }
   const out = new Map<string, Uint8Array>();

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProjectError } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import { type ArtifactLocation, type ArtifactStoreOptions, resolveArtifactLocation } from './location.ts';
 
 /** An open artifact file: where it came from (a path or a URL without credentials) and its bytes. */
@@ -20,10 +21,14 @@ const SAFE_FILE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)
 /** Refuse file names that could leave the artifact folder (`..`, absolute paths, backslashes). */
 export function assertSafeFileName(file: string, uri: string): void {
   if (!SAFE_FILE.test(file)) {
-    throw new ProjectError('INVALID', `artifact file name "${file}" of ${uri} is not a plain relative path`, {
-      subject: file,
-      hint: 'file names are POSIX relative paths without "." or ".." segments',
-    });
+    throw new ProjectError(
+      'INVALID',
+      `artifact file name "${file}" of ${redactText(uri)} is not a plain relative path`,
+      {
+        subject: file,
+        hint: 'file names are POSIX relative paths without "." or ".." segments',
+      },
+    );
   }
 }
 
@@ -58,10 +63,15 @@ export function sourceOf(location: ArtifactLocation, file: string): string {
 async function openLocal(path: string, file: string, uri: string): Promise<ArtifactFile> {
   const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') {
-      throw new ProjectError('NOT_FOUND', `artifact file "${file}" not found at ${path} (artifact ${uri})`, {
-        subject: path,
-        hint: 'check the artifact URI, or fetch the artifact folder first',
-      });
+      throw new ProjectError(
+        'NOT_FOUND',
+        `artifact file "${file}" not found at ${path} (artifact ${redactText(uri)})`,
+        {
+          subject: path,
+          hint: 'check the artifact URI, or fetch the artifact folder first',
+          cause: e,
+        },
+      );
     }
     throw new ProjectError('UNAVAILABLE', `cannot read ${path}: ${e.code ?? e.message}`, {
       subject: path,
@@ -69,9 +79,13 @@ async function openLocal(path: string, file: string, uri: string): Promise<Artif
     });
   });
   if (!st.isFile()) {
-    throw new ProjectError('INVALID', `${path} is not a regular file (artifact file "${file}" of ${uri})`, {
-      subject: path,
-    });
+    throw new ProjectError(
+      'INVALID',
+      `${path} is not a regular file (artifact file "${file}" of ${redactText(uri)})`,
+      {
+        subject: path,
+      },
+    );
   }
   return { source: path, body: guarded(createReadStream(path), path, file) };
 }
@@ -96,7 +110,7 @@ async function openHttp(
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new ProjectError(
       'UNAVAILABLE',
-      `GET ${url} failed (${cause?.code ?? cause?.message ?? (e as Error).message}) fetching artifact file "${file}" of ${uri}`,
+      `GET ${url} failed (${cause?.code ?? cause?.message ?? (e as Error).message}) fetching artifact file "${file}" of ${redactText(uri)}`,
       {
         subject: url,
         hint:
@@ -109,7 +123,7 @@ async function openHttp(
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => undefined);
-    const what = `GET ${url}: HTTP ${res.status} fetching artifact file "${file}" of ${uri}`;
+    const what = `GET ${url}: HTTP ${res.status} fetching artifact file "${file}" of ${redactText(uri)}`;
     if (res.status === 404)
       throw new ProjectError('NOT_FOUND', what, { subject: url, hint: 'check the artifact URI' });
     if (res.status === 401 || res.status === 403) {

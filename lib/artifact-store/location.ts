@@ -56,6 +56,7 @@ function httpLocation(
   try {
     u = new URL(raw);
   } catch {
+    // No cause: the URL parser's error holds the raw URI, credentials included.
     throw new ProjectError('INVALID', `artifact URI ${safeUrl(uri)} is not a valid URL`, { subject: uri });
   }
   // Credentials written into the URL itself belong to that URL's own host.

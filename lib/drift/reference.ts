@@ -140,6 +140,7 @@ export function parseDriftReferenceBytes(
   } catch (e) {
     throw new ProjectError('INVALID', `${what} is not valid JSON: ${(e as Error).message}`, {
       subject: what,
+      cause: e,
       hint: 're-export the artifact with training (training/reference-stats.ts writes this file)',
     });
   }

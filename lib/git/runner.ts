@@ -6,6 +6,7 @@
  * all use it (with lib/git/publish.ts for pushes that survive push races).
  */
 import { ProjectError } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import { type RunResult, run, tailOf } from '../shell.ts';
 
 export type GitResult = RunResult;
@@ -60,8 +61,14 @@ export function gitRunner(cwd: string, options: GitRunnerOptions = {}): GitRunne
       if (r.code !== 0) {
         throw new ProjectError(
           'INVALID',
-          `git ${args.join(' ')} failed in ${cwd}: ${tailOf(r.stderr) || `exit ${r.code}`}`,
-          { subject: cwd, details: { args, ...r } },
+          redactText(
+            `git ${args.join(' ')} failed in ${cwd}: ${tailOf(r.stderr) || `exit ${r.code}`}`,
+            secrets,
+          ),
+          {
+            subject: cwd,
+            details: { args, code: r.code, stdout: r.stdout, stderr: redactText(r.stderr, secrets) },
+          },
         );
       }
       return r.stdout.trim();

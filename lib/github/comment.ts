@@ -5,6 +5,7 @@
  * comments (every page), PATCHes the first one with the marker, else POSTs.
  * @see https://docs.github.com/en/rest/issues/comments
  */
+import { redactText } from '../redact.ts';
 import { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
 
 /** The hidden marker of the training comment of `model`. */
@@ -25,13 +26,14 @@ export interface UpsertCommentResult {
   url: string;
 }
 
-/** Create or update the marked comment on issue/PR `issueNumber`. */
+/** Create or update the marked comment on issue/PR `issueNumber`; the body loses any URL credentials (lib/redact.ts). */
 export async function upsertComment(
   api: GithubApi,
   input: UpsertCommentInput,
   octokit: Octokit = octokitFor(api),
 ): Promise<UpsertCommentResult> {
-  const body = input.body.includes(input.marker) ? input.body : `${input.marker}\n${input.body}`;
+  const text = redactText(input.body);
+  const body = text.includes(input.marker) ? text : `${input.marker}\n${text}`;
   const { owner, repo } = api;
   let existing: { id: number } | undefined;
   try {

@@ -36,6 +36,10 @@ export interface PullRequestContext extends RepoContext {
   baseRef: string;
   /** True when the PR comes from a fork (head.repo.full_name differs): the token cannot push there. */
   fromFork: boolean;
+  /** The event's `action` (`opened`, `synchronize`, `labeled`, ...), when the payload has one. */
+  action?: string;
+  /** The label of a `labeled` event. */
+  label?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -72,6 +76,8 @@ export function readRepoContext(env: Env): RepoContext {
 }
 
 interface PullRequestPayload {
+  action?: unknown;
+  label?: { name?: unknown } | null;
   pull_request?: {
     number?: unknown;
     head?: { ref?: unknown; sha?: unknown; repo?: { full_name?: unknown } | null };
@@ -126,12 +132,16 @@ export function readPullRequestContext(
   }
   const repoCtx = readRepoContext(env);
   const headRepo = pr?.head?.repo?.full_name;
-  return {
+  const ctx: PullRequestContext = {
     ...repoCtx,
     prNumber: pr?.number as number,
     headRef: pr?.head?.ref as string,
     headSha: pr?.head?.sha as string,
     baseRef: typeof pr?.base?.ref === 'string' ? pr.base.ref : '',
-    fromFork: typeof headRepo === 'string' && headRepo !== env.GITHUB_REPOSITORY,
+    // A deleted fork has head.repo null: still not this repository.
+    fromFork: pr?.head?.repo === null || (typeof headRepo === 'string' && headRepo !== env.GITHUB_REPOSITORY),
   };
+  if (typeof payload.action === 'string') ctx.action = payload.action;
+  if (typeof payload.label?.name === 'string') ctx.label = payload.label.name;
+  return ctx;
 }

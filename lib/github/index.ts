@@ -1,9 +1,17 @@
 /**
  * GitHub in CI: the Actions context, PR comments (upserted by a hidden
- * marker), pull requests and repository_dispatch, and the job summary.
+ * marker), pull requests and repository_dispatch, the job summary and step
+ * outputs, and the training gate (who may train on the self-hosted runner).
  * The flows built from them (training for a pull request, retraining) live
  * in pipelines/training. See docs/ci-training.md.
  */
+
+export {
+  type AuthorizeInput,
+  authorizeTraining,
+  TRAIN_LABEL,
+  type TrainingAuthorization,
+} from './authorize.ts';
 export { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
 export {
   trainCommentMarker,
@@ -23,4 +31,4 @@ export {
   openPullRequest,
   sendRepositoryDispatch,
 } from './pulls.ts';
-export { appendJobSummary } from './summary.ts';
+export { appendJobSummary, setOutputs } from './summary.ts';

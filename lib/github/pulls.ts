@@ -5,6 +5,7 @@
  * @see https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue
  * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
  */
+import { redactText } from '../redact.ts';
 import { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
 
 export interface OpenPullRequestInput {
@@ -22,13 +23,15 @@ export interface OpenedPullRequest {
   created: boolean;
 }
 
-/** POST /repos/{o}/{r}/pulls, or reuse the open PR of the same head branch; then add the labels. */
+/** POST /repos/{o}/{r}/pulls, or reuse the open PR of the same head branch; then add the labels. Title and body lose URL credentials (lib/redact.ts). */
 export async function openPullRequest(
   api: GithubApi,
   input: OpenPullRequestInput,
   octokit: Octokit = octokitFor(api),
 ): Promise<OpenedPullRequest> {
   const { owner, repo } = api;
+  const title = redactText(input.title);
+  const body = redactText(input.body);
   let pr: { number: number; html_url: string };
   let created = false;
   try {
@@ -44,8 +47,8 @@ export async function openPullRequest(
         owner,
         repo,
         pull_number: found.number,
-        title: input.title,
-        body: input.body,
+        title,
+        body,
       });
       pr = found;
     } else {
@@ -54,8 +57,8 @@ export async function openPullRequest(
         repo,
         head: input.head,
         base: input.base,
-        title: input.title,
-        body: input.body,
+        title,
+        body,
       });
       pr = res.data;
       created = true;

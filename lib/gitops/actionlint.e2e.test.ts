@@ -3,19 +3,13 @@
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
 import { run } from '../shell.ts';
-import { inCI } from '../testing/services.ts';
+import { needs, tool } from '../testing/services.ts';
 import { REPO_ROOT } from './testing/repo.ts';
-import { findTool } from './tools.ts';
 
-const actionlint = findTool('actionlint');
-if (!actionlint) {
-  const msg = 'actionlint not found: run scripts/setup.d/20-kube-tools.sh';
-  if (inCI()) throw new Error(`CI=true and ${msg}`);
-  console.warn(`skipping: ${msg}`);
-}
-const it = actionlint ? test : test.skip;
+const actionlint = tool('actionlint', 'run scripts/setup.d/20-kube-tools.sh');
+const { it } = needs(actionlint);
 
 /** Lint every workflow under `<root>/.github/workflows` with `<root>/.github/actionlint.yaml`. */
 async function lint(root: string): Promise<{ code: number; out: string }> {
@@ -24,7 +18,7 @@ async function lint(root: string): Promise<{ code: number; out: string }> {
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => join('.github', 'workflows', f));
   const args = ['-no-color', '-config-file', join('.github', 'actionlint.yaml'), ...files.sort()];
-  const r = await run(actionlint!, args, { cwd: root, nothrow: true });
+  const r = await run(actionlint.path, args, { cwd: root, nothrow: true });
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 

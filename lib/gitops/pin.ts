@@ -77,9 +77,18 @@ export function renderPinPatch(input: PinPatchInput): string {
   return `${HEADER.join('\n')}\n${stringify(patch, { lineWidth: 0 })}`;
 }
 
-/** Write `<envDir>/model-pin.yaml` atomically; returns its path. */
+/** Write `<envDir>/model-pin.yaml` atomically; returns its path. INVALID naming the file when it cannot be written. */
 export async function writePin(envDir: string, input: PinPatchInput): Promise<string> {
   const path = join(envDir, PIN_FILE);
-  await writeFileAtomic(path, renderPinPatch(input));
+  try {
+    await writeFileAtomic(path, renderPinPatch(input));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ProjectError('INVALID', `cannot write ${path} (${err.code ?? err.message})`, {
+      subject: path,
+      hint: 'check that the environment folder exists and is writable',
+      cause: e,
+    });
+  }
   return path;
 }

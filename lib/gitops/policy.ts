@@ -8,29 +8,55 @@
  * - long-running workloads: liveness and readiness probes;
  * - an environment's pin: names a version in models.lock.json, with the
  *   lock entry's URI and digests (docs/contracts.md);
- * - the AppProject allows every kind and namespace an environment renders.
- * Each function returns problem lines (empty when all is well).
+ * - the AppProject allows every kind and namespace an environment renders;
+ * - least-privilege RBAC: only namespaced Roles bound by RoleBindings, no
+ *   wildcard, no Secrets, no escalate/bind/impersonate; and NetworkPolicies
+ *   whose every rule names its peers (no rule that admits everyone).
+ * Each function returns problem lines (empty when all is well); an object
+ * whose fields are not of the shape the checks read (shapes.ts) is a problem
+ * line too, never a TypeError.
  */
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { stableStringify } from '../json.ts';
 import type { Lock } from '../lock/index.ts';
 import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from '../pin.ts';
 import { groupOf, type KubeObject, objectId } from './objects.ts';
+import {
+  type Read,
+  readAppProject,
+  readHorizontalPodAutoscaler,
+  readNetworkPolicy,
+  readPodAnnotations,
+  readPodSpec,
+  readRoleRef,
+  readRoleRules,
+  valueAt,
+} from './shapes.ts';
 
-const POD_TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 const LONG_RUNNING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 
-// biome-ignore lint/suspicious/noExplicitAny: pod specs are schema-checked before these reads
-type Any = any;
+/** `<object>: cannot check <what>: <field>: <why>`, one line per field the checks could not read. */
+const unreadable = (obj: KubeObject, what: string, problems: string[]): string[] =>
+  problems.map((p) => `${objectId(obj)}: cannot check ${what}: ${p}`);
 
-/** The pod spec of a workload (CronJob: its job template's), or undefined for other kinds. */
-export function podSpecOf(obj: KubeObject): Any | undefined {
-  if (obj.kind === 'Pod') return obj.spec;
-  if (obj.kind === 'CronJob') return obj.spec?.jobTemplate?.spec?.template?.spec;
-  if (POD_TEMPLATE_KINDS.has(obj.kind)) return obj.spec?.template?.spec;
-  return undefined;
+/** Each object of `kind`, read typed and checked by `check`; or the lines saying what could not be read. */
+function checkEach<T>(
+  objects: KubeObject[],
+  kind: string,
+  what: string,
+  read: (o: KubeObject) => Read<T>,
+  check: (o: KubeObject, value: T) => string[],
+): string[] {
+  return objects
+    .filter((o) => o.kind === kind)
+    .flatMap((o) => {
+      const r = read(o);
+      return r.problems ? unreadable(o, what, r.problems) : check(o, r.value);
+    });
 }
 
-function containerProblems(obj: KubeObject, pod: Any, c: Any, init: boolean): string[] {
+function containerProblems(obj: KubeObject, pod: IPodSpec, c: IContainer, init: boolean): string[] {
   const where = `${objectId(obj)} ${init ? 'init container' : 'container'} "${c.name}"`;
   const out: string[] = [];
   for (const section of ['requests', 'limits'] as const) {
@@ -46,7 +72,7 @@ function containerProblems(obj: KubeObject, pod: Any, c: Any, init: boolean): st
   if (sc.allowPrivilegeEscalation !== false) out.push(`${where}: allowPrivilegeEscalation is not false`);
   if (sc.readOnlyRootFilesystem !== true) out.push(`${where}: readOnlyRootFilesystem is not true`);
   if (sc.privileged === true) out.push(`${where}: privileged is true`);
-  const drop: unknown[] = sc.capabilities?.drop ?? [];
+  const drop = sc.capabilities?.drop ?? [];
   if (!drop.includes('ALL')) out.push(`${where}: capabilities.drop does not include ALL`);
   const seccomp = (sc.seccompProfile ?? psc.seccompProfile)?.type;
   if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
@@ -63,8 +89,13 @@ function containerProblems(obj: KubeObject, pod: Any, c: Any, init: boolean): st
 export function workloadProblems(objects: KubeObject[]): string[] {
   const out: string[] = [];
   for (const obj of objects) {
-    const pod = podSpecOf(obj);
-    if (!pod) continue;
+    const read = readPodSpec(obj);
+    if (!read) continue;
+    if (read.problems) {
+      out.push(...unreadable(obj, 'the pod spec', read.problems));
+      continue;
+    }
+    const pod = read.value;
     if (pod.hostNetwork || pod.hostPID || pod.hostIPC) out.push(`${objectId(obj)}: uses host namespaces`);
     for (const c of pod.initContainers ?? []) out.push(...containerProblems(obj, pod, c, true));
     for (const c of pod.containers ?? []) out.push(...containerProblems(obj, pod, c, false));
@@ -84,11 +115,12 @@ export interface RenderedPin {
 export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
   const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT_NAME);
   if (!dep) return undefined;
-  const containers: Any[] = dep.spec?.template?.spec?.containers ?? [];
-  const server = containers.find((c) => c.name === SERVER_CONTAINER);
+  // A pod spec or annotations of the wrong shape read as empty: workloadProblems names the field.
+  const server = readPodSpec(dep)?.value?.containers.find((c) => c.name === SERVER_CONTAINER);
   const env: Record<string, string | undefined> = {};
-  for (const e of server?.env ?? []) if (PIN_ENV.includes(e.name)) env[e.name] = e.value;
-  const annotations: Record<string, string> = dep.spec?.template?.metadata?.annotations ?? {};
+  for (const e of server?.env ?? [])
+    if ((PIN_ENV as readonly string[]).includes(e.name)) env[e.name] = e.value;
+  const annotations = readPodAnnotations(dep).value ?? {};
   return { model: env.SERVING_MODEL_NAME, version: env.SERVING_MODEL_VERSION, env, annotations };
 }
 
@@ -153,24 +185,88 @@ export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lock
   return out;
 }
 
-/** Replica count within the HPA's bounds, for each Deployment that has an HPA. */
-export function scalingProblems(objects: KubeObject[]): string[] {
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+/** Verbs that hand out more than they say (https://kubernetes.io/docs/concepts/security/rbac-good-practices/). */
+const DANGEROUS_VERBS = new Set(['escalate', 'bind', 'impersonate']);
+
+/**
+ * Least-privilege RBAC: no ClusterRole or ClusterRoleBinding (every grant is
+ * in the namespace it is for), a RoleBinding binds a Role (not a ClusterRole
+ * such as admin or edit), and no rule uses `*`, reaches Secrets, or grants
+ * escalate, bind or impersonate.
+ * @see https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+ */
+export function rbacProblems(objects: KubeObject[]): string[] {
   const out: string[] = [];
-  for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
-    const ref = hpa.spec?.scaleTargetRef ?? {};
-    const target = objects.find((o) => o.kind === ref.kind && o.metadata?.name === ref.name);
-    if (!target) {
-      out.push(`${objectId(hpa)}: scales ${ref.kind}/${ref.name}, which is not rendered`);
-      continue;
-    }
-    const min = hpa.spec?.minReplicas ?? 1;
-    const max = hpa.spec?.maxReplicas;
-    const replicas = target.spec?.replicas;
-    if (typeof replicas === 'number' && (replicas < min || replicas > max)) {
-      out.push(`${objectId(target)}: replicas ${replicas} outside ${objectId(hpa)} bounds ${min}..${max}`);
+  for (const o of objects) {
+    if (groupOf(o.apiVersion) !== RBAC_GROUP) continue;
+    if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') {
+      out.push(`${objectId(o)}: cluster-wide RBAC; grant a Role in the namespace it is for`);
+    } else if (o.kind === 'RoleBinding') {
+      const ref = readRoleRef(o);
+      if (ref.problems) out.push(...unreadable(o, 'what it binds', ref.problems));
+      else if (ref.value.kind !== 'Role')
+        out.push(`${objectId(o)}: binds ${ref.value.kind}/${ref.value.name}; bind a Role of this namespace`);
+    } else if (o.kind === 'Role') {
+      const rules = readRoleRules(o);
+      if (rules.problems) {
+        out.push(...unreadable(o, 'its rules', rules.problems));
+        continue;
+      }
+      rules.value.forEach((rule, i) => {
+        const where = `${objectId(o)}: rules[${i}]`;
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames'] as const) {
+          if ((rule[field] ?? []).includes('*')) out.push(`${where}: ${field} has "*"; list what is needed`);
+        }
+        if ((rule.resources ?? []).some((r) => r === 'secrets' || r.startsWith('secrets/'))) {
+          out.push(`${where}: reaches Secrets`);
+        }
+        for (const verb of rule.verbs) {
+          if (DANGEROUS_VERBS.has(verb)) out.push(`${where}: grants "${verb}"`);
+        }
+      });
     }
   }
   return out;
+}
+
+/**
+ * A NetworkPolicy names who may come in and where traffic may go: every
+ * ingress rule has `from`, every egress rule has `to` (a rule without them
+ * admits every peer).
+ * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
+ */
+export function networkPolicyProblems(objects: KubeObject[]): string[] {
+  return checkEach(objects, 'NetworkPolicy', 'its rules', readNetworkPolicy, (o, spec) => [
+    ...(spec.ingress ?? []).flatMap((rule, i) =>
+      rule.from?.length ? [] : [`${objectId(o)}: ingress[${i}] has no "from": it admits every source`],
+    ),
+    ...(spec.egress ?? []).flatMap((rule, i) =>
+      rule.to?.length ? [] : [`${objectId(o)}: egress[${i}] has no "to": it allows every destination`],
+    ),
+  ]);
+}
+
+/** Replica count within the HPA's bounds, for each Deployment that has an HPA. */
+export function scalingProblems(objects: KubeObject[]): string[] {
+  return checkEach(
+    objects,
+    'HorizontalPodAutoscaler',
+    'its scale target',
+    readHorizontalPodAutoscaler,
+    (hpa, spec) => {
+      const ref = spec.scaleTargetRef;
+      const target = objects.find((o) => o.kind === ref.kind && o.metadata?.name === ref.name);
+      if (!target) return [`${objectId(hpa)}: scales ${ref.kind}/${ref.name}, which is not rendered`];
+      const min = spec.minReplicas ?? 1;
+      const max = spec.maxReplicas;
+      const replicas = valueAt(target, ['spec', 'replicas']);
+      if (typeof replicas === 'number' && (replicas < min || replicas > max)) {
+        return [`${objectId(target)}: replicas ${replicas} outside ${objectId(hpa)} bounds ${min}..${max}`];
+      }
+      return [];
+    },
+  );
 }
 
 /**
@@ -180,10 +276,12 @@ export function scalingProblems(objects: KubeObject[]): string[] {
  * project's destinations.
  */
 export function projectProblems(objects: KubeObject[], env: string, project: KubeObject): string[] {
-  const out: string[] = [];
   const ns = `ml-${env}`;
-  const allowed: Any[] = project.spec?.namespaceResourceWhitelist ?? [];
-  const destinations: Any[] = project.spec?.destinations ?? [];
+  const read = readAppProject(project);
+  if (read.problems) return unreadable(project, `what it allows ${ns}`, read.problems);
+  const out: string[] = [];
+  const allowed = read.value.namespaceResourceWhitelist ?? [];
+  const destinations = read.value.destinations ?? [];
   if (!destinations.some((d) => d.namespace === ns || d.namespace === '*')) {
     out.push(`namespace ${ns} is not a destination of AppProject/${project.metadata?.name}`);
   }

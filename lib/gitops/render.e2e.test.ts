@@ -4,25 +4,22 @@
 // the exact message a user sees.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { isProjectError } from '../errors.ts';
-import { inCI } from '../testing/services.ts';
+import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
+import { kustomizeInstalled } from './testing/kustomize.ts';
 import { edit, fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
-let kustomize: KustomizeTool | undefined;
+const { describe } = needs(kustomizeInstalled());
+let kustomize: KustomizeTool;
 const roots: string[] = [];
 
 beforeAll(async () => {
-  // Like requireTool: a missing Kustomize skips locally and fails in CI.
-  try {
-    kustomize = await findKustomize();
-  } catch (e) {
-    if (inCI()) throw e;
-    console.warn(`skipping: ${(e as Error).message}`);
-  }
+  kustomize = await findKustomize();
 });
 afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
@@ -42,7 +39,7 @@ async function pinnedRepo(): Promise<string> {
 /** The problems of a render that must fail (only `envs` when given, to keep the test quick). */
 async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   try {
-    await renderAll({ root, kustomize: kustomize!, envs });
+    await renderAll({ root, kustomize, envs });
   } catch (e) {
     if (isProjectError(e) && e.code === 'INVALID') return e.details as string[];
     throw e;
@@ -50,21 +47,16 @@ async function problemsOf(root: string, envs?: string[]): Promise<string[]> {
   throw new Error('render passed, a problem was expected');
 }
 
-const run = (name: string, fn: () => Promise<void>) =>
-  test(name, async () => {
-    if (!kustomize) return; // skipped outside CI: requireTool printed why
-    await fn();
-  });
-
 describe('renderAll (real Kustomize)', () => {
-  run('renders every environment and manifests folder, valid, deterministic', async () => {
+  test('renders every environment and manifests folder, valid, deterministic', async () => {
     const root = await pinnedRepo();
-    const report = await renderAll({ root, kustomize: kustomize! });
+    const report = await renderAll({ root, kustomize });
     expect(report.targets.map((t) => t.target.id)).toEqual([
       'environments/dev',
       'environments/prod',
       'environments/staging',
       'manifests/argocd',
+      'manifests/ci-access',
       'manifests/monitoring',
       'manifests/training-job',
     ]);
@@ -83,7 +75,7 @@ describe('renderAll (real Kustomize)', () => {
     });
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
-      /^environments\/prod +ml-prod +8 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
+      /^environments\/prod +ml-prod +10 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
     );
 
     const dev = report.targets.find((t) => t.target.id === 'environments/dev')!;
@@ -94,27 +86,30 @@ describe('renderAll (real Kustomize)', () => {
       'HorizontalPodAutoscaler',
       'NetworkPolicy',
       'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
       'Service',
       'ServiceAccount',
       'ServiceMonitor',
     ]);
-    const dep = dev.objects.find((o) => o.kind === 'Deployment')!;
+    const dep = dev.objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment;
     const env = Object.fromEntries(
-      dep.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+      dep.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]),
     );
     expect(env.SERVING_MODEL_VERSION).toBe('2');
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
-    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe('2');
+    expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe('2');
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
     const paths = await writeRendered(out1, report);
-    await writeRendered(out2, await renderAll({ root, kustomize: kustomize! }));
+    await writeRendered(out2, await renderAll({ root, kustomize }));
     expect(paths.map((p) => p.slice(out1.length + 1))).toEqual([
       'environments/dev.yaml',
       'environments/prod.yaml',
       'environments/staging.yaml',
       'manifests/argocd.yaml',
+      'manifests/ci-access.yaml',
       'manifests/monitoring.yaml',
       'manifests/training-job.yaml',
     ]);
@@ -123,40 +118,40 @@ describe('renderAll (real Kustomize)', () => {
     }
   });
 
-  run(
-    'the HPA scales on CPU; the hpa-requests-in-flight component adds in-flight requests per pod',
-    async () => {
-      const root = await pinnedRepo();
-      const metricsOf = async () => {
-        const report = await renderAll({ root, kustomize: kustomize!, envs: ['prod'] });
-        const prod = report.targets.find((t) => t.target.id === 'environments/prod')!;
-        return prod.objects.find((o) => o.kind === 'HorizontalPodAutoscaler')!.spec.metrics;
+  test('the HPA scales on CPU; the hpa-requests-in-flight component adds in-flight requests per pod', async () => {
+    const root = await pinnedRepo();
+    const metricsOf = async () => {
+      const report = await renderAll({ root, kustomize: kustomize!, envs: ['prod'] });
+      const prod = report.targets.find((t) => t.target.id === 'environments/prod')!;
+      const hpa = prod.objects.find((o) => o.kind === 'HorizontalPodAutoscaler') as unknown as {
+        spec: { metrics: unknown };
       };
-      const cpu = {
-        type: 'Resource',
-        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
-      };
-      expect(await metricsOf()).toEqual([cpu]);
-      await edit(
-        root,
-        'environments/prod/kustomization.yaml',
-        'patches:\n',
-        'components:\n  - ../../manifests/components/hpa-requests-in-flight\npatches:\n',
-      );
-      expect(await metricsOf()).toEqual([
-        cpu,
-        {
-          type: 'Pods',
-          pods: {
-            metric: { name: 'serving_http_requests_in_flight' },
-            target: { type: 'AverageValue', averageValue: '8' },
-          },
+      return hpa.spec.metrics;
+    };
+    const cpu = {
+      type: 'Resource',
+      resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+    };
+    expect(await metricsOf()).toEqual([cpu]);
+    await edit(
+      root,
+      'environments/prod/kustomization.yaml',
+      'patches:\n',
+      'components:\n  - ../../manifests/components/hpa-requests-in-flight\npatches:\n',
+    );
+    expect(await metricsOf()).toEqual([
+      cpu,
+      {
+        type: 'Pods',
+        pods: {
+          metric: { name: 'serving_http_requests_in_flight' },
+          target: { type: 'AverageValue', averageValue: '8' },
         },
-      ]);
-    },
-  );
+      },
+    ]);
+  });
 
-  run('a pin that names a version not in the lock fails', async () => {
+  test('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'dev'), { model: MODEL, version: '7', entry: fakeEntry('7') });
     expect(await problemsOf(root, ['dev'])).toEqual([
@@ -164,7 +159,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a pin whose digests are not the lock entry fails', async () => {
+  test('a pin whose digests are not the lock entry fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'staging'), {
       model: MODEL,
@@ -179,7 +174,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('an environment without model-pin.yaml fails and names the promote command', async () => {
+  test('an environment without model-pin.yaml fails and names the promote command', async () => {
     const root = await pinnedRepo();
     await rm(join(root, 'environments', 'prod', 'model-pin.yaml'));
     expect(await problemsOf(root, ['prod'])).toEqual([
@@ -187,7 +182,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a missing readiness probe fails in every environment', async () => {
+  test('a missing readiness probe fails in every environment', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', /\n {10}readinessProbe:\n(?: {12}.*\n)+/, '\n');
     expect(await problemsOf(root)).toEqual(
@@ -197,7 +192,7 @@ describe('renderAll (real Kustomize)', () => {
     );
   });
 
-  run('a missing memory limit fails', async () => {
+  test('a missing memory limit fails', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/deployment.yaml', '              memory: 1Gi\n', '');
     await edit(root, 'environments/dev/resources.yaml', '              memory: 512Mi\n', '');
@@ -206,7 +201,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a container that may escalate privileges fails', async () => {
+  test('a container that may escalate privileges fails', async () => {
     const root = await pinnedRepo();
     await edit(
       root,
@@ -219,7 +214,34 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('an object that breaks its schema fails, naming the field', async () => {
+  test('a Role with a wildcard or Secrets, and a NetworkPolicy rule open to everyone, fail (least privilege)', async () => {
+    const root = await pinnedRepo();
+    await edit(
+      root,
+      'manifests/training-job/submitter-rbac.yaml',
+      'verbs: ["create", "get", "delete"]',
+      'verbs: ["*"]',
+    );
+    await edit(
+      root,
+      'manifests/ci-access/argocd-rbac.yaml',
+      'resources: ["applications"]',
+      'resources: ["applications", "secrets"]',
+    );
+    await edit(
+      root,
+      'manifests/base/networkpolicy.yaml',
+      /\n {4}- from:\n {8}- namespaceSelector:\n {12}matchLabels:\n {14}kubernetes.io\/metadata.name: ingress-nginx\n {6}ports:\n/,
+      '\n    - ports:\n',
+    );
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'environments/dev: NetworkPolicy/model-server: ingress[0] has no "from": it admits every source',
+      'manifests/ci-access: Role/rollout-verifier: rules[0]: reaches Secrets',
+      'manifests/training-job: Role/training-submitter: rules[0]: verbs has "*"; list what is needed',
+    ]);
+  });
+
+  test('an object that breaks its schema fails, naming the field', async () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/base/hpa.yaml', 'averageUtilization: 70', 'averageUtilization: high');
     await edit(root, 'manifests/argocd/applicationset.yaml', 'goTemplate: true', 'goTemplate: "yes"');
@@ -232,7 +254,16 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  run('a kind the AppProject does not allow fails', async () => {
+  test('a malformed pod spec is a problem in the report, not a TypeError', async () => {
+    const root = await pinnedRepo();
+    await edit(root, 'manifests/training-job/job.yaml', 'drop: ["ALL"]', 'drop: 5');
+    expect(await problemsOf(root, ['dev'])).toEqual([
+      'manifests/training-job: Job/model-training: schema: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+      'manifests/training-job: Job/model-training: cannot check the pod spec: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+    ]);
+  });
+
+  test('a kind the AppProject does not allow fails', async () => {
     const root = await pinnedRepo();
     await edit(
       root,

@@ -16,8 +16,17 @@ import { writeFileAtomic } from '../fs.ts';
 import { type Lock, readLock } from '../lock/index.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
 import { PIN_FILE } from './pin.ts';
-import { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
+import {
+  networkPolicyProblems,
+  pinProblems,
+  projectProblems,
+  rbacProblems,
+  renderedPin,
+  scalingProblems,
+  workloadProblems,
+} from './policy.ts';
 import { schemaProblems } from './schemas.ts';
+import { readHorizontalPodAutoscaler, readPodSpec, valueAt } from './shapes.ts';
 import { type KustomizeTool, runKustomize } from './tools.ts';
 
 /** One folder to render: `environments/<env>` or `manifests/<name>`. */
@@ -127,7 +136,12 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
     const local: string[] = [];
     for (const o of objects)
       for (const p of await schemaProblems(o)) local.push(`${objectId(o)}: schema: ${p}`);
-    local.push(...workloadProblems(objects), ...scalingProblems(objects));
+    local.push(
+      ...workloadProblems(objects),
+      ...scalingProblems(objects),
+      ...rbacProblems(objects),
+      ...networkPolicyProblems(objects),
+    );
     if (target.env) {
       local.push(...pinProblems(objects, target.env, lock!, lockName));
       if (project) local.push(...projectProblems(objects, target.env, project));
@@ -169,12 +183,12 @@ export function summarize(report: RenderReport): TargetSummary[] {
   return report.targets.map(({ target, objects }) => {
     const namespaces = [...new Set(objects.map((o) => o.metadata?.namespace).filter(Boolean))].sort();
     const workload = objects.find((o) => o.kind === 'Deployment') ?? objects.find((o) => o.kind === 'Job');
-    const pod = workload?.kind === 'Job' ? workload.spec?.template?.spec : workload?.spec?.template?.spec;
-    const image: string = pod?.containers?.[0]?.image ?? '-';
-    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    const image = (workload && readPodSpec(workload)?.value?.containers[0]?.image) ?? '-';
+    const hpaObject = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    const hpa = hpaObject && readHorizontalPodAutoscaler(hpaObject).value;
     const replicas =
       workload?.kind === 'Deployment'
-        ? `${workload.spec?.replicas ?? 1}${hpa ? ` (hpa ${hpa.spec?.minReplicas ?? 1}-${hpa.spec?.maxReplicas})` : ''}`
+        ? `${valueAt(workload, ['spec', 'replicas']) ?? 1}${hpa ? ` (hpa ${hpa.minReplicas ?? 1}-${hpa.maxReplicas})` : ''}`
         : '-';
     const pin = target.env ? renderedPin(objects) : undefined;
     return {

@@ -7,29 +7,83 @@ import { checkWorkflowsDir, workflowProblems } from './workflows.ts';
 
 const DIR = join(REPO_ROOT, '.github', 'workflows');
 const SHA = 'actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0';
+/** A GitHub Actions expression `${{ e }}`, as the YAML spells it. */
+const expr = (e: string) => `\${{ ${e} }}`;
 const load = async (f: string) => parse(await readFile(join(DIR, f), 'utf8'));
 
 describe('the repository workflows', () => {
-  test('all five exist and follow the policy', async () => {
+  test('all six exist and follow the policy', async () => {
     const { files, problems } = await checkWorkflowsDir(DIR);
     expect(files).toEqual(
-      expect.arrayContaining(['ci.yml', 'drift.yml', 'promote.yml', 'train.yml', 'verify.yml']),
+      expect.arrayContaining([
+        'ci.yml',
+        'drift.yml',
+        'promote.yml',
+        'provenance.yml',
+        'train.yml',
+        'verify.yml',
+      ]),
     );
     expect(problems).toEqual([]);
   });
 
-  test('train.yml: pull_request only, self-hosted GPU runner behind the fork guard, npm run train:ci', async () => {
+  test('train.yml: pull_request_target only; the self-hosted jobs need the authorize gate and check out the authorized commit', async () => {
     const wf = await load('train.yml');
-    expect(Object.keys(wf.on)).toEqual(['pull_request']);
-    expect(wf.on.pull_request.paths).toEqual(
+    expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
+    expect(wf.on.pull_request_target.types).toEqual(['opened', 'synchronize', 'reopened', 'labeled']);
+    expect(wf.on.pull_request_target.paths).toEqual(
       expect.arrayContaining(['training/**', 'data/**', 'training/configs/**']),
     );
-    expect(wf.jobs.train['runs-on']).toEqual(['self-hosted', 'gpu']);
-    expect(wf.jobs.train.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
-    expect(wf.jobs.train.if).toContain("github.event.label.name == 'safe-to-train'");
-    expect(wf.jobs.train.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toContain(
-      'npm run train:ci',
-    );
+    const gate = wf.jobs.authorize;
+    expect(gate['runs-on']).toBe('ubuntu-latest');
+    expect(gate.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
+    expect(gate.steps.map((s: { with?: { ref?: string } }) => s.with?.ref).filter(Boolean)).toEqual([]);
+    expect(gate.steps.at(-1)).toMatchObject({ id: 'decide', run: 'npm run -s authorize-training' });
+    for (const [id, fork, contents] of [
+      ['train', 'false', 'write'],
+      ['train-fork', 'true', 'read'],
+    ] as const) {
+      const job = wf.jobs[id];
+      expect(job['runs-on']).toEqual(['self-hosted', 'gpu']);
+      expect(job.needs).toBe('authorize');
+      expect(job.if).toBe(
+        `needs.authorize.outputs.authorized == 'true' && needs.authorize.outputs.fork == '${fork}'`,
+      );
+      expect(job.permissions).toEqual({ contents, 'pull-requests': 'write' });
+      expect(job.steps[0].with.ref).toBe(`${expr('needs.authorize.outputs.sha')}`);
+      expect(job.steps.at(-1).run).toBe('npm run train:ci');
+    }
+  });
+
+  test('provenance.yml: pull_request_target (the base branch copy), the PR read as data only, check-provenance from the merge base', async () => {
+    const wf = await load('provenance.yml');
+    expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
+    const job = wf.jobs.provenance;
+    expect(job['runs-on']).toBe('ubuntu-latest');
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(job.steps[0].with).toEqual({ 'fetch-depth': 0 });
+    expect(job.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toEqual([
+      'npm ci --no-audit --no-fund',
+      `git fetch --no-tags origin "+refs/pull/\${PR_NUMBER}/head:refs/remotes/origin/pr-head"`,
+      'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA"',
+    ]);
+  });
+
+  test('CODEOWNERS covers the lock, environments/ and the workflows', async () => {
+    const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/));
+    const ownerOf = (pattern: string) => owners.find(([p]) => p === pattern)?.slice(1);
+    for (const pattern of ['/models.lock.json', '/environments/', '/.github/']) {
+      expect([pattern, ownerOf(pattern)]).toEqual([pattern, ['@OWNER/ml-maintainers']]);
+    }
+  });
+
+  test('no workflow passes secrets: inherit', async () => {
+    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
+      expect([f, await readFile(join(DIR, f), 'utf8')]).toEqual([f, expect.not.stringContaining('inherit')]);
+    }
   });
 
   test('promote.yml: dev, then staging and prod behind their environments, one concurrency group each, never cancelled', async () => {
@@ -82,10 +136,11 @@ describe('workflowProblems', () => {
     ]);
   });
 
-  test('a self-hosted job for pull requests without the fork guard', () => {
+  test('regression (issue 11): a self-hosted job on pull_request is refused even behind the old label/fork if:', () => {
     const text = wf(
       [
         '  a:',
+        "    if: github.event.pull_request.head.repo.full_name == github.repository || github.event.label.name == 'safe-to-train'",
         '    runs-on: [self-hosted, gpu]',
         '    permissions: {}',
         '    steps:',
@@ -94,26 +149,95 @@ describe('workflowProblems', () => {
       ].join('\n'),
     );
     expect(workflowProblems('t.yml', text)).toEqual([
-      't.yml: job a: runs on a self-hosted runner for pull_request without the fork guard (github.event.pull_request.head.repo.full_name == github.repository || label safe-to-train)',
+      "t.yml: job a: runs on a self-hosted runner for pull_request: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s authorize-training)",
     ]);
   });
 
-  test('pull_request_target on a self-hosted runner, and write permissions at the top', () => {
+  const target = (jobs: string[]) =>
+    ['on: pull_request_target', 'permissions: {}', 'jobs:', ...jobs, ''].join('\n');
+  const gateJob = (extra: string[] = []) => [
+    '  gate:',
+    '    runs-on: ubuntu-latest',
+    '    permissions: {}',
+    '    outputs:',
+    `      authorized: ${expr('steps.d.outputs.authorized')}`,
+    '    steps:',
+    `      - uses: ${SHA}`,
+    ...extra,
+    '      - id: d',
+    '        run: npm run -s authorize-training',
+  ];
+
+  test('pull_request_target: a self-hosted job behind the gate passes', () => {
+    const text = target([
+      ...gateJob(),
+      '  train:',
+      '    needs: gate',
+      "    if: needs.gate.outputs.authorized == 'true'",
+      '    runs-on: [self-hosted, gpu]',
+      '    permissions: {}',
+      '    steps:',
+      `      - uses: ${SHA}`,
+      '        with:',
+      `          ref: ${expr('github.event.pull_request.head.sha')}`,
+    ]);
+    expect(workflowProblems('t.yml', text)).toEqual([]);
+  });
+
+  test('pull_request_target: self-hosted or PR checkout without the gate, a gate that checks out the PR, secrets: inherit, write at the top', () => {
     const text = [
       'on: pull_request_target',
       'permissions:',
       '  contents: write',
       'jobs:',
+      ...gateJob(['        with:', `          ref: ${expr('github.event.pull_request.head.sha')}`]),
       '  a:',
       '    runs-on: [self-hosted]',
       '    permissions: {}',
       '    steps:',
       '      - run: echo',
+      '  b:',
+      '    needs: gate',
+      '    runs-on: ubuntu-latest',
+      '    permissions: {}',
+      '    steps:',
+      `      - uses: ${SHA}`,
+      '        with:',
+      `          ref: ${expr('github.event.pull_request.head.sha')}`,
+      '  c:',
+      '    permissions: {}',
+      '    uses: ./.github/workflows/verify.yml',
+      '    secrets: inherit',
       '',
     ].join('\n');
     expect(workflowProblems('t.yml', text)).toEqual([
       't.yml: top-level permissions grant more than read',
-      't.yml: job a: runs on a self-hosted runner for pull_request_target (fork code with secrets)',
+      `t.yml: job gate: the gate checks out ${expr('github.event.pull_request.head.sha')}; it must run the base branch's code only`,
+      "t.yml: job a: runs on a self-hosted runner for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')",
+      `t.yml: job b: checks out ${expr('github.event.pull_request.head.sha')} for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')`,
+      't.yml: job c: secrets: inherit passes every secret; name the ones the called workflow needs',
     ]);
+  });
+
+  test('fields of the wrong shape are read as absent, never a TypeError', () => {
+    const text = [
+      'on: push',
+      'permissions: 5',
+      'jobs:',
+      '  a: 5',
+      '  b:',
+      '    permissions: {}',
+      '    steps: 5',
+      '  c:',
+      '    permissions: {}',
+      '    runs-on: {labels: self-hosted}',
+      '    steps: [null, {uses: 7}]',
+      '',
+    ].join('\n');
+    expect(workflowProblems('w.yml', text)).toEqual([
+      'w.yml: top-level permissions grant more than read',
+      'w.yml: job a: no permissions',
+    ]);
+    expect(workflowProblems('w.yml', '- a list\n')).toEqual(['w.yml: not a workflow']);
   });
 });

@@ -39,7 +39,23 @@ describe('entryFromArtifact', () => {
       metrics: { accuracy: 0.93, macro_f1: 0.91, loss: 0.2, samples: 100 },
       mlflow: { runId: 'abc123', modelVersion: '4', trackingUri: 'http://mlflow:5000' },
       paramsDigest: `sha256:${sha256(stableStringify({ epochs: 3, seed: 1 }))}`,
+      backend: 'cpu',
     });
+  });
+
+  it('records the backend id, which tells tfjs-node-gpu (tensorflow-gpu) from tfjs-node (tensorflow)', async () => {
+    const dir = join(root, 'gpu');
+    await makeArtifact(dir, 3);
+    const training = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8'));
+    training.backend = { id: 'tensorflow-gpu', name: 'tensorflow', package: '@tensorflow/tfjs-node-gpu' };
+    const text = JSON.stringify(training);
+    await writeFile(join(dir, 'training.json'), text);
+    const digests = JSON.parse(await readFile(join(dir, 'digests.json'), 'utf8'));
+    digests.files['training.json'] = sha256(text);
+    digests.root = rootDigest(digests.files);
+    await writeFile(join(dir, 'digests.json'), JSON.stringify(digests));
+    const entry = await entryFromArtifact(dir, { uri: 'artifacts/gpu' });
+    expect(entry.backend).toBe('tensorflow-gpu');
   });
 
   it('accepts a bare hex dataset digest, and null MLflow fields when tracked locally', async () => {

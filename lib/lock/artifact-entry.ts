@@ -8,6 +8,7 @@ import { rootDigest, sha256, sha256File } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
 import { readJsonFile } from '../fs.ts';
 import { stableStringify } from '../json.ts';
+import { hasCredentials, safeUrl } from '../redact.ts';
 import { compileValidator } from '../schema.ts';
 import { ARTIFACT_FILE_PATTERN, validateVersionEntry } from './schema.ts';
 import type { LockedVersion } from './types.ts';
@@ -25,6 +26,7 @@ interface TrainingFile {
   params?: unknown;
   paramsDigest?: string;
   gitCommit?: string;
+  backend?: { id?: string; name?: string };
 }
 
 const validateDigestsFile = compileValidator<DigestsFile>({
@@ -50,6 +52,7 @@ const validateTrainingFile = compileValidator<TrainingFile>({
     datasetDigest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
     paramsDigest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
     gitCommit: { type: 'string' },
+    backend: { type: 'object' },
   },
 });
 
@@ -64,6 +67,9 @@ export interface ArtifactEntryOptions {
   /** Overrides training.json `gitCommit`. */
   gitCommit?: string | null;
 }
+
+/** A tracking URI as the lock records it: never with credentials (the lock is public). */
+const withoutCredentials = (url: string) => (hasCredentials(url) ? safeUrl(url).replace(/\/+$/, '') : url);
 
 const prefixed = (hex: string) => (hex.startsWith('sha256:') ? hex : `sha256:${hex}`);
 
@@ -95,6 +101,7 @@ export async function entryFromArtifact(dir: string, options: ArtifactEntryOptio
         `${path}: listed in ${digestsPath} but cannot be read (${e.code ?? e.message})`,
         {
           subject: path,
+          cause: e,
         },
       );
     });
@@ -147,11 +154,15 @@ export async function entryFromArtifact(dir: string, options: ArtifactEntryOptio
     mlflow: {
       runId: options.runId ?? null,
       modelVersion: options.modelVersion ?? null,
-      ...(options.trackingUri ? { trackingUri: options.trackingUri } : {}),
+      ...(options.trackingUri ? { trackingUri: withoutCredentials(options.trackingUri) } : {}),
     },
     paramsDigest: training.paramsDigest
       ? prefixed(training.paramsDigest)
       : `sha256:${sha256(stableStringify(params))}`,
+    // `id` tells tfjs-node-gpu from tfjs-node; artifacts from before it was recorded have only `name`
+    ...(typeof (training.backend?.id ?? training.backend?.name) === 'string'
+      ? { backend: (training.backend?.id ?? training.backend?.name) as string }
+      : {}),
   };
   return validateVersionEntry(entry, `lock entry built from ${dir}`);
 }

@@ -27,6 +27,16 @@ export {
   versionWithRoot,
 } from './mutate.ts';
 export {
+  ARTIFACT_ORIGINS_FILE,
+  type ArtifactOrigins,
+  checkProvenance,
+  formatProvenanceReport,
+  loadArtifactOrigins,
+  type ProvenanceOptions,
+  type ProvenanceProblem,
+  type ProvenanceReport,
+} from './provenance.ts';
+export {
   ARTIFACT_FILE_PATTERN,
   crossCheckLock,
   digestsSchema,

@@ -40,6 +40,7 @@ export async function readLockText(path: string): Promise<string> {
     if (err.code === 'ENOENT') {
       throw new ProjectError('NOT_FOUND', `${path}: no such lock file`, {
         subject: path,
+        cause: e,
         hint: 'create an empty one with `npm run -s lock -- init`, or pass --lock <path>',
       });
     }
@@ -72,7 +73,10 @@ export async function initLock(path: string): Promise<void> {
     await link(tmp, path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new ProjectError('CONFLICT', `${path} exists already; not overwriting it`, { subject: path });
+      throw new ProjectError('CONFLICT', `${path} exists already; not overwriting it`, {
+        subject: path,
+        cause: e,
+      });
     }
     throw e;
   } finally {

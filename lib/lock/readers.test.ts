@@ -59,6 +59,28 @@ const BROKEN: [what: string, edit: (lock: Record<string, unknown>) => void, mess
     /rootDigest: is f{64} but the digests add up to/,
   ],
   [
+    'credentials in the artifact URI (a lock is committed and printed: a secret there is leaked)',
+    (l) => {
+      const v = (l.models as Record<string, Record<string, Record<string, Record<string, unknown>>>>).demo!
+        .versions!['1']!;
+      v.artifactUri = 'https://alice:pa55word@models.example.com/demo/1/';
+    },
+    /versions\/1\/artifactUri: carries credentials \(user:password@ or a secret query parameter\)/,
+  ],
+  [
+    'credentials in the tracking URI',
+    (l) => {
+      const v = (l.models as Record<string, Record<string, Record<string, Record<string, unknown>>>>).demo!
+        .versions!['1']!;
+      v.mlflow = {
+        runId: 'abc',
+        modelVersion: null,
+        trackingUri: 'https://alice:pa55word@mlflow.example.com',
+      };
+    },
+    /versions\/1\/mlflow\/trackingUri: carries credentials/,
+  ],
+  [
     'a pin to a version that does not exist',
     (l) => {
       (l.models as Record<string, Record<string, Record<string, string>>>).demo!.pins!.dev = '7';

@@ -6,6 +6,7 @@
  */
 import { rootDigest } from '../digest.ts';
 import { isProjectError, ProjectError } from '../errors.ts';
+import { hasCredentials } from '../redact.ts';
 import { compileValidator } from '../schema.ts';
 import { jsonPointer } from './json-text.ts';
 import type { Lock, LockedVersion } from './types.ts';
@@ -68,6 +69,8 @@ const versionSchema = {
       },
     },
     paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+    // lib/backend.ts BackendName of the run (training.json backend.id): tensorflow-gpu, tensorflow, cpu
+    backend: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
   },
 } as const;
 
@@ -149,6 +152,7 @@ function withNamedKeys(e: unknown): never {
   throw new ProjectError('INVALID', `${subject} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
     subject,
     details: e.details,
+    cause: e,
     hint: 'fix each field listed (see docs/lock-file.md), or restore the file from git',
   });
 }
@@ -227,6 +231,18 @@ export function crossCheckLock(lock: Lock): string[] {
         problems.push(
           `${at('versions', id, 'rootDigest')}: is ${v.rootDigest} but the digests add up to ${root} (lib/digest.ts rootDigest)`,
         );
+      }
+      // The lock is committed and printed everywhere: a credential in it is a leaked secret.
+      const urls: [string[], string | null | undefined][] = [
+        [['artifactUri'], v.artifactUri],
+        [['mlflow', 'trackingUri'], v.mlflow.trackingUri],
+      ];
+      for (const [field, url] of urls) {
+        if (url && hasCredentials(url)) {
+          problems.push(
+            `${at('versions', id, ...field)}: carries credentials (user:password@ or a secret query parameter); remove them and give them through the environment (MLFLOW_TRACKING_TOKEN)`,
+          );
+        }
       }
     }
   }

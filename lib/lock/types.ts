@@ -32,6 +32,8 @@ export interface LockedVersion {
   mlflow: MlflowRef;
   /** `sha256:<hex>` of the training config (stableStringify of training.json `config`). */
   paramsDigest: string;
+  /** The backend it was trained on (training.json `backend.id`): `tensorflow-gpu`, `tensorflow` or `cpu`. */
+  backend?: string;
 }
 
 /** One move of a pin: a record in the append-only `promotions` history. */

@@ -6,15 +6,17 @@
 
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { MLFLOW_ARTIFACTS_ROUTE } from '../artifact-store/index.ts';
-import { type MlflowServer, startMlflow } from '../testing/mlflow.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
 import { emptyLock } from './io.ts';
 import { addCandidate, pinVersion } from './mutate.ts';
 import { makeArtifact, makeEntry, tempDir } from './testing.ts';
 import { verifyLock } from './verify.ts';
 
-let server: MlflowServer | undefined;
+const { describe } = needs(mlflowInstalled());
+let server: MlflowServer;
 let dir: string;
 let files: Record<string, string>;
 
@@ -22,7 +24,6 @@ beforeAll(async () => {
   server = await startMlflow();
   dir = await tempDir('lock-mlflow-');
   ({ files } = await makeArtifact(join(dir, 'artifact'), 7));
-  if (!server) return;
   for (const name of Object.keys(files)) {
     const res = await fetch(`${server.uri}${MLFLOW_ARTIFACTS_ROUTE}/lock-e2e/demo/1/${name}`, {
       method: 'PUT',
@@ -39,7 +40,6 @@ afterAll(async () => {
 
 describe('verifyLock through a real MLflow artifact proxy', () => {
   it('fetches mlflow-artifacts:/ files and checks every digest, and names a mismatch', async () => {
-    if (!server) return;
     const lockFor = (digests: Record<string, string>) =>
       pinVersion(
         addCandidate(emptyLock(), {

@@ -1,18 +1,19 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type MlflowServer, startMlflow } from '../testing/mlflow.ts';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
 import { MlflowClient } from './client.ts';
 
-let server: MlflowServer | undefined;
+const { describe } = needs(mlflowInstalled());
+let server: MlflowServer;
 let client: MlflowClient;
 let dir: string;
 
 beforeAll(async () => {
   server = await startMlflow();
-  if (server)
-    client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
+  client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
   dir = await mkdtemp(join(tmpdir(), 'mlflow-client-'));
 }, 300_000);
 
@@ -21,17 +22,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const t = (name: string, fn: () => Promise<void>) => it(name, async () => (server ? fn() : undefined));
-
 describe('MlflowClient against a real MLflow server', () => {
-  t('gets or creates an experiment, idempotently', async () => {
+  it('gets or creates an experiment, idempotently', async () => {
     expect(await client.getExperimentByName('client-e2e')).toBeUndefined();
     const id = await client.getOrCreateExperiment('client-e2e');
     expect(await client.getOrCreateExperiment('client-e2e')).toBe(id);
     expect((await client.getExperimentByName('client-e2e'))?.experiment_id).toBe(id);
   });
 
-  t('logs params, tags and 2500 metric points in chunks, and reads the whole history back', async () => {
+  it('logs params, tags and 2500 metric points in chunks, and reads the whole history back', async () => {
     const experimentId = await client.getOrCreateExperiment('client-e2e');
     const run = await client.createRun({ experimentId, runName: 'batch', tags: [{ key: 'k', value: 'v' }] });
     expect(run.status).toBe('RUNNING');
@@ -64,7 +63,7 @@ describe('MlflowClient against a real MLflow server', () => {
     );
   });
 
-  t('uploads a folder through the artifact proxy, lists it and downloads it byte for byte', async () => {
+  it('uploads a folder through the artifact proxy, lists it and downloads it byte for byte', async () => {
     const experimentId = await client.getOrCreateExperiment('client-e2e');
     const run = await client.createRun({ experimentId, runName: 'artifacts' });
     const src = join(dir, 'model');
@@ -90,7 +89,7 @@ describe('MlflowClient against a real MLflow server', () => {
     ).toBe('["a","b"]\n');
   });
 
-  t('registers a model (idempotently), creates versions and moves an alias', async () => {
+  it('registers a model (idempotently), creates versions and moves an alias', async () => {
     const experimentId = await client.getOrCreateExperiment('client-e2e');
     const run = await client.createRun({ experimentId, runName: 'register' });
     await client.uploadArtifact(run.artifact_uri, 'model/model.json', new TextEncoder().encode('{}'));

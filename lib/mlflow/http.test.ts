@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../errors.ts';
-import { freePort } from '../testing/mlflow.ts';
+import { freePort } from '../testing/ports.ts';
 import { MlflowHttp } from './http.ts';
 import { backoffDelayMs } from './retry.ts';
 
@@ -132,6 +132,9 @@ describe('MlflowHttp', () => {
     expect(e.code).toBe('UNAVAILABLE');
     expect(e.message).toContain(`GET ${url}/health failed after 4 attempts: fetch failed (ECONNREFUSED)`);
     expect(e.message).not.toContain(TOKEN);
+    // The last attempt's network error is kept as the cause.
+    expect((e.cause as Error).message).toBe('fetch failed');
+    expect(((e.cause as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });
 
   it('redacts the token from text a server sends back', () => {

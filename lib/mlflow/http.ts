@@ -46,6 +46,7 @@ export function splitCredentials(url: string): { url: string; auth?: MlflowAuth 
   try {
     u = new URL(url);
   } catch {
+    // No cause: the URL parser's error holds the raw URI, credentials included.
     throw new ProjectError('INVALID', `tracking URI "${redactText(url)}" is not a URL`, {
       subject: 'MLFLOW_TRACKING_URI',
       hint: 'set MLFLOW_TRACKING_URI to http(s)://host:port of the MLflow server',
@@ -117,6 +118,8 @@ export class MlflowHttp {
     for (let attempt = 0; ; attempt++) {
       let reason = '';
       let status: number | undefined;
+      /** The network error of this attempt, kept as the cause of the last one's error. */
+      let failure: unknown;
       try {
         const res = await this.#fetch(url, {
           method: req.method,
@@ -150,11 +153,14 @@ export class MlflowHttp {
             {
               subject: this.baseUrl,
               hint: 'check MLFLOW_TRACKING_URI',
+              cause: e,
             },
           );
         }
-        if (status === undefined) reason = describeNetworkError(e);
-        else reason ||= `HTTP ${status}`;
+        if (status === undefined) {
+          reason = describeNetworkError(e);
+          failure = e;
+        } else reason ||= `HTTP ${status}`;
       }
       reason = this.redact(reason);
       if (attempt >= this.#retry.maxRetries) {
@@ -165,6 +171,7 @@ export class MlflowHttp {
             subject: this.baseUrl,
             hint: `check that the MLflow server at ${this.baseUrl} is up and reachable (MLFLOW_TRACKING_URI), then retry`,
             details: { status, url },
+            cause: failure,
           },
         );
       }

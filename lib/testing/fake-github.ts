@@ -12,6 +12,10 @@
  * - PATCH  /repos/{o}/{r}/pulls/{n}             → 200 pull request
  * - POST   /repos/{o}/{r}/issues/{n}/labels     → 200 labels of the issue
  * - POST   /repos/{o}/{r}/dispatches            → 204 (event_type required, else 422)
+ * - GET    /repos/{o}/{r}/pulls/{n}             → 200 pull request (head.repo.full_name: a fork's)
+ * - GET    /repos/{o}/{r}/pulls/{n}/reviews     (per_page, page; chronological, as GitHub lists them)
+ * - GET    /repos/{o}/{r}/collaborators/{user}/permission → 200 { permission, role_name, user };
+ *          404 for a login the fake does not know
  *
  * Every request must carry `Authorization: token <t>` or `Bearer <t>` with
  * the configured token (401 "Bad credentials" otherwise).
@@ -19,6 +23,8 @@
  * @see https://docs.github.com/en/rest/pulls/pulls
  * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
  * @see https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+ * @see https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
+ * @see https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,11 +51,33 @@ export interface FakePull {
   title: string;
   body: string | null;
   draft: boolean;
-  head: { ref: string; label: string; sha: string };
-  base: { ref: string; label: string };
+  user: { login: string; id: number; type: string };
+  head: { ref: string; label: string; sha: string; repo: { full_name: string } | null };
+  base: { ref: string; label: string; sha: string; repo: { full_name: string } };
   labels: { id: number; name: string; color: string; default: boolean }[];
   created_at: string;
 }
+
+/** A review's state as the REST API spells it. */
+export type FakeReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+
+export interface FakeReview {
+  id: number;
+  node_id: string;
+  user: { login: string; id: number; type: string };
+  body: string;
+  state: FakeReviewState;
+  html_url: string;
+  pull_request_url: string;
+  _links: { html: { href: string }; pull_request: { href: string } };
+  submitted_at?: string;
+  /** The PR head commit the review was submitted on. */
+  commit_id: string | null;
+  author_association: string;
+}
+
+/** A repository role (role_name); `permission` is its legacy base role (maintain → write, triage → read). */
+export type FakeRole = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
 
 export interface RecordedRequest {
   method: string;
@@ -69,8 +97,22 @@ export interface FakeGithub {
   comments: Map<number, FakeComment[]>;
   pulls: FakePull[];
   dispatches: { event_type: string; client_payload: unknown }[];
+  /** pull number → its reviews, oldest first. */
+  reviews: Map<number, FakeReview[]>;
+  /** login → role on the repository (GET .../collaborators/{login}/permission). */
+  roles: Map<string, FakeRole>;
   /** Add a comment as someone else (to test pagination and markers). */
   addComment(issue: number, body: string, login?: string): FakeComment;
+  /** Open a pull request as `user` from `headRepo` (default this repository; a fork: "someone/models"). */
+  addPull(input: {
+    head: string;
+    sha: string;
+    headRepo?: string | null;
+    base?: string;
+    user?: string;
+  }): FakePull;
+  /** Submit a review on pull `number` at commit `commitId`. */
+  addReview(number: number, review: { login: string; state: FakeReviewState; commitId: string }): FakeReview;
   close(): Promise<void>;
 }
 
@@ -106,6 +148,8 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
   const comments = new Map<number, FakeComment[]>();
   const pulls: FakePull[] = [];
   const dispatches: FakeGithub['dispatches'] = [];
+  const reviews = new Map<number, FakeReview[]>();
+  const roles = new Map<string, FakeRole>();
   const requests: RecordedRequest[] = [];
   let nextId = 1000;
   let nextNumber = options.firstNumber ?? 1;
@@ -142,6 +186,81 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
   const invalid = (res: ServerResponse, message: string, errors: unknown[] = []) =>
     json(res, 422, { message, errors, documentation_url: 'https://docs.github.com/rest', status: '422' });
 
+  /** One page of `all` with GitHub's Link header (rel next/last/prev/first), per_page at most 100. */
+  const paginated = (res: ServerResponse, u: URL, query: Record<string, string>, all: unknown[]) => {
+    const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100);
+    const page = Math.max(Number(query.page ?? 1) || 1, 1);
+    const last = Math.max(Math.ceil(all.length / perPage), 1);
+    const links: string[] = [];
+    const link = (p: number, rel: string) => {
+      const l = new URL(`${url}${u.pathname}`);
+      l.searchParams.set('per_page', String(perPage));
+      l.searchParams.set('page', String(p));
+      links.push(`<${l.href}>; rel="${rel}"`);
+    };
+    if (page < last) {
+      link(page + 1, 'next');
+      link(last, 'last');
+    }
+    if (page > 1) {
+      link(page - 1, 'prev');
+      link(1, 'first');
+    }
+    return json(
+      res,
+      200,
+      all.slice((page - 1) * perPage, page * perPage),
+      links.length ? { link: links.join(', ') } : {},
+    );
+  };
+
+  const userOf = (login: string) => ({
+    login,
+    id: 1000 + login.length,
+    type: login.endsWith('[bot]') ? 'Bot' : 'User',
+  });
+
+  const makePull = (input: {
+    title: string;
+    body: string | null;
+    draft: boolean;
+    head: string;
+    sha: string;
+    headRepo: string | null;
+    base: string;
+    user: string;
+  }): FakePull => {
+    const number = nextNumber++;
+    const headOwner = input.headRepo?.split('/')[0] ?? owner;
+    const pr: FakePull = {
+      id: nextId++,
+      number,
+      url: `${url}/repos/${owner}/${repo}/pulls/${number}`,
+      html_url: `${web}/pull/${number}`,
+      state: 'open',
+      title: input.title,
+      body: input.body,
+      draft: input.draft,
+      user: userOf(input.user),
+      head: {
+        ref: input.head,
+        label: `${headOwner}:${input.head}`,
+        sha: input.sha,
+        repo: input.headRepo === null ? null : { full_name: input.headRepo },
+      },
+      base: {
+        ref: input.base,
+        label: `${owner}:${input.base}`,
+        sha: 'b'.repeat(40),
+        repo: { full_name: `${owner}/${repo}` },
+      },
+      labels: [],
+      created_at: now(),
+    };
+    pulls.push(pr);
+    return pr;
+  };
+
   const server = createServer((req, res) => {
     void (async () => {
       const u = new URL(req.url ?? '/', 'http://fake');
@@ -175,33 +294,7 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
       const lm = /^\/issues\/(\d+)\/labels$/.exec(path);
       if (cm) {
         const issue = Number(cm[1]);
-        if (req.method === 'GET') {
-          const all = comments.get(issue) ?? [];
-          const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100);
-          const page = Math.max(Number(query.page ?? 1) || 1, 1);
-          const last = Math.max(Math.ceil(all.length / perPage), 1);
-          const links: string[] = [];
-          const link = (p: number, rel: string) => {
-            const l = new URL(`${url}${u.pathname}`);
-            l.searchParams.set('per_page', String(perPage));
-            l.searchParams.set('page', String(p));
-            links.push(`<${l.href}>; rel="${rel}"`);
-          };
-          if (page < last) {
-            link(page + 1, 'next');
-            link(last, 'last');
-          }
-          if (page > 1) {
-            link(page - 1, 'prev');
-            link(1, 'first');
-          }
-          return json(
-            res,
-            200,
-            all.slice((page - 1) * perPage, page * perPage),
-            links.length ? { link: links.join(', ') } : {},
-          );
-        }
+        if (req.method === 'GET') return paginated(res, u, query, comments.get(issue) ?? []);
         if (req.method === 'POST') {
           if (typeof b.body !== 'string') return invalid(res, 'Invalid request.\n\n"body" wasn\'t supplied.');
           return json(res, 201, makeComment(issue, b.body, 'github-actions[bot]'));
@@ -245,23 +338,35 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
             },
           ]);
         }
-        const number = nextNumber++;
-        const pr: FakePull = {
-          id: nextId++,
-          number,
-          url: `${url}${prefix}/pulls/${number}`,
-          html_url: `${web}/pull/${number}`,
-          state: 'open',
+        const [headOwner, headRef] = label.split(':') as [string, string];
+        const pr = makePull({
           title: String(b.title),
           body: typeof b.body === 'string' ? b.body : null,
           draft: b.draft === true,
-          head: { ref: label.split(':')[1] as string, label, sha: '0'.repeat(40) },
-          base: { ref: String(b.base), label: `${owner}:${String(b.base)}` },
-          labels: [],
-          created_at: now(),
-        };
-        pulls.push(pr);
+          head: headRef,
+          sha: '0'.repeat(40),
+          headRepo: `${headOwner}/${repo}`,
+          base: String(b.base),
+          user: 'github-actions[bot]',
+        });
         return json(res, 201, pr);
+      }
+      const rm = /^\/pulls\/(\d+)\/reviews$/.exec(path);
+      const perm = /^\/collaborators\/([^/]+)\/permission$/.exec(path);
+      if (pm && req.method === 'GET') {
+        const pr = pulls.find((p) => p.number === Number(pm[1]));
+        return pr ? json(res, 200, pr) : notFound(res);
+      }
+      if (rm && req.method === 'GET') {
+        if (!pulls.some((p) => p.number === Number(rm[1]))) return notFound(res);
+        return paginated(res, u, query, reviews.get(Number(rm[1])) ?? []);
+      }
+      if (perm && req.method === 'GET') {
+        const login = decodeURIComponent(perm[1] as string);
+        const role = roles.get(login);
+        if (role === undefined) return notFound(res);
+        const permission = role === 'maintain' ? 'write' : role === 'triage' ? 'read' : role;
+        return json(res, 200, { permission, role_name: role, user: userOf(login) });
       }
       if (pm && req.method === 'PATCH') {
         const pr = pulls.find((p) => p.number === Number(pm[1]));
@@ -307,7 +412,43 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
     comments,
     pulls,
     dispatches,
+    reviews,
+    roles,
     addComment: (issue, body, login = 'octocat') => makeComment(issue, body, login),
+    addPull: (input) =>
+      makePull({
+        title: `change ${input.head}`,
+        body: null,
+        draft: false,
+        head: input.head,
+        sha: input.sha,
+        headRepo: input.headRepo === undefined ? `${owner}/${repo}` : input.headRepo,
+        base: input.base ?? 'main',
+        user: input.user ?? 'contributor',
+      }),
+    addReview: (number, r) => {
+      const id = nextId++;
+      const review: FakeReview = {
+        id,
+        node_id: `PRR_${id}`,
+        user: userOf(r.login),
+        body: '',
+        state: r.state,
+        html_url: `${web}/pull/${number}#pullrequestreview-${id}`,
+        pull_request_url: `${url}/repos/${owner}/${repo}/pulls/${number}`,
+        _links: {
+          html: { href: `${web}/pull/${number}#pullrequestreview-${id}` },
+          pull_request: { href: `${url}/repos/${owner}/${repo}/pulls/${number}` },
+        },
+        ...(r.state === 'PENDING' ? {} : { submitted_at: now() }),
+        commit_id: r.commitId,
+        author_association: 'MEMBER',
+      };
+      const list = reviews.get(number) ?? [];
+      list.push(review);
+      reviews.set(number, list);
+      return review;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -4,8 +4,9 @@
  * scheduler or kubelet run: tests play their part by writing status
  * subresources themselves.
  *
- * Outside CI a missing binary makes the caller skip (startKubeApiServer
- * resolves to undefined); under CI=true it is a failure (requireTool).
+ * A test file gates its tests with `needs(...kubeApiServerInstalled())`
+ * (lib/testing/services.ts): skipped with the reason outside CI, a failure
+ * with CI=true; a server that does not start is a failure.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -14,11 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { freePort } from '../cluster/ports.ts';
 import { kubeBinary } from '../cluster/tools.ts';
-import { findExecutable, requireTool } from './services.ts';
+import { freePort } from './ports.ts';
+import { findExecutable, type Requirement, requirement, tool } from './services.ts';
 
-export { freePort } from '../cluster/ports.ts';
 export { KUBE_VERSION } from '../cluster/tools.ts';
 
 const CACHED_BIN = kubeBinary('kube-apiserver');
@@ -39,11 +39,16 @@ export interface KubeApiServer {
   stop: () => Promise<void>;
 }
 
-/** Paths of etcd and kube-apiserver, or undefined (skip) outside CI when one is missing. */
-export function requireKubeBinaries(): { etcd: string; apiserver: string } | undefined {
-  const etcd = requireTool('etcd', INSTALL_HINT);
-  const apiserver = findExecutable('kube-apiserver') ?? requireTool(CACHED_BIN, INSTALL_HINT);
-  return etcd && apiserver ? { etcd, apiserver } : undefined;
+/** etcd and kube-apiserver, as tests need them: `needs(...kubeApiServerInstalled())`. */
+export function kubeApiServerInstalled(): [etcd: Requirement, apiserver: Requirement] {
+  return [
+    tool('etcd', INSTALL_HINT),
+    requirement(
+      'kube-apiserver',
+      findExecutable('kube-apiserver') ?? findExecutable(CACHED_BIN),
+      INSTALL_HINT,
+    ),
+  ];
 }
 
 function startProcess(bin: string, args: string[], tail: string[], name: string): ChildProcess {
@@ -86,16 +91,17 @@ async function waitUntil(
 
 /**
  * Start etcd and kube-apiserver on free loopback ports with a temp data dir,
- * a self-signed serving cert, a static admin token, AlwaysAllow
- * authorization and a generated service-account key; wait for /readyz; write
- * a kubeconfig. Resolves to undefined (skip) when the binaries are missing
- * outside CI.
+ * a self-signed serving cert, a static admin token (group system:masters),
+ * AlwaysAllow authorization (or RBAC, to test what a Role allows) and a
+ * generated service-account key; wait for /readyz; write a kubeconfig.
+ * Throws when a binary is missing (gate the tests with
+ * `needs(...kubeApiServerInstalled())`) or the server does not come up.
  */
 export async function startKubeApiServer(
-  options: { readyTimeoutMs?: number } = {},
-): Promise<KubeApiServer | undefined> {
-  const bins = requireKubeBinaries();
-  if (!bins) return undefined;
+  options: { readyTimeoutMs?: number; authorization?: 'AlwaysAllow' | 'RBAC' } = {},
+): Promise<KubeApiServer> {
+  const [etcdTool, apiserverTool] = kubeApiServerInstalled();
+  const bins = { etcd: etcdTool.path, apiserver: apiserverTool.path };
   const dir = await mkdtemp(join(tmpdir(), 'kube-apiserver-'));
   const tail: string[] = [];
   const procs: ChildProcess[] = [];
@@ -151,7 +157,7 @@ export async function startKubeApiServer(
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, 'certs')}`,
         `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=AlwaysAllow',
+        `--authorization-mode=${options.authorization ?? 'AlwaysAllow'}`,
         `--service-account-issuer=${server}`,
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,

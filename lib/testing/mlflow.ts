@@ -2,17 +2,19 @@
  * Test-only: start a real MLflow tracking server on a loopback port, with a
  * SQLite backend store and a local artifact root served through the
  * server's artifact proxy, from the cached venv that
- * scripts/setup.d/30-mlflow.sh installs. Outside CI a missing venv skips
- * (returns undefined); with CI=true it throws, so CI never skips silently.
+ * scripts/setup.d/30-mlflow.sh installs. A test file gates its tests with
+ * `needs(mlflowInstalled())` (lib/testing/services.ts): skipped with the
+ * reason outside CI, a failure with CI=true; a server that does not start is
+ * a failure.
  * @see https://mlflow.org/docs/latest/self-hosting/architecture/tracking-server/
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inCI } from './services.ts';
+import { freePort } from './ports.ts';
+import { type Requirement, requirement } from './services.ts';
 
 /** The MLflow version scripts/setup.d/30-mlflow.sh pins. */
 export const MLFLOW_VERSION = '3.17.2';
@@ -24,14 +26,14 @@ export function mlflowVenv(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'gitops-ml', `mlflow-${MLFLOW_VERSION}`);
 }
 
-/** `<venv>/bin/<name>` when the venv is installed; undefined (skip) outside CI, throws in CI. */
-export function requireMlflowVenv(): string | undefined {
+/** The MLflow venv, as tests need it: `needs(mlflowInstalled())`. Its `path` is the venv folder. */
+export function mlflowInstalled(): Requirement {
   const venv = mlflowVenv();
-  if (existsSync(join(venv, 'bin', 'mlflow'))) return venv;
-  const msg = `MLflow ${MLFLOW_VERSION} not installed in ${venv}: run bash scripts/setup.d/30-mlflow.sh`;
-  if (inCI()) throw new Error(`CI=true and ${msg}`);
-  console.warn(`skipping: ${msg}`);
-  return undefined;
+  return requirement(
+    `MLflow ${MLFLOW_VERSION}`,
+    existsSync(join(venv, 'bin', 'mlflow')) ? venv : undefined,
+    `run bash scripts/setup.d/30-mlflow.sh (installs into ${venv})`,
+  );
 }
 
 export interface MlflowServer {
@@ -47,19 +49,6 @@ export interface MlflowServer {
   start(): Promise<void>;
   /** Stop and delete the temp folder. */
   close(): Promise<void>;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitHealthy(
@@ -86,10 +75,9 @@ async function waitHealthy(
   throw new Error(`mlflow server at ${uri} not healthy after ${timeoutMs} ms:\n${logs()}`);
 }
 
-/** Start a real MLflow server; undefined when the venv is missing outside CI. */
-export async function startMlflow(options: { timeoutMs?: number } = {}): Promise<MlflowServer | undefined> {
-  const venv = requireMlflowVenv();
-  if (!venv) return undefined;
+/** Start a real MLflow server; throws when the venv is missing (gate the tests with `needs(mlflowInstalled())`). */
+export async function startMlflow(options: { timeoutMs?: number } = {}): Promise<MlflowServer> {
+  const venv = mlflowInstalled().path;
   const dir = await mkdtemp(join(tmpdir(), 'mlflow-server-'));
   const port = await freePort();
   const uri = `http://127.0.0.1:${port}`;

@@ -183,7 +183,10 @@ export class LocalRunStore {
         else throw new Error('not a metric point');
       } catch (e) {
         if (i === lines.length - 1 && !text.endsWith('\n')) return;
-        throw new ProjectError('INVALID', `${path}:${i + 1}: ${(e as Error).message}`, { subject: path });
+        throw new ProjectError('INVALID', `${path}:${i + 1}: ${(e as Error).message}`, {
+          subject: path,
+          cause: e,
+        });
       }
     });
     return out;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MlflowClient } from '../mlflow/index.ts';
-import { freePort } from '../testing/mlflow.ts';
+import { freePort } from '../testing/ports.ts';
 import { trackingCallbacks } from './callbacks.ts';
 import { LocalRunStore } from './local-store.ts';
 import { RunRecorder } from './recorder.ts';

@@ -2,27 +2,28 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { trainAndRecord } from '../../pipelines/training/index.ts';
 import { main as uploadRuns } from '../../scripts/upload-runs.ts';
 import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
 import { listFiles } from '../digest.ts';
 import { verifyLock } from '../lock/index.ts';
 import { MlflowClient } from '../mlflow/index.ts';
-import { type MlflowServer, startMlflow } from '../testing/mlflow.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
 import { trackingCallbacks } from './callbacks.ts';
 import { recorderFromEnv } from './config.ts';
 import { LocalRunStore } from './local-store.ts';
 
-let server: MlflowServer | undefined;
+const { describe } = needs(mlflowInstalled());
+let server: MlflowServer;
 let client: MlflowClient;
 let dir: string;
 let artifactDir: string;
 
 beforeAll(async () => {
   server = await startMlflow();
-  if (server)
-    client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
+  client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
   dir = await mkdtemp(join(tmpdir(), 'tracking-e2e-'));
   // An artifact folder as docs/artifact.md describes (small stand-ins for each file).
   artifactDir = join(dir, 'artifact');
@@ -43,7 +44,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const t = (name: string, fn: () => Promise<void>) => it(name, async () => (server ? fn() : undefined));
 const fastRetry = { retry: { maxRetries: 1, initialDelayMs: 10, maxDelayMs: 20 } };
 
 /** A TCP proxy to the real server that can be cut (connection refused) and restored on the same port. */
@@ -121,8 +121,8 @@ async function train(env: Record<string, string>, opts: { between?: () => Promis
 }
 
 describe('run recorder against a real MLflow server', () => {
-  t('logs params, tags, per-epoch metrics, test metrics, artifacts and registers the model', async () => {
-    const { result } = await train({ MLFLOW_TRACKING_URI: server!.uri });
+  it('logs params, tags, per-epoch metrics, test metrics, artifacts and registers the model', async () => {
+    const { result } = await train({ MLFLOW_TRACKING_URI: server.uri });
     expect(result.offline).toBe(false);
     expect(result.modelVersion).toBe('1');
     const run = await client.getRun(result.runId);
@@ -156,69 +156,65 @@ describe('run recorder against a real MLflow server', () => {
     expect(mv).toMatchObject({ version: '1', run_id: result.runId, source: `${result.artifactUri}/model` });
   });
 
-  t(
-    'keeps the run when the server goes down mid-run, and upload-runs sends it whole afterwards',
-    async () => {
-      const proxy = await tcpProxy(server!.port);
-      const { result, logs } = await train({ MLFLOW_TRACKING_URI: proxy.uri }, { between: proxy.cut });
-      expect(result.offline).toBe(true);
-      expect(result.modelVersion).toBeUndefined();
-      expect(logs.join('\n')).toContain(`could not log metrics on ${proxy.uri}`);
-      expect(result.uploadCommand).toBe(
-        `npm run upload-runs -- --store ${join(dir, 'mlruns-local')} --tracking-uri ${proxy.uri}`,
+  it('keeps the run when the server goes down mid-run, and upload-runs sends it whole afterwards', async () => {
+    const proxy = await tcpProxy(server.port);
+    const { result, logs } = await train({ MLFLOW_TRACKING_URI: proxy.uri }, { between: proxy.cut });
+    expect(result.offline).toBe(true);
+    expect(result.modelVersion).toBeUndefined();
+    expect(logs.join('\n')).toContain(`could not log metrics on ${proxy.uri}`);
+    expect(result.uploadCommand).toBe(
+      `npm run upload-runs -- --store ${join(dir, 'mlruns-local')} --tracking-uri ${proxy.uri}`,
+    );
+    const store = new LocalRunStore(join(dir, 'mlruns-local'));
+    const local = await store.readRun(result.runId);
+    expect(local.status).toBe('FINISHED');
+    const abandoned = local.abandoned_remote!.run_id;
+
+    await proxy.restore();
+    const out = jest.spyOn(console, 'log').mockImplementation(() => {});
+    const err = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
+      expect(out.mock.calls[0]?.[0]).toBe(
+        `1 run(s) uploaded to ${proxy.uri}, 0 skipped (from ${store.root})`,
       );
-      const store = new LocalRunStore(join(dir, 'mlruns-local'));
-      const local = await store.readRun(result.runId);
-      expect(local.status).toBe('FINISHED');
-      const abandoned = local.abandoned_remote!.run_id;
+      const uploaded = (await store.readRun(result.runId)).uploads[proxy.uri]!;
+      expect(uploaded).toMatchObject({ complete: true, model_version: '2' });
 
-      await proxy.restore();
-      const out = jest.spyOn(console, 'log').mockImplementation(() => {});
-      const err = jest.spyOn(console, 'error').mockImplementation(() => {});
-      try {
-        expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
-        expect(out.mock.calls[0]?.[0]).toBe(
-          `1 run(s) uploaded to ${proxy.uri}, 0 skipped (from ${store.root})`,
-        );
-        const uploaded = (await store.readRun(result.runId)).uploads[proxy.uri]!;
-        expect(uploaded).toMatchObject({ complete: true, model_version: '2' });
+      const run = await client.getRun(uploaded.run_id);
+      expect(run.info.status).toBe('FINISHED');
+      expect(run.info.start_time).toBe(local.start_time);
+      expect(run.info.end_time).toBe(local.end_time);
+      expect(run.data.params).toEqual(expect.arrayContaining([{ key: 'optimizer.lr', value: '0.01' }]));
+      expect(run.data.tags).toEqual(expect.arrayContaining([{ key: 'github.pr_number', value: '42' }]));
+      const loss = await client.getMetricHistory(uploaded.run_id, 'loss');
+      expect(loss.map((m) => [m.step, m.value])).toEqual([
+        [0, 1],
+        [1, 0.5],
+        [2, 1 / 3],
+        [3, 0.25],
+      ]);
+      await expectArtifactsByteForByte(uploaded.run_id, run.info.artifact_uri);
+      expect(await client.getVersionByAlias('shapes-cnn', 'candidate')).toMatchObject({
+        version: '2',
+        run_id: uploaded.run_id,
+      });
+      // The half-logged run from before the outage is deleted, not left RUNNING.
+      expect((await client.getRun(abandoned)).info.lifecycle_stage).toBe('deleted');
 
-        const run = await client.getRun(uploaded.run_id);
-        expect(run.info.status).toBe('FINISHED');
-        expect(run.info.start_time).toBe(local.start_time);
-        expect(run.info.end_time).toBe(local.end_time);
-        expect(run.data.params).toEqual(expect.arrayContaining([{ key: 'optimizer.lr', value: '0.01' }]));
-        expect(run.data.tags).toEqual(expect.arrayContaining([{ key: 'github.pr_number', value: '42' }]));
-        const loss = await client.getMetricHistory(uploaded.run_id, 'loss');
-        expect(loss.map((m) => [m.step, m.value])).toEqual([
-          [0, 1],
-          [1, 0.5],
-          [2, 1 / 3],
-          [3, 0.25],
-        ]);
-        await expectArtifactsByteForByte(uploaded.run_id, run.info.artifact_uri);
-        expect(await client.getVersionByAlias('shapes-cnn', 'candidate')).toMatchObject({
-          version: '2',
-          run_id: uploaded.run_id,
-        });
-        // The half-logged run from before the outage is deleted, not left RUNNING.
-        expect((await client.getRun(abandoned)).info.lifecycle_stage).toBe('deleted');
-
-        // Idempotent: a second upload sends nothing.
-        out.mockClear();
-        expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
-        expect(out.mock.calls[0]?.[0]).toBe(
-          `0 run(s) uploaded to ${proxy.uri}, 1 skipped (from ${store.root})`,
-        );
-      } finally {
-        out.mockRestore();
-        err.mockRestore();
-        await proxy.cut();
-      }
-    },
-  );
+      // Idempotent: a second upload sends nothing.
+      out.mockClear();
+      expect(await uploadRuns(['--tracking-uri', proxy.uri, '--store', store.root], {}, dir)).toBe(0);
+      expect(out.mock.calls[0]?.[0]).toBe(
+        `0 run(s) uploaded to ${proxy.uri}, 1 skipped (from ${store.root})`,
+      );
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      await proxy.cut();
+    }
+  });
   it('a real training run (lib/pipeline): params, tags, per-epoch metrics, artifacts, registered version; its lock entry verifies through the artifact proxy', async () => {
-    if (!server) return;
     const work = join(dir, 'pipeline');
     await mkdir(work, { recursive: true });
     const lockPath = join(work, 'models.lock.json');
@@ -251,7 +247,7 @@ describe('run recorder against a real MLflow server', () => {
     expect(tags['dataset.digest']).toBe(r.train.datasetDigest);
     expect(tags['mlflow.source.git.commit']).toBe('c'.repeat(40));
     expect(tags['github.pr_number']).toBe('7');
-    expect(tags.backend).toBe(r.train.backend.name);
+    expect(tags.backend).toBe(r.train.backend.id);
     const loss = await client.getMetricHistory(r.tracking.runId, 'loss');
     expect(loss.map((m) => m.step)).toEqual(r.train.history.map((_, i) => i + 1));
     const testAccuracy = (run.data.metrics ?? []).find((m) => m.key === 'test_accuracy');

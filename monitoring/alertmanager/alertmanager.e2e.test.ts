@@ -11,27 +11,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { runSync } from '../../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../../lib/testing/fake-github.ts';
-import { requireTool } from '../../lib/testing/services.ts';
+import { freePort } from '../../lib/testing/ports.ts';
+import { needs, tool } from '../../lib/testing/services.ts';
 import { createAlertRelay } from '../alert-relay.ts';
 
 const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');
 const INSTALL = 'apt-get install prometheus-alertmanager (scripts/setup.d/55-alertmanager.sh)';
-const amtool = requireTool('amtool', INSTALL);
-const alertmanager = requireTool('prometheus-alertmanager', INSTALL);
-const maybe = amtool && alertmanager ? describe : describe.skip;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+const amtool = tool('amtool', INSTALL);
+const alertmanager = tool('prometheus-alertmanager', INSTALL);
+const { describe } = needs(amtool, alertmanager);
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -43,7 +35,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-maybe('monitoring/alertmanager', () => {
+describe('monitoring/alertmanager', () => {
   let dir: string;
   let gh: FakeGithub;
   let relay: Server;
@@ -74,9 +66,9 @@ maybe('monitoring/alertmanager', () => {
   });
 
   it('amtool check-config accepts the config and routes the drift alerts to the relay', () => {
-    expect(runSync(amtool as string, ['check-config', CONFIG]).stdout).toContain('SUCCESS');
+    expect(runSync(amtool.path, ['check-config', CONFIG]).stdout).toContain('SUCCESS');
     const route = (labels: string) =>
-      runSync(amtool as string, [
+      runSync(amtool.path, [
         'config',
         'routes',
         'test',
@@ -100,7 +92,7 @@ maybe('monitoring/alertmanager', () => {
     await writeFile(file, stringify(config));
     const port = await freePort();
     am = spawn(
-      alertmanager as string,
+      alertmanager.path,
       [
         `--config.file=${file}`,
         `--storage.path=${join(dir, 'data')}`,

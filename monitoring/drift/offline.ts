@@ -90,6 +90,7 @@ export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDr
         `inputs folder ${inputsDir} cannot be read: ${(e as Error).message}`,
         {
           subject: inputsDir,
+          cause: e,
         },
       );
     }

@@ -4,14 +4,30 @@
  * given targets and loads the given rule files, queried through its HTTP API
  * (https://prometheus.io/docs/prometheus/latest/querying/api/).
  * Each instance has its own temporary data folder, removed by `stop()`.
+ *
+ * Waits are counted in scrape/evaluation intervals, never in fixed sleeps: a
+ * scraped value is visible after the next scrape, a rule's result after the
+ * next evaluation, so `waitFor` polls at a fraction of the interval and gives
+ * up after {@link WAIT_INTERVALS} intervals (room for a loaded machine, where
+ * Prometheus's own scrapes and evaluations run late).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ProjectError } from '../../lib/index.ts';
+import { freePort } from '../../lib/testing/ports.ts';
+import { type Requirement, tool } from '../../lib/testing/services.ts';
+
+const INSTALL = 'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh';
+/** The Prometheus server binary, as tests need it: `needs(prometheusInstalled())`. */
+export const prometheusInstalled = (): Requirement => tool('/usr/bin/prometheus', INSTALL);
+/** promtool (same Debian package), as tests need it: `needs(promtoolInstalled())`. */
+export const promtoolInstalled = (): Requirement => tool('promtool', INSTALL);
+
+/** How many scrape/evaluation intervals {@link RunningPrometheus.waitFor} waits at most by default. */
+export const WAIT_INTERVALS = 60;
 
 export interface ScrapeTarget {
   /** The `job` label, e.g. `model-server`. */
@@ -32,8 +48,10 @@ export interface StartPrometheusOptions {
   selfScrape?: boolean;
   /** Rule files to load (e.g. monitoring/rules/*.yaml). */
   ruleFiles?: string[];
-  /** Scrape and rule evaluation interval (default `1s`). */
-  interval?: string;
+  /** scrape_interval (and scrape_timeout) in milliseconds (default 1000). */
+  scrapeIntervalMs?: number;
+  /** evaluation_interval of the rules in milliseconds (default: the scrape interval). */
+  evaluationIntervalMs?: number;
   /** How long to wait for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
 }
@@ -48,32 +66,29 @@ export interface RunningPrometheus {
   /** Base URL, e.g. http://127.0.0.1:41234 */
   url: string;
   port: number;
+  /** The configured scrape_interval and evaluation_interval, in milliseconds. */
+  scrapeIntervalMs: number;
+  evaluationIntervalMs: number;
   /** Instant query; throws a ProjectError naming the query when Prometheus answers an error. */
   query(expr: string): Promise<VectorSample[]>;
-  /** Poll `expr` until `accept` holds for its samples (default: at least one sample); returns them. */
-  waitFor(expr: string, accept?: (s: VectorSample[]) => boolean, timeoutMs?: number): Promise<VectorSample[]>;
+  /**
+   * Poll `expr` (every quarter of the shorter interval) until `accept` holds
+   * for its samples (default: at least one sample); returns them. Gives up
+   * after `intervals` (default {@link WAIT_INTERVALS}) of the longer interval.
+   */
+  waitFor(
+    expr: string,
+    accept?: (s: VectorSample[]) => boolean,
+    options?: { intervals?: number },
+  ): Promise<VectorSample[]>;
   /** Everything Prometheus logged so far (for failure messages). */
   logs(): string;
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; Prometheus binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** The prometheus.yml for the given options (https://prometheus.io/docs/prometheus/latest/configuration/configuration/). */
 export function prometheusConfig(options: StartPrometheusOptions, selfAddress: string): string {
-  const interval = options.interval ?? '1s';
+  const { scrapeIntervalMs, evaluationIntervalMs } = intervalsOf(options);
   const targets = [...(options.targets ?? [])];
   if (options.selfScrape) targets.push({ job: 'prometheus', address: selfAddress });
   for (const t of targets) {
@@ -89,7 +104,11 @@ export function prometheusConfig(options: StartPrometheusOptions, selfAddress: s
     }
   }
   return stringify({
-    global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+    global: {
+      scrape_interval: `${scrapeIntervalMs}ms`,
+      scrape_timeout: `${scrapeIntervalMs}ms`,
+      evaluation_interval: `${evaluationIntervalMs}ms`,
+    },
     rule_files: options.ruleFiles ?? [],
     scrape_configs: targets.map((t) => ({
       job_name: t.job,
@@ -101,9 +120,26 @@ export function prometheusConfig(options: StartPrometheusOptions, selfAddress: s
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function intervalsOf(options: StartPrometheusOptions): {
+  scrapeIntervalMs: number;
+  evaluationIntervalMs: number;
+} {
+  const scrapeIntervalMs = options.scrapeIntervalMs ?? 1000;
+  const evaluationIntervalMs = options.evaluationIntervalMs ?? scrapeIntervalMs;
+  for (const [name, ms] of Object.entries({ scrapeIntervalMs, evaluationIntervalMs })) {
+    if (!Number.isInteger(ms) || ms < 1) {
+      throw new ProjectError('INVALID', `${name} ${ms} is not a whole number of milliseconds >= 1`, {
+        subject: name,
+      });
+    }
+  }
+  return { scrapeIntervalMs, evaluationIntervalMs };
+}
+
 /** Start Prometheus; resolves when /-/ready answers 200. */
 export async function startPrometheus(options: StartPrometheusOptions = {}): Promise<RunningPrometheus> {
   const binary = options.binary ?? '/usr/bin/prometheus';
+  const { scrapeIntervalMs, evaluationIntervalMs } = intervalsOf(options);
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-test-'));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
@@ -196,8 +232,13 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     return body.data.result;
   };
 
-  const waitFor = async (expr: string, accept = (s: VectorSample[]) => s.length > 0, timeoutMs = 30_000) => {
-    const until = Date.now() + timeoutMs;
+  const waitFor = async (
+    expr: string,
+    accept = (s: VectorSample[]) => s.length > 0,
+    { intervals = WAIT_INTERVALS }: { intervals?: number } = {},
+  ) => {
+    const until = Date.now() + intervals * Math.max(scrapeIntervalMs, evaluationIntervalMs);
+    const poll = Math.min(scrapeIntervalMs, evaluationIntervalMs) / 4;
     let last: VectorSample[] = [];
     for (;;) {
       last = await query(expr);
@@ -205,16 +246,16 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
       if (Date.now() > until) {
         throw new ProjectError(
           'UNAVAILABLE',
-          `Prometheus query ${expr} did not give the expected result in time`,
+          `Prometheus query ${expr} did not give the expected result within ${intervals} intervals`,
           {
             subject: expr,
             details: last,
           },
         );
       }
-      await sleep(250);
+      await sleep(poll);
     }
   };
 
-  return { url, port, query, waitFor, logs: () => output, stop };
+  return { url, port, scrapeIntervalMs, evaluationIntervalMs, query, waitFor, logs: () => output, stop };
 }

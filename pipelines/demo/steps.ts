@@ -341,8 +341,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     let answer: DemoResult['answer'];
     try {
       answer = JSON.parse(body) as DemoResult['answer'];
-    } catch {
-      throw new ProjectError('INVALID', `${server.url}/predict answered something that is not JSON: ${body}`);
+    } catch (e) {
+      throw new ProjectError(
+        'INVALID',
+        `${server.url}/predict answered something that is not JSON: ${body}`,
+        {
+          cause: e,
+        },
+      );
     }
     for (const line of JSON.stringify(answer, null, 2).split('\n')) print(`   ${line}`);
     const totalSeconds = (now() - t0) / 1000;

@@ -1,4 +1,4 @@
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../../lib/errors.ts';
@@ -334,15 +334,21 @@ describe('bad input', () => {
     expect(err.message).toContain(`${r.lockPath}:3:`);
   });
 
-  it('a read-only environment folder is reported and the lock is not written', async () => {
-    if (process.getuid?.() === 0) return; // root ignores file modes; the ENOSPC test covers the path
+  it('a pin file the file system refuses to write (for root too): the error is reported, nothing changes', async () => {
     const r = await repo([0.95]);
-    await chmod(join(r.environmentsDir, 'dev'), 0o555);
-    try {
-      const { err } = await refused(r, {});
-      expect(err).toBeDefined();
-    } finally {
-      await chmod(join(r.environmentsDir, 'dev'), 0o755);
-    }
+    // File modes do not stop root; a folder where the kernel creates no file does: sysfs
+    // refuses new files to every user (EACCES; EROFS where /sys is mounted read-only).
+    const dev = join(r.environmentsDir, 'dev');
+    await rm(dev, { recursive: true });
+    await symlink('/sys/kernel', dev);
+    const { err } = await refused(r, {});
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toMatch(
+      new RegExp(
+        `^cannot write ${dev}/model-pin\\.yaml \\((EACCES|EROFS)\\)\n  → check that the environment folder`,
+      ),
+    );
+    expect(['EACCES', 'EROFS']).toContain((err.cause as NodeJS.ErrnoException).code);
+    expect((await readLock(r.lockPath)).models[MODEL]?.pins.dev).toBeUndefined();
   });
 });

@@ -184,7 +184,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
         fetch: options.fetch,
       }),
       prodEnv: compareEnv,
-      ...trackingLinks(run.tracking, options.env.MLFLOW_TRACKING_URI, relative(cwd, run.train.artifactDir)),
+      ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
       footer: verdict,
     });
 

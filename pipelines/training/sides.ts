@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { downloadArtifact } from '../../lib/artifact-store/index.ts';
 import type { Lock, LockedVersion } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
+import { safeUrl } from '../../lib/redact.ts';
 import type { TrackingResult } from '../../lib/tracking/index.ts';
 import type { MetricsJson, ReportLink, ReportSide } from './comparison.ts';
 
@@ -73,7 +74,7 @@ export async function pinnedSide(
     return {
       version,
       entry,
-      unavailable: `${entry.artifactUri}: ${(e as Error).message.split('\n')[0]}`,
+      unavailable: `${safeUrl(entry.artifactUri)}: ${(e as Error).message.split('\n')[0]}`,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -90,7 +91,9 @@ export interface TrackingLinks {
  * Links to the MLflow run and its plots when the run reached a server
  * (`<tracking>/#/experiments/<id>/runs/<run>`, and the files through the
  * artifact proxy); for a local run, where the plots are instead: a PR
- * comment cannot embed files from the runner.
+ * comment cannot embed files from the runner. `trackingUri` is the
+ * tracking server's clean URL (TrainAndRecordResult.trackingUri, never the
+ * raw MLFLOW_TRACKING_URI); credentials are stripped again here all the same.
  * @see https://mlflow.org/docs/latest/self-hosting/architecture/artifact-store/
  */
 export function trackingLinks(
@@ -105,7 +108,7 @@ export function trackingLinks(
       plotsNote: `\`${PLOTS.map((p) => p.file).join('`, `')}\` in the artifact folder \`${artifactDir}\` (the run was tracked in the local store, so there is no link; upload it with \`npm run upload-runs\`)`,
     };
   }
-  const base = trackingUri.replace(/\/+$/, '');
+  const base = safeUrl(trackingUri).replace(/\/+$/, '');
   const [, expId, runId] = m;
   return {
     runLink: { label: `MLflow run ${runId}`, url: `${base}/#/experiments/${expId}/runs/${runId}` },

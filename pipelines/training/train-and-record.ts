@@ -43,6 +43,8 @@ export interface TrainAndRecordResult {
   lockVersion?: string;
   lockEntry?: LockedVersion;
   modelName: string;
+  /** The tracking server's URL without credentials (MlflowConfig.trackingUri), when one is set: safe to print. */
+  trackingUri?: string;
 }
 
 /**
@@ -101,7 +103,12 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     `tracking: run ${tracking.runId} ${tracking.offline ? 'in the local store' : 'on'} ${tracking.where}` +
       (tracking.modelVersion ? `, registered ${modelName} version ${tracking.modelVersion}` : ''),
   );
-  const out: TrainAndRecordResult = { train: result, tracking, modelName };
+  const out: TrainAndRecordResult = {
+    train: result,
+    tracking,
+    modelName,
+    ...(trackingUri ? { trackingUri } : {}),
+  };
   if (options.lockPath) {
     const lockPath = resolve(options.lockPath);
     const entry = await entryFromArtifact(result.artifactDir, {

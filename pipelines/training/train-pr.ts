@@ -7,12 +7,14 @@
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
 import { dirname, relative, resolve } from 'node:path';
+import type { BackendName } from '../../lib/backend.ts';
 import { ProjectError } from '../../lib/errors.ts';
 import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
 import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
 import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
+import { stableStringify } from '../../lib/json.ts';
 import { addCandidateOnce, type LockedVersion, readLock, versionWithRoot } from '../../lib/lock/index.ts';
 import type { SourceInfo } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
@@ -42,6 +44,8 @@ export interface TrainPullRequestOptions {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Force one backend (TRAINING_BACKEND); train:ci checks the GPU first when it is tensorflow-gpu. */
+  backend?: BackendName;
 }
 
 export interface TrainPullRequestResult {
@@ -72,6 +76,30 @@ export function candidateCommitMessage(
   ];
   if (ctx.runUrl) trailers.push(`Workflow-Run: ${ctx.runUrl}`);
   return `train: ${model} v${version} candidate${acc === undefined ? '' : ` (accuracy ${acc.toFixed(4)})`}\n\n${trailers.join('\n')}\n`;
+}
+
+/**
+ * What the report says for a fork's pull request, whose lock entry the job
+ * cannot push: the entry itself, to add as a new version of `model`
+ * (provenance.yml then checks it against its MLflow run); a run tracked only
+ * in the local store cannot be added from a pull request at all.
+ */
+export function forkLockNote(model: string, entry: LockedVersion, lockRel: string): string {
+  const head = 'Lock: not committed (the job cannot push to a fork).';
+  if (entry.mlflow.runId === null) {
+    return `${head} The run was tracked in the local store only, so its entry cannot be added from a pull request (\`provenance.yml\` accepts only versions tracked on the MLflow server): check MLFLOW_TRACKING_URI and the MLflow token, then train again.`;
+  }
+  return [
+    `${head} Add this entry to \`${lockRel}\` as a new version of \`${model}\`; \`provenance.yml\` checks it against MLflow run \`${entry.mlflow.runId}\`:`,
+    '',
+    '<details><summary>lock entry</summary>',
+    '',
+    '```json',
+    stableStringify(entry).trimEnd(),
+    '```',
+    '',
+    '</details>',
+  ].join('\n');
 }
 
 /** Checks before training: a git checkout at the PR head with a clean lock file. */
@@ -139,6 +167,7 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     configPath: options.configPath,
     log,
     signal: options.signal,
+    backend: options.backend,
   });
   const model = run.modelName;
   const entry = run.lockEntry as LockedVersion;
@@ -180,16 +209,12 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     env: options.env,
     fetch: options.fetch,
   });
-  const links = trackingLinks(
-    run.tracking,
-    options.env.MLFLOW_TRACKING_URI,
-    relative(cwd, run.train.artifactDir),
-  );
+  const links = trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir));
   const footer: string[] = [];
   footer.push(
     publish
       ? `Lock: \`${model}\` version ${version} added to \`${lockRel}\` in ${publish.commit.slice(0, 7)} on \`${ctx.headRef}\`.`
-      : `Lock: not committed (a pull request from a fork gets a read-only token); run \`npm run train\` on the branch to add it.`,
+      : forkLockNote(model, entry, lockRel),
   );
   if (ctx.runUrl) footer.push(`Workflow run: ${ctx.runUrl}`);
   const markdown = comparisonMarkdown({

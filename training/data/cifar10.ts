@@ -55,6 +55,7 @@ async function entriesOf(dir: string): Promise<string[] | undefined> {
       throw new ProjectError('INVALID', `${dir}: CIFAR-10 data path is a file, not a folder`, {
         subject: dir,
         hint: 'point it at a folder (empty to download the data set)',
+        cause: e,
       });
     }
     throw e;

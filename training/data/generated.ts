@@ -83,6 +83,7 @@ async function listOrUndefined(root: string): Promise<string[] | undefined> {
       throw new ProjectError('INVALID', `${root}: is a file; the generated data set needs a folder`, {
         subject: root,
         hint: 'choose a folder path that does not exist yet or is empty',
+        cause: e,
       });
     }
     throw e;

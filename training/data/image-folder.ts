@@ -34,6 +34,7 @@ export async function requireFolder(root: string, what: string): Promise<void> {
       throw new ProjectError('NOT_FOUND', `${root}: data path does not exist`, {
         subject: root,
         hint: `create it with one sub-folder per class, or fix the ${what} path`,
+        cause: e,
       });
     }
     throw new ProjectError('INVALID', `${root}: cannot read data path (${code})`, {

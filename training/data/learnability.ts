@@ -7,6 +7,7 @@
  * backend runs many times slower.
  */
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
 import { isMain, runMain } from '../../lib/index.ts';
 import { defaultSpecFor, preprocessBatch } from '../preprocessing.ts';
 import { loadDataSource } from './source.ts';
@@ -101,6 +102,9 @@ if (isMain(import.meta.url)) {
       console.error('usage: tsx training/data/learnability.ts <folder> [epochs]');
       return 2;
     }
+    // The fastest training backend that loads (native where set up): the probe is a test's child process.
+    const backend = await selectBackend(TRAINING_ORDER);
+    console.error(`backend ${backend.id}`);
     const started = Date.now();
     const result = await probeLearnability({
       root,

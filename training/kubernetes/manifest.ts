@@ -69,6 +69,7 @@ export async function loadJobTemplate(dir: string): Promise<V1Job | undefined> {
       if (doc.errors.length > 0) {
         throw new ProjectError('INVALID', `${file}: not valid YAML (${doc.errors[0]?.message})`, {
           subject: file,
+          cause: doc.errors[0],
         });
       }
       const obj = doc.toJS() as { kind?: string } | null;

@@ -105,6 +105,7 @@ export async function submitTrainingJob(
       throw new ProjectError('CONFLICT', `${where} already exists on ${cluster.server}`, {
         subject: where,
         hint: `choose another --job-name, or delete it: kubectl -n ${opts.namespace} delete job ${opts.name}`,
+        cause: e,
       });
     }
     return fail(e, `creating ${where}`);

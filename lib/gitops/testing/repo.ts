@@ -56,6 +56,7 @@ export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
   for (const dir of [
     'manifests/base',
     'manifests/argocd',
+    'manifests/ci-access',
     'manifests/components',
     'manifests/monitoring',
     'manifests/training-job',

