@@ -46,3 +46,25 @@ export function pinEnv(model: string, version: string, entry: PinnedEntry): Reco
     SERVING_MODEL_SHA256: entry.rootDigest,
   };
 }
+
+/**
+ * A container image reference as the pin carries it: `registry/path[:tag][@sha256:<hex>]`
+ * (lowercase; https://github.com/distribution/reference grammar, simplified).
+ */
+export const IMAGE_REF_PATTERN =
+  '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$';
+
+const imageRefRe = new RegExp(IMAGE_REF_PATTERN);
+
+/** True for a well-formed image reference. */
+export const isImageRef = (ref: string): boolean => imageRefRe.test(ref);
+
+/** True when the reference names its image by digest (immutable), not only by a tag. */
+export const isDigestRef = (ref: string): boolean => /@sha256:[0-9a-f]{64}$/.test(ref);
+
+/**
+ * Environments that may run an image by tag (for a local or demo deployment);
+ * every other one runs only `image@sha256:…`, carried from the environment it
+ * is promoted from (docs/gitops.md "Images").
+ */
+export const TAG_ALLOWED_ENVS: readonly string[] = ['dev'];

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
-import { createAlertRelay, dispatchFor } from './alert-relay.ts';
+import { bearerMatches, createAlertRelay, dispatchFor } from './alert-relay.ts';
 
 // Alertmanager's documented webhook body (version 4).
 const webhook = (status: 'firing' | 'resolved', alertname = 'ServingPredictionDrift') => ({
@@ -28,16 +28,19 @@ const webhook = (status: 'firing' | 'resolved', alertname = 'ServingPredictionDr
   truncatedAlerts: 0,
 });
 
+const TOKEN = 'relay-shared-secret-0123456789';
 let gh: FakeGithub;
 let server: Server;
 let url: string;
 let failing = false;
+const logs: string[] = [];
 beforeAll(async () => {
   gh = await startFakeGithub({ token: 't' });
   server = createServer(
     createAlertRelay({
       api: { token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
-      log: () => {},
+      token: TOKEN,
+      log: (l) => void logs.push(l),
       dispatch: async (type, payload) => {
         if (failing) throw new Error('GitHub API: repository_dispatch failed (HTTP 503)');
         const { sendRepositoryDispatch } = await import('../lib/github/pulls.ts');
@@ -57,10 +60,47 @@ afterAll(async () => {
   await gh.close();
 });
 
-const post = (body: unknown, path = '/alerts') =>
-  fetch(`${url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (body: unknown, path = '/alerts', authorization: string | null = `Bearer ${TOKEN}`) =>
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: authorization ? { authorization } : {},
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 describe('the alert relay', () => {
+  it('refuses a caller without the shared secret (401, nothing dispatched, the secret never echoed)', async () => {
+    const n = gh.dispatches.length;
+    for (const auth of [
+      null,
+      'Bearer wrong',
+      `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+      `Bearer ${TOKEN}x`,
+      'Bearer ',
+    ]) {
+      const res = await post(webhook('firing'), '/alerts', auth);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="alert-relay"');
+      const text = await res.text();
+      expect(text).toContain('authentication required');
+      expect(text).not.toContain(TOKEN);
+    }
+    expect(gh.dispatches.length).toBe(n);
+    expect(logs.filter((l) => l.includes('refused an unauthenticated POST from 127.0.0.1'))).toHaveLength(5);
+    expect(logs.join('\n')).not.toContain(TOKEN);
+    // /healthz stays open for the probes.
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('compares in constant time over digests, and refuses a secret that is too short', () => {
+    expect(bearerMatches(`Bearer ${TOKEN}`, TOKEN)).toBe(true);
+    expect(bearerMatches(`bearer ${TOKEN}`, TOKEN)).toBe(true);
+    expect(bearerMatches(undefined, TOKEN)).toBe(false);
+    expect(bearerMatches('Bearer ', '')).toBe(false);
+    expect(() =>
+      createAlertRelay({ api: { token: 't', apiUrl: 'http://x', owner: 'o', repo: 'r' }, token: 'short' }),
+    ).toThrow("the alert relay's shared secret has 5 characters, fewer than 16");
+  });
+
   it('sends repository_dispatch "drift-alert" for a firing drift alert', async () => {
     const res = await post(webhook('firing'));
     expect(res.status).toBe(200);

@@ -6,10 +6,13 @@
  * `{ event_type: "drift-alert", client_payload: { alerts, groupKey, externalURL } }`,
  * which starts drift.yml. Resolved notifications and other alerts are
  * acknowledged and dropped. A GitHub failure answers 502, so Alertmanager
- * retries the notification.
+ * retries the notification. Every POST must carry the shared secret
+ * (`Authorization: Bearer <token>`, what Alertmanager's webhook `http_config.authorization`
+ * sends): anything else is 401, compared in constant time.
  * @see https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
  * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isProjectError, ProjectError } from '../lib/errors.ts';
 import type { GithubApi } from '../lib/github/client.ts';
@@ -22,6 +25,8 @@ export const DRIFT_ALERTS = [
   'ServingPredictionDrift',
   'ServingConfidenceDrop',
 ] as const;
+/** The relay's image name in manifests/alert-relay (its kustomization `images:` entry pins it by digest). */
+export const RELAY_IMAGE_NAME = 'ghcr.io/OWNER/alert-relay';
 /** The repository_dispatch type drift.yml listens on. */
 export const DRIFT_EVENT_TYPE = 'drift-alert';
 
@@ -74,6 +79,8 @@ const validateWebhook = compileValidator<AlertmanagerWebhook>({
 
 export interface AlertRelayOptions {
   api: GithubApi;
+  /** The shared secret Alertmanager sends as `Authorization: Bearer <token>` (read at the edge, never logged). */
+  token: string;
   /** Alert names that start a retrain (default DRIFT_ALERTS). */
   alertNames?: readonly string[];
   eventType?: string;
@@ -129,10 +136,34 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   }
 }
 
-/** A `(req, res)` handler: POST /alerts (Alertmanager webhook), GET /healthz. */
+/** At least this long: a shared secret that can be guessed is no authentication. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * True when `header` is `Bearer <token>`: both sides are hashed first, so the
+ * comparison takes the same time whatever the header (its length included).
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (\S+)$/i.exec(header ?? '')?.[1] ?? '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b) && given.length > 0;
+}
+
+/** A `(req, res)` handler: POST /alerts (Alertmanager webhook, with the shared secret), GET /healthz. */
 export function createAlertRelay(
   options: AlertRelayOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  if (options.token.length < MIN_TOKEN_LENGTH) {
+    throw new ProjectError(
+      'USAGE',
+      `the alert relay's shared secret has ${options.token.length} characters, fewer than ${MIN_TOKEN_LENGTH}`,
+      {
+        subject: 'ALERT_RELAY_TOKEN',
+        hint: 'generate one: openssl rand -hex 32',
+      },
+    );
+  }
   const names = options.alertNames ?? DRIFT_ALERTS;
   const eventType = options.eventType ?? DRIFT_EVENT_TYPE;
   const dispatch = options.dispatch ?? ((t, p) => sendRepositoryDispatch(options.api, t, p));
@@ -148,6 +179,14 @@ export function createAlertRelay(
       if (path !== '/alerts')
         return send(res, 404, { error: `no route ${path}: Alertmanager posts to /alerts` });
       if (req.method !== 'POST') return send(res, 405, { error: 'POST the Alertmanager webhook body' });
+      if (!bearerMatches(req.headers.authorization, options.token)) {
+        log(`alert relay: refused an unauthenticated POST from ${req.socket.remoteAddress ?? 'unknown'}`);
+        req.resume();
+        res.setHeader('www-authenticate', 'Bearer realm="alert-relay"');
+        return send(res, 401, {
+          error: 'authentication required: Authorization: Bearer <the shared secret>',
+        });
+      }
       let body: AlertmanagerWebhook;
       try {
         body = validateWebhook(

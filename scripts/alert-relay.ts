@@ -3,45 +3,102 @@
  * (monitoring/alertmanager/alertmanager.yml) → GitHub repository_dispatch
  * "drift-alert" → drift.yml → `npm run retrain`.
  *
- *   GITHUB_REPOSITORY=owner/repo GITHUB_TOKEN=... [GITHUB_API_URL=...] \
- *   tsx scripts/alert-relay.ts [--port 8080] [--host 0.0.0.0]
+ *   GITHUB_REPOSITORY=owner/repo GITHUB_TOKEN=... ALERT_RELAY_TOKEN_FILE=/secrets/token \
+ *   tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
  *
- * The token needs `contents: write` on the repository (a fine-grained PAT or
+ * The shared secret Alertmanager sends (Authorization: Bearer) comes from
+ * ALERT_RELAY_TOKEN_FILE (a mounted Secret) or ALERT_RELAY_TOKEN; the relay
+ * does not start without one. It listens on loopback unless told otherwise
+ * (manifests/alert-relay passes --host 0.0.0.0 behind a NetworkPolicy). The
+ * GitHub token needs `contents: write` on the repository (a fine-grained PAT or
  * a GitHub App token). Exit codes: 0, 1 failure, 2 bad usage.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readRepoContext } from '../lib/github/index.ts';
-import { isMain, ProjectError, parseFlags, runMain } from '../lib/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { createAlertRelay } from '../monitoring/alert-relay.ts';
 
-const USAGE =
-  'usage: tsx scripts/alert-relay.ts [--port 8080] [--host 0.0.0.0]  (env: GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL)';
+const USAGE = `usage: tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
+  env: GITHUB_REPOSITORY, GITHUB_TOKEN, [GITHUB_API_URL], ALERT_RELAY_TOKEN_FILE (or ALERT_RELAY_TOKEN): the shared secret`;
 
-export async function main(
-  argv: string[],
-  env: Record<string, string | undefined> = process.env,
-): Promise<number> {
-  const { values } = parseFlags(
-    argv,
-    {
-      port: { type: 'string', default: env.ALERT_RELAY_PORT ?? '8080' },
-      host: { type: 'string', default: '0.0.0.0' },
-    },
-    USAGE,
-  );
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ProjectError('USAGE', `--port ${values.port} is not a port number`, { subject: '--port' });
+/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+const COMMAND = {
+  usage: USAGE,
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+} as const;
+
+/** The shared secret, from the file a Secret is mounted at, or the variable; read once, here. */
+export function relayTokenFromEnv(env: Record<string, string | undefined>): string {
+  const file = env.ALERT_RELAY_TOKEN_FILE;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new ProjectError(
+        'USAGE',
+        `ALERT_RELAY_TOKEN_FILE ${file}: cannot read it (${(e as NodeJS.ErrnoException).code})`,
+        {
+          subject: 'ALERT_RELAY_TOKEN_FILE',
+        },
+      );
+    }
   }
+  const token = env.ALERT_RELAY_TOKEN?.trim();
+  if (!token) {
+    throw new ProjectError(
+      'USAGE',
+      'the alert relay needs the shared secret Alertmanager sends: set ALERT_RELAY_TOKEN_FILE (or ALERT_RELAY_TOKEN)',
+      {
+        subject: 'ALERT_RELAY_TOKEN_FILE',
+        hint: 'generate one with `openssl rand -hex 32`; docs/ci-training.md "Drift alert → retrain"',
+      },
+    );
+  }
+  return token;
+}
+
+export interface RelayDeps {
+  env?: Record<string, string | undefined>;
+  /** Called once listening (tests learn the port). */
+  onListening?: (address: { host: string; port: number }) => void;
+  /** Stops the server (tests); SIGTERM and SIGINT do at the edge. */
+  signal?: AbortSignal;
+}
+
+export async function main(argv: string[], deps: RelayDeps = {}): Promise<number> {
+  const env = deps.env ?? process.env;
+  const cli = parseCommand(argv, COMMAND);
+  if (!cli) return 0;
+  const { values } = cli;
+  const portText = values.port ?? env.ALERT_RELAY_PORT ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ProjectError('USAGE', `--port ${portText} is not a port number`, { subject: '--port' });
+  }
+  const token = relayTokenFromEnv(env);
   const ctx = readRepoContext(env);
   const server = createServer(
-    createAlertRelay({ api: { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo } }),
+    createAlertRelay({
+      api: { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo },
+      token,
+    }),
   );
   await new Promise<void>((r) => server.listen(port, values.host, r));
-  console.error(`alert relay: listening on ${values.host}:${port}, dispatching to ${ctx.owner}/${ctx.repo}`);
+  const bound = server.address() as { port: number };
+  console.error(
+    `alert relay: listening on ${values.host}:${bound.port}, dispatching to ${ctx.owner}/${ctx.repo}`,
+  );
+  deps.onListening?.({ host: values.host, port: bound.port });
   const stop = () => server.close();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (deps.signal) deps.signal.addEventListener('abort', stop, { once: true });
+  else {
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }
   await new Promise<void>((r) => server.once('close', r));
   return 0;
 }

@@ -40,7 +40,7 @@ import type { ClusterState } from '../lib/cluster/state.ts';
 import { findClusterTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { findKustomize, findTool, runKustomize } from '../lib/gitops/index.ts';
-import { addCandidate, emptyLock, serializeLock } from '../lib/lock/index.ts';
+import { addCandidate, emptyLock, writeLock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
 import {
   type ArgoApplication,
@@ -173,6 +173,10 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }
 
+  /** The two candidates' version ids (content-addressed: v + 12 hex of the root digest). */
+  let V1: string;
+  let V2: string;
+
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'argocd-e2e-'));
     fork = join(work, 'fork');
@@ -180,17 +184,22 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     // Two trained versions: real artifacts (the fixture CNN), each in the lock as a
     // candidate with its digests; the pods' SERVING_MODEL_URI is their file: URI.
     let lock = emptyLock();
+    const ids: string[] = [];
     for (const seed of [1, 2]) {
       const artifact = await writeFixtureArtifact(join(work, `artifact-${seed}`), { seed });
-      lock = addCandidate(lock, {
+      const added = addCandidate(lock, {
         model: MODEL,
         entry: makeEntry(artifact.pin.digests, {
           artifactUri: `file://${artifact.dir}`,
+          createdAt: `2026-01-0${seed}T00:00:00.000Z`,
           metrics: { accuracy: 0.96 + seed / 1000, macro_f1: 0.96 },
         }),
-      }).lock;
+      });
+      lock = added.lock;
+      ids.push(added.version);
     }
-    await writeFile(join(fork, 'models.lock.json'), serializeLock(lock));
+    [V1, V2] = ids as [string, string];
+    await writeLock(join(fork, 'models.lock.json'), lock);
     runSync('git', ['init', '-q', '-b', 'main', fork]);
     git('add', '-A');
     git('commit', '-q', '-m', 'template, with two candidates');
@@ -285,11 +294,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   let v1: { url: string; env: Record<string, string> };
 
   test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, verify-rollout passes on the real status at the promotion commit', async () => {
-    const commit = await promoteInFork(['--env', 'dev', '--version', '1']);
-    v1 = await serveLikeThePod('dev', '1');
+    const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
+    v1 = await serveLikeThePod('dev', V1);
     expect(v1.env).toMatchObject({
       SERVING_MODEL_NAME: MODEL,
-      SERVING_MODEL_VERSION: '1',
+      SERVING_MODEL_VERSION: V1,
       SERVING_PORT: '8080',
     });
     const { code, out } = await verifyCli([
@@ -306,11 +315,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     expect(out).toContain(
       `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${commit.slice(0, 12)}`,
     );
-    expect(out).toMatch(
-      /Deployment ml-dev\/model-server: \[ok\] 1\/1 updated, 1 available, template version 1/,
+    expect(out).toContain(
+      `Deployment ml-dev/model-server: [ok] 1/1 updated, 1 available, template version ${V1}`,
     );
-    expect(out).toContain(`/predict (${v1.url}/predict): [ok] answered model ${MODEL} version 1`);
-    expect(out).toContain('rollout verified: dev serves version 1');
+    expect(out).toContain(`/predict (${v1.url}/predict): [ok] answered model ${MODEL} version ${V1}`);
+    expect(out).toContain(`rollout verified: dev serves version ${V1}`);
     // Every object of the overlay synced, the HPA scaling on the metrics API.
     const app = await readApp('model-server-dev');
     expect(
@@ -340,8 +349,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   }, 600_000);
 
   test('a second version reaches dev through Git; /predict answering another version fails the check; a rollback brings the first pin back', async () => {
-    const commit2 = await promoteInFork(['--env', 'dev']); // dev takes the newest candidate: 2
-    const v2 = await serveLikeThePod('dev', '2');
+    const commit2 = await promoteInFork(['--env', 'dev']); // dev takes the newest candidate: V2
+    const v2 = await serveLikeThePod('dev', V2);
     expect(v2.env.SERVING_MODEL_SHA256).not.toBe(v1.env.SERVING_MODEL_SHA256);
     const second = await verifyCli([
       '--env',
@@ -354,13 +363,13 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       state.kubeconfig,
     ]);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.out).toContain(`/predict (${v2.url}/predict): [ok] answered model ${MODEL} version 2`);
+    expect(second.out).toContain(`/predict (${v2.url}/predict): [ok] answered model ${MODEL} version ${V2}`);
 
     // Everything in the cluster is at 2 now; a server still answering 1 is no rollout of 2.
     const err = await verifyRollout(
       {
         env: 'dev',
-        version: '2',
+        version: V2,
         revision: commit2,
         url: v1.url,
         image: makeSmokePng(),
@@ -375,12 +384,12 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${commit2.slice(0, 12)}`,
     );
     expect((err as Error).message).toContain(
-      `/predict (${v1.url}/predict): [waiting] answered model ${MODEL} version 1, expected 2`,
+      `/predict (${v1.url}/predict): [waiting] answered model ${MODEL} version ${V1}, expected ${V2}`,
     );
 
     // npm run rollback: the version dev ran before, through Git again.
     const commit3 = await promoteInFork(['--env', 'dev'], 'rollback');
-    const back = await serveLikeThePod('dev', '1');
+    const back = await serveLikeThePod('dev', V1);
     expect(back.env).toEqual(v1.env);
     const third = await verifyCli([
       '--env',
@@ -393,7 +402,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       state.kubeconfig,
     ]);
     expect(third).toMatchObject({ code: 0 });
-    expect(third.out).toContain('rollout verified: dev serves version 1');
+    expect(third.out).toContain(`rollout verified: dev serves version ${V1}`);
   }, 900_000);
 
   /** A kubeconfig for CI's rollout-verifier (manifests/ci-access), with a TokenRequest token as `kubectl create token` gets. */
@@ -423,7 +432,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   }
 
   test('prod has no automated sync: a promotion waits for npm run sync, which the CI rollout-verifier account may run, and verify-rollout passes with that account alone', async () => {
-    const commit = await promoteInFork(['--env', 'prod', '--version', '1']);
+    const commit = await promoteInFork(['--env', 'prod', '--version', V1]);
     // Argo CD has compared prod at the promotion commit, found it OutOfSync, and done nothing.
     await waitFor(
       'Application model-server-prod compared at the promotion commit',
@@ -457,7 +466,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       sync: { syncOptions: ['RespectIgnoreDifferences=true', 'ServerSideApply=true'] },
     });
 
-    const prod = await serveLikeThePod('prod', '1');
+    const prod = await serveLikeThePod('prod', V1);
     const verified = await verifyCli([
       '--env',
       'prod',
@@ -469,8 +478,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       kubeconfig,
     ]);
     expect(verified).toMatchObject({ code: 0 });
-    expect(verified.out).toMatch(
-      /Deployment ml-prod\/model-server: \[ok\] 3\/3 updated, 3 available, template version 1/,
+    expect(verified.out).toContain(
+      `Deployment ml-prod/model-server: [ok] 3/3 updated, 3 available, template version ${V1}`,
     );
 
     // ...and nothing more: no other Application, no spec change, no Secret.
@@ -532,7 +541,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       service: 'model-server',
       port: 'http',
     } as const;
-    const smoke = { image: makeSmokePng(), contentType: 'image/png', version: '1', timeoutMs: 10_000 };
+    const smoke = { image: makeSmokePng(), contentType: 'image/png', version: V1, timeoutMs: 10_000 };
     const noEndpoints = await smokePredict({ ...target, kubeConfig: kc }, smoke);
     expect(noEndpoints).toEqual({
       ok: false,

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
+import { readLock, versionIdOf } from '../lib/lock/index.ts';
 import { needs, tool } from '../lib/testing/services.ts';
 import type { DemoResult } from '../pipelines/demo/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -61,12 +62,14 @@ describe('scripts/demo.ts', () => {
     expect(out).toContain('a COPY: your models.lock.json and environments/ are not modified');
     expect(out).toMatch(/^Done in \d+\.\d s: 1\. /m);
 
-    // The lock in the work folder has version 1 pinned to dev, with its promotion recorded.
-    const lock = JSON.parse(await readFile(join(work, 'models.lock.json'), 'utf8'));
-    const m = lock.models['tiny-demo'];
-    expect(m.pins).toEqual({ dev: '1' });
-    expect(m.promotions).toEqual([expect.objectContaining({ env: 'dev', from: null, to: '1' })]);
-    expect(m.versions['1'].artifactUri).toBe('artifacts/tiny-demo');
+    // The lock in the work folder has the one candidate pinned to dev, with its promotion recorded.
+    const lock = await readLock(join(work, 'models.lock.json'));
+    const m = lock.models['tiny-demo']!;
+    const [version] = Object.keys(m.versions) as [string];
+    expect(version).toBe(versionIdOf(m.versions[version]!.rootDigest));
+    expect(m.pins).toEqual({ dev: version });
+    expect(m.promotions).toEqual([expect.objectContaining({ env: 'dev', from: null, to: version })]);
+    expect(m.versions[version]!.artifactUri).toBe('artifacts/tiny-demo');
     // The repository's own lock is untouched.
     expect(await readFile(join(ROOT, 'models.lock.json'), 'utf8')).toBe(lockBefore);
 
@@ -82,13 +85,13 @@ describe('scripts/demo.ts', () => {
       .filter(Boolean);
     const dep = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'model-server');
     expect(dep.metadata.namespace).toBe('ml-dev');
-    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe('1');
+    expect(dep.spec.template.metadata.annotations['ml.gitops/model-version']).toBe(version);
     const env = Object.fromEntries(
       dep.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
     );
     expect(env.SERVING_MODEL_NAME).toBe('tiny-demo');
-    expect(env.SERVING_MODEL_VERSION).toBe('1');
-    expect(env.SERVING_MODEL_SHA256).toBe(m.versions['1'].rootDigest);
+    expect(env.SERVING_MODEL_VERSION).toBe(version);
+    expect(env.SERVING_MODEL_SHA256).toBe(m.versions[version]!.rootDigest);
 
     // The exact curl command is printed, and the answer names the model version.
     expect(result).toBeDefined();
@@ -96,13 +99,13 @@ describe('scripts/demo.ts', () => {
     expect(r.curlCommand).toBe(`curl -s -F image=@${r.image} ${r.url}/predict`);
     expect(out).toContain(`   $ ${r.curlCommand}`);
     expect(r.answer.model).toBe('tiny-demo');
-    expect(r.answer.version).toBe('1');
+    expect(r.answer.version).toBe(version);
     expect(r.answer.predictions).toHaveLength(3);
     for (const p of r.answer.predictions) {
       expect(['circle', 'cross', 'square', 'triangle']).toContain(p.label);
       expect(p.probability).toBeGreaterThanOrEqual(0);
     }
-    expect(out).toContain('"version": "1"');
+    expect(out).toContain(`"version": "${version}"`);
     expect(out).toContain(`page:    ${r.url}/`);
 
     // --no-wait stopped the server.

@@ -10,8 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { gitRunner, treeSource } from '../lib/git/index.ts';
 import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/index.ts';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
+import { readLock, readLockFrom } from '../lib/lock/index.ts';
 import { runSync } from '../lib/shell.ts';
 import { copyWorkingTree } from '../lib/testing/git-repos.ts';
 import { needs, tool } from '../lib/testing/services.ts';
@@ -64,16 +66,17 @@ afterAll(async () => {
   if (base) await rm(base, { recursive: true, force: true });
 });
 
-/** Branch, change the config, train as the train job would, commit the candidate, merge, push. */
-async function candidate(
+/** Branch from main, change the config, train as the train job would, commit the candidate, push the branch. */
+async function trainOnBranch(
   branch: string,
   seed: number,
   pr: number,
+  config = 'tiny.json',
 ): Promise<{ version: string; rootDigest: string }> {
   git(fork, 'checkout', '--quiet', '-b', branch, 'main');
-  const configPath = join(fork, 'training/configs/tiny.json');
+  const configPath = join(fork, 'training/configs', config);
   await writeFile(configPath, `${JSON.stringify(tinyConfig(seed), null, 2)}\n`);
-  git(fork, 'add', 'training/configs/tiny.json');
+  git(fork, 'add', configPath);
   git(fork, 'commit', '--quiet', '-m', `train: tiny config, seed ${seed}`);
   const head = git(fork, 'rev-parse', 'HEAD');
   const eventPath = join(base, `event-${pr}.json`);
@@ -107,17 +110,46 @@ async function candidate(
     },
   );
   expect(code).toBe(0);
-  const version = /^lock version\s+demo-classifier (\d+) \(candidate\)$/m.exec(lines.join('\n'))?.[1];
+  const version = /^lock version\s+demo-classifier (v[0-9a-f]{12}) \(candidate\)$/m.exec(
+    lines.join('\n'),
+  )?.[1];
   expect(version).toBeDefined();
-  const lock = JSON.parse(await readFile(join(fork, 'models.lock.json'), 'utf8'));
-  const entry = lock.models['demo-classifier'].versions[version as string];
+  const entry = (await readLock(join(fork, 'models.lock.json'))).models['demo-classifier']!.versions[
+    version!
+  ]!;
   expect(entry.gitCommit).toBe(head); // the PR head, not the merge commit
-  git(fork, 'add', 'models.lock.json');
+  git(fork, 'add', 'models.lock.json', 'models.lock.d');
   git(fork, 'commit', '--quiet', '-m', `lock: demo-classifier candidate ${version}`);
+  git(fork, 'push', '--quiet', 'origin', branch);
   git(fork, 'checkout', '--quiet', 'main');
-  git(fork, 'merge', '--quiet', '--no-ff', '-m', `Merge pull request #${pr} from ${branch}`, branch);
-  git(fork, 'push', '--quiet', 'origin', 'main');
   return { version: version as string, rootDigest: entry.rootDigest };
+}
+
+/** Merge the pull request's branch into main as GitHub's merge button does (a merge commit, no custom driver), push. */
+function merge(branch: string, pr: number): void {
+  git(fork, 'checkout', '--quiet', 'main');
+  git(fork, 'pull', '--quiet', '--ff-only', 'origin', 'main');
+  git(
+    fork,
+    'merge',
+    '--quiet',
+    '--no-ff',
+    '-m',
+    `Merge pull request #${pr} from ${branch}`,
+    `origin/${branch}`,
+  );
+  git(fork, 'push', '--quiet', 'origin', 'main');
+}
+
+/** A pull request that trains a candidate and is merged at once. */
+async function candidate(
+  branch: string,
+  seed: number,
+  pr: number,
+): Promise<{ version: string; rootDigest: string }> {
+  const c = await trainOnBranch(branch, seed, pr);
+  merge(branch, pr);
+  return c;
 }
 
 const actionsEnv = () => ({
@@ -140,12 +172,12 @@ it('a candidate trained on a branch is merged, promoted to dev and rendered with
   ).toBe(0);
   expect(out.join('')).toContain(`pinned demo-classifier dev to version ${version} (was nothing)`);
   expect(git(fork, 'log', '-1', '--format=%s', 'origin/main')).toBe(
-    `promote demo-classifier v${version} to dev (gates: 4/4 passed)`,
+    `promote demo-classifier@${version} to dev (gates: 4/4 passed)`,
   );
-  const lock = JSON.parse(git(fork, 'show', 'origin/main:models.lock.json'));
-  const entry = lock.models['demo-classifier'].versions[version];
-  expect(lock.models['demo-classifier'].pins).toEqual({ dev: version });
-  expect(lock.models['demo-classifier'].promotions).toEqual([
+  const lock = await readLockFrom(treeSource(gitRunner(fork), 'origin/main'), 'models.lock.json');
+  const entry = lock.models['demo-classifier']!.versions[version]!;
+  expect(lock.models['demo-classifier']!.pins).toEqual({ dev: version });
+  expect(lock.models['demo-classifier']!.promotions).toEqual([
     { env: 'dev', from: null, to: version, at: expect.any(String), by: 'github-actions[bot]' },
   ]);
 
@@ -197,4 +229,81 @@ it('a second candidate that fails a gate is refused: lock, pin file, HEAD and or
   expect(git(fork, 'status', '--porcelain', '--untracked-files=no')).toBe('');
   expect(await readFile(join(fork, 'models.lock.json'))).toEqual(lockBytes);
   expect(await readFile(join(fork, 'environments/dev/model-pin.yaml'))).toEqual(pinBytes);
+});
+
+it('two pull requests from one main each add a candidate: both merge cleanly, in either order, and dev gets the newest', async () => {
+  if (!kustomize) return;
+  // A reviewed change puts the dev gate back where the tiny config passes it.
+  const gatesPath = join(fork, 'environments/promotion-gates.json');
+  const gates = JSON.parse(await readFile(gatesPath, 'utf8'));
+  gates.environments.dev.gates.minMetric = { accuracy: 0 };
+  await writeFile(gatesPath, `${JSON.stringify(gates, null, 2)}\n`);
+  if (git(fork, 'status', '--porcelain')) {
+    git(fork, 'commit', '--quiet', '-am', 'gates: dev back to no minimum');
+    git(fork, 'push', '--quiet', 'origin', 'main');
+  }
+  const start = git(fork, 'rev-parse', 'main');
+
+  // Both branches start from the same main and train without knowing of each other.
+  // (each changes its own config: two teams' experiments, not one file edited twice)
+  const a = await trainOnBranch('parallel-a', 5, 21, 'tiny-a.json');
+  const b = await trainOnBranch('parallel-b', 6, 22, 'tiny-b.json'); // trained second: the newer candidate
+  expect(a.version).not.toBe(b.version);
+  expect(git(fork, 'merge-base', 'origin/parallel-a', 'origin/parallel-b')).toBe(start);
+
+  // B is merged first and promoted; then A merges without a conflict.
+  merge('parallel-b', 22);
+  const out: string[] = [];
+  const promoteDev = () =>
+    promote(['--env', 'dev', '--commit', '--push'], {
+      cwd: fork,
+      env: actionsEnv(),
+      print: (t) => out.push(t),
+    });
+  expect(await promoteDev()).toBe(0);
+  merge('parallel-a', 21); // git merge exits non-zero on a conflict, and runSync throws
+  expect(git(fork, 'status', '--porcelain')).toBe('');
+  const lock = await readLock(join(fork, 'models.lock.json'));
+  const versions = lock.models['demo-classifier']!.versions;
+  expect(versions[a.version]?.rootDigest).toBe(a.rootDigest);
+  expect(versions[b.version]?.rootDigest).toBe(b.rootDigest);
+
+  // Promotion after both merges picks the candidate trained last (createdAt), whatever the merge order.
+  out.length = 0;
+  expect(await promoteDev()).toBe(0);
+  expect(out.join('')).toContain(`dev already runs demo-classifier version ${b.version}: nothing changed`);
+  expect(lock.models['demo-classifier']!.pins.dev).toBe(b.version);
+
+  // The other merge order gives the very same versions: the lock's content alone decides.
+  const other = join(base, 'other-order');
+  git(base, 'clone', '--quiet', '--branch', 'main', origin, other);
+  git(other, 'reset', '--quiet', '--hard', start);
+  git(other, 'merge', '--quiet', '--no-ff', '-m', 'merge a', 'origin/parallel-a');
+  git(other, 'merge', '--quiet', '--no-ff', '-m', 'merge b', 'origin/parallel-b');
+  expect(git(other, 'rev-parse', 'HEAD:models.lock.d')).toBe(git(fork, 'rev-parse', 'HEAD:models.lock.d'));
+
+  // A true conflict is still refused: two branches that move the same pin to different versions.
+  git(other, 'checkout', '--quiet', '-b', 'pin-a');
+  expect(
+    await promote(['--env', 'dev', '--version', a.version, '--commit', '--no-render'], {
+      cwd: other,
+      env: actionsEnv(),
+      print: () => {},
+    }),
+  ).toBe(0);
+  git(other, 'checkout', '--quiet', '-b', 'pin-b', 'HEAD~1');
+  expect(
+    await promote(['--env', 'dev', '--version', b.version, '--commit', '--no-render'], {
+      cwd: other,
+      env: actionsEnv(),
+      print: () => {},
+    }),
+  ).toBe(0);
+  const conflict = runSync('git', ['merge', '--no-ff', '-m', 'both pins', 'pin-a'], {
+    cwd: other,
+    env: { ...process.env, ...GIT_ENV },
+    nothrow: true,
+  });
+  expect(conflict.code).not.toBe(0);
+  expect(conflict.stdout).toMatch(/CONFLICT \(content\): Merge conflict in models\.lock\.json/);
 });

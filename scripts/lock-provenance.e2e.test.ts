@@ -21,9 +21,10 @@ import {
   type Lock,
   type LockedVersion,
   loadArtifactOrigins,
+  lockFiles,
   type ProvenanceReport,
   pinVersion,
-  serializeLock,
+  writeLock,
 } from '../lib/lock/index.ts';
 import { makeArtifact, makeEntry, serveFolder, tempDir } from '../lib/lock/testing.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
@@ -210,10 +211,11 @@ describe('lock check-provenance against a real MLflow run', () => {
   });
 
   it('npm run lock -- check-provenance --base main: exit 0 for the faithful entry, 1 with the field named for a tampered one', async () => {
-    const repos = await makeTestRepos({ 'models.lock.json': serializeLock(base) });
+    const repos = await makeTestRepos(lockFiles(base));
     try {
       const commit = async (lock: Lock, message: string) => {
-        await writeFile(join(repos.work, 'models.lock.json'), serializeLock(lock));
+        await writeLock(join(repos.work, 'models.lock.json'), lock);
+        repos.git(['add', '-A']);
         repos.git([
           '-c',
           'user.name=Dev',

@@ -1,12 +1,16 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { versionIdOf } from '../lib/lock/index.ts';
 import { makeArtifact, tempDir } from '../lib/lock/testing.ts';
 import { runSync } from '../lib/shell.ts';
 import { main } from './lock.ts';
 
 let repo: string;
 let out: string[];
+/** The version ids of artifacts a and b (content-addressed: v + 12 hex of their root digests). */
+let va = '';
+let vb = '';
 const NOW = new Date('2026-05-01T12:00:00.000Z');
 
 async function run(...argv: string[]): Promise<{ code: number; text: string }> {
@@ -25,8 +29,14 @@ const git = (...args: string[]) =>
 
 beforeAll(async () => {
   repo = await tempDir('lock-script-');
-  await makeArtifact(join(repo, 'artifacts/demo-classifier/a'), 1, { accuracy: 0.9, macro_f1: 0.88 });
-  await makeArtifact(join(repo, 'artifacts/demo-classifier/b'), 2, { accuracy: 0.94, macro_f1: 0.9 });
+  va = versionIdOf(
+    (await makeArtifact(join(repo, 'artifacts/demo-classifier/a'), 1, { accuracy: 0.9, macro_f1: 0.88 }))
+      .root,
+  );
+  vb = versionIdOf(
+    (await makeArtifact(join(repo, 'artifacts/demo-classifier/b'), 2, { accuracy: 0.94, macro_f1: 0.9 }))
+      .root,
+  );
 });
 afterAll(async () => {
   await rm(repo, { recursive: true, force: true });
@@ -45,8 +55,8 @@ describe('scripts/lock.ts', () => {
       'r1',
     );
     expect(added.code).toBe(0);
-    expect(added.text).toMatch(
-      /^added demo-classifier version 1 \(root [0-9a-f]{12}, artifact artifacts\/demo-classifier\/a\)\n$/,
+    expect(added.text).toBe(
+      `added demo-classifier version ${va} (root ${va.slice(1)}, artifact artifacts/demo-classifier/a)\n`,
     );
     const json = await run(
       'add',
@@ -56,55 +66,59 @@ describe('scripts/lock.ts', () => {
       '--artifact',
       'artifacts/demo-classifier/b',
     );
-    expect(JSON.parse(json.text)).toMatchObject({ model: 'demo-classifier', version: '2' });
-    expect((await run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', '1')).text).toBe(
-      'pinned demo-classifier prod to version 1 (was unpinned)\n',
+    expect(JSON.parse(json.text)).toMatchObject({ model: 'demo-classifier', version: vb });
+    expect((await run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', va)).text).toBe(
+      `pinned demo-classifier prod to version ${va} (was unpinned)\n`,
     );
-    expect((await run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', '2')).text).toBe(
-      'pinned demo-classifier prod to version 2 (was 1)\n',
+    expect((await run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', vb)).text).toBe(
+      `pinned demo-classifier prod to version ${vb} (was ${va})\n`,
     );
     expect((await run('pin', '--model', 'demo-classifier', '--env', 'prod', '--rollback')).text).toBe(
-      'pinned demo-classifier prod to version 1 (was 2)\n',
+      `pinned demo-classifier prod to version ${va} (was ${vb})\n`,
     );
     const lock = JSON.parse(await readFile(join(repo, 'models.lock.json'), 'utf8'));
     expect(lock.models['demo-classifier'].promotions.at(-1)).toEqual({
       env: 'prod',
-      from: '2',
-      to: '1',
+      from: vb,
+      to: va,
       at: NOW.toISOString(),
       by: 'octocat',
     });
-    expect(lock.models['demo-classifier'].versions['1'].mlflow).toEqual({ runId: 'r1', modelVersion: null });
+    expect(lock.models['demo-classifier'].versions).toBeUndefined(); // versions are files of their own
+    const entry = JSON.parse(
+      await readFile(join(repo, 'models.lock.d', 'demo-classifier', `${va}.json`), 'utf8'),
+    );
+    expect(entry.mlflow).toEqual({ runId: 'r1', modelVersion: null });
     expect((await run('show')).text).toMatch(
-      /^MODEL +ENV +VERSION.*\ndemo-classifier +prod +1 +2026-01-02T03:04:05.000Z/,
+      new RegExp(`^MODEL +ENV +VERSION.*\\ndemo-classifier +prod +${va} +2026-01-02T03:04:05.000Z`),
     );
     expect(await run('verify')).toEqual({
       code: 0,
-      text: 'ok   demo-classifier version 1 (prod): 4 files from artifacts/demo-classifier/a\n',
+      text: `ok   demo-classifier version ${va} (prod): 4 files from artifacts/demo-classifier/a\n`,
     });
   });
 
   it('verify exits 1 and names the file when an artifact changed', async () => {
     await writeFile(join(repo, 'artifacts/demo-classifier/b/weights.bin'), 'changed');
-    expect((await run('verify')).code).toBe(0); // version 2 is not pinned
+    expect((await run('verify')).code).toBe(0); // version b is not pinned
     const r = await run('verify', '--all');
     expect(r.code).toBe(1);
-    expect(r.text).toContain('FAIL demo-classifier version 2: 4 files from artifacts/demo-classifier/b');
-    expect(r.text).toContain('model "demo-classifier" version 2: artifact file "weights.bin" from');
+    expect(r.text).toContain(`FAIL demo-classifier version ${vb}: 4 files from artifacts/demo-classifier/b`);
+    expect(r.text).toContain(`model "demo-classifier" version ${vb}: artifact file "weights.bin" from`);
   });
 
   it('diff compares the lock at a git ref with the working file', async () => {
     git('init', '-q');
     git('commit', '-q', '--allow-empty', '-m', 'before the lock');
     git('tag', 'before');
-    git('add', 'models.lock.json');
+    git('add', 'models.lock.json', 'models.lock.d');
     git('commit', '-q', '-m', 'lock');
     expect((await run('diff', 'git:HEAD', 'models.lock.json')).text).toBe('no changes\n');
-    await run('pin', '--model', 'demo-classifier', '--env', 'dev', '--version', '2');
+    await run('pin', '--model', 'demo-classifier', '--env', 'dev', '--version', vb);
     expect((await run('diff', 'git:HEAD', 'models.lock.json')).text).toBe(
       [
-        'MODEL            WHAT     CHANGE      METRICS',
-        'demo-classifier  pin dev  (none) → 2  accuracy 0.94, macro_f1 0.9',
+        'MODEL            WHAT     CHANGE                  METRICS',
+        `demo-classifier  pin dev  (none) → ${vb}  accuracy 0.94, macro_f1 0.9`,
         '',
       ].join('\n'),
     );
@@ -134,10 +148,12 @@ describe('scripts/lock.ts', () => {
     });
     await expect(run('diff', 'a')).rejects.toMatchObject({ code: 'USAGE' });
     await expect(
-      run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', '9'),
+      run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', 'vaaaaaaaaaaaa'),
     ).rejects.toMatchObject({
       code: 'NOT_FOUND',
-      message: expect.stringContaining('has no version "9" to pin for prod (versions: 1, 2)'),
+      message: expect.stringContaining(
+        `has no version "vaaaaaaaaaaaa" to pin for prod (versions: ${[va, vb].sort().join(', ')})`,
+      ),
     });
     await expect(
       run('add', '--model', 'demo-classifier', '--artifact', 'artifacts/demo-classifier/a'),

@@ -2,7 +2,7 @@
  * lock: read and change models.lock.json (docs/lock-file.md).
  *
  *   npm run -s lock -- add --model demo-classifier --artifact out/model [--uri ...] [--run-id ...]
- *   npm run -s lock -- pin --model demo-classifier --env prod --version 3
+ *   npm run -s lock -- pin --model demo-classifier --env prod --version 3f9c0a1b2c4d
  *   npm run -s lock -- verify [--all] [--env prod]
  *   npm run -s lock -- diff git:origin/main models.lock.json
  *   npm run -s lock -- show
@@ -11,7 +11,7 @@
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
 import { ProjectError } from '../lib/errors.ts';
-import { gitRunner } from '../lib/git/index.ts';
+import { gitRunner, treeSource } from '../lib/git/index.ts';
 import {
   ARTIFACT_ORIGINS_FILE,
   addCandidate,
@@ -25,10 +25,11 @@ import {
   initLock,
   type Lock,
   loadArtifactOrigins,
-  parseLockText,
+  parseLockFiles,
   pinVersion,
   previousPin,
   readLock,
+  readLockTexts,
   showPins,
   updateLock,
   verifyLock,
@@ -37,19 +38,19 @@ import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 
 const USAGE = `usage: lock <command> [flags]
   init                                   create an empty lock file
-  add --model <name> --artifact <dir>    add the artifact folder as the model's next version
+  add --model <name> --artifact <dir>    add the artifact folder as a version (id: v + 12 hex of its root digest)
       [--uri <artifact uri>]             where it will be fetched from (default: the folder, relative to the lock)
       [--run-id <id>] [--mlflow-version <n>] [--tracking-uri <url>] [--commit <sha>]
   pin --model <name> --env <env> (--version <id> | --rollback) [--by <who>] [--commit <sha>]
   verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
-  diff <a> <b>                           compare two locks: file paths, or git:<ref> (git show <ref>:models.lock.json)
+  diff <a> <b>                           compare two locks: file paths, or git:<ref> (the lock and its models.lock.d/ at that commit)
   show                                   which version each environment runs
   check-provenance --base <ref> [--head <ref>] [--origins <file>]
                                          a pull request's lock against its base (from the merge base of
                                          <ref> and the head): no version edited, removed or re-pinned; each
                                          added version matches its MLflow run (metrics, digests, commit,
                                          dataset) at an allowed origin (default environments/artifact-origins.json);
-                                         the head is the lock file, or git show <ref>:models.lock.json
+                                         the head is the lock, or its index and models.lock.d/ at <ref>
 flags for every command:
   --lock <path>   the lock file (default ./models.lock.json)
   --json          print machine-readable JSON`;
@@ -100,21 +101,15 @@ export type LockScriptDeps = ScriptDeps;
 
 const usage = (message: string) => new ProjectError('USAGE', `${message}\n\n${USAGE}`);
 
-/** Read a lock named on the command line: a path, or `git:<ref>` for the lock file at that commit. */
+/** Read a lock named on the command line: a path, or `git:<ref>` for the lock (index and version files) at that commit. */
 async function readLockArg(arg: string, lockPath: string, cwd: string): Promise<Lock> {
   if (!arg.startsWith('git:')) return readLock(resolve(cwd, arg));
   const ref = arg.slice('git:'.length);
-  const name = basename(lockPath);
-  const what = `${arg}:${name}`;
-  const r = await gitRunner(dirname(lockPath)).tryRun(['show', `${ref}:./${name}`]);
-  if (r.code === 0) return parseLockText(r.stdout, what);
-  const stderr = r.stderr.trim();
+  const what = `${arg}:${basename(lockPath)}`;
+  const { index, versions } = await readLockTexts(treeSource(gitRunner(dirname(lockPath)), ref), lockPath);
   // The lock did not exist yet at that commit: everything in the other lock is new.
-  if (/exists on disk, but not in|does not exist in/.test(stderr)) return emptyLock();
-  throw new ProjectError('NOT_FOUND', `cannot read ${what}: ${stderr.split('\n')[0]}`, {
-    subject: arg,
-    hint: 'name a commit, branch or tag that git knows (fetch it first in a shallow clone)',
-  });
+  if (index === undefined && Object.keys(versions).length === 0) return emptyLock();
+  return parseLockFiles(what, index, versions);
 }
 
 function artifactUriFor(artifactDir: string, lockDir: string): string {

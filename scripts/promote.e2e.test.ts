@@ -21,10 +21,13 @@ const git = (cwd: string, ...args: string[]) =>
 let base = '';
 let origin = '';
 const { it } = needs(tool('git', 'apt-get install git'));
+/** The seed lock's version ids, oldest first. */
+let ids: string[] = [];
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'promote-git-'));
-  const seed = await promotionRepo([0.95, 0.96], [['prod', '1']]);
+  const seed = await promotionRepo([0.95, 0.96], [['prod', 1]]);
+  ids = seed.ids;
   origin = join(base, 'origin.git');
   git(base, 'init', '--quiet', '--bare', '-b', 'main', origin);
   git(seed.root, 'init', '--quiet', '-b', 'main');
@@ -48,7 +51,7 @@ it('promotes on a stale clone after another promotion won the push race: redone 
 
   // B promotes prod to version 2 and pushes first; A still has the old main.
   expect(
-    await main(['--env', 'prod', '--version', '2', ...flags], { cwd: b, env: GIT_ENV, print: () => {} }),
+    await main(['--env', 'prod', '--version', ids[1]!, ...flags], { cwd: b, env: GIT_ENV, print: () => {} }),
   ).toBe(0);
   const out: string[] = [];
   expect(await main(['--env', 'dev', ...flags], { cwd: a, env: GIT_ENV, print: (t) => out.push(t) })).toBe(0);
@@ -58,18 +61,18 @@ it('promotes on a stale clone after another promotion won the push race: redone 
 
   const log = git(a, 'log', '--format=%s', `${head0}..origin/main`).split('\n');
   expect(log).toEqual([
-    'promote demo-classifier v2 to dev (gates: 4/4 passed)',
-    'promote demo-classifier v2 to prod (gates: 4/4 passed)',
+    `promote demo-classifier@${ids[1]} to dev (gates: 4/4 passed)`,
+    `promote demo-classifier@${ids[1]} to prod (gates: 4/4 passed)`,
   ]);
   const lock = JSON.parse(git(a, 'show', 'origin/main:models.lock.json'));
-  expect(lock.models[MODEL].pins).toEqual({ dev: '2', prod: '2' });
+  expect(lock.models[MODEL].pins).toEqual({ dev: ids[1], prod: ids[1] });
   expect(lock.models[MODEL].promotions.map((p: { env: string; to: string }) => `${p.env}:${p.to}`)).toEqual([
-    'prod:1',
-    'prod:2',
-    'dev:2',
+    `prod:${ids[0]}`,
+    `prod:${ids[1]}`,
+    `dev:${ids[1]}`,
   ]);
   expect(git(a, 'show', 'origin/main:environments/dev/model-pin.yaml')).toContain(
-    'ml.gitops/model-version: "2"',
+    `ml.gitops/model-version: ${ids[1]}`,
   );
   expect(git(a, 'status', '--porcelain')).toBe('');
   // Only the lock and the pin file are in the promotion commit.

@@ -1,13 +1,19 @@
 import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot } from '../pipelines/promotion/testing.ts';
+import {
+  MODEL,
+  type PromotionRepo,
+  promotionRepo,
+  snapshot,
+  testImage,
+} from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 import { main as rollbackMain } from './rollback.ts';
 
 let r: PromotionRepo;
 beforeAll(async () => {
-  r = await promotionRepo([0.95, 0.96], [['prod', '1']]);
+  r = await promotionRepo([0.95, 0.96], [['prod', 1]]);
 });
 afterAll(async () => {
   await rm(r.root, { recursive: true, force: true });
@@ -29,7 +35,7 @@ describe('scripts/promote.ts and scripts/rollback.ts', () => {
       [main, []],
       [main, ['--env', 'dev', '--push']],
       [main, ['--env', 'dev', '--bogus']],
-      [rollbackMain, ['--env', 'prod', '--version', '1']],
+      [rollbackMain, ['--env', 'prod', '--version', 'vaaaaaaaaaaaa']],
     ] as const) {
       const err = await fn([...argv], { print: () => {} }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ProjectError);
@@ -60,21 +66,26 @@ describe('scripts/promote.ts and scripts/rollback.ts', () => {
     };
     const now = () => new Date('2026-03-01T00:00:00.000Z');
     expect(
-      await main(['--env', 'prod', '--version', '2', ...flags()], { env, print: (t) => out.push(t), now }),
+      await main(['--env', 'prod', '--version', r.ids[1]!, ...flags()], {
+        env,
+        print: (t) => out.push(t),
+        now,
+      }),
     ).toBe(0);
     let lock = JSON.parse(await readFile(r.lockPath, 'utf8'));
     expect(lock.models[MODEL].promotions.at(-1)).toEqual({
       env: 'prod',
-      from: '1',
-      to: '2',
+      from: r.ids[0],
+      to: r.ids[1],
       at: now().toISOString(),
       by: 'octocat',
+      image: testImage(1), // staging has no pin: prod keeps the image it runs
     });
     expect(out.join('')).toContain(
       'not committed: commit models.lock.json and the pin file (or run with --commit)',
     );
     expect(await rollbackMain(['--env', 'prod', ...flags()], { env, print: () => {}, now })).toBe(0);
     lock = JSON.parse(await readFile(r.lockPath, 'utf8'));
-    expect(lock.models[MODEL].pins.prod).toBe('1');
+    expect(lock.models[MODEL].pins.prod).toBe(r.ids[0]);
   });
 });

@@ -1,15 +1,3 @@
-/**
- * Promote a model version to an environment, or roll an environment back.
- *
- *   npm run promote -- --env dev [--model NAME] [--version ID] [--commit [--push]]
- *   npm run rollback -- --env prod [--model NAME] [--commit [--push]]
- *
- * Thin: flags and environment → lib/promotion promote() → the gate table and
- * what moved. Exit 0: promoted (or already there); 1: a gate failed or an
- * error (nothing changed); 2: bad usage. See docs/promotion.md.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { findKustomize, renderAll } from '../lib/gitops/index.ts';
 import {
@@ -20,7 +8,6 @@ import {
   type ScriptDeps,
   scriptDeps,
   usageError,
-  writeJsonAtomic,
 } from '../lib/index.ts';
 import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
@@ -38,6 +25,8 @@ const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version
   --model         model in the lock (default: the only one)
   --version       version to promote (default: dev the newest candidate, staging the dev pin, prod the staging pin)
   --rollback      pin the version the environment ran before (what \`npm run rollback\` does)
+  --image         the serving image to run it with, by digest (registry/model-server@sha256:...); default:
+                  the image of the environment it is promoted from (dev: the image dev runs now)
   --lock          models.lock.json (default ./${LOCK_FILE_NAME})
   --environments  environments folder (default ./environments)
   --gates         gates config (default ./${GATES_FILE})
@@ -50,7 +39,7 @@ Exit 0: promoted, or already there; 1: a gate failed or an error, nothing change
 /** Side effects of the script, replaceable in tests. */
 export type PromoteScriptDeps = ScriptDeps;
 
-/** Render `env` of the repository with real Kustomize, against `lock` written to a temp file. */
+/** Render `env` of the repository with real Kustomize, checking its pin against `lock` (not written yet). */
 function renderCheck(root: string, env: Record<string, string | undefined>) {
   return async (lock: Lock, name: string) => {
     const kustomize = await findKustomize(env as NodeJS.ProcessEnv).catch((e: ProjectError) => {
@@ -60,11 +49,8 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
         cause: e,
       });
     });
-    const dir = await mkdtemp(join(tmpdir(), 'promote-render-'));
     try {
-      const lockPath = join(dir, LOCK_FILE_NAME);
-      await writeJsonAtomic(lockPath, lock);
-      await renderAll({ root, lockPath, kustomize, envs: [name] });
+      await renderAll({ root, lock, lockPath: join(root, LOCK_FILE_NAME), kustomize, envs: [name] });
     } catch (e) {
       if (e instanceof ProjectError) {
         throw new ProjectError(e.code, `the ${name} overlay does not render with the new pin: ${e.message}`, {
@@ -74,8 +60,6 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
         });
       }
       throw e;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   };
 }
@@ -88,6 +72,7 @@ const COMMAND = {
     env: { type: 'string' },
     model: { type: 'string' },
     version: { type: 'string' },
+    image: { type: 'string' },
     rollback: { type: 'boolean', default: false },
     lock: { type: 'string', default: LOCK_FILE_NAME },
     environments: { type: 'string', default: 'environments' },
@@ -113,6 +98,8 @@ export async function main(
   const rollback = mode === 'rollback' || f.rollback;
   if (rollback && f.version)
     throw usage('--version does not apply to a rollback (it pins the previous version)');
+  if (rollback && f.image)
+    throw usage('--image does not apply to a rollback (it restores the image of the previous state)');
   if (f.push && !f.commit) throw usage('--push needs --commit');
 
   const who = promotionEnvFrom(d.env);
@@ -125,6 +112,7 @@ export async function main(
       env: f.env,
       ...(f.model ? { model: f.model } : {}),
       ...(f.version ? { version: f.version } : {}),
+      ...(f.image ? { image: f.image } : {}),
       lockPath,
       environmentsDir,
       gatesPath: resolve(d.cwd, f.gates),

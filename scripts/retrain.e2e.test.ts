@@ -6,18 +6,27 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { gitRunner, treeSource } from '../lib/git/index.ts';
 import {
   addCandidate,
   emptyLock,
   entryFromArtifact,
   type Lock,
   type LockedVersion,
-  parseLockText,
+  lockFiles,
   pinVersion,
-  serializeLock,
+  readLockFrom,
+  versionIdOf,
+  versionsOldestFirst,
 } from '../lib/lock/index.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { needs } from '../lib/testing/services.ts';
+import {
+  prometheusInstalled,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../monitoring/testing/prometheus.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -71,13 +80,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The version id of the prod artifact (content-addressed). */
+const prodVersion = () => versionIdOf(prodEntry.rootDigest);
+
 function lockWithProd(entry: LockedVersion = prodEntry): Lock {
   const added = addCandidate(emptyLock(), { model: MODEL, entry });
-  return pinVersion(added.lock, { model: MODEL, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+  return pinVersion(added.lock, {
+    model: MODEL,
+    env: 'prod',
+    version: prodVersion(),
+    at: '2026-01-01T00:00:00.000Z',
+  });
 }
 
 async function setup(lock: Lock, gates?: unknown): Promise<TestRepos> {
-  const files: Record<string, string> = { 'models.lock.json': serializeLock(lock) };
+  const files: Record<string, string> = lockFiles(lock);
   if (gates) files['environments/promotion-gates.json'] = `${JSON.stringify(gates, null, 2)}\n`;
   repos = await makeTestRepos(files);
   repos.git(['checkout', '-q', 'main']);
@@ -111,10 +128,10 @@ const envOf = (r: TestRepos) => ({
   GITHUB_RUN_ID: '99',
 });
 
-async function run(r: TestRepos) {
+async function run(r: TestRepos, extra: string[] = [], env: Record<string, string> = {}) {
   const lines: string[] = [];
-  const code = await main(['--config', configPath, '--base', 'main'], {
-    env: envOf(r),
+  const code = await main(['--config', configPath, '--base', 'main', ...extra], {
+    env: { ...envOf(r), ...env },
     cwd: r.work,
     now: () => NOW,
     print: (l) => lines.push(l),
@@ -130,9 +147,14 @@ describe('npm run retrain', () => {
     const branch = `retrain/20260304-${mainSha.slice(0, 7)}`;
     const { code, out } = await run(r);
     expect(code).toBe(0);
-    const lock = parseLockText(r.show(branch, 'models.lock.json'), 'origin lock');
-    expect(Object.keys(lock.models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
-    expect(lock.models[MODEL]?.pins).toEqual({ prod: '1' });
+    const lock = await readLockFrom(
+      treeSource(gitRunner(r.origin, { env: r.env }), branch),
+      'models.lock.json',
+    );
+    const [prodV, candV] = versionsOldestFirst(lock.models[MODEL]!);
+    expect(prodV).toBe(prodVersion());
+    expect(candV).toMatch(/^v[0-9a-f]{12}$/);
+    expect(lock.models[MODEL]?.pins).toEqual({ prod: prodV });
     expect(r.git(['rev-parse', `${branch}~1`], r.origin)).toBe(mainSha);
     expect(gh.pulls).toHaveLength(1);
     const pr = gh.pulls[0];
@@ -140,11 +162,16 @@ describe('npm run retrain', () => {
     expect(pr?.head.ref).toBe(branch);
     expect(pr?.base.ref).toBe('main');
     expect(pr?.labels.map((l) => l.name)).toEqual(['retrain']);
-    expect(pr?.title).toMatch(/^retrain: tiny-classifier v2 \(accuracy \d\.\d{4} vs prod v1\)$/);
-    expect(pr?.body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(pr?.title).toMatch(
+      new RegExp(`^retrain: tiny-classifier@${candV} \\(accuracy \\d\\.\\d{4} vs prod ${prodV}\\)$`),
+    );
+    expect(pr?.body).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
     expect(pr?.body).toContain('**Gates** (environments/promotion-gates.json, environment prod): passed');
     expect(pr?.body).toMatch(
-      /^\| maxMetricDrop accuracy vs prod \| >= -?[\d.]+ \(prod version 1: [\d.]+ - 1\) \| [\d.]+ \| pass \|$/m,
+      new RegExp(
+        `^\\| maxMetricDrop accuracy vs prod \\| >= -?[\\d.]+ \\(prod version ${prodV}: [\\d.]+ - 1\\) \\| [\\d.]+ \\| pass \\|$`,
+        'm',
+      ),
     );
     expect(pr?.body).toMatch(
       /^\| verifyDigests \| every file has its locked sha256 \| \d+ files ok \| pass \|$/m,
@@ -172,6 +199,9 @@ describe('npm run retrain', () => {
     expect(r.git(['branch', '--list', 'retrain/*'], r.origin)).toBe('');
     expect(r.git(['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
     expect(await readFile(join(r.work, 'models.lock.json'), 'utf8')).toBe(lockBefore);
+    expect(
+      r.git(['status', '--porcelain', '--untracked-files=all', '--', 'models.lock.json', 'models.lock.d']),
+    ).toBe('');
   });
 
   it('regression: retrain ignored metricsPresent (its own gate code); now it evaluates the promotion gates', async () => {
@@ -190,9 +220,73 @@ describe('npm run retrain', () => {
     expect(code).toBe(0);
     expect(out).toContain("**Gates** (no gates file: accuracy >= prod's): not passed");
     expect(out).toMatch(
-      /no pull request \(maxMetricDrop accuracy vs prod: expected >= 1 \(prod version 1: 1 - 0\), got [\d.]+\)/,
+      new RegExp(
+        `no pull request \\(maxMetricDrop accuracy vs prod: expected >= 1 \\(prod version ${prodVersion()}: 1 - 0\\), got [\\d.]+\\)`,
+      ),
     );
     expect(gh.pulls).toEqual([]);
+  });
+
+  describe('--if-drift (the scheduled run) asks a real Prometheus whether a drift alert fires', () => {
+    const withPrometheus = needs(prometheusInstalled());
+    /** A Prometheus whose only rule is `alert`, firing (vector(1)) or not. */
+    async function promWith(firing: boolean): Promise<RunningPrometheus> {
+      const rules = join(dir, `drift-${firing}.yaml`);
+      await writeFile(
+        rules,
+        `groups:\n  - name: drift\n    rules:\n      - alert: ServingFeatureDrift\n        expr: ${firing ? 'vector(1)' : 'vector(0) > 1'}\n        labels: { feature: contrast, method: ks }\n`,
+      );
+      const prom = await startPrometheus({ ruleFiles: [rules], selfScrape: true });
+      // Two evaluation rounds of the rule group (Prometheus' own metric), so a rule that fires has fired.
+      await prom.waitFor('prometheus_rule_group_iterations_total', (s) => Number(s[0]?.value[1] ?? 0) >= 2);
+      return prom;
+    }
+
+    withPrometheus.it('no drift alert firing: nothing is trained, no branch, no pull request', async () => {
+      const prom = await promWith(false);
+      try {
+        const r = await setup(lockWithProd(), gatesWith(0, 1));
+        const { code, out } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
+        expect(code).toBe(0);
+        expect(out).toContain(`no drift alert firing on ${prom.url}: nothing retrained`);
+        expect(out).not.toContain('retrain: branch');
+        expect(gh.requests).toEqual([]);
+        expect(r.git(['branch', '--list', 'retrain/*'], r.origin)).toBe('');
+      } finally {
+        await prom.stop();
+      }
+    });
+
+    withPrometheus.it(
+      'a drift alert firing: retrains and opens the pull request, naming the alert as the reason',
+      async () => {
+        const prom = await promWith(true);
+        try {
+          await prom.waitFor('ALERTS{alertstate="firing"}');
+          const r = await setup(lockWithProd(), gatesWith(0, 1));
+          const { code } = await run(r, ['--if-drift'], { PROMETHEUS_URL: prom.url });
+          expect(code).toBe(0);
+          expect(gh.pulls).toHaveLength(1);
+          expect(gh.pulls[0]?.body).toContain(
+            `Started by: drift alert(s) firing on ${prom.url}: ServingFeatureDrift (feature=contrast, method=ks)`,
+          );
+        } finally {
+          await prom.stop();
+        }
+      },
+    );
+
+    it('refuses --if-drift without PROMETHEUS_URL (exit 2), and fails when Prometheus does not answer', async () => {
+      const r = await setup(lockWithProd(), gatesWith(0, 1));
+      await expect(run(r, ['--if-drift'])).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringContaining('--if-drift needs PROMETHEUS_URL'),
+      });
+      await expect(run(r, ['--if-drift'], { PROMETHEUS_URL: 'http://127.0.0.1:9' })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+      expect(gh.requests).toEqual([]);
+    });
   });
 
   it('names the drift alerts of a repository_dispatch as the reason', async () => {

@@ -11,12 +11,15 @@
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { command, isMain, runMain } from '../lib/index.ts';
-import { retrain, TRAINING_FLAGS } from '../pipelines/training/index.ts';
+import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
+import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
+import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
-const USAGE = `usage: npm run retrain -- [--config training/configs/demo.json] [--data <new data dir>] [--base main]
+const USAGE = `usage: npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>] [--base main]
   [--lock models.lock.json] [--env prod] [--gates environments/promotion-gates.json] [--model <name>]
+  --if-drift   retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional PROMETHEUS_TOKEN):
+               the scheduled run; a repository_dispatch from the alert relay retrains at once
 Needs GITHUB_REPOSITORY and GITHUB_TOKEN (contents: write, pull-requests: write).`;
 
 /** Why the run started, from the Actions event: the schedule, a person, or the drift alerts named in the dispatch. */
@@ -45,6 +48,7 @@ export interface MainDeps {
   now?: () => Date;
   print?: (line: string) => void;
   log?: (line: string) => void;
+  fetch?: typeof fetch;
 }
 
 /** What the command accepts (lib/cli.ts parseCommand adds --help). */
@@ -55,6 +59,7 @@ const COMMAND = {
     base: { type: 'string', default: 'main' },
     env: { type: 'string', default: 'prod' },
     gates: { type: 'string' },
+    'if-drift': { type: 'boolean', default: false },
   },
 } as const;
 
@@ -62,7 +67,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
-  const result = await retrain({
+  const options = {
     config: await loadTrainingConfig(values.config),
     configPath: values.config,
     env,
@@ -77,7 +82,32 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     reason: reasonFromEvent(env),
     now: deps.now,
     log: deps.log,
-  });
+  };
+  let result: RetrainResult;
+  if (values['if-drift']) {
+    const prometheus = prometheusConfigFromEnv(env);
+    if (!prometheus) {
+      throw new ProjectError(
+        'USAGE',
+        '--if-drift needs PROMETHEUS_URL: the Prometheus whose drift alerts decide',
+        {
+          subject: 'PROMETHEUS_URL',
+          hint: 'set the repository variable PROMETHEUS_URL (drift.yml passes it), or run without --if-drift to retrain at once',
+        },
+      );
+    }
+    const checked = await retrainIfDrift({
+      ...options,
+      drift: { prometheus, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
+    });
+    if (!checked.result) {
+      print(`no drift alert firing on ${prometheus.url}: nothing retrained`);
+      return 0;
+    }
+    result = checked.result;
+  } else {
+    result = await retrain(options);
+  }
   print(result.markdown);
   print(
     result.pullRequest

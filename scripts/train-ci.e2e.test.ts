@@ -9,16 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { gitRunner, treeSource } from '../lib/git/index.ts';
 import { exitCodeOf, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   addCandidate,
   emptyLock,
   entryFromArtifact,
+  fileSource,
   type Lock,
   type LockedVersion,
-  parseLockText,
+  lockFiles,
   pinVersion,
-  serializeLock,
+  readLockFrom,
+  versionFileOf,
+  versionIdOf,
+  versionsOldestFirst,
+  writeLock,
 } from '../lib/lock/index.ts';
 import { run as runCommand } from '../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
@@ -79,13 +85,21 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The version id of the prod artifact (content-addressed). */
+const prodVersion = () => versionIdOf(prodEntry.rootDigest);
+
 function lockWithProd(): Lock {
   const added = addCandidate(emptyLock(), { model: MODEL, entry: prodEntry });
-  return pinVersion(added.lock, { model: MODEL, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+  return pinVersion(added.lock, {
+    model: MODEL,
+    env: 'prod',
+    version: prodVersion(),
+    at: '2026-01-01T00:00:00.000Z',
+  });
 }
 
 async function setup(lock: Lock = lockWithProd()): Promise<TestRepos> {
-  repos = await makeTestRepos({ 'models.lock.json': serializeLock(lock), 'README.md': '# models\n' });
+  repos = await makeTestRepos({ ...lockFiles(lock), 'README.md': '# models\n' });
   await cp(prodArtifact, join(repos.work, 'artifacts', 'prod-v1'), { recursive: true });
   return repos;
 }
@@ -132,7 +146,11 @@ const run = (r: TestRepos, env: Record<string, string | undefined>, extra: Param
     ...extra,
   });
 
-const originLock = (r: TestRepos) => parseLockText(r.show(r.branch, 'models.lock.json'), 'origin lock');
+/** The lock (index and version files) on origin's PR branch. */
+const originLock = (r: TestRepos) =>
+  readLockFrom(treeSource(gitRunner(r.origin, { env: r.env }), r.branch), 'models.lock.json');
+/** The version ids of a lock's model, oldest first. */
+const idsOf = (lock: Lock) => versionsOldestFirst(lock.models[MODEL] ?? { versions: {} });
 
 describe('npm run train:ci', () => {
   it('stops with a USAGE error naming what is missing and leaves git and the lock unchanged', async () => {
@@ -205,17 +223,25 @@ describe('npm run train:ci', () => {
     const env = await actionsEnv(r);
     expect(await run(r, env)).toBe(0);
 
-    const lock = originLock(r);
-    expect(Object.keys(lock.models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
-    expect(lock.models[MODEL]?.pins).toEqual({ prod: '1' });
-    const cand = lock.models[MODEL]?.versions['2'] as LockedVersion;
+    const lock = await originLock(r);
+    const [prodV, candV] = idsOf(lock) as [string, string];
+    expect(prodV).toBe(prodVersion());
+    expect(lock.models[MODEL]?.pins).toEqual({ prod: prodV });
+    const cand = lock.models[MODEL]?.versions[candV] as LockedVersion;
+    expect(candV).toBe(`v${cand.rootDigest.slice(0, 12)}`);
     expect(cand.gitCommit).toBe(
       JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')).pull_request.head.sha,
     );
     const message = r.git(['log', '-1', '--format=%B', r.branch], r.origin);
-    expect(message).toMatch(new RegExp(`^train: ${MODEL} v2 candidate \\(accuracy \\d\\.\\d{4}\\)\\n\\n`));
+    expect(message).toMatch(
+      new RegExp(`^train: ${MODEL}@${candV} candidate \\(accuracy \\d\\.\\d{4}\\)\\n\\n`),
+    );
     expect(message).toContain(
-      `Model-Version: ${MODEL}@2\nModel-Root-Digest: ${cand.rootDigest}\nPull-Request: #7`,
+      `Model-Version: ${MODEL}@${candV}\nModel-Root-Digest: ${cand.rootDigest}\nPull-Request: #7`,
+    );
+    // The candidate is one new file; the index (pins, promotions) is untouched.
+    expect(r.git(['show', '--name-only', '--format=', r.branch], r.origin)).toBe(
+      `models.lock.d/${MODEL}/${candV}.json`,
     );
     expect(message).toContain('Workflow-Run: https://github.com/acme/models/actions/runs/4242');
     expect(r.git(['log', '-1', '--format=%an <%ae>', r.branch], r.origin)).toBe(
@@ -226,7 +252,7 @@ describe('npm run train:ci', () => {
     expect(comments).toHaveLength(1);
     const body = comments[0]?.body ?? '';
     expect(body.startsWith(`<!-- gitops-ml:train:${MODEL} -->\n`)).toBe(true);
-    expect(body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(body).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
     const acc = (n: number) => n.toFixed(4);
     const delta = cand.metrics.accuracy! - prodEntry.metrics.accuracy!;
     const sign = Number(Math.abs(delta).toFixed(3)) === 0 ? '±' : delta > 0 ? '+' : '-';
@@ -239,7 +265,7 @@ describe('npm run train:ci', () => {
       '`confusion-matrix.png`, `learning-curves.png` in the artifact folder `artifacts/candidate`',
     );
     const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
-    expect(summary).toContain('| metric | candidate (v2) | prod (v1) | delta |');
+    expect(summary).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
     expect(body).toContain(summary.trim());
 
     // A re-run on the new head (another push to the PR) updates the same comment.
@@ -248,11 +274,13 @@ describe('npm run train:ci', () => {
     await rm(join(r.work, 'artifacts', 'candidate'), { recursive: true, force: true });
     const env2 = await actionsEnv(r);
     expect(await run(r, env2)).toBe(0);
-    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1', '2', '3']);
+    const ids = idsOf(await originLock(r));
+    expect(ids.slice(0, 2)).toEqual([prodV, candV]);
+    expect(ids).toHaveLength(3);
     const after = gh.comments.get(7) ?? [];
     expect(after).toHaveLength(1);
     expect(after[0]?.id).toBe(comments[0]?.id);
-    expect(after[0]?.body).toContain('| metric | candidate (v3) | prod (v1) | delta |');
+    expect(after[0]?.body).toContain(`| metric | candidate (${ids[2]}) | prod (${prodV}) | delta |`);
     expect(gh.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
       'GET /repos/acme/models/issues/7/comments',
       'POST /repos/acme/models/issues/7/comments',
@@ -271,8 +299,14 @@ describe('npm run train:ci', () => {
     const comments = gh.comments.get(7) ?? [];
     expect(comments).toHaveLength(121);
     const body = comments.find((c) => c.id === earlier.id)?.body ?? '';
-    expect(body).toContain('| metric | candidate (v2) | prod (v1) | delta |');
-    expect(body).toContain('> Per-class metrics of prod v1 could not be fetched (artifacts/prod-v1:');
+    expect(body).toMatch(
+      new RegExp(
+        `\\| metric \\| candidate \\(v[0-9a-f]{12}\\) \\| prod \\(${prodVersion()}\\) \\| delta \\|`,
+      ),
+    );
+    expect(body).toContain(
+      `> Per-class metrics of prod (version ${prodVersion()}) could not be fetched (artifacts/prod-v1:`,
+    );
     expect(body).toContain('| class | precision | recall | F1 | support |');
     expect(gh.requests.filter((q) => q.method === 'GET').map((q) => q.query.page ?? '1')).toEqual(['1', '2']);
   });
@@ -283,7 +317,7 @@ describe('npm run train:ci', () => {
     const body = gh.comments.get(7)?.[0]?.body ?? '';
     expect(body).toContain('no version of `tiny-classifier` is pinned in prod yet (none yet)');
     expect(body).toMatch(/^\| accuracy \| \d\.\d{4} \| none yet \| – \|$/m);
-    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1']);
+    expect(idsOf(await originLock(r))).toHaveLength(1);
   });
 
   it('push race on another file: the rejected push is rebased and retried, both commits on origin', async () => {
@@ -305,13 +339,13 @@ describe('npm run train:ci', () => {
     expect(code).toBe(0);
     expect(attempts).toEqual([1, 2]);
     expect(r.show(r.branch, 'README.md')).toContain('notes from a teammate');
-    expect(Object.keys(originLock(r).models[MODEL]?.versions ?? {})).toEqual(['1', '2']);
+    expect(idsOf(await originLock(r))).toHaveLength(2);
     const subjects = r.git(['log', '--format=%s', '-3', r.branch], r.origin).split('\n');
-    expect(subjects[0]).toMatch(/^train: tiny-classifier v2 candidate/);
+    expect(subjects[0]).toMatch(/^train: tiny-classifier@v[0-9a-f]{12} candidate/);
     expect(subjects[1]).toBe('teammate: notes');
   });
 
-  it('push race on the lock: another candidate was added meanwhile; ours is re-added as the next version, neither is lost', async () => {
+  it('push race on the lock: a teammate added another candidate meanwhile; the rebase is clean (one new file each) and both are kept', async () => {
     const r = await setup();
     const mate = r.clone('mate');
     // The teammate's candidate: a different (made-up but consistent) artifact entry.
@@ -322,32 +356,38 @@ describe('npm run train:ci', () => {
       rootDigest: rootDigest(digests),
       artifactUri: 'artifacts/theirs',
     };
+    const theirsV = versionIdOf(theirs.rootDigest);
+    const retries: string[] = [];
     const code = await run(r, await actionsEnv(r), {
       push: {
         backoffMs: 1,
         beforePush: async (attempt) => {
           if (attempt !== 1) return;
-          const lock = parseLockText(await readFile(join(mate, 'models.lock.json'), 'utf8'), 'mate lock');
-          await writeFile(
-            join(mate, 'models.lock.json'),
-            serializeLock(addCandidate(lock, { model: MODEL, entry: theirs }).lock),
-          );
-          r.git(['commit', '-q', '-am', 'train: tiny-classifier v2 candidate (teammate)'], mate);
+          const mateLock = join(mate, 'models.lock.json');
+          const lock = await readLockFrom(fileSource, mateLock);
+          await writeLock(mateLock, addCandidate(lock, { model: MODEL, entry: theirs }).lock);
+          r.git(['add', '-A', 'models.lock.json', 'models.lock.d'], mate);
+          r.git(['commit', '-q', '-m', `train: tiny-classifier@${theirsV} candidate (teammate)`], mate);
           r.git(['push', '-q', 'origin', r.branch], mate);
         },
       },
+      log: (l) => retries.push(l),
     });
     expect(code).toBe(0);
-    const lock = originLock(r);
-    const versions = lock.models[MODEL]?.versions ?? {};
-    expect(Object.keys(versions)).toEqual(['1', '2', '3']);
-    expect(versions['2']?.rootDigest).toBe(theirs.rootDigest);
-    expect(versions['3']?.artifactUri).toBe('artifacts/candidate');
+    expect(retries.some((l) => l.includes('re-applying'))).toBe(false); // rebased, never re-added
+    const lock = await originLock(r);
+    const ids = idsOf(lock);
+    expect(ids).toHaveLength(3);
+    expect(ids).toContain(theirsV);
+    const ours = ids.find((id) => id !== theirsV && id !== prodVersion()) as string;
+    expect(lock.models[MODEL]?.versions[ours]?.artifactUri).toBe('artifacts/candidate');
     expect(r.git(['log', '-1', '--format=%s', r.branch], r.origin)).toMatch(
-      /^train: tiny-classifier v3 candidate/,
+      new RegExp(`^train: tiny-classifier@${ours} candidate`),
     );
-    expect(gh.comments.get(7)?.[0]?.body).toContain('| metric | candidate (v3) | prod (v1) | delta |');
-    expect(r.git(['status', '--porcelain', '--', 'models.lock.json'])).toBe('');
+    expect(gh.comments.get(7)?.[0]?.body).toContain(
+      `| metric | candidate (${ours}) | prod (${prodVersion()}) | delta |`,
+    );
+    expect(r.git(['status', '--porcelain', '--', 'models.lock.json', 'models.lock.d'])).toBe('');
   });
 });
 
@@ -383,13 +423,16 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
 
       const comment = gh.comments.get(7)?.[0]?.body ?? '';
       const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
-      const lockText = r.show(r.branch, 'models.lock.json');
+      const lock = await originLock(r);
+      const id = idsOf(lock).at(-1) ?? '';
+      // The index and the new version's file, as committed.
+      const lockText = `${r.show(r.branch, 'models.lock.json')}\n${r.show(r.branch, versionFileOf('models.lock.json', MODEL, id))}`;
       // The links are there, to the clean tracking URI: the report lost nothing but the credentials.
       expect(comment).toMatch(
         new RegExp(`\\(${mlflow.uri.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]+\\)`),
       );
       expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
-      const entry = Object.values(parseLockText(lockText, 'lock').models[MODEL]?.versions ?? {}).at(-1);
+      const entry = lock.models[MODEL]?.versions[id];
       expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
       for (const [where, text] of [
         ['PR comment', comment],

@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { exitCodeOf, ProjectError } from '../lib/index.ts';
+import { readLock } from '../lib/lock/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './train.ts';
 
@@ -48,7 +49,7 @@ describe('scripts/train.ts', () => {
     const lines: string[] = [];
     const out = join(dir, 'artifact');
     const lockPath = join(dir, 'models.lock.json');
-    await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
+    await writeFile(lockPath, '{"lockfileVersion":2,"models":{}}\n');
     const code = await main(['--config', configPath, '--out', out, '--no-progress', '--lock', lockPath], {
       env: { TRAINING_BACKEND: 'cpu' },
       cwd: dir,
@@ -69,13 +70,15 @@ describe('scripts/train.ts', () => {
         ?.split(/\s{2,}/),
     ).toEqual(['artifact', out]);
     expect(table).toMatch(/^root digest\s+[0-9a-f]{64}$/m);
-    expect(table).toMatch(/^lock version\s+tiny-classifier 1 \(candidate\)$/m);
-    const root = /^root digest\s+([0-9a-f]{64})$/m.exec(table)?.[1];
-    const lock = JSON.parse(await readFile(lockPath, 'utf8'));
-    const entry = lock.models['tiny-classifier'].versions['1'];
+    const root = /^root digest\s+([0-9a-f]{64})$/m.exec(table)?.[1] as string;
+    expect(table).toMatch(
+      new RegExp(`^lock version\\s+tiny-classifier v${root.slice(0, 12)} \\(candidate\\)$`, 'm'),
+    );
+    const lock = await readLock(lockPath);
+    const entry = lock.models['tiny-classifier']!.versions[`v${root.slice(0, 12)}`]!;
     expect(entry.rootDigest).toBe(root);
     expect(entry.artifactUri).toBe('artifact');
-    expect(lock.models['tiny-classifier'].pins).toEqual({});
+    expect(lock.models['tiny-classifier']!.pins).toEqual({});
     const runId = /^tracking run\s+(\S+) \(local store /m.exec(table)?.[1];
     expect(runId).toBeTruthy();
     const runs = await readdir(join(dir, 'mlruns-local'), { recursive: true });

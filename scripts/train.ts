@@ -9,14 +9,20 @@
  * TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend.
  */
 import { writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
+import { kustomizeImageOf } from '../lib/gitops/index.ts';
 import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { loadCluster } from '../lib/rollout/index.ts';
-import { sourceInfoFromActionsEnv, sourceInfoFromGit } from '../lib/tracking/index.ts';
-import { type TrainAndRecordResult, trainAndRecord } from '../pipelines/training/index.ts';
+import { sourceInfoFromActionsEnv, sourceInfoFromGit, sourceInfoFromJob } from '../lib/tracking/index.ts';
+import {
+  type KubernetesTrainingResult,
+  type TrainAndRecordResult,
+  trainAndRecord,
+  trainOnKubernetes,
+} from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { RESULT_FILE_ENV, submitTrainingJob, type TrainingJobResult } from '../training/kubernetes/index.ts';
+import { RESULT_FILE_ENV, TRAINER_IMAGE_NAME, type TrainingJobResult } from '../training/kubernetes/index.ts';
 
 const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
   [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]
@@ -26,8 +32,12 @@ const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifac
   --lock     add the artifact to this lock file as the model's next candidate version
   --model    model name in MLflow and the lock (default: the config's name)
   --on kubernetes   run as a Kubernetes Job on a GPU node pool instead of here (manifests/training-job):
-      --image <ref> (or TRAINING_IMAGE)  [--namespace ml-training] [--job-name <name>] [--gpus 1]
-      [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config); streams the Job's logs
+      --image <ref> (or TRAINING_IMAGE; default: the trainer image pinned by digest in
+      manifests/training-job/kustomization.yaml by npm run pin-images)  [--namespace ml-training]
+      [--job-name <name>] [--gpus 1] [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config)
+      [--git-repo <url>] [--git-ref <commit>]  what the Job checks out (default TRAINING_GIT_REPOSITORY /
+      TRAINING_GIT_REF, else this repository's origin and HEAD: push it first); streams the Job's logs,
+      and with --lock adds the candidate the Job reports to the lock
 The run is recorded in MLflow when MLFLOW_TRACKING_URI is set (token: MLFLOW_TRACKING_TOKEN),
 otherwise in the local run store ./mlruns-local (upload later with npm run upload-runs).`;
 
@@ -85,6 +95,8 @@ const COMMAND = {
     'job-name': { type: 'string' },
     gpus: { type: 'string', default: '1' },
     kubeconfig: { type: 'string' },
+    'git-repo': { type: 'string' },
+    'git-ref': { type: 'string' },
     'no-progress': { type: 'boolean', default: false },
   },
 } as const;
@@ -101,12 +113,18 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     });
   }
   const config = await loadTrainingConfig(values.config);
+  const cwd = deps.cwd ?? process.cwd();
   if (values.on === 'kubernetes') {
-    const image = values.image ?? env.TRAINING_IMAGE;
+    const templateDir = deps.templateDir ?? 'manifests/training-job';
+    // Default: the trainer image image.yml built on main, pinned by digest in the template.
+    const image =
+      values.image ??
+      env.TRAINING_IMAGE ??
+      (await kustomizeImageOf(resolve(cwd, templateDir), TRAINER_IMAGE_NAME));
     if (!image) {
       throw new ProjectError(
         'USAGE',
-        '--on kubernetes needs the trainer image: --image <ref> or TRAINING_IMAGE',
+        `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run pin-images)`,
         {
           subject: '--image',
         },
@@ -125,31 +143,28 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
         .replace(/[^a-z0-9-]/g, '-')
         .slice(0, 63);
     const cluster = loadCluster({ kubeconfig: values.kubeconfig, env });
-    const args = [
-      'npm',
-      'run',
-      'train',
-      '--',
-      '--config',
-      values.config,
-      '--out',
-      '/work/runs/artifact',
-      '--no-progress',
-    ];
-    if (values.data) args.push('--data', values.data);
-    const job = await submitTrainingJob(
+    const log = (l: string) => console.error(l);
+    const run = await trainOnKubernetes(
       {
         name: jobName,
         namespace: values.namespace,
         image,
-        args,
         gpus,
-        templateDir: deps.templateDir ?? 'manifests/training-job',
+        templateDir,
         signal: deps.signal,
+        configPath: values.config,
+        ...(values.data ? { dataPath: values.data } : {}),
+        ...(values.model ? { modelName: values.model } : {}),
+        ...(values.lock ? { lockPath: resolve(cwd, values.lock) } : {}),
+        ...(values['git-repo'] ? { gitRepository: values['git-repo'] } : {}),
+        ...(values['git-ref'] ? { gitRef: values['git-ref'] } : {}),
+        cwd,
+        hostEnv: env,
       },
-      { cluster, stdout: deps.stdout ?? process.stdout, log: (l) => console.error(l) },
+      { cluster, stdout: deps.stdout ?? process.stdout, log },
     );
-    print(jobTable(job));
+    const { job } = run;
+    print(jobTable(job, run));
     if (job.state !== 'succeeded') {
       throw new ProjectError(
         'INVALID',
@@ -159,8 +174,13 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     }
     return 0;
   }
-  const cwd = deps.cwd ?? process.cwd();
-  const source = env.GITHUB_ACTIONS === 'true' ? sourceInfoFromActionsEnv(env) : sourceInfoFromGit(cwd);
+  // In Actions: the PR; in a training Job: the checkout and the ref it was asked for; else the local checkout.
+  const source =
+    env.GITHUB_ACTIONS === 'true'
+      ? sourceInfoFromActionsEnv(env)
+      : env.TRAINING_GIT_REF
+        ? sourceInfoFromJob(env, cwd)
+        : sourceInfoFromGit(cwd);
   const result = await trainAndRecord({
     config,
     env,
@@ -179,7 +199,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     signal: deps.signal,
   });
   print(summaryTable(result));
-  // In a Kubernetes Job, the result goes to the termination message too (lib/kube-job reads it).
+  // In a Kubernetes Job, the result is the last log line and the termination message (training/kubernetes reads it).
   const resultFile = env[RESULT_FILE_ENV];
   const summary = {
     model: result.modelName,
@@ -192,6 +212,8 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     runId: result.tracking.runId,
     ...(result.tracking.modelVersion ? { modelVersion: result.tracking.modelVersion } : {}),
     ...(result.lockVersion ? { lockVersion: result.lockVersion } : {}),
+    // The submitter of a Kubernetes Job adds this entry to its lock (pipelines/training lockJobCandidate).
+    entry: result.lockEntry,
   };
   if (resultFile) {
     print(JSON.stringify(summary));
@@ -203,15 +225,20 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
 });
 
 /** What `--on kubernetes` prints when the Job ends. */
-export function jobTable(job: TrainingJobResult): string {
+export function jobTable(
+  job: TrainingJobResult,
+  run?: Pick<KubernetesTrainingResult, 'git' | 'locked'>,
+): string {
   const rows: [string, string][] = [
     ['job', `${job.namespace}/${job.jobName}`],
     ['state', `${job.state}${job.reason ? ` (${job.reason})` : ''}`],
   ];
+  if (run) rows.push(['checkout', `${run.git.ref} of ${run.git.repository}`]);
   if (job.podName) rows.push(['pod', job.podName]);
   if (job.exitCode !== undefined) rows.push(['exit code', String(job.exitCode)]);
   rows.push(['logs', job.logs.streamed ? 'streamed' : `not streamed: ${job.logs.error ?? 'unknown'}`]);
-  for (const [k, v] of Object.entries(job.result ?? {})) rows.push([k, String(v)]);
+  for (const [k, v] of Object.entries(job.result ?? {})) if (k !== 'entry') rows.push([k, String(v)]);
+  if (run?.locked) rows.push(['lock version', `${run.locked.model} ${run.locked.version} (candidate)`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

@@ -32,7 +32,7 @@ describe('POST /predict', () => {
     const r = await post('/predict', png, 'image/png');
     expect(r.status).toBe(200);
     expect(r.json.model).toBe('demo-classifier');
-    expect(r.json.version).toBe('1');
+    expect(r.json.version).toBe(fixture.pin.version);
     expect(typeof r.json.request_id).toBe('string');
     const preds = r.json.predictions as { label: string; probability: number }[];
     expect(preds).toHaveLength(3);
@@ -93,7 +93,7 @@ describe('Open Inference Protocol v2', () => {
     >;
     expect(meta).toMatchObject({
       name: 'demo-classifier',
-      versions: ['1'],
+      versions: [fixture.pin.version],
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16, 16, 1] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 4] }],
     });
@@ -108,7 +108,11 @@ describe('Open Inference Protocol v2', () => {
     };
     const r = await post('/v2/models/demo-classifier/infer', JSON.stringify(body), 'application/json');
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ model_name: 'demo-classifier', model_version: '1', id: 'abc' });
+    expect(r.json).toMatchObject({
+      model_name: 'demo-classifier',
+      model_version: fixture.pin.version,
+      id: 'abc',
+    });
     const [out] = r.json.outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
     expect(out).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [2, 4] });
     expect(out!.data).toHaveLength(8);
@@ -126,7 +130,7 @@ describe('Open Inference Protocol v2', () => {
       'application/json',
     );
     const b = await post(
-      '/v2/models/demo-classifier/versions/1/infer',
+      `/v2/models/demo-classifier/versions/${fixture.pin.version}/infer`,
       JSON.stringify({ inputs: [{ name: 'input', shape: [1, 16, 16, 1], datatype: 'FP32', data: nested }] }),
       'application/json',
     );
@@ -142,7 +146,7 @@ describe('health and metrics', () => {
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     const r = await fetch(`${s.url}/readyz`);
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ ready: true, model: 'demo-classifier', version: '1' });
+    expect(await r.json()).toEqual({ ready: true, model: 'demo-classifier', version: fixture.pin.version });
   });
 
   test('/metrics exposes the contract metrics with route patterns, never raw paths', async () => {
@@ -157,9 +161,9 @@ describe('health and metrics', () => {
       'serving_inference_batch_size_bucket',
       'serving_inference_queue_depth',
       'serving_inference_queue_capacity 256',
-      'serving_predictions_total{model="demo-classifier",version="1",class=',
+      `serving_predictions_total{model="demo-classifier",version="${fixture.pin.version}",class=`,
       'serving_prediction_confidence_bucket',
-      `serving_model_info{model="demo-classifier",version="1",sha256="${fixture.pin.sha256}",backend="cpu"} 1`,
+      `serving_model_info{model="demo-classifier",version="${fixture.pin.version}",sha256="${fixture.pin.sha256}",backend="cpu"} 1`,
       'serving_model_ready 1',
       'serving_drift_enabled 0',
       'serving_drift_prediction_psi',
@@ -178,7 +182,7 @@ describe('health and metrics', () => {
     const html = await (await fetch(`${s.url}/`)).text();
     expect(html).toContain('<script src="/app.js"');
     const info = (await (await fetch(`${s.url}/api/model`)).json()) as Record<string, unknown>;
-    expect(info).toMatchObject({ model: 'demo-classifier', version: '1', backend: 'cpu' });
+    expect(info).toMatchObject({ model: 'demo-classifier', version: fixture.pin.version, backend: 'cpu' });
     expect(info.samples).toEqual(['circle.png', 'cross.png', 'square.png', 'triangle.png']);
     expect((info.evaluation as Record<string, number>).accuracy).toBe(0.25);
     const sample = await fetch(`${s.url}/samples/circle.png`);

@@ -66,7 +66,9 @@ describe('fetchVerifiedArtifact + loadModel', () => {
       const registry = new Registry();
       const config = await loadConfig({ ...tampered.env, SERVING_BACKEND: 'cpu' });
       await expect(boot(config, { logger: memoryLogger(), registry })).rejects.toThrow(
-        /^model demo-classifier version 1: artifact file "weights\.bin" from .*weights\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
+        new RegExp(
+          `^model demo-classifier version ${tampered.pin.version}: artifact file "weights\\.bin" from .*weights\\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}`,
+        ),
       );
       expect(tf.memory().numTensors).toBe(before);
     } finally {

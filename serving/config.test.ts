@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { rootDigest } from '../lib/index.ts';
-import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lib/lock/index.ts';
+import { addCandidate, emptyLock, pinVersion, versionIdOf, writeLock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
 import { loadConfig } from './config.ts';
 
@@ -14,12 +14,16 @@ const digests = {
 };
 const pinEnv = {
   SERVING_MODEL_NAME: 'demo-classifier',
-  SERVING_MODEL_VERSION: '2',
+  SERVING_MODEL_VERSION: 'v0a1b2c3d4e5f',
   SERVING_MODEL_URI: '/models/demo/2',
   SERVING_MODEL_DIGESTS: JSON.stringify(digests),
   SERVING_MODEL_SHA256: rootDigest(digests),
 };
 
+const digests2 = { ...digests, 'weights.bin': 'd'.repeat(64) };
+/** The lock's version ids (content-addressed): v1 local, v2 on an http folder. */
+const v1 = versionIdOf(rootDigest(digests));
+const v2 = versionIdOf(rootDigest(digests2));
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'serving-config-'));
@@ -30,24 +34,21 @@ beforeAll(async () => {
   }).lock;
   lock = addCandidate(lock, {
     model: 'demo-classifier',
-    entry: makeEntry(
-      { ...digests, 'weights.bin': 'd'.repeat(64) },
-      { artifactUri: 'https://example.test/models/2/' },
-    ),
+    entry: makeEntry(digests2, { artifactUri: 'https://example.test/models/2/' }),
   }).lock;
   lock = pinVersion(lock, {
     model: 'demo-classifier',
     env: 'prod',
-    version: '1',
+    version: v1,
     at: '2026-01-01T00:00:00.000Z',
   });
   lock = pinVersion(lock, {
     model: 'demo-classifier',
     env: 'dev',
-    version: '2',
+    version: v2,
     at: '2026-01-01T00:00:00.000Z',
   });
-  await writeFile(join(dir, 'models.lock.json'), serializeLock(lock));
+  await writeLock(join(dir, 'models.lock.json'), lock);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -56,7 +57,7 @@ describe('loadConfig', () => {
     const c = await loadConfig(pinEnv);
     expect(c.model).toEqual({
       name: 'demo-classifier',
-      version: '2',
+      version: 'v0a1b2c3d4e5f',
       uri: '/models/demo/2',
       digests,
       sha256: rootDigest(digests),
@@ -123,13 +124,13 @@ describe('loadConfig', () => {
       SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
       SERVING_ENVIRONMENT: 'prod',
     });
-    expect(c.model.version).toBe('1');
+    expect(c.model.version).toBe(v1);
     expect(c.model.uri).toBe(join(dir, 'artifacts/demo-classifier/1'));
     const dev = await loadConfig({
       SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
       SERVING_ENVIRONMENT: 'dev',
     });
-    expect(dev.model).toMatchObject({ version: '2', uri: 'https://example.test/models/2/' });
+    expect(dev.model).toMatchObject({ version: v2, uri: 'https://example.test/models/2/' });
   });
 
   test('an environment without a pin is NOT_FOUND, naming it', async () => {

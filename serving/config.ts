@@ -13,16 +13,19 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resolveArtifactLocation } from '../lib/artifact-store/index.ts';
 import type { BackendName } from '../lib/backend.ts';
-import { compileValidator, ProjectError, rootDigest } from '../lib/index.ts';
+import { compileValidator, isProjectError, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   chooseModel,
+  fileSource,
   HEX64,
+  type Lock,
+  type LockSource,
   MODEL_NAME_PATTERN,
   type ModelHistory,
   modelHistory,
   parseJsonText,
-  parseLockText,
   pinnedVersion,
+  readLockFrom,
   VERSION_ID_PATTERN,
   validateDigests,
   validateModelHistory,
@@ -270,7 +273,7 @@ function pinFromEnv(env: ServingEnv): ModelPin {
  */
 async function pinFromLock(
   env: ServingEnv,
-  readText: (p: string) => Promise<string>,
+  source: LockSource,
 ): Promise<{ pin: ModelPin; history: ModelHistory }> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
@@ -279,18 +282,19 @@ async function pinFromLock(
       'set SERVING_ENVIRONMENT=dev (or staging, prod)',
     );
   }
-  let text: string;
+  let lock: Lock;
   try {
-    text = await readText(file);
+    lock = await readLockFrom(source, file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID';
-    throw new ProjectError(code, `cannot read lock file ${file}: ${(e as Error).message}`, {
-      subject: file,
-      hint: 'point SERVING_LOCK_FILE at models.lock.json',
-      cause: e,
-    });
+    if (isProjectError(e) && e.code === 'NOT_FOUND') {
+      throw new ProjectError('NOT_FOUND', `cannot read lock file ${file}: ${e.message}`, {
+        subject: file,
+        hint: 'point SERVING_LOCK_FILE at models.lock.json',
+        cause: e,
+      });
+    }
+    throw e;
   }
-  const lock = parseLockText(text, file);
   const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
   const pinned = env.SERVING_MODEL_VERSION
     ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
@@ -335,8 +339,10 @@ async function historyFromFile(
 }
 
 export interface LoadConfigOptions {
-  /** Reads the lock file (default fs.readFile utf8). */
+  /** Reads SERVING_MODEL_HISTORY_FILE (default fs.readFile utf8). */
   readText?: (path: string) => Promise<string>;
+  /** Where the lock's files are read from (default the file system). */
+  lockSource?: LockSource;
 }
 
 /**
@@ -361,7 +367,7 @@ export async function loadConfig(
       'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
     );
   }
-  const fromLockFile = fromLock ? await pinFromLock(env, readText) : undefined;
+  const fromLockFile = fromLock ? await pinFromLock(env, opts.lockSource ?? fileSource) : undefined;
   const model = fromLockFile?.pin ?? pinFromEnv(env);
   const history = env.SERVING_MODEL_HISTORY_FILE
     ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)

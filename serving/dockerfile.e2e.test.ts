@@ -52,7 +52,9 @@ describe('serving/Dockerfile', () => {
   });
 
   test('is multi-stage on a base pinned to an exact Node 24 release', () => {
-    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    const stages = [...text.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
+    // Bases that are not earlier stages come from a registry: all the same pinned Node release.
+    const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]).filter((f) => !stages.includes(f));
     expect(froms.length).toBeGreaterThanOrEqual(2);
     for (const f of froms) expect(f).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
   });
@@ -87,5 +89,39 @@ describe('serving/Dockerfile', () => {
   test('writes only to the /tmp volume (read-only root friendly)', () => {
     expect(text).toMatch(/^VOLUME \["\/tmp"\]$/m);
     expect(text).toMatch(/TMPDIR=\/tmp/);
+  });
+});
+
+describe('serving/Dockerfile target trainer (the image of the Kubernetes training Job)', () => {
+  const stageText = (name: string) => {
+    const start = text.search(new RegExp(`^FROM \\S+ AS ${name}$`, 'm'));
+    const next = text.slice(start + 1).search(/^FROM /m);
+    return next < 0 ? text.slice(start) : text.slice(start, start + 1 + next);
+  };
+
+  test('runs on the pinned Node 24 base, non-root, with git, and no compilers', () => {
+    const trainer = stageText('trainer');
+    expect(trainer).toMatch(/^FROM node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})? AS trainer$/m);
+    expect(trainer).toMatch(/apt-get install -y --no-install-recommends git /);
+    expect(trainer).not.toMatch(/g\+\+|make /); // compilers stay in the deps stage
+    expect([...trainer.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]).toMatch(/^[1-9][0-9]*:[0-9]+$/);
+    // The checkout links /app/node_modules and compares /app/package-lock.json (training/kubernetes CHECKOUT_SCRIPT).
+    expect(trainer).toMatch(/^WORKDIR \/app$/m);
+    expect(trainer).toMatch(/^COPY --from=deps-trainer \/app\/node_modules \.\/node_modules$/m);
+    expect(trainer).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
+    expect(trainer).not.toMatch(/^COPY (lib|serving|training)/m); // the code comes from the Job's checkout
+  });
+
+  test('installs both native backends for training, the CPU one only for serving, never the dev dependencies', () => {
+    expect(stageText('deps-trainer')).toMatch(
+      /@tensorflow\/tfjs-node@4\.22\.0 \\?\s*@tensorflow\/tfjs-node-gpu@4\.22\.0/,
+    );
+    expect(stageText('deps-server')).not.toContain('tfjs-node-gpu');
+    // `npm install` after `npm ci --omit=dev` brings the dev dependencies back unless told not to.
+    for (const m of text.matchAll(/npm (ci|install) [^\n]*/g)) expect(m[0]).toContain('--omit=dev');
+  });
+
+  test('the runtime target stays the last one (what a plain `docker build` gives)', () => {
+    expect([...text.matchAll(/^FROM \S+ AS (\S+)$/gm)].at(-1)?.[1]).toBe('runtime');
   });
 });

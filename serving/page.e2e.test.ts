@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
-import { addCandidate, emptyLock, pinVersion, serializeLock } from '../lib/lock/index.ts';
+import { addCandidate, emptyLock, pinVersion, writeLock } from '../lib/lock/index.ts';
 import { fakeFiles, makeEntry } from '../lib/lock/testing.ts';
 import { needs, tool } from '../lib/testing/services.ts';
 import { shapePng } from './testing/fixture.ts';
@@ -27,28 +27,34 @@ const run = needs(chromiumBinary).test;
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;
 let browser: Browser | undefined;
+/** The two versions' ids (content-addressed: lib/lock/schema.ts). */
+let v1: string;
+let v2: string;
 
 // Runs only when a test of the file does (jest skips the hooks of skipped tests).
 beforeAll(async () => {
   fixture = await tempFixture();
-  // The fixture artifact as version 1 of a real lock: dev and staging run it, prod ran it and moved on.
-  let lock = addCandidate(emptyLock(), {
+  // The fixture artifact as the first version of a real lock: dev and staging run it, prod ran it and moved on.
+  const first = addCandidate(emptyLock(), {
     model: 'demo-classifier',
     entry: makeEntry(fixture.pin.digests, { artifactUri: fixture.dir, metrics: { accuracy: 0.25 } }),
-  }).lock;
-  lock = addCandidate(lock, {
+  });
+  const second = addCandidate(first.lock, {
     model: 'demo-classifier',
     entry: makeEntry(fakeFiles(2), { metrics: { accuracy: 0.97 } }),
-  }).lock;
+  });
+  let lock = second.lock;
+  v1 = first.version;
+  v2 = second.version;
   for (const [env, version, at] of [
-    ['dev', '1', '2026-11-01T10:00:00.000Z'],
-    ['staging', '1', '2026-11-02T10:00:00.000Z'],
-    ['prod', '2', '2026-11-03T10:00:00.000Z'],
+    ['dev', v1, '2026-11-01T10:00:00.000Z'],
+    ['staging', v1, '2026-11-02T10:00:00.000Z'],
+    ['prod', v2, '2026-11-03T10:00:00.000Z'],
   ] as const) {
     lock = pinVersion(lock, { model: 'demo-classifier', env, version, at, by: 'octocat' });
   }
   const lockPath = join(fixture.root, 'models.lock.json');
-  await writeFile(lockPath, serializeLock(lock));
+  await writeLock(lockPath, lock);
   s = await startTestServer(fixture, {
     ...Object.fromEntries(
       Object.keys(fixture.env)
@@ -88,7 +94,7 @@ run('upload and demo images show predictions with bars, model version and metric
   await page.goto(s.url);
   await page.waitForSelector('body[data-ready="true"]');
   expect(await page.textContent('#model-name')).toBe('demo-classifier');
-  expect(await page.textContent('#model-meta')).toContain('version 1');
+  expect(await page.textContent('#model-meta')).toContain(`version ${fixture.pin.version}`);
   expect(await page.textContent('#evaluation')).toContain('accuracy');
   expect(await page.locator('#samples button').count()).toBe(4);
 
@@ -121,7 +127,7 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(bars.map((b) => b.label)).toEqual(api.predictions.map((p) => p.label));
   expect(bars[0]!.text).toBe(`${(api.predictions[0]!.probability * 100).toFixed(1)}%`);
   expect(bars[0]!.width).toBe(`${(api.predictions[0]!.probability * 100).toFixed(1)}%`);
-  expect(await page.textContent('#request')).toContain('demo-classifier version 1');
+  expect(await page.textContent('#request')).toContain(`demo-classifier version ${fixture.pin.version}`);
 
   // A bad upload shows the server's error message.
   await writeFile(join(fixture.root, 'bad.png'), 'not an image');
@@ -173,17 +179,17 @@ run('upload and demo images show predictions with bars, model version and metric
     })),
   );
   expect(pins).toEqual([
-    { cells: ['dev', '1', expect.any(String), '0.2500'], current: 'current' },
-    { cells: ['prod', '2', expect.any(String), '0.9700'], current: '' },
-    { cells: ['staging', '1', expect.any(String), '0.2500'], current: 'current' },
+    { cells: ['dev', v1, expect.any(String), '0.2500'], current: 'current' },
+    { cells: ['prod', v2, expect.any(String), '0.9700'], current: '' },
+    { cells: ['staging', v1, expect.any(String), '0.2500'], current: 'current' },
   ]);
   const history = await page.$$eval('#promotions tbody tr', (rows) =>
     rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)),
   );
   expect(history).toEqual([
-    ['2026-11-03 10:00', 'prod', '–', '2', 'octocat'],
-    ['2026-11-02 10:00', 'staging', '–', '1', 'octocat'],
-    ['2026-11-01 10:00', 'dev', '–', '1', 'octocat'],
+    ['2026-11-03 10:00', 'prod', '–', v2, 'octocat'],
+    ['2026-11-02 10:00', 'staging', '–', v1, 'octocat'],
+    ['2026-11-01 10:00', 'dev', '–', v1, 'octocat'],
   ]);
   const shot = join(process.env.SERVING_SCREENSHOT_DIR ?? fixture.root, 'serving-page.png');
   await page.screenshot({ path: shot, fullPage: true });

@@ -62,7 +62,7 @@ test('SIGTERM: readiness false first, in-flight request finishes, then exit 0', 
   server.proc.kill('SIGTERM');
   const answer = await inFlight;
   expect(answer.status).toBe(200);
-  expect(JSON.parse(answer.body)).toMatchObject({ model: 'demo-classifier', version: '1' });
+  expect(JSON.parse(answer.body)).toMatchObject({ model: 'demo-classifier', version: fixture.pin.version });
   expect(await server.exited).toBe(0);
   const msgs = server.lines.map((l) => l.msg);
   expect(msgs).toEqual(

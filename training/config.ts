@@ -16,6 +16,12 @@ export interface DataConfig {
   kind: DataKind;
   /** Data root; a relative path is resolved against the working directory. `--data` overrides it. */
   path: string;
+  /**
+   * image-folder: a data pointer committed to the repository (data/<name>.json,
+   * training/data/pointer.ts); its archive is fetched, checked and extracted
+   * into `path`. Relative to the working directory.
+   */
+  pointer?: string;
   /** generated: images per class. */
   perClass?: number;
   /** generated: image side in pixels. */
@@ -105,6 +111,7 @@ export const trainingConfigSchema = {
       properties: {
         kind: { enum: ['image-folder', 'cifar10', 'generated'] },
         path: { type: 'string', minLength: 1 },
+        pointer: { type: 'string', pattern: '\\.json$' },
         perClass: int(1, 100000),
         size: int(4, 1024),
         channels: { enum: [1, 3] },

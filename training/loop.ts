@@ -13,7 +13,7 @@ import { ProjectError } from '../lib/index.ts';
 import { augmentSample, type SampleShape } from './augment.ts';
 import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { AugmentationConfig, TrainingSection } from './config.ts';
-import { mulberry32, type Rng } from './data/index.ts';
+import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
 import { reseedDropout } from './models.ts';
 import { createEpochProgress, type ProgressOptions } from './progress.ts';
@@ -34,6 +34,8 @@ export interface RunStartInfo {
   seed: number;
   backend: string;
   datasetDigest: string;
+  /** Where the data came from (name, source, pointer): the MLflow dataset input. */
+  dataset?: DatasetOrigin;
   counts: { train: number; validation: number; test: number };
   /** The whole validated config, for logging as parameters. */
   config: unknown;

@@ -59,6 +59,8 @@ export interface TrainOptions extends ProgressOptions {
   configPath?: string;
   /** Clock for createdAt (tests). */
   now?: () => Date;
+  /** Fetch for a data pointer's archive (tests). */
+  fetch?: typeof fetch;
 }
 
 export interface TrainResult {
@@ -89,7 +91,16 @@ export interface TrainingRecord {
   config: TrainingConfig;
   dataPath: string;
   datasetDigest: string;
-  dataset: { source: Dataset['source']; labels: string[]; files: number; items: number };
+  dataset: {
+    source: Dataset['source'];
+    /** Dataset name; the data pointer file and its archive URL when the data came through one. */
+    name?: string;
+    pointer?: string;
+    uri?: string;
+    labels: string[];
+    files: number;
+    items: number;
+  };
   split: SplitRecord;
   backend: BackendChoice;
   tfjsVersion: string;
@@ -138,6 +149,8 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
     const dataset = await loadDataSource({
       kind: config.data.kind,
       path: dataPath,
+      ...(config.data.pointer ? { pointer: config.data.pointer } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
       seed: config.seed,
       perClass: config.data.perClass,
       size: config.data.size,
@@ -166,6 +179,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       seed: config.seed,
       backend: backend.id,
       datasetDigest: dataset.digest.root,
+      ...(dataset.origin ? { dataset: dataset.origin } : {}),
       counts,
       config,
     });
@@ -225,6 +239,9 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       datasetDigest: dataset.digest.root,
       dataset: {
         source: dataset.source,
+        ...(dataset.origin ? { name: dataset.origin.name } : {}),
+        ...(dataset.origin?.pointer ? { pointer: dataset.origin.pointer } : {}),
+        ...(dataset.origin?.source.kind === 'http' ? { uri: dataset.origin.source.url } : {}),
         labels: dataset.labels,
         files: Object.keys(dataset.digest.files).length,
         items: dataset.items.length,

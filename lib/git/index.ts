@@ -18,3 +18,4 @@ export {
   identityArgs,
   isPushRace,
 } from './runner.ts';
+export { treeSource } from './tree.ts';

@@ -4,11 +4,20 @@
  * what it renders (docs/gitops.md). Also the policy checks on the GitHub
  * workflows.
  */
+export { kustomizationOf, kustomizeImageOf, setKustomizeImage } from './images.ts';
 export type { KubeObject } from './objects.ts';
 export { parseObjects } from './objects.ts';
 export type { PinPatchInput } from './pin.ts';
 export { PIN_FILE, renderPinPatch, writePin } from './pin.ts';
-export { pinProblems, projectProblems, renderedPin, scalingProblems, workloadProblems } from './policy.ts';
+export {
+  environmentProblems,
+  imageProblems,
+  pinProblems,
+  projectProblems,
+  renderedPin,
+  scalingProblems,
+  workloadProblems,
+} from './policy.ts';
 export type { RenderedTarget, RenderOptions, RenderReport, RenderTarget, TargetSummary } from './render.ts';
 export { discoverTargets, formatTable, renderAll, summarize, writeRendered } from './render.ts';
 export { loadModel, schemaProblems } from './schemas.ts';

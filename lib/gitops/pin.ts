@@ -3,7 +3,8 @@
  * Kustomize strategic-merge patch of the Deployment `model-server`, container
  * `server` (docs/contracts.md, "environments/<env>/model-pin.yaml"). It sets
  * the SERVING_MODEL_* variables and the ml.gitops/* pod-template annotations,
- * so a new pin changes the pod template and rolls out a new ReplicaSet.
+ * and the server's image (by digest) when the promotion names one, so a new
+ * pin changes the pod template and rolls out a new ReplicaSet.
  * https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
  */
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface PinPatchInput {
   version: string;
   /** The lock entry `models.<model>.versions.<version>`. */
   entry: PinnedEntry;
+  /** The serving image that runs it (the promotion record's `image`); absent: the base's image. */
+  image?: string;
 }
 
 const HEADER = [
@@ -42,7 +45,7 @@ const HEADER = [
  * gives the same bytes (fixed key order, sorted digests, trailing newline).
  */
 export function renderPinPatch(input: PinPatchInput): string {
-  const { model, version, entry } = input;
+  const { model, version, entry, image } = input;
   if (!model || !version) {
     throw new ProjectError(
       'USAGE',
@@ -67,6 +70,7 @@ export function renderPinPatch(input: PinPatchInput): string {
           containers: [
             {
               name: SERVER_CONTAINER,
+              ...(image ? { image } : {}),
               env: PIN_ENV.map((name) => ({ name, value: env[name] })),
             },
           ],

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { KubeObject } from './objects.ts';
 import {
+  imageProblems,
   networkPolicyProblems,
   pinProblems,
   projectProblems,
@@ -107,6 +108,41 @@ describe('scalingProblems and projectProblems', () => {
       'namespace ml-dev is not a destination of AppProject/p',
       'HorizontalPodAutoscaler/h is in namespace "default", expected ml-dev',
     ]);
+  });
+});
+
+describe('imageProblems', () => {
+  const digest = `ghcr.io/acme/model-server@sha256:${'a'.repeat(64)}`;
+  const job = (image: string): KubeObject => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'j' },
+    spec: {
+      template: {
+        spec: { initContainers: [{ name: 'init', image }], containers: [{ name: 'c', image: digest }] },
+      },
+    },
+  });
+
+  test('staging and prod refuse a tag without a digest, in every container, naming it', () => {
+    for (const env of ['staging', 'prod', 'qa-eu']) {
+      expect(imageProblems([deployment({ image: 'ghcr.io/acme/model-server:latest' })], env)).toEqual([
+        `Deployment/d container "c": image ghcr.io/acme/model-server:latest is a tag without a digest; ${env} runs only images by digest (promote it from the environment before it, which carries the image@sha256 it ran)`,
+      ]);
+    }
+    expect(imageProblems([job('busybox:1.36')], 'prod')).toHaveLength(1);
+    expect(imageProblems([deployment({})], 'prod')[0]).toContain('image (none) is a tag without a digest');
+  });
+
+  test('a digest passes everywhere; dev may run a tag', () => {
+    expect(imageProblems([deployment({ image: digest }), job(digest)], 'prod')).toEqual([]);
+    expect(
+      imageProblems(
+        [deployment({ image: `ghcr.io/acme/model-server:v1@sha256:${'b'.repeat(64)}` })],
+        'staging',
+      ),
+    ).toEqual([]);
+    expect(imageProblems([deployment({ image: 'ghcr.io/acme/model-server:latest' })], 'dev')).toEqual([]);
   });
 });
 

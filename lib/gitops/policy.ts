@@ -19,8 +19,16 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { stableStringify } from '../json.ts';
-import type { Lock } from '../lock/index.ts';
-import { DEPLOYMENT_NAME, PIN_ANNOTATIONS, PIN_ENV, pinEnv, SERVER_CONTAINER } from '../pin.ts';
+import { type Lock, pinnedImage } from '../lock/index.ts';
+import {
+  DEPLOYMENT_NAME,
+  isDigestRef,
+  PIN_ANNOTATIONS,
+  PIN_ENV,
+  pinEnv,
+  SERVER_CONTAINER,
+  TAG_ALLOWED_ENVS,
+} from '../pin.ts';
 import { groupOf, type KubeObject, objectId } from './objects.ts';
 import {
   type Read,
@@ -103,10 +111,34 @@ export function workloadProblems(objects: KubeObject[]): string[] {
   return out;
 }
 
+/**
+ * Images by digest: in every environment but those that may run a tag
+ * (TAG_ALLOWED_ENVS: dev), each container of each workload must name its image
+ * `…@sha256:<hex>`, so what runs is what was built and attested, never a moved tag.
+ */
+export function imageProblems(objects: KubeObject[], env: string): string[] {
+  if (TAG_ALLOWED_ENVS.includes(env)) return [];
+  const out: string[] = [];
+  for (const obj of objects) {
+    // An unreadable pod spec is reported by workloadProblems.
+    const pod = readPodSpec(obj)?.value;
+    for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+      if (!isDigestRef(String(c.image ?? ''))) {
+        out.push(
+          `${objectId(obj)} container "${c.name}": image ${c.image ?? '(none)'} is a tag without a digest; ${env} runs only images by digest (promote it from the environment before it, which carries the image@sha256 it ran)`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
 /** What a rendered environment pins, read from its Deployment. */
 export interface RenderedPin {
   model?: string;
   version?: string;
+  /** The server container's image. */
+  image?: string;
   env: Record<string, string | undefined>;
   annotations: Record<string, string>;
 }
@@ -121,7 +153,13 @@ export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
   for (const e of server?.env ?? [])
     if ((PIN_ENV as readonly string[]).includes(e.name)) env[e.name] = e.value;
   const annotations = readPodAnnotations(dep).value ?? {};
-  return { model: env.SERVING_MODEL_NAME, version: env.SERVING_MODEL_VERSION, env, annotations };
+  return {
+    model: env.SERVING_MODEL_NAME,
+    version: env.SERVING_MODEL_VERSION,
+    image: server?.image,
+    env,
+    annotations,
+  };
 }
 
 /**
@@ -173,6 +211,12 @@ export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lock
   for (const [k, v] of Object.entries(wantAnn)) {
     if (pin.annotations[k] !== v)
       out.push(`${dep}: pod annotation ${k} is "${pin.annotations[k] ?? ''}", expected "${v}"`);
+  }
+  const image = pinnedImage(lock, model, env);
+  if (image !== undefined && pin.image !== image) {
+    out.push(
+      `${dep} container "${SERVER_CONTAINER}": image is ${pin.image}, but ${lockPath} records ${image} for ${env}`,
+    );
   }
   const locked = m.pins?.[env];
   if (locked === undefined) {
@@ -305,4 +349,22 @@ export function projectProblems(objects: KubeObject[], env: string, project: Kub
     }
   }
   return out;
+}
+
+/**
+ * Every check of one rendered environment: images by digest, the pin against
+ * the lock, and (when the AppProject is rendered) what the project allows.
+ */
+export function environmentProblems(
+  objects: KubeObject[],
+  env: string,
+  lock: Lock,
+  lockPath: string,
+  project: KubeObject | undefined,
+): string[] {
+  return [
+    ...imageProblems(objects, env),
+    ...pinProblems(objects, env, lock, lockPath),
+    ...(project ? projectProblems(objects, env, project) : []),
+  ];
 }

@@ -34,7 +34,7 @@ import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { renderAll } from './render.ts';
 import { kustomizeInstalled } from './testing/kustomize.ts';
-import { fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
+import { fakeEntry, fakeLock, fakeVersion, MODEL, tempRepo } from './testing/repo.ts';
 import { findKustomize } from './tools.ts';
 
 const CRD = new URL('../testing/fixtures/argocd-application-crd.yaml', import.meta.url);
@@ -81,8 +81,12 @@ beforeAll(async () => {
 
   // What the repository ships: the dev environment, manifests/ci-access, manifests/training-job.
   root = await tempRepo();
-  await writePin(join(root, 'environments', 'dev'), { model: MODEL, version: '2', entry: fakeEntry('2') });
-  expect(fakeLock().models[MODEL]?.pins.dev).toBe('2');
+  await writePin(join(root, 'environments', 'dev'), {
+    model: MODEL,
+    version: fakeVersion('2'),
+    entry: fakeEntry('2'),
+  });
+  expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
   const report = await renderAll({ root, kustomize, envs: ['dev'] });
   const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
   for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging']) await ensureNamespace(admin, ns);
@@ -215,13 +219,13 @@ describe('the shipped Roles on a real API server (RBAC)', () => {
       const smoke = await smokePredict(target, {
         image: makeSmokePng(),
         contentType: 'image/png',
-        version: '2',
+        version: fakeVersion('2'),
         timeoutMs: 10_000,
       });
       expect(smoke.detail).toMatch(/: HTTP 404 .*not found/);
       const other = await smokePredict(
         { ...target, service: 'other' },
-        { image: makeSmokePng(), contentType: 'image/png', version: '2', timeoutMs: 10_000 },
+        { image: makeSmokePng(), contentType: 'image/png', version: fakeVersion('2'), timeoutMs: 10_000 },
       );
       expect(other.detail).toMatch(/: HTTP 403 .*forbidden/);
     },

@@ -6,12 +6,14 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IService } from 'kubernetes-models/v1/Service';
 import { isProjectError } from '../errors.ts';
 import { needs } from '../testing/services.ts';
 import { writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
 import { kustomizeInstalled } from './testing/kustomize.ts';
-import { edit, fakeEntry, fakeLock, MODEL, tempRepo } from './testing/repo.ts';
+import { edit, fakeEntry, fakeImage, fakeVersion, MODEL, tempRepo, writePins } from './testing/repo.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
 const { describe } = needs(kustomizeInstalled());
@@ -29,10 +31,7 @@ afterAll(async () => {
 async function pinnedRepo(): Promise<string> {
   const root = await tempRepo();
   roots.push(root);
-  const lock = fakeLock();
-  for (const [env, version] of Object.entries(lock.models[MODEL]!.pins!)) {
-    await writePin(join(root, 'environments', env), { model: MODEL, version, entry: fakeEntry(version) });
-  }
+  await writePins(root);
   return root;
 }
 
@@ -55,6 +54,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/dev',
       'environments/prod',
       'environments/staging',
+      'manifests/alert-relay',
       'manifests/argocd',
       'manifests/ci-access',
       'manifests/monitoring',
@@ -65,17 +65,20 @@ describe('renderAll (real Kustomize)', () => {
     expect(byId['environments/dev']).toMatchObject({
       namespace: 'ml-dev',
       replicas: '1 (hpa 1-2)',
-      model: `${MODEL}@2`,
-      image: 'ghcr.io/OWNER/model-server:latest',
+      model: `${MODEL}@${fakeVersion('2')}`,
+      image: fakeImage(fakeVersion('2')),
     });
     expect(byId['environments/prod']).toMatchObject({
       namespace: 'ml-prod',
       replicas: '3 (hpa 3-10)',
-      model: `${MODEL}@1`,
+      model: `${MODEL}@${fakeVersion('1')}`,
     });
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
-      /^environments\/prod +ml-prod +10 +3 \(hpa 3-10\) +demo-classifier@1 +ghcr/m,
+      new RegExp(
+        `^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
+        'm',
+      ),
     );
 
     const dev = report.targets.find((t) => t.target.id === 'environments/dev')!;
@@ -96,9 +99,9 @@ describe('renderAll (real Kustomize)', () => {
     const env = Object.fromEntries(
       dep.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]),
     );
-    expect(env.SERVING_MODEL_VERSION).toBe('2');
+    expect(env.SERVING_MODEL_VERSION).toBe(fakeVersion('2'));
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
-    expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe('2');
+    expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe(fakeVersion('2'));
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');
@@ -108,6 +111,7 @@ describe('renderAll (real Kustomize)', () => {
       'environments/dev.yaml',
       'environments/prod.yaml',
       'environments/staging.yaml',
+      'manifests/alert-relay.yaml',
       'manifests/argocd.yaml',
       'manifests/ci-access.yaml',
       'manifests/monitoring.yaml',
@@ -153,9 +157,13 @@ describe('renderAll (real Kustomize)', () => {
 
   test('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
-    await writePin(join(root, 'environments', 'dev'), { model: MODEL, version: '7', entry: fakeEntry('7') });
+    await writePin(join(root, 'environments', 'dev'), {
+      model: MODEL,
+      version: fakeVersion('7'),
+      entry: fakeEntry('7'),
+    });
     expect(await problemsOf(root, ['dev'])).toEqual([
-      `environments/dev: pins ${MODEL} version "7", which is not in models.lock.json (versions: 1, 2)`,
+      `environments/dev: pins ${MODEL} version "${fakeVersion('7')}", which is not in models.lock.json (versions: ${[fakeVersion('1'), fakeVersion('2')].sort().join(', ')})`,
     ]);
   });
 
@@ -163,15 +171,82 @@ describe('renderAll (real Kustomize)', () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'staging'), {
       model: MODEL,
-      version: '2',
+      version: fakeVersion('2'),
       entry: fakeEntry('1'),
+      image: fakeImage(fakeVersion('2')),
     });
     expect(await problemsOf(root, ['staging'])).toEqual([
-      `environments/staging: Deployment/model-server: SERVING_MODEL_URI is "mlflow-artifacts:/1/run1/artifacts/model", models.lock.json ${MODEL}@2 says "mlflow-artifacts:/1/run2/artifacts/model"`,
-      `environments/staging: Deployment/model-server: SERVING_MODEL_DIGESTS differs from models.lock.json ${MODEL}@2 digests`,
-      `environments/staging: Deployment/model-server: SERVING_MODEL_SHA256 is "${fakeEntry('1').rootDigest}", models.lock.json ${MODEL}@2 says "${fakeEntry('2').rootDigest}"`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_URI is "mlflow-artifacts:/1/run1/artifacts/model", models.lock.json ${MODEL}@${fakeVersion('2')} says "mlflow-artifacts:/1/run2/artifacts/model"`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_DIGESTS differs from models.lock.json ${MODEL}@${fakeVersion('2')} digests`,
+      `environments/staging: Deployment/model-server: SERVING_MODEL_SHA256 is "${fakeEntry('1').rootDigest}", models.lock.json ${MODEL}@${fakeVersion('2')} says "${fakeEntry('2').rootDigest}"`,
       `environments/staging: Deployment/model-server: pod annotation ml.gitops/model-sha256 is "${fakeEntry('1').rootDigest}", expected "${fakeEntry('2').rootDigest}"`,
     ]);
+  });
+
+  test('a tag without a digest is refused in staging and prod, allowed in dev', async () => {
+    const root = await pinnedRepo();
+    const tag = 'ghcr.io/acme/model-server:v1.2';
+    for (const env of ['dev', 'staging']) {
+      await writePin(join(root, 'environments', env), {
+        model: MODEL,
+        version: fakeVersion('2'),
+        entry: fakeEntry('2'),
+        image: tag,
+      });
+    }
+    const recorded = fakeImage(fakeVersion('2'));
+    expect(await problemsOf(root, ['dev', 'staging'])).toEqual([
+      `environments/dev: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for dev`,
+      `environments/staging: Deployment/model-server container "server": image ${tag} is a tag without a digest; staging runs only images by digest (promote it from the environment before it, which carries the image@sha256 it ran)`,
+      `environments/staging: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for staging`,
+    ]);
+  });
+
+  test('the alert relay: non-root, read-only, the shared secret mounted where the script reads it, reachable from Alertmanager only', async () => {
+    const root = await pinnedRepo();
+    const report = await renderAll({ root, kustomize, envs: ['dev'] });
+    const objects = report.targets.find((t) => t.target.id === 'manifests/alert-relay')!.objects;
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
+      'Deployment/alert-relay',
+      'NetworkPolicy/alert-relay',
+      'Service/alert-relay',
+      'ServiceAccount/alert-relay',
+    ]);
+    for (const o of objects) expect(o.metadata?.namespace).toBe('ml-monitoring');
+    const dep = objects.find((o) => o.kind === 'Deployment') as unknown as IDeployment;
+    const c = dep.spec!.template.spec!.containers[0]!;
+    expect(c.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
+    const file = c.env?.find((e) => e.name === 'ALERT_RELAY_TOKEN_FILE')?.value;
+    const mount = c.volumeMounts?.find((m) => m.name === 'shared-secret');
+    expect(file).toBe(`${mount?.mountPath}/token`);
+    expect(mount?.readOnly).toBe(true);
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(dep.spec!.template.spec!.automountServiceAccountToken).toBe(false);
+    const np = objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
+    expect(dep.spec!.template.metadata!.labels).toMatchObject(
+      np.spec?.podSelector?.matchLabels ?? { none: 'none' },
+    );
+    expect(np.spec?.podSelector?.matchLabels).toEqual({ 'app.kubernetes.io/name': 'alert-relay' });
+    expect(np.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec!.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'alertmanager' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 8080 }],
+      },
+    ]);
+    // The Service Alertmanager's webhook URL names (monitoring/alertmanager/alertmanager.yml).
+    const svc = objects.find((o) => o.kind === 'Service') as unknown as IService;
+    expect(
+      `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec?.ports?.[0]?.port}/alerts`,
+    ).toBe('http://alert-relay.ml-monitoring.svc:8080/alerts');
   });
 
   test('an environment without model-pin.yaml fails and names the promote command', async () => {
@@ -201,7 +276,7 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
-  test('a container that may escalate privileges fails', async () => {
+  test('a container that may escalate privileges fails (the first in job.yaml: the checkout init container)', async () => {
     const root = await pinnedRepo();
     await edit(
       root,
@@ -210,7 +285,7 @@ describe('renderAll (real Kustomize)', () => {
       'allowPrivilegeEscalation: true',
     );
     expect(await problemsOf(root, ['dev'])).toEqual([
-      'manifests/training-job: Job/model-training container "trainer": allowPrivilegeEscalation is not false',
+      'manifests/training-job: Job/model-training init container "checkout": allowPrivilegeEscalation is not false',
     ]);
   });
 

@@ -17,9 +17,8 @@ import { type Lock, readLock } from '../lock/index.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
 import { PIN_FILE } from './pin.ts';
 import {
+  environmentProblems,
   networkPolicyProblems,
-  pinProblems,
-  projectProblems,
   rbacProblems,
   renderedPin,
   scalingProblems,
@@ -49,6 +48,8 @@ export interface RenderOptions {
   root: string;
   /** models.lock.json; default `<root>/models.lock.json`. */
   lockPath?: string;
+  /** The lock to check the pins against, instead of reading `lockPath` (a promotion's lock before it is written). */
+  lock?: Lock;
   kustomize: KustomizeTool;
   /** Only these environments (all when absent); manifests/* targets are always rendered. */
   envs?: string[];
@@ -118,8 +119,8 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
       `${t.id}: no ${PIN_FILE}: no model version is pinned to ${t.env}; promote one first (npm run promote -- --env ${t.env})`,
     );
   }
-  let lock: Lock | undefined;
-  if (targets.some((t) => t.env && !unpinned.includes(t))) lock = await readLock(lockPath);
+  let lock: Lock | undefined = opts.lock;
+  if (!lock && targets.some((t) => t.env && !unpinned.includes(t))) lock = await readLock(lockPath);
 
   const rendered: RenderedTarget[] = [];
   for (const target of targets) {
@@ -142,10 +143,7 @@ export async function renderAll(opts: RenderOptions): Promise<RenderReport> {
       ...rbacProblems(objects),
       ...networkPolicyProblems(objects),
     );
-    if (target.env) {
-      local.push(...pinProblems(objects, target.env, lock!, lockName));
-      if (project) local.push(...projectProblems(objects, target.env, project));
-    }
+    if (target.env) local.push(...environmentProblems(objects, target.env, lock!, lockName, project));
     problems.push(...local.map((p) => `${target.id}: ${p}`));
   }
   if (problems.length) {

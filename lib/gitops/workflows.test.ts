@@ -10,6 +10,8 @@ const SHA = 'actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0'
 /** A GitHub Actions expression `${{ e }}`, as the YAML spells it. */
 const expr = (e: string) => `\${{ ${e} }}`;
 const load = async (f: string) => parse(await readFile(join(DIR, f), 'utf8'));
+/** A GitHub Actions expression `${{ e }}` as the YAML holds it. */
+const gha = (e: string) => ['$', '{{ ', e, ' }}'].join('');
 
 describe('the repository workflows', () => {
   test('all six exist and follow the policy', async () => {
@@ -18,6 +20,7 @@ describe('the repository workflows', () => {
       expect.arrayContaining([
         'ci.yml',
         'drift.yml',
+        'image.yml',
         'promote.yml',
         'provenance.yml',
         'train.yml',
@@ -81,7 +84,15 @@ describe('the repository workflows', () => {
   });
 
   test('no workflow passes secrets: inherit', async () => {
-    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
+    for (const f of [
+      'ci.yml',
+      'drift.yml',
+      'image.yml',
+      'promote.yml',
+      'provenance.yml',
+      'train.yml',
+      'verify.yml',
+    ]) {
       expect([f, await readFile(join(DIR, f), 'utf8')]).toEqual([f, expect.not.stringContaining('inherit')]);
     }
   });
@@ -93,14 +104,73 @@ describe('the repository workflows', () => {
       const job = wf.jobs[`promote-${env}`];
       expect(job.environment).toBe(env);
       expect(job.concurrency).toEqual({ group: `promote-${env}`, 'cancel-in-progress': false });
-      expect(job.steps.at(-1).run).toBe(`npm run promote -- --env ${env} --commit --push`);
+      expect(job.steps.at(-1).run).toBe(
+        env === 'dev'
+          ? 'npm run promote -- --env dev --image "$SERVER_IMAGE" --commit --push'
+          : `npm run promote -- --env ${env} --commit --push`,
+      );
       expect(wf.jobs[`verify-${env}`]).toMatchObject({
         uses: './.github/workflows/verify.yml',
         with: { env },
       });
     }
+    // dev runs the serving image built from this main, by digest; staging and prod carry it on.
+    expect(wf.jobs['promote-dev'].needs).toBe('image');
+    expect(wf.jobs['promote-dev'].steps.at(-1).env.SERVER_IMAGE).toBe(gha('needs.image.outputs.server'));
     expect(wf.jobs['promote-staging'].needs).toBe('verify-dev');
     expect(wf.jobs['promote-prod'].needs).toBe('verify-staging');
+  });
+
+  test('image.yml: both images pushed with an SBOM and max provenance, attested; write scopes only in that job', async () => {
+    const wf = await load('image.yml');
+    expect(Object.keys(wf.on).sort()).toEqual(['push', 'workflow_call', 'workflow_dispatch']);
+    expect(wf.on.push.tags).toEqual(['v*']);
+    expect(wf.permissions).toEqual({});
+    const build = wf.jobs.build;
+    expect(build.permissions).toEqual({
+      contents: 'read',
+      packages: 'write',
+      'id-token': 'write',
+      attestations: 'write',
+    });
+    const pushes = build.steps.filter((s: { uses?: string }) =>
+      s.uses?.startsWith('docker/build-push-action@'),
+    );
+    expect(
+      pushes.map((s: { with: { file: string; target: string } }) => [s.with.file, s.with.target]),
+    ).toEqual([
+      ['serving/Dockerfile', 'runtime'],
+      ['serving/Dockerfile', 'trainer'],
+      ['serving/Dockerfile', 'relay'],
+    ]);
+    for (const s of pushes) expect(s.with).toMatchObject({ push: true, sbom: true, provenance: 'mode=max' });
+    const attests = build.steps.filter((s: { uses?: string }) =>
+      s.uses?.startsWith('actions/attest-build-provenance@'),
+    );
+    expect(attests.map((s: { with: { 'subject-digest': string } }) => s.with['subject-digest'])).toEqual([
+      gha('steps.server.outputs.digest'),
+      gha('steps.trainer.outputs.digest'),
+      gha('steps.relay.outputs.digest'),
+    ]);
+    expect(build.outputs.server).toBe(
+      `${gha('steps.names.outputs.server')}@${gha('steps.server.outputs.digest')}`,
+    );
+    // No other job of any workflow may write packages, mint OIDC tokens or attest (promote.yml's caller job grants them to image.yml only).
+    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
+      const other = await load(f);
+      for (const [id, job] of Object.entries<{ permissions?: Record<string, string>; uses?: string }>(
+        other.jobs,
+      )) {
+        const writes = ['packages', 'id-token', 'attestations'].filter(
+          (k) => job.permissions?.[k] === 'write',
+        );
+        expect({ f, id, writes: job.uses === './.github/workflows/image.yml' ? [] : writes }).toEqual({
+          f,
+          id,
+          writes: [],
+        });
+      }
+    }
   });
 
   test('verify.yml and drift.yml call their scripts on their events', async () => {
@@ -110,7 +180,15 @@ describe('the repository workflows', () => {
     const drift = await load('drift.yml');
     expect(Object.keys(drift.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
     expect(drift.on.repository_dispatch.types).toEqual(['drift-alert']);
-    expect(drift.jobs.retrain.steps.at(-1).run).toBe('npm run retrain');
+    // The schedule retrains only when Prometheus says a drift alert fires; a dispatch or a person at once.
+    const runs = drift.jobs.retrain.steps.filter((s: { run?: string }) =>
+      s.run?.startsWith('npm run retrain'),
+    );
+    expect(runs.map((s: { if: string; run: string }) => [s.if, s.run])).toEqual([
+      ["github.event_name == 'schedule'", 'npm run retrain -- --if-drift'],
+      ["github.event_name != 'schedule'", 'npm run retrain'],
+    ]);
+    expect(runs[0].env.PROMETHEUS_URL).toBe(gha('vars.PROMETHEUS_URL'));
   });
 });
 

@@ -3,6 +3,8 @@
  * versions added, removed or changed, pins moved per environment, and the
  * metric deltas that come with each, for PR comments and `lock diff`.
  */
+
+import { versionsOldestFirst } from './schema.ts';
 import { formatDelta, formatNumber, formatTable } from './table.ts';
 import type { Lock, LockedVersion } from './types.ts';
 
@@ -55,18 +57,15 @@ function metricDeltas(
 
 const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
 
-const byNumber = (x: string, y: string) => Number(x) - Number(y);
-
-/** Rows describing how `b` differs from `a`, sorted by model, then versions by id, then pins by env. */
+/** Rows describing how `b` differs from `a`, sorted by model, then versions oldest first, then pins by env. */
 export function diffLocks(a: Lock, b: Lock): DiffRow[] {
   const rows: DiffRow[] = [];
   const models = [...new Set([...Object.keys(a.models), ...Object.keys(b.models)])].sort();
   for (const model of models) {
     const ma = a.models[model];
     const mb = b.models[model];
-    const ids = [...new Set([...Object.keys(ma?.versions ?? {}), ...Object.keys(mb?.versions ?? {})])].sort(
-      byNumber,
-    );
+    // Oldest first (createdAt, then id), over the versions of both locks.
+    const ids = versionsOldestFirst({ versions: { ...(ma?.versions ?? {}), ...(mb?.versions ?? {}) } });
     for (const version of ids) {
       const va = ma?.versions[version];
       const vb = mb?.versions[version];

@@ -5,25 +5,29 @@
  */
 export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
 export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
-export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
 export {
-  emptyLock,
-  initLock,
-  LOCK_FILE_NAME,
-  parseLockText,
-  readLock,
-  readLockText,
-  serializeLock,
-  writeLock,
-} from './io.ts';
+  fileSource,
+  type LockSource,
+  lockFiles,
+  lockPaths,
+  parseLockFiles,
+  readLockFrom,
+  readLockTexts,
+  versionFileOf,
+  versionsDirOf,
+} from './files.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
+export { emptyLock, initLock, LOCK_FILE_NAME, readLock, writeLock } from './io.ts';
 export { parseJsonText } from './json-text.ts';
 export {
   type AddCandidateInput,
   addCandidate,
   appendOnlyProblems,
   type PinInput,
+  pinnedImage,
   pinVersion,
   previousPin,
+  previousRecord,
   versionWithRoot,
 } from './mutate.ts';
 export {
@@ -42,16 +46,21 @@ export {
   digestsSchema,
   ENV_NAME_PATTERN,
   HEX64,
+  lockIndexSchema,
   lockSchema,
   MODEL_NAME_PATTERN,
+  VERSION_ID_LENGTH,
   VERSION_ID_PATTERN,
   validateDigests,
   validateLock,
+  validateLockIndex,
   validateVersionEntry,
+  versionIdOf,
+  versionsOldestFirst,
 } from './schema.ts';
 export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
-export type { Lock, LockedModel, LockedVersion, MlflowRef, PromotionRecord } from './types.ts';
+export type { Lock, LockedModel, LockedVersion, LockIndex, MlflowRef, PromotionRecord } from './types.ts';
 export {
   addCandidateOnce,
   type LockUpdateResult,

@@ -4,15 +4,19 @@
  */
 import { ProjectError } from '../errors.ts';
 import { sortKeysDeep } from '../json.ts';
-import { ENV_NAME_PATTERN, MODEL_NAME_PATTERN, validateVersionEntry } from './schema.ts';
+import {
+  ENV_NAME_PATTERN,
+  MODEL_NAME_PATTERN,
+  validateVersionEntry,
+  versionIdOf,
+  versionsOldestFirst,
+} from './schema.ts';
 import type { Lock, LockedModel, LockedVersion, PromotionRecord } from './types.ts';
 
 const modelNameRe = new RegExp(MODEL_NAME_PATTERN);
 const envNameRe = new RegExp(ENV_NAME_PATTERN);
 
-function sortedIds(model: LockedModel): string[] {
-  return Object.keys(model.versions).sort((a, b) => Number(a) - Number(b));
-}
+const sortedIds = (model: LockedModel): string[] => versionsOldestFirst(model);
 
 function getModel(lock: Lock, model: string): LockedModel {
   const m = lock.models[model];
@@ -41,9 +45,11 @@ export interface AddCandidateInput {
 }
 
 /**
- * Add a trained artifact as the next version of `model` ("1", "2", ...,
- * one more than the highest id), creating the model if needed. The entry is
- * validated alone first. An artifact already locked (same rootDigest) is a
+ * Add a trained artifact as a version of `model`, creating the model if
+ * needed. Its id is content-addressed (versionIdOf: v and the first 12 hex digits
+ * of its rootDigest), so two branches that each add a candidate need no
+ * coordination and never pick the same id for different artifacts. The entry
+ * is validated alone first. An artifact already locked (same rootDigest) is a
  * CONFLICT naming the existing version: a version is added once, then pinned.
  */
 export function addCandidate(lock: Lock, input: AddCandidateInput): { lock: Lock; version: string } {
@@ -73,7 +79,16 @@ export function addCandidate(lock: Lock, input: AddCandidateInput): { lock: Lock
       );
     }
   }
-  const version = String(ids.length === 0 ? 1 : Number(ids[ids.length - 1]) + 1);
+  const version = versionIdOf(entry.rootDigest);
+  const taken = model.versions[version];
+  if (taken) {
+    // Two different artifacts whose root digests share 48 bits: astronomically rare, never silent.
+    throw new ProjectError(
+      'CONFLICT',
+      `model "${input.model}" already has a version ${version} (root digest ${taken.rootDigest}), and the candidate's root digest ${entry.rootDigest} starts with the same ${version.length - 1} hex digits`,
+      { subject: `${input.model}@${version}`, hint: 'train again (another seed gives another artifact)' },
+    );
+  }
   model.versions[version] = entry;
   return { lock: next, version };
 }
@@ -86,12 +101,16 @@ export interface PinInput {
   at: string;
   by?: string;
   commit?: string;
+  /** The serving image that runs it (recorded in the promotion record). */
+  image?: string;
 }
 
 /**
  * Pin `env` of `model` to `version` and append a promotion record
- * `{ env, from, to, at, by?, commit? }`. Pinning the version already pinned
- * returns the lock unchanged (no record), so a re-run is harmless.
+ * `{ env, from, to, at, by?, commit?, image? }`. Pinning the version already
+ * pinned, with no image or the image it runs already, returns the lock
+ * unchanged (no record), so a re-run is harmless; a new image for the same
+ * version is a promotion of its own (from = to).
  */
 export function pinVersion(lock: Lock, input: PinInput): Lock {
   const model = getModel(lock, input.model);
@@ -112,15 +131,34 @@ export function pinVersion(lock: Lock, input: PinInput): Lock {
     );
   }
   const from = model.pins[input.env] ?? null;
-  if (from === input.version) return lock;
+  const image = pinnedImage(lock, input.model, input.env);
+  if (from === input.version && (input.image === undefined || input.image === image)) return lock;
   const next = cloneLock(lock);
   const m = next.models[input.model] as LockedModel;
   m.pins[input.env] = input.version;
   const record: PromotionRecord = { env: input.env, from, to: input.version, at: input.at };
   if (input.by !== undefined) record.by = input.by;
   if (input.commit !== undefined) record.commit = input.commit;
+  if (input.image !== undefined) record.image = input.image;
   m.promotions.push(record);
   return next;
+}
+
+/** The serving image `env` runs (the image of its latest promotion record), if one was recorded. */
+export function pinnedImage(lock: Lock, model: string, env: string): string | undefined {
+  const records = lock.models[model]?.promotions ?? [];
+  for (let i = records.length - 1; i >= 0; i--) if (records[i]?.env === env) return records[i]?.image;
+  return undefined;
+}
+
+/**
+ * The state a rollback of `env` returns to: the promotion record before its
+ * latest one (whose `to` is the latest record's `from`, and whose `image` is
+ * what that version ran with). Undefined when `env` was pinned once only.
+ */
+export function previousRecord(lock: Lock, model: string, env: string): PromotionRecord | undefined {
+  const own = getModel(lock, model).promotions.filter((p) => p.env === env);
+  return own.at(-1)?.from === null ? undefined : own.at(-2);
 }
 
 /**

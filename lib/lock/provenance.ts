@@ -292,7 +292,7 @@ export async function checkProvenance(
     // Fetch only from an allowed origin: never send a request where the entry alone points.
     if (!found.some(([field]) => field === 'artifactUri')) {
       const one: Lock = {
-        lockfileVersion: 1,
+        lockfileVersion: 2,
         models: { [model]: { pins: {}, promotions: [], versions: { [version]: entry } } },
       };
       const verified = await verifyLock(one, { ...store, lockDir: options.lockDir, all: true });

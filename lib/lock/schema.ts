@@ -6,17 +6,27 @@
  */
 import { rootDigest } from '../digest.ts';
 import { isProjectError, ProjectError } from '../errors.ts';
+import { IMAGE_REF_PATTERN } from '../pin.ts';
 import { hasCredentials } from '../redact.ts';
 import { compileValidator } from '../schema.ts';
 import { jsonPointer } from './json-text.ts';
-import type { Lock, LockedVersion } from './types.ts';
+import type { Lock, LockedVersion, LockIndex } from './types.ts';
 
 /** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
 export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
 /** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
 export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
-/** Version ids: decimal strings "1", "2", ... assigned by addCandidate. */
-export const VERSION_ID_PATTERN = '^[1-9][0-9]{0,8}$';
+/**
+ * Version ids are content-addressed: `v` and the first {@link VERSION_ID_LENGTH}
+ * hex digits of the artifact's rootDigest ({@link versionIdOf}). Two branches
+ * that each train a candidate get different ids without asking anyone, so
+ * their lock changes never collide (docs/lock-file.md "Parallel pull
+ * requests"). The `v` keeps every id a string in every YAML reader: bare hex
+ * such as `538486941e16` is a float to a YAML 1.2 parser (Infinity) while
+ * kustomize, a YAML 1.1 emitter, writes it unquoted.
+ */
+export const VERSION_ID_LENGTH = 12;
+export const VERSION_ID_PATTERN = `^v[0-9a-f]{${VERSION_ID_LENGTH}}$`;
 /** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
 export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
 /** A hex sha256. */
@@ -32,7 +42,8 @@ export const digestsSchema = {
   additionalProperties: { type: 'string', pattern: HEX64 },
 } as const;
 
-const versionSchema = {
+/** One version entry: the content of `models.lock.d/<model>/<version>.json`. */
+export const versionSchema = {
   type: 'object',
   additionalProperties: false,
   required: [
@@ -86,41 +97,58 @@ export const promotionSchema = {
     at: { type: 'string', format: 'date-time' },
     by: { type: 'string', minLength: 1 },
     commit: { type: 'string', pattern: GIT_COMMIT },
+    image: { type: 'string', pattern: IMAGE_REF_PATTERN },
   },
 } as const;
 
-/** The JSON Schema (2020-12) of models.lock.json. */
-export const lockSchema = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  type: 'object',
-  additionalProperties: false,
-  required: ['lockfileVersion', 'models'],
-  properties: {
-    lockfileVersion: { const: 1 },
-    models: {
-      type: 'object',
-      propertyNames: { pattern: MODEL_NAME_PATTERN },
-      additionalProperties: {
+/** The per-model part both lock schemas share: pins and the promotion history. */
+const modelProperties = {
+  pins: {
+    type: 'object',
+    propertyNames: { pattern: ENV_NAME_PATTERN },
+    additionalProperties: { type: 'string', pattern: VERSION_ID_PATTERN },
+  },
+  promotions: { type: 'array', items: promotionSchema },
+} as const;
+
+/** A lock document whose models have `properties` (and require `required`). */
+function lockDocumentSchema<P extends object>(properties: P, required: readonly string[]) {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    additionalProperties: false,
+    required: ['lockfileVersion', 'models'],
+    properties: {
+      lockfileVersion: { const: 2 },
+      models: {
         type: 'object',
-        additionalProperties: false,
-        required: ['pins', 'promotions', 'versions'],
-        properties: {
-          pins: {
-            type: 'object',
-            propertyNames: { pattern: ENV_NAME_PATTERN },
-            additionalProperties: { type: 'string', pattern: VERSION_ID_PATTERN },
-          },
-          versions: {
-            type: 'object',
-            propertyNames: { pattern: VERSION_ID_PATTERN },
-            additionalProperties: versionSchema,
-          },
-          promotions: { type: 'array', items: promotionSchema },
-        },
+        propertyNames: { pattern: MODEL_NAME_PATTERN },
+        additionalProperties: { type: 'object', additionalProperties: false, required, properties },
       },
     },
+  } as const;
+}
+
+/**
+ * The JSON Schema (2020-12) of models.lock.json itself: the pins and the
+ * promotion history of each model. The versions are files of their own,
+ * `models.lock.d/<model>/<version>.json` ({@link versionSchema} each), so that
+ * adding a candidate never edits a line another branch may edit too.
+ */
+export const lockIndexSchema = lockDocumentSchema(modelProperties, ['pins', 'promotions']);
+
+/** The JSON Schema (2020-12) of a whole lock in memory: the index with every version file folded in. */
+export const lockSchema = lockDocumentSchema(
+  {
+    ...modelProperties,
+    versions: {
+      type: 'object',
+      propertyNames: { pattern: VERSION_ID_PATTERN },
+      additionalProperties: versionSchema,
+    },
   },
-} as const;
+  ['pins', 'promotions', 'versions'],
+);
 
 /**
  * Re-word ajv's errors for property names ("property name must be valid")
@@ -157,26 +185,48 @@ function withNamedKeys(e: unknown): never {
   });
 }
 
-const validateShape = compileValidator<Lock>(lockSchema);
-const validateDigestsShape = compileValidator<Record<string, string>>(digestsSchema);
+/** Compile `schema` once; its errors name the offending keys and fields ({@link withNamedKeys}). */
+function namedValidator<T>(schema: object): (value: unknown, what: string) => T {
+  const validate = compileValidator<T>(schema);
+  return (value, what) => {
+    try {
+      return validate(value, what);
+    } catch (e) {
+      return withNamedKeys(e);
+    }
+  };
+}
+
+const validateShape = namedValidator<Lock>(lockSchema);
+
+/** Validate the parsed text of models.lock.json (the index: pins and promotions). */
+export const validateLockIndex: (value: unknown, what: string) => LockIndex = namedValidator(lockIndexSchema);
 
 /** Validate an artifact's file digests (names that stay inside the artifact, hex sha256 values). */
-export function validateDigests(value: unknown, what: string): Record<string, string> {
-  try {
-    return validateDigestsShape(value, what);
-  } catch (e) {
-    return withNamedKeys(e);
-  }
-}
-const validateVersionShape = compileValidator<LockedVersion>(versionSchema);
+export const validateDigests: (value: unknown, what: string) => Record<string, string> =
+  namedValidator(digestsSchema);
 
-/** Validate one version entry alone (a candidate before it is added). */
-export function validateVersionEntry(value: unknown, what: string): LockedVersion {
-  try {
-    return validateVersionShape(value, what);
-  } catch (e) {
-    return withNamedKeys(e);
-  }
+/** Validate one version entry alone (a candidate before it is added, a version file). */
+export const validateVersionEntry: (value: unknown, what: string) => LockedVersion =
+  namedValidator(versionSchema);
+
+/** The version id of an artifact: `v` and the first 12 hex digits of its root digest. */
+export function versionIdOf(rootDigestHex: string): string {
+  return `v${rootDigestHex.slice(0, VERSION_ID_LENGTH)}`;
+}
+
+/**
+ * The versions of a model, oldest first: by `createdAt` (when the artifact
+ * was trained), then by id. Ids carry no order; this is the order every
+ * listing and the `newest` promotion source use. It depends on the lock's
+ * content only, so two candidates merged in either order give the same result.
+ */
+export function versionsOldestFirst(model: { versions: Record<string, { createdAt: string }> }): string[] {
+  return Object.keys(model.versions).sort((a, b) => {
+    const ta = Date.parse(model.versions[a]?.createdAt ?? '');
+    const tb = Date.parse(model.versions[b]?.createdAt ?? '');
+    return ta !== tb ? ta - tb : a < b ? -1 : a > b ? 1 : 0;
+  });
 }
 
 /**
@@ -187,7 +237,7 @@ export function crossCheckLock(lock: Lock): string[] {
   const problems: string[] = [];
   for (const [name, model] of Object.entries(lock.models)) {
     const at = (...rest: string[]) => jsonPointer(['models', name, ...rest]);
-    const ids = Object.keys(model.versions).sort((a, b) => Number(a) - Number(b));
+    const ids = versionsOldestFirst(model);
     const known = `versions: ${ids.join(', ') || 'none'}`;
     for (const [env, version] of Object.entries(model.pins)) {
       if (!model.versions[version]) {
@@ -226,6 +276,11 @@ export function crossCheckLock(lock: Lock): string[] {
       }
     }
     for (const [id, v] of Object.entries(model.versions)) {
+      if (id !== versionIdOf(v.rootDigest)) {
+        problems.push(
+          `${at('versions', id)}: the version id must be v and the first ${VERSION_ID_LENGTH} hex digits of its rootDigest (${versionIdOf(v.rootDigest)}): ids are content-addressed (lib/lock versionIdOf)`,
+        );
+      }
       const root = rootDigest(v.digests);
       if (root !== v.rootDigest) {
         problems.push(
@@ -255,12 +310,7 @@ export function crossCheckLock(lock: Lock): string[] {
  * Throws ProjectError('INVALID').
  */
 export function validateLock(value: unknown, what: string): Lock {
-  let lock: Lock;
-  try {
-    lock = validateShape(value, what);
-  } catch (e) {
-    return withNamedKeys(e);
-  }
+  const lock = validateShape(value, what);
   const problems = crossCheckLock(lock);
   if (problems.length > 0) {
     throw new ProjectError(

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { rootDigest, sha256 } from '../digest.ts';
 import { stableStringify } from '../json.ts';
+import { versionIdOf } from './schema.ts';
 import type { LockedVersion } from './types.ts';
 
 export const tempDir = (prefix = 'lock-test-'): Promise<string> => mkdtemp(join(tmpdir(), prefix));
@@ -80,6 +81,9 @@ export const fakeFiles = (n: number): Record<string, string> => ({
   'model.json': sha256(`model ${n}`),
   'weights.bin': sha256(`weights ${n}`),
 });
+
+/** The version id of an entry made from {@link fakeFiles}(n) (content-addressed: v + 12 hex of its root). */
+export const fakeVersion = (n: number): string => versionIdOf(rootDigest(fakeFiles(n)));
 
 export interface FolderServer {
   url: string;

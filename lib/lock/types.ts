@@ -48,20 +48,31 @@ export interface PromotionRecord {
   by?: string;
   /** The git commit that carried the promotion. */
   commit?: string;
+  /**
+   * The serving image the environment runs with this version (`registry/name@sha256:…`):
+   * the image travels with the model pin, dev → staging → prod (docs/gitops.md "Images").
+   */
+  image?: string;
 }
 
 /** One model: its versions, the version each environment runs, and how the pins moved. */
 export interface LockedModel {
   /** environment → version id. */
   pins: Record<string, string>;
-  /** version id ("1", "2", ...) → entry. */
+  /** version id (v + 12 hex digits of the rootDigest) → entry; each is a file models.lock.d/<model>/<id>.json. */
   versions: Record<string, LockedVersion>;
   /** Append-only history of pin moves, oldest first. */
   promotions: PromotionRecord[];
 }
 
-/** models.lock.json */
+/** A whole lock: models.lock.json with the version files of models.lock.d/ folded in. */
 export interface Lock {
-  lockfileVersion: 1;
+  lockfileVersion: 2;
   models: Record<string, LockedModel>;
+}
+
+/** The text of models.lock.json itself: pins and promotions; versions live in models.lock.d/. */
+export interface LockIndex {
+  lockfileVersion: 2;
+  models: Record<string, Pick<LockedModel, 'pins' | 'promotions'>>;
 }

@@ -2,9 +2,10 @@ import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stableStringify } from '../json.ts';
+import { versionFileOf } from './files.ts';
 import { emptyLock, readLock, writeLock } from './io.ts';
 import { addCandidate, pinVersion } from './mutate.ts';
-import { fakeFiles, makeEntry, tempDir } from './testing.ts';
+import { fakeFiles, makeEntry, tempDir, fakeVersion as v, writeFileDeep } from './testing.ts';
 import { lockFileOf, updateLock } from './update.ts';
 
 const M = 'demo-classifier';
@@ -31,12 +32,18 @@ describe('updateLock', () => {
       release = r;
     });
     const versions: string[] = [];
+    let entered: () => void = () => undefined;
+    const holding = new Promise<void>((r) => {
+      entered = r;
+    });
     const first = updateLock(path, async (lock) => {
+      entered();
       await gate; // hold the lock file while the second update starts
       const r = addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(1)) });
       versions.push(r.version);
       return r.lock;
     });
+    await holding; // the first holds the lock file now (started together, either could win it)
     const second = updateLock(
       path,
       (lock) => {
@@ -50,10 +57,10 @@ describe('updateLock', () => {
     expect(versions).toEqual([]); // the second is waiting, not reading a stale copy
     release();
     await Promise.all([first, second]);
-    expect(versions).toEqual(['1', '2']);
+    expect(versions).toEqual([v(1), v(2)]);
     const lock = await readLock(path);
-    expect(Object.keys(lock.models[M]?.versions ?? {})).toEqual(['1', '2']);
-    expect(lock.models[M]?.versions['2']?.rootDigest).toBe(makeEntry(fakeFiles(2)).rootDigest);
+    expect(Object.keys(lock.models[M]?.versions ?? {}).sort()).toEqual([v(1), v(2)].sort());
+    expect(lock.models[M]?.versions[v(2)]?.rootDigest).toBe(makeEntry(fakeFiles(2)).rootDigest);
     await expect(readFile(lockFileOf(path))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -92,15 +99,14 @@ describe('updateLock', () => {
     expect(Object.keys((await readLock(path)).models)).toEqual([M]);
   });
 
-  it('gives CONFLICT when the file changes on disk between read and write, keeping the other change', async () => {
+  it('gives CONFLICT when the index changes on disk between read and write, keeping the other change', async () => {
     const path = await freshLock();
-    const other = stableStringify(
-      addCandidate(emptyLock(), { model: 'other', entry: makeEntry(fakeFiles(9)) }).lock,
-    );
+    await updateLock(path, (l) => addCandidate(l, { model: M, entry: makeEntry(fakeFiles(1)) }).lock);
+    const other = '{ "lockfileVersion": 2, "models": {} }\n';
     await expect(
       updateLock(path, async (lock) => {
         await writeFile(path, other); // e.g. a `git checkout` or an editor saving the file
-        return addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(1)) }).lock;
+        return pinVersion(lock, { model: M, env: 'dev', version: v(1), at: '2026-01-01T00:00:00.000Z' });
       }),
     ).rejects.toMatchObject({
       code: 'CONFLICT',
@@ -111,20 +117,50 @@ describe('updateLock', () => {
     expect(await readFile(path, 'utf8')).toBe(other);
   });
 
+  it('adds a candidate as a new file without rewriting the index', async () => {
+    const path = await freshLock();
+    const index = await readFile(path, 'utf8');
+    const r = await updateLock(
+      path,
+      (l) => addCandidate(l, { model: M, entry: makeEntry(fakeFiles(4)) }).lock,
+    );
+    expect(r.changed).toBe(true);
+    expect(await readFile(path, 'utf8')).toBe(index);
+    expect(JSON.parse(await readFile(versionFileOf(path, M, v(4)), 'utf8'))).toEqual(makeEntry(fakeFiles(4)));
+  });
+
+  it('gives CONFLICT when another file of the same version appears meanwhile, and never overwrites it', async () => {
+    const path = await freshLock();
+    const file = versionFileOf(path, M, v(5));
+    const theirs = stableStringify(makeEntry(fakeFiles(5), { artifactUri: 'theirs' }));
+    await expect(
+      updateLock(path, async (lock) => {
+        await writeFileDeep(file, theirs);
+        return addCandidate(lock, { model: M, entry: makeEntry(fakeFiles(5)) }).lock;
+      }),
+    ).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining(
+        `${file} exists with other content; a version file is never rewritten`,
+      ),
+    });
+    expect(await readFile(file, 'utf8')).toBe(theirs);
+  });
+
   it('refuses an invalid result and a rewritten history, leaving the file byte-identical', async () => {
     const path = await freshLock();
     await updateLock(path, (l) => {
       const a = addCandidate(l, { model: M, entry: makeEntry(fakeFiles(1)) }).lock;
-      return pinVersion(a, { model: M, env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' });
+      return pinVersion(a, { model: M, env: 'prod', version: v(1), at: '2026-01-01T00:00:00.000Z' });
     });
     const before = await readFile(path, 'utf8');
     await expect(
       updateLock(path, (l) => {
-        (l.models[M] as { pins: Record<string, string> }).pins.dev = '3';
+        (l.models[M] as { pins: Record<string, string> }).pins.dev = 'vaaaaaaaaaaaa';
         return l;
       }),
     ).rejects.toThrow(
-      /after the update\) is inconsistent:\n {2}- \/models\/demo-classifier\/pins\/dev: pins version "3"/,
+      /after the update\) is inconsistent:\n {2}- \/models\/demo-classifier\/pins\/dev: pins version "vaaaaaaaaaaaa"/,
     );
     await expect(
       updateLock(path, (l) => {

@@ -1,19 +1,24 @@
 /**
- * Read-modify-write of models.lock.json, safe against concurrent writers:
- * an exclusive lock file (`<lock>.lock`, created with O_EXCL) serialises
- * cooperating writers, who wait their turn and apply on top of each other;
- * a change made on disk by anything else between read and write (an editor,
- * a git checkout) is detected by sha256 and refused with CONFLICT.
+ * Read-modify-write of a lock (models.lock.json and models.lock.d/), safe
+ * against concurrent writers: an exclusive lock file (`<lock>.lock`, created
+ * with O_EXCL) serialises cooperating writers, who wait their turn and apply
+ * on top of each other; a change made to the index on disk by anything else
+ * between read and write (an editor, a git checkout) is detected by sha256
+ * and refused with CONFLICT, and a new version file is created only where
+ * none exists (versions are immutable).
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { type Clock, sleep } from '../clock.ts';
 import { sha256 } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
 import { writeFileAtomic } from '../fs.ts';
-import { parseLockText, readLockText, serializeLock } from './io.ts';
+import { fileSource, lockFiles, parseLockFiles, readLockTexts, versionsDirOf } from './files.ts';
+import { writeVersionFile } from './io.ts';
 import { addCandidate, appendOnlyProblems, versionWithRoot } from './mutate.ts';
+import { validateLock } from './schema.ts';
 import type { Lock, LockedVersion } from './types.ts';
 
 export interface UpdateLockOptions extends Partial<Clock> {
@@ -117,10 +122,11 @@ export async function updateLock(
   };
   const release = await acquire(path, o);
   try {
-    const text = await readLockText(path);
-    const before = parseLockText(text, path);
-    const after = await fn(structuredClone(before));
-    const out = serializeLock(after, `${path} (after the update)`);
+    const { index: text, versions: versionTexts } = await readLockTexts(fileSource, path);
+    const dir = versionsDirOf(path);
+    const before = parseLockFiles(path, text, versionTexts);
+    const after = validateLock(await fn(structuredClone(before)), `${path} (after the update)`);
+    const out = lockFiles(after, path);
     const problems = appendOnlyProblems(before, after);
     if (problems.length > 0) {
       throw new ProjectError(
@@ -132,19 +138,26 @@ export async function updateLock(
         },
       );
     }
-    if (out === text) return { before, after, changed: false };
-    const now = await readFile(path).catch(() => undefined);
-    if (!now || sha256(now) !== sha256(text)) {
-      throw new ProjectError(
-        'CONFLICT',
-        `${path} changed on disk while it was being updated; nothing was written`,
-        {
-          subject: path,
-          hint: 'retry the command: it will apply on top of the new content',
-        },
-      );
+    const had = new Set(Object.keys(versionTexts).map((rel) => join(dir, rel)));
+    const added = Object.keys(out).filter((f) => f !== path && !had.has(f));
+    const indexChanged = out[path] !== text;
+    if (added.length === 0 && !indexChanged) return { before, after, changed: false };
+    if (indexChanged) {
+      const now = await readFile(path).catch(() => undefined);
+      if (!now || sha256(now) !== sha256(text as string)) {
+        throw new ProjectError(
+          'CONFLICT',
+          `${path} changed on disk while it was being updated; nothing was written`,
+          {
+            subject: path,
+            hint: 'retry the command: it will apply on top of the new content',
+          },
+        );
+      }
     }
-    await writeFileAtomic(path, out);
+    // Versions first: the index never names a version whose file is not there yet.
+    for (const file of added) await writeVersionFile(file, out[file] as string);
+    if (indexChanged) await writeFileAtomic(path, out[path] as string);
     return { before, after, changed: true };
   } finally {
     await release();

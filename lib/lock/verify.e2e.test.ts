@@ -8,10 +8,12 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { MLFLOW_ARTIFACTS_ROUTE } from '../artifact-store/index.ts';
+import { rootDigest } from '../digest.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
 import { needs } from '../testing/services.ts';
 import { emptyLock } from './io.ts';
 import { addCandidate, pinVersion } from './mutate.ts';
+import { versionIdOf } from './schema.ts';
 import { makeArtifact, makeEntry, tempDir } from './testing.ts';
 import { verifyLock } from './verify.ts';
 
@@ -46,11 +48,18 @@ describe('verifyLock through a real MLflow artifact proxy', () => {
           model: 'demo',
           entry: makeEntry(digests, { artifactUri: 'mlflow-artifacts:/lock-e2e/demo/1' }),
         }).lock,
-        { model: 'demo', env: 'prod', version: '1', at: '2026-01-01T00:00:00.000Z' },
+        {
+          model: 'demo',
+          env: 'prod',
+          version: versionIdOf(rootDigest(digests)),
+          at: '2026-01-01T00:00:00.000Z',
+        },
       );
     const ok = await verifyLock(lockFor(files), { lockDir: dir, mlflow: { trackingUri: server.uri } });
     expect(ok.problems).toEqual([]);
-    expect(ok.versions).toMatchObject([{ model: 'demo', version: '1', files: 4, ok: true }]);
+    expect(ok.versions).toMatchObject([
+      { model: 'demo', version: versionIdOf(rootDigest(files)), files: 4, ok: true },
+    ]);
 
     const bad = await verifyLock(lockFor({ ...files, 'weights.bin': '0'.repeat(64) }), {
       lockDir: dir,

@@ -2,8 +2,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MLFLOW_ARTIFACTS_ROUTE } from '../artifact-store/index.ts';
+import { rootDigest } from '../digest.ts';
 import { emptyLock } from './io.ts';
 import { addCandidate, pinVersion } from './mutate.ts';
+import { versionIdOf } from './schema.ts';
 import { type FolderServer, makeArtifact, makeEntry, serveFolder, tempDir } from './testing.ts';
 import type { Lock } from './types.ts';
 import { formatVerifyReport, verifyLock } from './verify.ts';
@@ -17,9 +19,15 @@ let files2: Record<string, string>;
 /** A lock whose version 1 (prod) and 2 (unpinned) live at the given URIs. */
 function lockWith(uri1: string, uri2: string): Lock {
   let lock = addCandidate(emptyLock(), { model: M, entry: makeEntry(files1, { artifactUri: uri1 }) }).lock;
-  lock = addCandidate(lock, { model: M, entry: makeEntry(files2, { artifactUri: uri2 }) }).lock;
-  return pinVersion(lock, { model: M, env: 'prod', version: '1', at: AT });
+  lock = addCandidate(lock, {
+    model: M,
+    entry: makeEntry(files2, { artifactUri: uri2, createdAt: '2026-01-03T00:00:00.000Z' }),
+  }).lock;
+  return pinVersion(lock, { model: M, env: 'prod', version: id(files1), at: AT });
 }
+
+/** The version id of an artifact with these files. */
+const id = (files: Record<string, string>) => versionIdOf(rootDigest(files));
 
 beforeAll(async () => {
   root = await tempDir('lock-verify-');
@@ -42,11 +50,11 @@ describe('verifyLock against local folders', () => {
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.versions.map((v) => [v.version, v.envs, v.files, v.ok])).toEqual([
-      ['1', ['prod'], 4, true],
-      ['2', [], 4, true],
+      [id(files1), ['prod'], 4, true],
+      [id(files2), [], 4, true],
     ]);
     expect(formatVerifyReport(report)).toContain(
-      'ok   demo-classifier version 1 (prod): 4 files from artifacts/demo-classifier/1',
+      `ok   demo-classifier version ${id(files1)} (prod): 4 files from artifacts/demo-classifier/1`,
     );
   });
 
@@ -55,7 +63,7 @@ describe('verifyLock against local folders', () => {
       lockDir: root,
     });
     expect(report.ok).toBe(true);
-    expect(report.versions.map((v) => v.version)).toEqual(['1']);
+    expect(report.versions.map((v) => v.version)).toEqual([id(files1)]);
     const staging = await verifyLock(lockWith('artifacts/demo-classifier/1', 'missing/2'), {
       lockDir: root,
       envs: ['staging'],
@@ -73,7 +81,7 @@ describe('verifyLock against local folders', () => {
       {
         model: M,
         env: 'prod',
-        version: '1',
+        version: id(files),
         at: AT,
       },
     );
@@ -81,11 +89,18 @@ describe('verifyLock against local folders', () => {
     expect(report.ok).toBe(false);
     expect(report.problems).toHaveLength(1);
     const [p] = report.problems;
-    expect(p).toMatchObject({ model: M, version: '1', file: 'weights.bin', expected: files['weights.bin'] });
+    expect(p).toMatchObject({
+      model: M,
+      version: id(files),
+      file: 'weights.bin',
+      expected: files['weights.bin'],
+    });
     expect(p?.message).toBe(
-      `model "demo-classifier" version 1: artifact file "weights.bin" from ${join(dir, 'weights.bin')}: sha256 ${p?.actual}, expected ${files['weights.bin']}`,
+      `model "demo-classifier" version ${id(files)}: artifact file "weights.bin" from ${join(dir, 'weights.bin')}: sha256 ${p?.actual}, expected ${files['weights.bin']}`,
     );
-    expect(formatVerifyReport(report)).toMatch(/^FAIL demo-classifier version 1 \(prod\)/);
+    expect(formatVerifyReport(report)).toMatch(
+      new RegExp(`^FAIL demo-classifier version ${id(files)} \\(prod\\)`),
+    );
   });
 
   it('reports a missing file without stopping at it', async () => {
@@ -192,7 +207,7 @@ describe('verifyLock over HTTP (loopback servers)', () => {
         model: M,
         entry: makeEntry(tampered, { artifactUri: `${plain.url}/files/artifacts/demo-classifier/1` }),
       }).lock,
-      { model: M, env: 'prod', version: '1', at: AT },
+      { model: M, env: 'prod', version: id(tampered), at: AT },
     );
     const report = await verifyLock(lock, { lockDir: '/' });
     expect(report.problems.map((p) => [p.file, p.expected, p.actual])).toEqual([

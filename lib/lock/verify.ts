@@ -8,6 +8,7 @@ import type { ArtifactStoreOptions } from '../artifact-store/index.ts';
 import { digestMismatch, hashArtifactFile } from '../artifact-store/index.ts';
 import { rootDigest } from '../digest.ts';
 import { isProjectError } from '../errors.ts';
+import { versionsOldestFirst } from './schema.ts';
 import type { Lock } from './types.ts';
 
 export interface VerifyOptions extends Omit<ArtifactStoreOptions, 'baseDir'> {
@@ -57,7 +58,7 @@ function targets(lock: Lock, o: VerifyOptions): { model: string; version: string
     if (o.models && !o.models.includes(name)) continue;
     const model = lock.models[name];
     if (!model) continue;
-    const ids = Object.keys(model.versions).sort((a, b) => Number(a) - Number(b));
+    const ids = versionsOldestFirst(model);
     for (const version of ids) {
       const envs = Object.keys(model.pins)
         .filter((env) => model.pins[env] === version)

@@ -6,6 +6,7 @@ import { encodePath, joinArtifactPath, proxyPathOf } from './artifact-uri.ts';
 import { chunkLogBatch, type LogBatch } from './batch.ts';
 import { type HttpOptions, MlflowHttp } from './http.ts';
 import type {
+  DatasetInput,
   Experiment,
   FileInfo,
   Metric,
@@ -133,6 +134,20 @@ export class MlflowClient {
         json: { run_id: runId, ...chunk },
       });
     }
+  }
+
+  /**
+   * Record the datasets a run used (`POST runs/log-inputs`), shown on the run page
+   * and searchable, as `mlflow.log_input` does.
+   * @see https://mlflow.org/docs/latest/api_reference/rest-api.html#log-inputs
+   */
+  async logInputs(runId: string, datasets: DatasetInput[]): Promise<void> {
+    if (datasets.length === 0) return;
+    await this.http.request({
+      method: 'POST',
+      path: `${API}/runs/log-inputs`,
+      json: { run_id: runId, datasets },
+    });
   }
 
   async setTag(runId: string, key: string, value: string): Promise<void> {

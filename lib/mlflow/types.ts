@@ -49,9 +49,33 @@ export interface RunData {
   tags?: RunTag[];
 }
 
+/**
+ * A dataset as MLflow records it (mlflow.entities.Dataset). The server caps
+ * `digest` at 36 characters (MAX_DATASET_DIGEST_SIZE) and `source_type` too.
+ * @see https://mlflow.org/docs/latest/api_reference/rest-api.html#mlflowdataset
+ */
+export interface DatasetEntity {
+  name: string;
+  digest: string;
+  /** e.g. `http`, `local` (MLflow's DatasetSource types). */
+  source_type: string;
+  /** JSON text of the source, e.g. `{"url": "https://..."}`. */
+  source: string;
+  schema?: string;
+  /** JSON text of summary statistics. */
+  profile?: string;
+}
+
+/** A dataset used by a run, with tags such as `mlflow.data.context` = `training`. */
+export interface DatasetInput {
+  dataset: DatasetEntity;
+  tags?: RunTag[];
+}
+
 export interface Run {
   info: RunInfo;
   data: RunData;
+  inputs?: { dataset_inputs?: DatasetInput[] };
 }
 
 export interface FileInfo {

@@ -1,13 +1,58 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DatasetInput } from '../mlflow/index.ts';
 import { flattenParams } from './flatten.ts';
 import type { RunRecorder, TrackingResult } from './recorder.ts';
+
+/** The dataset a run trained on, as training describes it (logged as an MLflow dataset input). */
+export interface RunDataset {
+  /** Dataset name: the pointer's `name`, or the data folder's name. */
+  name: string;
+  /** "sha256:<hex>" root digest of its files (the lock's `datasetDigest`). */
+  digest: string;
+  /** Where it came from: the pointer's URI, or the local folder. */
+  source: { kind: 'http'; url: string } | { kind: 'local'; path: string };
+  /** The pointer file in the repository, when the data came through one. */
+  pointer?: string;
+  /** Summary numbers: files, classes, examples per class. */
+  profile?: Record<string, unknown>;
+}
+
+/** MLflow's dataset digest is at most 36 characters (MAX_DATASET_DIGEST_SIZE): the first 32 hex digits. */
+export const MLFLOW_DATASET_DIGEST_LENGTH = 32;
+
+/**
+ * The MLflow dataset input of a run's training data: `digest` is the first 32
+ * hex digits of the dataset root digest (MLflow's limit), and the profile
+ * carries the full `sha256:<hex>`, so that the run and the lock entry name the
+ * same data. Source types follow MLflow's DatasetSource (`http` with `url`,
+ * `local` with `uri`).
+ */
+export function datasetInput(d: RunDataset): DatasetInput {
+  const source = d.source.kind === 'http' ? { url: d.source.url } : { uri: d.source.path };
+  return {
+    dataset: {
+      name: d.name,
+      digest: d.digest.replace(/^sha256:/, '').slice(0, MLFLOW_DATASET_DIGEST_LENGTH),
+      source_type: d.source.kind,
+      source: JSON.stringify(source),
+      profile: JSON.stringify({
+        digest: d.digest,
+        ...(d.pointer ? { pointer: d.pointer } : {}),
+        ...d.profile,
+      }),
+    },
+    tags: [{ key: 'mlflow.data.context', value: 'training' }],
+  };
+}
 
 /** What training passes when a run starts (extra fields are ignored). */
 export interface RunStartInfo {
   /** The training config: logged as params with dotted keys. */
   config?: unknown;
   datasetDigest?: string;
+  /** The training data, logged as the run's dataset input. */
+  dataset?: RunDataset;
   /** The tfjs backend in use (tensorflow, wasm, cpu...). */
   backend?: string;
   runName?: string;
@@ -56,6 +101,7 @@ export function trackingCallbacks(options: TrackingCallbackOptions) {
     async onRunStart(info: RunStartInfo): Promise<void> {
       const tags: Record<string, string> = { ...options.sourceTags };
       if (info.datasetDigest) tags['dataset.digest'] = info.datasetDigest;
+      if (info.dataset?.pointer) tags['dataset.pointer'] = info.dataset.pointer;
       if (info.backend) tags.backend = info.backend;
       await recorder.start({
         experiment: options.experiment,
@@ -63,6 +109,7 @@ export function trackingCallbacks(options: TrackingCallbackOptions) {
         params: flattenParams(info.config ?? {}),
         tags,
       });
+      if (info.dataset) await recorder.logInputs([datasetInput(info.dataset)]);
     },
     async onEpochEnd(epoch: number, metrics: EpochMetrics): Promise<void> {
       await recorder.logMetrics(metrics, epoch);

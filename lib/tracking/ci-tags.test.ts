@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { sourceInfoFromActionsEnv, sourceTags } from './ci-tags.ts';
+import { sourceInfoFromActionsEnv, sourceInfoFromJob, sourceTags } from './ci-tags.ts';
 
 describe('source tags from GitHub Actions', () => {
   it('reads commit, PR branch, PR number and head sha from a pull_request event', () => {
@@ -37,5 +37,39 @@ describe('source tags from GitHub Actions', () => {
       'mlflow.source.git.branch': 'main',
     });
     expect(sourceTags(sourceInfoFromActionsEnv({}))).toEqual({});
+  });
+
+  it('in a training Job: the checkout commit, and the ref and repository the submitter asked for', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runSync } = await import('../shell.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'job-src-'));
+    try {
+      const git = (...a: string[]) =>
+        runSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...a], {
+          cwd: dir,
+        }).stdout.trim();
+      git('init', '-q');
+      await writeFile(join(dir, 'x'), 'x');
+      git('add', 'x');
+      git('commit', '-q', '-m', 'x');
+      git('checkout', '-q', '--detach');
+      const head = git('rev-parse', 'HEAD');
+      const info = sourceInfoFromJob(
+        {
+          TRAINING_GIT_REF: 'feature/more-data',
+          TRAINING_GIT_REPOSITORY: 'https://github.com/acme/models.git',
+        },
+        dir,
+      );
+      expect(sourceTags(info)).toEqual({
+        'mlflow.source.git.commit': head,
+        'gitops-ml.git.ref': 'feature/more-data',
+        'mlflow.source.git.repoURL': 'https://github.com/acme/models.git',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,9 @@ export interface SourceInfo {
   /** The PR head commit (GITHUB_SHA is the merge commit on pull_request events). */
   prHeadSha?: string;
   runUrl?: string;
+  /** The ref a Kubernetes training Job was asked to check out (TRAINING_GIT_REF), and from where. */
+  ref?: string;
+  repository?: string;
 }
 
 /**
@@ -42,6 +45,19 @@ export function sourceInfoFromActionsEnv(
   return info;
 }
 
+/**
+ * Inside a training Job (training/kubernetes): the checkout's commit, and the
+ * ref and repository the submitter asked for (TRAINING_GIT_REF,
+ * TRAINING_GIT_REPOSITORY), recorded on the run.
+ */
+export function sourceInfoFromJob(env: Record<string, string | undefined>, cwd: string): SourceInfo {
+  return {
+    ...sourceInfoFromGit(cwd),
+    ...(env.TRAINING_GIT_REF ? { ref: env.TRAINING_GIT_REF } : {}),
+    ...(env.TRAINING_GIT_REPOSITORY ? { repository: env.TRAINING_GIT_REPOSITORY } : {}),
+  };
+}
+
 /** Commit and branch of the git checkout at `cwd`, for runs outside Actions; empty when not a repo. */
 export function sourceInfoFromGit(cwd: string): SourceInfo {
   const git = (...args: string[]) => {
@@ -68,5 +84,7 @@ export function sourceTags(info: SourceInfo): Record<string, string> {
   if (info.prNumber !== undefined) tags['github.pr_number'] = String(info.prNumber);
   if (info.prHeadSha) tags['github.pr_head_sha'] = info.prHeadSha;
   if (info.runUrl) tags['github.run_url'] = info.runUrl;
+  if (info.ref) tags['gitops-ml.git.ref'] = info.ref;
+  if (info.repository) tags['mlflow.source.git.repoURL'] = info.repository;
   return tags;
 }

@@ -3,7 +3,7 @@ import { appendFile, cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProjectError } from '../errors.ts';
 import { readJsonFile, writeJsonAtomic } from '../fs.ts';
-import type { Metric, RunStatus } from '../mlflow/index.ts';
+import type { DatasetInput, Metric, RunStatus } from '../mlflow/index.ts';
 import { compileValidator } from '../schema.ts';
 
 /** The default store folder, relative to the working folder. */
@@ -36,6 +36,8 @@ export interface LocalRunJson {
   end_time?: number;
   params: Record<string, string>;
   tags: Record<string, string>;
+  /** The datasets the run used, as MLflow's log-inputs takes them. */
+  inputs?: DatasetInput[];
   /** The model folder to register on upload: `artifacts/<artifact_path>`. */
   model?: { name: string; artifact_path: string; aliases: string[] };
   /** A run that was started on a server before it became unreachable; upload deletes it. */
@@ -44,6 +46,13 @@ export interface LocalRunJson {
 }
 
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+/** An object of string fields: `required` ones and `optional` ones, nothing else. */
+const stringRecord = (required: string[], optional: string[] = []) => ({
+  type: 'object',
+  required,
+  additionalProperties: false,
+  properties: Object.fromEntries([...required, ...optional].map((k) => [k, { type: 'string' }])),
+});
 const validateRun = compileValidator<LocalRunJson>({
   type: 'object',
   required: ['format', 'run_id', 'experiment', 'status', 'start_time', 'params', 'tags', 'uploads'],
@@ -58,6 +67,18 @@ const validateRun = compileValidator<LocalRunJson>({
     end_time: { type: 'integer' },
     params: stringMap,
     tags: stringMap,
+    inputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['dataset'],
+        additionalProperties: false,
+        properties: {
+          dataset: stringRecord(['name', 'digest', 'source_type', 'source'], ['schema', 'profile']),
+          tags: { type: 'array', items: stringRecord(['key', 'value']) },
+        },
+      },
+    },
     model: {
       type: 'object',
       required: ['name', 'artifact_path', 'aliases'],

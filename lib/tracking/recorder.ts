@@ -1,4 +1,4 @@
-import type { Metric, RunStatus } from '../mlflow/index.ts';
+import type { DatasetInput, Metric, RunStatus } from '../mlflow/index.ts';
 import type { LocalRunStore } from './local-store.ts';
 import { LocalSink, MlflowSink, type RunSink, type StartedRun } from './sinks.ts';
 
@@ -54,6 +54,7 @@ export class RunRecorder {
   readonly #params: Record<string, string> = {};
   readonly #tags: Record<string, string> = {};
   readonly #metrics: Metric[] = [];
+  readonly #inputs: DatasetInput[] = [];
   #buffer: Metric[] = [];
   #lastFlush = 0;
   readonly #artifacts: { localDir: string; artifactPath: string }[] = [];
@@ -116,6 +117,13 @@ export class RunRecorder {
   async setTags(tags: Record<string, string>): Promise<void> {
     Object.assign(this.#tags, tags);
     await this.#guard('set tags', (s) => s.log({ tags }));
+  }
+
+  /** Record the datasets the run used (MLflow dataset inputs). */
+  async logInputs(inputs: DatasetInput[]): Promise<void> {
+    if (inputs.length === 0) return;
+    this.#inputs.push(...inputs);
+    await this.#guard('log the dataset inputs', (s) => s.log({ inputs }));
   }
 
   /** Buffer metric values for `step`; non-finite values are dropped (JSON cannot carry them). */
@@ -207,7 +215,7 @@ export class RunRecorder {
     this.#sink = local;
     this.#started = await local.start(this.#startArgs());
     if (remote) await local.abandonRemote(this.#primary.where, remote.runId);
-    await local.log({ params: this.#params, tags: this.#tags, metrics: this.#metrics });
+    await local.log({ params: this.#params, tags: this.#tags, metrics: this.#metrics, inputs: this.#inputs });
     this.#buffer = [];
     for (const a of this.#artifacts) await local.logArtifacts(a.localDir, a.artifactPath);
     if (this.#model)

@@ -1,5 +1,11 @@
 import { pathToFileURL } from 'node:url';
-import { joinArtifactPath, type Metric, type MlflowClient, type RunStatus } from '../mlflow/index.ts';
+import {
+  type DatasetInput,
+  joinArtifactPath,
+  type Metric,
+  type MlflowClient,
+  type RunStatus,
+} from '../mlflow/index.ts';
 import type { LocalRunStore } from './local-store.ts';
 
 /** What a run is started with. */
@@ -15,17 +21,21 @@ export interface StartedRun {
   artifactUri: string;
 }
 
+/** What one log call carries: params, tags, metric points, the datasets the run used. */
+export interface RunBatch {
+  params?: Record<string, string>;
+  tags?: Record<string, string>;
+  metrics?: Metric[];
+  inputs?: DatasetInput[];
+}
+
 /** Where a run's records go: a tracking server or the local store. */
 export interface RunSink {
   readonly kind: 'mlflow' | 'local';
   /** A printable description: the server URL or the store folder. */
   readonly where: string;
   start(run: RunStart): Promise<StartedRun>;
-  log(batch: {
-    params?: Record<string, string>;
-    tags?: Record<string, string>;
-    metrics?: Metric[];
-  }): Promise<void>;
+  log(batch: RunBatch): Promise<void>;
   logArtifacts(localDir: string, artifactPath: string): Promise<void>;
   /** Register the folder at `artifactPath` as a new version of model `name`; the version, if the sink has a registry. */
   registerModel(name: string, artifactPath: string, aliases: string[]): Promise<string | undefined>;
@@ -71,12 +81,13 @@ export class MlflowSink implements RunSink {
     return this.#run;
   }
 
-  async log(batch: { params?: Record<string, string>; tags?: Record<string, string>; metrics?: Metric[] }) {
+  async log(batch: RunBatch) {
     await this.#client.logBatch(this.#need().runId, {
       params: pairs(batch.params),
       tags: pairs(batch.tags),
       metrics: batch.metrics,
     });
+    if (batch.inputs?.length) await this.#client.logInputs(this.#need().runId, batch.inputs);
   }
 
   async logArtifacts(localDir: string, artifactPath: string): Promise<void> {
@@ -137,12 +148,17 @@ export class LocalSink implements RunSink {
     };
   }
 
-  async log(batch: { params?: Record<string, string>; tags?: Record<string, string>; metrics?: Metric[] }) {
+  async log(batch: RunBatch) {
     const id = this.#need();
-    if (Object.keys(batch.params ?? {}).length || Object.keys(batch.tags ?? {}).length) {
+    if (
+      Object.keys(batch.params ?? {}).length ||
+      Object.keys(batch.tags ?? {}).length ||
+      batch.inputs?.length
+    ) {
       await this.store.updateRun(id, (r) => {
         Object.assign(r.params, batch.params);
         Object.assign(r.tags, batch.tags);
+        if (batch.inputs?.length) r.inputs = [...(r.inputs ?? []), ...batch.inputs];
       });
     }
     await this.store.appendMetrics(id, batch.metrics ?? []);

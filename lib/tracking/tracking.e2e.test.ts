@@ -7,7 +7,7 @@ import { trainAndRecord } from '../../pipelines/training/index.ts';
 import { main as uploadRuns } from '../../scripts/upload-runs.ts';
 import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
 import { listFiles } from '../digest.ts';
-import { verifyLock } from '../lock/index.ts';
+import { readLock, verifyLock } from '../lock/index.ts';
 import { MlflowClient } from '../mlflow/index.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
 import { needs } from '../testing/services.ts';
@@ -218,7 +218,7 @@ describe('run recorder against a real MLflow server', () => {
     const work = join(dir, 'pipeline');
     await mkdir(work, { recursive: true });
     const lockPath = join(work, 'models.lock.json');
-    await writeFile(lockPath, '{"lockfileVersion":1,"models":{}}\n');
+    await writeFile(lockPath, '{"lockfileVersion":2,"models":{}}\n');
     const config = tinyTrainingConfig({
       name: 'pipeline-e2e',
       seed: 5,
@@ -264,8 +264,9 @@ describe('run recorder against a real MLflow server', () => {
     const candidate = await client.getVersionByAlias('pipeline-e2e', 'candidate');
     expect(candidate.version).toBe('1');
     // The lock points at the run's model folder on the artifact proxy, and verify fetches it from there.
-    const lock = JSON.parse(await readFile(lockPath, 'utf8'));
-    const entry = lock.models['pipeline-e2e'].versions['1'];
+    const lock = await readLock(lockPath);
+    expect(r.lockVersion).toBe(`v${r.train.rootDigest.slice(0, 12)}`);
+    const entry = lock.models['pipeline-e2e']!.versions[r.lockVersion!]!;
     expect(entry.artifactUri).toBe(`${run.info.artifact_uri}/model`);
     expect(entry.mlflow).toEqual({ runId: r.tracking.runId, modelVersion: '1', trackingUri: server.uri });
     await rm(r.train.artifactDir, { recursive: true }); // only MLflow has the files now

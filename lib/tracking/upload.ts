@@ -15,7 +15,7 @@ const pairs = (m: Record<string, string>) => Object.entries(m).map(([key, value]
 
 /**
  * Upload local-store runs to an MLflow server: run (name, start time, tags),
- * params, the whole metric history, artifacts, the registered model version
+ * params, the whole metric history, dataset inputs, artifacts, the registered model version
  * and aliases, then the final status and end time. Idempotent: the remote
  * run id is recorded in run.json under `uploads[<server>]` and a completed
  * upload is skipped; an upload cut off half-way is deleted on the server and
@@ -86,6 +86,7 @@ async function uploadOne(
     params: pairs(run.params),
     metrics: await store.readMetrics(run.run_id),
   });
+  await client.logInputs(info.run_id, run.inputs ?? []);
   const artifacts = store.artifactsDir(run.run_id);
   if (existsSync(artifacts)) await client.uploadArtifacts(info.artifact_uri, artifacts, '');
   let modelVersion: string | undefined;

@@ -20,6 +20,8 @@ import { needs, tool } from '../../lib/testing/services.ts';
 import { createAlertRelay } from '../alert-relay.ts';
 
 const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');
+/** The shared secret Alertmanager sends and the relay checks (a Secret in a cluster). */
+const SHARED_SECRET = 'relay-secret-from-the-test-0123456789';
 const INSTALL = 'apt-get install prometheus-alertmanager (scripts/setup.d/55-alertmanager.sh)';
 const amtool = tool('amtool', INSTALL);
 const alertmanager = tool('prometheus-alertmanager', INSTALL);
@@ -41,6 +43,7 @@ describe('monitoring/alertmanager', () => {
   let relay: Server;
   let am: ChildProcess | undefined;
   let amLog = '';
+  const relayLog: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'alertmanager-'));
@@ -48,7 +51,8 @@ describe('monitoring/alertmanager', () => {
     relay = createServer(
       createAlertRelay({
         api: { token: 'relay-token', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
-        log: () => {},
+        token: SHARED_SECRET,
+        log: (l) => void relayLog.push(l),
       }),
     );
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
@@ -81,13 +85,36 @@ describe('monitoring/alertmanager', () => {
     expect(route('alertname=ServingHighErrorRate')).toBe('default');
   });
 
-  it('a firing drift alert reaches GitHub as repository_dispatch "drift-alert" through a real Alertmanager', async () => {
+  it('the relay refuses a caller without the shared secret: nothing reaches GitHub', async () => {
+    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
+    const body = JSON.stringify({
+      version: '4',
+      status: 'firing',
+      groupKey: 'k',
+      alerts: [{ status: 'firing', labels: { alertname: 'ServingFeatureDrift' } }],
+    });
+    expect((await fetch(relayUrl, { method: 'POST', body })).status).toBe(401);
+    expect(
+      (await fetch(relayUrl, { method: 'POST', headers: { authorization: 'Bearer guess' }, body })).status,
+    ).toBe(401);
+    expect(gh.dispatches).toEqual([]);
+  });
+
+  it('a firing drift alert reaches GitHub as repository_dispatch "drift-alert" through a real Alertmanager, which sends the secret', async () => {
     const config = parse(await readFile(CONFIG, 'utf8'));
     const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
     config.route.group_wait = '1s';
     config.route.routes[0].group_wait = '1s';
-    config.receivers.find((r: { name: string }) => r.name === 'retrain-relay').webhook_configs[0].url =
-      relayUrl;
+    const webhook = config.receivers.find((r: { name: string }) => r.name === 'retrain-relay')
+      .webhook_configs[0];
+    webhook.url = relayUrl;
+    // The config's http_config, with the Secret's mounted file where this test keeps it.
+    expect(webhook.http_config.authorization).toEqual({
+      type: 'Bearer',
+      credentials_file: '/etc/alertmanager/secrets/alert-relay/token',
+    });
+    webhook.http_config.authorization.credentials_file = join(dir, 'relay-token');
+    await writeFile(join(dir, 'relay-token'), `${SHARED_SECRET}\n`);
     const file = join(dir, 'alertmanager.yml');
     await writeFile(file, stringify(config));
     const port = await freePort();
@@ -139,5 +166,6 @@ describe('monitoring/alertmanager', () => {
     expect(payload.groupKey).toContain('ServingFeatureDrift');
     const req = gh.requests.find((r) => r.path === '/repos/acme/models/dispatches');
     expect(req?.authorization).toBe('token relay-token');
+    expect(relayLog.filter((l) => l.includes('refused an unauthenticated POST'))).toHaveLength(2); // the test's two, not Alertmanager's
   });
 });

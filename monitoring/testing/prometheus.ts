@@ -18,6 +18,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ProjectError } from '../../lib/index.ts';
 import { freePort } from '../../lib/testing/ports.ts';
+import { queryInstant, type VectorSample } from '../prometheus-api.ts';
+
+export type { VectorSample };
+
 import { type Requirement, tool } from '../../lib/testing/services.ts';
 
 const INSTALL = 'install Debian package prometheus: bash scripts/setup.d/50-prometheus.sh';
@@ -54,12 +58,6 @@ export interface StartPrometheusOptions {
   evaluationIntervalMs?: number;
   /** How long to wait for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
-}
-
-/** One sample of an instant vector, as /api/v1/query returns it. */
-export interface VectorSample {
-  metric: Record<string, string>;
-  value: [number, string];
 }
 
 export interface RunningPrometheus {
@@ -208,29 +206,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     await sleep(200);
   }
 
-  const query = async (expr: string): Promise<VectorSample[]> => {
-    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
-    const body = (await res.json()) as {
-      status: string;
-      error?: string;
-      data?: { resultType: string; result: VectorSample[] };
-    };
-    if (body.status !== 'success' || !body.data) {
-      throw new ProjectError('INVALID', `Prometheus query ${expr} failed: ${body.error ?? res.status}`, {
-        subject: expr,
-      });
-    }
-    if (body.data.resultType !== 'vector') {
-      throw new ProjectError(
-        'INVALID',
-        `Prometheus query ${expr} gave a ${body.data.resultType}, not a vector`,
-        {
-          subject: expr,
-        },
-      );
-    }
-    return body.data.result;
-  };
+  const query = (expr: string): Promise<VectorSample[]> => queryInstant({ url }, expr);
 
   const waitFor = async (
     expr: string,

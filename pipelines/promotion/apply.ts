@@ -1,7 +1,7 @@
 /**
  * Move a pin: the environment's model-pin.yaml (lib/gitops) and
  * `pins.<env>` plus a promotion record in models.lock.json (lib/lock), both
- * or neither. The pin file is written while the lock's exclusive lock file
+ * or neither; the record and the pin file carry the serving image too. The pin file is written while the lock's exclusive lock file
  * is held, before the lock is written; if anything after that fails (the
  * lock changed on disk, a write error), the previous pin file is put back,
  * byte for byte.
@@ -13,6 +13,7 @@ import { PIN_FILE, renderPinPatch, writePin } from '../../lib/gitops/index.ts';
 import {
   type Lock,
   type PinInput,
+  pinnedImage,
   pinVersion,
   type UpdateLockOptions,
   updateLock,
@@ -82,15 +83,19 @@ export async function applyPin(input: ApplyPinInput, deps: ApplyPinDeps = {}): P
           at: input.at,
           ...(input.by !== undefined ? { by: input.by } : {}),
           ...(input.commit !== undefined ? { commit: input.commit } : {}),
+          ...(input.image !== undefined ? { image: input.image } : {}),
         });
         await deps.check?.(lock);
         const entry = next.models[input.model]?.versions[input.version];
         if (!entry) throw new Error(`applyPin: version ${input.version} vanished`);
-        const text = renderPinPatch({ model: input.model, version: input.version, entry });
+        // The image the environment runs after this move: the one given, else what its records say.
+        const image = input.image ?? pinnedImage(next, input.model, input.env);
+        const pin = { model: input.model, version: input.version, entry, ...(image ? { image } : {}) };
+        const text = renderPinPatch(pin);
         if (previous?.toString('utf8') !== text) {
           pinWritten = true;
           pinChanged = true;
-          await write(input.envDir, { model: input.model, version: input.version, entry });
+          await write(input.envDir, pin);
         }
         if (pinChanged || lock !== next) await deps.verifyPinned?.(next);
         return next;

@@ -52,7 +52,7 @@ export function lockDigestVerifier(options: Omit<VerifyOptions, 'all' | 'envs' |
       return { ok: false, files: 0, problems: [`model "${model}" has no version ${version}`] };
     }
     const one: Lock = {
-      lockfileVersion: 1,
+      lockfileVersion: 2,
       models: { [model]: { pins: {}, versions: { [version]: entry }, promotions: [] } },
     };
     const report = await verifyLock(one, { ...options, all: true });

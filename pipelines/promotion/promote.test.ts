@@ -6,7 +6,7 @@ import { renderPinPatch, writePin } from '../../lib/gitops/index.ts';
 import { readLock } from '../../lib/lock/index.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates } from './testing.ts';
+import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates, testImage } from './testing.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {
@@ -57,28 +57,31 @@ async function refused(r: PromotionRepo, req: Partial<PromoteRequest>, ctx: Part
 
 describe('promote: choosing what to promote', () => {
   it('pins the newest candidate to dev: lock pin, promotion record, and the pin file from the same entry', async () => {
-    const r = await repo([0.95, 0.96], [['prod', '1']]);
+    const r = await repo([0.95, 0.96], [['prod', 1]]);
     const { p, out } = run(r, {});
     const result = await p;
-    expect(result).toMatchObject({ model: MODEL, env: 'dev', version: '2', from: null, changed: true });
+    expect(result).toMatchObject({ model: MODEL, env: 'dev', version: r.ids[1], from: null, changed: true });
     const lock = await readLock(r.lockPath);
-    expect(lock.models[MODEL]?.pins).toEqual({ dev: '2', prod: '1' });
+    expect(lock.models[MODEL]?.pins).toEqual({ dev: r.ids[1], prod: r.ids[0] });
     expect(lock.models[MODEL]?.promotions.at(-1)).toEqual({
       env: 'dev',
       from: null,
-      to: '2',
+      to: r.ids[1],
       at: '2026-02-03T04:05:06.000Z',
       by: 'alice',
     });
-    const entry = lock.models[MODEL]?.versions['2'];
-    expect(await pinText(r, 'dev')).toBe(renderPinPatch({ model: MODEL, version: '2', entry: entry! }));
+    const entry = lock.models[MODEL]?.versions[r.ids[1]!];
+    expect(await pinText(r, 'dev')).toBe(renderPinPatch({ model: MODEL, version: r.ids[1]!, entry: entry! }));
     const text = out.join('');
     expect(text).toMatch(/^minMetric accuracy\s+>= 0\.9\s+0\.96\s+pass$/m);
     expect(text).toMatch(
-      /^maxMetricDrop accuracy vs prod\s+>= 0\.93 \(prod version 1: 0\.95 - 0\.02\)\s+0\.96\s+pass$/m,
+      new RegExp(
+        `^maxMetricDrop accuracy vs prod\\s+>= 0\\.93 \\(prod version ${r.ids[0]}: 0\\.95 - 0\\.02\\)\\s+0\\.96\\s+pass$`,
+        'm',
+      ),
     );
     expect(text).toMatch(/^verifyDigests\s+every file has its locked sha256\s+4 files ok\s+pass$/m);
-    expect(text).toContain('pinned demo-classifier dev to version 2 (was nothing)');
+    expect(text).toContain(`pinned demo-classifier dev to version ${r.ids[1]} (was nothing)`);
   });
 
   it('a second run of the same promotion is a no-op that says so', async () => {
@@ -86,28 +89,28 @@ describe('promote: choosing what to promote', () => {
     await run(r, {}).p;
     const before = await snapshot(r);
     const { p, out } = run(r, {});
-    expect(await p).toMatchObject({ changed: false, version: '1' });
-    expect(out.join('')).toContain('dev already runs demo-classifier version 1: nothing changed');
+    expect(await p).toMatchObject({ changed: false, version: r.ids[0] });
+    expect(out.join('')).toContain(`dev already runs demo-classifier version ${r.ids[0]}: nothing changed`);
     expect(await snapshot(r)).toEqual(before);
   });
 
   it('staging takes the version pinned in dev, prod the one pinned in staging', async () => {
-    const r = await repo([0.95, 0.97, 0.99], [['dev', '2']]);
+    const r = await repo([0.95, 0.97, 0.99], [['dev', 2]]);
     const { err } = await refused(r, { env: 'prod' });
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toBe(
       'prod is promoted from staging, and staging has no pin for model "demo-classifier" yet\n  → promote to staging first (npm run promote -- --env staging)',
     );
-    expect(await run(r, { env: 'staging' }).p).toMatchObject({ version: '2', changed: true });
-    expect(await run(r, { env: 'prod' }).p).toMatchObject({ version: '2', changed: true });
+    expect(await run(r, { env: 'staging' }).p).toMatchObject({ version: r.ids[1], changed: true });
+    expect(await run(r, { env: 'prod' }).p).toMatchObject({ version: r.ids[1], changed: true });
   });
 
   it('refuses a version that is not in the lock, naming the versions there', async () => {
     const r = await repo([0.95, 0.96]);
-    const { err } = await refused(r, { version: '9' });
+    const { err } = await refused(r, { version: 'vaaaaaaaaaaaa' });
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toContain(
-      'model "demo-classifier" has no version "9" to promote to dev (versions: 1, 2)',
+      `model "demo-classifier" has no version "vaaaaaaaaaaaa" to promote to dev (versions: ${r.ids.join(', ')})`,
     );
   });
 
@@ -124,22 +127,22 @@ describe('promote: choosing what to promote', () => {
 
 describe('promote: gates', () => {
   it('refuses a candidate below the minimum, naming the gate, and changes nothing', async () => {
-    const r = await repo([0.95, 0.5], [['prod', '1']]);
+    const r = await repo([0.95, 0.5], [['prod', 1]]);
     const { err, out } = await refused(r, {});
     expect(err.code).toBe('GATE_FAILED');
     expect(err.message).toContain(
-      'promotion of demo-classifier version 2 to dev refused: 2 of 4 gate(s) failed:',
+      `promotion of demo-classifier version ${r.ids[1]} to dev refused: 2 of 4 gate(s) failed:`,
     );
     expect(err.message).toContain('  - minMetric accuracy: expected >= 0.9, got 0.5');
     expect(err.message).toContain(
-      '  - maxMetricDrop accuracy vs prod: expected >= 0.93 (prod version 1: 0.95 - 0.02), got 0.5',
+      `  - maxMetricDrop accuracy vs prod: expected >= 0.93 (prod version ${r.ids[0]}: 0.95 - 0.02), got 0.5`,
     );
     expect(out).toMatch(/^verifyDigests .* pass$/m);
     expect(out).toMatch(/^minMetric accuracy .* FAIL$/m);
   });
 
   it('refuses a candidate more than the margin below prod even above the minimum', async () => {
-    const r = await repo([0.99, 0.96], [['prod', '1']]);
+    const r = await repo([0.99, 0.96], [['prod', 1]]);
     const { err } = await refused(r, {});
     expect(err.code).toBe('GATE_FAILED');
     expect((err.details as { gate: string }[]).map((g) => g.gate)).toEqual([
@@ -173,7 +176,9 @@ describe('promote: gates', () => {
     const { err } = await refused(r, {});
     expect(err.code).toBe('GATE_FAILED');
     expect(err.message).toMatch(
-      / - verifyDigests: expected every file has its locked sha256, got model "demo-classifier" version 1: artifact file "weights.bin" from \S+weights\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
+      new RegExp(
+        ` - verifyDigests: expected every file has its locked sha256, got model "demo-classifier" version ${r.ids[0]}: artifact file "weights.bin" from \\S+weights\\.bin: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}`,
+      ),
     );
   });
 
@@ -213,9 +218,9 @@ describe('promote: the lock and the pin file move together', () => {
   });
 
   it('the lock changed on disk after the pin file was written: the old pin file is put back', async () => {
-    const r = await repo([0.95, 0.96], [['dev', '1']]);
-    const entry = (await readLock(r.lockPath)).models[MODEL]!.versions['1']!;
-    await writePin(join(r.environmentsDir, 'dev'), { model: MODEL, version: '1', entry });
+    const r = await repo([0.95, 0.96], [['dev', 1]]);
+    const entry = (await readLock(r.lockPath)).models[MODEL]!.versions[r.ids[0]!]!;
+    await writePin(join(r.environmentsDir, 'dev'), { model: MODEL, version: r.ids[0]!, entry });
     const pinBefore = await pinText(r, 'dev');
     // Something outside the lock protocol (an editor, a git checkout) rewrites the lock meanwhile.
     const edited = JSON.stringify(JSON.parse(await readFile(r.lockPath, 'utf8')), null, 4);
@@ -263,8 +268,8 @@ describe('promote: the lock and the pin file move together', () => {
       {},
       {
         render: async (lock, env) => {
-          expect(lock.models[MODEL]?.pins[env]).toBe('1');
-          expect(await pinText(r, env)).toContain('ml.gitops/model-version: "1"');
+          expect(lock.models[MODEL]?.pins[env]).toBe(r.ids[0]);
+          expect(await pinText(r, env)).toContain(`ml.gitops/model-version: ${r.ids[0]}`);
           throw new ProjectError('INVALID', 'render found 1 problem(s)');
         },
       },
@@ -273,29 +278,102 @@ describe('promote: the lock and the pin file move together', () => {
   });
 });
 
+describe('promote: the serving image travels with the model pin', () => {
+  const built = 'ghcr.io/acme/model-server@sha256:' + 'b'.repeat(64);
+
+  it('dev takes the image image.yml built; staging and prod carry the image the environment before them ran', async () => {
+    const r = await repo([0.95, 0.96]);
+    expect(await run(r, { image: built }).p).toMatchObject({ env: 'dev', image: built, changed: true });
+    expect(await pinText(r, 'dev')).toContain(`image: ${built}`);
+    expect(await run(r, { env: 'staging' }).p).toMatchObject({ version: r.ids[1], image: built });
+    const { p, out } = run(r, { env: 'prod' });
+    expect(await p).toMatchObject({ version: r.ids[1], image: built });
+    expect(await pinText(r, 'prod')).toContain(`image: ${built}`);
+    const lock = await readLock(r.lockPath);
+    expect(lock.models[MODEL]?.promotions.map((x) => [x.env, x.image])).toEqual([
+      ['dev', built],
+      ['staging', built],
+      ['prod', built],
+    ]);
+    expect(out.join('')).toContain('pinned demo-classifier prod');
+  });
+
+  it('a new image for the version dev runs is a promotion of its own; the same again changes nothing', async () => {
+    const r = await repo([0.95], [['dev', 1]]);
+    const { p } = run(r, { image: built });
+    expect(await p).toMatchObject({ version: r.ids[0], from: r.ids[0], image: built, changed: true });
+    expect((await readLock(r.lockPath)).models[MODEL]?.promotions.at(-1)).toMatchObject({
+      env: 'dev',
+      from: r.ids[0],
+      to: r.ids[0],
+      image: built,
+    });
+    const before = await snapshot(r);
+    expect(await run(r, { image: built }).p).toMatchObject({ changed: false });
+    expect(await snapshot(r)).toEqual(before);
+  });
+
+  it('staging refuses an image without a digest (or none) from dev, naming what to do; nothing changes', async () => {
+    const none = await repo([0.95], [['dev', 1, null]]);
+    const { err } = await refused(none, { env: 'staging' });
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toBe(
+      'staging runs only images by digest, and dev has no image recorded: nothing was changed\n  → promote dev with --image <registry>/model-server@sha256:<hex> (promote.yml passes the image image.yml built and attested), then promote from there',
+    );
+    const tagged = await repo([0.95], [['dev', 1, 'ghcr.io/acme/model-server:main']]);
+    expect((await refused(tagged, { env: 'staging' })).err.message).toContain(
+      'staging runs only images by digest, and dev runs ghcr.io/acme/model-server:main, a tag without a digest',
+    );
+    // dev itself may run a tag (a local or demo deployment).
+    expect(await run(tagged, { image: 'ghcr.io/acme/model-server:pr-7' }).p).toMatchObject({ changed: true });
+  });
+
+  it('refuses an --image that is not an image reference', async () => {
+    const r = await repo([0.95]);
+    const { err } = await refused(r, { image: 'model server!' });
+    expect(err.code).toBe('USAGE');
+    expect(err.message).toContain('--image model server! is not an image reference');
+  });
+});
+
 describe('rollback', () => {
+  it('restores the image the previous state ran, not the newest one', async () => {
+    const r = await repo(
+      [0.95, 0.96],
+      [
+        ['prod', 1, testImage(1)],
+        ['prod', 2, testImage(2)],
+      ],
+    );
+    expect(await run(r, { mode: 'rollback', env: 'prod' }).p).toMatchObject({
+      version: r.ids[0],
+      image: testImage(1),
+    });
+    expect(await pinText(r, 'prod')).toContain(`image: ${testImage(1)}`);
+  });
+
   it('pins the version the environment ran before, checking its digests only', async () => {
     const r = await repo(
       [0.95, 0.5],
       [
-        ['prod', '1'],
-        ['prod', '2'],
+        ['prod', 1],
+        ['prod', 2],
       ],
     );
     const { p, out } = run(r, { mode: 'rollback', env: 'prod' });
-    expect(await p).toMatchObject({ version: '1', from: '2', changed: true });
-    expect((await readLock(r.lockPath)).models[MODEL]?.pins.prod).toBe('1');
+    expect(await p).toMatchObject({ version: r.ids[0], from: r.ids[1], changed: true });
+    expect((await readLock(r.lockPath)).models[MODEL]?.pins.prod).toBe(r.ids[0]);
     expect(out.join('')).toMatch(/^verifyDigests .* pass$/m);
     expect(out.join('')).not.toContain('minMetric');
-    expect(await pinText(r, 'prod')).toContain('ml.gitops/model-version: "1"');
+    expect(await pinText(r, 'prod')).toContain(`ml.gitops/model-version: ${r.ids[0]}`);
   });
 
   it('with no earlier pin, says there is nothing to roll back to', async () => {
-    const r = await repo([0.95], [['prod', '1']]);
+    const r = await repo([0.95], [['prod', 1]]);
     const { err } = await refused(r, { mode: 'rollback', env: 'prod' });
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toContain(
-      'prod has no previous version of model "demo-classifier" to roll back to (pinned now: 1)',
+      `prod has no previous version of model "demo-classifier" to roll back to (pinned now: ${r.ids[0]})`,
     );
   });
 
@@ -303,8 +381,8 @@ describe('rollback', () => {
     const r = await repo(
       [0.95, 0.96],
       [
-        ['prod', '1'],
-        ['prod', '2'],
+        ['prod', 1],
+        ['prod', 2],
       ],
     );
     await rm(join(r.root, 'artifacts', 'v1', 'model.json'));
@@ -318,7 +396,7 @@ describe('bad input', () => {
   it('a lock edited by hand into an invalid state is refused, naming the field, and nothing changes', async () => {
     const r = await repo([0.95]);
     const lock = JSON.parse(await readFile(r.lockPath, 'utf8'));
-    lock.models[MODEL].pins.dev = '7';
+    lock.models[MODEL] = { pins: { dev: 'vaaaaaaaaaaaa' }, promotions: [] };
     await writeFile(r.lockPath, JSON.stringify(lock, null, 2));
     const { err } = await refused(r, {});
     expect(err.code).toBe('INVALID');
@@ -328,7 +406,7 @@ describe('bad input', () => {
 
   it('a lock that is not JSON names the line and column', async () => {
     const r = await repo([0.95]);
-    await writeFile(r.lockPath, '{\n  "lockfileVersion": 1,\n  "models": {,}\n}\n');
+    await writeFile(r.lockPath, '{\n  "lockfileVersion": 2,\n  "models": {,}\n}\n');
     const { err } = await refused(r, {});
     expect(err.code).toBe('INVALID');
     expect(err.message).toContain(`${r.lockPath}:3:`);

@@ -17,7 +17,15 @@ import {
   gitRunner,
 } from '../../lib/git/index.ts';
 import { PIN_FILE } from '../../lib/gitops/index.ts';
-import { chooseModel, type Lock, previousPin, readLock } from '../../lib/lock/index.ts';
+import {
+  chooseModel,
+  type Lock,
+  pinnedImage,
+  previousPin,
+  previousRecord,
+  readLock,
+} from '../../lib/lock/index.ts';
+import { isDigestRef, isImageRef, TAG_ALLOWED_ENVS } from '../../lib/pin.ts';
 import { type ApplyPinDeps, applyPin } from './apply.ts';
 import { type Gates, loadGatesConfig } from './config.ts';
 import {
@@ -36,6 +44,13 @@ export interface PromoteRequest {
   model?: string;
   /** The version to promote (promote mode only); default by the environment's `source`. */
   version?: string;
+  /**
+   * The serving image to run it with (`registry/model-server@sha256:…`, what
+   * image.yml built); default: the image the source environment runs (staging
+   * from dev, prod from staging), or for dev the image it runs now. A rollback
+   * restores the image of the state it returns to.
+   */
+  image?: string;
   lockPath: string;
   /** The folder holding one folder per environment (environments/). */
   environmentsDir: string;
@@ -74,6 +89,8 @@ export interface PromoteResult {
   version: string;
   /** The version pinned before. */
   from: string | null;
+  /** The serving image the environment runs now (undefined: the base's, by tag). */
+  image?: string;
   gates: GateResult[];
   /** False: the environment already ran this version, nothing was written. */
   changed: boolean;
@@ -89,15 +106,52 @@ function commitMessage(r: Omit<PromoteResult, 'commit' | 'pushed' | 'pushAttempt
   const passed = r.gates.filter((g) => g.pass).length;
   const subject =
     r.mode === 'rollback'
-      ? `rollback ${r.model} ${r.env} to v${r.version} (from v${r.from})`
-      : `promote ${r.model} v${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
-  const body = r.gates.map((g) => `${g.pass ? 'pass' : 'FAIL'} ${g.gate}: ${g.actual}`).join('\n');
+      ? `rollback ${r.model} ${r.env} to ${r.version} (from ${r.from})`
+      : `promote ${r.model}@${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
+  const body = [
+    ...r.gates.map((g) => `${g.pass ? 'pass' : 'FAIL'} ${g.gate}: ${g.actual}`),
+    ...(r.image ? [`image: ${r.image}`] : []),
+  ].join('\n');
   return body ? `${subject}\n\n${body}\n` : `${subject}\n`;
+}
+
+/**
+ * The serving image `env` will run: `--image` when given; a rollback: the
+ * image of the state it returns to; else the image the source environment
+ * runs (staging ← dev, prod ← staging), or for dev (source `newest`) the image
+ * it runs now.
+ */
+function imageFor(lock: Lock, model: string, req: PromoteRequest, source: string): string | undefined {
+  if (req.image !== undefined) return req.image;
+  if (req.mode === 'rollback') return previousRecord(lock, model, req.env)?.image;
+  return pinnedImage(lock, model, lock.models[model]?.pins[source] !== undefined ? source : req.env);
+}
+
+/** Environments other than dev run only images by digest (lib/pin TAG_ALLOWED_ENVS); refused before anything is written. */
+function assertImagePinned(env: string, image: string | undefined, from: string): void {
+  if (TAG_ALLOWED_ENVS.includes(env) || (image !== undefined && isDigestRef(image))) return;
+  throw new ProjectError(
+    'INVALID',
+    `${env} runs only images by digest, and ${from} ${image ? `runs ${image}, a tag without a digest` : 'has no image recorded'}: nothing was changed`,
+    {
+      subject: env,
+      hint: 'promote dev with --image <registry>/model-server@sha256:<hex> (promote.yml passes the image image.yml built and attested), then promote from there',
+    },
+  );
 }
 
 /** Run a promotion or rollback; throws GATE_FAILED, NOT_FOUND, INVALID, CONFLICT with nothing changed. */
 export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise<PromoteResult> {
   if (req.push && !req.commit) throw new ProjectError('USAGE', '--push needs --commit');
+  if (req.image !== undefined && !isImageRef(req.image)) {
+    throw new ProjectError(
+      'USAGE',
+      `--image ${req.image} is not an image reference (registry/name[:tag][@sha256:<hex>])`,
+      {
+        subject: '--image',
+      },
+    );
+  }
   const envDir = join(req.environmentsDir, req.env);
   if (!existsSync(envDir)) {
     throw new ProjectError('NOT_FOUND', `no environment folder ${envDir} for environment "${req.env}"`, {
@@ -161,6 +215,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
     }
     const v = version;
     const m = model;
+    const image = imageFor(lock, m, req, source);
     const results = await evaluateGates({
       lock,
       model: m,
@@ -173,6 +228,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
       `${req.mode} ${m} version ${v} to ${req.env} (pinned now: ${current ?? 'nothing'})\n${formatGateTable(results)}`,
     );
     assertGatesPassed(results, { model: m, version: v, env: req.env, gatesPath: req.gatesPath });
+    assertImagePinned(req.env, image, req.mode === 'rollback' ? 'the state rolled back to' : source);
     const applied = await applyPin(
       {
         lockPath: req.lockPath,
@@ -182,6 +238,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         version: v,
         at: ctx.now().toISOString(),
         ...(ctx.by ? { by: ctx.by } : {}),
+        ...(image ? { image } : {}),
       },
       {
         ...ctx.applyDeps,
@@ -205,6 +262,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
       env: req.env,
       version: v,
       from: applied.from,
+      ...(image ? { image } : {}),
       gates: results,
       changed,
       pushed: false,

@@ -1,14 +1,14 @@
 /**
  * Which version a promotion moves (the model is chosen by lib/lock
  * chooseModel): the version is named, or follows the environment's
- * `source` in the gates config (newest candidate for dev, the pin of the
+ * `source` in the gates config (newest candidate for dev: the latest
+ * `createdAt`, so the lock's content alone decides, whatever order two
+ * candidates were merged in; the pin of the
  * environment before it for staging and prod: dev → staging → prod).
  */
 import { ProjectError } from '../../lib/errors.ts';
-import type { Lock, LockedModel } from '../../lib/lock/index.ts';
+import { type Lock, type LockedModel, versionsOldestFirst } from '../../lib/lock/index.ts';
 import type { GatesConfig } from './config.ts';
-
-const ids = (m: LockedModel) => Object.keys(m.versions).sort((a, b) => Number(a) - Number(b));
 
 /** The rule of `env` in the gates config; NOT_FOUND naming the configured environments. */
 export function ruleOf(config: GatesConfig, env: string, gatesPath: string) {
@@ -28,7 +28,8 @@ export function ruleOf(config: GatesConfig, env: string, gatesPath: string) {
 
 /**
  * The version to promote to `env`: `requested` when given (it must exist),
- * else by the rule's source: `newest` → the highest version id; an
+ * else by the rule's source: `newest` → the version trained last
+ * (lib/lock versionsOldestFirst: createdAt, then id); an
  * environment → the version pinned there.
  */
 export function chooseVersion(
@@ -39,7 +40,7 @@ export function chooseVersion(
   requested: string | undefined,
 ): string {
   const m = lock.models[model] as LockedModel;
-  const known = ids(m);
+  const known = versionsOldestFirst(m);
   if (requested !== undefined) {
     if (!m.versions[requested]) {
       throw new ProjectError(

@@ -6,10 +6,10 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256 } from '../../lib/digest.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../../lib/fs.ts';
-import { stableStringify } from '../../lib/json.ts';
+import { fileSource, type Lock, versionIdOf, versionsDirOf, writeLock } from '../../lib/lock/index.ts';
 import { makeArtifact, makeEntry, tempDir } from '../../lib/lock/testing.ts';
-import type { Lock } from '../../lib/lock/types.ts';
 import type { GatesConfig } from './config.ts';
 
 export const MODEL = 'demo-classifier';
@@ -37,48 +37,60 @@ export interface PromotionRepo {
   lockPath: string;
   environmentsDir: string;
   gatesPath: string;
+  /** The version id of each entry of `accuracies`, in order (content-addressed: look them up here). */
+  ids: string[];
 }
+
+/** A serving image by digest for tests: the n-th build. */
+export const testImage = (n: number): string => `ghcr.io/acme/model-server@sha256:${sha256(`build ${n}`)}`;
 
 /**
  * A temp repo whose lock has one version per entry of `accuracies`
- * (version i+1, artifact artifacts/v<i+1> with macro_f1 = accuracy), and
- * `pins` moved in order through promotion records.
+ * (the i-th trained on day i+1, artifact artifacts/v<i+1> with macro_f1 =
+ * accuracy), and `pins` moved in order through promotion records; a pin names
+ * its version by 1-based position in `accuracies`, and runs image `image`
+ * (default testImage(nth); null: no image recorded).
  */
 export async function promotionRepo(
   accuracies: number[],
-  pins: [env: string, version: string][] = [],
+  pins: [env: string, nth: number, image?: string | null][] = [],
   gates: GatesConfig = testGates(),
 ): Promise<PromotionRepo> {
   const root = await tempDir('promotion-');
-  const lock: Lock = { lockfileVersion: 1, models: {} };
+  const lock: Lock = { lockfileVersion: 2, models: {} };
   const model = {
     pins: {} as Record<string, string>,
     versions: {} as Lock['models'][string]['versions'],
     promotions: [] as Lock['models'][string]['promotions'],
   };
+  const ids: string[] = [];
   for (const [i, accuracy] of accuracies.entries()) {
-    const id = String(i + 1);
-    const { files } = await makeArtifact(join(root, 'artifacts', `v${id}`), i + 1, {
+    const { files, root: digest } = await makeArtifact(join(root, 'artifacts', `v${i + 1}`), i + 1, {
       accuracy,
       macro_f1: accuracy,
     });
+    const id = versionIdOf(digest);
+    ids.push(id);
     model.versions[id] = makeEntry(files, {
-      artifactUri: `artifacts/v${id}`,
+      artifactUri: `artifacts/v${i + 1}`,
+      createdAt: new Date(Date.UTC(2026, 0, 1 + i)).toISOString(),
       metrics: { accuracy, macro_f1: accuracy, samples: 100 },
     });
   }
-  for (const [env, version] of pins) {
+  for (const [env, nth, image = testImage(nth)] of pins) {
+    const version = ids[nth - 1] as string;
     model.promotions.push({
       env,
       from: model.pins[env] ?? null,
       to: version,
       at: '2026-01-01T00:00:00.000Z',
+      ...(image ? { image } : {}),
     });
     model.pins[env] = version;
   }
   if (accuracies.length) lock.models[MODEL] = model;
   const lockPath = join(root, 'models.lock.json');
-  await writeFileAtomic(lockPath, stableStringify(lock));
+  await writeLock(lockPath, lock);
   const environmentsDir = join(root, 'environments');
   for (const env of ['dev', 'staging', 'prod']) {
     await mkdir(join(environmentsDir, env), { recursive: true });
@@ -86,14 +98,16 @@ export async function promotionRepo(
   }
   const gatesPath = join(environmentsDir, 'promotion-gates.json');
   await writeJsonAtomic(gatesPath, gates);
-  return { root, lockPath, environmentsDir, gatesPath };
+  return { root, lockPath, environmentsDir, gatesPath, ids };
 }
 
-/** The bytes of the lock and of every pin file (missing: null), to compare before and after. */
+/** The bytes of the lock's files and of every pin file (missing: null), to compare before and after. */
 export async function snapshot(repo: PromotionRepo): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
+  const versionsDir = versionsDirOf(repo.lockPath);
   for (const path of [
     repo.lockPath,
+    ...(await fileSource.list(versionsDir)).map((rel) => join(versionsDir, rel)),
     ...['dev', 'staging', 'prod'].map((e) => join(repo.environmentsDir, e, 'model-pin.yaml')),
   ]) {
     out[path] = await readFile(path, 'utf8').catch(() => null);

@@ -45,7 +45,7 @@ describe('comparisonMarkdown', () => {
       },
       plots: [{ label: 'confusion matrix', url: 'http://mlflow/x.png' }],
     });
-    expect(md).toContain('| metric | candidate (v3) | prod (v2) | delta |');
+    expect(md).toContain('| metric | candidate (3) | prod (2) | delta |');
     expect(md).toContain('| accuracy | 0.9700 | 0.9580 | +0.012 |');
     expect(md).toContain('| macro_f1 | 0.9600 | 0.9610 | -0.001 |');
     expect(md).toContain('| samples | 180 | 180 | ±0 |');

@@ -78,16 +78,16 @@ export function comparisonMarkdown(input: ComparisonInput): string {
   const c = input.candidate;
   const p = input.prod;
   const lines: string[] = [];
-  lines.push(`### ${input.title ?? `Training: \`${input.model}\` candidate v${c.version}`}`);
+  lines.push(`### ${input.title ?? `Training: \`${input.model}\` candidate ${c.version}`}`);
   lines.push('');
-  const prodHead = p ? `${env} (v${p.version})` : env;
+  const prodHead = p ? `${env} (${p.version})` : env;
   lines.push(
     p
-      ? `Candidate **v${c.version}** of \`${input.model}\` beside **v${p.version}**, the version pinned in ${env}.`
-      : `Candidate **v${c.version}** of \`${input.model}\`; no version of \`${input.model}\` is pinned in ${env} yet (none yet).`,
+      ? `Candidate **${c.version}** of \`${input.model}\` beside **${p.version}**, the version pinned in ${env}.`
+      : `Candidate **${c.version}** of \`${input.model}\`; no version of \`${input.model}\` is pinned in ${env} yet (none yet).`,
   );
   lines.push('');
-  lines.push(`| metric | candidate (v${c.version}) | ${prodHead} | delta |`);
+  lines.push(`| metric | candidate (${c.version}) | ${prodHead} | delta |`);
   lines.push('| --- | ---: | ---: | ---: |');
   for (const m of metricOrder([...Object.keys(c.entry.metrics), ...Object.keys(p?.entry.metrics ?? {})])) {
     const a = c.entry.metrics[m];
@@ -106,7 +106,7 @@ export function comparisonMarkdown(input: ComparisonInput): string {
   } else {
     if (p && !p.metricsJson) {
       lines.push(
-        `> Per-class metrics of ${env} v${p.version} could not be fetched (${p.unavailable ?? 'unknown reason'}); the candidate's alone are shown.`,
+        `> Per-class metrics of ${env} (version ${p.version}) could not be fetched (${p.unavailable ?? 'unknown reason'}); the candidate's alone are shown.`,
       );
       lines.push('');
     }

@@ -7,6 +7,13 @@
  * above the domains. See docs/ci-training.md.
  */
 export {
+  type JobCandidate,
+  lockCandidate,
+  lockJobCandidate,
+  type PublishCandidateOptions,
+  publishCandidate,
+} from './candidate.ts';
+export {
   type ComparisonInput,
   comparisonMarkdown,
   formatDelta,
@@ -16,11 +23,21 @@ export {
   type ReportSide,
 } from './comparison.ts';
 export {
+  JOB_ARTIFACT_DIR,
+  jobSource,
+  type KubernetesTrainingOptions,
+  type KubernetesTrainingResult,
+  trainOnKubernetes,
+} from './kubernetes.ts';
+export {
+  type DriftCheck,
   defaultRetrainGates,
+  type RetrainIfDriftResult,
   type RetrainOptions,
   type RetrainResult,
   retrain,
   retrainBranchName,
+  retrainIfDrift,
 } from './retrain.ts';
 export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './sides.ts';
 export {

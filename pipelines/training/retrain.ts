@@ -12,16 +12,19 @@
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { commitAndPush, gitRunner, type PublishResult } from '../../lib/git/index.ts';
+import { gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
 import { readRepoContext } from '../../lib/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
-import { addCandidateOnce, type LockedVersion, readLock, versionWithRoot } from '../../lib/lock/index.ts';
+import { lockPaths, readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
+import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
+import { firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier } from '../promotion/gates.ts';
+import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
@@ -92,10 +95,10 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const base = options.base ?? 'main';
   const compareEnv = options.compareEnv ?? 'prod';
   const git = gitRunner(cwd, { env: options.env, token: ctx.token, serverUrl: ctx.serverUrl });
-  if (await git.run(['status', '--porcelain', '--', lockRel])) {
+  if (await git.run(['status', '--porcelain', '--', ...lockPaths(lockRel)])) {
     throw new ProjectError(
       'USAGE',
-      `${lockRel} has uncommitted changes; retrain starts from a clean ${base}`,
+      `${lockRel} (or ${lockPaths(lockRel)[1]}/) has uncommitted changes; retrain starts from a clean ${base}`,
       {
         subject: lockRel,
         hint: 'commit or discard the change first',
@@ -123,6 +126,8 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
 
   const dropBranch = async () => {
     await git.run(['checkout', '-q', '-f', previous]);
+    // The candidate's version file is new (untracked): checkout leaves it; the lock was clean before, so it goes.
+    await git.run(['clean', '-q', '-f', '--', lockPaths(lockRel)[1]]);
     await git.run(['branch', '-q', '-D', branch]);
   };
   let run: TrainAndRecordResult;
@@ -145,9 +150,9 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     throw e;
   }
   const model = run.modelName;
-  const entry = run.lockEntry as LockedVersion;
+  const entry = run.lockEntry;
   let lock = await readLock(lockPath);
-  let version = versionWithRoot(lock, model, entry.rootDigest) ?? (run.lockVersion as string);
+  const version = run.lockVersion as string;
   // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).
   const mlflow = mlflowConfigFromEnv(options.env);
   const checks = await evaluateGates({
@@ -176,7 +181,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const render = async () =>
     comparisonMarkdown({
       model,
-      title: `Retraining: \`${model}\` candidate v${version}`,
+      title: `Retraining: \`${model}\` candidate ${version}`,
       candidate: await candidateSide(version, entry, run.train.artifactDir),
       prod: await pinnedSide(lock, model, compareEnv, {
         lockDir: dirname(lockPath),
@@ -199,21 +204,18 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   }
 
   const message = (v: string) =>
-    `retrain: ${model} v${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
-  const publish = await commitAndPush({
+    `retrain: ${model}@${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
+  const publish = await publishCandidate({
     git,
     branch,
-    paths: [lockRel],
+    lockPath,
+    model,
+    entry,
     message: message(version),
-    reapply: async () => {
-      const added = await addCandidateOnce(lockPath, model, entry);
-      return added === undefined ? undefined : message(added);
-    },
-    ...options.push,
+    push: options.push,
     log,
   });
   lock = await readLock(lockPath);
-  version = versionWithRoot(lock, model, entry.rootDigest) ?? version;
   const markdown = await render();
   if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
   const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
@@ -221,10 +223,56 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const pr = await openPullRequest(api, {
     head: branch,
     base,
-    title: `retrain: ${model} v${version} (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'}${prod ? ` vs ${compareEnv} v${prod}` : ''})`,
+    title: `retrain: ${model}@${version} (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'}${prod ? ` vs ${compareEnv} ${prod}` : ''})`,
     body: markdown,
     labels: ['retrain'],
   });
   log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
   return { branch, run, version, better, checks, markdown, publish, pullRequest: pr };
+}
+
+export interface DriftCheck {
+  prometheus: PrometheusConfig;
+  /** The alerts that mean drift (default monitoring/alert-relay DRIFT_ALERTS). */
+  alertNames?: readonly string[];
+  fetch?: typeof fetch;
+}
+
+export interface RetrainIfDriftResult {
+  /** The drift alerts firing (their labels); empty: nothing was trained. */
+  firing: Record<string, string>[];
+  result?: RetrainResult;
+}
+
+/**
+ * The scheduled retrain: ask Prometheus whether a drift alert fires
+ * (`ALERTS{alertstate="firing"}`, monitoring/prometheus-api.ts) and retrain
+ * only then, naming the alerts as the reason. A Prometheus that does not answer
+ * is an error (UNAVAILABLE), never read as "no drift".
+ */
+export async function retrainIfDrift(
+  options: RetrainOptions & { drift: DriftCheck },
+): Promise<RetrainIfDriftResult> {
+  const log = options.log ?? ((l: string) => console.error(l));
+  const names = options.drift.alertNames ?? DRIFT_ALERTS;
+  const firing = await firingAlerts(options.drift.prometheus, names, {
+    ...(options.drift.fetch ? { fetch: options.drift.fetch } : {}),
+  });
+  if (firing.length === 0) {
+    log(
+      `retrain: no drift alert firing on ${options.drift.prometheus.url} (${names.join(', ')}): nothing to retrain`,
+    );
+    return { firing };
+  }
+  const what = firing.map((l) => {
+    const extra = Object.entries(l)
+      .filter(([k]) => !['__name__', 'alertname', 'alertstate'].includes(k))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    return `${l.alertname}${extra ? ` (${extra})` : ''}`;
+  });
+  log(`retrain: drift alert(s) firing: ${what.join('; ')}`);
+  const reason = `drift alert(s) firing on ${options.drift.prometheus.url}: ${what.join('; ')}`;
+  return { firing, result: await retrain({ ...options, reason }) };
 }

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ProjectError } from '../../lib/errors.ts';
-import { addCandidate, entryFromArtifact, type LockedVersion, updateLock } from '../../lib/lock/index.ts';
+import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lib/lock/index.ts';
 import {
   MODEL_ARTIFACT_PATH,
   recorderFromEnv,
@@ -17,6 +17,7 @@ import {
 } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
+import { lockCandidate } from './candidate.ts';
 
 export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
   config: TrainingConfig;
@@ -41,7 +42,8 @@ export interface TrainAndRecordResult {
   tracking: TrackingResult;
   /** The lock version added, when lockPath was given. */
   lockVersion?: string;
-  lockEntry?: LockedVersion;
+  /** The run's lock entry (added to the lock when lockPath was given). */
+  lockEntry: LockedVersion;
   modelName: string;
   /** The tracking server's URL without credentials (MlflowConfig.trackingUri), when one is set: safe to print. */
   trackingUri?: string;
@@ -83,6 +85,9 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
         hooks.onRunStart({
           config: info.config,
           datasetDigest: info.datasetDigest,
+          ...(info.dataset
+            ? { dataset: { ...info.dataset, digest: info.datasetDigest, profile: { split: info.counts } } }
+            : {}),
           backend: info.backend,
           runName: `${config.name}${source.prNumber ? `-pr${source.prNumber}` : ''}`,
         }),
@@ -103,30 +108,23 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     `tracking: run ${tracking.runId} ${tracking.offline ? 'in the local store' : 'on'} ${tracking.where}` +
       (tracking.modelVersion ? `, registered ${modelName} version ${tracking.modelVersion}` : ''),
   );
+  // The lock entry is computed for every run: a Kubernetes Job hands it back to
+  // the submitter, which adds it to its lock (scripts/train.ts --on kubernetes).
+  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
+  const entry = await entryFromArtifact(result.artifactDir, {
+    uri: artifactUriFor(tracking, result.artifactDir, lockPath),
+    runId: tracking.offline ? null : tracking.runId,
+    modelVersion: tracking.modelVersion ?? null,
+    trackingUri: tracking.offline ? null : (trackingUri ?? null),
+    gitCommit: source.prHeadSha ?? source.commit ?? null,
+  });
   const out: TrainAndRecordResult = {
     train: result,
     tracking,
     modelName,
+    lockEntry: entry,
     ...(trackingUri ? { trackingUri } : {}),
   };
-  if (options.lockPath) {
-    const lockPath = resolve(options.lockPath);
-    const entry = await entryFromArtifact(result.artifactDir, {
-      uri: artifactUriFor(tracking, result.artifactDir, lockPath),
-      runId: tracking.offline ? null : tracking.runId,
-      modelVersion: tracking.modelVersion ?? null,
-      trackingUri: tracking.offline ? null : (trackingUri ?? null),
-      gitCommit: source.prHeadSha ?? source.commit ?? null,
-    });
-    let version = '';
-    await updateLock(lockPath, (lock) => {
-      const added = addCandidate(lock, { model: modelName, entry });
-      version = added.version;
-      return added.lock;
-    });
-    log(`lock: added ${modelName} version ${version} to ${lockPath}`);
-    out.lockVersion = version;
-    out.lockEntry = entry;
-  }
+  if (options.lockPath) out.lockVersion = await lockCandidate(lockPath, modelName, entry, log);
   return out;
 }

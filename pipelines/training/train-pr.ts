@@ -2,22 +2,23 @@
  * `train` in CI for a pull request (train.yml → `npm run train:ci`): read the
  * GitHub context, train and record the run (lib/pipeline: MLflow or the
  * local store, candidate added to models.lock.json), commit the lock to the
- * PR branch (rebasing, or re-adding the candidate on a push race), then
+ * PR branch (a new version file: a rebase on a push race never conflicts), then
  * write the comparison with prod to the job summary and to the PR comment,
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
 import { dirname, relative, resolve } from 'node:path';
 import type { BackendName } from '../../lib/backend.ts';
 import { ProjectError } from '../../lib/errors.ts';
-import { commitAndPush, type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
+import { type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
 import type { GithubApi } from '../../lib/github/client.ts';
 import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
 import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
 import { appendJobSummary } from '../../lib/github/summary.ts';
 import { stableStringify } from '../../lib/json.ts';
-import { addCandidateOnce, type LockedVersion, readLock, versionWithRoot } from '../../lib/lock/index.ts';
+import { type LockedVersion, lockPaths, readLock, versionFileOf, versionIdOf } from '../../lib/lock/index.ts';
 import type { SourceInfo } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
+import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
@@ -75,7 +76,7 @@ export function candidateCommitMessage(
     `Pull-Request: #${ctx.prNumber}`,
   ];
   if (ctx.runUrl) trailers.push(`Workflow-Run: ${ctx.runUrl}`);
-  return `train: ${model} v${version} candidate${acc === undefined ? '' : ` (accuracy ${acc.toFixed(4)})`}\n\n${trailers.join('\n')}\n`;
+  return `train: ${model}@${version} candidate${acc === undefined ? '' : ` (accuracy ${acc.toFixed(4)})`}\n\n${trailers.join('\n')}\n`;
 }
 
 /**
@@ -90,7 +91,7 @@ export function forkLockNote(model: string, entry: LockedVersion, lockRel: strin
     return `${head} The run was tracked in the local store only, so its entry cannot be added from a pull request (\`provenance.yml\` accepts only versions tracked on the MLflow server): check MLFLOW_TRACKING_URI and the MLflow token, then train again.`;
   }
   return [
-    `${head} Add this entry to \`${lockRel}\` as a new version of \`${model}\`; \`provenance.yml\` checks it against MLflow run \`${entry.mlflow.runId}\`:`,
+    `${head} Add this entry as the file \`${versionFileOf(lockRel, model, versionIdOf(entry.rootDigest))}\` (a new version of \`${model}\`); \`provenance.yml\` checks it against MLflow run \`${entry.mlflow.runId}\`:`,
     '',
     '<details><summary>lock entry</summary>',
     '',
@@ -104,6 +105,7 @@ export function forkLockNote(model: string, entry: LockedVersion, lockRel: strin
 
 /** Checks before training: a git checkout at the PR head with a clean lock file. */
 async function preflight(git: GitRunner, ctx: PullRequestContext, lockRel: string): Promise<void> {
+  const [, versionsRel] = lockPaths(lockRel);
   const top = await git.tryRun(['rev-parse', '--show-toplevel']);
   if (top.code !== 0) {
     throw new ProjectError('USAGE', `${git.cwd} is not a git checkout`, {
@@ -122,11 +124,11 @@ async function preflight(git: GitRunner, ctx: PullRequestContext, lockRel: strin
       },
     );
   }
-  const dirty = await git.run(['status', '--porcelain', '--', lockRel]);
+  const dirty = await git.run(['status', '--porcelain', '--', lockRel, versionsRel]);
   if (dirty) {
     throw new ProjectError(
       'USAGE',
-      `${lockRel} has uncommitted changes; train:ci commits it and will not mix them in`,
+      `${lockRel} (or ${versionsRel}/) has uncommitted changes; train:ci commits the lock and will not mix them in`,
       {
         subject: lockRel,
         hint: 'commit or discard the change first',
@@ -170,8 +172,8 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     backend: options.backend,
   });
   const model = run.modelName;
-  const entry = run.lockEntry as LockedVersion;
-  let version = run.lockVersion as string;
+  const entry = run.lockEntry;
+  const version = run.lockVersion as string;
 
   let publish: PublishResult | undefined;
   if (ctx.fromFork) {
@@ -179,28 +181,19 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
       `pull request #${ctx.prNumber} comes from a fork: its token cannot push, so the lock entry is not committed`,
     );
   } else {
-    publish = await commitAndPush({
+    publish = await publishCandidate({
       git,
       branch: ctx.headRef,
-      paths: [lockRel],
+      lockPath,
+      model,
+      entry,
       message: candidateCommitMessage(model, version, entry, ctx),
-      validate: async () => {
-        const lock = await readLock(lockPath);
-        if (!versionWithRoot(lock, model, entry.rootDigest)) throw new Error(`${lockRel} lost the candidate`);
-      },
-      reapply: async () => {
-        const added = await addCandidateOnce(lockPath, model, entry);
-        if (added === undefined) return undefined;
-        log(`lock: re-added ${model} as version ${added} on top of the PR branch`);
-        return candidateCommitMessage(model, added, entry, ctx);
-      },
-      ...options.push,
+      push: options.push,
       log,
     });
     log(`pushed ${publish.commit.slice(0, 12)} to ${ctx.headRef} after ${publish.attempts} attempt(s)`);
   }
   const lock = await readLock(lockPath);
-  version = versionWithRoot(lock, model, entry.rootDigest) ?? version;
 
   const compareEnv = options.compareEnv ?? 'prod';
   const candidate = await candidateSide(version, entry, run.train.artifactDir);

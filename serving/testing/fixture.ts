@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { rootDigest, sha256, stableStringify } from '../../lib/index.ts';
+import { versionIdOf } from '../../lib/lock/index.ts';
 import type { ClassificationMetrics } from '../../training/evaluate.ts';
 import { renderConfusionMatrix, renderLearningCurves } from '../../training/plots.ts';
 import { encodePng } from '../../training/preprocessing.ts';
@@ -127,7 +128,6 @@ export async function writeFixtureArtifact(
   opts: FixtureOptions = {},
 ): Promise<FixtureArtifact> {
   const name = opts.name ?? 'demo-classifier';
-  const version = opts.version ?? '1';
   const dir = join(root, 'artifact');
   const samplesDir = join(root, 'samples');
   await mkdir(dir, { recursive: true });
@@ -170,7 +170,7 @@ export async function writeFixtureArtifact(
         ),
         confusion_matrix: labels.map((_, i) => labels.map((__, j) => (i === j ? 1 : 1))),
       } as ClassificationMetrics,
-      `${name} v${version} (fixture)`,
+      `${name} (fixture)`,
     ),
     'learning-curves.png': renderLearningCurves(
       [1, 2, 3].map((e) => ({
@@ -181,7 +181,7 @@ export async function writeFixtureArtifact(
         lr: 0.001,
       })),
       2,
-      `${name} v${version} (fixture)`,
+      `${name} (fixture)`,
     ),
     'training.json': stableStringify({ seed: opts.seed ?? 42, note: 'untrained fixture for serving tests' }),
   };
@@ -191,6 +191,8 @@ export async function writeFixtureArtifact(
     digests[file] = sha256(content);
   }
   const root256 = rootDigest(digests);
+  // Content-addressed, as lib/lock names versions (versionIdOf).
+  const version = opts.version ?? versionIdOf(root256);
   await writeFile(
     join(dir, 'digests.json'),
     stableStringify({ algorithm: 'sha256', files: digests, root: root256 }),

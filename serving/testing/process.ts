@@ -19,10 +19,18 @@ export interface ServerProcess {
   stderr(): string;
 }
 
-/** Spawn serving/main.ts with exactly `env` (plus PATH and HOME). */
-export function spawnServer(env: Record<string, string>): ServerProcess {
-  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'serving/main.ts')], {
-    cwd: ROOT,
+/**
+ * Spawn serving/main.ts with exactly `env` (plus PATH and HOME); by default
+ * from this checkout through tsx, or as `node <args>` in `cwd` (an image's file
+ * tree, serving/image.e2e.test.ts).
+ */
+export function spawnServer(
+  env: Record<string, string>,
+  at?: { cwd: string; nodeArgs: string[] },
+): ServerProcess {
+  const args = at?.nodeArgs ?? [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'serving/main.ts')];
+  const proc = spawn(process.execPath, args, {
+    cwd: at?.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -19,6 +19,14 @@ export {
   generateDemoDataset,
 } from './generated.ts';
 export { type LoadImageFolderOptions, listImageFolder, loadImageFolder } from './image-folder.ts';
+export {
+  type DataPointer,
+  type MaterializeOptions,
+  materializeDataPointer,
+  type PackOptions,
+  packDataPointer,
+  readDataPointer,
+} from './pointer.ts';
 export { mulberry32, type Rng } from './rng.ts';
 export { SHAPES } from './shapes.ts';
 export { type DataSourceSpec, loadDataSource } from './source.ts';
@@ -28,6 +36,7 @@ export type {
   DataSourceKind,
   Dataset,
   DatasetDigest,
+  DatasetOrigin,
   DecodedImage,
   LabeledImage,
   Split,

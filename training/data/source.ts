@@ -1,11 +1,14 @@
 /**
  * One entry point over the three data sources, from the `data` section of
- * a training config.
+ * a training config; an image folder may come through a data pointer
+ * (./pointer.ts). Every dataset carries its origin (name, source) for lineage.
  */
+import { basename, resolve } from 'node:path';
 import { ProjectError } from '../../lib/index.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';
+import { materializeDataPointer, readDataPointer } from './pointer.ts';
 import type { DataSourceKind, Dataset } from './types.ts';
 
 export interface DataSourceSpec {
@@ -28,8 +31,11 @@ export interface DataSourceSpec {
   md5?: string;
   /** cifar10: first N records of each batch only. */
   maxPerBatch?: number;
+  /** image-folder: a data pointer file (data/<name>.json); `path` is where its archive is extracted. */
+  pointer?: string;
   /** Progress of loading or downloading. */
   onProgress?: (done: number, total: number | undefined) => void;
+  fetch?: typeof fetch;
 }
 
 /**
@@ -37,9 +43,39 @@ export interface DataSourceSpec {
  * generated with other settings), then reads it back as an image folder.
  */
 export async function loadDataSource(spec: DataSourceSpec): Promise<Dataset> {
+  const ds = await load(spec);
+  return {
+    ...ds,
+    origin: ds.origin ?? {
+      name: basename(resolve(spec.path)),
+      source: { kind: 'local', path: resolve(spec.path) },
+    },
+  };
+}
+
+async function load(spec: DataSourceSpec): Promise<Dataset> {
+  if (spec.pointer !== undefined && spec.kind !== 'image-folder') {
+    throw new ProjectError('USAGE', `data.pointer needs data.kind "image-folder" (got "${spec.kind}")`, {
+      subject: 'data.pointer',
+      hint: 'a pointer names an archive of an image folder; set data.kind to image-folder',
+    });
+  }
   switch (spec.kind) {
-    case 'image-folder':
-      return loadImageFolder(spec.path, { maxPixels: spec.maxPixels, onProgress: spec.onProgress });
+    case 'image-folder': {
+      if (spec.pointer === undefined) {
+        return loadImageFolder(spec.path, { maxPixels: spec.maxPixels, onProgress: spec.onProgress });
+      }
+      const pointer = await readDataPointer(spec.pointer);
+      const ds = await materializeDataPointer(pointer, spec.path, {
+        pointerPath: spec.pointer,
+        fetch: spec.fetch,
+        onProgress: spec.onProgress,
+      });
+      return {
+        ...ds,
+        origin: { name: pointer.name, source: { kind: 'http', url: pointer.uri }, pointer: spec.pointer },
+      };
+    }
     case 'cifar10':
       return loadCifar10(spec.path, {
         download: spec.download,

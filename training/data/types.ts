@@ -12,9 +12,21 @@ export interface LabeledImage {
 
 export type DataSourceKind = 'image-folder' | 'cifar10' | 'generated';
 
+/** Where a dataset came from, for lineage (the MLflow dataset input, training.json). */
+export interface DatasetOrigin {
+  /** Dataset name: the pointer's, or the data folder's. */
+  name: string;
+  /** The archive URL of a data pointer, or the local folder. */
+  source: { kind: 'http'; url: string } | { kind: 'local'; path: string };
+  /** The pointer file the data came through (as given in the config, e.g. data/shapes.json). */
+  pointer?: string;
+}
+
 /** A loaded dataset: every example in memory, with the digest of the files it came from. */
 export interface Dataset {
   source: DataSourceKind;
+  /** Set by loadDataSource. */
+  origin?: DatasetOrigin;
   /** Absolute path of the data root. */
   root: string;
   /** Class index → class name. */

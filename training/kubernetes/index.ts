@@ -1,15 +1,18 @@
 /**
  * Training as a Kubernetes Job on a GPU node pool: build the batch/v1 Job,
  * submit it, follow its logs, wait for it and read the trainer's result.
- * scripts/train.ts calls submitTrainingJob for `--on kubernetes`.
+ * pipelines/training/kubernetes.ts calls submitTrainingJob for `npm run train -- --on kubernetes`.
  */
 export {
   buildTrainingJob,
+  CHECKOUT_CONTAINER,
+  CHECKOUT_SCRIPT,
   GPU_RESOURCE,
   loadJobTemplate,
   RESULT_FILE_ENV,
   TERMINATION_MESSAGE_PATH,
   TRAINER_CONTAINER,
+  TRAINER_IMAGE_NAME,
   type TrainingJobSpec,
 } from './manifest.ts';
 export { jobOutcome, parseResultLine, trainerTermination } from './result.ts';

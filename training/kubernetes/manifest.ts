@@ -7,7 +7,15 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadYaml, type V1Container, type V1Job, type V1Toleration } from '@kubernetes/client-node';
+import {
+  loadYaml,
+  type V1Container,
+  type V1EnvVar,
+  type V1Job,
+  type V1Toleration,
+  type V1Volume,
+  type V1VolumeMount,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { ProjectError } from '../../lib/errors.ts';
 
@@ -19,12 +27,47 @@ export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 /** GPU resource name of the NVIDIA device plugin. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
+/** The trainer image's name in manifests/training-job (its kustomization `images:` entry pins it by digest). */
+export const TRAINER_IMAGE_NAME = 'ghcr.io/OWNER/model-trainer';
+
+/** The init container that checks out the revision to train (TRAINING_GIT_REF) before the trainer starts. */
+export const CHECKOUT_CONTAINER = 'checkout';
+/** Where the checkout goes (an emptyDir); the trainer runs there. */
+export const SOURCE_DIR = '/work/src';
+/** Where the trainer image holds its dependencies (serving/Dockerfile, target trainer). */
+export const IMAGE_APP_DIR = '/app';
+
+/**
+ * The checkout, as a POSIX shell script run by the init container (the trainer
+ * image has git): fetch exactly TRAINING_GIT_REF from TRAINING_GIT_REPOSITORY
+ * (depth 1), refuse a package-lock.json other than the one the image was built
+ * with (its node_modules would not match the code), and link the image's
+ * node_modules into the checkout. TRAINING_SRC_DIR and TRAINING_APP_DIR
+ * default to the paths above (tests run it on a real git repository).
+ */
+export const CHECKOUT_SCRIPT = `set -eu
+src="\${TRAINING_SRC_DIR:-${SOURCE_DIR}}"
+app="\${TRAINING_APP_DIR:-${IMAGE_APP_DIR}}"
+git init -q "$src"
+cd "$src"
+git fetch -q --depth 1 "$TRAINING_GIT_REPOSITORY" "$TRAINING_GIT_REF"
+git -c advice.detachedHead=false checkout -q FETCH_HEAD
+if ! cmp -s package-lock.json "$app/package-lock.json"; then
+  echo "package-lock.json at $TRAINING_GIT_REF is not the one the trainer image was built with: build the trainer image from it (.github/workflows/image.yml) or train on the runner" >&2
+  exit 3
+fi
+ln -s "$app/node_modules" node_modules
+echo "checked out $(git rev-parse HEAD) ($TRAINING_GIT_REF of $TRAINING_GIT_REPOSITORY)"
+`;
+
 export interface TrainingJobSpec {
   /** Job name (DNS-1123 label, at most 63 characters). */
   name: string;
   namespace: string;
-  /** The project's container image (with scripts/train.ts inside). */
+  /** The trainer image (serving/Dockerfile target trainer: node, git, the dependencies of package-lock.json). */
   image: string;
+  /** What the Job checks out and trains: the repository URL and the ref (a commit, usually the PR head). */
+  git?: { repository: string; ref: string };
   /** Command; default: the image's entrypoint. */
   command?: string[];
   /** Arguments; default: the template container's (manifests/training-job: `npm run train:ci`). */
@@ -80,6 +123,51 @@ export async function loadJobTemplate(dir: string): Promise<V1Job | undefined> {
   return undefined;
 }
 
+const SOURCE_VOLUME = 'src';
+
+/** The source folder's mount, added when the Job checks out a revision. */
+function withMount(mounts: V1VolumeMount[], git: TrainingJobSpec['git']): V1VolumeMount[] {
+  if (!git || mounts.some((m) => m.mountPath === SOURCE_DIR)) return mounts;
+  return [...mounts, { name: SOURCE_VOLUME, mountPath: SOURCE_DIR }];
+}
+
+function withSourceVolume(volumes: V1Volume[], git: TrainingJobSpec['git']): V1Volume[] {
+  if (!git || volumes.some((v) => v.name === SOURCE_VOLUME)) return volumes;
+  return [...volumes, { name: SOURCE_VOLUME, emptyDir: { sizeLimit: '2Gi' } }];
+}
+
+/**
+ * The checkout init container: the template's (resources, security context)
+ * when it has one, with the image, the script, the git variables and the
+ * mounts always set here.
+ */
+function checkoutContainer(tpl: V1Container | undefined, image: string, gitEnv: V1EnvVar[]): V1Container {
+  return {
+    resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+    ...tpl,
+    name: CHECKOUT_CONTAINER,
+    image,
+    command: ['sh', '-c', CHECKOUT_SCRIPT],
+    args: [],
+    env: [
+      ...(tpl?.env ?? []).filter((e) => !gitEnv.some((g) => g.name === e.name)),
+      ...gitEnv,
+      ...(tpl?.env?.some((e) => e.name === 'HOME') ? [] : [{ name: 'HOME', value: '/tmp' }]),
+    ],
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      ...(tpl?.securityContext ?? {}),
+    },
+    volumeMounts: withMount(tpl?.volumeMounts ?? [{ name: 'tmp', mountPath: '/tmp' }], {
+      repository: '',
+      ref: '',
+    }),
+  };
+}
+
 /** Build the Job: the template (if any) with every run-specific field set from `spec`. */
 export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(spec.name)) {
@@ -101,6 +189,13 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
   for (const [name, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b)))
     env.set(name, { name, value });
   env.set(RESULT_FILE_ENV, { name: RESULT_FILE_ENV, value: TERMINATION_MESSAGE_PATH });
+  const gitEnv = spec.git
+    ? [
+        { name: 'TRAINING_GIT_REPOSITORY', value: spec.git.repository },
+        { name: 'TRAINING_GIT_REF', value: spec.git.ref },
+      ]
+    : [];
+  for (const e of gitEnv) env.set(e.name, e);
   const limits: Record<string, string> = {
     ...(tplContainer.resources?.limits ?? {}),
     memory: spec.memory ?? tplContainer.resources?.limits?.memory ?? '8Gi',
@@ -132,8 +227,19 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
       runAsNonRoot: true,
       ...(tplContainer.securityContext ?? {}),
     },
-    volumeMounts: tplContainer.volumeMounts ?? [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: withMount(tplContainer.volumeMounts ?? [{ name: 'tmp', mountPath: '/tmp' }], spec.git),
+    ...(spec.git ? { workingDir: SOURCE_DIR } : {}),
   };
+  const initContainers = spec.git
+    ? [
+        checkoutContainer(
+          tplSpec?.initContainers?.find((c) => c.name === CHECKOUT_CONTAINER),
+          spec.image,
+          gitEnv,
+        ),
+        ...(tplSpec?.initContainers ?? []).filter((c) => c.name !== CHECKOUT_CONTAINER),
+      ]
+    : tplSpec?.initContainers;
   const labels = {
     ...(base.metadata?.labels ?? {}),
     'app.kubernetes.io/name': 'training',
@@ -169,8 +275,9 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
             seccompProfile: { type: 'RuntimeDefault' },
             ...(tplSpec?.securityContext ?? {}),
           },
+          ...(initContainers ? { initContainers } : {}),
           containers: [container, ...tplContainers.filter((c) => c !== tplContainer)],
-          volumes: tplSpec?.volumes ?? [{ name: 'tmp', emptyDir: {} }],
+          volumes: withSourceVolume(tplSpec?.volumes ?? [{ name: 'tmp', emptyDir: {} }], spec.git),
         },
       },
     },

@@ -9,12 +9,16 @@
  * API server answers the log request with an error, which submitTrainingJob
  * reports as `logs.streamed: false` and falls back to the termination message).
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { BatchV1Api, CoreV1Api, type V1Job } from '@kubernetes/client-node';
 import { ProjectError } from '../../lib/errors.ts';
+import { initLock, readLock, versionIdOf } from '../../lib/lock/index.ts';
+import { fakeFiles, makeEntry } from '../../lib/lock/testing.ts';
 import { type Cluster, loadCluster } from '../../lib/rollout/index.ts';
 import {
   ensureNamespace,
@@ -24,9 +28,11 @@ import {
 } from '../../lib/testing/kube.ts';
 import { needs } from '../../lib/testing/services.ts';
 import { main as trainMain } from '../../scripts/train.ts';
-import { submitTrainingJob } from './index.ts';
+import { CHECKOUT_SCRIPT, submitTrainingJob } from './index.ts';
 
 const NS = 'ml-training';
+/** The commit a Job is asked to check out. */
+const SHA = 'c0ffee'.padEnd(40, '0');
 let kube: KubeApiServer | undefined;
 let cluster: Cluster;
 let batch: BatchV1Api;
@@ -260,59 +266,118 @@ describe('submitTrainingJob against a real API server', () => {
     );
   });
   withKube(
-    '`scripts/train.ts --on kubernetes` submits the Job from manifests/training-job and prints its result',
+    '`scripts/train.ts --on kubernetes` submits the Job from manifests/training-job: a checkout of the ref, then the trainer in it',
     async () => {
       const out = new PassThrough();
       const printed: string[] = [];
       const repo = fileURLToPath(new URL('../../', import.meta.url));
       const pending = trainMain(
         [
-          '--config',
-          join(repo, 'training/configs/demo.json'),
-          '--out',
-          'unused',
-          '--on',
-          'kubernetes',
-          '--image',
-          'ghcr.io/acme/gitops-ml:pr-7',
-          '--namespace',
-          NS,
-          '--job-name',
-          'train-script',
-          '--kubeconfig',
-          kube!.kubeconfigPath,
+          ...['--config', join(repo, 'training/configs/demo.json'), '--out', 'unused', '--on', 'kubernetes'],
+          ...['--image', 'ghcr.io/acme/gitops-ml:pr-7', '--namespace', NS, '--job-name', 'train-script'],
+          ...['--git-repo', 'https://github.com/acme/models.git', '--git-ref', SHA],
+          ...['--kubeconfig', kube!.kubeconfigPath],
         ],
         {
           env: {},
+          cwd: repo,
           stdout: out,
           print: (l) => printed.push(l),
           templateDir: join(repo, 'manifests/training-job'),
         },
       );
-      await finishJob('train-script', 0, '{"model":"demo-classifier","accuracy":0.97,"lockVersion":"2"}');
+      await finishJob('train-script', 0, '{"model":"demo-classifier","accuracy":0.97,"runId":"r1"}');
       expect(await pending).toBe(0);
       const table = printed.join('\n');
       expect(table).toMatch(/^job\s+ml-training\/train-script$/m);
       expect(table).toMatch(/^state\s+succeeded \(CompletionsReached\)$/m);
+      expect(table).toMatch(new RegExp(`^checkout\\s+${SHA} of https://github.com/acme/models.git$`, 'm'));
       expect(table).toMatch(/^accuracy\s+0\.97$/m);
       const stored = await batch.readNamespacedJob({ name: 'train-script', namespace: NS });
-      const c = stored.spec?.template.spec?.containers[0];
+      const pod = stored.spec?.template.spec;
+      const c = pod?.containers[0];
       expect(c?.image).toBe('ghcr.io/acme/gitops-ml:pr-7');
+      // The config by its path in the repository: the Job reads it from its checkout.
       expect(c?.args).toEqual([
-        'npm',
-        'run',
-        'train',
-        '--',
-        '--config',
-        join(repo, 'training/configs/demo.json'),
-        '--out',
-        '/work/runs/artifact',
-        '--no-progress',
+        ...['npm', 'run', 'train', '--', '--config', 'training/configs/demo.json'],
+        ...['--out', '/work/runs/artifact', '--no-progress'],
       ]);
+      expect(c?.workingDir).toBe('/work/src');
+      const env = (list: { name: string; value?: string }[] | undefined) =>
+        Object.fromEntries((list ?? []).map((e) => [e.name, e.value]));
+      expect(env(c?.env)).toMatchObject({
+        TRAINING_GIT_REPOSITORY: 'https://github.com/acme/models.git',
+        TRAINING_GIT_REF: SHA,
+      });
+      const checkout = pod?.initContainers?.[0];
+      expect(checkout?.name).toBe('checkout');
+      expect(checkout?.image).toBe('ghcr.io/acme/gitops-ml:pr-7');
+      expect(checkout?.command).toEqual(['sh', '-c', CHECKOUT_SCRIPT]);
+      expect(env(checkout?.env)).toMatchObject({ TRAINING_GIT_REF: SHA, HOME: '/tmp' });
+      expect(checkout?.volumeMounts?.map((m) => m.mountPath)).toContain('/work/src');
+      expect(checkout?.securityContext?.readOnlyRootFilesystem).toBe(true);
+      expect(pod?.volumes?.map((v) => v.name)).toContain('src');
       // The template's secret reference for the MLflow token stays a reference.
       expect(c?.env?.find((e) => e.name === 'MLFLOW_TRACKING_TOKEN')?.valueFrom?.secretKeyRef?.name).toBe(
         'mlflow-credentials',
       );
+    },
+  );
+
+  withKube(
+    '`--on kubernetes --lock` adds the candidate the Job reports to the lock, exactly as training on the runner does',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'kube-lock-'));
+      try {
+        const lockPath = join(dir, 'models.lock.json');
+        await initLock(lockPath);
+        const entry = makeEntry(fakeFiles(41), { artifactUri: 'mlflow-artifacts:/3/abc/artifacts/model' });
+        const printed: string[] = [];
+        const pending = trainMain(
+          [
+            ...['--config', 'training/configs/demo.json', '--out', 'unused', '--on', 'kubernetes'],
+            ...['--image', 'img:1', '--namespace', NS, '--job-name', 'train-lock', '--lock', lockPath],
+            ...['--git-repo', 'https://github.com/acme/models.git', '--git-ref', SHA],
+            ...['--kubeconfig', kube!.kubeconfigPath],
+          ],
+          {
+            env: {},
+            stdout: new PassThrough(),
+            print: (l) => printed.push(l),
+            templateDir: 'manifests/training-job',
+          },
+        );
+        // What scripts/train.ts writes inside the Job: its summary with the lock entry.
+        await finishJob('train-lock', 0, JSON.stringify({ model: 'demo-classifier', runId: 'abc', entry }));
+        expect(await pending).toBe(0);
+        const lock = await readLock(lockPath);
+        const version = versionIdOf(entry.rootDigest);
+        expect(lock.models['demo-classifier']?.versions[version]).toEqual(entry);
+        expect(printed.join('\n')).toMatch(
+          new RegExp(`^lock version\\s+demo-classifier ${version} \\(candidate\\)$`, 'm'),
+        );
+
+        // A run that never reached MLflow left its artifact in the pod: refused, the lock unchanged.
+        const before = await readFile(lockPath, 'utf8');
+        const local = makeEntry(fakeFiles(42), { artifactUri: '/work/runs/artifact' });
+        const refused = trainMain(
+          [
+            ...['--config', 'training/configs/demo.json', '--out', 'unused', '--on', 'kubernetes'],
+            ...['--image', 'img:1', '--namespace', NS, '--job-name', 'train-lock-local', '--lock', lockPath],
+            ...['--git-repo', 'https://github.com/acme/models.git', '--git-ref', SHA],
+            ...['--kubeconfig', kube!.kubeconfigPath],
+          ],
+          { env: {}, stdout: new PassThrough(), print: () => {}, templateDir: 'manifests/training-job' },
+        ).catch((e: unknown) => e);
+        await finishJob('train-lock-local', 0, JSON.stringify({ model: 'demo-classifier', entry: local }));
+        const err = await refused;
+        expect((err as Error).message).toContain(
+          `Job ${NS}/train-lock-local: the run's artifact stayed in the pod (/work/runs/artifact)`,
+        );
+        expect(await readFile(lockPath, 'utf8')).toBe(before);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   );
 
@@ -321,7 +386,8 @@ describe('submitTrainingJob against a real API server', () => {
       [
         ...['--config', 'training/configs/demo.json', '--out', 'x', '--on', 'kubernetes'],
         ...['--image', 'img:1', '--namespace', NS, '--job-name', 'train-script-fail'],
-        ...['--kubeconfig', kube!.kubeconfigPath],
+        ...['--kubeconfig', kube!.kubeconfigPath, '--git-repo', 'https://github.com/acme/models.git'],
+        ...['--git-ref', SHA],
       ],
       { env: {}, stdout: new PassThrough(), print: () => {}, templateDir: 'manifests/training-job' },
     ).catch((e: unknown) => e);

@@ -1,0 +1,132 @@
+/**
+ * A small client of Prometheus' HTTP API: instant queries
+ * (https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries)
+ * and the alerts that are firing, read from the `ALERTS` series Prometheus keeps
+ * for every pending and firing alert
+ * (https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/#inspecting-alerts-during-runtime).
+ * The scheduled retrain asks it whether drift fires (pipelines/training
+ * retrainIfDrift); the tests' Prometheus helper queries through it too.
+ */
+import { ProjectError } from '../lib/errors.ts';
+import { safeUrl } from '../lib/redact.ts';
+
+/** Where Prometheus is, parsed once at the edge (PROMETHEUS_URL, PROMETHEUS_TOKEN). */
+export interface PrometheusConfig {
+  /** Base URL without credentials, e.g. http://prometheus.monitoring.svc:9090 */
+  url: string;
+  /** Authorization header value (from `user:pass@` in the URL, or a bearer token); never printed. */
+  authorization?: string;
+}
+
+/** PROMETHEUS_URL (with optional `user:pass@`) and PROMETHEUS_TOKEN; undefined when PROMETHEUS_URL is not set. */
+export function prometheusConfigFromEnv(
+  env: Record<string, string | undefined>,
+): PrometheusConfig | undefined {
+  const raw = env.PROMETHEUS_URL?.trim();
+  if (!raw) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ProjectError('USAGE', `PROMETHEUS_URL ${safeUrl(raw)} is not a URL`, {
+      subject: 'PROMETHEUS_URL',
+      hint: 'set it to the server, e.g. http://prometheus.monitoring.svc:9090',
+    });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ProjectError('USAGE', `PROMETHEUS_URL ${safeUrl(raw)} is not http(s)`, {
+      subject: 'PROMETHEUS_URL',
+    });
+  }
+  let authorization: string | undefined;
+  if (env.PROMETHEUS_TOKEN) authorization = `Bearer ${env.PROMETHEUS_TOKEN}`;
+  else if (u.username) {
+    const user = decodeURIComponent(u.username);
+    const pass = decodeURIComponent(u.password);
+    authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  }
+  u.username = '';
+  u.password = '';
+  return { url: u.toString().replace(/\/+$/, ''), ...(authorization ? { authorization } : {}) };
+}
+
+/** One sample of an instant vector, as /api/v1/query returns it. */
+export interface VectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface QueryOptions {
+  fetch?: typeof fetch;
+  /** Per request (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** Run an instant query; the result must be a vector. UNAVAILABLE when Prometheus does not answer, INVALID for a bad query. */
+export async function queryInstant(
+  prom: PrometheusConfig,
+  expr: string,
+  options: QueryOptions = {},
+): Promise<VectorSample[]> {
+  const url = `${prom.url}/api/v1/query?${new URLSearchParams({ query: expr })}`;
+  let res: Response;
+  try {
+    res = await (options.fetch ?? fetch)(url, {
+      headers: prom.authorization ? { authorization: prom.authorization } : {},
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+  } catch (e) {
+    throw new ProjectError(
+      'UNAVAILABLE',
+      `Prometheus at ${prom.url} does not answer (${(e as Error).message})`,
+      {
+        subject: prom.url,
+        hint: 'check PROMETHEUS_URL and that this runner can reach it',
+        cause: e,
+      },
+    );
+  }
+  const body = (await res.json().catch(() => undefined)) as
+    | { status?: string; error?: string; data?: { resultType: string; result: VectorSample[] } }
+    | undefined;
+  if (!res.ok || body?.status !== 'success' || !body.data) {
+    const denied = res.status === 401 || res.status === 403;
+    const code = res.status === 400 || res.status === 422 ? 'INVALID' : 'UNAVAILABLE';
+    throw new ProjectError(
+      code,
+      `Prometheus query ${expr} on ${prom.url} failed: HTTP ${res.status}${body?.error ? `: ${body.error}` : ''}`,
+      {
+        subject: expr,
+        ...(denied ? { hint: 'check PROMETHEUS_TOKEN (or the credentials in PROMETHEUS_URL)' } : {}),
+      },
+    );
+  }
+  if (body.data.resultType !== 'vector') {
+    throw new ProjectError(
+      'INVALID',
+      `Prometheus query ${expr} gave a ${body.data.resultType}, not a vector`,
+      {
+        subject: expr,
+      },
+    );
+  }
+  return body.data.result;
+}
+
+/** A label value as a PromQL string literal. */
+const literal = (s: string) => JSON.stringify(s);
+
+/** The PromQL that selects the firing alerts among `names`. */
+export function firingAlertsQuery(names: readonly string[]): string {
+  const re = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return `ALERTS{alertstate="firing",alertname=~${literal(re)}}`;
+}
+
+/** The alerts among `names` that are firing now, one entry per alert series (its labels). */
+export async function firingAlerts(
+  prom: PrometheusConfig,
+  names: readonly string[],
+  options: QueryOptions = {},
+): Promise<Record<string, string>[]> {
+  return (await queryInstant(prom, firingAlertsQuery(names), options)).map((s) => s.metric);
+}

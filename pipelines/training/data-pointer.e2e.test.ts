@@ -1,0 +1,130 @@
+/**
+ * Data in Git, lineage in both places: a training config whose data comes
+ * through a data pointer (data/<name>.json, training/data/pointer.ts), the
+ * archive served over HTTP by a loopback server, trained and recorded against
+ * a real MLflow server (lib/testing/mlflow.ts). The lock entry's datasetDigest
+ * is the pointer's digest, and the MLflow run has the dataset as an input
+ * (name, digest, source http + URL, context training); a run recorded offline
+ * carries it to the server through upload-runs.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readLock } from '../../lib/lock/index.ts';
+import { tempDir } from '../../lib/lock/testing.ts';
+import { type DatasetInput, MlflowClient } from '../../lib/mlflow/index.ts';
+import { type MlflowServer, startMlflow } from '../../lib/testing/mlflow.ts';
+import { LocalRunStore, MLFLOW_DATASET_DIGEST_LENGTH, uploadLocalRuns } from '../../lib/tracking/index.ts';
+import type { TrainingConfig } from '../../training/config.ts';
+import { type DataPointer, generateDemoDataset, packDataPointer } from '../../training/data/index.ts';
+import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
+import { trainAndRecord } from './train-and-record.ts';
+
+let dir: string;
+let mlflow: MlflowServer | undefined;
+let client: MlflowClient;
+let http: Server;
+let pointer: DataPointer;
+let pointerPath: string;
+
+beforeAll(async () => {
+  dir = await tempDir('data-pointer-e2e-');
+  mlflow = await startMlflow();
+  if (mlflow)
+    client = new MlflowClient({ baseUrl: mlflow.uri, retry: { maxRetries: 2, initialDelayMs: 50 } });
+  const folder = (await generateDemoDataset(join(dir, 'source'), { seed: 11, perClass: 6, size: 8 })).root;
+  let archive = new Uint8Array();
+  http = createServer((req, res) => {
+    if (req.url !== '/datasets/shapes-v2.tar.gz') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': archive.length }).end(archive);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  pointerPath = join(dir, 'repo', 'data', 'shapes.json');
+  pointer = await packDataPointer(folder, {
+    name: 'shapes',
+    uri: `http://127.0.0.1:${(http.address() as AddressInfo).port}/datasets/shapes-v2.tar.gz`,
+    archivePath: join(dir, 'shapes-v2.tar.gz'),
+    pointerPath,
+    description: 'shapes, 6 per class',
+  });
+  archive = await readFile(join(dir, 'shapes-v2.tar.gz'));
+}, 300_000);
+
+afterAll(async () => {
+  await mlflow?.close();
+  await new Promise<void>((r) => http?.close(() => r()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The tiny config with its data through the pointer. */
+function pointerConfig(name: string): TrainingConfig {
+  const c = tinyTrainingConfig({ name, dataPath: join(dir, 'repo', 'data', 'shapes') });
+  return {
+    ...c,
+    data: { kind: 'image-folder', path: c.data.path, pointer: pointerPath, split: c.data.split },
+  };
+}
+
+/** What a dataset input must say about the pointer's data. */
+function expectPointerInput(inputs: DatasetInput[] | undefined) {
+  expect(inputs).toHaveLength(1);
+  const { dataset, tags } = inputs![0]!;
+  expect(dataset.name).toBe('shapes');
+  expect(dataset.digest).toBe(
+    pointer.digest.slice('sha256:'.length, 'sha256:'.length + MLFLOW_DATASET_DIGEST_LENGTH),
+  );
+  expect(dataset.source_type).toBe('http');
+  expect(JSON.parse(dataset.source)).toEqual({ url: pointer.uri });
+  expect(JSON.parse(dataset.profile ?? '{}')).toMatchObject({ digest: pointer.digest, pointer: pointerPath });
+  expect(tags).toEqual([{ key: 'mlflow.data.context', value: 'training' }]);
+}
+
+describe('a data pointer through training, the lock and MLflow', () => {
+  it('the lock entry has the pointer digest and the MLflow run has the dataset as its input', async () => {
+    if (!mlflow) return;
+    const work = join(dir, 'repo');
+    const lockPath = join(work, 'models.lock.json');
+    await writeFile(lockPath, '{"lockfileVersion":2,"models":{}}\n');
+    const r = await trainAndRecord({
+      config: pointerConfig('pointer-e2e'),
+      env: { MLFLOW_TRACKING_URI: mlflow.uri },
+      cwd: work,
+      outDir: join(work, 'artifacts', 'pointer-e2e'),
+      lockPath,
+      progress: false,
+      log: () => {},
+    });
+    expect(r.tracking.offline).toBe(false);
+    const entry = (await readLock(lockPath)).models['pointer-e2e']!.versions[r.lockVersion!]!;
+    expect(entry.datasetDigest).toBe(pointer.digest);
+    const training = JSON.parse(await readFile(join(r.train.artifactDir, 'training.json'), 'utf8'));
+    expect(training.dataset).toMatchObject({ name: 'shapes', pointer: pointerPath, uri: pointer.uri });
+    const run = await client.getRun(r.tracking.runId);
+    expectPointerInput(run.inputs?.dataset_inputs);
+    const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(tags['dataset.digest']).toBe(pointer.digest);
+    expect(tags['dataset.pointer']).toBe(pointerPath);
+  }, 120_000);
+
+  it('a run recorded offline keeps its dataset input and upload-runs sends it to the server', async () => {
+    if (!mlflow) return;
+    const work = join(dir, 'offline');
+    const r = await trainAndRecord({
+      config: pointerConfig('pointer-offline'),
+      env: {},
+      cwd: work,
+      outDir: join(work, 'artifact'),
+      progress: false,
+      log: () => {},
+    });
+    expect(r.tracking.offline).toBe(true);
+    const store = new LocalRunStore(join(work, 'mlruns-local'));
+    const [local] = await store.listRuns();
+    expectPointerInput(local?.inputs);
+    const [up] = await uploadLocalRuns({ store, client, log: () => {} });
+    expect(up?.action).toBe('uploaded');
+    expectPointerInput((await client.getRun(up!.remoteRunId!)).inputs?.dataset_inputs);
+  }, 120_000);
+});

@@ -1,0 +1,52 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { exitCodeOf } from '../lib/errors.ts';
+import { main, relayTokenFromEnv } from './alert-relay.ts';
+
+let dir: string;
+const TOKEN = 'a-shared-secret-of-thirty-two-ch';
+const repo = { GITHUB_REPOSITORY: 'acme/models', GITHUB_TOKEN: 'ghs_x' };
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'relay-script-'));
+  await writeFile(join(dir, 'token'), `${TOKEN}\n`);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+it('listens on loopback by default, with the secret from the mounted file; unauthenticated POSTs get 401', async () => {
+  const stop = new AbortController();
+  let address: { host: string; port: number } | undefined;
+  const running = main(['--port', '0'], {
+    env: { ...repo, ALERT_RELAY_TOKEN_FILE: join(dir, 'token') },
+    signal: stop.signal,
+    onListening: (a) => {
+      address = a;
+    },
+  });
+  for (let i = 0; i < 100 && !address; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(address?.host).toBe('127.0.0.1');
+  const res = await fetch(`http://127.0.0.1:${address!.port}/alerts`, { method: 'POST', body: '{}' });
+  expect(res.status).toBe(401);
+  const ok = await fetch(`http://127.0.0.1:${address!.port}/alerts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body: '{}',
+  });
+  expect(ok.status).toBe(400); // authenticated: now the body is checked
+  stop.abort();
+  expect(await running).toBe(0);
+});
+
+it('will not start without a shared secret, or with one too short (exit 2)', async () => {
+  for (const env of [
+    repo,
+    { ...repo, ALERT_RELAY_TOKEN: 'short' },
+    { ...repo, ALERT_RELAY_TOKEN_FILE: join(dir, 'none') },
+  ]) {
+    const err = await main(['--port', '0'], { env }).catch((e: unknown) => e);
+    expect(exitCodeOf(err)).toBe(2);
+  }
+  expect(() => relayTokenFromEnv(repo)).toThrow('the alert relay needs the shared secret Alertmanager sends');
+  expect(relayTokenFromEnv({ ALERT_RELAY_TOKEN: ` ${TOKEN} ` })).toBe(TOKEN);
+});

@@ -1,0 +1,235 @@
+/**
+ * Data versioned in Git by pointer, as DVC does with its `.dvc` files: the
+ * data itself lives outside the repository (an archive at an HTTP(S) URL), and
+ * a small JSON file committed under `data/` names it with two digests:
+ *
+ *   data/<name>.json  { "pointerVersion": 1, "name", "uri", "sha256", "digest" }
+ *
+ * `sha256` is the archive's bytes: the download is checked against it before
+ * anything is extracted. `digest` is the dataset digest of the extracted files
+ * (./digest.ts computeDatasetDigest, the same `sha256:<hex>` training writes to
+ * training.json, models.lock.json and the MLflow run): the extracted folder
+ * must give exactly that. So a pull request that changes the pointer changes
+ * what is trained (train.yml runs on `data/**`), and the lock entry's
+ * `datasetDigest` equals the pointer's `digest`. See docs/data.md.
+ *
+ * The archive is a tar (optionally gzip-compressed) of an image folder: one
+ * sub-folder per class (./image-folder.ts). `packDataPointer` makes both the
+ * archive and the pointer from a folder.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  compileValidator,
+  ProjectError,
+  readJsonFile,
+  stableStringify,
+  writeFileAtomic,
+} from '../../lib/index.ts';
+import { downloadVerified } from './download.ts';
+import { listImageFolder, loadImageFolder } from './image-folder.ts';
+import { readTar, writeTar } from './tar.ts';
+import type { Dataset } from './types.ts';
+
+/** A data pointer file (data/<name>.json). */
+export interface DataPointer {
+  pointerVersion: 1;
+  /** Dataset name: the MLflow dataset name, lowercase. */
+  name: string;
+  /** Where the archive is: an http(s) URL the runner can read. */
+  uri: string;
+  /** Hex sha256 of the archive bytes. */
+  sha256: string;
+  /** "sha256:<hex>": the dataset digest of the extracted image folder. */
+  digest: string;
+  /** Free text for reviewers (where the data came from, what changed). */
+  description?: string;
+}
+
+const validatePointer = compileValidator<DataPointer>({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  additionalProperties: false,
+  required: ['pointerVersion', 'name', 'uri', 'sha256', 'digest'],
+  properties: {
+    pointerVersion: { const: 1 },
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,99}$' },
+    uri: { type: 'string', pattern: '^https?://' },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+    description: { type: 'string' },
+  },
+});
+
+/** Read and validate a pointer file; INVALID names every bad field, NOT_FOUND the file. */
+export async function readDataPointer(path: string): Promise<DataPointer> {
+  return validatePointer(await readJsonFile(path), path);
+}
+
+/** The marker a materialized folder carries: which archive it was extracted from. */
+const MARKER = '.data-pointer.json';
+
+async function markerOf(dir: string): Promise<{ sha256?: string } | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as { sha256?: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `dir` is missing or an empty folder. */
+async function isAbsentOrEmpty(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+}
+
+/** A safe relative POSIX path inside the archive, or undefined (absolute, `..`, empty). */
+function safeName(name: string): string | undefined {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (name.startsWith('/') || parts.length === 0 || parts.some((p) => p === '..')) return undefined;
+  return parts.join('/');
+}
+
+export interface MaterializeOptions {
+  fetch?: typeof fetch;
+  onProgress?: (done: number, total: number | undefined) => void;
+  progressBar?: NodeJS.WritableStream | false;
+  /** The pointer file, for messages. */
+  pointerPath?: string;
+}
+
+/**
+ * Make `dir` hold the data `pointer` names: when it already holds that
+ * archive's files (its marker), nothing is fetched; otherwise the archive is
+ * downloaded with its sha256 checked (training/data/download.ts), extracted
+ * into a temp folder beside `dir` (entries that would leave it are refused),
+ * and renamed into place. A folder that is not empty and not a materialized
+ * pointer is never overwritten (CONFLICT). Then the folder is loaded and its
+ * dataset digest must be the pointer's `digest` (DIGEST_MISMATCH otherwise).
+ */
+export async function materializeDataPointer(
+  pointer: DataPointer,
+  dir: string,
+  options: MaterializeOptions = {},
+): Promise<Dataset> {
+  const where = options.pointerPath ?? pointer.name;
+  const root = resolve(dir);
+  const marker = await markerOf(root);
+  if (marker?.sha256 !== pointer.sha256) {
+    if (!marker && !(await isAbsentOrEmpty(root))) {
+      throw new ProjectError(
+        'CONFLICT',
+        `${root} holds files that did not come from a data pointer; not overwriting them with ${where}`,
+        { subject: root, hint: 'point data.path at an empty folder (or remove this one)' },
+      );
+    }
+    await mkdir(dirname(root), { recursive: true });
+    const tmp = join(dirname(root), `.${basename(root)}.${randomBytes(4).toString('hex')}.tmp`);
+    const archive = `${tmp}.archive`;
+    try {
+      await downloadVerified(pointer.uri, archive, {
+        checksum: `sha256:${pointer.sha256}`,
+        fetch: options.fetch,
+        onProgress: options.onProgress,
+        progressBar: options.progressBar,
+      });
+      let bytes: Uint8Array = await readFile(archive);
+      if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+      const entries = readTar(bytes, pointer.uri).filter(
+        (e) => e.type === '0' || e.type === '\0' || e.type === '',
+      );
+      const bad = entries.map((e) => e.name).filter((n) => !safeName(n));
+      if (bad.length > 0) {
+        throw new ProjectError(
+          'INVALID',
+          `${pointer.uri}: archive entries leave the data folder: ${bad.slice(0, 5).join(', ')}`,
+          {
+            subject: pointer.uri,
+            hint: 'pack the archive with `npm run data -- pack` (relative paths only)',
+          },
+        );
+      }
+      for (const e of entries) {
+        const file = join(tmp, ...(safeName(e.name) as string).split('/'));
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, e.data);
+      }
+      await writeFile(
+        join(tmp, MARKER),
+        stableStringify({ name: pointer.name, sha256: pointer.sha256, uri: pointer.uri }),
+      );
+      await rm(root, { recursive: true, force: true });
+      await rename(tmp, root);
+    } finally {
+      await rm(archive, { force: true });
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+  const dataset = await loadImageFolder(root, { onProgress: options.onProgress });
+  if (dataset.digest.root !== pointer.digest) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `${where}: the data at ${pointer.uri} gives dataset digest ${dataset.digest.root}, but the pointer says ${pointer.digest}`,
+      {
+        subject: where,
+        hint: 'the archive is not the data the pointer was made from: pack it again (npm run data -- pack) and commit the new pointer',
+        details: { expected: pointer.digest, actual: dataset.digest.root },
+      },
+    );
+  }
+  return dataset;
+}
+
+export interface PackOptions {
+  /** Dataset name (default: the folder's name). */
+  name?: string;
+  /** Where the archive will be served from (the pointer's `uri`). */
+  uri: string;
+  /** Where to write the archive (a .tar.gz) for upload. */
+  archivePath: string;
+  /** Where to write the pointer (data/<name>.json). */
+  pointerPath: string;
+  description?: string;
+}
+
+/**
+ * Pack an image folder into a deterministic .tar.gz (sorted entries, fixed
+ * header fields) and write its pointer; the caller uploads the archive to
+ * `uri`. The digest is computed from the folder as training will read it.
+ */
+export async function packDataPointer(folder: string, options: PackOptions): Promise<DataPointer> {
+  const dataset = await loadImageFolder(folder);
+  const files = (await listImageFolder(folder)).files.flat().sort();
+  const entries = [];
+  for (const rel of files) {
+    if (Buffer.byteLength(rel) > 100) {
+      throw new ProjectError(
+        'INVALID',
+        `${join(folder, rel)}: path over 100 bytes, more than a ustar name holds`,
+        {
+          subject: rel,
+          hint: 'shorten the file name',
+        },
+      );
+    }
+    entries.push({ name: rel, data: await readFile(join(folder, ...rel.split('/'))) });
+  }
+  const archive = gzipSync(writeTar(entries), { level: 9 });
+  await writeFileAtomic(options.archivePath, archive);
+  const pointer: DataPointer = {
+    pointerVersion: 1,
+    name: options.name ?? basename(resolve(folder)).toLowerCase(),
+    uri: options.uri,
+    sha256: createHash('sha256').update(archive).digest('hex'),
+    digest: dataset.digest.root,
+    ...(options.description ? { description: options.description } : {}),
+  };
+  await writeFileAtomic(options.pointerPath, stableStringify(validatePointer(pointer, options.pointerPath)));
+  return pointer;
+}
