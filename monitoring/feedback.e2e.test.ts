@@ -61,7 +61,11 @@ describe('live accuracy in Prometheus', () => {
       `serving:live_accuracy:window{job="${job}"}`,
       (s) => s[0]?.value[1] === '0.75',
     );
-    expect(window!.metric).toMatchObject({ namespace: 'test', model: 'demo-classifier', version: '1' });
+    expect(window!.metric).toMatchObject({
+      namespace: 'test',
+      model: 'demo-classifier',
+      version: fixture.pin.version,
+    });
     const [samples] = await prom.waitFor(
       `serving:live_accuracy_samples:window{job="${job}"}`,
       (s) => s[0]?.value[1] === '20',

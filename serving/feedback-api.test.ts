@@ -61,7 +61,7 @@ describe('POST /feedback', () => {
       label: 'square',
       predicted: top,
       correct: top === 'square',
-      version: '1',
+      version: fixture.pin.version,
       live_accuracy_samples: 1,
     });
     const b = await predict(s, 'circle');
@@ -72,7 +72,7 @@ describe('POST /feedback', () => {
     expect(total).toBe(2);
     expect(counts.find((v) => v.labels.outcome === 'incorrect')?.labels).toMatchObject({
       model: 'demo-classifier',
-      version: '1',
+      version: fixture.pin.version,
     });
     const confusion = await metric('serving_feedback_confusion_total');
     expect(confusion).toContainEqual(
@@ -145,7 +145,7 @@ describe('GET /feedback/export and npm run feedback:export', () => {
         expect.objectContaining({
           request_id: a.request_id,
           label: 'triangle',
-          version: '1',
+          version: fixture.pin.version,
           file: `triangle/${a.request_id}-0.png`,
         }),
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseJsonText } from '../../lib/lock/index.ts';
+import { parseJsonText, versionIdOf } from '../../lib/lock/index.ts';
 import { fakeFiles, makeEntry } from '../../lib/lock/testing.ts';
 import { forkLockNote } from './train-pr.ts';
 
@@ -11,7 +11,7 @@ describe("forkLockNote (a fork's lock entry, which the job cannot push)", () => 
     });
     const note = forkLockNote('demo', entry, 'models.lock.json');
     expect(note.split('\n')[0]).toBe(
-      'Lock: not committed (the job cannot push to a fork). Add this entry to `models.lock.json` as a new version of `demo`; `provenance.yml` checks it against MLflow run `abc`:',
+      `Lock: not committed (the job cannot push to a fork). Add this entry as the file \`models.lock.d/demo/${versionIdOf(entry.rootDigest)}.json\` (a new version of \`demo\`); \`provenance.yml\` checks it against MLflow run \`abc\`:`,
     );
     const json = /```json\n([\s\S]*?)\n```/.exec(note)?.[1] ?? '';
     expect(parseJsonText(json, 'the note')).toEqual(entry);
