@@ -8,7 +8,6 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { type RequestOptions, request } from 'node:https';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import {
   ApiException,
@@ -31,10 +30,9 @@ import {
   startKubeApiServer,
 } from '../testing/kube.ts';
 import { needs } from '../testing/services.ts';
-import { writePin } from './pin.ts';
 import { renderAll } from './render.ts';
 import { kustomizeInstalled } from './testing/kustomize.ts';
-import { fakeEntry, fakeLock, fakeVersion, MODEL, tempRepo } from './testing/repo.ts';
+import { fakeLock, fakeVersion, MODEL, tempRepo, writePins } from './testing/repo.ts';
 import { findKustomize } from './tools.ts';
 
 const CRD = new URL('../testing/fixtures/argocd-application-crd.yaml', import.meta.url);
@@ -81,15 +79,11 @@ beforeAll(async () => {
 
   // What the repository ships: the dev environment, manifests/ci-access, manifests/training-job.
   root = await tempRepo();
-  await writePin(join(root, 'environments', 'dev'), {
-    model: MODEL,
-    version: fakeVersion('2'),
-    entry: fakeEntry('2'),
-  });
+  await writePins(root); // the pins of fakeLock(), each with its image by digest
   expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
   const report = await renderAll({ root, kustomize, envs: ['dev'] });
   const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
-  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging']) await ensureNamespace(admin, ns);
+  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring']) await ensureNamespace(admin, ns);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const t of report.targets) {
     for (const o of t.objects) {
