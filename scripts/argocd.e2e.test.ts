@@ -120,7 +120,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   async function promoteInFork(args: string[], mode: 'promote' | 'rollback' = 'promote'): Promise<string> {
     const out: string[] = [];
     const code = await promote(
-      [...args, '--commit', '--push'],
+      [...args, ...(mode === 'promote' ? ['--image', IMAGE] : []), '--commit', '--push'],
       { cwd: fork, env: scriptEnv(), print: (t) => out.push(t) },
       mode,
     );
@@ -173,6 +173,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }
 
+  /** The serving image image.yml would have built and pushed (kwok pulls nothing). */
+  const IMAGE = `ghcr.io/fork-owner/model-server@sha256:${'5e'.repeat(32)}`;
   /** The two candidates' version ids (content-addressed: v + 12 hex of the root digest). */
   let V1: string;
   let V2: string;
@@ -219,19 +221,13 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     kc.loadFromFile(state.kubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);
 
-    // README step 4: replace OWNER/REPO with the fork (here: its Git server) and the image.
+    // README step 4: replace OWNER/REPO with the fork (here: its Git server); no image to
+    // edit, each promotion pins the serving image by digest (IMAGE below, as promote.yml does).
     for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml']) {
       const path = join(fork, 'manifests/argocd', f);
       const text = await readFile(path, 'utf8');
       expect(text).toContain('https://github.com/OWNER/REPO.git');
       await writeFile(path, text.replaceAll('https://github.com/OWNER/REPO.git', state.git.url));
-    }
-    for (const f of ['manifests/base/kustomization.yaml', 'manifests/base/deployment.yaml']) {
-      const path = join(fork, f);
-      await writeFile(
-        path,
-        (await readFile(path, 'utf8')).replaceAll('ghcr.io/OWNER/', 'ghcr.io/fork-owner/'),
-      );
     }
     git('commit', '-q', '-am', 'Argo CD: this fork');
     git('push', '-q', 'origin', 'main');
@@ -296,6 +292,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, verify-rollout passes on the real status at the promotion commit', async () => {
     const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
     v1 = await serveLikeThePod('dev', V1);
+    // The image Argo CD synced is the one promoted with the model, by digest.
+    const synced = await kc
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' });
+    expect(synced.spec?.template.spec?.containers.find((c) => c.name === 'server')?.image).toBe(IMAGE);
     expect(v1.env).toMatchObject({
       SERVING_MODEL_NAME: MODEL,
       SERVING_MODEL_VERSION: V1,
@@ -335,6 +336,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       HorizontalPodAutoscaler: 'Synced',
       NetworkPolicy: 'Synced',
       PodDisruptionBudget: 'Synced',
+      Role: 'Synced',
+      RoleBinding: 'Synced',
       Service: 'Synced',
       ServiceAccount: 'Synced',
       ServiceMonitor: 'Synced',
