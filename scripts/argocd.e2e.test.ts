@@ -223,7 +223,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
 
     // README step 4: replace OWNER/REPO with the fork (here: its Git server); no image to
     // edit, each promotion pins the serving image by digest (IMAGE below, as promote.yml does).
-    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml']) {
+    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml', 'alert-relay.yaml']) {
       const path = join(fork, 'manifests/argocd', f);
       const text = await readFile(path, 'utf8');
       expect(text).toContain('https://github.com/OWNER/REPO.git');
@@ -242,7 +242,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }, 120_000);
 
-  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring syncs', async () => {
+  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring and the alert relay sync', async () => {
     const kustomize = await findKustomize();
     for (const dir of ['manifests/argocd', 'manifests/ci-access']) {
       await applyObjects(kc, parseManifests(await runKustomize(kustomize, join(fork, dir)), dir));
@@ -271,6 +271,23 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       },
       120_000,
     );
+    // The drift-alert relay too: Deployment, Service and NetworkPolicy, accepted and Healthy.
+    await waitFor(
+      'Application alert-relay Synced and Healthy',
+      async () => {
+        const s = (await readApp('alert-relay').catch(() => undefined))?.status;
+        return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy'
+          ? undefined
+          : `sync=${s?.sync?.status} health=${s?.health?.status}`;
+      },
+      120_000,
+    );
+    expect(((await readApp('alert-relay')).status?.resources ?? []).map((r) => r.kind).sort()).toEqual([
+      'Deployment',
+      'NetworkPolicy',
+      'Service',
+      'ServiceAccount',
+    ]);
     const rule = (await custom.getNamespacedCustomObject({
       group: 'monitoring.coreos.com',
       version: 'v1',
