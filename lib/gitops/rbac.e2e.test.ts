@@ -83,7 +83,8 @@ beforeAll(async () => {
   expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
   const report = await renderAll({ root, kustomize, envs: ['dev'] });
   const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
-  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring']) await ensureNamespace(admin, ns);
+  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring'])
+    await ensureNamespace(admin, ns);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const t of report.targets) {
     for (const o of t.objects) {
