@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { GOLDEN_FILE, type GoldenEvaluation } from '../lib/golden/index.ts';
 import {
   compileValidator,
   listFiles,
@@ -18,7 +19,6 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '../lib/index.ts';
-import { GOLDEN_FILE, type GoldenEvaluation } from '../lib/golden/index.ts';
 import type { ClassificationMetrics } from './evaluate.ts';
 import { loadModelFromDir, saveModelToDir } from './model-io.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from './preprocessing.ts';

@@ -25,6 +25,7 @@ import {
   classificationMetrics,
   predictProbabilities,
 } from './evaluate.ts';
+import { type ChampionScore, type GoldenSet, goldenEvaluation, predictGolden } from './golden.ts';
 import {
   type ArrayData,
   type EpochMetrics,
@@ -32,7 +33,6 @@ import {
   runTrainingLoop,
   type TrainingCallbacks,
 } from './loop.ts';
-import { type ChampionScore, type GoldenSet, goldenEvaluation, predictGolden } from './golden.ts';
 import { buildModel } from './models.ts';
 import { renderConfusionMatrix, renderLearningCurves } from './plots.ts';
 import { defaultSpecFor, type PreprocessingSpec, toModelInput } from './preprocessing.ts';
@@ -236,7 +236,11 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       const right = predicted.filter((p, i) => p === set.items[i]?.label).length;
       log(
         `golden set ${set.name}: ${set.items.length} examples, accuracy ${(right / set.items.length).toFixed(4)}` +
-          (golden.champion ? `; champion ${golden.champion.version} scored too` : golden.championNote ? `; ${golden.championNote}` : ''),
+          (golden.champion
+            ? `; champion ${golden.champion.version} scored too`
+            : golden.championNote
+              ? `; ${golden.championNote}`
+              : ''),
       );
     }
     const validationProbs = predictProbabilities(

@@ -101,3 +101,35 @@ export function parseGoldenEvaluation(value: unknown, what: string): GoldenEvalu
   }
   return g;
 }
+
+/** The champion's predictions paired with a candidate's, and where they came from. */
+export type ChampionPairing =
+  | { ok: true; predicted: number[]; source: string }
+  | { ok: false; problem: string };
+
+/**
+ * The predictions of `pinned` (the champion's version id) on the golden set
+ * the candidate was scored on: those scored in the candidate's own run, or
+ * else the champion's own golden.json (`pinnedOwn`) when it was scored on the
+ * same golden digest in the same order. Otherwise why they cannot be paired:
+ * the sentence a promotion gate and the PR comment show.
+ */
+export function pairWithChampion(
+  candidate: GoldenEvaluation,
+  pinned: string,
+  pinnedOwn?: GoldenEvaluation,
+): ChampionPairing {
+  if (candidate.champion?.version === pinned) {
+    return { ok: true, predicted: candidate.champion.predicted, source: "scored in the candidate's run" };
+  }
+  if (pinnedOwn && pinnedOwn.digest === candidate.digest && pinnedOwn.orderDigest === candidate.orderDigest) {
+    return { ok: true, predicted: pinnedOwn.predicted, source: `${pinned}'s own golden.json` };
+  }
+  const scored = candidate.champion
+    ? `its run scored ${candidate.champion.version}, not ${pinned}`
+    : `its run scored no champion${candidate.championNote ? ` (${candidate.championNote})` : ''}`;
+  const own = pinnedOwn
+    ? `${pinned} was scored on golden set ${pinnedOwn.name} ${pinnedOwn.digest.slice(0, 19)}…, the candidate on ${candidate.name} ${candidate.digest.slice(0, 19)}…: different golden sets`
+    : `${pinned} has no predictions on golden set ${candidate.name} ${candidate.digest.slice(0, 19)}… (no golden.json in its artifact)`;
+  return { ok: false, problem: `${own}; ${scored}` };
+}

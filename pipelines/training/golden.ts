@@ -96,7 +96,9 @@ export async function prepareGolden(
 ): Promise<{ set: GoldenSet; champion: ChampionScore } | undefined> {
   const log = o.log ?? (() => {});
   if (!o.config.golden) {
-    log(`golden set: none in ${o.configPath ?? 'the training config'} (no paired comparison with the champion)`);
+    log(
+      `golden set: none in ${o.configPath ?? 'the training config'} (no paired comparison with the champion)`,
+    );
     return undefined;
   }
   const set = await loadGoldenSet(o.config.golden, {

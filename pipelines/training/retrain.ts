@@ -23,7 +23,7 @@ import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
 import { firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
-import { evaluateGates, type GateResult, lockDigestVerifier } from '../promotion/gates.ts';
+import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
@@ -161,6 +161,11 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     version,
     gates: configured ?? defaultRetrainGates(compareEnv),
     verifyDigests: lockDigestVerifier({
+      lockDir: dirname(lockPath),
+      ...(mlflow ? { mlflow } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }),
+    readGolden: lockGoldenReader({
       lockDir: dirname(lockPath),
       ...(mlflow ? { mlflow } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
