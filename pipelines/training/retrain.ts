@@ -26,6 +26,7 @@ import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
+import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
@@ -144,6 +145,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       progress: false,
       configPath: options.configPath,
       log,
+      championEnv: compareEnv,
     });
   } catch (e) {
     await dropBranch().catch(() => {});
@@ -194,6 +196,12 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
         fetch: options.fetch,
       }),
       prodEnv: compareEnv,
+      paired: pairedSection(
+        await readLocalGolden(run.train.artifactDir),
+        compareEnv,
+        lock.models[model]?.pins[compareEnv],
+        pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
+      ),
       ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
       footer: verdict,
     });
