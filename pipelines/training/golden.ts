@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { downloadArtifact } from '../../lib/artifact-store/index.ts';
+import { type BackendName, selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
 import { readJsonFile } from '../../lib/index.ts';
 import { readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
@@ -42,6 +43,8 @@ export interface PrepareGoldenOptions {
   env: Record<string, string | undefined>;
   fetch?: typeof fetch;
   log?: (line: string) => void;
+  /** The backend training will use (TRAINING_BACKEND): the champion is scored on the same one. */
+  backend?: BackendName;
 }
 
 /** Score the version of `model` pinned in `championEnv` on `set`, or say why not. */
@@ -69,6 +72,8 @@ async function scoreChampion(set: GoldenSet, o: PrepareGoldenOptions): Promise<C
       await readJsonFile(join(dir, 'preprocessing.json')),
       `${env} version ${version} preprocessing.json`,
     );
+    // The backend train() will pick (the same call): both models are scored on the same one.
+    await selectBackend(TRAINING_ORDER, o.backend);
     const model = await loadModelFromDir(dir);
     try {
       const predicted = predictGolden(model, spec, labels, set);

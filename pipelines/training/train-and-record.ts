@@ -90,6 +90,7 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     ...(options.championEnv ? { championEnv: options.championEnv } : {}),
     env,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
     log,
   });
   const result = await train(config, {
