@@ -53,7 +53,7 @@ export async function loadGoldenSet(
         hint:
           golden.kind === 'generated'
             ? 'the generator settings (golden.seed, perClass, size, channels) or the generator changed; if the golden set is meant to change, set golden.digest to the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)'
-            : `the archive of ${golden.pointer ?? 'the data pointer'} is not the pinned golden set; restore it, or pin the new digest in a reviewed pull request`,
+            : `${golden.pointer ?? 'the folder'} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)`,
       },
     );
   }
