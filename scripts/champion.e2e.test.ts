@@ -31,12 +31,7 @@ import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
 import { needs } from '../lib/testing/services.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
-import {
-  type GoldenConfig,
-  loadDataSource,
-  loadTrainingConfig,
-  type TrainingConfig,
-} from '../training/index.ts';
+import { type GoldenConfig, loadDataSource, type TrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as trainCi } from './train-ci.ts';
 
