@@ -14,6 +14,7 @@ import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
 import {
   GATES_FILE,
   lockDigestVerifier,
+  lockGoldenReader,
   type PromoteResult,
   promote,
   promotionEnvFrom,
@@ -126,6 +127,11 @@ export async function main(
       print: d.print,
       gitEnv: { ...process.env, ...d.env } as NodeJS.ProcessEnv,
       verifyDigests: lockDigestVerifier({
+        lockDir: dirname(lockPath),
+        ...(mlflow ? { mlflow } : {}),
+        ...(d.fetch ? { fetch: d.fetch } : {}),
+      }),
+      readGolden: lockGoldenReader({
         lockDir: dirname(lockPath),
         ...(mlflow ? { mlflow } : {}),
         ...(d.fetch ? { fetch: d.fetch } : {}),

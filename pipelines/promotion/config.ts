@@ -18,6 +18,21 @@ export interface MetricDropGate {
   margin: number;
 }
 
+/**
+ * Champion vs challenger on the same data: on the golden set, the candidate's
+ * accuracy minus that of the version pinned in `vs` must have a one-sided
+ * (1 − alpha) lower bound above −margin (lib/golden/stats.ts: exact,
+ * conditional on the discordant pairs). Read from the golden.json files of
+ * the artifacts; passes with "no champion" when `vs` has no pin yet.
+ */
+export interface PairedGate {
+  vs: string;
+  /** The accuracy drop tolerated, as a share (0.01 = 1 percentage point). */
+  margin: number;
+  /** One-sided level: the bound is the (1 − alpha) lower confidence bound. */
+  alpha: number;
+}
+
 /** The gates of one environment; every gate present is evaluated. */
 export interface Gates {
   /** Metrics the candidate's lock entry must have (finite numbers). */
@@ -26,6 +41,8 @@ export interface Gates {
   minMetric?: Record<string, number>;
   /** No more than `margin` worse than the version another environment runs. */
   maxMetricDrop?: MetricDropGate[];
+  /** Significantly not worse than the version another environment runs, on the same golden set. */
+  pairedNonInferiority?: PairedGate[];
   /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
   verifyDigests?: boolean;
 }
@@ -89,6 +106,19 @@ export const gatesConfigSchema = {
                     metric: metricName,
                     vs: { type: 'string', pattern: ENV_NAME_PATTERN },
                     margin: { type: 'number', minimum: 0 },
+                  },
+                },
+              },
+              pairedNonInferiority: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['vs', 'margin', 'alpha'],
+                  properties: {
+                    vs: { type: 'string', pattern: ENV_NAME_PATTERN },
+                    margin: { type: 'number', minimum: 0, maximum: 1 },
+                    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
                   },
                 },
               },

@@ -13,6 +13,7 @@ export {
   gatesConfigSchema,
   loadGatesConfig,
   type MetricDropGate,
+  type PairedGate,
   parseGatesConfig,
 } from './config.ts';
 export { type PromotionEnv, promotionEnvFrom, REQUIRED_ACTIONS_VARS } from './context.ts';
@@ -24,7 +25,9 @@ export {
   evaluateGates,
   formatGateTable,
   type GateResult,
+  type GoldenReader,
   lockDigestVerifier,
+  lockGoldenReader,
 } from './gates.ts';
 export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
 export { chooseVersion, ruleOf } from './select.ts';

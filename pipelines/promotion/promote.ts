@@ -34,6 +34,7 @@ import {
   evaluateGates,
   formatGateTable,
   type GateResult,
+  type GoldenReader,
 } from './gates.ts';
 import { chooseVersion, ruleOf } from './select.ts';
 
@@ -73,6 +74,8 @@ export interface PromoteContext {
   /** Who promotes: a GitHub login (GITHUB_ACTOR) or a local user. */
   by?: string;
   verifyDigests: DigestVerifier;
+  /** Reads golden.json of a version for the pairedNonInferiority gate (gates.ts lockGoldenReader). */
+  readGolden?: GoldenReader;
   /** Render the environment with the new pin and lock before the lock is written (throw to refuse). */
   render?: (lock: Lock, env: string) => Promise<void>;
   print: (text: string) => void;
@@ -223,6 +226,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
       gates,
       verifyDigests: ctx.verifyDigests,
       skipDigests,
+      ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
     });
     ctx.print(
       `${req.mode} ${m} version ${v} to ${req.env} (pinned now: ${current ?? 'nothing'})\n${formatGateTable(results)}`,
@@ -246,7 +250,14 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         check: async (now) => {
           await ctx.applyDeps?.check?.(now);
           if (JSON.stringify(now.models[m]?.pins) === JSON.stringify(lock.models[m]?.pins)) return;
-          const again = await evaluateGates({ lock: now, model: m, version: v, gates, skipDigests: true });
+          const again = await evaluateGates({
+            lock: now,
+            model: m,
+            version: v,
+            gates,
+            skipDigests: true,
+            ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
+          });
           assertGatesPassed(again, { model: m, version: v, env: req.env, gatesPath: req.gatesPath });
         },
         verifyPinned: async (next) => {
@@ -320,6 +331,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         version: result.version,
         gates,
         skipDigests: true,
+        ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
       });
       assertGatesPassed(again, {
         model: result.model,
