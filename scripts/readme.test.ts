@@ -74,6 +74,10 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
   {
+    prefix: "curl -s -H 'content-type: application/json' -d '{\"request_id\"",
+    by: [['serving/feedback-api.test.ts', '/feedback`']],
+  },
+  {
     prefix: 'kubectl apply -k manifests/ci-access',
     by: [['lib/gitops/rbac.e2e.test.ts', 'createNamespacedServiceAccountToken']],
   },
