@@ -28,6 +28,12 @@ export interface Gates {
   maxMetricDrop?: MetricDropGate[];
   /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
   verifyDigests?: boolean;
+  /**
+   * The version was never reverted: no environment's post-promotion
+   * verification took it out again (a promotion record with `reverted`,
+   * docs/rollout.md "Automatic revert").
+   */
+  notReverted?: boolean;
 }
 
 /** One environment's promotion rule. */
@@ -93,6 +99,7 @@ export const gatesConfigSchema = {
                 },
               },
               verifyDigests: { type: 'boolean' },
+              notReverted: { type: 'boolean' },
             },
           },
         },

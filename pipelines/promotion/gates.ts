@@ -6,6 +6,7 @@
 import { ProjectError } from '../../lib/errors.ts';
 import { type Lock, type VerifyOptions, verifyLock } from '../../lib/lock/index.ts';
 import { GATES_FILE, type Gates } from './config.ts';
+import { notRevertedGate } from './reverted.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -35,6 +36,8 @@ export interface EvaluateInput {
   verifyDigests?: DigestVerifier;
   /** Skip the digest gate (a re-check after a rebase: the entry is immutable, its files were checked). */
   skipDigests?: boolean;
+  /** Why a reverted version is promoted anyway (`--allow-reverted`): the notReverted gate passes, saying so. */
+  allowReverted?: string;
 }
 
 const fmt = (n: number | undefined): string =>
@@ -147,6 +150,8 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       });
     }
   }
+  // notReverted (./reverted.ts): kept apart from the gates above.
+  if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;
 }
 
