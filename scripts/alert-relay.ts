@@ -41,9 +41,7 @@ export function relayTokenFromEnv(env: Record<string, string | undefined>): stri
       throw new ProjectError(
         'USAGE',
         `ALERT_RELAY_TOKEN_FILE ${file}: cannot read it (${(e as NodeJS.ErrnoException).code})`,
-        {
-          subject: 'ALERT_RELAY_TOKEN_FILE',
-        },
+        { subject: 'ALERT_RELAY_TOKEN_FILE', cause: e },
       );
     }
   }

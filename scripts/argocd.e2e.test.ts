@@ -128,7 +128,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   async function promoteInFork(args: string[], mode: 'promote' | 'rollback' = 'promote'): Promise<string> {
     const out: string[] = [];
     const code = await promote(
-      [...args, '--commit', '--push'],
+      [...args, ...(mode === 'promote' ? ['--image', IMAGE] : []), '--commit', '--push'],
       { cwd: fork, env: scriptEnv(), print: (t) => out.push(t) },
       mode,
     );
@@ -185,6 +185,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }
 
+  /** The serving image image.yml would have built and pushed (kwok pulls nothing). */
+  const IMAGE = `ghcr.io/fork-owner/model-server@sha256:${'5e'.repeat(32)}`;
   /** The two candidates' version ids (content-addressed: v + 12 hex of the root digest). */
   let V1: string;
   let V2: string;
@@ -231,19 +233,13 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     kc.loadFromFile(state.kubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);
 
-    // README step 4: replace OWNER/REPO with the fork (here: its Git server) and the image.
-    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml']) {
+    // README step 4: replace OWNER/REPO with the fork (here: its Git server); no image to
+    // edit, each promotion pins the serving image by digest (IMAGE below, as promote.yml does).
+    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml', 'alert-relay.yaml']) {
       const path = join(fork, 'manifests/argocd', f);
       const text = await readFile(path, 'utf8');
       expect(text).toContain('https://github.com/OWNER/REPO.git');
       await writeFile(path, text.replaceAll('https://github.com/OWNER/REPO.git', state.git.url));
-    }
-    for (const f of ['manifests/base/kustomization.yaml', 'manifests/base/deployment.yaml']) {
-      const path = join(fork, f);
-      await writeFile(
-        path,
-        (await readFile(path, 'utf8')).replaceAll('ghcr.io/OWNER/', 'ghcr.io/fork-owner/'),
-      );
     }
     git('commit', '-q', '-am', 'Argo CD: this fork');
     git('push', '-q', 'origin', 'main');
@@ -258,7 +254,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }, 120_000);
 
-  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring syncs', async () => {
+  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring and the alert relay sync', async () => {
     const kustomize = await findKustomize();
     for (const dir of ['manifests/argocd', 'manifests/ci-access']) {
       await applyObjects(kc, parseManifests(await runKustomize(kustomize, join(fork, dir)), dir));
@@ -287,6 +283,23 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       },
       120_000,
     );
+    // The drift-alert relay too: Deployment, Service and NetworkPolicy, accepted and Healthy.
+    await waitFor(
+      'Application alert-relay Synced and Healthy',
+      async () => {
+        const s = (await readApp('alert-relay').catch(() => undefined))?.status;
+        return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy'
+          ? undefined
+          : `sync=${s?.sync?.status} health=${s?.health?.status}`;
+      },
+      120_000,
+    );
+    expect(((await readApp('alert-relay')).status?.resources ?? []).map((r) => r.kind).sort()).toEqual([
+      'Deployment',
+      'NetworkPolicy',
+      'Service',
+      'ServiceAccount',
+    ]);
     const rule = (await custom.getNamespacedCustomObject({
       group: 'monitoring.coreos.com',
       version: 'v1',
@@ -308,6 +321,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, verify-rollout passes on the real status at the promotion commit', async () => {
     const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
     v1 = await serveLikeThePod('dev', V1);
+    // The image Argo CD synced is the one promoted with the model, by digest.
+    const synced = await kc
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' });
+    expect(synced.spec?.template.spec?.containers.find((c) => c.name === 'server')?.image).toBe(IMAGE);
     expect(v1.env).toMatchObject({
       SERVING_MODEL_NAME: MODEL,
       SERVING_MODEL_VERSION: V1,
@@ -347,7 +365,6 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       HorizontalPodAutoscaler: 'Synced',
       NetworkPolicy: 'Synced',
       PodDisruptionBudget: 'Synced',
-      // verify-rollout's Role in the environment (manifests/base/rollout-verifier-rbac.yaml).
       Role: 'Synced',
       RoleBinding: 'Synced',
       Service: 'Synced',

@@ -333,8 +333,9 @@ describe('renderAll (real Kustomize)', () => {
     const root = await pinnedRepo();
     await edit(root, 'manifests/training-job/job.yaml', 'drop: ["ALL"]', 'drop: 5');
     expect(await problemsOf(root, ['dev'])).toEqual([
-      'manifests/training-job: Job/model-training: schema: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
-      'manifests/training-job: Job/model-training: cannot check the pod spec: /spec/template/spec/containers/0/securityContext/capabilities/drop: must be array',
+      // The first drop list in job.yaml is the checkout init container's.
+      'manifests/training-job: Job/model-training: schema: /spec/template/spec/initContainers/0/securityContext/capabilities/drop: must be array',
+      'manifests/training-job: Job/model-training: cannot check the pod spec: /spec/template/spec/initContainers/0/securityContext/capabilities/drop: must be array',
     ]);
   });
 

@@ -75,7 +75,7 @@ describe('answers of the Service proxy that are not the model', () => {
     expect((r as ProjectError).code).toBe('UNAVAILABLE');
     expect((r as ProjectError).message).toBe(
       `the Kubernetes API server refused POST ${url}: HTTP 403 services "model-server:http" is forbidden: User "system:serviceaccount:argocd:ci" cannot create resource "services/proxy" in API group "" in the namespace "ml-dev"\n` +
-        '  → grant create on services/proxy for model-server:http in the namespace (manifests/argocd/rollout-rbac.yaml), or pass --url',
+        '  → grant create on services/proxy for model-server:http in the namespace (manifests/base/rollout-verifier-rbac.yaml), or pass --url',
     );
   });
 

@@ -94,7 +94,7 @@ export function proxyAnswerOf(url: string, status: number, body: string): CheckR
         hint:
           status === 401
             ? 'the credentials in the kubeconfig are not accepted: refresh them'
-            : 'grant create on services/proxy for model-server:http in the namespace (manifests/argocd/rollout-rbac.yaml), or pass --url',
+            : 'grant create on services/proxy for model-server:http in the namespace (manifests/base/rollout-verifier-rbac.yaml), or pass --url',
       },
     );
   }

@@ -11,7 +11,7 @@
  * Used for prod, which has no automated sync (docs/gitops.md): verify.yml
  * runs `npm run sync -- --env prod` after the GitHub environment's reviewers
  * approved the promotion. The Kubernetes account needs get and patch on that
- * one Application (manifests/argocd/rollout-rbac.yaml).
+ * one Application (manifests/ci-access/argocd-rbac.yaml, narrowed by sync-only-policy.yaml).
  * @see https://argo-cd.readthedocs.io/en/stable/user-guide/commands/argocd_app_sync/
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
