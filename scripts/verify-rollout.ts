@@ -109,7 +109,7 @@ export async function main(
       : [];
   const pin = f.version
     ? { model: f.model, version: f.version }
-    : await readPinnedVersion(f.lock, f.env, f.model);
+    : await readPinnedVersion(resolve(cwd, f.lock), f.env, f.model);
   let image: Uint8Array = makeSmokePng();
   let contentType = 'image/png';
   if (f.image) {
