@@ -20,7 +20,7 @@
  * One stack for the file; Argo CD re-reads Git every 5 s here (--app-resync).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,8 +157,16 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     );
     const template = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server');
     const port = await freePort();
+    // The files the Downward API would project (the pin's model history), here under work/.
+    const local = { ...template.env };
+    for (const [path, text] of Object.entries(template.files)) {
+      const here = join(work, `${env}-${version}`, path);
+      await mkdir(dirname(here), { recursive: true });
+      await writeFile(here, text);
+      for (const [k, v] of Object.entries(local)) if (v === path) local[k] = here;
+    }
     // The pod's environment, image aside: only where it listens differs (8080 may be taken here).
-    const server = spawnServer({ ...template.env, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
+    const server = spawnServer({ ...local, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
     servers.push(server);
     await server.ready;
     return { url: `http://127.0.0.1:${port}`, env: template.env };
@@ -350,6 +358,12 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     );
     expect(out).toContain(`/predict (${v1.url}/predict): [ok] answered model ${MODEL} version ${V1}`);
     expect(out).toContain(`rollout verified: dev serves version ${V1}`);
+    // The model card reads where each version runs from the pin, through the Downward API.
+    const card = (await (await fetch(`${v1.url}/api/model`)).json()) as {
+      history: { pins: Record<string, string>; promotions: { env: string; to: string; by?: string }[] };
+    };
+    expect(card.history.pins).toEqual({ dev: V1 });
+    expect(card.history.promotions.at(-1)).toMatchObject({ env: 'dev', to: V1, by: 'fork-owner' });
     // Every object of the overlay synced, the HPA scaling on the metrics API.
     const app = await readApp('model-server-dev');
     expect(
@@ -617,12 +631,13 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     ).toBe(0);
     expect(out.join('')).toContain(`synced model-server-prod to ${commit.slice(0, 12)}`);
     const app = await readApp('model-server-prod');
+    // The operation carries the Application's own sync options, as `argocd app sync` does.
+    const options = (app as { spec?: { syncPolicy?: { syncOptions?: string[] } } }).spec?.syncPolicy
+      ?.syncOptions;
+    expect(options).toContain('ServerSideApply=true');
     expect(
       (app.status as { operationState?: { operation?: unknown } }).operationState?.operation,
-    ).toMatchObject({
-      initiatedBy: { username: 'fork-owner' },
-      sync: { syncOptions: ['RespectIgnoreDifferences=true', 'ServerSideApply=true'] },
-    });
+    ).toMatchObject({ initiatedBy: { username: 'fork-owner' }, sync: { syncOptions: options } });
 
     const prod = await serveLikeThePod('prod', V1);
     const verified = await verifyCli([

@@ -20,7 +20,15 @@ export interface PodTemplateEnv {
   annotations: Record<string, string>;
   /** The Deployment's generation it was read at. */
   generation: number;
+  /**
+   * Files the kubelet would project into the container from the pod's own
+   * annotations (Downward API volumes: path in the container → content; a
+   * missing annotation projects an empty file).
+   */
+  files: Record<string, string>;
 }
+
+const ANNOTATION_FIELD = /^metadata\.annotations\['([^']+)'\]$/;
 
 const VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
@@ -46,9 +54,15 @@ export async function readPodTemplateEnv(
     if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
     env[e.name] = e.value ?? '';
   }
-  return {
-    env,
-    annotations: dep.spec?.template?.metadata?.annotations ?? {},
-    generation: dep.metadata?.generation ?? 0,
-  };
+  const annotations = dep.spec?.template?.metadata?.annotations ?? {};
+  const files: Record<string, string> = {};
+  for (const mount of spec.volumeMounts ?? []) {
+    const volume = dep.spec?.template?.spec?.volumes?.find((v) => v.name === mount.name);
+    for (const item of volume?.downwardAPI?.items ?? []) {
+      const key = ANNOTATION_FIELD.exec(item.fieldRef?.fieldPath ?? '')?.[1];
+      if (!key) throw new Error(`${where}: downwardAPI item ${item.path} is not a pod annotation`);
+      files[`${mount.mountPath.replace(/\/$/, '')}/${item.path}`] = annotations[key] ?? '';
+    }
+  }
+  return { env, annotations, generation: dep.metadata?.generation ?? 0, files };
 }
