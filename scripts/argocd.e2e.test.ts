@@ -11,10 +11,15 @@
  * the synced pod template's environment. Then a second version, a rollback,
  * prod (no automated sync: `npm run sync` with the least-privilege rollout
  * account), the monitoring Application, and the API server's Service proxy.
+ * The automatic revert: a version that passes its checks but fires an SLO
+ * alert in a real Prometheus during the soak is reverted through Git by
+ * `verify-rollout --soak --revert-on-failure`, Argo CD syncs the previous pin
+ * back, and the next environment refuses that version.
  * Nothing here writes a status: every status is the controllers'.
  *
  * One stack for the file; Argo CD re-reads Git every 5 s here (--app-resync).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,6 +58,7 @@ import { runSync } from '../lib/shell.ts';
 import { copyWorkingTree } from '../lib/testing/git-repos.ts';
 import { readPodTemplateEnv } from '../lib/testing/pod-template.ts';
 import { inCI } from '../lib/testing/services.ts';
+import { startPrometheus } from '../monitoring/testing/prometheus.ts';
 import { writeFixtureArtifact } from '../serving/testing/fixture.ts';
 import { type ServerProcess, spawnServer } from '../serving/testing/process.ts';
 import { main as promote } from './promote.ts';
@@ -79,6 +85,8 @@ function missingTools(): string | undefined {
   }
   if (!findTool('kubectl') && !findTool('kustomize'))
     return 'kustomize not found: run `bash scripts/setup.d/20-kube-tools.sh`';
+  if (!existsSync('/usr/bin/prometheus'))
+    return 'prometheus not found: run `bash scripts/setup.d/50-prometheus.sh`';
   return undefined;
 }
 const missing = missingTools();
@@ -165,7 +173,10 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   }
 
   /** npm run verify-rollout, with what it printed. */
-  async function verifyCli(args: string[]): Promise<{ code: number; out: string }> {
+  async function verifyCli(
+    args: string[],
+    env: Record<string, string | undefined> = process.env,
+  ): Promise<{ code: number; out: string }> {
     const lines: string[] = [];
     const spy = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
       lines.push(a.join(' '));
@@ -173,7 +184,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     try {
       const code = await verifyRolloutMain(
         [...args, '--lock', join(fork, 'models.lock.json'), '--timeout', '240'],
-        process.env,
+        env,
+        { cwd: fork },
       );
       return { code, out: lines.join('\n') };
     } finally {
@@ -437,6 +449,132 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     ]);
     expect(third).toMatchObject({ code: 0 });
     expect(third.out).toContain(`rollout verified: dev serves version ${V1}`);
+  }, 900_000);
+
+  test('automatic revert: the version passes its checks, an SLO alert fires in the soak, verify-rollout reverts it through Git, Argo CD syncs the previous pin back, and staging refuses the version', async () => {
+    // dev runs V1 (first promotion, or after the rollback above); V2 goes to dev again.
+    const before = JSON.parse(git('show', 'HEAD:models.lock.json')).models[MODEL].pins.dev;
+    expect(before).toBe(V1);
+    const promoted = await promoteInFork(['--env', 'dev', '--version', V2]);
+    const served = await serveLikeThePod('dev', V2);
+    // A real Prometheus scrapes the pod's server (labels as the ServiceMonitor gives them), with the
+    // repo's SLO alert name on a rule that fires for the version it serves (the real burn-rate rules
+    // need an hour of traffic; the soak reads ALERTS whatever the expression).
+    const rules = join(work, 'soak-rules.yaml');
+    await writeFile(
+      rules,
+      stringify({
+        groups: [
+          {
+            name: 'soak-e2e',
+            rules: [
+              {
+                alert: 'ServingErrorBudgetBurnFast',
+                expr: 'max by (namespace, job, version) (serving_model_info) > 0',
+                labels: { severity: 'critical' },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const prom = await startPrometheus({
+      ruleFiles: [rules],
+      targets: [
+        {
+          job: 'model-server',
+          address: served.url.replace('http://', ''),
+          labels: { namespace: 'ml-dev' },
+        },
+      ],
+    });
+    try {
+      const outputs = join(work, 'github-output');
+      const summary = join(work, 'step-summary.md');
+      await writeFile(outputs, '');
+      await writeFile(summary, '');
+      const failed = await verifyCli(
+        [
+          '--env',
+          'dev',
+          '--revision',
+          promoted,
+          '--url',
+          served.url,
+          '--kubeconfig',
+          state.kubeconfig,
+          '--soak',
+          '2m',
+          '--soak-every',
+          '1s',
+          '--revert-on-failure',
+        ],
+        { ...scriptEnv(), PROMETHEUS_URL: prom.url, GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary },
+      );
+      expect({ code: failed.code }).toEqual({ code: 1 });
+      expect(failed.out).toContain(`rollout verified: dev serves version ${V2}`);
+      const reason = new RegExp(
+        `soak: 1 alert\\(s\\) firing in ml-dev \\d+s into the 120s soak of version ${V2} \\(Prometheus ${prom.url.replaceAll('.', '\\.')}\\):\n  - ServingErrorBudgetBurnFast \\(job=model-server, namespace=ml-dev, severity=critical, version=${V2}\\)`,
+      );
+      expect(failed.out).toMatch(reason);
+      expect(failed.out).toContain('pushed to origin main');
+
+      // The revert commit on the served repository, the reason verbatim in its message.
+      const gitDir = ['--git-dir', state.git.gitDir];
+      const reverted = runSync('git', [...gitDir, 'rev-parse', 'main']).stdout.trim();
+      expect(runSync('git', [...gitDir, 'log', '-1', '--format=%s', 'main']).stdout.trim()).toBe(
+        `revert ${MODEL} dev to ${V1} (from ${V2}): post-promotion verification failed`,
+      );
+      expect(runSync('git', [...gitDir, 'log', '-1', '--format=%b', 'main']).stdout).toMatch(reason);
+      const lock = JSON.parse(runSync('git', [...gitDir, 'show', 'main:models.lock.json']).stdout);
+      expect(lock.models[MODEL].promotions.at(-1)).toMatchObject({
+        env: 'dev',
+        from: V2,
+        to: V1,
+        by: 'fork-owner',
+        reverted: { reason: expect.stringMatching(reason) },
+      });
+      // What the workflow's revert job and the job summary get.
+      const out = await readFile(outputs, 'utf8');
+      expect(out).toMatch(/^verified<<ghadelimiter_.*\nfalse\n/m);
+      expect(out).toMatch(/^revert<<ghadelimiter_.*\ntrue\n/m);
+      expect(out).toContain(`\n${V2}\n`);
+      expect(await readFile(summary, 'utf8')).toContain(`## Reverted ${MODEL} in dev: ${V2} → ${V1}`);
+
+      // Argo CD syncs the previous pin back by itself; it verifies at the revert commit.
+      const back = await serveLikeThePod('dev', V1);
+      const verified = await verifyCli([
+        '--env',
+        'dev',
+        '--revision',
+        reverted,
+        '--url',
+        back.url,
+        '--kubeconfig',
+        state.kubeconfig,
+      ]);
+      expect(verified).toMatchObject({ code: 0 });
+      expect(verified.out).toContain(
+        `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${reverted.slice(0, 12)}`,
+      );
+
+      // npm run promote -- --env staging --version <bad>: refused by the gate, naming the revert.
+      const refused = await promote(['--env', 'staging', '--version', V2, '--commit', '--push'], {
+        cwd: fork,
+        env: scriptEnv(),
+        print: () => {},
+      }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'GATE_FAILED' });
+      expect((refused as Error).message).toContain(
+        `- notReverted: expected never reverted in any environment (override: --allow-reverted "<why>"), got reverted in dev at`,
+      );
+      expect((refused as Error).message).toContain(
+        `(commit "revert ${MODEL} dev to ${V1} (from ${V2}): post-promotion verification failed"): soak: 1 alert(s) firing in ml-dev`,
+      );
+      expect(runSync('git', [...gitDir, 'rev-parse', 'main']).stdout.trim()).toBe(reverted);
+    } finally {
+      await prom.stop();
+    }
   }, 900_000);
 
   /** A kubeconfig for CI's rollout-verifier (manifests/ci-access), with a TokenRequest token as `kubectl create token` gets. */

@@ -172,7 +172,7 @@ it('a candidate trained on a branch is merged, promoted to dev and rendered with
   ).toBe(0);
   expect(out.join('')).toContain(`pinned demo-classifier dev to version ${version} (was nothing)`);
   expect(git(fork, 'log', '-1', '--format=%s', 'origin/main')).toBe(
-    `promote demo-classifier@${version} to dev (gates: 4/4 passed)`,
+    `promote demo-classifier@${version} to dev (gates: 5/5 passed)`,
   );
   const lock = await readLockFrom(treeSource(gitRunner(fork), 'origin/main'), 'models.lock.json');
   const entry = lock.models['demo-classifier']!.versions[version]!;
@@ -220,7 +220,7 @@ it('a second candidate that fails a gate is refused: lock, pin file, HEAD and or
   }).catch((e: unknown) => e);
   expect(err).toMatchObject({ code: 'GATE_FAILED' });
   expect((err as Error).message).toContain(
-    `promotion of demo-classifier version ${version} to dev refused: 1 of 4 gate(s) failed:`,
+    `promotion of demo-classifier version ${version} to dev refused: 1 of 5 gate(s) failed:`,
   );
   expect((err as Error).message).toMatch(/ {2}- minMetric accuracy: expected >= 0\.99, got 0?\.?\d*/);
   expect(git(fork, 'rev-parse', 'HEAD')).toBe(head);

@@ -57,6 +57,11 @@ const COVERAGE: Coverage[] = [
     prefix: 'npm run verify-rollout -- --env',
     by: [['scripts/argocd.e2e.test.ts', "from './verify-rollout.ts'"]],
   },
+  {
+    prefix: 'npm run verify-rollout -- --env dev --soak 10m --revert-on-failure',
+    by: [['scripts/argocd.e2e.test.ts', "'--revert-on-failure'"]],
+  },
+  { prefix: 'npm run revert -- --env', by: [['scripts/revert.e2e.test.ts', "'--reason-file'"]] },
   { prefix: 'npm run sync -- --env prod', by: [['scripts/argocd.e2e.test.ts', "from './sync.ts'"]] },
   { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },

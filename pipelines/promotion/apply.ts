@@ -85,6 +85,7 @@ export async function applyPin(input: ApplyPinInput, deps: ApplyPinDeps = {}): P
           ...(input.by !== undefined ? { by: input.by } : {}),
           ...(input.commit !== undefined ? { commit: input.commit } : {}),
           ...(input.image !== undefined ? { image: input.image } : {}),
+          ...(input.reverted !== undefined ? { reverted: input.reverted } : {}),
         });
         await deps.check?.(lock);
         const entry = next.models[input.model]?.versions[input.version];

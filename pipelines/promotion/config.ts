@@ -45,6 +45,12 @@ export interface Gates {
   pairedNonInferiority?: PairedGate[];
   /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
   verifyDigests?: boolean;
+  /**
+   * The version was never reverted: no environment's post-promotion
+   * verification took it out again (a promotion record with `reverted`,
+   * docs/rollout.md "Automatic revert").
+   */
+  notReverted?: boolean;
 }
 
 /** One environment's promotion rule. */
@@ -123,6 +129,7 @@ export const gatesConfigSchema = {
                 },
               },
               verifyDigests: { type: 'boolean' },
+              notReverted: { type: 'boolean' },
             },
           },
         },

@@ -18,6 +18,7 @@ import {
 } from '../../lib/golden/index.ts';
 import { type Lock, type VerifyOptions, verifyLock } from '../../lib/lock/index.ts';
 import { GATES_FILE, type Gates, type PairedGate } from './config.ts';
+import { notRevertedGate } from './reverted.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -61,6 +62,8 @@ export interface EvaluateInput {
   skipDigests?: boolean;
   /** Needed when `gates.pairedNonInferiority` is set. */
   readGolden?: GoldenReader;
+  /** Why a reverted version is promoted anyway (`--allow-reverted`): the notReverted gate passes, saying so. */
+  allowReverted?: string;
 }
 
 const fmt = (n: number | undefined): string =>
@@ -267,6 +270,8 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       });
     }
   }
+  // notReverted (./reverted.ts): kept apart from the gates above.
+  if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;
 }
 

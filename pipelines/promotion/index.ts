@@ -29,5 +29,21 @@ export {
   lockDigestVerifier,
   lockGoldenReader,
 } from './gates.ts';
-export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
+export {
+  commitMessage,
+  type PromoteContext,
+  type PromoteRequest,
+  type PromoteResult,
+  promote,
+} from './promote.ts';
+export { type RevertRequest, revert, revertReasonOf, revertSummary } from './revert.ts';
+export { describeRevert, notRevertedGate, oneLine, revertSubject } from './reverted.ts';
 export { chooseVersion, ruleOf } from './select.ts';
+export {
+  alertNamesOf,
+  SOAK_RULE_FILES,
+  type SoakDeps,
+  type SoakOptions,
+  type SoakResult,
+  soak,
+} from './soak.ts';

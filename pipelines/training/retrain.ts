@@ -20,7 +20,7 @@ import { appendJobSummary } from '../../lib/github/summary.ts';
 import { lockPaths, readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
 import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
-import { firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
+import { describeAlert, firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
@@ -277,14 +277,7 @@ export async function retrainIfDrift(
     );
     return { firing };
   }
-  const what = firing.map((l) => {
-    const extra = Object.entries(l)
-      .filter(([k]) => !['__name__', 'alertname', 'alertstate'].includes(k))
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ');
-    return `${l.alertname}${extra ? ` (${extra})` : ''}`;
-  });
+  const what = firing.map(describeAlert);
   log(`retrain: drift alert(s) firing: ${what.join('; ')}`);
   const reason = `drift alert(s) firing on ${options.drift.prometheus.url}: ${what.join('; ')}`;
   return { firing, result: await retrain({ ...options, reason }) };
