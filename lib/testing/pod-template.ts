@@ -1,5 +1,5 @@
 /**
- * Test helper: the environment a container of a Deployment's pod template
+ * Test helper: the environment a container of a Deployment's (or a ReplicaSet's) pod template
  * would start with, read from the cluster. kwok pods run no container, so a
  * test that wants what the pod would serve starts the program itself with
  * exactly this environment (serving/main.ts for the model server).
@@ -11,14 +11,14 @@
  * environment than the pod's.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
-import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
 export interface PodTemplateEnv {
   /** Variable → value, as the container would see it (image defaults aside). */
   env: Record<string, string>;
   /** The pod template's annotations (the pin's ml.gitops/* among them). */
   annotations: Record<string, string>;
-  /** The Deployment's generation it was read at. */
+  /** The Deployment's (ReplicaSet's) generation it was read at. */
   generation: number;
 }
 
@@ -32,7 +32,38 @@ export async function readPodTemplateEnv(
 ): Promise<PodTemplateEnv> {
   const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
   const where = `Deployment ${namespace}/${deployment}, container ${container}`;
-  const spec = dep.spec?.template?.spec?.containers?.find((c) => c.name === container);
+  return {
+    ...(await templateEnv(kc, namespace, dep.spec?.template, container, where)),
+    generation: dep.metadata?.generation ?? 0,
+  };
+}
+
+/**
+ * The same for the pod template of a ReplicaSet (e.g. one of an Argo Rollouts
+ * Rollout, whose pods run the template its ReplicaSet was made from).
+ */
+export async function readReplicaSetTemplateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  replicaSet: string,
+  container: string,
+): Promise<PodTemplateEnv> {
+  const rs = await kc.makeApiClient(AppsV1Api).readNamespacedReplicaSet({ name: replicaSet, namespace });
+  const where = `ReplicaSet ${namespace}/${replicaSet}, container ${container}`;
+  return {
+    ...(await templateEnv(kc, namespace, rs.spec?.template, container, where)),
+    generation: rs.metadata?.generation ?? 0,
+  };
+}
+
+async function templateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  template: V1PodTemplateSpec | undefined,
+  container: string,
+  where: string,
+): Promise<Omit<PodTemplateEnv, 'generation'>> {
+  const spec = template?.spec?.containers?.find((c) => c.name === container);
   if (!spec) throw new Error(`${where}: no such container in the pod template`);
   const env: Record<string, string> = {};
   const core = kc.makeApiClient(CoreV1Api);
@@ -46,9 +77,5 @@ export async function readPodTemplateEnv(
     if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
     env[e.name] = e.value ?? '';
   }
-  return {
-    env,
-    annotations: dep.spec?.template?.metadata?.annotations ?? {},
-    generation: dep.metadata?.generation ?? 0,
-  };
+  return { env, annotations: template?.metadata?.annotations ?? {} };
 }

@@ -79,6 +79,11 @@ export interface RunningPrometheus {
     accept?: (s: VectorSample[]) => boolean,
     options?: { intervals?: number },
   ): Promise<VectorSample[]>;
+  /**
+   * Replace the scrape targets (the rules and intervals stay) and reload the
+   * configuration (POST /-/reload); resolves once Prometheus has taken it.
+   */
+  setTargets(targets: ScrapeTarget[]): Promise<void>;
   /** Everything Prometheus logged so far (for failure messages). */
   logs(): string;
   stop(): Promise<void>;
@@ -233,5 +238,29 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     }
   };
 
-  return { url, port, scrapeIntervalMs, evaluationIntervalMs, query, waitFor, logs: () => output, stop };
+  const setTargets = async (targets: ScrapeTarget[]): Promise<void> => {
+    await writeFile(configFile, prometheusConfig({ ...options, targets }, address));
+    const res = await fetch(`${url}/-/reload`, { method: 'POST' });
+    if (!res.ok) {
+      throw new ProjectError(
+        'UNAVAILABLE',
+        `Prometheus at ${url} refused the new configuration: ${res.status} ${await res.text()}`,
+        {
+          subject: configFile,
+        },
+      );
+    }
+  };
+
+  return {
+    url,
+    port,
+    scrapeIntervalMs,
+    evaluationIntervalMs,
+    query,
+    waitFor,
+    setTargets,
+    logs: () => output,
+    stop,
+  };
 }
