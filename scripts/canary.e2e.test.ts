@@ -48,6 +48,7 @@ import { findKustomize, runKustomize, writePin } from '../lib/gitops/index.ts';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { addCandidate, emptyLock, type Lock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
+import { loadCluster, makeSmokePng, verifyRollout } from '../lib/rollout/index.ts';
 import { readReplicaSetTemplateEnv } from '../lib/testing/pod-template.ts';
 import { needs, requirement } from '../lib/testing/services.ts';
 import {
@@ -270,6 +271,22 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
     };
   }
 
+  /** verify-rollout's library (no Argo CD Application here), against the server at `url`. */
+  const verify = (version: string, url: string, timeoutMs: number) =>
+    verifyRollout(
+      {
+        env: 'canary-e2e',
+        namespace: NS,
+        version,
+        skipApplication: true,
+        url,
+        image: makeSmokePng(),
+        timeoutMs,
+        pollMs: 500,
+      },
+      { cluster: loadCluster({ kubeconfig: state.kubeconfig }) },
+    );
+
   /** Wait for the Rollout to make a canary ReplicaSet other than `stable`; its hash. */
   async function canaryHash(stable: string): Promise<string> {
     let hash = '';
@@ -410,6 +427,15 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
       },
       120_000,
     );
+    // verify-rollout reads the Rollout that runs the Deployment's template: version 2 is rolled out.
+    const report = await verify(versions[1]!, url, 60_000);
+    expect(report.deployment).toMatchObject({
+      ok: true,
+      name: `${NS}/model-server (run by Rollout model-server)`,
+    });
+    expect(report.deployment.detail).toBe(
+      `phase Healthy, stable ${canary}, current ${canary}, 1 available, template version ${versions[1]}`,
+    );
     const old = servers.get(stable1)!;
     old.server.proc.kill('SIGTERM');
     await old.server.exited;
@@ -465,6 +491,15 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
           : `canary ${c?.spec?.replicas}, stable ${s?.spec?.replicas}/${s?.status?.availableReplicas}`;
       },
       120_000,
+    );
+    // verify-rollout of the pin (version 3) fails, naming the abort.
+    const failed = await verify(versions[2]!, url, 3000).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(ProjectError);
+    expect((failed as ProjectError).code).toBe('GATE_FAILED');
+    expect((failed as ProjectError).message).toMatch(
+      new RegExp(
+        `Deployment ${NS}/model-server \\(run by Rollout model-server\\): \\[waiting\\] phase Degraded, stable ${stable2}, current ${canary}, .*; aborted: `,
+      ),
     );
     // And the stable version still answers.
     const res = await fetch(`${stableUrl}/predict`, {
