@@ -11,6 +11,7 @@
  * that Prometheus, so every AnalysisRun is answered by real queries on real
  * servers.
  *
+ * 0. Argo Rollouts' CRDs are installed from its own files, its controller is healthy.
  * 1. The first revision becomes stable at once; Argo Rollouts scales the
  *    referenced Deployment to zero (workloadRef, scaleDown: onsuccess).
  * 2. A good canary (version 2: traffic, right answers in the feedback): every
@@ -30,17 +31,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
+  ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   type KubernetesObject,
+  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { applyObjects, ensureNamespace, parseManifests } from '../lib/cluster/kube.ts';
+import { applyObjects, ensureNamespace, parseManifests, readManifests } from '../lib/cluster/kube.ts';
 import { freePort } from '../lib/cluster/ports.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
-import { clusterDown, clusterUp } from '../lib/cluster/stack.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
 import type { ClusterState } from '../lib/cluster/state.ts';
 import { findClusterTools, findRolloutsTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
@@ -346,6 +349,31 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
 
   let stable1 = '';
   let stable2 = '';
+
+  test("up --with rollouts: Argo Rollouts' own CRDs installed as they are and Established; its controller healthy", async () => {
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    for (const file of findRolloutsTools().crds) {
+      for (const source of (await readManifests(file)) as V1CustomResourceDefinition[]) {
+        const name = source.metadata?.name as string;
+        const crd = await ext.readCustomResourceDefinition({ name });
+        expect({
+          name,
+          established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status,
+        }).toEqual({ name, established: 'True' });
+        // Every x-kubernetes-* schema field made it (client-node's model spells them xKubernetes...).
+        const count = (o: unknown) => JSON.stringify(o).split('"xKubernetes').length - 1;
+        expect({ name, xKubernetes: count(crd.spec.versions) }).toEqual({
+          name,
+          xKubernetes: count(source.spec.versions),
+        });
+      }
+    }
+    const status = await clusterStatus(state.dir);
+    expect(status?.components.find((c) => c.name === 'argo-rollouts-controller')).toMatchObject({
+      running: true,
+      healthy: true,
+    });
+  });
 
   test('the first revision becomes stable at once, and the referenced Deployment is scaled to zero', async () => {
     await deploy(versions[0]!);
