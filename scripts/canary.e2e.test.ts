@@ -19,7 +19,8 @@
  *    ReplicaSet becomes the stable one.
  * 3. A bad canary (version 3: people report its answers wrong through POST
  *    /feedback, live accuracy 0): the analysis fails, the rollout aborts, and
- *    the stable ReplicaSet (version 2) keeps its pods and keeps serving.
+ *    the stable ReplicaSet (version 2) keeps its pods and keeps serving; the
+ *    pin moved back to version 2 is Healthy at once (no steps, no analysis).
  *
  * Nothing here writes a status: every status is the controllers'. A new pin is
  * applied as Argo CD applies it: without /spec/replicas of the Deployment and
@@ -537,5 +538,23 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { version: string }).version).toBe(versions[1]);
+
+    // The way back (npm run rollback moves the pin back): the template is the stable
+    // ReplicaSet's again, so the Rollout is Healthy at once, with no steps and no analysis.
+    const runsBefore = (await analysisRunsOf(stable2)).map((r) => r.metadata?.name);
+    await deploy(versions[1]!);
+    await waitFor(
+      'the Rollout back on its stable ReplicaSet',
+      async () => {
+        const r = await readRollout();
+        return r.status?.phase === 'Healthy' && r.status.currentPodHash === stable2 && !r.status.abort
+          ? undefined
+          : `phase ${r.status?.phase} current ${r.status?.currentPodHash} abort ${r.status?.abort ?? false}`;
+      },
+      60_000,
+    );
+    expect((await readRollout()).status?.stableRS).toBe(stable2);
+    expect((await analysisRunsOf(stable2)).map((r) => r.metadata?.name)).toEqual(runsBefore);
+    expect((await verify(versions[1]!, stableUrl, 60_000)).ok).toBe(true);
   }, 420_000);
 });
