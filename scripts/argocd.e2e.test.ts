@@ -56,7 +56,7 @@ import {
 } from '../lib/rollout/index.ts';
 import { runSync } from '../lib/shell.ts';
 import { copyWorkingTree } from '../lib/testing/git-repos.ts';
-import { readPodTemplateEnv } from '../lib/testing/pod-template.ts';
+import { localPodEnv, readPodTemplateEnv } from '../lib/testing/pod-template.ts';
 import { inCI } from '../lib/testing/services.ts';
 import { startPrometheus } from '../monitoring/testing/prometheus.ts';
 import { writeFixtureArtifact } from '../serving/testing/fixture.ts';
@@ -158,13 +158,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     const template = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server');
     const port = await freePort();
     // The files the Downward API would project (the pin's model history), here under work/.
-    const local = { ...template.env };
-    for (const [path, text] of Object.entries(template.files)) {
-      const here = join(work, `${env}-${version}`, path);
-      await mkdir(dirname(here), { recursive: true });
-      await writeFile(here, text);
-      for (const [k, v] of Object.entries(local)) if (v === path) local[k] = here;
-    }
+    const local = await localPodEnv(template, join(work, `${env}-${version}`));
     // The pod's environment, image aside: only where it listens differs (8080 may be taken here).
     const server = spawnServer({ ...local, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
     servers.push(server);

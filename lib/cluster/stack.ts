@@ -3,7 +3,8 @@
  * kube-controller-manager, kube-scheduler, kwok (with a CPU node and a
  * GPU-like node), Redis, a Git server serving the repository, Argo CD's CRDs
  * and configuration from its own manifests, and Argo CD's repo-server,
- * application-controller and applicationset-controller, all on 127.0.0.1;
+ * application-controller and applicationset-controller, all on 127.0.0.1
+ * (and, when asked, Argo Rollouts' CRDs and controller);
  * `status` probes what `up` recorded; `down` stops exactly that.
  *
  * Each component is a local process started detached with its log in
@@ -22,6 +23,7 @@ import { gitCommonDir } from './git.ts';
 import {
   createKwokNodes,
   DEFAULT_NODES,
+  ensureNamespace,
   installArgoCd,
   installCrds,
   KWOK_NODE_ANNOTATION,
@@ -39,7 +41,7 @@ import {
   statePath,
   writeState,
 } from './state.ts';
-import { type ClusterTools, findClusterTools } from './tools.ts';
+import { type ClusterTools, findClusterTools, findRolloutsTools, type RolloutsTools } from './tools.ts';
 
 export interface UpOptions {
   /** State folder (created; must not hold a running cluster). */
@@ -61,12 +63,22 @@ export interface UpOptions {
   appResyncSeconds?: number;
   /** Resolved programs (default: findClusterTools()). */
   tools?: ClusterTools;
+  /**
+   * Also run Argo Rollouts (`up --with rollouts`): its CRDs from its own
+   * manifests/crds/ and its controller (scripts/setup.d/64-argo-rollouts.sh).
+   */
+  rollouts?: boolean;
+  /** Resolved Argo Rollouts programs (default: findRolloutsTools() when `rollouts`). */
+  rolloutsTools?: RolloutsTools;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Per-component readiness timeout (default 120 s; kube-apiserver's first start on 2 busy cores is slow). */
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
+
+/** The namespace of the Argo Rollouts controller (its install's). */
+export const ROLLOUTS_NAMESPACE = 'argo-rollouts';
 
 /** The loader that lets Node run the TypeScript Git server script (tsx, a dependency). */
 function tsxLoaderUrl(): string {
@@ -99,6 +111,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   const timeout = options.readyTimeoutMs ?? 120_000;
   const ns = options.argocdNamespace ?? 'argocd';
   const resync = options.appResyncSeconds ?? 120;
+  // Resolved before anything starts, so a missing build is named at once.
+  const rollouts = options.rollouts ? (options.rolloutsTools ?? findRolloutsTools(env)) : undefined;
   await checkNotRunning(dir);
   // Holds keys and the admin token: this user only.
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -129,6 +143,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     'appsetMetrics',
     'appsetProbe',
     'appsetWebhook',
+    'rolloutsMetrics',
+    'rolloutsHealthz',
   ]);
   const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, metricsPort, redisPort, gitPort } = ports;
   const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = ports;
@@ -452,6 +468,31 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
       { kind: 'http', url: `http://127.0.0.1:${appsetMetrics}/metrics` },
       argoEnv('argocd-applicationset-controller'),
     );
+
+    // 8. Argo Rollouts (optional): its CRDs, then its controller, which watches every
+    // namespace. POD_NAMESPACE is where it looks for its notification settings (none here).
+    if (rollouts) {
+      log("installing Argo Rollouts' CRDs");
+      await installCrds(kc, rollouts.crds, timeout);
+      await ensureNamespace(kc, ROLLOUTS_NAMESPACE);
+      const { rolloutsMetrics, rolloutsHealthz } = ports;
+      await start(
+        'argo-rollouts-controller',
+        rollouts.controller,
+        [
+          `--kubeconfig=${kubeconfig}`,
+          // Argo Rollouts binds both on every interface (controller/controller.go listenAddr "0.0.0.0:%d").
+          `--metricsport=${rolloutsMetrics}`,
+          `--healthzPort=${rolloutsHealthz}`,
+          '--leader-elect=false',
+          '--logformat=text',
+          '--loglevel=info',
+        ],
+        `0.0.0.0:${rolloutsMetrics} (metrics), :${rolloutsHealthz} (health)`,
+        { kind: 'http', url: `http://127.0.0.1:${rolloutsHealthz}/healthz` },
+        { POD_NAMESPACE: ROLLOUTS_NAMESPACE },
+      );
+    }
     await writeState(state);
     return state;
   } catch (e) {

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from '@jest/globals';
 import { ProjectError } from '../errors.ts';
 import {
+  ARGO_ROLLOUTS_VERSION,
   ARGOCD_VERSION,
   argocdDir,
   findClusterTools,
+  findRolloutsTools,
   KUBE_VERSION,
   KWOK_VERSION,
   kubeBinary,
@@ -24,6 +26,7 @@ describe('cluster tools', () => {
     expect(await setupDefault('63-prometheus-operator-crds.sh', 'PROMETHEUS_OPERATOR_VERSION')).toBe(
       PROMETHEUS_OPERATOR_VERSION,
     );
+    expect(await setupDefault('64-argo-rollouts.sh', 'ARGO_ROLLOUTS_VERSION')).toBe(ARGO_ROLLOUTS_VERSION);
   });
 
   test('the cache folders follow XDG_CACHE_HOME, as the set-up steps do', () => {
@@ -54,6 +57,15 @@ describe('cluster tools', () => {
     expect(message).toContain('Argo CD CRD application-crd');
     expect(message).toContain(
       `prometheus-operator CRD servicemonitors (/nonexistent/gitops-ml/prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}/crds/monitoring.coreos.com_servicemonitors.yaml): run \`bash scripts/setup.d/63-prometheus-operator-crds.sh\``,
+    );
+  });
+
+  test('Argo Rollouts (optional) names its set-up step when missing', () => {
+    expect(() => findRolloutsTools({ XDG_CACHE_HOME: '/nonexistent', PATH: '' })).toThrow(
+      `Argo Rollouts is missing:\n  rollouts-controller (/nonexistent/gitops-ml/argo-rollouts-${ARGO_ROLLOUTS_VERSION}/bin/rollouts-controller)`,
+    );
+    expect(() => findRolloutsTools({ XDG_CACHE_HOME: '/nonexistent', PATH: '' })).toThrow(
+      'run `bash scripts/setup.d/64-argo-rollouts.sh`',
     );
   });
 });

@@ -5,10 +5,12 @@
  */
 export {
   type ArgoApplication,
+  type ArgoRollout,
   type CheckResult,
   checkApplication,
   checkDeployment,
   checkPods,
+  checkRolloutOfDeployment,
   isPodReady,
   SERVER_CONTAINER,
   selectorToString,
