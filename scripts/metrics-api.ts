@@ -11,6 +11,7 @@ import { createServer } from 'node:https';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { isMain, parseCommand, runMain } from '../lib/cli.ts';
 import { createMetricsApiHandler, type PodSource } from '../lib/cluster/metrics-api.ts';
+import { servedUntilSignal } from '../lib/cluster/serve.ts';
 import { ProjectError } from '../lib/errors.ts';
 
 const COMMAND = {
@@ -64,15 +65,8 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
     );
     server.listen(port, '127.0.0.1', () => ok());
   });
-  const addr = server.address();
-  const url = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : port}`;
+  const { url, close } = servedUntilSignal(server, 'https', port);
   console.log(`serving metrics.k8s.io/v1beta1 for the pods of ${kc.getCurrentCluster()?.server} at ${url}`);
-  const close = () =>
-    new Promise<void>((ok) => {
-      server.close(() => ok());
-      server.closeAllConnections();
-    });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void close());
   return { url, close };
 }
 

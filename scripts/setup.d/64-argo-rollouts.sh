@@ -48,28 +48,9 @@ cd "$SRC"
 echo "building argo-rollouts $ARGO_ROLLOUTS_VERSION (cold: about 400 CPU seconds, 4 minutes on 2 idle cores)..."
 start=$(date +%s)
 go_module "$MOD@$ARGO_ROLLOUTS_VERSION"
-RGOMOD="$MOD_GOMOD"; RDIR="$MOD_DIR"; GO_DIRECTIVE="$MOD_GO"
+RDIR="$MOD_DIR"
 
-{
-  echo "module gitops-ml.local/argo-rollouts"
-  echo
-  echo "go ${GO_DIRECTIVE}"
-  echo
-  echo "require $MOD $ARGO_ROLLOUTS_VERSION"
-  echo
-  # Its replace directives, one per line, except those to a directory.
-  awk '
-    /^replace[[:space:]]*\($/ { block = 1; next }
-    block && /^\)/ { block = 0; next }
-    block { line = $0 }
-    !block && /^replace[[:space:]]/ { line = $0; sub(/^replace[[:space:]]+/, "", line) }
-    line != "" {
-      sub(/\/\/.*/, "", line); gsub(/^[[:space:]]+|[[:space:]]+$/, "", line)
-      if (line != "" && line !~ /=>[[:space:]]*\.\.?\//) print "replace " line
-      line = ""
-    }
-  ' "$RGOMOD"
-} > go.mod
+wrapper_go_mod gitops-ml.local/argo-rollouts "$MOD" "$ARGO_ROLLOUTS_VERSION" > go.mod
 
 # The version stamps its Makefile sets (utils/version).
 PKG=$MOD/utils/version
