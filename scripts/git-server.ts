@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { isMain, parseFlags, runMain } from '../lib/cli.ts';
 import { gitCommonDir } from '../lib/cluster/git.ts';
 import { createGitHttpHandler } from '../lib/cluster/git-server.ts';
-import { servedUntilSignal } from '../lib/cluster/serve.ts';
+import { serveOnLoopback } from '../lib/cluster/serve.ts';
 import { ProjectError } from '../lib/errors.ts';
 
 const USAGE = `usage: git-server [--repo <dir>] [--name <name>] [--port <n>] [--allow-push]
@@ -49,17 +49,7 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
       log: (line) => console.log(line),
     }),
   );
-  await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(
-        new ProjectError('UNAVAILABLE', `cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`, {
-          cause: e,
-        }),
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => ok());
-  });
-  const { url, close } = servedUntilSignal(server, 'http', port, `/${f.name}.git`);
+  const { url, close } = await serveOnLoopback(server, port, 'http', `/${f.name}.git`);
   console.log(`serving ${gitDir} at ${url}${f['allow-push'] ? ' (push allowed)' : ''}`);
   return { url, close };
 }

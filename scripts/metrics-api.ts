@@ -11,7 +11,7 @@ import { createServer } from 'node:https';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { isMain, parseCommand, runMain } from '../lib/cli.ts';
 import { createMetricsApiHandler, type PodSource } from '../lib/cluster/metrics-api.ts';
-import { servedUntilSignal } from '../lib/cluster/serve.ts';
+import { serveOnLoopback } from '../lib/cluster/serve.ts';
 import { ProjectError } from '../lib/errors.ts';
 
 const COMMAND = {
@@ -55,17 +55,7 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
     { cert, key },
     createMetricsApiHandler({ pods: podsFrom(kc), log: (line) => console.error(line) }),
   );
-  await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(
-        new ProjectError('UNAVAILABLE', `cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`, {
-          cause: e,
-        }),
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => ok());
-  });
-  const { url, close } = servedUntilSignal(server, 'https', port);
+  const { url, close } = await serveOnLoopback(server, port, 'https');
   console.log(`serving metrics.k8s.io/v1beta1 for the pods of ${kc.getCurrentCluster()?.server} at ${url}`);
   return { url, close };
 }

@@ -5,6 +5,7 @@
  * ends the process at once.
  */
 import type { Server } from 'node:http';
+import { ProjectError } from '../errors.ts';
 
 export interface Served {
   /** Where it listens: `<scheme>://127.0.0.1:<port><path>`. */
@@ -28,4 +29,24 @@ export function servedUntilSignal(
     });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void close());
   return { url, close };
+}
+
+/** Listen on 127.0.0.1:`port` (0: any free port), then as {@link servedUntilSignal}; UNAVAILABLE naming the port when it cannot. */
+export async function serveOnLoopback(
+  server: Server,
+  port: number,
+  scheme: 'http' | 'https',
+  path = '',
+): Promise<Served> {
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      fail(
+        new ProjectError('UNAVAILABLE', `cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`, {
+          cause: e,
+        }),
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => ok());
+  });
+  return servedUntilSignal(server, scheme, port, path);
 }

@@ -55,12 +55,8 @@ if [ "$done_" = 1 ]; then
   echo "argocd $ARGOCD_VERSION already built: $ARGOCD_CACHE/bin/argocd"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "go is required to build Argo CD (from the Go module proxy)" >&2; exit 1; }
-export GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-
 SRC="$ARGOCD_CACHE/src"
-rm -rf "$SRC"; mkdir -p "$SRC"
-cd "$SRC"
+go_build_dir "Argo CD" "$ARGOCD_GOTOOLCHAIN" "$SRC"
 
 echo "building argocd $ARGOCD_VERSION with $GOTOOLCHAIN (cold: about 1,150 CPU seconds, 11 minutes on 2 idle cores)..."
 start=$(date +%s)

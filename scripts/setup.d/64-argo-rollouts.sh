@@ -38,12 +38,8 @@ if [ -x "$ARGO_ROLLOUTS_CACHE/bin/rollouts-controller" ] && [ -f "$ARGO_ROLLOUTS
   echo "argo-rollouts $ARGO_ROLLOUTS_VERSION already built: $ARGO_ROLLOUTS_CACHE/bin/rollouts-controller"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "go is required to build Argo Rollouts (from the Go module proxy)" >&2; exit 1; }
-export GOTOOLCHAIN="${ARGO_ROLLOUTS_GOTOOLCHAIN:-local}" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-
 SRC="$ARGO_ROLLOUTS_CACHE/src"
-rm -rf "$SRC"; mkdir -p "$SRC"
-cd "$SRC"
+go_build_dir "Argo Rollouts" "${ARGO_ROLLOUTS_GOTOOLCHAIN:-local}" "$SRC"
 
 echo "building argo-rollouts $ARGO_ROLLOUTS_VERSION (cold: about 400 CPU seconds, 4 minutes on 2 idle cores)..."
 start=$(date +%s)

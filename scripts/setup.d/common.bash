@@ -88,3 +88,13 @@ wrapper_go_mod() {
     }
   ' "$MOD_GOMOD"
 }
+
+# go_build_dir WHAT TOOLCHAIN SRC: check that go is there, set the build
+# environment (GOTOOLCHAIN, module mode, no VCS stamps, static binaries), and
+# cd into a fresh SRC for a wrapper module.
+go_build_dir() {
+  command -v go >/dev/null 2>&1 || { echo "go is required to build $1 (from the Go module proxy)" >&2; return 1; }
+  export GOTOOLCHAIN="$2" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+  rm -rf "$3"; mkdir -p "$3"
+  cd "$3"
+}
