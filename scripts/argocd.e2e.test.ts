@@ -406,18 +406,36 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     expect(second.out).toContain(`/predict (${v2.url}/predict): [ok] answered model ${MODEL} version ${V2}`);
 
     // Everything in the cluster is at 2 now; a server still answering 1 is no rollout of 2.
-    const err = await verifyRollout(
-      {
-        env: 'dev',
-        version: V2,
-        revision: commit2,
-        url: v1.url,
-        image: makeSmokePng(),
-        timeoutMs: 3000,
-        pollMs: 500,
-      },
-      { cluster: loadCluster({ kubeconfig: state.kubeconfig }) },
-    ).catch((e: unknown) => e);
+    // The Application can turn Progressing again for a moment after a rollout (the HPA
+    // has no CPU sample of the new pod yet: manifests/argocd/argocd-cm.yaml), and then
+    // /predict is not tried; so wait until it is Healthy, and try again if it flipped.
+    const refusal = async (): Promise<unknown> => {
+      await waitFor(
+        'Application model-server-dev Healthy at the second promotion',
+        async () => {
+          const st = (await readApp('model-server-dev')).status;
+          return st?.health?.status === 'Healthy' && st.sync?.revision === commit2
+            ? undefined
+            : `health=${st?.health?.status} revision=${st?.sync?.revision}`;
+        },
+        120_000,
+      );
+      return verifyRollout(
+        {
+          env: 'dev',
+          version: V2,
+          revision: commit2,
+          url: v1.url,
+          image: makeSmokePng(),
+          timeoutMs: 3000,
+          pollMs: 500,
+        },
+        { cluster: loadCluster({ kubeconfig: state.kubeconfig }) },
+      ).catch((e: unknown) => e);
+    };
+    let err = await refusal();
+    for (let i = 0; i < 4 && String((err as Error)?.message).includes('[not tried]'); i++)
+      err = await refusal();
     expect(err).toBeInstanceOf(ProjectError);
     expect((err as ProjectError).code).toBe('GATE_FAILED');
     expect((err as Error).message).toContain(
