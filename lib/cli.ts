@@ -127,6 +127,32 @@ export async function runIfMain(
   if (isMain(importMetaUrl)) await runMain(() => main(process.argv.slice(2)));
 }
 
+/**
+ * A duration flag (`--soak 10m`) in milliseconds: `0`, a whole number of
+ * seconds (`90`), or units as Prometheus writes them, largest first
+ * (`1h30m`, `10m`, `45s`, `500ms`). USAGE naming the flag otherwise.
+ */
+export function parseDurationFlag(flag: string, value: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const parts = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text);
+  if (!parts || text === '') {
+    throw new ProjectError(
+      'USAGE',
+      `--${flag} ${JSON.stringify(value)} is not a duration: use e.g. 10m, 90s, 1h30m or a number of seconds`,
+      { subject: `--${flag}` },
+    );
+  }
+  const [, h, m, s, ms] = parts;
+  return (
+    Number(h ?? 0) * units.h! +
+    Number(m ?? 0) * units.m! +
+    Number(s ?? 0) * units.s! +
+    Number(ms ?? 0) * units.ms!
+  );
+}
+
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],

@@ -64,4 +64,12 @@ describe('layers', () => {
       expect([heavy, closure.has(heavy)]).toEqual([heavy, false]);
     }
   });
+
+  it('npm run promote (the pairedNonInferiority gate included) loads no TensorFlow', () => {
+    const closure = runtimeClosure(ROOT, 'scripts/promote.ts');
+    expect(closure.has('pipelines/promotion/gates.ts')).toBe(true);
+    expect(closure.has('lib/golden/stats.ts')).toBe(true);
+    const tf = [...closure].filter((m) => m.startsWith('@tensorflow/') || m.startsWith('training/'));
+    expect(tf).toEqual([]);
+  });
 });

@@ -14,6 +14,12 @@ export const PIN_ANNOTATIONS = {
   name: 'ml.gitops/model-name',
   version: 'ml.gitops/model-version',
   sha256: 'ml.gitops/model-sha256',
+  /**
+   * The model's pins and promotion history as JSON (lib/lock modelHistory),
+   * as of the environment's last promotion; manifests/base projects it into
+   * the server's SERVING_MODEL_HISTORY_FILE with the Downward API.
+   */
+  history: 'ml.gitops/model-history',
 } as const;
 
 /** The SERVING_MODEL_* variables of a pin, in the order the pin file writes them. */

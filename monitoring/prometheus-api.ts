@@ -115,18 +115,64 @@ export async function queryInstant(
 
 /** A label value as a PromQL string literal. */
 const literal = (s: string) => JSON.stringify(s);
+/** `s` as a regular expression that matches it literally (RE2 syntax). */
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The PromQL that selects the firing alerts among `names`. */
-export function firingAlertsQuery(names: readonly string[]): string {
-  const re = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-  return `ALERTS{alertstate="firing",alertname=~${literal(re)}}`;
+/** Which alert series count, beyond their names (label names as Prometheus allows them). */
+export interface AlertScope {
+  /** label → value the alert must carry, e.g. `{ namespace: 'ml-dev' }`. */
+  labels?: Record<string, string>;
+  /**
+   * label → value the alert must carry when it carries that label at all,
+   * e.g. `{ version: 'v5b0e2c41d7a9' }`: an alert about another version does
+   * not count, one that names no version (most are per namespace) does.
+   */
+  labelsIfPresent?: Record<string, string>;
 }
 
-/** The alerts among `names` that are firing now, one entry per alert series (its labels). */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * The PromQL that selects the firing alerts among `names`, within `scope`.
+ * A matcher `l=~"|v"` also matches a series without the label: Prometheus
+ * treats a missing label as the empty string
+ * (https://prometheus.io/docs/prometheus/latest/querying/basics/#instant-vector-selectors).
+ */
+export function firingAlertsQuery(names: readonly string[], scope: AlertScope = {}): string {
+  const matchers = [`alertstate="firing"`, `alertname=~${literal(names.map(escapeRe).join('|'))}`];
+  for (const [label, value] of Object.entries(scope.labels ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    matchers.push(`${checkLabel(label)}=${literal(value)}`);
+  }
+  for (const [label, value] of Object.entries(scope.labelsIfPresent ?? {}).sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
+    matchers.push(`${checkLabel(label)}=~${literal(`|${escapeRe(value)}`)}`);
+  }
+  return `ALERTS{${matchers.join(',')}}`;
+}
+
+function checkLabel(label: string): string {
+  if (!LABEL_NAME.test(label)) {
+    throw new ProjectError('INVALID', `"${label}" is not a Prometheus label name`, { subject: label });
+  }
+  return label;
+}
+
+/** The alerts among `names` that are firing now (within `scope`), one entry per alert series (its labels). */
 export async function firingAlerts(
   prom: PrometheusConfig,
   names: readonly string[],
-  options: QueryOptions = {},
+  options: QueryOptions & { scope?: AlertScope } = {},
 ): Promise<Record<string, string>[]> {
-  return (await queryInstant(prom, firingAlertsQuery(names), options)).map((s) => s.metric);
+  return (await queryInstant(prom, firingAlertsQuery(names, options.scope), options)).map((s) => s.metric);
+}
+
+/** One firing alert as a line: `Name (label=value, ...)`, the ALERTS bookkeeping labels left out. */
+export function describeAlert(labels: Record<string, string>): string {
+  const extra = Object.entries(labels)
+    .filter(([k]) => !['__name__', 'alertname', 'alertstate'].includes(k))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return `${labels.alertname}${extra ? ` (${extra})` : ''}`;
 }

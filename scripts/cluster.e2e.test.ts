@@ -14,13 +14,18 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
   ApiextensionsV1Api,
   AppsV1Api,
+  AutoscalingV2Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  Metrics,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1CustomResourceDefinition,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { applyObjects } from '../lib/cluster/kube.ts';
+import { applyObjects, readManifests } from '../lib/cluster/kube.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
 import { isRunning } from '../lib/cluster/process.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
@@ -104,6 +109,7 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
       'kube-controller-manager',
       'kube-scheduler',
       'kwok',
+      'metrics-api',
       'redis',
       'git-server',
       'argocd-repo-server',
@@ -219,23 +225,94 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
     );
   }, 300_000);
 
-  test("Argo CD's own CRDs are installed and Established", async () => {
+  test("Argo CD's and prometheus-operator's own CRDs are installed as they are, and Established", async () => {
     const ext = kc.makeApiClient(ApiextensionsV1Api);
-    for (const name of [
-      'applications.argoproj.io',
-      'applicationsets.argoproj.io',
-      'appprojects.argoproj.io',
-    ]) {
-      const crd = await ext.readCustomResourceDefinition({ name });
-      expect({
-        name,
-        established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status,
-      }).toEqual({
-        name,
-        established: 'True',
-      });
+    const installed = [
+      ...(tools as ClusterTools).argocdCrds,
+      ...(tools as ClusterTools).prometheusOperatorCrds,
+    ];
+    for (const file of installed) {
+      for (const source of (await readManifests(file)) as V1CustomResourceDefinition[]) {
+        const name = source.metadata?.name as string;
+        const crd = await ext.readCustomResourceDefinition({ name });
+        expect({
+          name,
+          established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status,
+        }).toEqual({ name, established: 'True' });
+        // Every schema field made it, x-kubernetes-int-or-string and
+        // x-kubernetes-preserve-unknown-fields included (a client that drops them
+        // gets a CRD that prunes or refuses what Argo CD writes).
+        // (Both sides are in @kubernetes/client-node's model, which spells them xKubernetes...)
+        const count = (o: unknown) => JSON.stringify(o).split('"xKubernetes').length - 1;
+        expect({ name, xKubernetes: count(crd.spec.versions) }).toEqual({
+          name,
+          xKubernetes: count(source.spec.versions),
+        });
+      }
+    }
+    for (const name of ['servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']) {
+      expect((await ext.readCustomResourceDefinition({ name })).spec.group).toBe('monitoring.coreos.com');
     }
   });
+
+  test('the resource metrics API answers through the aggregation layer with kwok usage, and an HPA can read it', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const pods = (await core.listNamespacedPod({ namespace: 'smoke', labelSelector: 'app=web' })).items;
+    const name = pods[0]?.metadata?.name as string;
+    await core.patchNamespacedPod(
+      {
+        name,
+        namespace: 'smoke',
+        body: {
+          metadata: {
+            annotations: { 'kwok.x-k8s.io/usage-cpu': '250m', 'kwok.x-k8s.io/usage-memory': '64Mi' },
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const metrics = new Metrics(kc);
+    const list = await metrics.getPodMetrics('smoke');
+    const byName = Object.fromEntries(list.items.map((m) => [m.metadata.name, m.containers]));
+    expect(byName[name]).toEqual([{ name: 'web', usage: { cpu: '250m', memory: '64Mi' } }]);
+    // The other pod reports kwok's defaults.
+    const other = pods[1]?.metadata?.name as string;
+    expect(byName[other]).toEqual([{ name: 'web', usage: { cpu: '1m', memory: '1Mi' } }]);
+    // The pods have no requests, so a utilization target cannot work; an AverageValue one can:
+    // 250m + 1m over two pods is 125.5m, over the 100m target, so the HPA scales up to 3.
+    const autoscaling = kc.makeApiClient(AutoscalingV2Api);
+    await autoscaling.createNamespacedHorizontalPodAutoscaler({
+      namespace: 'smoke',
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+          minReplicas: 2,
+          maxReplicas: 3,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: '100m' } },
+            },
+          ],
+        },
+      },
+    });
+    await waitFor(
+      'HPA smoke/web scaling on the metrics API',
+      async () => {
+        const h = await autoscaling.readNamespacedHorizontalPodAutoscaler({
+          name: 'web',
+          namespace: 'smoke',
+        });
+        const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive');
+        return active?.status === 'True' && h.status?.desiredReplicas === 3
+          ? undefined
+          : `ScalingActive ${active?.status} ${active?.message ?? ''}; desired ${h.status?.desiredReplicas}`;
+      },
+      120_000,
+    );
+  }, 180_000);
 
   test('an Application pointing at the loopback Git server syncs its manifest (repo-server + application-controller)', async () => {
     await applyObjects(kc, [

@@ -50,6 +50,10 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
       message: '--app-resync must be a whole number of seconds, got "0"',
     });
     await expect(main(['up', '--bogus'])).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(main(['up', '--with', 'rollouts,istio'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--with istio: unknown component; one of rollouts',
+    });
   });
 
   test('status and down on a folder where nothing was started say so; a foreign state file is refused by name', async () => {

@@ -2,7 +2,7 @@
  * cluster: the local Kubernetes + Argo CD stack on loopback, for people and
  * tests. See docs/cluster.md.
  *
- *   npm run cluster -- up [--dir .cache/cluster] [--repo .] [--allow-push]
+ *   npm run cluster -- up [--dir .cache/cluster] [--repo .] [--allow-push] [--with rollouts]
  *   npm run cluster -- status [--dir ...]
  *   npm run cluster -- down [--dir ...]
  */
@@ -29,7 +29,12 @@ options:
   --repo <dir>     repository the Git server serves (default: the current one)
   --name <name>    served at http://127.0.0.1:<port>/<name>.git (default repo)
   --allow-push     let the Git server accept git push
-  --app-resync <s> how often Argo CD re-reads Git, seconds (default 120)`;
+  --app-resync <s> how often Argo CD re-reads Git, seconds (default 120)
+  --with rollouts  also run Argo Rollouts (its CRDs and controller), for
+                   environments with manifests/components/canary`;
+
+/** What `--with` can add to the stack. */
+const OPTIONAL_COMPONENTS = ['rollouts'];
 
 const FLAGS = {
   dir: { type: 'string', default: join('.cache', 'cluster') },
@@ -37,6 +42,7 @@ const FLAGS = {
   name: { type: 'string', default: 'repo' },
   'allow-push': { type: 'boolean', default: false },
   'app-resync': { type: 'string', default: '120' },
+  with: { type: 'string', multiple: true },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -67,6 +73,9 @@ function summary(state: ClusterState): string {
     `kubeconfig: ${state.kubeconfig}   (export KUBECONFIG=${state.kubeconfig})`,
     `git:        ${state.git.url}   (serves ${state.git.gitDir})`,
     `argo cd:    namespace ${state.argocdNamespace}`,
+    ...(state.components.some((c) => c.name === 'argo-rollouts-controller')
+      ? ['rollouts:   Argo Rollouts controller (kubectl get rollouts,analysisruns -A)']
+      : []),
     `logs:       ${join(state.dir, 'logs')}`,
   ].join('\n');
 }
@@ -91,6 +100,14 @@ export async function main(argv: string[], log: (line: string) => void = console
       `--app-resync must be a whole number of seconds, got "${f['app-resync']}"`,
     );
 
+  const optional = (f.with ?? []).flatMap((w) => w.split(','));
+  const unknown = optional.filter((w) => !OPTIONAL_COMPONENTS.includes(w));
+  if (unknown.length > 0)
+    throw new ProjectError(
+      'USAGE',
+      `--with ${unknown.join(',')}: unknown component; one of ${OPTIONAL_COMPONENTS.join(', ')}`,
+    );
+
   if (verb === 'up') {
     const started = Date.now();
     const state = await clusterUp({
@@ -99,6 +116,7 @@ export async function main(argv: string[], log: (line: string) => void = console
       repoName: f.name,
       gitPush: f['allow-push'],
       appResyncSeconds: resync,
+      rollouts: optional.includes('rollouts'),
       log: (line) => log(`  ${line}`),
     });
     const status = await clusterStatus(state.dir);

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { isMain, parseFlags, runMain } from '../lib/cli.ts';
 import { gitCommonDir } from '../lib/cluster/git.ts';
 import { createGitHttpHandler } from '../lib/cluster/git-server.ts';
+import { serveOnLoopback } from '../lib/cluster/serve.ts';
 import { ProjectError } from '../lib/errors.ts';
 
 const USAGE = `usage: git-server [--repo <dir>] [--name <name>] [--port <n>] [--allow-push]
@@ -48,26 +49,8 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
       log: (line) => console.log(line),
     }),
   );
-  await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(
-        new ProjectError('UNAVAILABLE', `cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`, {
-          cause: e,
-        }),
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => ok());
-  });
-  const addr = server.address();
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : port}/${f.name}.git`;
+  const { url, close } = await serveOnLoopback(server, port, 'http', `/${f.name}.git`);
   console.log(`serving ${gitDir} at ${url}${f['allow-push'] ? ' (push allowed)' : ''}`);
-  // Also drop idle keep-alive connections, so that SIGTERM ends the process at once.
-  const close = () =>
-    new Promise<void>((ok) => {
-      server.close(() => ok());
-      server.closeAllConnections();
-    });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void close());
   return { url, close };
 }
 

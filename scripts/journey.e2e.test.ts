@@ -4,7 +4,7 @@
 // Actions gives the train job, the candidate in the lock on the branch, a merge,
 // promote to dev, render: the dev overlay pins the new version with its digests.
 // Then a second candidate that fails a gate is refused and nothing changes.
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/inde
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { readLock, readLockFrom } from '../lib/lock/index.ts';
 import { runSync } from '../lib/shell.ts';
+import { copyWorkingTree } from '../lib/testing/git-repos.ts';
 import { needs, tool } from '../lib/testing/services.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';
@@ -45,15 +46,7 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'journey-'));
   // The template as it is in the working tree (committed or not, never ignored files).
   const template = join(base, 'template');
-  const files = git(REPO_ROOT, 'ls-files', '-z', '--cached', '--others', '--exclude-standard')
-    .split('\0')
-    .filter(Boolean);
-  for (const file of files) {
-    await mkdir(dirname(join(template, file)), { recursive: true });
-    await copyFile(join(REPO_ROOT, file), join(template, file)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e; // deleted in the working tree, still in the index
-    });
-  }
+  await copyWorkingTree(REPO_ROOT, template);
   // The demo's gates ask for 90% accuracy; the tiny config here reaches far less, so
   // this fork starts with a dev gate it can pass (a reviewed change in a real fork).
   const gatesPath = join(template, 'environments/promotion-gates.json');
@@ -179,7 +172,7 @@ it('a candidate trained on a branch is merged, promoted to dev and rendered with
   ).toBe(0);
   expect(out.join('')).toContain(`pinned demo-classifier dev to version ${version} (was nothing)`);
   expect(git(fork, 'log', '-1', '--format=%s', 'origin/main')).toBe(
-    `promote demo-classifier@${version} to dev (gates: 4/4 passed)`,
+    `promote demo-classifier@${version} to dev (gates: 5/5 passed)`,
   );
   const lock = await readLockFrom(treeSource(gitRunner(fork), 'origin/main'), 'models.lock.json');
   const entry = lock.models['demo-classifier']!.versions[version]!;
@@ -227,7 +220,7 @@ it('a second candidate that fails a gate is refused: lock, pin file, HEAD and or
   }).catch((e: unknown) => e);
   expect(err).toMatchObject({ code: 'GATE_FAILED' });
   expect((err as Error).message).toContain(
-    `promotion of demo-classifier version ${version} to dev refused: 1 of 4 gate(s) failed:`,
+    `promotion of demo-classifier version ${version} to dev refused: 1 of 5 gate(s) failed:`,
   );
   expect((err as Error).message).toMatch(/ {2}- minMetric accuracy: expected >= 0\.99, got 0?\.?\d*/);
   expect(git(fork, 'rev-parse', 'HEAD')).toBe(head);

@@ -53,7 +53,16 @@ const COVERAGE: Coverage[] = [
   },
   { prefix: 'npm run promote -- --env', by: [['scripts/promote.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run rollback -- --env', by: [['scripts/promote.test.ts', 'rollbackMain']] },
-  { prefix: 'npm run verify-rollout -- --env', by: [['lib/rollout/verify.e2e.test.ts', "'--env'"]] },
+  {
+    prefix: 'npm run verify-rollout -- --env',
+    by: [['scripts/argocd.e2e.test.ts', "from './verify-rollout.ts'"]],
+  },
+  {
+    prefix: 'npm run verify-rollout -- --env dev --soak 10m --revert-on-failure',
+    by: [['scripts/argocd.e2e.test.ts', "'--revert-on-failure'"]],
+  },
+  { prefix: 'npm run revert -- --env', by: [['scripts/revert.e2e.test.ts', "'--reason-file'"]] },
+  { prefix: 'npm run sync -- --env prod', by: [['scripts/argocd.e2e.test.ts', "from './sync.ts'"]] },
   { prefix: 'npm run render', by: [['scripts/render.e2e.test.ts', "'--env'"]] },
   { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },
   { prefix: 'npm run cluster -- status', by: [['scripts/cluster.e2e.test.ts', "['status', '--dir'"]] },
@@ -70,12 +79,19 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
   {
+    prefix: "curl -s -H 'content-type: application/json' -d '{\"request_id\"",
+    by: [['serving/feedback-api.test.ts', '/feedback`']],
+  },
+  {
     prefix: 'kubectl apply -k manifests/ci-access',
     by: [['lib/gitops/rbac.e2e.test.ts', 'createNamespacedServiceAccountToken']],
   },
   {
     prefix: 'kubectl apply -k manifests/argocd',
-    by: [['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"]],
+    by: [
+      ['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"],
+      ['scripts/argocd.e2e.test.ts', "for (const dir of ['manifests/argocd', 'manifests/ci-access'])"],
+    ],
   },
   { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
   { prefix: 'bash scripts/setup.d/70-tfjs-native.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },

@@ -5,11 +5,15 @@
 # idempotent and caches under .cache/ (or ~/.cache), so a second run is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+total=$SECONDS
 echo "==> npm ci"
 npm ci --no-audit --no-fund
+echo "<== npm ci: $((SECONDS - total)) s"
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue
   echo "==> $step"
+  t=$SECONDS
   bash "$step"
+  echo "<== $step: $((SECONDS - t)) s"
 done
-echo "==> set-up done"
+echo "==> set-up done in $((SECONDS - total)) s"

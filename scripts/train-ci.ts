@@ -22,7 +22,8 @@ const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] 
   --config  training config (default training/configs/demo.json)
   --lock    the lock file to add the candidate to and commit (default models.lock.json)
   --out     artifact folder (default artifacts/<config name>-pr<number>)
-  --env     the environment the candidate is compared with (default prod)
+  --env     the environment whose pinned version (the champion) is scored on the golden set beside
+            the candidate and compared with (default prod)
 Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request, GITHUB_EVENT_PATH,
 GITHUB_REPOSITORY, GITHUB_TOKEN (and GITHUB_API_URL / GITHUB_STEP_SUMMARY as Actions sets them).
 TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml sets tensorflow-gpu on

@@ -321,7 +321,7 @@ async function pinFromLock(
 async function historyFromFile(
   file: string,
   readText: (p: string) => Promise<string>,
-): Promise<ModelHistory> {
+): Promise<ModelHistory | undefined> {
   let text: string;
   try {
     text = await readText(file);
@@ -335,6 +335,9 @@ async function historyFromFile(
       },
     );
   }
+  // A pod from a pin written before the ml.gitops/model-history annotation
+  // existed: the Downward API projects the missing annotation as an empty file.
+  if (text.trim() === '') return undefined;
   return validateModelHistory(parseJsonText(text, file), file);
 }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { GOLDEN_FILE, type GoldenEvaluation } from '../lib/golden/index.ts';
 import {
   compileValidator,
   listFiles,
@@ -55,6 +56,8 @@ export interface ArtifactContents {
   training: unknown;
   confusionMatrixPng: Uint8Array;
   learningCurvesPng: Uint8Array;
+  /** golden.json: the predictions on the golden set (optional: only with a `golden` config). */
+  golden?: GoldenEvaluation;
 }
 
 const validateDigests = compileValidator<ArtifactDigests>({
@@ -130,6 +133,7 @@ export async function writeArtifact(
     await writeJsonAtomic(join(tmp, 'training.json'), c.training);
     await writeFileAtomic(join(tmp, 'confusion-matrix.png'), c.confusionMatrixPng);
     await writeFileAtomic(join(tmp, 'learning-curves.png'), c.learningCurvesPng);
+    if (c.golden) await writeJsonAtomic(join(tmp, GOLDEN_FILE), c.golden);
     const digests = await computeDigests(tmp);
     await writeJsonAtomic(join(tmp, DIGESTS_FILE), digests);
     await rm(target, { recursive: true, force: true });
@@ -232,7 +236,8 @@ export async function verifyArtifact(dir: string, opts: VerifyOptions = {}): Pro
 }
 
 /** A loaded, verified artifact: its contents except the plots, with where it is and its digests. */
-export interface Artifact extends Omit<ArtifactContents, 'confusionMatrixPng' | 'learningCurvesPng'> {
+export interface Artifact
+  extends Omit<ArtifactContents, 'confusionMatrixPng' | 'learningCurvesPng' | 'golden'> {
   dir: string;
   digests: ArtifactDigests;
 }

@@ -73,6 +73,30 @@ export interface TrainingSection {
   earlyStopping: EarlyStoppingConfig;
 }
 
+/**
+ * The golden evaluation set: fixed examples, pinned by digest, that every
+ * candidate and the champion (the version pinned in prod) are scored on in
+ * the same run, so the PR comment and the promotion gate compare them on the
+ * same data (training/golden.ts, docs/promotion.md). For the demo generated
+ * deterministically; for real data an image folder behind a data pointer.
+ */
+export interface GoldenConfig {
+  /** The golden set's name, shown in the PR comment. */
+  name: string;
+  /** `sha256:<hex>`: its dataset digest (training/data/digest.ts); what is generated or fetched must match. */
+  digest: string;
+  kind: 'generated' | 'image-folder';
+  /** Where it is generated or extracted. */
+  path: string;
+  /** image-folder: the data pointer of its archive (data/<name>.json). */
+  pointer?: string;
+  /** generated: the generator's seed, images per class, side, channels. */
+  seed?: number;
+  perClass?: number;
+  size?: number;
+  channels?: 1 | 3;
+}
+
 export interface TrainingConfig {
   /** The model name, as in models.lock.json ("demo-classifier"). */
   name: string;
@@ -84,6 +108,8 @@ export interface TrainingConfig {
   model: ModelConfig;
   augmentation: AugmentationConfig;
   training: TrainingSection;
+  /** The golden evaluation set; absent: no paired comparison (the promotion gate pairedNonInferiority then fails). */
+  golden?: GoldenConfig;
 }
 
 const int = (minimum: number, maximum?: number) => ({
@@ -145,6 +171,22 @@ export const trainingConfigSchema = {
       additionalProperties: false,
       required: ['enabled', 'crop', 'flip'],
       properties: { enabled: { type: 'boolean' }, crop: int(0, 64), flip: { type: 'boolean' } },
+    },
+    golden: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'digest', 'kind', 'path'],
+      properties: {
+        name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' },
+        digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+        kind: { enum: ['generated', 'image-folder'] },
+        path: { type: 'string', minLength: 1 },
+        pointer: { type: 'string', pattern: '\\.json$' },
+        seed: int(0, 2 ** 31 - 1),
+        perClass: int(1, 100000),
+        size: int(8, 256),
+        channels: { enum: [1, 3] },
+      },
     },
     training: {
       type: 'object',

@@ -9,6 +9,7 @@ export * from './checkpoint.ts';
 export * from './config.ts';
 export * from './data/index.ts';
 export * from './evaluate.ts';
+export * from './golden.ts';
 export * from './loop.ts';
 export * from './model-io.ts';
 export * from './models.ts';

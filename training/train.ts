@@ -25,6 +25,7 @@ import {
   classificationMetrics,
   predictProbabilities,
 } from './evaluate.ts';
+import { type ChampionScore, type GoldenSet, goldenEvaluation, predictGolden } from './golden.ts';
 import {
   type ArrayData,
   type EpochMetrics,
@@ -61,6 +62,11 @@ export interface TrainOptions extends ProgressOptions {
   now?: () => Date;
   /** Fetch for a data pointer's archive (tests). */
   fetch?: typeof fetch;
+  /**
+   * Score the trained model on this golden set and write golden.json, with
+   * the champion's predictions on the same set (scored by the caller).
+   */
+  golden?: { set: GoldenSet; champion?: ChampionScore };
 }
 
 export interface TrainResult {
@@ -222,6 +228,21 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
         loss: lossAndAccuracy(testProbs, testData.labels, numClasses).loss,
       },
     );
+    let golden: ReturnType<typeof goldenEvaluation> | undefined;
+    if (options.golden) {
+      const { set, champion } = options.golden;
+      const predicted = predictGolden(model, spec, dataset.labels, set, config.training.batchSize);
+      golden = goldenEvaluation(set, predicted, champion);
+      const right = predicted.filter((p, i) => p === set.items[i]?.label).length;
+      log(
+        `golden set ${set.name}: ${set.items.length} examples, accuracy ${(right / set.items.length).toFixed(4)}` +
+          (golden.champion
+            ? `; champion ${golden.champion.version} scored too`
+            : golden.championNote
+              ? `; ${golden.championNote}`
+              : ''),
+      );
+    }
     const validationProbs = predictProbabilities(
       model,
       validationData.x,
@@ -272,6 +293,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
         training: record,
         confusionMatrixPng: renderConfusionMatrix(metrics, `${title}, test split`),
         learningCurvesPng: renderLearningCurves(loop.history, loop.bestEpoch, title),
+        ...(golden ? { golden } : {}),
       },
       { overwrite: options.overwrite },
     );

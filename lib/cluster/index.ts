@@ -5,7 +5,9 @@
  */
 export { gitCommonDir, revParse } from './git.ts';
 export { createGitHttpHandler, type GitHttpOptions } from './git-server.ts';
-export { applyObjects, DEFAULT_NODES, type KwokNodeSpec, readManifests } from './kube.ts';
+export { applyObjects, DEFAULT_NODES, type KwokNodeSpec, parseManifests, readManifests } from './kube.ts';
+export { createMetricsApiHandler, type PodSource, podMetricsOf } from './metrics-api.ts';
+export { freePort, freePorts } from './ports.ts';
 export {
   type ComponentStatus,
   clusterDown,

@@ -9,11 +9,13 @@ import { readFile } from 'node:fs/promises';
 import {
   ApiException,
   ApiextensionsV1Api,
+  ApiregistrationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  loadAllYaml,
   PatchStrategy,
   type V1Node,
 } from '@kubernetes/client-node';
@@ -26,20 +28,29 @@ export const FIELD_MANAGER = 'gitops-ml-cluster';
 /** kwok manages the nodes carrying this annotation (its --manage-nodes-with-annotation-selector). */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-/** Read the YAML documents of a file (empty documents dropped); a parse error names the file. */
+/**
+ * Read the YAML documents of a file (empty documents dropped); a parse error
+ * names the file. Built-in kinds come back in @kubernetes/client-node's model
+ * shape (its loadAllYaml), which is what {@link applyObjects} serializes from:
+ * a plain JSON-shaped CustomResourceDefinition would lose every
+ * `x-kubernetes-*` schema field on the way (the model calls them
+ * `xKubernetesIntOrString`...), and the API server would refuse or prune.
+ */
 export async function readManifests(path: string): Promise<KubernetesObject[]> {
-  const text = await readFile(path, 'utf8');
-  const docs = parseAllDocuments(text);
-  const out: KubernetesObject[] = [];
-  for (const doc of docs) {
+  return parseManifests(await readFile(path, 'utf8'), path);
+}
+
+/** {@link readManifests} of YAML text (`where` names it in errors: a file, "kustomize build x"). */
+export function parseManifests(text: string, where: string): KubernetesObject[] {
+  for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0)
-      throw new ProjectError('INVALID', `${path}: not valid YAML: ${doc.errors[0]?.message}`, {
-        subject: path,
+      throw new ProjectError('INVALID', `${where}: not valid YAML: ${doc.errors[0]?.message}`, {
+        subject: where,
       });
-    const obj = doc.toJS() as KubernetesObject | null;
-    if (obj && typeof obj === 'object' && obj.kind) out.push(obj);
   }
-  return out;
+  return loadAllYaml(text).filter(
+    (obj): obj is KubernetesObject => !!obj && typeof obj === 'object' && 'kind' in obj && !!obj.kind,
+  );
 }
 
 /** Server-side apply, taking ownership of conflicting fields (this tool owns what it applies). */
@@ -84,6 +95,69 @@ export async function waitCrdsEstablished(kc: KubeConfig, names: string[], timeo
       timeoutMs,
     );
   }
+}
+
+/**
+ * Apply the CustomResourceDefinitions in `files` (only CRDs: anything else is
+ * refused before anything is applied) and wait until each is Established.
+ * Resolves to their names.
+ */
+export async function installCrds(kc: KubeConfig, files: string[], timeoutMs: number): Promise<string[]> {
+  const crds = (await Promise.all(files.map(readManifests))).flat();
+  if (!crds.every((c) => c.kind === 'CustomResourceDefinition'))
+    throw new ProjectError('INVALID', `${files.join(', ')}: expected only CustomResourceDefinitions`);
+  await applyObjects(kc, crds);
+  const names = crds.map((c) => c.metadata?.name as string);
+  await waitCrdsEstablished(kc, names, timeoutMs);
+  return names;
+}
+
+/**
+ * Register the metrics API server on 127.0.0.1:`port` (lib/cluster/metrics-api.ts)
+ * as the APIService `v1beta1.metrics.k8s.io`, and wait until the aggregator
+ * reports it Available. The APIService points at a Service of type
+ * ExternalName whose name is 127.0.0.1: the aggregator dials an ExternalName
+ * Service's name directly (k8s.io/apiserver/pkg/util/proxy ResolveCluster),
+ * where a ClusterIP would need a kube-proxy this cluster does not run. The
+ * aggregator checks the server's certificate against the Service's DNS name,
+ * which a loopback certificate cannot carry: hence insecureSkipTLSVerify, on
+ * loopback only.
+ */
+export async function registerMetricsApi(kc: KubeConfig, port: number, timeoutMs: number): Promise<void> {
+  const name = 'v1beta1.metrics.k8s.io';
+  await applyObjects(kc, [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'metrics-api', namespace: 'kube-system' },
+      spec: { type: 'ExternalName', externalName: '127.0.0.1' },
+    } as KubernetesObject,
+    {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name },
+      spec: {
+        group: 'metrics.k8s.io',
+        version: 'v1beta1',
+        groupPriorityMinimum: 100,
+        versionPriority: 100,
+        insecureSkipTLSVerify: true,
+        service: { namespace: 'kube-system', name: 'metrics-api', port },
+      },
+    } as KubernetesObject,
+  ]);
+  const api = kc.makeApiClient(ApiregistrationV1Api);
+  await waitFor(
+    `APIService ${name}`,
+    async () => {
+      const svc = await api.readAPIService({ name });
+      const available = svc.status?.conditions?.find((c) => c.type === 'Available');
+      return available?.status === 'True'
+        ? undefined
+        : `not Available: ${available?.reason ?? ''} ${available?.message ?? ''}`.trim();
+    },
+    timeoutMs,
+  );
 }
 
 /** One simulated node. */
@@ -184,13 +258,7 @@ export async function installArgoCd(
   namespace: string,
   timeoutMs: number,
 ): Promise<{ crds: string[]; config: string[] }> {
-  const crds = (await Promise.all(files.crds.map(readManifests))).flat();
-  if (!crds.every((c) => c.kind === 'CustomResourceDefinition'))
-    throw new ProjectError('INVALID', `${files.crds.join(', ')}: expected only CustomResourceDefinitions`);
-  await applyObjects(kc, crds);
-  const crdNames = crds.map((c) => c.metadata?.name as string);
-  await waitCrdsEstablished(kc, crdNames, timeoutMs);
-
+  const crdNames = await installCrds(kc, files.crds, timeoutMs);
   await ensureNamespace(kc, namespace);
   const config = (await readManifests(files.install))
     .filter((o) => o.kind === 'ConfigMap' || o.kind === 'Secret')

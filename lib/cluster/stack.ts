@@ -3,7 +3,8 @@
  * kube-controller-manager, kube-scheduler, kwok (with a CPU node and a
  * GPU-like node), Redis, a Git server serving the repository, Argo CD's CRDs
  * and configuration from its own manifests, and Argo CD's repo-server,
- * application-controller and applicationset-controller, all on 127.0.0.1;
+ * application-controller and applicationset-controller, all on 127.0.0.1
+ * (and, when asked, Argo Rollouts' CRDs and controller);
  * `status` probes what `up` recorded; `down` stops exactly that.
  *
  * Each component is a local process started detached with its log in
@@ -13,7 +14,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,10 +23,14 @@ import { gitCommonDir } from './git.ts';
 import {
   createKwokNodes,
   DEFAULT_NODES,
+  ensureNamespace,
   installArgoCd,
+  installCrds,
   KWOK_NODE_ANNOTATION,
   type KwokNodeSpec,
+  registerMetricsApi,
 } from './kube.ts';
+import { freePorts } from './ports.ts';
 import { type Probe, probe, waitReady } from './probe.ts';
 import { isRunning, startDaemon, stopDaemon } from './process.ts';
 import {
@@ -37,7 +41,7 @@ import {
   statePath,
   writeState,
 } from './state.ts';
-import { type ClusterTools, findClusterTools } from './tools.ts';
+import { type ClusterTools, findClusterTools, findRolloutsTools, type RolloutsTools } from './tools.ts';
 
 export interface UpOptions {
   /** State folder (created; must not hold a running cluster). */
@@ -59,6 +63,13 @@ export interface UpOptions {
   appResyncSeconds?: number;
   /** Resolved programs (default: findClusterTools()). */
   tools?: ClusterTools;
+  /**
+   * Also run Argo Rollouts (`up --with rollouts`): its CRDs from its own
+   * manifests/crds/ and its controller (scripts/setup.d/64-argo-rollouts.sh).
+   */
+  rollouts?: boolean;
+  /** Resolved Argo Rollouts programs (default: findRolloutsTools() when `rollouts`). */
+  rolloutsTools?: RolloutsTools;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Per-component readiness timeout (default 120 s; kube-apiserver's first start on 2 busy cores is slow). */
@@ -66,31 +77,15 @@ export interface UpOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** A free port on 127.0.0.1 per name, all held open together so that none repeats. */
-async function freePorts<K extends string>(names: K[]): Promise<Record<K, number>> {
-  const servers = await Promise.all(
-    names.map(
-      () =>
-        new Promise<import('node:net').Server>((ok, fail) => {
-          const s = createServer();
-          s.once('error', fail);
-          s.listen(0, '127.0.0.1', () => ok(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    return typeof a === 'object' && a ? a.port : 0;
-  });
-  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
-  return Object.fromEntries(names.map((name, i) => [name, ports[i]])) as Record<K, number>;
-}
+/** The namespace of the Argo Rollouts controller (its install's). */
+export const ROLLOUTS_NAMESPACE = 'argo-rollouts';
 
 /** The loader that lets Node run the TypeScript Git server script (tsx, a dependency). */
 function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 const GIT_SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/git-server.ts', import.meta.url));
+const METRICS_API_SCRIPT = fileURLToPath(new URL('../../scripts/metrics-api.ts', import.meta.url));
 
 /** Refuse to start over a running cluster; clear a stopped one's leftovers. */
 async function checkNotRunning(dir: string): Promise<void> {
@@ -115,6 +110,9 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   const dir = resolve(options.dir);
   const timeout = options.readyTimeoutMs ?? 120_000;
   const ns = options.argocdNamespace ?? 'argocd';
+  const resync = options.appResyncSeconds ?? 120;
+  // Resolved before anything starts, so a missing build is named at once.
+  const rollouts = options.rollouts ? (options.rolloutsTools ?? findRolloutsTools(env)) : undefined;
   await checkNotRunning(dir);
   // Holds keys and the admin token: this user only.
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -128,24 +126,28 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   await mkdir(logs, { recursive: true });
   await mkdir(pki, { recursive: true, mode: 0o700 });
 
-  const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, redisPort, gitPort } = await freePorts([
+  // One call: the ports are held open together, so no two components get the same one.
+  const ports = await freePorts([
     'etcdPort',
     'etcdPeer',
     'apiPort',
     'cmPort',
     'schedPort',
     'kwokPort',
+    'metricsPort',
     'redisPort',
     'gitPort',
-  ]);
-  const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = await freePorts([
     'repoPort',
     'repoMetrics',
     'appMetrics',
     'appsetMetrics',
     'appsetProbe',
     'appsetWebhook',
+    'rolloutsMetrics',
+    'rolloutsHealthz',
   ]);
+  const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, metricsPort, redisPort, gitPort } = ports;
+  const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = ports;
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, 'kubeconfig');
   const token = randomBytes(24).toString('hex');
@@ -229,6 +231,13 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
         '--service-cluster-ip-range=10.96.0.0/16',
         '--enable-priority-and-fairness=false',
+        // Watches straight from etcd. Through the watch cache, kwok's watches end at
+        // once with "a watch stream was requested by the client but the required
+        // storage feature RequestWatchProgress is disabled" (the cache needs etcd's
+        // progress notifications, which Debian's etcd 3.4.23 lacks), and kwok sees a
+        // pod only at its next relist: 5 to 55 s before a pod turned Running, measured;
+        // without the cache, under 0.3 s.
+        '--watch-cache=false',
         '--profiling=false',
         '--v=0',
       ],
@@ -313,6 +322,28 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     log(`registering kwok nodes ${nodes.map((n) => n.name).join(', ')}`);
     await createKwokNodes(kc, nodes, timeout);
 
+    // 4b. The resource metrics API of the kwok pods (lib/cluster/metrics-api.ts), which
+    // HorizontalPodAutoscalers read, behind the aggregation layer. It serves with the
+    // API server's own self-signed loopback certificate.
+    const metricsUrl = `https://127.0.0.1:${metricsPort}`;
+    await start(
+      'metrics-api',
+      process.execPath,
+      [
+        '--import',
+        tsxLoaderUrl(),
+        METRICS_API_SCRIPT,
+        `--kubeconfig=${kubeconfig}`,
+        `--cert=${apiCert}`,
+        `--key=${join(pki, 'apiserver', 'apiserver.key')}`,
+        `--port=${metricsPort}`,
+      ],
+      metricsUrl,
+      { kind: 'http', url: `${metricsUrl}/healthz`, ca },
+    );
+    log('registering the APIService v1beta1.metrics.k8s.io');
+    await registerMetricsApi(kc, metricsPort, timeout);
+
     // 5. Redis (Argo CD's cache), with a password as Argo CD's own install sets one.
     // The password goes in a 0600 config file, not on the command line (where `ps` shows it).
     await mkdir(join(dir, 'redis'), { recursive: true, mode: 0o700 });
@@ -356,6 +387,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     // 7. Argo CD: CRDs and configuration from its own manifests, then its controllers.
     log(`installing Argo CD CRDs and configuration into namespace ${ns}`);
     await installArgoCd(kc, { crds: tools.argocdCrds, install: tools.argocdInstall }, ns, timeout);
+    log("installing prometheus-operator's CRDs");
+    await installCrds(kc, tools.prometheusOperatorCrds, timeout);
     const argoData = join(dir, 'argocd');
     for (const sub of ['tmp', 'home', 'tls', 'ssh', 'gpg/keys', 'gpg/source'])
       await mkdir(join(argoData, sub), { recursive: true, mode: 0o700 });
@@ -391,6 +424,10 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         '--logformat=text',
         '--loglevel=info',
         '--parallelismlimit=2',
+        // How long a resolved revision (HEAD → commit) is reused: as long as the
+        // controller waits between two reads of Git (Argo CD's defaults: 3 min and
+        // 2 min; a Git webhook, which this stack does not have, refreshes at once).
+        `--revision-cache-expiration=${resync}s`,
       ],
       `127.0.0.1:${repoPort}`,
       { kind: 'http', url: `http://127.0.0.1:${repoMetrics}/healthz` },
@@ -405,7 +442,7 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
         `--repo-server=127.0.0.1:${repoPort}`,
         // Argo CD binds this port on every interface (controller/appcontroller.go); nothing else of it listens.
         `--metrics-port=${appMetrics}`,
-        `--app-resync=${options.appResyncSeconds ?? 120}`,
+        `--app-resync=${resync}`,
         '--status-processors=4',
         '--operation-processors=2',
       ],
@@ -431,6 +468,31 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
       { kind: 'http', url: `http://127.0.0.1:${appsetMetrics}/metrics` },
       argoEnv('argocd-applicationset-controller'),
     );
+
+    // 8. Argo Rollouts (optional): its CRDs, then its controller, which watches every
+    // namespace. POD_NAMESPACE is where it looks for its notification settings (none here).
+    if (rollouts) {
+      log("installing Argo Rollouts' CRDs");
+      await installCrds(kc, rollouts.crds, timeout);
+      await ensureNamespace(kc, ROLLOUTS_NAMESPACE);
+      const { rolloutsMetrics, rolloutsHealthz } = ports;
+      await start(
+        'argo-rollouts-controller',
+        rollouts.controller,
+        [
+          `--kubeconfig=${kubeconfig}`,
+          // Argo Rollouts binds both on every interface (controller/controller.go listenAddr "0.0.0.0:%d").
+          `--metricsport=${rolloutsMetrics}`,
+          `--healthzPort=${rolloutsHealthz}`,
+          '--leader-elect=false',
+          '--logformat=text',
+          '--loglevel=info',
+        ],
+        `0.0.0.0:${rolloutsMetrics} (metrics), :${rolloutsHealthz} (health)`,
+        { kind: 'http', url: `http://127.0.0.1:${rolloutsHealthz}/healthz` },
+        { POD_NAMESPACE: ROLLOUTS_NAMESPACE },
+      );
+    }
     await writeState(state);
     return state;
   } catch (e) {

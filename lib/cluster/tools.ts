@@ -16,6 +16,11 @@ export const KUBE_VERSION = 'v1.34.4';
 export const KWOK_VERSION = 'v0.8.0';
 /** scripts/setup.d/62-argocd.sh: Argo CD's multi-call binary, its manifests, and kustomize. */
 export const ARGOCD_VERSION = 'v3.6.1';
+/** scripts/setup.d/63-prometheus-operator-crds.sh: prometheus-operator's CRDs (nothing built). */
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+
+/** scripts/setup.d/64-argo-rollouts.sh: Argo Rollouts' controller and its CRDs (optional: `up --with rollouts`). */
+export const ARGO_ROLLOUTS_VERSION = 'v1.8.5';
 
 /** ~/.cache/gitops-ml, or $XDG_CACHE_HOME/gitops-ml. */
 export function toolCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,6 +37,28 @@ export function kwokDir(env: NodeJS.ProcessEnv = process.env): string {
 export function argocdDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(toolCacheDir(env), `argocd-${ARGOCD_VERSION}`);
 }
+
+export function prometheusOperatorDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(toolCacheDir(env), `prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`);
+}
+
+export function argoRolloutsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(toolCacheDir(env), `argo-rollouts-${ARGO_ROLLOUTS_VERSION}`);
+}
+
+/** The CRDs of prometheus-operator the stack installs: every file of its example/prometheus-operator-crd/. */
+const PROMETHEUS_OPERATOR_CRDS = [
+  'alertmanagerconfigs',
+  'alertmanagers',
+  'podmonitors',
+  'probes',
+  'prometheusagents',
+  'prometheuses',
+  'prometheusrules',
+  'scrapeconfigs',
+  'servicemonitors',
+  'thanosrulers',
+];
 
 /** Path of kube-apiserver (or another control-plane binary) as 60-kubernetes.sh builds it. */
 export function kubeBinary(
@@ -59,6 +86,8 @@ export interface ClusterTools {
   /** Argo CD's own manifests/crds/*.yaml and manifests/install.yaml. */
   argocdCrds: string[];
   argocdInstall: string;
+  /** prometheus-operator's CRDs (ServiceMonitor, PrometheusRule, ...), one file each. */
+  prometheusOperatorCrds: string[];
 }
 
 function executable(path: string): boolean {
@@ -126,6 +155,13 @@ export function findClusterTools(env: NodeJS.ProcessEnv = process.env): ClusterT
       file(`Argo CD CRD ${c}`, join(manifests, 'crds', `${c}.yaml`), '62-argocd.sh'),
     ),
     argocdInstall: file('Argo CD install.yaml', join(manifests, 'install.yaml'), '62-argocd.sh'),
+    prometheusOperatorCrds: PROMETHEUS_OPERATOR_CRDS.map((c) =>
+      file(
+        `prometheus-operator CRD ${c}`,
+        join(prometheusOperatorDir(env), 'crds', `monitoring.coreos.com_${c}.yaml`),
+        '63-prometheus-operator-crds.sh',
+      ),
+    ),
   };
   need('kustomize (for argocd-repo-server)', join(argocdBin, 'kustomize'), '62-argocd.sh');
   need(
@@ -144,4 +180,48 @@ export function findClusterTools(env: NodeJS.ProcessEnv = process.env): ClusterT
     );
   }
   return tools;
+}
+
+/** What the optional Argo Rollouts component of the stack runs and installs. */
+export interface RolloutsTools {
+  /** cmd/rollouts-controller. */
+  controller: string;
+  /** Every file of Argo Rollouts' manifests/crds/ (Rollout, AnalysisTemplate, AnalysisRun, ...). */
+  crds: string[];
+}
+
+/** Argo Rollouts' CRD files, as its manifests/crds/kustomization.yaml lists them. */
+export const ARGO_ROLLOUTS_CRDS = [
+  'rollout-crd',
+  'experiment-crd',
+  'analysis-run-crd',
+  'analysis-template-crd',
+  'cluster-analysis-template-crd',
+];
+
+/**
+ * Resolve the Argo Rollouts controller and CRDs; throws one NOT_FOUND error
+ * naming what is missing and the set-up step that provides it.
+ */
+export function findRolloutsTools(env: NodeJS.ProcessEnv = process.env): RolloutsTools {
+  const dir = argoRolloutsDir(env);
+  const controller = join(dir, 'bin', 'rollouts-controller');
+  const crds = ARGO_ROLLOUTS_CRDS.map((c) => join(dir, 'crds', `${c}.yaml`));
+  const missing: string[] = [];
+  if (!executable(controller)) missing.push(`rollouts-controller (${controller})`);
+  for (const f of crds) {
+    try {
+      accessSync(f, constants.R_OK);
+    } catch {
+      missing.push(`Argo Rollouts CRD (${f})`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `Argo Rollouts is missing:\n  ${missing.join('\n  ')}\nrun \`bash scripts/setup.d/64-argo-rollouts.sh\``,
+      { subject: 'argo rollouts', hint: 'or start the cluster without --with rollouts' },
+    );
+  }
+  return { controller, crds };
 }

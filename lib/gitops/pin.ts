@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ProjectError } from '../errors.ts';
 import { writeFileAtomic } from '../fs.ts';
+import { sortKeysDeep } from '../json.ts';
+import type { ModelHistory } from '../lock/index.ts';
 import {
   DEPLOYMENT_NAME,
   PIN_ANNOTATIONS,
@@ -32,6 +34,11 @@ export interface PinPatchInput {
   entry: PinnedEntry;
   /** The serving image that runs it (the promotion record's `image`); absent: the base's image. */
   image?: string;
+  /**
+   * The model's pins and last promotions (lib/lock modelHistory) for the
+   * model card; written as the ml.gitops/model-history annotation.
+   */
+  history?: ModelHistory;
 }
 
 const HEADER = [
@@ -45,7 +52,7 @@ const HEADER = [
  * gives the same bytes (fixed key order, sorted digests, trailing newline).
  */
 export function renderPinPatch(input: PinPatchInput): string {
-  const { model, version, entry, image } = input;
+  const { model, version, entry, image, history } = input;
   if (!model || !version) {
     throw new ProjectError(
       'USAGE',
@@ -64,6 +71,7 @@ export function renderPinPatch(input: PinPatchInput): string {
             [PIN_ANNOTATIONS.name]: model,
             [PIN_ANNOTATIONS.version]: version,
             [PIN_ANNOTATIONS.sha256]: entry.rootDigest,
+            ...(history ? { [PIN_ANNOTATIONS.history]: JSON.stringify(sortKeysDeep(history)) } : {}),
           },
         },
         spec: {

@@ -6,21 +6,22 @@
  * Job submitter make is allowed, and the calls next to them (another
  * object, Secrets, changes, another namespace, pods/exec) are 403.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { type RequestOptions, request } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import {
   ApiException,
-  ApiextensionsV1Api,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
-  loadYaml,
-  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import { installCrds } from '../cluster/kube.ts';
+import { argocdDir } from '../cluster/tools.ts';
 import { makeSmokePng } from '../rollout/index.ts';
 import { smokePredict } from '../rollout/smoke.ts';
 import {
@@ -29,13 +30,19 @@ import {
   kubeApiServerInstalled,
   startKubeApiServer,
 } from '../testing/kube.ts';
-import { needs } from '../testing/services.ts';
+import { needs, requirement } from '../testing/services.ts';
 import { renderAll } from './render.ts';
 import { kustomizeInstalled } from './testing/kustomize.ts';
 import { fakeLock, fakeVersion, MODEL, tempRepo, writePins } from './testing/repo.ts';
 import { findKustomize } from './tools.ts';
 
-const CRD = new URL('../testing/fixtures/argocd-application-crd.yaml', import.meta.url);
+/** Argo CD's own Application CRD (scripts/setup.d/62-argocd.sh), not a trimmed copy. */
+const CRD = join(argocdDir(), 'manifests', 'crds', 'application-crd.yaml');
+const argocdCrd = requirement(
+  'Argo CD CRDs',
+  existsSync(CRD) ? CRD : undefined,
+  'bash scripts/setup.d/62-argocd.sh',
+);
 
 let kube: KubeApiServer | undefined;
 let admin: KubeConfig;
@@ -69,7 +76,7 @@ async function statusOf(call: () => Promise<unknown>): Promise<number> {
 }
 
 // Every test needs both; jest runs no hook of a file whose tests are all skipped.
-const withKube = needs(kustomizeInstalled(), ...kubeApiServerInstalled()).it;
+const withKube = needs(kustomizeInstalled(), argocdCrd, ...kubeApiServerInstalled()).it;
 
 beforeAll(async () => {
   const kustomize = await findKustomize();
@@ -83,7 +90,8 @@ beforeAll(async () => {
   expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
   const report = await renderAll({ root, kustomize, envs: ['dev'] });
   const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
-  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring']) await ensureNamespace(admin, ns);
+  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring'])
+    await ensureNamespace(admin, ns);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const t of report.targets) {
     for (const o of t.objects) {
@@ -93,15 +101,7 @@ beforeAll(async () => {
   }
 
   // What Argo CD and the Deployment would have made in dev.
-  const ext = admin.makeApiClient(ApiextensionsV1Api);
-  await ext.createCustomResourceDefinition({
-    body: loadYaml<V1CustomResourceDefinition>(await readFile(CRD, 'utf8')),
-  });
-  for (let i = 0; i < 100; i++) {
-    const got = await ext.readCustomResourceDefinition({ name: 'applications.argoproj.io' });
-    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await installCrds(admin, [CRD], 30_000);
   const custom = admin.makeApiClient(CustomObjectsApi);
   for (const name of ['model-server-dev', 'other-app']) {
     await custom.createNamespacedCustomObject({
@@ -109,7 +109,16 @@ beforeAll(async () => {
       version: 'v1alpha1',
       namespace: 'argocd',
       plural: 'applications',
-      body: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name }, spec: {} },
+      body: {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name },
+        spec: {
+          project: 'ml-serving',
+          source: { repoURL: 'https://github.com/acme/models.git', path: 'environments/dev' },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'ml-dev' },
+        },
+      },
     });
   }
   const labels = { 'app.kubernetes.io/name': 'model-server' };
@@ -217,11 +226,13 @@ describe('the shipped Roles on a real API server (RBAC)', () => {
         timeoutMs: 10_000,
       });
       expect(smoke.detail).toMatch(/: HTTP 404 .*not found/);
-      const other = await smokePredict(
-        { ...target, service: 'other' },
-        { image: makeSmokePng(), contentType: 'image/png', version: fakeVersion('2'), timeoutMs: 10_000 },
-      );
-      expect(other.detail).toMatch(/: HTTP 403 .*forbidden/);
+      // Another Service is refused (403), which is fatal, naming the Role to change.
+      await expect(
+        smokePredict(
+          { ...target, service: 'other' },
+          { image: makeSmokePng(), contentType: 'image/png', version: fakeVersion('2'), timeoutMs: 10_000 },
+        ),
+      ).rejects.toThrow(/HTTP 403 .*forbidden/);
     },
   );
 

@@ -57,6 +57,7 @@ describe('renderAll (real Kustomize)', () => {
       'manifests/alert-relay',
       'manifests/argocd',
       'manifests/ci-access',
+      'manifests/monitoring',
       'manifests/training-job',
     ]);
     const rows = summarize(report);
@@ -113,11 +114,96 @@ describe('renderAll (real Kustomize)', () => {
       'manifests/alert-relay.yaml',
       'manifests/argocd.yaml',
       'manifests/ci-access.yaml',
+      'manifests/monitoring.yaml',
       'manifests/training-job.yaml',
     ]);
     for (const p of paths) {
       expect(await readFile(p, 'utf8')).toBe(await readFile(p.replace(out1, out2), 'utf8'));
     }
+  });
+
+  test('the HPA scales on CPU; the hpa-requests-in-flight component adds in-flight requests per pod', async () => {
+    const root = await pinnedRepo();
+    const metricsOf = async () => {
+      const report = await renderAll({ root, kustomize: kustomize!, envs: ['prod'] });
+      const prod = report.targets.find((t) => t.target.id === 'environments/prod')!;
+      const hpa = prod.objects.find((o) => o.kind === 'HorizontalPodAutoscaler') as unknown as {
+        spec: { metrics: unknown };
+      };
+      return hpa.spec.metrics;
+    };
+    const cpu = {
+      type: 'Resource',
+      resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+    };
+    expect(await metricsOf()).toEqual([cpu]);
+    await edit(
+      root,
+      'environments/prod/kustomization.yaml',
+      'patches:\n',
+      'components:\n  - ../../manifests/components/hpa-requests-in-flight\npatches:\n',
+    );
+    expect(await metricsOf()).toEqual([
+      cpu,
+      {
+        type: 'Pods',
+        pods: {
+          metric: { name: 'serving_http_requests_in_flight' },
+          target: { type: 'AverageValue', averageValue: '8' },
+        },
+      },
+    ]);
+  });
+
+  test('the canary component: one line opts an environment in; the Rollout and AnalysisTemplate pass their CRD schemas and the policy', async () => {
+    const root = await pinnedRepo();
+    const optIn = 'components:\n  - ../../manifests/components/canary\npatches:\n';
+    await edit(root, 'environments/staging/kustomization.yaml', 'patches:\n', optIn);
+    const report = await renderAll({ root, kustomize: kustomize!, envs: ['staging'] });
+    const staging = report.targets.find((t) => t.target.id === 'environments/staging')!;
+    const byKind = (kind: string) =>
+      staging.objects.find((o) => o.kind === kind) as unknown as {
+        metadata: { namespace: string };
+        spec: Record<string, unknown>;
+      };
+    // The Deployment keeps the pin; the Rollout runs its template with the environment's count.
+    expect(byKind('Rollout').spec).toMatchObject({
+      replicas: 2,
+      workloadRef: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'model-server',
+        scaleDown: 'onsuccess',
+      },
+    });
+    expect(byKind('Rollout').metadata.namespace).toBe('ml-staging');
+    expect(byKind('HorizontalPodAutoscaler').spec.scaleTargetRef).toEqual({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      name: 'model-server',
+    });
+    expect(byKind('ServiceMonitor').spec.podTargetLabels).toEqual(['rollouts-pod-template-hash']);
+    const metrics = (byKind('AnalysisTemplate').spec.metrics as { name: string }[]).map((m) => m.name);
+    expect(metrics).toEqual(['error-ratio', 'p99-latency', 'drift', 'live-accuracy']);
+    expect(summarize(report)[0]).toMatchObject({ target: 'environments/staging', replicas: '2 (hpa 2-4)' });
+
+    // A misspelled field is named; and the project must allow the kinds.
+    await edit(
+      root,
+      'manifests/components/canary/rollout.yaml',
+      'scaleDown: onsuccess',
+      'scaledown: onsuccess',
+    );
+    await edit(
+      root,
+      'manifests/argocd/appproject.yaml',
+      '    - group: argoproj.io\n      kind: Rollout\n',
+      '',
+    );
+    expect(await problemsOf(root, ['staging'])).toEqual([
+      'environments/staging: Rollout/model-server: schema: /spec/workloadRef: unknown field "scaledown"',
+      'environments/staging: kind Rollout (group "argoproj.io") is not in AppProject/ml-serving namespaceResourceWhitelist',
+    ]);
   });
 
   test('a pin that names a version not in the lock fails', async () => {

@@ -2,12 +2,15 @@
  * Schema validation of rendered objects with the OpenAPI/CRD schemas shipped
  * by kubernetes-models (Kubernetes core), @kubernetes-models/argo-cd
  * (Application, ApplicationSet, AppProject) and
- * @kubernetes-models/prometheus-operator (ServiceMonitor, PrometheusRule).
+ * @kubernetes-models/prometheus-operator (ServiceMonitor, PrometheusRule),
+ * then the CRD schemas kept in crd-schemas/ (Argo Rollouts' Rollout and
+ * AnalysisTemplate, taken from its own CRDs: crd-schemas.ts).
  * https://github.com/tommy351/kubernetes-models-ts
  *
  * Each kind's model is imported on first use, one file per kind (importing a
  * whole API group takes seconds), so importing lib/index.ts stays cheap.
  */
+import { crdSchemaProblems } from './crd-schemas.ts';
 
 /** A model class: `new Model(data).validate()` throws when `data` breaks its schema. */
 interface ModelClass {
@@ -73,6 +76,8 @@ export async function schemaProblems(obj: unknown): Promise<string[]> {
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return ['missing apiVersion or kind'];
   const Model = await loadModel(apiVersion, kind);
   if (!Model) {
+    const fromCrd = await crdSchemaProblems({ ...obj, apiVersion, kind });
+    if (fromCrd) return fromCrd;
     return [
       `no schema for ${apiVersion} ${kind}: add a kubernetes-models package for it to lib/gitops/schemas.ts`,
     ];

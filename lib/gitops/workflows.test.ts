@@ -173,10 +173,73 @@ describe('the repository workflows', () => {
     }
   });
 
+  test('verify.yml: the checks and the soak read only; a failure the model caused is reverted by the one job that may push, and the chain stops', async () => {
+    const wf = await load('verify.yml');
+    const { verify, revert } = wf.jobs;
+    const verifyRevert = wf.jobs['verify-revert'];
+    expect(Object.keys(wf.jobs)).toEqual(['verify', 'revert', 'verify-revert']);
+    // Only the GitHub-hosted revert job writes; the cluster runner never holds a token that can push.
+    for (const [id, job] of Object.entries<{ permissions: Record<string, string>; 'runs-on': unknown }>(
+      wf.jobs,
+    )) {
+      expect([id, job.permissions]).toEqual([id, { contents: id === 'revert' ? 'write' : 'read' }]);
+      expect([id, job['runs-on']]).toEqual([
+        id,
+        id === 'revert' ? 'ubuntu-latest' : ['self-hosted', 'cluster'],
+      ]);
+    }
+    const step = verify.steps.at(-1);
+    expect(step.id).toBe('verify');
+    expect(step.env).toMatchObject({
+      SOAK: gha("vars.PROMETHEUS_URL != '' && inputs.soak || '0'"),
+      PROMETHEUS_URL: gha('vars.PROMETHEUS_URL'),
+      PROMETHEUS_TOKEN: gha('secrets.PROMETHEUS_TOKEN'),
+    });
+    expect(verify.outputs).toEqual({
+      revert: gha('steps.verify.outputs.revert'),
+      version: gha('steps.verify.outputs.version'),
+      reason: gha('steps.verify.outputs.reason'),
+    });
+    expect(wf.on.workflow_call.inputs.soak.default).toBe('10m');
+    expect(revert.needs).toBe('verify');
+    expect(revert.if).toBe("failure() && inputs.revert && needs.verify.outputs.revert == 'true'");
+    expect(revert.concurrency).toEqual({
+      group: `promote-${gha('inputs.env')}`,
+      'cancel-in-progress': false,
+    });
+    expect(revert.steps.at(-1).run).toBe(
+      'npm run revert -- --env "$VERIFY_ENV" --version "$FAILED_VERSION" --reason "$REASON" --commit --push',
+    );
+    // The reason reaches the shell as a variable, never spliced into the script text.
+    expect(revert.steps.at(-1).env).toMatchObject({
+      FAILED_VERSION: gha('needs.verify.outputs.version'),
+      REASON: gha('needs.verify.outputs.reason'),
+    });
+    expect(verifyRevert.needs).toBe('revert');
+    expect(verifyRevert.steps.at(-1).run).toBe('npm run verify-rollout -- --env "$VERIFY_ENV"');
+
+    const promote = await load('promote.yml');
+    for (const env of ['dev', 'staging', 'prod']) {
+      expect(promote.jobs[`verify-${env}`].secrets).toEqual({
+        MLFLOW_TRACKING_TOKEN: gha('secrets.MLFLOW_TRACKING_TOKEN'),
+        PROMETHEUS_TOKEN: gha('secrets.PROMETHEUS_TOKEN'),
+      });
+      // A caller grants what the called revert job asks; verify.yml narrows it per job.
+      expect(promote.jobs[`verify-${env}`].permissions).toEqual({ contents: 'write' });
+    }
+    // The next environment runs only after a verify that succeeded: a revert fails the called workflow.
+    expect(promote.jobs['promote-staging'].if).toBeUndefined();
+    expect(promote.jobs['promote-prod'].if).toBeUndefined();
+    // A rollback is verified, never soaked or reverted (that would pin the version rolled away from).
+    expect(promote.jobs['verify-rollback'].with).toMatchObject({ soak: '0', revert: false });
+  });
+
   test('verify.yml and drift.yml call their scripts on their events', async () => {
     const verify = await load('verify.yml');
     expect(Object.keys(verify.on).sort()).toEqual(['workflow_call', 'workflow_dispatch']);
-    expect(verify.jobs.verify.steps.at(-1).run).toBe('npm run verify-rollout -- --env "$VERIFY_ENV"');
+    expect(verify.jobs.verify.steps.at(-1).run).toBe(
+      'npm run verify-rollout -- --env "$VERIFY_ENV" --soak "$SOAK"',
+    );
     const drift = await load('drift.yml');
     expect(Object.keys(drift.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
     expect(drift.on.repository_dispatch.types).toEqual(['drift-alert']);

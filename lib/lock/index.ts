@@ -28,6 +28,7 @@ export {
   pinVersion,
   previousPin,
   previousRecord,
+  revertsOf,
   versionWithRoot,
 } from './mutate.ts';
 export {
@@ -49,6 +50,7 @@ export {
   lockIndexSchema,
   lockSchema,
   MODEL_NAME_PATTERN,
+  REVERT_REASON_MAX,
   VERSION_ID_LENGTH,
   VERSION_ID_PATTERN,
   validateDigests,
@@ -60,7 +62,15 @@ export {
 } from './schema.ts';
 export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
-export type { Lock, LockedModel, LockedVersion, LockIndex, MlflowRef, PromotionRecord } from './types.ts';
+export type {
+  Lock,
+  LockedModel,
+  LockedVersion,
+  LockIndex,
+  MlflowRef,
+  PromotionRecord,
+  RevertNote,
+} from './types.ts';
 export {
   addCandidateOnce,
   type LockUpdateResult,

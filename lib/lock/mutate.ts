@@ -11,7 +11,7 @@ import {
   versionIdOf,
   versionsOldestFirst,
 } from './schema.ts';
-import type { Lock, LockedModel, LockedVersion, PromotionRecord } from './types.ts';
+import type { Lock, LockedModel, LockedVersion, PromotionRecord, RevertNote } from './types.ts';
 
 const modelNameRe = new RegExp(MODEL_NAME_PATTERN);
 const envNameRe = new RegExp(ENV_NAME_PATTERN);
@@ -103,6 +103,8 @@ export interface PinInput {
   commit?: string;
   /** The serving image that runs it (recorded in the promotion record). */
   image?: string;
+  /** This move is a revert of the version pinned now (recorded in the promotion record). */
+  reverted?: RevertNote;
 }
 
 /**
@@ -140,6 +142,7 @@ export function pinVersion(lock: Lock, input: PinInput): Lock {
   if (input.by !== undefined) record.by = input.by;
   if (input.commit !== undefined) record.commit = input.commit;
   if (input.image !== undefined) record.image = input.image;
+  if (input.reverted !== undefined) record.reverted = { reason: input.reverted.reason };
   m.promotions.push(record);
   return next;
 }
@@ -205,6 +208,15 @@ export function appendOnlyProblems(before: Lock, after: Lock): string[] {
     });
   }
   return problems;
+}
+
+/**
+ * The revert records of `version` of `model` (rollbacks post-promotion
+ * verification made away from it, in any environment), oldest first. Empty
+ * when it was never reverted.
+ */
+export function revertsOf(lock: Lock, model: string, version: string): PromotionRecord[] {
+  return (lock.models[model]?.promotions ?? []).filter((p) => p.reverted && p.from === version);
 }
 
 /** The version of `model` whose artifact has `rootDigest`, if the lock holds it. */

@@ -85,6 +85,9 @@ export const versionSchema = {
   },
 } as const;
 
+/** The longest revert reason a promotion record keeps (the failed checks of verify-rollout and the soak fit many times). */
+export const REVERT_REASON_MAX = 8000;
+
 /** One promotion record (`models.<name>.promotions[]`). */
 export const promotionSchema = {
   type: 'object',
@@ -98,6 +101,13 @@ export const promotionSchema = {
     by: { type: 'string', minLength: 1 },
     commit: { type: 'string', pattern: GIT_COMMIT },
     image: { type: 'string', pattern: IMAGE_REF_PATTERN },
+    // A revert: the rollback post-promotion verification made (types.ts RevertNote). Optional: older locks stay valid.
+    reverted: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['reason'],
+      properties: { reason: { type: 'string', minLength: 1, maxLength: REVERT_REASON_MAX } },
+    },
   },
 } as const;
 
@@ -252,6 +262,11 @@ export function crossCheckLock(lock: Lock): string[] {
       if (p.from !== null && !model.versions[p.from]) {
         problems.push(
           `${at('promotions', String(i), 'from')}: version "${p.from}" does not exist (${known})`,
+        );
+      }
+      if (p.reverted && (p.from === null || p.from === p.to)) {
+        problems.push(
+          `${at('promotions', String(i), 'reverted')}: a revert moves the pin away from the version that failed, but this record moves ${p.from === null ? 'nothing' : `"${p.from}" to itself`}`,
         );
       }
       const before = lastTo.get(p.env) ?? null;

@@ -28,6 +28,8 @@ export async function makeArtifact(
   dir: string,
   seed = 1,
   metrics: Record<string, unknown> = { accuracy: 0.9, macro_f1: 0.88 },
+  /** More files of the artifact (e.g. golden.json). */
+  extra: Record<string, string | Uint8Array> = {},
 ): Promise<{ files: Record<string, string>; root: string }> {
   await mkdir(dir, { recursive: true });
   const contents: Record<string, string | Uint8Array> = {
@@ -46,6 +48,7 @@ export async function makeArtifact(
       gitCommit: COMMIT,
       backend: { name: 'cpu' },
     }),
+    ...extra,
   };
   const files: Record<string, string> = {};
   for (const [name, data] of Object.entries(contents)) {

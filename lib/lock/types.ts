@@ -53,6 +53,18 @@ export interface PromotionRecord {
    * the image travels with the model pin, dev → staging → prod (docs/gitops.md "Images").
    */
   image?: string;
+  /**
+   * Set on a rollback that post-promotion verification made (a revert):
+   * `from` failed in `env`, and `reason` is what failed, verbatim. A version
+   * reverted anywhere is refused by the `notReverted` promotion gate
+   * (docs/rollout.md "Automatic revert").
+   */
+  reverted?: RevertNote;
+}
+
+/** Why a version was taken out of an environment after its promotion (the failed checks, verbatim). */
+export interface RevertNote {
+  reason: string;
 }
 
 /** One model: its versions, the version each environment runs, and how the pins moved. */

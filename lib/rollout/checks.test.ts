@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { checkApplication, checkDeployment, checkPods, selectorToString } from './checks.ts';
+import {
+  checkApplication,
+  checkDeployment,
+  checkPods,
+  checkRolloutOfDeployment,
+  selectorToString,
+} from './checks.ts';
 
 const deployment = (
   over: {
@@ -135,5 +141,62 @@ describe('selectorToString', () => {
         ],
       }),
     ).toBe('a=1,b=2,tier in (x,y),!old');
+  });
+});
+
+describe('checkRolloutOfDeployment (a Deployment an Argo Rollouts Rollout runs)', () => {
+  const template = deployment({ replicas: 0, generation: 4, status: {} });
+  const healthy = {
+    phase: 'Healthy',
+    stableRS: 'abc',
+    currentPodHash: 'abc',
+    availableReplicas: 2,
+    workloadObservedGeneration: '4',
+  };
+  it('is ok once the Rollout read the template, promoted it and has pods available', () => {
+    expect(checkRolloutOfDeployment({ status: healthy }, template, '3')).toEqual({
+      ok: true,
+      state: 'ok',
+      detail: 'phase Healthy, stable abc, current abc, 2 available, template version 3',
+    });
+  });
+  it('waits for a canary in progress, an unread template, an abort or another version, naming each', () => {
+    expect(
+      checkRolloutOfDeployment(
+        { status: { ...healthy, phase: 'Paused', currentPodHash: 'def', message: 'CanaryPauseStep' } },
+        template,
+        '3',
+      ).detail,
+    ).toBe(
+      'phase Paused, stable abc, current def, 2 available, template version 3; canary def not promoted yet (CanaryPauseStep)',
+    );
+    expect(
+      checkRolloutOfDeployment({ status: { ...healthy, workloadObservedGeneration: '3' } }, template, '3'),
+    ).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('Deployment generation 4 not read by the Rollout yet (read 3)'),
+    });
+    expect(
+      checkRolloutOfDeployment(
+        {
+          status: {
+            ...healthy,
+            phase: 'Degraded',
+            abort: true,
+            currentPodHash: 'def',
+            message: 'RolloutAborted: Rollout aborted update to revision 3',
+          },
+        },
+        template,
+        '3',
+      ),
+    ).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('aborted: RolloutAborted: Rollout aborted update to revision 3'),
+    });
+    expect(checkRolloutOfDeployment({ status: healthy }, template, '4')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('annotation ml.gitops/model-version is 3, expected 4'),
+    });
   });
 });

@@ -8,6 +8,7 @@
  * - Deployment: the same rule as `kubectl rollout status`
  *   (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status).
  * - Pods: Ready condition True, pin annotation (docs/contracts.md).
+ * - A Deployment run by an Argo Rollouts Rollout (workloadRef): the Rollout's status.
  */
 import type { V1Deployment, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { PIN_ANNOTATIONS, SERVER_CONTAINER } from '../pin.ts';
@@ -104,6 +105,63 @@ export function checkDeployment(dep: V1Deployment | undefined, version: string):
     problems.push(`annotation ${VERSION_ANNOTATION} is ${annotation ?? 'missing'}, expected ${version}`);
   if (env !== undefined && env !== version) problems.push(`${VERSION_ENV} is ${env}, expected ${version}`);
   const complete = updated >= want && total <= updated && available >= 1 && available >= updated;
+  const detail = [parts.join(', '), ...problems].join('; ');
+  return complete && problems.length === 0 ? ok(detail) : waiting(detail);
+}
+
+/** The fields of an Argo Rollouts Rollout that {@link checkRolloutOfDeployment} reads (argoproj.io/v1alpha1). */
+export interface ArgoRollout {
+  metadata?: { name?: string };
+  status?: {
+    phase?: string;
+    message?: string;
+    abort?: boolean;
+    stableRS?: string;
+    currentPodHash?: string;
+    availableReplicas?: number;
+    /** The generation of the referenced Deployment the Rollout last read (a string). */
+    workloadObservedGeneration?: string;
+  };
+}
+
+/**
+ * A Deployment that an Argo Rollouts Rollout references (`workloadRef`,
+ * manifests/components/canary): the Deployment only holds the pod template
+ * (Argo Rollouts scales it to zero) and the Rollout runs the pods. The
+ * rollout is complete when the Rollout has read the Deployment's current
+ * generation, is Healthy (every canary step done), its stable ReplicaSet is
+ * the current template's, and a pod is available; the template names `version`.
+ * https://argoproj.github.io/argo-rollouts/migrating/#reference-deployment-from-rollout
+ */
+export function checkRolloutOfDeployment(
+  rollout: ArgoRollout,
+  dep: V1Deployment,
+  version: string,
+): CheckResult {
+  const st = rollout.status ?? {};
+  const { annotation, env } = templateVersions(dep);
+  const parts = [
+    `phase ${st.phase ?? 'none'}`,
+    `stable ${st.stableRS ?? 'none'}`,
+    `current ${st.currentPodHash ?? 'none'}`,
+    `${st.availableReplicas ?? 0} available`,
+    `template version ${annotation ?? 'none'}`,
+  ];
+  const problems: string[] = [];
+  const generation = String(dep.metadata?.generation ?? 0);
+  if (st.workloadObservedGeneration !== generation)
+    problems.push(
+      `Deployment generation ${generation} not read by the Rollout yet (read ${st.workloadObservedGeneration ?? 'none'})`,
+    );
+  if (st.abort) problems.push(`aborted: ${st.message ?? ''}`.trim());
+  else if (st.stableRS !== st.currentPodHash)
+    problems.push(
+      `canary ${st.currentPodHash ?? 'none'} not promoted yet${st.message ? ` (${st.message})` : ''}`,
+    );
+  if (annotation !== version)
+    problems.push(`annotation ${VERSION_ANNOTATION} is ${annotation ?? 'missing'}, expected ${version}`);
+  if (env !== undefined && env !== version) problems.push(`${VERSION_ENV} is ${env}, expected ${version}`);
+  const complete = st.phase === 'Healthy' && (st.availableReplicas ?? 0) >= 1;
   const detail = [parts.join(', '), ...problems].join('; ');
   return complete && problems.length === 0 ? ok(detail) : waiting(detail);
 }

@@ -5,10 +5,12 @@
  */
 export {
   type ArgoApplication,
+  type ArgoRollout,
   type CheckResult,
   checkApplication,
   checkDeployment,
   checkPods,
+  checkRolloutOfDeployment,
   isPodReady,
   SERVER_CONTAINER,
   selectorToString,
@@ -27,6 +29,16 @@ export {
 } from './cluster.ts';
 export { type PinnedModel, readPinnedVersion } from './pin.ts';
 export { makeSmokePng, type PredictTarget, predictUrlOf, type SmokeOptions, smokePredict } from './smoke.ts';
+export {
+  buildSyncOperation,
+  failedResources,
+  type SyncDeps,
+  type SyncedApplication,
+  type SyncOperation,
+  type SyncOptions,
+  type SyncResult,
+  syncApplication,
+} from './sync.ts';
 export {
   formatReport,
   type RolloutReport,

@@ -4,7 +4,8 @@
  * check saw. Checks, in order:
  *   (a) the Argo CD Application `model-server-<env>` (namespace argocd) is Synced and Healthy;
  *   (b) the Deployment `model-server` in `ml-<env>` has rolled out a template at the
- *       pinned version, and every Ready pod carries that version;
+ *       pinned version (or, for a Deployment an Argo Rollouts Rollout references,
+ *       the Rollout has promoted it), and every Ready pod carries that version;
  *   (c) one real PNG sent to `/predict` answers with that version.
  */
 import {
@@ -18,10 +19,12 @@ import { type Clock, sleep as realSleep } from '../clock.ts';
 import { ProjectError } from '../errors.ts';
 import {
   type ArgoApplication,
+  type ArgoRollout,
   type CheckResult,
   checkApplication,
   checkDeployment,
   checkPods,
+  checkRolloutOfDeployment,
   notTried,
   selectorToString,
 } from './checks.ts';
@@ -183,6 +186,25 @@ export async function verifyRollout(
       apps.readNamespacedDeployment({ name: deploymentName, namespace }),
     );
     Object.assign(report.deployment, checkDeployment(dep, opts.version));
+    // A Deployment at zero replicas may be the template of an Argo Rollouts Rollout of
+    // the same name (manifests/components/canary, workloadRef): then the Rollout says
+    // whether the rollout is done. 404: no Rollout (or no Argo Rollouts), the Deployment's
+    // own check stands.
+    if (dep && dep.spec?.replicas === 0 && !report.deployment.ok) {
+      const rollout = await read<ArgoRollout>(`Rollout ${namespace}/${deploymentName}`, () =>
+        custom.getNamespacedCustomObject({
+          group: 'argoproj.io',
+          version: 'v1alpha1',
+          namespace,
+          plural: 'rollouts',
+          name: deploymentName,
+        }),
+      );
+      if (rollout) {
+        report.deployment.name = `${namespace}/${deploymentName} (run by Rollout ${deploymentName})`;
+        Object.assign(report.deployment, checkRolloutOfDeployment(rollout, dep, opts.version));
+      }
+    }
     if (dep) {
       const labelSelector = selectorToString(dep.spec?.selector);
       const list = await read(`pods in ${namespace} (${labelSelector})`, () =>

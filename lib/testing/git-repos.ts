@@ -4,9 +4,9 @@
  * demand (a teammate who pushes meanwhile). Git runs with an isolated HOME
  * and a fixed identity for the helpers' own commits.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runSync } from '../shell.ts';
 
 export interface TestRepos {
@@ -79,4 +79,23 @@ export async function makeTestRepos(
       return git(['show', `${ref}:${path}`], origin);
     },
   };
+}
+
+/**
+ * Copy a checkout's working tree as it is (tracked files and untracked ones
+ * git does not ignore; committed or not) into `dest`: the template a test
+ * forks, with the changes under test.
+ */
+export async function copyWorkingTree(checkout: string, dest: string): Promise<void> {
+  const files = runSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: checkout,
+  })
+    .stdout.split('\0')
+    .filter(Boolean);
+  for (const file of files) {
+    await mkdir(dirname(join(dest, file)), { recursive: true });
+    await copyFile(join(checkout, file), join(dest, file)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e; // deleted in the working tree, still in the index
+    });
+  }
 }

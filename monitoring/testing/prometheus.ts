@@ -79,6 +79,11 @@ export interface RunningPrometheus {
     accept?: (s: VectorSample[]) => boolean,
     options?: { intervals?: number },
   ): Promise<VectorSample[]>;
+  /**
+   * Replace the scrape targets (the rules and intervals stay) and reload the
+   * configuration (POST /-/reload); resolves once Prometheus has taken it.
+   */
+  setTargets(targets: ScrapeTarget[]): Promise<void>;
   /** Everything Prometheus logged so far (for failure messages). */
   logs(): string;
   stop(): Promise<void>;
@@ -108,11 +113,24 @@ export function prometheusConfig(options: StartPrometheusOptions, selfAddress: s
       evaluation_interval: `${evaluationIntervalMs}ms`,
     },
     rule_files: options.ruleFiles ?? [],
-    scrape_configs: targets.map((t) => ({
-      job_name: t.job,
-      metrics_path: t.metricsPath ?? '/metrics',
-      static_configs: [{ targets: [t.address], ...(t.labels ? { labels: t.labels } : {}) }],
-    })),
+    // One scrape config per job and path (Prometheus refuses two of one job name),
+    // one static config per target, with its own labels.
+    scrape_configs: [...new Set(targets.map((t) => t.job))].map((job) => {
+      const ofJob = targets.filter((t) => t.job === job);
+      const paths = new Set(ofJob.map((t) => t.metricsPath ?? '/metrics'));
+      if (paths.size > 1)
+        throw new ProjectError('INVALID', `scrape targets of job ${job} have different metrics paths`, {
+          subject: job,
+        });
+      return {
+        job_name: job,
+        metrics_path: [...paths][0],
+        static_configs: ofJob.map((t) => ({
+          targets: [t.address],
+          ...(t.labels ? { labels: t.labels } : {}),
+        })),
+      };
+    }),
   });
 }
 
@@ -233,5 +251,29 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
     }
   };
 
-  return { url, port, scrapeIntervalMs, evaluationIntervalMs, query, waitFor, logs: () => output, stop };
+  const setTargets = async (targets: ScrapeTarget[]): Promise<void> => {
+    await writeFile(configFile, prometheusConfig({ ...options, targets }, address));
+    const res = await fetch(`${url}/-/reload`, { method: 'POST' });
+    if (!res.ok) {
+      throw new ProjectError(
+        'UNAVAILABLE',
+        `Prometheus at ${url} refused the new configuration: ${res.status} ${await res.text()}`,
+        {
+          subject: configFile,
+        },
+      );
+    }
+  };
+
+  return {
+    url,
+    port,
+    scrapeIntervalMs,
+    evaluationIntervalMs,
+    query,
+    waitFor,
+    setTargets,
+    logs: () => output,
+    stop,
+  };
 }

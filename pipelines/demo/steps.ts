@@ -238,7 +238,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
   const trained = await step(2, 'Train, track (local run store), add to the lock', async () => {
     const r = await trainAndRecord({
-      config: o.config,
+      // The golden set is generated into the work folder too: the checkout stays as it was.
+      config: o.config.golden
+        ? { ...o.config, golden: { ...o.config.golden, path: join(work, 'data', 'golden') } }
+        : o.config,
       configPath: o.configPath,
       // The demo always uses the local store: nothing configured, nothing sent anywhere.
       env: { ...o.env, MLFLOW_TRACKING_URI: undefined, TRACKING_LOCAL_STORE: join(work, 'mlruns-local') },

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../../lib/fs.ts';
 import { PIN_FILE, renderPinPatch, writePin } from '../../lib/gitops/index.ts';
 import {
   type Lock,
+  modelHistory,
   type PinInput,
   pinnedImage,
   pinVersion,
@@ -84,13 +85,21 @@ export async function applyPin(input: ApplyPinInput, deps: ApplyPinDeps = {}): P
           ...(input.by !== undefined ? { by: input.by } : {}),
           ...(input.commit !== undefined ? { commit: input.commit } : {}),
           ...(input.image !== undefined ? { image: input.image } : {}),
+          ...(input.reverted !== undefined ? { reverted: input.reverted } : {}),
         });
         await deps.check?.(lock);
         const entry = next.models[input.model]?.versions[input.version];
         if (!entry) throw new Error(`applyPin: version ${input.version} vanished`);
         // The image the environment runs after this move: the one given, else what its records say.
         const image = input.image ?? pinnedImage(next, input.model, input.env);
-        const pin = { model: input.model, version: input.version, entry, ...(image ? { image } : {}) };
+        const pin = {
+          model: input.model,
+          version: input.version,
+          entry,
+          ...(image ? { image } : {}),
+          // For the model card: where each version runs, as of this move.
+          history: modelHistory(next, input.model),
+        };
         const text = renderPinPatch(pin);
         if (previous?.toString('utf8') !== text) {
           pinWritten = true;

@@ -18,6 +18,21 @@ export interface MetricDropGate {
   margin: number;
 }
 
+/**
+ * Champion vs challenger on the same data: on the golden set, the candidate's
+ * accuracy minus that of the version pinned in `vs` must have a one-sided
+ * (1 − alpha) lower bound above −margin (lib/golden/stats.ts: exact,
+ * conditional on the discordant pairs). Read from the golden.json files of
+ * the artifacts; passes with "no champion" when `vs` has no pin yet.
+ */
+export interface PairedGate {
+  vs: string;
+  /** The accuracy drop tolerated, as a share (0.01 = 1 percentage point). */
+  margin: number;
+  /** One-sided level: the bound is the (1 − alpha) lower confidence bound. */
+  alpha: number;
+}
+
 /** The gates of one environment; every gate present is evaluated. */
 export interface Gates {
   /** Metrics the candidate's lock entry must have (finite numbers). */
@@ -26,8 +41,16 @@ export interface Gates {
   minMetric?: Record<string, number>;
   /** No more than `margin` worse than the version another environment runs. */
   maxMetricDrop?: MetricDropGate[];
+  /** Significantly not worse than the version another environment runs, on the same golden set. */
+  pairedNonInferiority?: PairedGate[];
   /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
   verifyDigests?: boolean;
+  /**
+   * The version was never reverted: no environment's post-promotion
+   * verification took it out again (a promotion record with `reverted`,
+   * docs/rollout.md "Automatic revert").
+   */
+  notReverted?: boolean;
 }
 
 /** One environment's promotion rule. */
@@ -92,7 +115,21 @@ export const gatesConfigSchema = {
                   },
                 },
               },
+              pairedNonInferiority: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['vs', 'margin', 'alpha'],
+                  properties: {
+                    vs: { type: 'string', pattern: ENV_NAME_PATTERN },
+                    margin: { type: 'number', minimum: 0, maximum: 1 },
+                    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+                  },
+                },
+              },
               verifyDigests: { type: 'boolean' },
+              notReverted: { type: 'boolean' },
             },
           },
         },

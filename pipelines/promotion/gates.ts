@@ -3,9 +3,22 @@
  * gate is evaluated (none short-circuits), so a refusal lists all that
  * failed; the result is a table a reviewer reads in the job log.
  */
+import { readVerifiedFiles } from '../../lib/artifact-store/index.ts';
 import { ProjectError } from '../../lib/errors.ts';
+import {
+  formatP,
+  formatPoints,
+  GOLDEN_FILE,
+  type GoldenEvaluation,
+  type PairedComparison,
+  pairedComparison,
+  pairWithChampion,
+  parseGoldenEvaluation,
+  verdictSentence,
+} from '../../lib/golden/index.ts';
 import { type Lock, type VerifyOptions, verifyLock } from '../../lib/lock/index.ts';
-import { GATES_FILE, type Gates } from './config.ts';
+import { GATES_FILE, type Gates, type PairedGate } from './config.ts';
+import { notRevertedGate } from './reverted.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -14,6 +27,8 @@ export interface GateResult {
   expected: string;
   actual: string;
   pass: boolean;
+  /** pairedNonInferiority: the comparison it decided on. */
+  paired?: PairedComparison;
 }
 
 /** What a digest check found for one version: ok, or one line per problem. */
@@ -26,6 +41,16 @@ export interface DigestCheck {
 /** Checks the artifact files of one version against the lock (side effect passed in). */
 export type DigestVerifier = (lock: Lock, model: string, version: string) => Promise<DigestCheck>;
 
+/**
+ * golden.json of one version, verified against the lock entry's digest;
+ * undefined when its artifact has none (side effect passed in).
+ */
+export type GoldenReader = (
+  lock: Lock,
+  model: string,
+  version: string,
+) => Promise<GoldenEvaluation | undefined>;
+
 export interface EvaluateInput {
   lock: Lock;
   model: string;
@@ -35,6 +60,10 @@ export interface EvaluateInput {
   verifyDigests?: DigestVerifier;
   /** Skip the digest gate (a re-check after a rebase: the entry is immutable, its files were checked). */
   skipDigests?: boolean;
+  /** Needed when `gates.pairedNonInferiority` is set. */
+  readGolden?: GoldenReader;
+  /** Why a reverted version is promoted anyway (`--allow-reverted`): the notReverted gate passes, saying so. */
+  allowReverted?: string;
 }
 
 const fmt = (n: number | undefined): string =>
@@ -61,6 +90,95 @@ export function lockDigestVerifier(options: Omit<VerifyOptions, 'all' | 'envs' |
       files: report.versions[0]?.files ?? 0,
       problems: report.problems.map((p) => p.message),
     };
+  };
+}
+
+/**
+ * A {@link GoldenReader} over lib/artifact-store: golden.json fetched from
+ * the entry's artifactUri and sha256-checked against `digests["golden.json"]`
+ * (which provenance.yml checked against the MLflow run). No TensorFlow.
+ */
+export function lockGoldenReader(
+  options: Omit<VerifyOptions, 'all' | 'envs' | 'models' | 'lockDir'> & { lockDir: string },
+): GoldenReader {
+  return async (lock, model, version) => {
+    const entry = lock.models[model]?.versions[version];
+    const digest = entry?.digests[GOLDEN_FILE];
+    if (!entry || !digest) return undefined;
+    const files = await readVerifiedFiles(
+      entry.artifactUri,
+      { [GOLDEN_FILE]: digest },
+      {
+        baseDir: options.lockDir,
+        about: `model ${model} version ${version}: `,
+        ...(options.mlflow ? { mlflow: options.mlflow } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        timeoutMs: 60_000,
+      },
+    );
+    const text = Buffer.from(files.get(GOLDEN_FILE) as Uint8Array).toString('utf8');
+    return parseGoldenEvaluation(JSON.parse(text), `${model} version ${version} ${GOLDEN_FILE}`);
+  };
+}
+
+const pct = (x: number) => `${Number((x * 100).toFixed(2))}`;
+
+/** One pairedNonInferiority row; never throws for what it finds (a fetch error is a failing row). */
+async function pairedGate(
+  lock: Lock,
+  model: string,
+  version: string,
+  g: PairedGate,
+  read: GoldenReader,
+): Promise<GateResult> {
+  const gate = `pairedNonInferiority vs ${g.vs}`;
+  const expected = `golden-set accuracy >= ${g.vs}'s - ${pct(g.margin)} pt (one-sided ${pct(1 - g.alpha)}% bound)`;
+  const pinned = lock.models[model]?.pins[g.vs];
+  if (pinned === undefined) {
+    return { gate, expected, actual: `no champion: ${g.vs} has no pin yet, nothing to compare`, pass: true };
+  }
+  if (pinned === version) {
+    return {
+      gate,
+      expected,
+      actual: `${version} is the version ${g.vs} runs (the champion itself)`,
+      pass: true,
+    };
+  }
+  const fail = (actual: string): GateResult => ({ gate, expected, actual, pass: false });
+  let cand: GoldenEvaluation | undefined;
+  let own: GoldenEvaluation | undefined;
+  try {
+    cand = await read(lock, model, version);
+    if (!cand) {
+      return fail(
+        `${version} was not scored on a golden set (no ${GOLDEN_FILE} in its artifact): add a golden section to its training config and train it again (npm run train:ci on its pull request)`,
+      );
+    }
+    if (cand.champion?.version !== pinned) own = await read(lock, model, pinned);
+  } catch (e) {
+    return fail(`cannot read ${GOLDEN_FILE}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const pairing = pairWithChampion(cand, pinned, own);
+  if (!pairing.ok) {
+    return fail(
+      `${pairing.problem}: train the candidate again so that its run scores ${g.vs}'s ${pinned} on the golden set (npm run train:ci on its pull request, or npm run train -- --lock models.lock.json)`,
+    );
+  }
+  const r = pairedComparison({
+    labels: cand.labels,
+    truth: cand.truth,
+    candidate: cand.predicted,
+    champion: pairing.predicted,
+    margin: g.margin,
+    alpha: g.alpha,
+  });
+  return {
+    gate,
+    expected,
+    actual: `${verdictSentence(r, `${g.vs} ${pinned}`)}; Δ ${formatPoints(r.delta)} on ${cand.name} (n=${r.n}, ${r.b} fixed / ${r.c} broken, McNemar p=${formatP(r.mcnemar.pValue)})`,
+    pass: r.notWorse,
+    paired: r,
   };
 }
 
@@ -128,6 +246,11 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       pass: actual !== undefined && actual >= floor - 1e-12,
     });
   }
+  for (const g of gates.pairedNonInferiority ?? []) {
+    if (!input.readGolden)
+      throw new Error('evaluateGates: pairedNonInferiority gate without a golden reader');
+    results.push(await pairedGate(lock, model, version, g, input.readGolden));
+  }
   if (gates.verifyDigests) {
     if (input.skipDigests) {
       results.push({
@@ -147,6 +270,8 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       });
     }
   }
+  // notReverted (./reverted.ts): kept apart from the gates above.
+  if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;
 }
 

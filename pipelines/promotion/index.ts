@@ -13,6 +13,7 @@ export {
   gatesConfigSchema,
   loadGatesConfig,
   type MetricDropGate,
+  type PairedGate,
   parseGatesConfig,
 } from './config.ts';
 export { type PromotionEnv, promotionEnvFrom, REQUIRED_ACTIONS_VARS } from './context.ts';
@@ -24,7 +25,25 @@ export {
   evaluateGates,
   formatGateTable,
   type GateResult,
+  type GoldenReader,
   lockDigestVerifier,
+  lockGoldenReader,
 } from './gates.ts';
-export { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
+export {
+  commitMessage,
+  type PromoteContext,
+  type PromoteRequest,
+  type PromoteResult,
+  promote,
+} from './promote.ts';
+export { type RevertRequest, revert, revertReasonOf, revertSummary } from './revert.ts';
+export { describeRevert, notRevertedGate, oneLine, revertSubject } from './reverted.ts';
 export { chooseVersion, ruleOf } from './select.ts';
+export {
+  alertNamesOf,
+  SOAK_RULE_FILES,
+  type SoakDeps,
+  type SoakOptions,
+  type SoakResult,
+  soak,
+} from './soak.ts';

@@ -1,9 +1,10 @@
 import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { ProjectError } from '../../lib/errors.ts';
 import { renderPinPatch, writePin } from '../../lib/gitops/index.ts';
-import { readLock } from '../../lib/lock/index.ts';
+import { modelHistory, readLock } from '../../lib/lock/index.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
 import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates, testImage } from './testing.ts';
@@ -71,7 +72,19 @@ describe('promote: choosing what to promote', () => {
       by: 'alice',
     });
     const entry = lock.models[MODEL]?.versions[r.ids[1]!];
-    expect(await pinText(r, 'dev')).toBe(renderPinPatch({ model: MODEL, version: r.ids[1]!, entry: entry! }));
+    expect(await pinText(r, 'dev')).toBe(
+      renderPinPatch({ model: MODEL, version: r.ids[1]!, entry: entry!, history: modelHistory(lock, MODEL) }),
+    );
+    // The model card's history rides in the pin, as of this promotion.
+    const history = JSON.parse(
+      (
+        parse(await pinText(r, 'dev')) as {
+          spec: { template: { metadata: { annotations: Record<string, string> } } };
+        }
+      ).spec.template.metadata.annotations['ml.gitops/model-history']!,
+    );
+    expect(history.pins).toEqual({ dev: r.ids[1], prod: r.ids[0] });
+    expect(history.promotions.at(-1)).toMatchObject({ env: 'dev', to: r.ids[1] });
     const text = out.join('');
     expect(text).toMatch(/^minMetric accuracy\s+>= 0\.9\s+0\.96\s+pass$/m);
     expect(text).toMatch(

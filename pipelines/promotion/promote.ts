@@ -23,6 +23,7 @@ import {
   pinnedImage,
   previousPin,
   previousRecord,
+  REVERT_REASON_MAX,
   readLock,
 } from '../../lib/lock/index.ts';
 import { isDigestRef, isImageRef, TAG_ALLOWED_ENVS } from '../../lib/pin.ts';
@@ -34,7 +35,9 @@ import {
   evaluateGates,
   formatGateTable,
   type GateResult,
+  type GoldenReader,
 } from './gates.ts';
+import { revertSubject } from './reverted.ts';
 import { chooseVersion, ruleOf } from './select.ts';
 
 export interface PromoteRequest {
@@ -66,6 +69,15 @@ export interface PromoteRequest {
   maxPushAttempts?: number;
   /** First wait after a rejected push, doubled each time (default 200 ms). */
   pushBackoffMs?: number;
+  /**
+   * Rollback mode: this rollback is a revert. `version` failed its
+   * post-promotion verification and must be what the environment pins now;
+   * `reason` (the failed checks, verbatim) goes into the commit message and
+   * the promotion record (`reverted`), which the notReverted gate reads.
+   */
+  revert?: { version: string; reason: string };
+  /** Promote a version that was reverted somewhere anyway, saying why (the notReverted gate passes and records it). */
+  allowReverted?: string;
 }
 
 export interface PromoteContext {
@@ -73,6 +85,8 @@ export interface PromoteContext {
   /** Who promotes: a GitHub login (GITHUB_ACTOR) or a local user. */
   by?: string;
   verifyDigests: DigestVerifier;
+  /** Reads golden.json of a version for the pairedNonInferiority gate (gates.ts lockGoldenReader). */
+  readGolden?: GoldenReader;
   /** Render the environment with the new pin and lock before the lock is written (throw to refuse). */
   render?: (lock: Lock, env: string) => Promise<void>;
   print: (text: string) => void;
@@ -91,6 +105,8 @@ export interface PromoteResult {
   from: string | null;
   /** The serving image the environment runs now (undefined: the base's, by tag). */
   image?: string;
+  /** Set for a revert: the version that failed, and why. */
+  revert?: { version: string; reason: string };
   gates: GateResult[];
   /** False: the environment already ran this version, nothing was written. */
   changed: boolean;
@@ -102,17 +118,28 @@ export interface PromoteResult {
 
 const ROLLBACK_GATES: Gates = { verifyDigests: true };
 
-function commitMessage(r: Omit<PromoteResult, 'commit' | 'pushed' | 'pushAttempts'>): string {
+/** The promotion commit's message: subject, the reason of a revert (verbatim), the gate rows, the image. */
+export function commitMessage(r: Omit<PromoteResult, 'commit' | 'pushed' | 'pushAttempts'>): string {
   const passed = r.gates.filter((g) => g.pass).length;
-  const subject =
-    r.mode === 'rollback'
+  const subject = r.revert
+    ? revertSubject(r.model, r.env, r.version, r.revert.version)
+    : r.mode === 'rollback'
       ? `rollback ${r.model} ${r.env} to ${r.version} (from ${r.from})`
       : `promote ${r.model}@${r.version} to ${r.env} (gates: ${passed}/${r.gates.length} passed)`;
   const body = [
+    ...(r.revert ? ['Reason (the failed checks, verbatim):', '', r.revert.reason.trimEnd(), ''] : []),
     ...r.gates.map((g) => `${g.pass ? 'pass' : 'FAIL'} ${g.gate}: ${g.actual}`),
     ...(r.image ? [`image: ${r.image}`] : []),
   ].join('\n');
   return body ? `${subject}\n\n${body}\n` : `${subject}\n`;
+}
+
+/** What a revert records in the lock: the reason, cut to what the schema keeps (the commit message has it whole). */
+function revertNote(reason: string): { reason: string } {
+  const text = reason.trimEnd();
+  if (text.length <= REVERT_REASON_MAX) return { reason: text };
+  const tail = '\n… (cut: the revert commit message has the whole reason)';
+  return { reason: `${text.slice(0, REVERT_REASON_MAX - tail.length)}${tail}` };
 }
 
 /**
@@ -143,6 +170,12 @@ function assertImagePinned(env: string, image: string | undefined, from: string)
 /** Run a promotion or rollback; throws GATE_FAILED, NOT_FOUND, INVALID, CONFLICT with nothing changed. */
 export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise<PromoteResult> {
   if (req.push && !req.commit) throw new ProjectError('USAGE', '--push needs --commit');
+  if (req.revert && req.mode !== 'rollback') throw new Error('promote: a revert is a rollback');
+  if (req.revert && !req.revert.reason.trim()) {
+    throw new ProjectError('USAGE', 'a revert needs a reason (the checks that failed)', {
+      subject: '--reason',
+    });
+  }
   if (req.image !== undefined && !isImageRef(req.image)) {
     throw new ProjectError(
       'USAGE',
@@ -193,6 +226,34 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
     const lock = await readLock(req.lockPath);
     model = chooseModel(lock, model, req.lockPath);
     const current = lock.models[model]?.pins[req.env];
+    if (req.revert && current !== req.revert.version) {
+      const last = lock.models[model]?.promotions.filter((p) => p.env === req.env).at(-1);
+      if (last?.reverted && last.from === req.revert.version && last.to === current) {
+        ctx.print(
+          `${req.env} was already reverted from ${req.revert.version} to ${current}: nothing changed\n`,
+        );
+        return {
+          mode: req.mode,
+          model,
+          env: req.env,
+          version: current,
+          from: current,
+          revert: req.revert,
+          gates: [],
+          changed: false,
+          pushed: false,
+          pushAttempts: 0,
+        };
+      }
+      throw new ProjectError(
+        'CONFLICT',
+        `${req.env} pins ${model} version ${current ?? 'nothing'} now, not ${req.revert.version}, the version whose verification failed: nothing to revert`,
+        {
+          subject: `${model}/${req.env}`,
+          hint: 'someone moved the pin since; verify what it pins now (npm run verify-rollout -- --env <env>)',
+        },
+      );
+    }
     if (version === undefined) {
       if (req.mode === 'rollback') {
         const prev = previousPin(lock, model, req.env);
@@ -223,6 +284,8 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
       gates,
       verifyDigests: ctx.verifyDigests,
       skipDigests,
+      ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
+      ...(req.allowReverted !== undefined ? { allowReverted: req.allowReverted } : {}),
     });
     ctx.print(
       `${req.mode} ${m} version ${v} to ${req.env} (pinned now: ${current ?? 'nothing'})\n${formatGateTable(results)}`,
@@ -239,6 +302,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         at: ctx.now().toISOString(),
         ...(ctx.by ? { by: ctx.by } : {}),
         ...(image ? { image } : {}),
+        ...(req.revert ? { reverted: revertNote(req.revert.reason) } : {}),
       },
       {
         ...ctx.applyDeps,
@@ -246,7 +310,22 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         check: async (now) => {
           await ctx.applyDeps?.check?.(now);
           if (JSON.stringify(now.models[m]?.pins) === JSON.stringify(lock.models[m]?.pins)) return;
-          const again = await evaluateGates({ lock: now, model: m, version: v, gates, skipDigests: true });
+          if (req.revert && now.models[m]?.pins[req.env] !== req.revert.version) {
+            throw new ProjectError(
+              'CONFLICT',
+              `${req.env} no longer pins ${m} version ${req.revert.version} (the lock changed while reverting): nothing to revert`,
+              { subject: `${m}/${req.env}` },
+            );
+          }
+          const again = await evaluateGates({
+            lock: now,
+            model: m,
+            version: v,
+            gates,
+            skipDigests: true,
+            ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
+            ...(req.allowReverted !== undefined ? { allowReverted: req.allowReverted } : {}),
+          });
           assertGatesPassed(again, { model: m, version: v, env: req.env, gatesPath: req.gatesPath });
         },
         verifyPinned: async (next) => {
@@ -263,6 +342,7 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
       version: v,
       from: applied.from,
       ...(image ? { image } : {}),
+      ...(req.revert ? { revert: req.revert } : {}),
       gates: results,
       changed,
       pushed: false,
@@ -320,6 +400,8 @@ export async function promote(req: PromoteRequest, ctx: PromoteContext): Promise
         version: result.version,
         gates,
         skipDigests: true,
+        ...(ctx.readGolden ? { readGolden: ctx.readGolden } : {}),
+        ...(req.allowReverted !== undefined ? { allowReverted: req.allowReverted } : {}),
       });
       assertGatesPassed(again, {
         model: result.model,

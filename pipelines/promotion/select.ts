@@ -2,12 +2,12 @@
  * Which version a promotion moves (the model is chosen by lib/lock
  * chooseModel): the version is named, or follows the environment's
  * `source` in the gates config (newest candidate for dev: the latest
- * `createdAt`, so the lock's content alone decides, whatever order two
+ * `createdAt` among the versions never reverted, so the lock's content alone decides, whatever order two
  * candidates were merged in; the pin of the
  * environment before it for staging and prod: dev → staging → prod).
  */
 import { ProjectError } from '../../lib/errors.ts';
-import { type Lock, type LockedModel, versionsOldestFirst } from '../../lib/lock/index.ts';
+import { type Lock, type LockedModel, revertsOf, versionsOldestFirst } from '../../lib/lock/index.ts';
 import type { GatesConfig } from './config.ts';
 
 /** The rule of `env` in the gates config; NOT_FOUND naming the configured environments. */
@@ -52,11 +52,16 @@ export function chooseVersion(
     return requested;
   }
   if (source === 'newest') {
-    const newest = known[known.length - 1];
+    // A version that a revert took out of an environment is no candidate any more (docs/rollout.md "Automatic revert").
+    const candidates = known.filter((id) => revertsOf(lock, model, id).length === 0);
+    const newest = candidates[candidates.length - 1];
     if (newest === undefined) {
-      throw new ProjectError('NOT_FOUND', `model "${model}" has no versions: nothing to promote to ${env}`, {
+      const why = known.length ? `every version (${known.join(', ')}) was reverted` : 'it has no versions';
+      throw new ProjectError('NOT_FOUND', `model "${model}" has no candidate to promote to ${env}: ${why}`, {
         subject: model,
-        hint: 'train a candidate first',
+        hint: known.length
+          ? 'train a new candidate, or promote a reverted one by name: --version <id> --allow-reverted "<why>"'
+          : 'train a candidate first',
       });
     }
     return newest;

@@ -4,7 +4,9 @@
  * per-class precision/recall/F1 changes, and links to the plots. Pure: the
  * caller fetches both artifacts' metrics.json (docs/artifact.md) first.
  */
+import { formatP, formatPoints, verdictSentence } from '../../lib/golden/index.ts';
 import type { LockedVersion } from '../../lib/lock/index.ts';
+import type { PairedSection } from './paired.ts';
 
 /** The part of an artifact's metrics.json the report reads (docs/artifact.md). */
 export interface MetricsJson {
@@ -43,6 +45,8 @@ export interface ComparisonInput {
   plotsNote?: string;
   /** Lines appended at the end (workflow run, commit, gate verdict). */
   footer?: string[];
+  /** Champion vs challenger on the golden set (./paired.ts); first in the report when given. */
+  paired?: PairedSection;
 }
 
 const FIRST = ['accuracy', 'macro_f1', 'loss', 'samples'];
@@ -72,6 +76,43 @@ export function formatDelta(name: string, a: number | undefined, b: number | und
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
+const pct = (x: number) => `${Number((x * 100).toFixed(2))}`;
+
+/** The golden-set section: paired accuracies, discordant pairs, test, bound, margin, verdict, per class. */
+export function pairedMarkdown(p: PairedSection, candidate: string): string[] {
+  const lines = ['#### Champion vs challenger on the golden set', ''];
+  if (p.kind === 'unavailable') {
+    lines.push(`Not compared: ${p.reason}.`, '');
+    return lines;
+  }
+  const r = p.result;
+  const level = `${pct(1 - r.alpha)}%`;
+  const right = (acc: number) => `${Math.round(acc * r.n)}/${r.n}`;
+  lines.push(
+    `Golden set **${esc(p.golden.name)}** (\`${p.golden.digest}\`, n = ${p.golden.n}), scored in this run by the candidate and by **${p.champion}**, the version pinned in ${p.vs}: the same examples for both.`,
+    '',
+    '| model | accuracy on the golden set | right |',
+    '| --- | ---: | ---: |',
+    `| ${p.vs} (${p.champion}) | ${r.championAccuracy.toFixed(4)} | ${right(r.championAccuracy)} |`,
+    `| candidate (${candidate}) | ${r.candidateAccuracy.toFixed(4)} | ${right(r.candidateAccuracy)} |`,
+    '',
+    `Discordant pairs: **${r.b}** fixed by the candidate (${p.vs} wrong, candidate right), **${r.c}** broken (${p.vs} right, candidate wrong). McNemar's exact test (two-sided): p = ${formatP(r.mcnemar.pValue)} (mid-p ${formatP(r.mcnemar.midP)}).`,
+    `Δ accuracy ${formatPoints(r.delta)}; one-sided ${level} lower bound ${formatPoints(r.lowerBound)} (exact, conditional on the discordant pairs); margin ${pct(r.margin)} pt, from ${p.source}.`,
+    '',
+    `**Verdict: ${verdictSentence(r, p.vs)}.**${r.notWorse ? '' : ' The promotion gate pairedNonInferiority refuses it.'}`,
+    '',
+    `| class | n | ${p.vs} | candidate | Δ | fixed | broken |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const k of r.perClass) {
+    lines.push(
+      `| ${esc(k.label)} | ${k.n} | ${k.champion.toFixed(3)} | ${k.candidate.toFixed(3)} | ${formatPoints(k.delta)} | ${k.b} | ${k.c} |`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
+
 /** The comparison report (GitHub-flavoured markdown, deterministic for the same input). */
 export function comparisonMarkdown(input: ComparisonInput): string {
   const env = input.prodEnv ?? 'prod';
@@ -87,6 +128,10 @@ export function comparisonMarkdown(input: ComparisonInput): string {
       : `Candidate **${c.version}** of \`${input.model}\`; no version of \`${input.model}\` is pinned in ${env} yet (none yet).`,
   );
   lines.push('');
+  if (input.paired) {
+    lines.push(...pairedMarkdown(input.paired, c.version));
+    lines.push("#### Metrics on each model's own test split", '');
+  }
   lines.push(`| metric | candidate (${c.version}) | ${prodHead} | delta |`);
   lines.push('| --- | ---: | ---: | ---: |');
   for (const m of metricOrder([...Object.keys(c.entry.metrics), ...Object.keys(p?.entry.metrics ?? {})])) {

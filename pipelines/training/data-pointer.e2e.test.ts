@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ProjectError } from '../../lib/errors.ts';
 import { readLock } from '../../lib/lock/index.ts';
 import { tempDir } from '../../lib/lock/testing.ts';
 import { type DatasetInput, MlflowClient } from '../../lib/mlflow/index.ts';
@@ -19,6 +20,7 @@ import { type MlflowServer, startMlflow } from '../../lib/testing/mlflow.ts';
 import { LocalRunStore, MLFLOW_DATASET_DIGEST_LENGTH, uploadLocalRuns } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type DataPointer, generateDemoDataset, packDataPointer } from '../../training/data/index.ts';
+import { loadGoldenSet } from '../../training/golden.ts';
 import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
 import { trainAndRecord } from './train-and-record.ts';
 
@@ -126,5 +128,32 @@ describe('a data pointer through training, the lock and MLflow', () => {
     const [up] = await uploadLocalRuns({ store, client, log: () => {} });
     expect(up?.action).toBe('uploaded');
     expectPointerInput((await client.getRun(up!.remoteRunId!)).inputs?.dataset_inputs);
+  }, 120_000);
+
+  it('a golden set through a data pointer: the same fetcher, its digest pinned in the training config', async () => {
+    const golden = {
+      name: 'shapes-golden',
+      digest: pointer.digest,
+      kind: 'image-folder' as const,
+      pointer: pointerPath,
+      path: join(dir, 'golden-from-pointer'),
+    };
+    const set = await loadGoldenSet(golden);
+    expect([set.digest, set.items.length, set.labels]).toEqual([
+      pointer.digest,
+      24,
+      ['circle', 'cross', 'square', 'triangle'],
+    ]);
+    const err = (await loadGoldenSet(
+      { ...golden, digest: `sha256:${'e'.repeat(64)}` },
+      { what: 'training/configs/x.json' },
+    ).catch((e: unknown) => e)) as ProjectError;
+    expect(err).toBeInstanceOf(ProjectError);
+    expect(err.message.split('\n')[0]).toBe(
+      `golden set "shapes-golden": the data in ${golden.path} has digest ${pointer.digest}, but golden.digest in training/configs/x.json pins sha256:${'e'.repeat(64)}`,
+    );
+    expect(err.hint).toBe(
+      `${pointerPath} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)`,
+    );
   }, 120_000);
 });

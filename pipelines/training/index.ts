@@ -19,9 +19,11 @@ export {
   formatDelta,
   formatValue,
   type MetricsJson,
+  pairedMarkdown,
   type ReportLink,
   type ReportSide,
 } from './comparison.ts';
+export { CHAMPION_ENV, type PrepareGoldenOptions, prepareGolden } from './golden.ts';
 export {
   JOB_ARTIFACT_DIR,
   jobSource,
@@ -29,6 +31,14 @@ export {
   type KubernetesTrainingResult,
   trainOnKubernetes,
 } from './kubernetes.ts';
+export {
+  DEFAULT_PAIRED_POLICY,
+  type PairedPolicy,
+  type PairedSection,
+  pairedPolicyOf,
+  pairedSection,
+  readLocalGolden,
+} from './paired.ts';
 export {
   type DriftCheck,
   defaultRetrainGates,

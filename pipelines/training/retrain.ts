@@ -20,12 +20,13 @@ import { appendJobSummary } from '../../lib/github/summary.ts';
 import { lockPaths, readLock } from '../../lib/lock/index.ts';
 import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
 import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
-import { firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
+import { describeAlert, firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
-import { evaluateGates, type GateResult, lockDigestVerifier } from '../promotion/gates.ts';
+import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
+import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
@@ -144,6 +145,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       progress: false,
       configPath: options.configPath,
       log,
+      championEnv: compareEnv,
     });
   } catch (e) {
     await dropBranch().catch(() => {});
@@ -161,6 +163,11 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     version,
     gates: configured ?? defaultRetrainGates(compareEnv),
     verifyDigests: lockDigestVerifier({
+      lockDir: dirname(lockPath),
+      ...(mlflow ? { mlflow } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }),
+    readGolden: lockGoldenReader({
       lockDir: dirname(lockPath),
       ...(mlflow ? { mlflow } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -189,6 +196,12 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
         fetch: options.fetch,
       }),
       prodEnv: compareEnv,
+      paired: pairedSection(
+        await readLocalGolden(run.train.artifactDir),
+        compareEnv,
+        lock.models[model]?.pins[compareEnv],
+        pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
+      ),
       ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
       footer: verdict,
     });
@@ -264,14 +277,7 @@ export async function retrainIfDrift(
     );
     return { firing };
   }
-  const what = firing.map((l) => {
-    const extra = Object.entries(l)
-      .filter(([k]) => !['__name__', 'alertname', 'alertstate'].includes(k))
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ');
-    return `${l.alertname}${extra ? ` (${extra})` : ''}`;
-  });
+  const what = firing.map(describeAlert);
   log(`retrain: drift alert(s) firing: ${what.join('; ')}`);
   const reason = `drift alert(s) firing on ${options.drift.prometheus.url}: ${what.join('; ')}`;
   return { firing, result: await retrain({ ...options, reason }) };

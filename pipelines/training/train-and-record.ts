@@ -18,6 +18,7 @@ import {
 import type { TrainingConfig } from '../../training/config.ts';
 import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
 import { lockCandidate } from './candidate.ts';
+import { prepareGolden } from './golden.ts';
 
 export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
   config: TrainingConfig;
@@ -35,6 +36,8 @@ export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 
   lockPath?: string;
   /** Aliases for the registered version; default ["candidate"]. */
   aliases?: string[];
+  /** The environment whose pinned version is scored on the golden set beside the candidate (default prod). */
+  championEnv?: string;
 }
 
 export interface TrainAndRecordResult {
@@ -77,8 +80,22 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     sourceTags: sourceTags(source),
     ...(trackingUri ? { uploadHintUri: trackingUri } : {}),
   });
+  // The golden set and the champion's score first: a golden set that is not the pinned one stops here.
+  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
+  const golden = await prepareGolden({
+    config,
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+    model: modelName,
+    lockPath,
+    ...(options.championEnv ? { championEnv: options.championEnv } : {}),
+    env,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+    log,
+  });
   const result = await train(config, {
     ...options,
+    ...(golden ? { golden } : {}),
     gitCommit: source.prHeadSha ?? source.commit,
     callbacks: {
       onRunStart: (info) =>
@@ -110,7 +127,6 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
   );
   // The lock entry is computed for every run: a Kubernetes Job hands it back to
   // the submitter, which adds it to its lock (scripts/train.ts --on kubernetes).
-  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
   const entry = await entryFromArtifact(result.artifactDir, {
     uri: artifactUriFor(tracking, result.artifactDir, lockPath),
     runId: tracking.offline ? null : tracking.runId,

@@ -6,6 +6,7 @@
  * write the comparison with prod to the job summary and to the PR comment,
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
+import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { BackendName } from '../../lib/backend.ts';
 import { ProjectError } from '../../lib/errors.ts';
@@ -18,8 +19,10 @@ import { stableStringify } from '../../lib/json.ts';
 import { type LockedVersion, lockPaths, readLock, versionFileOf, versionIdOf } from '../../lib/lock/index.ts';
 import type { SourceInfo } from '../../lib/tracking/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
+import { GATES_FILE, loadGatesConfig } from '../promotion/config.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
+import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
 import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
@@ -38,6 +41,8 @@ export interface TrainPullRequestOptions {
   modelName?: string;
   /** The environment the candidate is compared with (default prod). */
   compareEnv?: string;
+  /** The promotion gates (relative to cwd; default environments/promotion-gates.json): the margin and level of the paired comparison. */
+  gatesPath?: string;
   progress?: boolean;
   log?: (line: string) => void;
   readFile?: (path: string) => string;
@@ -148,6 +153,9 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
   const git = gitRunner(cwd, { env: options.env, token: ctx.token, serverUrl: ctx.serverUrl });
   await preflight(git, ctx, lockRel);
   await readLock(lockPath); // a bad lock fails now, not after an hour of training
+  const gatesPath = resolve(cwd, options.gatesPath ?? GATES_FILE);
+  const gatesConfig = existsSync(gatesPath) ? await loadGatesConfig(gatesPath) : undefined;
+  const compareEnv = options.compareEnv ?? 'prod';
 
   const source: SourceInfo = {
     commit: ctx.headSha,
@@ -170,6 +178,8 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     log,
     signal: options.signal,
     backend: options.backend,
+    championEnv: compareEnv,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const model = run.modelName;
   const entry = run.lockEntry;
@@ -195,7 +205,6 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
   }
   const lock = await readLock(lockPath);
 
-  const compareEnv = options.compareEnv ?? 'prod';
   const candidate = await candidateSide(version, entry, run.train.artifactDir);
   const prod = await pinnedSide(lock, model, compareEnv, {
     lockDir: dirname(lockPath),
@@ -210,10 +219,17 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
       : forkLockNote(model, entry, lockRel),
   );
   if (ctx.runUrl) footer.push(`Workflow run: ${ctx.runUrl}`);
+  const paired = pairedSection(
+    await readLocalGolden(run.train.artifactDir),
+    compareEnv,
+    lock.models[model]?.pins[compareEnv],
+    pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
+  );
   const markdown = comparisonMarkdown({
     model,
     candidate,
     prod,
+    paired,
     prodEnv: compareEnv,
     runLink: links.runLink,
     plots: links.plots,

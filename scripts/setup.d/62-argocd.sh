@@ -55,40 +55,15 @@ if [ "$done_" = 1 ]; then
   echo "argocd $ARGOCD_VERSION already built: $ARGOCD_CACHE/bin/argocd"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "go is required to build Argo CD (from the Go module proxy)" >&2; exit 1; }
-export GOTOOLCHAIN="$ARGOCD_GOTOOLCHAIN" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-
 SRC="$ARGOCD_CACHE/src"
-rm -rf "$SRC"; mkdir -p "$SRC"
-cd "$SRC"
+go_build_dir "Argo CD" "$ARGOCD_GOTOOLCHAIN" "$SRC"
 
 echo "building argocd $ARGOCD_VERSION with $GOTOOLCHAIN (cold: about 1,150 CPU seconds, 11 minutes on 2 idle cores)..."
 start=$(date +%s)
 go_module "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION"
-AGOMOD="$MOD_GOMOD"; ADIR="$MOD_DIR"; GO_DIRECTIVE="$MOD_GO"
+ADIR="$MOD_DIR"
 
-{
-  echo "module gitops-ml.local/argocd"
-  echo
-  echo "go ${GO_DIRECTIVE}"
-  echo
-  echo "require github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION"
-  echo
-  # Its replace directives, one per line ("replace (" blocks and single lines),
-  # except those to a directory (./x, ../x), which only mean something inside
-  # Argo CD's own repository.
-  awk '
-    /^replace[[:space:]]*\($/ { block = 1; next }
-    block && /^\)/ { block = 0; next }
-    block { line = $0 }
-    !block && /^replace[[:space:]]/ { line = $0; sub(/^replace[[:space:]]+/, "", line) }
-    line != "" {
-      sub(/\/\/.*/, "", line); gsub(/^[[:space:]]+|[[:space:]]+$/, "", line)
-      if (line != "" && line !~ /=>[[:space:]]*\.\.?\//) print "replace " line
-      line = ""
-    }
-  ' "$AGOMOD"
-} > go.mod
+wrapper_go_mod gitops-ml.local/argocd "github.com/argoproj/argo-cd/v3" "$ARGOCD_VERSION" > go.mod
 
 # The same version stamps Argo CD's Makefile sets (a clean, tagged build).
 PKG=github.com/argoproj/argo-cd/v3/common

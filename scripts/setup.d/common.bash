@@ -62,3 +62,39 @@ go_module() {
   fi
   MOD_GO="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$MOD_GOMOD" | head -1)"
 }
+
+# wrapper_go_mod NAME MODULE VERSION: print the go.mod of a wrapper module
+# NAME that requires MODULE@VERSION and copies that module's replace
+# directives (go_module must have run for it: MOD_GOMOD, MOD_GO), one per
+# line, "replace (" blocks and single lines, except those to a directory
+# (./x, ../x), which only mean something inside the module's own repository.
+# A `go build MODULE/cmd/...` in the wrapper then builds what upstream builds.
+wrapper_go_mod() {
+  echo "module $1"
+  echo
+  echo "go ${MOD_GO}"
+  echo
+  echo "require $2 $3"
+  echo
+  awk '
+    /^replace[[:space:]]*\($/ { block = 1; next }
+    block && /^\)/ { block = 0; next }
+    block { line = $0 }
+    !block && /^replace[[:space:]]/ { line = $0; sub(/^replace[[:space:]]+/, "", line) }
+    line != "" {
+      sub(/\/\/.*/, "", line); gsub(/^[[:space:]]+|[[:space:]]+$/, "", line)
+      if (line != "" && line !~ /=>[[:space:]]*\.\.?\//) print "replace " line
+      line = ""
+    }
+  ' "$MOD_GOMOD"
+}
+
+# go_build_dir WHAT TOOLCHAIN SRC: check that go is there, set the build
+# environment (GOTOOLCHAIN, module mode, no VCS stamps, static binaries), and
+# cd into a fresh SRC for a wrapper module.
+go_build_dir() {
+  command -v go >/dev/null 2>&1 || { echo "go is required to build $1 (from the Go module proxy)" >&2; return 1; }
+  export GOTOOLCHAIN="$2" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+  rm -rf "$3"; mkdir -p "$3"
+  cd "$3"
+}

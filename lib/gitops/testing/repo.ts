@@ -1,6 +1,6 @@
 /**
  * Test helper: a temporary copy of the repository's Kustomize tree
- * (manifests/base, manifests/argocd, manifests/ci-access, manifests/training-job, environments/*)
+ * (manifests/*, environments/*)
  * with a small models.lock.json, so tests can pin, mutate and render without
  * touching the checkout.
  */
@@ -91,6 +91,8 @@ export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
     'manifests/base',
     'manifests/argocd',
     'manifests/ci-access',
+    'manifests/components',
+    'manifests/monitoring',
     'manifests/training-job',
     'manifests/alert-relay',
     'environments',

@@ -1,0 +1,117 @@
+/**
+ * Test helper: the environment a container of a Deployment's (or a ReplicaSet's) pod template
+ * would start with, read from the cluster. kwok pods run no container, so a
+ * test that wants what the pod would serve starts the program itself with
+ * exactly this environment (serving/main.ts for the model server).
+ *
+ * `env` entries with a plain `value`, and `envFrom` ConfigMaps (read from the
+ * cluster, each key that is a valid variable name; `env` wins over them, as
+ * the kubelet does). Anything else (valueFrom, Secret refs, prefixes) is
+ * refused naming the entry: the caller would start a process with another
+ * environment than the pod's.
+ * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+
+export interface PodTemplateEnv {
+  /** Variable → value, as the container would see it (image defaults aside). */
+  env: Record<string, string>;
+  /** The pod template's annotations (the pin's ml.gitops/* among them). */
+  annotations: Record<string, string>;
+  /** The Deployment's (ReplicaSet's) generation it was read at. */
+  generation: number;
+  /**
+   * Files the kubelet would project into the container from the pod's own
+   * annotations (Downward API volumes: path in the container → content; a
+   * missing annotation projects an empty file).
+   */
+  files: Record<string, string>;
+}
+
+const ANNOTATION_FIELD = /^metadata\.annotations\['([^']+)'\]$/;
+
+const VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+export async function readPodTemplateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  deployment: string,
+  container: string,
+): Promise<PodTemplateEnv> {
+  const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
+  const where = `Deployment ${namespace}/${deployment}, container ${container}`;
+  return {
+    ...(await templateEnv(kc, namespace, dep.spec?.template, container, where)),
+    generation: dep.metadata?.generation ?? 0,
+  };
+}
+
+/**
+ * The same for the pod template of a ReplicaSet (e.g. one of an Argo Rollouts
+ * Rollout, whose pods run the template its ReplicaSet was made from).
+ */
+export async function readReplicaSetTemplateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  replicaSet: string,
+  container: string,
+): Promise<PodTemplateEnv> {
+  const rs = await kc.makeApiClient(AppsV1Api).readNamespacedReplicaSet({ name: replicaSet, namespace });
+  const where = `ReplicaSet ${namespace}/${replicaSet}, container ${container}`;
+  return {
+    ...(await templateEnv(kc, namespace, rs.spec?.template, container, where)),
+    generation: rs.metadata?.generation ?? 0,
+  };
+}
+
+async function templateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  template: V1PodTemplateSpec | undefined,
+  container: string,
+  where: string,
+): Promise<Omit<PodTemplateEnv, 'generation'>> {
+  const spec = template?.spec?.containers?.find((c) => c.name === container);
+  if (!spec) throw new Error(`${where}: no such container in the pod template`);
+  const env: Record<string, string> = {};
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const from of spec.envFrom ?? []) {
+    if (!from.configMapRef?.name || from.prefix || from.secretRef)
+      throw new Error(`${where}: envFrom ${JSON.stringify(from)} is not a plain ConfigMap reference`);
+    const cm = await core.readNamespacedConfigMap({ name: from.configMapRef.name, namespace });
+    for (const [k, v] of Object.entries(cm.data ?? {})) if (VAR_NAME.test(k)) env[k] = v;
+  }
+  for (const e of spec.env ?? []) {
+    if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
+    env[e.name] = e.value ?? '';
+  }
+  const annotations = template?.metadata?.annotations ?? {};
+  const files: Record<string, string> = {};
+  for (const mount of spec.volumeMounts ?? []) {
+    const volume = template?.spec?.volumes?.find((v) => v.name === mount.name);
+    for (const item of volume?.downwardAPI?.items ?? []) {
+      const key = ANNOTATION_FIELD.exec(item.fieldRef?.fieldPath ?? '')?.[1];
+      if (!key) throw new Error(`${where}: downwardAPI item ${item.path} is not a pod annotation`);
+      files[`${mount.mountPath.replace(/\/$/, '')}/${item.path}`] = annotations[key] ?? '';
+    }
+  }
+  return { env, annotations, files };
+}
+
+/**
+ * The environment to start the container's program with here: `template.env`
+ * with the projected files written under `dir` (same relative paths) and every
+ * variable that names one of them pointed at the copy.
+ */
+export async function localPodEnv(template: PodTemplateEnv, dir: string): Promise<Record<string, string>> {
+  const env = { ...template.env };
+  for (const [path, text] of Object.entries(template.files)) {
+    const here = join(dir, path);
+    await mkdir(dirname(here), { recursive: true });
+    await writeFile(here, text);
+    for (const [k, v] of Object.entries(env)) if (v === path) env[k] = here;
+  }
+  return env;
+}

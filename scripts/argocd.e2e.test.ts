@@ -1,0 +1,741 @@
+/**
+ * The README's journey, steps 4, 7 and 8, against the local cluster's real
+ * Argo CD (lib/cluster): a fork of this repository with two candidate
+ * versions in its lock is served over Git; `manifests/argocd` (OWNER/REPO
+ * replaced, as the README asks) is applied; the ApplicationSet controller
+ * makes one Application per environment, which shows the render error the
+ * README announces until the first promotion; `npm run promote` pushes the
+ * pin, Argo CD syncs dev by itself, kwok runs the pods, and `npm run
+ * verify-rollout` passes on the real Application status (Synced, Healthy, the
+ * promotion commit) with /predict answered by serving/main.ts started with
+ * the synced pod template's environment. Then a second version, a rollback,
+ * prod (no automated sync: `npm run sync` with the least-privilege rollout
+ * account), the monitoring Application, and the API server's Service proxy.
+ * The automatic revert: a version that passes its checks but fires an SLO
+ * alert in a real Prometheus during the soak is reverted through Git by
+ * `verify-rollout --soak --revert-on-failure`, Argo CD syncs the previous pin
+ * back, and the next environment refuses that version.
+ * Nothing here writes a status: every status is the controllers'.
+ *
+ * One stack for the file; Argo CD re-reads Git every 5 s here (--app-resync).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import {
+  ApiException,
+  AppsV1Api,
+  AuthorizationV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { applyObjects, parseManifests } from '../lib/cluster/kube.ts';
+import { freePort } from '../lib/cluster/ports.ts';
+import { waitFor } from '../lib/cluster/probe.ts';
+import { clusterDown, clusterUp } from '../lib/cluster/stack.ts';
+import type { ClusterState } from '../lib/cluster/state.ts';
+import { findClusterTools } from '../lib/cluster/tools.ts';
+import { ProjectError } from '../lib/errors.ts';
+import { findKustomize, findTool, runKustomize } from '../lib/gitops/index.ts';
+import { addCandidate, emptyLock, writeLock } from '../lib/lock/index.ts';
+import { makeEntry } from '../lib/lock/testing.ts';
+import {
+  type ArgoApplication,
+  loadCluster,
+  makeSmokePng,
+  smokePredict,
+  verifyRollout,
+} from '../lib/rollout/index.ts';
+import { runSync } from '../lib/shell.ts';
+import { copyWorkingTree } from '../lib/testing/git-repos.ts';
+import { localPodEnv, readPodTemplateEnv } from '../lib/testing/pod-template.ts';
+import { inCI } from '../lib/testing/services.ts';
+import { startPrometheus } from '../monitoring/testing/prometheus.ts';
+import { writeFixtureArtifact } from '../serving/testing/fixture.ts';
+import { type ServerProcess, spawnServer } from '../serving/testing/process.ts';
+import { main as promote } from './promote.ts';
+import { main as sync } from './sync.ts';
+import { main as verifyRolloutMain } from './verify-rollout.ts';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MODEL = 'demo-classifier';
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Fork Owner',
+  GIT_AUTHOR_EMAIL: 'fork@example.com',
+  GIT_COMMITTER_NAME: 'Fork Owner',
+  GIT_COMMITTER_EMAIL: 'fork@example.com',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+/** Why this file cannot run here (outside CI it is skipped; in CI it fails). */
+function missingTools(): string | undefined {
+  try {
+    findClusterTools();
+  } catch (e) {
+    if (e instanceof ProjectError && e.code === 'NOT_FOUND') return e.message;
+    throw e;
+  }
+  if (!findTool('kubectl') && !findTool('kustomize'))
+    return 'kustomize not found: run `bash scripts/setup.d/20-kube-tools.sh`';
+  if (!existsSync('/usr/bin/prometheus'))
+    return 'prometheus not found: run `bash scripts/setup.d/50-prometheus.sh`';
+  return undefined;
+}
+const missing = missingTools();
+if (missing && inCI()) throw new Error(`CI=true and ${missing}`);
+if (missing) console.warn(`skipping the Argo CD journey: ${missing}`);
+const describeStack = missing ? describe.skip : describe;
+
+describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll back', () => {
+  let work: string;
+  let fork: string;
+  let state: ClusterState;
+  let kc: KubeConfig;
+  let custom: CustomObjectsApi;
+  const servers: ServerProcess[] = [];
+  const git = (...args: string[]) =>
+    runSync('git', args, { cwd: fork, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
+  const scriptEnv = () => ({
+    ...process.env,
+    ...GIT_ENV,
+    PROMOTE_BY: 'fork-owner',
+    GITHUB_ACTIONS: undefined,
+  });
+
+  const readApp = async (name: string) =>
+    (await custom.getNamespacedCustomObject({
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      namespace: 'argocd',
+      plural: 'applications',
+      name,
+    })) as ArgoApplication & {
+      status?: {
+        conditions?: { type: string; message: string }[];
+        resources?: { kind: string; health?: { status?: string } }[];
+      };
+    };
+
+  /** Run npm run promote (or rollback) in the fork, committing and pushing; resolves to the pushed commit. */
+  async function promoteInFork(args: string[], mode: 'promote' | 'rollback' = 'promote'): Promise<string> {
+    const out: string[] = [];
+    const code = await promote(
+      [...args, ...(mode === 'promote' ? ['--image', IMAGE] : []), '--commit', '--push'],
+      { cwd: fork, env: scriptEnv(), print: (t) => out.push(t) },
+      mode,
+    );
+    expect({ code, out: out.join('') }).toMatchObject({ code: 0 });
+    const head = git('rev-parse', 'HEAD');
+    expect(runSync('git', ['--git-dir', state.git.gitDir, 'rev-parse', 'main']).stdout.trim()).toBe(head);
+    return head;
+  }
+
+  /** Wait until Argo CD has synced the Deployment of `env` to `version`, then start serving/main.ts with its pod template's environment. */
+  async function serveLikeThePod(
+    env: string,
+    version: string,
+  ): Promise<{ url: string; env: Record<string, string> }> {
+    await waitFor(
+      `Deployment ml-${env}/model-server at version ${version}`,
+      async () => {
+        const t = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server').catch((e: unknown) => {
+          if (e instanceof ApiException && e.code === 404) return undefined;
+          throw e;
+        });
+        const seen = t?.annotations['ml.gitops/model-version'];
+        return seen === version ? undefined : `template version ${seen ?? 'none (no Deployment yet)'}`;
+      },
+      180_000,
+    );
+    const template = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server');
+    const port = await freePort();
+    // The files the Downward API would project (the pin's model history), here under work/.
+    const local = await localPodEnv(template, join(work, `${env}-${version}`));
+    // The pod's environment, image aside: only where it listens differs (8080 may be taken here).
+    const server = spawnServer({ ...local, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
+    servers.push(server);
+    await server.ready;
+    return { url: `http://127.0.0.1:${port}`, env: template.env };
+  }
+
+  /** npm run verify-rollout, with what it printed. */
+  async function verifyCli(
+    args: string[],
+    env: Record<string, string | undefined> = process.env,
+  ): Promise<{ code: number; out: string }> {
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+      lines.push(a.join(' '));
+    });
+    try {
+      const code = await verifyRolloutMain(
+        [...args, '--lock', join(fork, 'models.lock.json'), '--timeout', '240'],
+        env,
+        { cwd: fork },
+      );
+      return { code, out: lines.join('\n') };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  /** The serving image image.yml would have built and pushed (kwok pulls nothing). */
+  const IMAGE = `ghcr.io/fork-owner/model-server@sha256:${'5e'.repeat(32)}`;
+  /** The two candidates' version ids (content-addressed: v + 12 hex of the root digest). */
+  let V1: string;
+  let V2: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'argocd-e2e-'));
+    fork = join(work, 'fork');
+    await copyWorkingTree(REPO_ROOT, fork);
+    // Two trained versions: real artifacts (the fixture CNN), each in the lock as a
+    // candidate with its digests; the pods' SERVING_MODEL_URI is their file: URI.
+    let lock = emptyLock();
+    const ids: string[] = [];
+    for (const seed of [1, 2]) {
+      const artifact = await writeFixtureArtifact(join(work, `artifact-${seed}`), { seed });
+      const added = addCandidate(lock, {
+        model: MODEL,
+        entry: makeEntry(artifact.pin.digests, {
+          artifactUri: `file://${artifact.dir}`,
+          createdAt: `2026-01-0${seed}T00:00:00.000Z`,
+          metrics: { accuracy: 0.96 + seed / 1000, macro_f1: 0.96 },
+        }),
+      });
+      lock = added.lock;
+      ids.push(added.version);
+    }
+    [V1, V2] = ids as [string, string];
+    await writeLock(join(fork, 'models.lock.json'), lock);
+    runSync('git', ['init', '-q', '-b', 'main', fork]);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'template, with two candidates');
+    const origin = join(work, 'origin.git');
+    runSync('git', ['clone', '-q', '--bare', fork, origin]);
+    git('remote', 'add', 'origin', origin);
+    git('fetch', '-q', 'origin');
+    git('branch', '-q', '-u', 'origin/main');
+
+    state = await clusterUp({
+      dir: join(work, 'cluster'),
+      repo: origin,
+      appResyncSeconds: 5,
+      log: (l) => process.stderr.write(`[cluster] ${l}\n`),
+    });
+    kc = new KubeConfig();
+    kc.loadFromFile(state.kubeconfig);
+    custom = kc.makeApiClient(CustomObjectsApi);
+
+    // README step 4: replace OWNER/REPO with the fork (here: its Git server); no image to
+    // edit, each promotion pins the serving image by digest (IMAGE below, as promote.yml does).
+    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml', 'alert-relay.yaml']) {
+      const path = join(fork, 'manifests/argocd', f);
+      const text = await readFile(path, 'utf8');
+      expect(text).toContain('https://github.com/OWNER/REPO.git');
+      await writeFile(path, text.replaceAll('https://github.com/OWNER/REPO.git', state.git.url));
+    }
+    git('commit', '-q', '-am', 'Argo CD: this fork');
+    git('push', '-q', 'origin', 'main');
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const s of servers) s.proc.kill('SIGTERM');
+    await Promise.all(servers.map((s) => s.exited));
+    if (work) {
+      await clusterDown(join(work, 'cluster'));
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each with the render error the README announces until its first promotion; monitoring and the alert relay sync', async () => {
+    const kustomize = await findKustomize();
+    for (const dir of ['manifests/argocd', 'manifests/ci-access']) {
+      await applyObjects(kc, parseManifests(await runKustomize(kustomize, join(fork, dir)), dir));
+    }
+    for (const env of ['dev', 'staging', 'prod']) {
+      await waitFor(
+        `Application model-server-${env} with its render error`,
+        async () => {
+          const app = await readApp(`model-server-${env}`).catch(() => undefined);
+          const error = app?.status?.conditions?.find((c) => c.type === 'ComparisonError');
+          return error?.message.includes(`environments/${env}/model-pin.yaml: no such file or directory`)
+            ? undefined
+            : `conditions ${JSON.stringify(app?.status?.conditions ?? 'none yet')}`;
+        },
+        120_000,
+      );
+    }
+    // manifests/monitoring needs no pin: the PrometheusRule and the dashboards, accepted by the API server.
+    await waitFor(
+      'Application model-server-monitoring Synced and Healthy',
+      async () => {
+        const s = (await readApp('model-server-monitoring').catch(() => undefined))?.status;
+        return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy'
+          ? undefined
+          : `sync=${s?.sync?.status} health=${s?.health?.status}`;
+      },
+      120_000,
+    );
+    // The drift-alert relay too: Deployment, Service and NetworkPolicy, accepted and Healthy.
+    await waitFor(
+      'Application alert-relay Synced and Healthy',
+      async () => {
+        const s = (await readApp('alert-relay').catch(() => undefined))?.status;
+        return s?.sync?.status === 'Synced' && s.health?.status === 'Healthy'
+          ? undefined
+          : `sync=${s?.sync?.status} health=${s?.health?.status}`;
+      },
+      120_000,
+    );
+    expect(((await readApp('alert-relay')).status?.resources ?? []).map((r) => r.kind).sort()).toEqual([
+      'Deployment',
+      'NetworkPolicy',
+      'Service',
+      'ServiceAccount',
+    ]);
+    const rule = (await custom.getNamespacedCustomObject({
+      group: 'monitoring.coreos.com',
+      version: 'v1',
+      namespace: 'ml-monitoring',
+      plural: 'prometheusrules',
+      name: 'model-server',
+    })) as { spec: { groups: { rules: { alert?: string }[] }[] } };
+    expect(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter(Boolean)).toContain(
+      'ServingFeatureDrift',
+    );
+    const dashboards = await kc
+      .makeApiClient(CoreV1Api)
+      .listNamespacedConfigMap({ namespace: 'ml-monitoring', labelSelector: 'grafana_dashboard=1' });
+    expect(dashboards.items.length).toBeGreaterThan(0);
+  }, 300_000);
+
+  let v1: { url: string; env: Record<string, string> };
+
+  test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, verify-rollout passes on the real status at the promotion commit', async () => {
+    const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
+    v1 = await serveLikeThePod('dev', V1);
+    // The image Argo CD synced is the one promoted with the model, by digest.
+    const synced = await kc
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' });
+    expect(synced.spec?.template.spec?.containers.find((c) => c.name === 'server')?.image).toBe(IMAGE);
+    expect(v1.env).toMatchObject({
+      SERVING_MODEL_NAME: MODEL,
+      SERVING_MODEL_VERSION: V1,
+      SERVING_PORT: '8080',
+    });
+    const { code, out } = await verifyCli([
+      '--env',
+      'dev',
+      '--revision',
+      commit,
+      '--url',
+      v1.url,
+      '--kubeconfig',
+      state.kubeconfig,
+    ]);
+    expect({ code, out }).toMatchObject({ code: 0 });
+    expect(out).toContain(
+      `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${commit.slice(0, 12)}`,
+    );
+    expect(out).toContain(
+      `Deployment ml-dev/model-server: [ok] 1/1 updated, 1 available, template version ${V1}`,
+    );
+    expect(out).toContain(`/predict (${v1.url}/predict): [ok] answered model ${MODEL} version ${V1}`);
+    expect(out).toContain(`rollout verified: dev serves version ${V1}`);
+    // The model card reads where each version runs from the pin, through the Downward API.
+    const card = (await (await fetch(`${v1.url}/api/model`)).json()) as {
+      history: { pins: Record<string, string>; promotions: { env: string; to: string; by?: string }[] };
+    };
+    expect(card.history.pins).toEqual({ dev: V1 });
+    expect(card.history.promotions.at(-1)).toMatchObject({ env: 'dev', to: V1, by: 'fork-owner' });
+    // Every object of the overlay synced, the HPA scaling on the metrics API.
+    const app = await readApp('model-server-dev');
+    expect(
+      Object.fromEntries(
+        ((app.status as { resources?: { kind: string; status?: string }[] }).resources ?? []).map((r) => [
+          r.kind,
+          r.status,
+        ]),
+      ),
+    ).toEqual({
+      ConfigMap: 'Synced',
+      Deployment: 'Synced',
+      HorizontalPodAutoscaler: 'Synced',
+      NetworkPolicy: 'Synced',
+      PodDisruptionBudget: 'Synced',
+      Role: 'Synced',
+      RoleBinding: 'Synced',
+      Service: 'Synced',
+      ServiceAccount: 'Synced',
+      ServiceMonitor: 'Synced',
+    });
+    const hpa = await kc
+      .makeApiClient(AutoscalingV2Api)
+      .readNamespacedHorizontalPodAutoscaler({ name: 'model-server', namespace: 'ml-dev' });
+    expect(hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')).toMatchObject({
+      status: 'True',
+      reason: 'ValidMetricFound',
+    });
+  }, 600_000);
+
+  test('a second version reaches dev through Git; /predict answering another version fails the check; a rollback brings the first pin back', async () => {
+    const commit2 = await promoteInFork(['--env', 'dev']); // dev takes the newest candidate: V2
+    const v2 = await serveLikeThePod('dev', V2);
+    expect(v2.env.SERVING_MODEL_SHA256).not.toBe(v1.env.SERVING_MODEL_SHA256);
+    const second = await verifyCli([
+      '--env',
+      'dev',
+      '--revision',
+      commit2,
+      '--url',
+      v2.url,
+      '--kubeconfig',
+      state.kubeconfig,
+    ]);
+    expect(second).toMatchObject({ code: 0 });
+    expect(second.out).toContain(`/predict (${v2.url}/predict): [ok] answered model ${MODEL} version ${V2}`);
+
+    // Everything in the cluster is at 2 now; a server still answering 1 is no rollout of 2.
+    // The Application can turn Progressing again for a moment after a rollout (the HPA
+    // has no CPU sample of the new pod yet: manifests/argocd/argocd-cm.yaml), and then
+    // /predict is not tried; so wait until it is Healthy, and try again if it flipped.
+    const refusal = async (): Promise<unknown> => {
+      await waitFor(
+        'Application model-server-dev Healthy at the second promotion',
+        async () => {
+          const st = (await readApp('model-server-dev')).status;
+          return st?.health?.status === 'Healthy' && st.sync?.revision === commit2
+            ? undefined
+            : `health=${st?.health?.status} revision=${st?.sync?.revision}`;
+        },
+        120_000,
+      );
+      return verifyRollout(
+        {
+          env: 'dev',
+          version: V2,
+          revision: commit2,
+          url: v1.url,
+          image: makeSmokePng(),
+          timeoutMs: 3000,
+          pollMs: 500,
+        },
+        { cluster: loadCluster({ kubeconfig: state.kubeconfig }) },
+      ).catch((e: unknown) => e);
+    };
+    let err = await refusal();
+    for (let i = 0; i < 4 && String((err as Error)?.message).includes('[not tried]'); i++)
+      err = await refusal();
+    expect(err).toBeInstanceOf(ProjectError);
+    expect((err as ProjectError).code).toBe('GATE_FAILED');
+    expect((err as Error).message).toContain(
+      `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${commit2.slice(0, 12)}`,
+    );
+    expect((err as Error).message).toContain(
+      `/predict (${v1.url}/predict): [waiting] answered model ${MODEL} version ${V1}, expected ${V2}`,
+    );
+
+    // npm run rollback: the version dev ran before, through Git again.
+    const commit3 = await promoteInFork(['--env', 'dev'], 'rollback');
+    const back = await serveLikeThePod('dev', V1);
+    expect(back.env).toEqual(v1.env);
+    const third = await verifyCli([
+      '--env',
+      'dev',
+      '--revision',
+      commit3,
+      '--url',
+      back.url,
+      '--kubeconfig',
+      state.kubeconfig,
+    ]);
+    expect(third).toMatchObject({ code: 0 });
+    expect(third.out).toContain(`rollout verified: dev serves version ${V1}`);
+  }, 900_000);
+
+  test('automatic revert: the version passes its checks, an SLO alert fires in the soak, verify-rollout reverts it through Git, Argo CD syncs the previous pin back, and staging refuses the version', async () => {
+    // dev runs V1 (first promotion, or after the rollback above); V2 goes to dev again.
+    const before = JSON.parse(git('show', 'HEAD:models.lock.json')).models[MODEL].pins.dev;
+    expect(before).toBe(V1);
+    const promoted = await promoteInFork(['--env', 'dev', '--version', V2]);
+    const served = await serveLikeThePod('dev', V2);
+    // A real Prometheus scrapes the pod's server (labels as the ServiceMonitor gives them), with the
+    // repo's SLO alert name on a rule that fires for the version it serves (the real burn-rate rules
+    // need an hour of traffic; the soak reads ALERTS whatever the expression).
+    const rules = join(work, 'soak-rules.yaml');
+    await writeFile(
+      rules,
+      stringify({
+        groups: [
+          {
+            name: 'soak-e2e',
+            rules: [
+              {
+                alert: 'ServingErrorBudgetBurnFast',
+                expr: 'max by (namespace, job, version) (serving_model_info) > 0',
+                labels: { severity: 'critical' },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const prom = await startPrometheus({
+      ruleFiles: [rules],
+      targets: [
+        {
+          job: 'model-server',
+          address: served.url.replace('http://', ''),
+          labels: { namespace: 'ml-dev' },
+        },
+      ],
+    });
+    try {
+      const outputs = join(work, 'github-output');
+      const summary = join(work, 'step-summary.md');
+      await writeFile(outputs, '');
+      await writeFile(summary, '');
+      const failed = await verifyCli(
+        [
+          '--env',
+          'dev',
+          '--revision',
+          promoted,
+          '--url',
+          served.url,
+          '--kubeconfig',
+          state.kubeconfig,
+          '--soak',
+          '2m',
+          '--soak-every',
+          '1s',
+          '--revert-on-failure',
+        ],
+        { ...scriptEnv(), PROMETHEUS_URL: prom.url, GITHUB_OUTPUT: outputs, GITHUB_STEP_SUMMARY: summary },
+      );
+      expect({ code: failed.code }).toEqual({ code: 1 });
+      expect(failed.out).toContain(`rollout verified: dev serves version ${V2}`);
+      const reason = new RegExp(
+        `soak: 1 alert\\(s\\) firing in ml-dev \\d+s into the 120s soak of version ${V2} \\(Prometheus ${prom.url.replaceAll('.', '\\.')}\\):\n  - ServingErrorBudgetBurnFast \\(job=model-server, namespace=ml-dev, severity=critical, version=${V2}\\)`,
+      );
+      expect(failed.out).toMatch(reason);
+      expect(failed.out).toContain('pushed to origin main');
+
+      // The revert commit on the served repository, the reason verbatim in its message.
+      const gitDir = ['--git-dir', state.git.gitDir];
+      const reverted = runSync('git', [...gitDir, 'rev-parse', 'main']).stdout.trim();
+      expect(runSync('git', [...gitDir, 'log', '-1', '--format=%s', 'main']).stdout.trim()).toBe(
+        `revert ${MODEL} dev to ${V1} (from ${V2}): post-promotion verification failed`,
+      );
+      expect(runSync('git', [...gitDir, 'log', '-1', '--format=%b', 'main']).stdout).toMatch(reason);
+      const lock = JSON.parse(runSync('git', [...gitDir, 'show', 'main:models.lock.json']).stdout);
+      expect(lock.models[MODEL].promotions.at(-1)).toMatchObject({
+        env: 'dev',
+        from: V2,
+        to: V1,
+        by: 'fork-owner',
+        reverted: { reason: expect.stringMatching(reason) },
+      });
+      // What the workflow's revert job and the job summary get.
+      const out = await readFile(outputs, 'utf8');
+      expect(out).toMatch(/^verified<<ghadelimiter_.*\nfalse\n/m);
+      expect(out).toMatch(/^revert<<ghadelimiter_.*\ntrue\n/m);
+      expect(out).toContain(`\n${V2}\n`);
+      expect(await readFile(summary, 'utf8')).toContain(`## Reverted ${MODEL} in dev: ${V2} → ${V1}`);
+
+      // Argo CD syncs the previous pin back by itself; it verifies at the revert commit.
+      const back = await serveLikeThePod('dev', V1);
+      const verified = await verifyCli([
+        '--env',
+        'dev',
+        '--revision',
+        reverted,
+        '--url',
+        back.url,
+        '--kubeconfig',
+        state.kubeconfig,
+      ]);
+      expect(verified).toMatchObject({ code: 0 });
+      expect(verified.out).toContain(
+        `Application model-server-dev: [ok] sync=Synced health=Healthy revision=${reverted.slice(0, 12)}`,
+      );
+
+      // npm run promote -- --env staging --version <bad>: refused by the gate, naming the revert.
+      const refused = await promote(['--env', 'staging', '--version', V2, '--commit', '--push'], {
+        cwd: fork,
+        env: scriptEnv(),
+        print: () => {},
+      }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'GATE_FAILED' });
+      expect((refused as Error).message).toContain(
+        `- notReverted: expected never reverted in any environment (override: --allow-reverted "<why>"), got reverted in dev at`,
+      );
+      expect((refused as Error).message).toContain(
+        `(commit "revert ${MODEL} dev to ${V1} (from ${V2}): post-promotion verification failed"): soak: 1 alert(s) firing in ml-dev`,
+      );
+      expect(runSync('git', [...gitDir, 'rev-parse', 'main']).stdout.trim()).toBe(reverted);
+    } finally {
+      await prom.stop();
+    }
+  }, 900_000);
+
+  /** A kubeconfig for CI's rollout-verifier (manifests/ci-access), with a TokenRequest token as `kubectl create token` gets. */
+  async function rolloutKubeconfig(): Promise<string> {
+    const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+      name: 'rollout-verifier',
+      namespace: 'ml-ci',
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
+    const cluster = kc.getCurrentCluster();
+    const path = join(work, 'rollout.kubeconfig');
+    await writeFile(
+      path,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'local', cluster: { server: cluster?.server, 'certificate-authority': cluster?.caFile } },
+        ],
+        users: [{ name: 'rollout-verifier', user: { token: token.status?.token } }],
+        contexts: [{ name: 'rollout', context: { cluster: 'local', user: 'rollout-verifier' } }],
+        'current-context': 'rollout',
+      }),
+      { mode: 0o600 },
+    );
+    return path;
+  }
+
+  test('prod has no automated sync: a promotion waits for npm run sync, which the CI rollout-verifier account may run, and verify-rollout passes with that account alone', async () => {
+    const commit = await promoteInFork(['--env', 'prod', '--version', V1]);
+    // Argo CD has compared prod at the promotion commit, found it OutOfSync, and done nothing.
+    await waitFor(
+      'Application model-server-prod compared at the promotion commit',
+      async () => {
+        const s = (await readApp('model-server-prod')).status;
+        return s?.sync?.revision === commit && s.sync.status === 'OutOfSync'
+          ? undefined
+          : `sync=${s?.sync?.status} revision=${s?.sync?.revision}`;
+      },
+      120_000,
+    );
+    const apps = kc.makeApiClient(AppsV1Api);
+    await expect(
+      apps.readNamespacedDeployment({ name: 'model-server', namespace: 'ml-prod' }),
+    ).rejects.toMatchObject({ code: 404 });
+
+    const kubeconfig = await rolloutKubeconfig();
+    const out: string[] = [];
+    expect(
+      await sync(['--env', 'prod', '--kubeconfig', kubeconfig], {
+        env: scriptEnv(),
+        print: (t) => out.push(t),
+      }),
+    ).toBe(0);
+    expect(out.join('')).toContain(`synced model-server-prod to ${commit.slice(0, 12)}`);
+    const app = await readApp('model-server-prod');
+    // The operation carries the Application's own sync options, as `argocd app sync` does.
+    const options = (app as { spec?: { syncPolicy?: { syncOptions?: string[] } } }).spec?.syncPolicy
+      ?.syncOptions;
+    expect(options).toContain('ServerSideApply=true');
+    expect(
+      (app.status as { operationState?: { operation?: unknown } }).operationState?.operation,
+    ).toMatchObject({ initiatedBy: { username: 'fork-owner' }, sync: { syncOptions: options } });
+
+    const prod = await serveLikeThePod('prod', V1);
+    const verified = await verifyCli([
+      '--env',
+      'prod',
+      '--revision',
+      commit,
+      '--url',
+      prod.url,
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    expect(verified).toMatchObject({ code: 0 });
+    expect(verified.out).toContain(
+      `Deployment ml-prod/model-server: [ok] 3/3 updated, 3 available, template version ${V1}`,
+    );
+
+    // ...and nothing more: no other Application, no spec change, no Secret.
+    const asRollout = loadCluster({ kubeconfig });
+    const rolloutApi = asRollout.kubeConfig.makeApiClient(CustomObjectsApi);
+    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const ref = { group: 'argoproj.io', version: 'v1alpha1', namespace: 'argocd', plural: 'applications' };
+    await expect(
+      rolloutApi.patchNamespacedCustomObject(
+        { ...ref, name: 'model-server-dev', body: { operation: { sync: {} } } },
+        merge,
+      ),
+    ).rejects.toMatchObject({ code: 403 });
+    const specChange = await rolloutApi
+      .patchNamespacedCustomObject(
+        { ...ref, name: 'model-server-prod', body: { spec: { source: { targetRevision: 'some-branch' } } } },
+        merge,
+      )
+      .catch((e: unknown) => e);
+    expect(specChange).toMatchObject({ code: 422 });
+    expect(String((specChange as ApiException<string>).body)).toContain(
+      "rollout-verifier may request a sync (the operation field) only, not change the Application's spec",
+    );
+    const review = asRollout.kubeConfig.makeApiClient(AuthorizationV1Api);
+    const can = async (
+      namespace: string,
+      verb: string,
+      resource: string,
+      subresource?: string,
+      name?: string,
+    ) =>
+      (
+        await review.createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { namespace, verb, resource, subresource, name } } },
+        })
+      ).status?.allowed ?? false;
+    expect(await can('ml-prod', 'create', 'services', 'proxy', 'model-server:http')).toBe(true);
+    expect(await can('ml-prod', 'get', 'secrets')).toBe(false);
+    expect(await can('ml-prod', 'delete', 'pods')).toBe(false);
+    expect(await can('kube-system', 'list', 'pods')).toBe(false);
+  }, 900_000);
+
+  test("/predict through the API server's Service proxy: no endpoints is waiting, an account without the right is refused at once", async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'proxy-check' } } });
+    await core.createNamespacedService({
+      namespace: 'proxy-check',
+      body: {
+        metadata: { name: 'model-server' },
+        spec: {
+          selector: { app: 'nothing-runs-here' },
+          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        },
+      },
+    });
+    const target = {
+      kind: 'proxy',
+      namespace: 'proxy-check',
+      service: 'model-server',
+      port: 'http',
+    } as const;
+    const smoke = { image: makeSmokePng(), contentType: 'image/png', version: V1, timeoutMs: 10_000 };
+    const noEndpoints = await smokePredict({ ...target, kubeConfig: kc }, smoke);
+    expect(noEndpoints).toEqual({
+      ok: false,
+      state: 'waiting',
+      detail: `POST ${state.server}/api/v1/namespaces/proxy-check/services/model-server:http/proxy/predict: HTTP 503 from the API server's Service proxy: no endpoints available for service "model-server"`,
+    });
+    const asRollout = loadCluster({ kubeconfig: await rolloutKubeconfig() }).kubeConfig;
+    await expect(smokePredict({ ...target, kubeConfig: asRollout }, smoke)).rejects.toThrow(
+      /^the Kubernetes API server refused POST .*\/proxy-check\/services\/model-server:http\/proxy\/predict: HTTP 403 services "model-server:http" is forbidden: User "system:serviceaccount:ml-ci:rollout-verifier" cannot create resource "services\/proxy"/,
+    );
+  }, 120_000);
+});

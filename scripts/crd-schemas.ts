@@ -1,0 +1,46 @@
+/**
+ * Regenerate lib/gitops/crd-schemas/argo-rollouts-<version>.json, the
+ * schemas render validates Rollouts and AnalysisTemplates against, from
+ * Argo Rollouts' own CRDs (the copy scripts/setup.d/64-argo-rollouts.sh
+ * makes of its manifests/crds/).
+ *
+ *   npm run crd-schemas                  write the file
+ *   npm run crd-schemas -- --check       exit 1 when the kept file differs
+ *   npm run crd-schemas -- --crds DIR    read the CRDs from DIR
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { argoRolloutsDir } from '../lib/cluster/tools.ts';
+import { writeFileAtomic } from '../lib/fs.ts';
+import { crdSchemaFilePath, generateCrdSchemaFile } from '../lib/gitops/crd-schemas.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+
+const USAGE = `usage: crd-schemas.ts [--check] [--crds DIR]
+  --check     do not write; fail (exit 1) when the kept schema file differs from the CRDs
+  --crds DIR  Argo Rollouts' manifests/crds (default: 64-argo-rollouts.sh's copy in ~/.cache/gitops-ml)`;
+
+export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
+  const cli = parseCommand(
+    argv,
+    { usage: USAGE, options: { check: { type: 'boolean', default: false }, crds: { type: 'string' } } },
+    log,
+  );
+  if (!cli) return 0;
+  const crds = cli.values.crds ?? join(argoRolloutsDir(), 'crds');
+  const want = await generateCrdSchemaFile(crds);
+  const path = crdSchemaFilePath();
+  if (cli.values.check) {
+    const have = await readFile(path, 'utf8').catch(() => '');
+    if (have !== want)
+      throw new ProjectError('CONFLICT', `${path} differs from the CRDs in ${crds}`, {
+        hint: 'run `npm run crd-schemas` and commit the result',
+      });
+    log(`${path} matches ${crds}`);
+    return 0;
+  }
+  await writeFileAtomic(path, want);
+  log(`wrote ${path} from ${crds}`);
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -1,0 +1,70 @@
+/**
+ * sync: ask Argo CD to sync an environment's Application and wait for the
+ * result, as `argocd app sync model-server-<env>` does, through the
+ * Kubernetes API (no argocd-server needed). prod has no automated sync:
+ * verify.yml runs this after the GitHub "prod" environment approved the
+ * promotion. See docs/gitops.md and lib/rollout/sync.ts.
+ *
+ *   npm run sync -- --env prod [--revision <sha>] [--prune] [--timeout 300]
+ */
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
+import { ProjectError } from '../lib/errors.ts';
+import { loadCluster, syncApplication } from '../lib/rollout/index.ts';
+import { promotionEnvFrom } from '../pipelines/promotion/index.ts';
+
+const COMMAND = {
+  usage: `usage: npm run sync -- --env <dev|staging|prod> [options]
+  --env <env>          environment whose Application (model-server-<env>) to sync
+  --application <name> the Application instead (default model-server-<env>)
+  --revision <sha>     a full commit sha to sync to (default: the Application's target revision, resolved now)
+  --prune              delete what Git no longer has (default: no, as argocd app sync)
+  --timeout <seconds>  how long to wait for the result (default 300)
+  --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
+  --context <name>     kubeconfig context
+  --namespace <ns>     Argo CD's namespace (default argocd)
+Exit 0: the sync succeeded; 1: it failed, did not end in time, or another operation runs; 2: bad usage.`,
+  required: ['env'],
+  options: {
+    env: { type: 'string' },
+    application: { type: 'string' },
+    revision: { type: 'string' },
+    prune: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '300' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespace: { type: 'string', default: 'argocd' },
+  },
+} as const;
+
+/** Run with `argv`; returns the exit code. Exported for tests. */
+export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
+  const d = scriptDeps(deps);
+  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`));
+  if (!cli) return 0;
+  const f = cli.values;
+  if (!/^[a-z0-9-]+$/.test(f.env!))
+    throw new ProjectError('USAGE', `--env must be an environment name (dev, staging, prod), got "${f.env}"`);
+  const timeout = Number(f.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new ProjectError('USAGE', `--timeout must be a positive number of seconds, got "${f.timeout}"`);
+  const by = promotionEnvFrom(d.env).by ?? 'npm run sync';
+  const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env: d.env });
+  const application = f.application ?? `model-server-${f.env}`;
+  const result = await syncApplication(
+    {
+      application,
+      namespace: f.namespace,
+      revision: f.revision,
+      prune: f.prune,
+      initiatedBy: by,
+      timeoutMs: timeout * 1000,
+    },
+    { cluster, log: (line) => d.print(`${line}\n`) },
+  );
+  d.print(
+    `synced ${application}${result.revision ? ` to ${result.revision.slice(0, 12)}` : ''} in ${Math.round(result.elapsedMs / 1000)}s: ${result.message}\n`,
+  );
+  return 0;
+}
+
+if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));
