@@ -72,13 +72,13 @@ describe('the repository workflows', () => {
     ]);
   });
 
-  test('CODEOWNERS covers the lock, environments/ and the workflows', async () => {
+  test('CODEOWNERS covers the lock (index and version files), environments/ and the workflows', async () => {
     const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
       .split('\n')
       .filter((l) => l.trim() && !l.startsWith('#'))
       .map((l) => l.split(/\s+/));
     const ownerOf = (pattern: string) => owners.find(([p]) => p === pattern)?.slice(1);
-    for (const pattern of ['/models.lock.json', '/environments/', '/.github/']) {
+    for (const pattern of ['/models.lock.json', '/models.lock.d/', '/environments/', '/.github/']) {
       expect([pattern, ownerOf(pattern)]).toEqual([pattern, ['@OWNER/ml-maintainers']]);
     }
   });
