@@ -1,30 +1,8 @@
-/**
- * The README's journey, steps 4, 7 and 8, against the local cluster's real
- * Argo CD (lib/cluster): a fork of this repository with two candidate
- * versions in its lock is served over Git; `manifests/argocd` (OWNER/REPO
- * replaced, as the README asks) is applied; the ApplicationSet controller
- * makes one Application per environment, which shows the render error the
- * README announces until the first promotion; `npm run promote` pushes the
- * pin, Argo CD syncs dev by itself, kwok runs the pods, and `npm run
- * verify-rollout` passes on the real Application status (Synced, Healthy, the
- * promotion commit) with /predict answered by serving/main.ts started with
- * the synced pod template's environment. Then a second version, a rollback,
- * prod (no automated sync: `npm run sync` with the least-privilege rollout
- * account), the monitoring Application, and the API server's Service proxy.
- * The automatic revert: a version that passes its checks but fires an SLO
- * alert in a real Prometheus during the soak is reverted through Git by
- * `verify-rollout --soak --revert-on-failure`, Argo CD syncs the previous pin
- * back, and the next environment refuses that version.
- * Nothing here writes a status: every status is the controllers'.
- *
- * One stack for the file; Argo CD re-reads Git every 5 s here (--app-resync).
- */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import {
   ApiException,
   AppsV1Api,
@@ -42,9 +20,9 @@ import { freePort } from '../lib/cluster/ports.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
 import { clusterDown, clusterUp } from '../lib/cluster/stack.ts';
 import type { ClusterState } from '../lib/cluster/state.ts';
-import { findClusterTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
-import { findKustomize, findTool, runKustomize } from '../lib/gitops/index.ts';
+import { findKustomize, runKustomize } from '../lib/gitops/index.ts';
+import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { addCandidate, emptyLock, writeLock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
 import {
@@ -55,10 +33,11 @@ import {
   verifyRollout,
 } from '../lib/rollout/index.ts';
 import { runSync } from '../lib/shell.ts';
+import { clusterInstalled } from '../lib/testing/cluster.ts';
 import { copyWorkingTree } from '../lib/testing/git-repos.ts';
 import { localPodEnv, readPodTemplateEnv } from '../lib/testing/pod-template.ts';
-import { inCI } from '../lib/testing/services.ts';
-import { startPrometheus } from '../monitoring/testing/prometheus.ts';
+import { needs } from '../lib/testing/services.ts';
+import { prometheusInstalled, startPrometheus } from '../monitoring/testing/prometheus.ts';
 import { writeFixtureArtifact } from '../serving/testing/fixture.ts';
 import { type ServerProcess, spawnServer } from '../serving/testing/process.ts';
 import { main as promote } from './promote.ts';
@@ -75,24 +54,8 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1',
 };
 
-/** Why this file cannot run here (outside CI it is skipped; in CI it fails). */
-function missingTools(): string | undefined {
-  try {
-    findClusterTools();
-  } catch (e) {
-    if (e instanceof ProjectError && e.code === 'NOT_FOUND') return e.message;
-    throw e;
-  }
-  if (!findTool('kubectl') && !findTool('kustomize'))
-    return 'kustomize not found: run `bash scripts/setup.d/20-kube-tools.sh`';
-  if (!existsSync('/usr/bin/prometheus'))
-    return 'prometheus not found: run `bash scripts/setup.d/50-prometheus.sh`';
-  return undefined;
-}
-const missing = missingTools();
-if (missing && inCI()) throw new Error(`CI=true and ${missing}`);
-if (missing) console.warn(`skipping the Argo CD journey: ${missing}`);
-const describeStack = missing ? describe.skip : describe;
+/** Outside CI the journey is skipped, its title naming what is missing; in CI that fails. */
+const describeStack = needs(clusterInstalled(), kustomizeInstalled(), prometheusInstalled()).describe;
 
 describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll back', () => {
   let work: string;

@@ -46,15 +46,16 @@ import { freePort } from '../lib/cluster/ports.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
 import type { ClusterState } from '../lib/cluster/state.ts';
-import { findClusterTools, findRolloutsTools } from '../lib/cluster/tools.ts';
+import { findRolloutsTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
 import { findKustomize, runKustomize, writePin } from '../lib/gitops/index.ts';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { addCandidate, emptyLock, type Lock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
 import { loadCluster, makeSmokePng, verifyRollout } from '../lib/rollout/index.ts';
+import { clusterInstalled } from '../lib/testing/cluster.ts';
 import { localPodEnv, readReplicaSetTemplateEnv } from '../lib/testing/pod-template.ts';
-import { needs, requirement } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import {
   prometheusInstalled,
   type RunningPrometheus,
@@ -68,19 +69,8 @@ const MODEL = 'demo-classifier';
 const NS = 'ml-canary-e2e';
 const ROLLOUT = 'model-server';
 
-/** The stack with Argo Rollouts, as one requirement (the set-up steps that build it are named). */
-function clusterWithRollouts() {
-  try {
-    findClusterTools();
-    findRolloutsTools();
-    return requirement('the local cluster with Argo Rollouts', 'yes', '');
-  } catch (e) {
-    if (!(e instanceof ProjectError) || e.code !== 'NOT_FOUND') throw e;
-    return requirement('the local cluster with Argo Rollouts', undefined, e.message);
-  }
-}
 const prometheus = prometheusInstalled();
-const { describe } = needs(clusterWithRollouts(), kustomizeInstalled(), prometheus);
+const { describe } = needs(clusterInstalled({ rollouts: true }), kustomizeInstalled(), prometheus);
 
 interface Rollout extends KubernetesObject {
   status?: {

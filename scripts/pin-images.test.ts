@@ -5,8 +5,9 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { exitCodeOf } from '../lib/errors.ts';
 import { findKustomize, kustomizeImageOf, runKustomize } from '../lib/gitops/index.ts';
+import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { runSync } from '../lib/shell.ts';
-import { inCI } from '../lib/testing/services.ts';
+import { needs } from '../lib/testing/services.ts';
 import { RELAY_IMAGE_NAME } from '../monitoring/alert-relay.ts';
 import { TRAINER_IMAGE_NAME } from '../training/kubernetes/index.ts';
 import { main } from './pin-images.ts';
@@ -27,48 +28,47 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-it('pins the trainer and relay images by digest in their manifests (comments kept) and commits both; --on kubernetes finds the trainer', async () => {
-  const template = join(dir, 'manifests', 'training-job');
-  const print = () => {};
-  expect(await main(['--trainer', TRAINER, '--relay', RELAY, '--commit'], { cwd: dir, print })).toBe(0);
-  const text = await readFile(join(template, 'kustomization.yaml'), 'utf8');
-  expect(text).toContain('# Template of the training Job');
-  expect(parse(text).images).toEqual([
-    { name: TRAINER_IMAGE_NAME, newName: 'ghcr.io/acme/model-trainer', digest: `sha256:${'c'.repeat(64)}` },
-  ]);
-  expect(await kustomizeImageOf(template, TRAINER_IMAGE_NAME)).toBe(TRAINER);
-  expect(await kustomizeImageOf(join(dir, 'manifests', 'alert-relay'), RELAY_IMAGE_NAME)).toBe(RELAY);
-  expect(git('log', '-1', '--format=%s')).toBe(`images: trainer ${TRAINER}, relay ${RELAY}`);
-  expect(git('show', '--name-only', '--format=', 'HEAD').split('\n')).toEqual([
-    'manifests/alert-relay/kustomization.yaml',
-    'manifests/training-job/kustomization.yaml',
-  ]);
-  // Again: nothing changes, nothing is committed.
-  const head = git('rev-parse', 'HEAD');
-  const out: string[] = [];
-  expect(await main(['--trainer', TRAINER, '--commit'], { cwd: dir, print: (t) => void out.push(t) })).toBe(
-    0,
-  );
-  expect(out.join('')).toBe(
-    `manifests/training-job/kustomization.yaml: ${TRAINER_IMAGE_NAME} → ${TRAINER} (already)\n`,
-  );
-  expect(git('rev-parse', 'HEAD')).toBe(head);
-  // Kustomize renders the Job (its checkout init container too) and the relay with those images.
-  const kustomize = await findKustomize().catch((e: Error) => {
-    if (inCI()) throw e;
-    return undefined;
-  });
-  if (!kustomize) return;
-  const docs = (await runKustomize(kustomize, template)).split(/^---$/m).map((d) => parse(d));
-  const job = docs.find((d) => d?.kind === 'Job');
-  expect(job.spec.template.spec.containers[0].image).toBe(TRAINER);
-  expect(job.spec.template.spec.initContainers[0].image).toBe(TRAINER);
-  const relay = (await runKustomize(kustomize, join(dir, 'manifests', 'alert-relay')))
-    .split(/^---$/m)
-    .map((d) => parse(d))
-    .find((d) => d?.kind === 'Deployment');
-  expect(relay.spec.template.spec.containers[0].image).toBe(RELAY);
-});
+needs(kustomizeInstalled()).it(
+  'pins the trainer and relay images by digest in their manifests (comments kept) and commits both; --on kubernetes finds the trainer',
+  async () => {
+    const template = join(dir, 'manifests', 'training-job');
+    const print = () => {};
+    expect(await main(['--trainer', TRAINER, '--relay', RELAY, '--commit'], { cwd: dir, print })).toBe(0);
+    const text = await readFile(join(template, 'kustomization.yaml'), 'utf8');
+    expect(text).toContain('# Template of the training Job');
+    expect(parse(text).images).toEqual([
+      { name: TRAINER_IMAGE_NAME, newName: 'ghcr.io/acme/model-trainer', digest: `sha256:${'c'.repeat(64)}` },
+    ]);
+    expect(await kustomizeImageOf(template, TRAINER_IMAGE_NAME)).toBe(TRAINER);
+    expect(await kustomizeImageOf(join(dir, 'manifests', 'alert-relay'), RELAY_IMAGE_NAME)).toBe(RELAY);
+    expect(git('log', '-1', '--format=%s')).toBe(`images: trainer ${TRAINER}, relay ${RELAY}`);
+    expect(git('show', '--name-only', '--format=', 'HEAD').split('\n')).toEqual([
+      'manifests/alert-relay/kustomization.yaml',
+      'manifests/training-job/kustomization.yaml',
+    ]);
+    // Again: nothing changes, nothing is committed.
+    const head = git('rev-parse', 'HEAD');
+    const out: string[] = [];
+    expect(await main(['--trainer', TRAINER, '--commit'], { cwd: dir, print: (t) => void out.push(t) })).toBe(
+      0,
+    );
+    expect(out.join('')).toBe(
+      `manifests/training-job/kustomization.yaml: ${TRAINER_IMAGE_NAME} → ${TRAINER} (already)\n`,
+    );
+    expect(git('rev-parse', 'HEAD')).toBe(head);
+    // Kustomize renders the Job (its checkout init container too) and the relay with those images.
+    const kustomize = await findKustomize();
+    const docs = (await runKustomize(kustomize, template)).split(/^---$/m).map((d) => parse(d));
+    const job = docs.find((d) => d?.kind === 'Job');
+    expect(job.spec.template.spec.containers[0].image).toBe(TRAINER);
+    expect(job.spec.template.spec.initContainers[0].image).toBe(TRAINER);
+    const relay = (await runKustomize(kustomize, join(dir, 'manifests', 'alert-relay')))
+      .split(/^---$/m)
+      .map((d) => parse(d))
+      .find((d) => d?.kind === 'Deployment');
+    expect(relay.spec.template.spec.containers[0].image).toBe(RELAY);
+  },
+);
 
 it('refuses a tag without a digest, and no image at all (exit 2)', async () => {
   const err = await main(['--trainer', 'ghcr.io/acme/model-trainer:main'], {

@@ -29,7 +29,8 @@ import {
 import { run as runCommand } from '../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
 import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
-import { startMlflow } from '../lib/testing/mlflow.ts';
+import { mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
+import { needs } from '../lib/testing/services.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
@@ -395,57 +396,59 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
   const ROOT = fileURLToPath(new URL('..', import.meta.url));
   const PASSWORD = 's3cr3t-Pa55w0rd';
 
-  it('https://user:pass@host never reaches the PR comment, the job summary, the lock, nor the stdout/stderr of train:ci', async () => {
-    const mlflow = await startMlflow();
-    if (!mlflow) return; // outside CI without the MLflow venv (startMlflow said so); in CI it throws
-    try {
-      const r = await setup();
-      const withCredentials = new URL(mlflow.uri);
-      withCredentials.username = 'alice';
-      withCredentials.password = PASSWORD;
-      const env = await actionsEnv(r, { MLFLOW_TRACKING_URI: withCredentials.href });
-      // The real process, as train.yml runs it: runMain's output included.
-      const out = await runCommand(
-        process.execPath,
-        [
-          join(ROOT, 'node_modules', '.bin', 'tsx'),
-          join(ROOT, 'scripts', 'train-ci.ts'),
-          '--config',
-          configPath,
-          '--out',
-          'artifacts/candidate',
-          '--lock',
-          'models.lock.json',
-        ],
-        { cwd: r.work, env, nothrow: true, timeoutMs: 600_000 },
-      );
-      expect([out.code, out.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
+  needs(mlflowInstalled()).it(
+    'https://user:pass@host never reaches the PR comment, the job summary, the lock, nor the stdout/stderr of train:ci',
+    async () => {
+      const mlflow = (await startMlflow())!; // installed: needs() above skips (outside CI) or fails (CI) otherwise
+      try {
+        const r = await setup();
+        const withCredentials = new URL(mlflow.uri);
+        withCredentials.username = 'alice';
+        withCredentials.password = PASSWORD;
+        const env = await actionsEnv(r, { MLFLOW_TRACKING_URI: withCredentials.href });
+        // The real process, as train.yml runs it: runMain's output included.
+        const out = await runCommand(
+          process.execPath,
+          [
+            join(ROOT, 'node_modules', '.bin', 'tsx'),
+            join(ROOT, 'scripts', 'train-ci.ts'),
+            '--config',
+            configPath,
+            '--out',
+            'artifacts/candidate',
+            '--lock',
+            'models.lock.json',
+          ],
+          { cwd: r.work, env, nothrow: true, timeoutMs: 600_000 },
+        );
+        expect([out.code, out.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
 
-      const comment = gh.comments.get(7)?.[0]?.body ?? '';
-      const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
-      const lock = await originLock(r);
-      const id = idsOf(lock).at(-1) ?? '';
-      // The index and the new version's file, as committed.
-      const lockText = `${r.show(r.branch, 'models.lock.json')}\n${r.show(r.branch, versionFileOf('models.lock.json', MODEL, id))}`;
-      // The links are there, to the clean tracking URI: the report lost nothing but the credentials.
-      expect(comment).toMatch(
-        new RegExp(`\\(${mlflow.uri.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]+\\)`),
-      );
-      expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
-      const entry = lock.models[MODEL]?.versions[id];
-      expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
-      for (const [where, text] of [
-        ['PR comment', comment],
-        ['requests to GitHub', JSON.stringify(gh.requests)],
-        ['job summary', summary],
-        ['lock', lockText],
-        ['stdout', out.stdout],
-        ['stderr', out.stderr],
-      ] as const) {
-        expect([where, text.includes(PASSWORD), text.includes('alice:')]).toEqual([where, false, false]);
+        const comment = gh.comments.get(7)?.[0]?.body ?? '';
+        const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
+        const lock = await originLock(r);
+        const id = idsOf(lock).at(-1) ?? '';
+        // The index and the new version's file, as committed.
+        const lockText = `${r.show(r.branch, 'models.lock.json')}\n${r.show(r.branch, versionFileOf('models.lock.json', MODEL, id))}`;
+        // The links are there, to the clean tracking URI: the report lost nothing but the credentials.
+        expect(comment).toMatch(
+          new RegExp(`\\(${mlflow.uri.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]+\\)`),
+        );
+        expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
+        const entry = lock.models[MODEL]?.versions[id];
+        expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
+        for (const [where, text] of [
+          ['PR comment', comment],
+          ['requests to GitHub', JSON.stringify(gh.requests)],
+          ['job summary', summary],
+          ['lock', lockText],
+          ['stdout', out.stdout],
+          ['stderr', out.stderr],
+        ] as const) {
+          expect([where, text.includes(PASSWORD), text.includes('alice:')]).toEqual([where, false, false]);
+        }
+      } finally {
+        await mlflow.close();
       }
-    } finally {
-      await mlflow.close();
-    }
-  });
+    },
+  );
 });
