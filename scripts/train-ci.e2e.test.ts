@@ -28,7 +28,7 @@ import {
 } from '../lib/lock/index.ts';
 import { run as runCommand } from '../lib/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
-import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
+import { makeTestRepos, pullRequestEnv, type TestRepos } from '../lib/testing/git-repos.ts';
 import { mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
 import { needs } from '../lib/testing/services.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
@@ -105,38 +105,8 @@ async function setup(lock: Lock = lockWithProd()): Promise<TestRepos> {
   return repos;
 }
 
-async function actionsEnv(r: TestRepos, overrides: Record<string, string | undefined> = {}) {
-  const headSha = r.git(['rev-parse', 'HEAD']);
-  const eventPath = join(r.root, `event-${headSha.slice(0, 7)}.json`);
-  await writeFile(
-    eventPath,
-    JSON.stringify({
-      action: 'synchronize',
-      number: 7,
-      pull_request: {
-        number: 7,
-        head: { ref: r.branch, sha: headSha, repo: { full_name: 'acme/models' } },
-        base: { ref: 'main', sha: r.git(['rev-parse', 'origin/main']) },
-      },
-      repository: { name: 'models', owner: { login: 'acme' } },
-    }),
-  );
-  const summary = join(r.root, 'step-summary.md');
-  await writeFile(summary, '', { flag: 'a' });
-  return {
-    ...r.env,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'pull_request',
-    GITHUB_EVENT_PATH: eventPath,
-    GITHUB_REPOSITORY: 'acme/models',
-    GITHUB_TOKEN: TOKEN,
-    GITHUB_API_URL: gh.url,
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_RUN_ID: '4242',
-    GITHUB_STEP_SUMMARY: summary,
-    ...overrides,
-  };
-}
+const actionsEnv = (r: TestRepos, overrides: Record<string, string | undefined> = {}) =>
+  pullRequestEnv(r, { url: gh.url, token: TOKEN }, overrides);
 
 const run = (r: TestRepos, env: Record<string, string | undefined>, extra: Parameters<typeof main>[1] = {}) =>
   main(['--config', configPath, '--out', 'artifacts/candidate', '--lock', 'models.lock.json'], {

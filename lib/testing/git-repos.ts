@@ -99,3 +99,46 @@ export async function copyWorkingTree(checkout: string, dest: string): Promise<v
     });
   }
 }
+
+/**
+ * The environment of a GitHub Actions job on a `pull_request` (synchronize)
+ * event for PR #7 of acme/models whose head is `r`'s HEAD: the event file
+ * and an empty job summary written under `r.root`, GitHub's API at `github`
+ * (the local fake), then `overrides`.
+ */
+export async function pullRequestEnv(
+  r: TestRepos,
+  github: { url: string; token: string },
+  overrides: Record<string, string | undefined> = {},
+) {
+  const headSha = r.git(['rev-parse', 'HEAD']);
+  const eventPath = join(r.root, `event-${headSha.slice(0, 7)}.json`);
+  await writeFile(
+    eventPath,
+    JSON.stringify({
+      action: 'synchronize',
+      number: 7,
+      pull_request: {
+        number: 7,
+        head: { ref: r.branch, sha: headSha, repo: { full_name: 'acme/models' } },
+        base: { ref: 'main', sha: r.git(['rev-parse', 'origin/main']) },
+      },
+      repository: { name: 'models', owner: { login: 'acme' } },
+    }),
+  );
+  const summary = join(r.root, 'step-summary.md');
+  await writeFile(summary, '', { flag: 'a' });
+  return {
+    ...r.env,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_REPOSITORY: 'acme/models',
+    GITHUB_TOKEN: github.token,
+    GITHUB_API_URL: github.url,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_STEP_SUMMARY: summary,
+    ...overrides,
+  };
+}
