@@ -34,7 +34,7 @@ import {
 } from '../lib/rollout/index.ts';
 import { runSync } from '../lib/shell.ts';
 import { clusterInstalled } from '../lib/testing/cluster.ts';
-import { copyWorkingTree } from '../lib/testing/git-repos.ts';
+import { copyWorkingTree, gitIdentity } from '../lib/testing/git-repos.ts';
 import { localPodEnv, readPodTemplateEnv } from '../lib/testing/pod-template.ts';
 import { needs } from '../lib/testing/services.ts';
 import { prometheusInstalled, startPrometheus } from '../monitoring/testing/prometheus.ts';
@@ -46,13 +46,7 @@ import { main as verifyRolloutMain } from './verify-rollout.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'demo-classifier';
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Fork Owner',
-  GIT_AUTHOR_EMAIL: 'fork@example.com',
-  GIT_COMMITTER_NAME: 'Fork Owner',
-  GIT_COMMITTER_EMAIL: 'fork@example.com',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
+const { env: GIT_ENV } = gitIdentity('Fork Owner', 'fork@example.com');
 
 /** Outside CI the journey is skipped, its title naming what is missing; in CI that fails. */
 const describeStack = needs(clusterInstalled(), kustomizeInstalled(), prometheusInstalled()).describe;

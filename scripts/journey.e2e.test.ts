@@ -15,22 +15,14 @@ import { findKustomize, type KustomizeTool, renderAll } from '../lib/gitops/inde
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { readLock, readLockFrom } from '../lib/lock/index.ts';
 import { runSync } from '../lib/shell.ts';
-import { copyWorkingTree } from '../lib/testing/git-repos.ts';
+import { copyWorkingTree, gitIdentity } from '../lib/testing/git-repos.ts';
 import { needs, tool } from '../lib/testing/services.ts';
 import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as promote } from './promote.ts';
 import { main as train } from './train.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Fork Owner',
-  GIT_AUTHOR_EMAIL: 'fork@example.com',
-  GIT_COMMITTER_NAME: 'Fork Owner',
-  GIT_COMMITTER_EMAIL: 'fork@example.com',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
-const git = (cwd: string, ...args: string[]) =>
-  runSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
+const { env: GIT_ENV, git } = gitIdentity('Fork Owner', 'fork@example.com');
 
 let base = '';
 let origin = '';

@@ -3,20 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
-import { runSync } from '../lib/shell.ts';
+import { gitIdentity } from '../lib/testing/git-repos.ts';
 import { needs, tool } from '../lib/testing/services.ts';
 import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Promo Tester',
-  GIT_AUTHOR_EMAIL: 'promo@example.com',
-  GIT_COMMITTER_NAME: 'Promo Tester',
-  GIT_COMMITTER_EMAIL: 'promo@example.com',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
-const git = (cwd: string, ...args: string[]) =>
-  runSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
+const { env: GIT_ENV, git } = gitIdentity('Promo Tester', 'promo@example.com');
 
 let base = '';
 let origin = '';

@@ -142,3 +142,20 @@ export async function pullRequestEnv(
     ...overrides,
   };
 }
+
+/**
+ * A git identity for tests (and no system config): its environment, and
+ * `git(cwd, ...args)` running as it, which returns stdout trimmed.
+ */
+export function gitIdentity(name: string, email: string) {
+  const env = {
+    GIT_AUTHOR_NAME: name,
+    GIT_AUTHOR_EMAIL: email,
+    GIT_COMMITTER_NAME: name,
+    GIT_COMMITTER_EMAIL: email,
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  const git = (cwd: string, ...args: string[]) =>
+    runSync('git', args, { cwd, env: { ...process.env, ...env } }).stdout.trim();
+  return { env, git };
+}
