@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { NAPI_VERSION, VARIANTS } from './tfjs-native/layout.ts';
+import { installNativeTrainingKernels } from './tfjs-native/ops.ts';
 
 /** Backend names, fastest first. tfjs-node* are optional native packages. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -121,6 +122,7 @@ export async function selectBackend(order: BackendName[], force?: BackendName): 
       if (!(await tf.setBackend(c.backend))) throw new Error(`tf.setBackend('${c.backend}') returned false`);
       await tf.ready();
       const native = c.backend === 'tensorflow' ? nativeInfo() : undefined;
+      if (native) installNativeTrainingKernels();
       if (name === 'tensorflow-gpu' && native && !native.gpu) {
         throw new Error(
           'it loaded, but TensorFlow found no GPU (driver, CUDA or cuDNN missing): `npm exec tsx scripts/setup-tfjs-native.ts -- --variant gpu --check` says which',

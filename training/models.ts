@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ProjectError } from '../lib/index.ts';
+import { batchNormalization } from './batch-norm.ts';
 import type { InputConfig, ModelConfig } from './config.ts';
 
 export interface BuildModelOptions {
@@ -102,7 +103,7 @@ function deepCnn(o: BuildModelOptions): tf.Sequential {
         }),
       );
       first = false;
-      model.add(tf.layers.batchNormalization());
+      model.add(batchNormalization());
       model.add(tf.layers.reLU());
     }
     model.add(tf.layers.maxPooling2d({ poolSize: 2 }));

@@ -1,0 +1,82 @@
+/**
+ * tfjs-layers' BatchNormalization, trained with TensorFlow's fused kernels on
+ * the native backend (lib/tfjs-native/ops.ts: `FusedBatchNormV3` and its
+ * gradient, as Keras uses them). Everywhere else (pure JS, inference,
+ * layouts the fused kernel does not take) it is tfjs-layers' own layer.
+ *
+ * It serialises as `BatchNormalization` with the same config and weights, so a
+ * saved model loads anywhere tfjs does (the server, a browser) as the stock
+ * layer; a model loaded back for training (a resumed checkpoint) trains with
+ * the stock layer, same maths, slower.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { fusedBatchNormTraining, nativeKernelBackend } from '../lib/tfjs-native/ops.ts';
+
+type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
+type Kwargs = Record<string, unknown>;
+
+/** The fields of tfjs-layers' BatchNormalization the training path reads (private in its typings). */
+interface Internals {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+// The registered class, rather than `tf.layers.batchNormalization().constructor`: making an
+// instance would take a layer name ("batch_normalization_1") from the user's models.
+const Stock = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization?.[0] as unknown as
+  | (new (
+      args?: BatchNormArgs,
+    ) => tf.layers.Layer)
+  | undefined;
+if (Stock === undefined) throw new Error('@tensorflow/tfjs-layers did not register BatchNormalization');
+
+/** Moving average as tfjs-layers updates it: v -= (v - value) * (1 - momentum). */
+function movingAverage(v: tf.LayerVariable, value: tf.Tensor, momentum: number): void {
+  tf.tidy(() => {
+    const old = v.read();
+    v.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - momentum)));
+  });
+}
+
+class NativeBatchNormalization extends Stock {
+  /** Serialise as the stock layer: same class name, config and weights. */
+  static className = 'BatchNormalization';
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    const self = this as unknown as Internals;
+    const fused =
+      kwargs.training === true &&
+      input !== undefined &&
+      input.rank === 4 &&
+      input.dtype === 'float32' &&
+      (self.axis === -1 || self.axis === 3) &&
+      self.center &&
+      self.scale &&
+      nativeKernelBackend() !== undefined;
+    if (!fused) return super.call(inputs, kwargs);
+    return tf.tidy(() => {
+      const { y, mean, variance } = fusedBatchNormTraining(
+        input as tf.Tensor4D,
+        self.gamma.read() as tf.Tensor1D,
+        self.beta.read() as tf.Tensor1D,
+        self.epsilon,
+      );
+      movingAverage(self.movingMean, mean, self.momentum);
+      movingAverage(self.movingVariance, variance, self.momentum);
+      return y;
+    });
+  }
+}
+
+/** `tf.layers.batchNormalization(args)`, trained with fused kernels on the native backend. */
+export function batchNormalization(args?: BatchNormArgs): tf.layers.Layer {
+  return new NativeBatchNormalization(args);
+}
