@@ -34,12 +34,13 @@ interface Candidate {
 const require = createRequire(import.meta.url);
 
 /**
- * Load a native package only when its addon is there: tfjs-node's index
- * registers ~200 kernels before it looks for the addon, so importing a copy
- * without one would leave half a backend behind (and duplicate-kernel warnings
- * when the other native package loads).
+ * Which native package registered the "tensorflow" backend in this process
+ * (both register it under that name, and only the first import counts).
  */
-async function loadNative(pkg: string): Promise<unknown> {
+let nativePackageLoaded: string | undefined;
+
+/** Throw, saying which set-up step to run, unless the package and its compiled addon are installed. */
+function assertNativeBuilt(pkg: string): void {
   let dir: string;
   try {
     dir = dirname(require.resolve(`${pkg}/package.json`));
@@ -51,6 +52,16 @@ async function loadNative(pkg: string): Promise<unknown> {
   if (!existsSync(join(dir, 'lib', `napi-v${NAPI_VERSION}`, 'tfjs_binding.node'))) {
     throw new Error(`its native addon is not built: run ${setupStepOf(pkg)}`);
   }
+}
+
+/**
+ * Load a native package only when its addon is there: tfjs-node's index
+ * registers ~200 kernels before it looks for the addon, so importing a copy
+ * without one would leave half a backend behind (and duplicate-kernel warnings
+ * when the other native package loads).
+ */
+async function loadNative(pkg: string): Promise<unknown> {
+  assertNativeBuilt(pkg);
   // tfjs-node 4.22 calls util.isNullOrUndefined, which Node 23 removed (DEP0051); the fix is merged
   // upstream but unreleased (https://github.com/tensorflow/tfjs/pull/8425, issue #8609). Restore the
   // documented semantics before the package loads.
@@ -63,7 +74,9 @@ async function loadNative(pkg: string): Promise<unknown> {
   // TensorFlow's C++ logging (oneDNN notices, CPU feature lines) goes to stderr at load; keep
   // warnings and errors only unless the user asked for more.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  return import(pkg);
+  const loaded = await import(pkg);
+  nativePackageLoaded = pkg;
+  return loaded;
 }
 
 function setupStepOf(pkg: string): string {
@@ -118,6 +131,12 @@ export async function selectBackend(order: BackendName[], force?: BackendName): 
     try {
       // tfjs-node and -gpu both register "tensorflow"; once one has, the other is not imported again.
       const registered = c.backend === 'tensorflow' && tf.findBackendFactory('tensorflow') !== null;
+      if (registered && name === 'tensorflow-gpu' && nativePackageLoaded !== c.package) {
+        assertNativeBuilt(c.package);
+        throw new Error(
+          `this process already runs the native backend of ${nativePackageLoaded ?? 'another package'}; one process holds one libtensorflow`,
+        );
+      }
       if (!registered) await c.load();
       if (!(await tf.setBackend(c.backend))) throw new Error(`tf.setBackend('${c.backend}') returned false`);
       await tf.ready();
@@ -128,11 +147,11 @@ export async function selectBackend(order: BackendName[], force?: BackendName): 
           'it loaded, but TensorFlow found no GPU (driver, CUDA or cuDNN missing): `npm exec tsx scripts/setup-tfjs-native.ts -- --variant gpu --check` says which',
         );
       }
+      // tfjs-node-gpu without a GPU serves as the CPU backend: say which package it really is.
+      const gpuPackage = CANDIDATES['tensorflow-gpu'].package;
       const pkg =
-        registered &&
-        name === 'tensorflow' &&
-        skipped.some((s) => s.package === CANDIDATES['tensorflow-gpu'].package)
-          ? `${CANDIDATES['tensorflow-gpu'].package} (on the CPU)`
+        name === 'tensorflow' && nativePackageLoaded === gpuPackage
+          ? `${gpuPackage} (on the CPU)`
           : c.package;
       return {
         id: name === 'tensorflow-gpu' || (native?.gpu ?? false) ? 'tensorflow-gpu' : name,

@@ -120,7 +120,12 @@ describe('backend selection', () => {
       // no GPU package built here: skipped, with the step that would build it
       expect(training.skipped[0]?.package).toBe('@tensorflow/tfjs-node-gpu');
       expect(training.skipped[0]?.reason).toMatch(/71-tfjs-native-gpu\.sh|no GPU/);
-      expect((await selectBackend(SERVING_ORDER)).id).toBe('tensorflow');
+      // selected again in the same process (tfjs-node already loaded): still recorded as tfjs-node,
+      // not as "tfjs-node-gpu (on the CPU)" because the GPU package was skipped again
+      expect(await selectBackend(SERVING_ORDER)).toMatchObject({
+        id: 'tensorflow',
+        package: '@tensorflow/tfjs-node',
+      });
       expect(nativeManifestOf('@tensorflow/tfjs-node')).toMatchObject({
         variant: 'cpu',
         tensorflow: { package: 'tensorflow-cpu', version: TENSORFLOW_VERSION },
