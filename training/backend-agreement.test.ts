@@ -8,16 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { nativeManifestOf, SERVING_ORDER, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { needs, requirement } from '../lib/testing/services.ts';
+import { itNative, maxAbsDiff } from '../lib/testing/native.ts';
 import { TENSORFLOW_VERSION } from '../lib/tfjs-native/layout.ts';
 import type { ModelConfig } from './config.ts';
 import { buildModel } from './models.ts';
-
-const SETUP = 'bash scripts/setup.d/70-tfjs-native.sh';
-const native = nativeManifestOf('@tensorflow/tfjs-node') !== undefined;
-const itNative = needs(
-  requirement('the native backend', native ? '@tensorflow/tfjs-node' : undefined, `run ${SETUP}`),
-).it;
 
 /** A batch of inputs and one-hot labels from a fixed formula (no RNG). */
 function batch(n: number, h: number, w: number, c: number, classes: number) {
@@ -58,13 +52,6 @@ async function run(
   tf.dispose([xs, ys]);
   m.dispose();
   return { predictions: Float32Array.from(predictions), losses, weights: after };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
 }
 
 const CASES: {

@@ -6,18 +6,9 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { nativeManifestOf, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { needs, requirement } from '../lib/testing/services.ts';
+import { selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
+import { itNative } from '../lib/testing/native.ts';
 import { buildModel } from './models.ts';
-
-const native = nativeManifestOf('@tensorflow/tfjs-node') !== undefined;
-const itNative = needs(
-  requirement(
-    'the native backend',
-    native ? '@tensorflow/tfjs-node' : undefined,
-    'run bash scripts/setup.d/70-tfjs-native.sh',
-  ),
-).it;
 
 afterAll(async () => {
   await tf.setBackend('cpu');

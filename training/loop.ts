@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ProjectError } from '../lib/index.ts';
+import { adam } from './adam.ts';
 import { augmentSample, type SampleShape } from './augment.ts';
 import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { AugmentationConfig, TrainingSection } from './config.ts';
@@ -150,7 +151,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   const monitor = training.earlyStopping.monitor ?? 'val_loss';
   const better = (a: number, b: number, delta: number) =>
     monitor === 'val_loss' ? a < b - delta : a > b + delta;
-  const optimizer = tf.train.adam(learningRateAt(0, training));
+  const optimizer = adam(learningRateAt(0, training));
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const shuffleRng = mulberry32(seed + 1);
   const augmentRng = mulberry32(seed + 2);

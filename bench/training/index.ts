@@ -39,6 +39,7 @@ import { type BackendChoice, selectBackend, TRAINING_ORDER } from '../../lib/bac
 import { isMain, parseFlags, runMain } from '../../lib/cli.ts';
 import { ProjectError } from '../../lib/errors.ts';
 import { stableStringify } from '../../lib/json.ts';
+import { adam } from '../../training/adam.ts';
 import { loadTrainingConfig, type TrainingConfig } from '../../training/config.ts';
 import { mulberry32 } from '../../training/data/rng.ts';
 import { loadDataSource } from '../../training/data/source.ts';
@@ -225,7 +226,7 @@ function summarize(
 async function probeStep(w: Workload, p: Prepared, n: number): Promise<number> {
   const c = w.config;
   const model = buildModel({ model: c.model, input: c.input, numClasses: p.classes, seed: c.seed });
-  model.compile({ optimizer: tf.train.adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
+  model.compile({ optimizer: adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
   const size = p.shape[0] * p.shape[1] * p.shape[2];
   const xs = tf.tensor4d(p.train.x.subarray(0, n * size), [n, ...p.shape]);
   const ys = tf.oneHot(
@@ -283,7 +284,7 @@ async function trainTfjs(
   }
   const model = buildModel({ model: c.model, input: c.input, numClasses: p.classes, seed: c.seed });
   model.setWeights(p.initial.map((v, i) => tf.tensor(v, model.getWeights()[i]?.shape)));
-  model.compile({ optimizer: tf.train.adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
+  model.compile({ optimizer: adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
   const records: EpochRecord[] = [];
   const samples: number[] = [];
   let elapsed = 0;

@@ -6,18 +6,9 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { nativeManifestOf, selectBackend, TRAINING_ORDER } from '../backend.ts';
-import { needs, requirement } from '../testing/services.ts';
+import { selectBackend, TRAINING_ORDER } from '../backend.ts';
+import { itNative, maxAbsDiff } from '../testing/native.ts';
 import { fusedBatchNormTraining, nativeKernelBackend } from './ops.ts';
-
-const native = nativeManifestOf('@tensorflow/tfjs-node') !== undefined;
-const itNative = needs(
-  requirement(
-    'the native backend',
-    native ? '@tensorflow/tfjs-node' : undefined,
-    'run bash scripts/setup.d/70-tfjs-native.sh',
-  ),
-).it;
 
 afterAll(async () => {
   await tf.setBackend('cpu');
@@ -26,13 +17,6 @@ afterAll(async () => {
 /** Deterministic values in about [-1.5, 2.5]: a skewed, non-centred batch. */
 function values(n: number, k: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * k) + 0.5 + (i % 7) * 0.1);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
-  return d;
 }
 
 const SHAPE: [number, number, number, number] = [4, 5, 3, 6];

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
 import { isMain, runMain } from '../../lib/index.ts';
+import { adam } from '../adam.ts';
 import { defaultSpecFor, preprocessBatch } from '../preprocessing.ts';
 import { loadDataSource } from './source.ts';
 import { splitDataset } from './split.ts';
@@ -73,7 +74,7 @@ export async function probeLearnability(opts: ProbeOptions): Promise<ProbeResult
     ],
   });
   try {
-    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+    model.compile({ optimizer: adam(0.01), loss: 'categoricalCrossentropy' });
     await model.fit(xs, ys, {
       epochs,
       batchSize: 32,
