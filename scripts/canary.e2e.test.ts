@@ -32,16 +32,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
-  ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   type KubernetesObject,
-  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { applyObjects, ensureNamespace, parseManifests, readManifests } from '../lib/cluster/kube.ts';
+import { applyObjects, ensureNamespace, parseManifests } from '../lib/cluster/kube.ts';
 import { freePort } from '../lib/cluster/ports.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
@@ -52,8 +50,8 @@ import { findKustomize, runKustomize, writePin } from '../lib/gitops/index.ts';
 import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
 import { addCandidate, emptyLock, type Lock } from '../lib/lock/index.ts';
 import { makeEntry } from '../lib/lock/testing.ts';
-import { loadCluster, makeSmokePng, verifyRollout } from '../lib/rollout/index.ts';
-import { clusterInstalled } from '../lib/testing/cluster.ts';
+import { type ArgoRollout, loadCluster, makeSmokePng, verifyRollout } from '../lib/rollout/index.ts';
+import { clusterInstalled, expectCrdsAsShipped } from '../lib/testing/cluster.ts';
 import { localPodEnv, readReplicaSetTemplateEnv } from '../lib/testing/pod-template.ts';
 import { needs } from '../lib/testing/services.ts';
 import {
@@ -73,14 +71,8 @@ const prometheus = prometheusInstalled();
 const { describe } = needs(clusterInstalled({ rollouts: true }), kustomizeInstalled(), prometheus);
 
 interface Rollout extends KubernetesObject {
-  status?: {
-    phase?: string;
-    message?: string;
-    abort?: boolean;
-    stableRS?: string;
-    currentPodHash?: string;
+  status?: ArgoRollout['status'] & {
     currentStepIndex?: number;
-    availableReplicas?: number;
     canary?: { currentStepAnalysisRunStatus?: { name?: string; status?: string; message?: string } };
   };
 }
@@ -343,23 +335,7 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
   let stable2 = '';
 
   test("up --with rollouts: Argo Rollouts' own CRDs installed as they are and Established; its controller healthy", async () => {
-    const ext = kc.makeApiClient(ApiextensionsV1Api);
-    for (const file of findRolloutsTools().crds) {
-      for (const source of (await readManifests(file)) as V1CustomResourceDefinition[]) {
-        const name = source.metadata?.name as string;
-        const crd = await ext.readCustomResourceDefinition({ name });
-        expect({
-          name,
-          established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status,
-        }).toEqual({ name, established: 'True' });
-        // Every x-kubernetes-* schema field made it (client-node's model spells them xKubernetes...).
-        const count = (o: unknown) => JSON.stringify(o).split('"xKubernetes').length - 1;
-        expect({ name, xKubernetes: count(crd.spec.versions) }).toEqual({
-          name,
-          xKubernetes: count(source.spec.versions),
-        });
-      }
-    }
+    await expectCrdsAsShipped(kc, findRolloutsTools().crds);
     const status = await clusterStatus(state.dir);
     expect(status?.components.find((c) => c.name === 'argo-rollouts-controller')).toMatchObject({
       running: true,

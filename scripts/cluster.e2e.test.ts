@@ -21,17 +21,17 @@ import {
   Metrics,
   PatchStrategy,
   setHeaderOptions,
-  type V1CustomResourceDefinition,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { applyObjects, readManifests } from '../lib/cluster/kube.ts';
+import { applyObjects } from '../lib/cluster/kube.ts';
 import { waitFor } from '../lib/cluster/probe.ts';
 import { isRunning } from '../lib/cluster/process.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
 import { type ClusterState, readState } from '../lib/cluster/state.ts';
 import { type ClusterTools, findClusterTools } from '../lib/cluster/tools.ts';
 import { ProjectError } from '../lib/errors.ts';
+import { expectCrdsAsShipped } from '../lib/testing/cluster.ts';
 import { needs, requirement } from '../lib/testing/services.ts';
 import { main } from './cluster.ts';
 
@@ -226,30 +226,11 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
   }, 300_000);
 
   test("Argo CD's and prometheus-operator's own CRDs are installed as they are, and Established", async () => {
-    const ext = kc.makeApiClient(ApiextensionsV1Api);
-    const installed = [
+    await expectCrdsAsShipped(kc, [
       ...(tools as ClusterTools).argocdCrds,
       ...(tools as ClusterTools).prometheusOperatorCrds,
-    ];
-    for (const file of installed) {
-      for (const source of (await readManifests(file)) as V1CustomResourceDefinition[]) {
-        const name = source.metadata?.name as string;
-        const crd = await ext.readCustomResourceDefinition({ name });
-        expect({
-          name,
-          established: crd.status?.conditions?.find((c) => c.type === 'Established')?.status,
-        }).toEqual({ name, established: 'True' });
-        // Every schema field made it, x-kubernetes-int-or-string and
-        // x-kubernetes-preserve-unknown-fields included (a client that drops them
-        // gets a CRD that prunes or refuses what Argo CD writes).
-        // (Both sides are in @kubernetes/client-node's model, which spells them xKubernetes...)
-        const count = (o: unknown) => JSON.stringify(o).split('"xKubernetes').length - 1;
-        expect({ name, xKubernetes: count(crd.spec.versions) }).toEqual({
-          name,
-          xKubernetes: count(source.spec.versions),
-        });
-      }
-    }
+    ]);
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
     for (const name of ['servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']) {
       expect((await ext.readCustomResourceDefinition({ name })).spec.group).toBe('monitoring.coreos.com');
     }

@@ -22,7 +22,7 @@ import { main as promote } from './promote.ts';
 import { main as train } from './train.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { env: GIT_ENV, git } = gitIdentity('Fork Owner', 'fork@example.com');
+const { env: GIT_ENV, git, publish } = gitIdentity('Fork Owner', 'fork@example.com');
 
 let base = '';
 let origin = '';
@@ -46,11 +46,7 @@ beforeAll(async () => {
   gates.environments.dev.gates.minMetric = { accuracy: 0 };
   await writeFile(gatesPath, `${JSON.stringify(gates, null, 2)}\n`);
   origin = join(base, 'origin.git');
-  git(base, 'init', '--quiet', '--bare', '-b', 'main', origin);
-  git(template, 'init', '--quiet', '-b', 'main');
-  git(template, 'add', '-A');
-  git(template, 'commit', '--quiet', '-m', 'template');
-  git(template, 'push', '--quiet', origin, 'main');
+  publish(template, origin);
   fork = join(base, 'fork');
   git(base, 'clone', '--quiet', origin, fork);
 });

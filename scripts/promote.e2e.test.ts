@@ -8,7 +8,7 @@ import { needs, tool } from '../lib/testing/services.ts';
 import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
 import { main } from './promote.ts';
 
-const { env: GIT_ENV, git } = gitIdentity('Promo Tester', 'promo@example.com');
+const { env: GIT_ENV, git, publish } = gitIdentity('Promo Tester', 'promo@example.com');
 
 let base = '';
 let origin = '';
@@ -21,11 +21,7 @@ beforeAll(async () => {
   const seed = await promotionRepo([0.95, 0.96], [['prod', 1]]);
   ids = seed.ids;
   origin = join(base, 'origin.git');
-  git(base, 'init', '--quiet', '--bare', '-b', 'main', origin);
-  git(seed.root, 'init', '--quiet', '-b', 'main');
-  git(seed.root, 'add', '-A');
-  git(seed.root, 'commit', '--quiet', '-m', 'template');
-  git(seed.root, 'push', '--quiet', origin, 'main');
+  publish(seed.root, origin);
   await rm(seed.root, { recursive: true, force: true });
 });
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { MODEL, promotionRepo, testGates } from '../pipelines/promotion/testing.
 import { main as promote } from './promote.ts';
 import { main as revert } from './revert.ts';
 
-const { env: GIT_ENV, git } = gitIdentity('Revert Tester', 'revert@example.com');
+const { env: GIT_ENV, git, publish } = gitIdentity('Revert Tester', 'revert@example.com');
 
 let base = '';
 let origin = '';
@@ -44,11 +44,7 @@ beforeAll(async () => {
   );
   ids = seed.ids;
   origin = join(base, 'origin.git');
-  git(base, 'init', '--quiet', '--bare', '-b', 'main', origin);
-  git(seed.root, 'init', '--quiet', '-b', 'main');
-  git(seed.root, 'add', '-A');
-  git(seed.root, 'commit', '--quiet', '-m', 'template');
-  git(seed.root, 'push', '--quiet', origin, 'main');
+  publish(seed.root, origin);
   await rm(seed.root, { recursive: true, force: true });
   clone = join(base, 'clone');
   git(base, 'clone', '--quiet', origin, clone);

@@ -157,5 +157,13 @@ export function gitIdentity(name: string, email: string) {
   };
   const git = (cwd: string, ...args: string[]) =>
     runSync('git', args, { cwd, env: { ...process.env, ...env } }).stdout.trim();
-  return { env, git };
+  /** Make `origin` a bare repository whose main is one commit ("template") of the files in `tree`. */
+  const publish = (tree: string, origin: string): void => {
+    git(dirname(origin), 'init', '--quiet', '--bare', '-b', 'main', origin);
+    git(tree, 'init', '--quiet', '-b', 'main');
+    git(tree, 'add', '-A');
+    git(tree, 'commit', '--quiet', '-m', 'template');
+    git(tree, 'push', '--quiet', origin, 'main');
+  };
+  return { env, git, publish };
 }
