@@ -172,7 +172,52 @@ describe('lock check-provenance against a real MLflow run', () => {
     });
     expect(messages(await check(pinned))).toEqual([
       `model "${MODEL}": pins.prod: moved from (none) to ${added}; pins move only through promote.yml (npm run promote), behind the gates and reviewers of prod`,
+      `model "${MODEL}": promotions[0]: appended (prod: (none) → ${added}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
     ]);
+  });
+
+  it('regression (issue 23.2): appended promotion records that net to nothing fail with real git and npm run lock -- check-provenance', async () => {
+    // The base already runs `added` in prod, after `old`: a history rollback and revert read.
+    const oldId = Object.keys(base.models[MODEL]?.versions ?? {})[0] as string;
+    const at = '2026-01-01T00:00:00.000Z';
+    const image = `ghcr.io/acme/model-server@sha256:${'1'.repeat(64)}`;
+    let trusted = pinVersion(head, { model: MODEL, env: 'prod', version: oldId, at, image });
+    trusted = pinVersion(trusted, { model: MODEL, env: 'prod', version: added, at, image });
+    // The PR: two records, v2 → v1 with a foreign image, then v1 → v2; the pins are unchanged.
+    const evil = `evil.example/x@sha256:${'e'.repeat(64)}`;
+    const forged = structuredClone(trusted);
+    forged.models[MODEL]?.promotions.push(
+      { env: 'prod', from: added, to: oldId, at, image: evil },
+      { env: 'prod', from: oldId, to: added, at, image },
+    );
+    expect(forged.models[MODEL]?.pins).toEqual(trusted.models[MODEL]?.pins);
+    expect(messages(await check(forged, NO_EXTRA, trusted))).toEqual([
+      `model "${MODEL}": promotions[2]: appended (prod: ${added} → ${oldId}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
+      `model "${MODEL}": promotions[3]: appended (prod: ${oldId} → ${added}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
+    ]);
+    // A model the base does not have may not bring a history either.
+    const newModel = structuredClone(trusted);
+    newModel.models.other = { pins: {}, versions: {}, promotions: [{ env: 'dev', from: null, to: oldId, at }] };
+    expect((await check(newModel, NO_EXTRA, trusted)).problems.map((p) => p.field)).toEqual(['promotions[0]']);
+
+    const repos = await makeTestRepos(lockFiles(trusted));
+    try {
+      await writeLock(join(repos.work, 'models.lock.json'), forged);
+      repos.git(['add', '-A']);
+      repos.git(['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-q', '-m', 'history']);
+      let out = '';
+      const code = await main(['check-provenance', '--base', 'main'], {
+        cwd: repos.work,
+        env: { MLFLOW_TRACKING_URI: server.uri },
+        print: (t) => {
+          out += t;
+        },
+      });
+      expect(code).toBe(1);
+      expect(out).toContain(`  - model "${MODEL}": promotions[2]: appended (prod: ${added} → ${oldId})`);
+    } finally {
+      await rm(repos.root, { recursive: true, force: true });
+    }
   });
 
   it('a run that does not exist, or another registered version, fails naming mlflow.runId / mlflow.modelVersion', async () => {

@@ -4,8 +4,8 @@
  * accuracy 0.99 reached dev after merge. The check compares the pull
  * request's lock with its base:
  *
- * - an existing version edited or removed, the promotion history rewritten,
- *   or a pin moved: refused (versions are immutable, appendOnlyProblems;
+ * - an existing version edited or removed, the promotion history rewritten
+ *   or appended to, or a pin moved: refused (versions are immutable, appendOnlyProblems;
  *   pins move only through promote.yml, behind the environments' gates and
  *   reviewers);
  * - an added version must be the tracking server's record: its MLflow run
@@ -266,6 +266,20 @@ export async function checkProvenance(
       field: /promotion record/.test(message) ? 'promotions' : 'models',
       message,
     });
+  }
+  // Appended records are as dangerous as rewritten ones: rollback, revert and the
+  // image a promotion carries all read this history (previousRecord, pinnedImage),
+  // and two records that net to nothing leave the pins unchanged.
+  for (const [model, m] of Object.entries(head.models)) {
+    const known = base.models[model]?.promotions.length ?? 0;
+    m.promotions.slice(known).forEach((p, i) =>
+      report.problems.push({
+        model,
+        version: '',
+        field: `promotions[${known + i}]`,
+        message: `model "${model}": promotions[${known + i}]: appended (${p.env}: ${p.from ?? '(none)'} → ${p.to}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
+      }),
+    );
   }
   const store: ArtifactStoreOptions = {
     baseDir: options.lockDir,
