@@ -197,8 +197,14 @@ describe('lock check-provenance against a real MLflow run', () => {
     ]);
     // A model the base does not have may not bring a history either.
     const newModel = structuredClone(trusted);
-    newModel.models.other = { pins: {}, versions: {}, promotions: [{ env: 'dev', from: null, to: oldId, at }] };
-    expect((await check(newModel, NO_EXTRA, trusted)).problems.map((p) => p.field)).toEqual(['promotions[0]']);
+    newModel.models.other = {
+      pins: {},
+      versions: {},
+      promotions: [{ env: 'dev', from: null, to: oldId, at }],
+    };
+    expect((await check(newModel, NO_EXTRA, trusted)).problems.map((p) => p.field)).toEqual([
+      'promotions[0]',
+    ]);
 
     const repos = await makeTestRepos(lockFiles(trusted));
     try {

@@ -272,14 +272,14 @@ export async function checkProvenance(
   // and two records that net to nothing leave the pins unchanged.
   for (const [model, m] of Object.entries(head.models)) {
     const known = base.models[model]?.promotions.length ?? 0;
-    m.promotions.slice(known).forEach((p, i) =>
+    m.promotions.slice(known).forEach((p, i) => {
       report.problems.push({
         model,
         version: '',
         field: `promotions[${known + i}]`,
         message: `model "${model}": promotions[${known + i}]: appended (${p.env}: ${p.from ?? '(none)'} → ${p.to}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
-      }),
-    );
+      });
+    });
   }
   const store: ArtifactStoreOptions = {
     baseDir: options.lockDir,
