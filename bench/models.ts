@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ProjectError } from '../lib/errors.ts';
+import { ProjectError } from '../platform/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 export type BenchModel = 'demo' | 'cifar10';

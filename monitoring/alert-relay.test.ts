@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
 import { bearerMatches, createAlertRelay, dispatchFor } from './alert-relay.ts';
 
 // Alertmanager's documented webhook body (version 4).
@@ -43,7 +43,7 @@ beforeAll(async () => {
       log: (l) => void logs.push(l),
       dispatch: async (type, payload) => {
         if (failing) throw new Error('GitHub API: repository_dispatch failed (HTTP 503)');
-        const { sendRepositoryDispatch } = await import('../lib/github/pulls.ts');
+        const { sendRepositoryDispatch } = await import('../platform/github/pulls.ts');
         await sendRepositoryDispatch(
           { token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
           type,

@@ -14,10 +14,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isProjectError, ProjectError } from '../lib/errors.ts';
-import type { GithubApi } from '../lib/github/client.ts';
-import { sendRepositoryDispatch } from '../lib/github/pulls.ts';
-import { compileValidator } from '../lib/schema.ts';
+import { isProjectError, ProjectError } from '../platform/errors.ts';
+import type { GithubApi } from '../platform/github/client.ts';
+import { sendRepositoryDispatch } from '../platform/github/pulls.ts';
+import { compileValidator } from '../platform/schema.ts';
 
 /** The drift alerts of monitoring/rules/model-drift.yaml that start a retrain. */
 export const DRIFT_ALERTS = [

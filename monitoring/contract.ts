@@ -4,7 +4,7 @@
  * metrics (with a histogram's `_bucket`, `_sum`, `_count` series), names
  * recorded by our recording rules, and standard metrics that every setup has.
  */
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 
 export interface ContractMetric {
   name: string;

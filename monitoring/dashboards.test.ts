@@ -2,13 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
-import { needs } from '../lib/testing/services.ts';
+import { promtoolInstalled } from '../testing/monitoring/prometheus.ts';
+import { needs } from '../testing/services.ts';
 import { contractSeriesNames, parseContractMetrics, unknownMetrics } from './contract.ts';
 import { allPanels, dashboardExpressions, loadDashboards, parseDashboard } from './dashboards.ts';
 import { metricNames } from './promql.ts';
 import { checkExpressions } from './promtool.ts';
 import { loadRuleFiles, recordedNames } from './rules.ts';
-import { promtoolInstalled } from './testing/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DASHBOARDS = join(ROOT, 'monitoring', 'dashboards');

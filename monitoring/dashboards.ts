@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { compileValidator, ProjectError } from '../lib/index.ts';
+import { compileValidator, ProjectError } from '../platform/index.ts';
 import type { NamedExpression } from './promtool.ts';
 
 export interface DashboardTarget {

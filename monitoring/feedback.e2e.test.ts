@@ -7,11 +7,15 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { needs } from '../lib/testing/services.ts';
-import { FIXTURE_LABELS, shapePng } from '../serving/testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from '../serving/testing/harness.ts';
+import {
+  prometheusInstalled,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../testing/monitoring/prometheus.ts';
+import { needs } from '../testing/services.ts';
+import { FIXTURE_LABELS, shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 import { listYamlFiles } from './rules.ts';
-import { prometheusInstalled, type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const prometheus = prometheusInstalled();

@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../lib/index.ts';
+import { writeFileAtomic } from '../platform/index.ts';
 import { type DashboardFile, loadDashboards } from './dashboards.ts';
 import { loadRuleFiles, type RuleFile } from './rules.ts';
 

@@ -1,16 +1,20 @@
 /**
  * The Prometheus client against a real Prometheus (Debian package,
- * monitoring/testing/prometheus.ts) with a drift rule that fires: the firing
+ * testing/monitoring/prometheus.ts) with a drift rule that fires: the firing
  * alerts are read from ALERTS, errors name the query and the server.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { needs } from '../lib/testing/services.ts';
+import {
+  prometheusInstalled,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../testing/monitoring/prometheus.ts';
+import { needs } from '../testing/services.ts';
 import { DRIFT_ALERTS } from './alert-relay.ts';
 import { firingAlerts, firingAlertsQuery, prometheusConfigFromEnv, queryInstant } from './prometheus-api.ts';
-import { prometheusInstalled, type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
 
 const withPrometheus = needs(prometheusInstalled());
 withPrometheus.describe('firingAlerts against a real Prometheus', () => {

@@ -7,8 +7,8 @@
  * The scheduled retrain asks it whether drift fires (pipelines/training
  * retrainIfDrift); the tests' Prometheus helper queries through it too.
  */
-import { ProjectError } from '../lib/errors.ts';
-import { safeUrl } from '../lib/redact.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { safeUrl } from '../platform/redact.ts';
 
 /** Where Prometheus is, parsed once at the edge (PROMETHEUS_URL, PROMETHEUS_TOKEN). */
 export interface PrometheusConfig {

@@ -8,19 +8,23 @@
  * steps, each after Prometheus has scraped the counter at its last value, so
  * the counter moves between scrapes (a `rate()` over a counter that only ever
  * showed one value is 0); every wait counts scrape/evaluation intervals
- * (monitoring/testing/prometheus.ts).
+ * (testing/monitoring/prometheus.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { needs } from '../lib/testing/services.ts';
-import { startTestServer, type TestServer } from '../serving/testing/harness.ts';
-import { writeDriftFixture } from './drift/testing/fixture.ts';
-import { sendTraffic } from './drift/testing/traffic.ts';
+import { writeDriftFixture } from '../testing/monitoring/drift-fixture.ts';
+import { sendTraffic } from '../testing/monitoring/drift-traffic.ts';
+import {
+  prometheusInstalled,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../testing/monitoring/prometheus.ts';
+import { needs } from '../testing/services.ts';
+import { startTestServer, type TestServer } from '../testing/serving/harness.ts';
 import { listYamlFiles } from './rules.ts';
-import { prometheusInstalled, type RunningPrometheus, startPrometheus } from './testing/prometheus.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const prometheus = prometheusInstalled();

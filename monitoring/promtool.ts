@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { run } from '../lib/shell.ts';
+import { run } from '../platform/shell.ts';
 import { substituteGrafanaVariables } from './promql.ts';
 
 export interface PromtoolResult {

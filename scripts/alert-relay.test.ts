@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { exitCodeOf } from '../lib/errors.ts';
+import { exitCodeOf } from '../platform/errors.ts';
 import { main, relayTokenFromEnv } from './alert-relay.ts';
 
 let dir: string;

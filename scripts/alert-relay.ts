@@ -15,14 +15,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { readRepoContext } from '../lib/github/index.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { createAlertRelay } from '../monitoring/alert-relay.ts';
+import { readRepoContext } from '../platform/github/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
 
 const USAGE = `usage: tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
   env: GITHUB_REPOSITORY, GITHUB_TOKEN, [GITHUB_API_URL], ALERT_RELAY_TOKEN_FILE (or ALERT_RELAY_TOKEN): the shared secret`;
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

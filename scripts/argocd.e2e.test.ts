@@ -15,31 +15,31 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { applyObjects, parseManifests } from '../lib/cluster/kube.ts';
-import { freePort } from '../lib/cluster/ports.ts';
-import { waitFor } from '../lib/cluster/probe.ts';
-import { clusterDown, clusterUp } from '../lib/cluster/stack.ts';
-import type { ClusterState } from '../lib/cluster/state.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { findKustomize, runKustomize } from '../lib/gitops/index.ts';
-import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
-import { addCandidate, emptyLock, writeLock } from '../lib/lock/index.ts';
-import { makeEntry } from '../lib/lock/testing.ts';
+import { findKustomize, runKustomize } from '../gitops/index.ts';
+import { addCandidate, emptyLock, writeLock } from '../lock/index.ts';
 import {
   type ArgoApplication,
   loadCluster,
   makeSmokePng,
   smokePredict,
   verifyRollout,
-} from '../lib/rollout/index.ts';
-import { runSync } from '../lib/shell.ts';
-import { clusterInstalled } from '../lib/testing/cluster.ts';
-import { copyWorkingTree, gitIdentity } from '../lib/testing/git-repos.ts';
-import { localPodEnv, readPodTemplateEnv } from '../lib/testing/pod-template.ts';
-import { needs } from '../lib/testing/services.ts';
-import { prometheusInstalled, startPrometheus } from '../monitoring/testing/prometheus.ts';
-import { writeFixtureArtifact } from '../serving/testing/fixture.ts';
-import { type ServerProcess, spawnServer } from '../serving/testing/process.ts';
+} from '../pipelines/verify/index.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { runSync } from '../platform/shell.ts';
+import { clusterInstalled } from '../testing/cluster.ts';
+import { copyWorkingTree, gitIdentity } from '../testing/git-repos.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { makeEntry } from '../testing/lock/fixtures.ts';
+import { prometheusInstalled, startPrometheus } from '../testing/monitoring/prometheus.ts';
+import { localPodEnv, readPodTemplateEnv } from '../testing/pod-template.ts';
+import { needs } from '../testing/services.ts';
+import { writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
+import { applyObjects, parseManifests } from '../tools/cluster/kube.ts';
+import { freePort } from '../tools/cluster/ports.ts';
+import { waitFor } from '../tools/cluster/probe.ts';
+import { clusterDown, clusterUp } from '../tools/cluster/stack.ts';
+import type { ClusterState } from '../tools/cluster/state.ts';
 import { main as promote } from './promote.ts';
 import { main as sync } from './sync.ts';
 import { main as verifyRolloutMain } from './verify-rollout.ts';

@@ -3,15 +3,15 @@
  * `if:` lines of a `pull_request` workflow, which a fork can edit. The
  * decision now comes from GitHub's API (reviews at the head commit, the
  * reviewer's permission), taken by the base branch's code. Against the FAKE
- * GitHub API (lib/testing/fake-github.ts), through the script as train.yml
+ * GitHub API (testing/fake-github.ts), through the script as train.yml
  * runs it (event payload file, GITHUB_OUTPUT, job summary).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { exitCodeOf, ProjectError } from '../lib/errors.ts';
-import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
+import { exitCodeOf, ProjectError } from '../platform/errors.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
 import { main } from './authorize-training.ts';
 
 const TOKEN = 'ghs_authorizetoken';

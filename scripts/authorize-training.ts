@@ -1,7 +1,7 @@
 /**
  * authorize-training: may train.yml train this pull request on the
  * self-hosted runner? (the `authorize` job, on `pull_request_target`, with
- * the base branch's code; lib/github/authorize.ts decides). See
+ * the base branch's code; platform/github/authorize.ts decides). See
  * docs/gitops.md "Who may train on the self-hosted runner".
  *
  *   npm run -s authorize-training
@@ -10,13 +10,13 @@
  * Exit 0 for either decision (a "no" skips the train job, it is no failure),
  * 1 when GitHub cannot be asked, 2 bad usage or no pull-request context.
  */
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../platform/cli.ts';
 import {
   appendJobSummary,
   authorizeTraining,
   readPullRequestContext,
   setOutputs,
-} from '../lib/github/index.ts';
+} from '../platform/github/index.ts';
 
 const USAGE = `usage: npm run -s authorize-training
 Decides whether train.yml may train the pull request of this run on the self-hosted runner:

@@ -39,28 +39,28 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { applyObjects, ensureNamespace, parseManifests } from '../lib/cluster/kube.ts';
-import { freePort } from '../lib/cluster/ports.ts';
-import { waitFor } from '../lib/cluster/probe.ts';
-import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
-import type { ClusterState } from '../lib/cluster/state.ts';
-import { findRolloutsTools } from '../lib/cluster/tools.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { findKustomize, runKustomize, writePin } from '../lib/gitops/index.ts';
-import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
-import { addCandidate, emptyLock, type Lock } from '../lib/lock/index.ts';
-import { makeEntry } from '../lib/lock/testing.ts';
-import { type ArgoRollout, loadCluster, makeSmokePng, verifyRollout } from '../lib/rollout/index.ts';
-import { clusterInstalled, expectCrdsAsShipped } from '../lib/testing/cluster.ts';
-import { localPodEnv, readReplicaSetTemplateEnv } from '../lib/testing/pod-template.ts';
-import { needs } from '../lib/testing/services.ts';
+import { findKustomize, runKustomize, writePin } from '../gitops/index.ts';
+import { addCandidate, emptyLock, type Lock } from '../lock/index.ts';
+import { type ArgoRollout, loadCluster, makeSmokePng, verifyRollout } from '../pipelines/verify/index.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { clusterInstalled, expectCrdsAsShipped } from '../testing/cluster.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { makeEntry } from '../testing/lock/fixtures.ts';
 import {
   prometheusInstalled,
   type RunningPrometheus,
   startPrometheus,
-} from '../monitoring/testing/prometheus.ts';
-import { FIXTURE_LABELS, shapePng, writeFixtureArtifact } from '../serving/testing/fixture.ts';
-import { type ServerProcess, spawnServer } from '../serving/testing/process.ts';
+} from '../testing/monitoring/prometheus.ts';
+import { localPodEnv, readReplicaSetTemplateEnv } from '../testing/pod-template.ts';
+import { needs } from '../testing/services.ts';
+import { FIXTURE_LABELS, shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
+import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
+import { freePort } from '../tools/cluster/ports.ts';
+import { waitFor } from '../tools/cluster/probe.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../tools/cluster/stack.ts';
+import type { ClusterState } from '../tools/cluster/state.ts';
+import { findRolloutsTools } from '../tools/cluster/tools.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'demo-classifier';

@@ -12,9 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { gitRunner, treeSource } from '../lib/git/index.ts';
-import { type GoldenEvaluation, pairedComparison, parseGoldenEvaluation } from '../lib/golden/index.ts';
-import { exitCodeOf, ProjectError } from '../lib/index.ts';
 import {
   addCandidate,
   emptyLock,
@@ -24,15 +21,18 @@ import {
   pinVersion,
   readLockFrom,
   versionIdOf,
-} from '../lib/lock/index.ts';
-import { run as runCommand } from '../lib/shell.ts';
-import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
-import { makeTestRepos, pullRequestEnv, type TestRepos } from '../lib/testing/git-repos.ts';
-import { type MlflowServer, mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
-import { needs } from '../lib/testing/services.ts';
+} from '../lock/index.ts';
+import { type GoldenEvaluation, pairedComparison, parseGoldenEvaluation } from '../model/golden/index.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
+import { gitRunner, treeSource } from '../platform/git/index.ts';
+import { exitCodeOf, ProjectError } from '../platform/index.ts';
+import { run as runCommand } from '../platform/shell.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
+import { makeTestRepos, pullRequestEnv, type TestRepos } from '../testing/git-repos.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { type GoldenConfig, loadDataSource, type TrainingConfig } from '../training/index.ts';
-import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main as trainCi } from './train-ci.ts';
 
 const { describe } = needs(mlflowInstalled());

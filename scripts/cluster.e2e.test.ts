@@ -24,15 +24,15 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { applyObjects } from '../lib/cluster/kube.ts';
-import { waitFor } from '../lib/cluster/probe.ts';
-import { isRunning } from '../lib/cluster/process.ts';
-import { clusterDown, clusterStatus, clusterUp } from '../lib/cluster/stack.ts';
-import { type ClusterState, readState } from '../lib/cluster/state.ts';
-import { type ClusterTools, findClusterTools } from '../lib/cluster/tools.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { expectCrdsAsShipped } from '../lib/testing/cluster.ts';
-import { needs, requirement } from '../lib/testing/services.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { expectCrdsAsShipped } from '../testing/cluster.ts';
+import { needs, requirement } from '../testing/services.ts';
+import { applyObjects } from '../tools/cluster/kube.ts';
+import { waitFor } from '../tools/cluster/probe.ts';
+import { isRunning } from '../tools/cluster/process.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../tools/cluster/stack.ts';
+import { type ClusterState, readState } from '../tools/cluster/state.ts';
+import { type ClusterTools, findClusterTools } from '../tools/cluster/tools.ts';
 import { main } from './cluster.ts';
 
 /** Processes whose command line mentions `text` (from /proc), as "pid cmdline". */

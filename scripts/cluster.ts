@@ -7,15 +7,15 @@
  *   npm run cluster -- down [--dir ...]
  */
 import { join } from 'node:path';
-import { isMain, parseFlags, runMain } from '../lib/cli.ts';
+import { isMain, parseFlags, runMain } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
 import {
   type ClusterState,
   type ComponentStatus,
   clusterDown,
   clusterStatus,
   clusterUp,
-} from '../lib/cluster/index.ts';
-import { ProjectError } from '../lib/errors.ts';
+} from '../tools/cluster/index.ts';
 
 const USAGE = `usage: cluster <up|status|down> [options]
   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler,

@@ -1,5 +1,5 @@
 /**
- * Regenerate lib/gitops/crd-schemas/argo-rollouts-<version>.json, the
+ * Regenerate gitops/crd-schemas/argo-rollouts-<version>.json, the
  * schemas render validates Rollouts and AnalysisTemplates against, from
  * Argo Rollouts' own CRDs (the copy scripts/setup.d/64-argo-rollouts.sh
  * makes of its manifests/crds/).
@@ -10,10 +10,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { argoRolloutsDir } from '../lib/cluster/tools.ts';
-import { writeFileAtomic } from '../lib/fs.ts';
-import { crdSchemaFilePath, generateCrdSchemaFile } from '../lib/gitops/crd-schemas.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { crdSchemaFilePath, generateCrdSchemaFile } from '../gitops/crd-schemas.ts';
+import { writeFileAtomic } from '../platform/fs.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
+import { argoRolloutsDir } from '../tools/cluster/tools.ts';
 
 const USAGE = `usage: crd-schemas.ts [--check] [--crds DIR]
   --check     do not write; fail (exit 1) when the kept schema file differs from the CRDs

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { exitCodeOf } from '../lib/errors.ts';
-import { tempDir } from '../lib/lock/testing.ts';
+import { exitCodeOf } from '../platform/errors.ts';
+import { tempDir } from '../testing/lock/fixtures.ts';
 import { generateDemoDataset } from '../training/data/index.ts';
 import { main } from './data.ts';
 

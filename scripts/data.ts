@@ -11,7 +11,7 @@
  * checks the dataset digest, as training does. Exit 0, 1 failure, 2 bad usage.
  */
 import { resolve } from 'node:path';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../lib/cli.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../platform/cli.ts';
 import { materializeDataPointer, packDataPointer, readDataPointer } from '../training/data/index.ts';
 
 const USAGE = `usage: npm run data -- pack <image folder> --uri <url> --archive <out.tar.gz> [--name <dataset>]
@@ -20,7 +20,7 @@ const USAGE = `usage: npm run data -- pack <image folder> --uri <url> --archive 
 
 const STRING = { type: 'string' } as const;
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   positionals: 2,

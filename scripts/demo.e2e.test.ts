@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
-import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { readLock, versionIdOf } from '../lib/lock/index.ts';
-import { needs, tool } from '../lib/testing/services.ts';
+import { readLock, versionIdOf } from '../lock/index.ts';
 import type { DemoResult } from '../pipelines/demo/index.ts';
-import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
+import { exitCodeOf, ProjectError } from '../platform/index.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { needs, tool } from '../testing/services.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { main } from './demo.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { nativeManifestOf } from '../lib/backend.ts';
-import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
+import { nativeManifestOf } from '../model/backend.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
+import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 import { main as promoteMain } from './promote.ts';
 
@@ -53,7 +53,7 @@ function defaultConfig(print: (line: string) => void): string {
   return 'training/configs/demo-pure-js.json';
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { generateImages, type ImageDistribution } from '../lib/drift/testing/images.ts';
-import { replaceArtifactFile, writeDriftFixture } from '../monitoring/drift/testing/fixture.ts';
-import { pngOf } from '../monitoring/drift/testing/traffic.ts';
-import type { FixtureArtifact } from '../serving/testing/fixture.ts';
+import { generateImages, type ImageDistribution } from '../testing/drift/images.ts';
+import { replaceArtifactFile, writeDriftFixture } from '../testing/monitoring/drift-fixture.ts';
+import { pngOf } from '../testing/monitoring/drift-traffic.ts';
+import type { FixtureArtifact } from '../testing/serving/fixture.ts';
 import { main } from './drift.ts';
 
 let root: string;

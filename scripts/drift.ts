@@ -5,9 +5,9 @@
  * report.html (docs/drift.md). Exit 0: no drift (or too few images to score);
  * 1: drift past a threshold, or an error; 2: bad usage.
  */
-import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../lib/drift/index.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../model/drift/index.ts';
 import { offlineDrift, writeDriftReport } from '../monitoring/drift/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
 
 export const USAGE = `usage: npm run drift -- --artifact <dir> --inputs <folder> [--out <dir>] [--threshold <psi>]
   [--ks-p-value <p>] [--min-samples <n>]
@@ -27,7 +27,7 @@ function number(raw: string | undefined, flag: string, ok: (n: number) => boolea
   return n;
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   required: ['artifact', 'inputs'],

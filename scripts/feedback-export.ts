@@ -7,8 +7,16 @@
  * source) and feedback.jsonl. The token comes from the environment, never a
  * flag (it would stay in the shell history). Exit 0, 1 on failure, 2 bad usage.
  */
-import { isMain, ProjectError, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/index.ts';
+
 import { exportFeedback } from '../pipelines/feedback/index.ts';
+import {
+  isMain,
+  ProjectError,
+  parseCommand,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+} from '../platform/index.ts';
 
 const USAGE = `usage: SERVING_FEEDBACK_EXPORT_TOKEN=<token> npm run feedback:export -- --url <server URL> --out <folder>
   --url  the model server, e.g. http://127.0.0.1:8080

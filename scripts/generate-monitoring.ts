@@ -7,8 +7,8 @@
  */
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
 import { generateMonitoringManifests, staleGenerated, writeGenerated } from '../monitoring/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
 
 const USAGE = `usage: generate-monitoring.ts [--check] [--root DIR]
   --check     do not write; fail (exit 1) when manifests/monitoring/ differs from a fresh generation

@@ -8,11 +8,11 @@
  */
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
-import { isMain, parseFlags, runMain } from '../lib/cli.ts';
-import { gitCommonDir } from '../lib/cluster/git.ts';
-import { createGitHttpHandler } from '../lib/cluster/git-server.ts';
-import { serveOnLoopback } from '../lib/cluster/serve.ts';
-import { ProjectError } from '../lib/errors.ts';
+import { isMain, parseFlags, runMain } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { gitCommonDir } from '../tools/cluster/git.ts';
+import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
+import { serveOnLoopback } from '../tools/cluster/serve.ts';
 
 const USAGE = `usage: git-server [--repo <dir>] [--name <name>] [--port <n>] [--allow-push]
   --repo <dir>    a checkout or bare repository (default: the current directory's)

@@ -3,7 +3,7 @@
  * hand-edited entry with correct digests of an attacker's model and accuracy
  * 0.99 reached dev after merge. `lock check-provenance` compares a pull
  * request's lock with its base against a REAL MLflow server and a real run,
- * recorded by the project's own tracking code (lib/tracking: params, tags,
+ * recorded by the project's own tracking code (training/tracking: params, tags,
  * test_* metrics, the artifact uploaded through the artifact proxy, a
  * registered model version).
  */
@@ -11,7 +11,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { rootDigest } from '../lib/digest.ts';
 import {
   type ArtifactOrigins,
   addCandidate,
@@ -26,13 +25,14 @@ import {
   pinVersion,
   versionIdOf,
   writeLock,
-} from '../lib/lock/index.ts';
-import { makeArtifact, makeEntry, serveFolder, tempDir } from '../lib/lock/testing.ts';
-import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
-import { makeTestRepos } from '../lib/testing/git-repos.ts';
-import { type MlflowServer, mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
-import { needs } from '../lib/testing/services.ts';
-import { recorderFromEnv, sourceTags, trackingCallbacks } from '../lib/tracking/index.ts';
+} from '../lock/index.ts';
+import { rootDigest } from '../platform/digest.ts';
+import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
+import { makeTestRepos } from '../testing/git-repos.ts';
+import { makeArtifact, makeEntry, serveFolder, tempDir } from '../testing/lock/fixtures.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
+import { recorderFromEnv, sourceTags, trackingCallbacks } from '../training/tracking/index.ts';
 import { main } from './lock.ts';
 
 const MODEL = 'demo';

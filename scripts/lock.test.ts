@@ -1,9 +1,9 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { versionIdOf } from '../lib/lock/index.ts';
-import { makeArtifact, tempDir } from '../lib/lock/testing.ts';
-import { runSync } from '../lib/shell.ts';
+import { versionIdOf } from '../lock/index.ts';
+import { runSync } from '../platform/shell.ts';
+import { makeArtifact, tempDir } from '../testing/lock/fixtures.ts';
 import { main } from './lock.ts';
 
 let repo: string;

@@ -9,9 +9,6 @@
  *   npm run -s lock -- check-provenance --base origin/main [--head <ref>] [--origins environments/artifact-origins.json]
  */
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { gitRunner, treeSource } from '../lib/git/index.ts';
 import {
   ARTIFACT_ORIGINS_FILE,
   addCandidate,
@@ -33,8 +30,11 @@ import {
   showPins,
   updateLock,
   verifyLock,
-} from '../lib/lock/index.ts';
-import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+} from '../lock/index.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { gitRunner, treeSource } from '../platform/git/index.ts';
+import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 
 const USAGE = `usage: lock <command> [flags]
   init                                   create an empty lock file

@@ -1,7 +1,7 @@
 /**
  * metrics-api: the resource metrics API (metrics.k8s.io/v1beta1) of the
  * local cluster's kwok pods, over HTTPS on loopback, for the API server's
- * aggregation layer (lib/cluster/metrics-api.ts says what it reports and
+ * aggregation layer (tools/cluster/metrics-api.ts says what it reports and
  * why). `npm run cluster -- up` starts it and registers it as an APIService.
  *
  *   npx tsx scripts/metrics-api.ts --kubeconfig <file> --cert <pem> --key <pem> [--port 0]
@@ -9,10 +9,10 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { isMain, parseCommand, runMain } from '../lib/cli.ts';
-import { createMetricsApiHandler, type PodSource } from '../lib/cluster/metrics-api.ts';
-import { serveOnLoopback } from '../lib/cluster/serve.ts';
-import { ProjectError } from '../lib/errors.ts';
+import { isMain, parseCommand, runMain } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { createMetricsApiHandler, type PodSource } from '../tools/cluster/metrics-api.ts';
+import { serveOnLoopback } from '../tools/cluster/serve.ts';
 
 const COMMAND = {
   usage: `usage: metrics-api --kubeconfig <file> --cert <pem> --key <pem> [--port <n>]

@@ -12,11 +12,11 @@
  * there already), 1 failure, 2 bad usage.
  */
 import { join, relative, resolve } from 'node:path';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../lib/cli.ts';
-import { commitAndPush, commitPaths, currentBranch, gitRunner } from '../lib/git/index.ts';
-import { kustomizationOf, setKustomizeImage } from '../lib/gitops/index.ts';
+import { kustomizationOf, setKustomizeImage } from '../gitops/index.ts';
 import { RELAY_IMAGE_NAME } from '../monitoring/alert-relay.ts';
-import { TRAINER_IMAGE_NAME } from '../training/kubernetes/index.ts';
+import { TRAINER_IMAGE_NAME } from '../pipelines/training/kubernetes/index.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../platform/cli.ts';
+import { commitAndPush, commitPaths, currentBranch, gitRunner } from '../platform/git/index.ts';
 
 const USAGE = `usage: npm run pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
                              [--manifests manifests] [--commit [--push]] [--remote origin]`;
@@ -27,7 +27,7 @@ const TARGETS = {
   relay: { dir: 'alert-relay', name: RELAY_IMAGE_NAME },
 } as const;
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

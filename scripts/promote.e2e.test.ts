@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
-import { gitIdentity } from '../lib/testing/git-repos.ts';
-import { needs, tool } from '../lib/testing/services.ts';
-import { MODEL, promotionRepo } from '../pipelines/promotion/testing.ts';
+import { gitIdentity } from '../testing/git-repos.ts';
+import { MODEL, promotionRepo } from '../testing/promotion/fixtures.ts';
+import { needs, tool } from '../testing/services.ts';
 import { main } from './promote.ts';
 
 const { env: GIT_ENV, git, publish } = gitIdentity('Promo Tester', 'promo@example.com');

@@ -1,13 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { exitCodeOf, ProjectError } from '../lib/index.ts';
+import { exitCodeOf, ProjectError } from '../platform/index.ts';
 import {
   MODEL,
   type PromotionRepo,
   promotionRepo,
   snapshot,
   testImage,
-} from '../pipelines/promotion/testing.ts';
+} from '../testing/promotion/fixtures.ts';
 import { main } from './promote.ts';
 import { main as rollbackMain } from './rollback.ts';
 

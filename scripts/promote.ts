@@ -1,18 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { appendJobSummary } from '../lib/github/summary.ts';
-import { findKustomize, renderAll } from '../lib/gitops/index.ts';
-import {
-  isMain,
-  ProjectError,
-  parseCommand,
-  runMain,
-  type ScriptDeps,
-  scriptDeps,
-  usageError,
-} from '../lib/index.ts';
-import { LOCK_FILE_NAME, type Lock } from '../lib/lock/index.ts';
-import { mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
+import { findKustomize, renderAll } from '../gitops/index.ts';
+import { LOCK_FILE_NAME, type Lock } from '../lock/index.ts';
 import {
   GATES_FILE,
   lockDigestVerifier,
@@ -22,6 +11,17 @@ import {
   promotionEnvFrom,
   revertSummary,
 } from '../pipelines/promotion/index.ts';
+import { appendJobSummary } from '../platform/github/summary.ts';
+import {
+  isMain,
+  ProjectError,
+  parseCommand,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+  usageError,
+} from '../platform/index.ts';
+import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 
 const USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version <id>] [options]
        npm run rollback -- --env <env> [--model <name>] [options]
@@ -75,7 +75,7 @@ function renderCheck(root: string, env: Record<string, string | undefined>) {
   };
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   required: ['env'],

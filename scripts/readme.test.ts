@@ -35,7 +35,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
   {
     prefix: 'npm run train -- --config training/configs/demo.json --out artifacts/demo --on kubernetes',
-    by: [['training/kubernetes/submit.e2e.test.ts', "'--lock', lockPath"]],
+    by: [['pipelines/training/kubernetes/submit.e2e.test.ts', "'--lock', lockPath"]],
   },
   { prefix: 'npm run train -- --config', by: [['scripts/train.test.ts', "'--lock'"]] },
   { prefix: 'npm run train', by: [['scripts/train.test.ts', "from './train.ts'"]] },
@@ -43,7 +43,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm ci', by: [['scripts/setup.sh', 'npm ci']] },
   { prefix: 'npm run train:ci', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
   { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },
-  { prefix: 'npm run upload-runs', by: [['lib/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
+  { prefix: 'npm run upload-runs', by: [['training/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
   { prefix: 'npm run data -- pack', by: [['scripts/data.test.ts', "'pack'"]] },
   { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
@@ -84,12 +84,12 @@ const COVERAGE: Coverage[] = [
   },
   {
     prefix: 'kubectl apply -k manifests/ci-access',
-    by: [['lib/gitops/rbac.e2e.test.ts', 'createNamespacedServiceAccountToken']],
+    by: [['gitops/rbac.e2e.test.ts', 'createNamespacedServiceAccountToken']],
   },
   {
     prefix: 'kubectl apply -k manifests/argocd',
     by: [
-      ['lib/gitops/render.e2e.test.ts', "'manifests/argocd'"],
+      ['gitops/render.e2e.test.ts', "'manifests/argocd'"],
       ['scripts/argocd.e2e.test.ts', "for (const dir of ['manifests/argocd', 'manifests/ci-access'])"],
     ],
   },

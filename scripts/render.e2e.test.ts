@@ -2,9 +2,9 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import { kustomizeInstalled } from '../lib/gitops/testing/kustomize.ts';
-import { fakeVersion, tempRepo, writePins } from '../lib/gitops/testing/repo.ts';
-import { needs } from '../lib/testing/services.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { fakeVersion, tempRepo, writePins } from '../testing/gitops/repo.ts';
+import { needs } from '../testing/services.ts';
 import { main } from './render.ts';
 
 const withKustomize = needs(kustomizeInstalled()).test;

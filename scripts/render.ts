@@ -8,13 +8,13 @@
  * Exit 0: all valid; 1: a problem (each listed); 2: bad usage. See docs/gitops.md.
  */
 import { resolve } from 'node:path';
-import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../lib/gitops/index.ts';
-import { isMain, parseCommand, runMain } from '../lib/index.ts';
+import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../gitops/index.ts';
+import { isMain, parseCommand, runMain } from '../platform/index.ts';
 
 const USAGE =
   'usage: npm run render -- [--out <dir>] [--env <env>]... [--lock <models.lock.json>] [--root <repo>]';
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

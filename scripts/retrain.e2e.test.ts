@@ -1,12 +1,11 @@
 /**
  * retrain against real git repositories and the FAKE GitHub API server
- * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
+ * (testing/fake-github.ts), with a tiny training config (< 1 s).
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { gitRunner, treeSource } from '../lib/git/index.ts';
 import {
   addCandidate,
   emptyLock,
@@ -18,18 +17,19 @@ import {
   readLockFrom,
   versionIdOf,
   versionsOldestFirst,
-} from '../lib/lock/index.ts';
-import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
-import { makeTestRepos, type TestRepos } from '../lib/testing/git-repos.ts';
-import { needs } from '../lib/testing/services.ts';
+} from '../lock/index.ts';
+import { trainAndRecord } from '../pipelines/training/index.ts';
+import { gitRunner, treeSource } from '../platform/git/index.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
+import { makeTestRepos, type TestRepos } from '../testing/git-repos.ts';
 import {
   prometheusInstalled,
   type RunningPrometheus,
   startPrometheus,
-} from '../monitoring/testing/prometheus.ts';
-import { trainAndRecord } from '../pipelines/training/index.ts';
+} from '../testing/monitoring/prometheus.ts';
+import { needs } from '../testing/services.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main, reasonFromEvent } from './retrain.ts';
 
 const MODEL = 'tiny-classifier';

@@ -6,14 +6,14 @@
  *   tsx scripts/retrain.ts [--config training/configs/demo.json] [--data <new data dir>]
  *                          [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
  *
- * Thin: flags → lib/github retrain (branch, train + lock, compare with prod
+ * Thin: flags → platform/github retrain (branch, train + lock, compare with prod
  * under the promotion gates, PR labelled "retrain" when better) → print.
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
 import { readFileSync } from 'node:fs';
-import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
+import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>] [--base main]
@@ -51,7 +51,7 @@ export interface MainDeps {
   fetch?: typeof fetch;
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
-import { gitIdentity } from '../lib/testing/git-repos.ts';
-import { needs, tool } from '../lib/testing/services.ts';
-import { MODEL, promotionRepo, testGates } from '../pipelines/promotion/testing.ts';
+import { gitIdentity } from '../testing/git-repos.ts';
+import { MODEL, promotionRepo, testGates } from '../testing/promotion/fixtures.ts';
+import { needs, tool } from '../testing/services.ts';
 import { main as promote } from './promote.ts';
 import { main as revert } from './revert.ts';
 

@@ -10,7 +10,7 @@
  *
  * See docs/rollout.md "Automatic revert". Exit 0 reverted (or already), 1 failure, 2 bad usage.
  */
-import { isMain, runMain } from '../lib/index.ts';
+import { isMain, runMain } from '../platform/index.ts';
 import { type PromoteScriptDeps, main as promoteMain } from './promote.ts';
 
 export function main(argv: string[], deps: Partial<PromoteScriptDeps> = {}): Promise<number> {

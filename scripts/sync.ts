@@ -3,14 +3,15 @@
  * result, as `argocd app sync model-server-<env>` does, through the
  * Kubernetes API (no argocd-server needed). prod has no automated sync:
  * verify.yml runs this after the GitHub "prod" environment approved the
- * promotion. See docs/gitops.md and lib/rollout/sync.ts.
+ * promotion. See docs/gitops.md and pipelines/verify/sync.ts.
  *
  *   npm run sync -- --env prod [--revision <sha>] [--prune] [--timeout 300]
  */
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../lib/cli.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { loadCluster, syncApplication } from '../lib/rollout/index.ts';
+
 import { promotionEnvFrom } from '../pipelines/promotion/index.ts';
+import { loadCluster, syncApplication } from '../pipelines/verify/index.ts';
+import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../platform/cli.ts';
+import { ProjectError } from '../platform/errors.ts';
 
 const COMMAND = {
   usage: `usage: npm run sync -- --env <dev|staging|prod> [options]

@@ -2,20 +2,17 @@ import { existsSync } from 'node:fs';
 /**
  * train:ci against real git repositories (a bare origin, the PR clone, a
  * teammate's clone that pushes meanwhile) and the FAKE GitHub API server
- * (lib/testing/fake-github.ts), with a tiny training config (< 1 s).
+ * (testing/fake-github.ts), with a tiny training config (< 1 s).
  */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { gitRunner, treeSource } from '../lib/git/index.ts';
-import { exitCodeOf, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   addCandidate,
   emptyLock,
   entryFromArtifact,
-  fileSource,
   type Lock,
   type LockedVersion,
   lockFiles,
@@ -25,15 +22,17 @@ import {
   versionIdOf,
   versionsOldestFirst,
   writeLock,
-} from '../lib/lock/index.ts';
-import { run as runCommand } from '../lib/shell.ts';
-import { type FakeGithub, startFakeGithub } from '../lib/testing/fake-github.ts';
-import { makeTestRepos, pullRequestEnv, type TestRepos } from '../lib/testing/git-repos.ts';
-import { mlflowInstalled, startMlflow } from '../lib/testing/mlflow.ts';
-import { needs } from '../lib/testing/services.ts';
+} from '../lock/index.ts';
 import { trainAndRecord } from '../pipelines/training/index.ts';
+import { gitRunner, treeSource } from '../platform/git/index.ts';
+import { exitCodeOf, fileTree, ProjectError, rootDigest } from '../platform/index.ts';
+import { run as runCommand } from '../platform/shell.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
+import { makeTestRepos, pullRequestEnv, type TestRepos } from '../testing/git-repos.ts';
+import { mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { needs } from '../testing/services.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
 import { main } from './train-ci.ts';
 
 const MODEL = 'tiny-classifier';
@@ -335,7 +334,7 @@ describe('npm run train:ci', () => {
         beforePush: async (attempt) => {
           if (attempt !== 1) return;
           const mateLock = join(mate, 'models.lock.json');
-          const lock = await readLockFrom(fileSource, mateLock);
+          const lock = await readLockFrom(fileTree, mateLock);
           await writeLock(mateLock, addCandidate(lock, { model: MODEL, entry: theirs }).lock);
           r.git(['add', '-A', 'models.lock.json', 'models.lock.d'], mate);
           r.git(['commit', '-q', '-m', `train: tiny-classifier@${theirsV} candidate (teammate)`], mate);

@@ -5,16 +5,16 @@
  *   tsx scripts/train-ci.ts [--config training/configs/demo.json] [--lock models.lock.json]
  *                           [--out artifacts/<name>] [--data DIR] [--model NAME] [--env prod]
  *
- * Thin: flags → lib/github trainForPullRequest (context → train + MLflow →
+ * Thin: flags → platform/github trainForPullRequest (context → train + MLflow →
  * lock entry committed to the PR branch → job summary + PR comment) →
  * print. Without the GitHub context it stops with exit 2 before changing
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
 
-import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
-import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
-import { assertGpuReady } from '../lib/tfjs-native/preflight.ts';
+import { type BackendName, TRAINING_ORDER } from '../model/backend.ts';
+import { assertGpuReady } from '../model/native/preflight.ts';
 import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
+import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] [--lock models.lock.json]
@@ -41,7 +41,7 @@ export interface MainDeps {
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

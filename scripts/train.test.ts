@@ -2,9 +2,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { exitCodeOf, ProjectError } from '../lib/index.ts';
-import { readLock } from '../lib/lock/index.ts';
-import { tinyTrainingConfig } from '../training/testing/tiny-config.ts';
+import { readLock } from '../lock/index.ts';
+import { exitCodeOf, ProjectError } from '../platform/index.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { main } from './train.ts';
 
 let dir: string;

@@ -10,19 +10,27 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { type BackendName, TRAINING_ORDER } from '../lib/backend.ts';
-import { kustomizeImageOf } from '../lib/gitops/index.ts';
-import { command, isMain, ProjectError, runMain } from '../lib/index.ts';
-import { loadCluster } from '../lib/rollout/index.ts';
-import { sourceInfoFromActionsEnv, sourceInfoFromGit, sourceInfoFromJob } from '../lib/tracking/index.ts';
+import { kustomizeImageOf } from '../gitops/index.ts';
+import { type BackendName, TRAINING_ORDER } from '../model/backend.ts';
 import {
   type KubernetesTrainingResult,
   type TrainAndRecordResult,
   trainAndRecord,
   trainOnKubernetes,
 } from '../pipelines/training/index.ts';
+import {
+  RESULT_FILE_ENV,
+  TRAINER_IMAGE_NAME,
+  type TrainingJobResult,
+} from '../pipelines/training/kubernetes/index.ts';
+import { loadCluster } from '../pipelines/verify/index.ts';
+import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { RESULT_FILE_ENV, TRAINER_IMAGE_NAME, type TrainingJobResult } from '../training/kubernetes/index.ts';
+import {
+  sourceInfoFromActionsEnv,
+  sourceInfoFromGit,
+  sourceInfoFromJob,
+} from '../training/tracking/index.ts';
 
 const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
   [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]
@@ -76,7 +84,7 @@ export interface MainDeps {
   signal?: AbortSignal;
 }
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   required: ['config', 'out'],
@@ -199,7 +207,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     signal: deps.signal,
   });
   print(summaryTable(result));
-  // In a Kubernetes Job, the result is the last log line and the termination message (training/kubernetes reads it).
+  // In a Kubernetes Job, the result is the last log line and the termination message (pipelines/training/kubernetes reads it).
   const resultFile = env[RESULT_FILE_ENV];
   const summary = {
     model: result.modelName,

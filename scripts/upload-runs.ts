@@ -8,9 +8,9 @@
  * Credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
  */
 import { resolve } from 'node:path';
-import { isMain, ProjectError, parseCommand, runMain } from '../lib/index.ts';
-import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
-import { DEFAULT_LOCAL_STORE, LocalRunStore, uploadLocalRuns } from '../lib/tracking/index.ts';
+import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
+import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
+import { DEFAULT_LOCAL_STORE, LocalRunStore, uploadLocalRuns } from '../training/tracking/index.ts';
 
 const USAGE = `usage: npm run upload-runs -- --tracking-uri <url> [--store <dir>] [--run <id>]... [--include-running]
   --tracking-uri     MLflow server (default: MLFLOW_TRACKING_URI)
@@ -18,7 +18,7 @@ const USAGE = `usage: npm run upload-runs -- --tracking-uri <url> [--store <dir>
   --run              upload only this local run id (repeatable)
   --include-running  also upload runs still marked RUNNING (as KILLED)`;
 
-/** What the command accepts (lib/cli.ts parseCommand adds --help). */
+/** What the command accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: {

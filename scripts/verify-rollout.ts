@@ -11,11 +11,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isMain, parseCommand, parseDurationFlag, runMain } from '../lib/cli.ts';
-import type { Clock } from '../lib/clock.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { appendJobSummary, setOutputs } from '../lib/github/summary.ts';
-import { loadCluster, makeSmokePng, readPinnedVersion, verifyRollout } from '../lib/rollout/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import {
   alertNamesOf,
@@ -24,6 +19,11 @@ import {
   SOAK_RULE_FILES,
   soak,
 } from '../pipelines/promotion/index.ts';
+import { loadCluster, makeSmokePng, readPinnedVersion, verifyRollout } from '../pipelines/verify/index.ts';
+import { isMain, parseCommand, parseDurationFlag, runMain } from '../platform/cli.ts';
+import type { Clock } from '../platform/clock.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { appendJobSummary, setOutputs } from '../platform/github/summary.ts';
 import { main as revertMain } from './revert.ts';
 
 const USAGE = `usage: verify-rollout --env <dev|staging|prod> [options]

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 import { clientError } from './app.ts';
-import { shapePng } from './testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;

@@ -16,7 +16,7 @@ import Router from '@koa/router';
 import * as tf from '@tensorflow/tfjs';
 import Koa from 'koa';
 import type { Registry } from 'prom-client';
-import { compileValidator, httpStatusOf, isProjectError, ProjectError } from '../lib/index.ts';
+import { compileValidator, httpStatusOf, isProjectError, ProjectError } from '../platform/index.ts';
 import { readMultipartFiles, readRawBody } from './body.ts';
 import type { ServingConfig } from './config.ts';
 import { createDriftMonitor, type DriftMonitor, driftConfigFromEnv } from './drift/index.ts';

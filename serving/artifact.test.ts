@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { Registry } from 'prom-client';
-import { rootDigest } from '../lib/index.ts';
+import { rootDigest } from '../platform/index.ts';
+import { tempFixture } from '../testing/serving/harness.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import { loadConfig } from './config.ts';
 import { memoryLogger } from './logger.ts';
 import { loadModel } from './model.ts';
 import { boot } from './server.ts';
-import { tempFixture } from './testing/harness.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 beforeAll(async () => {

@@ -1,14 +1,14 @@
 /**
  * Fetch the files of one model version's artifact (docs/artifact.md) into
  * memory and check each against its pinned sha256 before anything reads it,
- * through lib/artifact-store (the one resolver of artifact URIs, with the
+ * through platform/artifact-store (the one resolver of artifact URIs, with the
  * one rule for credentials): a local folder (path or `file:` URI),
  * `mlflow-artifacts:/...` through the tracking server's artifact proxy, or an
  * `http(s)://.../` folder.
  */
-import { readVerifiedFiles } from '../lib/artifact-store/index.ts';
-import { ProjectError } from '../lib/index.ts';
-import type { MlflowConfig } from '../lib/mlflow/index.ts';
+import { readVerifiedFiles } from '../platform/artifact-store/index.ts';
+import { ProjectError } from '../platform/index.ts';
+import type { MlflowConfig } from '../platform/mlflow/index.ts';
 import type { ModelPin } from './config.ts';
 
 /** The verified files of an artifact, by relative name. */

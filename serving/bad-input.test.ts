@@ -6,9 +6,9 @@
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { encodePng } from '../training/preprocessing.ts';
-import { shapePng } from './testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
+import { encodePng } from '../model/preprocessing.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;

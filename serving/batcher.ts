@@ -11,7 +11,7 @@
  * A request that does not fit in the queue is refused at once (OVERLOADED →
  * 503 with Retry-After) rather than waiting without bound.
  */
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 
 export interface BatcherOptions<I, O> {
   maxBatchSize: number;

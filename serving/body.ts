@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 
 function tooLarge(maxBytes: number, what = 'request body'): ProjectError {
   return new ProjectError('TOO_LARGE', `${what} is over the limit of ${maxBytes} bytes`, {

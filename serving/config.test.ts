@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { rootDigest } from '../lib/index.ts';
-import { addCandidate, emptyLock, pinVersion, versionIdOf, writeLock } from '../lib/lock/index.ts';
-import { makeEntry } from '../lib/lock/testing.ts';
+import { addCandidate, emptyLock, pinVersion, versionIdOf, writeLock } from '../lock/index.ts';
+import { rootDigest } from '../platform/index.ts';
+import { makeEntry } from '../testing/lock/fixtures.ts';
 import { loadConfig } from './config.ts';
 
 const digests = {
@@ -27,7 +27,7 @@ const v2 = versionIdOf(rootDigest(digests2));
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'serving-config-'));
-  // A real lock (lib/lock's one schema): version 1 local, version 2 on an http folder.
+  // A real lock (lock's one schema): version 1 local, version 2 on an http folder.
   let lock = addCandidate(emptyLock(), {
     model: 'demo-classifier',
     entry: makeEntry(digests, { artifactUri: 'file:artifacts/demo-classifier/1' }),

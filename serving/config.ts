@@ -11,15 +11,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { resolveArtifactLocation } from '../lib/artifact-store/index.ts';
-import type { BackendName } from '../lib/backend.ts';
-import { compileValidator, isProjectError, ProjectError, rootDigest } from '../lib/index.ts';
 import {
   chooseModel,
-  fileSource,
   HEX64,
   type Lock,
-  type LockSource,
   MODEL_NAME_PATTERN,
   type ModelHistory,
   modelHistory,
@@ -29,10 +24,20 @@ import {
   VERSION_ID_PATTERN,
   validateDigests,
   validateModelHistory,
-} from '../lib/lock/index.ts';
-import { type MlflowConfig, mlflowConfigFromEnv } from '../lib/mlflow/index.ts';
-import { PIN_ENV } from '../lib/pin.ts';
-import { DEFAULT_MAX_JPEG_SCANS } from '../training/images.ts';
+} from '../lock/index.ts';
+import type { BackendName } from '../model/backend.ts';
+import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
+import { PIN_ENV } from '../model/pin.ts';
+import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
+import {
+  compileValidator,
+  type FileTree,
+  fileTree,
+  isProjectError,
+  ProjectError,
+  rootDigest,
+} from '../platform/index.ts';
+import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
 
@@ -267,13 +272,13 @@ function pinFromEnv(env: ServingEnv): ModelPin {
 
 /**
  * The version `SERVING_ENVIRONMENT` pins in the lock file, read through
- * lib/lock (the one schema, with its cross-checks: the root digest adds up,
+ * lock (the one schema, with its cross-checks: the root digest adds up,
  * the pin names a version that exists). A local artifact URI is resolved
  * against the lock file's folder, as every other reader of the lock does.
  */
 async function pinFromLock(
   env: ServingEnv,
-  source: LockSource,
+  source: FileTree,
 ): Promise<{ pin: ModelPin; history: ModelHistory }> {
   const file = env.SERVING_LOCK_FILE!;
   if (!env.SERVING_ENVIRONMENT) {
@@ -345,7 +350,7 @@ export interface LoadConfigOptions {
   /** Reads SERVING_MODEL_HISTORY_FILE (default fs.readFile utf8). */
   readText?: (path: string) => Promise<string>;
   /** Where the lock's files are read from (default the file system). */
-  lockSource?: LockSource;
+  lockSource?: FileTree;
 }
 
 /**
@@ -370,7 +375,7 @@ export async function loadConfig(
       'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
     );
   }
-  const fromLockFile = fromLock ? await pinFromLock(env, opts.lockSource ?? fileSource) : undefined;
+  const fromLockFile = fromLock ? await pinFromLock(env, opts.lockSource ?? fileTree) : undefined;
   const model = fromLockFile?.pin ?? pinFromEnv(env);
   const history = env.SERVING_MODEL_HISTORY_FILE
     ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)

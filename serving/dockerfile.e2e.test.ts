@@ -10,8 +10,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { runSync } from '../lib/shell.ts';
-import { needs, requirement, tool } from '../lib/testing/services.ts';
+import { runSync } from '../platform/shell.ts';
+import { needs, requirement, tool } from '../testing/services.ts';
 
 const DOCKERFILE = join(import.meta.dirname, 'Dockerfile');
 const venv =
@@ -121,7 +121,7 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
     expect(trainer).toMatch(/apt-get install -y --no-install-recommends git /);
     expect(trainer).not.toMatch(/g\+\+|make /); // compilers stay in the deps stage
     expect([...trainer.matchAll(/^USER (\S+)/gm)].at(-1)?.[1]).toMatch(/^[1-9][0-9]*:[0-9]+$/);
-    // The checkout links /app/node_modules and compares /app/package-lock.json (training/kubernetes CHECKOUT_SCRIPT).
+    // The checkout links /app/node_modules and compares /app/package-lock.json (pipelines/training/kubernetes CHECKOUT_SCRIPT).
     expect(trainer).toMatch(/^WORKDIR \/app$/m);
     expect(trainer).toMatch(/^COPY --from=deps-trainer \/app\/node_modules \.\/node_modules$/m);
     expect(trainer).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);

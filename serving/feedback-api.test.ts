@@ -6,11 +6,11 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { tempDir } from '../lib/lock/testing.ts';
 import { main as exportMain } from '../scripts/feedback-export.ts';
+import { tempDir } from '../testing/lock/fixtures.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 import { loadImageFolder } from '../training/data/index.ts';
-import { shapePng } from './testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
 
 const TOKEN = 'export-token-0123456789';
 let fixture: Awaited<ReturnType<typeof tempFixture>>;

@@ -10,7 +10,7 @@
  * it can be exported, with its images, as new training data
  * (`npm run feedback:export`). Names and thresholds: docs/serving.md.
  */
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 
 export interface FeedbackConfig {
   /** Answers remembered (0 turns feedback off). */

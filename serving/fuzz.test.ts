@@ -13,8 +13,8 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { shapePng } from './testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 
 const SEED = 20261129;
 const RUNS = 250;

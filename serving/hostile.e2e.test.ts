@@ -24,10 +24,10 @@ import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
-import { freePort } from '../lib/testing/ports.ts';
-import { shapePng } from './testing/fixture.ts';
-import { tempFixture } from './testing/harness.ts';
-import { type ServerProcess, spawnServer } from './testing/process.ts';
+import { freePort } from '../testing/ports.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { tempFixture } from '../testing/serving/harness.ts';
+import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
 
 const LIMITS = {
   SERVING_REQUEST_TIMEOUT_MS: '3000',

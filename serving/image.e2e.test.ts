@@ -3,7 +3,7 @@
  * here can pull the base image (buildah 1.28 from Debian builds COPY-only
  * images with VFS and chroot isolation, but `FROM node:24…` needs a registry
  * this machine cannot reach), so the image's file tree is derived from
- * serving/Dockerfile (lib/testing/dockerfile.ts: its stages, the COPY lines
+ * serving/Dockerfile (testing/dockerfile.ts: its stages, the COPY lines
  * that read the build context, serving/Dockerfile.dockerignore), the runtime
  * stage's node_modules are installed as its deps stages do (the same
  * package-lock.json, then each `npm ci` / `npm install` of their RUN lines in
@@ -15,7 +15,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runSync } from '../lib/shell.ts';
+import { runSync } from '../platform/shell.ts';
 import {
   type CopiedFile,
   copiedFromContext,
@@ -23,13 +23,13 @@ import {
   envOf,
   loadBuild,
   runtimeOf,
-} from '../lib/testing/dockerfile.ts';
-import { runtimeClosure } from '../lib/testing/import-graph.ts';
-import { freePort } from '../lib/testing/ports.ts';
-import { findExecutable, inCI } from '../lib/testing/services.ts';
-import { shapePng } from './testing/fixture.ts';
-import { tempFixture } from './testing/harness.ts';
-import { type ServerProcess, spawnServer } from './testing/process.ts';
+} from '../testing/dockerfile.ts';
+import { runtimeClosure } from '../testing/import-graph.ts';
+import { freePort } from '../testing/ports.ts';
+import { findExecutable, inCI } from '../testing/services.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { tempFixture } from '../testing/serving/harness.ts';
+import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const DOCKERFILE = join(ROOT, 'serving', 'Dockerfile');
@@ -74,11 +74,10 @@ describe('the serving image, derived from serving/Dockerfile', () => {
     // The worker thread is loaded by URL (new Worker), not by import: it must be there too.
     expect(inImage.has('serving/worker/thread.ts')).toBe(true);
     expect([...inImage].filter((f) => /\.test\.ts$|(^|\/)testing\//.test(f))).toEqual([]);
-    // Of training/, exactly the shared preprocessing the layering allows serving (lib/layers.test.ts).
-    expect([...inImage].filter((f) => f.startsWith('training/')).sort()).toEqual([
-      'training/images.ts',
-      'training/preprocessing.ts',
-    ]);
+    // Only the layers serving may import (tools/policy/layers.test.ts): nothing of training or the pipelines.
+    expect([...inImage].filter((f) => /^(training|pipelines|gitops|monitoring|scripts)\//.test(f))).toEqual(
+      [],
+    );
     for (const c of copied) expect(c.image.startsWith('/app/')).toBe(true);
   });
 
@@ -192,11 +191,12 @@ describe('the serving image, derived from serving/Dockerfile', () => {
 
     it('answers /predict with the Dockerfile CMD and ENV (only the port moved to a free one)', async () => {
       expect((await readdir(app)).sort()).toEqual([
-        'lib',
+        'lock',
+        'model',
         'node_modules',
         'package.json',
+        'platform',
         'serving',
-        'training',
         'tsconfig.json',
       ]);
       const { cmd, workdir } = runtimeOf(runtime);

@@ -1,6 +1,6 @@
 /**
  * From image bytes to ranked labels: decode and preprocess with the shared
- * training/preprocessing.ts (so serving cannot skew from training), run
+ * model/preprocessing.ts (so serving cannot skew from training), run
  * through the micro-batcher, and count each prediction in the metrics.
  *
  * Before any pixel is decoded, every image's header is checked (size, JPEG
@@ -11,9 +11,9 @@
  */
 
 import { availableParallelism } from 'node:os';
-import type { ImageFeatures } from '../lib/drift/window.ts';
-import { ProjectError } from '../lib/errors.ts';
-import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../training/preprocessing.ts';
+import type { ImageFeatures } from '../model/drift/window.ts';
+import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../model/preprocessing.ts';
+import { ProjectError } from '../platform/errors.ts';
 import { Batcher } from './batcher.ts';
 import type { ServingConfig } from './config.ts';
 import type { DriftMonitor } from './drift/index.ts';

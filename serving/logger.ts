@@ -1,4 +1,4 @@
-import { redactText } from '../lib/redact.ts';
+import { redactText } from '../platform/redact.ts';
 
 /** A JSON-lines logger: one object per line, the shape log collectors parse. */
 export interface Logger {
@@ -7,7 +7,7 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** Write JSON lines to `write` (default stdout), without URL credentials (lib/redact.ts: an artifact URI may carry them). */
+/** Write JSON lines to `write` (default stdout), without URL credentials (platform/redact.ts: an artifact URI may carry them). */
 export function createLogger(write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   const log =
     (level: string) =>

@@ -5,7 +5,7 @@
  * start-up fails (a digest mismatch, a missing file), 2 for bad configuration.
  */
 import { Registry } from 'prom-client';
-import { exitCodeOf, isMain, isProjectError } from '../lib/index.ts';
+import { exitCodeOf, isMain, isProjectError } from '../platform/index.ts';
 import { loadConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { boot, listen, shutdown, urlOf } from './server.ts';

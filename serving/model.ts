@@ -8,9 +8,9 @@
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName } from '../lib/backend.ts';
-import { compileValidator, ProjectError } from '../lib/index.ts';
-import { type PreprocessingSpec, parsePreprocessingSpec } from '../training/preprocessing.ts';
+import type { BackendName } from '../model/backend.ts';
+import { type PreprocessingSpec, parsePreprocessingSpec } from '../model/preprocessing.ts';
+import { compileValidator, ProjectError } from '../platform/index.ts';
 import type { VerifiedArtifact } from './artifact.ts';
 import type { ModelPin } from './config.ts';
 import {
@@ -122,7 +122,7 @@ export interface LoadModelOptions {
 }
 
 /**
- * The lib/backend.ts name of a backend package (BackendChoice.package) or
+ * The model/backend.ts name of a backend package (BackendChoice.package) or
  * tfjs backend name, so that the worker thread selects the main thread's.
  */
 export function backendNameOf(packageOrBackend: string): BackendName {

@@ -12,11 +12,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
-import { addCandidate, emptyLock, pinVersion, writeLock } from '../lib/lock/index.ts';
-import { fakeFiles, makeEntry } from '../lib/lock/testing.ts';
-import { needs, tool } from '../lib/testing/services.ts';
-import { shapePng } from './testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from './testing/harness.ts';
+import { addCandidate, emptyLock, pinVersion, writeLock } from '../lock/index.ts';
+import { fakeFiles, makeEntry } from '../testing/lock/fixtures.ts';
+import { needs, tool } from '../testing/services.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
 
 const chromiumBinary = tool(
   '/usr/bin/chromium',
@@ -27,7 +27,7 @@ const run = needs(chromiumBinary).test;
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;
 let browser: Browser | undefined;
-/** The two versions' ids (content-addressed: lib/lock/schema.ts). */
+/** The two versions' ids (content-addressed: lock/schema.ts). */
 let v1: string;
 let v2: string;
 

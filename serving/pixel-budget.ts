@@ -7,7 +7,7 @@
  * queued, so memory stays bounded (a decoded RGB pixel is 3 bytes) and a
  * burst of large images cannot push the pod over its memory limit.
  */
-import { ProjectError } from '../lib/errors.ts';
+import { ProjectError } from '../platform/errors.ts';
 
 export class PixelBudget {
   #inUse = 0;

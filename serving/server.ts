@@ -7,7 +7,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { type BackendChoice, SERVING_ORDER, selectBackend } from '../lib/backend.ts';
+import { type BackendChoice, SERVING_ORDER, selectBackend } from '../model/backend.ts';
 import { createApp, Lifecycle, type ServingApp } from './app.ts';
 import { fetchVerifiedArtifact } from './artifact.ts';
 import type { ServingConfig } from './config.ts';

@@ -7,10 +7,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { freePort } from '../lib/testing/ports.ts';
-import { shapePng } from './testing/fixture.ts';
-import { tempFixture } from './testing/harness.ts';
-import { spawnServer } from './testing/process.ts';
+import { freePort } from '../testing/ports.ts';
+import { shapePng } from '../testing/serving/fixture.ts';
+import { tempFixture } from '../testing/serving/harness.ts';
+import { spawnServer } from '../testing/serving/process.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let child: ChildProcess | undefined;

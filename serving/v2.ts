@@ -7,7 +7,7 @@
  * @see https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
  * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md
  */
-import { compileValidator, ProjectError } from '../lib/index.ts';
+import { compileValidator, ProjectError } from '../platform/index.ts';
 
 /** Inference Request JSON Object. */
 export interface InferRequest {

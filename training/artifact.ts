@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { GOLDEN_FILE, type GoldenEvaluation } from '../lib/golden/index.ts';
+import { GOLDEN_FILE, type GoldenEvaluation } from '../model/golden/index.ts';
+import { loadModelFromDir, saveModelToDir } from '../model/model-io.ts';
+import { type PreprocessingSpec, parsePreprocessingSpec } from '../model/preprocessing.ts';
+import type { ReferenceStats } from '../model/reference-stats.ts';
 import {
   compileValidator,
   listFiles,
@@ -18,11 +21,8 @@ import {
   sha256File,
   writeFileAtomic,
   writeJsonAtomic,
-} from '../lib/index.ts';
+} from '../platform/index.ts';
 import type { ClassificationMetrics } from './evaluate.ts';
-import { loadModelFromDir, saveModelToDir } from './model-io.ts';
-import { type PreprocessingSpec, parsePreprocessingSpec } from './preprocessing.ts';
-import type { ReferenceStats } from './reference-stats.ts';
 
 export const ARTIFACT_FILES = [
   'model.json',

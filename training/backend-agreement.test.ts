@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { nativeManifestOf, SERVING_ORDER, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { itNative, maxAbsDiff } from '../lib/testing/native.ts';
-import { TENSORFLOW_VERSION } from '../lib/tfjs-native/layout.ts';
+import { nativeManifestOf, SERVING_ORDER, selectBackend, TRAINING_ORDER } from '../model/backend.ts';
+import { TENSORFLOW_VERSION } from '../model/native/layout.ts';
+import { itNative, maxAbsDiff } from '../testing/native.ts';
 import type { ModelConfig } from './config.ts';
 import { buildModel } from './models.ts';
 

@@ -1,6 +1,6 @@
 /**
  * tfjs-layers' BatchNormalization, trained with TensorFlow's fused kernels on
- * the native backend (lib/tfjs-native/ops.ts: `FusedBatchNormV3` and its
+ * the native backend (model/native/ops.ts: `FusedBatchNormV3` and its
  * gradient, as Keras uses them). Everywhere else (pure JS, inference,
  * layouts the fused kernel does not take) it is tfjs-layers' own layer.
  *
@@ -10,7 +10,7 @@
  * the stock layer, same maths, slower.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedBatchNormTraining, nativeKernelBackend } from '../lib/tfjs-native/ops.ts';
+import { fusedBatchNormTraining, nativeKernelBackend } from '../model/native/ops.ts';
 
 type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type Kwargs = Record<string, unknown>;

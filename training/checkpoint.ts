@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ProjectError, readJsonFile, writeJsonAtomic } from '../lib/index.ts';
-import { loadModelFromDir, saveModelToDir } from './model-io.ts';
+import { loadModelFromDir, saveModelToDir } from '../model/model-io.ts';
+import { ProjectError, readJsonFile, writeJsonAtomic } from '../platform/index.ts';
 
 export interface CheckpointInfo {
   /** 1-based epoch the weights are from. */

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ProjectError, readJsonFile } from '../lib/index.ts';
+import { ProjectError, readJsonFile } from '../platform/index.ts';
 import { loadTrainingConfig, parseTrainingConfig } from './config.ts';
 
 const configs = join(import.meta.dirname, 'configs');

@@ -1,12 +1,12 @@
 /**
  * The training config: one JSON file under training/configs/, validated once
- * at the edge (JSON Schema 2020-12 through lib/schema.ts), with
+ * at the edge (JSON Schema 2020-12 through platform/schema.ts), with
  * `additionalProperties: false` at every level so that a typo is an error,
  * never a silently ignored field. Every offending field is named at once.
  *
  * @see https://json-schema.org/draft/2020-12/json-schema-validation
  */
-import { compileValidator, readJsonFile } from '../lib/index.ts';
+import { compileValidator, readJsonFile } from '../platform/index.ts';
 
 export type DataKind = 'image-folder' | 'cifar10' | 'generated';
 export type BuilderName = 'small-cnn' | 'deep-cnn';

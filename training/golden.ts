@@ -3,16 +3,16 @@
  * same data sources as training data (the demo's generator with its own
  * seed, or an image folder behind a data pointer: one fetcher), its digest
  * checked against the one the config pins, and scored by a model into the
- * predictions that golden.json (lib/golden) carries. See docs/promotion.md.
+ * predictions that golden.json (model/golden) carries. See docs/promotion.md.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { sha256 } from '../lib/digest.ts';
-import type { ChampionPredictions, GoldenEvaluation } from '../lib/golden/index.ts';
-import { ProjectError } from '../lib/index.ts';
+import type { ChampionPredictions, GoldenEvaluation } from '../model/golden/index.ts';
+import { type PreprocessingSpec, toModelInput } from '../model/preprocessing.ts';
+import { sha256 } from '../platform/digest.ts';
+import { ProjectError } from '../platform/index.ts';
 import type { GoldenConfig } from './config.ts';
 import { type LabeledImage, loadDataSource } from './data/index.ts';
 import { argmaxRows, predictProbabilities } from './evaluate.ts';
-import { type PreprocessingSpec, toModelInput } from './preprocessing.ts';
 
 /** A loaded golden set whose digest is the pinned one. */
 export interface GoldenSet {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 import { loadBestCheckpoint } from './checkpoint.ts';
 import type { TrainingSection } from './config.ts';
 import { mulberry32 } from './data/index.ts';

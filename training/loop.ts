@@ -9,7 +9,7 @@
  * @see https://js.tensorflow.org/api/latest/#tf.LayersModel.trainOnBatch
  */
 import * as tf from '@tensorflow/tfjs';
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 import { adam } from './adam.ts';
 import { augmentSample, type SampleShape } from './augment.ts';
 import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';

@@ -8,7 +8,7 @@
  * @see https://arxiv.org/abs/1502.03167 batch normalisation
  */
 import * as tf from '@tensorflow/tfjs';
-import { ProjectError } from '../lib/index.ts';
+import { ProjectError } from '../platform/index.ts';
 import { batchNormalization } from './batch-norm.ts';
 import type { InputConfig, ModelConfig } from './config.ts';
 

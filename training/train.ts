@@ -8,8 +8,10 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendChoice, type BackendName, selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { ProjectError } from '../lib/index.ts';
+import { type BackendChoice, type BackendName, selectBackend, TRAINING_ORDER } from '../model/backend.ts';
+import { defaultSpecFor, type PreprocessingSpec, toModelInput } from '../model/preprocessing.ts';
+import { referenceStats } from '../model/reference-stats.ts';
+import { ProjectError } from '../platform/index.ts';
 import { type ArtifactDigests, assertArtifactDirFree, writeArtifact } from './artifact.ts';
 import type { TrainingConfig } from './config.ts';
 import {
@@ -35,9 +37,7 @@ import {
 } from './loop.ts';
 import { buildModel } from './models.ts';
 import { renderConfusionMatrix, renderLearningCurves } from './plots.ts';
-import { defaultSpecFor, type PreprocessingSpec, toModelInput } from './preprocessing.ts';
 import type { ProgressOptions } from './progress.ts';
-import { referenceStats } from './reference-stats.ts';
 
 export interface TrainOptions extends ProgressOptions {
   /** The artifact folder to write (must not exist or be empty, unless overwrite). */

@@ -30,7 +30,7 @@ import {
   runIfMain,
   stableStringify,
   stringFlags,
-} from '../../lib/index.ts';
+} from '../../platform/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -305,7 +305,7 @@ export function markdown(results: PeerResult[]): string {
   return out.join('\n');
 }
 
-/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: stringFlags('models', 'artifact', 'duration', 'clients', 'peer-workers', 'python'),

@@ -8,7 +8,7 @@ The Keras model is rebuilt layer by layer from the artifact's model.json
 and its weights are read from weights.bin in weightsManifest order (float32,
 little-endian, concatenated), so both servers run the same architecture with
 the same weights. Preprocessing follows preprocessing.json exactly as
-training/preprocessing.ts does: decode, BT.601 luma for 1 channel (alpha
+model/preprocessing.ts does: decode, BT.601 luma for 1 channel (alpha
 dropped), bilinear resize with half-pixel centres, (x * scale - mean) / std.
 
 POST /predict takes multipart/form-data with a file field "image" (the same
@@ -62,7 +62,7 @@ def load_model(artifact: str) -> tuple[keras.Model, list[str], dict, dict]:
 
 
 def preprocess(raw: bytes, spec: dict) -> np.ndarray:
-    """Bytes of a PNG/JPEG → [1, h, w, c] float32, as training/preprocessing.ts toModelInput."""
+    """Bytes of a PNG/JPEG → [1, h, w, c] float32, as model/preprocessing.ts toModelInput."""
     img = Image.open(io.BytesIO(raw))
     img.load()
     channels = spec["channels"]

@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProjectError } from '../../lib/index.ts';
-import { freePort } from '../../lib/testing/ports.ts';
+import { ProjectError } from '../../platform/index.ts';
+import { freePort } from '../../testing/ports.ts';
 
 export interface Running {
   name: string;

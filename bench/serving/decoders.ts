@@ -1,5 +1,5 @@
 /**
- * sharp (libvips, the decoder of training/images.ts) against the pure-JS
+ * sharp (libvips, the decoder of model/images.ts) against the pure-JS
  * decoders it replaced (pngjs, jpeg-js), side by side in one run: decode
  * throughput with 4 decodes in flight (as concurrent requests would have),
  * and how long the event loop was held meanwhile (the gaps of a 1 ms
@@ -11,7 +11,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
-import { decodeImage, inspectImage } from '../../training/preprocessing.ts';
+import { decodeImage, inspectImage } from '../../model/preprocessing.ts';
 
 export interface DecoderRow {
   image: string;
@@ -190,7 +190,7 @@ export function decodersMarkdown(rows: DecoderRow[], bomb: ScanBombRow): string 
   const lines = [
     '## Decoders: sharp (libvips) against pure JS (pngjs, jpeg-js)',
     '',
-    'Each image decoded for about 3 s with 4 decodes in flight; event-loop stalls meanwhile are the gaps between ticks of a 1 ms interval timer (p99 and max of the gaps). sharp is `decodeImage` of training/images.ts (header check included); pure JS is the decoder it replaced, pixels only.',
+    'Each image decoded for about 3 s with 4 decodes in flight; event-loop stalls meanwhile are the gaps between ticks of a 1 ms interval timer (p99 and max of the gaps). sharp is `decodeImage` of model/images.ts (header check included); pure JS is the decoder it replaced, pixels only.',
     '',
     '| image | decoder | decodes | images/s | MP/s | event-loop gap p99 ms | event-loop gap max ms |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',

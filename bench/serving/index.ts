@@ -27,7 +27,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BackendName, selectBackend } from '../../lib/backend.ts';
+import { type BackendName, selectBackend } from '../../model/backend.ts';
 import {
   command,
   ProjectError,
@@ -35,10 +35,10 @@ import {
   runIfMain,
   stableStringify,
   stringFlags,
-} from '../../lib/index.ts';
-import { freePort } from '../../lib/testing/ports.ts';
+} from '../../platform/index.ts';
 import type { ModelPin } from '../../serving/config.ts';
-import { shapePng } from '../../serving/testing/fixture.ts';
+import { freePort } from '../../testing/ports.ts';
+import { shapePng } from '../../testing/serving/fixture.ts';
 import {
   BENCH_MODELS,
   type BenchModel,
@@ -360,7 +360,7 @@ export function markdown(
   return `${lines.join('\n')}\n`;
 }
 
-/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: stringFlags('duration', 'backends', 'clients', 'threads', 'artifact', 'models', 'part'),

@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
-import { command, runIfMain, stringFlags } from '../../lib/index.ts';
+import { command, runIfMain, stringFlags } from '../../platform/index.ts';
 
 const USAGE =
   'usage: tsx bench/serving/load.ts --url <base url> --body <png file> --clients <n> --duration <s>';
@@ -62,7 +62,7 @@ export async function load(
   };
 }
 
-/** What the bench accepts (lib/cli.ts parseCommand adds --help). */
+/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
 const COMMAND = {
   usage: USAGE,
   options: stringFlags('url', 'body', 'clients', 'duration'),

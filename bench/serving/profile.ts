@@ -6,12 +6,12 @@
  * known before the load test.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, selectBackend } from '../../lib/backend.ts';
+import { type BackendName, selectBackend } from '../../model/backend.ts';
+import { decodeImage, toModelInput } from '../../model/preprocessing.ts';
 import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
 import type { ModelPin } from '../../serving/config.ts';
 import { modelParts } from '../../serving/model.ts';
 import { buildLayersModel, predictBatch } from '../../serving/worker/index.ts';
-import { decodeImage, toModelInput } from '../../training/preprocessing.ts';
 
 export interface ProfileRow {
   backend: string;

@@ -8,16 +8,16 @@
  * Each run spawns `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`
  * with the same fixture artifact and SERVING_BACKEND=cpu. The heavy packages
  * column is the static start-up import closure of serving/main.ts in that
- * checkout (lib/testing/import-graph.ts, as lib/layers.test.ts checks it).
+ * checkout (testing/import-graph.ts, as tools/policy/layers.test.ts checks it).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommand, sleep } from '../../lib/index.ts';
-import { runtimeClosure } from '../../lib/testing/import-graph.ts';
-import { writeFixtureArtifact } from '../../serving/testing/fixture.ts';
+import { parseCommand, sleep } from '../../platform/index.ts';
+import { runtimeClosure } from '../../testing/import-graph.ts';
+import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HEAVY = ['@kubernetes/client-node', '@actions/github', 'kubernetes-models', 'zx', 'yaml'];

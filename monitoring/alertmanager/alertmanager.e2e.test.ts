@@ -2,7 +2,7 @@
  * The Alertmanager config, checked by the real amtool, and the whole path
  * with a real Alertmanager: a firing drift alert → Alertmanager's webhook →
  * the alert relay → repository_dispatch "drift-alert" on the FAKE GitHub API
- * (lib/testing/fake-github.ts).
+ * (testing/fake-github.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,10 +13,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
-import { runSync } from '../../lib/shell.ts';
-import { type FakeGithub, startFakeGithub } from '../../lib/testing/fake-github.ts';
-import { freePort } from '../../lib/testing/ports.ts';
-import { needs, tool } from '../../lib/testing/services.ts';
+import { runSync } from '../../platform/shell.ts';
+import { type FakeGithub, startFakeGithub } from '../../testing/fake-github.ts';
+import { freePort } from '../../testing/ports.ts';
+import { needs, tool } from '../../testing/services.ts';
 import { createAlertRelay } from '../alert-relay.ts';
 
 const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');

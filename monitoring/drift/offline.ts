@@ -3,7 +3,7 @@
  * reference statistics of a model artifact. Every artifact file is checked
  * against the artifact's digests.json first (serving's loader), the images
  * go through the same decode, `imageStats` and preprocessing as serving,
- * and the same lib/drift window and statistics score them (docs/drift.md).
+ * and the same model/drift window and statistics score them (docs/drift.md).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -13,11 +13,11 @@ import {
   DriftWindow,
   evaluateDrift,
   parseDriftReferenceBytes,
-} from '../../lib/drift/index.ts';
-import { ProjectError, readJsonFile } from '../../lib/index.ts';
+} from '../../model/drift/index.ts';
+import { decodeImage, imageStats, toModelInput } from '../../model/preprocessing.ts';
+import { ProjectError, readJsonFile } from '../../platform/index.ts';
 import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
 import { loadModel } from '../../serving/model.ts';
-import { decodeImage, imageStats, toModelInput } from '../../training/preprocessing.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 

@@ -5,8 +5,8 @@
  * no external requests).
  */
 import { join } from 'node:path';
-import { shares } from '../../lib/drift/index.ts';
-import { stableStringify, writeFileAtomic } from '../../lib/index.ts';
+import { shares } from '../../model/drift/index.ts';
+import { stableStringify, writeFileAtomic } from '../../platform/index.ts';
 import type { OfflineDriftReport } from './offline.ts';
 
 const esc = (s: string) =>

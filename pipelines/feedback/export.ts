@@ -6,7 +6,7 @@
  * `feedback.jsonl` with what the model said about each image.
  */
 import { join } from 'node:path';
-import { ProjectError, safeUrl, stableStringify, writeFileAtomic } from '../../lib/index.ts';
+import { ProjectError, safeUrl, stableStringify, writeFileAtomic } from '../../platform/index.ts';
 import type { ExportedFeedback } from '../../serving/feedback.ts';
 
 export interface FeedbackExportOptions {

@@ -1,6 +1,6 @@
 /**
- * Move a pin: the environment's model-pin.yaml (lib/gitops) and
- * `pins.<env>` plus a promotion record in models.lock.json (lib/lock), both
+ * Move a pin: the environment's model-pin.yaml (gitops) and
+ * `pins.<env>` plus a promotion record in models.lock.json (lock), both
  * or neither; the record and the pin file carry the serving image too. The pin file is written while the lock's exclusive lock file
  * is held, before the lock is written; if anything after that fails (the
  * lock changed on disk, a write error), the previous pin file is put back,
@@ -8,8 +8,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../lib/fs.ts';
-import { PIN_FILE, renderPinPatch, writePin } from '../../lib/gitops/index.ts';
+import { PIN_FILE, renderPinPatch, writePin } from '../../gitops/index.ts';
 import {
   type Lock,
   modelHistory,
@@ -18,9 +17,10 @@ import {
   pinVersion,
   type UpdateLockOptions,
   updateLock,
-} from '../../lib/lock/index.ts';
+} from '../../lock/index.ts';
+import { writeFileAtomic } from '../../platform/fs.ts';
 
-/** A pin move (lib/lock PinInput) and the files it is written to. */
+/** A pin move (lock PinInput) and the files it is written to. */
 export interface ApplyPinInput extends PinInput {
   lockPath: string;
   /** environments/<env> */
@@ -28,7 +28,7 @@ export interface ApplyPinInput extends PinInput {
 }
 
 export interface ApplyPinDeps {
-  /** Writes the pin file (default lib/gitops writePin); tests wrap it to fail on purpose. */
+  /** Writes the pin file (default gitops writePin); tests wrap it to fail on purpose. */
   writePin?: typeof writePin;
   lockOptions?: UpdateLockOptions;
   /**

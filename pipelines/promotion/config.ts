@@ -4,9 +4,10 @@
  * Versioned (`gatesVersion: 1`), validated once at the edge by ajv with
  * every offending field named. Format: docs/promotion.md.
  */
-import { readJsonFile } from '../../lib/fs.ts';
-import { ENV_NAME_PATTERN } from '../../lib/lock/index.ts';
-import { compileValidator } from '../../lib/schema.ts';
+
+import { ENV_NAME_PATTERN } from '../../lock/index.ts';
+import { readJsonFile } from '../../platform/fs.ts';
+import { compileValidator } from '../../platform/schema.ts';
 
 /** The default path of the config, relative to the repository root. */
 export const GATES_FILE = 'environments/promotion-gates.json';
@@ -21,7 +22,7 @@ export interface MetricDropGate {
 /**
  * Champion vs challenger on the same data: on the golden set, the candidate's
  * accuracy minus that of the version pinned in `vs` must have a one-sided
- * (1 − alpha) lower bound above −margin (lib/golden/stats.ts: exact,
+ * (1 − alpha) lower bound above −margin (model/golden/stats.ts: exact,
  * conditional on the discordant pairs). Read from the golden.json files of
  * the artifacts; passes with "no champion" when `vs` has no pin yet.
  */

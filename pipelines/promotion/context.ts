@@ -5,7 +5,7 @@
  * the run promote.yml gives.
  * @see https://docs.github.com/en/actions/reference/variables-reference
  */
-import { ProjectError } from '../../lib/errors.ts';
+import { ProjectError } from '../../platform/errors.ts';
 
 export interface PromotionEnv {
   /** Who promotes: GITHUB_ACTOR in Actions, else USER (or undefined). */

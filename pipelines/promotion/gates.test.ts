@@ -1,16 +1,16 @@
 /**
  * The pairedNonInferiority gate on real artifact folders: golden.json is
- * read through lib/artifact-store (sha256-checked against the lock entry),
+ * read through platform/artifact-store (sha256-checked against the lock entry),
  * and the verdict, the "no champion" row and the different-golden-set
  * refusal are what a reviewer reads in the gate table.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { type GoldenEvaluation, pairedComparison } from '../../lib/golden/index.ts';
-import { stableStringify } from '../../lib/json.ts';
-import { type Lock, versionIdOf } from '../../lib/lock/index.ts';
-import { makeArtifact, makeEntry, tempDir } from '../../lib/lock/testing.ts';
+import { type Lock, versionIdOf } from '../../lock/index.ts';
+import { type GoldenEvaluation, pairedComparison } from '../../model/golden/index.ts';
+import { stableStringify } from '../../platform/json.ts';
+import { makeArtifact, makeEntry, tempDir } from '../../testing/lock/fixtures.ts';
 import type { Gates } from './config.ts';
 import { evaluateGates, formatGateTable, lockGoldenReader } from './gates.ts';
 

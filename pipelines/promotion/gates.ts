@@ -3,8 +3,8 @@
  * gate is evaluated (none short-circuits), so a refusal lists all that
  * failed; the result is a table a reviewer reads in the job log.
  */
-import { readVerifiedFiles } from '../../lib/artifact-store/index.ts';
-import { ProjectError } from '../../lib/errors.ts';
+
+import { type Lock, type VerifyOptions, verifyLock } from '../../lock/index.ts';
 import {
   formatP,
   formatPoints,
@@ -15,8 +15,9 @@ import {
   pairWithChampion,
   parseGoldenEvaluation,
   verdictSentence,
-} from '../../lib/golden/index.ts';
-import { type Lock, type VerifyOptions, verifyLock } from '../../lib/lock/index.ts';
+} from '../../model/golden/index.ts';
+import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
 import { GATES_FILE, type Gates, type PairedGate } from './config.ts';
 import { notRevertedGate } from './reverted.ts';
 
@@ -70,7 +71,7 @@ const fmt = (n: number | undefined): string =>
   n === undefined ? 'missing' : Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
 
 /**
- * A {@link DigestVerifier} over lib/lock verifyLock: every file of the one
+ * A {@link DigestVerifier} over lock verifyLock: every file of the one
  * version, fetched from its artifactUri (local path relative to the lock's
  * folder, `mlflow-artifacts:/`, http(s)), streamed through sha256.
  */
@@ -94,7 +95,7 @@ export function lockDigestVerifier(options: Omit<VerifyOptions, 'all' | 'envs' |
 }
 
 /**
- * A {@link GoldenReader} over lib/artifact-store: golden.json fetched from
+ * A {@link GoldenReader} over platform/artifact-store: golden.json fetched from
  * the entry's artifactUri and sha256-checked against `digests["golden.json"]`
  * (which provenance.yml checked against the MLflow run). No TensorFlow.
  */

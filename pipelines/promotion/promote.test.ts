@@ -2,12 +2,19 @@ import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { ProjectError } from '../../lib/errors.ts';
-import { renderPinPatch, writePin } from '../../lib/gitops/index.ts';
-import { modelHistory, readLock } from '../../lib/lock/index.ts';
+import { renderPinPatch, writePin } from '../../gitops/index.ts';
+import { modelHistory, readLock } from '../../lock/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import {
+  MODEL,
+  type PromotionRepo,
+  promotionRepo,
+  snapshot,
+  testGates,
+  testImage,
+} from '../../testing/promotion/fixtures.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates, testImage } from './testing.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {

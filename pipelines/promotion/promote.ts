@@ -7,16 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { ProjectError } from '../../lib/errors.ts';
-import {
-  commitAndPush,
-  commitPaths,
-  currentBranch,
-  dirtyPaths,
-  type GitRunner,
-  gitRunner,
-} from '../../lib/git/index.ts';
-import { PIN_FILE } from '../../lib/gitops/index.ts';
+import { PIN_FILE } from '../../gitops/index.ts';
 import {
   chooseModel,
   type Lock,
@@ -25,8 +16,17 @@ import {
   previousRecord,
   REVERT_REASON_MAX,
   readLock,
-} from '../../lib/lock/index.ts';
-import { isDigestRef, isImageRef, TAG_ALLOWED_ENVS } from '../../lib/pin.ts';
+} from '../../lock/index.ts';
+import { isDigestRef, isImageRef, TAG_ALLOWED_ENVS } from '../../model/pin.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import {
+  commitAndPush,
+  commitPaths,
+  currentBranch,
+  dirtyPaths,
+  type GitRunner,
+  gitRunner,
+} from '../../platform/git/index.ts';
 import { type ApplyPinDeps, applyPin } from './apply.ts';
 import { type Gates, loadGatesConfig } from './config.ts';
 import {
@@ -154,7 +154,7 @@ function imageFor(lock: Lock, model: string, req: PromoteRequest, source: string
   return pinnedImage(lock, model, lock.models[model]?.pins[source] !== undefined ? source : req.env);
 }
 
-/** Environments other than dev run only images by digest (lib/pin TAG_ALLOWED_ENVS); refused before anything is written. */
+/** Environments other than dev run only images by digest (model/pin TAG_ALLOWED_ENVS); refused before anything is written. */
 function assertImagePinned(env: string, image: string | undefined, from: string): void {
   if (TAG_ALLOWED_ENVS.includes(env) || (image !== undefined && isDigestRef(image))) return;
   throw new ProjectError(

@@ -1,13 +1,19 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/errors.ts';
-import { readLock, validateLock, writeLock } from '../../lib/lock/index.ts';
+import { readLock, validateLock, writeLock } from '../../lock/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import {
+  MODEL,
+  type PromotionRepo,
+  promotionRepo,
+  snapshot,
+  testGates,
+} from '../../testing/promotion/fixtures.ts';
 import { parseGatesConfig } from './config.ts';
 import { lockDigestVerifier } from './gates.ts';
 import { commitMessage, type PromoteContext, type PromoteRequest, promote } from './promote.ts';
 import { revert, revertReasonOf, revertSummary } from './revert.ts';
-import { MODEL, type PromotionRepo, promotionRepo, snapshot, testGates } from './testing.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {

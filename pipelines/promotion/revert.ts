@@ -9,7 +9,7 @@
  * (./reverted.ts) refuses that version in the next environment, and dev's
  * `newest` source skips it. See docs/rollout.md "Automatic revert".
  */
-import { isProjectError } from '../../lib/errors.ts';
+import { isProjectError } from '../../platform/errors.ts';
 import { type PromoteContext, type PromoteRequest, type PromoteResult, promote } from './promote.ts';
 import type { SoakResult } from './soak.ts';
 

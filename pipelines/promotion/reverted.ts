@@ -6,7 +6,7 @@
  * gate table and so the promotion commit keep). See docs/rollout.md
  * "Automatic revert".
  */
-import { type Lock, type PromotionRecord, revertsOf } from '../../lib/lock/index.ts';
+import { type Lock, type PromotionRecord, revertsOf } from '../../lock/index.ts';
 import type { GateResult } from './gates.ts';
 
 /** The revert commit's subject (./promote.ts writes it), to find it with `git log --grep`. */

@@ -1,13 +1,14 @@
 /**
- * Which version a promotion moves (the model is chosen by lib/lock
+ * Which version a promotion moves (the model is chosen by lock
  * chooseModel): the version is named, or follows the environment's
  * `source` in the gates config (newest candidate for dev: the latest
  * `createdAt` among the versions never reverted, so the lock's content alone decides, whatever order two
  * candidates were merged in; the pin of the
  * environment before it for staging and prod: dev → staging → prod).
  */
-import { ProjectError } from '../../lib/errors.ts';
-import { type Lock, type LockedModel, revertsOf, versionsOldestFirst } from '../../lib/lock/index.ts';
+
+import { type Lock, type LockedModel, revertsOf, versionsOldestFirst } from '../../lock/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
 import type { GatesConfig } from './config.ts';
 
 /** The rule of `env` in the gates config; NOT_FOUND naming the configured environments. */
@@ -29,7 +30,7 @@ export function ruleOf(config: GatesConfig, env: string, gatesPath: string) {
 /**
  * The version to promote to `env`: `requested` when given (it must exist),
  * else by the rule's source: `newest` → the version trained last
- * (lib/lock versionsOldestFirst: createdAt, then id); an
+ * (lock versionsOldestFirst: createdAt, then id); an
  * environment → the version pinned there.
  */
 export function chooseVersion(

@@ -1,6 +1,6 @@
 /**
  * The soak window against a real Prometheus (Debian package,
- * monitoring/testing/prometheus.ts) whose rules fire alerts with the repo's
+ * testing/monitoring/prometheus.ts) whose rules fire alerts with the repo's
  * SLO and drift alert names in several namespaces and for several versions:
  * only the environment's namespace and the version under test count, the
  * soak fails at the first check that sees one, a quiet window passes, and a
@@ -10,13 +10,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REPO_ROOT } from '../../lib/gitops/testing/repo.ts';
-import { needs } from '../../lib/testing/services.ts';
+import { REPO_ROOT } from '../../testing/gitops/repo.ts';
 import {
   prometheusInstalled,
   type RunningPrometheus,
   startPrometheus,
-} from '../../monitoring/testing/prometheus.ts';
+} from '../../testing/monitoring/prometheus.ts';
+import { needs } from '../../testing/services.ts';
 import { alertNamesOf, SOAK_RULE_FILES, soak } from './soak.ts';
 
 const V_BAD = 'v0123456789ab';

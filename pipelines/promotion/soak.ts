@@ -9,8 +9,6 @@
  * so it fails the check without a revert. See docs/rollout.md "Automatic revert".
  */
 import { readFile } from 'node:fs/promises';
-import { type Clock, realClock } from '../../lib/clock.ts';
-import { ProjectError } from '../../lib/errors.ts';
 import {
   type AlertScope,
   describeAlert,
@@ -19,6 +17,8 @@ import {
   type PrometheusConfig,
 } from '../../monitoring/prometheus-api.ts';
 import { alertingRules, parseRuleFile } from '../../monitoring/rules.ts';
+import { type Clock, realClock } from '../../platform/clock.ts';
+import { ProjectError } from '../../platform/errors.ts';
 
 /** The rule files whose alerts a soak watches by default: the SLO burn rates and drift. */
 export const SOAK_RULE_FILES = ['monitoring/rules/serving-slo.yaml', 'monitoring/rules/model-drift.yaml'];

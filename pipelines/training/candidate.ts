@@ -3,13 +3,10 @@
  * on the runner (trainAndRecord), the Kubernetes Job's result read back by the
  * submitter (scripts/train.ts --on kubernetes), and the commit that carries it
  * to a branch (train:ci for a pull request, retrain). The candidate is a new
- * version file (lib/lock, content-addressed id), so its id never changes on
+ * version file (lock, content-addressed id), so its id never changes on
  * the way and a push race on the branch rebases cleanly.
  */
 import { relative, resolve } from 'node:path';
-import { localDirOf } from '../../lib/artifact-store/index.ts';
-import { ProjectError } from '../../lib/errors.ts';
-import { commitAndPush, type GitRunner, type PublishResult } from '../../lib/git/index.ts';
 import {
   addCandidateOnce,
   type LockedVersion,
@@ -18,8 +15,11 @@ import {
   validateVersionEntry,
   versionIdOf,
   versionWithRoot,
-} from '../../lib/lock/index.ts';
-import { compileValidator } from '../../lib/schema.ts';
+} from '../../lock/index.ts';
+import { localDirOf } from '../../platform/artifact-store/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import { commitAndPush, type GitRunner, type PublishResult } from '../../platform/git/index.ts';
+import { compileValidator } from '../../platform/schema.ts';
 
 /**
  * Add `entry` to the lock at `lockPath` as a version of `model` (under the
@@ -57,7 +57,7 @@ export interface PublishCandidateOptions {
 /**
  * Commit the candidate's version file and push it to `branch`. A push race is
  * rebased (another candidate is another file: no conflict); should the result
- * lack the candidate, it is added again on the moved branch (lib/git commitAndPush).
+ * lack the candidate, it is added again on the moved branch (platform/git commitAndPush).
  */
 export async function publishCandidate(o: PublishCandidateOptions): Promise<PublishResult> {
   const lockPath = resolve(o.git.cwd, o.lockPath);

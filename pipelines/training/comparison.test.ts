@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatPoints, type GoldenEvaluation } from '../../lib/golden/index.ts';
-import type { LockedVersion } from '../../lib/lock/index.ts';
+import type { LockedVersion } from '../../lock/index.ts';
+import { formatPoints, type GoldenEvaluation } from '../../model/golden/index.ts';
 import type { GatesConfig } from '../promotion/config.ts';
 import { comparisonMarkdown, formatDelta, pairedMarkdown } from './comparison.ts';
 import { pairedPolicyOf, pairedSection } from './paired.ts';

@@ -4,8 +4,9 @@
  * per-class precision/recall/F1 changes, and links to the plots. Pure: the
  * caller fetches both artifacts' metrics.json (docs/artifact.md) first.
  */
-import { formatP, formatPoints, verdictSentence } from '../../lib/golden/index.ts';
-import type { LockedVersion } from '../../lib/lock/index.ts';
+
+import type { LockedVersion } from '../../lock/index.ts';
+import { formatP, formatPoints, verdictSentence } from '../../model/golden/index.ts';
 import type { PairedSection } from './paired.ts';
 
 /** The part of an artifact's metrics.json the report reads (docs/artifact.md). */

@@ -2,7 +2,7 @@
  * Data in Git, lineage in both places: a training config whose data comes
  * through a data pointer (data/<name>.json, training/data/pointer.ts), the
  * archive served over HTTP by a loopback server, trained and recorded against
- * a real MLflow server (lib/testing/mlflow.ts). The lock entry's datasetDigest
+ * a real MLflow server (testing/mlflow.ts). The lock entry's datasetDigest
  * is the pointer's digest, and the MLflow run has the dataset as an input
  * (name, digest, source http + URL, context training); a run recorded offline
  * carries it to the server through upload-runs.
@@ -12,17 +12,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/errors.ts';
-import { readLock } from '../../lib/lock/index.ts';
-import { tempDir } from '../../lib/lock/testing.ts';
-import { type DatasetInput, MlflowClient } from '../../lib/mlflow/index.ts';
-import { type MlflowServer, mlflowInstalled, startMlflow } from '../../lib/testing/mlflow.ts';
-import { needs } from '../../lib/testing/services.ts';
-import { LocalRunStore, MLFLOW_DATASET_DIGEST_LENGTH, uploadLocalRuns } from '../../lib/tracking/index.ts';
+import { readLock } from '../../lock/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import { type DatasetInput, MlflowClient } from '../../platform/mlflow/index.ts';
+import { tempDir } from '../../testing/lock/fixtures.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../../testing/mlflow.ts';
+import { needs } from '../../testing/services.ts';
+import { tinyTrainingConfig } from '../../testing/training/tiny-config.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type DataPointer, generateDemoDataset, packDataPointer } from '../../training/data/index.ts';
 import { loadGoldenSet } from '../../training/golden.ts';
-import { tinyTrainingConfig } from '../../training/testing/tiny-config.ts';
+import {
+  LocalRunStore,
+  MLFLOW_DATASET_DIGEST_LENGTH,
+  uploadLocalRuns,
+} from '../../training/tracking/index.ts';
 import { trainAndRecord } from './train-and-record.ts';
 
 let dir: string;

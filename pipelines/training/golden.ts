@@ -2,7 +2,7 @@
  * Champion vs challenger on the same data, the training side: before a run,
  * load the golden set the training config pins (digest checked) and score the
  * champion, the version pinned in prod (fetched from its artifactUri through
- * lib/artifact-store, every file sha256-checked), on it. train() then scores
+ * platform/artifact-store, every file sha256-checked), on it. train() then scores
  * the candidate on the same examples and writes both into the candidate's
  * golden.json, which the PR comment and the promotion gate
  * pairedNonInferiority read (docs/promotion.md). A champion that cannot be
@@ -12,12 +12,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { downloadArtifact } from '../../lib/artifact-store/index.ts';
-import { type BackendName, selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
-import { readJsonFile } from '../../lib/index.ts';
-import { readLock } from '../../lib/lock/index.ts';
-import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
-import { safeUrl } from '../../lib/redact.ts';
+import { readLock } from '../../lock/index.ts';
+import { type BackendName, selectBackend, TRAINING_ORDER } from '../../model/backend.ts';
+import { downloadArtifact } from '../../platform/artifact-store/index.ts';
+import { readJsonFile } from '../../platform/index.ts';
+import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
+import { safeUrl } from '../../platform/redact.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import {
   type ChampionScore,

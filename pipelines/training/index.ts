@@ -3,7 +3,7 @@
  * and added to models.lock.json as a candidate (train-and-record), the same
  * for a pull request with its PR comment and job summary (train-pr), and the
  * drift-triggered retraining that opens a pull request (retrain). They
- * combine training/, lib/tracking, lib/lock and lib/github, so they sit
+ * combine training/, training/tracking, lock and platform/github, so they sit
  * above the domains. See docs/ci-training.md.
  */
 export {
@@ -30,7 +30,7 @@ export {
   type KubernetesTrainingOptions,
   type KubernetesTrainingResult,
   trainOnKubernetes,
-} from './kubernetes.ts';
+} from './on-kubernetes.ts';
 export {
   DEFAULT_PAIRED_POLICY,
   type PairedPolicy,

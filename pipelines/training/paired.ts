@@ -4,7 +4,7 @@
  * golden.json, with the margin and level of the pairedNonInferiority gate the
  * candidate will face (environments/promotion-gates.json), so the PR comment
  * says what the promotion gate will decide, computed the same way
- * (lib/golden). Pure apart from reading golden.json of the local artifact.
+ * (model/golden). Pure apart from reading golden.json of the local artifact.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
   pairedComparison,
   pairWithChampion,
   parseGoldenEvaluation,
-} from '../../lib/golden/index.ts';
+} from '../../model/golden/index.ts';
 import type { GatesConfig } from '../promotion/config.ts';
 
 /** The margin and level the report uses, and where they come from (said in the report). */

@@ -1,7 +1,7 @@
 /**
  * Continuous training (drift.yml → `npm run retrain`): on a branch
  * `retrain/<date>-<short sha>` from the base branch, run the same train +
- * lock path as a human PR (lib/pipeline), compare the candidate with the
+ * lock path as a human PR (pipelines/training), compare the candidate with the
  * version pinned in prod under the promotion gates
  * (environments/promotion-gates.json when present, else accuracy >= prod's),
  * and when it is better push the branch and open a pull request labelled
@@ -11,16 +11,16 @@
  */
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { ProjectError } from '../../lib/errors.ts';
-import { gitRunner, type PublishResult } from '../../lib/git/index.ts';
-import type { GithubApi } from '../../lib/github/client.ts';
-import { readRepoContext } from '../../lib/github/context.ts';
-import { type OpenedPullRequest, openPullRequest } from '../../lib/github/pulls.ts';
-import { appendJobSummary } from '../../lib/github/summary.ts';
-import { lockPaths, readLock } from '../../lib/lock/index.ts';
-import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
+import { lockPaths, readLock } from '../../lock/index.ts';
 import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
 import { describeAlert, firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import { gitRunner, type PublishResult } from '../../platform/git/index.ts';
+import type { GithubApi } from '../../platform/github/client.ts';
+import { readRepoContext } from '../../platform/github/context.ts';
+import { type OpenedPullRequest, openPullRequest } from '../../platform/github/pulls.ts';
+import { appendJobSummary } from '../../platform/github/summary.ts';
+import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';

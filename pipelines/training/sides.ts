@@ -1,17 +1,17 @@
 /**
  * The two sides of a comparison report: the candidate (its artifact folder is
  * here) and the version pinned in prod (its metrics.json fetched through
- * lib/artifact-store from the lock's artifactUri, sha256-checked). A prod
+ * platform/artifact-store from the lock's artifactUri, sha256-checked). A prod
  * artifact that cannot be fetched is said in the report, never a failure.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadArtifact } from '../../lib/artifact-store/index.ts';
-import type { Lock, LockedVersion } from '../../lib/lock/index.ts';
-import { mlflowConfigFromEnv } from '../../lib/mlflow/index.ts';
-import { safeUrl } from '../../lib/redact.ts';
-import type { TrackingResult } from '../../lib/tracking/index.ts';
+import type { Lock, LockedVersion } from '../../lock/index.ts';
+import { downloadArtifact } from '../../platform/artifact-store/index.ts';
+import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
+import { safeUrl } from '../../platform/redact.ts';
+import type { TrackingResult } from '../../training/tracking/index.ts';
 import type { MetricsJson, ReportLink, ReportSide } from './comparison.ts';
 
 const PLOTS = [

@@ -5,8 +5,9 @@
  * Used by `scripts/train.ts`, the CI wrapper, retraining and the demo.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { ProjectError } from '../../lib/errors.ts';
-import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lib/lock/index.ts';
+import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lock/index.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import type { TrainingConfig } from '../../training/config.ts';
 import {
   MODEL_ARTIFACT_PATH,
   recorderFromEnv,
@@ -14,8 +15,7 @@ import {
   sourceTags,
   type TrackingResult,
   trackingCallbacks,
-} from '../../lib/tracking/index.ts';
-import type { TrainingConfig } from '../../training/config.ts';
+} from '../../training/tracking/index.ts';
 import { type TrainOptions, type TrainResult, train } from '../../training/train.ts';
 import { lockCandidate } from './candidate.ts';
 import { prepareGolden } from './golden.ts';

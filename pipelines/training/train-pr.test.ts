@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseJsonText, versionIdOf } from '../../lib/lock/index.ts';
-import { fakeFiles, makeEntry } from '../../lib/lock/testing.ts';
+import { parseJsonText, versionIdOf } from '../../lock/index.ts';
+import { fakeFiles, makeEntry } from '../../testing/lock/fixtures.ts';
 import { forkLockNote } from './train-pr.ts';
 
 describe("forkLockNote (a fork's lock entry, which the job cannot push)", () => {

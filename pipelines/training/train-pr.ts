@@ -1,6 +1,6 @@
 /**
  * `train` in CI for a pull request (train.yml → `npm run train:ci`): read the
- * GitHub context, train and record the run (lib/pipeline: MLflow or the
+ * GitHub context, train and record the run (pipelines/training: MLflow or the
  * local store, candidate added to models.lock.json), commit the lock to the
  * PR branch (a new version file: a rebase on a push race never conflicts), then
  * write the comparison with prod to the job summary and to the PR comment,
@@ -8,17 +8,21 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import type { BackendName } from '../../lib/backend.ts';
-import { ProjectError } from '../../lib/errors.ts';
-import { type GitRunner, gitRunner, type PublishResult } from '../../lib/git/index.ts';
-import type { GithubApi } from '../../lib/github/client.ts';
-import { trainCommentMarker, type UpsertCommentResult, upsertComment } from '../../lib/github/comment.ts';
-import { type PullRequestContext, readPullRequestContext } from '../../lib/github/context.ts';
-import { appendJobSummary } from '../../lib/github/summary.ts';
-import { stableStringify } from '../../lib/json.ts';
-import { type LockedVersion, lockPaths, readLock, versionFileOf, versionIdOf } from '../../lib/lock/index.ts';
-import type { SourceInfo } from '../../lib/tracking/index.ts';
+import { type LockedVersion, lockPaths, readLock, versionFileOf, versionIdOf } from '../../lock/index.ts';
+import type { BackendName } from '../../model/backend.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import { type GitRunner, gitRunner, type PublishResult } from '../../platform/git/index.ts';
+import type { GithubApi } from '../../platform/github/client.ts';
+import {
+  trainCommentMarker,
+  type UpsertCommentResult,
+  upsertComment,
+} from '../../platform/github/comment.ts';
+import { type PullRequestContext, readPullRequestContext } from '../../platform/github/context.ts';
+import { appendJobSummary } from '../../platform/github/summary.ts';
+import { stableStringify } from '../../platform/json.ts';
 import type { TrainingConfig } from '../../training/config.ts';
+import type { SourceInfo } from '../../training/tracking/index.ts';
 import { GATES_FILE, loadGatesConfig } from '../promotion/config.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';

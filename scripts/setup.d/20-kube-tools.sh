@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Tools for rendering and checking the GitOps side (lib/gitops, .github/workflows):
+# Tools for rendering and checking the GitOps side (gitops, .github/workflows):
 #   - Kustomize v5: `kubectl kustomize` when a kubectl with Kustomize v5 is on
 #     PATH; otherwise `kustomize` built from the Go module proxy. (Debian's own
 #     kubernetes-client is 1.20 with Kustomize v2, too old for `patches:`.)
 #   - actionlint, built from the Go module proxy.
 # Both land in $GITOPS_TOOLS_BIN (default ~/.cache/gitops-ml/bin), where
-# lib/gitops/tools.ts looks for them when they are not on PATH.
+# gitops/tools.ts looks for them when they are not on PATH.
 # Idempotent: a tool already there at the wanted version is not rebuilt.
 set -euo pipefail
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MLflow tracking server from PyPI, for the tracking e2e tests
-# (lib/testing/mlflow.ts starts it on a loopback port with a SQLite backend
+# (testing/mlflow.ts starts it on a loopback port with a SQLite backend
 # store and a temp artifact root). Installed once into a cached virtualenv
 #   ~/.cache/gitops-ml/mlflow-<version>
 # and reused while `mlflow --version` answers the pinned version. Override the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prometheus and promtool (Debian's `prometheus` package, 2.42) for the
 # monitoring tests: `promtool check/test rules` and a real Prometheus that
-# scrapes a local target (monitoring/testing/prometheus.ts). The package's
+# scrapes a local target (testing/monitoring/prometheus.ts). The package's
 # service is not started: the tests start their own on a loopback port.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane for the e2e tests and `npm run cluster`
-# (lib/testing/kube.ts, lib/cluster/): Debian's etcd-server, plus
+# (testing/kube.ts, tools/cluster/): Debian's etcd-server, plus
 # kube-apiserver, kube-controller-manager and kube-scheduler built from the Go
 # module proxy in one `go build`, so the three share one module graph and one
 # compile of the packages they have in common.

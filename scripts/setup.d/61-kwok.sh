@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kwok (sigs.k8s.io/kwok, "Kubernetes WithOut Kubelet"): simulated nodes for the
-# local cluster of `npm run cluster` (lib/cluster/). kwok acts as the kubelet
+# local cluster of `npm run cluster` (tools/cluster/). kwok acts as the kubelet
 # of the nodes it manages: they turn Ready, and pods scheduled to them become
 # Running and Ready, without a container runtime.
 #

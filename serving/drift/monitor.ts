@@ -1,6 +1,6 @@
 /**
  * The server's online drift monitor: every classified image goes into a
- * sliding window (lib/drift DriftWindow) binned against the artifact's
+ * sliding window (model/drift DriftWindow) binned against the artifact's
  * reference-stats.json, and after each request the drift gauges of
  * serving/metrics.ts are set from it. A missing or malformed reference turns
  * the monitor off with serving_drift_enabled 0 and a warning in the log;
@@ -15,9 +15,9 @@ import {
   evaluateDrift,
   type ImageFeatures,
   parseDriftReferenceBytes,
-} from '../../lib/drift/index.ts';
-import { isProjectError } from '../../lib/index.ts';
-import type { PreprocessingSpec } from '../../training/preprocessing.ts';
+} from '../../model/drift/index.ts';
+import type { PreprocessingSpec } from '../../model/preprocessing.ts';
+import { isProjectError } from '../../platform/index.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import type { DriftConfig } from './config.ts';
@@ -30,7 +30,7 @@ export interface DriftMonitor {
   /** Why it is off, when it is. */
   readonly disabledReason?: string;
   /**
-   * Features of decoded images (`imageStats` of training/preprocessing.ts,
+   * Features of decoded images (`imageStats` of model/preprocessing.ts,
    * computed where the image was decoded, as training did) and their
    * probabilities. Taking the features rather than the pixels lets a request
    * drop its decoded pixels before inference.

@@ -9,8 +9,8 @@
  * @see https://nodejs.org/api/worker_threads.html#class-worker
  */
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from '../../lib/backend.ts';
-import { ProjectError } from '../../lib/errors.ts';
+import type { BackendName } from '../../model/backend.ts';
+import { ProjectError } from '../../platform/errors.ts';
 import type { ModelParts } from './layers.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 

@@ -6,13 +6,13 @@
  *
  * This file is loaded by the worker thread with Node's own TypeScript type
  * stripping (no tsx or jest transform there), so it imports only tfjs and
- * lib/errors.ts, and uses erasable syntax only.
+ * platform/errors.ts, and uses erasable syntax only.
  *
  * @see https://js.tensorflow.org/api/latest/#loadLayersModel custom IOHandler
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
  */
 import * as tf from '@tensorflow/tfjs';
-import { ProjectError } from '../../lib/errors.ts';
+import { ProjectError } from '../../platform/errors.ts';
 
 /** What a thread needs to build the model: plain data, structured-clone safe. */
 export interface ModelParts {

@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../lib/backend.ts';
+import { selectBackend } from '../../model/backend.ts';
 import { buildLayersModel, predictBatch } from './layers.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 

@@ -6,8 +6,8 @@
  * is restarted and readiness comes back; too many crashes make /healthz fail.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { shapePng } from '../testing/fixture.ts';
-import { startTestServer, type TestServer, tempFixture } from '../testing/harness.ts';
+import { shapePng } from '../../testing/serving/fixture.ts';
+import { startTestServer, type TestServer, tempFixture } from '../../testing/serving/harness.ts';
 import { InferenceWorker } from './index.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 import { CIFAR10_MD5, CIFAR10_URL, encodeCifar10Records, loadCifar10, readTar, writeTar } from './index.ts';
 
 const LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

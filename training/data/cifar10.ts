@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ProjectError, sha256, writeFileAtomic } from '../../lib/index.ts';
+import { ProjectError, sha256, writeFileAtomic } from '../../platform/index.ts';
 import { computeDatasetDigest, type DigestEntry } from './digest.ts';
 import { downloadVerified } from './download.ts';
 import { readTar } from './tar.ts';

@@ -1,11 +1,11 @@
 /**
  * The dataset digest: a manifest of per-file sha256 with its label, and one
  * root digest that is the same for the same data on any machine, whatever
- * the file order or mtimes. The root is `lib/digest.ts rootDigest` over
+ * the file order or mtimes. The root is `platform/digest.ts rootDigest` over
  * `"<label>/<relpath>" → sha256` entries (plus one `#selection` entry when
  * only part of the data was read), written as "sha256:<hex>".
  */
-import { rootDigest, sha256, stableStringify } from '../../lib/index.ts';
+import { rootDigest, sha256, stableStringify } from '../../platform/index.ts';
 import type { DatasetDigest } from './types.ts';
 
 export interface DigestEntry {

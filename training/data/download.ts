@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { ProjectError } from '../../lib/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 
 export interface DownloadOptions {
   /** Expected checksum: "md5:<hex>", "sha256:<hex>", or a bare hex md5 (32 chars) / sha256 (64 chars). */

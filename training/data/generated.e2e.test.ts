@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { run } from '../../lib/shell.ts';
+import { run } from '../../platform/shell.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ it('a small CNN learns the generated shapes to >= 90 % test accuracy', async () 
   const { stdout } = await run(
     process.execPath,
     ['node_modules/.bin/tsx', 'training/data/learnability.ts', join(dir, 'shapes')],
-    { timeoutMs: 890_000 }, // the test's own budget (below), not lib/shell's default
+    { timeoutMs: 890_000 }, // the test's own budget (below), not platform/shell's default
   );
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { accuracy: number; test: number };
   expect(result.test).toBe(152);

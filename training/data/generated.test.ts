@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/index.ts';
-import { decodeImage } from '../preprocessing.ts';
+import { decodeImage } from '../../model/preprocessing.ts';
+import { ProjectError } from '../../platform/index.ts';
 import { GENERATED_MARKER, generateDemoDataset, loadDataSource, loadImageFolder } from './index.ts';
 
 let dir: string;

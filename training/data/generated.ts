@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ProjectError, readJsonFile, stableStringify } from '../../lib/index.ts';
-import { encodePng } from '../images.ts';
+import { encodePng } from '../../model/images.ts';
+import { ProjectError, readJsonFile, stableStringify } from '../../platform/index.ts';
 import { mulberry32 } from './rng.ts';
 import { drawShape, SHAPES } from './shapes.ts';
 

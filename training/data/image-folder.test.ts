@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import jpeg from 'jpeg-js';
-import { ProjectError } from '../../lib/index.ts';
-import { type DecodedImage, defaultSpecFor, encodePng, toModelInput } from '../preprocessing.ts';
+import { type DecodedImage, defaultSpecFor, encodePng, toModelInput } from '../../model/preprocessing.ts';
+import { ProjectError } from '../../platform/index.ts';
 import { loadImageFolder } from './index.ts';
 
 let dir: string;

@@ -9,8 +9,8 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { listFiles, ProjectError, sha256 } from '../../lib/index.ts';
-import { decodeImage } from '../images.ts';
+import { decodeImage } from '../../model/images.ts';
+import { listFiles, ProjectError, sha256 } from '../../platform/index.ts';
 import { computeDatasetDigest, type DigestEntry } from './digest.ts';
 import type { Dataset, LabeledImage } from './types.ts';
 

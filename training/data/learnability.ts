@@ -7,10 +7,10 @@
  * backend runs many times slower.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, TRAINING_ORDER } from '../../lib/backend.ts';
-import { isMain, runMain } from '../../lib/index.ts';
+import { selectBackend, TRAINING_ORDER } from '../../model/backend.ts';
+import { defaultSpecFor, preprocessBatch } from '../../model/preprocessing.ts';
+import { isMain, runMain } from '../../platform/index.ts';
 import { adam } from '../adam.ts';
-import { defaultSpecFor, preprocessBatch } from '../preprocessing.ts';
 import { loadDataSource } from './source.ts';
 import { splitDataset } from './split.ts';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { tempDir } from '../../lib/lock/testing.ts';
+import { tempDir } from '../../testing/lock/fixtures.ts';
 import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';
 import { type DataPointer, materializeDataPointer, packDataPointer, readDataPointer } from './pointer.ts';

@@ -27,7 +27,7 @@ import {
   readJsonFile,
   stableStringify,
   writeFileAtomic,
-} from '../../lib/index.ts';
+} from '../../platform/index.ts';
 import { downloadVerified } from './download.ts';
 import { listImageFolder, loadImageFolder } from './image-folder.ts';
 import { readTar, writeTar } from './tar.ts';

@@ -3,7 +3,7 @@
  * position, size and brightness, with Gaussian noise, anti-aliased by 4x4
  * supersampling. Everything comes from the PRNG passed in.
  */
-import type { DecodedImage } from '../images.ts';
+import type { DecodedImage } from '../../model/images.ts';
 import { type Rng, randInt, randNormal } from './rng.ts';
 
 export const SHAPES = ['circle', 'cross', 'square', 'triangle'] as const; // sorted: class index = folder order

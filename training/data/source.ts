@@ -4,7 +4,7 @@
  * (./pointer.ts). Every dataset carries its origin (name, source) for lineage.
  */
 import { basename, resolve } from 'node:path';
-import { ProjectError } from '../../lib/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 import { computeDatasetDigest, type Dataset, type LabeledImage, splitDataset } from './index.ts';
 
 const image = { width: 1, height: 1, channels: 1 as const, data: new Uint8Array(1) };

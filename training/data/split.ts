@@ -5,7 +5,7 @@
  * machine and in any file order. The record (seed, fractions, counts, digest
  * of the ids) is written with the model.
  */
-import { ProjectError, sha256 } from '../../lib/index.ts';
+import { ProjectError, sha256 } from '../../platform/index.ts';
 import { mulberry32, shuffleInPlace } from './rng.ts';
 import type { Dataset, LabeledImage, Split, SplitRecord } from './types.ts';
 

@@ -6,7 +6,7 @@
  *
  * @see https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06 ustar header
  */
-import { ProjectError } from '../../lib/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 
 export interface TarEntry {
   /** POSIX path inside the archive. */

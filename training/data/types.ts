@@ -1,4 +1,4 @@
-import type { DecodedImage } from '../images.ts';
+import type { DecodedImage } from '../../model/images.ts';
 
 export type { DecodedImage };
 

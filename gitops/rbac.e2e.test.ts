@@ -1,0 +1,349 @@
+/**
+ * The Roles the manifests ship (issue 11.5: least privilege in the cluster),
+ * rendered with real Kustomize and applied to a real kube-apiserver that
+ * authorizes with RBAC; then each CI identity acts with a real token of its
+ * ServiceAccount (TokenRequest): every call verify-rollout and the training
+ * Job submitter make is allowed, and the calls next to them (another
+ * object, Secrets, changes, another namespace, pods/exec) are 403.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { type RequestOptions, request } from 'node:https';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+} from '@kubernetes/client-node';
+import { makeSmokePng } from '../pipelines/verify/index.ts';
+import { smokePredict } from '../pipelines/verify/smoke.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { fakeLock, fakeVersion, MODEL, tempRepo, writePins } from '../testing/gitops/repo.ts';
+import {
+  ensureNamespace,
+  type KubeApiServer,
+  kubeApiServerInstalled,
+  startKubeApiServer,
+} from '../testing/kube.ts';
+import { needs, requirement } from '../testing/services.ts';
+import { installCrds } from '../tools/cluster/kube.ts';
+import { argocdDir } from '../tools/cluster/tools.ts';
+import { renderAll } from './render.ts';
+import { findKustomize } from './tools.ts';
+
+/** Argo CD's own Application CRD (scripts/setup.d/62-argocd.sh), not a trimmed copy. */
+const CRD = join(argocdDir(), 'manifests', 'crds', 'application-crd.yaml');
+const argocdCrd = requirement(
+  'Argo CD CRDs',
+  existsSync(CRD) ? CRD : undefined,
+  'bash scripts/setup.d/62-argocd.sh',
+);
+
+let kube: KubeApiServer | undefined;
+let admin: KubeConfig;
+let root: string | undefined;
+/** A kubeconfig per CI identity, with a real token of its ServiceAccount. */
+const as: Record<'verifier' | 'submitter', KubeConfig> = {} as never;
+
+/** Status of a raw request as `kc` (the log endpoint: the typed client cannot parse its plain-text answers). */
+async function rawStatus(kc: KubeConfig, method: string, path: string): Promise<number> {
+  const opts: RequestOptions = { method, timeout: 10_000 };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, kc.getCurrentCluster()!.server), opts, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** HTTP status of a call: 200 when it resolves, the API's code when it is refused. */
+async function statusOf(call: () => Promise<unknown>): Promise<number> {
+  try {
+    await call();
+    return 200;
+  } catch (e) {
+    if (e instanceof ApiException) return e.code;
+    throw e;
+  }
+}
+
+// Every test needs both; jest runs no hook of a file whose tests are all skipped.
+const withKube = needs(kustomizeInstalled(), argocdCrd, ...kubeApiServerInstalled()).it;
+
+beforeAll(async () => {
+  const kustomize = await findKustomize();
+  kube = await startKubeApiServer({ authorization: 'RBAC' });
+  admin = new KubeConfig();
+  admin.loadFromFile(kube.kubeconfigPath);
+
+  // What the repository ships: the dev environment, manifests/ci-access, manifests/training-job.
+  root = await tempRepo();
+  await writePins(root); // the pins of fakeLock(), each with its image by digest
+  expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
+  const report = await renderAll({ root, kustomize, envs: ['dev'] });
+  const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
+  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring'])
+    await ensureNamespace(admin, ns);
+  const objects = KubernetesObjectApi.makeApiClient(admin);
+  for (const t of report.targets) {
+    for (const o of t.objects) {
+      if (!wanted.has(o.kind) || (o.kind === 'Namespace' && o.metadata?.name !== 'ml-ci')) continue;
+      await objects.create(o as never);
+    }
+  }
+
+  // What Argo CD and the Deployment would have made in dev.
+  await installCrds(admin, [CRD], 30_000);
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  for (const name of ['model-server-dev', 'other-app']) {
+    await custom.createNamespacedCustomObject({
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      namespace: 'argocd',
+      plural: 'applications',
+      body: {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name },
+        spec: {
+          project: 'ml-serving',
+          source: { repoURL: 'https://github.com/acme/models.git', path: 'environments/dev' },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'ml-dev' },
+        },
+      },
+    });
+  }
+  const labels = { 'app.kubernetes.io/name': 'model-server' };
+  const container = { name: 'server', image: 'ghcr.io/acme/model-server:test' };
+  const apps = admin.makeApiClient(AppsV1Api);
+  const core = admin.makeApiClient(CoreV1Api);
+  for (const name of ['model-server', 'other']) {
+    await apps.createNamespacedDeployment({
+      namespace: 'ml-dev',
+      body: {
+        metadata: { name, labels },
+        spec: {
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [container] } },
+        },
+      },
+    });
+    await core.createNamespacedService({
+      namespace: 'ml-dev',
+      body: {
+        metadata: { name },
+        spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      },
+    });
+  }
+  await core.createNamespacedPod({
+    namespace: 'ml-training',
+    body: {
+      metadata: { name: 'trainer-0', labels: { 'job-name': 'run-1' } },
+      spec: { containers: [{ ...container, name: 'trainer' }] },
+    },
+  });
+
+  // A short-lived token for each CI identity, as `kubectl -n ml-ci create token <sa>` gets one.
+  for (const [key, sa] of [
+    ['verifier', 'rollout-verifier'],
+    ['submitter', 'training-submitter'],
+  ] as const) {
+    const tr = await core.createNamespacedServiceAccountToken({
+      name: sa,
+      namespace: 'ml-ci',
+      body: { spec: { expirationSeconds: 600, audiences: [] } },
+    });
+    const kc = new KubeConfig();
+    const cluster = admin.getCurrentCluster()!;
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: sa, token: tr.status?.token }],
+      contexts: [{ name: sa, cluster: cluster.name, user: sa }],
+      currentContext: sa,
+    });
+    as[key] = kc;
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await kube?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('the shipped Roles on a real API server (RBAC)', () => {
+  withKube(
+    'rollout-verifier: every read verify-rollout makes is allowed, and /predict through the service proxy',
+    async () => {
+      const kc = as.verifier;
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const apps = kc.makeApiClient(AppsV1Api);
+      const core = kc.makeApiClient(CoreV1Api);
+      const app = (name: string) => () =>
+        custom.getNamespacedCustomObject({
+          group: 'argoproj.io',
+          version: 'v1alpha1',
+          namespace: 'argocd',
+          plural: 'applications',
+          name,
+        });
+      expect({
+        application: await statusOf(app('model-server-dev')),
+        deployment: await statusOf(() =>
+          apps.readNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' }),
+        ),
+        pods: await statusOf(() =>
+          core.listNamespacedPod({
+            namespace: 'ml-dev',
+            labelSelector: 'app.kubernetes.io/name=model-server',
+          }),
+        ),
+        service: await statusOf(() =>
+          core.readNamespacedService({ name: 'model-server', namespace: 'ml-dev' }),
+        ),
+      }).toEqual({ application: 200, deployment: 200, pods: 200, service: 200 });
+      // The proxy is authorized: the API server then finds no Endpoints behind the Service
+      // (no endpoints controller runs here) and answers 404; the other Service is refused: 403.
+      const target = {
+        kind: 'proxy' as const,
+        kubeConfig: kc,
+        namespace: 'ml-dev',
+        service: 'model-server',
+        port: 'http',
+      };
+      const smoke = await smokePredict(target, {
+        image: makeSmokePng(),
+        contentType: 'image/png',
+        version: fakeVersion('2'),
+        timeoutMs: 10_000,
+      });
+      expect(smoke.detail).toMatch(/: HTTP 404 .*not found/);
+      // Another Service is refused (403), which is fatal, naming the Role to change.
+      await expect(
+        smokePredict(
+          { ...target, service: 'other' },
+          { image: makeSmokePng(), contentType: 'image/png', version: fakeVersion('2'), timeoutMs: 10_000 },
+        ),
+      ).rejects.toThrow(/HTTP 403 .*forbidden/);
+    },
+  );
+
+  withKube(
+    'rollout-verifier: nothing next to it (another object, Secrets, a change, another namespace, exec)',
+    async () => {
+      const kc = as.verifier;
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const apps = kc.makeApiClient(AppsV1Api);
+      const core = kc.makeApiClient(CoreV1Api);
+      expect({
+        otherApplication: await statusOf(() =>
+          custom.getNamespacedCustomObject({
+            group: 'argoproj.io',
+            version: 'v1alpha1',
+            namespace: 'argocd',
+            plural: 'applications',
+            name: 'other-app',
+          }),
+        ),
+        listApplications: await statusOf(() =>
+          custom.listNamespacedCustomObject({
+            group: 'argoproj.io',
+            version: 'v1alpha1',
+            namespace: 'argocd',
+            plural: 'applications',
+          }),
+        ),
+        otherDeployment: await statusOf(() =>
+          apps.readNamespacedDeployment({ name: 'other', namespace: 'ml-dev' }),
+        ),
+        secrets: await statusOf(() => core.listNamespacedSecret({ namespace: 'ml-dev' })),
+        deleteDeployment: await statusOf(() =>
+          apps.deleteNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' }),
+        ),
+        anotherEnvironment: await statusOf(() => core.listNamespacedPod({ namespace: 'ml-staging' })),
+        exec: await statusOf(() =>
+          core.connectPostNamespacedPodExec({
+            name: 'x',
+            namespace: 'ml-dev',
+            command: 'sh',
+            container: 'server',
+          }),
+        ),
+      }).toEqual({
+        otherApplication: 403,
+        listApplications: 403,
+        otherDeployment: 403,
+        secrets: 403,
+        deleteDeployment: 403,
+        anotherEnvironment: 403,
+        exec: 403,
+      });
+    },
+  );
+
+  withKube(
+    'training-submitter: create, read and delete its Job, list the pods, read the log; nothing else',
+    async () => {
+      const kc = as.submitter;
+      const batch = kc.makeApiClient(BatchV1Api);
+      const core = kc.makeApiClient(CoreV1Api);
+      const job = {
+        metadata: { name: 'run-1' },
+        spec: {
+          template: {
+            spec: {
+              restartPolicy: 'Never',
+              containers: [{ name: 'trainer', image: 'ghcr.io/acme/model-trainer:test' }],
+            },
+          },
+        },
+      };
+      expect(await statusOf(() => batch.createNamespacedJob({ namespace: 'ml-training', body: job }))).toBe(
+        200,
+      );
+      expect({
+        read: await statusOf(() => batch.readNamespacedJob({ name: 'run-1', namespace: 'ml-training' })),
+        pods: await statusOf(() =>
+          core.listNamespacedPod({ namespace: 'ml-training', labelSelector: 'job-name=run-1' }),
+        ),
+        // Authorized: the pod has no node (no scheduler here), so its log is empty: 204, not 403.
+        log: await rawStatus(
+          kc,
+          'GET',
+          '/api/v1/namespaces/ml-training/pods/trainer-0/log?container=trainer',
+        ),
+        otherLog: await rawStatus(kc, 'GET', '/api/v1/namespaces/ml-dev/pods/trainer-0/log'),
+        createPod: await statusOf(() =>
+          core.createNamespacedPod({
+            namespace: 'ml-training',
+            body: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+          }),
+        ),
+        replaceJob: await statusOf(() =>
+          batch.replaceNamespacedJob({ name: 'run-1', namespace: 'ml-training', body: job }),
+        ),
+        secrets: await statusOf(() => core.listNamespacedSecret({ namespace: 'ml-training' })),
+        jobInDev: await statusOf(() => batch.createNamespacedJob({ namespace: 'ml-dev', body: job })),
+        delete: await statusOf(() => batch.deleteNamespacedJob({ name: 'run-1', namespace: 'ml-training' })),
+      }).toEqual({
+        read: 200,
+        pods: 200,
+        log: 204,
+        otherLog: 403,
+        createPod: 403,
+        replaceJob: 403,
+        secrets: 403,
+        jobInDev: 403,
+        delete: 200,
+      });
+    },
+  );
+});

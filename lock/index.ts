@@ -1,0 +1,86 @@
+/**
+ * models.lock.json: every model version that may run, with its digests and
+ * provenance, the version each environment runs (pins), and the history of
+ * promotions. Format and commands: docs/lock-file.md.
+ */
+export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
+export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
+export {
+  lockFiles,
+  lockPaths,
+  parseLockFiles,
+  readLockFrom,
+  readLockTexts,
+  versionFileOf,
+  versionsDirOf,
+} from './files.ts';
+export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
+export { emptyLock, initLock, LOCK_FILE_NAME, readLock, writeLock } from './io.ts';
+export { parseJsonText } from './json-text.ts';
+export {
+  type AddCandidateInput,
+  addCandidate,
+  appendOnlyProblems,
+  type PinInput,
+  pinnedImage,
+  pinVersion,
+  previousPin,
+  previousRecord,
+  revertsOf,
+  versionWithRoot,
+} from './mutate.ts';
+export {
+  ARTIFACT_ORIGINS_FILE,
+  type ArtifactOrigins,
+  checkProvenance,
+  formatProvenanceReport,
+  loadArtifactOrigins,
+  type ProvenanceOptions,
+  type ProvenanceProblem,
+  type ProvenanceReport,
+} from './provenance.ts';
+export {
+  ARTIFACT_FILE_PATTERN,
+  crossCheckLock,
+  digestsSchema,
+  ENV_NAME_PATTERN,
+  HEX64,
+  lockIndexSchema,
+  lockSchema,
+  MODEL_NAME_PATTERN,
+  REVERT_REASON_MAX,
+  VERSION_ID_LENGTH,
+  VERSION_ID_PATTERN,
+  validateDigests,
+  validateLock,
+  validateLockIndex,
+  validateVersionEntry,
+  versionIdOf,
+  versionsOldestFirst,
+} from './schema.ts';
+export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
+export { showPins } from './show.ts';
+export type {
+  Lock,
+  LockedModel,
+  LockedVersion,
+  LockIndex,
+  MlflowRef,
+  PromotionRecord,
+  RevertNote,
+} from './types.ts';
+export {
+  addCandidateOnce,
+  type LockUpdateResult,
+  lockFileOf,
+  type UpdateLockOptions,
+  updateLock,
+} from './update.ts';
+export {
+  formatVerifyReport,
+  type VerifiedVersion,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyReport,
+  verifyLock,
+} from './verify.ts';

@@ -1,0 +1,337 @@
+/**
+ * Where a pull request's lock entries came from. Before, nothing checked it:
+ * a hand-edited entry with correct digests of an attacker's model and
+ * accuracy 0.99 reached dev after merge. The check compares the pull
+ * request's lock with its base:
+ *
+ * - an existing version edited or removed, the promotion history rewritten
+ *   or appended to, or a pin moved: refused (versions are immutable, appendOnlyProblems;
+ *   pins move only through promote.yml, behind the environments' gates and
+ *   reviewers);
+ * - an added version must be the tracking server's record: its MLflow run
+ *   exists and FINISHED, every `test_<name>` metric of the run equals the
+ *   entry's `metrics.<name>` (both ways), the run's source commit and dataset
+ *   digest tags equal `gitCommit` and `datasetDigest`, a registered
+ *   `mlflow.modelVersion` belongs to that run, `artifactUri` lies under the
+ *   run's artifact URI, and every file there has the entry's digest
+ *   (verifyLock: fetched through platform/artifact-store, sha256-checked);
+ * - the artifact's origin is the tracking server's, or one listed in
+ *   environments/artifact-origins.json; a local entry (no run id, or a local
+ *   artifact folder) only where that file allows them.
+ *
+ * Written against the lock API (appendOnlyProblems, diffLocks, verifyLock),
+ * not against the format of version ids.
+ */
+import { type ArtifactStoreOptions, resolveArtifactLocation } from '../platform/artifact-store/index.ts';
+import { isProjectError } from '../platform/errors.ts';
+import { readJsonFile } from '../platform/fs.ts';
+import { MlflowClient } from '../platform/mlflow/client.ts';
+import { httpOptionsOf, type MlflowConfig } from '../platform/mlflow/config.ts';
+import type { Run } from '../platform/mlflow/types.ts';
+import { redactText } from '../platform/redact.ts';
+import { compileValidator } from '../platform/schema.ts';
+import { diffLocks } from './diff.ts';
+import { appendOnlyProblems } from './mutate.ts';
+import type { Lock, LockedVersion } from './types.ts';
+import { verifyLock } from './verify.ts';
+
+/** The allowed artifact origins of new lock entries (environments/artifact-origins.json). */
+export interface ArtifactOrigins {
+  /** Origins (`https://host[:port]`) besides the tracking server's that may hold artifacts. */
+  origins: string[];
+  /** Whether a pull request may add a local entry (no MLflow run, or a local artifact folder). */
+  allowLocalEntries: boolean;
+}
+
+export const ARTIFACT_ORIGINS_FILE = 'environments/artifact-origins.json';
+
+const parseOrigins = compileValidator<ArtifactOrigins & { $comment?: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['origins', 'allowLocalEntries'],
+  properties: {
+    $comment: { type: 'string' },
+    origins: {
+      type: 'array',
+      uniqueItems: true,
+      // An origin: scheme and host[:port], no credentials, no path (https://html.spec.whatwg.org/#origin).
+      items: { type: 'string', pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$' },
+    },
+    allowLocalEntries: { type: 'boolean' },
+  },
+});
+
+/** Read and validate the allowed origins; a missing file means none besides the tracking server, no local entries. */
+export async function loadArtifactOrigins(path: string): Promise<ArtifactOrigins> {
+  let raw: unknown;
+  try {
+    raw = await readJsonFile(path);
+  } catch (e) {
+    if (isProjectError(e) && e.code === 'NOT_FOUND') return { origins: [], allowLocalEntries: false };
+    throw e;
+  }
+  const { origins, allowLocalEntries } = parseOrigins(raw, path);
+  return { origins, allowLocalEntries };
+}
+
+export interface ProvenanceProblem {
+  model: string;
+  version: string;
+  /** The entry's field the problem is about (`metrics.accuracy`, `digests["model.json"]`, `artifactUri`...). */
+  field: string;
+  message: string;
+}
+
+export interface ProvenanceReport {
+  ok: boolean;
+  /** Versions the head adds, each checked. */
+  added: { model: string; version: string; ok: boolean }[];
+  problems: ProvenanceProblem[];
+}
+
+export interface ProvenanceOptions {
+  /** The tracking server (MLFLOW_TRACKING_URI + credentials); without it, no added run can be checked. */
+  mlflow?: MlflowConfig;
+  origins: ArtifactOrigins;
+  /** The lock file's folder (relative artifact URIs). */
+  lockDir: string;
+  fetch?: typeof fetch;
+  /** Per-file timeout of artifact fetches. */
+  timeoutMs?: number;
+}
+
+const SAME = (a: number, b: number) =>
+  a === b || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
+const trim = (s: string) => s.replace(/\/+$/, '');
+const bare = (digest: string) => digest.replace(/^sha256:/, '');
+
+/** The tag `key` of a run, if set. */
+function tagOf(run: Run, key: string): string | undefined {
+  return run.data.tags?.find((t) => t.key === key)?.value;
+}
+
+/** Problems of one added entry about where its artifact lives (no network). */
+function originProblems(
+  entry: LockedVersion,
+  options: ProvenanceOptions,
+  store: ArtifactStoreOptions,
+): [string, string][] {
+  const out: [string, string][] = [];
+  const local =
+    'a pull request may add only versions tracked on the MLflow server; train it in CI (train.yml), or allow local entries in';
+  if (entry.mlflow.runId === null && !options.origins.allowLocalEntries) {
+    out.push(['mlflow.runId', `is null (a run in the local store): ${local} ${ARTIFACT_ORIGINS_FILE}`]);
+  }
+  let where: ReturnType<typeof resolveArtifactLocation>;
+  try {
+    where = resolveArtifactLocation(entry.artifactUri, store);
+  } catch (e) {
+    if (!isProjectError(e)) throw e;
+    out.push(['artifactUri', e.message.split('\n')[0] as string]);
+    return out;
+  }
+  if (where.kind === 'local') {
+    if (!options.origins.allowLocalEntries) {
+      out.push([
+        'artifactUri',
+        `${redactText(entry.artifactUri)} is a local folder: ${local} ${ARTIFACT_ORIGINS_FILE}`,
+      ]);
+    }
+    return out;
+  }
+  const origin = new URL(where.baseUrl).origin;
+  const tracking = options.mlflow ? new URL(options.mlflow.trackingUri).origin : undefined;
+  if (origin !== tracking && !options.origins.origins.includes(origin)) {
+    out.push([
+      'artifactUri',
+      `origin ${origin} is not allowed (the tracking server ${tracking ?? '(MLFLOW_TRACKING_URI not set)'}, or ${ARTIFACT_ORIGINS_FILE} origins: ${options.origins.origins.join(', ') || 'none'})`,
+    ]);
+  }
+  const recorded = entry.mlflow.trackingUri;
+  if (recorded && tracking && new URL(recorded).origin !== tracking) {
+    out.push(['mlflow.trackingUri', `${redactText(recorded)} is not the tracking server ${tracking}`]);
+  }
+  return out;
+}
+
+/** Problems of one added entry against its MLflow run. */
+async function runProblems(
+  model: string,
+  entry: LockedVersion,
+  client: MlflowClient,
+): Promise<[string, string][]> {
+  const runId = entry.mlflow.runId as string;
+  const out: [string, string][] = [];
+  let run: Run;
+  try {
+    run = await client.getRun(runId);
+  } catch (e) {
+    if (isProjectError(e) && (e.code === 'NOT_FOUND' || e.code === 'INVALID')) {
+      return [['mlflow.runId', `run ${runId} does not exist on ${client.trackingUri}`]];
+    }
+    throw e;
+  }
+  if (run.info.status !== 'FINISHED')
+    out.push(['mlflow.runId', `run ${runId} is ${run.info.status}, not FINISHED`]);
+  // The run logs metrics.json's top-level numbers as test_<name> (training/tracking/callbacks.ts).
+  const logged = new Map<string, number>();
+  for (const m of run.data.metrics ?? []) if (m.key.startsWith('test_')) logged.set(m.key.slice(5), m.value);
+  for (const name of [...new Set([...Object.keys(entry.metrics), ...logged.keys()])].sort()) {
+    const mine = entry.metrics[name];
+    const theirs = logged.get(name);
+    if (theirs === undefined)
+      out.push([`metrics.${name}`, `is ${mine}, but run ${runId} logged no test_${name}`]);
+    else if (mine === undefined)
+      out.push([`metrics.${name}`, `is missing; run ${runId} logged test_${name} = ${theirs}`]);
+    else if (!SAME(mine, theirs))
+      out.push([`metrics.${name}`, `is ${mine}, but run ${runId} logged test_${name} = ${theirs}`]);
+  }
+  const commit = tagOf(run, 'mlflow.source.git.commit');
+  if (commit && entry.gitCommit && commit !== entry.gitCommit) {
+    out.push(['gitCommit', `is ${entry.gitCommit}, but run ${runId} was trained from ${commit}`]);
+  }
+  const dataset = tagOf(run, 'dataset.digest');
+  if (dataset && bare(dataset) !== bare(entry.datasetDigest)) {
+    out.push(['datasetDigest', `is ${entry.datasetDigest}, but run ${runId} trained on ${dataset}`]);
+  }
+  const root = trim(run.info.artifact_uri);
+  if (trim(entry.artifactUri) !== root && !entry.artifactUri.startsWith(`${root}/`)) {
+    out.push([
+      'artifactUri',
+      `${redactText(entry.artifactUri)} is not under run ${runId}'s artifact URI ${root}`,
+    ]);
+  }
+  if (entry.mlflow.modelVersion) {
+    try {
+      const mv = await client.getModelVersion(model, entry.mlflow.modelVersion);
+      if (mv.run_id !== runId) {
+        out.push([
+          'mlflow.modelVersion',
+          `registered ${model} version ${entry.mlflow.modelVersion} belongs to run ${mv.run_id ?? '(none)'}, not ${runId}`,
+        ]);
+      }
+    } catch (e) {
+      if (!isProjectError(e) || (e.code !== 'NOT_FOUND' && e.code !== 'INVALID')) throw e;
+      out.push([
+        'mlflow.modelVersion',
+        `registered model ${model} has no version ${entry.mlflow.modelVersion}`,
+      ]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Check `head` (the pull request's lock) against `base` (the lock where it
+ * branched off); see the module comment. Reports every problem of every
+ * version; network errors (the tracking server down) are thrown, not reported.
+ */
+export async function checkProvenance(
+  base: Lock,
+  head: Lock,
+  options: ProvenanceOptions,
+): Promise<ProvenanceReport> {
+  const report: ProvenanceReport = { ok: true, added: [], problems: [] };
+  const refuse = (model: string, version: string, field: string, what: string) =>
+    report.problems.push({
+      model,
+      version,
+      field,
+      message: `model "${model}"${version ? ` version ${version}` : ''}: ${field}: ${what}`,
+    });
+  const rows = diffLocks(base, head);
+  for (const row of rows) {
+    if (row.kind === 'pin') {
+      refuse(
+        row.model,
+        '',
+        `pins.${row.env}`,
+        `moved from ${row.from ?? '(none)'} to ${row.to ?? '(none)'}; pins move only through promote.yml (npm run promote), behind the gates and reviewers of ${row.env}`,
+      );
+    } else if (row.change === 'changed') {
+      for (const field of row.fields) {
+        refuse(row.model, row.version, field, 'changed; versions are immutable: add a new version instead');
+      }
+    } else if (row.change === 'removed') {
+      refuse(row.model, row.version, 'versions', 'removed; versions are never removed from the lock');
+    }
+  }
+  // The rest of the append-only rule (models removed, promotion records rewritten): the version rows are above.
+  for (const message of appendOnlyProblems(base, head)) {
+    if (/^model "[^"]+" version /.test(message)) continue;
+    const model = /^model "([^"]+)"/.exec(message)?.[1] ?? '';
+    report.problems.push({
+      model,
+      version: '',
+      field: /promotion record/.test(message) ? 'promotions' : 'models',
+      message,
+    });
+  }
+  // Appended records are as dangerous as rewritten ones: rollback, revert and the
+  // image a promotion carries all read this history (previousRecord, pinnedImage),
+  // and two records that net to nothing leave the pins unchanged.
+  for (const [model, m] of Object.entries(head.models)) {
+    const known = base.models[model]?.promotions.length ?? 0;
+    m.promotions.slice(known).forEach((p, i) => {
+      report.problems.push({
+        model,
+        version: '',
+        field: `promotions[${known + i}]`,
+        message: `model "${model}": promotions[${known + i}]: appended (${p.env}: ${p.from ?? '(none)'} → ${p.to}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
+      });
+    });
+  }
+  const store: ArtifactStoreOptions = {
+    baseDir: options.lockDir,
+    ...(options.mlflow ? { mlflow: options.mlflow } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  };
+  const client = options.mlflow
+    ? new MlflowClient(httpOptionsOf(options.mlflow, options.fetch ? { fetch: options.fetch } : {}))
+    : undefined;
+  for (const row of rows) {
+    if (row.kind !== 'version' || row.change !== 'added') continue;
+    const { model, version } = row;
+    const entry = head.models[model]?.versions[version] as LockedVersion;
+    const found: [string, string][] = originProblems(entry, options, store);
+    if (entry.mlflow.runId !== null) {
+      if (client) found.push(...(await runProblems(model, entry, client)));
+      else
+        found.push([
+          'mlflow.runId',
+          `run ${entry.mlflow.runId} cannot be checked: MLFLOW_TRACKING_URI is not set`,
+        ]);
+    }
+    // Fetch only from an allowed origin: never send a request where the entry alone points.
+    if (!found.some(([field]) => field === 'artifactUri')) {
+      const one: Lock = {
+        lockfileVersion: 2,
+        models: { [model]: { pins: {}, promotions: [], versions: { [version]: entry } } },
+      };
+      const verified = await verifyLock(one, { ...store, lockDir: options.lockDir, all: true });
+      for (const p of verified.problems) {
+        const at = p.message.indexOf(': ');
+        found.push([
+          p.file ? `digests["${p.file}"]` : 'rootDigest',
+          at >= 0 ? p.message.slice(at + 2) : p.message,
+        ]);
+      }
+    }
+    for (const [field, what] of found) refuse(model, version, field, what);
+    report.added.push({ model, version, ok: found.length === 0 });
+  }
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+/** One line per added version, then each problem; what `lock check-provenance` prints. */
+export function formatProvenanceReport(report: ProvenanceReport): string {
+  const lines = report.added.map(
+    (a) =>
+      `${a.ok ? 'ok  ' : 'FAIL'} ${a.model} version ${a.version}: ${a.ok ? 'matches the tracking server' : 'does not match'}`,
+  );
+  if (report.added.length === 0) lines.push('no versions added');
+  for (const p of report.problems) lines.push(`  - ${p.message}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,343 @@
+/**
+ * The JSON Schema of models.lock.json and the cross-checks a schema cannot
+ * express (every pin and promotion names an existing version, the last
+ * promotion of an environment is its pin, rootDigest adds up). Compiled once,
+ * at module load. Format: docs/lock-file.md.
+ */
+
+import { IMAGE_REF_PATTERN } from '../model/pin.ts';
+import { rootDigest } from '../platform/digest.ts';
+import { isProjectError, ProjectError } from '../platform/errors.ts';
+import { hasCredentials } from '../platform/redact.ts';
+import { compileValidator } from '../platform/schema.ts';
+import { jsonPointer } from './json-text.ts';
+import type { Lock, LockedVersion, LockIndex } from './types.ts';
+
+/** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
+export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+/**
+ * Version ids are content-addressed: `v` and the first {@link VERSION_ID_LENGTH}
+ * hex digits of the artifact's rootDigest ({@link versionIdOf}). Two branches
+ * that each train a candidate get different ids without asking anyone, so
+ * their lock changes never collide (docs/lock-file.md "Parallel pull
+ * requests"). The `v` keeps every id a string in every YAML reader: bare hex
+ * such as `538486941e16` is a float to a YAML 1.2 parser (Infinity) while
+ * kustomize, a YAML 1.1 emitter, writes it unquoted.
+ */
+export const VERSION_ID_LENGTH = 12;
+export const VERSION_ID_PATTERN = `^v[0-9a-f]{${VERSION_ID_LENGTH}}$`;
+/** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
+export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
+/** A hex sha256. */
+export const HEX64 = '^[0-9a-f]{64}$';
+const PREFIXED_SHA256 = '^sha256:[0-9a-f]{64}$';
+const GIT_COMMIT = '^[0-9a-f]{40}([0-9a-f]{24})?$';
+
+/** An artifact's file digests: relative file name → hex sha256 (lock `digests`, SERVING_MODEL_DIGESTS). */
+export const digestsSchema = {
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
+  additionalProperties: { type: 'string', pattern: HEX64 },
+} as const;
+
+/** One version entry: the content of `models.lock.d/<model>/<version>.json`. */
+export const versionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'artifactUri',
+    'createdAt',
+    'datasetDigest',
+    'digests',
+    'gitCommit',
+    'metrics',
+    'mlflow',
+    'paramsDigest',
+    'rootDigest',
+  ],
+  properties: {
+    artifactUri: { type: 'string', minLength: 1 },
+    createdAt: { type: 'string', format: 'date-time' },
+    datasetDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+    digests: digestsSchema,
+    rootDigest: { type: 'string', pattern: HEX64 },
+    gitCommit: { type: 'string', nullable: true, pattern: GIT_COMMIT },
+    metrics: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_.-]*$' },
+      additionalProperties: { type: 'number' },
+    },
+    mlflow: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['runId', 'modelVersion'],
+      properties: {
+        runId: { type: 'string', nullable: true, minLength: 1 },
+        modelVersion: { type: 'string', nullable: true, pattern: '^[1-9][0-9]*$' },
+        trackingUri: { type: 'string', nullable: true, minLength: 1 },
+      },
+    },
+    paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
+    // model/backend.ts BackendName of the run (training.json backend.id): tensorflow-gpu, tensorflow, cpu
+    backend: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+  },
+} as const;
+
+/** The longest revert reason a promotion record keeps (the failed checks of verify-rollout and the soak fit many times). */
+export const REVERT_REASON_MAX = 8000;
+
+/** One promotion record (`models.<name>.promotions[]`). */
+export const promotionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['env', 'from', 'to', 'at'],
+  properties: {
+    env: { type: 'string', pattern: ENV_NAME_PATTERN },
+    from: { type: 'string', nullable: true, pattern: VERSION_ID_PATTERN },
+    to: { type: 'string', pattern: VERSION_ID_PATTERN },
+    at: { type: 'string', format: 'date-time' },
+    by: { type: 'string', minLength: 1 },
+    commit: { type: 'string', pattern: GIT_COMMIT },
+    image: { type: 'string', pattern: IMAGE_REF_PATTERN },
+    // A revert: the rollback post-promotion verification made (types.ts RevertNote). Optional: older locks stay valid.
+    reverted: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['reason'],
+      properties: { reason: { type: 'string', minLength: 1, maxLength: REVERT_REASON_MAX } },
+    },
+  },
+} as const;
+
+/** The per-model part both lock schemas share: pins and the promotion history. */
+const modelProperties = {
+  pins: {
+    type: 'object',
+    propertyNames: { pattern: ENV_NAME_PATTERN },
+    additionalProperties: { type: 'string', pattern: VERSION_ID_PATTERN },
+  },
+  promotions: { type: 'array', items: promotionSchema },
+} as const;
+
+/** A lock document whose models have `properties` (and require `required`). */
+function lockDocumentSchema<P extends object>(properties: P, required: readonly string[]) {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    additionalProperties: false,
+    required: ['lockfileVersion', 'models'],
+    properties: {
+      lockfileVersion: { const: 2 },
+      models: {
+        type: 'object',
+        propertyNames: { pattern: MODEL_NAME_PATTERN },
+        additionalProperties: { type: 'object', additionalProperties: false, required, properties },
+      },
+    },
+  } as const;
+}
+
+/**
+ * The JSON Schema (2020-12) of models.lock.json itself: the pins and the
+ * promotion history of each model. The versions are files of their own,
+ * `models.lock.d/<model>/<version>.json` ({@link versionSchema} each), so that
+ * adding a candidate never edits a line another branch may edit too.
+ */
+export const lockIndexSchema = lockDocumentSchema(modelProperties, ['pins', 'promotions']);
+
+/** The JSON Schema (2020-12) of a whole lock in memory: the index with every version file folded in. */
+export const lockSchema = lockDocumentSchema(
+  {
+    ...modelProperties,
+    versions: {
+      type: 'object',
+      propertyNames: { pattern: VERSION_ID_PATTERN },
+      additionalProperties: versionSchema,
+    },
+  },
+  ['pins', 'promotions', 'versions'],
+);
+
+/**
+ * Re-word ajv's errors for property names ("property name must be valid")
+ * so that the message names the offending key and its parent.
+ */
+function withNamedKeys(e: unknown): never {
+  if (!isProjectError(e) || !Array.isArray(e.details)) throw e;
+  const lines: string[] = [];
+  for (const err of e.details as {
+    instancePath: string;
+    keyword: string;
+    message?: string;
+    propertyName?: string;
+    params: Record<string, unknown>;
+  }[]) {
+    const at = err.instancePath || '/';
+    if (err.keyword === 'propertyNames') continue;
+    if (err.propertyName !== undefined) {
+      lines.push(`${at}: key "${err.propertyName}" ${err.message ?? 'is not allowed'}`);
+    } else if (err.keyword === 'additionalProperties') {
+      lines.push(`${at}: unknown field "${String(err.params.additionalProperty)}"`);
+    } else if (err.keyword === 'required') {
+      lines.push(`${at}: missing required field "${String(err.params.missingProperty)}"`);
+    } else {
+      lines.push(`${at}: ${err.message ?? err.keyword}`);
+    }
+  }
+  const subject = e.subject ?? 'lock';
+  throw new ProjectError('INVALID', `${subject} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
+    subject,
+    details: e.details,
+    cause: e,
+    hint: 'fix each field listed (see docs/lock-file.md), or restore the file from git',
+  });
+}
+
+/** Compile `schema` once; its errors name the offending keys and fields ({@link withNamedKeys}). */
+function namedValidator<T>(schema: object): (value: unknown, what: string) => T {
+  const validate = compileValidator<T>(schema);
+  return (value, what) => {
+    try {
+      return validate(value, what);
+    } catch (e) {
+      return withNamedKeys(e);
+    }
+  };
+}
+
+const validateShape = namedValidator<Lock>(lockSchema);
+
+/** Validate the parsed text of models.lock.json (the index: pins and promotions). */
+export const validateLockIndex: (value: unknown, what: string) => LockIndex = namedValidator(lockIndexSchema);
+
+/** Validate an artifact's file digests (names that stay inside the artifact, hex sha256 values). */
+export const validateDigests: (value: unknown, what: string) => Record<string, string> =
+  namedValidator(digestsSchema);
+
+/** Validate one version entry alone (a candidate before it is added, a version file). */
+export const validateVersionEntry: (value: unknown, what: string) => LockedVersion =
+  namedValidator(versionSchema);
+
+/** The version id of an artifact: `v` and the first 12 hex digits of its root digest. */
+export function versionIdOf(rootDigestHex: string): string {
+  return `v${rootDigestHex.slice(0, VERSION_ID_LENGTH)}`;
+}
+
+/**
+ * The versions of a model, oldest first: by `createdAt` (when the artifact
+ * was trained), then by id. Ids carry no order; this is the order every
+ * listing and the `newest` promotion source use. It depends on the lock's
+ * content only, so two candidates merged in either order give the same result.
+ */
+export function versionsOldestFirst(model: { versions: Record<string, { createdAt: string }> }): string[] {
+  return Object.keys(model.versions).sort((a, b) => {
+    const ta = Date.parse(model.versions[a]?.createdAt ?? '');
+    const tb = Date.parse(model.versions[b]?.createdAt ?? '');
+    return ta !== tb ? ta - tb : a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+/**
+ * What the schema cannot say: each problem as `<json pointer>: <what is wrong>`.
+ * Empty when the lock is consistent.
+ */
+export function crossCheckLock(lock: Lock): string[] {
+  const problems: string[] = [];
+  for (const [name, model] of Object.entries(lock.models)) {
+    const at = (...rest: string[]) => jsonPointer(['models', name, ...rest]);
+    const ids = versionsOldestFirst(model);
+    const known = `versions: ${ids.join(', ') || 'none'}`;
+    for (const [env, version] of Object.entries(model.pins)) {
+      if (!model.versions[version]) {
+        problems.push(`${at('pins', env)}: pins version "${version}", which does not exist (${known})`);
+      }
+    }
+    const lastTo = new Map<string, string>();
+    model.promotions.forEach((p, i) => {
+      if (!model.versions[p.to]) {
+        problems.push(`${at('promotions', String(i), 'to')}: version "${p.to}" does not exist (${known})`);
+      }
+      if (p.from !== null && !model.versions[p.from]) {
+        problems.push(
+          `${at('promotions', String(i), 'from')}: version "${p.from}" does not exist (${known})`,
+        );
+      }
+      if (p.reverted && (p.from === null || p.from === p.to)) {
+        problems.push(
+          `${at('promotions', String(i), 'reverted')}: a revert moves the pin away from the version that failed, but this record moves ${p.from === null ? 'nothing' : `"${p.from}" to itself`}`,
+        );
+      }
+      const before = lastTo.get(p.env) ?? null;
+      if (p.from !== before) {
+        problems.push(
+          `${at('promotions', String(i), 'from')}: says "${p.from}" but the ${p.env} pin was ${before === null ? 'unset' : `"${before}"`} after the record before it`,
+        );
+      }
+      lastTo.set(p.env, p.to);
+    });
+    for (const [env, version] of Object.entries(model.pins)) {
+      const last = lastTo.get(env);
+      if (last !== version) {
+        problems.push(
+          `${at('pins', env)}: pins "${version}" but ${last === undefined ? 'no promotion record moved it there' : `the last promotion record of ${env} moved it to "${last}"`}; pins only move with a promotion record (scripts/lock.ts pin)`,
+        );
+      }
+    }
+    for (const env of lastTo.keys()) {
+      if (model.pins[env] === undefined) {
+        problems.push(`${at('pins')}: no pin for "${env}" although the promotion records moved one there`);
+      }
+    }
+    for (const [id, v] of Object.entries(model.versions)) {
+      if (id !== versionIdOf(v.rootDigest)) {
+        problems.push(
+          `${at('versions', id)}: the version id must be v and the first ${VERSION_ID_LENGTH} hex digits of its rootDigest (${versionIdOf(v.rootDigest)}): ids are content-addressed (lock versionIdOf)`,
+        );
+      }
+      const root = rootDigest(v.digests);
+      if (root !== v.rootDigest) {
+        problems.push(
+          `${at('versions', id, 'rootDigest')}: is ${v.rootDigest} but the digests add up to ${root} (platform/digest.ts rootDigest)`,
+        );
+      }
+      // The lock is committed and printed everywhere: a credential in it is a leaked secret.
+      const urls: [string[], string | null | undefined][] = [
+        [['artifactUri'], v.artifactUri],
+        [['mlflow', 'trackingUri'], v.mlflow.trackingUri],
+      ];
+      for (const [field, url] of urls) {
+        if (url && hasCredentials(url)) {
+          problems.push(
+            `${at('versions', id, ...field)}: carries credentials (user:password@ or a secret query parameter); remove them and give them through the environment (MLFLOW_TRACKING_TOKEN)`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validate a parsed lock: its schema (every offending field by JSON path),
+ * then {@link crossCheckLock}. `what` names the file in messages.
+ * Throws ProjectError('INVALID').
+ */
+export function validateLock(value: unknown, what: string): Lock {
+  const lock = validateShape(value, what);
+  const problems = crossCheckLock(lock);
+  if (problems.length > 0) {
+    throw new ProjectError(
+      'INVALID',
+      `${what} is inconsistent:\n${problems.map((l) => `  - ${l}`).join('\n')}`,
+      {
+        subject: what,
+        details: problems,
+        hint: 'fix each entry listed, or restore the file from git',
+      },
+    );
+  }
+  return lock;
+}

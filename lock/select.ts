@@ -1,0 +1,57 @@
+/**
+ * Which model of a lock a command is about, and which version an
+ * environment pins: the one implementation that promote, rollback,
+ * verify-rollout, render and serving (SERVING_LOCK_FILE) share.
+ */
+import { ProjectError } from '../platform/errors.ts';
+import type { Lock, LockedVersion } from './types.ts';
+
+/** The model a command is about: `requested`, or the only model of the lock. */
+export function chooseModel(lock: Lock, requested: string | undefined, lockPath: string): string {
+  const names = Object.keys(lock.models).sort();
+  if (requested !== undefined) {
+    if (!lock.models[requested]) {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `no model "${requested}" in ${lockPath} (models: ${names.join(', ') || 'none'})`,
+        { subject: requested, hint: 'name one of the models listed with --model' },
+      );
+    }
+    return requested;
+  }
+  if (names.length === 1) return names[0] as string;
+  if (names.length === 0) {
+    throw new ProjectError('NOT_FOUND', `${lockPath} has no models`, {
+      subject: lockPath,
+      hint: 'train a candidate first (npm run train -- ... --lock models.lock.json)',
+    });
+  }
+  throw new ProjectError(
+    'USAGE',
+    `${lockPath} has several models (${names.join(', ')}); name one with --model`,
+    { subject: lockPath },
+  );
+}
+
+/** A model version as an environment pins it. */
+export interface PinnedVersion {
+  model: string;
+  env: string;
+  version: string;
+  entry: LockedVersion;
+}
+
+/** The version `env` pins for `model`, with its entry; NOT_FOUND naming the lock, model and env. */
+export function pinnedVersion(lock: Lock, model: string, env: string, lockPath: string): PinnedVersion {
+  const m = lock.models[model];
+  if (!m) throw new ProjectError('NOT_FOUND', `no model "${model}" in ${lockPath}`, { subject: model });
+  const version = m.pins[env];
+  if (version === undefined) {
+    throw new ProjectError('NOT_FOUND', `${lockPath}: model ${model} has no pin for environment "${env}"`, {
+      subject: `models.${model}.pins.${env}`,
+      hint: `promote a version to ${env} first (npm run promote -- --env ${env}); pins now: ${JSON.stringify(m.pins)}`,
+    });
+  }
+  // validateLock's cross-checks guarantee the entry exists for a lock read through lock.
+  return { model, env, version, entry: m.versions[version] as LockedVersion };
+}

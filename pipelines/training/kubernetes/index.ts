@@ -1,0 +1,24 @@
+/**
+ * Training as a Kubernetes Job on a GPU node pool: build the batch/v1 Job,
+ * submit it, follow its logs, wait for it and read the trainer's result.
+ * pipelines/training/on-kubernetes.ts calls submitTrainingJob for `npm run train -- --on kubernetes`.
+ */
+export {
+  buildTrainingJob,
+  CHECKOUT_CONTAINER,
+  CHECKOUT_SCRIPT,
+  GPU_RESOURCE,
+  loadJobTemplate,
+  RESULT_FILE_ENV,
+  TERMINATION_MESSAGE_PATH,
+  TRAINER_CONTAINER,
+  TRAINER_IMAGE_NAME,
+  type TrainingJobSpec,
+} from './manifest.ts';
+export { jobOutcome, parseResultLine, trainerTermination } from './result.ts';
+export {
+  type SubmitTrainingJobDeps,
+  type SubmitTrainingJobOptions,
+  submitTrainingJob,
+  type TrainingJobResult,
+} from './submit.ts';

@@ -1,0 +1,220 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { exitCodeOf, isProjectError, ProjectError } from './errors.ts';
+import { envSecrets, redactText } from './redact.ts';
+
+/** What a script takes from its process, passed in so that tests can replace each part. */
+export interface ScriptDeps {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Writes text as it is (the script adds the newlines). */
+  print: (text: string) => void;
+  now: () => Date;
+  fetch?: typeof fetch;
+}
+
+/** A script's deps: what a test passed, the process's own for the rest (the edge: only scripts call it). */
+export function scriptDeps(deps: Partial<ScriptDeps> = {}): ScriptDeps {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    print: (t) => process.stdout.write(t),
+    now: () => new Date(),
+    ...deps,
+  };
+}
+
+/** True when the module at `importMetaUrl` is the process entry point (zx's isMain guard). */
+export function isMain(importMetaUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(importMetaUrl));
+  } catch {
+    return false;
+  }
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** A USAGE error (exit 2) whose message ends with the command's usage. */
+export function usageError(message: string, usage: string): ProjectError {
+  return new ProjectError('USAGE', `${message}\n\n${usage}`);
+}
+
+/** What a script accepts: its usage text, its flags (`--help`/`-h` is added), how many arguments. */
+export interface CommandSpec<T extends FlagOptions> {
+  usage: string;
+  options: T;
+  /** Exactly n positional arguments, or [min, max] (default 0). */
+  positionals?: number | [min: number, max: number];
+  /** Flags that must be given. */
+  required?: readonly (keyof T & string)[];
+}
+
+/** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
+export function stringFlags<const N extends readonly string[]>(
+  ...names: N
+): { [K in N[number]]: { type: 'string' } } {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as {
+    [K in N[number]]: { type: 'string' };
+  };
+}
+
+const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/**
+ * The one prelude of every script: parse `argv` strictly; `--help` prints the
+ * usage and returns undefined (the script returns 0); an unknown flag, a
+ * missing value, a wrong number of arguments or a missing required flag is a
+ * USAGE error naming it, followed by the usage (exit 2).
+ */
+export function parseCommand<T extends FlagOptions>(
+  argv: string[],
+  spec: CommandSpec<T>,
+  print: (text: string) => void = console.log,
+) {
+  const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, spec.usage);
+  if ((parsed.values as { help?: boolean }).help) {
+    print(spec.usage);
+    return undefined;
+  }
+  delete (parsed.values as { help?: boolean }).help;
+  const [min, max] =
+    typeof spec.positionals === 'number'
+      ? [spec.positionals, spec.positionals]
+      : (spec.positionals ?? [0, 0]);
+  const n = parsed.positionals.length;
+  if (n > max) {
+    throw usageError(
+      max === 0 ? `unexpected argument "${parsed.positionals[max]}"` : `too many arguments (at most ${max})`,
+      spec.usage,
+    );
+  }
+  if (n < min) throw usageError(`${min - n} argument(s) missing`, spec.usage);
+  for (const name of spec.required ?? []) {
+    if ((parsed.values as Record<string, unknown>)[name] === undefined) {
+      throw usageError(`--${name} is required`, spec.usage);
+    }
+  }
+  return parsed;
+}
+
+/** What {@link parseCommand} returns for a spec, once --help was not asked. */
+export type ParsedCommand<T extends FlagOptions> = NonNullable<ReturnType<typeof parseCommand<T>>>;
+
+/**
+ * A script's `main(argv, deps)`: the one prelude (parse `argv` with `spec`;
+ * `--help` prints the usage to `deps.print` and returns 0), then `run`.
+ * Scripts export it for tests and call it under {@link isMain}.
+ */
+export function command<T extends FlagOptions, D extends { print?: (text: string) => void }>(
+  spec: CommandSpec<T>,
+  run: (cli: ParsedCommand<T>, deps: D) => Promise<number>,
+): (argv: string[], deps?: D) => Promise<number> {
+  return async (argv, deps = {} as D) => {
+    const cli = parseCommand(argv, spec, deps.print);
+    return cli ? run(cli, deps) : 0;
+  };
+}
+
+/** Run `main` with the process's arguments when the module at `importMetaUrl` is the entry point. */
+export async function runIfMain(
+  importMetaUrl: string,
+  main: (argv: string[]) => Promise<number | undefined>,
+) {
+  if (isMain(importMetaUrl)) await runMain(() => main(process.argv.slice(2)));
+}
+
+/**
+ * A duration flag (`--soak 10m`) in milliseconds: `0`, a whole number of
+ * seconds (`90`), or units as Prometheus writes them, largest first
+ * (`1h30m`, `10m`, `45s`, `500ms`). USAGE naming the flag otherwise.
+ */
+export function parseDurationFlag(flag: string, value: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const parts = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text);
+  if (!parts || text === '') {
+    throw new ProjectError(
+      'USAGE',
+      `--${flag} ${JSON.stringify(value)} is not a duration: use e.g. 10m, 90s, 1h30m or a number of seconds`,
+      { subject: `--${flag}` },
+    );
+  }
+  const [, h, m, s, ms] = parts;
+  return (
+    Number(h ?? 0) * units.h! +
+    Number(m ?? 0) * units.m! +
+    Number(s ?? 0) * units.s! +
+    Number(ms ?? 0) * units.ms!
+  );
+}
+
+/** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  usage: string,
+) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`, { cause: e });
+  }
+}
+
+type Write = NodeJS.WriteStream['write'];
+const redacting = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * The last line of defence of platform/redact.ts for a script's own output:
+ * every chunk written to `streams` loses URL credentials and the secrets
+ * `env` holds (envSecrets). The code below already prints clean URLs
+ * (MlflowConfig.trackingUri, safeUrl); this catches what it missed, e.g. a
+ * library's error text that quotes a URL. Output of child processes with
+ * inherited stdio does not pass through here (platform/shell.ts pipes its own).
+ */
+export function redactOutput(
+  env: Record<string, string | undefined>,
+  streams: NodeJS.WriteStream[] = [process.stdout, process.stderr],
+): void {
+  const secrets = envSecrets(env);
+  for (const stream of streams) {
+    if (redacting.has(stream)) continue;
+    redacting.add(stream);
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string') return write(redactText(chunk, secrets), ...rest);
+      if (chunk instanceof Uint8Array) {
+        const text = Buffer.from(chunk).toString('utf8');
+        const clean = redactText(text, secrets);
+        return write(clean === text ? chunk : clean, ...rest);
+      }
+      return write(chunk, ...rest);
+    }) as Write;
+  }
+}
+
+/**
+ * Run a script's main function: print a clear message on failure and set
+ * process.exitCode (never process.exit) so pending output is flushed. All
+ * its output, the error message included, is redacted ({@link redactOutput}).
+ */
+export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
+  redactOutput(process.env);
+  // In CI every shell-out is echoed to the log (platform/shell.ts); loaded only there.
+  if (process.env.CI === 'true' || process.env.RUNNER_DEBUG === '1') {
+    (await import('./shell.ts')).setShellVerbose(true);
+  }
+  try {
+    const code = await main();
+    process.exitCode = typeof code === 'number' ? code : 0;
+  } catch (e) {
+    const message = isProjectError(e) ? e.message : ((e as Error)?.stack ?? String(e));
+    console.error(`error: ${redactText(message, envSecrets(process.env))}`);
+    process.exitCode = exitCodeOf(e);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Open a pull request (or find the open one for the same branch) and label
+ * it; send a repository_dispatch event.
+ * @see https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request
+ * @see https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue
+ * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+ */
+import { redactText } from '../redact.ts';
+import { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
+
+export interface OpenPullRequestInput {
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  labels?: string[];
+}
+
+export interface OpenedPullRequest {
+  number: number;
+  url: string;
+  /** False when an open PR for `head` existed already (its body is updated). */
+  created: boolean;
+}
+
+/** POST /repos/{o}/{r}/pulls, or reuse the open PR of the same head branch; then add the labels. Title and body lose URL credentials (platform/redact.ts). */
+export async function openPullRequest(
+  api: GithubApi,
+  input: OpenPullRequestInput,
+  octokit: Octokit = octokitFor(api),
+): Promise<OpenedPullRequest> {
+  const { owner, repo } = api;
+  const title = redactText(input.title);
+  const body = redactText(input.body);
+  let pr: { number: number; html_url: string };
+  let created = false;
+  try {
+    const open = await octokit.rest.pulls.list({
+      owner,
+      repo,
+      state: 'open',
+      head: `${owner}:${input.head}`,
+    });
+    const found = open.data.find((p) => p.head.ref === input.head);
+    if (found) {
+      await octokit.rest.pulls.update({
+        owner,
+        repo,
+        pull_number: found.number,
+        title,
+        body,
+      });
+      pr = found;
+    } else {
+      const res = await octokit.rest.pulls.create({
+        owner,
+        repo,
+        head: input.head,
+        base: input.base,
+        title,
+        body,
+      });
+      pr = res.data;
+      created = true;
+    }
+  } catch (e) {
+    throw apiError(`opening a pull request ${input.head} → ${input.base}`, api, e);
+  }
+  if (input.labels?.length) {
+    try {
+      await octokit.rest.issues.addLabels({ owner, repo, issue_number: pr.number, labels: input.labels });
+    } catch (e) {
+      throw apiError(`labelling #${pr.number} with ${input.labels.join(', ')}`, api, e);
+    }
+  }
+  return { number: pr.number, url: pr.html_url, created };
+}
+
+/** POST /repos/{o}/{r}/dispatches: starts workflows listening on `repository_dispatch: types: [eventType]`. */
+export async function sendRepositoryDispatch(
+  api: GithubApi,
+  eventType: string,
+  clientPayload: Record<string, unknown>,
+  octokit: Octokit = octokitFor(api),
+): Promise<void> {
+  try {
+    await octokit.rest.repos.createDispatchEvent({
+      owner: api.owner,
+      repo: api.repo,
+      event_type: eventType,
+      client_payload: clientPayload,
+    });
+  } catch (e) {
+    throw apiError(`repository_dispatch "${eventType}"`, api, e);
+  }
+}

@@ -1,0 +1,384 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../../testing/gitops/repo.ts';
+import { checkWorkflowsDir, workflowProblems } from './workflows.ts';
+
+const DIR = join(REPO_ROOT, '.github', 'workflows');
+const SHA = 'actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0';
+/** A GitHub Actions expression `${{ e }}`, as the YAML spells it. */
+const expr = (e: string) => `\${{ ${e} }}`;
+const load = async (f: string) => parse(await readFile(join(DIR, f), 'utf8'));
+/** A GitHub Actions expression `${{ e }}` as the YAML holds it. */
+const gha = (e: string) => ['$', '{{ ', e, ' }}'].join('');
+
+describe('the repository workflows', () => {
+  test('all six exist and follow the policy', async () => {
+    const { files, problems } = await checkWorkflowsDir(DIR);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'ci.yml',
+        'drift.yml',
+        'image.yml',
+        'promote.yml',
+        'provenance.yml',
+        'train.yml',
+        'verify.yml',
+      ]),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test('train.yml: pull_request_target only; the self-hosted jobs need the authorize gate and check out the authorized commit', async () => {
+    const wf = await load('train.yml');
+    expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
+    expect(wf.on.pull_request_target.types).toEqual(['opened', 'synchronize', 'reopened', 'labeled']);
+    expect(wf.on.pull_request_target.paths).toEqual(
+      expect.arrayContaining(['training/**', 'data/**', 'training/configs/**']),
+    );
+    const gate = wf.jobs.authorize;
+    expect(gate['runs-on']).toBe('ubuntu-latest');
+    expect(gate.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
+    expect(gate.steps.map((s: { with?: { ref?: string } }) => s.with?.ref).filter(Boolean)).toEqual([]);
+    expect(gate.steps.at(-1)).toMatchObject({ id: 'decide', run: 'npm run -s authorize-training' });
+    for (const [id, fork, contents] of [
+      ['train', 'false', 'write'],
+      ['train-fork', 'true', 'read'],
+    ] as const) {
+      const job = wf.jobs[id];
+      expect(job['runs-on']).toEqual(['self-hosted', 'gpu']);
+      expect(job.needs).toBe('authorize');
+      expect(job.if).toBe(
+        `needs.authorize.outputs.authorized == 'true' && needs.authorize.outputs.fork == '${fork}'`,
+      );
+      expect(job.permissions).toEqual({ contents, 'pull-requests': 'write' });
+      expect(job.steps[0].with.ref).toBe(`${expr('needs.authorize.outputs.sha')}`);
+      expect(job.steps.at(-1).run).toBe('npm run train:ci');
+    }
+  });
+
+  test('provenance.yml: pull_request_target (the base branch copy), the PR read as data only, check-provenance from the merge base', async () => {
+    const wf = await load('provenance.yml');
+    expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
+    const job = wf.jobs.provenance;
+    expect(job['runs-on']).toBe('ubuntu-latest');
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(job.steps[0].with).toEqual({ 'fetch-depth': 0 });
+    expect(job.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toEqual([
+      'npm ci --no-audit --no-fund',
+      `git fetch --no-tags origin "+refs/pull/\${PR_NUMBER}/head:refs/remotes/origin/pr-head"`,
+      'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA"',
+    ]);
+  });
+
+  test('CODEOWNERS covers the lock (index and version files), environments/ and the workflows', async () => {
+    const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/));
+    const ownerOf = (pattern: string) => owners.find(([p]) => p === pattern)?.slice(1);
+    for (const pattern of ['/models.lock.json', '/models.lock.d/', '/environments/', '/.github/']) {
+      expect([pattern, ownerOf(pattern)]).toEqual([pattern, ['@OWNER/ml-maintainers']]);
+    }
+  });
+
+  test('no workflow passes secrets: inherit', async () => {
+    for (const f of [
+      'ci.yml',
+      'drift.yml',
+      'image.yml',
+      'promote.yml',
+      'provenance.yml',
+      'train.yml',
+      'verify.yml',
+    ]) {
+      expect([f, await readFile(join(DIR, f), 'utf8')]).toEqual([f, expect.not.stringContaining('inherit')]);
+    }
+  });
+
+  test('promote.yml: dev, then staging and prod behind their environments, one concurrency group each, never cancelled', async () => {
+    const wf = await load('promote.yml');
+    expect(wf.on.push.branches).toEqual(['main']);
+    for (const env of ['dev', 'staging', 'prod']) {
+      const job = wf.jobs[`promote-${env}`];
+      expect(job.environment).toBe(env);
+      expect(job.concurrency).toEqual({ group: `promote-${env}`, 'cancel-in-progress': false });
+      expect(job.steps.at(-1).run).toBe(
+        env === 'dev'
+          ? 'npm run promote -- --env dev --image "$SERVER_IMAGE" --commit --push'
+          : `npm run promote -- --env ${env} --commit --push`,
+      );
+      expect(wf.jobs[`verify-${env}`]).toMatchObject({
+        uses: './.github/workflows/verify.yml',
+        with: { env },
+      });
+    }
+    // dev runs the serving image built from this main, by digest; staging and prod carry it on.
+    expect(wf.jobs['promote-dev'].needs).toBe('image');
+    expect(wf.jobs['promote-dev'].steps.at(-1).env.SERVER_IMAGE).toBe(gha('needs.image.outputs.server'));
+    expect(wf.jobs['promote-staging'].needs).toBe('verify-dev');
+    expect(wf.jobs['promote-prod'].needs).toBe('verify-staging');
+  });
+
+  test('image.yml: both images pushed with an SBOM and max provenance, attested; write scopes only in that job', async () => {
+    const wf = await load('image.yml');
+    expect(Object.keys(wf.on).sort()).toEqual(['push', 'workflow_call', 'workflow_dispatch']);
+    expect(wf.on.push.tags).toEqual(['v*']);
+    expect(wf.permissions).toEqual({});
+    const build = wf.jobs.build;
+    expect(build.permissions).toEqual({
+      contents: 'read',
+      packages: 'write',
+      'id-token': 'write',
+      attestations: 'write',
+    });
+    const pushes = build.steps.filter((s: { uses?: string }) =>
+      s.uses?.startsWith('docker/build-push-action@'),
+    );
+    expect(
+      pushes.map((s: { with: { file: string; target: string } }) => [s.with.file, s.with.target]),
+    ).toEqual([
+      ['serving/Dockerfile', 'runtime'],
+      ['serving/Dockerfile', 'trainer'],
+      ['serving/Dockerfile', 'relay'],
+    ]);
+    for (const s of pushes) expect(s.with).toMatchObject({ push: true, sbom: true, provenance: 'mode=max' });
+    const attests = build.steps.filter((s: { uses?: string }) =>
+      s.uses?.startsWith('actions/attest-build-provenance@'),
+    );
+    expect(attests.map((s: { with: { 'subject-digest': string } }) => s.with['subject-digest'])).toEqual([
+      gha('steps.server.outputs.digest'),
+      gha('steps.trainer.outputs.digest'),
+      gha('steps.relay.outputs.digest'),
+    ]);
+    expect(build.outputs.server).toBe(
+      `${gha('steps.names.outputs.server')}@${gha('steps.server.outputs.digest')}`,
+    );
+    // No other job of any workflow may write packages, mint OIDC tokens or attest (promote.yml's caller job grants them to image.yml only).
+    for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
+      const other = await load(f);
+      for (const [id, job] of Object.entries<{ permissions?: Record<string, string>; uses?: string }>(
+        other.jobs,
+      )) {
+        const writes = ['packages', 'id-token', 'attestations'].filter(
+          (k) => job.permissions?.[k] === 'write',
+        );
+        expect({ f, id, writes: job.uses === './.github/workflows/image.yml' ? [] : writes }).toEqual({
+          f,
+          id,
+          writes: [],
+        });
+      }
+    }
+  });
+
+  test('verify.yml: the checks and the soak read only; a failure the model caused is reverted by the one job that may push, and the chain stops', async () => {
+    const wf = await load('verify.yml');
+    const { verify, revert } = wf.jobs;
+    const verifyRevert = wf.jobs['verify-revert'];
+    expect(Object.keys(wf.jobs)).toEqual(['verify', 'revert', 'verify-revert']);
+    // Only the GitHub-hosted revert job writes; the cluster runner never holds a token that can push.
+    for (const [id, job] of Object.entries<{ permissions: Record<string, string>; 'runs-on': unknown }>(
+      wf.jobs,
+    )) {
+      expect([id, job.permissions]).toEqual([id, { contents: id === 'revert' ? 'write' : 'read' }]);
+      expect([id, job['runs-on']]).toEqual([
+        id,
+        id === 'revert' ? 'ubuntu-latest' : ['self-hosted', 'cluster'],
+      ]);
+    }
+    const step = verify.steps.at(-1);
+    expect(step.id).toBe('verify');
+    expect(step.env).toMatchObject({
+      SOAK: gha("vars.PROMETHEUS_URL != '' && inputs.soak || '0'"),
+      PROMETHEUS_URL: gha('vars.PROMETHEUS_URL'),
+      PROMETHEUS_TOKEN: gha('secrets.PROMETHEUS_TOKEN'),
+    });
+    expect(verify.outputs).toEqual({
+      revert: gha('steps.verify.outputs.revert'),
+      version: gha('steps.verify.outputs.version'),
+      reason: gha('steps.verify.outputs.reason'),
+    });
+    expect(wf.on.workflow_call.inputs.soak.default).toBe('10m');
+    expect(revert.needs).toBe('verify');
+    expect(revert.if).toBe("failure() && inputs.revert && needs.verify.outputs.revert == 'true'");
+    expect(revert.concurrency).toEqual({
+      group: `promote-${gha('inputs.env')}`,
+      'cancel-in-progress': false,
+    });
+    expect(revert.steps.at(-1).run).toBe(
+      'npm run revert -- --env "$VERIFY_ENV" --version "$FAILED_VERSION" --reason "$REASON" --commit --push',
+    );
+    // The reason reaches the shell as a variable, never spliced into the script text.
+    expect(revert.steps.at(-1).env).toMatchObject({
+      FAILED_VERSION: gha('needs.verify.outputs.version'),
+      REASON: gha('needs.verify.outputs.reason'),
+    });
+    expect(verifyRevert.needs).toBe('revert');
+    expect(verifyRevert.steps.at(-1).run).toBe('npm run verify-rollout -- --env "$VERIFY_ENV"');
+
+    const promote = await load('promote.yml');
+    for (const env of ['dev', 'staging', 'prod']) {
+      expect(promote.jobs[`verify-${env}`].secrets).toEqual({
+        MLFLOW_TRACKING_TOKEN: gha('secrets.MLFLOW_TRACKING_TOKEN'),
+        PROMETHEUS_TOKEN: gha('secrets.PROMETHEUS_TOKEN'),
+      });
+      // A caller grants what the called revert job asks; verify.yml narrows it per job.
+      expect(promote.jobs[`verify-${env}`].permissions).toEqual({ contents: 'write' });
+    }
+    // The next environment runs only after a verify that succeeded: a revert fails the called workflow.
+    expect(promote.jobs['promote-staging'].if).toBeUndefined();
+    expect(promote.jobs['promote-prod'].if).toBeUndefined();
+    // A rollback is verified, never soaked or reverted (that would pin the version rolled away from).
+    expect(promote.jobs['verify-rollback'].with).toMatchObject({ soak: '0', revert: false });
+  });
+
+  test('verify.yml and drift.yml call their scripts on their events', async () => {
+    const verify = await load('verify.yml');
+    expect(Object.keys(verify.on).sort()).toEqual(['workflow_call', 'workflow_dispatch']);
+    expect(verify.jobs.verify.steps.at(-1).run).toBe(
+      'npm run verify-rollout -- --env "$VERIFY_ENV" --soak "$SOAK"',
+    );
+    const drift = await load('drift.yml');
+    expect(Object.keys(drift.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
+    expect(drift.on.repository_dispatch.types).toEqual(['drift-alert']);
+    // The schedule retrains only when Prometheus says a drift alert fires; a dispatch or a person at once.
+    const runs = drift.jobs.retrain.steps.filter((s: { run?: string }) =>
+      s.run?.startsWith('npm run retrain'),
+    );
+    expect(runs.map((s: { if: string; run: string }) => [s.if, s.run])).toEqual([
+      ["github.event_name == 'schedule'", 'npm run retrain -- --if-drift'],
+      ["github.event_name != 'schedule'", 'npm run retrain'],
+    ]);
+    expect(runs[0].env.PROMETHEUS_URL).toBe(gha('vars.PROMETHEUS_URL'));
+  });
+});
+
+describe('workflowProblems', () => {
+  const wf = (body: string) => `name: t\non:\n  pull_request:\npermissions: {}\njobs:\n${body}`;
+
+  test('a job without permissions, an unpinned action and a missing version comment', () => {
+    const text = wf(
+      [
+        '  a:',
+        '    runs-on: ubuntu-latest',
+        '    steps:',
+        '      - uses: actions/checkout@v5',
+        '      - uses: actions/setup-node@2028fbc5c25fe9cf00d9f06a71cc4710d4507903',
+        '',
+      ].join('\n'),
+    );
+    expect(workflowProblems('t.yml', text)).toEqual([
+      't.yml: job a: no permissions',
+      't.yml: job a: actions/checkout@v5 is not pinned to a full commit SHA',
+      't.yml:9: actions/checkout@v5 has no "# vX" comment naming the release',
+      't.yml:10: actions/setup-node@2028fbc5c25fe9cf00d9f06a71cc4710d4507903 has no "# vX" comment naming the release',
+    ]);
+  });
+
+  test('regression (issue 11): a self-hosted job on pull_request is refused even behind the old label/fork if:', () => {
+    const text = wf(
+      [
+        '  a:',
+        "    if: github.event.pull_request.head.repo.full_name == github.repository || github.event.label.name == 'safe-to-train'",
+        '    runs-on: [self-hosted, gpu]',
+        '    permissions: {}',
+        '    steps:',
+        `      - uses: ${SHA}`,
+        '',
+      ].join('\n'),
+    );
+    expect(workflowProblems('t.yml', text)).toEqual([
+      "t.yml: job a: runs on a self-hosted runner for pull_request: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s authorize-training)",
+    ]);
+  });
+
+  const target = (jobs: string[]) =>
+    ['on: pull_request_target', 'permissions: {}', 'jobs:', ...jobs, ''].join('\n');
+  const gateJob = (extra: string[] = []) => [
+    '  gate:',
+    '    runs-on: ubuntu-latest',
+    '    permissions: {}',
+    '    outputs:',
+    `      authorized: ${expr('steps.d.outputs.authorized')}`,
+    '    steps:',
+    `      - uses: ${SHA}`,
+    ...extra,
+    '      - id: d',
+    '        run: npm run -s authorize-training',
+  ];
+
+  test('pull_request_target: a self-hosted job behind the gate passes', () => {
+    const text = target([
+      ...gateJob(),
+      '  train:',
+      '    needs: gate',
+      "    if: needs.gate.outputs.authorized == 'true'",
+      '    runs-on: [self-hosted, gpu]',
+      '    permissions: {}',
+      '    steps:',
+      `      - uses: ${SHA}`,
+      '        with:',
+      `          ref: ${expr('github.event.pull_request.head.sha')}`,
+    ]);
+    expect(workflowProblems('t.yml', text)).toEqual([]);
+  });
+
+  test('pull_request_target: self-hosted or PR checkout without the gate, a gate that checks out the PR, secrets: inherit, write at the top', () => {
+    const text = [
+      'on: pull_request_target',
+      'permissions:',
+      '  contents: write',
+      'jobs:',
+      ...gateJob(['        with:', `          ref: ${expr('github.event.pull_request.head.sha')}`]),
+      '  a:',
+      '    runs-on: [self-hosted]',
+      '    permissions: {}',
+      '    steps:',
+      '      - run: echo',
+      '  b:',
+      '    needs: gate',
+      '    runs-on: ubuntu-latest',
+      '    permissions: {}',
+      '    steps:',
+      `      - uses: ${SHA}`,
+      '        with:',
+      `          ref: ${expr('github.event.pull_request.head.sha')}`,
+      '  c:',
+      '    permissions: {}',
+      '    uses: ./.github/workflows/verify.yml',
+      '    secrets: inherit',
+      '',
+    ].join('\n');
+    expect(workflowProblems('t.yml', text)).toEqual([
+      't.yml: top-level permissions grant more than read',
+      `t.yml: job gate: the gate checks out ${expr('github.event.pull_request.head.sha')}; it must run the base branch's code only`,
+      "t.yml: job a: runs on a self-hosted runner for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')",
+      `t.yml: job b: checks out ${expr('github.event.pull_request.head.sha')} for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')`,
+      't.yml: job c: secrets: inherit passes every secret; name the ones the called workflow needs',
+    ]);
+  });
+
+  test('fields of the wrong shape are read as absent, never a TypeError', () => {
+    const text = [
+      'on: push',
+      'permissions: 5',
+      'jobs:',
+      '  a: 5',
+      '  b:',
+      '    permissions: {}',
+      '    steps: 5',
+      '  c:',
+      '    permissions: {}',
+      '    runs-on: {labels: self-hosted}',
+      '    steps: [null, {uses: 7}]',
+      '',
+    ].join('\n');
+    expect(workflowProblems('w.yml', text)).toEqual([
+      'w.yml: top-level permissions grant more than read',
+      'w.yml: job a: no permissions',
+    ]);
+    expect(workflowProblems('w.yml', '- a list\n')).toEqual(['w.yml: not a workflow']);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Policy checks on the GitHub Actions workflows, beyond what actionlint
+ * checks (https://docs.github.com/en/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions):
+ * - least privilege: top-level `permissions` is `{}` or read-only, every
+ *   job declares its own `permissions`, and no job passes `secrets: inherit`
+ *   (a called workflow gets the secrets it names, not all of them);
+ * - every action from another repository is pinned to a full 40-hex commit
+ *   SHA, with a `# vX` comment naming the release;
+ * - self-hosted runners are reached only through the gate: a workflow on
+ *   `pull_request` (or `pull_request_review[_comment]`) has no self-hosted
+ *   job at all, because GitHub runs the pull request's own copy of that
+ *   file and a fork can edit any `if:` away; in a `pull_request_target`
+ *   workflow (the base branch's file), the gate job runs
+ *   `npm run -s authorize-training` on a GitHub-hosted runner without
+ *   checking out the pull request, and every job that runs on a self-hosted
+ *   runner or checks out another ref `needs` it and runs only
+ *   `if: needs.<gate>.outputs.authorized == 'true'` (platform/github/authorize.ts).
+ * @see https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+/** Triggers for which GitHub runs the pull request's copy of the workflow file. */
+const PR_FILE_TRIGGERS = ['pull_request', 'pull_request_review', 'pull_request_review_comment'];
+/** The gate's command (scripts/authorize-training.ts). */
+const GATE_SCRIPT = 'authorize-training';
+
+/** A YAML mapping (workflow YAML is read field by field, each field checked before use). */
+type Mapping = Record<string, unknown>;
+const isMapping = (v: unknown): v is Mapping => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The steps of a job that are mappings (anything else is actionlint's to report). */
+const stepsOf = (job: Mapping): Mapping[] => (Array.isArray(job.steps) ? job.steps.filter(isMapping) : []);
+
+function triggers(on: unknown): string[] {
+  if (typeof on === 'string') return [on];
+  if (Array.isArray(on)) return on.map(String);
+  if (isMapping(on)) return Object.keys(on);
+  return [];
+}
+
+function runsOnLabels(runsOn: unknown): string[] {
+  if (typeof runsOn === 'string') return [runsOn];
+  if (Array.isArray(runsOn)) return runsOn.map(String);
+  if (isMapping(runsOn) && runsOn.labels) return runsOnLabels(runsOn.labels);
+  return [];
+}
+
+/** True when a step of `job` runs `npm run [-s] <script>`. */
+function runsScript(job: Mapping, script: string): boolean {
+  const re = new RegExp(`\\bnpm run (-s )?${script}\\b`);
+  return stepsOf(job).some((step) => typeof step.run === 'string' && re.test(step.run));
+}
+
+/** The `ref:` of each actions/checkout step of `job` (none: the event's default commit). */
+function checkoutRefs(job: Mapping): string[] {
+  return stepsOf(job)
+    .filter((step) => typeof step.uses === 'string' && step.uses.startsWith('actions/checkout@'))
+    .map((step) => (isMapping(step.with) ? step.with.ref : undefined))
+    .filter((ref): ref is string => typeof ref === 'string' && ref !== '');
+}
+
+/** `owner/repo[/path]@<40 hex>` or a local `./path` or a `docker://...@sha256:` image. */
+function pinned(uses: string): boolean {
+  if (uses.startsWith('./')) return true;
+  if (uses.startsWith('docker://')) return /@sha256:[0-9a-f]{64}$/.test(uses);
+  return /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(uses);
+}
+
+/** Problems of one workflow file (`name` is how messages name it); empty when it follows the policy. */
+export function workflowProblems(name: string, text: string): string[] {
+  const out: string[] = [];
+  let wf: unknown;
+  try {
+    wf = parse(text);
+  } catch (e) {
+    return [`${name}: not valid YAML (${(e as Error).message})`];
+  }
+  if (!isMapping(wf)) return [`${name}: not a workflow`];
+  const on = triggers(wf.on);
+  const top = wf.permissions;
+  if (top === undefined)
+    out.push(`${name}: no top-level permissions (set permissions: {} and grant per job)`);
+  else if (!isMapping(top) || Object.values(top).some((v) => v !== 'read' && v !== 'none')) {
+    out.push(`${name}: top-level permissions grant more than read`);
+  }
+  const jobs = Object.entries(isMapping(wf.jobs) ? wf.jobs : {}).map(([id, job]): [string, Mapping] => [
+    id,
+    isMapping(job) ? job : {},
+  ]);
+  const gates = jobs.filter(([, job]) => runsScript(job, GATE_SCRIPT)).map(([id]) => id);
+  const prFile = on.filter((t) => PR_FILE_TRIGGERS.includes(t));
+  for (const [id, job] of jobs) {
+    const where = `${name}: job ${id}`;
+    if (job.permissions === undefined) out.push(`${where}: no permissions`);
+    if (job.secrets === 'inherit') {
+      out.push(`${where}: secrets: inherit passes every secret; name the ones the called workflow needs`);
+    }
+    const uses: string[] = [];
+    if (typeof job.uses === 'string') uses.push(job.uses);
+    for (const step of stepsOf(job)) if (typeof step.uses === 'string') uses.push(step.uses);
+    for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
+    const selfHosted = runsOnLabels(job['runs-on']).includes('self-hosted');
+    if (selfHosted && prFile.length > 0) {
+      out.push(
+        `${where}: runs on a self-hosted runner for ${prFile.join(', ')}: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s ${GATE_SCRIPT})`,
+      );
+    }
+    if (!on.includes('pull_request_target')) continue;
+    if (gates.includes(id)) {
+      if (selfHosted) out.push(`${where}: the gate runs on a self-hosted runner; use a GitHub-hosted one`);
+      if (checkoutRefs(job).length > 0) {
+        out.push(
+          `${where}: the gate checks out ${checkoutRefs(job).join(', ')}; it must run the base branch's code only`,
+        );
+      }
+      continue;
+    }
+    const refs = checkoutRefs(job);
+    if (!selfHosted && refs.length === 0) continue;
+    const needs: unknown[] =
+      typeof job.needs === 'string' ? [job.needs] : Array.isArray(job.needs) ? job.needs : [];
+    const cond = String(job.if ?? '');
+    const gated = gates.some(
+      (g) => needs.includes(g) && cond.includes(`needs.${g}.outputs.authorized == 'true'`),
+    );
+    if (!gated) {
+      const what = selfHosted ? 'runs on a self-hosted runner' : `checks out ${refs.join(', ')}`;
+      out.push(
+        `${where}: ${what} for pull_request_target without the gate (needs a job running npm run -s ${GATE_SCRIPT}, and if: needs.<gate>.outputs.authorized == 'true')`,
+      );
+    }
+  }
+  // Comments are not in the parsed YAML: check the lines themselves.
+  text.split('\n').forEach((line, i) => {
+    const m = /^\s*(?:-\s+)?uses:\s*["']?([^\s"'#]+)["']?\s*(#.*)?$/.exec(line);
+    if (m && !m[1]!.startsWith('./') && !/^#\s*v\d/.test(m[2] ?? '')) {
+      out.push(`${name}:${i + 1}: ${m[1]} has no "# vX" comment naming the release`);
+    }
+  });
+  return out;
+}
+
+/** Check every .yml/.yaml file of a workflows folder; problems sorted by file. */
+export async function checkWorkflowsDir(dir: string): Promise<{ files: string[]; problems: string[] }> {
+  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const problems: string[] = [];
+  for (const f of files) problems.push(...workflowProblems(f, await readFile(join(dir, f), 'utf8')));
+  return { files, problems };
+}
