@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { ReferenceStats } from '../model/drift/index.ts';
 import { GOLDEN_FILE, type GoldenEvaluation } from '../model/golden/index.ts';
 import { loadModelFromDir, saveModelToDir } from '../model/model-io.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from '../model/preprocessing.ts';
-import type { ReferenceStats } from '../model/reference-stats.ts';
 import {
   compileValidator,
   listFiles,

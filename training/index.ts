@@ -1,12 +1,10 @@
 /**
  * training/: the public API. Data sources and the split (training/data),
- * the shared preprocessing, model builders, the training loop, evaluation,
- * plots, and the model artifact (export, digests, loading). See README.md.
+ * model builders, the training loop, evaluation, plots, and the export of the
+ * model artifact. The contracts training shares with serving (model-io,
+ * preprocessing, reference statistics) are in model/. See README.md.
  */
 
-export * from '../model/model-io.ts';
-export * from '../model/preprocessing.ts';
-export * from '../model/reference-stats.ts';
 export * from './artifact.ts';
 export * from './augment.ts';
 export * from './checkpoint.ts';

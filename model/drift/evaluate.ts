@@ -7,7 +7,7 @@
  *
  * @see https://docs.evidentlyai.com/metrics/customize_data_drift (default tests and thresholds)
  */
-import type { DriftReference } from './reference.ts';
+import type { ReferenceStats } from './reference.ts';
 import { chiSquare, ksBinned, psi } from './stats.ts';
 import type { WindowCounts } from './window.ts';
 
@@ -77,7 +77,7 @@ const round = (x: number | null): number | null => (x === null ? null : Math.rou
 
 /** Score `window` against `reference` with `thresholds` (defaults: {@link DEFAULT_DRIFT_THRESHOLDS}). */
 export function evaluateDrift(
-  reference: DriftReference,
+  reference: ReferenceStats,
   window: WindowCounts,
   thresholds: Partial<DriftThresholds> = {},
 ): DriftResult {

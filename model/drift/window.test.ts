@@ -1,10 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import { evaluateDrift } from './evaluate.ts';
-import { type DriftReference, parseDriftReference, parseDriftReferenceBytes } from './reference.ts';
+import { parseDriftReference, parseDriftReferenceBytes, type ReferenceStats } from './reference.ts';
 import { DriftWindow, featureValues } from './window.ts';
 
 const edges = [0, 0.25, 0.5, 0.75, 1];
-const reference = (): DriftReference => ({
+const reference = (): ReferenceStats => ({
   version: 1,
   inputs: {
     split: 'train',

@@ -5,7 +5,7 @@
  * + classes) and a drift score is computed from counts, never from raw data.
  * The server keeps the last N; the offline report keeps them all.
  */
-import type { DriftReference } from './reference.ts';
+import type { ReferenceStats } from './reference.ts';
 import { binIndex } from './stats.ts';
 
 /** Summary statistics of one image (model/preprocessing.ts `imageStats`). */
@@ -71,7 +71,7 @@ export interface WindowCounts {
 export class DriftWindow {
   readonly capacity: number;
   readonly featureNames: string[];
-  readonly #reference: DriftReference;
+  readonly #reference: ReferenceStats;
   readonly #entries: Entry[] = [];
   #head = 0;
   readonly #features: FeatureCounts[];
@@ -82,7 +82,7 @@ export class DriftWindow {
   #nonFinite = 0;
 
   /** `capacity`: observations kept (Infinity keeps all, for the offline report). */
-  constructor(reference: DriftReference, capacity: number) {
+  constructor(reference: ReferenceStats, capacity: number) {
     if (!(capacity >= 1)) throw new RangeError(`drift window capacity must be >= 1, got ${capacity}`);
     this.capacity = capacity;
     this.#reference = reference;

@@ -14,19 +14,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { readLock } from '../../lock/index.ts';
 import { type BackendName, selectBackend, TRAINING_ORDER } from '../../model/backend.ts';
+import { loadModelFromDir } from '../../model/model-io.ts';
+import { parsePreprocessingSpec } from '../../model/preprocessing.ts';
 import { downloadArtifact } from '../../platform/artifact-store/index.ts';
 import { readJsonFile } from '../../platform/index.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import { safeUrl } from '../../platform/redact.ts';
 import type { TrainingConfig } from '../../training/config.ts';
-import {
-  type ChampionScore,
-  type GoldenSet,
-  loadGoldenSet,
-  loadModelFromDir,
-  parsePreprocessingSpec,
-  predictGolden,
-} from '../../training/index.ts';
+import { type ChampionScore, type GoldenSet, loadGoldenSet, predictGolden } from '../../training/index.ts';
 
 /** The environment whose pinned version is the champion, unless told otherwise. */
 export const CHAMPION_ENV = 'prod';

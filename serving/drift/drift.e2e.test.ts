@@ -1,6 +1,6 @@
 /**
  * Online drift end to end: the fixture artifact with a real reference
- * (model/reference-stats.ts on seeded images), booted like main.ts, fed
+ * (model/drift/reference.ts on seeded images), booted like main.ts, fed
  * through /predict. In-distribution traffic stays under the thresholds;
  * brighter, noisier and another class mix cross them. A missing or malformed
  * reference turns drift off, and serving carries on.

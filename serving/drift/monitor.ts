@@ -9,12 +9,12 @@
  * Names and thresholds: docs/drift.md, docs/contracts.md.
  */
 import {
-  type DriftReference,
   type DriftResult,
   DriftWindow,
   evaluateDrift,
   type ImageFeatures,
   parseDriftReferenceBytes,
+  type ReferenceStats,
 } from '../../model/drift/index.ts';
 import type { PreprocessingSpec } from '../../model/preprocessing.ts';
 import { isProjectError } from '../../platform/index.ts';
@@ -104,7 +104,7 @@ export function createDriftMonitor(opts: DriftMonitorOptions): DriftMonitor {
   const { metrics, config, logger } = opts;
   if (!config.enabled) return disabled(metrics, 'SERVING_DRIFT_ENABLED=false');
   const bytes = opts.files.get(REFERENCE_FILE);
-  let reference: DriftReference;
+  let reference: ReferenceStats;
   try {
     if (!bytes) throw new Error(`the artifact has no ${REFERENCE_FILE}`);
     reference = parseDriftReferenceBytes(bytes, REFERENCE_FILE, opts.labels);

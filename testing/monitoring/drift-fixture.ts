@@ -1,14 +1,14 @@
 /**
  * Test-only: serving's tiny fixture artifact with a REAL reference-stats.json,
- * computed by model/reference-stats.ts on seeded in-distribution images
+ * computed by model/drift/reference.ts on seeded in-distribution images
  * (testing/drift/images.ts) and the fixture model's own predictions, so
  * drift tests compare live traffic with what training would have written.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { referenceStats } from '../../model/drift/index.ts';
 import { defaultSpecFor, preprocessBatch } from '../../model/preprocessing.ts';
-import { referenceStats } from '../../model/reference-stats.ts';
 import { rootDigest, sha256, stableStringify } from '../../platform/index.ts';
 import { type GeneratedImage, generateImages, type ImageDistribution } from '../drift/images.ts';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FEATURE_EDGES, fixedEdges, histogram, referenceStats } from './reference-stats.ts';
+import { FEATURE_EDGES, fixedEdges, histogram, referenceStats } from './reference.ts';
 
 describe('reference statistics', () => {
   it('bins values with fixed edges, end bins catching values outside the range', () => {
