@@ -24,7 +24,7 @@
  * reached".
  *
  * Flags: --workloads demo,cifar10  --epochs N (most per side, default 15)
- * --js-budget S (default 240)  --results NAME (default training: bench/results/NAME.md)
+ * --js-budget S (default 240)  --results NAME (default training: bench/results/<NAME>.md)
  * --python <venv python> (default the peer venv
  * of bench/peer/setup.sh)  --demo (also train the demo config end to end with
  * train() on the default backend and print its accuracy and wall time).

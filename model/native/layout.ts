@@ -26,7 +26,7 @@
  *
  * Why TensorFlow 2.21.0: the binding's 55 TF_/TFE_ imports are all exported
  * by its libtensorflow_cc.so.2 / libtensorflow_framework.so.2 (checked by the
- * set-up, which links against them, and by model/native/agreement.test.ts,
+ * set-up, which links against them, and by training/backend-agreement.test.ts,
  * which trains and predicts on it); it is the TensorFlow of the Python peer in
  * bench/ (one wheel, like for like); and its GPU build targets CUDA 12.5 / cuDNN
  * 9.3, which today's CUDA 12 drivers and Hopper GPUs run, unlike the CUDA 11.2
