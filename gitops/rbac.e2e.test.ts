@@ -6,7 +6,7 @@
  * Job submitter make is allowed, and the calls next to them (another
  * object, Secrets, changes, another namespace, pods/exec) are 403.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { type RequestOptions, request } from 'node:https';
 import { join } from 'node:path';
@@ -19,11 +19,14 @@ import {
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
 } from '@kubernetes/client-node';
-import { makeSmokePng } from '../pipelines/verify/index.ts';
+import { parse } from 'yaml';
+import { buildSyncOperation, makeSmokePng, type SyncedApplication } from '../pipelines/verify/index.ts';
 import { smokePredict } from '../pipelines/verify/smoke.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
-import { fakeLock, fakeVersion, MODEL, tempRepo, writePins } from '../testing/gitops/repo.ts';
+import { fakeLock, fakeVersion, MODEL, REPO_ROOT, tempRepo, writePins } from '../testing/gitops/repo.ts';
 import {
   ensureNamespace,
   type KubeApiServer,
@@ -89,7 +92,14 @@ beforeAll(async () => {
   await writePins(root); // the pins of fakeLock(), each with its image by digest
   expect(fakeLock().models[MODEL]?.pins.dev).toBe(fakeVersion('2'));
   const report = await renderAll({ root, kustomize, envs: ['dev'] });
-  const wanted = new Set(['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']);
+  const wanted = new Set([
+    'Namespace',
+    'ServiceAccount',
+    'Role',
+    'RoleBinding',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+  ]);
   for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring'])
     await ensureNamespace(admin, ns);
   const objects = KubernetesObjectApi.makeApiClient(admin);
@@ -103,7 +113,7 @@ beforeAll(async () => {
   // What Argo CD and the Deployment would have made in dev.
   await installCrds(admin, [CRD], 30_000);
   const custom = admin.makeApiClient(CustomObjectsApi);
-  for (const name of ['model-server-dev', 'other-app']) {
+  for (const name of ['model-server-dev', 'model-server-prod', 'other-app']) {
     await custom.createNamespacedCustomObject({
       group: 'argoproj.io',
       version: 'v1alpha1',
@@ -115,8 +125,13 @@ beforeAll(async () => {
         metadata: { name },
         spec: {
           project: 'ml-serving',
-          source: { repoURL: 'https://github.com/acme/models.git', path: 'environments/dev' },
+          source: {
+            repoURL: 'https://github.com/acme/models.git',
+            path: name === 'model-server-prod' ? 'environments/prod' : 'environments/dev',
+            targetRevision: 'main',
+          },
           destination: { server: 'https://kubernetes.default.svc', namespace: 'ml-dev' },
+          syncPolicy: { syncOptions: ['ServerSideApply=true'] },
         },
       },
     });
@@ -286,6 +301,88 @@ describe('the shipped Roles on a real API server (RBAC)', () => {
         anotherEnvironment: 403,
         exec: 403,
       });
+    },
+  );
+
+  withKube(
+    'regression (issue 23.1): rollout-verifier may request a sync of prod, but not choose what is synced (revision, revisions, source, sources, manifests, sync options)',
+    async () => {
+      const ref = {
+        group: 'argoproj.io',
+        version: 'v1alpha1',
+        namespace: 'argocd',
+        plural: 'applications',
+        name: 'model-server-prod',
+      };
+      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+      const asVerifier = as.verifier.makeApiClient(CustomObjectsApi);
+      const asAdmin = admin.makeApiClient(CustomObjectsApi);
+      const app = (await asAdmin.getNamespacedCustomObject(ref)) as SyncedApplication;
+      const legit = buildSyncOperation(app, { initiatedBy: 'verify.yml', prune: true });
+      /** The verifier's patch of `operation`: 'ok', or the policy's message; the admin clears it after. */
+      const request = async (operation: unknown): Promise<string> => {
+        try {
+          await asVerifier.patchNamespacedCustomObject({ ...ref, body: { operation } }, merge);
+          return 'ok';
+        } catch (e) {
+          if (!(e instanceof ApiException) || e.code !== 422) throw e;
+          const body = String(e.body);
+          expect(body).toContain("ValidatingAdmissionPolicy 'rollout-verifier-sync-only'");
+          return /denied request: (.*?)"/.exec(body)?.[1] ?? body;
+        } finally {
+          await asAdmin.patchNamespacedCustomObject({ ...ref, body: { operation: null } }, merge);
+        }
+      };
+      // The policy is loaded by the API server a moment after it was created.
+      const deadline = Date.now() + 30_000;
+      while ((await request({ ...legit, sync: { ...legit.sync, revision: 'a'.repeat(40) } })) === 'ok') {
+        if (Date.now() > deadline) throw new Error('the admission policy never took effect');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const other = { repoURL: 'https://github.com/evil/models.git', path: 'x', targetRevision: 'main' };
+      const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'x' } };
+      const sync = legit.sync;
+      expect({
+        legit: await request(legit),
+        revision: await request({ ...legit, sync: { ...sync, revision: 'a'.repeat(40) } }),
+        revisions: await request({ ...legit, sync: { ...sync, revisions: ['a'.repeat(40)] } }),
+        source: await request({ ...legit, sync: { ...sync, source: { ...app.spec?.source, ...other } } }),
+        sources: await request({ ...legit, sync: { ...sync, sources: [other] } }),
+        manifests: await request({ ...legit, sync: { ...sync, manifests: [JSON.stringify(role)] } }),
+        syncOptions: await request({ ...legit, sync: { ...sync, syncOptions: ['Validate=false'] } }),
+        notASync: await request({ initiatedBy: { username: 'x' } }),
+      }).toEqual({
+        legit: 'ok',
+        revision:
+          "rollout-verifier may not choose the revision of a sync; Argo CD syncs the spec's targetRevision",
+        revisions: expect.stringContaining('may not choose the revision of a sync'),
+        source: expect.stringContaining("may sync only the Application's own source (spec.source)"),
+        sources: expect.stringContaining("may sync only the Application's own sources (spec.sources)"),
+        manifests: expect.stringContaining('may not sync inline manifests'),
+        syncOptions: expect.stringContaining("may sync only with the Application's own sync options"),
+        notASync: expect.stringContaining('may request a sync operation only'),
+      });
+    },
+  );
+
+  withKube(
+    'the sync-only policy decides on every field Argo CD reads from a sync operation (a new field in the CRD fails here)',
+    () => {
+      type Props = { properties: Record<string, Props> };
+      const crd = parse(readFileSync(CRD, 'utf8')) as {
+        spec: { versions: { schema: { openAPIV3Schema: Props } }[] };
+      };
+      const sync = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.operation!.properties.sync!;
+      const policy = readFileSync(join(REPO_ROOT, 'manifests/ci-access/sync-only-policy.yaml'), 'utf8');
+      // Checked by the policy, or harmless: they change how, not what, is synced.
+      const harmless = ['prune', 'dryRun', 'resources', 'syncStrategy', 'autoHealAttemptsCount'];
+      const unchecked = Object.keys(sync.properties).filter(
+        (f) => !harmless.includes(f) && !policy.includes(`object.operation.sync.${f})`),
+      );
+      expect(unchecked).toEqual([]);
+      expect(Object.keys(sync.properties)).toEqual(
+        expect.arrayContaining(['revision', 'source', 'manifests']),
+      );
     },
   );
 

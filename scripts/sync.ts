@@ -17,7 +17,8 @@ const COMMAND = {
   usage: `usage: npm run sync -- --env <dev|staging|prod> [options]
   --env <env>          environment whose Application (model-server-<env>) to sync
   --application <name> the Application instead (default model-server-<env>)
-  --revision <sha>     a full commit sha to sync to (default: the Application's target revision, resolved now)
+  --revision <sha>     a full commit sha to sync to (default: the Application's target revision, resolved now;
+                       CI's rollout-verifier may not choose one: manifests/ci-access/sync-only-policy.yaml)
   --prune              delete what Git no longer has (default: no, as argocd app sync)
   --timeout <seconds>  how long to wait for the result (default 300)
   --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
