@@ -19,7 +19,7 @@ import {
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { GATES_FILE, type Gates, type PairedGate } from './config.ts';
-import { notRevertedGate } from './reverted.ts';
+import { notRevertedGate } from './not-reverted.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -271,7 +271,7 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       });
     }
   }
-  // notReverted (./reverted.ts): kept apart from the gates above.
+  // notReverted (./not-reverted.ts): kept apart from the gates above.
   if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;
 }
