@@ -5,7 +5,8 @@
  * reads `process.env`.
  *
  * The model version comes either from the pin written into the Deployment
- * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`) or, for
+ * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`, read by
+ * model/pin.ts pinFromEnv) or, for
  * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
  * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
  */
