@@ -1,43 +1,18 @@
 /**
- * The generated pin of an environment: environments/<env>/model-pin.yaml, a
- * Kustomize strategic-merge patch of the Deployment `model-server`, container
- * `server` (docs/contracts.md, "environments/<env>/model-pin.yaml"). It sets
- * the SERVING_MODEL_* variables and the ml.gitops/* pod-template annotations,
- * and the server's image (by digest) when the promotion names one, so a new
- * pin changes the pod template and rolls out a new ReplicaSet.
- * https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
+ * Writing an environment's pin file, environments/<env>/model-pin.yaml: the
+ * content is model/pin.ts pinPatch (the pin contract: SERVING_MODEL_*
+ * variables, ml.gitops/* annotations, the image); this module renders it as
+ * YAML under a generated-file header and writes it atomically.
  */
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ModelHistory } from '../lock/index.ts';
-import {
-  DEPLOYMENT_NAME,
-  PIN_ANNOTATIONS,
-  PIN_ENV,
-  type PinnedEntry,
-  pinEnv,
-  SERVER_CONTAINER,
-} from '../model/pin.ts';
+import { PIN_FILE, type PinFileInput, pinPatch } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { writeFileAtomic } from '../platform/fs.ts';
-import { sortKeysDeep } from '../platform/json.ts';
 
-/** File name of the pin inside an environment folder. */
-export const PIN_FILE = 'model-pin.yaml';
-
-export interface PinPatchInput {
-  /** Model name, a key of `models` in models.lock.json. */
-  model: string;
-  /** Version id, a key of `models.<model>.versions`. */
-  version: string;
-  /** The lock entry `models.<model>.versions.<version>`. */
-  entry: PinnedEntry;
-  /** The serving image that runs it (the promotion record's `image`); absent: the base's image. */
-  image?: string;
-  /**
-   * The model's pins and last promotions (lock modelHistory) for the
-   * model card; written as the ml.gitops/model-history annotation.
-   */
+/** What a pin file says, with the lock's model history (lock modelHistory) as its history. */
+export interface PinPatchInput extends PinFileInput {
   history?: ModelHistory;
 }
 
@@ -52,41 +27,13 @@ const HEADER = [
  * gives the same bytes (fixed key order, sorted digests, trailing newline).
  */
 export function renderPinPatch(input: PinPatchInput): string {
-  const { model, version, entry, image, history } = input;
-  if (!model || !version) {
+  if (!input.model || !input.version) {
     throw new ProjectError(
       'USAGE',
-      `renderPinPatch needs a model and a version (got "${model}" "${version}")`,
+      `renderPinPatch needs a model and a version (got "${input.model}" "${input.version}")`,
     );
   }
-  const env = pinEnv(model, version, entry);
-  const patch = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: DEPLOYMENT_NAME },
-    spec: {
-      template: {
-        metadata: {
-          annotations: {
-            [PIN_ANNOTATIONS.name]: model,
-            [PIN_ANNOTATIONS.version]: version,
-            [PIN_ANNOTATIONS.sha256]: entry.rootDigest,
-            ...(history ? { [PIN_ANNOTATIONS.history]: JSON.stringify(sortKeysDeep(history)) } : {}),
-          },
-        },
-        spec: {
-          containers: [
-            {
-              name: SERVER_CONTAINER,
-              ...(image ? { image } : {}),
-              env: PIN_ENV.map((name) => ({ name, value: env[name] })),
-            },
-          ],
-        },
-      },
-    },
-  };
-  return `${HEADER.join('\n')}\n${stringify(patch, { lineWidth: 0 })}`;
+  return `${HEADER.join('\n')}\n${stringify(pinPatch(input), { lineWidth: 0 })}`;
 }
 
 /** Write `<envDir>/model-pin.yaml` atomically; returns its path. INVALID naming the file when it cannot be written. */

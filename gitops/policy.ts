@@ -22,8 +22,8 @@ import { type Lock, pinnedImage } from '../lock/index.ts';
 import {
   DEPLOYMENT_NAME,
   isDigestRef,
-  PIN_ANNOTATIONS,
   PIN_ENV,
+  pinAnnotations,
   pinEnv,
   SERVER_CONTAINER,
   TAG_ALLOWED_ENVS,
@@ -203,12 +203,7 @@ export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lock
       out.push(`${dep}: ${name} is "${pin.env[name]}", ${lockPath} ${model}@${version} says "${want[name]}"`);
     }
   }
-  const wantAnn = {
-    [PIN_ANNOTATIONS.name]: model,
-    [PIN_ANNOTATIONS.version]: version,
-    [PIN_ANNOTATIONS.sha256]: entry.rootDigest,
-  };
-  for (const [k, v] of Object.entries(wantAnn)) {
+  for (const [k, v] of Object.entries(pinAnnotations(model, version, entry))) {
     if (pin.annotations[k] !== v)
       out.push(`${dep}: pod annotation ${k} is "${pin.annotations[k] ?? ''}", expected "${v}"`);
   }

@@ -12,10 +12,10 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { type Lock, readLock } from '../lock/index.ts';
+import { PIN_FILE } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { writeFileAtomic } from '../platform/fs.ts';
 import { type KubeObject, objectId, parseObjects } from './objects.ts';
-import { PIN_FILE } from './pin.ts';
 import {
   environmentProblems,
   networkPolicyProblems,

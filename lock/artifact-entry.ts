@@ -4,13 +4,14 @@
  * Every listed file is hashed first, so a corrupt folder is never locked.
  */
 import { join } from 'node:path';
+import { ARTIFACT_FILE_PATTERN } from '../model/pin.ts';
 import { rootDigest, sha256, sha256File } from '../platform/digest.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { readJsonFile } from '../platform/fs.ts';
 import { stableStringify } from '../platform/json.ts';
 import { hasCredentials, safeUrl } from '../platform/redact.ts';
 import { compileValidator } from '../platform/schema.ts';
-import { ARTIFACT_FILE_PATTERN, validateVersionEntry } from './schema.ts';
+import { validateVersionEntry } from './schema.ts';
 import type { LockedVersion } from './types.ts';
 
 interface DigestsFile {

@@ -20,17 +20,12 @@
  */
 
 import { basename, dirname, join } from 'node:path';
+import { MODEL_NAME_PATTERN, VERSION_ID_PATTERN } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import type { FileTree } from '../platform/fs.ts';
 import { stableStringify } from '../platform/json.ts';
 import { parseJsonText } from './json-text.ts';
-import {
-  MODEL_NAME_PATTERN,
-  VERSION_ID_PATTERN,
-  validateLock,
-  validateLockIndex,
-  validateVersionEntry,
-} from './schema.ts';
+import { validateLock, validateLockIndex, validateVersionEntry } from './schema.ts';
 import type { Lock, LockIndex } from './types.ts';
 
 /** The folder of a lock's version files: `models.lock.json` → `models.lock.d`. */

@@ -40,25 +40,18 @@ export {
   type ProvenanceReport,
 } from './provenance.ts';
 export {
-  ARTIFACT_FILE_PATTERN,
   crossCheckLock,
-  digestsSchema,
   ENV_NAME_PATTERN,
-  HEX64,
   lockIndexSchema,
   lockSchema,
-  MODEL_NAME_PATTERN,
   REVERT_REASON_MAX,
-  VERSION_ID_LENGTH,
-  VERSION_ID_PATTERN,
-  validateDigests,
   validateLock,
   validateLockIndex,
   validateVersionEntry,
   versionIdOf,
   versionsOldestFirst,
 } from './schema.ts';
-export { chooseModel, type PinnedVersion, pinnedVersion } from './select.ts';
+export { chooseModel, type PinnedVersion, pinnedVersion, readPinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
 export type {
   Lock,

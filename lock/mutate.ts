@@ -2,15 +2,10 @@
  * Pure operations on a lock: each takes a Lock and returns a new one (the
  * input is never modified). Errors name the model, version and environment.
  */
+import { MODEL_NAME_PATTERN } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { sortKeysDeep } from '../platform/json.ts';
-import {
-  ENV_NAME_PATTERN,
-  MODEL_NAME_PATTERN,
-  validateVersionEntry,
-  versionIdOf,
-  versionsOldestFirst,
-} from './schema.ts';
+import { ENV_NAME_PATTERN, validateVersionEntry, versionIdOf, versionsOldestFirst } from './schema.ts';
 import type { Lock, LockedModel, LockedVersion, PromotionRecord, RevertNote } from './types.ts';
 
 const modelNameRe = new RegExp(MODEL_NAME_PATTERN);

@@ -8,10 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readPinnedVersion } from '../pipelines/verify/pin.ts';
 import { loadConfig } from '../serving/config.ts';
 import { fakeFiles, fakeVersion, makeEntry, writeFileDeep } from '../testing/lock/fixtures.ts';
-import { emptyLock, lockFiles, readLock } from './index.ts';
+import { emptyLock, lockFiles, readLock, readPinnedVersion } from './index.ts';
 import { addCandidate, pinVersion } from './mutate.ts';
 
 const V1 = fakeVersion(1);

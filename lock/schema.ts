@@ -5,7 +5,14 @@
  * at module load. Format: docs/lock-file.md.
  */
 
-import { IMAGE_REF_PATTERN } from '../model/pin.ts';
+import {
+  digestsSchema,
+  HEX64,
+  IMAGE_REF_PATTERN,
+  MODEL_NAME_PATTERN,
+  VERSION_ID_LENGTH,
+  VERSION_ID_PATTERN,
+} from '../model/pin.ts';
 import { rootDigest } from '../platform/digest.ts';
 import { isProjectError, ProjectError } from '../platform/errors.ts';
 import { hasCredentials } from '../platform/redact.ts';
@@ -13,35 +20,10 @@ import { compileValidator } from '../platform/schema.ts';
 import { jsonPointer } from './json-text.ts';
 import type { Lock, LockedVersion, LockIndex } from './types.ts';
 
-/** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
-export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
 /** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
 export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
-/**
- * Version ids are content-addressed: `v` and the first {@link VERSION_ID_LENGTH}
- * hex digits of the artifact's rootDigest ({@link versionIdOf}). Two branches
- * that each train a candidate get different ids without asking anyone, so
- * their lock changes never collide (docs/lock-file.md "Parallel pull
- * requests"). The `v` keeps every id a string in every YAML reader: bare hex
- * such as `538486941e16` is a float to a YAML 1.2 parser (Infinity) while
- * kustomize, a YAML 1.1 emitter, writes it unquoted.
- */
-export const VERSION_ID_LENGTH = 12;
-export const VERSION_ID_PATTERN = `^v[0-9a-f]{${VERSION_ID_LENGTH}}$`;
-/** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
-export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
-/** A hex sha256. */
-export const HEX64 = '^[0-9a-f]{64}$';
 const PREFIXED_SHA256 = '^sha256:[0-9a-f]{64}$';
 const GIT_COMMIT = '^[0-9a-f]{40}([0-9a-f]{24})?$';
-
-/** An artifact's file digests: relative file name → hex sha256 (lock `digests`, SERVING_MODEL_DIGESTS). */
-export const digestsSchema = {
-  type: 'object',
-  minProperties: 1,
-  propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
-  additionalProperties: { type: 'string', pattern: HEX64 },
-} as const;
 
 /** One version entry: the content of `models.lock.d/<model>/<version>.json`. */
 export const versionSchema = {
@@ -161,49 +143,25 @@ export const lockSchema = lockDocumentSchema(
   ['pins', 'promotions', 'versions'],
 );
 
-/**
- * Re-word ajv's errors for property names ("property name must be valid")
- * so that the message names the offending key and its parent.
- */
-function withNamedKeys(e: unknown): never {
+/** An INVALID error of the lock's schema (its lines name each offending key and field), with the lock's hint. */
+function withLockHint(e: unknown): never {
   if (!isProjectError(e) || !Array.isArray(e.details)) throw e;
-  const lines: string[] = [];
-  for (const err of e.details as {
-    instancePath: string;
-    keyword: string;
-    message?: string;
-    propertyName?: string;
-    params: Record<string, unknown>;
-  }[]) {
-    const at = err.instancePath || '/';
-    if (err.keyword === 'propertyNames') continue;
-    if (err.propertyName !== undefined) {
-      lines.push(`${at}: key "${err.propertyName}" ${err.message ?? 'is not allowed'}`);
-    } else if (err.keyword === 'additionalProperties') {
-      lines.push(`${at}: unknown field "${String(err.params.additionalProperty)}"`);
-    } else if (err.keyword === 'required') {
-      lines.push(`${at}: missing required field "${String(err.params.missingProperty)}"`);
-    } else {
-      lines.push(`${at}: ${err.message ?? err.keyword}`);
-    }
-  }
-  const subject = e.subject ?? 'lock';
-  throw new ProjectError('INVALID', `${subject} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {
-    subject,
+  throw new ProjectError('INVALID', e.message, {
+    subject: e.subject ?? 'lock',
     details: e.details,
     cause: e,
     hint: 'fix each field listed (see docs/lock-file.md), or restore the file from git',
   });
 }
 
-/** Compile `schema` once; its errors name the offending keys and fields ({@link withNamedKeys}). */
+/** Compile `schema` once; its errors name the offending keys and fields, with the lock's hint ({@link withLockHint}). */
 function namedValidator<T>(schema: object): (value: unknown, what: string) => T {
   const validate = compileValidator<T>(schema);
   return (value, what) => {
     try {
       return validate(value, what);
     } catch (e) {
-      return withNamedKeys(e);
+      return withLockHint(e);
     }
   };
 }
@@ -212,10 +170,6 @@ const validateShape = namedValidator<Lock>(lockSchema);
 
 /** Validate the parsed text of models.lock.json (the index: pins and promotions). */
 export const validateLockIndex: (value: unknown, what: string) => LockIndex = namedValidator(lockIndexSchema);
-
-/** Validate an artifact's file digests (names that stay inside the artifact, hex sha256 values). */
-export const validateDigests: (value: unknown, what: string) => Record<string, string> =
-  namedValidator(digestsSchema);
 
 /** Validate one version entry alone (a candidate before it is added, a version file). */
 export const validateVersionEntry: (value: unknown, what: string) => LockedVersion =

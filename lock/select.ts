@@ -4,6 +4,7 @@
  * verify-rollout, render and serving (SERVING_LOCK_FILE) share.
  */
 import { ProjectError } from '../platform/errors.ts';
+import { readLock } from './io.ts';
 import type { Lock, LockedVersion } from './types.ts';
 
 /** The model a command is about: `requested`, or the only model of the lock. */
@@ -54,4 +55,19 @@ export function pinnedVersion(lock: Lock, model: string, env: string, lockPath: 
   }
   // validateLock's cross-checks guarantee the entry exists for a lock read through lock.
   return { model, env, version, entry: m.versions[version] as LockedVersion };
+}
+
+/**
+ * The model and version `env` pins in the lock file at `lockPath` (read
+ * through the one schema, with its cross-checks). With no `model`, the lock
+ * must hold exactly one model. Errors name the file, the model and the env.
+ */
+export async function readPinnedVersion(
+  lockPath: string,
+  env: string,
+  model?: string,
+): Promise<Pick<PinnedVersion, 'model' | 'version'>> {
+  const lock = await readLock(lockPath);
+  const pinned = pinnedVersion(lock, chooseModel(lock, model, lockPath), env, lockPath);
+  return { model: pinned.model, version: pinned.version };
 }

@@ -1,13 +1,54 @@
 /**
- * The pin contract: how a Deployment names the one model version it runs
- * (docs/contracts.md, "environments/<env>/model-pin.yaml"). gitops writes
- * it, serving/ reads the variables, pipelines/verify checks the annotations; they
- * all take the names from here. Light: no dependency.
+ * The pin: how a Deployment names the one model version it runs
+ * (docs/contracts.md, "environments/<env>/model-pin.yaml"). One contract,
+ * three faces, all defined here:
+ * - the SERVING_MODEL_* variables of the server container: written by
+ *   {@link pinEnv}, read back by {@link pinFromEnv} (serving/);
+ * - the ml.gitops/* pod-template annotations ({@link pinAnnotations}), which
+ *   pipelines/verify and gitops' policy check;
+ * - the file environments/<env>/model-pin.yaml that carries both
+ *   ({@link pinPatch}; gitops/pin.ts writes it as YAML).
+ * The names a pin carries (model name, version id, artifact digests) follow
+ * the patterns below, which lock/ validates its entries with too. Depends on
+ * platform/ only: the server loads it at start-up.
  */
+import { rootDigest } from '../platform/digest.ts';
+import { ProjectError } from '../platform/errors.ts';
+import { sortKeysDeep } from '../platform/json.ts';
+import { compileValidator } from '../platform/schema.ts';
+
+/** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/**
+ * Version ids are content-addressed: `v` and the first {@link VERSION_ID_LENGTH}
+ * hex digits of the artifact's rootDigest (lock versionIdOf). Two branches
+ * that each train a candidate get different ids without asking anyone, so
+ * their lock changes never collide (docs/lock-file.md "Parallel pull
+ * requests"). The `v` keeps every id a string in every YAML reader: bare hex
+ * such as `538486941e16` is a float to a YAML 1.2 parser (Infinity) while
+ * kustomize, a YAML 1.1 emitter, writes it unquoted.
+ */
+export const VERSION_ID_LENGTH = 12;
+export const VERSION_ID_PATTERN = `^v[0-9a-f]{${VERSION_ID_LENGTH}}$`;
+/** Artifact file names: POSIX relative paths whose segments do not start with a dot (no `..`). */
+export const ARTIFACT_FILE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$';
+/** A hex sha256. */
+export const HEX64 = '^[0-9a-f]{64}$';
+
+/** An artifact's file digests: relative file name → hex sha256 (lock `digests`, SERVING_MODEL_DIGESTS). */
+export const digestsSchema = {
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
+  additionalProperties: { type: 'string', pattern: HEX64 },
+} as const;
 
 /** The Deployment and container every pin patches (manifests/base). */
 export const DEPLOYMENT_NAME = 'model-server';
 export const SERVER_CONTAINER = 'server';
+
+/** File name of the pin inside an environment folder. */
+export const PIN_FILE = 'model-pin.yaml';
 
 /** Pod-template annotations that name the pinned model version (a new pin rolls a new ReplicaSet). */
 export const PIN_ANNOTATIONS = {
@@ -33,11 +74,26 @@ export const PIN_ENV = [
 
 export type PinEnvName = (typeof PIN_ENV)[number];
 
+/** The variable that names the model version a server runs (what rollout verification reads). */
+export const VERSION_ENV = 'SERVING_MODEL_VERSION' satisfies PinEnvName;
+
 /** What a pin carries of a lock entry. */
 export interface PinnedEntry {
   artifactUri: string;
   digests: Record<string, string>;
   rootDigest: string;
+}
+
+/** The one model version a server runs, as it reads it from its SERVING_MODEL_* variables. */
+export interface ModelPin {
+  name: string;
+  version: string;
+  /** Local path, `file:` URI, `mlflow-artifacts:/...` or `http(s)://.../` folder. */
+  uri: string;
+  /** file → sha256 hex; every file is checked before the model is loaded. */
+  digests: Record<string, string>;
+  /** rootDigest(digests). */
+  sha256: string;
 }
 
 /** The variable values of a pin. SERVING_MODEL_DIGESTS is compact JSON with sorted keys. */
@@ -50,6 +106,133 @@ export function pinEnv(model: string, version: string, entry: PinnedEntry): Reco
     SERVING_MODEL_URI: entry.artifactUri,
     SERVING_MODEL_DIGESTS: JSON.stringify(digests),
     SERVING_MODEL_SHA256: entry.rootDigest,
+  };
+}
+
+/** The ml.gitops/* annotations of a pin; the history annotation only when `history` is given. */
+export function pinAnnotations(
+  model: string,
+  version: string,
+  entry: PinnedEntry,
+  history?: object,
+): Record<string, string> {
+  const annotations: Record<string, string> = {
+    [PIN_ANNOTATIONS.name]: model,
+    [PIN_ANNOTATIONS.version]: version,
+    [PIN_ANNOTATIONS.sha256]: entry.rootDigest,
+  };
+  if (history) annotations[PIN_ANNOTATIONS.history] = JSON.stringify(sortKeysDeep(history));
+  return annotations;
+}
+
+/** What the pin file of an environment says. */
+export interface PinFileInput {
+  /** Model name, a key of `models` in models.lock.json. */
+  model: string;
+  /** Version id, a key of `models.<model>.versions`. */
+  version: string;
+  /** The lock entry `models.<model>.versions.<version>`. */
+  entry: PinnedEntry;
+  /** The serving image that runs it (the promotion record's `image`); absent: the base's image. */
+  image?: string;
+  /**
+   * The model's pins and last promotions (lock modelHistory) for the
+   * model card; written as the ml.gitops/model-history annotation.
+   */
+  history?: object;
+}
+
+/**
+ * The pin file's content: a Kustomize strategic-merge patch of the
+ * Deployment `model-server`, container `server`, that sets the SERVING_MODEL_*
+ * variables, the ml.gitops/* annotations and, when the promotion names one,
+ * the server's image, so a new pin changes the pod template and rolls out a
+ * new ReplicaSet. Keys in a fixed order (gitops/pin.ts writes it as YAML).
+ * https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/
+ */
+export function pinPatch(input: PinFileInput): object {
+  const { model, version, entry, image, history } = input;
+  const env = pinEnv(model, version, entry);
+  const container: Record<string, unknown> = { name: SERVER_CONTAINER };
+  if (image) container.image = image;
+  container.env = PIN_ENV.map((name) => ({ name, value: env[name] }));
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: DEPLOYMENT_NAME },
+    spec: {
+      template: {
+        metadata: { annotations: pinAnnotations(model, version, entry, history) },
+        spec: { containers: [container] },
+      },
+    },
+  };
+}
+
+/** JSON Schema properties of the pin variables, for a validator of a whole environment (serving/config.ts). */
+export const pinEnvProperties = {
+  SERVING_MODEL_NAME: { type: 'string', pattern: MODEL_NAME_PATTERN },
+  SERVING_MODEL_VERSION: { type: 'string', pattern: VERSION_ID_PATTERN },
+  SERVING_MODEL_URI: { type: 'string', minLength: 1 },
+  SERVING_MODEL_DIGESTS: { type: 'string', minLength: 1 },
+  SERVING_MODEL_SHA256: { type: 'string', pattern: HEX64 },
+} as const;
+
+const validatePinEnv = compileValidator<Partial<Record<PinEnvName, string>>>({
+  type: 'object',
+  properties: pinEnvProperties,
+});
+const validateDigests = compileValidator<Record<string, string>>(digestsSchema);
+
+/** The pin variables that must all be there (SERVING_MODEL_SHA256 is checked when given). */
+const REQUIRED_PIN_ENV = PIN_ENV.filter((k) => k !== 'SERVING_MODEL_SHA256');
+
+/**
+ * The pin a server runs, from its SERVING_MODEL_* variables (as the pin file
+ * sets them): every variable present and well-formed, the digests valid
+ * JSON naming files inside the artifact, SERVING_MODEL_SHA256 (when given)
+ * their root digest. USAGE, INVALID or DIGEST_MISMATCH naming the variable.
+ */
+export function pinFromEnv(env: Partial<Record<PinEnvName, string>>): ModelPin {
+  const missing = REQUIRED_PIN_ENV.filter((k) => !env[k]);
+  if (missing.length) {
+    throw new ProjectError('USAGE', `serving environment is missing ${missing.join(', ')}`, {
+      subject: 'SERVING_*',
+      hint: 'set SERVING_MODEL_NAME, _VERSION, _URI, _DIGESTS (and _SHA256), as environments/<env>/model-pin.yaml does, or SERVING_LOCK_FILE + SERVING_ENVIRONMENT for local use',
+    });
+  }
+  const vars = validatePinEnv(
+    Object.fromEntries(PIN_ENV.filter((k) => env[k]).map((k) => [k, env[k]])),
+    'serving environment',
+  ) as Record<PinEnvName, string>;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(vars.SERVING_MODEL_DIGESTS);
+  } catch (e) {
+    throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
+      subject: 'SERVING_MODEL_DIGESTS',
+      hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
+      cause: e,
+    });
+  }
+  const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');
+  const root = rootDigest(digests);
+  if (vars.SERVING_MODEL_SHA256 && vars.SERVING_MODEL_SHA256 !== root) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `SERVING_MODEL_SHA256 ${vars.SERVING_MODEL_SHA256} is not the root digest of SERVING_MODEL_DIGESTS (${root})`,
+      {
+        subject: 'SERVING_MODEL_SHA256',
+        hint: 'regenerate the pin from models.lock.json (scripts/promote.ts)',
+      },
+    );
+  }
+  return {
+    name: vars.SERVING_MODEL_NAME,
+    version: vars.SERVING_MODEL_VERSION,
+    uri: vars.SERVING_MODEL_URI,
+    digests,
+    sha256: root,
   };
 }
 

@@ -9,10 +9,17 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 /** One shared Ajv instance: all errors, strict schemas, defaults applied. */
 export const ajv = addFormats(new Ajv2020({ allErrors: true, strict: true, useDefaults: true }));
 
-/** Render ajv errors as one line per offending field, naming the field path. */
+/**
+ * Render ajv errors as one line per offending field, naming the field path;
+ * a key that breaks `propertyNames` is named (ajv's own summary line,
+ * "property name must be valid", is left out).
+ */
 export function formatAjvErrors(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => {
+  return (errors ?? []).flatMap((e) => {
     const at = e.instancePath || '/';
+    if (e.keyword === 'propertyNames') return [];
+    if (e.propertyName !== undefined)
+      return [`${at}: key "${e.propertyName}" ${e.message ?? 'is not allowed'}`];
     if (e.keyword === 'additionalProperties') {
       return `${at}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
     }

@@ -41,6 +41,7 @@ import { waitFor } from '../tools/cluster/probe.ts';
 import { clusterDown, clusterUp } from '../tools/cluster/stack.ts';
 import type { ClusterState } from '../tools/cluster/state.ts';
 import { main as promote } from './promote.ts';
+import { main as rollback } from './rollback.ts';
 import { main as sync } from './sync.ts';
 import { main as verifyRolloutMain } from './verify-rollout.ts';
 
@@ -84,10 +85,10 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   /** Run npm run promote (or rollback) in the fork, committing and pushing; resolves to the pushed commit. */
   async function promoteInFork(args: string[], mode: 'promote' | 'rollback' = 'promote'): Promise<string> {
     const out: string[] = [];
-    const code = await promote(
+    const command = mode === 'promote' ? promote : rollback;
+    const code = await command(
       [...args, ...(mode === 'promote' ? ['--image', IMAGE] : []), '--commit', '--push'],
       { cwd: fork, env: scriptEnv(), print: (t) => out.push(t) },
-      mode,
     );
     expect({ code, out: out.join('') }).toMatchObject({ code: 0 });
     const head = git('rev-parse', 'HEAD');

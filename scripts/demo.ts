@@ -3,7 +3,6 @@ import { nativeManifestOf } from '../model/backend.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-import { main as promoteMain } from './promote.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -92,10 +91,10 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     port,
     progress: !values['no-progress'],
     env: deps.env ?? process.env,
+    processEnv: process.env,
     print,
-    promote: promoteMain,
-    ...(values.gates ? { gatesPath: resolve(values.gates) } : {}),
-    ...(values['no-wait'] ? {} : { waitForStop: deps.waitForStop ?? untilSignal }),
+    gatesPath: values.gates ? resolve(values.gates) : undefined,
+    waitForStop: values['no-wait'] ? undefined : (deps.waitForStop ?? untilSignal),
   });
   deps.onResult?.(result);
   return 0;

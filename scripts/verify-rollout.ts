@@ -4,27 +4,28 @@
  * pin, /predict answering with it), or fail with what each check saw.
  * Then, with --soak, watch the SLO and drift alerts in Prometheus for that
  * long; with --revert-on-failure, a failed check or a firing alert reverts
- * the environment through Git (scripts/revert.ts). See docs/rollout.md.
+ * the environment through Git (what npm run revert does). The work:
+ * pipelines/promotion postVerify(). See docs/rollout.md.
  *
  *   npm run verify-rollout -- --env dev [--version 3] [--url http://...] [--timeout 300]
  *   npm run verify-rollout -- --env dev --soak 10m --revert-on-failure
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { readPinnedVersion } from '../lock/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import {
   alertNamesOf,
   GATES_FILE,
-  revertReasonOf,
+  type PostVerifyOptions,
+  postVerify,
+  promotionContext,
   SOAK_RULE_FILES,
-  soak,
 } from '../pipelines/promotion/index.ts';
-import { loadCluster, makeSmokePng, readPinnedVersion, verifyRollout } from '../pipelines/verify/index.ts';
-import { isMain, parseCommand, parseDurationFlag, runMain } from '../platform/cli.ts';
+import { loadCluster, makeSmokePng } from '../pipelines/verify/index.ts';
+import { isMain, type ParsedCommand, parseCommand, parseDurationFlag, runMain } from '../platform/cli.ts';
 import type { Clock } from '../platform/clock.ts';
 import { ProjectError } from '../platform/errors.ts';
-import { appendJobSummary, setOutputs } from '../platform/github/summary.ts';
-import { main as revertMain } from './revert.ts';
 
 const USAGE = `usage: verify-rollout --env <dev|staging|prod> [options]
   --version <v>        expected model version (default: the env's pin in --lock)
@@ -88,11 +89,49 @@ export async function main(
   const timeout = Number(f.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new ProjectError('USAGE', `--timeout must be a positive number of seconds, got "${f.timeout}"`);
-  const soakMs = parseDurationFlag('soak', f.soak);
-  const soakEveryMs = parseDurationFlag('soak-every', f['soak-every']);
   const cwd = deps.cwd ?? process.cwd();
-  const prometheus = soakMs > 0 ? prometheusConfigFromEnv(env) : undefined;
-  if (soakMs > 0 && !prometheus)
+  const soak = await soakOf(f, env, cwd);
+  const lockPath = resolve(cwd, f.lock);
+  const pin = f.version
+    ? { model: f.model, version: f.version }
+    : await readPinnedVersion(lockPath, f.env, f.model);
+  const smoke = await smokeImageOf(f.image);
+  const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env });
+  const result = await postVerify(
+    {
+      rollout: {
+        env: f.env,
+        version: pin.version,
+        model: pin.model,
+        namespace: f.namespace,
+        revision: f.revision,
+        url: f.url,
+        skipApplication: f['skip-application'],
+        ...smoke,
+        timeoutMs: timeout * 1000,
+      },
+      soak,
+      revert: f['revert-on-failure'] ? revertContext(lockPath, env) : undefined,
+      github: { output: env.GITHUB_OUTPUT, summary: env.GITHUB_STEP_SUMMARY },
+    },
+    { cluster, log: (text) => console.log(text), sleep: deps.sleep, now: deps.now, fetch: deps.fetch },
+  );
+  return result.verified ? 0 : 1;
+}
+
+type Flags = ParsedCommand<typeof FLAGS>['values'];
+
+/** The soak the flags ask for (undefined for --soak 0); USAGE without PROMETHEUS_URL, NOT_FOUND for a rule file. */
+async function soakOf(
+  f: Flags,
+  env: Record<string, string | undefined>,
+  cwd: string,
+): Promise<PostVerifyOptions['soak']> {
+  const durationMs = parseDurationFlag('soak', f.soak);
+  const intervalMs = parseDurationFlag('soak-every', f['soak-every']);
+  if (durationMs === 0) return undefined;
+  const prometheus = prometheusConfigFromEnv(env);
+  if (!prometheus)
     throw new ProjectError(
       'USAGE',
       '--soak needs PROMETHEUS_URL (the Prometheus that evaluates monitoring/rules)',
@@ -101,119 +140,44 @@ export async function main(
         hint: 'set PROMETHEUS_URL (and PROMETHEUS_TOKEN if it needs one), or pass --soak 0',
       },
     );
-  const alertNames =
-    soakMs > 0
-      ? await alertNamesOf(
-          (f['soak-rules']?.split(',').filter(Boolean) ?? SOAK_RULE_FILES).map((p) => resolve(cwd, p)),
-        )
-      : [];
-  const pin = f.version
-    ? { model: f.model, version: f.version }
-    : await readPinnedVersion(resolve(cwd, f.lock), f.env, f.model);
-  let image: Uint8Array = makeSmokePng();
-  let contentType = 'image/png';
-  if (f.image) {
-    image = await readFile(f.image).catch((e: NodeJS.ErrnoException) => {
-      throw new ProjectError(
-        'USAGE',
-        `--image ${f.image}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
-        { subject: f.image, cause: e },
-      );
-    });
-    contentType = /\.jpe?g$/i.test(f.image) ? 'image/jpeg' : 'image/png';
-  }
-  const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env });
-  console.log(
-    `verifying ${pin.model ?? 'model'} version ${pin.version} in ${f.env} on ${cluster.server} (timeout ${timeout}s)`,
-  );
-  let reason: string | undefined;
-  const report = await verifyRollout(
-    {
-      env: f.env,
-      version: pin.version,
-      model: pin.model,
-      namespace: f.namespace,
-      revision: f.revision,
-      url: f.url,
-      skipApplication: f['skip-application'],
-      image,
-      contentType,
-      timeoutMs: timeout * 1000,
-    },
-    { cluster, log: (lines) => console.log(`--\n${lines}`), ...clockOf(deps) },
-  ).catch((error: unknown) => {
-    // A check that timed out is the model's failure; a cluster that does not answer is not (rethrown).
-    reason = revertReasonOf({ error });
-    if (!reason) throw error;
-    return undefined;
-  });
-  if (report) {
-    console.log(
-      `rollout verified: ${f.env} serves version ${report.version} (${Math.round(report.elapsedMs / 1000)}s)`,
-    );
-  }
-  if (report && soakMs > 0 && prometheus) {
-    const soaked = await soak(
-      {
-        prometheus,
-        env: f.env,
-        version: pin.version,
-        ...(f.namespace ? { namespace: f.namespace } : {}),
-        alertNames,
-        durationMs: soakMs,
-        intervalMs: soakEveryMs,
-      },
-      { log: (l) => console.log(l), ...clockOf(deps), ...(deps.fetch ? { fetch: deps.fetch } : {}) },
-    );
-    reason = revertReasonOf({ soak: soaked });
-  }
-  const outputs = {
-    verified: String(reason === undefined),
-    revert: String(reason !== undefined),
-    version: pin.version,
-    reason: reason ?? '',
-  };
-  if (env.GITHUB_OUTPUT) await setOutputs(env.GITHUB_OUTPUT, outputs);
-  if (reason === undefined) return 0;
-
-  console.log(`post-promotion verification of version ${pin.version} in ${f.env} failed:\n${reason}`);
-  if (env.GITHUB_STEP_SUMMARY) {
-    await appendJobSummary(
-      env.GITHUB_STEP_SUMMARY,
-      `## Verification of ${pin.model ?? 'the model'} version ${pin.version} in ${f.env} failed\n\n\`\`\`\n${reason.replaceAll('```', "'''")}\n\`\`\`\n\n${f['revert-on-failure'] ? 'Reverting through Git (below).' : 'The revert job pins the version before.'}\n`,
-    );
-  }
-  if (f['revert-on-failure']) {
-    const lockPath = resolve(cwd, f.lock);
-    const root = dirname(lockPath);
-    const code = await revertMain(
-      [
-        '--env',
-        f.env,
-        '--version',
-        pin.version,
-        '--reason',
-        reason,
-        ...(pin.model ? ['--model', pin.model] : []),
-        '--lock',
-        lockPath,
-        '--environments',
-        join(root, 'environments'),
-        '--gates',
-        join(root, GATES_FILE),
-        '--commit',
-        '--push',
-      ],
-      { cwd: root, env, print: (t) => console.log(t.trimEnd()) },
-    );
-    if (code !== 0) return code;
-  }
-  return 1;
+  const rules = f['soak-rules']?.split(',').filter(Boolean) ?? SOAK_RULE_FILES;
+  const alertNames = await alertNamesOf(rules.map((p) => resolve(cwd, p)));
+  return { prometheus, alertNames, durationMs, intervalMs };
 }
 
-/** The clock fields of `deps` that are set. */
-function clockOf(deps: VerifyRolloutScriptDeps): Partial<Clock> {
-  return { ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.now ? { now: deps.now } : {}) };
+/** The /predict smoke image: --image (PNG or JPEG), or a generated 32x32 PNG. */
+async function smokeImageOf(path: string | undefined): Promise<{ image: Uint8Array; contentType: string }> {
+  if (!path) return { image: makeSmokePng(), contentType: 'image/png' };
+  const image = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new ProjectError('USAGE', `--image ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, {
+      subject: path,
+      cause: e,
+    });
+  });
+  return { image, contentType: /\.jpe?g$/i.test(path) ? 'image/jpeg' : 'image/png' };
+}
+
+/**
+ * The promotion context of a revert on failure: the lock's repository, its
+ * environments/ and gates config, committed and pushed to origin (what
+ * npm run revert -- --commit --push does there).
+ */
+function revertContext(lockPath: string, env: Record<string, string | undefined>) {
+  const root = dirname(lockPath);
+  return promotionContext({
+    cwd: root,
+    env,
+    processEnv: process.env,
+    lock: lockPath,
+    environments: join(root, 'environments'),
+    gates: join(root, GATES_FILE),
+    commit: true,
+    push: true,
+    remote: 'origin',
+    render: true,
+    print: (t) => console.log(t.trimEnd()),
+    now: () => new Date(),
+  });
 }
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -6,10 +6,11 @@
  * `mlflow-artifacts:/...` through the tracking server's artifact proxy, or an
  * `http(s)://.../` folder.
  */
+
+import type { ModelPin } from '../model/pin.ts';
 import { readVerifiedFiles } from '../platform/artifact-store/index.ts';
 import { ProjectError } from '../platform/index.ts';
 import type { MlflowConfig } from '../platform/mlflow/index.ts';
-import type { ModelPin } from './config.ts';
 
 /** The verified files of an artifact, by relative name. */
 export interface VerifiedArtifact {

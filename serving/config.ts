@@ -5,7 +5,8 @@
  * reads `process.env`.
  *
  * The model version comes either from the pin written into the Deployment
- * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`) or, for
+ * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`, read by
+ * model/pin.ts pinFromEnv) or, for
  * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
  * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
  */
@@ -13,21 +14,17 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   chooseModel,
-  HEX64,
   type Lock,
-  MODEL_NAME_PATTERN,
   type ModelHistory,
   modelHistory,
   parseJsonText,
   pinnedVersion,
   readLockFrom,
-  VERSION_ID_PATTERN,
-  validateDigests,
   validateModelHistory,
 } from '../lock/index.ts';
 import type { BackendName } from '../model/backend.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
-import { PIN_ENV } from '../model/pin.ts';
+import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
 import {
   compileValidator,
@@ -35,25 +32,13 @@ import {
   fileTree,
   isProjectError,
   ProjectError,
-  rootDigest,
 } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
 
-/** The one model version this process serves. */
-export interface ModelPin {
-  name: string;
-  version: string;
-  /** Local path, `file:` URI, `mlflow-artifacts:/...` or `http(s)://.../` folder. */
-  uri: string;
-  /** file → sha256 hex; every file is checked before the model is loaded. */
-  digests: Record<string, string>;
-  /** rootDigest(digests). */
-  sha256: string;
-}
-
 export interface ServingConfig {
+  /** The one model version this process serves (model/pin.ts). */
   model: ModelPin;
   host: string;
   port: number;
@@ -147,16 +132,11 @@ const intProp = (key: keyof ServingEnv, min: number, max: number) => {
   return { type: 'string', pattern: '^[0-9]+$' };
 };
 const nonEmpty = { type: 'string', minLength: 1 };
-const hex64 = { type: 'string', pattern: HEX64 };
 
 const validateEnv = compileValidator<ServingEnv>({
   type: 'object',
   properties: {
-    SERVING_MODEL_NAME: { type: 'string', pattern: MODEL_NAME_PATTERN },
-    SERVING_MODEL_VERSION: { type: 'string', pattern: VERSION_ID_PATTERN },
-    SERVING_MODEL_URI: nonEmpty,
-    SERVING_MODEL_DIGESTS: nonEmpty,
-    SERVING_MODEL_SHA256: hex64,
+    ...pinEnvProperties,
     SERVING_LOCK_FILE: nonEmpty,
     SERVING_ENVIRONMENT: { type: 'string', pattern: '^[a-z0-9-]+$' },
     SERVING_HOST: nonEmpty,
@@ -189,9 +169,6 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_MODEL_HISTORY_FILE: nonEmpty,
   },
 });
-
-/** The pin variables that must all be there (SERVING_MODEL_SHA256 is checked when given). */
-const MODEL_VARS = PIN_ENV.filter((k) => k !== 'SERVING_MODEL_SHA256');
 
 function usage(message: string, hint: string): ProjectError {
   return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
@@ -229,45 +206,6 @@ function checkRelations(c: ServingConfig): void {
     );
   }
   if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
-}
-
-function pinFromEnv(env: ServingEnv): ModelPin {
-  const missing = MODEL_VARS.filter((k) => !env[k]);
-  if (missing.length) {
-    throw usage(
-      `serving environment is missing ${missing.join(', ')}`,
-      'set SERVING_MODEL_NAME, _VERSION, _URI, _DIGESTS (and _SHA256), as environments/<env>/model-pin.yaml does, or SERVING_LOCK_FILE + SERVING_ENVIRONMENT for local use',
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(env.SERVING_MODEL_DIGESTS!);
-  } catch (e) {
-    throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
-      subject: 'SERVING_MODEL_DIGESTS',
-      hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
-      cause: e,
-    });
-  }
-  const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');
-  const root = rootDigest(digests);
-  if (env.SERVING_MODEL_SHA256 && env.SERVING_MODEL_SHA256 !== root) {
-    throw new ProjectError(
-      'DIGEST_MISMATCH',
-      `SERVING_MODEL_SHA256 ${env.SERVING_MODEL_SHA256} is not the root digest of SERVING_MODEL_DIGESTS (${root})`,
-      {
-        subject: 'SERVING_MODEL_SHA256',
-        hint: 'regenerate the pin from models.lock.json (scripts/promote.ts)',
-      },
-    );
-  }
-  return {
-    name: env.SERVING_MODEL_NAME!,
-    version: env.SERVING_MODEL_VERSION!,
-    uri: env.SERVING_MODEL_URI!,
-    digests,
-    sha256: root,
-  };
 }
 
 /**

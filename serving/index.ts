@@ -6,7 +6,7 @@
 export { type AppOptions, createApp, Lifecycle, type ServingApp, type ServingHandles } from './app.ts';
 export { fetchVerifiedArtifact, REQUIRED_FILES, type VerifiedArtifact } from './artifact.ts';
 export { Batcher, type BatcherOptions } from './batcher.ts';
-export { loadConfig, type ModelPin, type ServingConfig, type ServingEnv } from './config.ts';
+export { loadConfig, type ServingConfig, type ServingEnv } from './config.ts';
 export { type Prediction, topK } from './inference.ts';
 export { createLogger, type Logger, memoryLogger } from './logger.ts';
 export { createMetrics, type ServingMetrics } from './metrics.ts';

@@ -9,10 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../model/backend.ts';
+import type { ModelPin } from '../model/pin.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from '../model/preprocessing.ts';
 import { compileValidator, ProjectError } from '../platform/index.ts';
 import type { VerifiedArtifact } from './artifact.ts';
-import type { ModelPin } from './config.ts';
 import {
   buildLayersModel,
   InferenceWorker,

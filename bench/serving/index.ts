@@ -28,6 +28,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
+import type { ModelPin } from '../../model/pin.ts';
 import {
   command,
   ProjectError,
@@ -36,7 +37,6 @@ import {
   stableStringify,
   stringFlags,
 } from '../../platform/index.ts';
-import type { ModelPin } from '../../serving/config.ts';
 import { freePort } from '../../testing/ports.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import {

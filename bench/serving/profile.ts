@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
+import type { ModelPin } from '../../model/pin.ts';
 import { decodeImage, toModelInput } from '../../model/preprocessing.ts';
 import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
-import type { ModelPin } from '../../serving/config.ts';
 import { modelParts } from '../../serving/model.ts';
 import { buildLayersModel, predictBatch } from '../../serving/worker/index.ts';
 

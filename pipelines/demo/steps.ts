@@ -14,9 +14,10 @@ import { quote } from 'zx';
 import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../../gitops/index.ts';
 import { emptyLock, readLock, writeLock } from '../../lock/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { run } from '../../platform/shell.ts';
+import { run as runTool } from '../../platform/shell.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { generateDemoDataset } from '../../training/data/index.ts';
+import { promote, promotionContext } from '../promotion/index.ts';
 import { trainAndRecord } from '../training/index.ts';
 
 /** The demo's environment: always dev. */
@@ -35,6 +36,8 @@ export interface DemoOptions {
   progress: boolean;
   /** Environment for tracking (MLFLOW_TRACKING_URI is ignored: the demo uses the local store). */
   env: Record<string, string | undefined>;
+  /** The process's environment: PATH and HOME for the server, git and Kustomize. */
+  processEnv: Record<string, string | undefined>;
   /** Print one line. */
   print: (line: string) => void;
   /** Resolves when the user asks to stop (Ctrl-C); absent: stop after step 6. */
@@ -43,11 +46,6 @@ export interface DemoOptions {
   now?: () => number;
   /** The gates config for the promotion (default: the copy's environments/promotion-gates.json). */
   gatesPath?: string;
-  /** scripts/promote.ts main: the promotion step runs it (gates, digests, render check). */
-  promote: (
-    argv: string[],
-    deps: { env: Record<string, string | undefined>; cwd: string; print: (text: string) => void },
-  ) => Promise<number>;
 }
 
 /** What the demo did, for the caller and tests. */
@@ -76,11 +74,15 @@ interface ServerHandle {
 }
 
 /** Start serving/main.ts as `npm run serve` would, configured from the lock + environment; resolve when ready. */
-async function startServer(repoRoot: string, env: Record<string, string>): Promise<ServerHandle> {
+async function startServer(
+  repoRoot: string,
+  env: Record<string, string>,
+  processEnv: Record<string, string | undefined>,
+): Promise<ServerHandle> {
   const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
   const proc = spawn(process.execPath, [tsx, join(repoRoot, 'serving', 'main.ts')], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: processEnv.PATH ?? '', HOME: processEnv.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -148,7 +150,7 @@ const q = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : quote(s));
 
 /** Find curl on PATH (undefined when missing). */
 async function findCurl(): Promise<string | undefined> {
-  const r = await run('curl', ['--version'], { timeoutMs: 10_000, nothrow: true }).catch(() => undefined);
+  const r = await runTool('curl', ['--version'], { timeoutMs: 10_000, nothrow: true }).catch(() => undefined);
   return r?.code === 0 ? 'curl' : undefined;
 }
 
@@ -162,7 +164,7 @@ async function postImage(
   const command = ['curl', ...args].map(q).join(' ');
   if (await findCurl()) {
     print(`   $ ${command}`);
-    const { stdout } = await run('curl', ['--fail-with-body', ...args], { timeoutMs: 60_000 });
+    const { stdout } = await runTool('curl', ['--fail-with-body', ...args], { timeoutMs: 60_000 });
     return { command, body: stdout };
   }
   print(`   curl is not installed; sending the same request with fetch (what this would be: ${command})`);
@@ -186,6 +188,33 @@ async function pickSamples(dataDir: string, samplesDir: string): Promise<string[
   return out.sort();
 }
 
+/** What every step of one run shares: the options, the work folder's paths, the step clock. */
+interface DemoRun {
+  o: DemoOptions;
+  work: string;
+  lockPath: string;
+  dataDir: string;
+  model: string;
+  print: (line: string) => void;
+  /** A path as the user reads it: relative to the current folder when inside it. */
+  rel: (path: string) => string;
+  now: () => number;
+  t0: number;
+  steps: DemoResult['steps'];
+}
+
+/** Run step `n`: a numbered header, what it did, how long it took. */
+async function step<T>(run: DemoRun, n: number, title: string, fn: () => Promise<T>): Promise<T> {
+  run.print('');
+  run.print(`== ${n}/7 ${title}`);
+  const s = run.now();
+  const out = await fn();
+  const seconds = (run.now() - s) / 1000;
+  run.steps.push({ n, title, seconds });
+  run.print(`   (step ${n}: ${seconds.toFixed(1)} s)`);
+  return out;
+}
+
 /**
  * Run the demo. Every step prints a numbered header, what it did and how
  * long it took. With `waitForStop` the server runs until it resolves; without,
@@ -193,201 +222,233 @@ async function pickSamples(dataDir: string, samplesDir: string): Promise<string[
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const now = o.now ?? (() => performance.now());
-  const print = o.print;
-  const t0 = now();
-  const steps: DemoResult['steps'] = [];
-  const rel = (p: string) => {
-    const r = relative(process.cwd(), p);
-    return r === '' ? '.' : r.startsWith('..') ? p : r;
-  };
-  const step = async <T>(n: number, title: string, fn: () => Promise<T>): Promise<T> => {
-    print('');
-    print(`== ${n}/7 ${title}`);
-    const s = now();
-    const out = await fn();
-    const seconds = (now() - s) / 1000;
-    steps.push({ n, title, seconds });
-    print(`   (step ${n}: ${seconds.toFixed(1)} s)`);
-    return out;
-  };
-
   const work = resolve(o.workDir);
-  const lockPath = join(work, 'models.lock.json');
-  const dataDir = join(work, 'data', o.config.name);
-  const model = o.config.name;
-  print(`Demo work folder: ${rel(work)}/ (a COPY: your models.lock.json and environments/ are not modified)`);
+  const run: DemoRun = {
+    o,
+    work,
+    lockPath: join(work, 'models.lock.json'),
+    dataDir: join(work, 'data', o.config.name),
+    model: o.config.name,
+    print: o.print,
+    rel: (p) => {
+      const r = relative(process.cwd(), p);
+      return r === '' ? '.' : r.startsWith('..') ? p : r;
+    },
+    now,
+    t0: now(),
+    steps: [],
+  };
+  await prepareCopy(run);
+  await step(run, 1, 'Generate the demo data', () => generateData(run));
+  const trained = await step(run, 2, 'Train, track (local run store), add to the lock', () => train(run));
+  const version = trained.lockVersion as string;
+  await step(run, 3, `Promote ${run.model} ${version} to ${DEMO_ENV}`, () => promoteToDev(run, version));
+  const renderedDev = await step(run, 4, `Render ${DEMO_ENV} with Kustomize`, () => renderDev(run));
+  const samplesDir = join(work, 'samples');
+  const samples = await pickSamples(run.dataDir, samplesDir);
+  const server = await step(run, 5, 'Start the server', () => serve(run, version, samplesDir));
+  try {
+    const image = samples[0];
+    if (!image) throw new ProjectError('NOT_FOUND', `no PNG found in ${run.dataDir} to send`);
+    const sent = await step(run, 6, 'Send a real image', () => postImage(server.url, image, run.print));
+    const result: DemoResult = {
+      workDir: work,
+      lockPath: run.lockPath,
+      model: run.model,
+      version,
+      artifactDir: trained.train.artifactDir,
+      accuracy: trained.train.metrics.accuracy,
+      renderedDev,
+      url: server.url,
+      curlCommand: sent.command,
+      answer: answerOf(server.url, sent.body, run.print),
+      image,
+      steps: run.steps,
+      totalSeconds: (now() - run.t0) / 1000,
+    };
+    await keepServing(run, result);
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
 
-  // 0. The copy: an empty lock, environments/ and manifests/ from the repository.
+/** Step 0, the copy: an empty lock, environments/ and manifests/ from the repository. */
+async function prepareCopy({ o, work, lockPath, print, rel }: DemoRun): Promise<void> {
+  print(`Demo work folder: ${rel(work)}/ (a COPY: your models.lock.json and environments/ are not modified)`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   await writeLock(lockPath, emptyLock());
   await cp(join(o.repoRoot, 'environments'), join(work, 'environments'), { recursive: true });
   await cp(join(o.repoRoot, 'manifests'), join(work, 'manifests'), { recursive: true });
   print(`   initialised ${rel(lockPath)} (empty) and copied environments/ and manifests/ into ${rel(work)}/`);
+}
 
-  await step(1, 'Generate the demo data', async () => {
-    const d = o.config.data;
-    const ds = await generateDemoDataset(dataDir, {
-      seed: o.config.seed,
-      ...(d.perClass !== undefined ? { perClass: d.perClass } : {}),
-      ...(d.size !== undefined ? { size: d.size } : {}),
-      ...(d.channels !== undefined ? { channels: d.channels } : {}),
-    });
-    print(`   ${ds.files} PNG images of ${ds.labels.join(', ')} in ${rel(ds.root)}/ (seed ${o.config.seed})`);
+/** Step 1: the generated image folders. */
+async function generateData({ o, dataDir, print, rel }: DemoRun): Promise<void> {
+  const d = o.config.data;
+  const ds = await generateDemoDataset(dataDir, {
+    seed: o.config.seed,
+    perClass: d.perClass,
+    size: d.size,
+    channels: d.channels,
   });
+  print(`   ${ds.files} PNG images of ${ds.labels.join(', ')} in ${rel(ds.root)}/ (seed ${o.config.seed})`);
+}
 
-  const trained = await step(2, 'Train, track (local run store), add to the lock', async () => {
-    const r = await trainAndRecord({
-      // The golden set is generated into the work folder too: the checkout stays as it was.
-      config: o.config.golden
-        ? { ...o.config, golden: { ...o.config.golden, path: join(work, 'data', 'golden') } }
-        : o.config,
-      configPath: o.configPath,
-      // The demo always uses the local store: nothing configured, nothing sent anywhere.
-      env: { ...o.env, MLFLOW_TRACKING_URI: undefined, TRACKING_LOCAL_STORE: join(work, 'mlruns-local') },
-      cwd: work,
-      source: {},
-      outDir: join(work, 'artifacts', `${model}`),
-      dataPath: dataDir,
-      lockPath,
-      progress: o.progress,
-      log: (l) => print(`   ${l}`),
-    });
-    print(
-      `   trained ${model}: test accuracy ${r.train.metrics.accuracy.toFixed(4)}, macro-F1 ${r.train.metrics.macro_f1.toFixed(4)}, ` +
-        `${r.train.epochsRun} epochs, ${r.train.durationSeconds.toFixed(1)} s on ${r.train.backend.name}`,
-    );
-    print(`   artifact ${rel(r.train.artifactDir)}/ (root digest ${r.train.rootDigest.slice(0, 16)}...)`);
-    print(`   run ${r.tracking.runId} recorded in the local store ${rel(join(work, 'mlruns-local'))}/`);
-    print(`   added ${model} version ${r.lockVersion} (candidate) to ${rel(lockPath)}`);
-    return r;
+/** Step 2: train, track in the local store, add the candidate to the lock. */
+async function train({ o, work, dataDir, lockPath, model, print, rel }: DemoRun) {
+  const r = await trainAndRecord({
+    // The golden set is generated into the work folder too: the checkout stays as it was.
+    config: o.config.golden
+      ? { ...o.config, golden: { ...o.config.golden, path: join(work, 'data', 'golden') } }
+      : o.config,
+    configPath: o.configPath,
+    // The demo always uses the local store: nothing configured, nothing sent anywhere.
+    env: { ...o.env, MLFLOW_TRACKING_URI: undefined, TRACKING_LOCAL_STORE: join(work, 'mlruns-local') },
+    cwd: work,
+    source: {},
+    outDir: join(work, 'artifacts', `${model}`),
+    dataPath: dataDir,
+    lockPath,
+    progress: o.progress,
+    log: (l) => print(`   ${l}`),
   });
-  const version = trained.lockVersion!;
+  print(
+    `   trained ${model}: test accuracy ${r.train.metrics.accuracy.toFixed(4)}, macro-F1 ${r.train.metrics.macro_f1.toFixed(4)}, ` +
+      `${r.train.epochsRun} epochs, ${r.train.durationSeconds.toFixed(1)} s on ${r.train.backend.name}`,
+  );
+  print(`   artifact ${rel(r.train.artifactDir)}/ (root digest ${r.train.rootDigest.slice(0, 16)}...)`);
+  print(`   run ${r.tracking.runId} recorded in the local store ${rel(join(work, 'mlruns-local'))}/`);
+  print(`   added ${model} version ${r.lockVersion} (candidate) to ${rel(lockPath)}`);
+  return r;
+}
 
-  await step(3, `Promote ${model} ${version} to ${DEMO_ENV}`, async () => {
-    const envDir = join(work, 'environments');
-    // The real promotion (scripts/promote.ts): gates, digest check, render check, lock + pin file.
-    const gates = o.gatesPath ?? join(envDir, 'promotion-gates.json');
-    const argv = ['--env', DEMO_ENV, '--model', model, '--version', version, '--lock', lockPath];
-    argv.push('--environments', envDir, '--gates', gates);
-    print(`   npm run promote -- ${argv.map((a) => q(a.startsWith('/') ? rel(a) : a)).join(' ')}`);
-    let text = '';
-    try {
-      await o.promote(argv, { env: {}, cwd: work, print: (t) => (text += `${t}\n`) });
-    } finally {
-      for (const line of text.trimEnd().split('\n')) if (line) print(`   ${line}`);
-    }
-    const pinned = (await readLock(lockPath)).models[model]?.pins[DEMO_ENV] === version;
-    if (!pinned) {
-      throw new ProjectError('INVALID', `promote did not pin ${model} ${version} to ${DEMO_ENV}`, {
-        subject: lockPath,
-      });
-    }
-    print(`   ${rel(lockPath)}: pins.${DEMO_ENV} = ${version} (promotion recorded)`);
-    print(
-      `   ${rel(join(envDir, DEMO_ENV, 'model-pin.yaml'))}: SERVING_MODEL_* env and ml.gitops/* annotations`,
-    );
+/** Step 3: the real promotion (pipelines/promotion promote): gates, digest check, render check, lock + pin file. */
+async function promoteToDev(
+  { o, work, lockPath, model, print, rel }: DemoRun,
+  version: string,
+): Promise<void> {
+  const envDir = join(work, 'environments');
+  const gates = o.gatesPath ?? join(envDir, 'promotion-gates.json');
+  const flags = ['--env', DEMO_ENV, '--model', model, '--version', version, '--lock', lockPath];
+  flags.push('--environments', envDir, '--gates', gates);
+  print(`   npm run promote -- ${flags.map((a) => q(a.startsWith('/') ? rel(a) : a)).join(' ')}`);
+  let text = '';
+  const ctx = promotionContext({
+    cwd: work,
+    // Nobody's identity or MLflow: the copy is local; git and Kustomize come from the process.
+    env: {},
+    processEnv: o.processEnv,
+    lock: lockPath,
+    environments: envDir,
+    gates,
+    commit: false,
+    push: false,
+    remote: 'origin',
+    render: true,
+    print: (t) => (text += `${t}\n`),
+    now: () => new Date(),
   });
-
-  const renderedDev = await step(4, `Render ${DEMO_ENV} with Kustomize`, async () => {
-    let kustomize: Awaited<ReturnType<typeof findKustomize>>;
-    try {
-      kustomize = await findKustomize();
-    } catch {
-      // A fresh machine without kubectl: build Kustomize as the test set-up does (Go module proxy).
-      const setup = join(o.repoRoot, 'scripts', 'setup.d', '20-kube-tools.sh');
-      print(`   no Kustomize v5 found: installing it with \`bash ${rel(setup)}\` (once, cached)`);
-      try {
-        await run('bash', [setup], { timeoutMs: 30 * 60_000 });
-        kustomize = await findKustomize();
-      } catch (e) {
-        print(`   skipped: ${(e as Error).message}`);
-        print(
-          '   install kubectl >= 1.27 or run `bash scripts/setup.d/20-kube-tools.sh`, then run the demo again',
-        );
-        return undefined;
-      }
-    }
-    const report = await renderAll({ root: work, lockPath, kustomize, envs: [DEMO_ENV] });
-    const paths = await writeRendered(join(work, 'rendered'), report);
-    print(`   ${kustomize.label}: every object passed the schema and policy checks`);
-    for (const line of formatTable(summarize(report)).trimEnd().split('\n')) print(`   ${line}`);
-    for (const p of paths) print(`   wrote ${rel(p)}`);
-    return paths.find((p) => p.endsWith(`environments/${DEMO_ENV}.yaml`));
-  });
-
-  const samplesDir = join(work, 'samples');
-  const samples = await pickSamples(dataDir, samplesDir);
-  const server = await step(5, 'Start the server', async () => {
-    const env = {
-      SERVING_LOCK_FILE: lockPath,
-      SERVING_ENVIRONMENT: DEMO_ENV,
-      SERVING_HOST: '127.0.0.1',
-      SERVING_PORT: String(o.port),
-      SERVING_SAMPLES_DIR: samplesDir,
-    };
-    print(
-      `   ${Object.entries(env)
-        .map(([k, v]) => `${k}=${q(v.startsWith('/') ? rel(v) : v)}`)
-        .join(' ')} npm run serve`,
-    );
-    const s = await startServer(o.repoRoot, env);
-    await waitReady(s.url);
-    print(`   ready: ${s.url}/readyz answers 200 (pid ${s.pid}); serving ${model} ${version} from the lock`);
-    return s;
-  });
-
   try {
-    const image = samples[0];
-    if (!image) throw new ProjectError('NOT_FOUND', `no PNG found in ${dataDir} to send`);
-    const { command, body } = await step(6, 'Send a real image', () => postImage(server.url, image, print));
-    let answer: DemoResult['answer'];
-    try {
-      answer = JSON.parse(body) as DemoResult['answer'];
-    } catch (e) {
-      throw new ProjectError(
-        'INVALID',
-        `${server.url}/predict answered something that is not JSON: ${body}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    for (const line of JSON.stringify(answer, null, 2).split('\n')) print(`   ${line}`);
-    const totalSeconds = (now() - t0) / 1000;
-    const result: DemoResult = {
-      workDir: work,
-      lockPath,
-      model,
-      version,
-      artifactDir: trained.train.artifactDir,
-      accuracy: trained.train.metrics.accuracy,
-      ...(renderedDev ? { renderedDev } : {}),
-      url: server.url,
-      curlCommand: command,
-      answer,
-      image,
-      steps,
-      totalSeconds,
-    };
-    print('');
-    print(
-      `Done in ${totalSeconds.toFixed(1)} s: ${steps.map((s) => `${s.n}. ${s.seconds.toFixed(1)} s`).join(', ')}`,
-    );
-    print('');
-    print(`== 7/7 The server is running`);
-    print(`   page:    ${server.url}/`);
-    print(`   metrics: ${server.url}/metrics`);
-    if (o.waitForStop) {
-      print('   Ctrl-C to stop it.');
-      await o.waitForStop();
-      print('   stopping the server...');
-    } else {
-      print('   --no-wait: stopping it now.');
-    }
-    return result;
+    await promote({ env: DEMO_ENV, model, version }, ctx);
   } finally {
-    await server.stop();
+    for (const line of text.trimEnd().split('\n')) if (line) print(`   ${line}`);
+  }
+  const pinned = (await readLock(lockPath)).models[model]?.pins[DEMO_ENV] === version;
+  if (!pinned) {
+    throw new ProjectError('INVALID', `promote did not pin ${model} ${version} to ${DEMO_ENV}`, {
+      subject: lockPath,
+    });
+  }
+  print(`   ${rel(lockPath)}: pins.${DEMO_ENV} = ${version} (promotion recorded)`);
+  print(
+    `   ${rel(join(envDir, DEMO_ENV, 'model-pin.yaml'))}: SERVING_MODEL_* env and ml.gitops/* annotations`,
+  );
+}
+
+/** Step 4: render dev with real Kustomize (installed once when missing); undefined when it cannot be. */
+async function renderDev({ o, work, lockPath, print, rel }: DemoRun): Promise<string | undefined> {
+  let kustomize: Awaited<ReturnType<typeof findKustomize>>;
+  try {
+    kustomize = await findKustomize();
+  } catch {
+    // A fresh machine without kubectl: build Kustomize as the test set-up does (Go module proxy).
+    const setup = join(o.repoRoot, 'scripts', 'setup.d', '20-kube-tools.sh');
+    print(`   no Kustomize v5 found: installing it with \`bash ${rel(setup)}\` (once, cached)`);
+    try {
+      await runTool('bash', [setup], { timeoutMs: 30 * 60_000 });
+      kustomize = await findKustomize();
+    } catch (e) {
+      print(`   skipped: ${(e as Error).message}`);
+      print(
+        '   install kubectl >= 1.27 or run `bash scripts/setup.d/20-kube-tools.sh`, then run the demo again',
+      );
+      return undefined;
+    }
+  }
+  const report = await renderAll({ root: work, lockPath, kustomize, envs: [DEMO_ENV] });
+  const paths = await writeRendered(join(work, 'rendered'), report);
+  print(`   ${kustomize.label}: every object passed the schema and policy checks`);
+  for (const line of formatTable(summarize(report)).trimEnd().split('\n')) print(`   ${line}`);
+  for (const p of paths) print(`   wrote ${rel(p)}`);
+  return paths.find((p) => p.endsWith(`environments/${DEMO_ENV}.yaml`));
+}
+
+/** Step 5: start the server from the lock, as `npm run serve` would; resolves once it is ready. */
+async function serve(
+  { o, lockPath, model, print, rel }: DemoRun,
+  version: string,
+  samplesDir: string,
+): Promise<ServerHandle> {
+  const env = {
+    SERVING_LOCK_FILE: lockPath,
+    SERVING_ENVIRONMENT: DEMO_ENV,
+    SERVING_HOST: '127.0.0.1',
+    SERVING_PORT: String(o.port),
+    SERVING_SAMPLES_DIR: samplesDir,
+  };
+  print(
+    `   ${Object.entries(env)
+      .map(([k, v]) => `${k}=${q(v.startsWith('/') ? rel(v) : v)}`)
+      .join(' ')} npm run serve`,
+  );
+  const s = await startServer(o.repoRoot, env, o.processEnv);
+  await waitReady(s.url);
+  print(`   ready: ${s.url}/readyz answers 200 (pid ${s.pid}); serving ${model} ${version} from the lock`);
+  return s;
+}
+
+/** The /predict answer, printed; INVALID when it is not JSON. */
+function answerOf(url: string, body: string, print: (line: string) => void): DemoResult['answer'] {
+  let answer: DemoResult['answer'];
+  try {
+    answer = JSON.parse(body) as DemoResult['answer'];
+  } catch (e) {
+    throw new ProjectError('INVALID', `${url}/predict answered something that is not JSON: ${body}`, {
+      cause: e,
+    });
+  }
+  for (const line of JSON.stringify(answer, null, 2).split('\n')) print(`   ${line}`);
+  return answer;
+}
+
+/** The summary and step 7: the server keeps running until the user stops it (or stops now with --no-wait). */
+async function keepServing({ o, print }: DemoRun, result: DemoResult): Promise<void> {
+  print('');
+  print(
+    `Done in ${result.totalSeconds.toFixed(1)} s: ${result.steps.map((s) => `${s.n}. ${s.seconds.toFixed(1)} s`).join(', ')}`,
+  );
+  print('');
+  print(`== 7/7 The server is running`);
+  print(`   page:    ${result.url}/`);
+  print(`   metrics: ${result.url}/metrics`);
+  if (o.waitForStop) {
+    print('   Ctrl-C to stop it.');
+    await o.waitForStop();
+    print('   stopping the server...');
+  } else {
+    print('   --no-wait: stopping it now.');
   }
 }
 

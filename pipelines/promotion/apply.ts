@@ -1,14 +1,14 @@
 /**
- * Move a pin: the environment's model-pin.yaml (gitops) and
- * `pins.<env>` plus a promotion record in models.lock.json (lock), both
- * or neither; the record and the pin file carry the serving image too. The pin file is written while the lock's exclusive lock file
- * is held, before the lock is written; if anything after that fails (the
- * lock changed on disk, a write error), the previous pin file is put back,
- * byte for byte.
+ * Move a pin: the environment's model-pin.yaml (gitops) and `pins.<env>`
+ * plus a promotion record in models.lock.json (lock), both or neither; the
+ * record and the pin file carry the serving image too. The pin file is
+ * written while the lock's exclusive lock file is held, before the lock is
+ * written; if anything after that fails (the lock changed on disk, a write
+ * error), the previous pin file is put back, byte for byte.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PIN_FILE, renderPinPatch, writePin } from '../../gitops/index.ts';
+import { renderPinPatch, writePin } from '../../gitops/index.ts';
 import {
   type Lock,
   modelHistory,
@@ -18,6 +18,7 @@ import {
   type UpdateLockOptions,
   updateLock,
 } from '../../lock/index.ts';
+import { PIN_FILE } from '../../model/pin.ts';
 import { writeFileAtomic } from '../../platform/fs.ts';
 
 /** A pin move (lock PinInput) and the files it is written to. */
@@ -77,34 +78,24 @@ export async function applyPin(input: ApplyPinInput, deps: ApplyPinDeps = {}): P
       input.lockPath,
       async (lock) => {
         from = lock.models[input.model]?.pins[input.env] ?? null;
-        const next = pinVersion(lock, {
-          model: input.model,
-          env: input.env,
-          version: input.version,
-          at: input.at,
-          ...(input.by !== undefined ? { by: input.by } : {}),
-          ...(input.commit !== undefined ? { commit: input.commit } : {}),
-          ...(input.image !== undefined ? { image: input.image } : {}),
-          ...(input.reverted !== undefined ? { reverted: input.reverted } : {}),
-        });
+        const next = pinVersion(lock, input);
         await deps.check?.(lock);
         const entry = next.models[input.model]?.versions[input.version];
         if (!entry) throw new Error(`applyPin: version ${input.version} vanished`);
         // The image the environment runs after this move: the one given, else what its records say.
         const image = input.image ?? pinnedImage(next, input.model, input.env);
-        const pin = {
+        const file = {
           model: input.model,
           version: input.version,
           entry,
-          ...(image ? { image } : {}),
+          image,
           // For the model card: where each version runs, as of this move.
           history: modelHistory(next, input.model),
         };
-        const text = renderPinPatch(pin);
-        if (previous?.toString('utf8') !== text) {
+        if (previous?.toString('utf8') !== renderPinPatch(file)) {
           pinWritten = true;
           pinChanged = true;
-          await write(input.envDir, pin);
+          await write(input.envDir, file);
         }
         if (pinChanged || lock !== next) await deps.verifyPinned?.(next);
         return next;

@@ -4,7 +4,7 @@
  * failed; the result is a table a reviewer reads in the job log.
  */
 
-import { type Lock, type VerifyOptions, verifyLock } from '../../lock/index.ts';
+import { type Lock, type LockedModel, type VerifyOptions, verifyLock } from '../../lock/index.ts';
 import {
   formatP,
   formatPoints,
@@ -18,8 +18,8 @@ import {
 } from '../../model/golden/index.ts';
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { GATES_FILE, type Gates, type PairedGate } from './config.ts';
-import { notRevertedGate } from './reverted.ts';
+import { GATES_FILE, type Gates, type MetricDropGate, type PairedGate } from './config.ts';
+import { notRevertedGate } from './not-reverted.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -112,8 +112,8 @@ export function lockGoldenReader(
       {
         baseDir: options.lockDir,
         about: `model ${model} version ${version}: `,
-        ...(options.mlflow ? { mlflow: options.mlflow } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        mlflow: options.mlflow,
+        fetch: options.fetch,
         timeoutMs: 60_000,
       },
     );
@@ -193,12 +193,30 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       subject: `${model}@${version}`,
     });
   }
-  const metrics = entry.metrics;
-  const results: GateResult[] = [];
-  const finite = (k: string) => typeof metrics[k] === 'number' && Number.isFinite(metrics[k]);
+  const results = metricRows(gates, entry.metrics);
+  for (const drop of gates.maxMetricDrop ?? []) results.push(metricDropRow(drop, m, entry.metrics));
+  for (const g of gates.pairedNonInferiority ?? []) {
+    if (!input.readGolden)
+      throw new Error('evaluateGates: pairedNonInferiority gate without a golden reader');
+    results.push(await pairedGate(lock, model, version, g, input.readGolden));
+  }
+  if (gates.verifyDigests) results.push(await digestRow(input));
+  // notReverted (./not-reverted.ts): kept apart from the gates above.
+  if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
+  return results;
+}
 
+/** A metric of the candidate when it is a finite number, else undefined. */
+const finiteMetric = (metrics: Record<string, number>, k: string): number | undefined => {
+  const v = metrics[k];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+};
+
+/** The metricsPresent row and one minMetric row per metric (sorted by name). */
+function metricRows(gates: Gates, metrics: Record<string, number>): GateResult[] {
+  const results: GateResult[] = [];
   if (gates.metricsPresent) {
-    const missing = gates.metricsPresent.filter((k) => !finite(k));
+    const missing = gates.metricsPresent.filter((k) => finiteMetric(metrics, k) === undefined);
     results.push({
       gate: 'metricsPresent',
       expected: gates.metricsPresent.join(', ') || '(none)',
@@ -207,7 +225,7 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
     });
   }
   for (const [metric, min] of Object.entries(gates.minMetric ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-    const actual = finite(metric) ? metrics[metric] : undefined;
+    const actual = finiteMetric(metrics, metric);
     results.push({
       gate: `minMetric ${metric}`,
       expected: `>= ${fmt(min)}`,
@@ -215,65 +233,54 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
       pass: actual !== undefined && actual >= min,
     });
   }
-  for (const drop of gates.maxMetricDrop ?? []) {
-    const gate = `maxMetricDrop ${drop.metric} vs ${drop.vs}`;
-    const pinned = m.pins[drop.vs];
-    const actual = finite(drop.metric) ? metrics[drop.metric] : undefined;
-    if (pinned === undefined) {
-      results.push({
-        gate,
-        expected: `>= ${drop.vs} - ${fmt(drop.margin)}`,
-        actual: `${fmt(actual)} (${drop.vs} has no pin yet: nothing to compare)`,
-        pass: actual !== undefined,
-      });
-      continue;
-    }
-    const ref = m.versions[pinned]?.metrics[drop.metric];
-    if (ref === undefined || !Number.isFinite(ref)) {
-      results.push({
-        gate,
-        expected: `>= ${drop.vs} (version ${pinned}) - ${fmt(drop.margin)}`,
-        actual: `${fmt(actual)} (version ${pinned} pinned in ${drop.vs} has no ${drop.metric})`,
-        pass: false,
-      });
-      continue;
-    }
-    const floor = ref - drop.margin;
-    // Compare with a little tolerance so that 0.95 - 0.01 accepts 0.94 despite float rounding.
-    results.push({
-      gate,
-      expected: `>= ${fmt(floor)} (${drop.vs} version ${pinned}: ${fmt(ref)} - ${fmt(drop.margin)})`,
-      actual: fmt(actual),
-      pass: actual !== undefined && actual >= floor - 1e-12,
-    });
-  }
-  for (const g of gates.pairedNonInferiority ?? []) {
-    if (!input.readGolden)
-      throw new Error('evaluateGates: pairedNonInferiority gate without a golden reader');
-    results.push(await pairedGate(lock, model, version, g, input.readGolden));
-  }
-  if (gates.verifyDigests) {
-    if (input.skipDigests) {
-      results.push({
-        gate: 'verifyDigests',
-        expected: 'every file has its locked sha256',
-        actual: 'checked before the rebase',
-        pass: true,
-      });
-    } else {
-      if (!input.verifyDigests) throw new Error('evaluateGates: verifyDigests gate without a verifier');
-      const check = await input.verifyDigests(lock, model, version);
-      results.push({
-        gate: 'verifyDigests',
-        expected: 'every file has its locked sha256',
-        actual: check.ok ? `${check.files} files ok` : check.problems.join('; '),
-        pass: check.ok,
-      });
-    }
-  }
-  // notReverted (./reverted.ts): kept apart from the gates above.
-  if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;
+}
+
+/** One maxMetricDrop row: the candidate's metric against the version `drop.vs` pins, less the margin. */
+function metricDropRow(drop: MetricDropGate, m: LockedModel, metrics: Record<string, number>): GateResult {
+  const gate = `maxMetricDrop ${drop.metric} vs ${drop.vs}`;
+  const pinned = m.pins[drop.vs];
+  const actual = finiteMetric(metrics, drop.metric);
+  if (pinned === undefined) {
+    return {
+      gate,
+      expected: `>= ${drop.vs} - ${fmt(drop.margin)}`,
+      actual: `${fmt(actual)} (${drop.vs} has no pin yet: nothing to compare)`,
+      pass: actual !== undefined,
+    };
+  }
+  const ref = m.versions[pinned]?.metrics[drop.metric];
+  if (ref === undefined || !Number.isFinite(ref)) {
+    return {
+      gate,
+      expected: `>= ${drop.vs} (version ${pinned}) - ${fmt(drop.margin)}`,
+      actual: `${fmt(actual)} (version ${pinned} pinned in ${drop.vs} has no ${drop.metric})`,
+      pass: false,
+    };
+  }
+  const floor = ref - drop.margin;
+  // Compare with a little tolerance so that 0.95 - 0.01 accepts 0.94 despite float rounding.
+  return {
+    gate,
+    expected: `>= ${fmt(floor)} (${drop.vs} version ${pinned}: ${fmt(ref)} - ${fmt(drop.margin)})`,
+    actual: fmt(actual),
+    pass: actual !== undefined && actual >= floor - 1e-12,
+  };
+}
+
+/** The verifyDigests row: every artifact file fetched and hashed, or "checked before the rebase" on a re-check. */
+async function digestRow(input: EvaluateInput): Promise<GateResult> {
+  const gate = 'verifyDigests';
+  const expected = 'every file has its locked sha256';
+  if (input.skipDigests) return { gate, expected, actual: 'checked before the rebase', pass: true };
+  if (!input.verifyDigests) throw new Error('evaluateGates: verifyDigests gate without a verifier');
+  const check = await input.verifyDigests(input.lock, input.model, input.version);
+  return {
+    gate,
+    expected,
+    actual: check.ok ? `${check.files} files ok` : check.problems.join('; '),
+    pass: check.ok,
+  };
 }
 
 /** The gate table: gate, expected, actual, PASS/FAIL, columns padded, trailing newline. */

@@ -1,8 +1,9 @@
 /**
- * Promotion and rollback of model versions between environments: gates from
- * a versioned config, the pin moved in models.lock.json and
- * environments/<env>/model-pin.yaml together, commit and push with retry on
- * a push race. See docs/promotion.md.
+ * Promotion, rollback and revert of model versions between environments:
+ * a context built once at the edge (context.ts), gates from a versioned
+ * config, the pin moved in models.lock.json and environments/<env>/model-pin.yaml
+ * together, commit and push with retry on a push race, and the step after a
+ * promotion: verify, soak, revert (post-verify.ts). See docs/promotion.md.
  */
 export { type ApplyPinDeps, type ApplyPinInput, type ApplyPinResult, applyPin } from './apply.ts';
 export {
@@ -16,7 +17,21 @@ export {
   type PairedGate,
   parseGatesConfig,
 } from './config.ts';
-export { type PromotionEnv, promotionEnvFrom, REQUIRED_ACTIONS_VARS } from './context.ts';
+export {
+  type PromotionContext,
+  type PromotionContextOptions,
+  type PromotionEnv,
+  type PromotionGit,
+  promotionContext,
+  promotionEnvFrom,
+  REQUIRED_ACTIONS_VARS,
+} from './context.ts';
+export {
+  type ParsedPromotion,
+  PROMOTION_USAGE,
+  type PromotionCommand,
+  parsePromotionFlags,
+} from './flags.ts';
 export {
   assertGatesPassed,
   type DigestCheck,
@@ -29,15 +44,25 @@ export {
   lockDigestVerifier,
   lockGoldenReader,
 } from './gates.ts';
+export { commitMessage, revertSubject, revertSummary, verificationFailedSummary } from './messages.ts';
+export type { PromoteResult } from './move.ts';
+export { describeRevert, notRevertedGate, oneLine } from './not-reverted.ts';
 export {
-  commitMessage,
-  type PromoteContext,
+  type PostVerifyDeps,
+  type PostVerifyOptions,
+  type PostVerifyResult,
+  postVerify,
+  revertReasonOf,
+} from './post-verify.ts';
+export {
   type PromoteRequest,
-  type PromoteResult,
   promote,
+  type RevertRequest,
+  type RollbackRequest,
+  revert,
+  rollback,
 } from './promote.ts';
-export { type RevertRequest, revert, revertReasonOf, revertSummary } from './revert.ts';
-export { describeRevert, notRevertedGate, oneLine, revertSubject } from './reverted.ts';
+export { renderCheck } from './render-check.ts';
 export { chooseVersion, ruleOf } from './select.ts';
 export {
   alertNamesOf,

@@ -9,12 +9,13 @@ import {
   MODEL,
   type PromotionRepo,
   promotionRepo,
+  repoContext,
   snapshot,
   testGates,
   testImage,
 } from '../../testing/promotion/fixtures.ts';
-import { lockDigestVerifier } from './gates.ts';
-import { type PromoteContext, type PromoteRequest, promote } from './promote.ts';
+import type { PromotionContext } from './context.ts';
+import { type PromoteRequest, promote, rollback } from './promote.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {
@@ -27,34 +28,30 @@ async function repo(...args: Parameters<typeof promotionRepo>): Promise<Promotio
   return r;
 }
 
-function run(r: PromotionRepo, req: Partial<PromoteRequest>, ctx: Partial<PromoteContext> = {}) {
+/** A promotion (a rollback with `mode: 'rollback'`) of dev unless `req` says otherwise, by alice. */
+function run(
+  r: PromotionRepo,
+  req: Partial<PromoteRequest> & { mode?: 'promote' | 'rollback' },
+  ctx: Partial<PromotionContext> = {},
+) {
   const out: string[] = [];
-  const p = promote(
-    {
-      mode: 'promote',
-      env: 'dev',
-      lockPath: r.lockPath,
-      environmentsDir: r.environmentsDir,
-      gatesPath: r.gatesPath,
-      commit: false,
-      push: false,
-      ...req,
-    },
-    {
-      now: () => new Date('2026-02-03T04:05:06.000Z'),
-      by: 'alice',
-      verifyDigests: lockDigestVerifier({ lockDir: r.root }),
-      print: (t) => out.push(t),
-      ...ctx,
-    },
-  );
+  const { mode = 'promote', ...request } = req;
+  const context = repoContext(r, { by: 'alice', print: (t) => out.push(t), ...ctx });
+  const p =
+    mode === 'rollback'
+      ? rollback({ env: 'dev', ...request }, context)
+      : promote({ env: 'dev', ...request }, context);
   return { p, out };
 }
 
 const pinText = (r: PromotionRepo, env: string) =>
   readFile(join(r.environmentsDir, env, 'model-pin.yaml'), 'utf8');
 
-async function refused(r: PromotionRepo, req: Partial<PromoteRequest>, ctx: Partial<PromoteContext> = {}) {
+async function refused(
+  r: PromotionRepo,
+  req: Parameters<typeof run>[1],
+  ctx: Partial<PromotionContext> = {},
+) {
   const before = await snapshot(r);
   const { p, out } = run(r, req, ctx);
   const err = (await p.catch((e: unknown) => e)) as ProjectError;

@@ -7,13 +7,15 @@ import {
   MODEL,
   type PromotionRepo,
   promotionRepo,
+  repoContext,
   snapshot,
   testGates,
 } from '../../testing/promotion/fixtures.ts';
 import { parseGatesConfig } from './config.ts';
-import { lockDigestVerifier } from './gates.ts';
-import { commitMessage, type PromoteContext, type PromoteRequest, promote } from './promote.ts';
-import { revert, revertReasonOf, revertSummary } from './revert.ts';
+import type { PromotionContext } from './context.ts';
+import { commitMessage, revertSummary } from './messages.ts';
+import { revertReasonOf } from './post-verify.ts';
+import { type PromoteRequest, promote, revert } from './promote.ts';
 
 const repos: PromotionRepo[] = [];
 afterEach(async () => {
@@ -33,22 +35,9 @@ async function repo(...args: Parameters<typeof promotionRepo>): Promise<Promotio
   return r;
 }
 
-function ctx(r: PromotionRepo, out: string[]): PromoteContext {
-  return {
-    now: () => new Date('2026-02-03T04:05:06.000Z'),
-    by: 'verify-bot',
-    verifyDigests: lockDigestVerifier({ lockDir: r.root }),
-    print: (t) => out.push(t),
-  };
+function ctx(r: PromotionRepo, out: string[]): PromotionContext {
+  return repoContext(r, { by: 'verify-bot', print: (t) => out.push(t) });
 }
-
-const base = (r: PromotionRepo) => ({
-  lockPath: r.lockPath,
-  environmentsDir: r.environmentsDir,
-  gatesPath: r.gatesPath,
-  commit: false,
-  push: false,
-});
 
 const REASON = `soak: 1 alert(s) firing in ml-dev 40s into the 600s soak of version vX (Prometheus http://prom:9090):
   - ServingErrorBudgetBurnFast (job=model-server, namespace=ml-dev, severity=critical)`;
@@ -67,15 +56,15 @@ async function failedInDev() {
   return { r, good, bad };
 }
 
-function promoteReq(r: PromotionRepo, req: Partial<PromoteRequest>): PromoteRequest {
-  return { mode: 'promote', env: 'staging', ...base(r), ...req };
+function promoteReq(req: Partial<PromoteRequest>): PromoteRequest {
+  return { env: 'staging', ...req };
 }
 
 describe('revert: the rollback that a failed verification makes', () => {
   it('pins the version before, records the reason on the promotion record, and the commit message carries it verbatim', async () => {
     const { r, good, bad } = await failedInDev();
     const out: string[] = [];
-    const result = await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, out));
+    const result = await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, out));
     expect(result).toMatchObject({
       mode: 'rollback',
       env: 'dev',
@@ -114,17 +103,17 @@ describe('revert: the rollback that a failed verification makes', () => {
   it('refuses to revert when the environment no longer pins the failed version; a second revert is a no-op that says so', async () => {
     const { r, good, bad } = await failedInDev();
     const { err } = await refusedWith(r, () =>
-      revert({ env: 'dev', version: good, reason: REASON, ...base(r) }, ctx(r, [])),
+      revert({ env: 'dev', version: good, reason: REASON }, ctx(r, [])),
     );
     expect(err).toMatchObject({ code: 'CONFLICT' });
     expect(err.message).toContain(
       `dev pins ${MODEL} version ${bad} now, not ${good}, the version whose verification failed: nothing to revert`,
     );
 
-    await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, []));
+    await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, []));
     const before = await snapshot(r);
     const out: string[] = [];
-    const again = await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, out));
+    const again = await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, out));
     expect(again).toMatchObject({ changed: false, version: good });
     expect(out.join('')).toContain(`dev was already reverted from ${bad} to ${good}: nothing changed`);
     expect(await snapshot(r)).toEqual(before);
@@ -133,7 +122,7 @@ describe('revert: the rollback that a failed verification makes', () => {
   it('a reason over what the lock keeps is cut in the record, whole in the commit message', async () => {
     const { r, bad } = await failedInDev();
     const long = `first line\n${'x'.repeat(9000)}`;
-    const result = await revert({ env: 'dev', version: bad, reason: long, ...base(r) }, ctx(r, []));
+    const result = await revert({ env: 'dev', version: bad, reason: long }, ctx(r, []));
     const record = (await readLock(r.lockPath)).models[MODEL]?.promotions.at(-1);
     expect(record?.reverted?.reason.length).toBeLessThanOrEqual(8000);
     expect(record?.reverted?.reason).toMatch(/cut: the revert commit message has the whole reason\)$/);
@@ -142,9 +131,7 @@ describe('revert: the rollback that a failed verification makes', () => {
 
   it('a revert needs a reason', async () => {
     const { r, bad } = await failedInDev();
-    await expect(
-      revert({ env: 'dev', version: bad, reason: '  ', ...base(r) }, ctx(r, [])),
-    ).rejects.toMatchObject({
+    await expect(revert({ env: 'dev', version: bad, reason: '  ' }, ctx(r, []))).rejects.toMatchObject({
       code: 'USAGE',
       message: 'a revert needs a reason (the checks that failed)',
     });
@@ -162,9 +149,9 @@ async function refusedWith(r: PromotionRepo, fn: () => Promise<unknown>) {
 describe('the notReverted gate', () => {
   it('refuses the reverted version in the next environment, naming the revert and how to override; nothing changes', async () => {
     const { r, bad } = await failedInDev();
-    await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, []));
+    await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, []));
     const out: string[] = [];
-    const { err } = await refusedWith(r, () => promote(promoteReq(r, { version: bad }), ctx(r, out)));
+    const { err } = await refusedWith(r, () => promote(promoteReq({ version: bad }), ctx(r, out)));
     expect(err.code).toBe('GATE_FAILED');
     expect(err.message).toContain(
       `promotion of ${MODEL} version ${bad} to staging refused: 1 of 5 gate(s) failed`,
@@ -177,9 +164,9 @@ describe('the notReverted gate', () => {
 
   it('--allow-reverted promotes it anyway and says why in the gate table (and so in the commit)', async () => {
     const { r, bad } = await failedInDev();
-    await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, []));
+    await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, []));
     const result = await promote(
-      promoteReq(r, { version: bad, allowReverted: 'the alert was a Prometheus outage (INC-42)' }),
+      promoteReq({ version: bad, allowReverted: 'the alert was a Prometheus outage (INC-42)' }),
       ctx(r, []),
     );
     expect(result).toMatchObject({ env: 'staging', version: bad, changed: true });
@@ -190,15 +177,15 @@ describe('the notReverted gate', () => {
 
   it("a version never reverted passes; dev's newest source skips a reverted version, and says so when nothing is left", async () => {
     const { r, good, bad } = await failedInDev();
-    expect(await promote(promoteReq(r, { version: good }), ctx(r, []))).toMatchObject({
+    expect(await promote(promoteReq({ version: good }), ctx(r, []))).toMatchObject({
       gates: expect.arrayContaining([
         { gate: 'notReverted', expected: expect.any(String), actual: 'never reverted', pass: true },
       ]),
     });
-    await revert({ env: 'dev', version: bad, reason: REASON, ...base(r) }, ctx(r, []));
+    await revert({ env: 'dev', version: bad, reason: REASON }, ctx(r, []));
     // The next merge to main promotes dev again: the newest version is the reverted one, so it takes the one before.
     const out: string[] = [];
-    expect(await promote(promoteReq(r, { env: 'dev' }), ctx(r, out))).toMatchObject({
+    expect(await promote(promoteReq({ env: 'dev' }), ctx(r, out))).toMatchObject({
       version: good,
       changed: false,
     });
@@ -211,7 +198,7 @@ describe('the notReverted gate', () => {
     );
     lock.models[MODEL]!.pins.dev = good;
     await writeLock(r.lockPath, lock);
-    const { err } = await refusedWith(r, () => promote(promoteReq(r, { env: 'dev' }), ctx(r, [])));
+    const { err } = await refusedWith(r, () => promote(promoteReq({ env: 'dev' }), ctx(r, [])));
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toContain(
       `model "${MODEL}" has no candidate to promote to dev: every version (${good}, ${bad}) was reverted`,

@@ -102,7 +102,7 @@ export async function soak(opts: SoakOptions, deps: SoakDeps = {}): Promise<Soak
     checks++;
     const firing = await firingAlerts(opts.prometheus, opts.alertNames, {
       scope,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      fetch: deps.fetch,
     });
     const elapsedMs = now() - start;
     if (firing.length > 0) {

@@ -23,6 +23,7 @@ export {
   type ReportLink,
   type ReportSide,
 } from './comparison.ts';
+export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './comparison-inputs.ts';
 export { CHAMPION_ENV, type PrepareGoldenOptions, prepareGolden } from './golden.ts';
 export {
   JOB_ARTIFACT_DIR,
@@ -49,7 +50,6 @@ export {
   retrainBranchName,
   retrainIfDrift,
 } from './retrain.ts';
-export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './sides.ts';
 export {
   artifactUriFor,
   type TrainAndRecordOptions,

@@ -26,8 +26,8 @@ import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
+import { candidateSide, pinnedSide, trackingLinks } from './comparison-inputs.ts';
 import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
-import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface RetrainOptions {

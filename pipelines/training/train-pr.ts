@@ -26,8 +26,8 @@ import type { SourceInfo } from '../../training/tracking/index.ts';
 import { GATES_FILE, loadGatesConfig } from '../promotion/config.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
+import { candidateSide, pinnedSide, trackingLinks } from './comparison-inputs.ts';
 import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
-import { candidateSide, pinnedSide, trackingLinks } from './sides.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface TrainPullRequestOptions {

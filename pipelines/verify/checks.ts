@@ -11,13 +11,10 @@
  * - A Deployment run by an Argo Rollouts Rollout (workloadRef): the Rollout's status.
  */
 import type { V1Deployment, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
-import { PIN_ANNOTATIONS, SERVER_CONTAINER } from '../../model/pin.ts';
+import { PIN_ANNOTATIONS, SERVER_CONTAINER, VERSION_ENV } from '../../model/pin.ts';
 
 /** Pod-template annotation that names the pinned model version (model/pin.ts). */
-export const VERSION_ANNOTATION = PIN_ANNOTATIONS.version;
-/** Serving env var that names the model version (model/pin.ts). */
-export const VERSION_ENV = 'SERVING_MODEL_VERSION';
-export { SERVER_CONTAINER };
+const VERSION_ANNOTATION = PIN_ANNOTATIONS.version;
 
 /** The outcome of one check. `state: 'not tried'` when an earlier check had not passed yet. */
 export interface CheckResult {

@@ -22,13 +22,9 @@ export {
   checkPods,
   checkRolloutOfDeployment,
   isPodReady,
-  SERVER_CONTAINER,
   selectorToString,
   templateVersions,
-  VERSION_ANNOTATION,
-  VERSION_ENV,
 } from './checks.ts';
-export { type PinnedModel, readPinnedVersion } from './pin.ts';
 export { makeSmokePng, type PredictTarget, predictUrlOf, type SmokeOptions, smokePredict } from './smoke.ts';
 export {
   buildSyncOperation,

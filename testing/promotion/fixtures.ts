@@ -8,6 +8,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Lock, versionIdOf, versionsDirOf, writeLock } from '../../lock/index.ts';
 import type { GatesConfig } from '../../pipelines/promotion/config.ts';
+import type { PromotionContext } from '../../pipelines/promotion/context.ts';
+import { lockDigestVerifier } from '../../pipelines/promotion/gates.ts';
 import { sha256 } from '../../platform/digest.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../../platform/fs.ts';
 import { fileTree } from '../../platform/index.ts';
@@ -114,4 +116,25 @@ export async function snapshot(repo: PromotionRepo): Promise<Record<string, stri
     out[path] = await readFile(path, 'utf8').catch(() => null);
   }
   return out;
+}
+
+/**
+ * The promotion context of `repo` for library tests: no commit, a fixed
+ * clock, the real digest check; `overrides` replace any field.
+ */
+export function repoContext(
+  repo: PromotionRepo,
+  overrides: Partial<PromotionContext> = {},
+): PromotionContext {
+  return {
+    root: repo.root,
+    lockPath: repo.lockPath,
+    environmentsDir: repo.environmentsDir,
+    gatesPath: repo.gatesPath,
+    git: { commit: false, push: false, remote: 'origin', env: process.env },
+    now: () => new Date('2026-02-03T04:05:06.000Z'),
+    verifyDigests: lockDigestVerifier({ lockDir: repo.root }),
+    print: () => {},
+    ...overrides,
+  };
 }

@@ -9,9 +9,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { versionIdOf } from '../../lock/index.ts';
+import type { ModelPin } from '../../model/pin.ts';
 import { encodePng } from '../../model/preprocessing.ts';
 import { rootDigest, sha256, stableStringify } from '../../platform/index.ts';
-import type { ModelPin } from '../../serving/config.ts';
 import type { ClassificationMetrics } from '../../training/evaluate.ts';
 import { renderConfusionMatrix, renderLearningCurves } from '../../training/plots.ts';
 

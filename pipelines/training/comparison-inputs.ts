@@ -1,8 +1,10 @@
 /**
- * The two sides of a comparison report: the candidate (its artifact folder is
- * here) and the version pinned in prod (its metrics.json fetched through
- * platform/artifact-store from the lock's artifactUri, sha256-checked). A prod
- * artifact that cannot be fetched is said in the report, never a failure.
+ * What a comparison report (./comparison.ts) is made of, gathered: its two
+ * sides, the candidate (its artifact folder is here) and the version pinned
+ * in prod (its metrics.json fetched through platform/artifact-store from the
+ * lock's artifactUri, sha256-checked), and the links to the candidate's
+ * MLflow run and plots. A prod artifact that cannot be fetched is said in the
+ * report, never a failure.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,7 +42,7 @@ export async function candidateSide(
   }
 }
 
-export interface ProdSideOptions {
+export interface PinnedSideOptions {
   /** Folder relative artifact URIs are resolved against (the lock file's folder). */
   lockDir: string;
   /** MLFLOW_TRACKING_URI / _TOKEN for `mlflow-artifacts:` URIs. */
@@ -53,7 +55,7 @@ export async function pinnedSide(
   lock: Lock,
   model: string,
   envName: string,
-  options: ProdSideOptions,
+  options: PinnedSideOptions,
 ): Promise<ReportSide | undefined> {
   const version = lock.models[model]?.pins[envName];
   const entry = version === undefined ? undefined : lock.models[model]?.versions[version];
@@ -65,9 +67,9 @@ export async function pinnedSide(
     const mlflow = mlflowConfigFromEnv(options.env);
     await downloadArtifact(entry.artifactUri, { 'metrics.json': digest }, dir, {
       baseDir: options.lockDir,
-      ...(mlflow ? { mlflow } : {}),
+      mlflow,
       timeoutMs: 30_000,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      fetch: options.fetch,
     });
     return { version, entry, metricsJson: await readMetricsJson(join(dir, 'metrics.json')) };
   } catch (e) {

@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { addCandidate, emptyLock, type Lock, lockFiles, pinVersion } from '../../lock/index.ts';
-import { fakeFiles, makeEntry, fakeVersion as v, writeFileDeep } from '../../testing/lock/fixtures.ts';
-import { readPinnedVersion } from './pin.ts';
+import { fakeFiles, makeEntry, fakeVersion as v, writeFileDeep } from '../testing/lock/fixtures.ts';
+import { addCandidate, emptyLock, type Lock, lockFiles, pinVersion, readPinnedVersion } from './index.ts';
 
 let dir: string;
 beforeAll(async () => {

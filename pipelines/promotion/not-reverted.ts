@@ -1,18 +1,14 @@
 /**
  * The `notReverted` gate: a version that post-promotion verification took
  * out of an environment (a promotion record with `reverted`, written by
- * ./revert.ts) is not promoted anywhere else, by the workflow or by hand,
- * until someone says why it may be (`--allow-reverted "<why>"`, which the
- * gate table and so the promotion commit keep). See docs/rollout.md
+ * revert() in ./promote.ts) is not promoted anywhere else, by the workflow
+ * or by hand, until someone says why it may be (`--allow-reverted "<why>"`,
+ * which the gate table and so the promotion commit keep). See docs/rollout.md
  * "Automatic revert".
  */
 import { type Lock, type PromotionRecord, revertsOf } from '../../lock/index.ts';
 import type { GateResult } from './gates.ts';
-
-/** The revert commit's subject (./promote.ts writes it), to find it with `git log --grep`. */
-export function revertSubject(model: string, env: string, to: string, from: string): string {
-  return `revert ${model} ${env} to ${to} (from ${from}): post-promotion verification failed`;
-}
+import { revertSubject } from './messages.ts';
 
 /** A reason on one line, for a table cell: lines joined with " | ", cut at `max` characters. */
 export function oneLine(reason: string, max = 400): string {
