@@ -133,3 +133,17 @@ export function pairWithChampion(
     : `${pinned} has no predictions on golden set ${candidate.name} ${candidate.digest.slice(0, 19)}… (no golden.json in its artifact)`;
   return { ok: false, problem: `${own}; ${scored}` };
 }
+
+/** golden.json from its text (a file, or bytes fetched and sha256-checked): not JSON is INVALID, as a schema failure. */
+export function parseGoldenText(text: string, what: string): GoldenEvaluation {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ProjectError('INVALID', `${what} is not valid JSON: ${(e as Error).message}`, {
+      subject: what,
+      cause: e,
+    });
+  }
+  return parseGoldenEvaluation(value, what);
+}

@@ -22,6 +22,7 @@
  * @see https://en.wikipedia.org/wiki/McNemar%27s_test#Variations
  * @see https://en.wikipedia.org/wiki/Binomial_proportion_confidence_interval#Clopper%E2%80%93Pearson_interval
  */
+import { type GoldenEvaluation, pairWithChampion } from './format.ts';
 
 /** P(X ≤ k) for X ~ Bin(n, p), summed in log space (exact to ~1e-12 relative for n up to millions). */
 export function binomialCdf(k: number, n: number, p: number): number {
@@ -245,4 +246,34 @@ export function verdictSentence(r: PairedComparison, vs: string): string {
   return r.notWorse
     ? `not worse than ${vs} by more than ${margin} (${bound})`
     : `not shown to be within ${margin} of ${vs} (${bound}, needs above −${margin})`;
+}
+
+/** A candidate paired with the champion on the golden set, or why it cannot be. */
+export type ChampionComparison = { ok: true; result: PairedComparison } | { ok: false; problem: string };
+
+/**
+ * The candidate's golden.json against the version `pinned` (its predictions
+ * from the candidate's run, or `pinnedOwn`: the champion's own golden.json),
+ * compared at the gate's margin and level. The one comparison the PR comment
+ * and the pairedNonInferiority gate both show.
+ */
+export function compareWithChampion(
+  candidate: GoldenEvaluation,
+  pinned: string,
+  policy: { margin: number; alpha: number },
+  pinnedOwn?: GoldenEvaluation,
+): ChampionComparison {
+  const pairing = pairWithChampion(candidate, pinned, pinnedOwn);
+  if (!pairing.ok) return pairing;
+  return {
+    ok: true,
+    result: pairedComparison({
+      labels: candidate.labels,
+      truth: candidate.truth,
+      candidate: candidate.predicted,
+      champion: pairing.predicted,
+      margin: policy.margin,
+      alpha: policy.alpha,
+    }),
+  };
 }

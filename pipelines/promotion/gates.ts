@@ -6,14 +6,13 @@
 
 import { type Lock, type LockedModel, type VerifyOptions, verifyLock } from '../../lock/index.ts';
 import {
+  compareWithChampion,
   formatP,
   formatPoints,
   GOLDEN_FILE,
   type GoldenEvaluation,
   type PairedComparison,
-  pairedComparison,
-  pairWithChampion,
-  parseGoldenEvaluation,
+  parseGoldenText,
   verdictSentence,
 } from '../../model/golden/index.ts';
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
@@ -118,7 +117,7 @@ export function lockGoldenReader(
       },
     );
     const text = Buffer.from(files.get(GOLDEN_FILE) as Uint8Array).toString('utf8');
-    return parseGoldenEvaluation(JSON.parse(text), `${model} version ${version} ${GOLDEN_FILE}`);
+    return parseGoldenText(text, `${model} version ${version} ${GOLDEN_FILE}`);
   };
 }
 
@@ -160,20 +159,13 @@ async function pairedGate(
   } catch (e) {
     return fail(`cannot read ${GOLDEN_FILE}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const pairing = pairWithChampion(cand, pinned, own);
-  if (!pairing.ok) {
+  const compared = compareWithChampion(cand, pinned, g, own);
+  if (!compared.ok) {
     return fail(
-      `${pairing.problem}: train the candidate again so that its run scores ${g.vs}'s ${pinned} on the golden set (npm run train:ci on its pull request, or npm run train -- --lock models.lock.json)`,
+      `${compared.problem}: train the candidate again so that its run scores ${g.vs}'s ${pinned} on the golden set (npm run train:ci on its pull request, or npm run train -- --lock models.lock.json)`,
     );
   }
-  const r = pairedComparison({
-    labels: cand.labels,
-    truth: cand.truth,
-    candidate: cand.predicted,
-    champion: pairing.predicted,
-    margin: g.margin,
-    alpha: g.alpha,
-  });
+  const r = compared.result;
   return {
     gate,
     expected,

@@ -9,12 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  compareWithChampion,
   GOLDEN_FILE,
   type GoldenEvaluation,
   type PairedComparison,
-  pairedComparison,
-  pairWithChampion,
-  parseGoldenEvaluation,
+  parseGoldenText,
 } from '../../model/golden/index.ts';
 import type { GatesConfig } from '../promotion/config.ts';
 
@@ -62,7 +61,7 @@ export async function readLocalGolden(artifactDir: string): Promise<GoldenEvalua
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  return parseGoldenEvaluation(JSON.parse(text), path);
+  return parseGoldenText(text, path);
 }
 
 /** What the report shows about the golden set. */
@@ -98,11 +97,11 @@ export function pairedSection(
       reason: `no champion: nothing is pinned in ${vs} yet, so there is nothing to compare with on the ${set}; the gate passes with "no champion"`,
     };
   }
-  const pairing = pairWithChampion(golden, pinned);
-  if (!pairing.ok)
+  const compared = compareWithChampion(golden, pinned, policy);
+  if (!compared.ok)
     return {
       kind: 'unavailable',
-      reason: `${vs} (${pinned}) not compared on the ${set}: ${pairing.problem}`,
+      reason: `${vs} (${pinned}) not compared on the ${set}: ${compared.problem}`,
     };
   return {
     kind: 'compared',
@@ -110,13 +109,6 @@ export function pairedSection(
     champion: pinned,
     vs,
     source: policy.source,
-    result: pairedComparison({
-      labels: golden.labels,
-      truth: golden.truth,
-      candidate: golden.predicted,
-      champion: pairing.predicted,
-      margin: policy.margin,
-      alpha: policy.alpha,
-    }),
+    result: compared.result,
   };
 }
