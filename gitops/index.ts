@@ -8,7 +8,7 @@ export { kustomizationOf, kustomizeImageOf, setKustomizeImage } from './images.t
 export type { KubeObject } from './objects.ts';
 export { parseObjects } from './objects.ts';
 export type { PinPatchInput } from './pin.ts';
-export { renderPinPatch, writePin } from './pin.ts';
+export { NO_MODEL_LEAVES_OUT, renderNoModelPin, renderPinPatch, writePin } from './pin.ts';
 export {
   environmentProblems,
   imageProblems,

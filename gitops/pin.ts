@@ -2,12 +2,14 @@
  * Writing an environment's pin file, environments/<env>/model-pin.yaml: the
  * content is model/pin.ts pinPatch (the pin contract: SERVING_MODEL_*
  * variables, ml.gitops/* annotations, the image); this module renders it as
- * YAML under a generated-file header and writes it atomically.
+ * YAML under a generated-file header and writes it atomically. Before an
+ * environment's first promotion its pin file is the "no model yet" pin
+ * ({@link renderNoModelPin}), which the template commits for every environment.
  */
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ModelHistory } from '../lock/index.ts';
-import { PIN_FILE, type PinFileInput, pinPatch } from '../model/pin.ts';
+import { DEPLOYMENT_NAME, PIN_FILE, type PinFileInput, pinPatch } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { writeFileAtomic } from '../platform/fs.ts';
 
@@ -50,4 +52,39 @@ export async function writePin(envDir: string, input: PinPatchInput): Promise<st
     });
   }
   return path;
+}
+
+/**
+ * What an environment with no model version pinned yet leaves out of
+ * manifests/base: the server's Deployment and the HPA that scales it (an HPA
+ * whose target does not exist is Degraded in Argo CD). The Service,
+ * ServiceAccount, NetworkPolicy, PDB and ServiceMonitor stay: with no pod they
+ * select nothing, and Argo CD reports them Healthy.
+ */
+export const NO_MODEL_LEAVES_OUT = [
+  { apiVersion: 'apps/v1', kind: 'Deployment', name: DEPLOYMENT_NAME },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: DEPLOYMENT_NAME },
+] as const;
+
+/**
+ * The pin file of an environment no model version was promoted to yet (a
+ * fresh fork): Kustomize strategic-merge patches that delete
+ * {@link NO_MODEL_LEAVES_OUT}, so the environment renders, passes render's
+ * checks (gitops/policy.ts pinProblems: no Deployment and no pin in the lock)
+ * and its Argo CD Application syncs Healthy with nothing to run. The first
+ * `npm run promote -- --env <env>` replaces it with the pin. Needs Kustomize
+ * 5.7 or newer (gitops/tools.ts MIN_KUSTOMIZE).
+ * https://github.com/kubernetes/community/blob/master/contributors/devel/sig-api-machinery/strategic-merge-patch.md
+ */
+export function renderNoModelPin(env: string): string {
+  const header = [
+    `# No model version is pinned to ${env} yet: this environment runs no model server.`,
+    '# Its Deployment and HPA are left out (the "no model yet" pin, gitops/pin.ts',
+    '# renderNoModelPin), so Argo CD syncs it green until the first promotion,',
+    `# \`npm run promote -- --env ${env}\`, replaces this file with the pin (docs/gitops.md).`,
+  ];
+  const docs = NO_MODEL_LEAVES_OUT.map(({ apiVersion, kind, name }) =>
+    stringify({ apiVersion, kind, metadata: { name }, $patch: 'delete' }),
+  );
+  return `${header.join('\n')}\n${docs.join('---\n')}`;
 }

@@ -7,7 +7,8 @@
  *   https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
  * - long-running workloads: liveness and readiness probes;
  * - an environment's pin: names a version in models.lock.json, with the
- *   lock entry's URI and digests (docs/contracts.md);
+ *   lock entry's URI and digests (docs/contracts.md); or, while the lock
+ *   pins nothing to the environment, no server at all (the "no model yet" pin);
  * - the AppProject allows every kind and namespace an environment renders;
  * - least-privilege RBAC: only namespaced Roles bound by RoleBindings, no
  *   wildcard, no Secrets, no escalate/bind/impersonate; and NetworkPolicies
@@ -23,6 +24,7 @@ import {
   DEPLOYMENT_NAME,
   isDigestRef,
   PIN_ENV,
+  PIN_FILE,
   pinAnnotations,
   pinEnv,
   SERVER_CONTAINER,
@@ -166,12 +168,21 @@ export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
  * Check an environment's pin against the lock: the Deployment carries every
  * SERVING_MODEL_* variable and ml.gitops/* annotation, the version exists in
  * `lockPath`, its URI and digests are the lock entry's, and the lock's
- * `pins.<env>` names the same version.
+ * `pins.<env>` names the same version. No Deployment at all is the "no model
+ * yet" state: fine while no model of the lock pins `env`.
  */
 export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lockPath: string): string[] {
   const pin = renderedPin(objects);
   const dep = `Deployment/${DEPLOYMENT_NAME}`;
-  if (!pin) return [`no ${dep} rendered`];
+  if (!pin) {
+    // The "no model yet" pin (gitops/pin.ts renderNoModelPin) leaves the Deployment out: right
+    // while the lock pins nothing to the environment, wrong once it does.
+    const pinned = Object.entries(lock.models).filter(([, m]) => m.pins?.[env] !== undefined);
+    return pinned.map(
+      ([model, m]) =>
+        `no ${dep} rendered, but ${lockPath} pins ${env} to ${model}@${m.pins[env]}: environments/${env}/${PIN_FILE} is not its pin (npm run promote -- --env ${env} --version ${m.pins[env]} writes it)`,
+    );
+  }
   const missing = PIN_ENV.filter((n) => !pin.env[n]);
   if (missing.length)
     return [`${dep} container "${SERVER_CONTAINER}": no pin (missing ${missing.join(', ')})`];

@@ -2,12 +2,13 @@
 // (with a temp lock and generated pins), and checks that a broken object, a
 // missing probe or limit, and a pin that is not in the lock each fail with
 // the exact message a user sees.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IService } from 'kubernetes-models/v1/Service';
+import { PIN_FILE } from '../model/pin.ts';
 import { isProjectError } from '../platform/errors.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
 import {
@@ -20,7 +21,7 @@ import {
   writePins,
 } from '../testing/gitops/repo.ts';
 import { needs } from '../testing/services.ts';
-import { writePin } from './pin.ts';
+import { renderNoModelPin, writePin } from './pin.ts';
 import { formatTable, renderAll, summarize, writeRendered } from './render.ts';
 import { findKustomize, type KustomizeTool } from './tools.ts';
 
@@ -174,9 +175,9 @@ describe('renderAll (real Kustomize)', () => {
         metadata: { namespace: string };
         spec: Record<string, unknown>;
       };
-    // The Deployment keeps the pin; the Rollout runs its template with the environment's count.
+    // The Deployment keeps the pin; the Rollout runs its template, scaled by the HPA (no count of its own).
+    expect(byKind('Rollout').spec.replicas).toBeUndefined();
     expect(byKind('Rollout').spec).toMatchObject({
-      replicas: 2,
       workloadRef: {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -313,6 +314,39 @@ describe('renderAll (real Kustomize)', () => {
     await rm(join(root, 'environments', 'prod', 'model-pin.yaml'));
     expect(await problemsOf(root, ['prod'])).toEqual([
       'environments/prod: no model-pin.yaml: no model version is pinned to prod; promote one first (npm run promote -- --env prod)',
+    ]);
+  });
+
+  test('a fresh fork: every environment on the "no model yet" pin renders, passes every check and runs no server', async () => {
+    const root = await tempRepo({ lockfileVersion: 2, models: {} });
+    roots.push(root);
+    for (const env of ['dev', 'staging', 'prod']) {
+      await writeFile(join(root, 'environments', env, PIN_FILE), renderNoModelPin(env));
+    }
+    const report = await renderAll({ root, kustomize });
+    const rows = summarize(report).filter((r) => r.target.startsWith('environments/'));
+    expect(rows.map((r) => [r.target, r.model, r.image, r.replicas])).toEqual(
+      ['dev', 'prod', 'staging'].map((e) => [`environments/${e}`, 'none yet', '-', '-']),
+    );
+    const dev = report.targets.find((t) => t.target.env === 'dev')!;
+    expect(dev.objects.map((o) => o.kind).sort()).toEqual([
+      'ConfigMap',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+  });
+
+  test('the "no model yet" pin of an environment the lock pins is refused, naming the command that writes its pin', async () => {
+    const root = await pinnedRepo();
+    await writeFile(join(root, 'environments', 'prod', PIN_FILE), renderNoModelPin('prod'));
+    const v = fakeVersion('1');
+    expect(await problemsOf(root, ['prod'])).toEqual([
+      `environments/prod: no Deployment/model-server rendered, but models.lock.json pins prod to ${MODEL}@${v}: environments/prod/model-pin.yaml is not its pin (npm run promote -- --env prod --version ${v} writes it)`,
     ]);
   });
 

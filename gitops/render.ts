@@ -189,13 +189,14 @@ export function summarize(report: RenderReport): TargetSummary[] {
         ? `${valueAt(workload, ['spec', 'replicas']) ?? 1}${hpa ? ` (hpa ${hpa.minReplicas ?? 1}-${hpa.maxReplicas})` : ''}`
         : '-';
     const pin = target.env ? renderedPin(objects) : undefined;
+    const model = pin?.model ? `${pin.model}@${pin.version}` : target.env && !pin ? 'none yet' : '-';
     return {
       target: target.id,
       namespace: namespaces.join(',') || '-',
       objects: objects.length,
       image,
       replicas,
-      model: pin?.model ? `${pin.model}@${pin.version}` : '-',
+      model,
     };
   });
 }

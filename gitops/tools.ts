@@ -39,30 +39,50 @@ export interface KustomizeTool {
 }
 
 /**
- * Prefer `kubectl kustomize` (what Argo CD's built-in Kustomize matches closely);
- * fall back to the `kustomize` binary. Throws NOT_FOUND naming the set-up step.
+ * The oldest Kustomize the repository renders with: 5.7.0 is the first that
+ * applies a patch file with several `$patch: delete` documents (an
+ * environment's "no model yet" pin, gitops/pin.ts) instead of panicking
+ * (kubernetes-sigs/kustomize#5552). kubectl 1.34 embeds 5.7.1; Argo CD 3.x its own 5.7+.
+ */
+export const MIN_KUSTOMIZE = [5, 7] as const;
+
+/** The Kustomize version `text` names (`Kustomize Version: v5.7.1`, `v5.8.1`), as [major, minor], or undefined. */
+export function kustomizeVersionOf(text: string): [number, number] | undefined {
+  const m = /(?:Kustomize Version: |^)v?(\d+)\.(\d+)\.\d+/m.exec(text.trim());
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+const recentEnough = (v: [number, number] | undefined): boolean =>
+  v !== undefined && (v[0] > MIN_KUSTOMIZE[0] || (v[0] === MIN_KUSTOMIZE[0] && v[1] >= MIN_KUSTOMIZE[1]));
+
+async function versionText(command: string, args: string[]): Promise<string> {
+  try {
+    return (await run(command, args, { timeoutMs: 30_000 })).stdout;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Prefer `kubectl kustomize` (what Argo CD's built-in Kustomize matches closely)
+ * when its Kustomize is {@link MIN_KUSTOMIZE} or newer; else the `kustomize`
+ * binary of that age. Throws NOT_FOUND naming the set-up step.
  */
 export async function findKustomize(env: NodeJS.ProcessEnv = process.env): Promise<KustomizeTool> {
   const kubectl = findTool('kubectl', env);
-  if (kubectl) {
-    try {
-      // kubectl older than 1.21 embeds Kustomize v2, which lacks `patches:` and `labels:`.
-      const { stdout } = await run(kubectl, ['version', '--client'], { timeoutMs: 30_000 });
-      if (/Kustomize Version: v[5-9]/.test(stdout)) {
-        return { command: kubectl, args: ['kustomize'], label: 'kubectl kustomize' };
-      }
-    } catch {
-      // fall through to the kustomize binary
-    }
+  if (kubectl && recentEnough(kustomizeVersionOf(await versionText(kubectl, ['version', '--client'])))) {
+    return { command: kubectl, args: ['kustomize'], label: 'kubectl kustomize' };
   }
   const kustomize = findTool('kustomize', env);
-  if (kustomize) return { command: kustomize, args: ['build'], label: 'kustomize build' };
+  if (kustomize && recentEnough(kustomizeVersionOf(await versionText(kustomize, ['version'])))) {
+    return { command: kustomize, args: ['build'], label: 'kustomize build' };
+  }
   throw new ProjectError(
     'NOT_FOUND',
-    'neither `kubectl kustomize` (Kustomize v5) nor `kustomize` was found',
+    `neither \`kubectl kustomize\` nor \`kustomize\` is Kustomize ${MIN_KUSTOMIZE.join('.')} or newer`,
     {
       subject: 'kustomize',
-      hint: 'run `bash scripts/setup.d/20-kube-tools.sh` (builds kustomize into ~/.cache/gitops-ml/bin)',
+      hint: 'run `bash scripts/setup.d/20-kube-tools.sh` (builds kustomize into ~/.cache/gitops-ml/bin), or use kubectl 1.34 or newer',
     },
   );
 }

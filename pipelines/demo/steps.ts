@@ -375,14 +375,14 @@ async function renderDev({ o, work, lockPath, print, rel }: DemoRun): Promise<st
   } catch {
     // A fresh machine without kubectl: build Kustomize as the test set-up does (Go module proxy).
     const setup = join(o.repoRoot, 'scripts', 'setup.d', '20-kube-tools.sh');
-    print(`   no Kustomize v5 found: installing it with \`bash ${rel(setup)}\` (once, cached)`);
+    print(`   no Kustomize 5.7+ found: installing it with \`bash ${rel(setup)}\` (once, cached)`);
     try {
       await runTool('bash', [setup], { timeoutMs: 30 * 60_000 });
       kustomize = await findKustomize();
     } catch (e) {
       print(`   skipped: ${(e as Error).message}`);
       print(
-        '   install kubectl >= 1.27 or run `bash scripts/setup.d/20-kube-tools.sh`, then run the demo again',
+        '   install kubectl >= 1.34 or run `bash scripts/setup.d/20-kube-tools.sh`, then run the demo again',
       );
       return undefined;
     }

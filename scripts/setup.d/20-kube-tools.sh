@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tools for rendering and checking the GitOps side (gitops, .github/workflows):
-#   - Kustomize v5: `kubectl kustomize` when a kubectl with Kustomize v5 is on
-#     PATH; otherwise `kustomize` built from the Go module proxy. (Debian's own
-#     kubernetes-client is 1.20 with Kustomize v2, too old for `patches:`.)
+#   - Kustomize 5.7 or newer: `kubectl kustomize` when a kubectl with it is on
+#     PATH (kubectl 1.34+); otherwise `kustomize` built from the Go module proxy.
+#     (Debian's own kubernetes-client is 1.20 with Kustomize v2, too old for
+#     `patches:`; Kustomize before 5.7 panics on an environment's "no model
+#     yet" pin, whose one patch file deletes several objects: gitops/tools.ts.)
 #   - actionlint, built from the Go module proxy.
 # Both land in $GITOPS_TOOLS_BIN (default ~/.cache/gitops-ml/bin), where
 # gitops/tools.ts looks for them when they are not on PATH.
@@ -36,8 +38,13 @@ go_tool() { # name module version
 }
 
 # 1. Kustomize.
-if command -v kubectl >/dev/null 2>&1 && kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5'; then
-  echo "kubectl with Kustomize v5 found: $(command -v kubectl)"
+kubectl_kustomize() { # prints kubectl's Kustomize version (e.g. 5.7.1), or nothing
+  command -v kubectl >/dev/null 2>&1 || return 0
+  kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v//p'
+}
+at_least_5_7() { [ -n "$1" ] && [ "$(printf '%s\n' 5.7.0 "$1" | sort -V | head -n 1)" = 5.7.0 ]; }
+if at_least_5_7 "$(kubectl_kustomize)"; then
+  echo "kubectl with Kustomize $(kubectl_kustomize) found: $(command -v kubectl)"
 else
   go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 fi
