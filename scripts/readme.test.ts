@@ -34,6 +34,15 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run demo -- --no-wait', by: [['scripts/demo.e2e.test.ts', "'--no-wait'"]] },
   { prefix: 'npm run demo', by: [['scripts/demo.e2e.test.ts', "from './demo.ts'"]] },
   {
+    prefix: 'npm run init',
+    by: [
+      [
+        'tools/init/init.e2e.test.ts',
+        "'--repo', 'acme/image-classifier', '--registry', 'ghcr.io/acme', '--commit'",
+      ],
+    ],
+  },
+  {
     prefix: 'npm run train -- --config training/configs/demo.json --out artifacts/demo --on kubernetes',
     by: [['pipelines/training/kubernetes/submit.e2e.test.ts', "'--lock', lockPath"]],
   },

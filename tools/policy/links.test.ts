@@ -1,6 +1,6 @@
 /**
  * No broken relative link in the documentation (issue 25.3: train.yml
- * linked a docs/gpu.md that never existed): every Markdown file of the
+ * linked a GPU page under docs that never existed): every Markdown file of the
  * repository (README.md, SECURITY.md, CONTRIBUTING.md, docs/ with the
  * runbooks, each folder's README.md, .github/'s templates, bench/results/)
  * and every repository path in a workflow's comments.

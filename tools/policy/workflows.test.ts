@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
@@ -78,8 +79,16 @@ describe('the repository workflows', () => {
       .filter((l) => l.trim() && !l.startsWith('#'))
       .map((l) => l.split(/\s+/));
     const ownerOf = (pattern: string) => owners.find(([p]) => p === pattern)?.slice(1);
+    // One team (the template's placeholder, or the fork's after npm run init) owns them all.
+    const team = ownerOf('/.github/')?.[0] ?? '';
+    expect(team).toMatch(/^@[\w-]+\/[\w.-]+$/);
     for (const pattern of ['/models.lock.json', '/models.lock.d/', '/environments/', '/.github/']) {
-      expect([pattern, ownerOf(pattern)]).toEqual([pattern, ['@OWNER/ml-maintainers']]);
+      expect([pattern, ownerOf(pattern)]).toEqual([pattern, [team]]);
+    }
+    // Every path CODEOWNERS names exists (a moved file loses its owners silently); the
+    // version files' folder comes with the first candidate.
+    for (const [pattern] of owners.filter(([p]) => p !== '/models.lock.d/')) {
+      expect([pattern, existsSync(join(REPO_ROOT, pattern as string))]).toEqual([pattern, true]);
     }
   });
 
