@@ -202,8 +202,14 @@ export function redactOutput(
  * Run a script's main function: print a clear message on failure and set
  * process.exitCode (never process.exit) so pending output is flushed. All
  * its output, the error message included, is redacted ({@link redactOutput}).
+ * In GitHub Actions (loaded only there: platform/github/actions.ts) every
+ * secret of the environment is masked in the runner's log first, and a
+ * failure is an `::error` annotation, with file and line where it names a file.
  */
 export async function runMain(main: () => Promise<number | undefined>): Promise<void> {
+  const actions = process.env.GITHUB_ACTIONS === 'true' ? await import('./github/actions.ts') : undefined;
+  // Before redactOutput: an ::add-mask:: line must carry the secret itself, not its redaction.
+  actions?.maskSecrets(process.env);
   redactOutput(process.env);
   // In CI every shell-out is echoed to the log (platform/shell.ts); loaded only there.
   if (process.env.CI === 'true' || process.env.RUNNER_DEBUG === '1') {
@@ -213,8 +219,12 @@ export async function runMain(main: () => Promise<number | undefined>): Promise<
     const code = await main();
     process.exitCode = typeof code === 'number' ? code : 0;
   } catch (e) {
-    const message = isProjectError(e) ? e.message : ((e as Error)?.stack ?? String(e));
-    console.error(`error: ${redactText(message, envSecrets(process.env))}`);
+    const message = redactText(
+      isProjectError(e) ? e.message : ((e as Error)?.stack ?? String(e)),
+      envSecrets(process.env),
+    );
+    if (actions) actions.annotateError(e, message, process.env, process.cwd());
+    else console.error(`error: ${message}`);
     process.exitCode = exitCodeOf(e);
   }
 }

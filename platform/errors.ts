@@ -20,6 +20,8 @@ export type ErrorCode =
 export interface ProjectErrorOptions {
   /** What the message is about: a file path, a field, a model name, a URL. */
   subject?: string;
+  /** The 1-based line of `subject` (a file) the error is at, when known: an Actions annotation points there. */
+  line?: number;
   /** What the user should do next, appended to the message. */
   hint?: string;
   /** Machine-readable detail, e.g. every offending field from ajv. */
@@ -32,6 +34,7 @@ export interface ProjectErrorOptions {
 export class ProjectError extends Error {
   readonly code: ErrorCode;
   readonly subject?: string;
+  readonly line?: number;
   readonly hint?: string;
   readonly details?: unknown;
   readonly expose: boolean;
@@ -41,6 +44,7 @@ export class ProjectError extends Error {
     this.name = 'ProjectError';
     this.code = code;
     this.subject = options.subject;
+    this.line = options.line;
     this.hint = options.hint;
     this.details = options.details;
     this.expose = options.expose ?? code !== 'UNAVAILABLE';

@@ -52,9 +52,18 @@ export async function readJsonFile(path: string): Promise<unknown> {
   } catch (e) {
     throw new ProjectError('INVALID', `${path}: not valid JSON (${(e as Error).message})`, {
       subject: path,
+      line: jsonErrorLine(text, (e as Error).message),
       cause: e,
     });
   }
+}
+
+/** The 1-based line of a JSON.parse error, when V8's message says where (`... at position 42 (line 3 column 5)`). */
+export function jsonErrorLine(text: string, message: string): number | undefined {
+  const line = /\(line (\d+) column \d+\)/.exec(message);
+  if (line) return Number(line[1]);
+  const position = /at position (\d+)/.exec(message);
+  return position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
 }
 
 /** A tree of files read by path: a checkout, or a commit's tree (platform/git treeSource). Paths use `/`. */

@@ -56,21 +56,32 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
 
 /**
  * The environment variables whose values are secrets, wherever they appear
- * (MLflow's own names, the GitHub token Actions gives a step, the alert
- * relay's shared secret).
+ * (MLflow's own names, the GitHub token Actions gives a step, Prometheus'
+ * bearer token, the image registry's password, the object store's secret
+ * key and session token, the alert relay's shared secret, the feedback
+ * export token). platform/github/actions.ts masks them in Actions' log too.
  */
 export const SECRET_ENV_NAMES = [
   'MLFLOW_TRACKING_TOKEN',
   'MLFLOW_TRACKING_PASSWORD',
   'GITHUB_TOKEN',
   'GH_TOKEN',
+  'PROMETHEUS_TOKEN',
+  'REGISTRY_PASSWORD',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
   'ALERT_RELAY_TOKEN',
+  'SERVING_FEEDBACK_EXPORT_TOKEN',
 ] as const;
+
+/** Variables holding a URL whose `user:password@` is a secret. */
+const CREDENTIAL_URL_NAMES = ['MLFLOW_TRACKING_URI', 'PROMETHEUS_URL'] as const;
 
 /**
  * The secrets an environment holds: the values of {@link SECRET_ENV_NAMES},
- * and the password of a `user:password@` in MLFLOW_TRACKING_URI (as typed,
- * decoded, and as the base64 of a Basic header), for {@link redactText}.
+ * and the password of a `user:password@` in MLFLOW_TRACKING_URI or
+ * PROMETHEUS_URL (as typed, decoded, and as the base64 of a Basic header),
+ * for {@link redactText}.
  */
 export function envSecrets(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
@@ -78,7 +89,13 @@ export function envSecrets(env: Record<string, string | undefined>): string[] {
     const v = env[name];
     if (v) out.push(v);
   }
-  const uri = env.MLFLOW_TRACKING_URI;
+  for (const name of CREDENTIAL_URL_NAMES) out.push(...urlSecrets(env[name]));
+  return [...new Set(out)];
+}
+
+/** The password of a URL's `user:password@`, as typed, decoded, and as a Basic header's base64. */
+function urlSecrets(uri: string | undefined): string[] {
+  const out: string[] = [];
   if (uri) {
     try {
       const u = new URL(uri);
@@ -88,10 +105,10 @@ export function envSecrets(env: Record<string, string | undefined>): string[] {
         out.push(u.password, password, Buffer.from(`${user}:${password}`).toString('base64'));
       }
     } catch {
-      // not a URL: nothing more to find in it (mlflowConfigFromEnv says why)
+      // not a URL: nothing more to find in it (its config reader says why)
     }
   }
-  return [...new Set(out)];
+  return out;
 }
 
 /** Replace every secret (4 characters or more) in `text` by `***`. */

@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../gitops/index.ts';
+import { logGroup } from '../platform/github/actions.ts';
 import { isMain, parseCommand, runMain } from '../platform/index.ts';
 
 const USAGE =
@@ -30,12 +31,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!cli) return 0;
   const { values } = cli;
   const root = resolve(values.root ?? '.');
-  const report = await renderAll({
-    root,
-    lockPath: values.lock ? resolve(values.lock) : undefined,
-    kustomize: await findKustomize(),
-    envs: values.env,
-  });
+  const kustomize = await findKustomize();
+  const report = await logGroup(process.env, `render and check every target (${kustomize.label})`, () =>
+    renderAll({
+      root,
+      lockPath: values.lock ? resolve(values.lock) : undefined,
+      kustomize,
+      envs: values.env,
+    }),
+  );
   process.stdout.write(formatTable(summarize(report)));
   if (values.out) {
     const paths = await writeRendered(resolve(values.out), report);

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
+import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -96,17 +97,19 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
         },
       );
     }
-    const checked = await retrainIfDrift({
-      ...options,
-      drift: { prometheus, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
-    });
+    const checked = await logGroup(env, 'ask Prometheus for drift alerts, retrain if one fires', () =>
+      retrainIfDrift({
+        ...options,
+        drift: { prometheus, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
+      }),
+    );
     if (!checked.result) {
       print(`no drift alert firing on ${prometheus.url}: nothing retrained`);
       return 0;
     }
     result = checked.result;
   } else {
-    result = await retrain(options);
+    result = await logGroup(env, `retrain ${options.config.name}`, () => retrain(options));
   }
   print(result.markdown);
   print(

@@ -14,6 +14,7 @@
 import { type BackendName, TRAINING_ORDER } from '../model/backend.ts';
 import { assertGpuReady } from '../model/native/preflight.ts';
 import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
+import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
@@ -62,25 +63,31 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     });
   }
   // A GPU runner that cannot use its GPU fails here, in seconds, before any git, MLflow or training work.
-  if (forced === 'tensorflow-gpu') await assertGpuReady({ env, projectRoot: cwd, fsRoot: deps.fsRoot });
+  if (forced === 'tensorflow-gpu') {
+    await logGroup(env, 'GPU preflight', () =>
+      assertGpuReady({ env, projectRoot: cwd, fsRoot: deps.fsRoot }),
+    );
+  }
   const config = await loadTrainingConfig(values.config);
   const prNumber = /^\d+$/.test(env.GITHUB_REF_NAME?.split('/')[0] ?? '')
     ? env.GITHUB_REF_NAME?.split('/')[0]
     : '';
-  const result = await trainForPullRequest({
-    config,
-    configPath: values.config,
-    env,
-    cwd,
-    lockPath: values.lock,
-    outDir: values.out ?? `artifacts/${config.name}${prNumber ? `-pr${prNumber}` : ''}`,
-    dataPath: values.data,
-    modelName: values.model,
-    compareEnv: values.env,
-    log: deps.log,
-    push: deps.push,
-    ...(forced ? { backend: forced as BackendName } : {}),
-  });
+  const result = await logGroup(env, `train ${config.name}, record, compare with ${values.env}, report`, () =>
+    trainForPullRequest({
+      config,
+      configPath: values.config,
+      env,
+      cwd,
+      lockPath: values.lock,
+      outDir: values.out ?? `artifacts/${config.name}${prNumber ? `-pr${prNumber}` : ''}`,
+      dataPath: values.data,
+      modelName: values.model,
+      compareEnv: values.env,
+      log: deps.log,
+      push: deps.push,
+      ...(forced ? { backend: forced as BackendName } : {}),
+    }),
+  );
   print(result.markdown);
   return 0;
 });

@@ -26,6 +26,7 @@ import { loadCluster, makeSmokePng } from '../pipelines/verify/index.ts';
 import { isMain, type ParsedCommand, parseCommand, parseDurationFlag, runMain } from '../platform/cli.ts';
 import type { Clock } from '../platform/clock.ts';
 import { ProjectError } from '../platform/errors.ts';
+import { logGroup } from '../platform/github/actions.ts';
 
 const USAGE = `usage: verify-rollout --env <dev|staging|prod> [options]
   --version <v>        expected model version (default: the env's pin in --lock)
@@ -97,24 +98,30 @@ export async function main(
     : await readPinnedVersion(lockPath, f.env, f.model);
   const smoke = await smokeImageOf(f.image);
   const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env });
-  const result = await postVerify(
-    {
-      rollout: {
-        env: f.env,
-        version: pin.version,
-        model: pin.model,
-        namespace: f.namespace,
-        revision: f.revision,
-        url: f.url,
-        skipApplication: f['skip-application'],
-        ...smoke,
-        timeoutMs: timeout * 1000,
-      },
-      soak,
-      revert: f['revert-on-failure'] ? revertContext(lockPath, env) : undefined,
-      github: { output: env.GITHUB_OUTPUT, summary: env.GITHUB_STEP_SUMMARY },
-    },
-    { cluster, log: (text) => console.log(text), sleep: deps.sleep, now: deps.now, fetch: deps.fetch },
+  const target = f.env;
+  const result = await logGroup(
+    env,
+    `verify ${f.env}${soak ? ', soak' : ''}${f['revert-on-failure'] ? ', revert on failure' : ''}`,
+    () =>
+      postVerify(
+        {
+          rollout: {
+            env: target,
+            version: pin.version,
+            model: pin.model,
+            namespace: f.namespace,
+            revision: f.revision,
+            url: f.url,
+            skipApplication: f['skip-application'],
+            ...smoke,
+            timeoutMs: timeout * 1000,
+          },
+          soak,
+          revert: f['revert-on-failure'] ? revertContext(lockPath, env) : undefined,
+          github: { output: env.GITHUB_OUTPUT, summary: env.GITHUB_STEP_SUMMARY },
+        },
+        { cluster, log: (text) => console.log(text), sleep: deps.sleep, now: deps.now, fetch: deps.fetch },
+      ),
   );
   return result.verified ? 0 : 1;
 }

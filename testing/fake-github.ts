@@ -113,6 +113,12 @@ export interface FakeGithub {
   }): FakePull;
   /** Submit a review on pull `number` at commit `commitId`. */
   addReview(number: number, review: { login: string; state: FakeReviewState; commitId: string }): FakeReview;
+  /**
+   * Answer the next `times` requests (recorded, as GitHub logs them) with `status` and
+   * GitHub's error body instead of serving them: a 502/503 as GitHub gives under load,
+   * or a 403 rate limit with `headers` (x-ratelimit-remaining: 0, retry-after).
+   */
+  failNext(status: number, times?: number, headers?: Record<string, string>): void;
   close(): Promise<void>;
 }
 
@@ -151,6 +157,7 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
   const reviews = new Map<number, FakeReview[]>();
   const roles = new Map<string, FakeRole>();
   const requests: RecordedRequest[] = [];
+  const failures: { status: number; headers: Record<string, string> }[] = [];
   let nextId = 1000;
   let nextNumber = options.firstNumber ?? 1;
   let url = '';
@@ -275,6 +282,19 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
       const rec: RecordedRequest = { method: req.method ?? '', path: u.pathname, query, body };
       if (req.headers.authorization) rec.authorization = req.headers.authorization;
       requests.push(rec);
+      const failure = failures.shift();
+      if (failure) {
+        json(
+          res,
+          failure.status,
+          {
+            message: failure.status >= 500 ? 'Server Error' : 'API rate limit exceeded',
+            status: String(failure.status),
+          },
+          failure.headers,
+        );
+        return;
+      }
       const auth = req.headers.authorization ?? '';
       if (auth !== `token ${options.token}` && auth !== `Bearer ${options.token}`) {
         json(res, 401, {
@@ -448,6 +468,9 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
       list.push(review);
       reviews.set(number, list);
       return review;
+    },
+    failNext: (status, times = 1, headers = {}) => {
+      for (let i = 0; i < times; i++) failures.push({ status, headers });
     },
     close: () =>
       new Promise<void>((r) => {

@@ -7,6 +7,14 @@
  */
 
 export {
+  type AnnotationTarget,
+  annotateError,
+  annotationOf,
+  inActions,
+  logGroup,
+  maskSecrets,
+} from './actions.ts';
+export {
   type AuthorizeInput,
   authorizeTraining,
   TRAIN_LABEL,
