@@ -3,6 +3,8 @@ import { exitCodeOf, ProjectError } from '../../platform/errors.ts';
 import { main } from '../../scripts/init.ts';
 import { forkNames, placeholderLines, replacePlaceholders } from './init.ts';
 
+/** image.yml's shell default, which only contains the word. */
+const SHELL_DEFAULT = ['$', '{REGISTRY:-ghcr.io/', '$', '{REPO_OWNER,,}}'].join('');
 const NAMES = forkNames({ repo: 'acme/image-classifier', registry: 'ghcr.io/acme' });
 
 describe('forkNames', () => {
@@ -58,7 +60,7 @@ describe('replacePlaceholders', () => {
       '/models.lock.json      @OWNER/ml-maintainers',
       'runbook_url: https://github.com/OWNER/REPO/blob/main/docs/runbooks/serving-no-traffic.md#fast-burn',
       '`OWNER/REPO/.github/workflows/train.yml@refs/heads/main`',
-      '# Who must approve (.github/CODEOWNERS); registry="${REGISTRY:-ghcr.io/${REPO_OWNER,,}}"',
+      `# Who must approve (.github/CODEOWNERS); registry="${SHELL_DEFAULT}"`,
       'value: OWNER/REPO',
     ].join('\n');
     expect(replacePlaceholders(template, NAMES).split('\n')).toEqual([
@@ -67,7 +69,7 @@ describe('replacePlaceholders', () => {
       '/models.lock.json      @acme/ml-maintainers',
       'runbook_url: https://github.com/acme/image-classifier/blob/main/docs/runbooks/serving-no-traffic.md#fast-burn',
       '`acme/image-classifier/.github/workflows/train.yml@refs/heads/main`',
-      '# Who must approve (.github/CODEOWNERS); registry="${REGISTRY:-ghcr.io/${REPO_OWNER,,}}"',
+      `# Who must approve (.github/CODEOWNERS); registry="${SHELL_DEFAULT}"`,
       'value: acme/image-classifier',
     ]);
     expect(replacePlaceholders('not-OWNER/REPO-ish ghcr.io/OWNERS', NAMES)).toBe(
