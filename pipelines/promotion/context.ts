@@ -4,8 +4,9 @@
  * and environment ({@link promotionContext}) and passed to promote(),
  * rollback() and revert() (./promote.ts): where the lock, the environments
  * and the gates config are, how git commits and pushes, who promotes and
- * where the GitHub job summary goes, the clock, the log, and the checks a
- * move runs (artifact digests, golden sets, the Kustomize render).
+ * where the GitHub job summary goes, the clock, the log, the checks a
+ * move runs (artifact digests, golden sets, the Kustomize render), and
+ * MLflow's registry, whose aliases follow the pins.
  *
  * In GitHub Actions (GITHUB_ACTIONS=true) the workflow context must be
  * complete: a promotion record names its actor, and a run without it is not
@@ -15,7 +16,7 @@
 import { dirname, resolve } from 'node:path';
 import type { Lock } from '../../lock/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
+import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import type { ApplyPinDeps } from './apply.ts';
 import { type DigestVerifier, type GoldenReader, lockDigestVerifier, lockGoldenReader } from './gates.ts';
 import { renderCheck } from './render-check.ts';
@@ -57,6 +58,8 @@ export interface PromotionContext {
   readGolden?: GoldenReader;
   /** Render the environment with the new pin and lock before the lock is written (throw to refuse). */
   render?: (lock: Lock, env: string) => Promise<void>;
+  /** MLflow's registry, where each move points the environment's alias (./aliases.ts); none without MLFLOW_TRACKING_URI. */
+  mlflow?: MlflowClient;
   /** Hooks into the pin move, for tests that make a write fail. */
   applyDeps?: ApplyPinDeps;
 }
@@ -103,6 +106,7 @@ export function promotionContext(o: PromotionContextOptions): PromotionContext {
     verifyDigests: lockDigestVerifier(store),
     readGolden: lockGoldenReader(store),
     render: o.render ? renderCheck(dirname(environmentsDir), toolEnv) : undefined,
+    mlflow: store.mlflow && new MlflowClient(httpOptionsOf(store.mlflow, o.fetch ? { fetch: o.fetch } : {})),
   };
 }
 

@@ -2,9 +2,11 @@
  * Promotion, rollback and revert of model versions between environments:
  * a context built once at the edge (context.ts), gates from a versioned
  * config, the pin moved in models.lock.json and environments/<env>/model-pin.yaml
- * together, commit and push with retry on a push race, and the step after a
- * promotion: verify, soak, revert (post-verify.ts). See docs/promotion.md.
+ * together, commit and push with retry on a push race, MLflow's aliases moved
+ * after (aliases.ts), and the step after a promotion: verify, soak, revert
+ * (post-verify.ts). See docs/promotion.md.
  */
+export { type AliasOutcome, aliasesOf, moveAliases } from './aliases.ts';
 export { type ApplyPinDeps, type ApplyPinInput, type ApplyPinResult, applyPin } from './apply.ts';
 export {
   type EnvironmentRule,

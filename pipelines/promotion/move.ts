@@ -4,8 +4,9 @@
  * start over uncommitted changes, choose the model and version, pass the
  * gates, move the pin in models.lock.json and environments/<env>/model-pin.yaml
  * together (./apply.ts), then commit and push (./publish.ts), redoing the
- * move on a moved branch. A refused move changes nothing: not the lock, not
- * the pin file, not git. See docs/promotion.md.
+ * move on a moved branch, and last point the environment's alias in MLflow's
+ * registry at it (./aliases.ts). A refused move changes nothing: not the
+ * lock, not the pin file, not git, not MLflow. See docs/promotion.md.
  */
 import { join, relative } from 'node:path';
 import {
@@ -19,6 +20,7 @@ import {
 } from '../../lock/index.ts';
 import { isDigestRef, PIN_FILE, TAG_ALLOWED_ENVS } from '../../model/pin.ts';
 import { ProjectError } from '../../platform/errors.ts';
+import { type AliasOutcome, moveAliases } from './aliases.ts';
 import { applyPin } from './apply.ts';
 import type { EnvironmentRule } from './config.ts';
 import type { PromotionContext } from './context.ts';
@@ -67,14 +69,27 @@ export interface PromoteResult {
   commit?: string;
   pushed: boolean;
   pushAttempts: number;
+  /** What became of the environment's alias in MLflow's registry (./aliases.ts). */
+  aliases?: AliasOutcome;
 }
 
 /** environments/<env>/model-pin.yaml of the context's repository. */
 export const pinPathOf = (ctx: PromotionContext, env: string): string =>
   join(ctx.environmentsDir, env, PIN_FILE);
 
-/** Move the pin of `move.env`; throws GATE_FAILED, NOT_FOUND, INVALID, CONFLICT with nothing changed. */
+/**
+ * Move the pin of `move.env`, then point the environment's MLflow alias at it
+ * (./aliases.ts: said, never thrown, when it cannot be); throws GATE_FAILED,
+ * NOT_FOUND, INVALID, CONFLICT with nothing changed.
+ */
 export async function movePin(move: Move, ctx: PromotionContext): Promise<PromoteResult> {
+  const result = await moveAndPublish(move, ctx);
+  result.aliases = await moveAliases(result, ctx);
+  return result;
+}
+
+/** Choose, gate and move the pin, then commit and push it (with the context's git). */
+async function moveAndPublish(move: Move, ctx: PromotionContext): Promise<PromoteResult> {
   const git = await openGit(ctx, [ctx.lockPath, pinPathOf(ctx, move.env)]);
   const result = await applyMove(move, ctx, false);
   if (!result.changed) return result;
