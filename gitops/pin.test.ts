@@ -2,8 +2,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { parse } from 'yaml';
-import { renderPinPatch, writePin } from './pin.ts';
+import { parse, parseAllDocuments } from 'yaml';
+import { readLock } from '../lock/index.ts';
+import { PIN_FILE } from '../model/pin.ts';
+import { REPO_ROOT } from '../testing/gitops/repo.ts';
+import { renderNoModelPin, renderPinPatch, writePin } from './pin.ts';
 
 const entry = {
   artifactUri: 'mlflow-artifacts:/3/abc/artifacts/model',
@@ -79,6 +82,42 @@ describe('writePin', () => {
       expect(await readdir(join(dir, 'dev'))).toEqual(['model-pin.yaml']);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('renderNoModelPin (an environment before its first promotion)', () => {
+  test('deletes the Deployment and its HPA, one strategic-merge patch each, under a header that says what to run', () => {
+    const text = renderNoModelPin('staging');
+    expect(text.split('\n').filter((l) => l.startsWith('#'))).toEqual([
+      '# No model version is pinned to staging yet: this environment runs no model server.',
+      '# Its Deployment and HPA are left out (the "no model yet" pin, gitops/pin.ts',
+      '# renderNoModelPin), so Argo CD syncs it green until the first promotion,',
+      '# `npm run promote -- --env staging`, replaces this file with the pin (docs/gitops.md).',
+    ]);
+    expect(parseAllDocuments(text).map((d) => d.toJS())).toEqual([
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'model-server' }, $patch: 'delete' },
+      {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'model-server' },
+        $patch: 'delete',
+      },
+    ]);
+  });
+
+  test("each environment the repository's lock pins nothing to commits exactly this pin", async () => {
+    const lock = await readLock(join(REPO_ROOT, 'models.lock.json'));
+    const envs = (await readdir(join(REPO_ROOT, 'environments'), { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+    expect(envs.length).toBeGreaterThan(0);
+    for (const env of envs) {
+      if (Object.values(lock.models).some((m) => m.pins[env] !== undefined)) continue;
+      expect([env, await readFile(join(REPO_ROOT, 'environments', env, PIN_FILE), 'utf8')]).toEqual([
+        env,
+        renderNoModelPin(env),
+      ]);
     }
   });
 });
