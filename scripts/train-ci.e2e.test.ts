@@ -405,12 +405,17 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
         expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
         const entry = lock.models[MODEL]?.versions[id];
         expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
+        // runMain masks the password first (core.setSecret): the runner consumes these
+        // ::add-mask:: commands and replaces the value by *** in all the log, never showing them.
+        const lines = out.stdout.split('\n');
+        expect(lines.filter((l) => l.startsWith('::add-mask::'))).toContain(`::add-mask::${PASSWORD}`);
+        const log = lines.filter((l) => !l.startsWith('::add-mask::')).join('\n');
         for (const [where, text] of [
           ['PR comment', comment],
           ['requests to GitHub', JSON.stringify(gh.requests)],
           ['job summary', summary],
           ['lock', lockText],
-          ['stdout', out.stdout],
+          ['stdout (the log)', log],
           ['stderr', out.stderr],
         ] as const) {
           expect([where, text.includes(PASSWORD), text.includes('alice:')]).toEqual([where, false, false]);
