@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { openArtifactDir, preprocessingOf } from '../model/artifact/read.ts';
 import { ProjectError } from '../platform/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -24,13 +25,9 @@ export function defaultArtifactDir(kind: BenchModel): string {
   return join(ROOT, '.cache', 'bench-serving', `${kind}-artifact`);
 }
 
-/** The input side of a model's image, for the request body. */
+/** The input side of a model's image, for the request body (the artifact read and checked by model/artifact). */
 export async function inputSizeOf(artifact: string): Promise<{ width: number; channels: number }> {
-  const spec = JSON.parse(await readFile(join(artifact, 'preprocessing.json'), 'utf8')) as {
-    width: number;
-    channels: number;
-  };
-  return spec;
+  return preprocessingOf(await openArtifactDir(artifact));
 }
 
 async function configFor(kind: BenchModel, work: string): Promise<string> {

@@ -1,11 +1,12 @@
 /**
  * Build a lock entry from an artifact folder (docs/artifact.md), reading only
  * digests.json, metrics.json and training.json; extra fields are ignored.
- * Every listed file is hashed first, so a corrupt folder is never locked.
+ * Every listed file is hashed first (model/artifact verifyArtifactDir), so a
+ * corrupt folder is never locked.
  */
 import { join } from 'node:path';
-import { ARTIFACT_FILE_PATTERN } from '../model/pin.ts';
-import { rootDigest, sha256, sha256File } from '../platform/digest.ts';
+import { DIGESTS_FILE, verifyArtifactDir } from '../model/artifact/format.ts';
+import { sha256 } from '../platform/digest.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { readJsonFile } from '../platform/fs.ts';
 import { stableStringify } from '../platform/json.ts';
@@ -13,12 +14,6 @@ import { hasCredentials, safeUrl } from '../platform/redact.ts';
 import { compileValidator } from '../platform/schema.ts';
 import { validateVersionEntry } from './schema.ts';
 import type { LockedVersion } from './types.ts';
-
-interface DigestsFile {
-  algorithm: 'sha256';
-  files: Record<string, string>;
-  root: string;
-}
 
 interface TrainingFile {
   createdAt: string;
@@ -29,21 +24,6 @@ interface TrainingFile {
   gitCommit?: string;
   backend?: { id?: string; name?: string };
 }
-
-const validateDigestsFile = compileValidator<DigestsFile>({
-  type: 'object',
-  required: ['algorithm', 'files', 'root'],
-  properties: {
-    algorithm: { const: 'sha256' },
-    files: {
-      type: 'object',
-      minProperties: 1,
-      propertyNames: { pattern: ARTIFACT_FILE_PATTERN },
-      additionalProperties: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    },
-    root: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-  },
-});
 
 const validateTrainingFile = compileValidator<TrainingFile>({
   type: 'object',
@@ -81,43 +61,8 @@ const prefixed = (hex: string) => (hex.startsWith('sha256:') ? hex : `sha256:${h
  * the stable JSON of `config`) from training.json.
  */
 export async function entryFromArtifact(dir: string, options: ArtifactEntryOptions): Promise<LockedVersion> {
-  const digestsPath = join(dir, 'digests.json');
-  const digests = validateDigestsFile(await readJsonFile(digestsPath), digestsPath);
-  const root = rootDigest(digests.files);
-  if (root !== digests.root) {
-    throw new ProjectError(
-      'DIGEST_MISMATCH',
-      `${digestsPath}: root ${digests.root} is not the root of its files (${root})`,
-      {
-        subject: digestsPath,
-        hint: 'the folder was edited after export: export the artifact again',
-      },
-    );
-  }
-  for (const file of Object.keys(digests.files).sort()) {
-    const path = join(dir, ...file.split('/'));
-    const actual = await sha256File(path).catch((e: NodeJS.ErrnoException) => {
-      throw new ProjectError(
-        'NOT_FOUND',
-        `${path}: listed in ${digestsPath} but cannot be read (${e.code ?? e.message})`,
-        {
-          subject: path,
-          cause: e,
-        },
-      );
-    });
-    const expected = digests.files[file] as string;
-    if (actual !== expected) {
-      throw new ProjectError(
-        'DIGEST_MISMATCH',
-        `${path}: sha256 ${actual}, but ${digestsPath} says ${expected}`,
-        {
-          subject: path,
-          hint: 'the folder was edited after export: export the artifact again',
-        },
-      );
-    }
-  }
+  const digestsPath = join(dir, DIGESTS_FILE);
+  const digests = await verifyArtifactDir(dir);
   for (const needed of ['metrics.json', 'training.json']) {
     if (!digests.files[needed]) {
       throw new ProjectError('INVALID', `${digestsPath} does not list ${needed}`, {

@@ -24,7 +24,7 @@ import { MODEL_NAME_PATTERN, VERSION_ID_PATTERN } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 import type { FileTree } from '../platform/fs.ts';
 import { stableStringify } from '../platform/json.ts';
-import { parseJsonText } from './json-text.ts';
+import { parseJsonText } from '../platform/json-text.ts';
 import { validateLock, validateLockIndex, validateVersionEntry } from './schema.ts';
 import type { Lock, LockIndex } from './types.ts';
 

@@ -3,6 +3,9 @@
  * provenance, the version each environment runs (pins), and the history of
  * promotions. Format and commands: docs/lock-file.md.
  */
+
+export type { ModelHistory } from '../model/history.ts';
+export { parseJsonText } from '../platform/json-text.ts';
 export { type ArtifactEntryOptions, entryFromArtifact } from './artifact-entry.ts';
 export { type DiffRow, diffLocks, formatDiffTable, type MetricDelta } from './diff.ts';
 export {
@@ -14,9 +17,8 @@ export {
   versionFileOf,
   versionsDirOf,
 } from './files.ts';
-export { type ModelHistory, modelHistory, validateModelHistory } from './history.ts';
+export { modelHistory } from './history.ts';
 export { emptyLock, initLock, LOCK_FILE_NAME, readLock, writeLock } from './io.ts';
-export { parseJsonText } from './json-text.ts';
 export {
   type AddCandidateInput,
   addCandidate,

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pinFromLock } from '../scripts/serve.ts';
 import { loadConfig } from '../serving/config.ts';
 import { fakeFiles, fakeVersion, makeEntry, writeFileDeep } from '../testing/lock/fixtures.ts';
 import { emptyLock, lockFiles, readLock, readPinnedVersion } from './index.ts';
@@ -96,15 +97,15 @@ describe('every reader of models.lock.json refuses the same broken locks', () =>
     const path = await writeLockFiles(files);
     await expect(readLock(path)).rejects.toThrow(message);
     await expect(readPinnedVersion(path, 'dev')).rejects.toThrow(message);
-    await expect(loadConfig({ SERVING_LOCK_FILE: path, SERVING_ENVIRONMENT: 'dev' })).rejects.toThrow(
-      message,
-    );
+    await expect(
+      loadConfig({ SERVING_LOCK_FILE: path, SERVING_ENVIRONMENT: 'dev' }, { pinFromLock }),
+    ).rejects.toThrow(message);
   });
 
   it('and all read the good one alike', async () => {
     const path = await writeLockFiles(good);
     await expect(readPinnedVersion(path, 'dev')).resolves.toEqual({ model: 'demo', version: V1 });
-    const config = await loadConfig({ SERVING_LOCK_FILE: path, SERVING_ENVIRONMENT: 'dev' });
+    const config = await loadConfig({ SERVING_LOCK_FILE: path, SERVING_ENVIRONMENT: 'dev' }, { pinFromLock });
     expect(config.model).toMatchObject({ name: 'demo', version: V1, uri: join(path, '..', 'artifacts/x') });
   });
 });

@@ -5,25 +5,27 @@
  * at module load. Format: docs/lock-file.md.
  */
 
+import { GIT_COMMIT, promotionSchema } from '../model/history.ts';
 import {
   digestsSchema,
+  ENV_NAME_PATTERN,
   HEX64,
-  IMAGE_REF_PATTERN,
   MODEL_NAME_PATTERN,
   VERSION_ID_LENGTH,
   VERSION_ID_PATTERN,
 } from '../model/pin.ts';
 import { rootDigest } from '../platform/digest.ts';
 import { isProjectError, ProjectError } from '../platform/errors.ts';
+import { jsonPointer } from '../platform/json-text.ts';
 import { hasCredentials } from '../platform/redact.ts';
 import { compileValidator } from '../platform/schema.ts';
-import { jsonPointer } from './json-text.ts';
 import type { Lock, LockedVersion, LockIndex } from './types.ts';
 
-/** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
-export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
+/** The promotion record (its schema is model/history.ts, shared with the model history the pin carries). */
+export { REVERT_REASON_MAX } from '../model/history.ts';
+export { ENV_NAME_PATTERN } from '../model/pin.ts';
+
 const PREFIXED_SHA256 = '^sha256:[0-9a-f]{64}$';
-const GIT_COMMIT = '^[0-9a-f]{40}([0-9a-f]{24})?$';
 
 /** One version entry: the content of `models.lock.d/<model>/<version>.json`. */
 export const versionSchema = {
@@ -65,32 +67,6 @@ export const versionSchema = {
     paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
     // model/backend.ts BackendName of the run (training.json backend.id): tensorflow-gpu, tensorflow, cpu
     backend: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
-  },
-} as const;
-
-/** The longest revert reason a promotion record keeps (the failed checks of verify-rollout and the soak fit many times). */
-export const REVERT_REASON_MAX = 8000;
-
-/** One promotion record (`models.<name>.promotions[]`). */
-export const promotionSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['env', 'from', 'to', 'at'],
-  properties: {
-    env: { type: 'string', pattern: ENV_NAME_PATTERN },
-    from: { type: 'string', nullable: true, pattern: VERSION_ID_PATTERN },
-    to: { type: 'string', pattern: VERSION_ID_PATTERN },
-    at: { type: 'string', format: 'date-time' },
-    by: { type: 'string', minLength: 1 },
-    commit: { type: 'string', pattern: GIT_COMMIT },
-    image: { type: 'string', pattern: IMAGE_REF_PATTERN },
-    // A revert: the rollback post-promotion verification made (types.ts RevertNote). Optional: older locks stay valid.
-    reverted: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['reason'],
-      properties: { reason: { type: 'string', minLength: 1, maxLength: REVERT_REASON_MAX } },
-    },
   },
 } as const;
 

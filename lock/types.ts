@@ -2,6 +2,9 @@
  * The shape of models.lock.json (docs/lock-file.md, docs/contracts.md).
  * Validated by ./schema.ts; these types are what a validated lock is.
  */
+import type { PromotionRecord } from '../model/history.ts';
+
+export type { PromotionRecord, RevertNote } from '../model/history.ts';
 
 /** Where a model version was tracked in MLflow; null fields when it was tracked locally. */
 export interface MlflowRef {
@@ -34,37 +37,6 @@ export interface LockedVersion {
   paramsDigest: string;
   /** The backend it was trained on (training.json `backend.id`): `tensorflow-gpu`, `tensorflow` or `cpu`. */
   backend?: string;
-}
-
-/** One move of a pin: a record in the append-only `promotions` history. */
-export interface PromotionRecord {
-  env: string;
-  /** The version pinned before, or null for the first pin of the environment. */
-  from: string | null;
-  to: string;
-  /** ISO 8601 time of the promotion. */
-  at: string;
-  /** Who promoted (a GitHub login, a workflow). */
-  by?: string;
-  /** The git commit that carried the promotion. */
-  commit?: string;
-  /**
-   * The serving image the environment runs with this version (`registry/name@sha256:…`):
-   * the image travels with the model pin, dev → staging → prod (docs/gitops.md "Images").
-   */
-  image?: string;
-  /**
-   * Set on a rollback that post-promotion verification made (a revert):
-   * `from` failed in `env`, and `reason` is what failed, verbatim. A version
-   * reverted anywhere is refused by the `notReverted` promotion gate
-   * (docs/rollout.md "Automatic revert").
-   */
-  reverted?: RevertNote;
-}
-
-/** Why a version was taken out of an environment after its promotion (the failed checks, verbatim). */
-export interface RevertNote {
-  reason: string;
 }
 
 /** One model: its versions, the version each environment runs, and how the pins moved. */

@@ -1,8 +1,9 @@
 /**
  * A tfjs LayersModel ⇄ a folder with `model.json` + `weights.bin` (the tfjs
  * "layers-model" format, one weights shard), with plain Node file I/O so it
- * works on every backend (the pure-JS one has no `file://` handler). Serving
- * loads models with the same {@link loadModelFromDir}.
+ * works on every backend (the pure-JS one has no `file://` handler). The one
+ * reading of model.json ({@link modelWeightsOf}) serves a folder here and an
+ * artifact in memory (model/artifact/read.ts).
  *
  * @see https://www.tensorflow.org/js/guide/save_load#custom_io
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelJSON
@@ -10,7 +11,14 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ProjectError, readJsonFile, stableStringify, writeFileAtomic } from '../platform/index.ts';
+import {
+  compileValidator,
+  isProjectError,
+  ProjectError,
+  readJsonFile,
+  stableStringify,
+  writeFileAtomic,
+} from '../platform/index.ts';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -45,14 +53,61 @@ export async function saveModelToDir(model: tf.LayersModel, dir: string): Promis
   );
 }
 
-function isModelJson(v: unknown): v is tf.io.ModelJSON {
-  const o = v as tf.io.ModelJSON;
-  return (
-    typeof o === 'object' &&
-    o !== null &&
-    typeof o.modelTopology === 'object' &&
-    Array.isArray(o.weightsManifest)
-  );
+/** model.json of the tfjs "layers-model" format: the topology and where each weight is. */
+export interface ModelJson {
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+}
+
+/** Validate a parsed model.json (`what` names it in messages). */
+export const validateModelJson = compileValidator<ModelJson>({
+  type: 'object',
+  required: ['modelTopology', 'weightsManifest'],
+  properties: {
+    modelTopology: { type: 'object' },
+    weightsManifest: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['paths', 'weights'],
+        properties: { paths: { type: 'array', items: { type: 'string' } }, weights: { type: 'array' } },
+      },
+    },
+  },
+});
+
+/** What tfjs builds a LayersModel from: plain data (structured-clone safe), the weights in one buffer. */
+export interface ModelWeights {
+  modelTopology: object;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  /** Every weight shard, concatenated in manifest order. */
+  weightData: ArrayBuffer;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+}
+
+/** The weight shard files model.json names, in manifest order. */
+export const shardPaths = (json: ModelJson): string[] => json.weightsManifest.flatMap((g) => g.paths);
+
+/**
+ * The one reading of a model.json (a folder's, or an artifact's in memory):
+ * its topology and weight specs, with the bytes of each shard from `shard`
+ * joined into one buffer in manifest order.
+ */
+export function modelWeightsOf(json: ModelJson, shard: (path: string) => Uint8Array): ModelWeights {
+  const joined = Buffer.concat(shardPaths(json).map(shard));
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+    weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer,
+    ...(json.format ? { format: json.format } : {}),
+    ...(json.generatedBy ? { generatedBy: json.generatedBy } : {}),
+    ...(json.convertedBy ? { convertedBy: json.convertedBy } : {}),
+  };
 }
 
 /**
@@ -63,53 +118,34 @@ export function dirLoadHandler(dir: string): tf.io.IOHandler {
   return {
     load: async () => {
       const path = join(dir, MODEL_FILE);
-      const json = await readJsonFile(path);
-      if (!isModelJson(json)) {
-        throw new ProjectError(
-          'INVALID',
-          `${path}: not a tfjs layers-model (no modelTopology/weightsManifest)`,
-          {
-            subject: path,
-            hint: 'save it with saveModelToDir() or tf.LayersModel.save()',
-          },
-        );
+      let json: ModelJson;
+      try {
+        json = validateModelJson(await readJsonFile(path), path);
+      } catch (e) {
+        if (!isProjectError(e) || e.code !== 'INVALID') throw e;
+        throw new ProjectError('INVALID', `${path}: not a tfjs layers-model (${e.message})`, {
+          subject: path,
+          hint: 'save it with saveModelToDir() or tf.LayersModel.save()',
+          cause: e,
+        });
       }
-      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-      const shards: ArrayBuffer[] = [];
-      for (const group of json.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const p of group.paths) {
-          if (basename(p) !== p || p.startsWith('.')) {
-            throw new ProjectError(
-              'INVALID',
-              `${path}: weight path "${p}" is not a file in the same folder`,
-              {
-                subject: path,
-              },
-            );
-          }
-          let bytes: Buffer;
-          try {
-            bytes = await readFile(join(dir, p));
-          } catch (e) {
-            throw new ProjectError('NOT_FOUND', `${join(dir, p)}: weights file named by ${path} is missing`, {
-              subject: join(dir, p),
-              cause: e,
-            });
-          }
-          shards.push(
-            bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-          );
+      const shards = new Map<string, Uint8Array>();
+      for (const p of shardPaths(json)) {
+        if (basename(p) !== p || p.startsWith('.')) {
+          throw new ProjectError('INVALID', `${path}: weight path "${p}" is not a file in the same folder`, {
+            subject: path,
+          });
+        }
+        try {
+          shards.set(p, await readFile(join(dir, p)));
+        } catch (e) {
+          throw new ProjectError('NOT_FOUND', `${join(dir, p)}: weights file named by ${path} is missing`, {
+            subject: join(dir, p),
+            cause: e,
+          });
         }
       }
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs,
-        weightData: tf.io.CompositeArrayBuffer.join(shards),
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-      };
+      return modelWeightsOf(json, (p) => shards.get(p) as Uint8Array);
     },
   };
 }

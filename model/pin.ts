@@ -8,7 +8,7 @@
  *   pipelines/verify and gitops' policy check;
  * - the file environments/<env>/model-pin.yaml that carries both
  *   ({@link pinPatch}; gitops/pin.ts writes it as YAML).
- * The names a pin carries (model name, version id, artifact digests) follow
+ * The names a pin carries (model name, environment, version id, artifact digests) follow
  * the patterns below, which lock/ validates its entries with too. Depends on
  * platform/ only: the server loads it at start-up.
  */
@@ -19,6 +19,8 @@ import { compileValidator } from '../platform/schema.ts';
 
 /** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
 export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** Environment names: `dev`, `staging`, `prod`, or any other folder name under environments/. */
+export const ENV_NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
 /**
  * Version ids are content-addressed: `v` and the first {@link VERSION_ID_LENGTH}
  * hex digits of the artifact's rootDigest (lock versionIdOf). Two branches

@@ -12,6 +12,7 @@ export * from './digest.ts';
 export * from './errors.ts';
 export * from './fs.ts';
 export * from './json.ts';
+export * from './json-text.ts';
 export * from './redact.ts';
 export * from './schema.ts';
 export * from './table.ts';

@@ -83,7 +83,7 @@ const COVERAGE: Coverage[] = [
       ['scripts/demo.e2e.test.ts', "from './demo.ts'"],
     ],
   },
-  { prefix: 'npm run serve', by: [['pipelines/demo/steps.ts', 'serving/main.ts']] },
+  { prefix: 'npm run serve', by: [['pipelines/demo/steps.ts', 'scripts/serve.ts']] },
   { prefix: 'npm run drift -- --artifact', by: [['scripts/drift.test.ts', "'--artifact'"]] },
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },

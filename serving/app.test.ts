@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
 import { shapePng } from '../testing/serving/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from '../testing/serving/harness.ts';
-import { clientError } from './app.ts';
+import { clientError } from './routes/middleware.ts';
 
 let fixture: Awaited<ReturnType<typeof tempFixture>>;
 let s: TestServer;

@@ -1,7 +1,8 @@
 /**
  * Request bodies with limits: a raw body read up to `maxBytes` (413 past it,
- * told by Content-Length before reading when it is there), and
- * multipart/form-data files through busboy.
+ * told by Content-Length before reading when it is there),
+ * multipart/form-data files through busboy, a JSON body parsed, and the one
+ * error for a Content-Type a route does not take.
  *
  * Every stream involved (the request, busboy, each file part) has an `error`
  * listener, and every way a body can end early (client abort, truncated form,
@@ -53,7 +54,12 @@ export async function readRawBody(req: IncomingMessage, maxBytes: number): Promi
   return Buffer.concat(chunks);
 }
 
-/** The files of field `field` in a multipart/form-data body. */
+/**
+ * The files of field `field` in a multipart/form-data body. Long by design:
+ * one promise that every way the body can end (busboy's events, each file
+ * stream, the request's abort or error) settles once, through the shared
+ * state of this one closure.
+ */
 export function readMultipartFiles(
   req: IncomingMessage,
   field: string,
@@ -159,4 +165,28 @@ export function readMultipartFiles(
     bb.on('close', () => finish(failed));
     req.pipe(bb);
   });
+}
+
+/** A JSON request body, parsed: INVALID for an empty body or one that does not parse. */
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new ProjectError('INVALID', 'request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new ProjectError('INVALID', `request body is not valid JSON: ${(e as Error).message}`, {
+      hint: 'send a JSON object with Content-Type: application/json',
+      cause: e,
+    });
+  }
+}
+
+/** 415 for a request whose Content-Type (or its absence) the route does not take. */
+export function unsupportedMedia(type: string): ProjectError {
+  return new ProjectError(
+    'UNSUPPORTED_MEDIA',
+    type ? `Content-Type ${type} is not accepted` : 'the request has no Content-Type',
+    {
+      hint: 'send multipart/form-data with a file field "image", a raw image/png or image/jpeg body, or application/json {"images": ["<base64>", ...]}',
+    },
+  );
 }

@@ -1,10 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { addCandidate, emptyLock, pinVersion, versionIdOf, writeLock } from '../lock/index.ts';
+import { describe, expect, test } from '@jest/globals';
 import { rootDigest } from '../platform/index.ts';
-import { makeEntry } from '../testing/lock/fixtures.ts';
 import { loadConfig } from './config.ts';
 
 const digests = {
@@ -19,38 +14,6 @@ const pinEnv = {
   SERVING_MODEL_DIGESTS: JSON.stringify(digests),
   SERVING_MODEL_SHA256: rootDigest(digests),
 };
-
-const digests2 = { ...digests, 'weights.bin': 'd'.repeat(64) };
-/** The lock's version ids (content-addressed): v1 local, v2 on an http folder. */
-const v1 = versionIdOf(rootDigest(digests));
-const v2 = versionIdOf(rootDigest(digests2));
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'serving-config-'));
-  // A real lock (lock's one schema): version 1 local, version 2 on an http folder.
-  let lock = addCandidate(emptyLock(), {
-    model: 'demo-classifier',
-    entry: makeEntry(digests, { artifactUri: 'file:artifacts/demo-classifier/1' }),
-  }).lock;
-  lock = addCandidate(lock, {
-    model: 'demo-classifier',
-    entry: makeEntry(digests2, { artifactUri: 'https://example.test/models/2/' }),
-  }).lock;
-  lock = pinVersion(lock, {
-    model: 'demo-classifier',
-    env: 'prod',
-    version: v1,
-    at: '2026-01-01T00:00:00.000Z',
-  });
-  lock = pinVersion(lock, {
-    model: 'demo-classifier',
-    env: 'dev',
-    version: v2,
-    at: '2026-01-01T00:00:00.000Z',
-  });
-  await writeLock(join(dir, 'models.lock.json'), lock);
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('loadConfig', () => {
   test('the pin variables give one model version, with defaults', async () => {
@@ -119,30 +82,13 @@ describe('loadConfig', () => {
     ).rejects.toThrow(/SERVING_MODEL_DIGESTS is invalid/);
   });
 
-  test('lock file + environment reads the pin, resolving file: against the lock folder', async () => {
-    const c = await loadConfig({
-      SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
-      SERVING_ENVIRONMENT: 'prod',
-    });
-    expect(c.model.version).toBe(v1);
-    expect(c.model.uri).toBe(join(dir, 'artifacts/demo-classifier/1'));
-    const dev = await loadConfig({
-      SERVING_LOCK_FILE: join(dir, 'models.lock.json'),
-      SERVING_ENVIRONMENT: 'dev',
-    });
-    expect(dev.model).toMatchObject({ version: v2, uri: 'https://example.test/models/2/' });
-  });
-
-  test('an environment without a pin is NOT_FOUND, naming it', async () => {
+  test('SERVING_LOCK_FILE is for npm run serve: serving alone refuses it, naming who reads it', async () => {
     await expect(
-      loadConfig({ SERVING_LOCK_FILE: join(dir, 'models.lock.json'), SERVING_ENVIRONMENT: 'staging' }),
-    ).rejects.toThrow(/model demo-classifier has no pin for environment "staging"/);
-  });
-
-  test('both ways at once is a usage error', async () => {
-    await expect(
-      loadConfig({ ...pinEnv, SERVING_LOCK_FILE: join(dir, 'models.lock.json'), SERVING_ENVIRONMENT: 'dev' }),
-    ).rejects.toMatchObject({ code: 'USAGE' });
+      loadConfig({ SERVING_LOCK_FILE: 'models.lock.json', SERVING_ENVIRONMENT: 'dev' }),
+    ).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('SERVING_LOCK_FILE is read by `npm run serve` (scripts/serve.ts)'),
+    });
   });
 });
 

@@ -4,35 +4,19 @@
  * typed object validated by ajv. Code below receives this object and never
  * reads `process.env`.
  *
- * The model version comes either from the pin written into the Deployment
+ * The model version comes from the pin written into the Deployment
  * (`SERVING_MODEL_NAME`, `_VERSION`, `_URI`, `_DIGESTS`, `_SHA256`, read by
- * model/pin.ts pinFromEnv) or, for
- * local use, from `models.lock.json` (`SERVING_LOCK_FILE` +
- * `SERVING_ENVIRONMENT`: `models.<name>.pins.<env>` → `versions.<v>`).
+ * model/pin.ts pinFromEnv). For local use, `npm run serve` (scripts/serve.ts)
+ * reads it from `models.lock.json` instead (`SERVING_LOCK_FILE` +
+ * `SERVING_ENVIRONMENT`) and passes it in as
+ * {@link LoadConfigOptions.pinFromLock}: serving/ itself never reads the lock.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import {
-  chooseModel,
-  type Lock,
-  type ModelHistory,
-  modelHistory,
-  parseJsonText,
-  pinnedVersion,
-  readLockFrom,
-  validateModelHistory,
-} from '../lock/index.ts';
 import type { BackendName } from '../model/backend.ts';
+import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
 import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
-import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
-import {
-  compileValidator,
-  type FileTree,
-  fileTree,
-  isProjectError,
-  ProjectError,
-} from '../platform/index.ts';
+import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
@@ -81,8 +65,8 @@ export interface ServingConfig {
   feedback: FeedbackConfig;
   /**
    * Where each version of the model runs and its promotions, for the page
-   * (the model card): from the lock with SERVING_LOCK_FILE, or from
-   * SERVING_MODEL_HISTORY_FILE (written by the promotion); absent otherwise.
+   * (the model card): from SERVING_MODEL_HISTORY_FILE (written by the
+   * promotion), or with the pin from the lock (`npm run serve`); absent otherwise.
    */
   history?: ModelHistory;
 }
@@ -208,58 +192,6 @@ function checkRelations(c: ServingConfig): void {
   if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
 }
 
-/**
- * The version `SERVING_ENVIRONMENT` pins in the lock file, read through
- * lock (the one schema, with its cross-checks: the root digest adds up,
- * the pin names a version that exists). A local artifact URI is resolved
- * against the lock file's folder, as every other reader of the lock does.
- */
-async function pinFromLock(
-  env: ServingEnv,
-  source: FileTree,
-): Promise<{ pin: ModelPin; history: ModelHistory }> {
-  const file = env.SERVING_LOCK_FILE!;
-  if (!env.SERVING_ENVIRONMENT) {
-    throw usage(
-      'SERVING_LOCK_FILE is set but SERVING_ENVIRONMENT is not',
-      'set SERVING_ENVIRONMENT=dev (or staging, prod)',
-    );
-  }
-  let lock: Lock;
-  try {
-    lock = await readLockFrom(source, file);
-  } catch (e) {
-    if (isProjectError(e) && e.code === 'NOT_FOUND') {
-      throw new ProjectError('NOT_FOUND', `cannot read lock file ${file}: ${e.message}`, {
-        subject: file,
-        hint: 'point SERVING_LOCK_FILE at models.lock.json',
-        cause: e,
-      });
-    }
-    throw e;
-  }
-  const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
-  const pinned = env.SERVING_MODEL_VERSION
-    ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
-    : pinnedVersion(lock, name, env.SERVING_ENVIRONMENT, file);
-  if (!pinned.entry) {
-    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${pinned.version}"`, {
-      subject: `models.${name}.versions.${pinned.version}`,
-    });
-  }
-  const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
-  return {
-    pin: {
-      name,
-      version: pinned.version,
-      uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
-      digests: pinned.entry.digests,
-      sha256: pinned.entry.rootDigest,
-    },
-    history: modelHistory(lock, name),
-  };
-}
-
 /** The model history file of a pinned deployment (SERVING_MODEL_HISTORY_FILE), validated. */
 async function historyFromFile(
   file: string,
@@ -284,11 +216,40 @@ async function historyFromFile(
   return validateModelHistory(parseJsonText(text, file), file);
 }
 
+/** A pin from elsewhere than the SERVING_MODEL_* variables, with the model's history. */
+export interface ResolvedPin {
+  pin: ModelPin;
+  history?: ModelHistory;
+}
+
 export interface LoadConfigOptions {
   /** Reads SERVING_MODEL_HISTORY_FILE (default fs.readFile utf8). */
   readText?: (path: string) => Promise<string>;
-  /** Where the lock's files are read from (default the file system). */
-  lockSource?: FileTree;
+  /**
+   * The pin of SERVING_LOCK_FILE + SERVING_ENVIRONMENT, called with the
+   * validated environment: `npm run serve` (scripts/serve.ts) reads it from
+   * the lock. Without it (the image's serving/main.ts) SERVING_LOCK_FILE is
+   * refused.
+   */
+  pinFromLock?: (env: ServingEnv) => Promise<ResolvedPin>;
+}
+
+/** The pin: from the lock when SERVING_LOCK_FILE is set (through `pinFromLock`), else the SERVING_MODEL_* variables. */
+async function resolvePin(env: ServingEnv, opts: LoadConfigOptions): Promise<ResolvedPin> {
+  if (env.SERVING_LOCK_FILE === undefined) return { pin: pinFromEnv(env) };
+  if (env.SERVING_MODEL_URI) {
+    throw usage(
+      'both SERVING_LOCK_FILE and SERVING_MODEL_URI are set',
+      'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
+    );
+  }
+  if (!opts.pinFromLock) {
+    throw usage(
+      'SERVING_LOCK_FILE is read by `npm run serve` (scripts/serve.ts), not by the server image (serving/main.ts)',
+      'set the SERVING_MODEL_* pin, as environments/<env>/model-pin.yaml does, or start the server with npm run serve',
+    );
+  }
+  return opts.pinFromLock(env);
 }
 
 /**
@@ -306,18 +267,10 @@ export async function loadConfig(
   const env = validateEnv(picked, 'serving environment');
   checkRanges(env);
   const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
-  const fromLock = env.SERVING_LOCK_FILE !== undefined;
-  if (fromLock && env.SERVING_MODEL_URI) {
-    throw usage(
-      'both SERVING_LOCK_FILE and SERVING_MODEL_URI are set',
-      'set either the SERVING_MODEL_* pin or SERVING_LOCK_FILE + SERVING_ENVIRONMENT, not both',
-    );
-  }
-  const fromLockFile = fromLock ? await pinFromLock(env, opts.lockSource ?? fileTree) : undefined;
-  const model = fromLockFile?.pin ?? pinFromEnv(env);
+  const { pin: model, history: pinnedHistory } = await resolvePin(env, opts);
   const history = env.SERVING_MODEL_HISTORY_FILE
     ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)
-    : fromLockFile?.history;
+    : pinnedHistory;
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);

@@ -74,10 +74,10 @@ describe('the serving image, derived from serving/Dockerfile', () => {
     // The worker thread is loaded by URL (new Worker), not by import: it must be there too.
     expect(inImage.has('serving/worker/thread.ts')).toBe(true);
     expect([...inImage].filter((f) => /\.test\.ts$|(^|\/)testing\//.test(f))).toEqual([]);
-    // Only the layers serving may import (tools/policy/layers.test.ts): nothing of training or the pipelines.
-    expect([...inImage].filter((f) => /^(training|pipelines|gitops|monitoring|scripts)\//.test(f))).toEqual(
-      [],
-    );
+    // Only the layers serving may import (tools/policy/layers.test.ts): nothing of the lock, training or the pipelines.
+    expect(
+      [...inImage].filter((f) => /^(lock|training|pipelines|gitops|monitoring|scripts)\//.test(f)),
+    ).toEqual([]);
     for (const c of copied) expect(c.image.startsWith('/app/')).toBe(true);
   });
 
@@ -191,7 +191,6 @@ describe('the serving image, derived from serving/Dockerfile', () => {
 
     it('answers /predict with the Dockerfile CMD and ENV (only the port moved to a free one)', async () => {
       expect((await readdir(app)).sort()).toEqual([
-        'lock',
         'model',
         'node_modules',
         'package.json',

@@ -42,7 +42,11 @@ export interface MetricsOptions {
   tensors?: () => Promise<Partial<Record<'main' | 'worker', number>>>;
 }
 
-/** Register the serving metrics (and the default process metrics) into `registry`. */
+/**
+ * Register the serving metrics (and the default process metrics) into `registry`.
+ * Long by design: one declaration per metric, in the order of docs/contracts.md
+ * "Metrics", and no logic between them.
+ */
 export function createMetrics(registry: Registry, opts: MetricsOptions = {}): ServingMetrics {
   const registers = [registry];
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });

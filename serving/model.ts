@@ -1,25 +1,16 @@
 /**
- * Load a verified artifact into a tfjs LayersModel with a custom IOHandler
- * (model.json topology + weights from the in-memory, digest-checked files),
- * and run batched inference on preprocessed inputs, in the main thread or in
- * a worker thread (serving/worker).
- *
- * @see https://js.tensorflow.org/api/latest/#loadLayersModel custom IOHandler
- * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
+ * The served model: a verified artifact (model/artifact/read.ts) built into
+ * a tfjs LayersModel (model/artifact/layers.ts), running batched inference on
+ * preprocessed inputs in the main thread or in a worker thread
+ * (serving/worker), restarted when it crashes.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildLayersModel, predictBatch } from '../model/artifact/layers.ts';
+import { artifactJson, modelParts, type VerifiedArtifact } from '../model/artifact/read.ts';
 import type { BackendName } from '../model/backend.ts';
 import type { ModelPin } from '../model/pin.ts';
-import { type PreprocessingSpec, parsePreprocessingSpec } from '../model/preprocessing.ts';
-import { compileValidator, ProjectError } from '../platform/index.ts';
-import type { VerifiedArtifact } from './artifact.ts';
-import {
-  buildLayersModel,
-  InferenceWorker,
-  type InferenceWorkerOptions,
-  type ModelParts,
-  predictBatch,
-} from './worker/index.ts';
+import type { PreprocessingSpec } from '../model/preprocessing.ts';
+import { InferenceWorker, type InferenceWorkerOptions } from './worker/index.ts';
 
 /** The model version this process serves, ready for inference. */
 export interface ServedModel {
@@ -55,60 +46,6 @@ export interface ServedModel {
   dispose(): void | Promise<void>;
 }
 
-interface ModelJson {
-  modelTopology: object;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string | null;
-}
-
-const validateModelJson = compileValidator<ModelJson>({
-  type: 'object',
-  required: ['modelTopology', 'weightsManifest'],
-  properties: {
-    modelTopology: { type: 'object' },
-    weightsManifest: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['paths', 'weights'],
-        properties: { paths: { type: 'array', items: { type: 'string' } }, weights: { type: 'array' } },
-      },
-    },
-  },
-});
-const validateLabels = compileValidator<string[]>({
-  type: 'array',
-  minItems: 2,
-  uniqueItems: true,
-  items: { type: 'string', minLength: 1 },
-});
-
-function jsonOf(artifact: VerifiedArtifact, file: string): unknown {
-  const bytes = artifact.files.get(file);
-  if (!bytes)
-    throw new ProjectError('NOT_FOUND', `artifact ${artifact.uri} has no ${file}`, { subject: file });
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new ProjectError(
-      'INVALID',
-      `${file} of artifact ${artifact.uri} is not valid JSON: ${(e as Error).message}`,
-      {
-        subject: file,
-        cause: e,
-      },
-    );
-  }
-}
-
-/** The weight shards as one ArrayBuffer of exactly their bytes (tfjs' weightData). */
-function concat(parts: Uint8Array[]): ArrayBuffer {
-  const joined = Buffer.concat(parts);
-  return joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
-}
-
 /** Where inference runs: in the main thread, or in a worker thread (the default). */
 export type InferenceRunner = 'main' | 'worker';
 
@@ -130,44 +67,6 @@ export function backendNameOf(packageOrBackend: string): BackendName {
   if (packageOrBackend.includes('tfjs-node') || packageOrBackend === 'tensorflow') return 'tensorflow';
   if (packageOrBackend.includes('wasm')) return 'wasm';
   return 'cpu';
-}
-
-/** The validated, plain-data parts of an artifact's model (also what the worker receives). */
-export function modelParts(artifact: VerifiedArtifact): {
-  parts: ModelParts;
-  labels: string[];
-  spec: PreprocessingSpec;
-} {
-  const modelJson = validateModelJson(jsonOf(artifact, 'model.json'), 'model.json');
-  const labels = validateLabels(jsonOf(artifact, 'labels.json'), 'labels.json');
-  const spec = parsePreprocessingSpec(jsonOf(artifact, 'preprocessing.json'), 'preprocessing.json');
-  const shards = modelJson.weightsManifest.flatMap((g) => g.paths);
-  const weightParts = shards.map((p) => {
-    const bytes = artifact.files.get(p);
-    if (!bytes) {
-      throw new ProjectError(
-        'INVALID',
-        `model.json names weight shard ${p}, which the pinned digests do not cover`,
-        {
-          subject: p,
-          hint: 'every file the model reads must be listed in digests.json and the lock entry',
-        },
-      );
-    }
-    return bytes;
-  });
-  const parts: ModelParts = {
-    uri: artifact.uri,
-    modelTopology: modelJson.modelTopology,
-    weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
-    weightData: concat(weightParts),
-    ...(modelJson.format ? { format: modelJson.format } : {}),
-    ...(modelJson.generatedBy ? { generatedBy: modelJson.generatedBy } : {}),
-    ...(modelJson.convertedBy ? { convertedBy: modelJson.convertedBy } : {}),
-    input: [spec.height, spec.width, spec.channels],
-    labels: labels.length,
-  };
-  return { parts, labels, spec };
 }
 
 /**
@@ -197,7 +96,7 @@ export async function loadModel(
     sha256: pin.sha256,
     labels,
     spec,
-    ...(artifact.files.has('metrics.json') ? { evaluation: jsonOf(artifact, 'metrics.json') } : {}),
+    ...(artifact.files.has('metrics.json') ? { evaluation: artifactJson(artifact, 'metrics.json') } : {}),
     files: artifact.files,
     inputSize,
   };

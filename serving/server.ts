@@ -7,10 +7,11 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
+import { fetchVerifiedArtifact } from '../model/artifact/read.ts';
 import { type BackendChoice, SERVING_ORDER, selectBackend } from '../model/backend.ts';
-import { createApp, Lifecycle, type ServingApp } from './app.ts';
-import { fetchVerifiedArtifact } from './artifact.ts';
+import { createApp, type ServingApp } from './app.ts';
 import type { ServingConfig } from './config.ts';
+import { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { loadModel, type ServedModel } from './model.ts';
 import { rawErrorResponse } from './security.ts';

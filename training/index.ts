@@ -1,11 +1,11 @@
 /**
  * training/: the public API. Data sources and the split (training/data),
- * model builders, the training loop, evaluation, plots, and the export of the
- * model artifact. The contracts training shares with serving (model-io,
- * preprocessing, reference statistics) are in model/. See README.md.
+ * model builders, the training loop, evaluation and plots. The contracts
+ * training shares with serving (model-io, preprocessing, reference
+ * statistics, and the model artifact: its format, its one writer and reader,
+ * model/artifact/) are in model/. See README.md.
  */
 
-export * from './artifact.ts';
 export * from './augment.ts';
 export * from './checkpoint.ts';
 export * from './config.ts';

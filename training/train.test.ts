@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PNG } from 'pngjs';
+import { ARTIFACT_FILES, verifyArtifactDir } from '../model/artifact/format.ts';
+import { buildLayersModel } from '../model/artifact/layers.ts';
+import { artifactJson, modelParts, openArtifactDir } from '../model/artifact/read.ts';
 import { nativeManifestOf } from '../model/backend.ts';
+import type { ReferenceStats } from '../model/drift/index.ts';
 import { ProjectError, readJsonFile } from '../platform/index.ts';
 import { inCI } from '../testing/services.ts';
-import { ARTIFACT_FILES, loadArtifact } from './artifact.ts';
 import { parseTrainingConfig, type TrainingConfig } from './config.ts';
+import type { ClassificationMetrics } from './evaluate.ts';
 import { CONFUSION_MATRIX_SIZE, LEARNING_CURVES_SIZE } from './plots.ts';
 import { type TrainResult, train } from './train.ts';
 
@@ -81,18 +85,24 @@ describe('train()', () => {
     };
     expect(Object.keys(digests.files).sort()).toEqual([...ARTIFACT_FILES].sort());
     expect(digests.root).toBe(first.rootDigest);
-    const artifact = await loadArtifact(first.artifactDir, { expectedRoot: first.rootDigest });
-    expect(artifact.labels).toEqual(['circle', 'cross', 'square', 'triangle']);
-    expect(artifact.preprocessing).toMatchObject({ width: 8, height: 8, channels: 1 });
-    expect(artifact.metrics.accuracy).toBe(first.metrics.accuracy);
-    expect(artifact.metrics.confusion_matrix.flat().reduce((a, b) => a + b, 0)).toBe(first.split.counts.test);
-    expect(Object.keys(artifact.referenceStats.inputs.features).sort()).toEqual([
+    // Read back through the one reader (every digest checked), the model built from the bytes it read.
+    const artifact = await openArtifactDir(first.artifactDir);
+    expect(artifact.sha256).toBe(first.rootDigest);
+    const { parts, labels, spec } = modelParts(artifact);
+    expect(labels).toEqual(['circle', 'cross', 'square', 'triangle']);
+    expect(spec).toMatchObject({ width: 8, height: 8, channels: 1 });
+    const metrics = artifactJson(artifact, 'metrics.json') as ClassificationMetrics;
+    expect(metrics.accuracy).toBe(first.metrics.accuracy);
+    expect(metrics.confusion_matrix.flat().reduce((a, b) => a + b, 0)).toBe(first.split.counts.test);
+    const referenceStats = artifactJson(artifact, 'reference-stats.json') as ReferenceStats;
+    expect(Object.keys(referenceStats.inputs.features).sort()).toEqual([
       'brightness',
       'channel_mean_0',
       'contrast',
     ]);
-    expect(artifact.referenceStats.predictions.samples).toBe(first.split.counts.validation);
-    artifact.model.dispose();
+    expect(referenceStats.predictions.samples).toBe(first.split.counts.validation);
+    // One output unit per label, the input of preprocessing.json (buildLayersModel checks both).
+    (await buildLayersModel(parts)).dispose();
   });
 
   it('draws both plots as valid PNGs of the documented size', async () => {
@@ -142,11 +152,19 @@ describe('train()', () => {
     const bytes = await readFile(weights);
     bytes[10] = bytes[10]! ^ 0xff;
     await writeFile(weights, bytes);
-    const err = (await loadArtifact(copy).catch((e: unknown) => e)) as ProjectError;
+    const err = (await verifyArtifactDir(copy).catch((e: unknown) => e)) as ProjectError;
     expect(err).toBeInstanceOf(ProjectError);
     expect(err.code).toBe('DIGEST_MISMATCH');
     expect(err.subject).toBe(weights);
-    expect(err.message).toContain(`${weights}: sha256 is `);
+    expect(err.message).toContain(`${weights}: sha256 `);
+    expect(err.message).toContain(
+      `, but ${join(copy, 'digests.json')} says ${first.digests.files['weights.bin']}`,
+    );
+    // The reader refuses it too, naming the file.
+    await expect(openArtifactDir(copy)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      subject: 'weights.bin',
+    });
   });
 
   it('refuses to overwrite a non-empty artifact folder before doing any work', async () => {

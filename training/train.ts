@@ -8,11 +8,12 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { ArtifactDigests } from '../model/artifact/format.ts';
+import { assertArtifactDirFree, writeArtifact } from '../model/artifact/write.ts';
 import { type BackendChoice, type BackendName, selectBackend, TRAINING_ORDER } from '../model/backend.ts';
 import { referenceStats } from '../model/drift/index.ts';
 import { defaultSpecFor, type PreprocessingSpec, toModelInput } from '../model/preprocessing.ts';
 import { ProjectError } from '../platform/index.ts';
-import { type ArtifactDigests, assertArtifactDirFree, writeArtifact } from './artifact.ts';
 import type { TrainingConfig } from './config.ts';
 import {
   type Dataset,

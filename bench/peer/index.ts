@@ -23,14 +23,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import {
-  command,
-  ProjectError,
-  readJsonFile,
-  runIfMain,
-  stableStringify,
-  stringFlags,
-} from '../../platform/index.ts';
+import { artifactJson, openArtifactDir, preprocessingOf } from '../../model/artifact/read.ts';
+import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -138,15 +132,9 @@ export async function benchPeer(o: PeerBenchOptions) {
   const tmp = await mkdtemp(join(tmpdir(), 'bench-peer-'));
   try {
     const artifact = await findArtifact(o.model, o.artifact, o.log);
-    const digests = (await readJsonFile(join(artifact, 'digests.json'))) as {
-      files: Record<string, string>;
-      root: string;
-    };
-    const training = (await readJsonFile(join(artifact, 'training.json'))) as { name?: string };
-    const spec = (await readJsonFile(join(artifact, 'preprocessing.json'))) as {
-      width: number;
-      channels: 1 | 3;
-    };
+    const verified = await openArtifactDir(artifact);
+    const training = artifactJson(verified, 'training.json') as { name?: string };
+    const spec = preprocessingOf(verified);
     const model = { name: training.name ?? 'model', version: '1' };
 
     // A few fresh images per class (another seed than training's): the check set and the load image.
@@ -169,8 +157,8 @@ export async function benchPeer(o: PeerBenchOptions) {
       SERVING_MODEL_NAME: model.name,
       SERVING_MODEL_VERSION: model.version,
       SERVING_MODEL_URI: artifact,
-      SERVING_MODEL_DIGESTS: JSON.stringify(digests.files),
-      SERVING_MODEL_SHA256: digests.root,
+      SERVING_MODEL_DIGESTS: JSON.stringify(verified.digests),
+      SERVING_MODEL_SHA256: verified.sha256,
       SERVING_QUEUE_CAPACITY: '1024',
     };
     const koa = await startKoa(ROOT, koaEnv);
@@ -262,7 +250,7 @@ export async function benchPeer(o: PeerBenchOptions) {
       fastapi: python[2],
       uvicorn: python[3],
       duration: o.duration,
-      model: `${model.name} (${relative(ROOT, artifact).startsWith('..') ? artifact : relative(ROOT, artifact)}, root ${digests.root.slice(0, 12)})`,
+      model: `${model.name} (${relative(ROOT, artifact).startsWith('..') ? artifact : relative(ROOT, artifact)}, root ${verified.sha256.slice(0, 12)})`,
       image: `${loadImage.name} (${loadImage.png.length} bytes PNG, multipart field "image")`,
     };
     return { meta, tables, agreement };

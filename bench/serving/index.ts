@@ -24,19 +24,13 @@
  * (with one --models entry).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { artifactJson, openArtifactDir } from '../../model/artifact/read.ts';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
 import type { ModelPin } from '../../model/pin.ts';
-import {
-  command,
-  ProjectError,
-  rootDigest,
-  runIfMain,
-  stableStringify,
-  stringFlags,
-} from '../../platform/index.ts';
+import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
 import { freePort } from '../../testing/ports.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import {
@@ -78,18 +72,16 @@ interface Row {
   healthzP99?: number;
 }
 
-/** The pin of an artifact folder, from its digests.json (the bench trusts its own artifact). */
+/** The pin of an artifact folder, from its digests.json, every file checked (model/artifact). */
 async function pinOf(dir: string): Promise<ModelPin> {
-  const digests = JSON.parse(await readFile(join(dir, 'digests.json'), 'utf8')) as {
-    files: Record<string, string>;
-  };
-  const training = JSON.parse(await readFile(join(dir, 'training.json'), 'utf8')) as { name?: string };
+  const artifact = await openArtifactDir(dir);
+  const training = artifactJson(artifact, 'training.json') as { name?: string };
   return {
     name: training.name ?? 'demo-classifier',
     version: '1',
     uri: dir,
-    digests: digests.files,
-    sha256: rootDigest(digests.files),
+    digests: artifact.digests,
+    sha256: artifact.sha256,
   };
 }
 

@@ -6,12 +6,11 @@
  * known before the load test.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildLayersModel, predictBatch } from '../../model/artifact/layers.ts';
+import { fetchVerifiedArtifact, modelParts } from '../../model/artifact/read.ts';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
 import type { ModelPin } from '../../model/pin.ts';
 import { decodeImage, toModelInput } from '../../model/preprocessing.ts';
-import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
-import { modelParts } from '../../serving/model.ts';
-import { buildLayersModel, predictBatch } from '../../serving/worker/index.ts';
 
 export interface ProfileRow {
   backend: string;

@@ -1,12 +1,15 @@
 /**
  * The offline drift job: a folder of recent input images against the
  * reference statistics of a model artifact. Every artifact file is checked
- * against the artifact's digests.json first (serving's loader), the images
- * go through the same decode, `imageStats` and preprocessing as serving,
- * and the same model/drift window and statistics score them (docs/drift.md).
+ * against the artifact's digests.json first and the model built from those
+ * bytes (model/artifact, as serving does), the images go through the same
+ * decode, `imageStats` and preprocessing as serving, and the same
+ * model/drift window and statistics score them (docs/drift.md).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { buildLayersModel, predictBatch } from '../../model/artifact/layers.ts';
+import { modelParts, openArtifactDir } from '../../model/artifact/read.ts';
 import {
   type DriftResult,
   type DriftThresholds,
@@ -15,9 +18,7 @@ import {
   parseDriftReferenceBytes,
 } from '../../model/drift/index.ts';
 import { decodeImage, imageStats, toModelInput } from '../../model/preprocessing.ts';
-import { ProjectError, readJsonFile } from '../../platform/index.ts';
-import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
-import { loadModel } from '../../serving/model.ts';
+import { ProjectError } from '../../platform/index.ts';
 
 const IMAGE = /\.(png|jpe?g)$/i;
 
@@ -47,23 +48,7 @@ export interface OfflineDriftReport extends DriftResult {
 export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDriftReport> {
   const artifactDir = resolve(opts.artifactDir);
   const inputsDir = resolve(opts.inputsDir);
-  const digests = (await readJsonFile(join(artifactDir, 'digests.json'))) as {
-    files?: Record<string, string>;
-    root?: string;
-  };
-  if (!digests.files || typeof digests.root !== 'string') {
-    throw new ProjectError('INVALID', `${join(artifactDir, 'digests.json')} has no "files" or "root"`, {
-      subject: join(artifactDir, 'digests.json'),
-      hint: 'point --artifact at a model artifact folder (docs/artifact.md)',
-    });
-  }
-  const artifact = await fetchVerifiedArtifact({
-    name: 'drift',
-    version: 'offline',
-    uri: artifactDir,
-    digests: digests.files,
-    sha256: digests.root,
-  });
+  const artifact = await openArtifactDir(artifactDir, { name: 'drift', version: 'offline' });
   const refPath = join(artifactDir, 'reference-stats.json');
   const refBytes = artifact.files.get('reference-stats.json');
   if (!refBytes) {
@@ -72,15 +57,11 @@ export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDr
       hint: 're-export the artifact with training (it writes reference-stats.json)',
     });
   }
-  const model = await loadModel(artifact, {
-    name: 'drift',
-    version: 'offline',
-    uri: artifactDir,
-    digests: digests.files,
-    sha256: digests.root,
-  });
+  const { parts, labels, spec } = modelParts(artifact);
+  const model = await buildLayersModel(parts);
+  const inputSize = spec.height * spec.width * spec.channels;
   try {
-    const reference = parseDriftReferenceBytes(refBytes, refPath, model.labels);
+    const reference = parseDriftReferenceBytes(refBytes, refPath, labels);
     let names: string[];
     try {
       names = (await readdir(inputsDir)).filter((n) => IMAGE.test(n)).sort();
@@ -102,7 +83,7 @@ export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDr
     }
     const window = new DriftWindow(reference, Number.POSITIVE_INFINITY);
     const batch = opts.batchSize ?? 64;
-    const k = model.labels.length;
+    const k = labels.length;
     for (let i = 0; i < names.length; i += batch) {
       const part = names.slice(i, i + batch);
       const decoded = await Promise.all(
@@ -110,11 +91,11 @@ export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDr
           decodeImage(new Uint8Array(await readFile(join(inputsDir, n))), { source: join(inputsDir, n) }),
         ),
       );
-      const flat = new Float32Array(decoded.length * model.inputSize);
+      const flat = new Float32Array(decoded.length * inputSize);
       decoded.forEach((im, j) => {
-        flat.set(toModelInput(im, model.spec), j * model.inputSize);
+        flat.set(toModelInput(im, spec), j * inputSize);
       });
-      const probs = await model.predict(flat, decoded.length);
+      const probs = await predictBatch(model, parts.input, flat, decoded.length);
       decoded.forEach((im, j) => {
         window.add({ features: imageStats(im), probabilities: probs.subarray(j * k, (j + 1) * k) });
       });
@@ -122,7 +103,7 @@ export async function offlineDrift(opts: OfflineDriftOptions): Promise<OfflineDr
     return {
       artifact: artifactDir,
       inputs: inputsDir,
-      sha256: digests.root,
+      sha256: artifact.sha256,
       files: names.length,
       ...evaluateDrift(reference, window.counts(), opts.thresholds),
     };

@@ -73,14 +73,14 @@ interface ServerHandle {
   stop: () => Promise<void>;
 }
 
-/** Start serving/main.ts as `npm run serve` would, configured from the lock + environment; resolve when ready. */
+/** Start the server as `npm run serve` does (scripts/serve.ts), configured from the lock + environment; resolve when ready. */
 async function startServer(
   repoRoot: string,
   env: Record<string, string>,
   processEnv: Record<string, string | undefined>,
 ): Promise<ServerHandle> {
   const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
-  const proc = spawn(process.execPath, [tsx, join(repoRoot, 'serving', 'main.ts')], {
+  const proc = spawn(process.execPath, [tsx, join(repoRoot, 'scripts', 'serve.ts')], {
     cwd: repoRoot,
     env: { PATH: processEnv.PATH ?? '', HOME: processEnv.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,9 +105,9 @@ async function startServer(
       rej(
         new ProjectError(
           'INVALID',
-          `the server (serving/main.ts) exited with code ${code} before it was ready`,
+          `the server (scripts/serve.ts) exited with code ${code} before it was ready`,
           {
-            subject: 'serving/main.ts',
+            subject: 'scripts/serve.ts',
             hint: `its log:\n${log.trim()}`,
           },
         ),

@@ -9,9 +9,9 @@
  * @see https://nodejs.org/api/worker_threads.html#class-worker
  */
 import { Worker } from 'node:worker_threads';
+import type { ModelParts } from '../../model/artifact/layers.ts';
 import type { BackendName } from '../../model/backend.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import type { ModelParts } from './layers.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
 const THREAD_URL = new URL('./thread.ts', import.meta.url);

@@ -4,4 +4,3 @@
  * health checks and scrapes are answered during inference.
  */
 export { InferenceWorker, type InferenceWorkerOptions, type WorkerMemory } from './client.ts';
-export { buildLayersModel, type ModelParts, predictBatch } from './layers.ts';

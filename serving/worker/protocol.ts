@@ -4,8 +4,9 @@
  *
  * @see https://nodejs.org/api/worker_threads.html#portpostmessagevalue-transferlist
  */
+
+import type { ModelParts } from '../../model/artifact/layers.ts';
 import type { BackendName } from '../../model/backend.ts';
-import type { ModelParts } from './layers.ts';
 
 /** `workerData` of the thread: the model to build and the backend to build it on. */
 export interface WorkerInit {

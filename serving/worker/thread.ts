@@ -3,14 +3,14 @@
  * chose, builds the model from the parts in `workerData`, answers `ready`,
  * then runs one batch per `predict` message, in arrival order. Runs with
  * Node's TypeScript type stripping, so it imports only a few erasable-syntax
- * files (see ./layers.ts).
+ * files (see model/artifact/layers.ts).
  *
  * @see https://nodejs.org/api/worker_threads.html
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { buildLayersModel, predictBatch } from '../../model/artifact/layers.ts';
 import { selectBackend } from '../../model/backend.ts';
-import { buildLayersModel, predictBatch } from './layers.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
 const port = parentPort;

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import { pinFromLock } from '../../scripts/serve.ts';
 import type { ServingApp } from '../../serving/app.ts';
 import { loadConfig, type ServingConfig } from '../../serving/config.ts';
 import { type Logger, memoryLogger } from '../../serving/logger.ts';
@@ -33,18 +34,25 @@ export async function tempFixture(): Promise<FixtureArtifact & { root: string; c
   return { ...fixture, root, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
-/** Boot the fixture model in-process on 127.0.0.1 with `env` overriding its variables. */
+/**
+ * Boot the fixture model in-process on 127.0.0.1 with `env` overriding its
+ * variables, configured as `npm run serve` configures it (SERVING_LOCK_FILE
+ * reads the pin from a lock: scripts/serve.ts).
+ */
 export async function startTestServer(
   fixture: FixtureArtifact,
   env: Record<string, string> = {},
 ): Promise<TestServer> {
-  const config = await loadConfig({
-    SERVING_BACKEND: 'cpu',
-    ...fixture.env,
-    SERVING_HOST: '127.0.0.1',
-    SERVING_PORT: '0',
-    ...env,
-  });
+  const config = await loadConfig(
+    {
+      SERVING_BACKEND: 'cpu',
+      ...fixture.env,
+      SERVING_HOST: '127.0.0.1',
+      SERVING_PORT: '0',
+      ...env,
+    },
+    { pinFromLock },
+  );
   const registry = new Registry();
   const logger = memoryLogger();
   const { app, model } = await boot(config, { logger, registry });

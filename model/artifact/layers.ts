@@ -1,30 +1,25 @@
 /**
  * Build a tfjs LayersModel from the in-memory, digest-checked parts of an
  * artifact, check its shapes against preprocessing.json and labels.json, and
- * run one batch. Shared by the in-process path (serving/model.ts) and the
- * inference worker thread (./thread.ts), so both load and predict the same way.
+ * run one batch. Shared by serving's in-process path (serving/model.ts), its
+ * inference worker thread (serving/worker/thread.ts) and the offline drift
+ * job, so all load and predict the same way; ./read.ts makes the parts.
  *
  * This file is loaded by the worker thread with Node's own TypeScript type
  * stripping (no tsx or jest transform there), so it imports only tfjs and
- * platform/errors.ts, and uses erasable syntax only.
+ * platform/errors.ts (and types), and uses erasable syntax only.
  *
  * @see https://js.tensorflow.org/api/latest/#loadLayersModel custom IOHandler
  * @see https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/io/types.ts ModelArtifacts
  */
 import * as tf from '@tensorflow/tfjs';
 import { ProjectError } from '../../platform/errors.ts';
+import type { ModelWeights } from '../model-io.ts';
 
 /** What a thread needs to build the model: plain data, structured-clone safe. */
-export interface ModelParts {
+export interface ModelParts extends ModelWeights {
   /** Where the artifact came from, for messages. */
   uri: string;
-  modelTopology: object;
-  weightSpecs: tf.io.WeightsManifestEntry[];
-  /** Every weight shard, concatenated in manifest order. */
-  weightData: ArrayBuffer;
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string;
   /** [height, width, channels] of preprocessing.json. */
   input: [number, number, number];
   /** Number of labels in labels.json. */

@@ -1,4 +1,9 @@
-import { ProjectError } from '../platform/errors.ts';
+/**
+ * JSON text a person edits (the lock, a version file, a history file): parsed
+ * strictly, with errors that name `file:line:column`, and JSON pointers for
+ * the fields of the messages.
+ */
+import { ProjectError } from './errors.ts';
 
 /** A JSON pointer (RFC 6901) from path segments, as ajv's instancePath writes them. */
 export function jsonPointer(segments: readonly string[]): string {

@@ -1,0 +1,70 @@
+/**
+ * `npm run serve`: the inference server for local use. With
+ * SERVING_LOCK_FILE + SERVING_ENVIRONMENT the pin comes from
+ * models.lock.json (`models.<name>.pins.<env>` → `versions.<v>`, read
+ * through lock/), with the model's history for the page; otherwise from the
+ * SERVING_MODEL_* variables, as in the image (serving/main.ts, which never
+ * reads the lock). Configuration: docs/serving.md.
+ */
+import { dirname, resolve } from 'node:path';
+import { chooseModel, type Lock, modelHistory, pinnedVersion, readLockFrom } from '../lock/index.ts';
+import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
+import { type FileTree, fileTree, isMain, isProjectError, ProjectError } from '../platform/index.ts';
+import type { ResolvedPin, ServingEnv } from '../serving/config.ts';
+import { start } from '../serving/main.ts';
+
+/** Read the lock file, naming SERVING_LOCK_FILE when it is not there. */
+async function readServedLock(file: string, source: FileTree): Promise<Lock> {
+  try {
+    return await readLockFrom(source, file);
+  } catch (e) {
+    if (isProjectError(e) && e.code === 'NOT_FOUND') {
+      throw new ProjectError('NOT_FOUND', `cannot read lock file ${file}: ${e.message}`, {
+        subject: file,
+        hint: 'point SERVING_LOCK_FILE at models.lock.json',
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
+/**
+ * The version `SERVING_ENVIRONMENT` pins in the lock file (or
+ * SERVING_MODEL_VERSION, when set), read through lock (the one schema, with
+ * its cross-checks: the root digest adds up, the pin names a version that
+ * exists). A local artifact URI is resolved against the lock file's folder,
+ * as every other reader of the lock does.
+ */
+export async function pinFromLock(env: ServingEnv, source: FileTree = fileTree): Promise<ResolvedPin> {
+  const file = env.SERVING_LOCK_FILE!;
+  if (!env.SERVING_ENVIRONMENT) {
+    throw new ProjectError('USAGE', 'SERVING_LOCK_FILE is set but SERVING_ENVIRONMENT is not', {
+      subject: 'SERVING_*',
+      hint: 'set SERVING_ENVIRONMENT=dev (or staging, prod)',
+    });
+  }
+  const lock = await readServedLock(file, source);
+  const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
+  const pinned = env.SERVING_MODEL_VERSION
+    ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
+    : pinnedVersion(lock, name, env.SERVING_ENVIRONMENT, file);
+  if (!pinned.entry) {
+    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${pinned.version}"`, {
+      subject: `models.${name}.versions.${pinned.version}`,
+    });
+  }
+  const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
+  return {
+    pin: {
+      name,
+      version: pinned.version,
+      uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
+      digests: pinned.entry.digests,
+      sha256: pinned.entry.rootDigest,
+    },
+    history: modelHistory(lock, name),
+  };
+}
+
+if (isMain(import.meta.url)) start({ pinFromLock: (env) => pinFromLock(env) });

@@ -1,0 +1,34 @@
+/**
+ * What the routers are built from: the served model, its configuration, and
+ * the parts serving/app.ts makes once per app (metrics, readiness, batcher,
+ * pixel budget, drift monitor, feedback). Each router takes the few it uses.
+ */
+import type { Registry } from 'prom-client';
+import type { ServingConfig } from '../config.ts';
+import type { DriftMonitor } from '../drift/index.ts';
+import type { AccuracyWindow, FeedbackStore } from '../feedback.ts';
+import type { ModelBatcher } from '../inference.ts';
+import type { Lifecycle } from '../lifecycle.ts';
+import type { Logger } from '../logger.ts';
+import type { ServingMetrics } from '../metrics.ts';
+import type { ServedModel } from '../model.ts';
+import type { PixelBudget } from '../pixel-budget.ts';
+
+export interface RouteDeps {
+  model: ServedModel;
+  config: ServingConfig;
+  logger: Logger;
+  registry: Registry;
+  metrics: ServingMetrics;
+  lifecycle: Lifecycle;
+  batcher: ModelBatcher;
+  budget: PixelBudget;
+  drift: DriftMonitor;
+  feedback: FeedbackStore;
+  /** Live accuracy over the last feedback. */
+  accuracy: AccuracyWindow;
+  /** tfjs backend name (serving_model_info, the page). */
+  backend: string;
+  /** The web page's files (default serving/public). */
+  publicDir: string;
+}

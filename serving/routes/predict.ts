@@ -1,0 +1,161 @@
+/**
+ * `POST /predict`: one image (raw PNG/JPEG body, or a multipart field
+ * "image") or several (multipart, or JSON `{"images": [<base64>, ...]}`),
+ * answered with the top-k labels of each; the answer is remembered for
+ * ground-truth feedback (docs/serving.md "Predict").
+ */
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { compileValidator, ProjectError } from '../../platform/index.ts';
+import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
+import type { ServingConfig } from '../config.ts';
+import { classifyImages, topK } from '../inference.ts';
+import type { RouteDeps } from './deps.ts';
+
+const validateImagesBody = compileValidator<{ images: string[] }>({
+  type: 'object',
+  required: ['images'],
+  additionalProperties: false,
+  properties: { images: { type: 'array', minItems: 1, items: { type: 'string' } } },
+});
+
+/** The media type of image bytes, from their first bytes (PNG or JPEG; anything else was refused before). */
+function imageContentType(bytes: Uint8Array): string {
+  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'image/png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
+  return 'application/octet-stream';
+}
+
+const withoutPadding = (s: string): string => {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */) end--;
+  return s.slice(0, end);
+};
+
+function decodeBase64(s: string, what: string): Uint8Array {
+  const prefixed = s.replace(/^data:[^;,]*;base64,/, '');
+  // Fast path, native only (a 6 MB string in a few ms, where regular
+  // expressions over it held the event loop for tens): Node skips characters
+  // outside the alphabet, so a canonical re-encoding equal to the input
+  // proves there were none.
+  const fast = Buffer.from(prefixed, 'base64');
+  if (withoutPadding(fast.toString('base64')) === withoutPadding(prefixed) && prefixed.length % 4 !== 1) {
+    return new Uint8Array(fast.buffer, fast.byteOffset, fast.byteLength);
+  }
+  const body = prefixed.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 === 1) {
+    throw new ProjectError('INVALID', `${what} is not base64`, {
+      subject: what,
+      hint: 'base64-encode the PNG or JPEG bytes',
+    });
+  }
+  return new Uint8Array(Buffer.from(body, 'base64'));
+}
+
+interface PredictInputs {
+  images: Uint8Array[];
+  /** The name each image's errors use. */
+  sources: string[];
+  /** Whether the request sent a list (the answer is then a list too). */
+  list: boolean;
+}
+
+async function multipartInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
+  const files = await readMultipartFiles(ctx.req, 'image', {
+    maxBytes: limits.maxBodyBytes,
+    maxFiles: limits.maxImagesPerRequest,
+  });
+  if (files.length === 0) {
+    throw new ProjectError('INVALID', 'multipart/form-data body has no file field "image"', {
+      hint: 'send the image as a file in the form field named "image"',
+    });
+  }
+  return {
+    images: files.map((f) => new Uint8Array(f)),
+    sources: files.map((_, i) => (files.length === 1 ? 'field "image"' : `field "image" #${i + 1}`)),
+    list: files.length > 1,
+  };
+}
+
+async function jsonInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
+  const { images } = validateImagesBody(
+    parseJson(await readRawBody(ctx.req, limits.maxBodyBytes)),
+    'request body',
+  );
+  if (images.length > limits.maxImagesPerRequest) {
+    throw new ProjectError(
+      'TOO_LARGE',
+      `request body has ${images.length} images, over the limit of ${limits.maxImagesPerRequest} per request`,
+      { hint: 'split them over several requests' },
+    );
+  }
+  return {
+    images: images.map((s, i) => decodeBase64(s, `images[${i}]`)),
+    sources: images.map((_, i) => `images[${i}]`),
+    list: true,
+  };
+}
+
+/** Images of a /predict request, with the name each error should use, and whether it was a list. */
+async function predictInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
+  const type = ctx.request.type;
+  if (type === 'image/png' || type === 'image/jpeg') {
+    const body = await readRawBody(ctx.req, limits.maxBodyBytes);
+    return { images: [new Uint8Array(body)], sources: ['request body'], list: false };
+  }
+  if (type === 'multipart/form-data') return multipartInputs(ctx, limits);
+  if (type === 'application/json') return jsonInputs(ctx, limits);
+  throw unsupportedMedia(type);
+}
+
+function parseK(raw: unknown, labels: number, dflt: number): number {
+  if (raw === undefined) return Math.min(dflt, labels);
+  const s = Array.isArray(raw) ? raw[0] : raw;
+  const k = typeof s === 'string' && /^[0-9]+$/.test(s) ? Number(s) : Number.NaN;
+  if (!(k >= 1 && k <= labels)) {
+    throw new ProjectError(
+      'INVALID',
+      `query parameter k=${String(s)} must be an integer from 1 to ${labels} (the number of labels)`,
+      { subject: 'k' },
+    );
+  }
+  return k;
+}
+
+export function predictRouter(
+  deps: Pick<RouteDeps, 'model' | 'config' | 'batcher' | 'metrics' | 'budget' | 'drift' | 'feedback'>,
+): Router {
+  const { model, config, batcher, metrics, budget, drift, feedback } = deps;
+  const router = new Router();
+  router.post('/predict', async (ctx) => {
+    const k = parseK(ctx.query.k, model.labels.length, config.topK);
+    const { images, sources, list } = await predictInputs(ctx, config.limits);
+    const outputs = await classifyImages(images, sources, {
+      model,
+      batcher,
+      metrics,
+      limits: config.limits,
+      budget,
+      drift,
+    });
+    const ranked = outputs.map((p) => topK(p, model.labels, k));
+    // Remember the answer for ground-truth feedback (a copy: a view would pin the whole request body).
+    feedback.remember(
+      ctx.state.requestId,
+      model.version,
+      ranked.map((r, i) => ({
+        predicted: r[0]?.label ?? '',
+        bytes: Buffer.from(images[i] as Uint8Array),
+        contentType: imageContentType(images[i] as Uint8Array),
+      })),
+    );
+    metrics.feedbackRemembered.set(feedback.size.answers);
+    ctx.body = {
+      model: model.name,
+      version: model.version,
+      request_id: ctx.state.requestId,
+      predictions: list ? ranked : ranked[0],
+    };
+  });
+  return router;
+}

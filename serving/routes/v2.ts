@@ -1,0 +1,111 @@
+/**
+ * The Open Inference Protocol v2 routes (KServe's REST protocol): server and
+ * model metadata, liveness and readiness, and `infer` on FP32 tensors of
+ * preprocessed images (the request format: serving/v2.ts).
+ *
+ * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md
+ */
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { ProjectError } from '../../platform/index.ts';
+import { parseJson, readRawBody, unsupportedMedia } from '../body.ts';
+import { recordPrediction } from '../inference.ts';
+import type { ServedModel } from '../model.ts';
+import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from '../v2.ts';
+import type { RouteDeps } from './deps.ts';
+
+/** NOT_FOUND unless `name` (and `version`, when given) is the model served here. */
+function checkModel(model: ServedModel, name: string | undefined, version?: string): void {
+  if (name !== model.name) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `model "${name ?? ''}" is not served here; this server serves "${model.name}"`,
+    );
+  }
+  if (version !== undefined && version !== model.version) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `model "${name}" version "${version}" is not served here; this server serves version "${model.version}"`,
+    );
+  }
+}
+
+/** The model metadata answer: one FP32 input of the preprocessed images, one of the probabilities. */
+function modelMetadata(model: ServedModel) {
+  return {
+    name: model.name,
+    versions: [model.version],
+    platform: 'tensorflowjs_layers',
+    inputs: [
+      {
+        name: INPUT_NAME,
+        datatype: 'FP32',
+        shape: [-1, model.spec.height, model.spec.width, model.spec.channels],
+      },
+    ],
+    outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, model.labels.length] }],
+    parameters: { labels: model.labels, sha256: model.sha256 },
+  };
+}
+
+export function v2Router(
+  deps: Pick<RouteDeps, 'model' | 'config' | 'lifecycle' | 'batcher' | 'metrics' | 'drift'>,
+): Router {
+  const { model, config, lifecycle, batcher, metrics, drift } = deps;
+  const metadata = modelMetadata(model);
+  const router = new Router();
+  router.get('/v2', (ctx) => {
+    ctx.body = { name: 'gitops-ml-serving', version: '1', extensions: [] };
+  });
+  router.get('/v2/health/live', (ctx) => {
+    ctx.body = { live: true };
+  });
+  // The protocol answers "false" with a 4xx status.
+  const readyBody = (ctx: Koa.Context) => {
+    ctx.status = lifecycle.ready ? 200 : 400;
+    ctx.body = { ready: lifecycle.ready };
+  };
+  router.get('/v2/health/ready', readyBody);
+  router.get('/v2/models/:name', (ctx) => {
+    checkModel(model, ctx.params.name);
+    ctx.body = metadata;
+  });
+  router.get('/v2/models/:name/versions/:version', (ctx) => {
+    checkModel(model, ctx.params.name, ctx.params.version);
+    ctx.body = metadata;
+  });
+  router.get('/v2/models/:name/ready', (ctx) => {
+    checkModel(model, ctx.params.name);
+    readyBody(ctx);
+  });
+  router.get('/v2/models/:name/versions/:version/ready', (ctx) => {
+    checkModel(model, ctx.params.name, ctx.params.version);
+    readyBody(ctx);
+  });
+  const infer = async (ctx: Koa.Context, name: string | undefined, version?: string) => {
+    checkModel(model, name, version);
+    const type = ctx.request.type;
+    if (type !== 'application/json' && type !== '') throw unsupportedMedia(type);
+    const req = validateInferRequest(
+      parseJson(await readRawBody(ctx.req, config.limits.maxBodyBytes)),
+      'inference request',
+    );
+    const inputs = tensorInputs(req, model.spec, config.limits.maxImagesPerRequest);
+    const outputs = await batcher.submit(inputs);
+    for (const p of outputs) recordPrediction(metrics, model, p);
+    drift.observeInputs(inputs, outputs);
+    const data: number[] = [];
+    for (const p of outputs) for (const v of p) data.push(v);
+    ctx.body = {
+      model_name: model.name,
+      model_version: model.version,
+      id: req.id ?? ctx.state.requestId,
+      outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [outputs.length, model.labels.length], data }],
+    };
+  };
+  router.post('/v2/models/:name/infer', (ctx) => infer(ctx, ctx.params.name));
+  router.post('/v2/models/:name/versions/:version/infer', (ctx) =>
+    infer(ctx, ctx.params.name, ctx.params.version),
+  );
+  return router;
+}
