@@ -1,7 +1,8 @@
 /**
  * Which model of a lock a command is about, and which version an
  * environment pins: the one implementation that promote, rollback,
- * verify-rollout, render and serving (SERVING_LOCK_FILE) share.
+ * verify-rollout, render and `npm run serve` (scripts/serve.ts,
+ * SERVING_LOCK_FILE) share.
  */
 import { ProjectError } from '../platform/errors.ts';
 import { readLock } from './io.ts';
