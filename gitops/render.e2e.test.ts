@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { PIN_FILE } from '../model/pin.ts';
 import { isProjectError } from '../platform/errors.ts';
@@ -114,6 +115,27 @@ describe('renderAll (real Kustomize)', () => {
     expect(env.SERVING_MODEL_VERSION).toBe(fakeVersion('2'));
     expect(env.SERVING_MODEL_SHA256).toBe(fakeEntry('2').rootDigest);
     expect(dep.spec!.template.metadata!.annotations!['ml.gitops/model-version']).toBe(fakeVersion('2'));
+    // The object store: endpoint, region and bucket in the ConfigMap, the key pair from a Secret
+    // (only those two keys), and the NetworkPolicy lets the server reach it and nothing more.
+    const container = dep.spec!.template.spec!.containers[0]!;
+    const cm = dev.objects.find((o) => o.kind === 'ConfigMap') as unknown as IConfigMap;
+    expect(container.envFrom).toEqual([{ configMapRef: { name: cm.metadata!.name } }]);
+    expect(cm.data).toMatchObject({
+      OBJECT_STORE_ENDPOINT: 'http://object-store.object-store.svc.cluster.local:8333',
+      OBJECT_STORE_REGION: 'us-east-1',
+      OBJECT_STORE_BUCKET: 'gitops-ml',
+    });
+    expect(container.env!.filter((e) => e.valueFrom?.secretKeyRef)).toEqual(
+      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((key) => ({
+        name: key,
+        valueFrom: { secretKeyRef: { name: 'object-store-credentials', key, optional: true } },
+      })),
+    );
+    const policy = dev.objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
+    expect(policy.spec!.egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'object-store' } } }],
+      ports: [{ port: 8333, protocol: 'TCP' }],
+    });
 
     const out1 = join(root, 'out1');
     const out2 = join(root, 'out2');

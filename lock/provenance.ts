@@ -22,12 +22,14 @@
  * Written against the lock API (appendOnlyProblems, diffLocks, verifyLock),
  * not against the format of version ids.
  */
+
 import { type ArtifactStoreOptions, resolveArtifactLocation } from '../platform/artifact-store/index.ts';
 import { isProjectError } from '../platform/errors.ts';
 import { readJsonFile } from '../platform/fs.ts';
 import { MlflowClient } from '../platform/mlflow/client.ts';
 import { httpOptionsOf, type MlflowConfig } from '../platform/mlflow/config.ts';
 import type { Run } from '../platform/mlflow/types.ts';
+import type { ObjectStore } from '../platform/object-store/index.ts';
 import { redactText } from '../platform/redact.ts';
 import { compileValidator } from '../platform/schema.ts';
 import { diffLocks } from './diff.ts';
@@ -37,7 +39,7 @@ import { verifyLock } from './verify.ts';
 
 /** The allowed artifact origins of new lock entries (environments/artifact-origins.json). */
 export interface ArtifactOrigins {
-  /** Origins (`https://host[:port]`) besides the tracking server's that may hold artifacts. */
+  /** Origins (`https://host[:port]`, or an object store bucket `s3://bucket`) besides the tracking server's that may hold artifacts. */
   origins: string[];
   /** Whether a pull request may add a local entry (no MLflow run, or a local artifact folder). */
   allowLocalEntries: boolean;
@@ -54,8 +56,12 @@ const parseOrigins = compileValidator<ArtifactOrigins & { $comment?: string }>({
     origins: {
       type: 'array',
       uniqueItems: true,
-      // An origin: scheme and host[:port], no credentials, no path (https://html.spec.whatwg.org/#origin).
-      items: { type: 'string', pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$' },
+      // An origin: scheme and host[:port], no credentials, no path (https://html.spec.whatwg.org/#origin);
+      // or a bucket of the object store, s3://<bucket>.
+      items: {
+        type: 'string',
+        pattern: '^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$',
+      },
     },
     allowLocalEntries: { type: 'boolean' },
   },
@@ -96,6 +102,8 @@ export interface ProvenanceOptions {
   /** The lock file's folder (relative artifact URIs). */
   lockDir: string;
   fetch?: typeof fetch;
+  /** The object store, for `s3://` artifact URIs (an allowed `s3://<bucket>` origin). */
+  objectStore?: ObjectStore;
   /** Per-file timeout of artifact fetches. */
   timeoutMs?: number;
 }
@@ -139,7 +147,7 @@ function originProblems(
     }
     return out;
   }
-  const origin = new URL(where.baseUrl).origin;
+  const origin = where.kind === 's3' ? `s3://${where.bucket}` : new URL(where.baseUrl).origin;
   const tracking = options.mlflow ? new URL(options.mlflow.trackingUri).origin : undefined;
   if (origin !== tracking && !options.origins.origins.includes(origin)) {
     out.push([
@@ -285,6 +293,7 @@ export async function checkProvenance(
     baseDir: options.lockDir,
     ...(options.mlflow ? { mlflow: options.mlflow } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.objectStore ? { objectStore: options.objectStore } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   };
   const client = options.mlflow

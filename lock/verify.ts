@@ -1,7 +1,8 @@
 /**
  * Check that every file of every pinned version (or every version) still has
  * the sha256 the lock recorded, fetching it from where its artifactUri
- * points. Reports every problem, not only the first.
+ * points (a folder, the MLflow artifact proxy, http(s), the object store).
+ * Reports every problem, not only the first.
  */
 
 import type { ArtifactStoreOptions } from '../platform/artifact-store/index.ts';
@@ -73,7 +74,7 @@ function targets(lock: Lock, o: VerifyOptions): { model: string; version: string
 /**
  * Verify the artifacts of `lock`: per version, rootDigest must equal the sum
  * of its digests, and each file fetched from `artifactUri` (local path or
- * `file:` relative to `lockDir`, `mlflow-artifacts:/`, http(s)) must hash to
+ * `file:` relative to `lockDir`, `mlflow-artifacts:/`, http(s), `s3://`) must hash to
  * its recorded sha256. Files are checked one at a time, streamed.
  */
 export async function verifyLock(lock: Lock, options: VerifyOptions): Promise<VerifyReport> {

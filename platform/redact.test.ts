@@ -27,6 +27,24 @@ describe('redactText', () => {
     ).toBe('GET http://***@10.0.0.1:5000/api?token=***&page=2 failed (***)');
   });
 
+  it('removes the signature of an AWS SigV4 Authorization header and of a pre-signed S3 URL', () => {
+    const sig = 'fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024';
+    expect(
+      redactText(
+        `authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}`,
+      ),
+    ).toBe(
+      'authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=***',
+    );
+    expect(
+      redactText(
+        `GET http://127.0.0.1:8333/data/shapes.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261207&X-Amz-Signature=${sig} failed`,
+      ),
+    ).toBe(
+      'GET http://127.0.0.1:8333/data/shapes.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***&X-Amz-Signature=*** failed',
+    );
+  });
+
   it('replaces the longest secret first, and ignores secrets under 4 characters', () => {
     expect(redactText('abcdef and abcd and ab', ['abcd', 'abcdef', 'ab'])).toBe('*** and *** and ab');
   });
@@ -49,6 +67,16 @@ describe('envSecrets', () => {
     ]);
     expect(envSecrets({ MLFLOW_TRACKING_URI: 'not a url' })).toEqual([]);
   });
+
+  it("collects the object store's secret key and session token, not its key id", () => {
+    expect(
+      envSecrets({
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG',
+        AWS_SESSION_TOKEN: 'session-token-1',
+      }),
+    ).toEqual(['wJalrXUtnFEMI/K7MDENG', 'session-token-1']);
+  });
 });
 
 describe('hasCredentials', () => {
@@ -67,14 +95,17 @@ describe('redactOutput (the last line of defence of every script, platform/cli.t
     const stream = new PassThrough() as unknown as NodeJS.WriteStream;
     const chunks: string[] = [];
     (stream as unknown as PassThrough).on('data', (c: Buffer) => chunks.push(c.toString()));
-    redactOutput({ GITHUB_TOKEN: 'ghs_secret99' }, [stream]);
-    redactOutput({ GITHUB_TOKEN: 'ghs_secret99' }, [stream]); // a second call wraps nothing twice
+    const env = { GITHUB_TOKEN: 'ghs_secret99', AWS_SECRET_ACCESS_KEY: 's3-secret-key-77' };
+    redactOutput(env, [stream]);
+    redactOutput(env, [stream]); // a second call wraps nothing twice
     stream.write('run at https://alice:pw12@mlflow.example.com/#/runs/1\n');
     stream.write(Buffer.from('token ghs_secret99 in bytes\n'));
+    stream.write('object store key s3-secret-key-77\n');
     stream.write(Buffer.from('plain\n'));
     expect(chunks).toEqual([
       'run at https://***@mlflow.example.com/#/runs/1\n',
       'token *** in bytes\n',
+      'object store key ***\n',
       'plain\n',
     ]);
   });

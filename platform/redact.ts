@@ -43,14 +43,16 @@ export function hasCredentials(url: string): boolean {
 
 /**
  * Free text with credentials removed: `scheme://user:pass@host` becomes
- * `scheme://***@host`, secret query values become `***`, and every string in
- * `secrets` (4 characters or more) becomes `***`.
+ * `scheme://***@host`, secret query values become `***`, the signature of an
+ * AWS Signature V4 `Authorization` header (`Signature=<hex>`) becomes `***`,
+ * and every string in `secrets` (4 characters or more) becomes `***`.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
   let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@'"<>]*@/gi, '$1***@');
   out = out.replace(/([?&])([^=&#\s'"<>]+)=([^&#\s'"<>]*)/g, (m, sep: string, key: string) =>
     SECRET_PARAM.test(key) ? `${sep}${key}=***` : m,
   );
+  out = out.replace(/\b(Signature=)[0-9a-f]{16,}/gi, '$1***');
   return redactSecrets(out, secrets);
 }
 

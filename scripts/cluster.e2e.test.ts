@@ -7,7 +7,7 @@
  * the whole file (starting it takes a minute or two).
  */
 
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
@@ -25,6 +25,7 @@ import {
 } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import { ProjectError } from '../platform/errors.ts';
+import { createObjectStore, objectStoreConfigFromEnv } from '../platform/object-store/index.ts';
 import { expectCrdsAsShipped } from '../testing/cluster.ts';
 import { needs, requirement } from '../testing/services.ts';
 import { applyObjects } from '../tools/cluster/kube.ts';
@@ -112,6 +113,7 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
       'metrics-api',
       'redis',
       'git-server',
+      'object-store',
       'argocd-repo-server',
       'argocd-application-controller',
       'argocd-applicationset-controller',
@@ -134,6 +136,38 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
     await expect(clusterUp({ dir: state.dir, repo: join(work, 'served.git'), tools })).rejects.toThrow(
       /a cluster is already running from .*: etcd \(pid \d+\)/,
     );
+  });
+
+  test('the object store answers S3 with the key up made for it, from the 0600 env file it printed', async () => {
+    const store = state.objectStore!;
+    expect(store).toEqual({
+      endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      region: 'us-east-1',
+      bucket: 'gitops-ml',
+      envFile: join(state.dir, 'object-store', 'object-store.env'),
+    });
+    expect((await stat(store.envFile)).mode & 0o777).toBe(0o600);
+    const env = Object.fromEntries(
+      (await readFile(store.envFile, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+    );
+    const config = objectStoreConfigFromEnv(env)!;
+    expect(config).toMatchObject({ endpoint: store.endpoint, bucket: 'gitops-ml', forcePathStyle: true });
+    const client = createObjectStore(config);
+    try {
+      await client.put('s3://gitops-ml/hello.txt', 'hello from the store', { ifNoneMatch: true });
+      expect(Buffer.from(await client.getBytes('s3://gitops-ml/hello.txt')).toString()).toBe(
+        'hello from the store',
+      );
+    } finally {
+      client.close();
+    }
+    const printed = upOutput.join('\n');
+    expect(printed).toMatch(/^object-store +\d+ +http:\/\/127\.0\.0\.1:\d+ \(S3\) +yes$/m);
+    expect(printed).toContain(`objects:    ${store.endpoint}   (S3, bucket gitops-ml;`);
+    expect(printed).not.toContain(config.credentials!.secretAccessKey);
   });
 
   test('both kwok nodes are Ready; the GPU-like node is labelled, tainted and offers nvidia.com/gpu', async () => {

@@ -20,7 +20,8 @@ import {
 const USAGE = `usage: cluster <up|status|down> [options]
   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
            kwok (a CPU node and a GPU-like node), Redis, a Git server serving
-           --repo, Argo CD's CRDs and its repo-server, application-controller
+           --repo, the object store (SeaweedFS, S3 API, bucket gitops-ml),
+           Argo CD's CRDs and its repo-server, application-controller
            and applicationset-controller, all on 127.0.0.1; print what runs where
   status   probe what \`up\` started: component, pid, address, healthy
   down     stop everything \`up\` started
@@ -72,6 +73,11 @@ function summary(state: ClusterState): string {
   return [
     `kubeconfig: ${state.kubeconfig}   (export KUBECONFIG=${state.kubeconfig})`,
     `git:        ${state.git.url}   (serves ${state.git.gitDir})`,
+    ...(state.objectStore
+      ? [
+          `objects:    ${state.objectStore.endpoint}   (S3, bucket ${state.objectStore.bucket}; its settings and key: set -a; . ${state.objectStore.envFile}; set +a)`,
+        ]
+      : []),
     `argo cd:    namespace ${state.argocdNamespace}`,
     ...(state.components.some((c) => c.name === 'argo-rollouts-controller')
       ? ['rollouts:   Argo Rollouts controller (kubectl get rollouts,analysisruns -A)']

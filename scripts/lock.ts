@@ -35,6 +35,7 @@ import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../p
 import { ProjectError } from '../platform/errors.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
+import { objectStoreFromEnv } from '../platform/object-store/index.ts';
 
 const USAGE = `usage: lock <command> [flags]
   init                                   create an empty lock file
@@ -224,16 +225,22 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
     case 'verify': {
       const lock = await readLock(lockPath);
       const mlflow = mlflowConfigFromEnv(d.env);
-      const report = await verifyLock(lock, {
-        lockDir,
-        all: f.all,
-        envs: f.env,
-        models: f.model ? [f.model] : undefined,
-        ...(mlflow ? { mlflow } : {}),
-        fetch: d.fetch,
-      });
-      print(formatVerifyReport(report), report);
-      return report.ok ? 0 : 1;
+      const objectStore = objectStoreFromEnv(d.env);
+      try {
+        const report = await verifyLock(lock, {
+          lockDir,
+          all: f.all,
+          envs: f.env,
+          models: f.model ? [f.model] : undefined,
+          ...(mlflow ? { mlflow } : {}),
+          ...(objectStore ? { objectStore } : {}),
+          fetch: d.fetch,
+        });
+        print(formatVerifyReport(report), report);
+        return report.ok ? 0 : 1;
+      } finally {
+        objectStore?.close();
+      }
     }
     case 'diff': {
       const [a, b] = args as [string, string];
@@ -259,14 +266,20 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
       const base = await readLockArg(`git:${fork.stdout.trim()}`, lockPath, d.cwd);
       const head = f.head ? await readLockArg(`git:${f.head}`, lockPath, d.cwd) : await readLock(lockPath);
       const mlflow = mlflowConfigFromEnv(d.env);
-      const report = await checkProvenance(base, head, {
-        lockDir,
-        origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
-        ...(mlflow ? { mlflow } : {}),
-        ...(d.fetch ? { fetch: d.fetch } : {}),
-      });
-      print(formatProvenanceReport(report), report);
-      return report.ok ? 0 : 1;
+      const objectStore = objectStoreFromEnv(d.env);
+      try {
+        const report = await checkProvenance(base, head, {
+          lockDir,
+          origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
+          ...(mlflow ? { mlflow } : {}),
+          ...(objectStore ? { objectStore } : {}),
+          ...(d.fetch ? { fetch: d.fetch } : {}),
+        });
+        print(formatProvenanceReport(report), report);
+        return report.ok ? 0 : 1;
+      } finally {
+        objectStore?.close();
+      }
     }
     case 'show': {
       const lock = await readLock(lockPath);

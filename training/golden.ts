@@ -10,6 +10,7 @@ import type { ChampionPredictions, GoldenEvaluation } from '../model/golden/inde
 import { type PreprocessingSpec, toModelInput } from '../model/preprocessing.ts';
 import { sha256 } from '../platform/digest.ts';
 import { ProjectError } from '../platform/index.ts';
+import type { ObjectStore } from '../platform/object-store/index.ts';
 import type { GoldenConfig } from './config.ts';
 import { type LabeledImage, loadDataSource } from './data/index.ts';
 import { argmaxRows, predictProbabilities } from './evaluate.ts';
@@ -31,7 +32,7 @@ export interface GoldenSet {
  */
 export async function loadGoldenSet(
   golden: GoldenConfig,
-  options: { fetch?: typeof fetch; what?: string } = {},
+  options: { fetch?: typeof fetch; objectStore?: ObjectStore; what?: string } = {},
 ): Promise<GoldenSet> {
   const ds = await loadDataSource({
     kind: golden.kind,
@@ -42,6 +43,7 @@ export async function loadGoldenSet(
     ...(golden.size !== undefined ? { size: golden.size } : {}),
     ...(golden.channels !== undefined ? { channels: golden.channels } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.objectStore ? { objectStore: options.objectStore } : {}),
   });
   if (ds.digest.root !== golden.digest) {
     const where = options.what ?? 'the training config';

@@ -14,6 +14,7 @@ import { type BackendChoice, type BackendName, selectBackend, TRAINING_ORDER } f
 import { referenceStats } from '../model/drift/index.ts';
 import { defaultSpecFor, type PreprocessingSpec, toModelInput } from '../model/preprocessing.ts';
 import { ProjectError } from '../platform/index.ts';
+import type { ObjectStore } from '../platform/object-store/index.ts';
 import type { TrainingConfig } from './config.ts';
 import {
   type Dataset,
@@ -63,6 +64,8 @@ export interface TrainOptions extends ProgressOptions {
   now?: () => Date;
   /** Fetch for a data pointer's archive (tests). */
   fetch?: typeof fetch;
+  /** The object store, for a data pointer whose archive is at an `s3://` URL. */
+  objectStore?: ObjectStore;
   /**
    * Score the trained model on this golden set and write golden.json, with
    * the champion's predictions on the same set (scored by the caller).
@@ -158,6 +161,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       path: dataPath,
       ...(config.data.pointer ? { pointer: config.data.pointer } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.objectStore ? { objectStore: options.objectStore } : {}),
       seed: config.seed,
       perClass: config.data.perClass,
       size: config.data.size,
@@ -264,6 +268,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
         ...(dataset.origin ? { name: dataset.origin.name } : {}),
         ...(dataset.origin?.pointer ? { pointer: dataset.origin.pointer } : {}),
         ...(dataset.origin?.source.kind === 'http' ? { uri: dataset.origin.source.url } : {}),
+        ...(dataset.origin?.source.kind === 's3' ? { uri: dataset.origin.source.uri } : {}),
         labels: dataset.labels,
         files: Object.keys(dataset.digest.files).length,
         items: dataset.items.length,

@@ -19,6 +19,7 @@ import { parsePreprocessingSpec } from '../../model/preprocessing.ts';
 import { downloadArtifact } from '../../platform/artifact-store/index.ts';
 import { readJsonFile } from '../../platform/index.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
+import type { ObjectStore } from '../../platform/object-store/index.ts';
 import { safeUrl } from '../../platform/redact.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { type ChampionScore, type GoldenSet, loadGoldenSet, predictGolden } from '../../training/index.ts';
@@ -37,6 +38,8 @@ export interface PrepareGoldenOptions {
   /** MLFLOW_TRACKING_URI / _TOKEN for `mlflow-artifacts:` URIs. */
   env: Record<string, string | undefined>;
   fetch?: typeof fetch;
+  /** The object store, for a golden pointer or a champion artifact at an `s3://` URL. */
+  objectStore?: ObjectStore;
   log?: (line: string) => void;
   /** The backend training will use (TRAINING_BACKEND): the champion is scored on the same one. */
   backend?: BackendName;
@@ -60,6 +63,7 @@ async function scoreChampion(set: GoldenSet, o: PrepareGoldenOptions): Promise<C
       rootDigest: entry.rootDigest,
       timeoutMs: 60_000,
       ...(mlflow ? { mlflow } : {}),
+      ...(o.objectStore ? { objectStore: o.objectStore } : {}),
       ...(o.fetch ? { fetch: o.fetch } : {}),
     });
     const labels = (await readJsonFile(join(dir, 'labels.json'))) as string[];
@@ -103,6 +107,7 @@ export async function prepareGolden(
   }
   const set = await loadGoldenSet(o.config.golden, {
     ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(o.objectStore ? { objectStore: o.objectStore } : {}),
     ...(o.configPath ? { what: o.configPath } : {}),
   });
   const champion = await scoreChampion(set, o);

@@ -7,6 +7,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lock/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
+import { objectStoreFromEnv } from '../../platform/object-store/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import {
   MODEL_ARTIFACT_PATH,
@@ -22,7 +23,10 @@ import { prepareGolden } from './golden.ts';
 
 export interface TrainAndRecordOptions extends Omit<TrainOptions, 'callbacks' | 'gitCommit'> {
   config: TrainingConfig;
-  /** Environment (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, TRACKING_LOCAL_STORE...). */
+  /**
+   * Environment (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, TRACKING_LOCAL_STORE,
+   * OBJECT_STORE_* and AWS_* for data and artifacts in the object store...).
+   */
   env: Record<string, string | undefined>;
   /** Working folder: base of the local run store. */
   cwd: string;
@@ -67,6 +71,16 @@ export function artifactUriFor(tracking: TrackingResult, artifactDir: string, lo
 }
 
 export async function trainAndRecord(options: TrainAndRecordOptions): Promise<TrainAndRecordResult> {
+  // The object store the environment names (for s3:// data and artifacts), unless one is passed in.
+  const ownStore = options.objectStore ? undefined : objectStoreFromEnv(options.env);
+  try {
+    return await trainAndRecordWith(ownStore ? { ...options, objectStore: ownStore } : options);
+  } finally {
+    ownStore?.close();
+  }
+}
+
+async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<TrainAndRecordResult> {
   const { config, env, cwd } = options;
   const modelName = options.modelName ?? config.name;
   const log = options.log ?? ((line: string) => console.error(line));
@@ -90,6 +104,7 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
     ...(options.championEnv ? { championEnv: options.championEnv } : {}),
     env,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.objectStore ? { objectStore: options.objectStore } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
     log,
   });

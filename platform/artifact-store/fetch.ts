@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProjectError } from '../errors.ts';
+import { joinKey, s3Url } from '../object-store/url.ts';
 import { redactText } from '../redact.ts';
 import { type ArtifactLocation, type ArtifactStoreOptions, resolveArtifactLocation } from './location.ts';
 
@@ -57,6 +58,7 @@ async function* guarded(
 /** The path or URL of `file` in a resolved location. */
 export function sourceOf(location: ArtifactLocation, file: string): string {
   if (location.kind === 'local') return join(location.dir, ...file.split('/'));
+  if (location.kind === 's3') return s3Url({ bucket: location.bucket, key: joinKey(location.prefix, file) });
   return `${location.baseUrl}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
 
@@ -140,6 +142,27 @@ async function openHttp(
   return { source: url, body: guarded(res.body as AsyncIterable<Uint8Array>, url, file) };
 }
 
+async function openS3(
+  location: Extract<ArtifactLocation, { kind: 's3' }>,
+  file: string,
+  uri: string,
+  options: ArtifactStoreOptions,
+): Promise<ArtifactFile> {
+  const url = sourceOf(location, file);
+  if (!options.objectStore) {
+    throw new ProjectError(
+      'INVALID',
+      `artifact URI ${redactText(uri)} is in the object store, and none is configured`,
+      {
+        subject: uri,
+        hint: 'set OBJECT_STORE_ENDPOINT (or OBJECT_STORE_REGION for Amazon S3), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+      },
+    );
+  }
+  const { body } = await options.objectStore.get(url);
+  return { source: url, body };
+}
+
 /**
  * Open `file` of the artifact folder at `uri` (see {@link resolveArtifactLocation}).
  * Errors: NOT_FOUND (missing file, HTTP 404), UNAVAILABLE (network, HTTP
@@ -153,6 +176,7 @@ export async function fetchArtifactFile(
   assertSafeFileName(file, uri);
   const location = resolveArtifactLocation(uri, options);
   if (location.kind === 'local') return openLocal(sourceOf(location, file), file, uri);
+  if (location.kind === 's3') return openS3(location, file, uri, options);
   return openHttp(location, file, uri, options);
 }
 

@@ -1,9 +1,10 @@
 /**
- * Where an artifact URI points: a local folder, or an HTTP folder (a plain
+ * Where an artifact URI points: a local folder, an HTTP folder (a plain
  * http(s) URL, or the MLflow tracking server's artifact proxy), with the
- * credentials a request there may carry. The one resolver of artifact URIs:
- * the lock's verify, promotion gates, the PR comment, serving and the drift
- * job all come through here.
+ * credentials a request there may carry, or a prefix in the object store
+ * (`s3://bucket/prefix`, read with the store's own client and credentials).
+ * The one resolver of artifact URIs: the lock's verify, promotion gates, the
+ * PR comment, serving and the drift job all come through here.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,8 @@ import { ProjectError } from '../errors.ts';
 import { parseMlflowArtifactsUri } from '../mlflow/artifact-uri.ts';
 import { authorizationFor, authorizationHeader } from '../mlflow/auth.ts';
 import type { MlflowConfig } from '../mlflow/config.ts';
+import type { ObjectStore } from '../object-store/client.ts';
+import { isS3Url, parseS3Url } from '../object-store/url.ts';
 import { safeUrl } from '../redact.ts';
 
 /** How an artifact URI resolves. `baseUrl` never holds credentials; `authorization` is never printed. */
@@ -22,6 +25,12 @@ export type ArtifactLocation =
       baseUrl: string;
       /** The Authorization header for requests under `baseUrl`, when it may carry one. */
       authorization?: string;
+    }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** The key prefix of the folder, without a trailing `/` ('' for the bucket's root). */
+      prefix: string;
     };
 
 /** How artifacts are reached: parsed once at the edge, passed down. */
@@ -34,6 +43,11 @@ export interface ArtifactStoreOptions {
    * to its own origin (platform/mlflow/auth.ts).
    */
   mlflow?: Pick<MlflowConfig, 'trackingUri' | 'auth'>;
+  /**
+   * The object store (platform/object-store, from OBJECT_STORE_* and AWS_* at
+   * the edge), for `s3://` URIs; its credentials go only to its endpoint.
+   */
+  objectStore?: ObjectStore;
   fetch?: typeof fetch;
   /** Per-file timeout in ms, body included (default 120 000). */
   timeoutMs?: number;
@@ -79,12 +93,12 @@ function httpLocation(
 
 /**
  * The local folder of a path or `file:` URI (absolute, or relative to
- * `baseDir`), or undefined when `uri` is remote (http(s), mlflow-artifacts).
- * Other schemes (s3:, gs:, runs:/, models:/) are INVALID, saying what to use.
+ * `baseDir`), or undefined when `uri` is remote (http(s), mlflow-artifacts,
+ * s3). Other schemes (gs:, runs:/, models:/) are INVALID, saying what to use.
  */
 export function localDirOf(uri: string, baseDir: string = process.cwd()): string | undefined {
   if (uri === '') throw new ProjectError('INVALID', 'artifact URI is empty', { subject: 'artifactUri' });
-  if (uri.startsWith('mlflow-artifacts:') || /^https?:\/\//i.test(uri)) return undefined;
+  if (uri.startsWith('mlflow-artifacts:') || /^https?:\/\//i.test(uri) || isS3Url(uri)) return undefined;
   if (uri.startsWith('file:')) {
     const dir = uri.startsWith('file://')
       ? fileURLToPath(uri)
@@ -99,7 +113,7 @@ export function localDirOf(uri: string, baseDir: string = process.cwd()): string
       `artifact URI ${safeUrl(uri)}: scheme "${uri.split(':')[0]}" is not supported`,
       {
         subject: uri,
-        hint: 'use a local path, file:, mlflow-artifacts:/ (through the tracking server) or an http(s) folder URL',
+        hint: 'use a local path, file:, mlflow-artifacts:/ (through the tracking server), s3:// (the object store) or an http(s) folder URL',
       },
     );
   }
@@ -113,12 +127,18 @@ export function localDirOf(uri: string, baseDir: string = process.cwd()): string
  *   and `mlflow-artifacts://host:port/<path>` → the same route on that host
  *   (as MLflow's own client does), with the tracking credentials only when
  *   that host is the tracking server's;
- * - `http(s)://.../folder` (credentials in the URL are used for that URL only).
+ * - `http(s)://.../folder` (credentials in the URL are used for that URL only);
+ * - `s3://bucket/prefix`: the folder under that key prefix in the configured
+ *   object store (credentials in the URL are refused: platform/object-store/url.ts).
  * @see https://mlflow.org/docs/latest/self-hosting/architecture/artifact-store/
  */
 export function resolveArtifactLocation(uri: string, options: ArtifactStoreOptions = {}): ArtifactLocation {
   const dir = localDirOf(uri, options.baseDir);
   if (dir !== undefined) return { kind: 'local', dir };
+  if (isS3Url(uri)) {
+    const { bucket, key } = parseS3Url(uri, { prefix: true });
+    return { kind: 's3', bucket, prefix: key.replace(/\/+$/, '') };
+  }
   if (/^https?:\/\//i.test(uri)) return httpLocation(uri, 'http', uri, options);
   const { host, path } = parseMlflowArtifactsUri(uri);
   const tracking = options.mlflow?.trackingUri;

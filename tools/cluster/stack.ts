@@ -1,7 +1,8 @@
 /**
  * The local cluster, as one unit: `up` starts etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, kwok (with a CPU node and a
- * GPU-like node), Redis, a Git server serving the repository, Argo CD's CRDs
+ * GPU-like node), Redis, a Git server serving the repository, the object
+ * store (SeaweedFS's S3 API, ./object-store.ts), Argo CD's CRDs
  * and configuration from its own manifests, and Argo CD's repo-server,
  * application-controller and applicationset-controller, all on 127.0.0.1
  * (and, when asked, Argo Rollouts' CRDs and controller);
@@ -19,6 +20,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { ProjectError } from '../../platform/errors.ts';
+import {
+  createObjectStore,
+  type ObjectStoreConfig,
+  objectStoreEnv,
+} from '../../platform/object-store/index.ts';
 import { gitCommonDir } from './git.ts';
 import {
   createKwokNodes,
@@ -30,6 +36,15 @@ import {
   type KwokNodeSpec,
   registerMetricsApi,
 } from './kube.ts';
+import {
+  newS3Credentials,
+  SEAWEEDFS_PORTS,
+  type SeaweedfsPorts,
+  seaweedfsArgs,
+  seaweedfsEndpoint,
+  seaweedfsEnv,
+  writeS3Identities,
+} from './object-store.ts';
 import { freePorts } from './ports.ts';
 import { type Probe, probe, waitReady } from './probe.ts';
 import { isRunning, startDaemon, stopDaemon } from './process.ts';
@@ -80,6 +95,9 @@ export interface UpOptions {
 /** The namespace of the Argo Rollouts controller (its install's). */
 export const ROLLOUTS_NAMESPACE = 'argo-rollouts';
 
+/** The bucket `up` creates in the object store: OBJECT_STORE_BUCKET of manifests/base. */
+export const CLUSTER_BUCKET = 'gitops-ml';
+
 /** The loader that lets Node run the TypeScript Git server script (tsx, a dependency). */
 function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -118,8 +136,8 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const gitDir = await gitCommonDir(resolve(options.repo ?? '.'));
 
-  // A fresh cluster each time: etcd data, keys and logs of a stopped one go.
-  for (const sub of ['etcd', 'pki', 'logs', 'argocd', 'redis', 'kubeconfig', 'state.json'])
+  // A fresh cluster each time: etcd data, keys, stored objects and logs of a stopped one go.
+  for (const sub of [...DATA, 'logs', 'state.json'])
     await rm(join(dir, sub), { recursive: true, force: true });
   const logs = join(dir, 'logs');
   const pki = join(dir, 'pki');
@@ -145,6 +163,7 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     'appsetWebhook',
     'rolloutsMetrics',
     'rolloutsHealthz',
+    ...SEAWEEDFS_PORTS.map((p) => `store:${p}` as const),
   ]);
   const { etcdPort, etcdPeer, apiPort, cmPort, schedPort, kwokPort, metricsPort, redisPort, gitPort } = ports;
   const { repoPort, repoMetrics, appMetrics, appsetMetrics, appsetProbe, appsetWebhook } = ports;
@@ -154,6 +173,17 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   const redisPassword = randomBytes(24).toString('hex');
   const repoName = options.repoName ?? 'repo';
   const gitUrl = `http://127.0.0.1:${gitPort}/${repoName}.git`;
+  const storePorts = Object.fromEntries(
+    SEAWEEDFS_PORTS.map((p) => [p, ports[`store:${p}`]]),
+  ) as SeaweedfsPorts;
+  const storeConfig: ObjectStoreConfig = {
+    endpoint: seaweedfsEndpoint(storePorts),
+    region: 'us-east-1',
+    bucket: CLUSTER_BUCKET,
+    credentials: newS3Credentials(),
+    forcePathStyle: true,
+  };
+  const storeDir = join(dir, 'object-store');
 
   const state: ClusterState = {
     format: STATE_FORMAT,
@@ -162,6 +192,12 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
     kubeconfig,
     server,
     git: { url: gitUrl, gitDir },
+    objectStore: {
+      endpoint: storeConfig.endpoint as string,
+      region: storeConfig.region,
+      bucket: CLUSTER_BUCKET,
+      envFile: join(storeDir, 'object-store.env'),
+    },
     argocdNamespace: ns,
     components: [],
   };
@@ -384,6 +420,38 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
       { kind: 'http', url: `http://127.0.0.1:${gitPort}/healthz` },
     );
 
+    // 6b. The object store: SeaweedFS's S3 API with a key pair made for this cluster, in a
+    // 0600 identities file; the settings a process needs to use it, credentials included,
+    // in a 0600 env file (docs/object-store.md); then the bucket the manifests name.
+    await mkdir(join(storeDir, 'data'), { recursive: true, mode: 0o700 });
+    const identitiesFile = join(storeDir, 's3-identities.json');
+    const credentials = storeConfig.credentials as { accessKeyId: string; secretAccessKey: string };
+    await writeS3Identities(identitiesFile, [
+      { name: 'admin', ...credentials, actions: ['Admin', 'Read', 'List', 'Write', 'Tagging'] },
+    ]);
+    await writeFile(
+      join(storeDir, 'object-store.env'),
+      Object.entries(objectStoreEnv(storeConfig))
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
+    await start(
+      'object-store',
+      tools.seaweedfs,
+      seaweedfsArgs({ dataDir: join(storeDir, 'data'), identitiesFile, ports: storePorts }),
+      `${storeConfig.endpoint} (S3)`,
+      { kind: 'http', url: `${storeConfig.endpoint}/healthz` },
+      seaweedfsEnv(env),
+    );
+    log(`creating bucket ${CLUSTER_BUCKET}`);
+    const store = createObjectStore(storeConfig);
+    try {
+      await store.ensureBucket(CLUSTER_BUCKET);
+    } finally {
+      store.close();
+    }
+
     // 7. Argo CD: CRDs and configuration from its own manifests, then its controllers.
     log(`installing Argo CD CRDs and configuration into namespace ${ns}`);
     await installArgoCd(kc, { crds: tools.argocdCrds, install: tools.argocdInstall }, ns, timeout);
@@ -502,6 +570,9 @@ export async function clusterUp(options: UpOptions): Promise<ClusterState> {
   }
 }
 
+/** What `down` removes and `up` starts without: etcd's data, keys, caches, the stored objects and their keys. */
+const DATA = ['etcd', 'pki', 'argocd', 'redis', 'object-store', 'kubeconfig'];
+
 async function stopComponents(components: ComponentState[]): Promise<string[]> {
   const stopped: string[] = [];
   for (const c of [...components].reverse()) {
@@ -518,8 +589,7 @@ export async function clusterDown(dir: string): Promise<{ stopped: string[]; fou
   const state = await readState(resolve(dir));
   if (!state) return { stopped: [], found: false };
   const stopped = await stopComponents(state.components);
-  for (const sub of ['etcd', 'pki', 'argocd', 'redis', 'kubeconfig'])
-    await rm(join(state.dir, sub), { recursive: true, force: true });
+  for (const sub of DATA) await rm(join(state.dir, sub), { recursive: true, force: true });
   await rm(statePath(state.dir), { force: true });
   return { stopped, found: true };
 }

@@ -31,6 +31,12 @@ export interface ClusterState {
   server: string;
   /** The Git server's URL of the served repository (http://127.0.0.1:<port>/<name>.git), and its git directory. */
   git: { url: string; gitDir: string };
+  /**
+   * The object store: its S3 endpoint, region, the bucket `up` created, and
+   * the 0600 file with the variables a process needs to use it (credentials
+   * included). Absent in the state of a cluster started before it existed.
+   */
+  objectStore?: { endpoint: string; region: string; bucket: string; envFile: string };
   /** Namespace of Argo CD's controllers and objects. */
   argocdNamespace: string;
   /** In start order; `down` stops them in reverse. */

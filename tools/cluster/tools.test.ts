@@ -11,6 +11,8 @@ import {
   KWOK_VERSION,
   kubeBinary,
   PROMETHEUS_OPERATOR_VERSION,
+  SEAWEEDFS_VERSION,
+  seaweedfsBinary,
 } from './tools.ts';
 
 const setupDefault = async (step: string, variable: string): Promise<string | undefined> => {
@@ -27,6 +29,7 @@ describe('cluster tools', () => {
       PROMETHEUS_OPERATOR_VERSION,
     );
     expect(await setupDefault('64-argo-rollouts.sh', 'ARGO_ROLLOUTS_VERSION')).toBe(ARGO_ROLLOUTS_VERSION);
+    expect(await setupDefault('65-seaweedfs.sh', 'SEAWEEDFS_VERSION')).toBe(SEAWEEDFS_VERSION);
   });
 
   test('the cache folders follow XDG_CACHE_HOME, as the set-up steps do', () => {
@@ -35,6 +38,7 @@ describe('cluster tools', () => {
       `/x/cache/gitops-ml/kubernetes-${KUBE_VERSION}/bin/kube-scheduler`,
     );
     expect(argocdDir(env)).toBe(`/x/cache/gitops-ml/argocd-${ARGOCD_VERSION}`);
+    expect(seaweedfsBinary(env)).toBe(`/x/cache/gitops-ml/seaweedfs-${SEAWEEDFS_VERSION}/bin/weed`);
   });
 
   test('missing programs are listed together, each with the set-up step that provides it', () => {
@@ -55,6 +59,9 @@ describe('cluster tools', () => {
     expect(message).toContain('redis-server (not on PATH): run `bash scripts/setup.d/62-argocd.sh`');
     expect(message).toContain('git (not on PATH): install git');
     expect(message).toContain('Argo CD CRD application-crd');
+    expect(message).toContain(
+      `weed (SeaweedFS, the object store) (/nonexistent/gitops-ml/seaweedfs-${SEAWEEDFS_VERSION}/bin/weed): run \`bash scripts/setup.d/65-seaweedfs.sh\``,
+    );
     expect(message).toContain(
       `prometheus-operator CRD servicemonitors (/nonexistent/gitops-ml/prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}/crds/monitoring.coreos.com_servicemonitors.yaml): run \`bash scripts/setup.d/63-prometheus-operator-crds.sh\``,
     );

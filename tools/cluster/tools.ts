@@ -22,6 +22,12 @@ export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
 /** scripts/setup.d/64-argo-rollouts.sh: Argo Rollouts' controller and its CRDs (optional: `up --with rollouts`). */
 export const ARGO_ROLLOUTS_VERSION = 'v1.8.5';
 
+/**
+ * scripts/setup.d/65-seaweedfs.sh: SeaweedFS's `weed` (4.53), the object store.
+ * The Go module proxy serves it only as a pseudo-version.
+ */
+export const SEAWEEDFS_VERSION = 'v0.0.0-20261109003541-7506e5f91cd6';
+
 /** ~/.cache/gitops-ml, or $XDG_CACHE_HOME/gitops-ml. */
 export function toolCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gitops-ml');
@@ -44,6 +50,15 @@ export function prometheusOperatorDir(env: NodeJS.ProcessEnv = process.env): str
 
 export function argoRolloutsDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(toolCacheDir(env), `argo-rollouts-${ARGO_ROLLOUTS_VERSION}`);
+}
+
+export function seaweedfsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(toolCacheDir(env), `seaweedfs-${SEAWEEDFS_VERSION}`);
+}
+
+/** Path of `weed` as 65-seaweedfs.sh builds it. */
+export function seaweedfsBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return join(seaweedfsDir(env), 'bin', 'weed');
 }
 
 /** The CRDs of prometheus-operator the stack installs: every file of its example/prometheus-operator-crd/. */
@@ -88,6 +103,8 @@ export interface ClusterTools {
   argocdInstall: string;
   /** prometheus-operator's CRDs (ServiceMonitor, PrometheusRule, ...), one file each. */
   prometheusOperatorCrds: string[];
+  /** SeaweedFS's `weed`: the object store. */
+  seaweedfs: string;
 }
 
 function executable(path: string): boolean {
@@ -162,6 +179,7 @@ export function findClusterTools(env: NodeJS.ProcessEnv = process.env): ClusterT
         '63-prometheus-operator-crds.sh',
       ),
     ),
+    seaweedfs: need('weed (SeaweedFS, the object store)', seaweedfsBinary(env), '65-seaweedfs.sh'),
   };
   need('kustomize (for argocd-repo-server)', join(argocdBin, 'kustomize'), '62-argocd.sh');
   need(

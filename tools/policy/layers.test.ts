@@ -6,7 +6,7 @@
  * server loads only what it runs); pipelines/ combine them; tools/ and
  * scripts/ sit on top. And the server's start-up loads no heavy package it
  * does not use (the Kubernetes client, the GitHub client, the Kubernetes
- * schemas, zx).
+ * schemas, zx, the AWS SDK until the object store is first used).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -65,18 +65,23 @@ describe('layers', () => {
     expect([...top].filter((f) => !expected.has(f) && f !== 'node_modules')).toEqual([]);
   });
 
-  it("the server's start-up loads neither the Kubernetes nor the GitHub client", () => {
+  it("the server's start-up loads neither the Kubernetes nor the GitHub client, nor the AWS SDK", () => {
     const closure = runtimeClosure(ROOT, 'serving/main.ts');
     expect(closure.has('serving/app.ts')).toBe(true); // the walk does reach the server
     expect(closure.has('@tensorflow/tfjs')).toBe(true);
     // The image copies no lock/: `npm run serve` (scripts/serve.ts) reads the lock, the server never does.
     expect([...closure].filter((m) => m.startsWith('lock/'))).toEqual([]);
+    // The artifact store reads s3:// artifact URIs; the object store client loads the SDK only on first use.
+    expect(closure.has('platform/object-store/url.ts')).toBe(true);
+    expect(runtimeClosure(ROOT, 'platform/object-store/index.ts').has('@aws-sdk/client-s3')).toBe(false);
     for (const heavy of [
       '@kubernetes/client-node',
       '@actions/github',
       'kubernetes-models',
       '@kubernetes-models/argo-cd',
       'zx',
+      '@aws-sdk/client-s3',
+      '@aws-sdk/lib-storage',
     ]) {
       expect([heavy, closure.has(heavy)]).toEqual([heavy, false]);
     }

@@ -2,17 +2,23 @@
  * Download one file with a checksum check: streamed to a temp file beside
  * the target, hashed on the way, renamed into place only when the checksum
  * matches. A wrong checksum or a failed transfer leaves nothing behind.
+ * An http(s) URL is fetched without credentials; an `s3://bucket/key` URL is
+ * read from the configured object store with its own credentials
+ * (platform/object-store), which go to that store's endpoint and nowhere else.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ProjectError } from '../../platform/index.ts';
+import { isS3Url, type ObjectStore } from '../../platform/object-store/index.ts';
 
 export interface DownloadOptions {
   /** Expected checksum: "md5:<hex>", "sha256:<hex>", or a bare hex md5 (32 chars) / sha256 (64 chars). */
   checksum: string;
   fetch?: typeof fetch;
+  /** The object store, for `s3://` URLs (from OBJECT_STORE_* and AWS_* at the edge). */
+  objectStore?: ObjectStore;
   /** Called as bytes arrive: (bytes so far, total bytes or undefined). */
   onProgress?: (done: number, total: number | undefined) => void;
   /** Draw a cli-progress bar on this stream (default: stderr when it is a TTY; false for none). */
@@ -32,9 +38,22 @@ function parseChecksum(checksum: string): { algorithm: 'md5' | 'sha256'; hex: st
   return { algorithm, hex };
 }
 
-/** Download `url` to `dest`, verifying its checksum; returns the number of bytes written. */
-export async function downloadVerified(url: string, dest: string, opts: DownloadOptions): Promise<number> {
-  const { algorithm, hex } = parseChecksum(opts.checksum);
+/** The bytes at `url` and their length when known: from the object store for `s3://`, else over HTTP. */
+async function openSource(
+  url: string,
+  dest: string,
+  opts: DownloadOptions,
+): Promise<{ body: AsyncIterable<Uint8Array>; total: number | undefined }> {
+  if (isS3Url(url)) {
+    if (!opts.objectStore) {
+      throw new ProjectError('INVALID', `${url} is in the object store, and none is configured`, {
+        subject: url,
+        hint: 'set OBJECT_STORE_ENDPOINT (or OBJECT_STORE_REGION for Amazon S3), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+      });
+    }
+    const { body, size } = await opts.objectStore.get(url);
+    return { body, total: size };
+  }
   const doFetch = opts.fetch ?? globalThis.fetch;
   let response: Response;
   try {
@@ -53,7 +72,16 @@ export async function downloadVerified(url: string, dest: string, opts: Download
     });
   }
   const lengthHeader = response.headers.get('content-length');
-  const total = lengthHeader ? Number(lengthHeader) : undefined;
+  return {
+    body: response.body as unknown as AsyncIterable<Uint8Array>,
+    total: lengthHeader ? Number(lengthHeader) : undefined,
+  };
+}
+
+/** Download `url` (http(s) or `s3://`) to `dest`, verifying its checksum; returns the number of bytes written. */
+export async function downloadVerified(url: string, dest: string, opts: DownloadOptions): Promise<number> {
+  const { algorithm, hex } = parseChecksum(opts.checksum);
+  const { body, total } = await openSource(url, dest, opts);
   const barStream = opts.progressBar ?? (process.stderr.isTTY ? process.stderr : false);
   const bar =
     barStream && total
@@ -75,7 +103,7 @@ export async function downloadVerified(url: string, dest: string, opts: Download
     const fh = await open(tmp, 'w');
     try {
       bar?.start(total!, 0);
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of body) {
         hash.update(chunk);
         await fh.write(chunk);
         done += chunk.length;

@@ -26,6 +26,7 @@ export {
   type PackOptions,
   packDataPointer,
   readDataPointer,
+  uploadDataArchive,
 } from './pointer.ts';
 export { mulberry32, type Rng } from './rng.ts';
 export { SHAPES } from './shapes.ts';

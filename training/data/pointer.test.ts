@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createObjectStore } from '../../platform/object-store/index.ts';
 import { tempDir } from '../../testing/lock/fixtures.ts';
 import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';
@@ -19,9 +20,10 @@ import { writeTar } from './tar.ts';
 let dir: string;
 let server: Server;
 let base = '';
-/** Files the server serves, path → bytes; and every request path it saw. */
+/** Files the server serves, path → bytes; every request path it saw, and the Authorization headers. */
 const served = new Map<string, Uint8Array>();
 const requests: string[] = [];
+const authorizations: (string | undefined)[] = [];
 let pointer: DataPointer;
 let folder: string;
 
@@ -30,6 +32,7 @@ beforeAll(async () => {
   folder = (await generateDemoDataset(join(dir, 'shapes'), { seed: 7, perClass: 3, size: 8 })).root;
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    authorizations.push(req.headers.authorization);
     const body = served.get(req.url ?? '');
     if (!body) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-length': body.length }).end(body);
@@ -140,6 +143,52 @@ describe('data pointers', () => {
     await writeFile(join(mine, 'notes.txt'), 'mine');
     await expect(materializeDataPointer(pointer, mine)).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await readFile(join(mine, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it("an http(s) archive never gets the object store's credentials, even on the store's own host", async () => {
+    // The store is configured with its endpoint on this very server: the pointer's http URL
+    // is still fetched as a plain URL, without the store's key or any signature.
+    const store = createObjectStore({
+      endpoint: base,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'store-secret-key-1234' },
+      forcePathStyle: true,
+    });
+    authorizations.length = 0;
+    const ds = await materializeDataPointer(pointer, join(dir, 'cache', 'no-credentials'), {
+      objectStore: store,
+    });
+    store.close();
+    expect(ds.digest.root).toBe(pointer.digest);
+    expect(authorizations).toEqual([undefined]);
+  });
+
+  it('an s3:// pointer needs the object store, and says how to configure it', async () => {
+    const err = (await materializeDataPointer(
+      { ...pointer, uri: 's3://datasets/shapes.tar.gz' },
+      join(dir, 'cache', 's3-without-store'),
+    ).catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toBe(
+      's3://datasets/shapes.tar.gz is in the object store, and none is configured\n' +
+        '  → set OBJECT_STORE_ENDPOINT (or OBJECT_STORE_REGION for Amazon S3), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
+  });
+
+  it('a pointer whose s3:// uri carries credentials is refused naming the file, without the secret', async () => {
+    const path = join(dir, 'data', 'with-key.json');
+    await writeFile(
+      path,
+      JSON.stringify({ ...pointer, uri: 's3://AKID:wJalrXUtnFEMI@datasets/shapes.tar.gz' }),
+    );
+    const err = (await readDataPointer(path).catch((e: unknown) => e)) as Error & { code: string };
+    expect(err.code).toBe('INVALID');
+    expect(err.message.split('\n')[0]).toBe(
+      `${path}: uri: s3://***@datasets/shapes.tar.gz: an s3:// URL carries no credentials`,
+    );
+    expect(err.message).not.toContain('wJalrXUtnFEMI');
+    await writeFile(path, JSON.stringify({ ...pointer, uri: 's3://datasets/shapes.tar.gz' }));
+    expect((await readDataPointer(path)).uri).toBe('s3://datasets/shapes.tar.gz');
   });
 
   it('a pointer with a bad field is refused, naming every field', async () => {

@@ -1,6 +1,7 @@
 /**
  * Data versioned in Git by pointer, as DVC does with its `.dvc` files: the
- * data itself lives outside the repository (an archive at an HTTP(S) URL), and
+ * data itself lives outside the repository (an archive at an HTTP(S) URL, or
+ * at an `s3://bucket/key` URL in the object store), and
  * a small JSON file committed under `data/` names it with two digests:
  *
  *   data/<name>.json  { "pointerVersion": 1, "name", "uri", "sha256", "digest" }
@@ -18,6 +19,7 @@
  * archive and the pointer from a folder.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -28,6 +30,7 @@ import {
   stableStringify,
   writeFileAtomic,
 } from '../../platform/index.ts';
+import { isS3Url, type ObjectStore, parseS3Url } from '../../platform/object-store/index.ts';
 import { downloadVerified } from './download.ts';
 import { listImageFolder, loadImageFolder } from './image-folder.ts';
 import { readTar, writeTar } from './tar.ts';
@@ -38,7 +41,7 @@ export interface DataPointer {
   pointerVersion: 1;
   /** Dataset name: the MLflow dataset name, lowercase. */
   name: string;
-  /** Where the archive is: an http(s) URL the runner can read. */
+  /** Where the archive is: an http(s) URL the runner can read, or `s3://bucket/key` in the object store. */
   uri: string;
   /** Hex sha256 of the archive bytes. */
   sha256: string;
@@ -56,16 +59,29 @@ const validatePointer = compileValidator<DataPointer>({
   properties: {
     pointerVersion: { const: 1 },
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,99}$' },
-    uri: { type: 'string', pattern: '^https?://' },
+    uri: { type: 'string', pattern: '^(https?|s3)://' },
     sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
     description: { type: 'string' },
   },
 });
 
+/** The schema's check, then an `s3://` uri's bucket and key (platform/object-store parseS3Url). */
+function validDataPointer(value: unknown, path: string): DataPointer {
+  const pointer = validatePointer(value, path);
+  if (isS3Url(pointer.uri)) {
+    try {
+      parseS3Url(pointer.uri);
+    } catch (e) {
+      throw new ProjectError('INVALID', `${path}: uri: ${(e as Error).message}`, { subject: path, cause: e });
+    }
+  }
+  return pointer;
+}
+
 /** Read and validate a pointer file; INVALID names every bad field, NOT_FOUND the file. */
 export async function readDataPointer(path: string): Promise<DataPointer> {
-  return validatePointer(await readJsonFile(path), path);
+  return validDataPointer(await readJsonFile(path), path);
 }
 
 /** The marker a materialized folder carries: which archive it was extracted from. */
@@ -98,6 +114,8 @@ function safeName(name: string): string | undefined {
 
 export interface MaterializeOptions {
   fetch?: typeof fetch;
+  /** The object store, for an archive at an `s3://` URL. */
+  objectStore?: ObjectStore;
   onProgress?: (done: number, total: number | undefined) => void;
   progressBar?: NodeJS.WritableStream | false;
   /** The pointer file, for messages. */
@@ -136,6 +154,7 @@ export async function materializeDataPointer(
       await downloadVerified(pointer.uri, archive, {
         checksum: `sha256:${pointer.sha256}`,
         fetch: options.fetch,
+        objectStore: options.objectStore,
         onProgress: options.onProgress,
         progressBar: options.progressBar,
       });
@@ -230,6 +249,22 @@ export async function packDataPointer(folder: string, options: PackOptions): Pro
     digest: dataset.digest.root,
     ...(options.description ? { description: options.description } : {}),
   };
-  await writeFileAtomic(options.pointerPath, stableStringify(validatePointer(pointer, options.pointerPath)));
+  await writeFileAtomic(options.pointerPath, stableStringify(validDataPointer(pointer, options.pointerPath)));
   return pointer;
+}
+
+/**
+ * Upload a packed archive to its `s3://` URI in the object store. Never over
+ * an existing object (CONFLICT): a pointer names an archive by its sha256, so
+ * replacing the bytes under a key would break every pointer to it.
+ */
+export async function uploadDataArchive(archivePath: string, uri: string, store: ObjectStore): Promise<void> {
+  const ref = parseS3Url(uri);
+  if (await store.head(ref)) {
+    throw new ProjectError('CONFLICT', `${uri} already exists; not replacing it with ${archivePath}`, {
+      subject: uri,
+      hint: 'a pointer names its archive by sha256: pack the new data to a new key (e.g. with a date or version in it)',
+    });
+  }
+  await store.upload(ref, createReadStream(archivePath), { contentType: 'application/gzip' });
 }

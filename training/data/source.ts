@@ -5,6 +5,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { ProjectError } from '../../platform/index.ts';
+import { isS3Url, type ObjectStore } from '../../platform/object-store/index.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';
@@ -36,6 +37,8 @@ export interface DataSourceSpec {
   /** Progress of loading or downloading. */
   onProgress?: (done: number, total: number | undefined) => void;
   fetch?: typeof fetch;
+  /** The object store, for a pointer whose archive is at an `s3://` URL. */
+  objectStore?: ObjectStore;
 }
 
 /**
@@ -69,12 +72,13 @@ async function load(spec: DataSourceSpec): Promise<Dataset> {
       const ds = await materializeDataPointer(pointer, spec.path, {
         pointerPath: spec.pointer,
         fetch: spec.fetch,
+        objectStore: spec.objectStore,
         onProgress: spec.onProgress,
       });
-      return {
-        ...ds,
-        origin: { name: pointer.name, source: { kind: 'http', url: pointer.uri }, pointer: spec.pointer },
-      };
+      const source = isS3Url(pointer.uri)
+        ? ({ kind: 's3', uri: pointer.uri } as const)
+        : ({ kind: 'http', url: pointer.uri } as const);
+      return { ...ds, origin: { name: pointer.name, source, pointer: spec.pointer } };
     }
     case 'cifar10':
       return loadCifar10(spec.path, {

@@ -16,8 +16,8 @@ export type DataSourceKind = 'image-folder' | 'cifar10' | 'generated';
 export interface DatasetOrigin {
   /** Dataset name: the pointer's, or the data folder's. */
   name: string;
-  /** The archive URL of a data pointer, or the local folder. */
-  source: { kind: 'http'; url: string } | { kind: 'local'; path: string };
+  /** The archive URL of a data pointer (http(s), or s3:// in the object store), or the local folder. */
+  source: { kind: 'http'; url: string } | { kind: 's3'; uri: string } | { kind: 'local'; path: string };
   /** The pointer file the data came through (as given in the config, e.g. data/shapes.json). */
   pointer?: string;
 }

@@ -11,7 +11,7 @@ export interface RunDataset {
   /** "sha256:<hex>" root digest of its files (the lock's `datasetDigest`). */
   digest: string;
   /** Where it came from: the pointer's URI, or the local folder. */
-  source: { kind: 'http'; url: string } | { kind: 'local'; path: string };
+  source: { kind: 'http'; url: string } | { kind: 's3'; uri: string } | { kind: 'local'; path: string };
   /** The pointer file in the repository, when the data came through one. */
   pointer?: string;
   /** Summary numbers: files, classes, examples per class. */
@@ -26,10 +26,15 @@ export const MLFLOW_DATASET_DIGEST_LENGTH = 32;
  * hex digits of the dataset root digest (MLflow's limit), and the profile
  * carries the full `sha256:<hex>`, so that the run and the lock entry name the
  * same data. Source types follow MLflow's DatasetSource (`http` with `url`,
- * `local` with `uri`).
+ * `s3` with `uri`, `local` with `uri`).
  */
 export function datasetInput(d: RunDataset): DatasetInput {
-  const source = d.source.kind === 'http' ? { url: d.source.url } : { uri: d.source.path };
+  const source =
+    d.source.kind === 'http'
+      ? { url: d.source.url }
+      : d.source.kind === 's3'
+        ? { uri: d.source.uri }
+        : { uri: d.source.path };
   return {
     dataset: {
       name: d.name,
