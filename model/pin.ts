@@ -90,7 +90,7 @@ export interface PinnedEntry {
 export interface ModelPin {
   name: string;
   version: string;
-  /** Local path, `file:` URI, `mlflow-artifacts:/...` or `http(s)://.../` folder. */
+  /** Local path, `file:` URI, `mlflow-artifacts:/...`, `http(s)://.../` or `s3://bucket/prefix` folder. */
   uri: string;
   /** file → sha256 hex; every file is checked before the model is loaded. */
   digests: Record<string, string>;

@@ -18,6 +18,7 @@ import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
 import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
+import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
 
@@ -59,6 +60,8 @@ export interface ServingConfig {
   shutdownTimeoutMs: number;
   /** MLflow connection for `mlflow-artifacts:/` URIs. */
   mlflow?: MlflowConfig;
+  /** The object store (OBJECT_STORE_*, AWS_*: platform/object-store), for `s3://` model URIs. */
+  objectStore?: ObjectStoreConfig;
   /** Online drift (`SERVING_DRIFT_*`, docs/drift.md); default: on, with the defaults there. */
   drift?: DriftConfig;
   /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
@@ -273,6 +276,7 @@ export async function loadConfig(
     : pinnedHistory;
   const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
+  const objectStore = objectStoreConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
   // Four images of the largest size per request, two such requests decoding at once.
   const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
@@ -309,6 +313,7 @@ export async function loadConfig(
     ...(env.SERVING_SAMPLES_DIR ? { samplesDir: env.SERVING_SAMPLES_DIR } : {}),
     shutdownTimeoutMs: num(env.SERVING_SHUTDOWN_TIMEOUT_MS, 25_000),
     ...(mlflow ? { mlflow } : {}),
+    ...(objectStore ? { objectStore } : {}),
     drift: driftConfigFromEnv(rawEnv),
     feedback: {
       capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),

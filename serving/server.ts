@@ -44,6 +44,7 @@ export async function boot(
   const started = performance.now();
   const artifact = await fetchVerifiedArtifact(config.model, {
     ...(config.mlflow ? { mlflow: config.mlflow } : {}),
+    ...(config.objectStore ? { objectStore: config.objectStore } : {}),
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   logger.info('artifact verified', {

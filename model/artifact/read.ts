@@ -3,7 +3,9 @@
  * version fetched into memory and checked against its pinned sha256 before
  * anything reads it ({@link fetchVerifiedArtifact}, through
  * platform/artifact-store, the one resolver of artifact URIs: a local folder
- * or `file:` URI, `mlflow-artifacts:/...`, an `http(s)://.../` folder), or a
+ * or `file:` URI, `mlflow-artifacts:/...`, an `http(s)://.../` folder, an
+ * `s3://bucket/prefix` folder in the object store, whose client loads the AWS
+ * SDK only then), or a
  * local folder against its own digests.json ({@link openArtifactDir}); then
  * its JSON files and the model's parts, validated, from those same bytes.
  * Serving, the offline drift job, training's tests and the benchmarks read
@@ -13,6 +15,9 @@ import { join } from 'node:path';
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import type { MlflowConfig } from '../../platform/mlflow/index.ts';
+import { createObjectStore } from '../../platform/object-store/client.ts';
+import type { ObjectStoreConfig } from '../../platform/object-store/config.ts';
+import { isS3Url } from '../../platform/object-store/url.ts';
 import { modelWeightsOf, validateModelJson } from '../model-io.ts';
 import type { ModelPin } from '../pin.ts';
 import { type PreprocessingSpec, parsePreprocessingSpec } from '../preprocessing.ts';
@@ -28,6 +33,8 @@ export interface VerifiedArtifact {
 export interface FetchOptions {
   /** MLflow connection for `mlflow-artifacts:/` URIs. */
   mlflow?: MlflowConfig;
+  /** The object store, for `s3://` URIs. */
+  objectStore?: ObjectStoreConfig;
   /** fetch() for http(s) URIs (tests pass a real one; default globalThis.fetch). */
   fetch?: typeof fetch;
   /** What the digests are called in a refusal (default SERVING_MODEL_DIGESTS, the pin's variable). */
@@ -55,13 +62,19 @@ export async function fetchVerifiedArtifact(
       },
     );
   }
-  const files = await readVerifiedFiles(pin.uri, pin.digests, {
-    rootDigest: pin.sha256,
-    about: `model ${pin.name} version ${pin.version}: `,
-    ...(opts.mlflow ? { mlflow: opts.mlflow } : {}),
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-  });
-  return { uri: pin.uri, files };
+  const store = opts.objectStore && isS3Url(pin.uri) ? createObjectStore(opts.objectStore) : undefined;
+  try {
+    const files = await readVerifiedFiles(pin.uri, pin.digests, {
+      rootDigest: pin.sha256,
+      about: `model ${pin.name} version ${pin.version}: `,
+      ...(opts.mlflow ? { mlflow: opts.mlflow } : {}),
+      ...(store ? { objectStore: store } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+    return { uri: pin.uri, files };
+  } finally {
+    store?.close();
+  }
 }
 
 /**

@@ -139,7 +139,12 @@ export function createObjectStore(config: ObjectStoreConfig, options: ObjectStor
     const status = err.$metadata?.httpStatusCode;
     const name = err.name ?? err.code ?? 'Error';
     const what = `${op} ${target} on ${where}`;
-    const detail = redactText(err.message || name, secrets);
+    // The SDK wraps an error thrown in another realm (a test's vm context) as "AWS SDK error
+    // wrapper for Error: connect ECONNREFUSED ...", losing its `code`: read it from the message then.
+    const detail = redactText(
+      (err.message || name).replace(/^AWS SDK error wrapper for (Error: )?/, ''),
+      secrets,
+    );
     if (name === 'NoSuchBucket') {
       return new ProjectError('NOT_FOUND', `${what}: no such bucket`, {
         subject: target,
@@ -168,7 +173,7 @@ export function createObjectStore(config: ObjectStoreConfig, options: ObjectStor
       });
     }
     if (status === undefined) {
-      const code = err.cause?.code ?? err.code ?? name;
+      const code = err.code ?? err.cause?.code ?? /\b(E[A-Z]{3,})\b/.exec(detail)?.[1] ?? name;
       return new ProjectError('UNAVAILABLE', `${what} failed (${code}: ${detail})`, {
         subject: target,
         hint: 'check that OBJECT_STORE_ENDPOINT points at a running S3-compatible server',
