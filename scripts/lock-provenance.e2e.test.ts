@@ -151,6 +151,17 @@ describe('lock check-provenance against a real MLflow run', () => {
     }
   });
 
+  it('a bucket of the object store is an origin like any other: refused unless listed, and still not the run', async () => {
+    const inStore = tampered((e) => ({ ...e, artifactUri: 's3://attacker-bucket/model' }));
+    const r = await check(inStore);
+    expect(messages(r)[0]).toBe(
+      `model "${MODEL}" version ${added}: artifactUri: origin s3://attacker-bucket is not allowed (the tracking server ${server.uri}, or environments/artifact-origins.json origins: none)`,
+    );
+    const listed = await check(inStore, { origins: ['s3://attacker-bucket'], allowLocalEntries: false });
+    expect(listed.problems.map((p) => p.field)).toEqual(['artifactUri']);
+    expect(messages(listed)[0]).toContain('is not under run');
+  });
+
   it('an edited old version, a removed one and a moved pin fail, naming the field', async () => {
     const oldId = Object.keys(base.models[MODEL]?.versions ?? {})[0] as string;
     const edited = structuredClone(head);

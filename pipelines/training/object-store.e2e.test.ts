@@ -86,7 +86,9 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('the object store as the artifact store and the data store', () => {
   it('pack uploaded the archive to its s3:// URI, byte for byte, and will not replace it', async () => {
-    expect(printed.join('')).toContain(`uploaded shapes-v1.tar.gz to ${ARCHIVE}`);
+    expect(printed.join('')).toContain(
+      `uploaded ${join(dir, 'shapes-v1.tar.gz')} to ${ARCHIVE}\nnext: commit the pointer`,
+    );
     const bytes = await store.client.getBytes(ARCHIVE);
     expect(sha256(bytes)).toBe(pointer.sha256);
     expect(pointer.uri).toBe(ARCHIVE);

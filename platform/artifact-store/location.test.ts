@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { fetchArtifactFile } from './fetch.ts';
 import { resolveArtifactLocation } from './location.ts';
 
 const base = { baseDir: '/repo' };
@@ -83,9 +84,33 @@ describe('resolveArtifactLocation', () => {
   });
 
   it('refuses schemes it cannot fetch, saying which it can', () => {
-    expect(() => resolveArtifactLocation('s3://bucket/m/1')).toThrow(
-      /artifact URI s3:\/\/bucket\/m\/1: scheme "s3" is not supported\n {2}→ use a local path, file:, mlflow-artifacts:\//,
+    expect(() => resolveArtifactLocation('gs://bucket/m/1')).toThrow(
+      /artifact URI gs:\/\/bucket\/m\/1: scheme "gs" is not supported\n {2}→ use a local path, file:, mlflow-artifacts:\/ \(through the tracking server\), s3:\/\/ \(the object store\)/,
     );
     expect(() => resolveArtifactLocation('runs:/abc/model')).toThrow(/scheme "runs" is not supported/);
+  });
+
+  it('takes s3:// folders in the object store, and refuses credentials in them without printing them', async () => {
+    expect(resolveArtifactLocation('s3://models/demo/v1/')).toEqual({
+      kind: 's3',
+      bucket: 'models',
+      prefix: 'demo/v1',
+    });
+    expect(resolveArtifactLocation('s3://models')).toEqual({ kind: 's3', bucket: 'models', prefix: '' });
+    let message = '';
+    try {
+      resolveArtifactLocation('s3://AKID:s3cr3t-key@models/demo/v1');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message.split('\n')[0]).toBe('s3://***@models/demo/v1: an s3:// URL carries no credentials');
+    expect(message).not.toContain('s3cr3t-key');
+    // Without a configured store, reading it says what to set.
+    await expect(fetchArtifactFile('s3://models/demo/v1', 'model.json')).rejects.toMatchObject({
+      code: 'INVALID',
+      message: expect.stringContaining(
+        'artifact URI s3://models/demo/v1 is in the object store, and none is configured\n  → set OBJECT_STORE_ENDPOINT',
+      ),
+    });
   });
 });
