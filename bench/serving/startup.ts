@@ -20,7 +20,14 @@ import { runtimeClosure } from '../../testing/import-graph.ts';
 import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const HEAVY = ['@kubernetes/client-node', '@actions/github', 'kubernetes-models', 'zx', 'yaml', '@aws-sdk/client-s3'];
+const HEAVY = [
+  '@kubernetes/client-node',
+  '@actions/github',
+  'kubernetes-models',
+  'zx',
+  'yaml',
+  '@aws-sdk/client-s3',
+];
 
 const COMMAND = {
   usage: 'usage: npx tsx bench/serving/startup.ts [--runs 5] [--repo DIR]...  (default: this checkout)',
