@@ -32,7 +32,7 @@ fi
 SRC="$SEAWEEDFS_CACHE/src"
 go_build_dir "SeaweedFS" local "$SRC"
 
-echo "building seaweedfs $SEAWEEDFS_VERSION (cold: about 1,100 CPU seconds, 10 minutes on 2 idle cores)..."
+echo "building seaweedfs $SEAWEEDFS_VERSION (cold: about 530 CPU seconds, 12 minutes on 2 shared cores)..."
 start=$(date +%s)
 go_module "github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION"
 wrapper_go_mod gitops-ml.local/seaweedfs "github.com/seaweedfs/seaweedfs" "$SEAWEEDFS_VERSION" > go.mod
