@@ -6,17 +6,21 @@
  * through its data pointer, the run's artifacts land in the store (listed
  * with platform/object-store), and the lock entry verifies through MLflow's
  * artifact proxy; a lock entry pointing at the store itself (`s3://`)
- * verifies with the store's client, and a changed byte there is named.
+ * verifies with the store's client, a changed byte there is named, and the
+ * server pinned to it reads it.
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { readLock } from '../../lock/index.ts';
+import { pinEnv } from '../../model/pin.ts';
 import { MlflowClient, parseMlflowArtifactsUri } from '../../platform/mlflow/index.ts';
 import { parseS3Url } from '../../platform/object-store/index.ts';
 import { main as dataMain } from '../../scripts/data.ts';
 import { main as lockMain } from '../../scripts/lock.ts';
+import { fetchVerifiedArtifact } from '../../serving/artifact.ts';
+import { loadConfig } from '../../serving/config.ts';
 import { tempDir } from '../../testing/lock/fixtures.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../../testing/mlflow.ts';
 import {
@@ -193,6 +197,18 @@ describe('the object store as the artifact store and the data store', () => {
       `artifact file "${weights}" from ${prefix}/${weights}: sha256 ${sha256(tampered)}, expected ${entry.digests[weights]}`,
     );
     await store.client.put(`${prefix}/${weights}`, original);
+
+    // The server, pinned to the s3:// folder by its SERVING_MODEL_* variables, reads and checks
+    // every file with the store configured by OBJECT_STORE_* and AWS_* (serving/config.ts).
+    const pin = pinEnv('in-store', r.lockVersion!, { ...entry, artifactUri: prefix });
+    const config = await loadConfig({ ...pin, ...store.env });
+    expect(config.objectStore).toEqual(store.config);
+    const artifact = await fetchVerifiedArtifact(config.model, { objectStore: config.objectStore! });
+    expect([...artifact.files.keys()].sort()).toEqual(Object.keys(entry.digests).sort());
+    // Without the store configured, it says what to set.
+    await expect(fetchVerifiedArtifact((await loadConfig(pin)).model)).rejects.toThrow(
+      `artifact URI ${prefix} is in the object store, and none is configured`,
+    );
   }, 300_000);
 
   it('no secret of the store reached any output', async () => {

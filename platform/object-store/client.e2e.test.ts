@@ -159,6 +159,14 @@ describe('object store client (SeaweedFS)', () => {
     expect(e.message).toContain('check that OBJECT_STORE_ENDPOINT points at a running S3-compatible server');
   });
 
+  it('regression: the SDK wrote its bookkeeping ($source) into the credentials of the config it was given', async () => {
+    const config = structuredClone(store.config);
+    const client = createObjectStore(config);
+    await client.head('s3://test-bucket/a/one.json');
+    client.close();
+    expect(config).toEqual(store.config);
+  });
+
   it('ensureBucket is idempotent', async () => {
     await s3.ensureBucket('test-bucket');
     await s3.ensureBucket('fresh-bucket');

@@ -119,7 +119,8 @@ export function createObjectStore(config: ObjectStoreConfig, options: ObjectStor
         region: config.region,
         ...(config.endpoint ? { endpoint: config.endpoint } : {}),
         forcePathStyle: config.forcePathStyle,
-        ...(config.credentials ? { credentials: config.credentials } : {}),
+        // A copy: the SDK writes its own bookkeeping ($source) into the object it is given.
+        ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
         maxAttempts: options.maxAttempts ?? 3,
         requestHandler: { connectionTimeout: 10_000, requestTimeout: options.timeoutMs ?? 120_000 },
         // Checksums only where the API requires them: S3-compatible servers
