@@ -4,16 +4,25 @@
  * test that wants what the pod would serve starts the program itself with
  * exactly this environment (serving/main.ts for the model server).
  *
- * `env` entries with a plain `value`, and `envFrom` ConfigMaps (read from the
- * cluster, each key that is a valid variable name; `env` wins over them, as
- * the kubelet does). Anything else (valueFrom, Secret refs, prefixes) is
- * refused naming the entry: the caller would start a process with another
- * environment than the pod's.
+ * `env` entries with a plain `value` or a `secretKeyRef` (read from the
+ * cluster as the kubelet does: an `optional` reference to a Secret or key that
+ * is not there sets nothing, any other is an error, as the pod would not
+ * start), and `envFrom` ConfigMaps (read from the cluster, each key that is a
+ * valid variable name; `env` wins over them, as the kubelet does). Anything
+ * else (other valueFrom sources, envFrom Secrets, prefixes) is refused naming
+ * the entry: the caller would start a process with another environment than
+ * the pod's.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1PodTemplateSpec,
+} from '@kubernetes/client-node';
 
 export interface PodTemplateEnv {
   /** Variable → value, as the container would see it (image defaults aside). */
@@ -84,6 +93,17 @@ async function templateEnv(
     for (const [k, v] of Object.entries(cm.data ?? {})) if (VAR_NAME.test(k)) env[k] = v;
   }
   for (const e of spec.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    const other = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.fieldRef ?? e.valueFrom?.resourceFieldRef;
+    if (ref && !other) {
+      const value = await secretValue(core, namespace, ref.name ?? '', ref.key);
+      if (value !== undefined) env[e.name] = value;
+      else if (!ref.optional)
+        throw new Error(
+          `${where}: env ${e.name}: Secret ${namespace}/${ref.name} has no key ${ref.key} (the pod would not start)`,
+        );
+      continue;
+    }
     if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
     env[e.name] = e.value ?? '';
   }
@@ -98,6 +118,22 @@ async function templateEnv(
     }
   }
   return { env, annotations, files };
+}
+
+/** A Secret's key, decoded; undefined when the Secret or the key is not there. */
+async function secretValue(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  key: string,
+): Promise<string | undefined> {
+  try {
+    const data = (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+    return data[key] === undefined ? undefined : Buffer.from(data[key], 'base64').toString('utf8');
+  } catch (e) {
+    if (e instanceof ApiException && e.code === 404) return undefined;
+    throw e;
+  }
 }
 
 /**
