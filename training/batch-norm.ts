@@ -58,15 +58,15 @@ class NativeBatchNormalization extends Stock {
       input.rank === 4 &&
       input.dtype === 'float32' &&
       (self.axis === -1 || self.axis === 3) &&
-      self.center &&
-      self.scale &&
       nativeKernelBackend() !== undefined;
     if (!fused) return super.call(inputs, kwargs);
     return tf.tidy(() => {
+      // A layer without scale (or offset) normalises with 1 (or 0) there, as the stock layer does.
+      const channels = (input as tf.Tensor4D).shape[3];
       const { y, mean, variance } = fusedBatchNormTraining(
         input as tf.Tensor4D,
-        self.gamma.read() as tf.Tensor1D,
-        self.beta.read() as tf.Tensor1D,
+        self.scale ? (self.gamma.read() as tf.Tensor1D) : tf.ones([channels]),
+        self.center ? (self.beta.read() as tf.Tensor1D) : tf.zeros([channels]),
         self.epsilon,
       );
       movingAverage(self.movingMean, mean, self.momentum);

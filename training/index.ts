@@ -17,4 +17,6 @@ export * from './models.ts';
 export * from './plots.ts';
 export * from './progress.ts';
 export * from './schedule.ts';
+export * from './sgd.ts';
 export * from './train.ts';
+export * from './whitening.ts';

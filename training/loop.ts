@@ -16,9 +16,10 @@ import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './check
 import type { AugmentationConfig, TrainingSection } from './config.ts';
 import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
-import { reseedDropout } from './models.ts';
+import { learningRateScales, reseedDropout } from './models.ts';
 import { createEpochProgress, type ProgressOptions } from './progress.ts';
-import { learningRateAt } from './schedule.ts';
+import { learningRateAt, learningRateAtStep } from './schedule.ts';
+import { sgd } from './sgd.ts';
 
 /** Metrics of one epoch, as given to callbacks and kept in the history. */
 export interface EpochMetrics {
@@ -26,7 +27,7 @@ export interface EpochMetrics {
   accuracy: number;
   val_loss: number;
   val_accuracy: number;
-  /** Learning rate used during the epoch. */
+  /** Learning rate at the epoch's first step (one-cycle changes it every step). */
   lr: number;
 }
 
@@ -75,6 +76,12 @@ export interface LoopOptions extends ProgressOptions {
   callbacks?: Pick<TrainingCallbacks, 'onEpochEnd'>;
   /** Abort to stop between batches; the run fails with INTERRUPTED naming the last checkpoint. */
   signal?: AbortSignal;
+  /**
+   * Called after each epoch's validation with the model as it is then (e.g.
+   * a benchmark scoring it on the test set); its time counts in no figure
+   * of the loop. It must not train the model.
+   */
+  afterEpoch?: (model: tf.LayersModel, epoch: number, metrics: EpochMetrics) => void | Promise<void>;
 }
 
 export interface LoopResult {
@@ -144,14 +151,42 @@ function failedError(e: unknown, epoch: number, best: CheckpointInfo | undefined
   return new Error(message, { cause: e });
 }
 
-/** Train `model` (compiled here with Adam) and leave the best epoch's weights in it. */
+/** The optimizer the config names (Adam by default), with the model's per-weight learning-rate scales. */
+export function makeOptimizer(model: tf.LayersModel, training: TrainingSection): tf.Optimizer {
+  const o = training.optimizer ?? { name: 'adam' };
+  const lr = learningRateAt(0, training);
+  if (o.name === 'adam') return adam(lr);
+  return sgd({
+    learningRate: lr,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    weightDecay: o.weightDecay,
+    scales: learningRateScales(model, { batchNormBiasScale: o.batchNormBiasScale }),
+  });
+}
+
+/** Write the one-hot (or label-smoothed) target of `label` into row `i` of `y`. */
+export function writeTarget(
+  y: Float32Array,
+  i: number,
+  label: number,
+  numClasses: number,
+  smoothing = 0,
+): void {
+  const row = y.subarray(i * numClasses, (i + 1) * numClasses);
+  if (smoothing > 0) row.fill(smoothing / numClasses);
+  row[label] = (row[label] ?? 0) + (1 - smoothing);
+}
+
+/** Train `model` (compiled here with the config's optimizer) and leave the best epoch's weights in it. */
 export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   const { model, shape, numClasses, train, validation, training, augmentation, seed } = o;
   const sampleSize = shape.height * shape.width * shape.channels;
   const monitor = training.earlyStopping.monitor ?? 'val_loss';
   const better = (a: number, b: number, delta: number) =>
     monitor === 'val_loss' ? a < b - delta : a > b + delta;
-  const optimizer = adam(learningRateAt(0, training));
+  const optimizer = makeOptimizer(model, training);
+  const smoothing = training.labelSmoothing ?? 0;
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const shuffleRng = mulberry32(seed + 1);
   const augmentRng = mulberry32(seed + 2);
@@ -169,8 +204,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   let epoch = 0;
   try {
     for (epoch = 1; epoch <= training.epochs; epoch++) {
-      const lr = learningRateAt(epoch - 1, training);
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      const lr = learningRateAtStep((epoch - 1) * batches, batches, training);
       shuffleInPlace(order, shuffleRng);
       progress.start(epoch, training.epochs, batches);
       let lossSum = 0;
@@ -188,8 +222,13 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           const dst = xb.subarray(i * sampleSize, (i + 1) * sampleSize);
           if (augmentation.enabled) augmentSample(src, dst, shape, augmentation, augmentRng);
           else dst.set(src);
-          yb[i * numClasses + train.labels[idx]!] = 1;
+          writeTarget(yb, i, train.labels[idx]!, numClasses, smoothing);
         }
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRateAtStep(
+          step,
+          batches,
+          training,
+        );
         const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
         const ys = tf.tensor2d(yb, [n, numClasses]);
         reseedDropout(model, seed, step++);
@@ -219,6 +258,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           `val_loss ${metrics.val_loss.toFixed(4)}  val_acc ${metrics.val_accuracy.toFixed(4)}  lr ${lr.toExponential(2)}`,
       );
       await o.callbacks?.onEpochEnd?.(epoch, metrics);
+      await o.afterEpoch?.(model, epoch, metrics);
       const value = metrics[monitor];
       if (!best || better(value, bestSaved, 0)) {
         best = await saveCheckpoint(model, o.checkpointDir, epoch, { ...metrics });
