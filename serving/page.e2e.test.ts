@@ -96,6 +96,9 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(await page.textContent('#model-name')).toBe('demo-classifier');
   expect(await page.textContent('#model-meta')).toContain(`version ${fixture.pin.version}`);
   expect(await page.textContent('#evaluation')).toContain('accuracy');
+  // Per class, by name (metrics.json per_class).
+  expect(await page.locator('#per-class tbody tr').count()).toBe(4);
+  expect(await page.textContent('#per-class tr[data-label="square"]')).toContain('0.250');
   expect(await page.locator('#samples button').count()).toBe(4);
 
   await page.click('#samples button[data-sample="square.png"]');
