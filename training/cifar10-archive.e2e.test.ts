@@ -57,6 +57,7 @@ it('trains a slice of the real archive through train(), on the native backend, a
   expect(config.data.pointer).toBe(POINTER);
   expect(config.data.split.test).toBe('folder');
   config.data.maxPerClass = { train: 20, test: 10 };
+  config.data.split.validation = 0.1; // 2 of each class's 20
   config.training.epochs = 1;
   config.training.batchSize = 64;
   let seen: RunContext | undefined;
@@ -88,7 +89,7 @@ it('trains a slice of the real archive through train(), on the native backend, a
   // Trained on train/ only, evaluated on 100 images of test/.
   expect(run.split.test.map((x) => x.id.split('/')[0])).toEqual(new Array(100).fill('test'));
   expect([...run.split.train, ...run.split.validation].every((x) => x.id.startsWith('train/'))).toBe(true);
-  expect(result.split.counts.train + result.split.counts.validation).toBe(200);
+  expect(result.split.counts).toEqual({ train: 180, validation: 20, test: 100 });
   expect(result.metrics.split).toBe('test');
   expect(result.metrics.samples).toBe(100);
   expect(result.metrics.labels).toEqual(run.dataset.labels);

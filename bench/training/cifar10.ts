@@ -326,7 +326,7 @@ function describeRecipe(
   const o = c.training.optimizer;
   const oc = c.training.oneCycle ?? ONE_CYCLE_DEFAULT;
   return [
-    `Recipe: training/configs/cifar10.json: ${c.model.builder} ${JSON.stringify(c.model.filters)}, ${c.model.activation ?? 'relu'}; `,
+    `Recipe: ${c.name}: ${c.model.builder} ${JSON.stringify(c.model.filters)}, ${c.model.activation ?? 'relu'}; `,
     `${c.training.epochs} epochs of ${counts.train} images (validation ${counts.validation}, test ${counts.test}), batch ${c.training.batchSize}; `,
     o?.name === 'sgd'
       ? `SGD${o.nesterov ? ' Nesterov' : ''} momentum ${o.momentum}, weight decay ${o.weightDecay}, batch-norm offsets x${o.batchNormBiasScale ?? 1}; `
