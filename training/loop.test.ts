@@ -140,7 +140,9 @@ describe('runTrainingLoop', () => {
     const y = new Float32Array(8);
     writeTarget(y, 1, 2, 4, 0.2);
     const row = Array.from(y.subarray(4));
-    [0.05, 0.05, 0.85, 0.05].forEach((v, i) => expect(row[i]).toBeCloseTo(v, 6));
+    [0.05, 0.05, 0.85, 0.05].forEach((v, i) => {
+      expect(row[i]).toBeCloseTo(v, 6);
+    });
     expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     writeTarget(y, 0, 0, 4);
     expect(Array.from(y.subarray(0, 4))).toEqual([1, 0, 0, 0]);
