@@ -3,7 +3,8 @@
  * convolution whose filters are the eigenvectors of the covariance of the
  * training images' k x k patches, each scaled by 1/sqrt(eigenvalue + eps),
  * and the same filters negated (so that a ReLU/GELU after it keeps both
- * signs). It is computed once from training images, then frozen. Here the
+ * signs). eps is taken relative to the patches' mean variance, so that the
+ * layer is the same for inputs in [0, 1] as for normalised ones. It is computed once from training images, then frozen. Here the
  * patches are centred and the layer's bias subtracts their mean, so that the
  * layer works on inputs scaled to [0, 1] as well as on normalised ones.
  *
@@ -114,11 +115,16 @@ export function whiteningWeights(
     }
   }
   const { values, vectors } = symmetricEigen(cov, d);
+  // eps is relative to the patches' mean variance (airbench's 5e-4 is for inputs normalised to
+  // unit variance): the same whitening whatever the input scale ([0, 1] here).
+  let trace = 0;
+  for (let i = 0; i < d; i++) trace += cov[i * d + i]!;
+  const floor = eps * (trace / d);
   const filters = 2 * d;
   const kernel = new Float32Array(d * filters);
   const bias = new Float32Array(filters);
   for (let f = 0; f < d; f++) {
-    const scale = 1 / Math.sqrt(Math.max(0, values[f]!) + eps);
+    const scale = 1 / Math.sqrt(Math.max(0, values[f]!) + floor);
     let b = 0;
     for (let p = 0; p < d; p++) {
       const wv = vectors[f * d + p]! * scale;
