@@ -7,6 +7,7 @@
  * @see https://json-schema.org/draft/2020-12/json-schema-validation
  */
 import { compileValidator, ProjectError, readJsonFile } from '../platform/index.ts';
+import type { LookaheadConfig } from './lookahead.ts';
 
 export type DataKind = 'image-folder' | 'cifar10' | 'generated';
 export type BuilderName = 'small-cnn' | 'deep-cnn' | 'airbench';
@@ -127,6 +128,8 @@ export interface TrainingSection {
   optimizer?: OptimizerConfig;
   /** Label smoothing: the target is (1 - s) on the true class plus s / classes on every class (default 0). */
   labelSmoothing?: number;
+  /** Lookahead with a moving average of the weights (training/lookahead.ts; airbench: every 5, afterEpochs 3, decay 0.95). */
+  lookahead?: LookaheadConfig;
   earlyStopping: EarlyStoppingConfig;
 }
 
@@ -304,6 +307,16 @@ export const trainingConfigSchema = {
           else: { additionalProperties: false, properties: { name: { const: 'adam' } } },
         },
         labelSmoothing: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+        lookahead: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['every', 'afterEpochs', 'decay'],
+          properties: {
+            every: int(1, 100000),
+            afterEpochs: int(0, 10000),
+            decay: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+          },
+        },
         earlyStopping: {
           type: 'object',
           additionalProperties: false,

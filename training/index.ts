@@ -12,6 +12,7 @@ export * from './config.ts';
 export * from './data/index.ts';
 export * from './evaluate.ts';
 export * from './golden.ts';
+export * from './lookahead.ts';
 export * from './loop.ts';
 export * from './models.ts';
 export * from './plots.ts';

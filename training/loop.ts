@@ -1,6 +1,8 @@
 /**
  * The training loop: seeded shuffling and augmentation, a learning-rate
- * schedule (linear warm-up + cosine), validation after every epoch, best
+ * schedule (per epoch: linear warm-up + cosine; per step: one-cycle), the
+ * optimizer the config names (Adam, or SGD with per-weight rates), label
+ * smoothing, optional Lookahead, validation after every epoch, best
  * checkpoint keeping, early stopping, progress output, callbacks, and
  * cancellation through an AbortSignal. A custom loop over
  * `model.trainOnBatch` rather than `model.fit`, because fit shuffles with
@@ -16,6 +18,7 @@ import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './check
 import type { AugmentationConfig, TrainingSection } from './config.ts';
 import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
+import { Lookahead } from './lookahead.ts';
 import { learningRateScales, reseedDropout } from './models.ts';
 import { createEpochProgress, type ProgressOptions } from './progress.ts';
 import { learningRateAt, learningRateAtStep } from './schedule.ts';
@@ -193,6 +196,9 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   const progress = createEpochProgress(o);
   const order = Int32Array.from({ length: train.count }, (_, i) => i);
   const batches = Math.ceil(train.count / training.batchSize);
+  const lookahead = training.lookahead
+    ? new Lookahead(model, training.lookahead, batches * training.epochs)
+    : undefined;
   const history: EpochMetrics[] = [];
   let best: CheckpointInfo | undefined;
   let bestValue = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
@@ -234,6 +240,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
         reseedDropout(model, seed, step++);
         try {
           const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+          lookahead?.afterStep(step, epoch - 1);
           lossSum += loss! * n;
           correctSum += acc! * n;
           progress.update(b + 1, loss!);
@@ -242,6 +249,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           ys.dispose();
         }
       }
+      lookahead?.afterEpoch();
       trainMs += performance.now() - started;
       const probs = predictProbabilities(model, validation.x, validation.count, shape, training.batchSize);
       const val = lossAndAccuracy(probs, validation.labels, numClasses);
@@ -275,6 +283,8 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   } catch (e) {
     if (e instanceof ProjectError && e.code === 'INTERRUPTED') throw e;
     throw failedError(e, epoch, best, o.checkpointDir);
+  } finally {
+    lookahead?.dispose();
   }
   const epochsRun = history.length;
   // Restore the best epoch's weights from its checkpoint.

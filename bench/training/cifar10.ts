@@ -144,6 +144,7 @@ async function writePeerWork(dir: string, config: TrainingConfig, run: RunContex
       oneCycle: config.training.oneCycle ?? ONE_CYCLE_DEFAULT,
       optimizer: o,
       labelSmoothing: config.training.labelSmoothing ?? 0,
+      ...(config.training.lookahead ? { lookahead: config.training.lookahead } : {}),
       augmentation: config.augmentation,
       seed: config.seed,
       classes: run.dataset.labels.length,
@@ -332,7 +333,7 @@ function describeRecipe(
       ? `SGD${o.nesterov ? ' Nesterov' : ''} momentum ${o.momentum}, weight decay ${o.weightDecay}, batch-norm offsets x${o.batchNormBiasScale ?? 1}; `
       : 'Adam; ',
     `learning rate ${c.training.learningRate} (${c.training.schedule}${c.training.schedule === 'one-cycle' ? ` ${oc.start} -> 1 at ${oc.peakAt} -> ${oc.end}` : ''}); `,
-    `label smoothing ${c.training.labelSmoothing ?? 0}; augmentation flip ${c.augmentation.flip}, translate ${c.augmentation.crop} (${c.augmentation.padding ?? 'zeros'}).`,
+    `label smoothing ${c.training.labelSmoothing ?? 0}; ${c.training.lookahead ? `Lookahead every ${c.training.lookahead.every} steps after ${c.training.lookahead.afterEpochs} epochs (decay ${c.training.lookahead.decay}); ` : ''}augmentation flip ${c.augmentation.flip}, translate ${c.augmentation.crop} (${c.augmentation.padding ?? 'zeros'}).`,
   ].join('');
 }
 

@@ -17,7 +17,8 @@ param groups of the recipe: a learning-rate scale per weight, L2 weight decay
 coupled into Nesterov momentum, as PyTorch's SGD, are not what Keras'
 built-in SGD does), with the same per-step one-cycle schedule. After every
 epoch: validation accuracy (part of the timed loop, as on the TypeScript
-side) and test accuracy (not timed). Prints one JSON line per epoch, then a
+side) and test accuracy (not timed). Lookahead, when the recipe has it, as
+training/lookahead.ts does it. Prints one JSON line per epoch, then a
 summary line.
 """
 
@@ -134,6 +135,27 @@ def main() -> None:
             v.assign_sub(lr * step)
         return loss, tf.reduce_mean(tf.cast(tf.equal(tf.argmax(p, 1), tf.argmax(y, 1)), tf.float32))
 
+    la = r.get("lookahead")
+    total_steps = r["epochs"] * math.ceil(len(x_train) / r["batchSize"])
+    avg_vars = [v for v in model.variables if tf.as_dtype(v.dtype) == tf.float32]
+    average: list[tf.Variable] = []
+
+    @tf.function
+    def blend(rho):
+        # training/lookahead.ts: average = rho * average + (1 - rho) * weights; weights = average
+        for a, v in zip(average, avg_vars):
+            a.assign(rho * a + (1 - rho) * v)
+            v.assign(a)
+
+    def lookahead_after_step(step: int, epoch0: int) -> None:
+        if la is None or epoch0 < la["afterEpochs"] or step % la["every"] != 0:
+            return
+        if not average:
+            average.extend(tf.Variable(tf.convert_to_tensor(v), trainable=False) for v in avg_vars)
+            return
+        rho = la["decay"] ** la["every"] * min(1.0, step / total_steps) ** 3
+        blend(tf.constant(rho, tf.float32))
+
     @tf.function
     def infer(x):
         return model(x, training=False)
@@ -168,6 +190,9 @@ def main() -> None:
             loss_sum += float(loss) * len(idx)
             acc_sum += float(acc) * len(idx)
             step += 1
+            lookahead_after_step(step, epoch - 1)
+        if average:
+            blend(tf.constant(1.0, tf.float32))
         train_s = time.perf_counter() - t
         val_acc = accuracy(x_val, y_val) if len(x_val) else float("nan")
         elapsed += time.perf_counter() - t
