@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { maxAbsDiff } from '../lib/testing/native.ts';
-import { loadModelFromDir, saveModelToDir } from './model-io.ts';
+import { selectBackend, TRAINING_ORDER } from '../model/backend.ts';
+import { loadModelFromDir, saveModelToDir } from '../model/model-io.ts';
+import { maxAbsDiff } from '../testing/native.ts';
 import { buildModel, initializeFromData, trainingHints } from './models.ts';
 
 let dir: string;

@@ -14,11 +14,11 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect } from '@jest/globals';
-import { nativeManifestOf } from '../lib/backend.ts';
-import { readJsonFile } from '../lib/index.ts';
-import { tempDir } from '../lib/lock/testing.ts';
-import { NATIVE_SETUP } from '../lib/testing/native.ts';
-import { needs, requirement } from '../lib/testing/services.ts';
+import { nativeManifestOf } from '../model/backend.ts';
+import { readJsonFile } from '../platform/index.ts';
+import { tempDir } from '../testing/lock/fixtures.ts';
+import { NATIVE_SETUP } from '../testing/native.ts';
+import { needs, requirement } from '../testing/services.ts';
 import { loadTrainingConfig } from './config.ts';
 import {
   configuredMirror,

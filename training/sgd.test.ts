@@ -6,8 +6,8 @@
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, TRAINING_ORDER } from '../lib/backend.ts';
-import { itNative, maxAbsDiff } from '../lib/testing/native.ts';
+import { selectBackend, TRAINING_ORDER } from '../model/backend.ts';
+import { itNative, maxAbsDiff } from '../testing/native.ts';
 import { buildModel, learningRateScales } from './models.ts';
 import { sgd } from './sgd.ts';
 

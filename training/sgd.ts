@@ -20,7 +20,7 @@
  * @see https://arxiv.org/abs/2404.00498 airbench (param groups, decoupled hyper-parameters)
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernelBackend } from '../lib/tfjs-native/ops.ts';
+import { nativeKernelBackend } from '../model/native/ops.ts';
 
 /** tfjs's NamedTensor (not re-exported by @tensorflow/tfjs). */
 type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];

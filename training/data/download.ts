@@ -76,21 +76,28 @@ class Missing extends Error {
   }
 }
 
-async function openCandidate(c: MirrorCandidate, doFetch: typeof fetch, store?: ObjectStore): Promise<Opened> {
+/** A ProjectError as one line of the list of places tried: its message, then its hint. */
+const listed = (e: ProjectError): string => e.message.replace('\n  → ', ' → ');
+
+async function openCandidate(
+  c: MirrorCandidate,
+  doFetch: typeof fetch,
+  store?: ObjectStore,
+): Promise<Opened> {
   if (c.kind === 's3') {
     if (!store) {
       const error = new ProjectError('INVALID', `${c.uri} is in the object store, and none is configured`, {
         subject: c.uri,
         hint: 'set OBJECT_STORE_ENDPOINT (or OBJECT_STORE_REGION for Amazon S3), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
       });
-      throw new Missing(`${error.message} (${error.hint})`, error);
+      throw new Missing(listed(error), error);
     }
     try {
       const { body, size } = await store.get(c.uri);
       return { body, total: size, where: c.uri };
     } catch (e) {
       if (!(e instanceof ProjectError)) throw e;
-      throw new Missing(e.message, e);
+      throw new Missing(listed(e), e);
     }
   }
   if (c.kind === 'file') {

@@ -2,8 +2,10 @@
  * Data mirrors (training/data/mirrors.ts) and the download through them
  * (training/data/download.ts): the user's rules from the environment and the
  * config file, and real downloads from a local folder, a local file named by
- * its digest, and a loopback HTTP mirror, with the canonical URL last and the
- * same checksum check whichever place served the bytes.
+ * its digest, a loopback HTTP mirror and an `s3://` mirror read with the
+ * object store's client (platform/object-store, the AWS SDK, path-style
+ * against the loopback server), with the canonical URL last and the same
+ * checksum check whichever place served the bytes.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,14 +13,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ProjectError } from '../../lib/index.ts';
-import { tempDir } from '../../lib/lock/testing.ts';
+import { ProjectError } from '../../platform/index.ts';
+import { createObjectStore, type ObjectStore } from '../../platform/object-store/index.ts';
+import { tempDir } from '../../testing/lock/fixtures.ts';
 import { downloadVerified } from './download.ts';
 import {
   configuredMirror,
   type DataMirrors,
   loadDataMirrors,
   MIRRORS_ENV,
+  type MirrorCandidate,
   mirrorCandidates,
   parseMirrorRules,
 } from './mirrors.ts';
@@ -37,7 +41,13 @@ beforeAll(async () => {
   dir = await tempDir('data-mirrors-');
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
-    const body = served.get(req.url ?? '');
+    // The object store's GetObject, path-style: /<bucket>/<key>?x-id=GetObject.
+    const s3 = (req.url ?? '').endsWith('?x-id=GetObject');
+    const body = served.get(s3 ? (req.url ?? '').split('?')[0]! : (req.url ?? ''));
+    if (!body && s3) {
+      const xml = '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>no such key</Message></Error>';
+      return void res.writeHead(404, { 'content-type': 'application/xml' }).end(xml);
+    }
     if (!body) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-length': body.length }).end(body);
   });
@@ -58,6 +68,7 @@ const offlineFetch: typeof fetch = async (input, init) => {
 };
 
 const mirrors = (rules: string): DataMirrors => ({ rules: parseMirrorRules(rules), sources: [MIRRORS_ENV] });
+const place = (c: MirrorCandidate): string => (c.kind === 'file' ? c.path : c.kind === 's3' ? c.uri : c.url);
 
 describe('mirror rules', () => {
   it('reads the env rules first, then the config file under XDG_CONFIG_HOME; no file is no rules', async () => {
@@ -92,8 +103,19 @@ describe('mirror rules', () => {
       `${MIRRORS_ENV}: cannot read mirror rule "data.example.invalid=/srv"`,
     );
     expect(() => parseMirrorRules('https://a/=relative/path')).toThrow(
-      'target "relative/path" is neither an http(s) URL nor an absolute path',
+      'target "relative/path" is neither an http(s) or s3:// URL nor an absolute path',
     );
+    const withKey = (() => {
+      try {
+        parseMirrorRules('https://a/=s3://AKID:wJalrXUtnFEMI@copies/');
+      } catch (e) {
+        return e as ProjectError;
+      }
+    })();
+    expect(withKey?.message.split('\n')[0]).toBe(
+      `${MIRRORS_ENV}: s3://***@copies/: an s3:// URL carries no credentials`,
+    );
+    expect(withKey?.message).not.toContain('wJalrXUtnFEMI');
     const file = join(dir, 'bad-mirrors.json');
     await writeFile(file, JSON.stringify({ mirrors: [{ match: 'sha256:xyz', target: '/x' }] }));
     const err = (() => {
@@ -115,10 +137,29 @@ describe('mirror rules', () => {
     const m = mirrors(
       `https://data.example.invalid/datasets/=/srv/mirror/ sha256:${SHA}=/copies/ md5:${'0'.repeat(32)}=/other.tar.gz https://elsewhere/=/x/`,
     );
-    expect(
-      mirrorCandidates(CANONICAL, `sha256:${SHA}`, m).map((c) => (c.kind === 'file' ? c.path : c.url)),
-    ).toEqual(['/srv/mirror/set-1.tar.gz', '/copies/set-1.tar.gz', CANONICAL]);
+    expect(mirrorCandidates(CANONICAL, `sha256:${SHA}`, m).map(place)).toEqual([
+      '/srv/mirror/set-1.tar.gz',
+      '/copies/set-1.tar.gz',
+      CANONICAL,
+    ]);
     expect(mirrorCandidates(CANONICAL, `sha256:${'1'.repeat(64)}`, m)).toHaveLength(2);
+  });
+
+  it('an s3:// URL is mirrored and mirrors like any other: its key taken byte for byte, the store last', () => {
+    const m = mirrors(
+      `s3://datasets/=/srv/store-copy/ https://data.example.invalid/=s3://copies/in-store/ sha256:${SHA}=s3://copies/by-digest/`,
+    );
+    const inStore = 's3://datasets/v1/set%201.tar.gz';
+    expect(mirrorCandidates(inStore, `sha256:${SHA}`, m)).toEqual([
+      { kind: 'file', path: '/srv/store-copy/v1/set%201.tar.gz', rule: m.rules[0] },
+      { kind: 's3', uri: 's3://copies/by-digest/set%201.tar.gz', rule: m.rules[2] },
+      { kind: 's3', uri: inStore },
+    ]);
+    expect(mirrorCandidates(CANONICAL, undefined, m).map(place)).toEqual([
+      's3://copies/in-store/datasets/set-1.tar.gz',
+      CANONICAL,
+    ]);
+    expect(configuredMirror(CANONICAL, undefined, m)).toBe('s3://copies/in-store/datasets/set-1.tar.gz');
   });
 });
 
@@ -183,6 +224,59 @@ describe('downloads through mirrors', () => {
     expect(alone.message).toContain(`configure a mirror or local copy of it`);
     expect(alone.message).toContain(`${MIRRORS_ENV}="${CANONICAL}=/path/to/set-1.tar.gz"`);
     expect(await readdir(join(dir, 'out'))).not.toContain('d.tar.gz');
+  });
+
+  it('an s3:// mirror in the object store serves it (one without the object skipped); an s3:// archive needs no store when a local copy has it', async () => {
+    const store: ObjectStore = createObjectStore({
+      endpoint: base,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'mirror-secret-key-1234' },
+      forcePathStyle: true,
+    });
+    served.set('/copies/in-store/datasets/set-1.tar.gz', BYTES);
+    requests.length = 0;
+    const dest = join(dir, 'out-s3', 'f.tar.gz');
+    try {
+      await downloadVerified(CANONICAL, dest, {
+        checksum: `sha256:${SHA}`,
+        fetch: offlineFetch,
+        objectStore: store,
+        mirrors: mirrors(
+          'https://data.example.invalid/=s3://copies/empty/ https://data.example.invalid/=s3://copies/in-store/',
+        ),
+      });
+    } finally {
+      store.close();
+    }
+    expect(requests).toEqual([
+      '/copies/empty/datasets/set-1.tar.gz?x-id=GetObject',
+      '/copies/in-store/datasets/set-1.tar.gz?x-id=GetObject',
+    ]);
+    expect(await readFile(dest)).toEqual(Buffer.from(BYTES));
+
+    // A pointer whose archive is in the store, on a machine with a copy on disk and no store configured.
+    const copy = join(dir, 'store-copy.tar.gz');
+    await writeFile(copy, BYTES);
+    const fromCopy = join(dir, 'out-s3', 'g.tar.gz');
+    await downloadVerified('s3://datasets/set-1.tar.gz', fromCopy, {
+      checksum: `sha256:${SHA}`,
+      mirrors: mirrors(`sha256:${SHA}=${copy}`),
+    });
+    expect(await readFile(fromCopy)).toEqual(Buffer.from(BYTES));
+  });
+
+  it('an s3:// mirror without a configured store is a place that failed, named with what to set', async () => {
+    const err = (await downloadVerified(CANONICAL, join(dir, 'out-s3', 'h.tar.gz'), {
+      checksum: `sha256:${SHA}`,
+      fetch: offlineFetch,
+      mirrors: mirrors('https://data.example.invalid/=s3://copies/in-store/'),
+    }).catch((e: unknown) => e)) as ProjectError;
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toContain(`${CANONICAL}: no place had it:`);
+    expect(err.message).toContain(
+      '  - s3://copies/in-store/datasets/set-1.tar.gz is in the object store, and none is configured → set OBJECT_STORE_ENDPOINT',
+    );
+    expect(err.message).toContain(`  - ${CANONICAL}: download failed (fetch failed (getaddrinfo ENOTFOUND))`);
   });
 
   it('a mirror serving other bytes fails the download, naming the mirror; nothing is left behind', async () => {

@@ -218,7 +218,8 @@ function candidateFor(target: string, rest: string, decoded: string, rule: Mirro
 }
 
 /** The canonical place itself: over HTTP, or in the object store. */
-const canonical = (url: string): MirrorCandidate => (isS3Url(url) ? { kind: 's3', uri: url } : { kind: 'http', url });
+const canonical = (url: string): MirrorCandidate =>
+  isS3Url(url) ? { kind: 's3', uri: url } : { kind: 'http', url };
 
 /**
  * Where to look for `url`, whose checksum is `checksum` (`sha256:<hex>` or
