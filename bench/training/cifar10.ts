@@ -18,8 +18,8 @@
  * are reported apart), including the per-epoch validation, excluding the
  * benchmark's own test scoring. It prints a table of both sides with the
  * time to 85 % and to 90 % test accuracy and their ratios, and writes
- * bench/results/<results>.json and .md. Run it on a quiet machine (under
- * `flock /work/.heavy.lock` where machines are shared); compare rows of one run.
+ * bench/results/<results>.json and .md. Run it on a quiet machine (nothing
+ * else timed or heavy at the same time); compare rows of one run.
  *
  * Flags: --config training/configs/cifar10.json  --sides tfjs,keras
  *   --epochs N (override)  --max-per-class N (train images per class, a quick look)
