@@ -23,6 +23,7 @@ import { loadTrainingConfig } from './config.ts';
 import {
   configuredMirror,
   type DataPointer,
+  defaultMirrorsFile,
   MIRRORS_DOC,
   MIRRORS_ENV,
   userDataMirrors,
@@ -37,7 +38,7 @@ const { it } = needs(
   requirement(
     `a mirror or local copy of the CIFAR-10 archive of ${POINTER} (${pointer.uri})`,
     configuredMirror(pointer.uri, `sha256:${pointer.sha256}`, userDataMirrors()),
-    `configure one, e.g. ${MIRRORS_ENV}="sha256:${pointer.sha256}=/path/to/cifar10-jpeg.tar.gz" or the same rule in ~/.config/gitops-ml/data-mirrors.json (${MIRRORS_DOC})`,
+    `configure one, e.g. ${MIRRORS_ENV}="sha256:${pointer.sha256}=/path/to/cifar10-jpeg.tar.gz" or the same rule in ${defaultMirrorsFile()} (${MIRRORS_DOC})`,
   ),
   requirement(
     'the native backend',

@@ -29,6 +29,7 @@ export {
 export {
   configuredMirror,
   type DataMirrors,
+  defaultMirrorsFile,
   loadDataMirrors,
   MIRRORS_DOC,
   MIRRORS_ENV,
