@@ -50,7 +50,7 @@ export interface MirrorRule {
 /** The user's mirror configuration. */
 export interface DataMirrors {
   rules: MirrorRule[];
-  /** Where the rules were read from (for messages and `npm run data -- mirrors`). */
+  /** Where the rules were read from (for messages). */
   sources: string[];
 }
 
