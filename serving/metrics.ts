@@ -11,6 +11,7 @@ export interface ServingMetrics {
   httpRequests: Counter<'route' | 'method' | 'code'>;
   httpDuration: Histogram<'route' | 'method' | 'code'>;
   httpInFlight: Gauge;
+  httpShed: Counter;
   inferenceDuration: Histogram;
   batchSize: Histogram;
   queueDepth: Gauge;
@@ -67,6 +68,11 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     httpInFlight: new Gauge({
       name: 'serving_http_requests_in_flight',
       help: 'HTTP requests being handled now.',
+      registers,
+    }),
+    httpShed: new Counter({
+      name: 'serving_http_requests_shed_total',
+      help: 'HTTP requests a route answered 503 to shed load (full queue, pixel or body budget); also counted in serving_http_requests_total.',
       registers,
     }),
     inferenceDuration: new Histogram({

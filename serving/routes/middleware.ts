@@ -1,6 +1,7 @@
 /**
  * The middleware around every route, outermost first: the request id, the
- * security headers and the HTTP metrics ({@link requestContext}); the one
+ * security headers and the HTTP metrics ({@link requestContext}; a request no
+ * route took is labelled `unmatched`, load shed is counted apart); the one
  * error handler that turns a thrown error into the JSON answer
  * ({@link errorHandler}); and the answer for a request no route took, a 405
  * with `Allow` or a 404 ({@link unmatched}).
@@ -36,6 +37,8 @@ export function requestContext(metrics: ServingMetrics): Koa.Middleware {
         code: String(ctx.status),
       };
       metrics.httpRequests.inc(labels);
+      // Load shed by a route (OVERLOADED): traffic's fault, not the version's; the SLO subtracts it.
+      if (ctx.state.errorCode === 'OVERLOADED' && labels.route !== 'unmatched') metrics.httpShed.inc();
       end(labels);
     }
   };
@@ -83,6 +86,7 @@ export function errorHandler(logger: Logger): Koa.Middleware {
     } catch (e) {
       const { status, message } = clientError(e, ctx.state.requestId as string);
       const code = isProjectError(e) ? e.code : 'INTERNAL';
+      ctx.state.errorCode = code;
       if (status >= 500 && code !== 'OVERLOADED') logServerError(logger, ctx, e, code);
       ctx.status = status;
       const retryAfter = (isProjectError(e) ? e.details : undefined) as

@@ -56,6 +56,9 @@ describe('the repository workflows', () => {
       expect(job.permissions).toEqual({ contents, 'pull-requests': 'write' });
       expect(job.steps[0].with.ref).toBe(`${expr('needs.authorize.outputs.sha')}`);
       expect(job.steps.at(-1).run).toBe('npm run train:ci');
+      // issue 23.13: both set up the GPU backend and train with it (train had lost both in a merge)
+      expect(job.steps.at(-2).run).toBe('bash scripts/setup.d/71-tfjs-native-gpu.sh');
+      expect(job.steps.at(-1).env.TRAINING_BACKEND).toBe('tensorflow-gpu');
     }
   });
 
@@ -332,6 +335,30 @@ describe('workflowProblems', () => {
       `          ref: ${expr('github.event.pull_request.head.sha')}`,
     ]);
     expect(workflowProblems('t.yml', text)).toEqual([]);
+  });
+
+  test('regression (issue 23.13): a gpu job that trains without the GPU set-up or TRAINING_BACKEND is refused', () => {
+    const job = (steps: string[]) =>
+      target([
+        ...gateJob(),
+        '  train:',
+        '    needs: gate',
+        "    if: needs.gate.outputs.authorized == 'true'",
+        '    runs-on: [self-hosted, gpu]',
+        '    permissions: {}',
+        '    steps:',
+        ...steps,
+      ]);
+    const train = ['      - run: npm run train:ci', '        env:', '          TRAINING_BACKEND: tensorflow-gpu'];
+    const setup = ['      - run: bash scripts/setup.d/71-tfjs-native-gpu.sh'];
+    expect(workflowProblems('t.yml', job([...setup, ...train]))).toEqual([]);
+    expect(workflowProblems('t.yml', job(['      - run: npm run train:ci']))).toEqual([
+      't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
+      't.yml: job train: trains on a gpu runner without TRAINING_BACKEND: tensorflow-gpu (it would train on the CPU unseen)',
+    ]);
+    expect(workflowProblems('t.yml', job([...train, ...setup]))).toEqual([
+      't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
+    ]);
   });
 
   test('pull_request_target: self-hosted or PR checkout without the gate, a gate that checks out the PR, secrets: inherit, write at the top', () => {
