@@ -349,7 +349,11 @@ describe('workflowProblems', () => {
         '    steps:',
         ...steps,
       ]);
-    const train = ['      - run: npm run train:ci', '        env:', '          TRAINING_BACKEND: tensorflow-gpu'];
+    const train = [
+      '      - run: npm run train:ci',
+      '        env:',
+      '          TRAINING_BACKEND: tensorflow-gpu',
+    ];
     const setup = ['      - run: bash scripts/setup.d/71-tfjs-native-gpu.sh'];
     expect(workflowProblems('t.yml', job([...setup, ...train]))).toEqual([]);
     expect(workflowProblems('t.yml', job(['      - run: npm run train:ci']))).toEqual([
