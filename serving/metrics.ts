@@ -27,6 +27,8 @@ export interface ServingMetrics {
   driftEnabled: Gauge;
   decodePixelsInFlight: Gauge;
   decodePixelsCapacity: Gauge;
+  bodyBytesInFlight: Gauge;
+  bodyBytesCapacity: Gauge;
   tensors: Gauge<'thread'>;
   loopBusy: Histogram;
   feedback: Counter<'model' | 'version' | 'outcome'>;
@@ -149,12 +151,22 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     }),
     decodePixelsInFlight: new Gauge({
       name: 'serving_decode_pixels_in_flight',
-      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/pixel-budget.ts).',
+      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/budget.ts).',
       registers,
     }),
     decodePixelsCapacity: new Gauge({
       name: 'serving_decode_pixels_capacity',
       help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    bodyBytesInFlight: new Gauge({
+      name: 'serving_body_bytes_in_flight',
+      help: 'Bytes of request bodies being read or held now, across requests (serving/budget.ts).',
+      registers,
+    }),
+    bodyBytesCapacity: new Gauge({
+      name: 'serving_body_bytes_capacity',
+      help: 'Most bytes of request bodies held at once (SERVING_MAX_BODY_BYTES_IN_FLIGHT); past it, 503 with Retry-After.',
       registers,
     }),
     loopBusy: new Histogram({
