@@ -23,8 +23,7 @@ afterAll(async () => {
   await fixture?.cleanup();
 });
 
-const gauge = async (name: string) =>
-  (await s.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+const gauge = async (name: string) => (await s.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
 
 /** A request whose head and first bytes are sent, and whose socket stays open: a stalled upload. */
 function stalled(head: string, first: string): { sock: Socket; answer: Promise<string> } {
@@ -51,7 +50,8 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 test('stalled uploads hold at most the body budget; the next one is shed with 503, and the budget comes back', async () => {
   expect(await gauge('serving_body_bytes_capacity')).toBe(400_000);
-  const png = (len: number) => `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${len}`;
+  const png = (len: number) =>
+    `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${len}`;
   // Two stalled uploads of 200,000 declared bytes fill the 400,000 budget.
   const held = [stalled(png(200_000), 'abc'), stalled(png(200_000), 'abc')];
   await until(async () => (await gauge('serving_body_bytes_in_flight')) === 400_000, 'two bodies held');

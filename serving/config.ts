@@ -303,7 +303,10 @@ export async function loadConfig(
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
     limits: {
       maxBodyBytes,
-      maxBodyBytesInFlight: num(env.SERVING_MAX_BODY_BYTES_IN_FLIGHT, Math.max(64 * 1024 * 1024, 2 * maxBodyBytes)),
+      maxBodyBytesInFlight: num(
+        env.SERVING_MAX_BODY_BYTES_IN_FLIGHT,
+        Math.max(64 * 1024 * 1024, 2 * maxBodyBytes),
+      ),
       maxPixels,
       maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
       maxRequestPixels,

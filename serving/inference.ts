@@ -15,11 +15,11 @@ import type { ImageFeatures } from '../model/drift/window.ts';
 import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../model/preprocessing.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { Batcher } from './batcher.ts';
+import type { InFlightBudget } from './budget.ts';
 import type { ServingConfig } from './config.ts';
 import type { DriftMonitor } from './drift/index.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
-import type { InFlightBudget } from './budget.ts';
 
 export interface Prediction {
   label: string;

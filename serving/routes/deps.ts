@@ -4,6 +4,7 @@
  * pixel and body budgets, drift monitor, feedback). Each router takes the few it uses.
  */
 import type { Registry } from 'prom-client';
+import type { InFlightBudget } from '../budget.ts';
 import type { ServingConfig } from '../config.ts';
 import type { DriftMonitor } from '../drift/index.ts';
 import type { AccuracyWindow, FeedbackStore } from '../feedback.ts';
@@ -12,7 +13,6 @@ import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import type { ServedModel } from '../model.ts';
-import type { InFlightBudget } from '../budget.ts';
 
 export interface RouteDeps {
   model: ServedModel;

@@ -43,7 +43,10 @@ export function feedbackRouter(
     }
     const type = ctx.request.type;
     if (type !== 'application/json') throw unsupportedMedia(type);
-    const body = validateFeedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))), 'feedback');
+    const body = validateFeedbackBody(
+      parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))),
+      'feedback',
+    );
     if (!model.labels.includes(body.label)) {
       throw new ProjectError(
         'INVALID',
