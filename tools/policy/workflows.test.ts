@@ -76,7 +76,7 @@ describe('the repository workflows', () => {
     ]);
   });
 
-  test('CODEOWNERS covers the lock (index and version files), environments/ and the workflows', async () => {
+  test('CODEOWNERS covers the lock (index and version files), environments/, the workflows, package.json, scripts, pipelines and the server', async () => {
     const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
       .split('\n')
       .filter((l) => l.trim() && !l.startsWith('#'))
@@ -85,7 +85,18 @@ describe('the repository workflows', () => {
     // One team (the template's placeholder, or the fork's after npm run init) owns them all.
     const team = ownerOf('/.github/')?.[0] ?? '';
     expect(team).toMatch(/^@[\w-]+\/[\w.-]+$/);
-    for (const pattern of ['/models.lock.json', '/models.lock.d/', '/environments/', '/.github/']) {
+    for (const pattern of [
+      '/models.lock.json',
+      '/models.lock.d/',
+      '/environments/',
+      '/.github/',
+      // issue 23 (low): what runs with credentials or decides a promotion
+      '/package.json',
+      '/package-lock.json',
+      '/scripts/',
+      '/pipelines/',
+      '/serving/',
+    ]) {
       expect([pattern, ownerOf(pattern)]).toEqual([pattern, [team]]);
     }
     // Every path CODEOWNERS names exists (a moved file loses its owners silently); the
@@ -363,6 +374,28 @@ describe('workflowProblems', () => {
     expect(workflowProblems('t.yml', job([...train, ...setup]))).toEqual([
       't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
     ]);
+  });
+
+  test('regression (issue 23.8): a self-hosted job of a workflow run by hand needs the main-only condition', () => {
+    const text = (cond: string) =>
+      [
+        'on:',
+        '  workflow_dispatch:',
+        '  workflow_call:',
+        'permissions: {}',
+        'jobs:',
+        '  verify:',
+        ...(cond ? [`    if: ${cond}`] : []),
+        '    runs-on: [self-hosted, cluster]',
+        '    permissions: {}',
+        '    steps:',
+        '      - run: npm run verify-rollout',
+        '',
+      ].join('\n');
+    expect(workflowProblems('t.yml', text(''))).toEqual([
+      "t.yml: job verify: runs on a self-hosted runner for workflow_dispatch, workflow_call from any branch; add if: github.ref == 'refs/heads/main'",
+    ]);
+    expect(workflowProblems('t.yml', text("github.ref == 'refs/heads/main'"))).toEqual([]);
   });
 
   test('pull_request_target: self-hosted or PR checkout without the gate, a gate that checks out the PR, secrets: inherit, write at the top', () => {

@@ -15,6 +15,12 @@
  *   checking out the pull request, and every job that runs on a self-hosted
  *   runner or checks out another ref `needs` it and runs only
  *   `if: needs.<gate>.outputs.authorized == 'true'` (platform/github/authorize.ts).
+ * - in a workflow that a writer can start by hand or call
+ *   (`workflow_dispatch`, `workflow_call`, `repository_dispatch`), every
+ *   self-hosted job runs only on main (`if: github.ref == 'refs/heads/main'`):
+ *   a dispatch from another branch gets no cluster runner. A branch can edit
+ *   its copy of the file, so the runner group's "selected workflows"
+ *   (docs/gitops.md) are what enforce it; this keeps the YAML saying so;
  * - a job on a runner labelled `gpu` that trains (`npm run train`,
  *   `train:ci`, `retrain`) sets up the GPU backend first
  *   (scripts/setup.d/71-tfjs-native-gpu.sh) and trains with
@@ -30,6 +36,10 @@ import { parse } from 'yaml';
 const PR_FILE_TRIGGERS = ['pull_request', 'pull_request_review', 'pull_request_review_comment'];
 /** The gate's command (scripts/authorize-training.ts). */
 const GATE_SCRIPT = 'authorize-training';
+
+/** Triggers by which a writer starts a workflow from a branch of their choosing. */
+const BY_HAND_TRIGGERS = ['workflow_dispatch', 'workflow_call', 'repository_dispatch'];
+const MAIN_ONLY = "github.ref == 'refs/heads/main'";
 
 /** The GPU backend's set-up step (docs/native-backend.md#gpu-runners). */
 const GPU_SETUP = 'scripts/setup.d/71-tfjs-native-gpu.sh';
@@ -112,6 +122,12 @@ export function workflowProblems(name: string, text: string): string[] {
     for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
     const selfHosted = runsOnLabels(job['runs-on']).includes('self-hosted');
     if (runsOnLabels(job['runs-on']).includes('gpu')) out.push(...gpuTrainingProblems(where, job));
+    const byHand = on.filter((t) => BY_HAND_TRIGGERS.includes(t));
+    if (selfHosted && byHand.length > 0 && !String(job.if ?? '').includes(MAIN_ONLY)) {
+      out.push(
+        `${where}: runs on a self-hosted runner for ${byHand.join(', ')} from any branch; add if: ${MAIN_ONLY}`,
+      );
+    }
     if (selfHosted && prFile.length > 0) {
       out.push(
         `${where}: runs on a self-hosted runner for ${prFile.join(', ')}: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s ${GATE_SCRIPT})`,
