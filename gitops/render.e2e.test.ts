@@ -287,6 +287,36 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
+  test("regression (issue 23.10): the training namespace has a NetworkPolicy: no ingress; egress to DNS, MLflow, the object store and HTTPS outside the cluster's private ranges", async () => {
+    const root = await pinnedRepo();
+    const report = await renderAll({ root, kustomize, envs: ['dev'] });
+    const objects = report.targets.find((t) => t.target.id === 'manifests/training-job')!.objects;
+    const np = objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
+    const job = objects.find((o) => o.kind === 'Job') as unknown as {
+      spec: { template: { metadata: { labels: object } } };
+    };
+    expect(np.metadata?.namespace).toBe('ml-training');
+    // It selects the Job's pods (the kustomization's labels reach the pod template).
+    expect(job.spec.template.metadata.labels).toMatchObject(np.spec!.podSelector!.matchLabels!);
+    expect(np.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec!.ingress).toBeUndefined();
+    const to = np.spec!.egress!.map((r) => ({
+      to:
+        r.to?.[0]?.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] ??
+        `${r.to?.[0]?.ipBlock?.cidr} except ${r.to?.[0]?.ipBlock?.except?.join(',')}`,
+      ports: r.ports?.map((p) => `${p.port}/${p.protocol}`).join(','),
+    }));
+    expect(to).toEqual([
+      { to: 'kube-system', ports: '53/UDP,53/TCP' },
+      { to: 'mlflow', ports: '5000/TCP' },
+      { to: 'object-store', ports: '8333/TCP' },
+      {
+        to: '0.0.0.0/0 except 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16',
+        ports: '443/TCP',
+      },
+    ]);
+  });
+
   test('the alert relay: non-root, read-only, the shared secret mounted where the script reads it, reachable from Alertmanager only', async () => {
     const root = await pinnedRepo();
     const report = await renderAll({ root, kustomize, envs: ['dev'] });

@@ -13,6 +13,7 @@ import Router from '@koa/router';
 import * as tf from '@tensorflow/tfjs';
 import Koa from 'koa';
 import type { Registry } from 'prom-client';
+import { InFlightBudget } from './budget.ts';
 import type { ServingConfig } from './config.ts';
 import { createDriftMonitor, type DriftMonitor, driftConfigFromEnv } from './drift/index.ts';
 import { AccuracyWindow, FeedbackStore } from './feedback.ts';
@@ -22,13 +23,12 @@ import type { Logger } from './logger.ts';
 import { monitorLoopBusy } from './loop-monitor.ts';
 import { createMetrics, type ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
-import { PixelBudget } from './pixel-budget.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { driftRouter } from './routes/drift.ts';
 import { feedbackRouter } from './routes/feedback.ts';
 import { healthRouter } from './routes/health.ts';
 import { metricsRouter } from './routes/metrics.ts';
-import { errorHandler, requestContext, unmatched } from './routes/middleware.ts';
+import { bodyBudget, errorHandler, requestContext, unmatched } from './routes/middleware.ts';
 import { pageRouter } from './routes/page.ts';
 import { predictRouter } from './routes/predict.ts';
 import { v2Router } from './routes/v2.ts';
@@ -53,7 +53,9 @@ export interface ServingHandles {
   metrics: ServingMetrics;
   drift: DriftMonitor;
   /** Decoded pixels in flight across requests. */
-  budget: PixelBudget;
+  budget: InFlightBudget;
+  /** Bytes of request bodies being read or held across requests. */
+  bodyBudget: InFlightBudget;
   /** Stop the event-loop monitor's timer (shutdown). */
   stopLoopMonitor: () => void;
   /** Recent answers that can take ground-truth feedback. */
@@ -88,8 +90,14 @@ function routeDeps(opts: AppOptions): RouteDeps {
   lifecycle.bindMetrics(metrics);
   model.onAvailability((available) => lifecycle.setInferenceAvailable(available));
   const batcher = createModelBatcher(model, config.batching, metrics);
-  const budget = new PixelBudget(config.limits.maxPixelsInFlight, (n) => metrics.decodePixelsInFlight.set(n));
+  const budget = new InFlightBudget(config.limits.maxPixelsInFlight, 'pixels being decoded', (n) =>
+    metrics.decodePixelsInFlight.set(n),
+  );
   metrics.decodePixelsCapacity.set(config.limits.maxPixelsInFlight);
+  const bodyBudget = new InFlightBudget(config.limits.maxBodyBytesInFlight, 'bytes of request bodies', (n) =>
+    metrics.bodyBytesInFlight.set(n),
+  );
+  metrics.bodyBytesCapacity.set(config.limits.maxBodyBytesInFlight);
   const backend = opts.backend ?? tf.getBackend();
   const drift = createDriftMonitor({
     files: model.files,
@@ -109,6 +117,7 @@ function routeDeps(opts: AppOptions): RouteDeps {
     lifecycle,
     batcher,
     budget,
+    bodyBudget,
     drift,
     feedback: new FeedbackStore(config.feedback),
     accuracy: new AccuracyWindow(config.feedback.window),
@@ -137,13 +146,14 @@ export function createApp(opts: AppOptions): ServingApp {
     router.use(concern.routes());
   }
   const app = new Koa() as ServingApp;
-  const { lifecycle, batcher, metrics, drift, budget, feedback } = deps;
-  app.serving = { lifecycle, batcher, metrics, drift, budget, stopLoopMonitor, feedback };
+  const { lifecycle, batcher, metrics, drift, budget, bodyBudget: bodies, feedback } = deps;
+  app.serving = { lifecycle, batcher, metrics, drift, budget, bodyBudget: bodies, stopLoopMonitor, feedback };
   app.proxy = false;
   // Outermost first: request id and metrics, the one error handler, then 405/404 for what no route took.
   app.use(requestContext(metrics));
   app.use(errorHandler(opts.logger));
   app.use(unmatched());
+  app.use(bodyBudget(bodies));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -34,6 +34,8 @@ export interface ServingConfig {
   inferenceThread: 'worker' | 'main';
   limits: {
     maxBodyBytes: number;
+    /** Bytes of request bodies being read or held at once across requests; past it, 503 with Retry-After. */
+    maxBodyBytesInFlight: number;
     /** Pixels of one image (width*height, from its header). */
     maxPixels: number;
     maxImagesPerRequest: number;
@@ -91,6 +93,7 @@ export interface ServingEnv {
   SERVING_QUEUE_CAPACITY?: string;
   SERVING_INFERENCE_THREAD?: string;
   SERVING_MAX_BODY_BYTES?: string;
+  SERVING_MAX_BODY_BYTES_IN_FLIGHT?: string;
   SERVING_MAX_PIXELS?: string;
   SERVING_MAX_IMAGES_PER_REQUEST?: string;
   SERVING_TOP_K?: string;
@@ -134,6 +137,7 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_QUEUE_CAPACITY: intProp('SERVING_QUEUE_CAPACITY', 1, 100_000),
     SERVING_INFERENCE_THREAD: { enum: ['worker', 'main'] },
     SERVING_MAX_BODY_BYTES: intProp('SERVING_MAX_BODY_BYTES', 1, 1024 * 1024 * 1024),
+    SERVING_MAX_BODY_BYTES_IN_FLIGHT: intProp('SERVING_MAX_BODY_BYTES_IN_FLIGHT', 1, 16 * 1024 * 1024 * 1024),
     SERVING_MAX_PIXELS: intProp('SERVING_MAX_PIXELS', 1, 100_000_000),
     SERVING_MAX_IMAGES_PER_REQUEST: intProp('SERVING_MAX_IMAGES_PER_REQUEST', 1, 1024),
     SERVING_TOP_K: intProp('SERVING_TOP_K', 1, 1000),
@@ -185,6 +189,11 @@ function checkRelations(c: ServingConfig): void {
   if (limits.maxRequestPixels < limits.maxPixels) {
     bad.push(
       `  - SERVING_MAX_REQUEST_PIXELS ${limits.maxRequestPixels} is under SERVING_MAX_PIXELS ${limits.maxPixels} (one image of the largest size must fit in a request)`,
+    );
+  }
+  if (limits.maxBodyBytesInFlight < limits.maxBodyBytes) {
+    bad.push(
+      `  - SERVING_MAX_BODY_BYTES_IN_FLIGHT ${limits.maxBodyBytesInFlight} is under SERVING_MAX_BODY_BYTES ${limits.maxBodyBytes} (one body of the largest size must fit)`,
     );
   }
   if (limits.maxPixelsInFlight < limits.maxRequestPixels) {
@@ -278,6 +287,7 @@ export async function loadConfig(
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const objectStore = objectStoreConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
+  const maxBodyBytes = num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024);
   // Four images of the largest size per request, two such requests decoding at once.
   const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
   const config: ServingConfig = {
@@ -292,7 +302,11 @@ export async function loadConfig(
     },
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
     limits: {
-      maxBodyBytes: num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024),
+      maxBodyBytes,
+      maxBodyBytesInFlight: num(
+        env.SERVING_MAX_BODY_BYTES_IN_FLIGHT,
+        Math.max(64 * 1024 * 1024, 2 * maxBodyBytes),
+      ),
       maxPixels,
       maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
       maxRequestPixels,

@@ -11,6 +11,7 @@ export interface ServingMetrics {
   httpRequests: Counter<'route' | 'method' | 'code'>;
   httpDuration: Histogram<'route' | 'method' | 'code'>;
   httpInFlight: Gauge;
+  httpShed: Counter;
   inferenceDuration: Histogram;
   batchSize: Histogram;
   queueDepth: Gauge;
@@ -26,6 +27,8 @@ export interface ServingMetrics {
   driftEnabled: Gauge;
   decodePixelsInFlight: Gauge;
   decodePixelsCapacity: Gauge;
+  bodyBytesInFlight: Gauge;
+  bodyBytesCapacity: Gauge;
   tensors: Gauge<'thread'>;
   loopBusy: Histogram;
   feedback: Counter<'model' | 'version' | 'outcome'>;
@@ -67,6 +70,11 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     httpInFlight: new Gauge({
       name: 'serving_http_requests_in_flight',
       help: 'HTTP requests being handled now.',
+      registers,
+    }),
+    httpShed: new Counter({
+      name: 'serving_http_requests_shed_total',
+      help: 'HTTP requests a route answered 503 to shed load (full queue, pixel or body budget); also counted in serving_http_requests_total.',
       registers,
     }),
     inferenceDuration: new Histogram({
@@ -143,12 +151,22 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     }),
     decodePixelsInFlight: new Gauge({
       name: 'serving_decode_pixels_in_flight',
-      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/pixel-budget.ts).',
+      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/budget.ts).',
       registers,
     }),
     decodePixelsCapacity: new Gauge({
       name: 'serving_decode_pixels_capacity',
       help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    bodyBytesInFlight: new Gauge({
+      name: 'serving_body_bytes_in_flight',
+      help: 'Bytes of request bodies being read or held now, across requests (serving/budget.ts).',
+      registers,
+    }),
+    bodyBytesCapacity: new Gauge({
+      name: 'serving_body_bytes_capacity',
+      help: 'Most bytes of request bodies held at once (SERVING_MAX_BODY_BYTES_IN_FLIGHT); past it, 503 with Retry-After.',
       registers,
     }),
     loopBusy: new Histogram({

@@ -1,9 +1,10 @@
 /**
  * What the routers are built from: the served model, its configuration, and
  * the parts serving/app.ts makes once per app (metrics, readiness, batcher,
- * pixel budget, drift monitor, feedback). Each router takes the few it uses.
+ * pixel and body budgets, drift monitor, feedback). Each router takes the few it uses.
  */
 import type { Registry } from 'prom-client';
+import type { InFlightBudget } from '../budget.ts';
 import type { ServingConfig } from '../config.ts';
 import type { DriftMonitor } from '../drift/index.ts';
 import type { AccuracyWindow, FeedbackStore } from '../feedback.ts';
@@ -12,7 +13,6 @@ import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import type { ServedModel } from '../model.ts';
-import type { PixelBudget } from '../pixel-budget.ts';
 
 export interface RouteDeps {
   model: ServedModel;
@@ -22,7 +22,9 @@ export interface RouteDeps {
   metrics: ServingMetrics;
   lifecycle: Lifecycle;
   batcher: ModelBatcher;
-  budget: PixelBudget;
+  budget: InFlightBudget;
+  /** Bytes of request bodies being read or held, across requests. */
+  bodyBudget: InFlightBudget;
   drift: DriftMonitor;
   feedback: FeedbackStore;
   /** Live accuracy over the last feedback. */

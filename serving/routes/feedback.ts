@@ -10,7 +10,7 @@ import Router from '@koa/router';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readRawBody, unsupportedMedia } from '../body.ts';
 import type { RouteDeps } from './deps.ts';
-import { REQUEST_ID } from './middleware.ts';
+import { REQUEST_ID, reserveBody } from './middleware.ts';
 
 const validateFeedbackBody = compileValidator<{ request_id: string; label: string; index?: number }>({
   type: 'object',
@@ -43,7 +43,10 @@ export function feedbackRouter(
     }
     const type = ctx.request.type;
     if (type !== 'application/json') throw unsupportedMedia(type);
-    const body = validateFeedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024)), 'feedback');
+    const body = validateFeedbackBody(
+      parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))),
+      'feedback',
+    );
     if (!model.labels.includes(body.label)) {
       throw new ProjectError(
         'INVALID',

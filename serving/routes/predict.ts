@@ -11,6 +11,7 @@ import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '..
 import type { ServingConfig } from '../config.ts';
 import { classifyImages, topK } from '../inference.ts';
 import type { RouteDeps } from './deps.ts';
+import { reserveBody } from './middleware.ts';
 
 const validateImagesBody = compileValidator<{ images: string[] }>({
   type: 'object',
@@ -61,10 +62,12 @@ interface PredictInputs {
 }
 
 async function multipartInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
-  const files = await readMultipartFiles(ctx.req, 'image', {
-    maxBytes: limits.maxBodyBytes,
-    maxFiles: limits.maxImagesPerRequest,
-  });
+  const files = await readMultipartFiles(
+    ctx.req,
+    'image',
+    { maxBytes: limits.maxBodyBytes, maxFiles: limits.maxImagesPerRequest },
+    reserveBody(ctx),
+  );
   if (files.length === 0) {
     throw new ProjectError('INVALID', 'multipart/form-data body has no file field "image"', {
       hint: 'send the image as a file in the form field named "image"',
@@ -79,7 +82,7 @@ async function multipartInputs(ctx: Koa.Context, limits: ServingConfig['limits']
 
 async function jsonInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
   const { images } = validateImagesBody(
-    parseJson(await readRawBody(ctx.req, limits.maxBodyBytes)),
+    parseJson(await readRawBody(ctx.req, limits.maxBodyBytes, reserveBody(ctx))),
     'request body',
   );
   if (images.length > limits.maxImagesPerRequest) {
@@ -100,7 +103,7 @@ async function jsonInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Pr
 async function predictInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
   const type = ctx.request.type;
   if (type === 'image/png' || type === 'image/jpeg') {
-    const body = await readRawBody(ctx.req, limits.maxBodyBytes);
+    const body = await readRawBody(ctx.req, limits.maxBodyBytes, reserveBody(ctx));
     return { images: [new Uint8Array(body)], sources: ['request body'], list: false };
   }
   if (type === 'multipart/form-data') return multipartInputs(ctx, limits);
