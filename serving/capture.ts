@@ -13,7 +13,8 @@
  * written at a time, every `flushMs` or when `batchRecords` are waiting; a
  * batch the store refuses or does not take in time is dropped and counted
  * (`reason="store_error"`). {@link Capture.close} flushes what is left
- * within a deadline (`reason="shutdown"` for what does not make it).
+ * within a deadline; what is not confirmed written by then, the batch in
+ * flight included, is counted `reason="shutdown"`.
  */
 import { isProjectError } from '../platform/index.ts';
 import type { ObjectStore } from '../platform/object-store/index.ts';
@@ -181,18 +182,22 @@ export class Capture {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.slice(0, this.#o.config.batchRecords);
+      let error: unknown;
       try {
         await this.#write(batch);
-        this.#o.metrics.captureRecords.inc(batch.length);
       } catch (e) {
-        this.#o.metrics.captureDropped.inc({ reason: 'store_error' }, batch.length);
-        this.#warn(e, batch.length);
-      } finally {
-        // The batch leaves the queue however the write ended (close() may have emptied it already).
-        const n = this.#queue.indexOf(batch[0] as Queued) === 0 ? batch.length : 0;
-        for (const q of this.#queue.splice(0, n)) this.#bytes -= q.bytes;
-        this.#o.metrics.captureQueueBytes.set(this.#bytes);
+        error = e;
       }
+      // close() gave up on it meanwhile (counted as shutdown): not counted twice.
+      if (this.#queue[0] !== batch[0]) continue;
+      if (error === undefined) this.#o.metrics.captureRecords.inc(batch.length);
+      else {
+        this.#o.metrics.captureDropped.inc({ reason: 'store_error' }, batch.length);
+        this.#warn(error, batch.length);
+      }
+      // The batch leaves the queue however the write ended.
+      for (const q of this.#queue.splice(0, batch.length)) this.#bytes -= q.bytes;
+      this.#o.metrics.captureQueueBytes.set(this.#bytes);
     }
   }
 
