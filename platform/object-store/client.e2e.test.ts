@@ -93,7 +93,7 @@ describe('object store client (SeaweedFS)', () => {
   });
 
   it('conditional puts racing for one key: exactly one wins, every other is CONFLICT (counted once across replicas)', async () => {
-    // Feedback from any replica relies on this (serving/labels.ts): 3 rounds of 12 puts at once.
+    // Feedback from any replica relies on this (serving/feedback.ts StoreLedger): 3 rounds of 12 puts at once.
     for (let round = 0; round < 3; round++) {
       const key = `s3://test-bucket/race/${round}.json`;
       const results = await Promise.allSettled(
