@@ -198,6 +198,10 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
     const template = await readReplicaSetTemplateEnv(kc, NS, rs[0]!.metadata!.name!, 'server');
     const port = await freePort();
     const env = await localPodEnv(template, join(work, `pod-${hash}`));
+    // The ConfigMap's object store is a cluster DNS name this process cannot reach (kwok pods run
+    // nothing): without it the server keeps labels in memory, one server per ReplicaSet here.
+    // Labels through the store: serving/replicas.e2e.test.ts.
+    for (const k of Object.keys(env)) if (k.startsWith('OBJECT_STORE_')) delete env[k];
     const server = spawnServer({ ...env, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
     const url = `http://127.0.0.1:${port}`;
     servers.set(hash, { server, url, version: template.env.SERVING_MODEL_VERSION! });
