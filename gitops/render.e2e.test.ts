@@ -124,13 +124,20 @@ describe('renderAll (real Kustomize)', () => {
       OBJECT_STORE_ENDPOINT: 'http://object-store.object-store.svc.cluster.local:8333',
       OBJECT_STORE_REGION: 'us-east-1',
       OBJECT_STORE_BUCKET: 'gitops-ml',
+      // Payload capture's sampling, per environment in Git (docs/capture.md).
+      SERVING_CAPTURE_SAMPLE: '1.0',
     });
-    expect(container.env!.filter((e) => e.valueFrom?.secretKeyRef)).toEqual(
-      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((key) => ({
+    // Secrets: the store's key pair, and the key that signs feedback ids (the same for every replica).
+    expect(container.env!.filter((e) => e.valueFrom?.secretKeyRef)).toEqual([
+      ...['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((key) => ({
         name: key,
         valueFrom: { secretKeyRef: { name: 'object-store-credentials', key, optional: true } },
       })),
-    );
+      {
+        name: 'SERVING_ID_KEY',
+        valueFrom: { secretKeyRef: { name: 'model-server-id-key', key: 'SERVING_ID_KEY', optional: true } },
+      },
+    ]);
     const policy = dev.objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
     expect(policy.spec!.egress).toContainEqual({
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'object-store' } } }],

@@ -12,6 +12,7 @@
  * {@link LoadConfigOptions.pinFromLock}: serving/ itself never reads the lock.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { BackendName } from '../model/backend.ts';
 import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
@@ -19,6 +20,7 @@ import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
+import type { CaptureConfig } from './capture.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
 
@@ -69,6 +71,13 @@ export interface ServingConfig {
   /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
   feedback: FeedbackConfig;
   /**
+   * Payload capture (`SERVING_CAPTURE_*`, serving/capture.ts): off (sample 0)
+   * unless the object store with its bucket is configured.
+   */
+  capture: CaptureConfig;
+  /** This replica's name in captured and feedback objects: HOSTNAME (the pod's name), made key-safe. */
+  pod: string;
+  /**
    * Where each version of the model runs and its promotions, for the page
    * (the model card): from SERVING_MODEL_HISTORY_FILE (written by the
    * promotion), or with the pin from the lock (`npm run serve`); absent otherwise.
@@ -112,6 +121,13 @@ export interface ServingEnv {
   SERVING_FEEDBACK_TTL_SECONDS?: string;
   SERVING_FEEDBACK_WINDOW?: string;
   SERVING_FEEDBACK_EXPORT_TOKEN?: string;
+  SERVING_FEEDBACK_TOKEN?: string;
+  SERVING_ID_KEY?: string;
+  SERVING_ID_KEY_PREVIOUS?: string;
+  SERVING_CAPTURE_SAMPLE?: string;
+  SERVING_CAPTURE_MAX_IMAGE_BYTES?: string;
+  SERVING_CAPTURE_QUEUE_BYTES?: string;
+  SERVING_CAPTURE_FLUSH_MS?: string;
   SERVING_MODEL_HISTORY_FILE?: string;
 }
 
@@ -157,9 +173,22 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_FEEDBACK_WINDOW: intProp('SERVING_FEEDBACK_WINDOW', 1, 1_000_000),
     // A bearer token: long enough that it is not guessed.
     SERVING_FEEDBACK_EXPORT_TOKEN: { type: 'string', minLength: 16 },
+    SERVING_FEEDBACK_TOKEN: { type: 'string', minLength: 16 },
+    // HMAC keys: 32 bytes or more, as RFC 2104 advises for SHA-256.
+    SERVING_ID_KEY: { type: 'string', minLength: 32 },
+    SERVING_ID_KEY_PREVIOUS: { type: 'string', minLength: 32 },
+    SERVING_CAPTURE_SAMPLE: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' },
+    SERVING_CAPTURE_MAX_IMAGE_BYTES: intProp('SERVING_CAPTURE_MAX_IMAGE_BYTES', 0, 64 * 1024 * 1024),
+    SERVING_CAPTURE_QUEUE_BYTES: intProp('SERVING_CAPTURE_QUEUE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
+    SERVING_CAPTURE_FLUSH_MS: intProp('SERVING_CAPTURE_FLUSH_MS', 10, 600_000),
     SERVING_MODEL_HISTORY_FILE: nonEmpty,
   },
 });
+
+/** A name safe in an object key: HOSTNAME's characters outside [A-Za-z0-9._-] become "_". */
+function podName(host: string): string {
+  return host.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63) || 'server';
+}
 
 function usage(message: string, hint: string): ProjectError {
   return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
@@ -335,7 +364,20 @@ export async function loadConfig(
       ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
       window: num(env.SERVING_FEEDBACK_WINDOW, 500),
       ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+      ...(env.SERVING_FEEDBACK_TOKEN ? { token: env.SERVING_FEEDBACK_TOKEN } : {}),
+      ...(env.SERVING_ID_KEY ? { idKey: env.SERVING_ID_KEY } : {}),
+      ...(env.SERVING_ID_KEY_PREVIOUS ? { idKeyPrevious: env.SERVING_ID_KEY_PREVIOUS } : {}),
     },
+    capture: {
+      // Off without a store and its bucket: there is nowhere to write.
+      sample: objectStore?.bucket ? Number(env.SERVING_CAPTURE_SAMPLE ?? '0') : 0,
+      maxImageBytes: num(env.SERVING_CAPTURE_MAX_IMAGE_BYTES, 1024 * 1024),
+      maxQueueBytes: num(env.SERVING_CAPTURE_QUEUE_BYTES, 32 * 1024 * 1024),
+      maxQueueRecords: 10_000,
+      batchRecords: 500,
+      flushMs: num(env.SERVING_CAPTURE_FLUSH_MS, 5000),
+    },
+    pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),
   };
   checkRelations(config);

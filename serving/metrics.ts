@@ -36,6 +36,10 @@ export interface ServingMetrics {
   liveAccuracy: Gauge<'model' | 'version'>;
   liveAccuracySamples: Gauge<'model' | 'version'>;
   feedbackRemembered: Gauge;
+  feedbackRefused: Counter<'reason'>;
+  captureRecords: Counter;
+  captureDropped: Counter<'reason'>;
+  captureQueueBytes: Gauge;
 }
 
 export interface MetricsOptions {
@@ -201,7 +205,29 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     }),
     feedbackRemembered: new Gauge({
       name: 'serving_feedback_answers_remembered',
-      help: 'Recent answers that can still take feedback (bounded by SERVING_FEEDBACK_CAPACITY, _MAX_BYTES, _TTL_SECONDS).',
+      help: 'Recent answers whose images this process keeps for the feedback export without an object store (bounded by SERVING_FEEDBACK_CAPACITY, _MAX_BYTES, _TTL_SECONDS).',
+      registers,
+    }),
+    feedbackRefused: new Counter({
+      name: 'serving_feedback_refused_total',
+      help: 'Labels refused by POST /feedback, by reason: duplicate (already counted), unverified (a feedback_id this service did not sign), expired, other_model, unauthenticated.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    captureRecords: new Counter({
+      name: 'serving_capture_records_total',
+      help: 'Answers written to the object store by payload capture (capture/v1).',
+      registers,
+    }),
+    captureDropped: new Counter({
+      name: 'serving_capture_dropped_total',
+      help: 'Sampled answers payload capture did not write, by reason: queue_full (the bounded queue was full), store_error (the store refused or did not answer), shutdown (not written by the shutdown deadline).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    captureQueueBytes: new Gauge({
+      name: 'serving_capture_queue_bytes',
+      help: 'Bytes of records and images waiting to be written by payload capture (bounded by SERVING_CAPTURE_QUEUE_BYTES).',
       registers,
     }),
     tensors: new Gauge({
@@ -223,5 +249,7 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
   m.driftWindowSamples.set(0);
   m.queueDepth.set(0);
   m.httpInFlight.set(0);
+  // Present at 0 from the start, so that a rate() or an alert sees the first drop.
+  for (const reason of ['queue_full', 'store_error', 'shutdown']) m.captureDropped.inc({ reason }, 0);
   return m;
 }

@@ -148,11 +148,11 @@ run('upload and demo images show predictions with bars, model version and metric
       body: shapePng('square'),
       headers: { 'content-type': 'image/png' },
     })
-  ).json()) as { request_id: string; predictions: { label: string }[] };
+  ).json()) as { feedback_id: string; predictions: { label: string }[] };
   const fb = await fetch(`${s.url}/feedback`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ request_id: answer.request_id, label: answer.predictions[0]!.label }),
+    body: JSON.stringify({ feedback_id: answer.feedback_id, label: answer.predictions[0]!.label }),
   });
   expect(fb.status).toBe(200);
   await page.reload();
