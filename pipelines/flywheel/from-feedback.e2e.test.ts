@@ -4,16 +4,36 @@
  * with the store configured captures the images of /predict and records the
  * labels of /feedback in their real formats; `npm run data -- from-feedback`
  * builds the next dataset from the pinned one (an s3:// pointer packed by
- * `npm run data -- pack`) plus those labels.
+ * `npm run data -- pack`) plus those labels. Then `npm run retrain --
+ * --data-from-feedback` against real git repositories, the fake GitHub API
+ * (testing/fake-github.ts) and a real MLflow (testing/mlflow.ts): the retrain
+ * PR changes the data pointer, and the candidate's MLflow run and lock entry
+ * name the new dataset.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
+import {
+  addCandidate,
+  emptyLock,
+  entryFromArtifact,
+  lockFiles,
+  pinVersion,
+  readLockFrom,
+  versionIdOf,
+  versionsOldestFirst,
+} from '../../lock/index.ts';
 import { encodePng } from '../../model/images.ts';
+import { gitRunner, treeSource } from '../../platform/git/index.ts';
+import { MlflowClient } from '../../platform/mlflow/index.ts';
 import { main as dataMain } from '../../scripts/data.ts';
+import { main as retrainMain } from '../../scripts/retrain.ts';
 import { capturedImageKey } from '../../serving/capture.ts';
+import { startFakeGithub } from '../../testing/fake-github.ts';
+import { makeTestRepos } from '../../testing/git-repos.ts';
 import { tempDir } from '../../testing/lock/fixtures.ts';
+import { mlflowInstalled, startMlflow } from '../../testing/mlflow.ts';
 import {
   type ObjectStoreServer,
   objectStoreInstalled,
@@ -22,7 +42,10 @@ import {
 import { needs } from '../../testing/services.ts';
 import { drawShape } from '../../testing/serving/fixture.ts';
 import { startTestServer, tempFixture } from '../../testing/serving/harness.ts';
+import { tinyTrainingConfig } from '../../testing/training/tiny-config.ts';
+import type { TrainingConfig } from '../../training/config.ts';
 import { type DataPointer, generateDemoDataset, readDataPointer, SHAPES } from '../../training/data/index.ts';
+import { trainAndRecord } from '../training/index.ts';
 import { PROVENANCE_FILE } from './index.ts';
 
 const { describe, it } = needs(objectStoreInstalled());
@@ -299,4 +322,144 @@ describe('npm run data -- from-feedback', () => {
     for await (const o of store.client.list(`s3://${BUCKET}/datasets/three/`)) after.push(o.key);
     expect(after).toEqual(listed);
   }, 300_000);
+});
+
+describe('npm run retrain -- --data-from-feedback', () => {
+  const withMlflow = needs(objectStoreInstalled(), mlflowInstalled());
+  withMlflow.it(
+    'trains on the next dataset: the PR changes data/shapes.json, the run and the lock entry name its digest',
+    async () => {
+      const MODEL = 'demo-classifier';
+      const TOKEN = 'ghs_flywheeltoken';
+      const mlflow = await startMlflow({ objectStore: store });
+      const gh = await startFakeGithub({ token: TOKEN, owner: 'acme', repo: 'models', firstNumber: 7 });
+      const repos = await makeTestRepos({});
+      try {
+        // The config trains on the pointer in the repository; its test/ is the evaluation set.
+        const config = (root: string): TrainingConfig => {
+          const c = tinyTrainingConfig({ name: MODEL, dataPath: join(root, 'data', 'shapes') });
+          return {
+            ...c,
+            data: {
+              kind: 'image-folder',
+              path: c.data.path,
+              pointer: join(root, 'data', 'shapes.json'),
+              split: { validation: 0.2, test: 'folder' },
+            },
+          } as TrainingConfig;
+        };
+        // prod: trained on the base data.
+        const prodRoot = join(dir, 'prod');
+        await mkdir(join(prodRoot, 'data'), { recursive: true });
+        await writeFile(join(prodRoot, 'data', 'shapes.json'), await readFile(basePath));
+        const prod = await trainAndRecord({
+          config: config(prodRoot),
+          env: store.env,
+          cwd: prodRoot,
+          outDir: join(prodRoot, 'artifact'),
+          progress: false,
+          log: () => {},
+        });
+        const prodEntry = await entryFromArtifact(prod.train.artifactDir, {
+          uri: 'artifacts/prod-v1',
+          runId: null,
+          modelVersion: null,
+          trackingUri: null,
+          gitCommit: null,
+        });
+        expect(prodEntry.datasetDigest).toBe(base.digest);
+        const prodVersion = versionIdOf(prodEntry.rootDigest);
+        const lock = pinVersion(addCandidate(emptyLock(), { model: MODEL, entry: prodEntry }).lock, {
+          model: MODEL,
+          env: 'prod',
+          version: prodVersion,
+          at: '2026-01-01T00:00:00.000Z',
+        });
+        const gates = {
+          gatesVersion: 1,
+          environments: {
+            prod: {
+              source: 'staging',
+              gates: { maxMetricDrop: [{ metric: 'accuracy', vs: 'prod', margin: 1 }] },
+            },
+          },
+        };
+        // The repository: the lock, the gates, the pinned pointer.
+        for (const [path, text] of Object.entries({
+          ...lockFiles(lock),
+          'environments/promotion-gates.json': `${JSON.stringify(gates, null, 2)}\n`,
+          'data/shapes.json': await readFile(basePath, 'utf8'),
+        })) {
+          await mkdir(join(repos.work, path, '..'), { recursive: true });
+          await writeFile(join(repos.work, path), text);
+        }
+        repos.git(['checkout', '-q', 'main']);
+        repos.git(['add', '-A']);
+        repos.git(['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'pin prod, data']);
+        repos.git(['push', '-q', 'origin', 'main']);
+        const configPath = join(dir, 'retrain-config.json');
+        await writeFile(configPath, JSON.stringify(config(repos.work)));
+
+        const lines: string[] = [];
+        const code = await retrainMain(['--config', configPath, '--base', 'main', '--data-from-feedback'], {
+          env: {
+            ...repos.env,
+            ...store.env,
+            MLFLOW_TRACKING_URI: mlflow.uri,
+            GITHUB_ACTIONS: 'true',
+            GITHUB_EVENT_NAME: 'schedule',
+            GITHUB_REPOSITORY: 'acme/models',
+            GITHUB_TOKEN: TOKEN,
+            GITHUB_API_URL: gh.url,
+            GITHUB_SERVER_URL: 'https://github.com',
+            GITHUB_RUN_ID: '99',
+          },
+          cwd: repos.work,
+          now: () => new Date('2026-03-04T05:17:00.000Z'),
+          print: (l) => lines.push(l),
+          log: (l) => lines.push(l),
+        });
+        const out = lines.join('\n');
+        expect([code, out]).toEqual([0, expect.stringContaining('pull request #7')]);
+
+        // The PR's branch changes the pointer (and adds the candidate), nothing else.
+        const branch = gh.pulls[0]!.head.ref;
+        expect(branch).toMatch(/^retrain\/20260304-[0-9a-f]{7}$/);
+        const changed = repos.git(['diff', '--name-only', 'main', branch], repos.origin).split('\n');
+        expect(changed).toContain('data/shapes.json');
+        expect(
+          changed.filter((f) => f !== 'data/shapes.json').every((f) => f.startsWith('models.lock')),
+        ).toBe(true);
+        const next = JSON.parse(repos.show(branch, 'data/shapes.json')) as DataPointer;
+        expect(next.digest).not.toBe(base.digest);
+        expect(next.uri).toBe(`s3://${BUCKET}/datasets/shapes/${next.sha256}.tar.gz`);
+        expect(sha256(await store.client.getBytes(next.uri))).toBe(next.sha256);
+        expect(gh.pulls[0]!.body).toContain(
+          `**Data**: \`data/shapes.json\` now names ${next.uri}, dataset digest ${next.digest} (was ${base.digest}): labels 10 for 6 image(s)`,
+        );
+
+        // The candidate trained on it: its lock entry and its MLflow run name the new dataset.
+        const locked = await readLockFrom(
+          treeSource(gitRunner(repos.origin, { env: repos.env }), branch),
+          'models.lock.json',
+        );
+        const [, cand] = versionsOldestFirst(locked.models[MODEL]!);
+        const entry = locked.models[MODEL]!.versions[cand!]!;
+        expect(entry.datasetDigest).toBe(next.digest);
+        const run = await new MlflowClient({ baseUrl: mlflow.uri }).getRun(entry.mlflow.runId!);
+        const input = run.inputs?.dataset_inputs?.[0]?.dataset;
+        expect(input?.name).toBe('shapes');
+        expect(input?.digest).toBe(next.digest.replace('sha256:', '').slice(0, 32));
+        expect([input?.source_type, JSON.parse(input?.source ?? '{}')]).toEqual(['s3', { uri: next.uri }]);
+        expect(JSON.parse(input?.profile ?? '{}').digest).toBe(next.digest);
+        // main's pointer is the base's until the PR merges.
+        expect(JSON.parse(repos.show('main', 'data/shapes.json'))).toEqual(base);
+      } finally {
+        await gh.close();
+        await mlflow.close();
+        await rm(repos.root, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
 });
