@@ -80,7 +80,10 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     if (!values['data-from-feedback']) throw usageError('--feedback-since needs --data-from-feedback', USAGE);
     since = new Date(values['feedback-since']);
     if (Number.isNaN(since.getTime())) {
-      throw usageError(`--feedback-since "${values['feedback-since']}" is not a date (e.g. 2026-03-01)`, USAGE);
+      throw usageError(
+        `--feedback-since "${values['feedback-since']}" is not a date (e.g. 2026-03-01)`,
+        USAGE,
+      );
     }
   }
   const options = {
