@@ -59,7 +59,11 @@ export const capturedImageKey = (sha256: string): string => `${CAPTURE_PREFIX}im
  * (model and version URI-encoded; the UTC day of `at`).
  */
 export const capturePartition = (r: Pick<CaptureRecord, 'model' | 'version' | 'at'>): string =>
-  `model=${encodeURIComponent(r.model)}/version=${encodeURIComponent(r.version)}/date=${r.at.slice(0, 10)}`;
+  `${captureVersionPartition(r.model, r.version)}/date=${r.at.slice(0, 10)}`;
+
+/** `model=<m>/version=<v>`: the partitions of one model version, every day under it. */
+export const captureVersionPartition = (model: string, version: string): string =>
+  `model=${encodeURIComponent(model)}/version=${encodeURIComponent(version)}`;
 
 /** The key of one JSON Lines object of records: `capture/v1/<partition>/<name>.jsonl`. */
 export const captureObjectKey = (partition: string, name: string): string =>
