@@ -19,6 +19,7 @@ import {
   type JobResult,
   loadJobTemplate,
   type SubmitJobDeps,
+  type SubmitJobOptions,
   submitJob,
   TERMINATION_MESSAGE_PATH,
   TRAINER_IMAGE_NAME,
@@ -108,7 +109,8 @@ export function buildScoringJob(spec: ScoringJobSpec, template?: V1Job): V1Job {
       nodeSelector: template?.spec?.template?.spec?.nodeSelector ?? {},
       tolerations: template?.spec?.template?.spec?.tolerations ?? [],
       labels: {
-        'app.kubernetes.io/name': 'scoring',
+        // The template's name label (manifests/scoring-job: model-scoring), which its NetworkPolicy selects.
+        'app.kubernetes.io/name': template?.metadata?.labels?.['app.kubernetes.io/name'] ?? 'model-scoring',
         'app.kubernetes.io/component': 'scorer',
         'ml.gitops/model-name': spec.model,
         'ml.gitops/model-version': spec.version,
@@ -149,6 +151,8 @@ export interface KubernetesScoringOptions {
   gitRepository?: string;
   gitRef?: string;
   signal?: AbortSignal;
+  /** How the Job is followed (poll interval, give-up time): submitJob's defaults otherwise. */
+  follow?: Pick<SubmitJobOptions, 'pollMs' | 'maxPollMs' | 'timeoutMs' | 'followLogs'>;
 }
 
 /** Submit the Indexed Job and follow it to its end (a failed Job is a result: the caller exits 1). */
@@ -201,6 +205,7 @@ export async function scoreOnKubernetes(
   return submitJob(
     manifest,
     {
+      ...o.follow,
       container: SCORER_CONTAINER,
       what: `image ${image}, Indexed, ${o.parallelism} completions`,
       ...(o.signal ? { signal: o.signal } : {}),
