@@ -11,23 +11,22 @@
  */
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { lockPaths, readLock } from '../../lock/index.ts';
+import { type LockedVersion, lockPaths, readLock } from '../../lock/index.ts';
 import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
 import { describeAlert, firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { gitRunner, type PublishResult } from '../../platform/git/index.ts';
+import { type GitRunner, gitRunner, type PublishResult } from '../../platform/git/index.ts';
 import type { GithubApi } from '../../platform/github/client.ts';
-import { readRepoContext } from '../../platform/github/context.ts';
+import { type RepoContext, readRepoContext } from '../../platform/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../platform/github/pulls.ts';
 import { appendJobSummary } from '../../platform/github/summary.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
-import { type Gates, loadGatesConfig } from '../promotion/config.ts';
+import { type Gates, type GatesConfig, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
-import { candidateSide, pinnedSide, trackingLinks } from './comparison-inputs.ts';
-import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
+import { runComparison } from './comparison-inputs.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface RetrainOptions {
@@ -86,9 +85,76 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A retrain resolved from its options once: where it runs, what it compares with, which gates decide. */
+interface RetrainRun {
+  options: RetrainOptions;
+  log: (line: string) => void;
+  ctx: RepoContext;
+  cwd: string;
+  lockPath: string;
+  lockRel: string;
+  base: string;
+  compareEnv: string;
+  git: GitRunner;
+  gatesPath: string;
+  gatesConfig: GatesConfig | undefined;
+  /** The gates of `compareEnv` in the gates file; undefined without a file (the default gates apply). */
+  configured: Gates | undefined;
+}
+
+/** The retrain branch, made from the base, and where the checkout was before it. */
+interface RetrainBranch {
+  branch: string;
+  baseSha: string;
+  previous: string;
+}
+
 /** Retrain, compare, and open the PR when better; see the module comment. */
 export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
-  const log = options.log ?? ((l: string) => console.error(l));
+  const r = await prepareRetrain(options);
+  const b = await startBranch(r);
+  const run = await trainOnBranch(r, b);
+  const version = run.lockVersion as string;
+  const checks = await evaluateCandidate(r, run, version);
+  const better = checks.every((c) => c.pass);
+  const footer = gateVerdict(r, checks, better);
+  const render = async () =>
+    comparisonMarkdown({
+      ...(await runComparison({ ...comparisonOf(r), run, version, lock: await readLock(r.lockPath) })),
+      title: `Retraining: \`${run.modelName}\` candidate ${version}`,
+      footer,
+    });
+
+  if (!better) {
+    const markdown = await render();
+    await dropBranch(r, b);
+    r.log(`retrain: the candidate is not better than ${r.compareEnv}: no pull request`);
+    for (const c of checks.filter((x) => !x.pass))
+      r.log(`  failed: ${c.gate} (expected ${c.expected}, got ${c.actual})`);
+    await writeSummary(r, markdown);
+    return { branch: b.branch, run, version, better, checks, markdown };
+  }
+  const publish = await publishCandidate({
+    git: r.git,
+    branch: b.branch,
+    lockPath: r.lockPath,
+    model: run.modelName,
+    entry: run.lockEntry,
+    message: retrainCommitMessage(run.modelName, version, run.lockEntry, r.ctx.runUrl),
+    push: options.push,
+    log: r.log,
+  });
+  const markdown = await render();
+  await writeSummary(r, markdown);
+  const pullRequest = await openRetrainPullRequest(r, b.branch, run, version, markdown);
+  return { branch: b.branch, run, version, better, checks, markdown, publish, pullRequest };
+}
+
+/**
+ * Resolve the options, and refuse to start from a lock with uncommitted
+ * changes or with a gates file that has no rule for the compared environment.
+ */
+async function prepareRetrain(options: RetrainOptions): Promise<RetrainRun> {
   const ctx = readRepoContext(options.env);
   const cwd = resolve(options.cwd);
   const lockPath = resolve(cwd, options.lockPath);
@@ -115,133 +181,154 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       hint: `add environments.${compareEnv} or pass --env with one of ${Object.keys(gatesConfig.environments).join(', ')}`,
     });
   }
+  const log = options.log ?? ((l: string) => console.error(l));
+  return {
+    options,
+    log,
+    ctx,
+    cwd,
+    lockPath,
+    lockRel,
+    base,
+    compareEnv,
+    git,
+    gatesPath,
+    gatesConfig,
+    configured,
+  };
+}
 
+/** Fetch the base branch and check out `retrain/<date>-<sha>` at its tip. */
+async function startBranch(r: RetrainRun): Promise<RetrainBranch> {
+  const { git, base } = r;
   await git.run(['fetch', '--no-tags', 'origin', `+refs/heads/${base}:refs/remotes/origin/${base}`]);
   const baseSha = await git.run(['rev-parse', `refs/remotes/origin/${base}`]);
-  const branch = retrainBranchName((options.now ?? (() => new Date()))(), baseSha);
+  const branch = retrainBranchName((r.options.now ?? (() => new Date()))(), baseSha);
   const previous =
     (await git.tryRun(['symbolic-ref', '-q', '--short', 'HEAD'])).stdout.trim() ||
     (await git.run(['rev-parse', 'HEAD']));
   await git.run(['checkout', '-q', '-B', branch, `refs/remotes/origin/${base}`]);
-  log(`retrain: branch ${branch} from ${base} at ${baseSha.slice(0, 12)}`);
+  r.log(`retrain: branch ${branch} from ${base} at ${baseSha.slice(0, 12)}`);
+  return { branch, baseSha, previous };
+}
 
-  const dropBranch = async () => {
-    await git.run(['checkout', '-q', '-f', previous]);
-    // The candidate's version file is new (untracked): checkout leaves it; the lock was clean before, so it goes.
-    await git.run(['clean', '-q', '-f', '--', lockPaths(lockRel)[1]]);
-    await git.run(['branch', '-q', '-D', branch]);
-  };
-  let run: TrainAndRecordResult;
+/** Back to the checkout before the retrain, the branch and the candidate's version file gone. */
+async function dropBranch(r: RetrainRun, b: RetrainBranch): Promise<void> {
+  await r.git.run(['checkout', '-q', '-f', b.previous]);
+  // The candidate's version file is new (untracked): checkout leaves it; the lock was clean before, so it goes.
+  await r.git.run(['clean', '-q', '-f', '--', lockPaths(r.lockRel)[1]]);
+  await r.git.run(['branch', '-q', '-D', b.branch]);
+}
+
+/** Train and record the candidate on the branch (the branch is dropped when that fails). */
+async function trainOnBranch(r: RetrainRun, b: RetrainBranch): Promise<TrainAndRecordResult> {
+  const { options } = r;
   try {
-    run = await trainAndRecord({
+    return await trainAndRecord({
       config: options.config,
       env: options.env,
-      cwd,
-      source: { commit: baseSha, branch, ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
-      lockPath,
+      cwd: r.cwd,
+      source: { commit: b.baseSha, branch: b.branch, ...(r.ctx.runUrl ? { runUrl: r.ctx.runUrl } : {}) },
+      lockPath: r.lockPath,
       modelName: options.modelName,
-      outDir: resolve(cwd, options.outDir ?? `artifacts/${options.config.name}-retrain`),
+      outDir: resolve(r.cwd, options.outDir ?? `artifacts/${options.config.name}-retrain`),
       dataPath: options.dataPath,
       progress: false,
       configPath: options.configPath,
-      log,
-      championEnv: compareEnv,
+      log: r.log,
+      championEnv: r.compareEnv,
     });
   } catch (e) {
-    await dropBranch().catch(() => {});
+    await dropBranch(r, b).catch(() => {});
     throw e;
   }
-  const model = run.modelName;
-  const entry = run.lockEntry;
-  let lock = await readLock(lockPath);
-  const version = run.lockVersion as string;
-  // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).
-  const mlflow = mlflowConfigFromEnv(options.env);
-  const checks = await evaluateGates({
-    lock,
-    model,
+}
+
+/** The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion). */
+async function evaluateCandidate(
+  r: RetrainRun,
+  run: TrainAndRecordResult,
+  version: string,
+): Promise<GateResult[]> {
+  const mlflow = mlflowConfigFromEnv(r.options.env);
+  const reading = {
+    lockDir: dirname(r.lockPath),
+    ...(mlflow ? { mlflow } : {}),
+    ...(r.options.fetch ? { fetch: r.options.fetch } : {}),
+  };
+  return evaluateGates({
+    lock: await readLock(r.lockPath),
+    model: run.modelName,
     version,
-    gates: configured ?? defaultRetrainGates(compareEnv),
-    verifyDigests: lockDigestVerifier({
-      lockDir: dirname(lockPath),
-      ...(mlflow ? { mlflow } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    }),
-    readGolden: lockGoldenReader({
-      lockDir: dirname(lockPath),
-      ...(mlflow ? { mlflow } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    }),
+    gates: r.configured ?? defaultRetrainGates(r.compareEnv),
+    verifyDigests: lockDigestVerifier(reading),
+    readGolden: lockGoldenReader(reading),
   });
-  const better = checks.every((c) => c.pass);
+}
+
+/** The report's footer: the gates table, why the run started, the workflow run. */
+function gateVerdict(r: RetrainRun, checks: GateResult[], better: boolean): string[] {
+  const source = r.gatesConfig
+    ? `${relative(r.cwd, r.gatesPath)}, environment ${r.compareEnv}`
+    : `no gates file: accuracy >= ${r.compareEnv}'s`;
   const verdict = [
     '',
-    `**Gates** (${gatesConfig ? `${relative(cwd, gatesPath)}, environment ${compareEnv}` : `no gates file: accuracy >= ${compareEnv}'s`}): ${better ? 'passed' : 'not passed'}`,
+    `**Gates** (${source}): ${better ? 'passed' : 'not passed'}`,
     '',
     '| gate | expected | actual | result |',
     '| --- | --- | --- | --- |',
     ...checks.map((c) => `| ${c.gate} | ${c.expected} | ${c.actual} | ${c.pass ? 'pass' : 'FAIL'} |`),
   ];
-  if (options.reason) verdict.push('', `Started by: ${options.reason}`);
-  if (ctx.runUrl) verdict.push(`Workflow run: ${ctx.runUrl}`);
+  if (r.options.reason) verdict.push('', `Started by: ${r.options.reason}`);
+  if (r.ctx.runUrl) verdict.push(`Workflow run: ${r.ctx.runUrl}`);
+  return verdict;
+}
 
-  const render = async () =>
-    comparisonMarkdown({
-      model,
-      title: `Retraining: \`${model}\` candidate ${version}`,
-      candidate: await candidateSide(version, entry, run.train.artifactDir),
-      prod: await pinnedSide(lock, model, compareEnv, {
-        lockDir: dirname(lockPath),
-        env: options.env,
-        fetch: options.fetch,
-      }),
-      prodEnv: compareEnv,
-      paired: pairedSection(
-        await readLocalGolden(run.train.artifactDir),
-        compareEnv,
-        lock.models[model]?.pins[compareEnv],
-        pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
-      ),
-      ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
-      footer: verdict,
-    });
+/** What {@link runComparison} needs of the retrain beside the run itself. */
+function comparisonOf(r: RetrainRun) {
+  return {
+    lockPath: r.lockPath,
+    compareEnv: r.compareEnv,
+    cwd: r.cwd,
+    gatesConfig: r.gatesConfig,
+    gatesPath: r.gatesPath,
+    env: r.options.env,
+    fetch: r.options.fetch,
+  };
+}
 
-  if (!better) {
-    const markdown = await render();
-    await dropBranch();
-    log(`retrain: the candidate is not better than ${compareEnv}: no pull request`);
-    for (const c of checks.filter((x) => !x.pass))
-      log(`  failed: ${c.gate} (expected ${c.expected}, got ${c.actual})`);
-    if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
-    return { branch, run, version, better, checks, markdown };
-  }
+async function writeSummary(r: RetrainRun, markdown: string): Promise<void> {
+  if (r.options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(r.options.env.GITHUB_STEP_SUMMARY, markdown);
+}
 
-  const message = (v: string) =>
-    `retrain: ${model}@${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
-  const publish = await publishCandidate({
-    git,
-    branch,
-    lockPath,
-    model,
-    entry,
-    message: message(version),
-    push: options.push,
-    log,
-  });
-  lock = await readLock(lockPath);
-  const markdown = await render();
-  if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
+/** The commit message of a retrain candidate: subject, blank line, trailers. */
+function retrainCommitMessage(model: string, version: string, entry: LockedVersion, runUrl?: string): string {
+  return `retrain: ${model}@${version} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${version}\nModel-Root-Digest: ${entry.rootDigest}\n${runUrl ? `Workflow-Run: ${runUrl}\n` : ''}`;
+}
+
+/** Open (or update) the pull request labelled "retrain" with the report as its body. */
+async function openRetrainPullRequest(
+  r: RetrainRun,
+  branch: string,
+  run: TrainAndRecordResult,
+  version: string,
+  markdown: string,
+): Promise<OpenedPullRequest> {
+  const { ctx, compareEnv } = r;
+  const model = run.modelName;
+  const lock = await readLock(r.lockPath);
   const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
   const prod = lock.models[model]?.pins[compareEnv];
+  const accuracy = run.lockEntry.metrics.accuracy?.toFixed(4) ?? 'n/a';
   const pr = await openPullRequest(api, {
     head: branch,
-    base,
-    title: `retrain: ${model}@${version} (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'}${prod ? ` vs ${compareEnv} ${prod}` : ''})`,
+    base: r.base,
+    title: `retrain: ${model}@${version} (accuracy ${accuracy}${prod ? ` vs ${compareEnv} ${prod}` : ''})`,
     body: markdown,
     labels: ['retrain'],
   });
-  log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
-  return { branch, run, version, better, checks, markdown, publish, pullRequest: pr };
+  r.log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
+  return pr;
 }
 
 export interface DriftCheck {
