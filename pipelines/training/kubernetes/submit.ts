@@ -66,6 +66,76 @@ class TeeTail extends Writable {
   }
 }
 
+/** The trainer's log streams, one per pod, each teed to stdout with its tail kept. */
+class PodLogs {
+  readonly streams = new Map<string, { tee: TeeTail; done: Promise<void>; abort?: AbortController }>();
+  /** Why a stream could not be opened, when one could not. */
+  error: string | undefined;
+
+  constructor(
+    private readonly w: JobWatch,
+    private readonly stdout: NodeJS.WritableStream,
+  ) {}
+
+  /** Follow the trainer container's log of `pod`, once per pod. */
+  async follow(pod: V1Pod): Promise<void> {
+    const name = pod.metadata?.name ?? '';
+    if (this.streams.has(name) || this.w.opts.followLogs === false) return;
+    const tee = new TeeTail(this.stdout);
+    const done = new Promise<void>((resolve) => {
+      tee.on('finish', () => resolve());
+      tee.on('error', () => resolve());
+    });
+    const entry: { tee: TeeTail; done: Promise<void>; abort?: AbortController } = { tee, done };
+    this.streams.set(name, entry);
+    try {
+      entry.abort = await new Log(this.w.cluster.kubeConfig).log(
+        this.w.opts.namespace,
+        name,
+        TRAINER_CONTAINER,
+        tee,
+        {
+          follow: true,
+        },
+      );
+    } catch (e) {
+      this.error = `logs of pod ${name}: ${apiMessageOf(e)}`;
+      this.w.log(
+        `warning: cannot stream ${this.error}; the result will come from the pod's termination message`,
+      );
+      tee.end();
+    }
+  }
+
+  /** Wait for the stream of `podName` to end (it does when the container does), at most 15 s; its tail. */
+  async drain(podName: string | undefined): Promise<string | undefined> {
+    const last = podName ? this.streams.get(podName) : undefined;
+    if (!last) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 15_000);
+    });
+    await Promise.race([last.done, grace]);
+    clearTimeout(timer);
+    return last.tee.text;
+  }
+
+  stopAll(): void {
+    for (const s of this.streams.values()) s.abort?.abort();
+  }
+}
+
+/** One submission: the Job's name and place, and the clients it goes through. */
+interface JobWatch {
+  opts: SubmitTrainingJobOptions;
+  cluster: Cluster;
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  /** `Job <namespace>/<name>`, for messages. */
+  where: string;
+  log: (line: string) => void;
+}
+
 /**
  * Submit the Job and wait for it. Resolves with the outcome for a Job that
  * completed or failed (a failed training is a result, not an exception:
@@ -78,148 +148,154 @@ export async function submitTrainingJob(
   deps: SubmitTrainingJobDeps,
 ): Promise<TrainingJobResult> {
   const { cluster } = deps;
-  const log = deps.log ?? (() => {});
   const sleep = deps.sleep ?? realSleep;
   const now = deps.now ?? Date.now;
+  const w: JobWatch = {
+    opts,
+    cluster,
+    batch: cluster.kubeConfig.makeApiClient(BatchV1Api),
+    core: cluster.kubeConfig.makeApiClient(CoreV1Api),
+    where: `Job ${opts.namespace}/${opts.name}`,
+    log: deps.log ?? (() => {}),
+  };
   const template = opts.templateDir ? await loadJobTemplate(opts.templateDir) : undefined;
   const manifest = buildTrainingJob(opts, template);
-  const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
-  const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
-  const where = `Job ${opts.namespace}/${opts.name}`;
-  const fail = (e: unknown, what: string): never => {
-    throw (
-      clusterErrorOf(e, cluster, what) ??
-      new ProjectError(
-        'UNAVAILABLE',
-        `${what} on ${cluster.server} failed: ${apiMessageOf(e)} [${cluster.source}]`,
-        { subject: where, cause: e },
-      )
-    );
-  };
+  const created = await createJob(w, manifest);
+  const labelSelector =
+    selectorToString(created.spec?.selector) || `batch.kubernetes.io/job-name=${opts.name}`;
+  const deadlineSeconds = manifest.spec?.activeDeadlineSeconds ?? 6 * 3600;
+  const deadline = now() + (opts.timeoutMs ?? (deadlineSeconds + 300) * 1000);
+  let delay = opts.pollMs ?? 1000;
+  const maxDelay = opts.maxPollMs ?? 10_000;
+  const logs = new PodLogs(w, deps.stdout);
+  let lastPod: V1Pod | undefined;
 
+  for (;;) {
+    if (opts.signal?.aborted) throw await cancel(w, logs);
+    const job = await readJob(w);
+    const pods = await listPods(w, labelSelector);
+    for (const p of pods) {
+      if (['Running', 'Succeeded', 'Failed'].includes(p.status?.phase ?? '')) await logs.follow(p);
+    }
+    lastPod = pods.at(-1) ?? lastPod;
+    const outcome = jobOutcome(job);
+    if (outcome) return finish(w, outcome, lastPod, logs);
+    if (now() >= deadline) {
+      logs.stopAll();
+      throw timedOut(w, job, lastPod);
+    }
+    await sleep(Math.min(delay, Math.max(0, deadline - now())));
+    delay = Math.min(maxDelay, delay * 2);
+  }
+}
+
+/** The cluster's error for `what`: the one clusterErrorOf names, else UNAVAILABLE with the API's message. */
+function failure(w: JobWatch, e: unknown, what: string): ProjectError {
+  return (
+    clusterErrorOf(e, w.cluster, what) ??
+    new ProjectError(
+      'UNAVAILABLE',
+      `${what} on ${w.cluster.server} failed: ${apiMessageOf(e)} [${w.cluster.source}]`,
+      { subject: w.where, cause: e },
+    )
+  );
+}
+
+/** Create the Job; CONFLICT when one of that name exists. */
+async function createJob(w: JobWatch, manifest: V1Job): Promise<V1Job> {
+  const { opts, where } = w;
   let job: V1Job;
   try {
-    job = await batch.createNamespacedJob({ namespace: opts.namespace, body: manifest });
+    job = await w.batch.createNamespacedJob({ namespace: opts.namespace, body: manifest });
   } catch (e) {
     if (e instanceof ApiException && e.code === 409) {
-      throw new ProjectError('CONFLICT', `${where} already exists on ${cluster.server}`, {
+      throw new ProjectError('CONFLICT', `${where} already exists on ${w.cluster.server}`, {
         subject: where,
         hint: `choose another --job-name, or delete it: kubectl -n ${opts.namespace} delete job ${opts.name}`,
         cause: e,
       });
     }
-    return fail(e, `creating ${where}`);
+    throw failure(w, e, `creating ${where}`);
   }
-  log(`submitted ${where} (image ${opts.image}${(opts.gpus ?? 1) > 0 ? `, ${opts.gpus ?? 1} GPU` : ''})`);
+  w.log(`submitted ${where} (image ${opts.image}${(opts.gpus ?? 1) > 0 ? `, ${opts.gpus ?? 1} GPU` : ''})`);
+  return job;
+}
 
-  const labelSelector = selectorToString(job.spec?.selector) || `batch.kubernetes.io/job-name=${opts.name}`;
-  const deadlineSeconds = manifest.spec?.activeDeadlineSeconds ?? 6 * 3600;
-  const deadline = now() + (opts.timeoutMs ?? (deadlineSeconds + 300) * 1000);
-  let delay = opts.pollMs ?? 1000;
-  const maxDelay = opts.maxPollMs ?? 10_000;
-  const streams = new Map<string, { tee: TeeTail; done: Promise<void>; abort?: AbortController }>();
-  let logError: string | undefined;
-  let lastPod: V1Pod | undefined;
-
-  const startLogs = async (pod: V1Pod) => {
-    const name = pod.metadata?.name ?? '';
-    if (streams.has(name) || opts.followLogs === false) return;
-    const tee = new TeeTail(deps.stdout);
-    const done = new Promise<void>((resolve) => {
-      tee.on('finish', () => resolve());
-      tee.on('error', () => resolve());
-    });
-    const entry: { tee: TeeTail; done: Promise<void>; abort?: AbortController } = { tee, done };
-    streams.set(name, entry);
-    try {
-      entry.abort = await new Log(cluster.kubeConfig).log(opts.namespace, name, TRAINER_CONTAINER, tee, {
-        follow: true,
-      });
-    } catch (e) {
-      logError = `logs of pod ${name}: ${apiMessageOf(e)}`;
-      log(`warning: cannot stream ${logError}; the result will come from the pod's termination message`);
-      tee.end();
-    }
-  };
-
-  const onAbort = async () => {
-    await batch
-      .deleteNamespacedJob({ name: opts.name, namespace: opts.namespace, propagationPolicy: 'Background' })
-      .catch(() => {});
-  };
-
-  for (;;) {
-    if (opts.signal?.aborted) {
-      await onAbort();
-      for (const s of streams.values()) s.abort?.abort();
-      throw new ProjectError('INTERRUPTED', `${where} cancelled; it was deleted with its pods`, {
-        subject: where,
-      });
-    }
-    try {
-      job = await batch.readNamespacedJob({ name: opts.name, namespace: opts.namespace });
-    } catch (e) {
-      fail(e, `reading ${where}`);
-    }
-    let pods: V1Pod[] = [];
-    try {
-      pods = (await core.listNamespacedPod({ namespace: opts.namespace, labelSelector })).items;
-    } catch (e) {
-      fail(e, `listing pods of ${where}`);
-    }
-    pods.sort((a, b) =>
-      String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
-    );
-    for (const p of pods) {
-      if (['Running', 'Succeeded', 'Failed'].includes(p.status?.phase ?? '')) await startLogs(p);
-    }
-    lastPod = pods.at(-1) ?? lastPod;
-    const outcome = jobOutcome(job);
-    if (outcome) {
-      // Let the log streams drain (they end when the container does), but not forever.
-      const last = lastPod?.metadata?.name ? streams.get(lastPod.metadata.name) : undefined;
-      if (last) {
-        let timer: NodeJS.Timeout | undefined;
-        const grace = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 15_000);
-        });
-        await Promise.race([last.done, grace]);
-        clearTimeout(timer);
-      }
-      for (const s of streams.values()) s.abort?.abort();
-      const term = trainerTermination(lastPod);
-      const fromLogs = last ? parseResultLine(last.tee.text) : undefined;
-      const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
-      const result: TrainingJobResult = {
-        jobName: opts.name,
-        namespace: opts.namespace,
-        state: outcome.state,
-        reason: outcome.reason,
-        message: outcome.message,
-        podName: lastPod?.metadata?.name,
-        exitCode: term?.exitCode,
-        result: fromLogs ?? fromTerm,
-        resultSource: fromLogs ? 'logs' : fromTerm ? 'termination-message' : undefined,
-        logs: { streamed: streams.size > 0 && !logError, ...(logError ? { error: logError } : {}) },
-      };
-      log(
-        `${where} ${outcome.state}${outcome.reason ? ` (${outcome.reason})` : ''}${term ? `, exit code ${term.exitCode}` : ''}`,
-      );
-      return result;
-    }
-    if (now() >= deadline) {
-      for (const s of streams.values()) s.abort?.abort();
-      const active = job.status?.active ?? 0;
-      throw new ProjectError(
-        'UNAVAILABLE',
-        `${where} did not finish in time: ${active} active pod(s), last pod ${lastPod?.metadata?.name ?? 'none'} ${lastPod?.status?.phase ?? ''}`.trim(),
-        {
-          subject: where,
-          hint: `it is still in the cluster: kubectl -n ${opts.namespace} describe job ${opts.name}`,
-        },
-      );
-    }
-    await sleep(Math.min(delay, Math.max(0, deadline - now())));
-    delay = Math.min(maxDelay, delay * 2);
+async function readJob(w: JobWatch): Promise<V1Job> {
+  try {
+    return await w.batch.readNamespacedJob({ name: w.opts.name, namespace: w.opts.namespace });
+  } catch (e) {
+    throw failure(w, e, `reading ${w.where}`);
   }
+}
+
+/** The Job's pods, oldest first. */
+async function listPods(w: JobWatch, labelSelector: string): Promise<V1Pod[]> {
+  let pods: V1Pod[];
+  try {
+    pods = (await w.core.listNamespacedPod({ namespace: w.opts.namespace, labelSelector })).items;
+  } catch (e) {
+    throw failure(w, e, `listing pods of ${w.where}`);
+  }
+  return pods.sort((a, b) =>
+    String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
+  );
+}
+
+/** Delete the Job with its pods and stop the log streams; the INTERRUPTED error to throw. */
+async function cancel(w: JobWatch, logs: PodLogs): Promise<ProjectError> {
+  await w.batch
+    .deleteNamespacedJob({ name: w.opts.name, namespace: w.opts.namespace, propagationPolicy: 'Background' })
+    .catch(() => {});
+  logs.stopAll();
+  return new ProjectError('INTERRUPTED', `${w.where} cancelled; it was deleted with its pods`, {
+    subject: w.where,
+  });
+}
+
+/**
+ * The outcome of a Job that reached its terminal condition, with the
+ * trainer's result JSON: from the last pod's log stream once it drained,
+ * else from its termination message.
+ */
+async function finish(
+  w: JobWatch,
+  outcome: NonNullable<ReturnType<typeof jobOutcome>>,
+  lastPod: V1Pod | undefined,
+  logs: PodLogs,
+): Promise<TrainingJobResult> {
+  const tail = await logs.drain(lastPod?.metadata?.name);
+  logs.stopAll();
+  const term = trainerTermination(lastPod);
+  const fromLogs = tail !== undefined ? parseResultLine(tail) : undefined;
+  const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
+  const result: TrainingJobResult = {
+    jobName: w.opts.name,
+    namespace: w.opts.namespace,
+    state: outcome.state,
+    reason: outcome.reason,
+    message: outcome.message,
+    podName: lastPod?.metadata?.name,
+    exitCode: term?.exitCode,
+    result: fromLogs ?? fromTerm,
+    resultSource: fromLogs ? 'logs' : fromTerm ? 'termination-message' : undefined,
+    logs: { streamed: logs.streams.size > 0 && !logs.error, ...(logs.error ? { error: logs.error } : {}) },
+  };
+  w.log(
+    `${w.where} ${outcome.state}${outcome.reason ? ` (${outcome.reason})` : ''}${term ? `, exit code ${term.exitCode}` : ''}`,
+  );
+  return result;
+}
+
+/** The wait ran out: UNAVAILABLE, the Job left in the cluster to look at. */
+function timedOut(w: JobWatch, job: V1Job, lastPod: V1Pod | undefined): ProjectError {
+  const active = job.status?.active ?? 0;
+  return new ProjectError(
+    'UNAVAILABLE',
+    `${w.where} did not finish in time: ${active} active pod(s), last pod ${lastPod?.metadata?.name ?? 'none'} ${lastPod?.status?.phase ?? ''}`.trim(),
+    {
+      subject: w.where,
+      hint: `it is still in the cluster: kubectl -n ${w.opts.namespace} describe job ${w.opts.name}`,
+    },
+  );
 }
