@@ -118,12 +118,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const checks = await evaluateCandidate(r, run, version);
   const better = checks.every((c) => c.pass);
   const footer = gateVerdict(r, checks, better);
-  const render = async () =>
-    comparisonMarkdown({
-      ...(await runComparison({ ...comparisonOf(r), run, version, lock: await readLock(r.lockPath) })),
-      title: `Retraining: \`${run.modelName}\` candidate ${version}`,
-      footer,
-    });
+  const render = () => retrainReport(r, run, version, footer);
 
   if (!better) {
     const markdown = await render();
@@ -284,9 +279,17 @@ function gateVerdict(r: RetrainRun, checks: GateResult[], better: boolean): stri
   return verdict;
 }
 
-/** What {@link runComparison} needs of the retrain beside the run itself. */
-function comparisonOf(r: RetrainRun) {
-  return {
+/** The report: the candidate beside the version pinned in `compareEnv` (in the lock as it is now), the gates below. */
+async function retrainReport(
+  r: RetrainRun,
+  run: TrainAndRecordResult,
+  version: string,
+  footer: string[],
+): Promise<string> {
+  const comparison = await runComparison({
+    run,
+    version,
+    lock: await readLock(r.lockPath),
     lockPath: r.lockPath,
     compareEnv: r.compareEnv,
     cwd: r.cwd,
@@ -294,7 +297,12 @@ function comparisonOf(r: RetrainRun) {
     gatesPath: r.gatesPath,
     env: r.options.env,
     fetch: r.options.fetch,
-  };
+  });
+  return comparisonMarkdown({
+    ...comparison,
+    title: `Retraining: \`${run.modelName}\` candidate ${version}`,
+    footer,
+  });
 }
 
 async function writeSummary(r: RetrainRun, markdown: string): Promise<void> {
