@@ -24,6 +24,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { versionIdOf } from '../../lock/index.ts';
 import { artifactJson, openArtifactDir, preprocessingOf } from '../../model/artifact/read.ts';
 import type { PreprocessingSpec } from '../../model/preprocessing.ts';
 import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
@@ -195,7 +196,7 @@ async function readPeerArtifact(dir: string): Promise<PeerArtifact> {
     dir,
     verified,
     spec: preprocessingOf(verified),
-    model: { name: training.name ?? 'model', version: '1' },
+    model: { name: training.name ?? 'model', version: versionIdOf(verified.sha256) },
   };
 }
 

@@ -27,6 +27,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { versionIdOf } from '../../lock/index.ts';
 import { artifactJson, openArtifactDir } from '../../model/artifact/read.ts';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
 import type { ModelPin } from '../../model/pin.ts';
@@ -85,7 +86,7 @@ async function pinOf(dir: string): Promise<ModelPin> {
   const training = artifactJson(artifact, 'training.json') as { name?: string };
   return {
     name: training.name ?? 'demo-classifier',
-    version: '1',
+    version: versionIdOf(artifact.sha256),
     uri: dir,
     digests: artifact.digests,
     sha256: artifact.sha256,
