@@ -9,6 +9,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
+import type { CaptureEntry } from '../capture.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
 import { classifyImages, topK } from '../inference.ts';
@@ -127,6 +128,43 @@ function parseK(raw: unknown, labels: number, dflt: number): number {
   return k;
 }
 
+/** What payload capture (capture/v1) records of one answer, with its images; an image over the limit is recorded but not stored. */
+function captureOf(
+  a: {
+    answerId: string;
+    requestId: string;
+    at: number;
+    model: RouteDeps['model'];
+    pod: RouteDeps['pod'];
+    latencyMs: number;
+    images: Uint8Array[];
+    sha256: string[];
+    ranked: ReturnType<typeof topK>[];
+  },
+  config: ServingConfig,
+): CaptureEntry {
+  return {
+    record: {
+      schema: 'capture/v1',
+      answer_id: a.answerId,
+      request_id: a.requestId,
+      at: new Date(a.at).toISOString(),
+      model: a.model.name,
+      version: a.model.version,
+      pod: a.pod,
+      latency_ms: a.latencyMs,
+      images: a.images.map((b, i) => ({
+        sha256: a.sha256[i] as string,
+        bytes: b.byteLength,
+        content_type: imageContentType(b),
+        stored: b.byteLength <= config.capture.maxImageBytes,
+      })),
+      predictions: a.ranked,
+    },
+    images: a.images,
+  };
+}
+
 export function predictRouter(
   deps: Pick<
     RouteDeps,
@@ -183,26 +221,10 @@ export function predictRouter(
       metrics.feedbackRemembered.set(recent.size.answers);
     }
     if (capture?.sampled()) {
-      capture.offer({
-        record: {
-          schema: 'capture/v1',
-          answer_id: answerId,
-          request_id: requestId,
-          at: new Date(at).toISOString(),
-          model: model.name,
-          version: model.version,
-          pod,
-          latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          images: images.map((b, i) => ({
-            sha256: sha256[i] as string,
-            bytes: b.byteLength,
-            content_type: imageContentType(b),
-            stored: b.byteLength <= config.capture.maxImageBytes,
-          })),
-          predictions: ranked,
-        },
-        images,
-      });
+      const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+      capture.offer(
+        captureOf({ answerId, requestId, at, model, pod, latencyMs, images, sha256, ranked }, config),
+      );
     }
     ctx.body = {
       model: model.name,
