@@ -30,7 +30,6 @@ const PENDING: Record<string, string> = {
   'serving/body.ts:readMultipartFiles': 'issue 24, being split',
   'serving/body.ts:(anonymous in readMultipartFiles)': 'issue 24, being split',
   'training/train.ts:train': 'issue 24, being split',
-  'training/loop.ts:runTrainingLoop': 'issue 24, being split',
   'tools/cluster/stack.ts:clusterUp': 'issue 24, being split',
 };
 
