@@ -29,7 +29,6 @@ const PENDING: Record<string, string> = {
   'serving/metrics.ts:createMetrics': 'issue 24, being split',
   'serving/body.ts:readMultipartFiles': 'issue 24, being split',
   'serving/body.ts:(anonymous in readMultipartFiles)': 'issue 24, being split',
-  'training/train.ts:train': 'issue 24, being split',
   'tools/cluster/stack.ts:clusterUp': 'issue 24, being split',
 };
 
