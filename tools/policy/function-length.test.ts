@@ -26,7 +26,6 @@ const MAX_LINES = 80;
  * no longer over the limit fails the test, so that it is removed.
  */
 const PENDING: Record<string, string> = {
-  'serving/metrics.ts:createMetrics': 'issue 24, being split',
   'serving/body.ts:readMultipartFiles': 'issue 24, being split',
   'serving/body.ts:(anonymous in readMultipartFiles)': 'issue 24, being split',
   'tools/cluster/stack.ts:clusterUp': 'issue 24, being split',
