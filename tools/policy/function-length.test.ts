@@ -28,7 +28,6 @@ const MAX_LINES = 80;
 const PENDING: Record<string, string> = {
   'serving/body.ts:readMultipartFiles': 'issue 24, being split',
   'serving/body.ts:(anonymous in readMultipartFiles)': 'issue 24, being split',
-  'tools/cluster/stack.ts:clusterUp': 'issue 24, being split',
 };
 
 /** A function found in a file: where it starts, how long it is, whether a reason is written beside it. */
