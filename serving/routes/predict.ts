@@ -10,6 +10,7 @@ import type Koa from 'koa';
 import { buildCaptureRecord, imageContentType, topK } from '../../model/capture.ts';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
+import type { CaptureEntry } from '../capture.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
 import { classifyImages } from '../inference.ts';
@@ -119,6 +120,43 @@ function parseK(raw: unknown, labels: number, dflt: number): number {
     );
   }
   return k;
+}
+
+/** What payload capture (capture/v1) records of one answer, with its images; an image over the limit is recorded but not stored. */
+function captureOf(
+  a: {
+    answerId: string;
+    requestId: string;
+    at: number;
+    model: RouteDeps['model'];
+    pod: RouteDeps['pod'];
+    latencyMs: number;
+    images: Uint8Array[];
+    sha256: string[];
+    ranked: ReturnType<typeof topK>[];
+  },
+  config: ServingConfig,
+): CaptureEntry {
+  return {
+    record: {
+      schema: 'capture/v1',
+      answer_id: a.answerId,
+      request_id: a.requestId,
+      at: new Date(a.at).toISOString(),
+      model: a.model.name,
+      version: a.model.version,
+      pod: a.pod,
+      latency_ms: a.latencyMs,
+      images: a.images.map((b, i) => ({
+        sha256: a.sha256[i] as string,
+        bytes: b.byteLength,
+        content_type: imageContentType(b),
+        stored: b.byteLength <= config.capture.maxImageBytes,
+      })),
+      predictions: a.ranked,
+    },
+    images: a.images,
+  };
 }
 
 export function predictRouter(
