@@ -5,10 +5,12 @@
  * exactly this environment (serving/main.ts for the model server).
  *
  * `env` entries with a plain `value`, and `envFrom` ConfigMaps (read from the
- * cluster, each key that is a valid variable name; `env` wins over them, as
- * the kubelet does). Anything else (valueFrom, Secret refs, prefixes) is
- * refused naming the entry: the caller would start a process with another
- * environment than the pod's.
+ * cluster, or from rendered manifests: {@link templateEnv}; each key that is a
+ * valid variable name; `env` wins over them, as the kubelet does). Anything
+ * else (valueFrom, Secret refs, prefixes) is refused naming the entry, unless
+ * the caller gives the Secret's value: it would start a process with another
+ * environment than the pod's. lib/testing/containers.ts runs a container of
+ * a rendered pod template with podman on the same reading.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -43,7 +45,7 @@ export async function readPodTemplateEnv(
   const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
   const where = `Deployment ${namespace}/${deployment}, container ${container}`;
   return {
-    ...(await templateEnv(kc, namespace, dep.spec?.template, container, where)),
+    ...(await templateEnv(dep.spec?.template, container, where, clusterConfigMaps(kc, namespace))),
     generation: dep.metadata?.generation ?? 0,
   };
 }
@@ -61,31 +63,50 @@ export async function readReplicaSetTemplateEnv(
   const rs = await kc.makeApiClient(AppsV1Api).readNamespacedReplicaSet({ name: replicaSet, namespace });
   const where = `ReplicaSet ${namespace}/${replicaSet}, container ${container}`;
   return {
-    ...(await templateEnv(kc, namespace, rs.spec?.template, container, where)),
+    ...(await templateEnv(rs.spec?.template, container, where, clusterConfigMaps(kc, namespace))),
     generation: rs.metadata?.generation ?? 0,
   };
 }
 
-async function templateEnv(
-  kc: KubeConfig,
-  namespace: string,
+/** A ConfigMap's data by name (from the cluster, or from rendered manifests). */
+export type ConfigMapData = (name: string) => Promise<Record<string, string>>;
+
+function clusterConfigMaps(kc: KubeConfig, namespace: string): ConfigMapData {
+  const core = kc.makeApiClient(CoreV1Api);
+  return async (name) => (await core.readNamespacedConfigMap({ name, namespace })).data ?? {};
+}
+
+/**
+ * The environment and projected files of `container` in a pod template (the
+ * rules in the file comment), its ConfigMaps read through `configMaps`.
+ */
+export async function templateEnv(
   template: V1PodTemplateSpec | undefined,
   container: string,
   where: string,
+  configMaps: ConfigMapData,
+  /** A Secret's key (`secretKeyRef`): without it, a variable taken from a Secret is refused. */
+  secretKey?: (name: string, key: string) => string | undefined,
 ): Promise<Omit<PodTemplateEnv, 'generation'>> {
-  const spec = template?.spec?.containers?.find((c) => c.name === container);
+  const spec = [...(template?.spec?.initContainers ?? []), ...(template?.spec?.containers ?? [])].find(
+    (c) => c.name === container,
+  );
   if (!spec) throw new Error(`${where}: no such container in the pod template`);
   const env: Record<string, string> = {};
-  const core = kc.makeApiClient(CoreV1Api);
   for (const from of spec.envFrom ?? []) {
     if (!from.configMapRef?.name || from.prefix || from.secretRef)
       throw new Error(`${where}: envFrom ${JSON.stringify(from)} is not a plain ConfigMap reference`);
-    const cm = await core.readNamespacedConfigMap({ name: from.configMapRef.name, namespace });
-    for (const [k, v] of Object.entries(cm.data ?? {})) if (VAR_NAME.test(k)) env[k] = v;
+    const data = await configMaps(from.configMapRef.name);
+    for (const [k, v] of Object.entries(data)) if (VAR_NAME.test(k)) env[k] = v;
   }
   for (const e of spec.env ?? []) {
-    if (e.valueFrom) throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
-    env[e.name] = e.value ?? '';
+    const ref = e.valueFrom?.secretKeyRef;
+    const secret = ref && secretKey ? secretKey(ref.name ?? '', ref.key) : undefined;
+    // An optional key of a Secret that is not there: the kubelet leaves the variable out.
+    if (ref?.optional && secretKey && secret === undefined) continue;
+    if (e.valueFrom && secret === undefined)
+      throw new Error(`${where}: env ${e.name} takes its value from elsewhere (valueFrom)`);
+    env[e.name] = secret ?? e.value ?? '';
   }
   const annotations = template?.metadata?.annotations ?? {};
   const files: Record<string, string> = {};

@@ -1,0 +1,86 @@
+/**
+ * Test helper: the images of serving/Dockerfile, built for real with podman
+ * (lib/containers), at most once per content of the build context: each is
+ * tagged `localhost/gitops-ml/<name>:<12 hex>` with the digest of the
+ * Dockerfile, its ignore file and every file the context keeps
+ * (lib/testing/dockerfile.ts), so a test run on an unchanged tree finds them
+ * in the store under ~/.cache/gitops-ml/containers, and a changed file
+ * rebuilds from the first layer it touches (podman's own layer cache).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImage } from '../containers/build.ts';
+import { findPodman, imageId, PODMAN_SETUP_STEP, type Podman, podmanPaths } from '../containers/podman.ts';
+import { sha256 } from '../digest.ts';
+import { runSync } from '../shell.ts';
+import { loadBuild } from './dockerfile.ts';
+import { type Requirement, requirement } from './services.ts';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const DOCKERFILE = join(REPO_ROOT, 'serving', 'Dockerfile');
+
+/** Each target of serving/Dockerfile and the name its manifests give the image. */
+export const IMAGE_TARGETS = {
+  runtime: 'model-server',
+  trainer: 'model-trainer',
+  relay: 'alert-relay',
+} as const;
+export type ImageTarget = keyof typeof IMAGE_TARGETS;
+
+const BASE_STEP =
+  'run `bash scripts/setup.d/76-node-base-image.sh` (makes the base image from Debian and npm packages)';
+
+/** podman and runc (scripts/setup.d/75-podman.sh). */
+export const podmanInstalled = (): Requirement =>
+  requirement('podman (with runc)', findPodman(), `run \`bash ${PODMAN_SETUP_STEP}\``);
+
+/**
+ * The base image of serving/Dockerfile in the project's podman store
+ * (scripts/setup.d/76-node-base-image.sh): decided when the test file loads.
+ */
+export function baseImageMade(dockerfile = DOCKERFILE): Requirement {
+  const base = /^FROM\s+(\S+)/m.exec(readFileSync(dockerfile, 'utf8'))?.[1] ?? 'the base image';
+  const podman = findPodman();
+  const paths = podmanPaths();
+  let found: string | undefined;
+  if (podman && existsSync(paths.containersConf) && existsSync(paths.storageConf)) {
+    const env = {
+      ...process.env,
+      CONTAINERS_CONF: paths.containersConf,
+      CONTAINERS_STORAGE_CONF: paths.storageConf,
+      CONTAINERS_REGISTRIES_CONF: paths.registriesConf,
+    };
+    const r = runSync(podman, ['image', 'exists', base], { env, nothrow: true, timeoutMs: 60_000 });
+    if (r.code === 0) found = `${base} in ${paths.graphroot}`;
+  }
+  return requirement(`the base image ${base}`, found, BASE_STEP);
+}
+
+/** The digest of what a build of `dockerfile` reads: the Dockerfile, its ignore file, every kept context file. */
+export function contextDigest(dockerfile = DOCKERFILE, context = REPO_ROOT): string {
+  const { kept, ignoreFile } = loadBuild(dockerfile, context);
+  const parts = [`Dockerfile ${sha256(readFileSync(dockerfile))}`];
+  if (ignoreFile) parts.push(`ignore ${sha256(readFileSync(ignoreFile))}`);
+  for (const f of kept) parts.push(`${f} ${sha256(readFileSync(join(context, f)))}`);
+  return sha256(parts.join('\n'));
+}
+
+/** The local name of a target's image for a context digest. */
+export const imageRef = (target: ImageTarget, digest: string): string =>
+  `localhost/gitops-ml/${IMAGE_TARGETS[target]}:${digest.slice(0, 12)}`;
+
+/** The image of `target` for the tree as it is: found in the store, else built. */
+export async function ensureImage(
+  p: Podman,
+  target: ImageTarget,
+  log: (line: string) => void = () => {},
+): Promise<{ ref: string; built: boolean; seconds: number }> {
+  const ref = imageRef(target, contextDigest());
+  if (await imageId(p, ref)) return { ref, built: false, seconds: 0 };
+  const started = performance.now();
+  log(`building ${ref} (serving/Dockerfile target ${target})...`);
+  await buildImage({ podman: p, dockerfile: DOCKERFILE, context: REPO_ROOT, target, tags: [ref] });
+  const seconds = (performance.now() - started) / 1000;
+  log(`built ${ref} in ${seconds.toFixed(0)} s`);
+  return { ref, built: true, seconds };
+}
