@@ -6,8 +6,8 @@
  * (lib/testing/dockerfile.ts), so a test run on an unchanged tree finds them
  * in the store under ~/.cache/gitops-ml/containers, and a changed file
  * rebuilds from the first layer it touches (podman's own layer cache).
- * Images of other trees older than an hour are removed after a build (a
- * change under lib/ rebuilds the trainer's gigabytes of CUDA libraries).
+ * After a build, images of other trees are removed (pruneImages: a change
+ * under lib/ rebuilds the trainer's gigabytes of CUDA libraries).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,20 +113,21 @@ export async function ensureImages<T extends ImageTarget>(
 
 /**
  * Remove the `localhost/gitops-ml/*` tags other than `keep` that are older
- * than `hours` (another checkout sharing the store may be running a newer
- * one), then the layers nothing uses any more, also only when that old.
+ * than an hour (another checkout sharing the store may be running a newer
+ * one), then the untagged layers nothing uses that are older than a day (the
+ * build stages' cache is untagged too: a day keeps it for the day's builds).
  */
-export async function pruneImages(p: Podman, keep: readonly string[], hours = 1): Promise<void> {
+export async function pruneImages(p: Podman, keep: readonly string[]): Promise<void> {
   const r = await podman(p, ['images', '--format', 'json'], { nothrow: true, timeoutMs: 120_000 });
   if (r.code !== 0) return;
-  const cutoff = Date.now() / 1000 - hours * 3600;
+  const cutoff = Date.now() / 1000 - 3600;
   const images = JSON.parse(r.stdout || '[]') as { Names?: string[]; Created: number }[];
   const old = images
     .filter((i) => i.Created < cutoff)
     .flatMap((i) => i.Names ?? [])
     .filter((n) => n.startsWith('localhost/gitops-ml/') && !keep.includes(n));
   for (const name of [...new Set(old)]) await podman(p, ['rmi', name], { nothrow: true, timeoutMs: 120_000 });
-  await podman(p, ['image', 'prune', '--force', '--filter', `until=${hours}h`], {
+  await podman(p, ['image', 'prune', '--force', '--filter', 'until=24h'], {
     nothrow: true,
     timeoutMs: 600_000,
   });
