@@ -87,17 +87,22 @@ describe('serving/Dockerfile', () => {
       const variants = [...r.matchAll(/setup-tfjs-native\.ts --variant (cpu|gpu) --vendor/g)].map(
         (m) => m[1],
       );
-      expect(variants).toEqual(r.includes('tfjs-node-gpu') ? ['cpu', 'gpu'] : ['cpu']);
+      // the GPU stage builds on the CPU one (shared layers), so it sets up only the GPU variant
+      expect(variants).toEqual(r.includes('tfjs-node-gpu') ? ['gpu'] : ['cpu']);
     }
     // a PyPI mirror can be passed in for air-gapped builds
     expect(text.match(/^ARG PIP_INDEX_URL=/gm)).toHaveLength(2);
   });
 
-  test('installs the libvips binaries of the sharp version in the lock (--omit=optional leaves them out)', () => {
+  test("installs the prebuilt binaries of sharp and of the trainer's canvas at the versions in the lock (--omit=optional leaves them out)", () => {
     const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version: string }>;
     };
-    for (const pkg of ['@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) {
+    for (const pkg of [
+      '@img/sharp-linux-x64',
+      '@img/sharp-libvips-linux-x64',
+      '@napi-rs/canvas-linux-x64-gnu',
+    ]) {
       expect(text).toContain(`${pkg}@${lock.packages[`node_modules/${pkg}`]!.version}`);
     }
   });
@@ -133,6 +138,8 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
       /@tensorflow\/tfjs-node@4\.22\.0 \\?\s*@tensorflow\/tfjs-node-gpu@4\.22\.0/,
     );
     expect(stageText('deps-server')).not.toContain('tfjs-node-gpu');
+    // the GPU backend is added on top of the CPU one's stage (one CPU set-up, shared layers)
+    expect(stageText('deps-trainer')).toMatch(/^FROM deps-server AS deps-trainer$/m);
     // `npm install` after `npm ci --omit=dev` brings the dev dependencies back unless told not to.
     for (const m of text.matchAll(/npm (ci|install) [^\n]*/g)) expect(m[0]).toContain('--omit=dev');
   });
