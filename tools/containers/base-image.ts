@@ -122,7 +122,10 @@ export function bundledVersions(
   return { npm, corepack };
 }
 
-/** debuerreotype's slim filter (scripts/.slimify-excludes and .slimify-includes). */
+/**
+ * debuerreotype's slim filter, its .slimify-excludes and .slimify-includes
+ * (https://github.com/debuerreotype/debuerreotype/tree/master/scripts).
+ */
 export const SLIM_EXCLUDES = [
   '/usr/share/doc/*',
   '/usr/share/groff/*',
