@@ -104,6 +104,17 @@ const templateOf = (o: KubeObject) => (o.spec as { template: V1PodTemplateSpec }
 /** The data of a rendered ConfigMap of `target` (for envFrom). */
 const configMapsOf = (target: string) => async (name: string) =>
   (objectOf(target, 'ConfigMap', name).data as Record<string, string> | undefined) ?? {};
+/**
+ * A key of a Secret `target` renders (for secretKeyRef); undefined for one it does not render, as
+ * for a Secret made out of band (the object store's key pair: an optional reference sets nothing).
+ */
+const secretsOf = (target: string) => async (name: string, key: string) => {
+  const o = rendered.get(target)?.find((x) => x.kind === 'Secret' && x.metadata?.name === name) as
+    | { data?: Record<string, string>; stringData?: Record<string, string> }
+    | undefined;
+  const data = o?.data?.[key];
+  return data === undefined ? o?.stringData?.[key] : Buffer.from(data, 'base64').toString('utf8');
+};
 
 /** Poll `url` until it answers 200; fails with the container's logs when it stops or time runs out. */
 async function waitOk(url: string, container: string, timeoutMs: number): Promise<void> {
@@ -174,6 +185,8 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     let port: number;
     let server: V1Container;
     let runAsUser: number | undefined;
+    /** The environment the pod's container starts with (templateEnv of the rendered Deployment). */
+    let podEnv: Record<string, string>;
 
     beforeAll(async () => {
       const deployment = objectOf('environments/dev', 'Deployment', 'model-server');
@@ -182,7 +195,14 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       server = containerOf(pod, 'server');
       runAsUser = server.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
       const where = 'environments/dev Deployment/model-server';
-      const { env, files } = await templateEnv(template, 'server', where, configMapsOf('environments/dev'));
+      const { env, files } = await templateEnv(
+        template,
+        'server',
+        where,
+        configMapsOf('environments/dev'),
+        secretsOf('environments/dev'),
+      );
+      podEnv = env;
       // The Downward API files, projected under a host folder per volume (here: the model history).
       const history = join(work, 'model-history');
       await mkdir(history, { recursive: true });
@@ -205,13 +225,18 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
 
     it('runs the image the pin names, with the pin as its env', () => {
       expect(server.image).toBe(refs.runtime);
-      const env = Object.fromEntries((server.env ?? []).map((e) => [e.name, e.value]));
-      expect(env).toMatchObject({
+      expect(podEnv).toMatchObject({
         SERVING_MODEL_NAME: MODEL,
         SERVING_MODEL_VERSION: version,
         SERVING_MODEL_URI: MODEL_PATH,
         SERVING_PORT: '8080',
       });
+      // The object store's key pair comes from an optional Secret made out of band: not here, so not set.
+      expect(server.env?.filter((e) => e.valueFrom?.secretKeyRef?.optional).map((e) => e.name)).toEqual([
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+      ]);
+      expect(Object.keys(podEnv).filter((k) => k.startsWith('AWS_'))).toEqual([]);
       expect(
         Object.keys(
           templateOf(objectOf('environments/dev', 'Deployment', 'model-server')).metadata?.annotations ?? {},
