@@ -52,6 +52,8 @@ let admin: KubeConfig;
 let root: string | undefined;
 /** A kubeconfig per CI identity, with a real token of its ServiceAccount. */
 const as: Record<'verifier' | 'submitter', KubeConfig> = {} as never;
+/** The training Job as manifests/training-job renders it: the shape the submitter sends. */
+let trainingJob: { metadata: Record<string, unknown>; spec: { template: { spec: Record<string, unknown> } } };
 
 /** Status of a raw request as `kc` (the log endpoint: the typed client cannot parse its plain-text answers). */
 async function rawStatus(kc: KubeConfig, method: string, path: string): Promise<number> {
@@ -105,6 +107,7 @@ beforeAll(async () => {
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const t of report.targets) {
     for (const o of t.objects) {
+      if (o.kind === 'Job') trainingJob = structuredClone(o) as never;
       if (!wanted.has(o.kind) || (o.kind === 'Namespace' && o.metadata?.name !== 'ml-ci')) continue;
       await objects.create(o as never);
     }
@@ -393,16 +396,9 @@ describe('the shipped Roles on a real API server (RBAC)', () => {
       const batch = kc.makeApiClient(BatchV1Api);
       const core = kc.makeApiClient(CoreV1Api);
       const job = {
-        metadata: { name: 'run-1' },
-        spec: {
-          template: {
-            spec: {
-              restartPolicy: 'Never',
-              containers: [{ name: 'trainer', image: 'ghcr.io/acme/model-trainer:test' }],
-            },
-          },
-        },
-      };
+        ...trainingJob,
+        metadata: { ...trainingJob.metadata, name: 'run-1', namespace: undefined },
+      } as never;
       expect(await statusOf(() => batch.createNamespacedJob({ namespace: 'ml-training', body: job }))).toBe(
         200,
       );
@@ -440,6 +436,101 @@ describe('the shipped Roles on a real API server (RBAC)', () => {
         secrets: 403,
         jobInDev: 403,
         delete: 200,
+      });
+    },
+  );
+
+  withKube(
+    "regression (issue 23.10): training-submitter's Jobs keep the trainer's shape (no other ServiceAccount, Secret, volume or host access)",
+    async () => {
+      const batch = as.submitter.makeApiClient(BatchV1Api);
+      const base = trainingJob.spec.template.spec as {
+        containers: { env?: unknown[]; securityContext?: Record<string, unknown> }[];
+        volumes: unknown[];
+      };
+      /** The rendered Job with its pod spec changed by `edit`; the API's answer (201 or the policy's 422 message). */
+      const submit = async (name: string, edit: (pod: Record<string, unknown>) => void) => {
+        const pod = structuredClone(base) as unknown as Record<string, unknown>;
+        edit(pod);
+        const body = {
+          ...trainingJob,
+          metadata: { ...trainingJob.metadata, name, namespace: undefined },
+          spec: { ...trainingJob.spec, template: { ...trainingJob.spec.template, spec: pod } },
+        };
+        try {
+          await batch.createNamespacedJob({ namespace: 'ml-training', body: body as never });
+          await batch.deleteNamespacedJob({ name, namespace: 'ml-training' });
+          return 'created';
+        } catch (e) {
+          if (!(e instanceof ApiException)) throw e;
+          return `${e.code} ${String((JSON.parse(String(e.body)) as { message?: string }).message ?? '').replace(/^.*denied request: /, '')}`;
+        }
+      };
+      const trainer = (pod: Record<string, unknown>) =>
+        (
+          pod.containers as {
+            env?: unknown[];
+            envFrom?: unknown[];
+            securityContext?: Record<string, unknown>;
+          }[]
+        )[0]!;
+      expect({
+        asShipped: await submit('ok', () => undefined),
+        otherServiceAccount: await submit('sa', (p) => {
+          p.serviceAccountName = 'default';
+        }),
+        token: await submit('token', (p) => {
+          p.automountServiceAccountToken = true;
+        }),
+        secretVolume: await submit('vol', (p) => {
+          (p.volumes as unknown[]).push({ name: 'k', secret: { secretName: 'argocd-secret' } });
+        }),
+        hostPath: await submit('host', (p) => {
+          (p.volumes as unknown[]).push({ name: 'h', hostPath: { path: '/' } });
+        }),
+        otherSecretEnv: await submit('env', (p) => {
+          trainer(p).env!.push({
+            name: 'X',
+            valueFrom: { secretKeyRef: { name: 'registry-credentials', key: 'password' } },
+          });
+        }),
+        otherSecretEnvFrom: await submit('envfrom', (p) => {
+          trainer(p).envFrom = [{ secretRef: { name: 'registry-credentials' } }];
+        }),
+        hostNetwork: await submit('net', (p) => {
+          p.hostNetwork = true;
+        }),
+        privileged: await submit('priv', (p) => {
+          // (privileged: true itself is refused by this test's API server, started without --allow-privileged)
+          trainer(p).securityContext = {
+            ...trainer(p).securityContext,
+            capabilities: { add: ['SYS_ADMIN'] },
+          };
+        }),
+        root: await submit('root', (p) => {
+          p.securityContext = { ...(p.securityContext as object), runAsNonRoot: false };
+        }),
+      }).toEqual({
+        asShipped: 'created',
+        otherServiceAccount: "422 training-submitter's Jobs run as the ServiceAccount model-training",
+        token:
+          "422 training-submitter's Jobs mount no ServiceAccount token (automountServiceAccountToken false)",
+        secretVolume:
+          "422 training-submitter's Jobs have emptyDir volumes only (no Secret, ConfigMap, projected, hostPath or claim)",
+        hostPath:
+          "422 training-submitter's Jobs have emptyDir volumes only (no Secret, ConfigMap, projected, hostPath or claim)",
+        otherSecretEnv:
+          "422 training-submitter's Jobs read only the Secrets mlflow-credentials and object-store-credentials",
+        otherSecretEnvFrom:
+          "422 training-submitter's Jobs read only the Secrets mlflow-credentials and object-store-credentials",
+        hostNetwork: "422 training-submitter's Jobs use no host namespace (network, PID, IPC)",
+        privileged: "422 training-submitter's Jobs run no privileged container and add no capability",
+        root: "422 training-submitter's Jobs run as non-root (securityContext.runAsNonRoot)",
+      });
+      // The policy binds training-submitter only: the cluster admin is not limited by it.
+      await admin.makeApiClient(BatchV1Api).createNamespacedJob({
+        namespace: 'ml-training',
+        body: { ...trainingJob, metadata: { name: 'admin-run' } } as never,
       });
     },
   );

@@ -124,13 +124,20 @@ describe('renderAll (real Kustomize)', () => {
       OBJECT_STORE_ENDPOINT: 'http://object-store.object-store.svc.cluster.local:8333',
       OBJECT_STORE_REGION: 'us-east-1',
       OBJECT_STORE_BUCKET: 'gitops-ml',
+      // Payload capture's sampling, per environment in Git (docs/capture.md).
+      SERVING_CAPTURE_SAMPLE: '1.0',
     });
-    expect(container.env!.filter((e) => e.valueFrom?.secretKeyRef)).toEqual(
-      ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((key) => ({
+    // Secrets: the store's key pair, and the key that signs feedback ids (the same for every replica).
+    expect(container.env!.filter((e) => e.valueFrom?.secretKeyRef)).toEqual([
+      ...['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((key) => ({
         name: key,
         valueFrom: { secretKeyRef: { name: 'object-store-credentials', key, optional: true } },
       })),
-    );
+      {
+        name: 'SERVING_ID_KEY',
+        valueFrom: { secretKeyRef: { name: 'model-server-id-key', key: 'SERVING_ID_KEY', optional: true } },
+      },
+    ]);
     const policy = dev.objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
     expect(policy.spec!.egress).toContainEqual({
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'object-store' } } }],
@@ -284,6 +291,36 @@ describe('renderAll (real Kustomize)', () => {
       `environments/dev: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for dev`,
       `environments/staging: Deployment/model-server container "server": image ${tag} is a tag without a digest; staging runs only images by digest (promote it from the environment before it, which carries the image@sha256 it ran)`,
       `environments/staging: Deployment/model-server container "server": image is ${tag}, but models.lock.json records ${recorded} for staging`,
+    ]);
+  });
+
+  test("regression (issue 23.10): the training namespace has a NetworkPolicy: no ingress; egress to DNS, MLflow, the object store and HTTPS outside the cluster's private ranges", async () => {
+    const root = await pinnedRepo();
+    const report = await renderAll({ root, kustomize, envs: ['dev'] });
+    const objects = report.targets.find((t) => t.target.id === 'manifests/training-job')!.objects;
+    const np = objects.find((o) => o.kind === 'NetworkPolicy') as unknown as INetworkPolicy;
+    const job = objects.find((o) => o.kind === 'Job') as unknown as {
+      spec: { template: { metadata: { labels: object } } };
+    };
+    expect(np.metadata?.namespace).toBe('ml-training');
+    // It selects the Job's pods (the kustomization's labels reach the pod template).
+    expect(job.spec.template.metadata.labels).toMatchObject(np.spec!.podSelector!.matchLabels!);
+    expect(np.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec!.ingress).toBeUndefined();
+    const to = np.spec!.egress!.map((r) => ({
+      to:
+        r.to?.[0]?.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] ??
+        `${r.to?.[0]?.ipBlock?.cidr} except ${r.to?.[0]?.ipBlock?.except?.join(',')}`,
+      ports: r.ports?.map((p) => `${p.port}/${p.protocol}`).join(','),
+    }));
+    expect(to).toEqual([
+      { to: 'kube-system', ports: '53/UDP,53/TCP' },
+      { to: 'mlflow', ports: '5000/TCP' },
+      { to: 'object-store', ports: '8333/TCP' },
+      {
+        to: '0.0.0.0/0 except 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16',
+        ports: '443/TCP',
+      },
     ]);
   });
 

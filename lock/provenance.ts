@@ -106,7 +106,19 @@ export interface ProvenanceOptions {
   objectStore?: ObjectStore;
   /** Per-file timeout of artifact fetches. */
   timeoutMs?: number;
+  /**
+   * Print what the tracking server holds (the run's metrics, commit, dataset,
+   * artifact root, another run's id) in the problems. Off by default: the
+   * check runs for fork pull requests and its log is public, while the
+   * tracking server is private (`--show-tracking-values` where the output stays private).
+   */
+  revealTrackingValues?: boolean;
+  /** Most versions one pull request may add (default {@link MAX_ADDED_VERSIONS}); past it none is looked up. */
+  maxAdded?: number;
 }
+
+/** A training pull request adds one version; past this many, the check refuses without asking the tracking server. */
+export const MAX_ADDED_VERSIONS = 5;
 
 const SAME = (a: number, b: number) =>
   a === b || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
@@ -167,15 +179,20 @@ async function runProblems(
   model: string,
   entry: LockedVersion,
   client: MlflowClient,
+  reveal: boolean,
 ): Promise<[string, string][]> {
   const runId = entry.mlflow.runId as string;
   const out: [string, string][] = [];
+  /** What the tracking server holds, shown only when revealed (the log may be public). */
+  const theirs = (value: unknown) => (reveal ? ` (${String(value)})` : '');
   let run: Run;
   try {
     run = await client.getRun(runId);
   } catch (e) {
     if (isProjectError(e) && (e.code === 'NOT_FOUND' || e.code === 'INVALID')) {
-      return [['mlflow.runId', `run ${runId} does not exist on ${client.trackingUri}`]];
+      return [
+        ['mlflow.runId', `run ${runId} does not exist on the tracking server${theirs(client.trackingUri)}`],
+      ];
     }
     throw e;
   }
@@ -186,27 +203,36 @@ async function runProblems(
   for (const m of run.data.metrics ?? []) if (m.key.startsWith('test_')) logged.set(m.key.slice(5), m.value);
   for (const name of [...new Set([...Object.keys(entry.metrics), ...logged.keys()])].sort()) {
     const mine = entry.metrics[name];
-    const theirs = logged.get(name);
-    if (theirs === undefined)
+    const value = logged.get(name);
+    if (value === undefined)
       out.push([`metrics.${name}`, `is ${mine}, but run ${runId} logged no test_${name}`]);
     else if (mine === undefined)
-      out.push([`metrics.${name}`, `is missing; run ${runId} logged test_${name} = ${theirs}`]);
-    else if (!SAME(mine, theirs))
-      out.push([`metrics.${name}`, `is ${mine}, but run ${runId} logged test_${name} = ${theirs}`]);
+      out.push([`metrics.${name}`, `is missing, but run ${runId} logged test_${name}${theirs(value)}`]);
+    else if (!SAME(mine, value))
+      out.push([
+        `metrics.${name}`,
+        `is ${mine}, but run ${runId} logged another test_${name}${theirs(value)}`,
+      ]);
   }
   const commit = tagOf(run, 'mlflow.source.git.commit');
   if (commit && entry.gitCommit && commit !== entry.gitCommit) {
-    out.push(['gitCommit', `is ${entry.gitCommit}, but run ${runId} was trained from ${commit}`]);
+    out.push([
+      'gitCommit',
+      `is ${entry.gitCommit}, but run ${runId} was trained from another commit${theirs(commit)}`,
+    ]);
   }
   const dataset = tagOf(run, 'dataset.digest');
   if (dataset && bare(dataset) !== bare(entry.datasetDigest)) {
-    out.push(['datasetDigest', `is ${entry.datasetDigest}, but run ${runId} trained on ${dataset}`]);
+    out.push([
+      'datasetDigest',
+      `is ${entry.datasetDigest}, but run ${runId} trained on another dataset${theirs(dataset)}`,
+    ]);
   }
   const root = trim(run.info.artifact_uri);
   if (trim(entry.artifactUri) !== root && !entry.artifactUri.startsWith(`${root}/`)) {
     out.push([
       'artifactUri',
-      `${redactText(entry.artifactUri)} is not under run ${runId}'s artifact URI ${root}`,
+      `${redactText(entry.artifactUri)} is not under run ${runId}'s artifact URI${theirs(root)}`,
     ]);
   }
   if (entry.mlflow.modelVersion) {
@@ -215,7 +241,7 @@ async function runProblems(
       if (mv.run_id !== runId) {
         out.push([
           'mlflow.modelVersion',
-          `registered ${model} version ${entry.mlflow.modelVersion} belongs to run ${mv.run_id ?? '(none)'}, not ${runId}`,
+          `registered ${model} version ${entry.mlflow.modelVersion} belongs to another run, not ${runId}${theirs(mv.run_id ?? '(none)')}`,
         ]);
       }
     } catch (e) {
@@ -299,13 +325,27 @@ export async function checkProvenance(
   const client = options.mlflow
     ? new MlflowClient(httpOptionsOf(options.mlflow, options.fetch ? { fetch: options.fetch } : {}))
     : undefined;
+  const added = rows.filter((r) => r.kind === 'version' && r.change === 'added');
+  const maxAdded = options.maxAdded ?? MAX_ADDED_VERSIONS;
+  if (added.length > maxAdded) {
+    // Refused before any lookup: a pull request cannot make the check query the tracking server at length.
+    report.problems.push({
+      model: '',
+      version: '',
+      field: 'versions',
+      message: `${added.length} versions added; a pull request adds at most ${maxAdded} (a training pull request adds one): split it, nothing was looked up`,
+    });
+    report.ok = false;
+    return report;
+  }
   for (const row of rows) {
     if (row.kind !== 'version' || row.change !== 'added') continue;
     const { model, version } = row;
     const entry = head.models[model]?.versions[version] as LockedVersion;
     const found: [string, string][] = originProblems(entry, options, store);
     if (entry.mlflow.runId !== null) {
-      if (client) found.push(...(await runProblems(model, entry, client)));
+      if (client)
+        found.push(...(await runProblems(model, entry, client, options.revealTrackingValues === true)));
       else
         found.push([
           'mlflow.runId',
@@ -340,7 +380,8 @@ export function formatProvenanceReport(report: ProvenanceReport): string {
     (a) =>
       `${a.ok ? 'ok  ' : 'FAIL'} ${a.model} version ${a.version}: ${a.ok ? 'matches the tracking server' : 'does not match'}`,
   );
-  if (report.added.length === 0) lines.push('no versions added');
+  if (report.added.length === 0 && !report.problems.some((p) => p.field === 'versions' && p.model === ''))
+    lines.push('no versions added');
   for (const p of report.problems) lines.push(`  - ${p.message}`);
   return `${lines.join('\n')}\n`;
 }

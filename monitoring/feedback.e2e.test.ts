@@ -51,12 +51,12 @@ describe('live accuracy in Prometheus', () => {
         body: shapePng(shape),
         headers: { 'content-type': 'image/png' },
       });
-      const answer = (await res.json()) as { request_id: string; predictions: { label: string }[] };
+      const answer = (await res.json()) as { feedback_id: string; predictions: { label: string }[] };
       const predicted = answer.predictions[0]!.label;
       const label = i < 15 ? predicted : FIXTURE_LABELS.find((l) => l !== predicted)!;
       const fb = await fetch(`${server.url}/feedback`, {
         method: 'POST',
-        body: JSON.stringify({ request_id: answer.request_id, label }),
+        body: JSON.stringify({ feedback_id: answer.feedback_id, label }),
         headers: { 'content-type': 'application/json' },
       });
       expect(fb.status).toBe(200);

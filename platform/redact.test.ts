@@ -68,6 +68,19 @@ describe('envSecrets', () => {
     expect(envSecrets({ MLFLOW_TRACKING_URI: 'not a url' })).toEqual([]);
   });
 
+  it('collects the Prometheus bearer token and the registry password (issue 23, low)', () => {
+    expect(
+      envSecrets({
+        PROMETHEUS_TOKEN: 'prom-bearer-0123',
+        REGISTRY_PASSWORD: 'registry-pass-0123',
+        OTHER: 'x1234',
+      }),
+    ).toEqual(['prom-bearer-0123', 'registry-pass-0123']);
+    expect(redactText('Authorization: Bearer prom-bearer-0123', ['prom-bearer-0123'])).not.toContain(
+      'prom-bearer',
+    );
+  });
+
   it("collects the object store's secret key and session token, not its key id", () => {
     expect(
       envSecrets({

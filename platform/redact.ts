@@ -74,6 +74,9 @@ export const SECRET_ENV_NAMES = [
   'AWS_SESSION_TOKEN',
   'ALERT_RELAY_TOKEN',
   'SERVING_FEEDBACK_EXPORT_TOKEN',
+  'SERVING_FEEDBACK_TOKEN',
+  'SERVING_ID_KEY',
+  'SERVING_ID_KEY_PREVIOUS',
 ] as const;
 
 /** Variables holding a URL whose `user:password@` is a secret. */

@@ -198,6 +198,10 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
     const template = await readReplicaSetTemplateEnv(kc, NS, rs[0]!.metadata!.name!, 'server');
     const port = await freePort();
     const env = await localPodEnv(template, join(work, `pod-${hash}`));
+    // The ConfigMap's object store is a cluster DNS name this process cannot reach (kwok pods run
+    // nothing): without it the server keeps labels in memory, one server per ReplicaSet here.
+    // Labels through the store: serving/replicas.e2e.test.ts.
+    for (const k of Object.keys(env)) if (k.startsWith('OBJECT_STORE_')) delete env[k];
     const server = spawnServer({ ...env, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
     const url = `http://127.0.0.1:${port}`;
     servers.set(hash, { server, url, version: template.env.SERVING_MODEL_VERSION! });
@@ -217,26 +221,26 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
       })),
     );
 
-  /** A real /predict of a fixture shape; returns the answer's request id and top-1 label. */
-  async function predict(url: string, i: number): Promise<{ requestId: string; predicted: string }> {
+  /** A real /predict of a fixture shape; returns the answer's feedback id and top-1 label. */
+  async function predict(url: string, i: number): Promise<{ feedbackId: string; predicted: string }> {
     const res = await fetch(`${url}/predict`, {
       method: 'POST',
       body: shapePng(FIXTURE_LABELS[i % FIXTURE_LABELS.length]!),
       headers: { 'content-type': 'image/png' },
     });
     expect(res.status).toBe(200);
-    const answer = (await res.json()) as { request_id: string; predictions: { label: string }[] };
-    return { requestId: answer.request_id, predicted: answer.predictions[0]!.label };
+    const answer = (await res.json()) as { feedback_id: string; predictions: { label: string }[] };
+    return { feedbackId: answer.feedback_id, predicted: answer.predictions[0]!.label };
   }
 
   /** `n` answers of `url` labelled by people: right (the predicted label) or wrong (another one). */
   async function feedback(url: string, n: number, right: boolean): Promise<void> {
     for (let i = 0; i < n; i++) {
-      const { requestId, predicted } = await predict(url, i);
+      const { feedbackId, predicted } = await predict(url, i);
       const label = right ? predicted : FIXTURE_LABELS.find((l) => l !== predicted)!;
       const res = await fetch(`${url}/feedback`, {
         method: 'POST',
-        body: JSON.stringify({ request_id: requestId, label }),
+        body: JSON.stringify({ feedback_id: feedbackId, label }),
         headers: { 'content-type': 'application/json' },
       });
       expect(res.status).toBe(200);

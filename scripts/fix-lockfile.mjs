@@ -1,6 +1,10 @@
-// Adds lock entries for platform-specific optional packages that the registry
-// mirror does not serve, so that `npm ci` accepts the lock on any machine.
+// Adds lock entries for platform-specific optional packages that npm left out
+// of the lock on this platform, and gives every entry without one its
+// `resolved` tarball and `integrity` hash from the registry (`npm view`), so
+// that `npm ci` accepts the lock on any platform and checks every package it
+// installs (tools/policy/package-lock.test.ts checks both).
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = process.argv[2] ?? 'package-lock.json';
@@ -34,8 +38,20 @@ for (const [key, meta] of Object.entries(pkgs)) {
     added++;
   }
 }
+let hashed = 0;
+for (const [key, meta] of Object.entries(pkgs)) {
+  if (!key || meta.link || meta.integrity) continue;
+  const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+  const dist = JSON.parse(
+    execFileSync('npm', ['view', `${name}@${meta.version}`, 'dist', '--json'], { encoding: 'utf8' }),
+  );
+  if (!dist.integrity || !dist.tarball) throw new Error(`the registry has no integrity for ${name}@${meta.version}`);
+  meta.resolved = dist.tarball;
+  meta.integrity = dist.integrity;
+  hashed++;
+}
 lock.packages = Object.fromEntries(
   Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
 );
 writeFileSync(path, JSON.stringify(lock, null, 2) + '\n');
-console.log(`added ${added} platform entries`);
+console.log(`added ${added} platform entries, ${hashed} integrity hashes`);

@@ -21,6 +21,7 @@ import {
   type LockedVersion,
   loadArtifactOrigins,
   lockFiles,
+  type ProvenanceOptions,
   type ProvenanceReport,
   pinVersion,
   versionIdOf,
@@ -86,11 +87,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const check = (h: Lock, origins: ArtifactOrigins = NO_EXTRA, b: Lock = base): Promise<ProvenanceReport> =>
+const check = (
+  h: Lock,
+  origins: ArtifactOrigins = NO_EXTRA,
+  b: Lock = base,
+  extra: Partial<ProvenanceOptions> = {},
+): Promise<ProvenanceReport> =>
   checkProvenance(b, h, {
     lockDir: dir,
     origins,
     mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: server.uri }),
+    ...extra,
   });
 
 /** `head` with the added entry replaced by `edit(entry)`. */
@@ -109,12 +116,49 @@ describe('lock check-provenance against a real MLflow run', () => {
     expect(r).toEqual({ ok: true, added: [{ model: MODEL, version: added, ok: true }], problems: [] });
   });
 
-  it('tampered metrics (accuracy 0.99) fail, naming metrics.accuracy and the logged value', async () => {
-    const r = await check(tampered((e) => ({ ...e, metrics: { ...e.metrics, accuracy: 0.99 } })));
+  it('tampered metrics (accuracy 0.99) fail, naming metrics.accuracy; the logged value only where asked (issue 23.5)', async () => {
+    const forged = tampered((e) => ({ ...e, metrics: { ...e.metrics, accuracy: 0.99 } }));
+    const r = await check(forged);
     expect(r.ok).toBe(false);
+    // The check runs for fork pull requests, whose logs are public: the private server's value is not printed.
     expect(messages(r)).toEqual([
-      `model "${MODEL}" version ${added}: metrics.accuracy: is 0.99, but run ${entry.mlflow.runId} logged test_accuracy = 0.8125`,
+      `model "${MODEL}" version ${added}: metrics.accuracy: is 0.99, but run ${entry.mlflow.runId} logged another test_accuracy`,
     ]);
+    expect(JSON.stringify(r)).not.toContain('0.8125');
+    const shown = await check(forged, NO_EXTRA, base, { revealTrackingValues: true });
+    expect(messages(shown)).toEqual([
+      `model "${MODEL}" version ${added}: metrics.accuracy: is 0.99, but run ${entry.mlflow.runId} logged another test_accuracy (0.8125)`,
+    ]);
+  });
+
+  it('regression (issue 23.5): more added versions than a pull request may add are refused before any lookup', async () => {
+    let lock = head;
+    for (let i = 0; i < 5; i++) {
+      const extra = structuredClone(entry);
+      extra.digests = { ...extra.digests, [`extra-${i}.bin`]: String(i).repeat(64) };
+      extra.rootDigest = rootDigest(extra.digests);
+      lock = addCandidate(lock, { model: MODEL, entry: extra }).lock;
+    }
+    const requests: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      requests.push(String(input));
+      return fetch(input, init);
+    };
+    const r = await check(lock, NO_EXTRA, base, { fetch: counting });
+    expect(r).toEqual({
+      ok: false,
+      added: [],
+      problems: [
+        {
+          model: '',
+          version: '',
+          field: 'versions',
+          message:
+            '6 versions added; a pull request adds at most 5 (a training pull request adds one): split it, nothing was looked up',
+        },
+      ],
+    });
+    expect(requests).toEqual([]);
   });
 
   it("tampered digests (an attacker's weights, root recomputed) fail, naming the file", async () => {
@@ -140,7 +184,7 @@ describe('lock check-provenance against a real MLflow run', () => {
       const r = await check(moved);
       expect(messages(r)).toEqual([
         `model "${MODEL}" version ${added}: artifactUri: origin ${attacker.url} is not allowed (the tracking server ${server.uri}, or environments/artifact-origins.json origins: none)`,
-        `model "${MODEL}" version ${added}: artifactUri: ${attacker.url}/model is not under run ${entry.mlflow.runId}'s artifact URI ${entry.artifactUri.replace(/\/model$/, '')}`,
+        `model "${MODEL}" version ${added}: artifactUri: ${attacker.url}/model is not under run ${entry.mlflow.runId}'s artifact URI`,
       ]);
       expect(attacker.requests).toEqual([]);
       const listed = await check(moved, { origins: [attacker.url], allowLocalEntries: false });
@@ -241,7 +285,7 @@ describe('lock check-provenance against a real MLflow run', () => {
     const ghost = 'f'.repeat(32);
     const r = await check(tampered((e) => ({ ...e, mlflow: { ...e.mlflow, runId: ghost } })));
     expect(messages(r)).toContain(
-      `model "${MODEL}" version ${added}: mlflow.runId: run ${ghost} does not exist on ${server.uri}`,
+      `model "${MODEL}" version ${added}: mlflow.runId: run ${ghost} does not exist on the tracking server`,
     );
     const other = await check(tampered((e) => ({ ...e, mlflow: { ...e.mlflow, modelVersion: '7' } })));
     expect(messages(other)).toEqual([

@@ -46,12 +46,15 @@ const USAGE = `usage: lock <command> [flags]
   verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
   diff <a> <b>                           compare two locks: file paths, or git:<ref> (the lock and its models.lock.d/ at that commit)
   show                                   which version each environment runs
-  check-provenance --base <ref> [--head <ref>] [--origins <file>]
+  check-provenance --base <ref> [--head <ref>] [--origins <file>] [--show-tracking-values]
                                          a pull request's lock against its base (from the merge base of
                                          <ref> and the head): no version edited, removed or re-pinned; each
                                          added version matches its MLflow run (metrics, digests, commit,
                                          dataset) at an allowed origin (default environments/artifact-origins.json);
-                                         the head is the lock, or its index and models.lock.d/ at <ref>
+                                         the head is the lock, or its index and models.lock.d/ at <ref>;
+                                         at most 5 added versions; the tracking server's own values
+                                         (metrics, commit, dataset, artifact root) are printed only with
+                                         --show-tracking-values (CI's log of a fork's pull request is public)
 flags for every command:
   --lock <path>   the lock file (default ./models.lock.json)
   --json          print machine-readable JSON`;
@@ -74,6 +77,7 @@ const FLAGS = {
   base: { type: 'string' },
   head: { type: 'string' },
   origins: { type: 'string', default: ARTIFACT_ORIGINS_FILE },
+  'show-tracking-values': { type: 'boolean', default: false },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -85,7 +89,7 @@ const ALLOWED: Record<string, FlagName[]> = {
   verify: ['all', 'env', 'model'],
   diff: [],
   show: [],
-  'check-provenance': ['base', 'head', 'origins'],
+  'check-provenance': ['base', 'head', 'origins', 'show-tracking-values'],
 };
 const POSITIONALS: Record<string, number> = {
   init: 0,
@@ -274,6 +278,7 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
           ...(mlflow ? { mlflow } : {}),
           ...(objectStore ? { objectStore } : {}),
           ...(d.fetch ? { fetch: d.fetch } : {}),
+          revealTrackingValues: f['show-tracking-values'] === true,
         });
         print(formatProvenanceReport(report), report);
         return report.ok ? 0 : 1;

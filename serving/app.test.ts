@@ -178,6 +178,37 @@ describe('health and metrics', () => {
     expect(text).not.toContain('route="/v2/models/demo-classifier"');
   });
 
+  test('a request no route took is labelled unmatched; load shed is counted apart (the SLO counts neither)', async () => {
+    expect((await fetch(`${s.url}/`, { method: 'PROPFIND' })).status).toBe(501);
+    expect((await fetch(`${s.url}/no/such/path`)).status).toBe(404);
+    const small = await startTestServer(fixture, { SERVING_QUEUE_CAPACITY: '2' });
+    try {
+      const images = Array.from({ length: 3 }, () => Buffer.from(png).toString('base64'));
+      const shed = await fetch(`${small.url}/predict`, {
+        method: 'POST',
+        body: JSON.stringify({ images }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get('retry-after')).toBe('1');
+      const bad = await fetch(`${small.url}/predict`, {
+        method: 'POST',
+        body: 'x',
+        headers: { 'content-type': 'image/png' },
+      });
+      expect(bad.status).toBe(400);
+      const text = await (await fetch(`${small.url}/metrics`)).text();
+      expect(text).toContain('serving_http_requests_total{route="/predict",method="POST",code="503"} 1');
+      expect(text).toMatch(/^serving_http_requests_shed_total 1$/m);
+    } finally {
+      await small.close();
+    }
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toContain('serving_http_requests_total{route="unmatched",method="PROPFIND",code="501"} 1');
+    expect(text).toContain('serving_http_requests_total{route="unmatched",method="GET",code="404"}');
+    expect(text).toMatch(/^serving_http_requests_shed_total 0$/m);
+  });
+
   test('the page and its model information are served', async () => {
     const html = await (await fetch(`${s.url}/`)).text();
     expect(html).toContain('<script src="/app.js"');

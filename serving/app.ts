@@ -13,22 +13,25 @@ import Router from '@koa/router';
 import * as tf from '@tensorflow/tfjs';
 import Koa from 'koa';
 import type { Registry } from 'prom-client';
+import { createObjectStore, type ObjectStore } from '../platform/object-store/index.ts';
+import { InFlightBudget } from './budget.ts';
+import { Capture, capturedImageKey } from './capture.ts';
 import type { ServingConfig } from './config.ts';
 import { createDriftMonitor, type DriftMonitor, driftConfigFromEnv } from './drift/index.ts';
-import { AccuracyWindow, FeedbackStore } from './feedback.ts';
+import { AccuracyWindow, type LabelLedger, MemoryLedger, RecentImages, StoreLedger } from './feedback.ts';
+import { FeedbackIds } from './feedback-id.ts';
 import { createModelBatcher, type ModelBatcher } from './inference.ts';
 import { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { monitorLoopBusy } from './loop-monitor.ts';
 import { createMetrics, type ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
-import { PixelBudget } from './pixel-budget.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { driftRouter } from './routes/drift.ts';
 import { feedbackRouter } from './routes/feedback.ts';
 import { healthRouter } from './routes/health.ts';
 import { metricsRouter } from './routes/metrics.ts';
-import { errorHandler, requestContext, unmatched } from './routes/middleware.ts';
+import { bodyBudget, errorHandler, requestContext, unmatched } from './routes/middleware.ts';
 import { pageRouter } from './routes/page.ts';
 import { predictRouter } from './routes/predict.ts';
 import { v2Router } from './routes/v2.ts';
@@ -44,6 +47,8 @@ export interface AppOptions {
   lifecycle?: Lifecycle;
   /** Default serving/public. */
   publicDir?: string;
+  /** The object store of capture and feedback; default: a client for config.objectStore when it names a bucket. */
+  objectStore?: ObjectStore;
 }
 
 /** What main.ts needs besides the app: readiness and the queue to drain. */
@@ -53,11 +58,17 @@ export interface ServingHandles {
   metrics: ServingMetrics;
   drift: DriftMonitor;
   /** Decoded pixels in flight across requests. */
-  budget: PixelBudget;
+  budget: InFlightBudget;
+  /** Bytes of request bodies being read or held across requests. */
+  bodyBudget: InFlightBudget;
   /** Stop the event-loop monitor's timer (shutdown). */
   stopLoopMonitor: () => void;
-  /** Recent answers that can take ground-truth feedback. */
-  feedback: FeedbackStore;
+  /** Payload capture, to flush on shutdown; undefined when off. */
+  capture?: Capture;
+  /** The object store client of capture and feedback, to close on shutdown. */
+  objectStore?: ObjectStore;
+  /** Where labels are recorded. */
+  labels: LabelLedger;
 }
 
 export type ServingApp = Koa & { serving: ServingHandles };
@@ -75,8 +86,54 @@ async function workerTensors(model: ServedModel): Promise<number | undefined> {
   }
 }
 
+/** The client capture and feedback write with: short timeouts, so a slow store fails a batch rather than holding it. */
+function runtimeStore(opts: AppOptions): ObjectStore | undefined {
+  if (opts.objectStore) return opts.objectStore;
+  const c = opts.config.objectStore;
+  return c?.bucket ? createObjectStore(c, { timeoutMs: 10_000, maxAttempts: 2 }) : undefined;
+}
+
+/** Feedback ids, the label ledger, capture, and where exported images come from. */
+function feedbackDeps(opts: AppOptions, metrics: ServingMetrics) {
+  const { config, logger } = opts;
+  const store = runtimeStore(opts);
+  const bucket = config.objectStore?.bucket ?? '';
+  const feedbackIds = new FeedbackIds(config.feedback.idKey, config.feedback.idKeyPrevious);
+  if (!feedbackIds.shared && config.feedback.capacity > 0) {
+    logger.warn('SERVING_ID_KEY is not set: feedback ids verify only on this process, until it restarts', {
+      hint: 'with several replicas, give them one SERVING_ID_KEY (a Secret: docs/serving.md#feedback)',
+    });
+  }
+  const labels: LabelLedger = store ? new StoreLedger(store, bucket) : new MemoryLedger(config.feedback);
+  const capture =
+    store && config.capture.sample > 0
+      ? new Capture({ config: config.capture, store, bucket, pod: config.pod, metrics, logger })
+      : undefined;
+  const capturedImage = async (sha256: string) => {
+    if (!store || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    try {
+      const got = await store.get({ bucket, key: capturedImageKey(sha256) });
+      const chunks: Uint8Array[] = [];
+      for await (const c of got.body) chunks.push(c);
+      return { bytes: Buffer.concat(chunks), contentType: got.contentType ?? 'application/octet-stream' };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'NOT_FOUND') return undefined;
+      throw e;
+    }
+  };
+  return {
+    store,
+    feedbackIds,
+    labels,
+    images: new RecentImages(store ? { ...config.feedback, capacity: 0 } : config.feedback),
+    ...(capture ? { capture } : {}),
+    capturedImage,
+    pod: config.pod,
+  };
+}
+
 /** The parts every router shares, made once per app: metrics, readiness, batcher, budget, drift, feedback. */
-function routeDeps(opts: AppOptions): RouteDeps {
+function routeDeps(opts: AppOptions): RouteDeps & { store?: ObjectStore } {
   const { model, registry, logger, config } = opts;
   const metrics = createMetrics(registry, {
     tensors: async () => ({
@@ -88,8 +145,14 @@ function routeDeps(opts: AppOptions): RouteDeps {
   lifecycle.bindMetrics(metrics);
   model.onAvailability((available) => lifecycle.setInferenceAvailable(available));
   const batcher = createModelBatcher(model, config.batching, metrics);
-  const budget = new PixelBudget(config.limits.maxPixelsInFlight, (n) => metrics.decodePixelsInFlight.set(n));
+  const budget = new InFlightBudget(config.limits.maxPixelsInFlight, 'pixels being decoded', (n) =>
+    metrics.decodePixelsInFlight.set(n),
+  );
   metrics.decodePixelsCapacity.set(config.limits.maxPixelsInFlight);
+  const bodyBudget = new InFlightBudget(config.limits.maxBodyBytesInFlight, 'bytes of request bodies', (n) =>
+    metrics.bodyBytesInFlight.set(n),
+  );
+  metrics.bodyBytesCapacity.set(config.limits.maxBodyBytesInFlight);
   const backend = opts.backend ?? tf.getBackend();
   const drift = createDriftMonitor({
     files: model.files,
@@ -109,8 +172,9 @@ function routeDeps(opts: AppOptions): RouteDeps {
     lifecycle,
     batcher,
     budget,
+    bodyBudget,
     drift,
-    feedback: new FeedbackStore(config.feedback),
+    ...feedbackDeps(opts, metrics),
     accuracy: new AccuracyWindow(config.feedback.window),
     backend,
     publicDir: opts.publicDir ?? join(import.meta.dirname, 'public'),
@@ -137,13 +201,25 @@ export function createApp(opts: AppOptions): ServingApp {
     router.use(concern.routes());
   }
   const app = new Koa() as ServingApp;
-  const { lifecycle, batcher, metrics, drift, budget, feedback } = deps;
-  app.serving = { lifecycle, batcher, metrics, drift, budget, stopLoopMonitor, feedback };
+  const { lifecycle, batcher, metrics, drift, budget, bodyBudget: bodies, capture, store, labels } = deps;
+  app.serving = {
+    lifecycle,
+    batcher,
+    metrics,
+    drift,
+    budget,
+    bodyBudget: bodies,
+    stopLoopMonitor,
+    labels,
+    ...(capture ? { capture } : {}),
+    ...(store ? { objectStore: store } : {}),
+  };
   app.proxy = false;
   // Outermost first: request id and metrics, the one error handler, then 405/404 for what no route took.
   app.use(requestContext(metrics));
   app.use(errorHandler(opts.logger));
   app.use(unmatched());
+  app.use(bodyBudget(bodies));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -33,16 +33,41 @@ export function bodyAborted(cause?: unknown): ProjectError {
   });
 }
 
-/** Read the whole body, refusing more than `maxBytes`. */
-export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Where a request's body bytes are reserved from the process's budget
+ * (serving/budget.ts): throws OVERLOADED when they do not fit; what it
+ * reserved is given back when the request is done (routes/middleware.ts
+ * `bodyBudget`).
+ */
+export type ReserveBytes = (bytes: number) => void;
+
+/**
+ * Read the whole body, refusing more than `maxBytes`. With `reserve`, the
+ * bytes are reserved as they arrive (all of a declared Content-Length at
+ * once), so stalled uploads cannot hold more memory than the budget.
+ */
+export async function readRawBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  reserve?: ReserveBytes,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  let reserved = 0;
+  if (reserve && Number.isFinite(declared) && declared > 0) {
+    reserve(declared);
+    reserved = declared;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   try {
     for await (const chunk of req) {
       total += (chunk as Buffer).length;
       if (total > maxBytes) throw tooLarge(maxBytes);
+      if (reserve && total > reserved) {
+        reserve(total - reserved);
+        reserved = total;
+      }
       chunks.push(chunk as Buffer);
     }
   } catch (e) {
@@ -64,10 +89,18 @@ export function readMultipartFiles(
   req: IncomingMessage,
   field: string,
   limits: { maxBytes: number; maxFiles: number },
+  reserve?: ReserveBytes,
 ): Promise<Buffer[]> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limits.maxBytes)
     return Promise.reject(tooLarge(limits.maxBytes));
+  try {
+    // A multipart body is reserved at its declared length, or file chunk by file chunk below.
+    if (reserve && Number.isFinite(declared) && declared > 0) reserve(declared);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const chunked = reserve && !(Number.isFinite(declared) && declared > 0) ? reserve : undefined;
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -129,8 +162,13 @@ export function readMultipartFiles(
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => {
         total += c.length;
-        if (total > limits.maxBytes) fail(tooLarge(limits.maxBytes));
-        else if (name === field) chunks.push(c);
+        if (total > limits.maxBytes) return fail(tooLarge(limits.maxBytes));
+        try {
+          chunked?.(c.length);
+        } catch (e) {
+          return finish(e as ProjectError);
+        }
+        if (name === field) chunks.push(c);
       });
       stream.on('limit', () => fail(tooLarge(limits.maxBytes, `multipart field "${name}"`)));
       // A truncated form ("Unexpected end of form") errors the file stream too; busboy

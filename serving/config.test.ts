@@ -142,3 +142,41 @@ describe('request limits', () => {
     );
   });
 });
+
+describe('feedback ids and payload capture', () => {
+  const store = { OBJECT_STORE_ENDPOINT: 'http://127.0.0.1:8333', OBJECT_STORE_BUCKET: 'gitops-ml' };
+
+  test('capture samples at SERVING_CAPTURE_SAMPLE only with a store and its bucket; off otherwise', async () => {
+    const on = await loadConfig({
+      ...pinEnv,
+      ...store,
+      SERVING_CAPTURE_SAMPLE: '0.1',
+      HOSTNAME: 'model-server-7f9c/x',
+    });
+    expect(on.capture).toEqual({
+      sample: 0.1,
+      maxImageBytes: 1024 * 1024,
+      maxQueueBytes: 32 * 1024 * 1024,
+      maxQueueRecords: 10_000,
+      batchRecords: 500,
+      flushMs: 5000,
+    });
+    expect(on.pod).toBe('model-server-7f9c_x');
+    expect((await loadConfig({ ...pinEnv, SERVING_CAPTURE_SAMPLE: '1.0' })).capture.sample).toBe(0);
+    expect((await loadConfig({ ...pinEnv, ...store })).capture.sample).toBe(0);
+  });
+
+  test('a sample outside 0..1 and a short id key are named', async () => {
+    await expect(
+      loadConfig({ ...pinEnv, SERVING_CAPTURE_SAMPLE: '1.5', SERVING_ID_KEY: 'short' }),
+    ).rejects.toThrow(
+      /SERVING_CAPTURE_SAMPLE[\s\S]*SERVING_ID_KEY|SERVING_ID_KEY[\s\S]*SERVING_CAPTURE_SAMPLE/,
+    );
+    const c = await loadConfig({
+      ...pinEnv,
+      SERVING_ID_KEY: 'k'.repeat(32),
+      SERVING_FEEDBACK_TOKEN: 't'.repeat(16),
+    });
+    expect(c.feedback).toMatchObject({ idKey: 'k'.repeat(32), token: 't'.repeat(16) });
+  });
+});

@@ -12,6 +12,7 @@
  * {@link LoadConfigOptions.pinFromLock}: serving/ itself never reads the lock.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { BackendName } from '../model/backend.ts';
 import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
@@ -19,6 +20,7 @@ import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
+import type { CaptureConfig } from './capture.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
 
@@ -34,6 +36,8 @@ export interface ServingConfig {
   inferenceThread: 'worker' | 'main';
   limits: {
     maxBodyBytes: number;
+    /** Bytes of request bodies being read or held at once across requests; past it, 503 with Retry-After. */
+    maxBodyBytesInFlight: number;
     /** Pixels of one image (width*height, from its header). */
     maxPixels: number;
     maxImagesPerRequest: number;
@@ -67,6 +71,13 @@ export interface ServingConfig {
   /** Ground-truth feedback (`SERVING_FEEDBACK_*`, serving/feedback.ts); default: on. */
   feedback: FeedbackConfig;
   /**
+   * Payload capture (`SERVING_CAPTURE_*`, serving/capture.ts): off (sample 0)
+   * unless the object store with its bucket is configured.
+   */
+  capture: CaptureConfig;
+  /** This replica's name in captured and feedback objects: HOSTNAME (the pod's name), made key-safe. */
+  pod: string;
+  /**
    * Where each version of the model runs and its promotions, for the page
    * (the model card): from SERVING_MODEL_HISTORY_FILE (written by the
    * promotion), or with the pin from the lock (`npm run serve`); absent otherwise.
@@ -91,6 +102,7 @@ export interface ServingEnv {
   SERVING_QUEUE_CAPACITY?: string;
   SERVING_INFERENCE_THREAD?: string;
   SERVING_MAX_BODY_BYTES?: string;
+  SERVING_MAX_BODY_BYTES_IN_FLIGHT?: string;
   SERVING_MAX_PIXELS?: string;
   SERVING_MAX_IMAGES_PER_REQUEST?: string;
   SERVING_TOP_K?: string;
@@ -109,6 +121,13 @@ export interface ServingEnv {
   SERVING_FEEDBACK_TTL_SECONDS?: string;
   SERVING_FEEDBACK_WINDOW?: string;
   SERVING_FEEDBACK_EXPORT_TOKEN?: string;
+  SERVING_FEEDBACK_TOKEN?: string;
+  SERVING_ID_KEY?: string;
+  SERVING_ID_KEY_PREVIOUS?: string;
+  SERVING_CAPTURE_SAMPLE?: string;
+  SERVING_CAPTURE_MAX_IMAGE_BYTES?: string;
+  SERVING_CAPTURE_QUEUE_BYTES?: string;
+  SERVING_CAPTURE_FLUSH_MS?: string;
   SERVING_MODEL_HISTORY_FILE?: string;
 }
 
@@ -134,6 +153,7 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_QUEUE_CAPACITY: intProp('SERVING_QUEUE_CAPACITY', 1, 100_000),
     SERVING_INFERENCE_THREAD: { enum: ['worker', 'main'] },
     SERVING_MAX_BODY_BYTES: intProp('SERVING_MAX_BODY_BYTES', 1, 1024 * 1024 * 1024),
+    SERVING_MAX_BODY_BYTES_IN_FLIGHT: intProp('SERVING_MAX_BODY_BYTES_IN_FLIGHT', 1, 16 * 1024 * 1024 * 1024),
     SERVING_MAX_PIXELS: intProp('SERVING_MAX_PIXELS', 1, 100_000_000),
     SERVING_MAX_IMAGES_PER_REQUEST: intProp('SERVING_MAX_IMAGES_PER_REQUEST', 1, 1024),
     SERVING_TOP_K: intProp('SERVING_TOP_K', 1, 1000),
@@ -153,9 +173,22 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_FEEDBACK_WINDOW: intProp('SERVING_FEEDBACK_WINDOW', 1, 1_000_000),
     // A bearer token: long enough that it is not guessed.
     SERVING_FEEDBACK_EXPORT_TOKEN: { type: 'string', minLength: 16 },
+    SERVING_FEEDBACK_TOKEN: { type: 'string', minLength: 16 },
+    // HMAC keys: 32 bytes or more, as RFC 2104 advises for SHA-256.
+    SERVING_ID_KEY: { type: 'string', minLength: 32 },
+    SERVING_ID_KEY_PREVIOUS: { type: 'string', minLength: 32 },
+    SERVING_CAPTURE_SAMPLE: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' },
+    SERVING_CAPTURE_MAX_IMAGE_BYTES: intProp('SERVING_CAPTURE_MAX_IMAGE_BYTES', 0, 64 * 1024 * 1024),
+    SERVING_CAPTURE_QUEUE_BYTES: intProp('SERVING_CAPTURE_QUEUE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
+    SERVING_CAPTURE_FLUSH_MS: intProp('SERVING_CAPTURE_FLUSH_MS', 10, 600_000),
     SERVING_MODEL_HISTORY_FILE: nonEmpty,
   },
 });
+
+/** A name safe in an object key: HOSTNAME's characters outside [A-Za-z0-9._-] become "_". */
+function podName(host: string): string {
+  return host.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63) || 'server';
+}
 
 function usage(message: string, hint: string): ProjectError {
   return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
@@ -185,6 +218,11 @@ function checkRelations(c: ServingConfig): void {
   if (limits.maxRequestPixels < limits.maxPixels) {
     bad.push(
       `  - SERVING_MAX_REQUEST_PIXELS ${limits.maxRequestPixels} is under SERVING_MAX_PIXELS ${limits.maxPixels} (one image of the largest size must fit in a request)`,
+    );
+  }
+  if (limits.maxBodyBytesInFlight < limits.maxBodyBytes) {
+    bad.push(
+      `  - SERVING_MAX_BODY_BYTES_IN_FLIGHT ${limits.maxBodyBytesInFlight} is under SERVING_MAX_BODY_BYTES ${limits.maxBodyBytes} (one body of the largest size must fit)`,
     );
   }
   if (limits.maxPixelsInFlight < limits.maxRequestPixels) {
@@ -278,6 +316,7 @@ export async function loadConfig(
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const objectStore = objectStoreConfigFromEnv(rawEnv);
   const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
+  const maxBodyBytes = num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024);
   // Four images of the largest size per request, two such requests decoding at once.
   const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
   const config: ServingConfig = {
@@ -292,7 +331,11 @@ export async function loadConfig(
     },
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
     limits: {
-      maxBodyBytes: num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024),
+      maxBodyBytes,
+      maxBodyBytesInFlight: num(
+        env.SERVING_MAX_BODY_BYTES_IN_FLIGHT,
+        Math.max(64 * 1024 * 1024, 2 * maxBodyBytes),
+      ),
       maxPixels,
       maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
       maxRequestPixels,
@@ -321,7 +364,20 @@ export async function loadConfig(
       ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
       window: num(env.SERVING_FEEDBACK_WINDOW, 500),
       ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+      ...(env.SERVING_FEEDBACK_TOKEN ? { token: env.SERVING_FEEDBACK_TOKEN } : {}),
+      ...(env.SERVING_ID_KEY ? { idKey: env.SERVING_ID_KEY } : {}),
+      ...(env.SERVING_ID_KEY_PREVIOUS ? { idKeyPrevious: env.SERVING_ID_KEY_PREVIOUS } : {}),
     },
+    capture: {
+      // Off without a store and its bucket: there is nowhere to write.
+      sample: objectStore?.bucket ? Number(env.SERVING_CAPTURE_SAMPLE ?? '0') : 0,
+      maxImageBytes: num(env.SERVING_CAPTURE_MAX_IMAGE_BYTES, 1024 * 1024),
+      maxQueueBytes: num(env.SERVING_CAPTURE_QUEUE_BYTES, 32 * 1024 * 1024),
+      maxQueueRecords: 10_000,
+      batchRecords: 500,
+      flushMs: num(env.SERVING_CAPTURE_FLUSH_MS, 5000),
+    },
+    pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),
   };
   checkRelations(config);

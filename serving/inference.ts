@@ -5,7 +5,7 @@
  *
  * Before any pixel is decoded, every image's header is checked (size, JPEG
  * scans), the request's pixels are summed against the per-request limit and
- * reserved from the process's {@link PixelBudget}. Decoding runs on libvips'
+ * reserved from the process's {@link InFlightBudget} of pixels. Decoding runs on libvips'
  * threads; the decoded pixels live only until the image is preprocessed and
  * its drift features are taken, then the reservation is given back.
  */
@@ -15,11 +15,11 @@ import type { ImageFeatures } from '../model/drift/window.ts';
 import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../model/preprocessing.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { Batcher } from './batcher.ts';
+import type { InFlightBudget } from './budget.ts';
 import type { ServingConfig } from './config.ts';
 import type { DriftMonitor } from './drift/index.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
-import type { PixelBudget } from './pixel-budget.ts';
 
 export interface Prediction {
   label: string;
@@ -121,7 +121,7 @@ export async function classifyImages(
     batcher: ModelBatcher;
     metrics: ServingMetrics;
     limits: ImageLimits;
-    budget: PixelBudget;
+    budget: InFlightBudget;
     /** Online drift (serving/drift): sees the decoded images' features and their probabilities. */
     drift?: Pick<DriftMonitor, 'observeFeatures'>;
   },

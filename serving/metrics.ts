@@ -11,6 +11,7 @@ export interface ServingMetrics {
   httpRequests: Counter<'route' | 'method' | 'code'>;
   httpDuration: Histogram<'route' | 'method' | 'code'>;
   httpInFlight: Gauge;
+  httpShed: Counter;
   inferenceDuration: Histogram;
   batchSize: Histogram;
   queueDepth: Gauge;
@@ -26,6 +27,8 @@ export interface ServingMetrics {
   driftEnabled: Gauge;
   decodePixelsInFlight: Gauge;
   decodePixelsCapacity: Gauge;
+  bodyBytesInFlight: Gauge;
+  bodyBytesCapacity: Gauge;
   tensors: Gauge<'thread'>;
   loopBusy: Histogram;
   feedback: Counter<'model' | 'version' | 'outcome'>;
@@ -33,6 +36,10 @@ export interface ServingMetrics {
   liveAccuracy: Gauge<'model' | 'version'>;
   liveAccuracySamples: Gauge<'model' | 'version'>;
   feedbackRemembered: Gauge;
+  feedbackRefused: Counter<'reason'>;
+  captureRecords: Counter;
+  captureDropped: Counter<'reason'>;
+  captureQueueBytes: Gauge;
 }
 
 export interface MetricsOptions {
@@ -67,6 +74,11 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     httpInFlight: new Gauge({
       name: 'serving_http_requests_in_flight',
       help: 'HTTP requests being handled now.',
+      registers,
+    }),
+    httpShed: new Counter({
+      name: 'serving_http_requests_shed_total',
+      help: 'HTTP requests a route answered 503 to shed load (full queue, pixel or body budget); also counted in serving_http_requests_total.',
       registers,
     }),
     inferenceDuration: new Histogram({
@@ -143,12 +155,22 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     }),
     decodePixelsInFlight: new Gauge({
       name: 'serving_decode_pixels_in_flight',
-      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/pixel-budget.ts).',
+      help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/budget.ts).',
       registers,
     }),
     decodePixelsCapacity: new Gauge({
       name: 'serving_decode_pixels_capacity',
       help: 'Most pixels decoded at once (SERVING_MAX_PIXELS_IN_FLIGHT); past it, 503 with Retry-After.',
+      registers,
+    }),
+    bodyBytesInFlight: new Gauge({
+      name: 'serving_body_bytes_in_flight',
+      help: 'Bytes of request bodies being read or held now, across requests (serving/budget.ts).',
+      registers,
+    }),
+    bodyBytesCapacity: new Gauge({
+      name: 'serving_body_bytes_capacity',
+      help: 'Most bytes of request bodies held at once (SERVING_MAX_BODY_BYTES_IN_FLIGHT); past it, 503 with Retry-After.',
       registers,
     }),
     loopBusy: new Histogram({
@@ -183,7 +205,29 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     }),
     feedbackRemembered: new Gauge({
       name: 'serving_feedback_answers_remembered',
-      help: 'Recent answers that can still take feedback (bounded by SERVING_FEEDBACK_CAPACITY, _MAX_BYTES, _TTL_SECONDS).',
+      help: 'Recent answers whose images this process keeps for the feedback export without an object store (bounded by SERVING_FEEDBACK_CAPACITY, _MAX_BYTES, _TTL_SECONDS).',
+      registers,
+    }),
+    feedbackRefused: new Counter({
+      name: 'serving_feedback_refused_total',
+      help: 'Labels refused by POST /feedback, by reason: duplicate (already counted), unverified (a feedback_id this service did not sign), expired, other_model, unauthenticated.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    captureRecords: new Counter({
+      name: 'serving_capture_records_total',
+      help: 'Answers written to the object store by payload capture (capture/v1).',
+      registers,
+    }),
+    captureDropped: new Counter({
+      name: 'serving_capture_dropped_total',
+      help: 'Sampled answers payload capture did not write, by reason: queue_full (the bounded queue was full), store_error (the store refused or did not answer), shutdown (not written by the shutdown deadline).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    captureQueueBytes: new Gauge({
+      name: 'serving_capture_queue_bytes',
+      help: 'Bytes of records and images waiting to be written by payload capture (bounded by SERVING_CAPTURE_QUEUE_BYTES).',
       registers,
     }),
     tensors: new Gauge({
@@ -205,5 +249,7 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
   m.driftWindowSamples.set(0);
   m.queueDepth.set(0);
   m.httpInFlight.set(0);
+  // Present at 0 from the start, so that a rate() or an alert sees the first drop.
+  for (const reason of ['queue_full', 'store_error', 'shutdown']) m.captureDropped.inc({ reason }, 0);
   return m;
 }

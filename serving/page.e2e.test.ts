@@ -96,6 +96,9 @@ run('upload and demo images show predictions with bars, model version and metric
   expect(await page.textContent('#model-name')).toBe('demo-classifier');
   expect(await page.textContent('#model-meta')).toContain(`version ${fixture.pin.version}`);
   expect(await page.textContent('#evaluation')).toContain('accuracy');
+  // Per class, by name (metrics.json per_class).
+  expect(await page.locator('#per-class tbody tr').count()).toBe(4);
+  expect(await page.textContent('#per-class tr[data-label="square"]')).toContain('0.250');
   expect(await page.locator('#samples button').count()).toBe(4);
 
   await page.click('#samples button[data-sample="square.png"]');
@@ -145,11 +148,11 @@ run('upload and demo images show predictions with bars, model version and metric
       body: shapePng('square'),
       headers: { 'content-type': 'image/png' },
     })
-  ).json()) as { request_id: string; predictions: { label: string }[] };
+  ).json()) as { feedback_id: string; predictions: { label: string }[] };
   const fb = await fetch(`${s.url}/feedback`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ request_id: answer.request_id, label: answer.predictions[0]!.label }),
+    body: JSON.stringify({ feedback_id: answer.feedback_id, label: answer.predictions[0]!.label }),
   });
   expect(fb.status).toBe(200);
   await page.reload();

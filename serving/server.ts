@@ -229,6 +229,9 @@ export async function shutdown(
     clearTimeout(timer);
   }
   await batcher.close();
+  // Captured answers still queued: written within a bounded time, else dropped and counted.
+  await booted.app.serving.capture?.close(Math.min(5000, opts.timeoutMs));
+  booted.app.serving.objectStore?.close();
   booted.app.serving.stopLoopMonitor();
   await booted.model.dispose();
   opts.logger.info('shutdown complete');

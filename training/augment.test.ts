@@ -64,4 +64,18 @@ describe('augmentSample', () => {
     expect(run(5)).toEqual(run(5));
     expect(run(5)).not.toEqual(run(6));
   });
+
+  it('reflect padding mirrors the image at its edge instead of padding with zeros', () => {
+    // rng draws dy, dx, flip: 0.4 -> dy 0, 0 -> dx -1, 0.9 -> no flip.
+    const draws = [0.4, 0, 0.9];
+    const rng = () => draws.shift() as number;
+    const dst = new Float32Array(12);
+    augmentSample(src, dst, shape, { enabled: true, crop: 1, flip: true, padding: 'reflect' }, rng);
+    // Shifted right by one: column -1 is column 1 mirrored (reflect about the edge pixel).
+    expect(Array.from(dst)).toEqual([2, 1, 2, 3, 6, 5, 6, 7, 10, 9, 10, 11]);
+    const zeros = [0.4, 0, 0.9];
+    const zeroed = new Float32Array(12);
+    augmentSample(src, zeroed, shape, { enabled: true, crop: 1, flip: true }, () => zeros.shift() as number);
+    expect(Array.from(zeroed)).toEqual([0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11]);
+  });
 });

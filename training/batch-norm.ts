@@ -52,21 +52,45 @@ class NativeBatchNormalization extends Stock {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const self = this as unknown as Internals;
-    const fused =
+    const nhwc =
       kwargs.training === true &&
       input !== undefined &&
       input.rank === 4 &&
       input.dtype === 'float32' &&
-      (self.axis === -1 || self.axis === 3) &&
-      self.center &&
-      self.scale &&
-      nativeKernelBackend() !== undefined;
-    if (!fused) return super.call(inputs, kwargs);
+      (self.axis === -1 || self.axis === 3);
+    const fused = nhwc && nativeKernelBackend() !== undefined;
+    if (!fused) {
+      // tfjs-layers' training path reads gamma and beta even when the layer has none (scale: false,
+      // as airbench's): the same maths composed here, with 1 and 0 in their place.
+      if (nhwc && !(self.scale && self.center)) return this.composite(input as tf.Tensor4D, self);
+      return super.call(inputs, kwargs);
+    }
     return tf.tidy(() => {
+      // A layer without scale (or offset) normalises with 1 (or 0) there, as the stock layer does.
+      const channels = (input as tf.Tensor4D).shape[3];
       const { y, mean, variance } = fusedBatchNormTraining(
         input as tf.Tensor4D,
-        self.gamma.read() as tf.Tensor1D,
-        self.beta.read() as tf.Tensor1D,
+        self.scale ? (self.gamma.read() as tf.Tensor1D) : tf.ones([channels]),
+        self.center ? (self.beta.read() as tf.Tensor1D) : tf.zeros([channels]),
+        self.epsilon,
+      );
+      movingAverage(self.movingMean, mean, self.momentum);
+      movingAverage(self.movingVariance, variance, self.momentum);
+      return y;
+    });
+  }
+
+  /** Training-mode batch norm from tfjs ops (tf.moments, tf.batchNorm), as tfjs-layers computes it. */
+  private composite(input: tf.Tensor4D, self: Internals): tf.Tensor {
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(input, [0, 1, 2]);
+      // Explicit 0 and 1: tfjs's kernel cannot save an absent offset or scale for its gradient.
+      const y = tf.batchNorm(
+        input,
+        mean,
+        variance,
+        self.center ? self.beta.read() : tf.zerosLike(mean),
+        self.scale ? self.gamma.read() : tf.onesLike(mean),
         self.epsilon,
       );
       movingAverage(self.movingMean, mean, self.momentum);

@@ -19,8 +19,75 @@ describe('training config', () => {
     expect(small.model.builder).toBe('small-cnn');
     expect(small.input).toEqual({ width: 16, height: 16, channels: 1 });
     const cifar = await loadTrainingConfig(join(configs, 'cifar10.json'));
-    expect(cifar.model.builder).toBe('deep-cnn');
+    expect(cifar.model.builder).toBe('airbench');
     expect(cifar.input).toEqual({ width: 32, height: 32, channels: 3 });
+    expect(cifar.data).toMatchObject({ kind: 'image-folder', pointer: 'data/cifar10.json' });
+    expect(cifar.data.split.test).toBe('folder');
+    expect(cifar.training.optimizer?.name).toBe('sgd');
+  });
+
+  it('takes the fast recipe fields, and names what does not fit together', async () => {
+    const cifar = (await readJsonFile(join(configs, 'cifar10.json'))) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const bad = structuredClone(cifar) as {
+      data: Record<string, unknown>;
+      model: Record<string, unknown>;
+      training: Record<string, unknown>;
+    };
+    bad.training.optimizer = { name: 'sgd', momentum: 0.9, nesterov: 'yes', weightDecay: 0.001, lr: 1 };
+    bad.training.labelSmoothing = 1;
+    bad.data.split = { validation: 0.1, test: 'somewhere' };
+    const err = (() => {
+      try {
+        parseTrainingConfig(bad, 'cifar.json');
+      } catch (e) {
+        return e as ProjectError;
+      }
+    })();
+    expect(err?.message).toContain('/training/optimizer/nesterov: must be boolean');
+    expect(err?.message).toContain('/training/optimizer: unknown field "lr"');
+    expect(err?.message).toContain('/training/labelSmoothing: must be < 1');
+    expect(err?.message).toContain('/data/split/test: must be equal to constant');
+    // Adam takes no SGD fields.
+    expect(() =>
+      parseTrainingConfig({
+        ...cifar,
+        training: { ...cifar.training, optimizer: { name: 'adam', momentum: 0.9 } },
+      }),
+    ).toThrow('/training/optimizer: unknown field "momentum"');
+    const mixed = structuredClone(bad);
+    Object.assign(mixed.training, {
+      optimizer: { name: 'adam' },
+      labelSmoothing: 0.1,
+      schedule: 'cosine',
+      warmupEpochs: 1,
+    });
+    mixed.data.split = { validation: 0.1, test: 'folder' };
+    mixed.data.kind = 'cifar10';
+    mixed.data.maxPerClass = 3;
+    mixed.model = { builder: 'deep-cnn', whitening: true };
+    const cross = (() => {
+      try {
+        parseTrainingConfig(mixed, 'mixed.json');
+      } catch (e) {
+        return e as ProjectError;
+      }
+    })();
+    expect(cross?.message).toContain('mixed.json is invalid');
+    expect(cross?.message).toContain('/training/oneCycle: set, but /training/schedule is "cosine"');
+    expect(cross?.message).toContain(
+      '/model/whitening: only the airbench builder takes it (builder is "deep-cnn")',
+    );
+    expect(cross?.message).toContain(
+      '/data/maxPerClass: only image-folder data takes it (kind is "cifar10")',
+    );
+    const warm = structuredClone(cifar) as { training: Record<string, unknown> };
+    warm.training.warmupEpochs = 2;
+    expect(() => parseTrainingConfig(warm)).toThrow(
+      '/training/warmupEpochs: must be 0 with the one-cycle schedule',
+    );
   });
 
   it('names every offending field at once: an unknown field and a wrong type', async () => {

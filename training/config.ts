@@ -6,10 +6,11 @@
  *
  * @see https://json-schema.org/draft/2020-12/json-schema-validation
  */
-import { compileValidator, readJsonFile } from '../platform/index.ts';
+import { compileValidator, ProjectError, readJsonFile } from '../platform/index.ts';
+import type { LookaheadConfig } from './lookahead.ts';
 
 export type DataKind = 'image-folder' | 'cifar10' | 'generated';
-export type BuilderName = 'small-cnn' | 'deep-cnn';
+export type BuilderName = 'small-cnn' | 'deep-cnn' | 'airbench';
 export type MonitorName = 'val_loss' | 'val_accuracy';
 
 export interface DataConfig {
@@ -28,17 +29,35 @@ export interface DataConfig {
   size?: number;
   /** generated: 1 (gray) or 3 (RGB). */
   channels?: 1 | 3;
-  split: { validation: number; test: number };
+  /**
+   * image-folder: read only the first N images of each class (by file name),
+   * one number or one per split folder: a slice of a real dataset for smoke
+   * tests. Recorded in the dataset digest's selection.
+   */
+  maxPerClass?: number | { train?: number; test?: number };
+  /**
+   * Fractions of each class held out for validation and test. `test:
+   * "folder"` evaluates on the data's own test set instead: the `test/`
+   * folder of an image folder with `train/` and `test/` (training/data/image-folder.ts),
+   * CIFAR-10's test batch; validation is then cut from the training images.
+   */
+  split: { validation: number; test: number | 'folder' };
 }
 
 export interface ModelConfig {
   builder: BuilderName;
-  /** Filters of each conv layer (small-cnn) or block (deep-cnn); the builder's default when absent. */
+  /** Filters of each conv layer (small-cnn) or block (deep-cnn, airbench); the builder's default when absent. */
   filters?: number[];
   /** Units of the hidden dense layer; 0 for none. */
   denseUnits?: number;
   /** Dropout rate before the classifier (and after each deep-cnn block). */
   dropout?: number;
+  /** airbench: the activation after the whitening layer and every batch norm (default relu). */
+  activation?: 'relu' | 'gelu';
+  /** airbench: a frozen 2x2 patch-whitening first layer, set from the training images (default true). */
+  whitening?: boolean;
+  /** airbench: batch-norm momentum (Keras' convention: the share of the old moving average kept; default 0.6). */
+  batchNormMomentum?: number;
 }
 
 export interface InputConfig {
@@ -53,6 +72,8 @@ export interface AugmentationConfig {
   crop: number;
   /** Random horizontal flip with probability 0.5. */
   flip: boolean;
+  /** What the crop pads with: zeros (default) or the image mirrored at its edge (reflect). */
+  padding?: 'zeros' | 'reflect';
 }
 
 export interface EarlyStoppingConfig {
@@ -64,12 +85,51 @@ export interface EarlyStoppingConfig {
   monitor?: MonitorName;
 }
 
+/**
+ * The optimizer: Adam (the default), or SGD with (Nesterov) momentum and
+ * weight decay as the fast CIFAR-10 recipes use it (training/sgd.ts).
+ */
+export type OptimizerConfig =
+  | { name: 'adam' }
+  | {
+      name: 'sgd';
+      /** Momentum (0.9 classic; airbench 0.85). */
+      momentum: number;
+      nesterov: boolean;
+      /**
+       * L2 weight decay coefficient, added to the gradient (PyTorch SGD's
+       * `weight_decay`): each step shrinks a weight by learning rate x this.
+       */
+      weightDecay: number;
+      /** Learning-rate multiplier of batch-norm offsets (betas), not of their decay (airbench: 64). Default 1. */
+      batchNormBiasScale?: number;
+    };
+
+/**
+ * `one-cycle`: a triangle per step: from `start` x learningRate up to the
+ * learningRate at `peakAt` of the run, then down to `end` x learningRate at
+ * its last step (airbench's schedule: 0.2, 0.23, 0.07).
+ */
+export interface OneCycleConfig {
+  start: number;
+  peakAt: number;
+  end: number;
+}
+
 export interface TrainingSection {
   epochs: number;
   batchSize: number;
   learningRate: number;
   warmupEpochs: number;
-  schedule: 'cosine' | 'constant';
+  schedule: 'cosine' | 'constant' | 'one-cycle';
+  /** The shape of the one-cycle schedule (default {start: 0.2, peakAt: 0.23, end: 0.07}). */
+  oneCycle?: OneCycleConfig;
+  /** Default Adam. */
+  optimizer?: OptimizerConfig;
+  /** Label smoothing: the target is (1 - s) on the true class plus s / classes on every class (default 0). */
+  labelSmoothing?: number;
+  /** Lookahead with a moving average of the weights (training/lookahead.ts; airbench: every 5, afterEpochs 3, decay 0.95). */
+  lookahead?: LookaheadConfig;
   earlyStopping: EarlyStoppingConfig;
 }
 
@@ -141,11 +201,22 @@ export const trainingConfigSchema = {
         perClass: int(1, 100000),
         size: int(4, 1024),
         channels: { enum: [1, 3] },
+        maxPerClass: {
+          oneOf: [
+            int(1, 10000000),
+            {
+              type: 'object',
+              additionalProperties: false,
+              minProperties: 1,
+              properties: { train: int(1, 10000000), test: int(1, 10000000) },
+            },
+          ],
+        },
         split: {
           type: 'object',
           additionalProperties: false,
           required: ['validation', 'test'],
-          properties: { validation: fraction, test: fraction },
+          properties: { validation: fraction, test: { oneOf: [fraction, { const: 'folder' }] } },
         },
       },
     },
@@ -160,17 +231,25 @@ export const trainingConfigSchema = {
       additionalProperties: false,
       required: ['builder'],
       properties: {
-        builder: { enum: ['small-cnn', 'deep-cnn'] },
+        builder: { enum: ['small-cnn', 'deep-cnn', 'airbench'] },
         filters: { type: 'array', minItems: 1, maxItems: 6, items: int(1, 1024) },
         denseUnits: int(0, 4096),
         dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+        activation: { enum: ['relu', 'gelu'] },
+        whitening: { type: 'boolean' },
+        batchNormMomentum: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
       },
     },
     augmentation: {
       type: 'object',
       additionalProperties: false,
       required: ['enabled', 'crop', 'flip'],
-      properties: { enabled: { type: 'boolean' }, crop: int(0, 64), flip: { type: 'boolean' } },
+      properties: {
+        enabled: { type: 'boolean' },
+        crop: int(0, 64),
+        flip: { type: 'boolean' },
+        padding: { enum: ['zeros', 'reflect'] },
+      },
     },
     golden: {
       type: 'object',
@@ -197,7 +276,47 @@ export const trainingConfigSchema = {
         batchSize: int(1, 65536),
         learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
         warmupEpochs: int(0, 10000),
-        schedule: { enum: ['cosine', 'constant'] },
+        schedule: { enum: ['cosine', 'constant', 'one-cycle'] },
+        oneCycle: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['start', 'peakAt', 'end'],
+          properties: {
+            start: { type: 'number', minimum: 0, maximum: 1 },
+            peakAt: { type: 'number', minimum: 0, maximum: 1 },
+            end: { type: 'number', minimum: 0, maximum: 1 },
+          },
+        },
+        optimizer: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { enum: ['adam', 'sgd'] } },
+          if: { properties: { name: { const: 'sgd' } } },
+          // biome-ignore lint/suspicious/noThenProperty: a JSON Schema keyword, not a thenable
+          then: {
+            additionalProperties: false,
+            required: ['momentum', 'nesterov', 'weightDecay'],
+            properties: {
+              name: { const: 'sgd' },
+              momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+              nesterov: { type: 'boolean' },
+              weightDecay: { type: 'number', minimum: 0, maximum: 1 },
+              batchNormBiasScale: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+            },
+          },
+          else: { additionalProperties: false, properties: { name: { const: 'adam' } } },
+        },
+        labelSmoothing: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+        lookahead: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['every', 'afterEpochs', 'decay'],
+          properties: {
+            every: int(1, 100000),
+            afterEpochs: int(0, 10000),
+            decay: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+          },
+        },
         earlyStopping: {
           type: 'object',
           additionalProperties: false,
@@ -221,7 +340,47 @@ const validateConfig = compileValidator<TrainingConfig>(trainingConfigSchema);
  */
 export function parseTrainingConfig(value: unknown, what = 'training config'): TrainingConfig {
   // Validate a copy: ajv applies defaults in place, and the caller's object stays theirs.
-  return validateConfig(structuredClone(value), what);
+  const config = validateConfig(structuredClone(value), what);
+  const problems = crossFieldProblems(config);
+  if (problems.length > 0) {
+    throw new ProjectError('INVALID', `${what} is invalid:\n${problems.map((l) => `  - ${l}`).join('\n')}`, {
+      subject: what,
+      details: problems,
+    });
+  }
+  return config;
+}
+
+/** What JSON Schema cannot say well: fields that only make sense together. */
+function crossFieldProblems(c: TrainingConfig): string[] {
+  const out: string[] = [];
+  const t = c.training;
+  if (t.oneCycle && t.schedule !== 'one-cycle') {
+    out.push(
+      `/training/oneCycle: set, but /training/schedule is "${t.schedule}" (use "one-cycle" or remove it)`,
+    );
+  }
+  if (t.schedule === 'one-cycle' && t.warmupEpochs !== 0) {
+    out.push(
+      '/training/warmupEpochs: must be 0 with the one-cycle schedule (it warms up itself, to oneCycle.peakAt)',
+    );
+  }
+  const m = c.model;
+  if (m.builder !== 'airbench') {
+    for (const f of ['activation', 'whitening', 'batchNormMomentum'] as const) {
+      if (m[f] !== undefined)
+        out.push(`/model/${f}: only the airbench builder takes it (builder is "${m.builder}")`);
+    }
+  } else if (m.denseUnits !== undefined || m.dropout !== undefined) {
+    out.push('/model: the airbench builder takes no denseUnits or dropout (its head is one linear layer)');
+  }
+  if (c.data.maxPerClass !== undefined && c.data.kind !== 'image-folder') {
+    out.push(`/data/maxPerClass: only image-folder data takes it (kind is "${c.data.kind}")`);
+  }
+  if (c.data.split.test === 'folder' && c.data.kind === 'generated') {
+    out.push('/data/split/test: generated data has no test set of its own; give a fraction');
+  }
+  return out;
 }
 
 /** Read and validate a training config file (NOT_FOUND / INVALID name the file). */

@@ -7,7 +7,7 @@ import { ProjectError } from '../platform/index.ts';
 import { loadBestCheckpoint } from './checkpoint.ts';
 import type { TrainingSection } from './config.ts';
 import { mulberry32 } from './data/index.ts';
-import { type ArrayData, type EpochMetrics, type LoopOptions, runTrainingLoop } from './loop.ts';
+import { type ArrayData, type EpochMetrics, type LoopOptions, runTrainingLoop, writeTarget } from './loop.ts';
 import { buildModel } from './models.ts';
 
 const shape = { height: 8, width: 8, channels: 1 };
@@ -134,5 +134,39 @@ describe('runTrainingLoop', () => {
     expect(info.epoch).toBe(1);
     model.dispose();
     o.model.dispose();
+  });
+
+  it('label smoothing: (1 - s) on the true class plus s / classes everywhere, summing to 1', () => {
+    const y = new Float32Array(8);
+    writeTarget(y, 1, 2, 4, 0.2);
+    const row = Array.from(y.subarray(4));
+    [0.05, 0.05, 0.85, 0.05].forEach((v, i) => {
+      expect(row[i]).toBeCloseTo(v, 6);
+    });
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    writeTarget(y, 0, 0, 4);
+    expect(Array.from(y.subarray(0, 4))).toEqual([1, 0, 0, 0]);
+  });
+
+  it('trains with SGD on the one-cycle schedule, label smoothing, and calls afterEpoch with the model', async () => {
+    const seen: number[] = [];
+    const o = await options({
+      training: {
+        ...training,
+        epochs: 2,
+        learningRate: 0.05,
+        schedule: 'one-cycle',
+        optimizer: { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+        labelSmoothing: 0.1,
+      },
+      afterEpoch: (model, epoch) => {
+        expect(model).toBe(o.model);
+        seen.push(epoch);
+      },
+    });
+    const r = await runTrainingLoop(o);
+    expect(seen).toEqual([1, 2]);
+    expect(r.history[0]?.lr).toBeCloseTo(0.05 * 0.2, 12);
+    expect(r.history.every((h) => Number.isFinite(h.loss))).toBe(true);
   });
 });

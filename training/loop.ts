@@ -1,6 +1,8 @@
 /**
  * The training loop: seeded shuffling and augmentation, a learning-rate
- * schedule (linear warm-up + cosine), validation after every epoch, best
+ * schedule (per epoch: linear warm-up + cosine; per step: one-cycle), the
+ * optimizer the config names (Adam, or SGD with per-weight rates), label
+ * smoothing, optional Lookahead, validation after every epoch, best
  * checkpoint keeping, early stopping, progress output, callbacks, and
  * cancellation through an AbortSignal. A custom loop over
  * `model.trainOnBatch` rather than `model.fit`, because fit shuffles with
@@ -16,9 +18,11 @@ import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './check
 import type { AugmentationConfig, TrainingSection } from './config.ts';
 import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
-import { reseedDropout } from './models.ts';
+import { Lookahead } from './lookahead.ts';
+import { learningRateScales, reseedDropout } from './models.ts';
 import { createEpochProgress, type ProgressOptions } from './progress.ts';
-import { learningRateAt } from './schedule.ts';
+import { learningRateAt, learningRateAtStep } from './schedule.ts';
+import { sgd } from './sgd.ts';
 
 /** Metrics of one epoch, as given to callbacks and kept in the history. */
 export interface EpochMetrics {
@@ -26,7 +30,7 @@ export interface EpochMetrics {
   accuracy: number;
   val_loss: number;
   val_accuracy: number;
-  /** Learning rate used during the epoch. */
+  /** Learning rate at the epoch's first step (one-cycle changes it every step). */
   lr: number;
 }
 
@@ -75,6 +79,12 @@ export interface LoopOptions extends ProgressOptions {
   callbacks?: Pick<TrainingCallbacks, 'onEpochEnd'>;
   /** Abort to stop between batches; the run fails with INTERRUPTED naming the last checkpoint. */
   signal?: AbortSignal;
+  /**
+   * Called after each epoch's validation with the model as it is then (e.g.
+   * a benchmark scoring it on the test set); its time counts in no figure
+   * of the loop. It must not train the model.
+   */
+  afterEpoch?: (model: tf.LayersModel, epoch: number, metrics: EpochMetrics) => void | Promise<void>;
 }
 
 export interface LoopResult {
@@ -144,20 +154,51 @@ function failedError(e: unknown, epoch: number, best: CheckpointInfo | undefined
   return new Error(message, { cause: e });
 }
 
-/** Train `model` (compiled here with Adam) and leave the best epoch's weights in it. */
+/** The optimizer the config names (Adam by default), with the model's per-weight learning-rate scales. */
+export function makeOptimizer(model: tf.LayersModel, training: TrainingSection): tf.Optimizer {
+  const o = training.optimizer ?? { name: 'adam' };
+  const lr = learningRateAt(0, training);
+  if (o.name === 'adam') return adam(lr);
+  return sgd({
+    learningRate: lr,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    weightDecay: o.weightDecay,
+    scales: learningRateScales(model, { batchNormBiasScale: o.batchNormBiasScale }),
+  });
+}
+
+/** Write the one-hot (or label-smoothed) target of `label` into row `i` of `y`. */
+export function writeTarget(
+  y: Float32Array,
+  i: number,
+  label: number,
+  numClasses: number,
+  smoothing = 0,
+): void {
+  const row = y.subarray(i * numClasses, (i + 1) * numClasses);
+  if (smoothing > 0) row.fill(smoothing / numClasses);
+  row[label] = (row[label] ?? 0) + (1 - smoothing);
+}
+
+/** Train `model` (compiled here with the config's optimizer) and leave the best epoch's weights in it. */
 export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   const { model, shape, numClasses, train, validation, training, augmentation, seed } = o;
   const sampleSize = shape.height * shape.width * shape.channels;
   const monitor = training.earlyStopping.monitor ?? 'val_loss';
   const better = (a: number, b: number, delta: number) =>
     monitor === 'val_loss' ? a < b - delta : a > b + delta;
-  const optimizer = adam(learningRateAt(0, training));
+  const optimizer = makeOptimizer(model, training);
+  const smoothing = training.labelSmoothing ?? 0;
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const shuffleRng = mulberry32(seed + 1);
   const augmentRng = mulberry32(seed + 2);
   const progress = createEpochProgress(o);
   const order = Int32Array.from({ length: train.count }, (_, i) => i);
   const batches = Math.ceil(train.count / training.batchSize);
+  const lookahead = training.lookahead
+    ? new Lookahead(model, training.lookahead, batches * training.epochs)
+    : undefined;
   const history: EpochMetrics[] = [];
   let best: CheckpointInfo | undefined;
   let bestValue = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
@@ -169,8 +210,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   let epoch = 0;
   try {
     for (epoch = 1; epoch <= training.epochs; epoch++) {
-      const lr = learningRateAt(epoch - 1, training);
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      const lr = learningRateAtStep((epoch - 1) * batches, batches, training);
       shuffleInPlace(order, shuffleRng);
       progress.start(epoch, training.epochs, batches);
       let lossSum = 0;
@@ -188,13 +228,19 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           const dst = xb.subarray(i * sampleSize, (i + 1) * sampleSize);
           if (augmentation.enabled) augmentSample(src, dst, shape, augmentation, augmentRng);
           else dst.set(src);
-          yb[i * numClasses + train.labels[idx]!] = 1;
+          writeTarget(yb, i, train.labels[idx]!, numClasses, smoothing);
         }
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRateAtStep(
+          step,
+          batches,
+          training,
+        );
         const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
         const ys = tf.tensor2d(yb, [n, numClasses]);
         reseedDropout(model, seed, step++);
         try {
           const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+          lookahead?.afterStep(step, epoch - 1);
           lossSum += loss! * n;
           correctSum += acc! * n;
           progress.update(b + 1, loss!);
@@ -203,6 +249,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           ys.dispose();
         }
       }
+      lookahead?.afterEpoch();
       trainMs += performance.now() - started;
       const probs = predictProbabilities(model, validation.x, validation.count, shape, training.batchSize);
       const val = lossAndAccuracy(probs, validation.labels, numClasses);
@@ -219,6 +266,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
           `val_loss ${metrics.val_loss.toFixed(4)}  val_acc ${metrics.val_accuracy.toFixed(4)}  lr ${lr.toExponential(2)}`,
       );
       await o.callbacks?.onEpochEnd?.(epoch, metrics);
+      await o.afterEpoch?.(model, epoch, metrics);
       const value = metrics[monitor];
       if (!best || better(value, bestSaved, 0)) {
         best = await saveCheckpoint(model, o.checkpointDir, epoch, { ...metrics });
@@ -235,6 +283,8 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   } catch (e) {
     if (e instanceof ProjectError && e.code === 'INTERRUPTED') throw e;
     throw failedError(e, epoch, best, o.checkpointDir);
+  } finally {
+    lookahead?.dispose();
   }
   const epochsRun = history.length;
   // Restore the best epoch's weights from its checkpoint.

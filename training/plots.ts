@@ -42,7 +42,12 @@ export function renderConfusionMatrix(m: ClassificationMetrics, title: string): 
   ctx.fillRect(0, 0, width, height);
   const k = m.labels.length;
   const left = 130;
-  const top = 110;
+  // Column labels wider than their column (10 CIFAR-10 class names) are drawn at 45 degrees, with room above.
+  const provisional = Math.min(width - left - 30, height - 110 - 60) / k;
+  const labelSize = Math.max(9, Math.min(13, provisional / 4));
+  ctx.font = `${labelSize}px ${FONT}`;
+  const slanted = m.labels.some((l) => ctx.measureText(clip(l, 14)).width > provisional - 4);
+  const top = slanted ? 150 : 110;
   const side = Math.min(width - left - 30, height - top - 60);
   const cell = side / k;
   text(ctx, clip(title, 60), width / 2, 24, { size: 18, align: 'center', bold: true });
@@ -53,13 +58,12 @@ export function renderConfusionMatrix(m: ClassificationMetrics, title: string): 
     50,
     { align: 'center' },
   );
-  text(ctx, 'predicted →', left + side / 2, top - 30, { align: 'center', color: '#555' });
+  text(ctx, 'predicted →', left + side / 2, slanted ? 76 : top - 30, { align: 'center', color: '#555' });
   ctx.save();
   ctx.translate(20, top + side / 2);
   ctx.rotate(-Math.PI / 2);
   text(ctx, 'true →', 0, 0, { align: 'center', color: '#555' });
   ctx.restore();
-  const labelSize = Math.max(9, Math.min(13, cell / 4));
   m.confusion_matrix.forEach((row, t) => {
     const total = row.reduce((s, v) => s + v, 0);
     text(ctx, clip(m.labels[t]!, 14), left - 8, top + (t + 0.5) * cell, { align: 'right', size: labelSize });
@@ -83,7 +87,15 @@ export function renderConfusionMatrix(m: ClassificationMetrics, title: string): 
     });
   });
   m.labels.forEach((label, p) => {
-    text(ctx, clip(label, 10), left + (p + 0.5) * cell, top - 10, { align: 'center', size: labelSize });
+    if (!slanted) {
+      text(ctx, clip(label, 10), left + (p + 0.5) * cell, top - 10, { align: 'center', size: labelSize });
+      return;
+    }
+    ctx.save();
+    ctx.translate(left + (p + 0.5) * cell, top - 8);
+    ctx.rotate(-Math.PI / 4);
+    text(ctx, clip(label, 14), 0, 0, { align: 'left', size: labelSize });
+    ctx.restore();
   });
   return canvas.toBuffer('image/png');
 }

@@ -20,6 +20,7 @@ import {
   type Dataset,
   type LabeledImage,
   loadDataSource,
+  type Split,
   type SplitRecord,
   splitDataset,
 } from './data/index.ts';
@@ -33,11 +34,12 @@ import { type ChampionScore, type GoldenSet, goldenEvaluation, predictGolden } f
 import {
   type ArrayData,
   type EpochMetrics,
+  type LoopOptions,
   lossAndAccuracy,
   runTrainingLoop,
   type TrainingCallbacks,
 } from './loop.ts';
-import { buildModel } from './models.ts';
+import { buildModel, initializeFromData } from './models.ts';
 import { renderConfusionMatrix, renderLearningCurves } from './plots.ts';
 import type { ProgressOptions } from './progress.ts';
 
@@ -66,6 +68,10 @@ export interface TrainOptions extends ProgressOptions {
   fetch?: typeof fetch;
   /** The object store, for a data pointer whose archive is at an `s3://` URL. */
   objectStore?: ObjectStore;
+  /** Passed to the training loop (training/loop.ts LoopOptions.afterEpoch): benchmarks score each epoch. */
+  afterEpoch?: LoopOptions['afterEpoch'];
+  /** Called once the data is split and the model built, just before the loop (benchmarks). */
+  beforeLoop?: (run: RunContext) => void | Promise<void>;
   /**
    * Score the trained model on this golden set and write golden.json, with
    * the champion's predictions on the same set (scored by the caller).
@@ -92,6 +98,17 @@ export interface TrainResult {
   durationSeconds: number;
 }
 
+/** What {@link TrainOptions.beforeLoop} is shown: the run's data and its model before training. */
+export interface RunContext {
+  dataset: Dataset;
+  split: Split;
+  spec: PreprocessingSpec;
+  /** Built and initialised (whitening set), not yet trained; the callee must not train it. */
+  model: tf.LayersModel;
+  /** The test split as the model takes it. */
+  test: ArrayData;
+}
+
 /** training.json */
 export interface TrainingRecord {
   name: string;
@@ -107,6 +124,9 @@ export interface TrainingRecord {
     name?: string;
     pointer?: string;
     uri?: string;
+    /** When only part of the data was read (data.maxPerClass): what was selected, and the digest of the whole (the pointer's). */
+    selection?: Record<string, number>;
+    wholeDigest?: string;
     labels: string[];
     files: number;
     items: number;
@@ -166,6 +186,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       perClass: config.data.perClass,
       size: config.data.size,
       channels: config.data.channels,
+      ...(config.data.maxPerClass !== undefined ? { maxPerClass: config.data.maxPerClass } : {}),
     });
     const split = splitDataset(dataset, { seed: config.seed, ...config.data.split });
     for (const part of ['train', 'validation', 'test'] as const) {
@@ -201,6 +222,8 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
     const validationData = toArrayData(split.validation, spec);
     const testData = toArrayData(split.test, spec);
     model = buildModel({ model: config.model, input: config.input, numClasses, seed: config.seed });
+    initializeFromData(model, trainData.x, trainData.count, shape);
+    await options.beforeLoop?.({ dataset, split, spec, model, test: testData });
     const loop = await runTrainingLoop({
       model,
       shape,
@@ -213,6 +236,7 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
       checkpointDir,
       callbacks: cb,
       signal: options.signal,
+      ...(options.afterEpoch ? { afterEpoch: options.afterEpoch } : {}),
       progress: options.progress,
       stream: options.stream,
       log,
@@ -269,6 +293,8 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
         ...(dataset.origin?.pointer ? { pointer: dataset.origin.pointer } : {}),
         ...(dataset.origin?.source.kind === 'http' ? { uri: dataset.origin.source.url } : {}),
         ...(dataset.origin?.source.kind === 's3' ? { uri: dataset.origin.source.uri } : {}),
+        ...(dataset.digest.selection ? { selection: dataset.digest.selection } : {}),
+        ...(dataset.digest.whole ? { wholeDigest: dataset.digest.whole } : {}),
         labels: dataset.labels,
         files: Object.keys(dataset.digest.files).length,
         items: dataset.items.length,

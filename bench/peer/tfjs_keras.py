@@ -7,9 +7,10 @@ names and snake_case configs) and a weightsManifest; weights.bin is the
 concatenation of every weight, float32 little-endian, in manifest order.
 https://www.tensorflow.org/js/guide/save_load
 
-Supported layers: the ones training/models.ts builds (small-cnn and deep-cnn):
-Conv2D, MaxPooling2D, Flatten, Dense, Dropout, BatchNormalization, ReLU,
-GlobalAveragePooling2D.
+Supported layers: the ones training/models.ts builds (small-cnn, deep-cnn,
+airbench): Conv2D, MaxPooling2D, Flatten, Dense, Dropout, BatchNormalization,
+ReLU, Activation, GlobalAveragePooling2D, GlobalMaxPooling2D. A layer saved
+with `trainable: false` (airbench's whitening) stays frozen.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _layer(class_name: str, cfg: dict) -> keras.layers.Layer:
             activation=cfg.get("activation"),
             use_bias=cfg.get("use_bias", True),
             dilation_rate=tuple(cfg.get("dilation_rate", [1, 1])),
+            trainable=cfg.get("trainable", True),
             name=name,
         )
     if class_name == "MaxPooling2D":
@@ -68,8 +70,12 @@ def _layer(class_name: str, cfg: dict) -> keras.layers.Layer:
         )
     if class_name == "ReLU":
         return keras.layers.ReLU(max_value=cfg.get("max_value"), name=name)
+    if class_name == "Activation":
+        return keras.layers.Activation(cfg["activation"], name=name)
     if class_name == "GlobalAveragePooling2D":
         return keras.layers.GlobalAveragePooling2D(name=name)
+    if class_name == "GlobalMaxPooling2D":
+        return keras.layers.GlobalMaxPooling2D(name=name)
     raise ValueError(f"model.json: layer class {class_name} ({name}) is not supported by bench/peer/tfjs_keras.py")
 
 

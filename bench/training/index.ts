@@ -17,9 +17,10 @@
  *
  * Workloads: `demo` (training/configs/demo.json: deep-cnn 16/32/64 on generated
  * 32x32 colour shapes), `demo-pure-js` (training/configs/demo-pure-js.json:
- * the small CNN pure JS can train) and `cifar10` (the architecture of training/configs/cifar10.json,
- * deep-cnn 32/64/128 on 32x32x3, on generated 32x32 colour shapes: CIFAR-10
- * itself cannot be downloaded where this was developed). Pure JS stops after
+ * the small CNN pure JS can train) and `cifar10` (the VGG-style deep-cnn
+ * 32/64/128 that training/configs/cifar10.json had before its airbench
+ * recipe, with Adam, on generated 32x32 colour shapes). The CIFAR-10 recipe
+ * on the real data, beside Keras: `npm run bench:cifar10` (./cifar10.ts). Pure JS stops after
  * --js-budget seconds per workload; its time-to-accuracy then reads "not
  * reached".
  *
@@ -71,13 +72,34 @@ interface Workload {
 }
 
 /** The workloads: which config's architecture, trained on how many generated images per class. */
-const WORKLOADS: Record<string, { file: string; perClass?: number; data: string }> = {
+const WORKLOADS: Record<
+  string,
+  {
+    file: string;
+    perClass?: number;
+    data: string;
+    /** Fields that replace the config's (the workload measures an architecture with Adam, not the config's recipe). */
+    override?: { model: TrainingConfig['model']; batchSize: number; learningRate: number; label: string };
+  }
+> = {
   demo: { file: 'demo.json', data: 'generated {size} shapes' },
   'demo-pure-js': {
     file: 'demo-pure-js.json',
     data: 'generated {size} shapes (the model pure JS can train)',
   },
-  cifar10: { file: 'cifar10.json', perClass: 250, data: '{size} generated colour shapes (not CIFAR-10)' },
+  // The CIFAR-10 recipe itself (airbench, SGD, real data) is measured by bench/training/cifar10.ts;
+  // this workload keeps the VGG-style net cifar10.json had before, as a speed comparison with Adam.
+  cifar10: {
+    file: 'cifar10.json',
+    perClass: 250,
+    data: '{size} generated colour shapes (not CIFAR-10)',
+    override: {
+      model: { builder: 'deep-cnn', filters: [32, 64, 128], denseUnits: 128, dropout: 0.3 },
+      batchSize: 64,
+      learningRate: 0.001,
+      label: 'the former architecture of ',
+    },
+  },
 };
 
 async function workloads(names: string[]): Promise<Workload[]> {
@@ -91,11 +113,16 @@ async function workloads(names: string[]): Promise<Workload[]> {
       );
     }
     const config = await loadTrainingConfig(join(ROOT, 'training', 'configs', w.file));
+    if (w.override) {
+      config.model = w.override.model;
+      config.training.batchSize = w.override.batchSize;
+      config.training.learningRate = w.override.learningRate;
+    }
     const size = `${config.input.width}x${config.input.height}x${config.input.channels}`;
     const arch = `${config.model.builder} ${JSON.stringify(config.model.filters)}`;
     out.push({
       name,
-      description: `${name === 'cifar10' ? 'the architecture of ' : ''}training/configs/${w.file}: ${arch} on ${w.data.replace('{size}', size)}`,
+      description: `${w.override?.label ?? ''}training/configs/${w.file}: ${arch} on ${w.data.replace('{size}', size)}`,
       config,
       perClass: w.perClass ?? config.data.perClass ?? 300,
       target: 0.95,

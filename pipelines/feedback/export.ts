@@ -77,7 +77,8 @@ export async function exportFeedback(o: FeedbackExportOptions): Promise<Feedback
       );
     }
     const ext = EXTENSION[f.content_type] ?? 'bin';
-    const file = join(f.label, `${f.request_id.replace(/[^A-Za-z0-9._-]/g, '_')}-${f.index}.${ext}`);
+    // The answer id is the server's (base64url): unique, and safe as a file name.
+    const file = join(f.label, `${f.answer_id.replace(/[^A-Za-z0-9_-]/g, '_')}-${f.index}.${ext}`);
     await writeFileAtomic(join(o.outDir, file), Buffer.from(f.image_base64, 'base64'));
     byLabel[f.label] = (byLabel[f.label] ?? 0) + 1;
     const { image_base64: _, ...rest } = f;

@@ -92,6 +92,21 @@ describe('object store client (SeaweedFS)', () => {
     expect(Buffer.from(await s3.getBytes('s3://test-bucket/once/label.json')).toString()).toBe('third');
   });
 
+  it('conditional puts racing for one key: exactly one wins, every other is CONFLICT (counted once across replicas)', async () => {
+    // Feedback from any replica relies on this (serving/feedback.ts StoreLedger): 3 rounds of 12 puts at once.
+    for (let round = 0; round < 3; round++) {
+      const key = `s3://test-bucket/race/${round}.json`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => s3.put(key, `writer ${i}`, { ifNoneMatch: true })),
+      );
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(won).toHaveLength(1);
+      expect(lost.map((r) => (r.reason as { code: string }).code)).toEqual(Array(11).fill('CONFLICT'));
+      expect(Buffer.from(await s3.getBytes(key)).toString()).toBe(`writer ${won[0]}`);
+    }
+  });
+
   it('uploads a stream of unknown length in parts, and streams it back with the same bytes', async () => {
     const size = 12 * 1024 * 1024 + 123; // three parts of 5 MiB, the last one short
     const data = randomBytes(size);

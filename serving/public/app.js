@@ -20,6 +20,26 @@ function renderEvaluation(evaluation) {
     row.insertCell().textContent = key;
     row.insertCell().textContent = value.toFixed(4);
   }
+  renderPerClass(evaluation);
+}
+
+// Precision, recall and F1 of every class, by its name (metrics.json per_class).
+function renderPerClass(evaluation) {
+  const table = $('per-class');
+  const body = table.tBodies[0];
+  body.replaceChildren();
+  const perClass = evaluation.per_class;
+  if (!perClass) return;
+  for (const label of evaluation.labels ?? Object.keys(perClass)) {
+    const c = perClass[label];
+    if (!c) continue;
+    const row = body.insertRow();
+    row.dataset.label = label;
+    row.insertCell().textContent = label;
+    for (const v of [c.precision, c.recall, c.f1]) row.insertCell().textContent = v.toFixed(3);
+    row.insertCell().textContent = c.support === undefined ? '' : String(c.support);
+  }
+  table.hidden = body.rows.length === 0;
 }
 
 function renderPredictions(answer) {

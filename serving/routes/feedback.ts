@@ -1,49 +1,130 @@
 /**
  * Ground-truth feedback (serving/feedback.ts, docs/serving.md "Feedback"):
- * `POST /feedback` labels an earlier answer and updates live accuracy;
- * `GET /feedback/export` gives the labelled images as new training data
- * (JSON Lines) to whoever holds the export token.
+ * `POST /feedback` labels an image of an earlier answer, given by this
+ * replica or any other, by the answer's signed `feedback_id`; a label counts
+ * once. `GET /feedback/export` gives the labelled images as new training
+ * data (JSON Lines) to whoever holds the export token: from the object store
+ * when one is configured, else from this process's memory.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
-import { compileValidator, ProjectError } from '../../platform/index.ts';
+import { compileValidator, isProjectError, ProjectError } from '../../platform/index.ts';
 import { parseJson, readRawBody, unsupportedMedia } from '../body.ts';
+import type { ExportedFeedback, LabelRecord } from '../feedback.ts';
 import type { RouteDeps } from './deps.ts';
-import { REQUEST_ID } from './middleware.ts';
+import { reserveBody } from './middleware.ts';
 
-const validateFeedbackBody = compileValidator<{ request_id: string; label: string; index?: number }>({
+const validateFeedbackBody = compileValidator<{ feedback_id: string; label: string; index?: number }>({
   type: 'object',
-  required: ['request_id', 'label'],
+  required: ['feedback_id', 'label'],
   additionalProperties: false,
   properties: {
-    request_id: { type: 'string', pattern: REQUEST_ID.source },
+    feedback_id: { type: 'string', minLength: 1, maxLength: 16_384 },
     label: { type: 'string', minLength: 1, maxLength: 256 },
     index: { type: 'integer', minimum: 0, maximum: 1_000_000 },
   },
 });
 
 /** `Authorization: Bearer <token>` equal to `token`, compared in constant time. */
-function bearerMatches(header: string, token: string): boolean {
+export function bearerMatches(header: string, token: string): boolean {
   const given = /^Bearer (.+)$/i.exec(header)?.[1] ?? '';
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(token).digest();
   return given !== '' && timingSafeEqual(a, b);
 }
 
+/** The body of POST /feedback, with the old field named for what replaced it. */
+function feedbackBody(raw: unknown) {
+  if (raw && typeof raw === 'object' && 'request_id' in raw && !('feedback_id' in raw)) {
+    throw new ProjectError(
+      'INVALID',
+      'feedback is given by the answer\'s "feedback_id", not its "request_id" (a request id can be chosen by a client; the feedback id is signed by the server)',
+      {
+        subject: 'feedback_id',
+        hint: 'send {"feedback_id": <the feedback_id of the /predict answer>, "label": ...}',
+      },
+    );
+  }
+  return validateFeedbackBody(raw, 'feedback');
+}
+
 export function feedbackRouter(
-  deps: Pick<RouteDeps, 'model' | 'config' | 'metrics' | 'feedback' | 'accuracy'>,
+  deps: Pick<
+    RouteDeps,
+    | 'model'
+    | 'config'
+    | 'metrics'
+    | 'accuracy'
+    | 'feedbackIds'
+    | 'labels'
+    | 'images'
+    | 'capturedImage'
+    | 'pod'
+  >,
 ): Router {
-  const { model, config, metrics, feedback, accuracy } = deps;
-  const versionLabels = { model: model.name, version: model.version };
+  const { model, config, metrics, accuracy, feedbackIds, labels, images, capturedImage, pod } = deps;
+  const enabled = config.feedback.capacity > 0;
   const router = new Router();
+  const refuse = (reason: string, e: ProjectError): never => {
+    metrics.feedbackRefused.inc({ reason });
+    throw e;
+  };
   router.post('/feedback', async (ctx) => {
-    if (!feedback.enabled) {
+    if (!enabled) {
       throw new ProjectError('NOT_FOUND', 'feedback is off on this server (SERVING_FEEDBACK_CAPACITY=0)');
+    }
+    const token = config.feedback.token;
+    if (token && !bearerMatches(ctx.get('authorization'), token)) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      refuse(
+        'unauthenticated',
+        new ProjectError('UNAUTHORIZED', "feedback on this server needs the labellers' token", {
+          hint: 'send Authorization: Bearer <SERVING_FEEDBACK_TOKEN>',
+        }),
+      );
     }
     const type = ctx.request.type;
     if (type !== 'application/json') throw unsupportedMedia(type);
-    const body = validateFeedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024)), 'feedback');
+    const body = feedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))));
+    let claims: ReturnType<typeof feedbackIds.verify>;
+    try {
+      claims = feedbackIds.verify(body.feedback_id);
+    } catch (e) {
+      throw refuse('unverified', e as ProjectError);
+    }
+    if (claims.model !== model.name) {
+      refuse(
+        'other_model',
+        new ProjectError(
+          'INVALID',
+          `feedback_id is of an answer of model "${claims.model}"; this server serves "${model.name}"`,
+          {
+            subject: 'feedback_id',
+          },
+        ),
+      );
+    }
+    const age = Date.now() - claims.at;
+    if (age > config.feedback.ttlMs) {
+      refuse(
+        'expired',
+        new ProjectError(
+          'INVALID',
+          `feedback_id is of an answer given at ${new Date(claims.at).toISOString()}, more than ${Math.round(config.feedback.ttlMs / 1000)} s ago (SERVING_FEEDBACK_TTL_SECONDS): too old to take feedback`,
+          { subject: 'feedback_id', hint: 'send feedback soon after the answer' },
+        ),
+      );
+    }
+    const index = body.index ?? 0;
+    const predicted = claims.predicted[index];
+    if (predicted === undefined) {
+      throw new ProjectError(
+        'INVALID',
+        `that answer was for ${claims.predicted.length} image(s); index ${index} is not one of them`,
+        { subject: 'index', hint: `index is 0-based, from 0 to ${claims.predicted.length - 1}` },
+      );
+    }
     if (!model.labels.includes(body.label)) {
       throw new ProjectError(
         'INVALID',
@@ -51,17 +132,49 @@ export function feedbackRouter(
         { subject: 'label' },
       );
     }
-    const outcome = feedback.record(body.request_id, body.index ?? 0, body.label);
-    metrics.feedback.inc({ ...versionLabels, outcome: outcome.correct ? 'correct' : 'incorrect' });
-    metrics.feedbackConfusion.inc({
-      ...versionLabels,
-      true_class: outcome.label,
-      predicted_class: outcome.predicted,
-    });
-    const live = accuracy.add(outcome.correct);
-    metrics.liveAccuracy.set(versionLabels, live);
-    metrics.liveAccuracySamples.set(versionLabels, accuracy.samples);
-    ctx.body = { ...outcome, live_accuracy: live, live_accuracy_samples: accuracy.samples };
+    const record: LabelRecord = {
+      schema: 'feedback/v1',
+      answer_id: claims.answerId,
+      request_id: claims.requestId,
+      index,
+      label: body.label,
+      predicted,
+      correct: body.label === predicted,
+      model: claims.model,
+      version: claims.version,
+      image_sha256: claims.sha256[index] ?? '',
+      answered_at: new Date(claims.at).toISOString(),
+      labelled_at: new Date().toISOString(),
+      pod,
+    };
+    try {
+      await labels.record(record);
+    } catch (e) {
+      if (isProjectError(e) && e.code === 'CONFLICT') refuse('duplicate', e);
+      throw e;
+    }
+    // Counted here, by the replica that recorded it: the sum over pods is the labels received.
+    const versionLabels = { model: record.model, version: record.version };
+    metrics.feedback.inc({ ...versionLabels, outcome: record.correct ? 'correct' : 'incorrect' });
+    metrics.feedbackConfusion.inc({ ...versionLabels, true_class: record.label, predicted_class: predicted });
+    // This pod's window is of the version it serves (an answer of another version counts in the counters only).
+    if (record.version === model.version) {
+      const live = accuracy.add(record.correct);
+      metrics.liveAccuracy.set(versionLabels, live);
+      metrics.liveAccuracySamples.set(versionLabels, accuracy.samples);
+    }
+    ctx.body = {
+      answer_id: record.answer_id,
+      request_id: record.request_id,
+      index,
+      label: record.label,
+      predicted,
+      correct: record.correct,
+      version: record.version,
+      counted: true,
+      live_accuracy: accuracy.samples ? accuracy.accuracy : null,
+      live_accuracy_samples: accuracy.samples,
+    };
   });
   router.get('/feedback/export', (ctx) => {
     const token = config.feedback.exportToken;
@@ -78,8 +191,25 @@ export function feedbackRouter(
     }
     ctx.type = 'application/x-ndjson';
     ctx.body = Readable.from(
-      (function* () {
-        for (const f of feedback.exported()) yield `${JSON.stringify(f)}\n`;
+      (async function* () {
+        for await (const r of labels.list()) {
+          // The image: the captured copy (object store), else this process's memory.
+          const image = (await capturedImage(r.image_sha256)) ?? images.get(r.answer_id, r.index);
+          if (!image) continue;
+          const line: ExportedFeedback = {
+            answer_id: r.answer_id,
+            request_id: r.request_id,
+            index: r.index,
+            label: r.label,
+            predicted: r.predicted,
+            version: r.version,
+            labelled_at: r.labelled_at,
+            image_sha256: r.image_sha256,
+            content_type: image.contentType,
+            image_base64: Buffer.from(image.bytes).toString('base64'),
+          };
+          yield `${JSON.stringify(line)}\n`;
+        }
       })(),
     );
   });

@@ -1,6 +1,7 @@
 /**
  * The middleware around every route, outermost first: the request id, the
- * security headers and the HTTP metrics ({@link requestContext}); the one
+ * security headers and the HTTP metrics ({@link requestContext}; a request no
+ * route took is labelled `unmatched`, load shed is counted apart); the one
  * error handler that turns a thrown error into the JSON answer
  * ({@link errorHandler}); and the answer for a request no route took, a 405
  * with `Allow` or a 404 ({@link unmatched}).
@@ -8,6 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import { httpStatusOf, isProjectError, ProjectError } from '../../platform/index.ts';
+import type { ReserveBytes } from '../body.ts';
+import type { InFlightBudget } from '../budget.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import { applySecurityHeaders } from '../security.ts';
@@ -36,9 +39,36 @@ export function requestContext(metrics: ServingMetrics): Koa.Middleware {
         code: String(ctx.status),
       };
       metrics.httpRequests.inc(labels);
+      // Load shed by a route (OVERLOADED): traffic's fault, not the version's; the SLO subtracts it.
+      if (ctx.state.errorCode === 'OVERLOADED' && labels.route !== 'unmatched') metrics.httpShed.inc();
       end(labels);
     }
   };
+}
+
+/**
+ * The process's budget of request body bytes (SERVING_MAX_BODY_BYTES_IN_FLIGHT):
+ * a route reads its body with {@link reserveBody}, and every byte it reserved
+ * is given back when the request is done, however it ends.
+ */
+export function bodyBudget(budget: InFlightBudget): Koa.Middleware {
+  return async (ctx, next) => {
+    const releases: (() => void)[] = [];
+    const reserve: ReserveBytes = (bytes) => {
+      releases.push(budget.reserve(bytes));
+    };
+    ctx.state.reserveBody = reserve;
+    try {
+      await next();
+    } finally {
+      for (const release of releases) release();
+    }
+  };
+}
+
+/** The request's share of the body budget ({@link bodyBudget}), for readRawBody and readMultipartFiles. */
+export function reserveBody(ctx: Koa.Context): ReserveBytes | undefined {
+  return ctx.state.reserveBody as ReserveBytes | undefined;
 }
 
 /**
@@ -83,6 +113,7 @@ export function errorHandler(logger: Logger): Koa.Middleware {
     } catch (e) {
       const { status, message } = clientError(e, ctx.state.requestId as string);
       const code = isProjectError(e) ? e.code : 'INTERNAL';
+      ctx.state.errorCode = code;
       if (status >= 500 && code !== 'OVERLOADED') logServerError(logger, ctx, e, code);
       ctx.status = status;
       const retryAfter = (isProjectError(e) ? e.details : undefined) as
@@ -91,8 +122,9 @@ export function errorHandler(logger: Logger): Koa.Middleware {
       if (isProjectError(e) && (e.code === 'OVERLOADED' || retryAfter?.retryAfterSeconds)) {
         ctx.set('Retry-After', String(retryAfter?.retryAfterSeconds ?? 1));
       }
-      // A body left unread (413 told by Content-Length) cannot be reused: close the connection.
-      if (status === 413) ctx.set('Connection', 'close');
+      // A body left unread (413 told by Content-Length, a body over the budget) cannot be
+      // reused: close the connection.
+      if (status === 413 || (code === 'OVERLOADED' && !ctx.req.complete)) ctx.set('Connection', 'close');
       ctx.body = ctx.path.startsWith('/v2')
         ? { error: message }
         : { error: message, code, request_id: ctx.state.requestId };

@@ -38,7 +38,7 @@ function pick<T extends object, K extends keyof T>(value: T | null, keys: K[]): 
 
 type PageDeps = Pick<
   RouteDeps,
-  'model' | 'config' | 'logger' | 'backend' | 'publicDir' | 'feedback' | 'accuracy' | 'drift'
+  'model' | 'config' | 'logger' | 'backend' | 'publicDir' | 'accuracy' | 'drift'
 >;
 
 /** The demo images: the artifact's samples/ and the files of SERVING_SAMPLES_DIR, sorted. */
@@ -60,7 +60,7 @@ function sampleLister({ model, config, logger }: Pick<PageDeps, 'model' | 'confi
 }
 
 export function pageRouter(deps: PageDeps): Router {
-  const { model, config, backend, publicDir, feedback, accuracy, drift } = deps;
+  const { model, config, backend, publicDir, accuracy, drift } = deps;
   const publicFiles = new Map(
     Object.entries(PUBLIC_FILES).map(([route, file]) => [route, readFileSync(join(publicDir, file))]),
   );
@@ -86,9 +86,10 @@ export function pageRouter(deps: PageDeps): Router {
       samples: await listSamples(),
       // The model card: the artifact's plots, live accuracy, drift, and where each version runs.
       plots: PLOTS.filter((f) => model.files.has(f)),
-      live: feedback.enabled
-        ? { accuracy: accuracy.samples ? accuracy.accuracy : null, samples: accuracy.samples }
-        : null,
+      live:
+        config.feedback.capacity > 0
+          ? { accuracy: accuracy.samples ? accuracy.accuracy : null, samples: accuracy.samples }
+          : null,
       drift: drift.enabled
         ? { enabled: true, ...pick(drift.result(), ['samples', 'scored', 'drifted']) }
         : { enabled: false, reason: drift.disabledReason ?? null },

@@ -4,13 +4,16 @@
  * answered with the top-k labels of each; the answer is remembered for
  * ground-truth feedback (docs/serving.md "Predict").
  */
+import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
 import type { ServingConfig } from '../config.ts';
+import { newAnswerId } from '../feedback-id.ts';
 import { classifyImages, topK } from '../inference.ts';
 import type { RouteDeps } from './deps.ts';
+import { reserveBody } from './middleware.ts';
 
 const validateImagesBody = compileValidator<{ images: string[] }>({
   type: 'object',
@@ -61,10 +64,12 @@ interface PredictInputs {
 }
 
 async function multipartInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
-  const files = await readMultipartFiles(ctx.req, 'image', {
-    maxBytes: limits.maxBodyBytes,
-    maxFiles: limits.maxImagesPerRequest,
-  });
+  const files = await readMultipartFiles(
+    ctx.req,
+    'image',
+    { maxBytes: limits.maxBodyBytes, maxFiles: limits.maxImagesPerRequest },
+    reserveBody(ctx),
+  );
   if (files.length === 0) {
     throw new ProjectError('INVALID', 'multipart/form-data body has no file field "image"', {
       hint: 'send the image as a file in the form field named "image"',
@@ -79,7 +84,7 @@ async function multipartInputs(ctx: Koa.Context, limits: ServingConfig['limits']
 
 async function jsonInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
   const { images } = validateImagesBody(
-    parseJson(await readRawBody(ctx.req, limits.maxBodyBytes)),
+    parseJson(await readRawBody(ctx.req, limits.maxBodyBytes, reserveBody(ctx))),
     'request body',
   );
   if (images.length > limits.maxImagesPerRequest) {
@@ -100,7 +105,7 @@ async function jsonInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Pr
 async function predictInputs(ctx: Koa.Context, limits: ServingConfig['limits']): Promise<PredictInputs> {
   const type = ctx.request.type;
   if (type === 'image/png' || type === 'image/jpeg') {
-    const body = await readRawBody(ctx.req, limits.maxBodyBytes);
+    const body = await readRawBody(ctx.req, limits.maxBodyBytes, reserveBody(ctx));
     return { images: [new Uint8Array(body)], sources: ['request body'], list: false };
   }
   if (type === 'multipart/form-data') return multipartInputs(ctx, limits);
@@ -123,11 +128,25 @@ function parseK(raw: unknown, labels: number, dflt: number): number {
 }
 
 export function predictRouter(
-  deps: Pick<RouteDeps, 'model' | 'config' | 'batcher' | 'metrics' | 'budget' | 'drift' | 'feedback'>,
+  deps: Pick<
+    RouteDeps,
+    | 'model'
+    | 'config'
+    | 'batcher'
+    | 'metrics'
+    | 'budget'
+    | 'drift'
+    | 'feedbackIds'
+    | 'images'
+    | 'capture'
+    | 'pod'
+  >,
 ): Router {
-  const { model, config, batcher, metrics, budget, drift, feedback } = deps;
+  const { model, config, batcher, metrics, budget, drift, feedbackIds, images: recent, capture, pod } = deps;
+  const feedbackOn = config.feedback.capacity > 0;
   const router = new Router();
   router.post('/predict', async (ctx) => {
+    const started = performance.now();
     const k = parseK(ctx.query.k, model.labels.length, config.topK);
     const { images, sources, list } = await predictInputs(ctx, config.limits);
     const outputs = await classifyImages(images, sources, {
@@ -139,21 +158,57 @@ export function predictRouter(
       drift,
     });
     const ranked = outputs.map((p) => topK(p, model.labels, k));
-    // Remember the answer for ground-truth feedback (a copy: a view would pin the whole request body).
-    feedback.remember(
-      ctx.state.requestId,
-      model.version,
-      ranked.map((r, i) => ({
-        predicted: r[0]?.label ?? '',
-        bytes: Buffer.from(images[i] as Uint8Array),
-        contentType: imageContentType(images[i] as Uint8Array),
-      })),
-    );
-    metrics.feedbackRemembered.set(feedback.size.answers);
+    const answerId = newAnswerId();
+    const at = Date.now();
+    const sha256 = images.map((b) => createHash('sha256').update(b).digest('hex'));
+    const requestId = ctx.state.requestId as string;
+    // The feedback id: signed, so any replica can score a label of this answer (serving/feedback-id.ts).
+    const feedbackId = feedbackOn
+      ? feedbackIds.sign({
+          answerId,
+          requestId,
+          model: model.name,
+          version: model.version,
+          at,
+          predicted: ranked.map((r) => r[0]?.label ?? ''),
+          sha256,
+        })
+      : undefined;
+    if (feedbackOn && recent.enabled) {
+      // Without a store, the export reads the images from memory (a copy: a view would pin the whole body).
+      recent.remember(
+        answerId,
+        images.map((b) => ({ bytes: Buffer.from(b), contentType: imageContentType(b) })),
+      );
+      metrics.feedbackRemembered.set(recent.size.answers);
+    }
+    if (capture?.sampled()) {
+      capture.offer({
+        record: {
+          schema: 'capture/v1',
+          answer_id: answerId,
+          request_id: requestId,
+          at: new Date(at).toISOString(),
+          model: model.name,
+          version: model.version,
+          pod,
+          latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+          images: images.map((b, i) => ({
+            sha256: sha256[i] as string,
+            bytes: b.byteLength,
+            content_type: imageContentType(b),
+            stored: b.byteLength <= config.capture.maxImageBytes,
+          })),
+          predictions: ranked,
+        },
+        images,
+      });
+    }
     ctx.body = {
       model: model.name,
       version: model.version,
-      request_id: ctx.state.requestId,
+      request_id: requestId,
+      ...(feedbackId ? { feedback_id: feedbackId } : {}),
       predictions: list ? ranked : ranked[0],
     };
   });

@@ -13,6 +13,7 @@ import { recordPrediction } from '../inference.ts';
 import type { ServedModel } from '../model.ts';
 import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from '../v2.ts';
 import type { RouteDeps } from './deps.ts';
+import { reserveBody } from './middleware.ts';
 
 /** NOT_FOUND unless `name` (and `version`, when given) is the model served here. */
 function checkModel(model: ServedModel, name: string | undefined, version?: string): void {
@@ -87,7 +88,7 @@ export function v2Router(
     const type = ctx.request.type;
     if (type !== 'application/json' && type !== '') throw unsupportedMedia(type);
     const req = validateInferRequest(
-      parseJson(await readRawBody(ctx.req, config.limits.maxBodyBytes)),
+      parseJson(await readRawBody(ctx.req, config.limits.maxBodyBytes, reserveBody(ctx))),
       'inference request',
     );
     const inputs = tensorInputs(req, model.spec, config.limits.maxImagesPerRequest);

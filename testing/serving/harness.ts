@@ -70,6 +70,8 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await app.serving.batcher.close();
+      await app.serving.capture?.close(5000);
+      app.serving.objectStore?.close();
       app.serving.stopLoopMonitor();
       await model.dispose();
     },

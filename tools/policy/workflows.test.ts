@@ -56,6 +56,9 @@ describe('the repository workflows', () => {
       expect(job.permissions).toEqual({ contents, 'pull-requests': 'write' });
       expect(job.steps[0].with.ref).toBe(`${expr('needs.authorize.outputs.sha')}`);
       expect(job.steps.at(-1).run).toBe('npm run train:ci');
+      // issue 23.13: both set up the GPU backend and train with it (train had lost both in a merge)
+      expect(job.steps.at(-2).run).toBe('bash scripts/setup.d/71-tfjs-native-gpu.sh');
+      expect(job.steps.at(-1).env.TRAINING_BACKEND).toBe('tensorflow-gpu');
     }
   });
 
@@ -73,7 +76,7 @@ describe('the repository workflows', () => {
     ]);
   });
 
-  test('CODEOWNERS covers the lock (index and version files), environments/ and the workflows', async () => {
+  test('CODEOWNERS covers the lock (index and version files), environments/, the workflows, package.json, scripts, pipelines and the server', async () => {
     const owners = (await readFile(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8'))
       .split('\n')
       .filter((l) => l.trim() && !l.startsWith('#'))
@@ -82,7 +85,18 @@ describe('the repository workflows', () => {
     // One team (the template's placeholder, or the fork's after npm run init) owns them all.
     const team = ownerOf('/.github/')?.[0] ?? '';
     expect(team).toMatch(/^@[\w-]+\/[\w.-]+$/);
-    for (const pattern of ['/models.lock.json', '/models.lock.d/', '/environments/', '/.github/']) {
+    for (const pattern of [
+      '/models.lock.json',
+      '/models.lock.d/',
+      '/environments/',
+      '/.github/',
+      // issue 23 (low): what runs with credentials or decides a promotion
+      '/package.json',
+      '/package-lock.json',
+      '/scripts/',
+      '/pipelines/',
+      '/serving/',
+    ]) {
       expect([pattern, ownerOf(pattern)]).toEqual([pattern, [team]]);
     }
     // Every path CODEOWNERS names exists (a moved file loses its owners silently); the
@@ -332,6 +346,56 @@ describe('workflowProblems', () => {
       `          ref: ${expr('github.event.pull_request.head.sha')}`,
     ]);
     expect(workflowProblems('t.yml', text)).toEqual([]);
+  });
+
+  test('regression (issue 23.13): a gpu job that trains without the GPU set-up or TRAINING_BACKEND is refused', () => {
+    const job = (steps: string[]) =>
+      target([
+        ...gateJob(),
+        '  train:',
+        '    needs: gate',
+        "    if: needs.gate.outputs.authorized == 'true'",
+        '    runs-on: [self-hosted, gpu]',
+        '    permissions: {}',
+        '    steps:',
+        ...steps,
+      ]);
+    const train = [
+      '      - run: npm run train:ci',
+      '        env:',
+      '          TRAINING_BACKEND: tensorflow-gpu',
+    ];
+    const setup = ['      - run: bash scripts/setup.d/71-tfjs-native-gpu.sh'];
+    expect(workflowProblems('t.yml', job([...setup, ...train]))).toEqual([]);
+    expect(workflowProblems('t.yml', job(['      - run: npm run train:ci']))).toEqual([
+      't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
+      't.yml: job train: trains on a gpu runner without TRAINING_BACKEND: tensorflow-gpu (it would train on the CPU unseen)',
+    ]);
+    expect(workflowProblems('t.yml', job([...train, ...setup]))).toEqual([
+      't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
+    ]);
+  });
+
+  test('regression (issue 23.8): a self-hosted job of a workflow run by hand needs the main-only condition', () => {
+    const text = (cond: string) =>
+      [
+        'on:',
+        '  workflow_dispatch:',
+        '  workflow_call:',
+        'permissions: {}',
+        'jobs:',
+        '  verify:',
+        ...(cond ? [`    if: ${cond}`] : []),
+        '    runs-on: [self-hosted, cluster]',
+        '    permissions: {}',
+        '    steps:',
+        '      - run: npm run verify-rollout',
+        '',
+      ].join('\n');
+    expect(workflowProblems('t.yml', text(''))).toEqual([
+      "t.yml: job verify: runs on a self-hosted runner for workflow_dispatch, workflow_call from any branch; add if: github.ref == 'refs/heads/main'",
+    ]);
+    expect(workflowProblems('t.yml', text("github.ref == 'refs/heads/main'"))).toEqual([]);
   });
 
   test('pull_request_target: self-hosted or PR checkout without the gate, a gate that checks out the PR, secrets: inherit, write at the top', () => {

@@ -15,6 +15,17 @@
  *   checking out the pull request, and every job that runs on a self-hosted
  *   runner or checks out another ref `needs` it and runs only
  *   `if: needs.<gate>.outputs.authorized == 'true'` (platform/github/authorize.ts).
+ * - in a workflow that a writer can start by hand or call
+ *   (`workflow_dispatch`, `workflow_call`, `repository_dispatch`), every
+ *   self-hosted job runs only on main (`if: github.ref == 'refs/heads/main'`):
+ *   a dispatch from another branch gets no cluster runner. A branch can edit
+ *   its copy of the file, so the runner group's "selected workflows"
+ *   (docs/gitops.md) are what enforce it; this keeps the YAML saying so;
+ * - a job on a runner labelled `gpu` that trains (`npm run train`,
+ *   `train:ci`, `retrain`) sets up the GPU backend first
+ *   (scripts/setup.d/71-tfjs-native-gpu.sh) and trains with
+ *   `TRAINING_BACKEND: tensorflow-gpu`, so that it fails the GPU preflight
+ *   rather than train on the CPU unseen.
  * @see https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -25,6 +36,15 @@ import { parse } from 'yaml';
 const PR_FILE_TRIGGERS = ['pull_request', 'pull_request_review', 'pull_request_review_comment'];
 /** The gate's command (scripts/authorize-training.ts). */
 const GATE_SCRIPT = 'authorize-training';
+
+/** Triggers by which a writer starts a workflow from a branch of their choosing. */
+const BY_HAND_TRIGGERS = ['workflow_dispatch', 'workflow_call', 'repository_dispatch'];
+const MAIN_ONLY = "github.ref == 'refs/heads/main'";
+
+/** The GPU backend's set-up step (docs/native-backend.md#gpu-runners). */
+const GPU_SETUP = 'scripts/setup.d/71-tfjs-native-gpu.sh';
+/** npm scripts that train a model. */
+const TRAIN_SCRIPT = /\bnpm run(?: -s)? (?:train|train:ci|retrain)\b/;
 
 /** A YAML mapping (workflow YAML is read field by field, each field checked before use). */
 type Mapping = Record<string, unknown>;
@@ -101,6 +121,13 @@ export function workflowProblems(name: string, text: string): string[] {
     for (const step of stepsOf(job)) if (typeof step.uses === 'string') uses.push(step.uses);
     for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
     const selfHosted = runsOnLabels(job['runs-on']).includes('self-hosted');
+    if (runsOnLabels(job['runs-on']).includes('gpu')) out.push(...gpuTrainingProblems(where, job));
+    const byHand = on.filter((t) => BY_HAND_TRIGGERS.includes(t));
+    if (selfHosted && byHand.length > 0 && !String(job.if ?? '').includes(MAIN_ONLY)) {
+      out.push(
+        `${where}: runs on a self-hosted runner for ${byHand.join(', ')} from any branch; add if: ${MAIN_ONLY}`,
+      );
+    }
     if (selfHosted && prFile.length > 0) {
       out.push(
         `${where}: runs on a self-hosted runner for ${prFile.join(', ')}: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s ${GATE_SCRIPT})`,
@@ -136,6 +163,26 @@ export function workflowProblems(name: string, text: string): string[] {
     const m = /^\s*(?:-\s+)?uses:\s*["']?([^\s"'#]+)["']?\s*(#.*)?$/.exec(line);
     if (m && !m[1]!.startsWith('./') && !/^#\s*v\d/.test(m[2] ?? '')) {
       out.push(`${name}:${i + 1}: ${m[1]} has no "# vX" comment naming the release`);
+    }
+  });
+  return out;
+}
+
+/** A GPU job's training steps: each after the GPU set-up, each with TRAINING_BACKEND tensorflow-gpu. */
+function gpuTrainingProblems(where: string, job: Mapping): string[] {
+  const out: string[] = [];
+  const steps = stepsOf(job);
+  const setupAt = steps.findIndex((s) => typeof s.run === 'string' && s.run.includes(GPU_SETUP));
+  steps.forEach((step, i) => {
+    if (typeof step.run !== 'string' || !TRAIN_SCRIPT.test(step.run)) return;
+    if (setupAt < 0 || setupAt > i) {
+      out.push(`${where}: trains on a gpu runner without running bash ${GPU_SETUP} first`);
+    }
+    const env = isMapping(step.env) ? step.env : isMapping(job.env) ? job.env : {};
+    if (env.TRAINING_BACKEND !== 'tensorflow-gpu') {
+      out.push(
+        `${where}: trains on a gpu runner without TRAINING_BACKEND: tensorflow-gpu (it would train on the CPU unseen)`,
+      );
     }
   });
   return out;

@@ -98,6 +98,7 @@ async function downloadInto(root: string, url: string, checksum: string, opts: L
 }
 
 function parseBatch(bytes: Uint8Array, file: string, path: string, labels: string[], max?: number) {
+  const subset = file === CIFAR10_TEST_FILE ? 'test' : 'train';
   if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     throw new ProjectError(
       'INVALID',
@@ -129,7 +130,12 @@ function parseBatch(bytes: Uint8Array, file: string, path: string, labels: strin
       data[p * 3 + 1] = bytes[o + 1 + PIXELS + p]!;
       data[p * 3 + 2] = bytes[o + 1 + 2 * PIXELS + p]!;
     }
-    items.push({ id: `${file}#${r}`, label, image: { width: SIDE, height: SIDE, channels: 3, data } });
+    items.push({
+      id: `${file}#${r}`,
+      label,
+      subset,
+      image: { width: SIDE, height: SIDE, channels: 3, data },
+    });
   }
   return items;
 }
@@ -195,6 +201,7 @@ export async function loadCifar10(root: string, opts: LoadCifar10Options = {}): 
     labels,
     items,
     digest: computeDatasetDigest(digestEntries, selection),
+    splitFolders: ['train', 'test'],
   };
 }
 

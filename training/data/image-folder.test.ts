@@ -99,6 +99,77 @@ describe('loadImageFolder', () => {
     expect((await loadImageFolder(c)).digest.root).not.toBe(da.root);
   });
 
+  describe('a folder with its own test set: train/ and test/', () => {
+    it('reads both split folders with the same classes; ids keep the split folder, items say which', async () => {
+      for (const [split, n] of [
+        ['train', 3],
+        ['test', 2],
+      ] as const) {
+        for (const cls of ['cat', 'dog'])
+          for (let i = 0; i < n; i++)
+            await put(dir, `${split}/${cls}/${i}.png`, encodePng(gray(2, 2, i + 1)));
+      }
+      const ds = await loadImageFolder(dir);
+      expect(ds.labels).toEqual(['cat', 'dog']);
+      expect(ds.splitFolders).toEqual(['train', 'test']);
+      expect(ds.items.map((x) => `${x.subset} ${x.id} ${x.label}`)).toEqual([
+        'train train/cat/0.png 0',
+        'train train/cat/1.png 0',
+        'train train/cat/2.png 0',
+        'train train/dog/0.png 1',
+        'train train/dog/1.png 1',
+        'train train/dog/2.png 1',
+        'test test/cat/0.png 0',
+        'test test/cat/1.png 0',
+        'test test/dog/0.png 1',
+        'test test/dog/1.png 1',
+      ]);
+      expect(Object.keys(ds.digest.files)).toHaveLength(10);
+      expect(ds.digest.files['test/dog/1.png']?.label).toBe('dog');
+      expect(ds.digest.whole).toBeUndefined();
+    });
+
+    it('maxPerClass decodes only the first images of each class; every file is still in the whole digest', async () => {
+      for (const split of ['train', 'test'])
+        for (const cls of ['cat', 'dog'])
+          for (let i = 0; i < 4; i++)
+            await put(dir, `${split}/${cls}/${i}.png`, encodePng(gray(2, 2, i + 1)));
+      const whole = await loadImageFolder(dir);
+      const slice = await loadImageFolder(dir, { maxPerClass: { train: 2, test: 1 } });
+      expect(slice.items.map((x) => x.id)).toEqual([
+        'train/cat/0.png',
+        'train/cat/1.png',
+        'train/dog/0.png',
+        'train/dog/1.png',
+        'test/cat/0.png',
+        'test/dog/0.png',
+      ]);
+      expect(slice.digest.whole).toBe(whole.digest.root);
+      expect(slice.digest.selection).toEqual({ maxPerClassTrain: 2, maxPerClassTest: 1 });
+      expect(slice.digest.root).not.toBe(whole.digest.root);
+      expect((await loadImageFolder(dir, { maxPerClass: 3 })).items).toHaveLength(12);
+    });
+
+    it('refuses split folders whose classes differ, naming them', async () => {
+      await put(dir, 'train/cat/0.png', encodePng(gray(2, 2, 1)));
+      await put(dir, 'train/dog/0.png', encodePng(gray(2, 2, 1)));
+      await put(dir, 'test/cat/0.png', encodePng(gray(2, 2, 1)));
+      await put(dir, 'test/cow/0.png', encodePng(gray(2, 2, 1)));
+      const e = await rejection(loadImageFolder(dir));
+      expect(e.message).toContain(
+        `${dir}: train/ and test/ have different classes (only in train/: dog; only in test/: cow)`,
+      );
+    });
+
+    it('reads classes named train and test holding images as classes', async () => {
+      await put(dir, 'train/0.png', encodePng(gray(2, 2, 1)));
+      await put(dir, 'test/0.png', encodePng(gray(2, 2, 1)));
+      const ds = await loadImageFolder(dir);
+      expect(ds.labels).toEqual(['test', 'train']);
+      expect(ds.splitFolders).toBeUndefined();
+    });
+  });
+
   describe('bad input: one ProjectError naming the path and what to do', () => {
     it('a data path that does not exist', async () => {
       const missing = join(dir, 'nope');

@@ -18,7 +18,27 @@ export {
   type GenerateOptions,
   generateDemoDataset,
 } from './generated.ts';
-export { type LoadImageFolderOptions, listImageFolder, loadImageFolder } from './image-folder.ts';
+export {
+  hasSplitFolders,
+  type LoadImageFolderOptions,
+  listImageFolder,
+  loadImageFolder,
+  type PerClassLimit,
+  SPLIT_FOLDERS,
+} from './image-folder.ts';
+export {
+  configuredMirror,
+  type DataMirrors,
+  defaultMirrorsFile,
+  loadDataMirrors,
+  MIRRORS_DOC,
+  MIRRORS_ENV,
+  type MirrorCandidate,
+  type MirrorRule,
+  mirrorCandidates,
+  parseMirrorRules,
+  userDataMirrors,
+} from './mirrors.ts';
 export {
   type DataPointer,
   type MaterializeOptions,

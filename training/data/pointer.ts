@@ -32,7 +32,7 @@ import {
 } from '../../platform/index.ts';
 import { isS3Url, type ObjectStore, parseS3Url } from '../../platform/object-store/index.ts';
 import { downloadVerified } from './download.ts';
-import { listImageFolder, loadImageFolder } from './image-folder.ts';
+import { listImageFolder, loadImageFolder, type PerClassLimit } from './image-folder.ts';
 import { readTar, writeTar } from './tar.ts';
 import type { Dataset } from './types.ts';
 
@@ -120,6 +120,8 @@ export interface MaterializeOptions {
   progressBar?: NodeJS.WritableStream | false;
   /** The pointer file, for messages. */
   pointerPath?: string;
+  /** Decode only the first N images of each class (./image-folder.ts); the whole folder is still checked against the pointer's digest. */
+  maxPerClass?: PerClassLimit;
 }
 
 /**
@@ -174,9 +176,14 @@ export async function materializeDataPointer(
           },
         );
       }
+      const made = new Set<string>();
       for (const e of entries) {
         const file = join(tmp, ...(safeName(e.name) as string).split('/'));
-        await mkdir(dirname(file), { recursive: true });
+        const dir = dirname(file);
+        if (!made.has(dir)) {
+          await mkdir(dir, { recursive: true });
+          made.add(dir);
+        }
         await writeFile(file, e.data);
       }
       await writeFile(
@@ -190,15 +197,19 @@ export async function materializeDataPointer(
       await rm(tmp, { recursive: true, force: true });
     }
   }
-  const dataset = await loadImageFolder(root, { onProgress: options.onProgress });
-  if (dataset.digest.root !== pointer.digest) {
+  const dataset = await loadImageFolder(root, {
+    onProgress: options.onProgress,
+    ...(options.maxPerClass !== undefined ? { maxPerClass: options.maxPerClass } : {}),
+  });
+  const whole = dataset.digest.whole ?? dataset.digest.root;
+  if (whole !== pointer.digest) {
     throw new ProjectError(
       'DIGEST_MISMATCH',
-      `${where}: the data at ${pointer.uri} gives dataset digest ${dataset.digest.root}, but the pointer says ${pointer.digest}`,
+      `${where}: the data at ${pointer.uri} gives dataset digest ${whole}, but the pointer says ${pointer.digest}`,
       {
         subject: where,
         hint: 'the archive is not the data the pointer was made from: pack it again (npm run data -- pack) and commit the new pointer',
-        details: { expected: pointer.digest, actual: dataset.digest.root },
+        details: { expected: pointer.digest, actual: whole },
       },
     );
   }

@@ -8,7 +8,7 @@ import { ProjectError } from '../../platform/index.ts';
 import { isS3Url, type ObjectStore } from '../../platform/object-store/index.ts';
 import { loadCifar10 } from './cifar10.ts';
 import { generateDemoDataset } from './generated.ts';
-import { loadImageFolder } from './image-folder.ts';
+import { loadImageFolder, type PerClassLimit } from './image-folder.ts';
 import { materializeDataPointer, readDataPointer } from './pointer.ts';
 import type { DataSourceKind, Dataset } from './types.ts';
 
@@ -32,6 +32,8 @@ export interface DataSourceSpec {
   md5?: string;
   /** cifar10: first N records of each batch only. */
   maxPerBatch?: number;
+  /** image-folder: decode only the first N images of each class (of each split folder); recorded in the digest. */
+  maxPerClass?: PerClassLimit;
   /** image-folder: a data pointer file (data/<name>.json); `path` is where its archive is extracted. */
   pointer?: string;
   /** Progress of loading or downloading. */
@@ -66,7 +68,11 @@ async function load(spec: DataSourceSpec): Promise<Dataset> {
   switch (spec.kind) {
     case 'image-folder': {
       if (spec.pointer === undefined) {
-        return loadImageFolder(spec.path, { maxPixels: spec.maxPixels, onProgress: spec.onProgress });
+        return loadImageFolder(spec.path, {
+          maxPixels: spec.maxPixels,
+          onProgress: spec.onProgress,
+          ...(spec.maxPerClass !== undefined ? { maxPerClass: spec.maxPerClass } : {}),
+        });
       }
       const pointer = await readDataPointer(spec.pointer);
       const ds = await materializeDataPointer(pointer, spec.path, {
@@ -74,6 +80,7 @@ async function load(spec: DataSourceSpec): Promise<Dataset> {
         fetch: spec.fetch,
         objectStore: spec.objectStore,
         onProgress: spec.onProgress,
+        ...(spec.maxPerClass !== undefined ? { maxPerClass: spec.maxPerClass } : {}),
       });
       const source = isS3Url(pointer.uri)
         ? ({ kind: 's3', uri: pointer.uri } as const)

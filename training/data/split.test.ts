@@ -74,4 +74,30 @@ describe('splitDataset', () => {
       'split: seed 1, validation 0.5, test 0.5: need an integer seed and fractions in [0, 1) that sum below 1',
     );
   });
+
+  it("test 'folder': the data's own test items, untouched; validation cut from the rest", () => {
+    const ds = dataset([10, 10]);
+    ds.splitFolders = ['train', 'test'];
+    ds.items.forEach((x, i) => {
+      x.subset = i % 5 === 0 ? 'test' : 'train';
+    });
+    const s = splitDataset(ds, { seed: 3, validation: 0.25, test: 'folder' });
+    expect(ids(s.test)).toEqual(ids(ds.items.filter((x) => x.subset === 'test')).sort());
+    expect(s.test).toHaveLength(4);
+    expect([...s.train, ...s.validation].every((x) => x.subset === 'train')).toBe(true);
+    expect(s.record.counts).toEqual({ train: 12, validation: 4, test: 4 });
+    expect(s.record.fractions).toEqual({ validation: 0.25, test: 'folder' });
+    expect(s.record.classCounts.test).toEqual({ c0: 2, c1: 2 });
+  });
+
+  it('refuses "folder" for data without a test set, and a fraction for an image folder that has one', () => {
+    const flat = dataset([4, 4]);
+    expect(() => splitDataset(flat, { seed: 1, validation: 0.25, test: 'folder' })).toThrow(
+      '/data: data.split.test is "folder", but the data has no test set of its own (no train/ and test/ folders)',
+    );
+    const own = { ...dataset([4, 4]), splitFolders: ['train' as const, 'test' as const] };
+    expect(() => splitDataset(own, { seed: 1, validation: 0.25, test: 0.25 })).toThrow(
+      'set data.split.test to "folder" to evaluate on test/',
+    );
+  });
 });

@@ -13,8 +13,12 @@ export interface SplitOptions {
   seed: number;
   /** Fraction of each class for validation, in [0, 1). */
   validation: number;
-  /** Fraction of each class for test, in [0, 1). */
-  test: number;
+  /**
+   * Fraction of each class for test, in [0, 1); or "folder": the data's own
+   * test set (the items whose `subset` is "test": an image folder's `test/`,
+   * CIFAR-10's test batch), never mixed with training data.
+   */
+  test: number | 'folder';
 }
 
 const byId = (a: LabeledImage, b: LabeledImage): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -34,22 +38,52 @@ export function splitDigest(
 export function splitDataset(ds: Dataset, opts: SplitOptions): Split {
   const { seed, validation, test } = opts;
   const okFraction = (f: number) => Number.isFinite(f) && f >= 0 && f < 1;
-  if (!Number.isInteger(seed) || !okFraction(validation) || !okFraction(test) || validation + test >= 1) {
+  const testFraction = test === 'folder' ? 0 : test;
+  if (
+    !Number.isInteger(seed) ||
+    !okFraction(validation) ||
+    !(test === 'folder' || okFraction(test)) ||
+    validation + testFraction >= 1
+  ) {
     throw new ProjectError(
       'USAGE',
-      `split: seed ${seed}, validation ${validation}, test ${test}: need an integer seed and fractions in [0, 1) that sum below 1`,
+      `split: seed ${seed}, validation ${validation}, test ${test}: need an integer seed and fractions in [0, 1) that sum below 1 (test may be "folder")`,
       { subject: 'split', hint: 'e.g. { seed: 42, validation: 0.15, test: 0.15 }' },
+    );
+  }
+  const own = ds.splitFolders !== undefined;
+  if (test === 'folder' && !own) {
+    throw new ProjectError(
+      'INVALID',
+      `${ds.root}: data.split.test is "folder", but the data has no test set of its own (no train/ and test/ folders)`,
+      {
+        subject: 'data.split.test',
+        hint: 'put the images in train/<class>/ and test/<class>/, or give data.split.test as a fraction',
+      },
+    );
+  }
+  if (test !== 'folder' && own && ds.source === 'image-folder') {
+    throw new ProjectError(
+      'INVALID',
+      `${ds.root}: the data comes with its own test set (train/ and test/ folders), but data.split.test is a fraction`,
+      {
+        subject: 'data.split.test',
+        hint: 'set data.split.test to "folder" to evaluate on test/ (a fraction would mix test images into training)',
+      },
     );
   }
   const rng = mulberry32(seed);
   const parts = { train: [] as LabeledImage[], validation: [] as LabeledImage[], test: [] as LabeledImage[] };
   const classCounts: SplitRecord['classCounts'] = { train: {}, validation: {}, test: {} };
   for (const [label, name] of ds.labels.entries()) {
-    const items = shuffleInPlace(ds.items.filter((it) => it.label === label).sort(byId), rng);
-    const nTest = Math.round(items.length * test);
+    const ofClass = ds.items.filter((it) => it.label === label).sort(byId);
+    const fixedTest = test === 'folder' ? ofClass.filter((it) => it.subset === 'test') : [];
+    const pool = test === 'folder' ? ofClass.filter((it) => it.subset !== 'test') : ofClass;
+    const items = shuffleInPlace(pool, rng);
+    const nTest = Math.round(items.length * testFraction);
     const nVal = Math.round(items.length * validation);
     const cut = {
-      test: items.slice(0, nTest),
+      test: [...fixedTest, ...items.slice(0, nTest)],
       validation: items.slice(nTest, nTest + nVal),
       train: items.slice(nTest + nVal),
     };

@@ -7,6 +7,13 @@ export interface LabeledImage {
   /** POSIX path relative to the data root ("circle/0001.png"), or "data_batch_1.bin#123" for CIFAR-10. */
   id: string;
   label: number;
+  /**
+   * The data's own split the example belongs to, when the data has one: the
+   * split folder of an image folder (`train/`, `test/`), the batch file of
+   * CIFAR-10 binary (`test_batch.bin` is "test"). `data.split.test: "folder"`
+   * evaluates on the "test" ones.
+   */
+  subset?: 'train' | 'test';
   image: DecodedImage;
 }
 
@@ -33,6 +40,8 @@ export interface Dataset {
   labels: string[];
   items: LabeledImage[];
   digest: DatasetDigest;
+  /** Set when the data comes with its own train/test split (every item has a `subset`). */
+  splitFolders?: ('train' | 'test')[];
 }
 
 /**
@@ -44,8 +53,10 @@ export interface DatasetDigest {
   root: string;
   /** POSIX path relative to the data root → sha256 (hex) and label (class name, or "train"/"test"/"meta" for CIFAR-10 files). */
   files: Record<string, { sha256: string; label: string }>;
-  /** Present when only part of the files was read (CIFAR-10 maxPerBatch); part of the root digest. */
+  /** Present when only part of the files was read (CIFAR-10 maxPerBatch, image-folder maxPerClass); part of the root digest. */
   selection?: Record<string, number>;
+  /** With a selection: the root digest of all the files, without it (what a data pointer's `digest` names). */
+  whole?: string;
 }
 
 /** A deterministic train/validation/test split and the record to store with the model. */
@@ -58,7 +69,8 @@ export interface Split {
 
 export interface SplitRecord {
   seed: number;
-  fractions: { validation: number; test: number };
+  /** `test: "folder"`: the data's own test set (items whose `subset` is "test"). */
+  fractions: { validation: number; test: number | 'folder' };
   counts: { train: number; validation: number; test: number };
   /** Per split, per class name: how many examples. */
   classCounts: {
