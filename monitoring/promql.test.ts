@@ -16,6 +16,14 @@ describe('metricNames', () => {
     ]);
   });
 
+  test('{__name__="x"} names a metric too; a regex on __name__ names none', () => {
+    expect(metricNames('rate({__name__="a_total", job="j"}[5m]) + {__name__=~"b_.*"}')).toEqual(['a_total']);
+  });
+
+  test('an expression the grammar cannot read is an error naming where', () => {
+    expect(() => metricNames('sum(rate(x[5m])')).toThrow(/^PromQL does not parse at character \d+: /);
+  });
+
   test('a label value or label name that looks like a metric is not one', () => {
     expect(metricNames('count by (process_cpu) (ALERTS{alertname="process_cpu_seconds_total"})')).toEqual([
       'ALERTS',

@@ -1,28 +1,12 @@
 /**
- * A small lexical reading of PromQL: enough to list the metric names an
- * expression selects, so that tests can hold every rule and dashboard query to
- * the metric contract (docs/contracts.md). Whether an expression parses is
- * promtool's job (see promtool.ts); this only looks at names.
+ * The metric names a PromQL expression selects, read with Prometheus' own
+ * grammar (@prometheus-io/lezer-promql, the parser of Prometheus' web UI), so
+ * that tests can hold every rule and dashboard query to the metric contract
+ * (docs/contracts.md). promtool (promtool.ts) still decides what Prometheus
+ * itself accepts; an expression this grammar cannot read is an error here too.
  * Grammar: https://prometheus.io/docs/prometheus/latest/querying/basics/
  */
-
-/** Keywords and operators that look like identifiers. */
-const KEYWORDS = new Set([
-  'and',
-  'or',
-  'unless',
-  'atan2',
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'offset',
-  'inf',
-  'nan',
-]);
+import { parser } from '@prometheus-io/lezer-promql';
 
 /** Grafana's interval variables, replaced by a fixed duration so the query parses outside Grafana. */
 const GRAFANA_DURATIONS =
@@ -33,20 +17,36 @@ export function substituteGrafanaVariables(expr: string): string {
   return expr.replace(GRAFANA_DURATIONS, '5m');
 }
 
-/** The metric names an expression selects, sorted, each once (functions, labels and keywords excluded). */
+/** The metric names an expression selects, sorted, each once: `name{...}` and `{__name__="name"}`. */
 export function metricNames(expr: string): string[] {
-  const stripped = substituteGrafanaVariables(expr)
-    .replace(/#[^\n]*/g, ' ') // comments
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""') // strings
-    .replace(/\{[^{}]*\}/g, ' ') // label matchers
-    .replace(/\[[^\]]*\]/g, ' ') // ranges and subqueries
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // label lists
+  const text = substituteGrafanaVariables(expr);
   const names = new Set<string>();
-  const token = /(\d[\w.]*)|([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g;
-  for (const m of stripped.matchAll(token)) {
-    const name = m[2];
-    if (!name || m[3] || KEYWORDS.has(name.toLowerCase())) continue;
-    names.add(name);
+  const errors: number[] = [];
+  parser.parse(text).iterate({
+    enter(node) {
+      if (node.type.isError) errors.push(node.from);
+      if (node.name === 'VectorSelector') {
+        const id = node.node.getChild('Identifier');
+        if (id) names.add(text.slice(id.from, id.to));
+      }
+      // {__name__="x"}: the name as a label matcher (an exact match only names one metric).
+      if (node.name === 'UnquotedLabelMatcher' || node.name === 'QuotedLabelMatcher') {
+        const label = node.node.getChild('LabelName') ?? node.node.getChild('QuotedLabelName');
+        const op = node.node.getChild('MatchOp');
+        const value = node.node.getChild('StringLiteral');
+        if (label && value && op && text.slice(op.from, op.to) === '=') {
+          if (text.slice(label.from, label.to).replace(/"/g, '') === '__name__') {
+            names.add(JSON.parse(text.slice(value.from, value.to).replace(/^'|'$/g, '"')) as string);
+          }
+        }
+      }
+    },
+  });
+  if (errors.length > 0) {
+    const at = errors[0] as number;
+    throw new Error(
+      `PromQL does not parse at character ${at + 1}: ${JSON.stringify(text.slice(Math.max(0, at - 20), at + 20))}`,
+    );
   }
   return [...names].sort();
 }

@@ -6,14 +6,20 @@
  *   npm run data -- pack <image folder> --uri <https URL of the archive> --archive <out.tar.gz>
  *                        [--name <dataset>] [--pointer data/<name>.json] [--description <text>]
  *   npm run data -- fetch <data/<name>.json> --into <folder>
+ *   npm run data -- from-feedback <data/<name>.json> [--out-pointer data/<new>.json] [--name <dataset>]
+ *                        [--model <name>] [--since <date>]
  *
  * pack writes the archive and the pointer (commit it); an `s3://` --uri is
  * uploaded to the object store the environment configures (OBJECT_STORE_*,
  * AWS_*; never over an existing object), any other is yours to upload. fetch
  * downloads the archive, checks its sha256, extracts it and checks the
- * dataset digest, as training does. Exit 0, 1 failure, 2 bad usage.
+ * dataset digest, as training does. from-feedback builds the next dataset
+ * from the pointer's data plus the labelled captured images in the object
+ * store (pipelines/flywheel), uploads its archive and writes the new pointer
+ * (over the old one unless --out-pointer). Exit 0, 1 failure, 2 bad usage.
  */
 import { resolve } from 'node:path';
+import { datasetFromFeedback, summarizeFromFeedback } from '../pipelines/flywheel/index.ts';
 import {
   isMain,
   type ParsedCommand,
@@ -23,7 +29,14 @@ import {
   scriptDeps,
   usageError,
 } from '../platform/cli.ts';
-import { isS3Url, type ObjectStore, objectStoreFromEnv } from '../platform/object-store/index.ts';
+import { ProjectError } from '../platform/errors.ts';
+import {
+  createObjectStore,
+  isS3Url,
+  OBJECT_STORE_ENV,
+  type ObjectStore,
+  objectStoreConfigFromEnv,
+} from '../platform/object-store/index.ts';
 import {
   materializeDataPointer,
   packDataPointer,
@@ -33,7 +46,11 @@ import {
 
 const USAGE = `usage: npm run data -- pack <image folder> --uri <url> --archive <out.tar.gz> [--name <dataset>]
                             [--pointer data/<name>.json] [--description <text>]
-       npm run data -- fetch <data/<name>.json> --into <folder>`;
+       npm run data -- fetch <data/<name>.json> --into <folder>
+       npm run data -- from-feedback <data/<name>.json> [--out-pointer data/<new>.json] [--name <dataset>]
+                            [--model <name>] [--since <date>]
+  from-feedback: the pointer's data + the labelled captured images in the object store (OBJECT_STORE_*,
+  AWS_*) -> a new archive in s3://<bucket>/datasets/<name>/ and the new pointer (default: over the old one)`;
 
 const STRING = { type: 'string' } as const;
 
@@ -41,17 +58,28 @@ const STRING = { type: 'string' } as const;
 const COMMAND = {
   usage: USAGE,
   positionals: 2,
-  options: { uri: STRING, archive: STRING, name: STRING, pointer: STRING, description: STRING, into: STRING },
+  options: {
+    uri: STRING,
+    archive: STRING,
+    name: STRING,
+    pointer: STRING,
+    description: STRING,
+    into: STRING,
+    'out-pointer': STRING,
+    model: STRING,
+    since: STRING,
+  },
 } as const;
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
   const cli = parseCommand(argv, COMMAND, d.print);
   if (!cli) return 0;
-  // The object store the environment configures, for s3:// archives (closed when done).
-  const store = objectStoreFromEnv(d.env);
+  // The object store the environment configures, for s3:// archives and the flywheel (closed when done).
+  const storeConfig = objectStoreConfigFromEnv(d.env);
+  const store = storeConfig ? createObjectStore(storeConfig) : undefined;
   try {
-    return await run(cli, d, store);
+    return await run(cli, d, store, storeConfig?.bucket);
   } finally {
     store?.close();
   }
@@ -61,6 +89,7 @@ async function run(
   cli: ParsedCommand<typeof COMMAND.options>,
   d: ScriptDeps,
   store: ObjectStore | undefined,
+  bucket: string | undefined,
 ): Promise<number> {
   const [command, target] = cli.positionals as [string, string];
   const v = cli.values;
@@ -98,7 +127,60 @@ async function run(
     d.print(`${v.into}: ${ds.items.length} images, ${ds.labels.length} classes, digest ${ds.digest.root}\n`);
     return 0;
   }
-  throw usageError(`unknown command "${command}" (pack or fetch)`, USAGE);
+  if (command === 'from-feedback') {
+    if (!store || !bucket) {
+      throw new ProjectError(
+        'USAGE',
+        `from-feedback reads labels and captured images from the object store, and ${store ? 'OBJECT_STORE_BUCKET is not set' : 'none is configured'}`,
+        {
+          subject: 'OBJECT_STORE_BUCKET',
+          hint: `set ${OBJECT_STORE_ENV.slice(0, 5).join(', ')} as the serving Deployment has them (docs/object-store.md)`,
+        },
+      );
+    }
+    let since: Date | undefined;
+    if (v.since !== undefined) {
+      since = new Date(v.since);
+      if (Number.isNaN(since.getTime())) {
+        throw usageError(
+          `--since "${v.since}" is not a date (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)`,
+          USAGE,
+        );
+      }
+    }
+    const r = await datasetFromFeedback({
+      pointerPath: at(target),
+      ...(v['out-pointer'] ? { outPointerPath: at(v['out-pointer']) } : {}),
+      ...(v.name ? { name: v.name } : {}),
+      ...(v.model ? { model: v.model } : {}),
+      ...(since ? { since } : {}),
+      store,
+      bucket,
+      ...(d.fetch ? { fetch: d.fetch } : {}),
+      log: (line) => d.print(`${line}\n`),
+    });
+    if (r.status === 'no-labels') {
+      throw new ProjectError(
+        'NOT_FOUND',
+        `no labels in ${r.labelsFrom}${v.model ? ` for model ${v.model}` : ''}${since ? ` recorded since ${since.toISOString()}` : ''}: no new dataset`,
+        {
+          subject: r.labelsFrom,
+          hint: 'labels come from POST /feedback of a server with the object store configured (docs/capture.md); check --since, --model and OBJECT_STORE_BUCKET',
+        },
+      );
+    }
+    d.print(`${summarizeFromFeedback(r)}\n`);
+    if (r.status === 'nothing-new') {
+      d.print(`nothing new to add: ${target} unchanged\n`);
+      return 0;
+    }
+    const p = r.pointer!;
+    d.print(
+      `wrote ${r.pointerPath}: dataset ${p.name}, ${p.uri} (sha256 ${p.sha256}), digest ${p.digest} (was ${r.base.digest})\nnext: commit the pointer\n`,
+    );
+    return 0;
+  }
+  throw usageError(`unknown command "${command}" (pack, fetch or from-feedback)`, USAGE);
 }
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -54,6 +54,10 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },
   { prefix: 'npm run upload-runs', by: [['training/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
   { prefix: 'npm run data -- pack', by: [['scripts/data.test.ts', "'pack'"]] },
+  {
+    prefix: 'npm run data -- from-feedback',
+    by: [['pipelines/flywheel/from-feedback.e2e.test.ts', "'from-feedback'"]],
+  },
   { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
   {

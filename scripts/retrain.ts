@@ -5,6 +5,7 @@
  *
  *   tsx scripts/retrain.ts [--config training/configs/demo.json] [--data <new data dir>]
  *                          [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
+ *                          [--data-from-feedback [--feedback-since <date>]]
  *
  * Thin: flags → platform/github retrain (branch, train + lock, compare with prod
  * under the promotion gates, PR labelled "retrain" when better) → print.
@@ -14,13 +15,17 @@ import { readFileSync } from 'node:fs';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { logGroup } from '../platform/github/actions.ts';
-import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
+import { command, isMain, ProjectError, runMain, usageError } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>] [--base main]
   [--lock models.lock.json] [--env prod] [--gates environments/promotion-gates.json] [--model <name>]
+  [--data-from-feedback [--feedback-since <date>]]
   --if-drift   retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional PROMETHEUS_TOKEN):
                the scheduled run; a repository_dispatch from the alert relay retrains at once
+  --data-from-feedback  first build the next dataset from the config's data pointer + the labelled captured
+               images in the object store (OBJECT_STORE_*, AWS_*; npm run data -- from-feedback) and train on it:
+               the pull request changes the pointer
 Needs GITHUB_REPOSITORY and GITHUB_TOKEN (contents: write, pull-requests: write).`;
 
 /** Why the run started, from the Actions event: the schedule, a person, or the drift alerts named in the dispatch. */
@@ -61,6 +66,8 @@ const COMMAND = {
     env: { type: 'string', default: 'prod' },
     gates: { type: 'string' },
     'if-drift': { type: 'boolean', default: false },
+    'data-from-feedback': { type: 'boolean', default: false },
+    'feedback-since': { type: 'string' },
   },
 } as const;
 
@@ -68,6 +75,17 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
   const env = deps.env ?? process.env;
+  let since: Date | undefined;
+  if (values['feedback-since'] !== undefined) {
+    if (!values['data-from-feedback']) throw usageError('--feedback-since needs --data-from-feedback', USAGE);
+    since = new Date(values['feedback-since']);
+    if (Number.isNaN(since.getTime())) {
+      throw usageError(
+        `--feedback-since "${values['feedback-since']}" is not a date (e.g. 2026-03-01)`,
+        USAGE,
+      );
+    }
+  }
   const options = {
     config: await loadTrainingConfig(values.config),
     configPath: values.config,
@@ -80,6 +98,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     modelName: values.model,
     compareEnv: values.env,
     gatesPath: values.gates,
+    ...(values['data-from-feedback'] ? { dataFromFeedback: since ? { since } : true } : {}),
     reason: reasonFromEvent(env),
     now: deps.now,
     log: deps.log,

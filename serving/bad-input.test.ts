@@ -253,7 +253,7 @@ test('regression: a 72-byte truncated multipart body killed the process (busboy 
     body,
   );
   expect(answer).toMatch(/^HTTP\/1\.1 400 /);
-  expect(answer).toContain('multipart/form-data body cannot be parsed: Unexpected end of form');
+  expect(answer).toContain('multipart/form-data body cannot be parsed: Unexpected end of multipart data');
   expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
 });
 

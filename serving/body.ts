@@ -1,7 +1,8 @@
 /**
  * Request bodies with limits: a raw body read up to `maxBytes` (413 past it,
  * told by Content-Length before reading when it is there),
- * multipart/form-data files through busboy, a JSON body parsed, and the one
+ * multipart/form-data files through @fastify/busboy (the maintained fork of
+ * busboy), a JSON body parsed, and the one
  * error for a Content-Type a route does not take.
  *
  * Every stream involved (the request, busboy, each file part) has an `error`
@@ -13,7 +14,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7578 multipart/form-data
  */
 import type { IncomingMessage } from 'node:http';
-import busboy from 'busboy';
+import { Busboy, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy';
 import { ProjectError } from '../platform/index.ts';
 
 function tooLarge(maxBytes: number, what = 'request body'): ProjectError {
@@ -102,10 +103,10 @@ export function readMultipartFiles(
   }
   const chunked = reserve && !(Number.isFinite(declared) && declared > 0) ? reserve : undefined;
   return new Promise((resolve, reject) => {
-    let bb: busboy.Busboy;
+    let bb: BusboyInstance;
     try {
-      bb = busboy({
-        headers: req.headers,
+      bb = new Busboy({
+        headers: req.headers as BusboyHeaders,
         limits: {
           fileSize: limits.maxBytes,
           files: limits.maxFiles,
@@ -171,7 +172,7 @@ export function readMultipartFiles(
         if (name === field) chunks.push(c);
       });
       stream.on('limit', () => fail(tooLarge(limits.maxBytes, `multipart field "${name}"`)));
-      // A truncated form ("Unexpected end of form") errors the file stream too; busboy
+      // A truncated form ("Unexpected end of multipart data") errors the file stream too; busboy
       // reports the same error on itself, where it settles the promise.
       stream.on('error', (e: Error) =>
         fail(
@@ -180,7 +181,8 @@ export function readMultipartFiles(
           }),
         ),
       );
-      stream.on('close', () => {
+      // Busboy finishes only after every file stream ended, so the last file is in.
+      stream.on('end', () => {
         if (name === field) files.push(Buffer.concat(chunks));
       });
     });
@@ -200,7 +202,7 @@ export function readMultipartFiles(
           }),
       ),
     );
-    bb.on('close', () => finish(failed));
+    bb.on('finish', () => finish(failed));
     req.pipe(bb);
   });
 }

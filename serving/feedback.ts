@@ -94,6 +94,13 @@ export interface LabelLedger {
 
 const day = (iso: string): string => iso.slice(0, 10);
 
+/** Where labels live in the bucket: `feedback/v1/model=<m>/version=<v>/date=<answer day>/<answer_id>-<index>.json`. */
+export const FEEDBACK_PREFIX = 'feedback/v1/';
+
+/** The prefix of one model's labels (its partitions), for a reader that wants only that model. */
+export const feedbackModelPrefix = (model: string): string =>
+  joinKey(FEEDBACK_PREFIX, `model=${encodeURIComponent(model)}/`);
+
 /** The conflict a repeated label meets: the same words from either ledger. */
 function alreadyLabelled(r: Pick<LabelRecord, 'answer_id' | 'index'>): ProjectError {
   return new ProjectError(
@@ -110,7 +117,7 @@ export class StoreLedger implements LabelLedger {
   readonly #bucket: string;
   readonly #prefix: string;
 
-  constructor(store: ObjectStore, bucket: string, prefix = 'feedback/v1/') {
+  constructor(store: ObjectStore, bucket: string, prefix = FEEDBACK_PREFIX) {
     this.#store = store;
     this.#bucket = bucket;
     this.#prefix = prefix;

@@ -377,7 +377,7 @@ async function buildCases(): Promise<Case[]> {
     one(
       'multipart: 72-byte truncated form (killed the process before 21892dc)',
       400,
-      /multipart\/form-data body cannot be parsed: Unexpected end of form/,
+      /multipart\/form-data body cannot be parsed: Unexpected end of multipart data/,
       () =>
         post(
           '/predict',

@@ -50,6 +50,8 @@ export interface PublishCandidateOptions {
   model: string;
   entry: LockedVersion;
   message: string;
+  /** More files committed with the candidate (paths relative to the working tree): the retrain's new data pointer. */
+  extraPaths?: string[];
   push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
   log?: (line: string) => void;
 }
@@ -65,7 +67,7 @@ export async function publishCandidate(o: PublishCandidateOptions): Promise<Publ
   return commitAndPush({
     git: o.git,
     branch: o.branch,
-    paths: lockPaths(lockRel),
+    paths: [...lockPaths(lockRel), ...(o.extraPaths ?? [])],
     message: o.message,
     validate: async () => {
       if (!versionWithRoot(await readLock(lockPath), o.model, o.entry.rootDigest)) {

@@ -7,7 +7,10 @@
  * and when it is better push the branch and open a pull request labelled
  * "retrain" with the comparison: merging it promotes the candidate through
  * the usual promote.yml. When it is not better, say why, delete the branch
- * and open nothing. See docs/ci-training.md.
+ * and open nothing. With `dataFromFeedback`, the branch first gets the next
+ * dataset (pipelines/flywheel: the config's data pointer plus the labelled
+ * captured images in the object store), so the candidate trains on it and
+ * the PR changes the pointer. See docs/ci-training.md.
  */
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
@@ -21,7 +24,9 @@ import { readRepoContext } from '../../platform/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../platform/github/pulls.ts';
 import { appendJobSummary } from '../../platform/github/summary.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
+import { createObjectStore, objectStoreConfigFromEnv } from '../../platform/object-store/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
+import { datasetFromFeedback, type FromFeedbackResult, summarizeFromFeedback } from '../flywheel/index.ts';
 import { type Gates, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
@@ -46,6 +51,12 @@ export interface RetrainOptions {
   compareEnv?: string;
   /** Promotion gates file (default environments/promotion-gates.json under cwd); absent: accuracy >= prod's. */
   gatesPath?: string;
+  /**
+   * First build the next dataset from the config's data pointer and the labels
+   * in the object store (the environment's OBJECT_STORE_*), and train on it: the
+   * PR then changes the pointer. `since`: only labels recorded since then.
+   */
+  dataFromFeedback?: boolean | { since?: Date };
   /** Why this run started (schedule, drift alert...), for the PR body. */
   reason?: string;
   now?: () => Date;
@@ -64,6 +75,8 @@ export interface RetrainResult {
   markdown: string;
   publish?: PublishResult;
   pullRequest?: OpenedPullRequest;
+  /** What the flywheel step did (with `dataFromFeedback`). */
+  flywheel?: FromFeedbackResult;
 }
 
 /**
@@ -116,6 +129,8 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     });
   }
 
+  const flywheel = options.dataFromFeedback ? flywheelInputs(options, cwd) : undefined;
+
   await git.run(['fetch', '--no-tags', 'origin', `+refs/heads/${base}:refs/remotes/origin/${base}`]);
   const baseSha = await git.run(['rev-parse', `refs/remotes/origin/${base}`]);
   const branch = retrainBranchName((options.now ?? (() => new Date()))(), baseSha);
@@ -132,7 +147,30 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     await git.run(['branch', '-q', '-D', branch]);
   };
   let run: TrainAndRecordResult;
+  let fed: FromFeedbackResult | undefined;
   try {
+    if (flywheel) {
+      const store = createObjectStore(flywheel.store);
+      try {
+        fed = await datasetFromFeedback({
+          pointerPath: flywheel.pointerPath,
+          store,
+          bucket: flywheel.bucket,
+          model: options.modelName ?? options.config.name,
+          ...(flywheel.since ? { since: flywheel.since } : {}),
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+          log,
+        });
+      } finally {
+        store.close();
+      }
+      log(`retrain: ${summarizeFromFeedback(fed)}`);
+      log(
+        fed.pointer
+          ? `retrain: training on the next dataset ${fed.pointer.digest} (${relative(cwd, flywheel.pointerPath)})`
+          : `retrain: no new labelled images: training on the pinned data ${fed.base.digest}`,
+      );
+    }
     run = await trainAndRecord({
       config: options.config,
       env: options.env,
@@ -182,6 +220,15 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     '| --- | --- | --- | --- |',
     ...checks.map((c) => `| ${c.gate} | ${c.expected} | ${c.actual} | ${c.pass ? 'pass' : 'FAIL'} |`),
   ];
+  if (fed && flywheel) {
+    const rel = relative(cwd, flywheel.pointerPath);
+    verdict.push(
+      '',
+      fed.pointer
+        ? `**Data**: \`${rel}\` now names ${fed.pointer.uri}, dataset digest ${fed.pointer.digest} (was ${fed.base.digest}): ${summarizeFromFeedback(fed)}`
+        : `**Data**: \`${rel}\` unchanged (${fed.base.digest}): no new labelled images (${summarizeFromFeedback(fed)})`,
+    );
+  }
   if (options.reason) verdict.push('', `Started by: ${options.reason}`);
   if (ctx.runUrl) verdict.push(`Workflow run: ${ctx.runUrl}`);
 
@@ -213,11 +260,11 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     for (const c of checks.filter((x) => !x.pass))
       log(`  failed: ${c.gate} (expected ${c.expected}, got ${c.actual})`);
     if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
-    return { branch, run, version, better, checks, markdown };
+    return { branch, run, version, better, checks, markdown, ...(fed ? { flywheel: fed } : {}) };
   }
 
   const message = (v: string) =>
-    `retrain: ${model}@${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
+    `retrain: ${model}@${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})${fed?.pointer ? `, data ${fed.pointer.digest}` : ''}\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
   const publish = await publishCandidate({
     git,
     branch,
@@ -225,6 +272,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     model,
     entry,
     message: message(version),
+    ...(fed?.pointer && flywheel ? { extraPaths: [relative(cwd, flywheel.pointerPath)] } : {}),
     push: options.push,
     log,
   });
@@ -241,7 +289,45 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     labels: ['retrain'],
   });
   log(`retrain: pull request #${pr.number} ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
-  return { branch, run, version, better, checks, markdown, publish, pullRequest: pr };
+  return {
+    branch,
+    run,
+    version,
+    better,
+    checks,
+    markdown,
+    publish,
+    pullRequest: pr,
+    ...(fed ? { flywheel: fed } : {}),
+  };
+}
+
+/** What the flywheel step needs, checked before any branch is made: the config's pointer and a store with a bucket. */
+function flywheelInputs(options: RetrainOptions, cwd: string) {
+  const pointer = options.config.data.pointer;
+  if (!pointer) {
+    throw new ProjectError(
+      'USAGE',
+      `--data-from-feedback needs a training config whose data comes through a data pointer (data.pointer), and ${options.configPath ?? options.config.name} has none`,
+      {
+        subject: 'data.pointer',
+        hint: 'point the config at data/<name>.json (docs/data.md), or retrain without --data-from-feedback',
+      },
+    );
+  }
+  const store = objectStoreConfigFromEnv(options.env);
+  if (!store?.bucket) {
+    throw new ProjectError(
+      'USAGE',
+      `--data-from-feedback reads labels and captured images from the object store, and ${store ? 'OBJECT_STORE_BUCKET is not set' : 'none is configured'}`,
+      {
+        subject: 'OBJECT_STORE_BUCKET',
+        hint: 'set OBJECT_STORE_ENDPOINT, OBJECT_STORE_BUCKET, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (drift.yml passes the repository variables and secrets)',
+      },
+    );
+  }
+  const since = typeof options.dataFromFeedback === 'object' ? options.dataFromFeedback.since : undefined;
+  return { pointerPath: resolve(cwd, pointer), store, bucket: store.bucket, since };
 }
 
 export interface DriftCheck {

@@ -270,11 +270,21 @@ describe('the repository workflows', () => {
     const runs = drift.jobs.retrain.steps.filter((s: { run?: string }) =>
       s.run?.startsWith('npm run retrain'),
     );
+    // With RETRAIN_FROM_FEEDBACK=true, both first build the next dataset from the labelled captures in the store.
+    const fromFeedback = gha("vars.RETRAIN_FROM_FEEDBACK == 'true' && '--data-from-feedback' || ''");
     expect(runs.map((s: { if: string; run: string }) => [s.if, s.run])).toEqual([
-      ["github.event_name == 'schedule'", 'npm run retrain -- --if-drift'],
-      ["github.event_name != 'schedule'", 'npm run retrain'],
+      ["github.event_name == 'schedule'", `npm run retrain -- --if-drift ${fromFeedback}`],
+      ["github.event_name != 'schedule'", `npm run retrain -- ${fromFeedback}`],
     ]);
     expect(runs[0].env.PROMETHEUS_URL).toBe(gha('vars.PROMETHEUS_URL'));
+    for (const step of runs) {
+      expect(step.env).toMatchObject({
+        OBJECT_STORE_ENDPOINT: gha('vars.OBJECT_STORE_ENDPOINT'),
+        OBJECT_STORE_BUCKET: gha('vars.OBJECT_STORE_BUCKET'),
+        AWS_ACCESS_KEY_ID: gha('secrets.AWS_ACCESS_KEY_ID'),
+        AWS_SECRET_ACCESS_KEY: gha('secrets.AWS_SECRET_ACCESS_KEY'),
+      });
+    }
   });
 });
 

@@ -43,10 +43,13 @@ export {
   type DataPointer,
   type MaterializeOptions,
   materializeDataPointer,
+  type PackedArchive,
   type PackOptions,
+  packDataArchive,
   packDataPointer,
   readDataPointer,
   uploadDataArchive,
+  writeDataPointer,
 } from './pointer.ts';
 export { mulberry32, type Rng } from './rng.ts';
 export { SHAPES } from './shapes.ts';

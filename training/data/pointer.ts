@@ -228,12 +228,31 @@ export interface PackOptions {
   description?: string;
 }
 
+/** A packed archive: its sha256 and the dataset digest of the folder it holds. */
+export interface PackedArchive {
+  /** Hex sha256 of the archive bytes (the pointer's `sha256`). */
+  sha256: string;
+  /** "sha256:<hex>": the dataset digest of the folder (the pointer's `digest`). */
+  digest: string;
+  /** Class names of the folder. */
+  labels: string[];
+  /** Image files packed. */
+  files: number;
+}
+
 /**
- * Pack an image folder into a deterministic .tar.gz (sorted entries, fixed
- * header fields) and write its pointer; the caller uploads the archive to
- * `uri`. The digest is computed from the folder as training will read it.
+ * Pack an image folder into a deterministic .tar.gz at `archivePath` (sorted
+ * entries, fixed header fields: the same files give the same bytes). `extra`
+ * files go at the top of the archive, beside the class (or split) folders:
+ * loose top-level files, which the image-folder reader ignores and the
+ * dataset digest does not cover (the archive's sha256 does): metadata such as
+ * the flywheel's provenance manifest.
  */
-export async function packDataPointer(folder: string, options: PackOptions): Promise<DataPointer> {
+export async function packDataArchive(
+  folder: string,
+  archivePath: string,
+  extra: readonly { name: string; data: Uint8Array | string }[] = [],
+): Promise<PackedArchive> {
   const dataset = await loadImageFolder(folder);
   const files = (await listImageFolder(folder)).files.flat().sort();
   const entries = [];
@@ -250,18 +269,51 @@ export async function packDataPointer(folder: string, options: PackOptions): Pro
     }
     entries.push({ name: rel, data: await readFile(join(folder, ...rel.split('/'))) });
   }
+  for (const e of extra) {
+    if (e.name.includes('/') || e.name.startsWith('.') || files.some((f) => f.split('/')[0] === e.name)) {
+      throw new ProjectError(
+        'INVALID',
+        `${e.name}: not a loose top-level file name for ${folder}'s archive`,
+        {
+          subject: e.name,
+        },
+      );
+    }
+    entries.push({ name: e.name, data: typeof e.data === 'string' ? Buffer.from(e.data) : e.data });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const archive = gzipSync(writeTar(entries), { level: 9 });
-  await writeFileAtomic(options.archivePath, archive);
-  const pointer: DataPointer = {
+  await writeFileAtomic(archivePath, archive);
+  return {
+    sha256: createHash('sha256').update(archive).digest('hex'),
+    digest: dataset.digest.root,
+    labels: dataset.labels,
+    files: files.length,
+  };
+}
+
+/** Validate `pointer` and write it to `path` atomically (stable key order): the old file stays whole until the new one is. */
+export async function writeDataPointer(path: string, pointer: DataPointer): Promise<DataPointer> {
+  const valid = validDataPointer(pointer, path);
+  await writeFileAtomic(path, stableStringify(valid));
+  return valid;
+}
+
+/**
+ * Pack an image folder into a deterministic .tar.gz ({@link packDataArchive})
+ * and write its pointer; the caller uploads the archive to `uri`. The digest
+ * is computed from the folder as training will read it.
+ */
+export async function packDataPointer(folder: string, options: PackOptions): Promise<DataPointer> {
+  const packed = await packDataArchive(folder, options.archivePath);
+  return writeDataPointer(options.pointerPath, {
     pointerVersion: 1,
     name: options.name ?? basename(resolve(folder)).toLowerCase(),
     uri: options.uri,
-    sha256: createHash('sha256').update(archive).digest('hex'),
-    digest: dataset.digest.root,
+    sha256: packed.sha256,
+    digest: packed.digest,
     ...(options.description ? { description: options.description } : {}),
-  };
-  await writeFileAtomic(options.pointerPath, stableStringify(validDataPointer(pointer, options.pointerPath)));
-  return pointer;
+  });
 }
 
 /**
