@@ -82,6 +82,7 @@ describe('renderAll (real Kustomize)', () => {
       'manifests/argocd',
       'manifests/ci-access',
       'manifests/monitoring',
+      'manifests/scoring-job',
       'manifests/training-job',
     ]);
     const rows = summarize(report);
@@ -156,6 +157,7 @@ describe('renderAll (real Kustomize)', () => {
       'manifests/argocd.yaml',
       'manifests/ci-access.yaml',
       'manifests/monitoring.yaml',
+      'manifests/scoring-job.yaml',
       'manifests/training-job.yaml',
     ]);
     for (const p of paths) {

@@ -53,7 +53,7 @@ export {
   versionIdOf,
   versionsOldestFirst,
 } from './schema.ts';
-export { chooseModel, type PinnedVersion, pinnedVersion, readPinnedVersion } from './select.ts';
+export { chooseModel, lockedPin, type PinnedVersion, pinnedVersion, readPinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
 export type {
   Lock,

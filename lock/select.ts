@@ -1,9 +1,12 @@
 /**
  * Which model of a lock a command is about, and which version an
  * environment pins: the one implementation that promote, rollback,
- * verify-rollout, render and `npm run serve` (scripts/serve.ts,
- * SERVING_LOCK_FILE) share.
+ * verify-rollout, render, `npm run serve` (scripts/serve.ts,
+ * SERVING_LOCK_FILE) and `npm run score` share.
  */
+import { dirname, resolve } from 'node:path';
+import type { ModelPin } from '../model/pin.ts';
+import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { readLock } from './io.ts';
 import type { Lock, LockedVersion } from './types.ts';
@@ -71,4 +74,46 @@ export async function readPinnedVersion(
   const lock = await readLock(lockPath);
   const pinned = pinnedVersion(lock, chooseModel(lock, model, lockPath), env, lockPath);
   return { model: pinned.model, version: pinned.version };
+}
+
+/**
+ * The pin of one locked version: `version` when given, else the version
+ * `env` pins. A local artifact URI is resolved against the lock file's
+ * folder, as every reader of the lock does; the pin carries the lock's
+ * digests and root digest, which the artifact reader checks every file
+ * against (model/artifact fetchVerifiedArtifact). NOT_FOUND names the lock,
+ * the model and the version or environment.
+ */
+export function lockedPin(
+  lock: Lock,
+  model: string,
+  choice: { version: string } | { env: string },
+  lockPath: string,
+): ModelPin {
+  let version: string;
+  let entry: LockedVersion | undefined;
+  if ('version' in choice) {
+    version = choice.version;
+    entry = lock.models[model]?.versions[version];
+    if (!lock.models[model]) {
+      throw new ProjectError('NOT_FOUND', `no model "${model}" in ${lockPath}`, { subject: model });
+    }
+    if (!entry) {
+      const known = Object.keys(lock.models[model]?.versions ?? {}).sort();
+      throw new ProjectError('NOT_FOUND', `${lockPath}: model "${model}" has no version "${version}"`, {
+        subject: `models.${model}.versions.${version}`,
+        hint: `name one of its versions (${known.join(', ') || 'none'}), or pick an environment's with --env`,
+      });
+    }
+  } else {
+    ({ version, entry } = pinnedVersion(lock, model, choice.env, lockPath));
+  }
+  const location = resolveArtifactLocation(entry.artifactUri, { baseDir: dirname(resolve(lockPath)) });
+  return {
+    name: model,
+    version,
+    uri: location.kind === 'local' ? location.dir : entry.artifactUri,
+    digests: entry.digests,
+    sha256: entry.rootDigest,
+  };
 }

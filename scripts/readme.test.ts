@@ -89,6 +89,11 @@ const COVERAGE: Coverage[] = [
   },
   { prefix: 'npm run serve', by: [['pipelines/demo/steps.ts', 'scripts/serve.ts']] },
   { prefix: 'npm run drift -- --artifact', by: [['scripts/drift.test.ts', "'--artifact'"]] },
+  {
+    prefix: 'npm run score -- --env prod --input s3://',
+    by: [['pipelines/scoring/object-store.e2e.test.ts', '/scored/run-1/']],
+  },
+  { prefix: 'npm run score', by: [['pipelines/scoring/score.test.ts', 'scoreMain(']] },
   { prefix: 'npm run monitoring:generate', by: [['monitoring/generate.test.ts', "'--check'"]] },
   { prefix: 'curl -s -F image=@', by: [['pipelines/demo/steps.ts', "'-F'"]] },
   {

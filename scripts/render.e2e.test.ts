@@ -34,14 +34,15 @@ withKustomize('renders the chosen environment, prints the table and writes --out
       new RegExp(`^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
     );
     expect(text).not.toContain('environments/dev');
-    // prod, and the five manifests every environment shares (the relay's among them).
-    expect(text).toContain(`wrote 6 file(s) to ${out}`);
+    // prod, and the six manifests every environment shares (the relay's among them).
+    expect(text).toContain(`wrote 7 file(s) to ${out}`);
     expect((await readdir(join(out, 'environments'))).sort()).toEqual(['prod.yaml']);
     expect((await readdir(join(out, 'manifests'))).sort()).toEqual([
       'alert-relay.yaml',
       'argocd.yaml',
       'ci-access.yaml',
       'monitoring.yaml',
+      'scoring-job.yaml',
       'training-job.yaml',
     ]);
     expect(await readFile(join(out, 'environments', 'prod.yaml'), 'utf8')).toMatch(

@@ -6,9 +6,7 @@
  * SERVING_MODEL_* variables, as in the image (serving/main.ts, which never
  * reads the lock). Configuration: docs/serving.md.
  */
-import { dirname, resolve } from 'node:path';
-import { chooseModel, type Lock, modelHistory, pinnedVersion, readLockFrom } from '../lock/index.ts';
-import { resolveArtifactLocation } from '../platform/artifact-store/index.ts';
+import { chooseModel, type Lock, lockedPin, modelHistory, readLockFrom } from '../lock/index.ts';
 import { type FileTree, fileTree, isMain, isProjectError, ProjectError } from '../platform/index.ts';
 import type { ResolvedPin, ServingEnv } from '../serving/config.ts';
 import { start } from '../serving/main.ts';
@@ -46,23 +44,13 @@ export async function pinFromLock(env: ServingEnv, source: FileTree = fileTree):
   }
   const lock = await readServedLock(file, source);
   const name = chooseModel(lock, env.SERVING_MODEL_NAME, file);
-  const pinned = env.SERVING_MODEL_VERSION
-    ? { version: env.SERVING_MODEL_VERSION, entry: lock.models[name]?.versions[env.SERVING_MODEL_VERSION] }
-    : pinnedVersion(lock, name, env.SERVING_ENVIRONMENT, file);
-  if (!pinned.entry) {
-    throw new ProjectError('NOT_FOUND', `${file}: model "${name}" has no version "${pinned.version}"`, {
-      subject: `models.${name}.versions.${pinned.version}`,
-    });
-  }
-  const location = resolveArtifactLocation(pinned.entry.artifactUri, { baseDir: dirname(resolve(file)) });
   return {
-    pin: {
+    pin: lockedPin(
+      lock,
       name,
-      version: pinned.version,
-      uri: location.kind === 'local' ? location.dir : pinned.entry.artifactUri,
-      digests: pinned.entry.digests,
-      sha256: pinned.entry.rootDigest,
-    },
+      env.SERVING_MODEL_VERSION ? { version: env.SERVING_MODEL_VERSION } : { env: env.SERVING_ENVIRONMENT },
+      file,
+    ),
     history: modelHistory(lock, name),
   };
 }

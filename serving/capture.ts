@@ -16,11 +16,25 @@
  * within a deadline; what is not confirmed written by then, the batch in
  * flight included, is counted `reason="shutdown"`.
  */
+import {
+  type CaptureRecord,
+  capturedImageKey,
+  captureLines,
+  captureObjectKey,
+  capturePartition,
+} from '../model/capture.ts';
 import { isProjectError } from '../platform/index.ts';
 import type { ObjectStore } from '../platform/object-store/index.ts';
-import { joinKey } from '../platform/object-store/index.ts';
 import type { Logger } from './logger.ts';
 import type { ServingMetrics } from './metrics.ts';
+
+// The format is model/capture.ts's (one definition, shared with batch scoring).
+export {
+  CAPTURE_PREFIX,
+  type CapturedImage,
+  type CaptureRecord,
+  capturedImageKey,
+} from '../model/capture.ts';
 
 export interface CaptureConfig {
   /** Share of answers captured, 0 to 1 (SERVING_CAPTURE_SAMPLE); 0 = off. */
@@ -37,42 +51,11 @@ export interface CaptureConfig {
   flushMs: number;
 }
 
-/** One captured image, as the record names it. */
-export interface CapturedImage {
-  sha256: string;
-  bytes: number;
-  content_type: string;
-  /** True when the image is stored at `capture/v1/images/<sha256>` (within the size cap). */
-  stored: boolean;
-}
-
-/** One record of `capture/v1`: one answer of /predict. */
-export interface CaptureRecord {
-  schema: 'capture/v1';
-  answer_id: string;
-  request_id: string;
-  /** ISO 8601 time of the answer. */
-  at: string;
-  model: string;
-  version: string;
-  pod: string;
-  /** Time from the request's arrival to its answer, ms. */
-  latency_ms: number;
-  images: CapturedImage[];
-  /** The top-k answer for each image, as /predict gave it. */
-  predictions: { label: string; probability: number }[][];
-}
-
 /** What /predict hands over: the record and the bytes of its images. */
 export interface CaptureEntry {
   record: CaptureRecord;
   images: Uint8Array[];
 }
-
-export const CAPTURE_PREFIX = 'capture/v1/';
-
-/** The key of a captured image. */
-export const capturedImageKey = (sha256: string): string => `${CAPTURE_PREFIX}images/${sha256}`;
 
 interface Queued {
   record: CaptureRecord;
@@ -225,18 +208,13 @@ export class Capture {
     }
     const groups = new Map<string, CaptureRecord[]>();
     for (const q of batch) {
-      const r = q.record;
-      const dir = `model=${encodeURIComponent(r.model)}/version=${encodeURIComponent(r.version)}/date=${r.at.slice(0, 10)}`;
-      groups.set(dir, [...(groups.get(dir) ?? []), r]);
+      const dir = capturePartition(q.record);
+      groups.set(dir, [...(groups.get(dir) ?? []), q.record]);
     }
     for (const [dir, records] of groups) {
-      const key = joinKey(
-        CAPTURE_PREFIX,
-        `${dir}/${pod}-${this.#start}-${String(this.#seq++).padStart(6, '0')}.jsonl`,
-      );
-      const body = records.map((r) => JSON.stringify(r)).join('\n');
+      const key = captureObjectKey(dir, `${pod}-${this.#start}-${String(this.#seq++).padStart(6, '0')}`);
       // Never over another object: a key is written once, whole.
-      await store.put({ bucket, key }, `${body}\n`, {
+      await store.put({ bucket, key }, captureLines(records), {
         contentType: 'application/x-ndjson',
         ifNoneMatch: true,
       });

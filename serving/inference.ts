@@ -11,6 +11,7 @@
  */
 
 import { availableParallelism } from 'node:os';
+import { topK } from '../model/capture.ts';
 import type { ImageFeatures } from '../model/drift/window.ts';
 import { decodeImage, imageStatsYielding, inspectImage, toModelInput } from '../model/preprocessing.ts';
 import { ProjectError } from '../platform/errors.ts';
@@ -21,10 +22,8 @@ import type { DriftMonitor } from './drift/index.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model.ts';
 
-export interface Prediction {
-  label: string;
-  probability: number;
-}
+export type { Prediction } from '../model/capture.ts';
+export { topK };
 
 /** The batcher of a model: one preprocessed image in, its probabilities out. */
 export type ModelBatcher = Batcher<Float32Array, Float32Array>;
@@ -57,15 +56,6 @@ export function createModelBatcher(
       metrics.inferenceDuration.observe(seconds);
     },
   });
-}
-
-/** The k most probable labels, most probable first (ties: label order). */
-export function topK(probs: Float32Array, labels: readonly string[], k: number): Prediction[] {
-  return labels
-    .map((label, i) => ({ label, probability: probs[i] ?? 0, i }))
-    .sort((a, b) => b.probability - a.probability || a.i - b.i)
-    .slice(0, k)
-    .map(({ label, probability }) => ({ label, probability }));
 }
 
 /** Count a prediction: top-1 class and its confidence. */

@@ -55,7 +55,10 @@ function fetchableUrl(url: string): string {
 
 /** The repository and ref the Job checks out, and the config path inside the repository. */
 export async function jobSource(
-  o: Pick<KubernetesTrainingOptions, 'cwd' | 'hostEnv' | 'gitRepository' | 'gitRef' | 'configPath'>,
+  o: Pick<KubernetesTrainingOptions, 'cwd' | 'hostEnv' | 'gitRepository' | 'gitRef' | 'configPath'> & {
+    /** The flag that named `configPath`, for messages (default --config). */
+    pathFlag?: string;
+  },
 ): Promise<{ repository: string; ref: string; configPath: string }> {
   const git = gitRunner(o.cwd, { env: o.hostEnv });
   const top = (await git.tryRun(['rev-parse', '--show-toplevel'])).stdout.trim();
@@ -84,9 +87,9 @@ export async function jobSource(
   if (top && (inRepo.startsWith('..') || isAbsolute(inRepo))) {
     throw new ProjectError(
       'USAGE',
-      `--config ${o.configPath} is outside the repository ${top}: the Job reads it from its checkout`,
+      `${o.pathFlag ?? '--config'} ${o.configPath} is outside the repository ${top}: the Job reads it from its checkout`,
       {
-        subject: '--config',
+        subject: o.pathFlag ?? '--config',
         hint: 'commit the config to the repository and name it by its path there',
       },
     );

@@ -7,11 +7,12 @@
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
+import { buildCaptureRecord, imageContentType, topK } from '../../model/capture.ts';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
-import { classifyImages, topK } from '../inference.ts';
+import { classifyImages } from '../inference.ts';
 import type { RouteDeps } from './deps.ts';
 import { reserveBody } from './middleware.ts';
 
@@ -21,13 +22,6 @@ const validateImagesBody = compileValidator<{ images: string[] }>({
   additionalProperties: false,
   properties: { images: { type: 'array', minItems: 1, items: { type: 'string' } } },
 });
-
-/** The media type of image bytes, from their first bytes (PNG or JPEG; anything else was refused before). */
-function imageContentType(bytes: Uint8Array): string {
-  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'image/png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
-  return 'application/octet-stream';
-}
 
 const withoutPadding = (s: string): string => {
   let end = s.length;
@@ -184,23 +178,18 @@ export function predictRouter(
     }
     if (capture?.sampled()) {
       capture.offer({
-        record: {
-          schema: 'capture/v1',
-          answer_id: answerId,
-          request_id: requestId,
-          at: new Date(at).toISOString(),
+        record: buildCaptureRecord({
+          answerId,
+          requestId,
+          at,
           model: model.name,
           version: model.version,
           pod,
-          latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          images: images.map((b, i) => ({
-            sha256: sha256[i] as string,
-            bytes: b.byteLength,
-            content_type: imageContentType(b),
-            stored: b.byteLength <= config.capture.maxImageBytes,
-          })),
+          latencyMs: performance.now() - started,
+          images: images.map((bytes, i) => ({ bytes, sha256: sha256[i] as string })),
+          maxImageBytes: config.capture.maxImageBytes,
           predictions: ranked,
-        },
+        }),
         images,
       });
     }

@@ -93,6 +93,7 @@ export async function tempRepo(lock: Lock = fakeLock()): Promise<string> {
     'manifests/ci-access',
     'manifests/components',
     'manifests/monitoring',
+    'manifests/scoring-job',
     'manifests/training-job',
     'manifests/alert-relay',
     'environments',

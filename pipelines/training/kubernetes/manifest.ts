@@ -82,6 +82,8 @@ export interface TrainingJobSpec {
   image: string;
   /** What the Job checks out and trains: the repository URL and the ref (a commit, usually the PR head). */
   git?: { repository: string; ref: string };
+  /** The main container's name (default {@link TRAINER_CONTAINER}); batch scoring's is `scorer`. */
+  container?: string;
   /** Command; default: the image's entrypoint. */
   command?: string[];
   /** Arguments; default: the template container's (manifests/training-job: `npm run train:ci`). */
@@ -197,8 +199,9 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
   const gpus = spec.gpus ?? 1;
   const tplSpec = base.spec?.template?.spec;
   const tplContainers = tplSpec?.containers ?? [];
-  const tplContainer: V1Container = tplContainers.find((c) => c.name === TRAINER_CONTAINER) ??
-    tplContainers[0] ?? { name: TRAINER_CONTAINER };
+  const main = spec.container ?? TRAINER_CONTAINER;
+  const tplContainer: V1Container = tplContainers.find((c) => c.name === main) ??
+    tplContainers[0] ?? { name: main };
   const env = new Map((tplContainer.env ?? []).map((e) => [e.name, e]));
   for (const [name, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b)))
     env.set(name, { name, value });
@@ -228,7 +231,7 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
   else delete requests[GPU_RESOURCE];
   const container: V1Container = {
     ...tplContainer,
-    name: TRAINER_CONTAINER,
+    name: main,
     image: spec.image,
     ...(spec.command ? { command: spec.command } : {}),
     ...(spec.args ? { args: spec.args } : {}),

@@ -37,12 +37,13 @@ export function parseResultLine(text: string): Record<string, unknown> | undefin
   return undefined;
 }
 
-/** The trainer container's terminated state in a pod, if it has ended. */
+/** The terminated state of `container` (default the trainer) in a pod, if it has ended. */
 export function trainerTermination(
   pod: V1Pod | undefined,
+  container: string = TRAINER_CONTAINER,
 ): { exitCode: number; message?: string; reason?: string } | undefined {
   const statuses = pod?.status?.containerStatuses ?? [];
-  const st = statuses.find((s) => s.name === TRAINER_CONTAINER) ?? statuses[0];
+  const st = statuses.find((s) => s.name === container) ?? statuses[0];
   const t = st?.state?.terminated ?? st?.lastState?.terminated;
   return t ? { exitCode: t.exitCode, message: t.message, reason: t.reason } : undefined;
 }

@@ -1,7 +1,9 @@
 /**
- * submitTrainingJob: create the training Job through the API server, follow
- * its pod's logs to a stream, wait for the Job's terminal condition, and
- * return the outcome with the trainer's result JSON.
+ * submitJob: create a batch/v1 Job through the API server, follow its pods'
+ * logs to a stream, wait for the Job's terminal condition, and return the
+ * outcome with each pod's result JSON. submitTrainingJob builds the training
+ * Job and submits it so; batch scoring's Indexed Job (pipelines/scoring)
+ * goes the same way.
  */
 import { Writable } from 'node:stream';
 import { ApiException, BatchV1Api, CoreV1Api, Log, type V1Job, type V1Pod } from '@kubernetes/client-node';
@@ -12,9 +14,13 @@ import { selectorToString } from '../../verify/checks.ts';
 import { buildTrainingJob, loadJobTemplate, TRAINER_CONTAINER, type TrainingJobSpec } from './manifest.ts';
 import { jobOutcome, parseResultLine, trainerTermination } from './result.ts';
 
-export interface SubmitTrainingJobOptions extends TrainingJobSpec {
+export interface SubmitTrainingJobOptions extends TrainingJobSpec, SubmitJobOptions {
   /** Folder with the Job template (manifests/training-job); default: build the Job in code. */
   templateDir?: string;
+}
+
+/** How a built Job is submitted and followed. */
+export interface SubmitJobOptions {
   /** Give up waiting after this long (ms); default: the Job's activeDeadlineSeconds + 5 minutes. */
   timeoutMs?: number;
   /** Poll interval start (default 1000 ms), doubled up to maxPollMs (default 10000 ms). */
@@ -25,6 +31,8 @@ export interface SubmitTrainingJobOptions extends TrainingJobSpec {
   /** Abort: the Job is deleted (with its pods) and the call rejects with INTERRUPTED. */
   signal?: AbortSignal;
 }
+
+export type SubmitJobDeps = SubmitTrainingJobDeps;
 
 export interface SubmitTrainingJobDeps {
   cluster: Cluster;
@@ -52,6 +60,23 @@ export interface TrainingJobResult {
   resultSource?: 'logs' | 'termination-message';
   /** Whether the logs were streamed; false with the reason when the API server could not serve them. */
   logs: { streamed: boolean; error?: string };
+  /** Every pod of the Job, oldest first, with its completion index (Indexed Jobs) and its result. */
+  pods: JobPod[];
+}
+
+export type JobResult = TrainingJobResult;
+
+/** The annotation with an Indexed Job pod's index (https://kubernetes.io/docs/concepts/workloads/controllers/job/#completion-mode). */
+export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
+
+/** One pod of a finished Job. */
+export interface JobPod {
+  name: string;
+  /** `batch.kubernetes.io/job-completion-index` of an Indexed Job's pod. */
+  index?: number;
+  phase?: string;
+  exitCode?: number;
+  result?: Record<string, unknown>;
 }
 
 /** Keeps the tail of what passes through, and forwards every byte to `out`. */
@@ -77,15 +102,38 @@ export async function submitTrainingJob(
   opts: SubmitTrainingJobOptions,
   deps: SubmitTrainingJobDeps,
 ): Promise<TrainingJobResult> {
+  const template = opts.templateDir ? await loadJobTemplate(opts.templateDir) : undefined;
+  const manifest = buildTrainingJob(opts, template);
+  return submitJob(
+    manifest,
+    {
+      ...opts,
+      container: TRAINER_CONTAINER,
+      what: `image ${opts.image}${(opts.gpus ?? 1) > 0 ? `, ${opts.gpus ?? 1} GPU` : ''}`,
+    },
+    deps,
+  );
+}
+
+/**
+ * Submit a built Job (`manifest`, with its name and namespace) and follow it
+ * as {@link submitTrainingJob} does: the logs of `container` in each pod,
+ * and each pod's result JSON.
+ */
+export async function submitJob(
+  manifest: V1Job,
+  opts: SubmitJobOptions & { container: string; what?: string },
+  deps: SubmitJobDeps,
+): Promise<JobResult> {
   const { cluster } = deps;
   const log = deps.log ?? (() => {});
   const sleep = deps.sleep ?? realSleep;
   const now = deps.now ?? Date.now;
-  const template = opts.templateDir ? await loadJobTemplate(opts.templateDir) : undefined;
-  const manifest = buildTrainingJob(opts, template);
+  const name = manifest.metadata?.name ?? '';
+  const namespace = manifest.metadata?.namespace ?? 'default';
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
-  const where = `Job ${opts.namespace}/${opts.name}`;
+  const where = `Job ${namespace}/${name}`;
   const fail = (e: unknown, what: string): never => {
     throw (
       clusterErrorOf(e, cluster, what) ??
@@ -99,20 +147,20 @@ export async function submitTrainingJob(
 
   let job: V1Job;
   try {
-    job = await batch.createNamespacedJob({ namespace: opts.namespace, body: manifest });
+    job = await batch.createNamespacedJob({ namespace, body: manifest });
   } catch (e) {
     if (e instanceof ApiException && e.code === 409) {
       throw new ProjectError('CONFLICT', `${where} already exists on ${cluster.server}`, {
         subject: where,
-        hint: `choose another --job-name, or delete it: kubectl -n ${opts.namespace} delete job ${opts.name}`,
+        hint: `choose another --job-name, or delete it: kubectl -n ${namespace} delete job ${name}`,
         cause: e,
       });
     }
     return fail(e, `creating ${where}`);
   }
-  log(`submitted ${where} (image ${opts.image}${(opts.gpus ?? 1) > 0 ? `, ${opts.gpus ?? 1} GPU` : ''})`);
+  log(`submitted ${where}${opts.what ? ` (${opts.what})` : ''}`);
 
-  const labelSelector = selectorToString(job.spec?.selector) || `batch.kubernetes.io/job-name=${opts.name}`;
+  const labelSelector = selectorToString(job.spec?.selector) || `batch.kubernetes.io/job-name=${name}`;
   const deadlineSeconds = manifest.spec?.activeDeadlineSeconds ?? 6 * 3600;
   const deadline = now() + (opts.timeoutMs ?? (deadlineSeconds + 300) * 1000);
   let delay = opts.pollMs ?? 1000;
@@ -120,32 +168,31 @@ export async function submitTrainingJob(
   const streams = new Map<string, { tee: TeeTail; done: Promise<void>; abort?: AbortController }>();
   let logError: string | undefined;
   let lastPod: V1Pod | undefined;
+  let seen: V1Pod[] = [];
 
   const startLogs = async (pod: V1Pod) => {
-    const name = pod.metadata?.name ?? '';
-    if (streams.has(name) || opts.followLogs === false) return;
+    const podName = pod.metadata?.name ?? '';
+    if (streams.has(podName) || opts.followLogs === false) return;
     const tee = new TeeTail(deps.stdout);
     const done = new Promise<void>((resolve) => {
       tee.on('finish', () => resolve());
       tee.on('error', () => resolve());
     });
     const entry: { tee: TeeTail; done: Promise<void>; abort?: AbortController } = { tee, done };
-    streams.set(name, entry);
+    streams.set(podName, entry);
     try {
-      entry.abort = await new Log(cluster.kubeConfig).log(opts.namespace, name, TRAINER_CONTAINER, tee, {
+      entry.abort = await new Log(cluster.kubeConfig).log(namespace, podName, opts.container, tee, {
         follow: true,
       });
     } catch (e) {
-      logError = `logs of pod ${name}: ${apiMessageOf(e)}`;
+      logError = `logs of pod ${podName}: ${apiMessageOf(e)}`;
       log(`warning: cannot stream ${logError}; the result will come from the pod's termination message`);
       tee.end();
     }
   };
 
   const onAbort = async () => {
-    await batch
-      .deleteNamespacedJob({ name: opts.name, namespace: opts.namespace, propagationPolicy: 'Background' })
-      .catch(() => {});
+    await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch(() => {});
   };
 
   for (;;) {
@@ -157,13 +204,13 @@ export async function submitTrainingJob(
       });
     }
     try {
-      job = await batch.readNamespacedJob({ name: opts.name, namespace: opts.namespace });
+      job = await batch.readNamespacedJob({ name, namespace });
     } catch (e) {
       fail(e, `reading ${where}`);
     }
     let pods: V1Pod[] = [];
     try {
-      pods = (await core.listNamespacedPod({ namespace: opts.namespace, labelSelector })).items;
+      pods = (await core.listNamespacedPod({ namespace, labelSelector })).items;
     } catch (e) {
       fail(e, `listing pods of ${where}`);
     }
@@ -174,25 +221,29 @@ export async function submitTrainingJob(
       if (['Running', 'Succeeded', 'Failed'].includes(p.status?.phase ?? '')) await startLogs(p);
     }
     lastPod = pods.at(-1) ?? lastPod;
+    if (pods.length > 0) seen = pods;
     const outcome = jobOutcome(job);
     if (outcome) {
-      // Let the log streams drain (they end when the container does), but not forever.
-      const last = lastPod?.metadata?.name ? streams.get(lastPod.metadata.name) : undefined;
-      if (last) {
-        let timer: NodeJS.Timeout | undefined;
-        const grace = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 15_000);
-        });
-        await Promise.race([last.done, grace]);
-        clearTimeout(timer);
-      }
+      // Let the log streams drain (they end when the containers do), but not forever.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 15_000);
+      });
+      if (streams.size > 0)
+        await Promise.race([Promise.all([...streams.values()].map((s) => s.done)), grace]);
+      clearTimeout(timer);
       for (const s of streams.values()) s.abort?.abort();
-      const term = trainerTermination(lastPod);
-      const fromLogs = last ? parseResultLine(last.tee.text) : undefined;
-      const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
-      const result: TrainingJobResult = {
-        jobName: opts.name,
-        namespace: opts.namespace,
+      const resultOf = (pod: V1Pod | undefined) => {
+        const term = trainerTermination(pod, opts.container);
+        const stream = pod?.metadata?.name ? streams.get(pod.metadata.name) : undefined;
+        const fromLogs = stream ? parseResultLine(stream.tee.text) : undefined;
+        const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
+        return { term, fromLogs, fromTerm };
+      };
+      const { term, fromLogs, fromTerm } = resultOf(lastPod);
+      const result: JobResult = {
+        jobName: name,
+        namespace,
         state: outcome.state,
         reason: outcome.reason,
         message: outcome.message,
@@ -201,6 +252,18 @@ export async function submitTrainingJob(
         result: fromLogs ?? fromTerm,
         resultSource: fromLogs ? 'logs' : fromTerm ? 'termination-message' : undefined,
         logs: { streamed: streams.size > 0 && !logError, ...(logError ? { error: logError } : {}) },
+        pods: seen.map((p) => {
+          const r = resultOf(p);
+          const index = p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION];
+          const res = r.fromLogs ?? r.fromTerm;
+          return {
+            name: p.metadata?.name ?? '',
+            ...(index !== undefined ? { index: Number(index) } : {}),
+            ...(p.status?.phase ? { phase: p.status.phase } : {}),
+            ...(r.term ? { exitCode: r.term.exitCode } : {}),
+            ...(res ? { result: res } : {}),
+          };
+        }),
       };
       log(
         `${where} ${outcome.state}${outcome.reason ? ` (${outcome.reason})` : ''}${term ? `, exit code ${term.exitCode}` : ''}`,
@@ -215,7 +278,7 @@ export async function submitTrainingJob(
         `${where} did not finish in time: ${active} active pod(s), last pod ${lastPod?.metadata?.name ?? 'none'} ${lastPod?.status?.phase ?? ''}`.trim(),
         {
           subject: where,
-          hint: `it is still in the cluster: kubectl -n ${opts.namespace} describe job ${opts.name}`,
+          hint: `it is still in the cluster: kubectl -n ${namespace} describe job ${name}`,
         },
       );
     }

@@ -1,0 +1,231 @@
+/**
+ * `npm run score`: batch scoring (docs/batch-scoring.md). Every image of a
+ * folder or an `s3://` prefix through one model version of
+ * models.lock.json (named, or the one an environment pins), checked against
+ * the lock's digests, written as `capture/v1` records. Resumable; Ctrl-C
+ * stops after the batch in flight, keeping what was written. With
+ * `--on kubernetes --parallelism N` the same command runs as an Indexed Job,
+ * one shard per index (pipelines/scoring/kubernetes.ts).
+ *
+ * Thin: flags → pipelines/scoring → a summary table.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { chooseModel, lockedPin, readLock } from '../lock/index.ts';
+import { type BackendName, SERVING_ORDER, selectBackend } from '../model/backend.ts';
+import {
+  createScoreProgress,
+  parseLocation,
+  type ScoreResult,
+  type ScoringJobResult,
+  scoreImages,
+  scoreOnKubernetes,
+} from '../pipelines/scoring/index.ts';
+import { loadCluster } from '../pipelines/verify/index.ts';
+import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
+import { objectStoreConfigFromEnv, objectStoreFromEnv } from '../platform/object-store/index.ts';
+
+const USAGE = `usage: npm run score -- --input <folder|s3://bucket/prefix> --out <folder|s3://bucket/prefix>
+  [--model <name>] (--version <id> | --env <env>) [--lock models.lock.json]
+  [--batch-size 32] [--top-k 3] [--shards N [--shard-index i]] [--no-progress] [--result-file <file>]
+  --model      the model in the lock (default: the lock's only model)
+  --version    the version to score with, or
+  --env        the version this environment pins (models.<model>.pins.<env>)
+  --input      PNG/JPEG images: a folder (searched recursively) or an s3:// prefix (OBJECT_STORE_*)
+  --out        where the capture/v1 records go: <out>/capture/v1/model=<m>/version=<v>/date=<day>/score-<batch>.jsonl;
+               batches already there are skipped (a re-run resumes), and the count is printed
+  --shards N   score shard --shard-index (default JOB_COMPLETION_INDEX, else 0) of N: contiguous ranges of batches
+  --on kubernetes --parallelism N   run as a Kubernetes Indexed Job (manifests/scoring-job), N pods, one shard each:
+      --image <ref> (or SCORING_IMAGE; default the trainer image pinned in manifests/scoring-job/kustomization.yaml)
+      [--namespace ml-scoring] [--job-name <name>] [--kubeconfig <file>] [--git-repo <url>] [--git-ref <commit>]
+      (what each pod checks out: default this repository's origin and HEAD; push it first)
+Exit codes: 0 done, 1 an error or an interrupted run (re-run to resume), 2 bad usage.`;
+
+const COMMAND = {
+  usage: USAGE,
+  required: ['input', 'out'],
+  options: {
+    model: { type: 'string' },
+    version: { type: 'string' },
+    env: { type: 'string' },
+    lock: { type: 'string', default: 'models.lock.json' },
+    input: { type: 'string' },
+    out: { type: 'string' },
+    'batch-size': { type: 'string', default: '32' },
+    'top-k': { type: 'string', default: '3' },
+    shards: { type: 'string' },
+    'shard-index': { type: 'string' },
+    'no-progress': { type: 'boolean', default: false },
+    'result-file': { type: 'string' },
+    on: { type: 'string', default: 'here' },
+    parallelism: { type: 'string' },
+    image: { type: 'string' },
+    namespace: { type: 'string', default: 'ml-scoring' },
+    'job-name': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'git-repo': { type: 'string' },
+    'git-ref': { type: 'string' },
+  },
+} as const;
+
+export interface MainDeps {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  print?: (text: string) => void;
+  signal?: AbortSignal;
+  /** Where progress goes (default process.stderr). */
+  stderr?: NodeJS.WriteStream;
+  stdout?: NodeJS.WritableStream;
+  templateDir?: string;
+}
+
+function wholeNumber(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min) {
+    throw new ProjectError('USAGE', `--${flag} ${value} is not a whole number >= ${min}`, {
+      subject: `--${flag}`,
+    });
+  }
+  return n;
+}
+
+/** The summary table of a run. */
+export function scoreTable(r: ScoreResult): string {
+  const rows: [string, string][] = [
+    ['model', `${r.model} ${r.version}`],
+    ['shard', `${r.shard.index} of ${r.shard.count}`],
+    ['images', `${r.shardImages} in this shard (${r.inputImages} in the input)`],
+    ['batches', String(r.batches)],
+    ['skipped', `${r.skippedBatches} batches (${r.skippedImages} images) already written`],
+    ['written', `${r.writtenBatches} batches (${r.scoredImages} images, ${r.errors} error records)`],
+    ['records', r.records],
+  ];
+  if (r.interrupted) rows.push(['interrupted', 'yes: run the same command again to resume']);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
+  const print = deps.print ?? console.log;
+  const env = deps.env ?? process.env;
+  const cwd = deps.cwd ?? process.cwd();
+  const v = cli.values;
+  if ((v.version === undefined) === (v.env === undefined)) {
+    throw new ProjectError(
+      'USAGE',
+      `name the model version with exactly one of --version or --env\n\n${USAGE}`,
+      {
+        subject: '--version',
+      },
+    );
+  }
+  const lockPath = resolve(cwd, v.lock);
+  const lock = await readLock(lockPath);
+  const model = chooseModel(lock, v.model, lockPath);
+  const pin = lockedPin(lock, model, v.version ? { version: v.version } : { env: v.env as string }, lockPath);
+  const batchSize = wholeNumber('batch-size', v['batch-size'], 1);
+  const topK = wholeNumber('top-k', v['top-k'], 1);
+
+  if (v.on === 'kubernetes') {
+    const parallelism = wholeNumber('parallelism', v.parallelism ?? '', 1);
+    const cluster = loadCluster({ kubeconfig: v.kubeconfig, env });
+    const job: ScoringJobResult = await scoreOnKubernetes(
+      {
+        model,
+        version: pin.version,
+        input: v.input as string,
+        out: v.out as string,
+        batchSize,
+        topK,
+        parallelism,
+        namespace: v.namespace,
+        templateDir: resolve(cwd, deps.templateDir ?? 'manifests/scoring-job'),
+        lockPath,
+        cwd,
+        hostEnv: env,
+        ...(v.image ? { image: v.image } : {}),
+        ...(v['job-name'] ? { name: v['job-name'] } : {}),
+        ...(v['git-repo'] ? { gitRepository: v['git-repo'] } : {}),
+        ...(v['git-ref'] ? { gitRef: v['git-ref'] } : {}),
+        signal: deps.signal,
+      },
+      { cluster, stdout: deps.stdout ?? process.stdout, log: (l: string) => console.error(l) },
+    );
+    print(`Job ${job.namespace}/${job.jobName}: ${job.state}${job.reason ? ` (${job.reason})` : ''}\n`);
+    for (const p of job.pods) {
+      print(
+        `  index ${p.index ?? '?'}  pod ${p.name}  ${p.phase ?? ''}${p.exitCode !== undefined ? ` exit ${p.exitCode}` : ''}\n`,
+      );
+    }
+    return job.state === 'succeeded' ? 0 : 1;
+  }
+  if (v.on !== 'here') {
+    throw new ProjectError('USAGE', `--on ${v.on}: use --on kubernetes, or leave it out to score here`, {
+      subject: '--on',
+    });
+  }
+  if (v.parallelism !== undefined) {
+    throw new ProjectError('USAGE', '--parallelism goes with --on kubernetes (here, use --shards)', {
+      subject: '--parallelism',
+    });
+  }
+  const count = v.shards === undefined ? 1 : wholeNumber('shards', v.shards, 1);
+  const indexText =
+    v['shard-index'] ?? (v.shards !== undefined ? env.JOB_COMPLETION_INDEX : undefined) ?? '0';
+  const shard = { index: wholeNumber('shard-index', indexText, 0), count };
+
+  const forced = env.SCORING_BACKEND as BackendName | undefined;
+  if (forced && !SERVING_ORDER.includes(forced)) {
+    throw new ProjectError('USAGE', `SCORING_BACKEND=${forced} is not one of ${SERVING_ORDER.join(', ')}`, {
+      subject: 'SCORING_BACKEND',
+    });
+  }
+  await selectBackend(SERVING_ORDER, forced);
+  const store = objectStoreFromEnv(env);
+  const objectStore = objectStoreConfigFromEnv(env);
+  try {
+    const result = await scoreImages(
+      {
+        pin,
+        input: parseLocation(v.input as string, cwd),
+        out: parseLocation(v.out as string, cwd),
+        batchSize,
+        topK,
+        shard,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+        fetch: {
+          digestsSubject: `${lockPath} models.${model}.versions.${pin.version}.digests`,
+          ...(objectStore ? { objectStore } : {}),
+        },
+      },
+      {
+        ...(store ? { store } : {}),
+        ...(v['no-progress']
+          ? {}
+          : { progress: createScoreProgress({ stream: deps.stderr ?? process.stderr }) }),
+      },
+    );
+    print(`${scoreTable(result)}\n`);
+    // One JSON line last: what a Job's submitter reads from the pod (logs or termination message).
+    const line = JSON.stringify({ ...result, shard: `${shard.index}/${shard.count}` });
+    if (v['result-file']) await writeFile(v['result-file'], line);
+    print(`${line}\n`);
+    return result.interrupted ? 1 : 0;
+  } finally {
+    store?.close();
+  }
+});
+
+if (isMain(import.meta.url)) {
+  const controller = new AbortController();
+  const stop = (signal: string) => () => {
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop now
+    console.error(
+      `\n${signal}: stopping after the batch in flight; what was written is kept (Ctrl-C again to quit at once)`,
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', stop('SIGINT'));
+  process.on('SIGTERM', stop('SIGTERM'));
+  await runMain(() => main(process.argv.slice(2), { signal: controller.signal }));
+}
