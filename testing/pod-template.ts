@@ -4,14 +4,16 @@
  * test that wants what the pod would serve starts the program itself with
  * exactly this environment (serving/main.ts for the model server).
  *
- * `env` entries with a plain `value` or a `secretKeyRef` (read from the
- * cluster as the kubelet does: an `optional` reference to a Secret or key that
- * is not there sets nothing, any other is an error, as the pod would not
- * start), and `envFrom` ConfigMaps (read from the cluster, each key that is a
- * valid variable name; `env` wins over them, as the kubelet does). Anything
- * else (other valueFrom sources, envFrom Secrets, prefixes) is refused naming
- * the entry: the caller would start a process with another environment than
- * the pod's.
+ * `env` entries with a plain `value` or a `secretKeyRef` (read as the kubelet
+ * does: an `optional` reference to a Secret or key that is not there sets
+ * nothing, any other is an error, as the pod would not start), and `envFrom`
+ * ConfigMaps (each key that is a valid variable name; `env` wins over them, as
+ * the kubelet does). ConfigMaps and Secrets are read from the cluster, or from
+ * rendered manifests ({@link templateEnv}). Anything else (other valueFrom
+ * sources, envFrom Secrets, prefixes) is refused naming the entry: the caller
+ * would start a process with another environment than the pod's.
+ * testing/containers.ts runs a container of a rendered pod template with
+ * podman on the same reading.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -52,7 +54,7 @@ export async function readPodTemplateEnv(
   const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
   const where = `Deployment ${namespace}/${deployment}, container ${container}`;
   return {
-    ...(await templateEnv(kc, namespace, dep.spec?.template, container, where)),
+    ...(await templateEnv(dep.spec?.template, container, where, ...clusterSources(kc, namespace))),
     generation: dep.metadata?.generation ?? 0,
   };
 }
@@ -70,37 +72,67 @@ export async function readReplicaSetTemplateEnv(
   const rs = await kc.makeApiClient(AppsV1Api).readNamespacedReplicaSet({ name: replicaSet, namespace });
   const where = `ReplicaSet ${namespace}/${replicaSet}, container ${container}`;
   return {
-    ...(await templateEnv(kc, namespace, rs.spec?.template, container, where)),
+    ...(await templateEnv(rs.spec?.template, container, where, ...clusterSources(kc, namespace))),
     generation: rs.metadata?.generation ?? 0,
   };
 }
 
-async function templateEnv(
-  kc: KubeConfig,
-  namespace: string,
+/** A ConfigMap's data by name (from the cluster, or from rendered manifests). */
+export type ConfigMapData = (name: string) => Promise<Record<string, string>>;
+
+/** A Secret's key, decoded; undefined when the Secret or the key is not there. */
+export type SecretData = (name: string, key: string) => Promise<string | undefined>;
+
+/** The namespace's ConfigMaps and Secrets, read from the cluster. */
+function clusterSources(kc: KubeConfig, namespace: string): [ConfigMapData, SecretData] {
+  const core = kc.makeApiClient(CoreV1Api);
+  return [
+    async (name) => (await core.readNamespacedConfigMap({ name, namespace })).data ?? {},
+    async (name, key) => {
+      try {
+        const data = (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+        return data[key] === undefined ? undefined : Buffer.from(data[key], 'base64').toString('utf8');
+      } catch (e) {
+        if (e instanceof ApiException && e.code === 404) return undefined;
+        throw e;
+      }
+    },
+  ];
+}
+
+/**
+ * The environment and projected files of `container` in a pod template (the
+ * rules in the file comment), its ConfigMaps and Secrets read through
+ * `configMaps` and `secrets`.
+ */
+export async function templateEnv(
   template: V1PodTemplateSpec | undefined,
   container: string,
   where: string,
+  configMaps: ConfigMapData,
+  /** Secrets' keys (`secretKeyRef`): without them, a variable taken from a Secret is refused. */
+  secrets?: SecretData,
 ): Promise<Omit<PodTemplateEnv, 'generation'>> {
-  const spec = template?.spec?.containers?.find((c) => c.name === container);
+  const spec = [...(template?.spec?.initContainers ?? []), ...(template?.spec?.containers ?? [])].find(
+    (c) => c.name === container,
+  );
   if (!spec) throw new Error(`${where}: no such container in the pod template`);
   const env: Record<string, string> = {};
-  const core = kc.makeApiClient(CoreV1Api);
   for (const from of spec.envFrom ?? []) {
     if (!from.configMapRef?.name || from.prefix || from.secretRef)
       throw new Error(`${where}: envFrom ${JSON.stringify(from)} is not a plain ConfigMap reference`);
-    const cm = await core.readNamespacedConfigMap({ name: from.configMapRef.name, namespace });
-    for (const [k, v] of Object.entries(cm.data ?? {})) if (VAR_NAME.test(k)) env[k] = v;
+    const data = await configMaps(from.configMapRef.name);
+    for (const [k, v] of Object.entries(data)) if (VAR_NAME.test(k)) env[k] = v;
   }
   for (const e of spec.env ?? []) {
     const ref = e.valueFrom?.secretKeyRef;
     const other = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.fieldRef ?? e.valueFrom?.resourceFieldRef;
-    if (ref && !other) {
-      const value = await secretValue(core, namespace, ref.name ?? '', ref.key);
+    if (ref && !other && secrets) {
+      const value = await secrets(ref.name ?? '', ref.key);
       if (value !== undefined) env[e.name] = value;
       else if (!ref.optional)
         throw new Error(
-          `${where}: env ${e.name}: Secret ${namespace}/${ref.name} has no key ${ref.key} (the pod would not start)`,
+          `${where}: env ${e.name}: Secret ${ref.name} has no key ${ref.key} (the pod would not start)`,
         );
       continue;
     }
@@ -118,22 +150,6 @@ async function templateEnv(
     }
   }
   return { env, annotations, files };
-}
-
-/** A Secret's key, decoded; undefined when the Secret or the key is not there. */
-async function secretValue(
-  core: CoreV1Api,
-  namespace: string,
-  name: string,
-  key: string,
-): Promise<string | undefined> {
-  try {
-    const data = (await core.readNamespacedSecret({ name, namespace })).data ?? {};
-    return data[key] === undefined ? undefined : Buffer.from(data[key], 'base64').toString('utf8');
-  } catch (e) {
-    if (e instanceof ApiException && e.code === 404) return undefined;
-    throw e;
-  }
 }
 
 /**

@@ -4,7 +4,18 @@
  * in, with a relative link) for container images, whose later stages copy
  * node_modules and not the build's cache.
  */
-import { cp, mkdir, mkdtemp, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -74,5 +85,11 @@ describe('placeIntoPackage', () => {
       variant: 'gpu',
       dir: join(pkg, 'deps', 'libtensorflow'),
     });
+  });
+
+  it('vendors a copy every user can read, even from a cache folder made 0700 (the image runs as a non-root user)', async () => {
+    await chmod(manifest.dir, 0o700);
+    await placeIntoPackage(pkg, addon, manifest, { vendor: true });
+    expect((await stat(join(pkg, 'deps', 'libtensorflow'))).mode & 0o777).toBe(0o755);
   });
 });

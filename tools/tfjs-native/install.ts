@@ -17,7 +17,18 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -276,6 +287,8 @@ export async function ensureLibtensorflow(
     }
     await writeJsonAtomic(join(tmp, 'manifest.json'), manifest);
     await rm(dir, { recursive: true, force: true });
+    // mkdtemp made it 0700: readable by every user, as the files in it are (an image's non-root user loads a copy).
+    await chmod(tmp, 0o755);
     await rename(tmp, dir);
     return { manifest, cached: false };
   } catch (e) {
@@ -419,6 +432,8 @@ export async function placeIntoPackage(
   if (options.vendor) {
     const vendored = join(p.depsDir, 'libtensorflow');
     await cp(manifest.dir, vendored, { recursive: true, verbatimSymlinks: true });
+    // A cache made before the chmod above is 0700: the image runs as a non-root user, who must read it.
+    await chmod(vendored, 0o755);
     // relative, so the package can be copied elsewhere (a later image stage) and still load
     await symlink(join('libtensorflow', 'tensorflow'), p.depsLib);
     await writeJsonAtomic(p.manifest, { ...manifest, dir: vendored });

@@ -35,6 +35,22 @@ describe('buildTrainingJob', () => {
       { name: 'TRAIN_RESULT_FILE', value: '/dev/termination-log' },
     ]);
   });
+  it('marks the checkout safe for git in both containers (the emptyDir is root\'s: "dubious ownership" otherwise)', () => {
+    const job = buildTrainingJob({
+      ...spec,
+      git: { repository: 'https://example.com/r.git', ref: 'a'.repeat(40) },
+    });
+    const pod = job.spec?.template.spec;
+    for (const c of [pod?.initContainers?.[0], pod?.containers[0]]) {
+      expect(c?.env).toEqual(
+        expect.arrayContaining([
+          { name: 'GIT_CONFIG_COUNT', value: '1' },
+          { name: 'GIT_CONFIG_KEY_0', value: 'safe.directory' },
+          { name: 'GIT_CONFIG_VALUE_0', value: '/work/src' },
+        ]),
+      );
+    }
+  });
   it('drops the GPU limit for a CPU run', () => {
     const job = buildTrainingJob({ ...spec, gpus: 0 });
     expect(job.spec?.template.spec?.containers[0]?.resources?.limits).toEqual({ memory: '8Gi' });

@@ -61,6 +61,20 @@ ln -s "$app/node_modules" node_modules
 echo "checked out $(git rev-parse HEAD) ($TRAINING_GIT_REF of $TRAINING_GIT_REPOSITORY)"
 `;
 
+/**
+ * The checkout is an emptyDir, which the kubelet creates owned by root: git
+ * (2.35.2 and later) refuses to work in a repository another user owns
+ * ("detected dubious ownership") unless it is marked safe. Both containers
+ * get the mark through git's environment configuration (GIT_CONFIG_COUNT,
+ * https://git-scm.com/docs/git-config#ENVIRONMENT): the checkout, and the
+ * trainer, which reads the commit it trains.
+ */
+export const SAFE_CHECKOUT_ENV: readonly V1EnvVar[] = [
+  { name: 'GIT_CONFIG_COUNT', value: '1' },
+  { name: 'GIT_CONFIG_KEY_0', value: 'safe.directory' },
+  { name: 'GIT_CONFIG_VALUE_0', value: SOURCE_DIR },
+];
+
 export interface TrainingJobSpec {
   /** Job name (DNS-1123 label, at most 63 characters). */
   name: string;
@@ -192,6 +206,7 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
     ? [
         { name: 'TRAINING_GIT_REPOSITORY', value: spec.git.repository },
         { name: 'TRAINING_GIT_REF', value: spec.git.ref },
+        ...SAFE_CHECKOUT_ENV,
       ]
     : [];
   const container = trainerContainer(tplContainer, spec, gitEnv);
