@@ -138,23 +138,18 @@ function captureOf(
   config: ServingConfig,
 ): CaptureEntry {
   return {
-    record: {
-      schema: 'capture/v1',
-      answer_id: a.answerId,
-      request_id: a.requestId,
-      at: new Date(a.at).toISOString(),
+    record: buildCaptureRecord({
+      answerId: a.answerId,
+      requestId: a.requestId,
+      at: a.at,
       model: a.model.name,
       version: a.model.version,
       pod: a.pod,
-      latency_ms: a.latencyMs,
-      images: a.images.map((b, i) => ({
-        sha256: a.sha256[i] as string,
-        bytes: b.byteLength,
-        content_type: imageContentType(b),
-        stored: b.byteLength <= config.capture.maxImageBytes,
-      })),
+      latencyMs: a.latencyMs,
+      images: a.images.map((bytes, i) => ({ bytes, sha256: a.sha256[i] as string })),
+      maxImageBytes: config.capture.maxImageBytes,
       predictions: a.ranked,
-    },
+    }),
     images: a.images,
   };
 }
@@ -215,21 +210,22 @@ export function predictRouter(
       metrics.feedbackRemembered.set(recent.size.answers);
     }
     if (capture?.sampled()) {
-      capture.offer({
-        record: buildCaptureRecord({
-          answerId,
-          requestId,
-          at,
-          model: model.name,
-          version: model.version,
-          pod,
-          latencyMs: performance.now() - started,
-          images: images.map((bytes, i) => ({ bytes, sha256: sha256[i] as string })),
-          maxImageBytes: config.capture.maxImageBytes,
-          predictions: ranked,
-        }),
-        images,
-      });
+      capture.offer(
+        captureOf(
+          {
+            answerId,
+            requestId,
+            at,
+            model,
+            pod,
+            latencyMs: performance.now() - started,
+            images,
+            sha256,
+            ranked,
+          },
+          config,
+        ),
+      );
     }
     ctx.body = {
       model: model.name,
