@@ -40,13 +40,10 @@ import {
   type Row,
 } from './report.ts';
 import { type Running, sampleRss, startKoa, startPeer } from './servers.ts';
+import { PEER_VENV } from './venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEFAULT_VENV = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'gitops-ml',
-  'peer-tf2.21.0',
-);
+const DEFAULT_VENV = PEER_VENV;
 const USAGE = `usage: npm run bench:peer -- [--models demo,cifar10] [--artifact <dir>] [--duration 10] [--clients 1,16,64] [--peer-workers 1,2] [--python <venv>/bin/python]
   set up the peer first: bash bench/peer/setup.sh`;
 

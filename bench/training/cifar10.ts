@@ -42,15 +42,10 @@ import type { ArrayData } from '../../training/loop.ts';
 import { learningRateScales } from '../../training/models.ts';
 import { ONE_CYCLE_DEFAULT } from '../../training/schedule.ts';
 import { type RunContext, train } from '../../training/train.ts';
+import { PEER_PYTHON } from '../peer/venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEFAULT_PYTHON = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'gitops-ml',
-  'peer-tf2.21.0',
-  'bin',
-  'python',
-);
+const DEFAULT_PYTHON = PEER_PYTHON;
 const USAGE = `usage: npm run bench:cifar10 -- [--config training/configs/cifar10.json] [--sides tfjs,keras]
          [--epochs N] [--max-per-class N] [--data <folder>] [--python <venv>/bin/python] [--results cifar10]
   needs the archive of data/cifar10.json (a mirror or local copy: docs/data.md) and, for keras,

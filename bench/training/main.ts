@@ -40,19 +40,14 @@ import { ProjectError } from '../../platform/errors.ts';
 import { stableStringify } from '../../platform/json.ts';
 import { loadTrainingConfig } from '../../training/config.ts';
 import { train } from '../../training/train.ts';
+import { PEER_PYTHON } from '../peer/venv.ts';
 import { trainPython } from './python.ts';
 import { markdown, type SideResult } from './report.ts';
 import { trainTfjs } from './tfjs.ts';
 import { prepare, type Workload, workloads } from './workloads.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEFAULT_PYTHON = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'gitops-ml',
-  'peer-tf2.21.0',
-  'bin',
-  'python',
-);
+const DEFAULT_PYTHON = PEER_PYTHON;
 const USAGE = `usage: npm run bench:training -- [--workloads demo,cifar10] [--epochs 15] [--js-budget 240] [--results training] [--python <venv>/bin/python] [--demo]
   set up the Python peer first: bash bench/peer/setup.sh`;
 

@@ -273,8 +273,3 @@ export async function clusterStatus(
   );
   return { state, components };
 }
-
-/** The default state folder: .cache/cluster in the repository (ignored by git). */
-export function defaultClusterDir(repoRoot: string): string {
-  return join(repoRoot, '.cache', 'cluster');
-}
