@@ -4,7 +4,8 @@
  * with what must exist before it starts (keys, configuration files, CRDs)
  * and what is done once it is ready (the kubeconfig, the kwok nodes, the
  * bucket). ./stack.ts `clusterUp` prepares an UpContext and starts them one
- * after the other.
+ * after the other. Why this table rather than `kwokctl --runtime binary`,
+ * which starts the control-plane half of it: docs/cluster.md.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
