@@ -102,12 +102,13 @@ beforeAll(async () => {
     'ValidatingAdmissionPolicy',
     'ValidatingAdmissionPolicyBinding',
   ]);
-  for (const ns of ['ml-dev', 'ml-training', 'argocd', 'ml-staging', 'ml-monitoring'])
+  for (const ns of ['ml-dev', 'ml-training', 'ml-scoring', 'argocd', 'ml-staging', 'ml-monitoring'])
     await ensureNamespace(admin, ns);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const t of report.targets) {
     for (const o of t.objects) {
-      if (o.kind === 'Job') trainingJob = structuredClone(o) as never;
+      if (o.kind === 'Job' && o.metadata?.name === 'model-training')
+        trainingJob = structuredClone(o) as never;
       if (!wanted.has(o.kind) || (o.kind === 'Namespace' && o.metadata?.name !== 'ml-ci')) continue;
       await objects.create(o as never);
     }
