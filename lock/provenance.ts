@@ -255,6 +255,16 @@ async function runProblems(
   return out;
 }
 
+/** A problem of `field` of a version (or of a model, `version` empty), its message naming all three. */
+function problem(model: string, version: string, field: string, what: string): ProvenanceProblem {
+  return {
+    model,
+    version,
+    field,
+    message: `model "${model}"${version ? ` version ${version}` : ''}: ${field}: ${what}`,
+  };
+}
+
 /**
  * Check `head` (the pull request's lock) against `base` (the lock where it
  * branched off); see the module comment. Reports every problem of every
@@ -265,56 +275,12 @@ export async function checkProvenance(
   head: Lock,
   options: ProvenanceOptions,
 ): Promise<ProvenanceReport> {
-  const report: ProvenanceReport = { ok: true, added: [], problems: [] };
-  const refuse = (model: string, version: string, field: string, what: string) =>
-    report.problems.push({
-      model,
-      version,
-      field,
-      message: `model "${model}"${version ? ` version ${version}` : ''}: ${field}: ${what}`,
-    });
   const rows = diffLocks(base, head);
-  for (const row of rows) {
-    if (row.kind === 'pin') {
-      refuse(
-        row.model,
-        '',
-        `pins.${row.env}`,
-        `moved from ${row.from ?? '(none)'} to ${row.to ?? '(none)'}; pins move only through promote.yml (npm run promote), behind the gates and reviewers of ${row.env}`,
-      );
-    } else if (row.change === 'changed') {
-      for (const field of row.fields) {
-        refuse(row.model, row.version, field, 'changed; versions are immutable: add a new version instead');
-      }
-    } else if (row.change === 'removed') {
-      refuse(row.model, row.version, 'versions', 'removed; versions are never removed from the lock');
-    }
-  }
-  // The rest of the append-only rule (models removed, promotion records rewritten): the version rows are above.
-  for (const message of appendOnlyProblems(base, head)) {
-    if (/^model "[^"]+" version /.test(message)) continue;
-    const model = /^model "([^"]+)"/.exec(message)?.[1] ?? '';
-    report.problems.push({
-      model,
-      version: '',
-      field: /promotion record/.test(message) ? 'promotions' : 'models',
-      message,
-    });
-  }
-  // Appended records are as dangerous as rewritten ones: rollback, revert and the
-  // image a promotion carries all read this history (previousRecord, pinnedImage),
-  // and two records that net to nothing leave the pins unchanged.
-  for (const [model, m] of Object.entries(head.models)) {
-    const known = base.models[model]?.promotions.length ?? 0;
-    m.promotions.slice(known).forEach((p, i) => {
-      report.problems.push({
-        model,
-        version: '',
-        field: `promotions[${known + i}]`,
-        message: `model "${model}": promotions[${known + i}]: appended (${p.env}: ${p.from ?? '(none)'} → ${p.to}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
-      });
-    });
-  }
+  const report: ProvenanceReport = {
+    ok: true,
+    added: [],
+    problems: [...changeProblems(rows), ...historyProblems(base, head)],
+  };
   const store: ArtifactStoreOptions = {
     baseDir: options.lockDir,
     ...(options.mlflow ? { mlflow: options.mlflow } : {}),
@@ -329,12 +295,7 @@ export async function checkProvenance(
   const maxAdded = options.maxAdded ?? MAX_ADDED_VERSIONS;
   if (added.length > maxAdded) {
     // Refused before any lookup: a pull request cannot make the check query the tracking server at length.
-    report.problems.push({
-      model: '',
-      version: '',
-      field: 'versions',
-      message: `${added.length} versions added; a pull request adds at most ${maxAdded} (a training pull request adds one): split it, nothing was looked up`,
-    });
+    report.problems.push(tooManyAdded(added.length, maxAdded));
     report.ok = false;
     return report;
   }
@@ -342,36 +303,133 @@ export async function checkProvenance(
     if (row.kind !== 'version' || row.change !== 'added') continue;
     const { model, version } = row;
     const entry = head.models[model]?.versions[version] as LockedVersion;
-    const found: [string, string][] = originProblems(entry, options, store);
-    if (entry.mlflow.runId !== null) {
-      if (client)
-        found.push(...(await runProblems(model, entry, client, options.revealTrackingValues === true)));
-      else
-        found.push([
-          'mlflow.runId',
-          `run ${entry.mlflow.runId} cannot be checked: MLFLOW_TRACKING_URI is not set`,
-        ]);
-    }
-    // Fetch only from an allowed origin: never send a request where the entry alone points.
-    if (!found.some(([field]) => field === 'artifactUri')) {
-      const one: Lock = {
-        lockfileVersion: 2,
-        models: { [model]: { pins: {}, promotions: [], versions: { [version]: entry } } },
-      };
-      const verified = await verifyLock(one, { ...store, lockDir: options.lockDir, all: true });
-      for (const p of verified.problems) {
-        const at = p.message.indexOf(': ');
-        found.push([
-          p.file ? `digests["${p.file}"]` : 'rootDigest',
-          at >= 0 ? p.message.slice(at + 2) : p.message,
-        ]);
-      }
-    }
-    for (const [field, what] of found) refuse(model, version, field, what);
+    const found = await addedProblems(model, version, entry, options, store, client);
+    for (const [field, what] of found) report.problems.push(problem(model, version, field, what));
     report.added.push({ model, version, ok: found.length === 0 });
   }
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/** The one problem of a pull request that adds more than `max` versions. */
+function tooManyAdded(count: number, max: number): ProvenanceProblem {
+  return {
+    model: '',
+    version: '',
+    field: 'versions',
+    message: `${count} versions added; a pull request adds at most ${max} (a training pull request adds one): split it, nothing was looked up`,
+  };
+}
+
+/** The diff's rows that the lock's rules refuse: a pin moved, a version changed or removed. */
+function changeProblems(rows: ReturnType<typeof diffLocks>): ProvenanceProblem[] {
+  const out: ProvenanceProblem[] = [];
+  for (const row of rows) {
+    if (row.kind === 'pin') {
+      out.push(
+        problem(
+          row.model,
+          '',
+          `pins.${row.env}`,
+          `moved from ${row.from ?? '(none)'} to ${row.to ?? '(none)'}; pins move only through promote.yml (npm run promote), behind the gates and reviewers of ${row.env}`,
+        ),
+      );
+    } else if (row.change === 'changed') {
+      for (const field of row.fields) {
+        out.push(
+          problem(
+            row.model,
+            row.version,
+            field,
+            'changed; versions are immutable: add a new version instead',
+          ),
+        );
+      }
+    } else if (row.change === 'removed') {
+      out.push(
+        problem(row.model, row.version, 'versions', 'removed; versions are never removed from the lock'),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The rest of the append-only rule (models removed, promotion records
+ * rewritten; the version rows are {@link changeProblems}'), and promotion
+ * records appended: as dangerous as rewritten ones, since rollback, revert
+ * and the image a promotion carries all read this history (previousRecord,
+ * pinnedImage), and two records that net to nothing leave the pins unchanged.
+ */
+function historyProblems(base: Lock, head: Lock): ProvenanceProblem[] {
+  const out: ProvenanceProblem[] = [];
+  for (const message of appendOnlyProblems(base, head)) {
+    if (/^model "[^"]+" version /.test(message)) continue;
+    const model = /^model "([^"]+)"/.exec(message)?.[1] ?? '';
+    out.push({
+      model,
+      version: '',
+      field: /promotion record/.test(message) ? 'promotions' : 'models',
+      message,
+    });
+  }
+  for (const [model, m] of Object.entries(head.models)) {
+    const known = base.models[model]?.promotions.length ?? 0;
+    m.promotions.slice(known).forEach((p, i) => {
+      out.push({
+        model,
+        version: '',
+        field: `promotions[${known + i}]`,
+        message: `model "${model}": promotions[${known + i}]: appended (${p.env}: ${p.from ?? '(none)'} → ${p.to}); promotion records are written only by promote.yml (npm run promote), never by a pull request`,
+      });
+    });
+  }
+  return out;
+}
+
+/** Problems of one added version: its origin, its MLflow run, and its files' digests (`[field, what]`). */
+async function addedProblems(
+  model: string,
+  version: string,
+  entry: LockedVersion,
+  options: ProvenanceOptions,
+  store: ArtifactStoreOptions,
+  client: MlflowClient | undefined,
+): Promise<[string, string][]> {
+  const found: [string, string][] = originProblems(entry, options, store);
+  if (entry.mlflow.runId !== null) {
+    if (client)
+      found.push(...(await runProblems(model, entry, client, options.revealTrackingValues === true)));
+    else
+      found.push([
+        'mlflow.runId',
+        `run ${entry.mlflow.runId} cannot be checked: MLFLOW_TRACKING_URI is not set`,
+      ]);
+  }
+  // Fetch only from an allowed origin: never send a request where the entry alone points.
+  if (!found.some(([field]) => field === 'artifactUri')) {
+    found.push(...(await digestProblems(model, version, entry, store, options.lockDir)));
+  }
+  return found;
+}
+
+/** The files of one version fetched and sha256-checked (verifyLock), each mismatch as `[field, what]`. */
+async function digestProblems(
+  model: string,
+  version: string,
+  entry: LockedVersion,
+  store: ArtifactStoreOptions,
+  lockDir: string,
+): Promise<[string, string][]> {
+  const one: Lock = {
+    lockfileVersion: 2,
+    models: { [model]: { pins: {}, promotions: [], versions: { [version]: entry } } },
+  };
+  const verified = await verifyLock(one, { ...store, lockDir, all: true });
+  return verified.problems.map((p) => {
+    const at = p.message.indexOf(': ');
+    return [p.file ? `digests["${p.file}"]` : 'rootDigest', at >= 0 ? p.message.slice(at + 2) : p.message];
+  });
 }
 
 /** One line per added version, then each problem; what `lock check-provenance` prints. */

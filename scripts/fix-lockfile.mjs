@@ -45,7 +45,8 @@ for (const [key, meta] of Object.entries(pkgs)) {
   const dist = JSON.parse(
     execFileSync('npm', ['view', `${name}@${meta.version}`, 'dist', '--json'], { encoding: 'utf8' }),
   );
-  if (!dist.integrity || !dist.tarball) throw new Error(`the registry has no integrity for ${name}@${meta.version}`);
+  if (!dist.integrity || !dist.tarball)
+    throw new Error(`the registry has no integrity for ${name}@${meta.version}`);
   meta.resolved = dist.tarball;
   meta.integrity = dist.integrity;
   hashed++;

@@ -31,7 +31,14 @@ import {
   updateLock,
   verifyLock,
 } from '../lock/index.ts';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../platform/cli.ts';
+import {
+  isMain,
+  type ParsedCommand,
+  parseCommand,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+} from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
@@ -123,6 +130,17 @@ function artifactUriFor(artifactDir: string, lockDir: string): string {
   return rel.split(sep).join('/');
 }
 
+/** What each command runs with: the flags, its arguments, the lock's path and folder, and how to print. */
+interface LockRun {
+  f: ParsedCommand<typeof FLAGS>['values'];
+  args: string[];
+  d: LockScriptDeps;
+  lockPath: string;
+  lockDir: string;
+  /** Print `human`, or `json` as JSON under --json. */
+  print: (human: string, json: unknown) => void;
+}
+
 /** Run `lock <command> ...`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
@@ -134,7 +152,8 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
   const [command, ...args] = positionals;
   if (!command) throw usage('a command is required');
   const allowed = ALLOWED[command];
-  if (!allowed) throw usage(`unknown command "${command}"`);
+  const run = COMMANDS[command];
+  if (!allowed || !run) throw usage(`unknown command "${command}"`);
   for (const name of Object.keys(f) as FlagName[]) {
     const given = f[name] !== undefined && (FLAGS[name] as { default?: unknown }).default !== f[name];
     if (given && !COMMON.includes(name) && !allowed.includes(name))
@@ -144,155 +163,172 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
     throw usage(`"${command}" takes ${POSITIONALS[command]} arguments, got ${args.length}`);
   }
   const lockPath = resolve(d.cwd, f.lock);
-  const lockDir = dirname(lockPath);
   const print = (human: string, json: unknown) =>
     d.print(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
-
-  switch (command) {
-    case 'init': {
-      await initLock(lockPath);
-      print(`created ${lockPath}\n`, { lock: lockPath });
-      return 0;
-    }
-    case 'add': {
-      if (!f.model) throw usage('add: --model is required');
-      if (!f.artifact) throw usage('add: --artifact is required');
-      const artifactDir = resolve(d.cwd, f.artifact);
-      const mlflow = mlflowConfigFromEnv(d.env, f['tracking-uri']);
-      const entry = await entryFromArtifact(artifactDir, {
-        uri: f.uri ?? artifactUriFor(artifactDir, lockDir),
-        runId: f['run-id'] ?? null,
-        modelVersion: f['mlflow-version'] ?? null,
-        trackingUri: f['run-id'] && mlflow ? mlflow.trackingUri : null,
-        gitCommit: f.commit,
-      });
-      let version = '';
-      const model = f.model;
-      await updateLock(lockPath, (lock) => {
-        const r = addCandidate(lock, { model, entry });
-        version = r.version;
-        return r.lock;
-      });
-      print(
-        `added ${model} version ${version} (root ${entry.rootDigest.slice(0, 12)}, artifact ${entry.artifactUri})\n`,
-        {
-          model,
-          version,
-          rootDigest: entry.rootDigest,
-          artifactUri: entry.artifactUri,
-        },
-      );
-      return 0;
-    }
-    case 'pin': {
-      const env = f.env ?? [];
-      if (!f.model) throw usage('pin: --model is required');
-      if (env.length !== 1) throw usage('pin: give exactly one --env');
-      if (!f.version === !f.rollback) throw usage('pin: give --version <id> or --rollback');
-      const model = f.model;
-      const envName = env[0] as string;
-      let from: string | undefined;
-      let to = f.version ?? '';
-      const { changed } = await updateLock(lockPath, (lock) => {
-        from = lock.models[model]?.pins[envName];
-        if (f.rollback) {
-          const prev = previousPin(lock, model, envName);
-          if (!prev) {
-            throw new ProjectError(
-              'NOT_FOUND',
-              `model "${model}" has no earlier ${envName} pin to roll back to`,
-              {
-                subject: `${model}/${envName}`,
-                hint: 'pin a version with --version instead',
-              },
-            );
-          }
-          to = prev;
-        }
-        return pinVersion(lock, {
-          model,
-          env: envName,
-          version: to,
-          at: d.now().toISOString(),
-          by: f.by ?? d.env.GITHUB_ACTOR,
-          commit: f.commit,
-        });
-      });
-      print(
-        changed
-          ? `pinned ${model} ${envName} to version ${to} (was ${from ?? 'unpinned'})\n`
-          : `${model} ${envName} is already pinned to version ${to}; nothing changed\n`,
-        { model, env: envName, from: from ?? null, to, changed },
-      );
-      return 0;
-    }
-    case 'verify': {
-      const lock = await readLock(lockPath);
-      const mlflow = mlflowConfigFromEnv(d.env);
-      const objectStore = objectStoreFromEnv(d.env);
-      try {
-        const report = await verifyLock(lock, {
-          lockDir,
-          all: f.all,
-          envs: f.env,
-          models: f.model ? [f.model] : undefined,
-          ...(mlflow ? { mlflow } : {}),
-          ...(objectStore ? { objectStore } : {}),
-          fetch: d.fetch,
-        });
-        print(formatVerifyReport(report), report);
-        return report.ok ? 0 : 1;
-      } finally {
-        objectStore?.close();
-      }
-    }
-    case 'diff': {
-      const [a, b] = args as [string, string];
-      const rows = diffLocks(await readLockArg(a, lockPath, d.cwd), await readLockArg(b, lockPath, d.cwd));
-      print(formatDiffTable(rows), rows);
-      return 0;
-    }
-    case 'check-provenance': {
-      if (!f.base) throw usage('check-provenance: --base <ref> is required');
-      const git = gitRunner(lockDir);
-      const tip = f.head ?? 'HEAD';
-      const fork = await git.tryRun(['merge-base', f.base, tip]);
-      if (fork.code !== 0) {
-        throw new ProjectError(
-          'NOT_FOUND',
-          `no merge base of ${f.base} and ${tip}: ${fork.stderr.trim().split('\n')[0] || `exit ${fork.code}`}`,
-          {
-            subject: f.base,
-            hint: 'fetch both commits with their history (actions/checkout fetch-depth: 0)',
-          },
-        );
-      }
-      const base = await readLockArg(`git:${fork.stdout.trim()}`, lockPath, d.cwd);
-      const head = f.head ? await readLockArg(`git:${f.head}`, lockPath, d.cwd) : await readLock(lockPath);
-      const mlflow = mlflowConfigFromEnv(d.env);
-      const objectStore = objectStoreFromEnv(d.env);
-      try {
-        const report = await checkProvenance(base, head, {
-          lockDir,
-          origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
-          ...(mlflow ? { mlflow } : {}),
-          ...(objectStore ? { objectStore } : {}),
-          ...(d.fetch ? { fetch: d.fetch } : {}),
-          revealTrackingValues: f['show-tracking-values'] === true,
-        });
-        print(formatProvenanceReport(report), report);
-        return report.ok ? 0 : 1;
-      } finally {
-        objectStore?.close();
-      }
-    }
-    case 'show': {
-      const lock = await readLock(lockPath);
-      print(showPins(lock), lock);
-      return 0;
-    }
-  }
-  throw usage(`unknown command "${command}"`);
+  return run({ f, args, d, lockPath, lockDir: dirname(lockPath), print });
 }
+
+async function init({ lockPath, print }: LockRun): Promise<number> {
+  await initLock(lockPath);
+  print(`created ${lockPath}\n`, { lock: lockPath });
+  return 0;
+}
+
+async function add({ f, d, lockPath, lockDir, print }: LockRun): Promise<number> {
+  if (!f.model) throw usage('add: --model is required');
+  if (!f.artifact) throw usage('add: --artifact is required');
+  const artifactDir = resolve(d.cwd, f.artifact);
+  const mlflow = mlflowConfigFromEnv(d.env, f['tracking-uri']);
+  const entry = await entryFromArtifact(artifactDir, {
+    uri: f.uri ?? artifactUriFor(artifactDir, lockDir),
+    runId: f['run-id'] ?? null,
+    modelVersion: f['mlflow-version'] ?? null,
+    trackingUri: f['run-id'] && mlflow ? mlflow.trackingUri : null,
+    gitCommit: f.commit,
+  });
+  let version = '';
+  const model = f.model;
+  await updateLock(lockPath, (lock) => {
+    const r = addCandidate(lock, { model, entry });
+    version = r.version;
+    return r.lock;
+  });
+  print(
+    `added ${model} version ${version} (root ${entry.rootDigest.slice(0, 12)}, artifact ${entry.artifactUri})\n`,
+    {
+      model,
+      version,
+      rootDigest: entry.rootDigest,
+      artifactUri: entry.artifactUri,
+    },
+  );
+  return 0;
+}
+
+async function pin({ f, d, lockPath, print }: LockRun): Promise<number> {
+  const env = f.env ?? [];
+  if (!f.model) throw usage('pin: --model is required');
+  if (env.length !== 1) throw usage('pin: give exactly one --env');
+  if (!f.version === !f.rollback) throw usage('pin: give --version <id> or --rollback');
+  const model = f.model;
+  const envName = env[0] as string;
+  let from: string | undefined;
+  let to = f.version ?? '';
+  const { changed } = await updateLock(lockPath, (lock) => {
+    from = lock.models[model]?.pins[envName];
+    if (f.rollback) to = rollbackTarget(lock, model, envName);
+    return pinVersion(lock, {
+      model,
+      env: envName,
+      version: to,
+      at: d.now().toISOString(),
+      by: f.by ?? d.env.GITHUB_ACTOR,
+      commit: f.commit,
+    });
+  });
+  print(
+    changed
+      ? `pinned ${model} ${envName} to version ${to} (was ${from ?? 'unpinned'})\n`
+      : `${model} ${envName} is already pinned to version ${to}; nothing changed\n`,
+    { model, env: envName, from: from ?? null, to, changed },
+  );
+  return 0;
+}
+
+/** The version `pin --rollback` goes back to: the environment's previous pin; NOT_FOUND without one. */
+function rollbackTarget(lock: Lock, model: string, envName: string): string {
+  const prev = previousPin(lock, model, envName);
+  if (!prev) {
+    throw new ProjectError('NOT_FOUND', `model "${model}" has no earlier ${envName} pin to roll back to`, {
+      subject: `${model}/${envName}`,
+      hint: 'pin a version with --version instead',
+    });
+  }
+  return prev;
+}
+
+async function verify({ f, d, lockPath, lockDir, print }: LockRun): Promise<number> {
+  const lock = await readLock(lockPath);
+  const mlflow = mlflowConfigFromEnv(d.env);
+  const objectStore = objectStoreFromEnv(d.env);
+  try {
+    const report = await verifyLock(lock, {
+      lockDir,
+      all: f.all,
+      envs: f.env,
+      models: f.model ? [f.model] : undefined,
+      ...(mlflow ? { mlflow } : {}),
+      ...(objectStore ? { objectStore } : {}),
+      fetch: d.fetch,
+    });
+    print(formatVerifyReport(report), report);
+    return report.ok ? 0 : 1;
+  } finally {
+    objectStore?.close();
+  }
+}
+
+async function diff({ args, d, lockPath, print }: LockRun): Promise<number> {
+  const [a, b] = args as [string, string];
+  const rows = diffLocks(await readLockArg(a, lockPath, d.cwd), await readLockArg(b, lockPath, d.cwd));
+  print(formatDiffTable(rows), rows);
+  return 0;
+}
+
+async function show({ lockPath, print }: LockRun): Promise<number> {
+  const lock = await readLock(lockPath);
+  print(showPins(lock), lock);
+  return 0;
+}
+
+/** check-provenance: the lock at the merge base of --base and the head against the head's lock. */
+async function provenance({ f, d, lockPath, lockDir, print }: LockRun): Promise<number> {
+  if (!f.base) throw usage('check-provenance: --base <ref> is required');
+  const fork = await mergeBase(lockDir, f.base, f.head ?? 'HEAD');
+  const base = await readLockArg(`git:${fork}`, lockPath, d.cwd);
+  const head = f.head ? await readLockArg(`git:${f.head}`, lockPath, d.cwd) : await readLock(lockPath);
+  const mlflow = mlflowConfigFromEnv(d.env);
+  const objectStore = objectStoreFromEnv(d.env);
+  try {
+    const report = await checkProvenance(base, head, {
+      lockDir,
+      origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
+      ...(mlflow ? { mlflow } : {}),
+      ...(objectStore ? { objectStore } : {}),
+      ...(d.fetch ? { fetch: d.fetch } : {}),
+      revealTrackingValues: f['show-tracking-values'] === true,
+    });
+    print(formatProvenanceReport(report), report);
+    return report.ok ? 0 : 1;
+  } finally {
+    objectStore?.close();
+  }
+}
+
+/** The merge base of `base` and `tip` in the repository at `dir`; NOT_FOUND (fetch the history) without one. */
+async function mergeBase(dir: string, base: string, tip: string): Promise<string> {
+  const fork = await gitRunner(dir).tryRun(['merge-base', base, tip]);
+  if (fork.code !== 0) {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `no merge base of ${base} and ${tip}: ${fork.stderr.trim().split('\n')[0] || `exit ${fork.code}`}`,
+      {
+        subject: base,
+        hint: 'fetch both commits with their history (actions/checkout fetch-depth: 0)',
+      },
+    );
+  }
+  return fork.stdout.trim();
+}
+
+const COMMANDS: Record<string, (run: LockRun) => Promise<number>> = {
+  init,
+  add,
+  pin,
+  verify,
+  diff,
+  show,
+  'check-provenance': provenance,
+};
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -114,7 +114,7 @@ const COVERAGE: Coverage[] = [
   { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
   { prefix: 'bash scripts/setup.d/70-tfjs-native.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },
   { prefix: 'bash bench/peer/setup.sh', by: [['bench/peer/index.ts', 'setup.sh']] },
-  { prefix: 'npm run bench:training', by: [['bench/training/index.ts', 'samples']] },
+  { prefix: 'npm run bench:training', by: [['bench/training/main.ts', 'samples']] },
   { prefix: 'npm run bench:serving', by: [['bench/serving/index.ts', 'autocannon']] },
   { prefix: 'npm run bench:peer', by: [['bench/peer/index.ts', 'autocannon']] },
 ];

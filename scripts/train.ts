@@ -24,8 +24,8 @@ import {
   type TrainingJobResult,
 } from '../pipelines/training/kubernetes/index.ts';
 import { loadCluster } from '../pipelines/verify/index.ts';
-import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
-import { loadTrainingConfig } from '../training/index.ts';
+import { command, isMain, type ParsedCommand, ProjectError, runMain } from '../platform/index.ts';
+import { loadTrainingConfig, type TrainingConfig } from '../training/index.ts';
 import {
   sourceInfoFromActionsEnv,
   sourceInfoFromGit,
@@ -109,10 +109,12 @@ const COMMAND = {
   },
 } as const;
 
+/** The flags, --config and --out known to be there. */
+type Flags = ParsedCommand<typeof COMMAND.options>['values'] & { config: string; out: string };
+
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
-  const print = deps.print ?? console.log;
   // parseCommand refused a run without --config or --out.
-  const values = { ...cli.values, config: cli.values.config!, out: cli.values.out! };
+  const values: Flags = { ...cli.values, config: cli.values.config!, out: cli.values.out! };
   const env = deps.env ?? process.env;
   const forced = env.TRAINING_BACKEND;
   if (forced && !(TRAINING_ORDER as string[]).includes(forced)) {
@@ -122,66 +124,101 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   }
   const config = await loadTrainingConfig(values.config);
   const cwd = deps.cwd ?? process.cwd();
-  if (values.on === 'kubernetes') {
-    const templateDir = deps.templateDir ?? 'manifests/training-job';
-    // Default: the trainer image image.yml built on main, pinned by digest in the template.
-    const image =
-      values.image ??
-      env.TRAINING_IMAGE ??
-      (await kustomizeImageOf(resolve(cwd, templateDir), TRAINER_IMAGE_NAME));
-    if (!image) {
-      throw new ProjectError(
-        'USAGE',
-        `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run pin-images)`,
-        {
-          subject: '--image',
-        },
-      );
-    }
-    const gpus = Number(values.gpus);
-    if (!Number.isInteger(gpus) || gpus < 0) {
-      throw new ProjectError('USAGE', `--gpus ${values.gpus} is not a whole number >= 0`, {
-        subject: '--gpus',
-      });
-    }
-    const jobName =
-      values['job-name'] ??
-      `train-${config.name}-${Date.now().toString(36)}`
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 63);
-    const cluster = loadCluster({ kubeconfig: values.kubeconfig, env });
-    const log = (l: string) => console.error(l);
-    const run = await trainOnKubernetes(
-      {
-        name: jobName,
-        namespace: values.namespace,
-        image,
-        gpus,
-        templateDir,
-        signal: deps.signal,
-        configPath: values.config,
-        ...(values.data ? { dataPath: values.data } : {}),
-        ...(values.model ? { modelName: values.model } : {}),
-        ...(values.lock ? { lockPath: resolve(cwd, values.lock) } : {}),
-        ...(values['git-repo'] ? { gitRepository: values['git-repo'] } : {}),
-        ...(values['git-ref'] ? { gitRef: values['git-ref'] } : {}),
-        cwd,
-        hostEnv: env,
-      },
-      { cluster, stdout: deps.stdout ?? process.stdout, log },
-    );
-    const { job } = run;
-    print(jobTable(job, run));
-    if (job.state !== 'succeeded') {
-      throw new ProjectError(
-        'INVALID',
-        `training Job ${job.namespace}/${job.jobName} failed${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
-        { subject: job.jobName, hint: `kubectl -n ${job.namespace} logs job/${job.jobName}` },
-      );
-    }
-    return 0;
+  if (values.on === 'kubernetes') return trainAsJob(values, config, env, cwd, deps);
+  return trainHere(values, config, env, cwd, forced as BackendName | undefined, deps);
+});
+
+/** `--on kubernetes`: submit the training Job, stream its logs, print its outcome; 1 (INVALID) when it failed. */
+async function trainAsJob(
+  values: Flags,
+  config: TrainingConfig,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  deps: MainDeps,
+): Promise<number> {
+  const templateDir = deps.templateDir ?? 'manifests/training-job';
+  const image = await trainerImage(values, env, cwd, templateDir);
+  const gpus = Number(values.gpus);
+  if (!Number.isInteger(gpus) || gpus < 0) {
+    throw new ProjectError('USAGE', `--gpus ${values.gpus} is not a whole number >= 0`, {
+      subject: '--gpus',
+    });
   }
+  const jobName =
+    values['job-name'] ??
+    `train-${config.name}-${Date.now().toString(36)}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 63);
+  const cluster = loadCluster({ kubeconfig: values.kubeconfig, env });
+  const log = (l: string) => console.error(l);
+  const run = await trainOnKubernetes(
+    {
+      name: jobName,
+      namespace: values.namespace,
+      image,
+      gpus,
+      templateDir,
+      signal: deps.signal,
+      configPath: values.config,
+      ...(values.data ? { dataPath: values.data } : {}),
+      ...(values.model ? { modelName: values.model } : {}),
+      ...(values.lock ? { lockPath: resolve(cwd, values.lock) } : {}),
+      ...(values['git-repo'] ? { gitRepository: values['git-repo'] } : {}),
+      ...(values['git-ref'] ? { gitRef: values['git-ref'] } : {}),
+      cwd,
+      hostEnv: env,
+    },
+    { cluster, stdout: deps.stdout ?? process.stdout, log },
+  );
+  const { job } = run;
+  (deps.print ?? console.log)(jobTable(job, run));
+  if (job.state !== 'succeeded') {
+    throw new ProjectError(
+      'INVALID',
+      `training Job ${job.namespace}/${job.jobName} failed${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
+      { subject: job.jobName, hint: `kubectl -n ${job.namespace} logs job/${job.jobName}` },
+    );
+  }
+  return 0;
+}
+
+/**
+ * The trainer image: --image, TRAINING_IMAGE, else the one image.yml built
+ * on main, pinned by digest in the template; USAGE without any.
+ */
+async function trainerImage(
+  values: Flags,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  templateDir: string,
+): Promise<string> {
+  const image =
+    values.image ??
+    env.TRAINING_IMAGE ??
+    (await kustomizeImageOf(resolve(cwd, templateDir), TRAINER_IMAGE_NAME));
+  if (!image) {
+    throw new ProjectError(
+      'USAGE',
+      `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run pin-images)`,
+      {
+        subject: '--image',
+      },
+    );
+  }
+  return image;
+}
+
+/** Train on this machine, record the run, print the summary; in a training Job, write the result too. */
+async function trainHere(
+  values: Flags,
+  config: TrainingConfig,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  backend: BackendName | undefined,
+  deps: MainDeps,
+): Promise<number> {
+  const print = deps.print ?? console.log;
   // In Actions: the PR; in a training Job: the checkout and the ref it was asked for; else the local checkout.
   const source =
     env.GITHUB_ACTIONS === 'true'
@@ -203,13 +240,25 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     keepCheckpoints: values['keep-checkpoints'],
     progress: !values['no-progress'],
     configPath: values.config,
-    backend: forced as BackendName | undefined,
+    backend,
     signal: deps.signal,
   });
   print(summaryTable(result));
   // In a Kubernetes Job, the result is the last log line and the termination message (pipelines/training/kubernetes reads it).
   const resultFile = env[RESULT_FILE_ENV];
-  const summary = {
+  if (resultFile) {
+    const summary = JSON.stringify(jobResultOf(result));
+    print(summary);
+    await writeFile(resultFile, summary).catch((e: Error) => {
+      console.error(`warning: cannot write the result to ${resultFile}: ${e.message}`);
+    });
+  }
+  return 0;
+}
+
+/** The result a training Job reports to its submitter. */
+function jobResultOf(result: TrainAndRecordResult) {
+  return {
     model: result.modelName,
     artifact: basename(result.train.artifactDir),
     rootDigest: result.train.rootDigest,
@@ -223,14 +272,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
     // The submitter of a Kubernetes Job adds this entry to its lock (pipelines/training lockJobCandidate).
     entry: result.lockEntry,
   };
-  if (resultFile) {
-    print(JSON.stringify(summary));
-    await writeFile(resultFile, JSON.stringify(summary)).catch((e: Error) => {
-      console.error(`warning: cannot write the result to ${resultFile}: ${e.message}`);
-    });
-  }
-  return 0;
-});
+}
 
 /** What `--on kubernetes` prints when the Job ends. */
 export function jobTable(

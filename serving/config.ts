@@ -293,6 +293,56 @@ async function resolvePin(env: ServingEnv, opts: LoadConfigOptions): Promise<Res
   return opts.pinFromLock(env);
 }
 
+/** A numeric variable, or its default when unset. */
+const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
+
+/** The request and decoding limits (docs/serving.md "Limits"), each with its default. */
+function limitsFromEnv(env: ServingEnv): ServingConfig['limits'] {
+  const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
+  const maxBodyBytes = num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024);
+  // Four images of the largest size per request, two such requests decoding at once.
+  const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
+  return {
+    maxBodyBytes,
+    maxBodyBytesInFlight: num(
+      env.SERVING_MAX_BODY_BYTES_IN_FLIGHT,
+      Math.max(64 * 1024 * 1024, 2 * maxBodyBytes),
+    ),
+    maxPixels,
+    maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
+    maxRequestPixels,
+    maxPixelsInFlight: num(env.SERVING_MAX_PIXELS_IN_FLIGHT, Math.max(8 * 2048 * 2048, 2 * maxRequestPixels)),
+    maxJpegScans: num(env.SERVING_MAX_JPEG_SCANS, DEFAULT_MAX_JPEG_SCANS),
+  };
+}
+
+/** Feedback: what is kept of recent answers, the live-accuracy window, the tokens and the id keys. */
+function feedbackFromEnv(env: ServingEnv): FeedbackConfig {
+  return {
+    capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),
+    maxBytes: num(env.SERVING_FEEDBACK_MAX_BYTES, 32 * 1024 * 1024),
+    ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
+    window: num(env.SERVING_FEEDBACK_WINDOW, 500),
+    ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
+    ...(env.SERVING_FEEDBACK_TOKEN ? { token: env.SERVING_FEEDBACK_TOKEN } : {}),
+    ...(env.SERVING_ID_KEY ? { idKey: env.SERVING_ID_KEY } : {}),
+    ...(env.SERVING_ID_KEY_PREVIOUS ? { idKeyPrevious: env.SERVING_ID_KEY_PREVIOUS } : {}),
+  };
+}
+
+/** Payload capture: its sample rate (0 without an object store bucket) and its bounds. */
+function captureFromEnv(env: ServingEnv, objectStore: ObjectStoreConfig | undefined): CaptureConfig {
+  return {
+    // Off without a store and its bucket: there is nowhere to write.
+    sample: objectStore?.bucket ? Number(env.SERVING_CAPTURE_SAMPLE ?? '0') : 0,
+    maxImageBytes: num(env.SERVING_CAPTURE_MAX_IMAGE_BYTES, 1024 * 1024),
+    maxQueueBytes: num(env.SERVING_CAPTURE_QUEUE_BYTES, 32 * 1024 * 1024),
+    maxQueueRecords: 10_000,
+    batchRecords: 500,
+    flushMs: num(env.SERVING_CAPTURE_FLUSH_MS, 5000),
+  };
+}
+
 /**
  * Parse the serving configuration from an environment (pass `process.env`
  * only at the edge, in serving/main.ts). Throws ProjectError USAGE/INVALID
@@ -312,13 +362,8 @@ export async function loadConfig(
   const history = env.SERVING_MODEL_HISTORY_FILE
     ? await historyFromFile(env.SERVING_MODEL_HISTORY_FILE, readText)
     : pinnedHistory;
-  const num = (v: string | undefined, dflt: number): number => (v === undefined ? dflt : Number(v));
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const objectStore = objectStoreConfigFromEnv(rawEnv);
-  const maxPixels = num(env.SERVING_MAX_PIXELS, 2048 * 2048);
-  const maxBodyBytes = num(env.SERVING_MAX_BODY_BYTES, 8 * 1024 * 1024);
-  // Four images of the largest size per request, two such requests decoding at once.
-  const maxRequestPixels = num(env.SERVING_MAX_REQUEST_PIXELS, Math.max(4 * 2048 * 2048, maxPixels));
   const config: ServingConfig = {
     model,
     host: env.SERVING_HOST ?? '0.0.0.0',
@@ -330,21 +375,7 @@ export async function loadConfig(
       queueCapacity: num(env.SERVING_QUEUE_CAPACITY, 256),
     },
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
-    limits: {
-      maxBodyBytes,
-      maxBodyBytesInFlight: num(
-        env.SERVING_MAX_BODY_BYTES_IN_FLIGHT,
-        Math.max(64 * 1024 * 1024, 2 * maxBodyBytes),
-      ),
-      maxPixels,
-      maxImagesPerRequest: num(env.SERVING_MAX_IMAGES_PER_REQUEST, 64),
-      maxRequestPixels,
-      maxPixelsInFlight: num(
-        env.SERVING_MAX_PIXELS_IN_FLIGHT,
-        Math.max(8 * 2048 * 2048, 2 * maxRequestPixels),
-      ),
-      maxJpegScans: num(env.SERVING_MAX_JPEG_SCANS, DEFAULT_MAX_JPEG_SCANS),
-    },
+    limits: limitsFromEnv(env),
     http: {
       requestTimeoutMs: num(env.SERVING_REQUEST_TIMEOUT_MS, 30_000),
       headersTimeoutMs: num(env.SERVING_HEADERS_TIMEOUT_MS, 10_000),
@@ -358,25 +389,8 @@ export async function loadConfig(
     ...(mlflow ? { mlflow } : {}),
     ...(objectStore ? { objectStore } : {}),
     drift: driftConfigFromEnv(rawEnv),
-    feedback: {
-      capacity: num(env.SERVING_FEEDBACK_CAPACITY, 1000),
-      maxBytes: num(env.SERVING_FEEDBACK_MAX_BYTES, 32 * 1024 * 1024),
-      ttlMs: num(env.SERVING_FEEDBACK_TTL_SECONDS, 3600) * 1000,
-      window: num(env.SERVING_FEEDBACK_WINDOW, 500),
-      ...(env.SERVING_FEEDBACK_EXPORT_TOKEN ? { exportToken: env.SERVING_FEEDBACK_EXPORT_TOKEN } : {}),
-      ...(env.SERVING_FEEDBACK_TOKEN ? { token: env.SERVING_FEEDBACK_TOKEN } : {}),
-      ...(env.SERVING_ID_KEY ? { idKey: env.SERVING_ID_KEY } : {}),
-      ...(env.SERVING_ID_KEY_PREVIOUS ? { idKeyPrevious: env.SERVING_ID_KEY_PREVIOUS } : {}),
-    },
-    capture: {
-      // Off without a store and its bucket: there is nowhere to write.
-      sample: objectStore?.bucket ? Number(env.SERVING_CAPTURE_SAMPLE ?? '0') : 0,
-      maxImageBytes: num(env.SERVING_CAPTURE_MAX_IMAGE_BYTES, 1024 * 1024),
-      maxQueueBytes: num(env.SERVING_CAPTURE_QUEUE_BYTES, 32 * 1024 * 1024),
-      maxQueueRecords: 10_000,
-      batchRecords: 500,
-      flushMs: num(env.SERVING_CAPTURE_FLUSH_MS, 5000),
-    },
+    feedback: feedbackFromEnv(env),
+    capture: captureFromEnv(env, objectStore),
     pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),
   };

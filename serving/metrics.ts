@@ -50,14 +50,40 @@ export interface MetricsOptions {
 }
 
 /**
- * Register the serving metrics (and the default process metrics) into `registry`.
- * Long by design: one declaration per metric, in the order of docs/contracts.md
- * "Metrics", and no logic between them.
+ * Register the serving metrics (and the default process metrics) into `registry`,
+ * in the order of docs/contracts.md "Metrics", one group of them at a time.
  */
 export function createMetrics(registry: Registry, opts: MetricsOptions = {}): ServingMetrics {
   const registers = [registry];
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const m: ServingMetrics = {
+    ...httpMetrics(registers),
+    ...inferenceMetrics(registers),
+    ...modelMetrics(registers),
+    ...driftMetrics(registers),
+    ...processMetrics(registers),
+    ...feedbackMetrics(registers),
+    ...captureMetrics(registers),
+    tensors: tensorsGauge(registers, opts.tensors),
+  };
+  m.decodePixelsInFlight.set(0);
+  m.modelReady.set(0);
+  m.driftEnabled.set(0);
+  m.driftWindowSamples.set(0);
+  m.queueDepth.set(0);
+  m.httpInFlight.set(0);
+  // Present at 0 from the start, so that a rate() or an alert sees the first drop.
+  for (const reason of ['queue_full', 'store_error', 'shutdown']) m.captureDropped.inc({ reason }, 0);
+  return m;
+}
+
+type Registers = Registry[];
+
+/** The HTTP server: requests answered, their duration, requests in flight, requests shed. */
+function httpMetrics(
+  registers: Registers,
+): Pick<ServingMetrics, 'httpRequests' | 'httpDuration' | 'httpInFlight' | 'httpShed'> {
+  return {
     httpRequests: new Counter({
       name: 'serving_http_requests_total',
       help: 'HTTP requests answered, by matched route pattern, method and status code.',
@@ -81,6 +107,14 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: 'HTTP requests a route answered 503 to shed load (full queue, pixel or body budget); also counted in serving_http_requests_total.',
       registers,
     }),
+  };
+}
+
+/** Inference: its duration, batch sizes, the micro-batching queue. */
+function inferenceMetrics(
+  registers: Registers,
+): Pick<ServingMetrics, 'inferenceDuration' | 'batchSize' | 'queueDepth' | 'queueCapacity'> {
+  return {
     inferenceDuration: new Histogram({
       name: 'serving_inference_duration_seconds',
       help: 'Model inference time in seconds, one observation per batch.',
@@ -103,6 +137,14 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: 'Capacity of the micro-batching queue; a full queue answers 503.',
       registers,
     }),
+  };
+}
+
+/** The model: its predictions and their confidence, the version served and whether it is ready. */
+function modelMetrics(
+  registers: Registers,
+): Pick<ServingMetrics, 'predictions' | 'confidence' | 'modelInfo' | 'modelReady'> {
+  return {
     predictions: new Counter({
       name: 'serving_predictions_total',
       help: 'Predictions made, by model, model version and top-1 class.',
@@ -127,6 +169,17 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: '1 when the model is loaded, verified, warmed up and the server is not shutting down.',
       registers,
     }),
+  };
+}
+
+/** Drift against the training reference. */
+function driftMetrics(
+  registers: Registers,
+): Pick<
+  ServingMetrics,
+  'driftScore' | 'driftPredictionPsi' | 'driftMeanConfidence' | 'driftWindowSamples' | 'driftEnabled'
+> {
+  return {
     driftScore: new Gauge({
       name: 'serving_drift_score',
       help: 'Drift of an input feature against the training reference, by feature and method.',
@@ -153,6 +206,17 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: '1 when drift is computed; 0 when reference statistics are missing or malformed.',
       registers,
     }),
+  };
+}
+
+/** The process: decoded pixels and request body bytes in flight and their limits (serving/budget.ts), event-loop stalls. */
+function processMetrics(
+  registers: Registers,
+): Pick<
+  ServingMetrics,
+  'decodePixelsInFlight' | 'decodePixelsCapacity' | 'bodyBytesInFlight' | 'bodyBytesCapacity' | 'loopBusy'
+> {
+  return {
     decodePixelsInFlight: new Gauge({
       name: 'serving_decode_pixels_in_flight',
       help: 'Pixels of the images being decoded and preprocessed now, across requests (serving/budget.ts).',
@@ -179,6 +243,22 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+  };
+}
+
+/** Ground-truth feedback: counts, the live confusion matrix and accuracy, answers kept, labels refused. */
+function feedbackMetrics(
+  registers: Registers,
+): Pick<
+  ServingMetrics,
+  | 'feedback'
+  | 'feedbackConfusion'
+  | 'liveAccuracy'
+  | 'liveAccuracySamples'
+  | 'feedbackRemembered'
+  | 'feedbackRefused'
+> {
+  return {
     feedback: new Counter({
       name: 'serving_feedback_total',
       help: 'Ground-truth labels received (POST /feedback), by model, version and outcome (correct: the top-1 label was the true one).',
@@ -214,6 +294,14 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       labelNames: ['reason'],
       registers,
     }),
+  };
+}
+
+/** Payload capture (capture/v1): records written, answers dropped, bytes queued. */
+function captureMetrics(
+  registers: Registers,
+): Pick<ServingMetrics, 'captureRecords' | 'captureDropped' | 'captureQueueBytes'> {
+  return {
     captureRecords: new Counter({
       name: 'serving_capture_records_total',
       help: 'Answers written to the object store by payload capture (capture/v1).',
@@ -230,26 +318,21 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
       help: 'Bytes of records and images waiting to be written by payload capture (bounded by SERVING_CAPTURE_QUEUE_BYTES).',
       registers,
     }),
-    tensors: new Gauge({
-      name: 'serving_tfjs_tensors',
-      help: 'tfjs tensors alive now, by thread (main; worker when inference runs in the worker thread).',
-      labelNames: ['thread'],
-      registers,
-      async collect() {
-        if (!opts.tensors) return;
-        const counts = await opts.tensors();
-        this.reset();
-        for (const [thread, n] of Object.entries(counts)) if (n !== undefined) this.set({ thread }, n);
-      },
-    }),
   };
-  m.decodePixelsInFlight.set(0);
-  m.modelReady.set(0);
-  m.driftEnabled.set(0);
-  m.driftWindowSamples.set(0);
-  m.queueDepth.set(0);
-  m.httpInFlight.set(0);
-  // Present at 0 from the start, so that a rate() or an alert sees the first drop.
-  for (const reason of ['queue_full', 'store_error', 'shutdown']) m.captureDropped.inc({ reason }, 0);
-  return m;
+}
+
+/** tfjs tensors alive now, per thread, read from `tensors` at scrape. */
+function tensorsGauge(registers: Registers, tensors: MetricsOptions['tensors']): ServingMetrics['tensors'] {
+  return new Gauge({
+    name: 'serving_tfjs_tensors',
+    help: 'tfjs tensors alive now, by thread (main; worker when inference runs in the worker thread).',
+    labelNames: ['thread'],
+    registers,
+    async collect() {
+      if (!tensors) return;
+      const counts = await tensors();
+      this.reset();
+      for (const [thread, n] of Object.entries(counts)) if (n !== undefined) this.set({ thread }, n);
+    },
+  });
 }

@@ -15,12 +15,12 @@ import { ProjectError } from '../platform/index.ts';
 import { adam } from './adam.ts';
 import { augmentSample, type SampleShape } from './augment.ts';
 import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import type { AugmentationConfig, TrainingSection } from './config.ts';
+import type { AugmentationConfig, MonitorName, TrainingSection } from './config.ts';
 import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
 import { Lookahead } from './lookahead.ts';
 import { learningRateScales, reseedDropout } from './models.ts';
-import { createEpochProgress, type ProgressOptions } from './progress.ts';
+import { createEpochProgress, type EpochProgress, type ProgressOptions } from './progress.ts';
 import { learningRateAt, learningRateAtStep } from './schedule.ts';
 import { sgd } from './sgd.ts';
 
@@ -181,122 +181,196 @@ export function writeTarget(
   row[label] = (row[label] ?? 0) + (1 - smoothing);
 }
 
+/** What one run of the loop carries from batch to batch and epoch to epoch. */
+interface LoopRun {
+  o: LoopOptions;
+  sampleSize: number;
+  monitor: MonitorName;
+  optimizer: tf.Optimizer;
+  /** Label smoothing of the targets (0: one-hot). */
+  smoothing: number;
+  shuffleRng: Rng;
+  augmentRng: Rng;
+  progress: EpochProgress;
+  lookahead?: Lookahead;
+  /** The order of the training samples, shuffled each epoch. */
+  order: Int32Array;
+  batches: number;
+  history: EpochMetrics[];
+  /** The checkpoint of the best epoch so far. */
+  best?: CheckpointInfo;
+  /** The best monitored value that counted as an improvement (early stopping: minDelta). */
+  bestValue: number;
+  /** The monitored value of the saved checkpoint. */
+  bestSaved: number;
+  sinceImprovement: number;
+  /** Batches trained so far (the schedule's step, dropout's seed). */
+  step: number;
+  trainMs: number;
+}
+
 /** Train `model` (compiled here with the config's optimizer) and leave the best epoch's weights in it. */
 export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
-  const { model, shape, numClasses, train, validation, training, augmentation, seed } = o;
-  const sampleSize = shape.height * shape.width * shape.channels;
-  const monitor = training.earlyStopping.monitor ?? 'val_loss';
-  const better = (a: number, b: number, delta: number) =>
-    monitor === 'val_loss' ? a < b - delta : a > b + delta;
-  const optimizer = makeOptimizer(model, training);
-  const smoothing = training.labelSmoothing ?? 0;
-  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const shuffleRng = mulberry32(seed + 1);
-  const augmentRng = mulberry32(seed + 2);
-  const progress = createEpochProgress(o);
-  const order = Int32Array.from({ length: train.count }, (_, i) => i);
-  const batches = Math.ceil(train.count / training.batchSize);
-  const lookahead = training.lookahead
-    ? new Lookahead(model, training.lookahead, batches * training.epochs)
-    : undefined;
-  const history: EpochMetrics[] = [];
-  let best: CheckpointInfo | undefined;
-  let bestValue = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  let bestSaved = bestValue;
-  let sinceImprovement = 0;
+  const run = startRun(o);
   let stoppedEarly = false;
-  let step = 0;
-  let trainMs = 0;
   let epoch = 0;
   try {
-    for (epoch = 1; epoch <= training.epochs; epoch++) {
-      const lr = learningRateAtStep((epoch - 1) * batches, batches, training);
-      shuffleInPlace(order, shuffleRng);
-      progress.start(epoch, training.epochs, batches);
-      let lossSum = 0;
-      let correctSum = 0;
-      const started = performance.now();
-      for (let b = 0; b < batches; b++) {
-        if (o.signal?.aborted) throw interruptedError(epoch, best, o.checkpointDir);
-        const from = b * training.batchSize;
-        const n = Math.min(training.batchSize, train.count - from);
-        const xb = new Float32Array(n * sampleSize);
-        const yb = new Float32Array(n * numClasses);
-        for (let i = 0; i < n; i++) {
-          const idx = order[from + i]!;
-          const src = train.x.subarray(idx * sampleSize, (idx + 1) * sampleSize);
-          const dst = xb.subarray(i * sampleSize, (i + 1) * sampleSize);
-          if (augmentation.enabled) augmentSample(src, dst, shape, augmentation, augmentRng);
-          else dst.set(src);
-          writeTarget(yb, i, train.labels[idx]!, numClasses, smoothing);
-        }
-        (optimizer as unknown as { learningRate: number }).learningRate = learningRateAtStep(
-          step,
-          batches,
-          training,
-        );
-        const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
-        const ys = tf.tensor2d(yb, [n, numClasses]);
-        reseedDropout(model, seed, step++);
-        try {
-          const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
-          lookahead?.afterStep(step, epoch - 1);
-          lossSum += loss! * n;
-          correctSum += acc! * n;
-          progress.update(b + 1, loss!);
-        } finally {
-          xs.dispose();
-          ys.dispose();
-        }
-      }
-      lookahead?.afterEpoch();
-      trainMs += performance.now() - started;
-      const probs = predictProbabilities(model, validation.x, validation.count, shape, training.batchSize);
-      const val = lossAndAccuracy(probs, validation.labels, numClasses);
-      const metrics: EpochMetrics = {
-        loss: lossSum / train.count,
-        accuracy: correctSum / train.count,
-        val_loss: val.loss,
-        val_accuracy: val.accuracy,
-        lr,
-      };
-      history.push(metrics);
-      progress.end(
-        `epoch ${epoch}/${training.epochs}  loss ${metrics.loss.toFixed(4)}  acc ${metrics.accuracy.toFixed(4)}  ` +
-          `val_loss ${metrics.val_loss.toFixed(4)}  val_acc ${metrics.val_accuracy.toFixed(4)}  lr ${lr.toExponential(2)}`,
-      );
+    for (epoch = 1; epoch <= o.training.epochs; epoch++) {
+      const metrics = await trainEpoch(run, epoch);
       await o.callbacks?.onEpochEnd?.(epoch, metrics);
-      await o.afterEpoch?.(model, epoch, metrics);
-      const value = metrics[monitor];
-      if (!best || better(value, bestSaved, 0)) {
-        best = await saveCheckpoint(model, o.checkpointDir, epoch, { ...metrics });
-        bestSaved = value;
-      }
-      if (better(value, bestValue, training.earlyStopping.minDelta)) {
-        bestValue = value;
-        sinceImprovement = 0;
-      } else if (++sinceImprovement >= training.earlyStopping.patience) {
-        stoppedEarly = epoch < training.epochs;
+      await o.afterEpoch?.(o.model, epoch, metrics);
+      if (await keepBest(run, epoch, metrics)) {
+        stoppedEarly = epoch < o.training.epochs;
         break;
       }
     }
   } catch (e) {
     if (e instanceof ProjectError && e.code === 'INTERRUPTED') throw e;
-    throw failedError(e, epoch, best, o.checkpointDir);
+    throw failedError(e, epoch, run.best, o.checkpointDir);
   } finally {
-    lookahead?.dispose();
+    run.lookahead?.dispose();
   }
-  const epochsRun = history.length;
+  const epochsRun = run.history.length;
   // Restore the best epoch's weights from its checkpoint.
   const { model: bestModel, info } = await loadBestCheckpoint(o.checkpointDir);
-  model.setWeights(bestModel.getWeights());
+  o.model.setWeights(bestModel.getWeights());
   bestModel.dispose();
   return {
-    history,
+    history: run.history,
     epochsRun,
     bestEpoch: info.epoch,
     best: info,
     stoppedEarly,
-    samplesPerSecond: trainMs > 0 ? (train.count * epochsRun * 1000) / trainMs : 0,
+    samplesPerSecond: run.trainMs > 0 ? (o.train.count * epochsRun * 1000) / run.trainMs : 0,
   };
+}
+
+/** Compile the model with the config's optimizer and seed the run's random streams. */
+function startRun(o: LoopOptions): LoopRun {
+  const { model, shape, training, seed } = o;
+  const monitor = training.earlyStopping.monitor ?? 'val_loss';
+  const optimizer = makeOptimizer(model, training);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const batches = Math.ceil(o.train.count / training.batchSize);
+  const worst = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  return {
+    o,
+    sampleSize: shape.height * shape.width * shape.channels,
+    monitor,
+    optimizer,
+    smoothing: training.labelSmoothing ?? 0,
+    shuffleRng: mulberry32(seed + 1),
+    augmentRng: mulberry32(seed + 2),
+    progress: createEpochProgress(o),
+    ...(training.lookahead
+      ? { lookahead: new Lookahead(model, training.lookahead, batches * training.epochs) }
+      : {}),
+    order: Int32Array.from({ length: o.train.count }, (_, i) => i),
+    batches,
+    history: [],
+    bestValue: worst,
+    bestSaved: worst,
+    sinceImprovement: 0,
+    step: 0,
+    trainMs: 0,
+  };
+}
+
+/** One epoch: the shuffled batches on the schedule, then the validation split; its metrics. */
+async function trainEpoch(run: LoopRun, epoch: number): Promise<EpochMetrics> {
+  const { o, progress, batches } = run;
+  const { training, train, validation } = o;
+  const lr = learningRateAtStep((epoch - 1) * batches, batches, training);
+  shuffleInPlace(run.order, run.shuffleRng);
+  progress.start(epoch, training.epochs, batches);
+  let lossSum = 0;
+  let correctSum = 0;
+  const started = performance.now();
+  for (let b = 0; b < batches; b++) {
+    if (o.signal?.aborted) throw interruptedError(epoch, run.best, o.checkpointDir);
+    const { loss, accuracy, n } = await trainBatch(run, epoch, b);
+    lossSum += loss * n;
+    correctSum += accuracy * n;
+    progress.update(b + 1, loss);
+  }
+  run.lookahead?.afterEpoch();
+  run.trainMs += performance.now() - started;
+  const probs = predictProbabilities(o.model, validation.x, validation.count, o.shape, training.batchSize);
+  const val = lossAndAccuracy(probs, validation.labels, o.numClasses);
+  const metrics: EpochMetrics = {
+    loss: lossSum / train.count,
+    accuracy: correctSum / train.count,
+    val_loss: val.loss,
+    val_accuracy: val.accuracy,
+    lr,
+  };
+  run.history.push(metrics);
+  progress.end(
+    `epoch ${epoch}/${training.epochs}  loss ${metrics.loss.toFixed(4)}  acc ${metrics.accuracy.toFixed(4)}  ` +
+      `val_loss ${metrics.val_loss.toFixed(4)}  val_acc ${metrics.val_accuracy.toFixed(4)}  lr ${lr.toExponential(2)}`,
+  );
+  return metrics;
+}
+
+/**
+ * Batch `b` of the epoch's order (augmented when enabled), one optimizer step
+ * at the schedule's rate for this step; its loss and accuracy.
+ */
+async function trainBatch(
+  run: LoopRun,
+  epoch: number,
+  b: number,
+): Promise<{ loss: number; accuracy: number; n: number }> {
+  const { o, sampleSize } = run;
+  const { shape, numClasses, train, augmentation, training } = o;
+  const from = b * training.batchSize;
+  const n = Math.min(training.batchSize, train.count - from);
+  const xb = new Float32Array(n * sampleSize);
+  const yb = new Float32Array(n * numClasses);
+  for (let i = 0; i < n; i++) {
+    const idx = run.order[from + i]!;
+    const src = train.x.subarray(idx * sampleSize, (idx + 1) * sampleSize);
+    const dst = xb.subarray(i * sampleSize, (i + 1) * sampleSize);
+    if (augmentation.enabled) augmentSample(src, dst, shape, augmentation, run.augmentRng);
+    else dst.set(src);
+    writeTarget(yb, i, train.labels[idx]!, numClasses, run.smoothing);
+  }
+  (run.optimizer as unknown as { learningRate: number }).learningRate = learningRateAtStep(
+    run.step,
+    run.batches,
+    training,
+  );
+  const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
+  const ys = tf.tensor2d(yb, [n, numClasses]);
+  reseedDropout(o.model, o.seed, run.step++);
+  try {
+    const [loss, accuracy] = (await o.model.trainOnBatch(xs, ys)) as number[];
+    run.lookahead?.afterStep(run.step, epoch - 1);
+    return { loss: loss!, accuracy: accuracy!, n };
+  } finally {
+    xs.dispose();
+    ys.dispose();
+  }
+}
+
+/**
+ * Save a checkpoint when the epoch is the best so far, and count the epochs
+ * without improvement; true when early stopping ends the run here.
+ */
+async function keepBest(run: LoopRun, epoch: number, metrics: EpochMetrics): Promise<boolean> {
+  const { o, monitor } = run;
+  const { earlyStopping } = o.training;
+  const better = (a: number, b: number, delta: number) =>
+    monitor === 'val_loss' ? a < b - delta : a > b + delta;
+  const value = metrics[monitor];
+  if (!run.best || better(value, run.bestSaved, 0)) {
+    run.best = await saveCheckpoint(o.model, o.checkpointDir, epoch, { ...metrics });
+    run.bestSaved = value;
+  }
+  if (better(value, run.bestValue, earlyStopping.minDelta)) {
+    run.bestValue = value;
+    run.sinceImprovement = 0;
+    return false;
+  }
+  return ++run.sinceImprovement >= earlyStopping.patience;
 }

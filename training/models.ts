@@ -191,8 +191,19 @@ function airbench(o: BuildModelOptions): tf.Sequential {
     kernelInitializer: tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: next() }),
   });
   model.add(head);
-  // Dirac: a filter whose index is below the input channels starts as the identity on that channel.
-  for (const layer of dirac) {
+  diracInit(dirac);
+  hints.set(model, {
+    // The folded scale s makes the weights s times smaller and their gradient 1/s times larger:
+    // as the unfolded layer, their learning rate is s².
+    learningRateScales: { [headKernelName(head)]: AIRBENCH_DEFAULTS.headScale ** 2 },
+    ...(whiten ? { whitening: { layer: whiten, kernelSize: k } } : {}),
+  });
+  return model;
+}
+
+/** Dirac: a filter whose index is below the input channels starts as the identity on that channel. */
+function diracInit(layers: tf.layers.Layer[]): void {
+  for (const layer of layers) {
     const [kernel] = layer.getWeights() as [tf.Tensor4D];
     const [kh, kw, cin, cout] = kernel.shape;
     const values = kernel.dataSync().slice() as Float32Array;
@@ -205,13 +216,6 @@ function airbench(o: BuildModelOptions): tf.Sequential {
     layer.setWeights([init]);
     init.dispose();
   }
-  hints.set(model, {
-    // The folded scale s makes the weights s times smaller and their gradient 1/s times larger:
-    // as the unfolded layer, their learning rate is s².
-    learningRateScales: { [headKernelName(head)]: AIRBENCH_DEFAULTS.headScale ** 2 },
-    ...(whiten ? { whitening: { layer: whiten, kernelSize: k } } : {}),
-  });
-  return model;
 }
 
 function headKernelName(layer: tf.layers.Layer): string {

@@ -35,6 +35,7 @@ import {
   type ArrayData,
   type EpochMetrics,
   type LoopOptions,
+  type LoopResult,
   lossAndAccuracy,
   runTrainingLoop,
   type TrainingCallbacks,
@@ -169,166 +170,28 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
   try {
     await assertArtifactDirFree(outDir, options.overwrite);
     const backend = await selectBackend(TRAINING_ORDER, options.backend);
-    log(
-      `backend: ${backend.id} (${backend.package}${backend.tensorflow ? `, TensorFlow ${backend.tensorflow.version}${backend.tensorflow.gpu ? ' on the GPU' : ''}` : ''})` +
-        (backend.skipped.length
-          ? `; skipped ${backend.skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}`
-          : ''),
-    );
-    const dataPath = resolve(options.dataPath ?? config.data.path);
-    const dataset = await loadDataSource({
-      kind: config.data.kind,
-      path: dataPath,
-      ...(config.data.pointer ? { pointer: config.data.pointer } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.objectStore ? { objectStore: options.objectStore } : {}),
-      seed: config.seed,
-      perClass: config.data.perClass,
-      size: config.data.size,
-      channels: config.data.channels,
-      ...(config.data.maxPerClass !== undefined ? { maxPerClass: config.data.maxPerClass } : {}),
-    });
-    const split = splitDataset(dataset, { seed: config.seed, ...config.data.split });
-    for (const part of ['train', 'validation', 'test'] as const) {
-      if (split[part].length === 0) {
-        throw new ProjectError(
-          'INVALID',
-          `${dataPath}: the ${part} split is empty (${dataset.items.length} images)`,
-          {
-            subject: `data.split`,
-            hint: 'add images or raise data.split.validation / data.split.test',
-          },
-        );
-      }
-    }
-    log(
-      `data: ${dataset.source} ${dataPath}, ${dataset.items.length} images, ${dataset.labels.length} classes, ` +
-        `digest ${dataset.digest.root}; split ${split.record.counts.train}/${split.record.counts.validation}/${split.record.counts.test}`,
-    );
-    const counts = split.record.counts;
+    log(backendLine(backend));
+    const data = await loadSplitData(config, options, log);
+    const { dataset, split } = data;
     await cb.onRunStart?.({
       name: config.name,
       seed: config.seed,
       backend: backend.id,
       datasetDigest: dataset.digest.root,
       ...(dataset.origin ? { dataset: dataset.origin } : {}),
-      counts,
+      counts: split.record.counts,
       config,
     });
-    const spec = defaultSpecFor(config.input);
-    const shape = { height: spec.height, width: spec.width, channels: spec.channels };
-    const numClasses = dataset.labels.length;
-    const trainData = toArrayData(split.train, spec);
-    const validationData = toArrayData(split.validation, spec);
-    const testData = toArrayData(split.test, spec);
-    model = buildModel({ model: config.model, input: config.input, numClasses, seed: config.seed });
-    initializeFromData(model, trainData.x, trainData.count, shape);
-    await options.beforeLoop?.({ dataset, split, spec, model, test: testData });
-    const loop = await runTrainingLoop({
-      model,
-      shape,
-      numClasses,
-      train: trainData,
-      validation: validationData,
-      training: config.training,
-      augmentation: config.augmentation,
+    model = buildModel({
+      model: config.model,
+      input: config.input,
+      numClasses: dataset.labels.length,
       seed: config.seed,
-      checkpointDir,
-      callbacks: cb,
-      signal: options.signal,
-      ...(options.afterEpoch ? { afterEpoch: options.afterEpoch } : {}),
-      progress: options.progress,
-      stream: options.stream,
-      log,
     });
-    const testProbs = predictProbabilities(
-      model,
-      testData.x,
-      testData.count,
-      shape,
-      config.training.batchSize,
-    );
-    const metrics = classificationMetrics(
-      testData.labels,
-      argmaxRows(testProbs, numClasses),
-      dataset.labels,
-      {
-        split: 'test',
-        loss: lossAndAccuracy(testProbs, testData.labels, numClasses).loss,
-      },
-    );
-    let golden: ReturnType<typeof goldenEvaluation> | undefined;
-    if (options.golden) {
-      const { set, champion } = options.golden;
-      const predicted = predictGolden(model, spec, dataset.labels, set, config.training.batchSize);
-      golden = goldenEvaluation(set, predicted, champion);
-      const right = predicted.filter((p, i) => p === set.items[i]?.label).length;
-      log(
-        `golden set ${set.name}: ${set.items.length} examples, accuracy ${(right / set.items.length).toFixed(4)}` +
-          (golden.champion
-            ? `; champion ${golden.champion.version} scored too`
-            : golden.championNote
-              ? `; ${golden.championNote}`
-              : ''),
-      );
-    }
-    const validationProbs = predictProbabilities(
-      model,
-      validationData.x,
-      validationData.count,
-      shape,
-      config.training.batchSize,
-    );
-    const record: TrainingRecord = {
-      name: config.name,
-      createdAt: (options.now?.() ?? new Date()).toISOString(),
-      ...(options.gitCommit ? { gitCommit: options.gitCommit } : {}),
-      ...(options.configPath ? { configPath: options.configPath } : {}),
-      config,
-      dataPath,
-      datasetDigest: dataset.digest.root,
-      dataset: {
-        source: dataset.source,
-        ...(dataset.origin ? { name: dataset.origin.name } : {}),
-        ...(dataset.origin?.pointer ? { pointer: dataset.origin.pointer } : {}),
-        ...(dataset.origin?.source.kind === 'http' ? { uri: dataset.origin.source.url } : {}),
-        ...(dataset.origin?.source.kind === 's3' ? { uri: dataset.origin.source.uri } : {}),
-        ...(dataset.digest.selection ? { selection: dataset.digest.selection } : {}),
-        ...(dataset.digest.whole ? { wholeDigest: dataset.digest.whole } : {}),
-        labels: dataset.labels,
-        files: Object.keys(dataset.digest.files).length,
-        items: dataset.items.length,
-      },
-      split: split.record,
-      backend,
-      tfjsVersion: tf.version.tfjs,
-      seed: config.seed,
-      parameters: model.countParams(),
-      epochsRun: loop.epochsRun,
-      bestEpoch: loop.bestEpoch,
-      stoppedEarly: loop.stoppedEarly,
-      history: loop.history,
-    };
-    const title = `${config.name}: ${config.model.builder}`;
-    const digests = await writeArtifact(
-      outDir,
-      {
-        model,
-        labels: dataset.labels,
-        preprocessing: spec,
-        referenceStats: referenceStats(
-          split.train.map((it) => it.image),
-          validationProbs,
-          dataset.labels,
-        ),
-        metrics,
-        training: record,
-        confusionMatrixPng: renderConfusionMatrix(metrics, `${title}, test split`),
-        learningCurvesPng: renderLearningCurves(loop.history, loop.bestEpoch, title),
-        ...(golden ? { golden } : {}),
-      },
-      { overwrite: options.overwrite },
-    );
+    const run = await fitAndEvaluate(model, config, options, data, { checkpointDir, log });
+    const { loop, metrics } = run;
+    const record = trainingRecord(config, options, data, { backend, parameters: model.countParams(), loop });
+    const digests = await writeRunArtifact(outDir, config, options, data, { ...run, model, record });
     if (!options.keepCheckpoints) await rm(checkpointDir, { recursive: true, force: true });
     const result: TrainResult = {
       name: config.name,
@@ -358,4 +221,219 @@ export async function train(config: TrainingConfig, options: TrainOptions): Prom
   } finally {
     model?.dispose();
   }
+}
+
+/** The log line that names the backend chosen and the ones skipped. */
+function backendLine(backend: BackendChoice): string {
+  const tensorflow = backend.tensorflow
+    ? `, TensorFlow ${backend.tensorflow.version}${backend.tensorflow.gpu ? ' on the GPU' : ''}`
+    : '';
+  const skipped = backend.skipped.length
+    ? `; skipped ${backend.skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}`
+    : '';
+  return `backend: ${backend.id} (${backend.package}${tensorflow})${skipped}`;
+}
+
+/** The data of a run, loaded and split, and the preprocessing the model takes. */
+interface RunData {
+  dataPath: string;
+  dataset: Dataset;
+  split: Split;
+  spec: PreprocessingSpec;
+}
+
+/** Load the data source (a folder, a pointer's archive), split it, and refuse an empty split. */
+async function loadSplitData(
+  config: TrainingConfig,
+  options: TrainOptions,
+  log: (line: string) => void,
+): Promise<RunData> {
+  const dataPath = resolve(options.dataPath ?? config.data.path);
+  const dataset = await loadDataSource({
+    kind: config.data.kind,
+    path: dataPath,
+    ...(config.data.pointer ? { pointer: config.data.pointer } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.objectStore ? { objectStore: options.objectStore } : {}),
+    seed: config.seed,
+    perClass: config.data.perClass,
+    size: config.data.size,
+    channels: config.data.channels,
+    ...(config.data.maxPerClass !== undefined ? { maxPerClass: config.data.maxPerClass } : {}),
+  });
+  const split = splitDataset(dataset, { seed: config.seed, ...config.data.split });
+  for (const part of ['train', 'validation', 'test'] as const) {
+    if (split[part].length === 0) {
+      throw new ProjectError(
+        'INVALID',
+        `${dataPath}: the ${part} split is empty (${dataset.items.length} images)`,
+        {
+          subject: `data.split`,
+          hint: 'add images or raise data.split.validation / data.split.test',
+        },
+      );
+    }
+  }
+  const { counts } = split.record;
+  log(
+    `data: ${dataset.source} ${dataPath}, ${dataset.items.length} images, ${dataset.labels.length} classes, ` +
+      `digest ${dataset.digest.root}; split ${counts.train}/${counts.validation}/${counts.test}`,
+  );
+  return { dataPath, dataset, split, spec: defaultSpecFor(config.input) };
+}
+
+/** What training and evaluation gave: the loop's result, the test metrics, the golden set's, the validation probabilities. */
+interface RunOutcome {
+  loop: LoopResult;
+  metrics: ClassificationMetrics;
+  golden?: ReturnType<typeof goldenEvaluation>;
+  validationProbs: Float32Array;
+}
+
+/**
+ * Initialise the model from the training data, run the training loop, then
+ * score the model on the test split, the golden set (when given) and the validation split.
+ */
+async function fitAndEvaluate(
+  model: tf.LayersModel,
+  config: TrainingConfig,
+  options: TrainOptions,
+  { dataset, split, spec }: RunData,
+  { checkpointDir, log }: { checkpointDir: string; log: (line: string) => void },
+): Promise<RunOutcome> {
+  const shape = { height: spec.height, width: spec.width, channels: spec.channels };
+  const numClasses = dataset.labels.length;
+  const { batchSize } = config.training;
+  const trainData = toArrayData(split.train, spec);
+  const validationData = toArrayData(split.validation, spec);
+  const testData = toArrayData(split.test, spec);
+  initializeFromData(model, trainData.x, trainData.count, shape);
+  await options.beforeLoop?.({ dataset, split, spec, model, test: testData });
+  const loop = await runTrainingLoop({
+    model,
+    shape,
+    numClasses,
+    train: trainData,
+    validation: validationData,
+    training: config.training,
+    augmentation: config.augmentation,
+    seed: config.seed,
+    checkpointDir,
+    callbacks: options.callbacks ?? {},
+    signal: options.signal,
+    ...(options.afterEpoch ? { afterEpoch: options.afterEpoch } : {}),
+    progress: options.progress,
+    stream: options.stream,
+    log,
+  });
+  const testProbs = predictProbabilities(model, testData.x, testData.count, shape, batchSize);
+  const metrics = classificationMetrics(testData.labels, argmaxRows(testProbs, numClasses), dataset.labels, {
+    split: 'test',
+    loss: lossAndAccuracy(testProbs, testData.labels, numClasses).loss,
+  });
+  const golden = options.golden
+    ? scoreGolden(model, spec, dataset.labels, options.golden, batchSize, log)
+    : undefined;
+  const validationProbs = predictProbabilities(
+    model,
+    validationData.x,
+    validationData.count,
+    shape,
+    batchSize,
+  );
+  return { loop, metrics, ...(golden ? { golden } : {}), validationProbs };
+}
+
+/** Score the model on the golden set, beside the champion's score the caller gives. */
+function scoreGolden(
+  model: tf.LayersModel,
+  spec: PreprocessingSpec,
+  labels: string[],
+  { set, champion }: NonNullable<TrainOptions['golden']>,
+  batchSize: number,
+  log: (line: string) => void,
+): ReturnType<typeof goldenEvaluation> {
+  const predicted = predictGolden(model, spec, labels, set, batchSize);
+  const golden = goldenEvaluation(set, predicted, champion);
+  const right = predicted.filter((p, i) => p === set.items[i]?.label).length;
+  log(
+    `golden set ${set.name}: ${set.items.length} examples, accuracy ${(right / set.items.length).toFixed(4)}` +
+      (golden.champion
+        ? `; champion ${golden.champion.version} scored too`
+        : golden.championNote
+          ? `; ${golden.championNote}`
+          : ''),
+  );
+  return golden;
+}
+
+/** training.json of the run. */
+function trainingRecord(
+  config: TrainingConfig,
+  options: TrainOptions,
+  { dataPath, dataset, split }: RunData,
+  { backend, parameters, loop }: { backend: BackendChoice; parameters: number; loop: LoopResult },
+): TrainingRecord {
+  const origin = dataset.origin;
+  return {
+    name: config.name,
+    createdAt: (options.now?.() ?? new Date()).toISOString(),
+    ...(options.gitCommit ? { gitCommit: options.gitCommit } : {}),
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+    config,
+    dataPath,
+    datasetDigest: dataset.digest.root,
+    dataset: {
+      source: dataset.source,
+      ...(origin ? { name: origin.name } : {}),
+      ...(origin?.pointer ? { pointer: origin.pointer } : {}),
+      ...(origin?.source.kind === 'http' ? { uri: origin.source.url } : {}),
+      ...(origin?.source.kind === 's3' ? { uri: origin.source.uri } : {}),
+      ...(dataset.digest.selection ? { selection: dataset.digest.selection } : {}),
+      ...(dataset.digest.whole ? { wholeDigest: dataset.digest.whole } : {}),
+      labels: dataset.labels,
+      files: Object.keys(dataset.digest.files).length,
+      items: dataset.items.length,
+    },
+    split: split.record,
+    backend,
+    tfjsVersion: tf.version.tfjs,
+    seed: config.seed,
+    parameters,
+    epochsRun: loop.epochsRun,
+    bestEpoch: loop.bestEpoch,
+    stoppedEarly: loop.stoppedEarly,
+    history: loop.history,
+  };
+}
+
+/** Write the artifact folder (docs/artifact.md): the model, its statistics, metrics, record and plots. */
+function writeRunArtifact(
+  outDir: string,
+  config: TrainingConfig,
+  options: TrainOptions,
+  { dataset, split, spec }: RunData,
+  run: RunOutcome & { model: tf.LayersModel; record: TrainingRecord },
+): Promise<ArtifactDigests> {
+  const { loop, metrics, golden } = run;
+  const title = `${config.name}: ${config.model.builder}`;
+  return writeArtifact(
+    outDir,
+    {
+      model: run.model,
+      labels: dataset.labels,
+      preprocessing: spec,
+      referenceStats: referenceStats(
+        split.train.map((it) => it.image),
+        run.validationProbs,
+        dataset.labels,
+      ),
+      metrics,
+      training: run.record,
+      confusionMatrixPng: renderConfusionMatrix(metrics, `${title}, test split`),
+      learningCurvesPng: renderLearningCurves(loop.history, loop.bestEpoch, title),
+      ...(golden ? { golden } : {}),
+    },
+    { overwrite: options.overwrite },
+  );
 }

@@ -18,12 +18,15 @@
  * --duration <s> (default 10), --clients 1,16,64, --peer-workers 1,2,
  * --python <venv python>.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { versionIdOf } from '../../lock/index.ts';
 import { artifactJson, openArtifactDir, preprocessingOf } from '../../model/artifact/read.ts';
+import type { PreprocessingSpec } from '../../model/preprocessing.ts';
 import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
@@ -37,13 +40,10 @@ import {
   type Row,
 } from './report.ts';
 import { type Running, sampleRss, startKoa, startPeer } from './servers.ts';
+import { PEER_VENV } from './venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEFAULT_VENV = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'gitops-ml',
-  'peer-tf2.21.0',
-);
+const DEFAULT_VENV = PEER_VENV;
 const USAGE = `usage: npm run bench:peer -- [--models demo,cifar10] [--artifact <dir>] [--duration 10] [--clients 1,16,64] [--peer-workers 1,2] [--python <venv>/bin/python]
   set up the peer first: bash bench/peer/setup.sh`;
 
@@ -122,141 +122,216 @@ export interface PeerBenchOptions {
   log: (line: string) => void;
 }
 
+/** The artifact both servers load, as the bench reads it (model/artifact, every file checked). */
+interface PeerArtifact {
+  dir: string;
+  verified: Awaited<ReturnType<typeof openArtifactDir>>;
+  spec: PreprocessingSpec;
+  model: { name: string; version: string };
+}
+
+interface PeerImage {
+  name: string;
+  png: Uint8Array;
+}
+
+/** One model benched: koa against each peer (1 and 2 workers), after a check that both give the same answers. */
 export async function benchPeer(o: PeerBenchOptions) {
-  if (!existsSync(o.python)) {
-    throw new ProjectError('NOT_FOUND', `the peer's Python ${o.python} is not there`, {
-      subject: o.python,
-      hint: 'run `bash bench/peer/setup.sh` (installs FastAPI, uvicorn and tensorflow-cpu from PyPI), or pass --python',
-    });
-  }
+  requirePython(o.python);
   const tmp = await mkdtemp(join(tmpdir(), 'bench-peer-'));
   try {
-    const artifact = await findArtifact(o.model, o.artifact, o.log);
-    const verified = await openArtifactDir(artifact);
-    const training = artifactJson(verified, 'training.json') as { name?: string };
-    const spec = preprocessingOf(verified);
-    const model = { name: training.name ?? 'model', version: '1' };
-
-    // A few fresh images per class (another seed than training's): the check set and the load image.
-    const ds = await generateDemoDataset(join(tmp, 'images'), {
-      seed: 20_251,
-      perClass: 2,
-      size: spec.width,
-      channels: spec.channels,
-    });
-    const images: { name: string; png: Uint8Array }[] = [];
-    for (const label of ds.labels) {
-      for (const f of (await readdir(join(ds.root, label))).sort()) {
-        images.push({ name: `${label}/${f}`, png: await readFile(join(ds.root, label, f)) });
-      }
-    }
+    const artifact = await readPeerArtifact(await findArtifact(o.model, o.artifact, o.log));
+    const images = await checkImages(tmp, artifact.spec);
     const loadImage = images[0]!;
-
     o.log('starting both servers...');
-    const koaEnv = {
-      SERVING_MODEL_NAME: model.name,
-      SERVING_MODEL_VERSION: model.version,
-      SERVING_MODEL_URI: artifact,
-      SERVING_MODEL_DIGESTS: JSON.stringify(verified.digests),
-      SERVING_MODEL_SHA256: verified.sha256,
-      SERVING_QUEUE_CAPACITY: '1024',
-    };
-    const koa = await startKoa(ROOT, koaEnv);
+    const koaEnv = koaEnvOf(artifact);
+    const koa = await measureKoa(o, koaEnv, loadImage);
     const tables: { peer: string; workers: number; rows: Row[] }[] = [];
     const agreement: Agreement[] = [];
-    let koaBackend = 'default';
-    const koaMeasures: Measure[] = [];
-    try {
-      koaBackend = String(
-        ((await (await fetch(`${koa.url}/api/model`)).json()) as { backend?: string }).backend ?? 'default',
-      );
-      o.log(`warming up koa...`);
-      await load(koa, loadImage.png, 16, 2);
-      for (const clients of o.clients) {
-        const m = await load(koa, loadImage.png, clients, o.duration);
-        koaMeasures.push(m);
-        o.log(
-          `koa        clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
-            (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : ''),
-        );
-      }
-    } finally {
-      await koa.stop();
-    }
     for (const workers of o.peerWorkers) {
-      let peer: Running | undefined;
-      const koaCheck = workers === o.peerWorkers[0] ? await startKoa(ROOT, koaEnv) : undefined;
-      try {
-        peer = await startPeer(o.python, ROOT, artifact, model, workers);
-        if (koaCheck) {
-          for (const img of images) {
-            const [a, b] = await Promise.all([predict(koaCheck.url, img.png), predict(peer.url, img.png)]);
-            const diff = Math.max(
-              ...a.predictions.map((p) =>
-                Math.abs(p.probability - (b.predictions.find((q) => q.label === p.label)?.probability ?? 0)),
-              ),
-            );
-            agreement.push({
-              image: img.name,
-              koa: a.predictions[0]!.label,
-              peer: b.predictions[0]!.label,
-              maxProbabilityDiff: diff,
-            });
-          }
-          o.log(`\nSame model, same answers (top-1 of both servers):\n\n${agreementTable(agreement)}`);
-          await koaCheck.stop();
-        }
-        o.log(`warming up ${peer.name}...`);
-        await load(peer, loadImage.png, 16, 2);
-        const rows: Row[] = [];
-        for (const [i, clients] of o.clients.entries()) {
-          const m = await load(peer, loadImage.png, clients, o.duration);
-          rows.push({ clients, koa: koaMeasures[i]!, peer: m });
-          o.log(
-            `${peer.name.padEnd(10)} clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
-              (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : ''),
-          );
-        }
-        tables.push({ peer: peer.name, workers, rows });
-      } finally {
-        await koaCheck?.stop();
-        await peer?.stop();
-      }
+      // The answers are compared once, against the first peer.
+      const check = workers === o.peerWorkers[0] ? images : undefined;
+      tables.push(
+        await measurePeer(o, artifact, workers, koa.measures, loadImage, { koaEnv, check, agreement }),
+      );
     }
-    const python = await import('node:child_process').then(({ execFileSync }) =>
-      execFileSync(
-        o.python,
-        [
-          '-c',
-          'import sys, tensorflow as tf, fastapi, uvicorn; print(sys.version.split()[0], tf.__version__, fastapi.__version__, uvicorn.__version__)',
-        ],
-        {
-          encoding: 'utf8',
-          env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
-        },
-      )
-        .trim()
-        .split(' '),
-    );
+    const python = peerVersions(o.python);
     const meta = {
       benchModel: o.model,
       date: new Date().toISOString(),
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.versions.node,
-      koaBackend,
+      koaBackend: koa.backend,
       python: python[0],
       tensorflow: python[1],
       fastapi: python[2],
       uvicorn: python[3],
       duration: o.duration,
-      model: `${model.name} (${relative(ROOT, artifact).startsWith('..') ? artifact : relative(ROOT, artifact)}, root ${verified.sha256.slice(0, 12)})`,
+      model: `${artifact.model.name} (${relative(ROOT, artifact.dir).startsWith('..') ? artifact.dir : relative(ROOT, artifact.dir)}, root ${artifact.verified.sha256.slice(0, 12)})`,
       image: `${loadImage.name} (${loadImage.png.length} bytes PNG, multipart field "image")`,
     };
     return { meta, tables, agreement };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+function requirePython(python: string): void {
+  if (!existsSync(python)) {
+    throw new ProjectError('NOT_FOUND', `the peer's Python ${python} is not there`, {
+      subject: python,
+      hint: 'run `bash bench/peer/setup.sh` (installs FastAPI, uvicorn and tensorflow-cpu from PyPI), or pass --python',
+    });
+  }
+}
+
+async function readPeerArtifact(dir: string): Promise<PeerArtifact> {
+  const verified = await openArtifactDir(dir);
+  const training = artifactJson(verified, 'training.json') as { name?: string };
+  return {
+    dir,
+    verified,
+    spec: preprocessingOf(verified),
+    model: { name: training.name ?? 'model', version: versionIdOf(verified.sha256) },
+  };
+}
+
+/** A few fresh images per class (another seed than training's): the check set, the first is the load image. */
+async function checkImages(tmp: string, spec: PeerArtifact['spec']): Promise<PeerImage[]> {
+  const ds = await generateDemoDataset(join(tmp, 'images'), {
+    seed: 20_251,
+    perClass: 2,
+    size: spec.width,
+    channels: spec.channels,
+  });
+  const images: PeerImage[] = [];
+  for (const label of ds.labels) {
+    for (const f of (await readdir(join(ds.root, label))).sort()) {
+      images.push({ name: `${label}/${f}`, png: await readFile(join(ds.root, label, f)) });
+    }
+  }
+  return images;
+}
+
+/** The serving/main.ts settings that load the artifact. */
+function koaEnvOf(a: PeerArtifact): Record<string, string> {
+  return {
+    SERVING_MODEL_NAME: a.model.name,
+    SERVING_MODEL_VERSION: a.model.version,
+    SERVING_MODEL_URI: a.dir,
+    SERVING_MODEL_DIGESTS: JSON.stringify(a.verified.digests),
+    SERVING_MODEL_SHA256: a.verified.sha256,
+    SERVING_QUEUE_CAPACITY: '1024',
+  };
+}
+
+/** One measure as a log line, e.g. `koa        clients 16:   812 req/s  p50 18 ms ...`. */
+function measureLine(server: string, clients: number, m: Measure): string {
+  return (
+    `${server.padEnd(10)} clients ${String(clients).padStart(2)}: ${String(m.rps).padStart(5)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  RSS ${m.rssPeakMiB} MiB` +
+    (m.errors || m.non2xx ? `  (${m.non2xx} non-2xx, ${m.errors} errors)` : '')
+  );
+}
+
+/** This server, warmed up, at each client count; and the tfjs backend it runs. */
+async function measureKoa(
+  o: PeerBenchOptions,
+  koaEnv: Record<string, string>,
+  loadImage: PeerImage,
+): Promise<{ backend: string; measures: Measure[] }> {
+  const koa = await startKoa(ROOT, koaEnv);
+  let backend = 'default';
+  const measures: Measure[] = [];
+  try {
+    backend = String(
+      ((await (await fetch(`${koa.url}/api/model`)).json()) as { backend?: string }).backend ?? 'default',
+    );
+    o.log(`warming up koa...`);
+    await load(koa, loadImage.png, 16, 2);
+    for (const clients of o.clients) {
+      const m = await load(koa, loadImage.png, clients, o.duration);
+      measures.push(m);
+      o.log(measureLine('koa', clients, m));
+    }
+  } finally {
+    await koa.stop();
+  }
+  return { backend, measures };
+}
+
+/**
+ * The peer with `workers` processes, warmed up, at each client count, as rows
+ * beside koa's measures. With `check`, both servers first answer those
+ * images (a koa started again for it) and the answers go to `agreement`.
+ */
+async function measurePeer(
+  o: PeerBenchOptions,
+  artifact: PeerArtifact,
+  workers: number,
+  koaMeasures: Measure[],
+  loadImage: PeerImage,
+  c: { koaEnv: Record<string, string>; check: PeerImage[] | undefined; agreement: Agreement[] },
+): Promise<{ peer: string; workers: number; rows: Row[] }> {
+  let peer: Running | undefined;
+  const koaCheck = c.check ? await startKoa(ROOT, c.koaEnv) : undefined;
+  try {
+    peer = await startPeer(o.python, ROOT, artifact.dir, artifact.model, workers);
+    if (koaCheck && c.check) {
+      c.agreement.push(...(await compareAnswers(koaCheck.url, peer.url, c.check)));
+      o.log(`\nSame model, same answers (top-1 of both servers):\n\n${agreementTable(c.agreement)}`);
+      await koaCheck.stop();
+    }
+    o.log(`warming up ${peer.name}...`);
+    await load(peer, loadImage.png, 16, 2);
+    const rows: Row[] = [];
+    for (const [i, clients] of o.clients.entries()) {
+      const m = await load(peer, loadImage.png, clients, o.duration);
+      rows.push({ clients, koa: koaMeasures[i]!, peer: m });
+      o.log(measureLine(peer.name, clients, m));
+    }
+    return { peer: peer.name, workers, rows };
+  } finally {
+    await koaCheck?.stop();
+    await peer?.stop();
+  }
+}
+
+/** Each image sent to both servers: their top-1 and the largest difference of a class probability. */
+async function compareAnswers(koaUrl: string, peerUrl: string, images: PeerImage[]): Promise<Agreement[]> {
+  const out: Agreement[] = [];
+  for (const img of images) {
+    const [a, b] = await Promise.all([predict(koaUrl, img.png), predict(peerUrl, img.png)]);
+    const diff = Math.max(
+      ...a.predictions.map((p) =>
+        Math.abs(p.probability - (b.predictions.find((q) => q.label === p.label)?.probability ?? 0)),
+      ),
+    );
+    out.push({
+      image: img.name,
+      koa: a.predictions[0]!.label,
+      peer: b.predictions[0]!.label,
+      maxProbabilityDiff: diff,
+    });
+  }
+  return out;
+}
+
+/** The peer's Python, TensorFlow, FastAPI and uvicorn versions. */
+function peerVersions(python: string): string[] {
+  return execFileSync(
+    python,
+    [
+      '-c',
+      'import sys, tensorflow as tf, fastapi, uvicorn; print(sys.version.split()[0], tf.__version__, fastapi.__version__, uvicorn.__version__)',
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    },
+  )
+    .trim()
+    .split(' ');
 }
 
 type PeerResult = Awaited<ReturnType<typeof benchPeer>>;

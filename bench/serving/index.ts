@@ -27,10 +27,18 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { versionIdOf } from '../../lock/index.ts';
 import { artifactJson, openArtifactDir } from '../../model/artifact/read.ts';
 import { type BackendName, selectBackend } from '../../model/backend.ts';
 import type { ModelPin } from '../../model/pin.ts';
-import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
+import {
+  command,
+  type ParsedCommand,
+  ProjectError,
+  runIfMain,
+  stableStringify,
+  stringFlags,
+} from '../../platform/index.ts';
 import { freePort } from '../../testing/ports.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import {
@@ -78,7 +86,7 @@ async function pinOf(dir: string): Promise<ModelPin> {
   const training = artifactJson(artifact, 'training.json') as { name?: string };
   return {
     name: training.name ?? 'demo-classifier',
-    version: '1',
+    version: versionIdOf(artifact.sha256),
     uri: dir,
     digests: artifact.digests,
     sha256: artifact.sha256,
@@ -196,19 +204,13 @@ export async function bench(
   return { rows, profile };
 }
 
+/** One model: the in-process profile, then the server at each backend, thread and batching mode. */
 async function benchModel(
   kind: BenchModel,
   artifact: string,
   opts: BenchOptions,
 ): Promise<{ rows: Row[]; profile: ProfileRow[] }> {
   const pin = await pinOf(artifact);
-  const env = {
-    SERVING_MODEL_NAME: pin.name,
-    SERVING_MODEL_VERSION: pin.version,
-    SERVING_MODEL_URI: pin.uri,
-    SERVING_MODEL_DIGESTS: JSON.stringify(pin.digests),
-    SERVING_MODEL_SHA256: pin.sha256,
-  };
   const { width } = await inputSizeOf(artifact);
   const png = shapePng('circle', width);
   const tmp = await mkdtemp(join(tmpdir(), 'bench-serving-'));
@@ -220,63 +222,82 @@ async function benchModel(
   for (const p of profile)
     console.log(`  ${p.backend}: decode ${p.decodeUs} us, batch ms ${JSON.stringify(p.batchMs)}`);
   const rows: Row[] = [];
-  const top = Math.max(...opts.clients);
   for (const backend of opts.backends) {
     for (const thread of opts.threads) {
       for (const [batching, maxBatchSize] of [
         ['on', 32],
         ['off', 1],
       ] as const) {
-        const server = await startServer({
-          ...env,
-          SERVING_BACKEND: backend,
-          SERVING_INFERENCE_THREAD: thread,
-          SERVING_MAX_BATCH_SIZE: String(maxBatchSize),
-          SERVING_MAX_WAIT_MS: '5',
-          SERVING_QUEUE_CAPACITY: '1024',
-        });
-        try {
-          await load(server.url, body, 16, 2); // warm-up
-          for (const clients of opts.clients) {
-            const until = performance.now() + opts.duration * 1000;
-            const [r, healthz] = await Promise.all([
-              load(server.url, body, clients, opts.duration),
-              clients === top
-                ? sampleHealthz(server.url, until - opts.duration * 1000 + 2000, until + 500)
-                : Promise.resolve(undefined),
-            ]);
-            const row: Row = {
-              model: kind,
-              backend,
-              thread,
-              batching,
-              maxBatchSize,
-              clients,
-              requests: r.requests,
-              rps: Number((r.requests / opts.duration).toFixed(0)),
-              p50: r.p50,
-              p95: r.p95,
-              p99: r.p99,
-              errors: r.errors,
-              non2xx: r.non2xx,
-              ...(healthz ? { healthzP50: healthz.p50, healthzP99: healthz.p99 } : {}),
-            };
-            rows.push(row);
-            console.log(
-              `${kind.padEnd(7)} ${backend.padEnd(10)} ${thread.padEnd(6)} batching ${batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
-                `${String(row.rps).padStart(5)} req/s  p50 ${row.p50} ms  p95 ${row.p95} ms  p99 ${row.p99} ms` +
-                (row.non2xx || row.errors ? `  (${row.non2xx} non-2xx, ${row.errors} errors)` : '') +
-                (healthz ? `  /healthz p50 ${healthz.p50} p99 ${healthz.p99} ms` : ''),
-            );
-          }
-        } finally {
-          await server.stop();
-        }
+        const setup = { model: kind, backend, thread, batching, maxBatchSize };
+        rows.push(...(await benchServer(setup, pin, body, opts)));
       }
     }
   }
   await rm(tmp, { recursive: true, force: true });
   return { rows, profile };
+}
+
+/** What one server run is set up with. */
+type ServerSetup = Pick<Row, 'model' | 'backend' | 'thread' | 'batching' | 'maxBatchSize'>;
+
+/**
+ * serving/main.ts with that setup, warmed up, loaded at each client count
+ * (with /healthz sampled under the highest); a row per client count.
+ */
+async function benchServer(
+  setup: ServerSetup,
+  pin: ModelPin,
+  body: string,
+  opts: BenchOptions,
+): Promise<Row[]> {
+  const server = await startServer({
+    SERVING_MODEL_NAME: pin.name,
+    SERVING_MODEL_VERSION: pin.version,
+    SERVING_MODEL_URI: pin.uri,
+    SERVING_MODEL_DIGESTS: JSON.stringify(pin.digests),
+    SERVING_MODEL_SHA256: pin.sha256,
+    SERVING_BACKEND: setup.backend,
+    SERVING_INFERENCE_THREAD: setup.thread,
+    SERVING_MAX_BATCH_SIZE: String(setup.maxBatchSize),
+    SERVING_MAX_WAIT_MS: '5',
+    SERVING_QUEUE_CAPACITY: '1024',
+  });
+  const rows: Row[] = [];
+  const top = Math.max(...opts.clients);
+  try {
+    await load(server.url, body, 16, 2); // warm-up
+    for (const clients of opts.clients) {
+      const until = performance.now() + opts.duration * 1000;
+      const [r, healthz] = await Promise.all([
+        load(server.url, body, clients, opts.duration),
+        clients === top
+          ? sampleHealthz(server.url, until - opts.duration * 1000 + 2000, until + 500)
+          : Promise.resolve(undefined),
+      ]);
+      const row: Row = {
+        ...setup,
+        clients,
+        requests: r.requests,
+        rps: Number((r.requests / opts.duration).toFixed(0)),
+        p50: r.p50,
+        p95: r.p95,
+        p99: r.p99,
+        errors: r.errors,
+        non2xx: r.non2xx,
+        ...(healthz ? { healthzP50: healthz.p50, healthzP99: healthz.p99 } : {}),
+      };
+      rows.push(row);
+      console.log(
+        `${row.model.padEnd(7)} ${row.backend.padEnd(10)} ${row.thread.padEnd(6)} batching ${row.batching.padEnd(3)} clients ${String(clients).padStart(2)}: ` +
+          `${String(row.rps).padStart(5)} req/s  p50 ${row.p50} ms  p95 ${row.p95} ms  p99 ${row.p99} ms` +
+          (row.non2xx || row.errors ? `  (${row.non2xx} non-2xx, ${row.errors} errors)` : '') +
+          (healthz ? `  /healthz p50 ${healthz.p50} p99 ${healthz.p99} ms` : ''),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
 }
 
 /** The markdown report: profile, every run, and the on/off ratios the target is about. */
@@ -358,6 +379,8 @@ const COMMAND = {
   options: stringFlags('duration', 'backends', 'clients', 'threads', 'artifact', 'models', 'part'),
 } as const;
 
+type Flags = ParsedCommand<typeof COMMAND.options>['values'];
+
 await runIfMain(
   import.meta.url,
   command(COMMAND, async ({ values }) => {
@@ -367,62 +390,9 @@ await runIfMain(
     }
     const dir = join(ROOT, 'bench', 'results');
     await mkdir(dir, { recursive: true });
-    console.log('decoders: sharp against pngjs / jpeg-js (about 3 s per image and decoder)');
-    const decoders: DecoderRow[] = await compareDecoders();
-    const bomb: ScanBombRow = await scanBomb();
-    const decoderMeta = {
-      date: new Date().toISOString(),
-      cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
-      loadAverage: Number(loadavg()[0]!.toFixed(1)),
-      node: process.versions.node,
-    };
-    const decodersMd = `# Serving benchmark: decoders\n\n${decoderMeta.date} · ${decoderMeta.cpus} · load average ${decoderMeta.loadAverage} at the end · Node ${decoderMeta.node}\n\n${decodersMarkdown(decoders, bomb)}`;
-    await writeFile(
-      join(dir, 'serving-decoders.json'),
-      stableStringify({ meta: decoderMeta, decoders, bomb }),
-    );
-    await writeFile(join(dir, 'serving-decoders.md'), decodersMd);
-    console.log(`\n${decodersMd}`);
+    await benchDecoders(dir);
     if (part === 'decoders') return 0;
-    const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
-    if (models.some((m) => !BENCH_MODELS.includes(m)) || (values.artifact && models.length !== 1)) {
-      throw new ProjectError(
-        'USAGE',
-        `--models takes ${BENCH_MODELS.join(',')}; --artifact needs exactly one`,
-        {
-          hint: USAGE,
-        },
-      );
-    }
-    const wanted = (values.backends ?? 'tensorflow,wasm,cpu').split(',');
-    const threads = (values.threads ?? 'worker').split(',');
-    const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-    if (wanted.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
-      throw new ProjectError('USAGE', `--backends takes ${known.join(',')}; --threads takes worker,main`, {
-        hint: USAGE,
-      });
-    }
-    // Only the backends that load here (the native one needs scripts/setup.d/70-tfjs-native.sh).
-    const backends: BackendName[] = [];
-    for (const b of wanted as BackendName[]) {
-      try {
-        await selectBackend([b], b);
-        backends.push(b);
-      } catch (e) {
-        console.error(`backend ${b}: not available (${(e as Error).message.split('\n')[0]})`);
-      }
-    }
-    await selectBackend(['cpu'], 'cpu');
-    const opts: BenchOptions = {
-      duration: Number(values.duration ?? 8),
-      backends,
-      clients: (values.clients ?? '1,16,64').split(',').map(Number),
-      threads: threads as ('worker' | 'main')[],
-      models: models.map((kind) => ({
-        kind,
-        artifact: resolve(values.artifact ?? defaultArtifactDir(kind)),
-      })),
-    };
+    const opts = await benchOptionsOf(values);
     const { rows, profile } = await bench(opts);
     const pins = await Promise.all(
       opts.models.map(async (m) => ({ kind: m.kind, pin: await pinOf(m.artifact) })),
@@ -442,3 +412,63 @@ await runIfMain(
     return 0;
   }),
 );
+
+/** The decoders compared (bench/serving/decoders.ts), written to serving-decoders.json and .md in `dir`. */
+async function benchDecoders(dir: string): Promise<void> {
+  console.log('decoders: sharp against pngjs / jpeg-js (about 3 s per image and decoder)');
+  const decoders: DecoderRow[] = await compareDecoders();
+  const bomb: ScanBombRow = await scanBomb();
+  const decoderMeta = {
+    date: new Date().toISOString(),
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
+    loadAverage: Number(loadavg()[0]!.toFixed(1)),
+    node: process.versions.node,
+  };
+  const decodersMd = `# Serving benchmark: decoders\n\n${decoderMeta.date} · ${decoderMeta.cpus} · load average ${decoderMeta.loadAverage} at the end · Node ${decoderMeta.node}\n\n${decodersMarkdown(decoders, bomb)}`;
+  await writeFile(join(dir, 'serving-decoders.json'), stableStringify({ meta: decoderMeta, decoders, bomb }));
+  await writeFile(join(dir, 'serving-decoders.md'), decodersMd);
+  console.log(`\n${decodersMd}`);
+}
+
+/** The model bench's options from the flags (USAGE when one is wrong); only the backends that load here. */
+async function benchOptionsOf(values: Flags): Promise<BenchOptions> {
+  const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
+  if (models.some((m) => !BENCH_MODELS.includes(m)) || (values.artifact && models.length !== 1)) {
+    throw new ProjectError(
+      'USAGE',
+      `--models takes ${BENCH_MODELS.join(',')}; --artifact needs exactly one`,
+      {
+        hint: USAGE,
+      },
+    );
+  }
+  const wanted = (values.backends ?? 'tensorflow,wasm,cpu').split(',');
+  const threads = (values.threads ?? 'worker').split(',');
+  const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+  if (wanted.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
+    throw new ProjectError('USAGE', `--backends takes ${known.join(',')}; --threads takes worker,main`, {
+      hint: USAGE,
+    });
+  }
+  // Only the backends that load here (the native one needs scripts/setup.d/70-tfjs-native.sh).
+  const backends: BackendName[] = [];
+  for (const b of wanted as BackendName[]) {
+    try {
+      await selectBackend([b], b);
+      backends.push(b);
+    } catch (e) {
+      console.error(`backend ${b}: not available (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  await selectBackend(['cpu'], 'cpu');
+  return {
+    duration: Number(values.duration ?? 8),
+    backends,
+    clients: (values.clients ?? '1,16,64').split(',').map(Number),
+    threads: threads as ('worker' | 'main')[],
+    models: models.map((kind) => ({
+      kind,
+      artifact: resolve(values.artifact ?? defaultArtifactDir(kind)),
+    })),
+  };
+}

@@ -42,15 +42,10 @@ import type { ArrayData } from '../../training/loop.ts';
 import { learningRateScales } from '../../training/models.ts';
 import { ONE_CYCLE_DEFAULT } from '../../training/schedule.ts';
 import { type RunContext, train } from '../../training/train.ts';
+import { PEER_PYTHON } from '../peer/venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEFAULT_PYTHON = join(
-  process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/tmp', '.cache'),
-  'gitops-ml',
-  'peer-tf2.21.0',
-  'bin',
-  'python',
-);
+const DEFAULT_PYTHON = PEER_PYTHON;
 const USAGE = `usage: npm run bench:cifar10 -- [--config training/configs/cifar10.json] [--sides tfjs,keras]
          [--epochs N] [--max-per-class N] [--data <folder>] [--python <venv>/bin/python] [--results cifar10]
   needs the archive of data/cifar10.json (a mirror or local copy: docs/data.md) and, for keras,
@@ -63,6 +58,11 @@ export interface EpochPoint {
   epoch: number;
   /** Wall-clock seconds from the first training step to the end of this epoch (its validation included). */
   elapsedSeconds: number;
+  /**
+   * CPU seconds of the process over the same span (all its threads): on a shared
+   * machine, what an idle one would take is about this divided by its cores.
+   */
+  cpuSeconds?: number;
   trainSeconds: number;
   loss: number;
   valAccuracy: number;
@@ -157,6 +157,12 @@ async function runTfjs(config: TrainingConfig, o: { dataPath?: string; peerDir?:
   let test: ArrayData | undefined;
   let started = 0;
   let excluded = 0;
+  let cpuStarted = 0;
+  let cpuExcluded = 0;
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   let tta: number | null = null;
   const points: EpochPoint[] = [];
   const t0 = performance.now();
@@ -171,15 +177,19 @@ async function runTfjs(config: TrainingConfig, o: { dataPath?: string; peerDir?:
       test = run.test;
       if (o.peerDir) await writePeerWork(o.peerDir, config, run);
       started = performance.now();
+      cpuStarted = cpuNow();
     },
     afterEpoch: (model, epoch, m) => {
       const t = performance.now();
+      const c = cpuNow();
       const elapsedSeconds = (t - started - excluded) / 1000;
+      const cpuSeconds = c - cpuStarted - cpuExcluded;
       const testAccuracy = accuracyOf(model, test as ArrayData, false);
       if (epoch === config.training.epochs) tta = accuracyOf(model, test as ArrayData, true);
       points.push({
         epoch,
         elapsedSeconds,
+        cpuSeconds,
         trainSeconds: NaN,
         loss: m.loss,
         valAccuracy: m.val_accuracy,
@@ -190,6 +200,7 @@ async function runTfjs(config: TrainingConfig, o: { dataPath?: string; peerDir?:
           (tta !== null ? `, flip-TTA ${((tta as number) * 100).toFixed(2)} %` : ''),
       );
       excluded += performance.now() - t;
+      cpuExcluded += cpuNow() - c;
     },
   });
   const totalSeconds = (performance.now() - t0) / 1000 - excluded / 1000;
@@ -286,6 +297,7 @@ export function markdown(r: { meta: Record<string, unknown>; recipe: string; sid
     ),
     `| test accuracy after the last epoch | ${pct(tfjs?.epochs.at(-1)?.testAccuracy)} | ${pct(keras?.epochs.at(-1)?.testAccuracy)} | |`,
     `| the same with flip test-time augmentation (eval-time figure; the server does not do it) | ${pct(tfjs?.testAccuracyFlipTTA)} | ${pct(keras?.testAccuracyFlipTTA)} | |`,
+    `| training CPU time, all epochs (an idle machine's wall time is about this / its cores) | ${secs(tfjs?.epochs.at(-1)?.cpuSeconds)} | ${secs(keras?.epochs.at(-1)?.cpuSeconds)} | ${ratio(tfjs?.epochs.at(-1)?.cpuSeconds, keras?.epochs.at(-1)?.cpuSeconds)} |`,
     `| training wall time, all epochs | ${secs(tfjs?.epochs.at(-1)?.elapsedSeconds)} | ${secs(keras?.epochs.at(-1)?.elapsedSeconds)} | ${ratio(tfjs?.epochs.at(-1)?.elapsedSeconds, keras?.epochs.at(-1)?.elapsedSeconds)} |`,
     `| reading + decoding the images | ${tfjs ? `${tfjs.dataSeconds.toFixed(0)} s` : '-'} | ${keras ? `${keras.dataSeconds.toFixed(0)} s` : '-'} | |`,
     ...(tfjs?.totalSeconds
@@ -301,15 +313,15 @@ export function markdown(r: { meta: Record<string, unknown>; recipe: string; sid
       : []),
     ...(keras ? [`Keras: ${keras.detail}.`] : []),
     '',
-    '| epoch | tfjs elapsed | tfjs test acc | Keras elapsed | Keras test acc |',
-    '| ---: | ---: | ---: | ---: | ---: |',
+    '| epoch | tfjs elapsed | tfjs CPU | tfjs test acc | Keras elapsed | Keras CPU | Keras test acc |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const n = Math.max(tfjs?.epochs.length ?? 0, keras?.epochs.length ?? 0);
   for (let i = 0; i < n; i++) {
     const a = tfjs?.epochs[i];
     const b = keras?.epochs[i];
     out.push(
-      `| ${i + 1} | ${a ? `${a.elapsedSeconds.toFixed(0)} s` : '-'} | ${pct(a?.testAccuracy)} | ${b ? `${b.elapsedSeconds.toFixed(0)} s` : '-'} | ${pct(b?.testAccuracy)} |`,
+      `| ${i + 1} | ${a ? `${a.elapsedSeconds.toFixed(0)} s` : '-'} | ${secs(a?.cpuSeconds)} | ${pct(a?.testAccuracy)} | ${b ? `${b.elapsedSeconds.toFixed(0)} s` : '-'} | ${secs(b?.cpuSeconds)} | ${pct(b?.testAccuracy)} |`,
     );
   }
   out.push(

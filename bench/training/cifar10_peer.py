@@ -177,9 +177,11 @@ def main() -> None:
     aug = r["augmentation"]
     eye = np.eye(k, dtype=np.float32)
     elapsed = 0.0
+    cpu = 0.0
     step = 0
     for epoch in range(1, r["epochs"] + 1):
         t = time.perf_counter()
+        c = time.process_time()
         xs = augment(x_train, rng, aug["crop"], aug["flip"], aug.get("padding") == "reflect") if aug["enabled"] else x_train
         order = rng.permutation(n)
         loss_sum = acc_sum = 0.0
@@ -196,6 +198,7 @@ def main() -> None:
         train_s = time.perf_counter() - t
         val_acc = accuracy(x_val, y_val) if len(x_val) else float("nan")
         elapsed += time.perf_counter() - t
+        cpu += time.process_time() - c
         test_acc = accuracy(x_test, y_test)
         print(
             json.dumps(
@@ -203,6 +206,7 @@ def main() -> None:
                     "epoch": epoch,
                     "trainSeconds": train_s,
                     "elapsedSeconds": elapsed,
+                    "cpuSeconds": cpu,
                     "loss": loss_sum / n,
                     "accuracy": acc_sum / n,
                     "valAccuracy": val_acc,

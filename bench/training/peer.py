@@ -1,4 +1,4 @@
-"""The Python peer of the training benchmark (bench/training/index.ts): the
+"""The Python peer of the training benchmark (bench/training/main.ts): the
 same architecture, the same initial weights, the same data in the same order,
 trained with TensorFlow/Keras on the CPU the way its guides do
 (model.compile + model.fit), evaluated on the validation split every epoch.

@@ -88,54 +88,75 @@ const LIBCUDA_DIRS = [
 
 const SETUP_FIX = `run \`bash ${VARIANTS.gpu.setupStep}\` (downloads tensorflow==${TENSORFLOW_VERSION} and its CUDA 12 / cuDNN wheels from PyPI, about 2.5 GB once; behind a mirror set PIP_INDEX_URL)`;
 
+/** The report's rows and its distinct fixes, in the order the checks ran. */
+class Findings {
+  readonly rows: PreflightRow[] = [];
+  readonly fixes: string[] = [];
+  /** Add a row; when it failed, `fix` too (once). */
+  add(row: PreflightRow, fix: string): void {
+    this.rows.push(row);
+    if (!row.ok && !this.fixes.includes(fix)) this.fixes.push(fix);
+  }
+}
+
+/** Check, in order, the driver, libcuda.so.1, libtensorflow's GPU build with its CUDA libraries, and the addon. */
 export async function gpuPreflight(o: PreflightOptions): Promise<PreflightReport> {
   const root = o.fsRoot ?? '/';
   const sys = (p: string) => join(root, p);
-  const rows: PreflightRow[] = [];
-  const fixes: string[] = [];
-  const fix = (line: string) => {
-    if (!fixes.includes(line)) fixes.push(line);
-  };
+  const out = new Findings();
+  const driver = await checkDriver(out, sys);
+  checkLibcuda(out, sys, o.env, driver);
+  const dir = libtensorflowDir(cacheRoot(o.env), 'gpu');
+  const manifest = await checkTensorflow(out, dir);
+  await checkCudaLibraries(out, dir, manifest, o.env);
+  checkAddon(out, dir, o.projectRoot);
+  return { ok: out.rows.every((r) => r.ok), rows: out.rows, fixes: out.fixes };
+}
 
-  // 1. the kernel driver
+/** 1. The kernel driver, new enough for CUDA 12; its version when loaded. */
+async function checkDriver(out: Findings, sys: (p: string) => string): Promise<string | undefined> {
   const versionFile = sys('/proc/driver/nvidia/version');
   const driver = existsSync(versionFile)
     ? parseDriverVersion(await readFile(versionFile, 'utf8'))
     : undefined;
-  const driverOk = driver !== undefined && compareVersions(driver, MIN_DRIVER_CUDA12) >= 0;
-  rows.push({
-    check: 'NVIDIA driver',
-    found: driver ?? `none (${versionFile} absent)`,
-    needed: `>= ${MIN_DRIVER_CUDA12} (CUDA 12)`,
-    ok: driverOk,
-  });
-  if (!driverOk) {
-    fix(
-      `install the NVIDIA driver ${MIN_DRIVER_CUDA12} or newer (Ubuntu: \`sudo ubuntu-drivers install\` or \`sudo apt install nvidia-driver-550-server\`; Kubernetes: the NVIDIA GPU Operator) and reboot; \`nvidia-smi\` must list the GPU`,
-    );
-  }
+  out.add(
+    {
+      check: 'NVIDIA driver',
+      found: driver ?? `none (${versionFile} absent)`,
+      needed: `>= ${MIN_DRIVER_CUDA12} (CUDA 12)`,
+      ok: driver !== undefined && compareVersions(driver, MIN_DRIVER_CUDA12) >= 0,
+    },
+    `install the NVIDIA driver ${MIN_DRIVER_CUDA12} or newer (Ubuntu: \`sudo ubuntu-drivers install\` or \`sudo apt install nvidia-driver-550-server\`; Kubernetes: the NVIDIA GPU Operator) and reboot; \`nvidia-smi\` must list the GPU`,
+  );
+  return driver;
+}
 
-  // 2. the driver's user-space library
-  const ldPath = (o.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+/** 2. The driver's user-space library, where the dynamic loader finds it. */
+function checkLibcuda(
+  out: Findings,
+  sys: (p: string) => string,
+  env: PreflightOptions['env'],
+  driver: string | undefined,
+): void {
+  const ldPath = (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
   const libcuda = [...ldPath, ...LIBCUDA_DIRS]
     .map((d) => join(sys(d), 'libcuda.so.1'))
     .find((p) => existsSync(p));
-  rows.push({
-    check: 'libcuda.so.1 (driver library)',
-    found: libcuda ?? 'not found',
-    needed: 'installed with the driver',
-    ok: libcuda !== undefined,
-  });
-  if (!libcuda) {
-    fix(
-      driver
-        ? "the driver is loaded but libcuda.so.1 is not visible: install the driver's user-space libraries (Ubuntu: libnvidia-compute-<version>), or in a container run with the NVIDIA container toolkit (`--gpus all`, runtimeClassName nvidia)"
-        : 'libcuda.so.1 comes with the NVIDIA driver (see above)',
-    );
-  }
+  out.add(
+    {
+      check: 'libcuda.so.1 (driver library)',
+      found: libcuda ?? 'not found',
+      needed: 'installed with the driver',
+      ok: libcuda !== undefined,
+    },
+    driver
+      ? "the driver is loaded but libcuda.so.1 is not visible: install the driver's user-space libraries (Ubuntu: libnvidia-compute-<version>), or in a container run with the NVIDIA container toolkit (`--gpus all`, runtimeClassName nvidia)"
+      : 'libcuda.so.1 comes with the NVIDIA driver (see above)',
+  );
+}
 
-  // 3. libtensorflow (GPU build) and its CUDA libraries
-  const dir = libtensorflowDir(cacheRoot(o.env), 'gpu');
+/** 3. libtensorflow's GPU build in `dir`, at our version; its manifest when there is one. */
+async function checkTensorflow(out: Findings, dir: string): Promise<NativeManifest | undefined> {
   let manifest: NativeManifest | undefined;
   try {
     manifest = (await readJsonFile(join(dir, 'manifest.json'))) as NativeManifest;
@@ -147,51 +168,65 @@ export async function gpuPreflight(o: PreflightOptions): Promise<PreflightReport
     manifest?.tensorflow?.version === TENSORFLOW_VERSION &&
     manifest.variant === 'gpu' &&
     tfLibs.every((f) => existsSync(join(dir, f)));
-  rows.push({
-    check: 'TensorFlow (GPU build)',
-    found: manifest?.tensorflow
-      ? `${manifest.tensorflow.package} ${manifest.tensorflow.version}${tfOk ? '' : ' (incomplete)'} in ${dir}`
-      : `none in ${dir}`,
-    needed: `tensorflow ${TENSORFLOW_VERSION}`,
-    ok: tfOk,
-  });
-  if (!tfOk) fix(SETUP_FIX);
+  out.add(
+    {
+      check: 'TensorFlow (GPU build)',
+      found: manifest?.tensorflow
+        ? `${manifest.tensorflow.package} ${manifest.tensorflow.version}${tfOk ? '' : ' (incomplete)'} in ${dir}`
+        : `none in ${dir}`,
+      needed: `tensorflow ${TENSORFLOW_VERSION}`,
+      ok: tfOk,
+    },
+    SETUP_FIX,
+  );
+  return manifest;
+}
 
+/**
+ * 3. Each required CUDA 12 / cuDNN library, at the version the manifest pins
+ * (else the cached plan's pins; without either, one failed row).
+ */
+async function checkCudaLibraries(
+  out: Findings,
+  dir: string,
+  manifest: NativeManifest | undefined,
+  env: PreflightOptions['env'],
+): Promise<void> {
   let pins: Pin[] | undefined = manifest?.cuda?.map((c) => ({ name: c.package, version: c.version }));
   if (!pins) {
     try {
-      pins = await cudaPins(o.env);
+      pins = await cudaPins(env);
     } catch {
       pins = undefined; // nothing cached to say which versions: the row below says so
     }
   }
-  if (pins) {
-    const installed = new Map((manifest?.cuda ?? []).map((c) => [c.package, c.version]));
-    for (const c of cudaFilesFor(pins)) {
-      if (!c.component.required) continue;
-      const missing = c.files.filter((f) => !existsSync(join(dir, f)));
-      const version = installed.get(c.pin.name);
-      const ok = missing.length === 0 && version === c.pin.version;
-      rows.push({
+  if (!pins) {
+    out.add(
+      { check: 'CUDA 12 / cuDNN', found: 'none', needed: 'the and-cuda wheels of tensorflow', ok: false },
+      SETUP_FIX,
+    );
+    return;
+  }
+  const installed = new Map((manifest?.cuda ?? []).map((c) => [c.package, c.version]));
+  for (const c of cudaFilesFor(pins)) {
+    if (!c.component.required) continue;
+    const missing = c.files.filter((f) => !existsSync(join(dir, f)));
+    const version = installed.get(c.pin.name);
+    out.add(
+      {
         check: c.component.label,
         found: missing.length ? `missing ${missing.join(', ')}` : (version ?? 'unknown version'),
         needed: `${c.pin.version} (${c.pin.name})`,
-        ok,
-      });
-      if (!ok) fix(SETUP_FIX);
-    }
-  } else {
-    rows.push({
-      check: 'CUDA 12 / cuDNN',
-      found: 'none',
-      needed: 'the and-cuda wheels of tensorflow',
-      ok: false,
-    });
-    fix(SETUP_FIX);
+        ok: missing.length === 0 && version === c.pin.version,
+      },
+      SETUP_FIX,
+    );
   }
+}
 
-  // 4. the addon, linked to that folder
-  const pkgDir = resolvePackageDir(o.projectRoot, VARIANTS.gpu.npmPackage);
+/** 4. The compiled tfjs-node-gpu addon, its deps/lib linked to `dir`'s libtensorflow. */
+function checkAddon(out: Findings, dir: string, projectRoot: string): void {
+  const pkgDir = resolvePackageDir(projectRoot, VARIANTS.gpu.npmPackage);
   const paths = pkgDir ? packagePaths(pkgDir) : undefined;
   let linked: string | undefined;
   try {
@@ -199,20 +234,19 @@ export async function gpuPreflight(o: PreflightOptions): Promise<PreflightReport
   } catch {
     linked = undefined;
   }
-  const addonOk = !!paths && existsSync(paths.addon) && linked === realpathOr(join(dir, 'tensorflow'));
-  rows.push({
-    check: `${VARIANTS.gpu.npmPackage} addon`,
-    found: !pkgDir
-      ? 'package not installed'
-      : !existsSync(paths?.addon ?? '')
-        ? 'not compiled'
-        : `deps/lib -> ${linked ?? 'nothing'}`,
-    needed: `compiled, deps/lib -> ${join(dir, 'tensorflow')}`,
-    ok: addonOk,
-  });
-  if (!addonOk) fix(SETUP_FIX);
-
-  return { ok: rows.every((r) => r.ok), rows, fixes };
+  out.add(
+    {
+      check: `${VARIANTS.gpu.npmPackage} addon`,
+      found: !pkgDir
+        ? 'package not installed'
+        : !existsSync(paths?.addon ?? '')
+          ? 'not compiled'
+          : `deps/lib -> ${linked ?? 'nothing'}`,
+      needed: `compiled, deps/lib -> ${join(dir, 'tensorflow')}`,
+      ok: !!paths && existsSync(paths.addon) && linked === realpathOr(join(dir, 'tensorflow')),
+    },
+    SETUP_FIX,
+  );
 }
 
 function realpathOr(p: string): string {

@@ -8,13 +8,16 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Lock, LockedVersion } from '../../lock/index.ts';
 import { downloadArtifact } from '../../platform/artifact-store/index.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import { safeUrl } from '../../platform/redact.ts';
 import type { TrackingResult } from '../../training/tracking/index.ts';
-import type { MetricsJson, ReportLink, ReportSide } from './comparison.ts';
+import type { GatesConfig } from '../promotion/config.ts';
+import type { ComparisonInput, MetricsJson, ReportLink, ReportSide } from './comparison.ts';
+import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
+import type { TrainAndRecordResult } from './train-and-record.ts';
 
 const PLOTS = [
   { file: 'confusion-matrix.png', label: 'confusion matrix' },
@@ -118,5 +121,58 @@ export function trackingLinks(
       label: p.label,
       url: `${base}/api/2.0/mlflow-artifacts/artifacts/${expId}/${runId}/artifacts/model/${p.file}`,
     })),
+  };
+}
+
+export interface RunComparisonOptions {
+  run: TrainAndRecordResult;
+  /** The candidate's version id in the lock. */
+  version: string;
+  /** The lock as it is now (the pinned side is read from it). */
+  lock: Lock;
+  lockPath: string;
+  /** The environment compared with. */
+  compareEnv: string;
+  /** Paths in the report are relative to it. */
+  cwd: string;
+  /** The promotion gates (their pairedNonInferiority margin and level), when the file exists. */
+  gatesConfig: GatesConfig | undefined;
+  gatesPath: string;
+  env: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+}
+
+/**
+ * The report of a trained candidate beside the version pinned in
+ * `compareEnv`, as train:ci and retrain both write it: the two sides, the
+ * paired golden-set section and the tracking links (the caller adds its
+ * title and footer).
+ */
+export async function runComparison(o: RunComparisonOptions): Promise<ComparisonInput> {
+  const { run, lock, compareEnv } = o;
+  const model = run.modelName;
+  const artifactDir = run.train.artifactDir;
+  const candidate = await candidateSide(o.version, run.lockEntry, artifactDir);
+  const prod = await pinnedSide(lock, model, compareEnv, {
+    lockDir: dirname(o.lockPath),
+    env: o.env,
+    fetch: o.fetch,
+  });
+  const paired = pairedSection(
+    await readLocalGolden(artifactDir),
+    compareEnv,
+    lock.models[model]?.pins[compareEnv],
+    pairedPolicyOf(o.gatesConfig, compareEnv, relative(o.cwd, o.gatesPath)),
+  );
+  const links = trackingLinks(run.tracking, run.trackingUri, relative(o.cwd, artifactDir));
+  return {
+    model,
+    candidate,
+    prod,
+    paired,
+    prodEnv: compareEnv,
+    runLink: links.runLink,
+    plots: links.plots,
+    plotsNote: links.plotsNote,
   };
 }

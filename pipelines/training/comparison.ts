@@ -122,7 +122,6 @@ export function comparisonMarkdown(input: ComparisonInput): string {
   const lines: string[] = [];
   lines.push(`### ${input.title ?? `Training: \`${input.model}\` candidate ${c.version}`}`);
   lines.push('');
-  const prodHead = p ? `${env} (${p.version})` : env;
   lines.push(
     p
       ? `Candidate **${c.version}** of \`${input.model}\` beside **${p.version}**, the version pinned in ${env}.`
@@ -133,57 +132,11 @@ export function comparisonMarkdown(input: ComparisonInput): string {
     lines.push(...pairedMarkdown(input.paired, c.version));
     lines.push("#### Metrics on each model's own test split", '');
   }
-  lines.push(`| metric | candidate (${c.version}) | ${prodHead} | delta |`);
-  lines.push('| --- | ---: | ---: | ---: |');
-  for (const m of metricOrder([...Object.keys(c.entry.metrics), ...Object.keys(p?.entry.metrics ?? {})])) {
-    const a = c.entry.metrics[m];
-    const b = p?.entry.metrics[m];
-    lines.push(
-      `| ${esc(m)} | ${formatValue(m, a)} | ${p ? formatValue(m, b) : 'none yet'} | ${p ? formatDelta(m, a, b) : '–'} |`,
-    );
-  }
+  lines.push(...metricsTable(c, p, env));
   lines.push('');
   lines.push('<details><summary>Per-class precision / recall / F1</summary>');
   lines.push('');
-  if (!c.metricsJson) {
-    lines.push(
-      `Per-class metrics of the candidate are not available: ${c.unavailable ?? 'metrics.json not read'}.`,
-    );
-  } else {
-    if (p && !p.metricsJson) {
-      lines.push(
-        `> Per-class metrics of ${env} (version ${p.version}) could not be fetched (${p.unavailable ?? 'unknown reason'}); the candidate's alone are shown.`,
-      );
-      lines.push('');
-    }
-    const withProd = Boolean(p?.metricsJson);
-    lines.push(
-      withProd
-        ? '| class | precision | Δ | recall | Δ | F1 | Δ | support |'
-        : '| class | precision | recall | F1 | support |',
-    );
-    lines.push(
-      withProd
-        ? '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
-        : '| --- | ---: | ---: | ---: | ---: |',
-    );
-    for (const label of c.metricsJson.labels) {
-      const k = c.metricsJson.per_class[label];
-      if (!k) continue;
-      if (withProd) {
-        const q = p?.metricsJson?.per_class[label];
-        lines.push(
-          `| ${esc(label)} | ${k.precision.toFixed(3)} | ${formatDelta('precision', k.precision, q?.precision)} | ${k.recall.toFixed(3)} | ${formatDelta('recall', k.recall, q?.recall)} | ${k.f1.toFixed(3)} | ${formatDelta('f1', k.f1, q?.f1)} | ${k.support} |`,
-        );
-      } else {
-        lines.push(
-          `| ${esc(label)} | ${k.precision.toFixed(3)} | ${k.recall.toFixed(3)} | ${k.f1.toFixed(3)} | ${k.support} |`,
-        );
-      }
-    }
-    const gone = p?.metricsJson?.labels.filter((l) => !c.metricsJson?.labels.includes(l)) ?? [];
-    if (gone.length) lines.push('', `Classes in ${env} but not in the candidate: ${gone.join(', ')}.`);
-  }
+  lines.push(...perClassSection(c, p, env));
   lines.push('');
   lines.push('</details>');
   lines.push('');
@@ -198,4 +151,66 @@ export function comparisonMarkdown(input: ComparisonInput): string {
   );
   for (const f of input.footer ?? []) lines.push(f);
   return `${lines.join('\n')}\n`;
+}
+
+/** The lock metrics of both sides, with deltas (accuracy, macro-F1, loss, samples first). */
+function metricsTable(c: ReportSide, p: ReportSide | undefined, env: string): string[] {
+  const lines = [`| metric | candidate (${c.version}) | ${p ? `${env} (${p.version})` : env} | delta |`];
+  lines.push('| --- | ---: | ---: | ---: |');
+  for (const m of metricOrder([...Object.keys(c.entry.metrics), ...Object.keys(p?.entry.metrics ?? {})])) {
+    const a = c.entry.metrics[m];
+    const b = p?.entry.metrics[m];
+    lines.push(
+      `| ${esc(m)} | ${formatValue(m, a)} | ${p ? formatValue(m, b) : 'none yet'} | ${p ? formatDelta(m, a, b) : '–'} |`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Per-class precision, recall and F1 of the candidate from its metrics.json,
+ * with deltas when prod's could be fetched (said when it could not), and the
+ * classes prod has that the candidate lacks.
+ */
+function perClassSection(c: ReportSide, p: ReportSide | undefined, env: string): string[] {
+  if (!c.metricsJson) {
+    return [
+      `Per-class metrics of the candidate are not available: ${c.unavailable ?? 'metrics.json not read'}.`,
+    ];
+  }
+  const lines: string[] = [];
+  if (p && !p.metricsJson) {
+    lines.push(
+      `> Per-class metrics of ${env} (version ${p.version}) could not be fetched (${p.unavailable ?? 'unknown reason'}); the candidate's alone are shown.`,
+    );
+    lines.push('');
+  }
+  const withProd = Boolean(p?.metricsJson);
+  lines.push(
+    withProd
+      ? '| class | precision | Δ | recall | Δ | F1 | Δ | support |'
+      : '| class | precision | recall | F1 | support |',
+  );
+  lines.push(
+    withProd
+      ? '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+      : '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const label of c.metricsJson.labels) {
+    const k = c.metricsJson.per_class[label];
+    if (!k) continue;
+    if (withProd) {
+      const q = p?.metricsJson?.per_class[label];
+      lines.push(
+        `| ${esc(label)} | ${k.precision.toFixed(3)} | ${formatDelta('precision', k.precision, q?.precision)} | ${k.recall.toFixed(3)} | ${formatDelta('recall', k.recall, q?.recall)} | ${k.f1.toFixed(3)} | ${formatDelta('f1', k.f1, q?.f1)} | ${k.support} |`,
+      );
+    } else {
+      lines.push(
+        `| ${esc(label)} | ${k.precision.toFixed(3)} | ${k.recall.toFixed(3)} | ${k.f1.toFixed(3)} | ${k.support} |`,
+      );
+    }
+  }
+  const gone = p?.metricsJson?.labels.filter((l) => !c.metricsJson?.labels.includes(l)) ?? [];
+  if (gone.length) lines.push('', `Classes in ${env} but not in the candidate: ${gone.join(', ')}.`);
+  return lines;
 }

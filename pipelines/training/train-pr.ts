@@ -7,7 +7,7 @@
  * updating the earlier comment of the same model. See docs/ci-training.md.
  */
 import { existsSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { type LockedVersion, lockPaths, readLock, versionFileOf, versionIdOf } from '../../lock/index.ts';
 import type { BackendName } from '../../model/backend.ts';
 import { ProjectError } from '../../platform/errors.ts';
@@ -26,8 +26,7 @@ import type { SourceInfo } from '../../training/tracking/index.ts';
 import { GATES_FILE, loadGatesConfig } from '../promotion/config.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
-import { candidateSide, pinnedSide, trackingLinks } from './comparison-inputs.ts';
-import { pairedPolicyOf, pairedSection, readLocalGolden } from './paired.ts';
+import { runComparison } from './comparison-inputs.ts';
 import { type TrainAndRecordResult, trainAndRecord } from './train-and-record.ts';
 
 export interface TrainPullRequestOptions {
@@ -161,18 +160,11 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
   const gatesConfig = existsSync(gatesPath) ? await loadGatesConfig(gatesPath) : undefined;
   const compareEnv = options.compareEnv ?? 'prod';
 
-  const source: SourceInfo = {
-    commit: ctx.headSha,
-    branch: ctx.headRef,
-    prNumber: ctx.prNumber,
-    prHeadSha: ctx.headSha,
-    ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
-  };
   const run = await trainAndRecord({
     config: options.config,
     env: options.env,
     cwd,
-    source,
+    source: sourceOf(ctx),
     lockPath,
     modelName: options.modelName,
     outDir: resolve(cwd, options.outDir),
@@ -186,69 +178,96 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const model = run.modelName;
-  const entry = run.lockEntry;
   const version = run.lockVersion as string;
+  const publish = await publishUnlessFork(git, ctx, run, lockPath, options, log);
 
-  let publish: PublishResult | undefined;
-  if (ctx.fromFork) {
-    log(
-      `pull request #${ctx.prNumber} comes from a fork: its token cannot push, so the lock entry is not committed`,
-    );
-  } else {
-    publish = await publishCandidate({
-      git,
-      branch: ctx.headRef,
-      lockPath,
-      model,
-      entry,
-      message: candidateCommitMessage(model, version, entry, ctx),
-      push: options.push,
-      log,
-    });
-    log(`pushed ${publish.commit.slice(0, 12)} to ${ctx.headRef} after ${publish.attempts} attempt(s)`);
-  }
+  const footer = [
+    publish
+      ? `Lock: \`${model}\` version ${version} added to \`${lockRel}\` in ${publish.commit.slice(0, 7)} on \`${ctx.headRef}\`.`
+      : forkLockNote(model, run.lockEntry, lockRel),
+  ];
+  if (ctx.runUrl) footer.push(`Workflow run: ${ctx.runUrl}`);
   const lock = await readLock(lockPath);
-
-  const candidate = await candidateSide(version, entry, run.train.artifactDir);
-  const prod = await pinnedSide(lock, model, compareEnv, {
-    lockDir: dirname(lockPath),
+  const input = await runComparison({
+    run,
+    version,
+    lock,
+    lockPath,
+    compareEnv,
+    cwd,
+    gatesConfig,
+    gatesPath,
     env: options.env,
     fetch: options.fetch,
   });
-  const links = trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir));
-  const footer: string[] = [];
-  footer.push(
-    publish
-      ? `Lock: \`${model}\` version ${version} added to \`${lockRel}\` in ${publish.commit.slice(0, 7)} on \`${ctx.headRef}\`.`
-      : forkLockNote(model, entry, lockRel),
-  );
-  if (ctx.runUrl) footer.push(`Workflow run: ${ctx.runUrl}`);
-  const paired = pairedSection(
-    await readLocalGolden(run.train.artifactDir),
-    compareEnv,
-    lock.models[model]?.pins[compareEnv],
-    pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
-  );
-  const markdown = comparisonMarkdown({
-    model,
-    candidate,
-    prod,
-    paired,
-    prodEnv: compareEnv,
-    runLink: links.runLink,
-    plots: links.plots,
-    plotsNote: links.plotsNote,
-    footer,
-  });
+  const markdown = comparisonMarkdown({ ...input, footer });
   const marker = trainCommentMarker(model);
   const body = `${marker}\n${markdown}`;
   const summaryPath = options.env.GITHUB_STEP_SUMMARY;
   if (summaryPath) await appendJobSummary(summaryPath, markdown);
   else log('GITHUB_STEP_SUMMARY is not set: no job summary written');
 
-  const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
   const result: TrainPullRequestResult = { context: ctx, run, version, markdown: body };
   if (publish) result.publish = publish;
+  await commentOnPullRequest(ctx, marker, body, result, log);
+  return result;
+}
+
+/** Where the run's code comes from: the pull request's head. */
+function sourceOf(ctx: PullRequestContext): SourceInfo {
+  return {
+    commit: ctx.headSha,
+    branch: ctx.headRef,
+    prNumber: ctx.prNumber,
+    prHeadSha: ctx.headSha,
+    ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+  };
+}
+
+/** Commit and push the candidate to the PR branch; undefined for a fork, whose token cannot push. */
+async function publishUnlessFork(
+  git: GitRunner,
+  ctx: PullRequestContext,
+  run: TrainAndRecordResult,
+  lockPath: string,
+  options: TrainPullRequestOptions,
+  log: (line: string) => void,
+): Promise<PublishResult | undefined> {
+  if (ctx.fromFork) {
+    log(
+      `pull request #${ctx.prNumber} comes from a fork: its token cannot push, so the lock entry is not committed`,
+    );
+    return undefined;
+  }
+  const model = run.modelName;
+  const version = run.lockVersion as string;
+  const publish = await publishCandidate({
+    git,
+    branch: ctx.headRef,
+    lockPath,
+    model,
+    entry: run.lockEntry,
+    message: candidateCommitMessage(model, version, run.lockEntry, ctx),
+    push: options.push,
+    log,
+  });
+  log(`pushed ${publish.commit.slice(0, 12)} to ${ctx.headRef} after ${publish.attempts} attempt(s)`);
+  return publish;
+}
+
+/**
+ * Post the report as the PR comment, updating the earlier one of the same
+ * model. A fork's read-only token cannot comment: said in the result and
+ * the log, not a failure.
+ */
+async function commentOnPullRequest(
+  ctx: PullRequestContext,
+  marker: string,
+  body: string,
+  result: TrainPullRequestResult,
+  log: (line: string) => void,
+): Promise<void> {
+  const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
   try {
     result.comment = await upsertComment(api, { issueNumber: ctx.prNumber, marker, body });
     log(`PR comment ${result.comment.action}: ${result.comment.url}`);
@@ -257,5 +276,4 @@ export async function trainForPullRequest(options: TrainPullRequestOptions): Pro
     result.commentSkipped = (e as Error).message.split('\n')[0];
     log(`warning: no PR comment for a fork's pull request: ${result.commentSkipped}`);
   }
-  return result;
 }

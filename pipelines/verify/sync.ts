@@ -128,6 +128,17 @@ export function failedResources(app: SyncedApplication): string[] {
     );
 }
 
+/** The Application a sync is about, and how to read it through the API server. */
+interface AppHandle {
+  opts: SyncOptions;
+  cluster: Cluster;
+  custom: CustomObjectsApi;
+  ref: { group: string; version: string; namespace: string; plural: string; name: string };
+  /** `Application <namespace>/<name>`, for messages. */
+  what: string;
+  log: (line: string) => void;
+}
+
 /**
  * Request a sync and wait for its result. Rejects with CONFLICT when another
  * operation runs, NOT_FOUND when the Application does not exist, USAGE for a
@@ -137,11 +148,8 @@ export function failedResources(app: SyncedApplication): string[] {
  */
 export async function syncApplication(opts: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
   const { cluster } = deps;
-  const sleep = deps.sleep ?? realSleep;
   const now = deps.now ?? Date.now;
-  const log = deps.log ?? (() => {});
   const namespace = opts.namespace ?? 'argocd';
-  const what = `Application ${namespace}/${opts.application}`;
   if (opts.revision && !COMMIT_SHA.test(opts.revision)) {
     throw new ProjectError(
       'USAGE',
@@ -149,37 +157,58 @@ export async function syncApplication(opts: SyncOptions, deps: SyncDeps): Promis
       { subject: opts.revision, hint: 'git rev-parse <ref> gives it' },
     );
   }
-  const custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-  const ref = {
-    group: 'argoproj.io',
-    version: 'v1alpha1',
-    namespace,
-    plural: 'applications',
-    name: opts.application,
+  const h: AppHandle = {
+    opts,
+    cluster,
+    custom: cluster.kubeConfig.makeApiClient(CustomObjectsApi),
+    ref: {
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'applications',
+      name: opts.application,
+    },
+    what: `Application ${namespace}/${opts.application}`,
+    log: deps.log ?? (() => {}),
   };
-  const fail = (e: unknown, doing: string): never => {
-    const fatal = clusterErrorOf(e, cluster, what);
-    if (fatal) throw fatal;
-    if (apiStatusOf(e) === 404)
-      throw new ProjectError('NOT_FOUND', `${what} does not exist on ${cluster.server} [${cluster.source}]`, {
-        subject: opts.application,
-        hint: 'apply manifests/argocd first (docs/gitops.md); the ApplicationSet makes one Application per environment',
-        cause: e,
-      });
-    throw new ProjectError('UNAVAILABLE', `${doing} ${what} failed: ${apiMessageOf(e)} [${cluster.source}]`, {
+  const start = now();
+  await requestSync(h);
+  return waitForResult(h, start, now, deps.sleep ?? realSleep);
+}
+
+/** The error for a failed call: the cluster's own, NOT_FOUND for a 404, else UNAVAILABLE. */
+function failure(h: AppHandle, e: unknown, doing: string): ProjectError {
+  const { what, cluster, opts } = h;
+  const fatal = clusterErrorOf(e, cluster, what);
+  if (fatal) return fatal;
+  if (apiStatusOf(e) === 404)
+    return new ProjectError('NOT_FOUND', `${what} does not exist on ${cluster.server} [${cluster.source}]`, {
       subject: opts.application,
+      hint: 'apply manifests/argocd first (docs/gitops.md); the ApplicationSet makes one Application per environment',
       cause: e,
     });
-  };
-  const read = async (): Promise<SyncedApplication> =>
-    (await custom
-      .getNamespacedCustomObject(ref)
-      .catch((e: unknown) => fail(e, 'reading'))) as SyncedApplication;
+  return new ProjectError('UNAVAILABLE', `${doing} ${what} failed: ${apiMessageOf(e)} [${cluster.source}]`, {
+    subject: opts.application,
+    cause: e,
+  });
+}
 
-  const start = now();
-  // As SetAppOperation: read, refuse a running operation, write with the version read, retry a conflict.
+async function readApplication(h: AppHandle): Promise<SyncedApplication> {
+  try {
+    return (await h.custom.getNamespacedCustomObject(h.ref)) as SyncedApplication;
+  } catch (e) {
+    throw failure(h, e, 'reading');
+  }
+}
+
+/**
+ * Write the sync operation as SetAppOperation does: read, refuse a running
+ * operation, write with the version read, retry a conflict (up to 5 times).
+ */
+async function requestSync(h: AppHandle): Promise<void> {
+  const { opts, what } = h;
   for (let attempt = 1; ; attempt++) {
-    const app = await read();
+    const app = await readApplication(h);
     if (app.operation) {
       const who = app.operation.initiatedBy?.automated
         ? 'the automated sync'
@@ -193,56 +222,48 @@ export async function syncApplication(opts: SyncOptions, deps: SyncDeps): Promis
         },
       );
     }
-    const operation = buildSyncOperation(app, opts);
     const patch = {
       metadata: { resourceVersion: app.metadata?.resourceVersion },
-      operation,
+      operation: buildSyncOperation(app, opts),
       status: { operationState: null },
     };
     try {
-      await custom.patchNamespacedCustomObject(
-        { ...ref, body: patch },
+      await h.custom.patchNamespacedCustomObject(
+        { ...h.ref, body: patch },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
-      log(
+      h.log(
         `requested a sync of ${what}${opts.revision ? ` to ${opts.revision}` : ''} (initiated by ${opts.initiatedBy})`,
       );
-      break;
+      return;
     } catch (e) {
       if (apiStatusOf(e) === 409 && attempt < 5) continue; // the controller wrote meanwhile
-      fail(e, 'requesting a sync of');
+      throw failure(h, e, 'requesting a sync of');
     }
   }
+}
 
-  // Wait for the controller to run it: the operation field goes, status.operationState ends.
+/** Wait for the controller to run it: the operation field goes, status.operationState ends. */
+async function waitForResult(
+  h: AppHandle,
+  start: number,
+  now: () => number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<SyncResult> {
+  const { opts, what } = h;
   let delay = opts.pollMs ?? 500;
   const maxDelay = opts.maxPollMs ?? 5000;
   let lastLine = '';
   for (;;) {
-    const app = await read();
+    const app = await readApplication(h);
     const state = app.status?.operationState;
     const line = state?.phase
       ? `${state.phase}: ${state.message ?? ''}`.trim()
       : 'waiting for the controller';
-    if (line !== lastLine) log(`${what}: ${line}`);
+    if (line !== lastLine) h.log(`${what}: ${line}`);
     lastLine = line;
     if (!app.operation && state?.phase && TERMINAL.has(state.phase) && state.finishedAt) {
-      const result: SyncResult = {
-        application: opts.application,
-        phase: state.phase,
-        message: state.message ?? '',
-        ...(state.syncResult?.revision ? { revision: state.syncResult.revision } : {}),
-        failed: failedResources(app),
-        elapsedMs: now() - start,
-      };
-      if (state.phase !== 'Succeeded') {
-        throw new ProjectError(
-          'GATE_FAILED',
-          `sync of ${what} ${state.phase.toLowerCase()}: ${result.message}${result.failed.length ? `\n  ${result.failed.join('\n  ')}` : ''}`,
-          { subject: opts.application, details: result },
-        );
-      }
-      return result;
+      return syncResultOf(h, app, state.phase, now() - start);
     }
     const left = start + opts.timeoutMs - now();
     if (left <= 0) {
@@ -258,4 +279,25 @@ export async function syncApplication(opts: SyncOptions, deps: SyncDeps): Promis
     await sleep(Math.min(delay, left));
     delay = Math.min(maxDelay, delay * 2);
   }
+}
+
+/** The ended operation's result; GATE_FAILED (with the resources that failed) unless it succeeded. */
+function syncResultOf(h: AppHandle, app: SyncedApplication, phase: string, elapsedMs: number): SyncResult {
+  const state = app.status?.operationState;
+  const result: SyncResult = {
+    application: h.opts.application,
+    phase,
+    message: state?.message ?? '',
+    ...(state?.syncResult?.revision ? { revision: state.syncResult.revision } : {}),
+    failed: failedResources(app),
+    elapsedMs,
+  };
+  if (phase !== 'Succeeded') {
+    throw new ProjectError(
+      'GATE_FAILED',
+      `sync of ${h.what} ${phase.toLowerCase()}: ${result.message}${result.failed.length ? `\n  ${result.failed.join('\n  ')}` : ''}`,
+      { subject: h.opts.application, details: result },
+    );
+  }
+  return result;
 }

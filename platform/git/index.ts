@@ -6,7 +6,6 @@
 export { commitAndPush, type PublishOptions, type PublishResult } from './publish.ts';
 export {
   BOT_EMAIL,
-  BOT_IDENTITY,
   BOT_NAME,
   commitPaths,
   currentBranch,

@@ -59,16 +59,39 @@ export interface PublishResult {
   message: string;
 }
 
+/** One publication: where it pushes and how it commits, resolved once. */
+interface Publication {
+  options: PublishOptions;
+  git: GitRunner;
+  remote: string;
+  branch: string;
+  /** `refs/remotes/<remote>/<branch>`. */
+  upstream: string;
+  /** The identity flags of git commands that commit (rebase). */
+  ident: string[];
+  log: (line: string) => void;
+}
+
+/** How a push race was resolved: rebased onto the moved branch, or the change re-applied on it (its new message; undefined: it was there already). */
+type CaughtUp = { kind: 'rebased' } | { kind: 'reapplied'; message: string | undefined };
+
 /** Commit `paths` on HEAD and push to `<remote>/<branch>`, rebasing or re-applying on a push race. */
 export async function commitAndPush(options: PublishOptions): Promise<PublishResult> {
   const { git, branch, paths } = options;
   const remote = options.remote ?? 'origin';
-  const upstream = `refs/remotes/${remote}/${branch}`;
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? 500;
   const sleep = options.sleep ?? realSleep;
   const log = options.log ?? ((l: string) => console.error(l));
-  const ident = await identityArgs(git, options.env);
+  const p: Publication = {
+    options,
+    git,
+    remote,
+    branch,
+    upstream: `refs/remotes/${remote}/${branch}`,
+    ident: await identityArgs(git, options.env),
+    log,
+  };
   let message = options.message;
   const commit = (msg: string) => commitPaths(git, paths, msg, options.env);
   if (!options.committed) await commit(message);
@@ -79,68 +102,87 @@ export async function commitAndPush(options: PublishOptions): Promise<PublishRes
     if (push.code === 0) {
       return { commit: await git.run(['rev-parse', 'HEAD']), attempts: attempt, retries, message };
     }
-    const stderr = `${push.stderr}\n${push.stdout}`;
-    if (!isPushRace(stderr)) {
-      throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${tailOf(stderr)}`, {
-        subject: `${remote}/${branch}`,
-        hint: 'check that the job may push (permissions: contents: write) and that the branch exists',
-        details: push,
-      });
-    }
-    if (attempt >= maxAttempts) {
-      throw new ProjectError(
-        'CONFLICT',
-        `git push to ${remote}/${branch} was rejected ${attempt} times (the branch keeps moving); the commit is left local`,
-        { subject: `${remote}/${branch}`, hint: 're-run the job' },
-      );
-    }
+    refuseUnlessRace(p, push, attempt, maxAttempts);
     const wait = backoff * 2 ** (attempt - 1);
     log(`push to ${remote}/${branch} rejected (the branch moved): retrying on top of it in ${wait} ms`);
     await sleep(wait);
-    await git.run(['fetch', '--no-tags', remote, `+refs/heads/${branch}:${upstream}`]);
-    // Only a checkout whose one local commit is this change may be reset to the remote branch:
-    // other local commits are never thrown away (a conflict then stops, leaving them as they were).
-    const ahead = Number(await git.run(['rev-list', '--count', `${upstream}..HEAD`]));
-    const resettable = ahead <= 1;
-    const rebase =
-      options.regenerate && resettable
-        ? { code: 1, stdout: '', stderr: 'regenerate' }
-        : await git.tryRun([...ident, 'rebase', upstream]);
-    let clean = rebase.code === 0;
-    if (clean && options.validate) {
-      try {
-        await options.validate();
-      } catch (e) {
-        log(`after the rebase: ${(e as Error).message.split('\n')[0]}; re-applying instead`);
-        clean = false;
-      }
-    }
-    if (clean) {
-      retries.push('rebased');
-      continue;
-    }
-    if (rebase.code !== 0 && rebase.stderr !== 'regenerate') {
-      log(`rebase onto ${remote}/${branch} conflicted: resetting to it and re-applying the change`);
-      await git.tryRun(['rebase', '--abort']);
-    }
-    if (!resettable) {
-      throw new ProjectError(
-        'CONFLICT',
-        `the change does not apply on top of ${remote}/${branch}, and the checkout holds ${ahead} local commits (more than this change): nothing was pushed or reset`,
-        {
-          subject: `${remote}/${branch}`,
-          hint: `pull ${remote} ${branch} (resolve the conflict), then run it again`,
-        },
-      );
-    }
-    await git.run(['reset', '--hard', upstream]);
-    const next = await options.reapply();
-    retries.push('reapplied');
-    if (next === undefined) {
+    await git.run(['fetch', '--no-tags', remote, `+refs/heads/${branch}:${p.upstream}`]);
+    const caught = await catchUp(p);
+    retries.push(caught.kind);
+    if (caught.kind === 'rebased') continue;
+    if (caught.message === undefined) {
       log(`the change is on ${remote}/${branch} already: nothing to push`);
       return { commit: await git.run(['rev-parse', 'HEAD']), attempts: attempt, retries, message };
     }
-    message = next;
+    message = caught.message;
     await commit(message);
   }
+}
+
+/** A rejected push that is not a race (UNAVAILABLE), or the last attempt of one (CONFLICT), throws. */
+function refuseUnlessRace(
+  p: Publication,
+  push: { code: number; stdout: string; stderr: string },
+  attempt: number,
+  maxAttempts: number,
+): void {
+  const { remote, branch } = p;
+  const stderr = `${push.stderr}\n${push.stdout}`;
+  if (!isPushRace(stderr)) {
+    throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${tailOf(stderr)}`, {
+      subject: `${remote}/${branch}`,
+      hint: 'check that the job may push (permissions: contents: write) and that the branch exists',
+      details: push,
+    });
+  }
+  if (attempt >= maxAttempts) {
+    throw new ProjectError(
+      'CONFLICT',
+      `git push to ${remote}/${branch} was rejected ${attempt} times (the branch keeps moving); the commit is left local`,
+      { subject: `${remote}/${branch}`, hint: 're-run the job' },
+    );
+  }
+}
+
+/**
+ * Put the change on top of the fetched remote branch: rebase it (unless
+ * `regenerate`), and keep the result when it is clean and validates; else
+ * reset to the remote branch and re-apply the change. Only a checkout whose
+ * one local commit is this change may be reset: other local commits are
+ * never thrown away (a conflict then stops, leaving them as they were).
+ */
+async function catchUp(p: Publication): Promise<CaughtUp> {
+  const { git, remote, branch, upstream, options, log } = p;
+  const ahead = Number(await git.run(['rev-list', '--count', `${upstream}..HEAD`]));
+  const resettable = ahead <= 1;
+  const rebase =
+    options.regenerate && resettable
+      ? { code: 1, stdout: '', stderr: 'regenerate' }
+      : await git.tryRun([...p.ident, 'rebase', upstream]);
+  let clean = rebase.code === 0;
+  if (clean && options.validate) {
+    try {
+      await options.validate();
+    } catch (e) {
+      log(`after the rebase: ${(e as Error).message.split('\n')[0]}; re-applying instead`);
+      clean = false;
+    }
+  }
+  if (clean) return { kind: 'rebased' };
+  if (rebase.code !== 0 && rebase.stderr !== 'regenerate') {
+    log(`rebase onto ${remote}/${branch} conflicted: resetting to it and re-applying the change`);
+    await git.tryRun(['rebase', '--abort']);
+  }
+  if (!resettable) {
+    throw new ProjectError(
+      'CONFLICT',
+      `the change does not apply on top of ${remote}/${branch}, and the checkout holds ${ahead} local commits (more than this change): nothing was pushed or reset`,
+      {
+        subject: `${remote}/${branch}`,
+        hint: `pull ${remote} ${branch} (resolve the conflict), then run it again`,
+      },
+    );
+  }
+  await git.run(['reset', '--hard', upstream]);
+  return { kind: 'reapplied', message: await options.reapply() };
 }

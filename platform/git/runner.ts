@@ -21,7 +21,6 @@ export interface GitRunner {
 /** The commit identity used when the checkout has none (as actions/checkout users set it). */
 export const BOT_NAME = 'github-actions[bot]';
 export const BOT_EMAIL = '41898282+github-actions[bot]@users.noreply.github.com';
-export const BOT_IDENTITY = { name: BOT_NAME, email: BOT_EMAIL };
 
 export interface GitRunnerOptions {
   /** The environment git runs with (default: this process's). */

@@ -108,256 +108,289 @@ const stripQuotes = (etag: string | undefined): string | undefined => etag?.repl
  * until the first call.
  */
 export function createObjectStore(config: ObjectStoreConfig, options: ObjectStoreOptions = {}): ObjectStore {
-  let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
-  const where = describeObjectStore(config);
-  const secrets = secretsOfStore(config);
-
-  const connect = () => {
-    loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({
-      sdk,
-      client: new sdk.S3Client({
-        region: config.region,
-        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-        forcePathStyle: config.forcePathStyle,
-        // A copy: the SDK writes its own bookkeeping ($source) into the object it is given.
-        ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
-        maxAttempts: options.maxAttempts ?? 3,
-        requestHandler: { connectionTimeout: 10_000, requestTimeout: options.timeoutMs ?? 120_000 },
-        // Checksums only where the API requires them: S3-compatible servers
-        // differ in which of the SDK's newer default checksum headers they accept.
-        ...(config.endpoint
-          ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
-          : {}),
-      }),
-    }));
-    return loaded;
-  };
-
-  /** The ProjectError for a failed call: by HTTP status and S3 error code. */
-  const failure = (e: unknown, op: string, target: string): ProjectError => {
-    if (e instanceof ProjectError) return e;
-    const err = e as SdkError;
-    const status = err.$metadata?.httpStatusCode;
-    const name = err.name ?? err.code ?? 'Error';
-    const what = `${op} ${target} on ${where}`;
-    // The SDK wraps an error thrown in another realm (a test's vm context) as "AWS SDK error
-    // wrapper for Error: connect ECONNREFUSED ...", losing its `code`: read it from the message then.
-    const detail = redactText(
-      (err.message || name).replace(/^AWS SDK error wrapper for (Error: )?/, ''),
-      secrets,
-    );
-    if (name === 'NoSuchBucket') {
-      return new ProjectError('NOT_FOUND', `${what}: no such bucket`, {
-        subject: target,
-        hint: 'create the bucket, or check OBJECT_STORE_BUCKET and the s3:// URL',
-        cause: e,
-      });
-    }
-    if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') {
-      return new ProjectError('NOT_FOUND', `${what}: no such object`, {
-        subject: target,
-        hint: 'check the s3:// URL',
-        cause: e,
-      });
-    }
-    if (status === 412 || name === 'PreconditionFailed') {
-      return new ProjectError('CONFLICT', `${what}: an object with this key already exists`, {
-        subject: target,
-        cause: e,
-      });
-    }
-    if (status === 401 || status === 403) {
-      return new ProjectError('UNAVAILABLE', `${what}: refused (HTTP ${status}, ${name})`, {
-        subject: target,
-        hint: 'check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that they may use this bucket',
-        cause: e,
-      });
-    }
-    if (status === undefined) {
-      const code = err.code ?? err.cause?.code ?? /\b(E[A-Z]{3,})\b/.exec(detail)?.[1] ?? name;
-      return new ProjectError('UNAVAILABLE', `${what} failed (${code}: ${detail})`, {
-        subject: target,
-        hint: 'check that OBJECT_STORE_ENDPOINT points at a running S3-compatible server',
-        cause: e,
-      });
-    }
-    return new ProjectError('UNAVAILABLE', `${what}: HTTP ${status} ${name}: ${detail}`, {
-      subject: target,
-      hint: 'retry later',
-      cause: e,
-    });
-  };
-
-  const call = async <T>(
-    op: string,
-    target: string,
-    f: (sdk: Sdk, client: S3Client) => Promise<T>,
-  ): Promise<T> => {
-    const { sdk, client } = await connect();
-    try {
-      return await f(sdk, client);
-    } catch (e) {
-      throw failure(e, op, target);
-    }
-  };
-
-  /** A body stream whose read errors become UNAVAILABLE naming the object. */
-  async function* guarded(body: AsyncIterable<Uint8Array>, url: string): AsyncIterable<Uint8Array> {
-    try {
-      yield* body;
-    } catch (e) {
-      throw failure(e, 'reading', url);
-    }
-  }
-
+  const conn = connection(config, options);
   const store: ObjectStore = {
     config,
-
-    async put(ref, body, opts = {}) {
-      const r = toObjectRef(ref);
-      const url = s3Url(r);
-      const out = await call('PUT', url, (sdk, client) =>
-        client.send(
-          new sdk.PutObjectCommand({
-            Bucket: r.bucket,
-            Key: r.key,
-            Body: typeof body === 'string' ? Buffer.from(body) : body,
-            ...(opts.contentType ? { ContentType: opts.contentType } : {}),
-            ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          }),
-        ),
-      );
-      return { etag: stripQuotes(out.ETag) };
-    },
-
-    async upload(ref, body, opts = {}) {
-      const r = toObjectRef(ref);
-      const url = s3Url(r);
-      const { Upload } = await import('@aws-sdk/lib-storage');
-      const out = await call('upload', url, (_sdk, client) =>
-        new Upload({
-          client,
-          params: {
-            Bucket: r.bucket,
-            Key: r.key,
-            Body: body as Readable,
-            ...(opts.contentType ? { ContentType: opts.contentType } : {}),
-          },
-          partSize: opts.partSizeBytes ?? 5 * 1024 * 1024,
-          queueSize: opts.queueSize ?? 2,
-          // A failed upload is aborted, so no orphaned parts stay behind.
-          leavePartsOnError: false,
-        }).done(),
-      );
-      return { etag: stripQuotes(out.ETag) };
-    },
-
-    async get(ref) {
-      const r = toObjectRef(ref);
-      const url = s3Url(r);
-      const out = await call('GET', url, (sdk, client) =>
-        client.send(new sdk.GetObjectCommand({ Bucket: r.bucket, Key: r.key })),
-      );
-      if (!out.Body) throw failure(new Error('the response has no body'), 'GET', url);
-      return {
-        body: guarded(out.Body as AsyncIterable<Uint8Array>, url),
-        ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}),
-        ...(out.ETag ? { etag: stripQuotes(out.ETag) } : {}),
-        ...(out.ContentType ? { contentType: out.ContentType } : {}),
-      };
-    },
-
+    put: (ref, body, opts = {}) => putObject(conn, ref, body, opts),
+    upload: (ref, body, opts = {}) => uploadObject(conn, ref, body, opts),
+    get: (ref) => getObject(conn, ref),
     async getBytes(ref) {
       const { body } = await store.get(ref);
       const chunks: Uint8Array[] = [];
       for await (const c of body) chunks.push(c);
       return Buffer.concat(chunks);
     },
+    head: (ref) => headObject(conn, ref),
+    list: (prefix, opts = {}) => listObjects(conn, prefix, opts),
+    delete: (ref) => deleteObject(conn, ref),
+    ensureBucket: (bucket) => ensureBucketExists(conn, bucket),
+    close: () => conn.close(),
+  };
+  return store;
+}
 
-    async head(ref) {
-      const r = toObjectRef(ref);
-      const url = s3Url(r);
+/** The SDK client of one store, loaded on the first call, and the error translation of its calls. */
+interface Connection {
+  /** Run `f` with the SDK and the client; its error becomes a ProjectError naming `op` and `target`. */
+  call<T>(op: string, target: string, f: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T>;
+  /** The ProjectError for a failed call. */
+  failure(e: unknown, op: string, target: string): ProjectError;
+  close(): void;
+}
+
+function connection(config: ObjectStoreConfig, options: ObjectStoreOptions): Connection {
+  let loaded: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+  const where = describeObjectStore(config);
+  const secrets = secretsOfStore(config);
+  const failure = (e: unknown, op: string, target: string) =>
+    storeFailure(e, `${op} ${target} on ${where}`, target, secrets);
+  return {
+    failure,
+    async call(op, target, f) {
+      loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({
+        sdk,
+        client: sdkClient(sdk, config, options),
+      }));
+      const { sdk, client } = await loaded;
       try {
-        const out = await call('HEAD', url, (sdk, client) =>
-          client.send(new sdk.HeadObjectCommand({ Bucket: r.bucket, Key: r.key })),
-        );
-        return {
-          bucket: r.bucket,
-          key: r.key,
-          url,
-          size: out.ContentLength ?? 0,
-          ...(out.ETag ? { etag: stripQuotes(out.ETag) } : {}),
-          ...(out.LastModified ? { lastModified: out.LastModified } : {}),
-          ...(out.ContentType ? { contentType: out.ContentType } : {}),
-        };
+        return await f(sdk, client);
       } catch (e) {
-        // HEAD answers without a body, so a missing bucket reads as a missing object too.
-        if (e instanceof ProjectError && e.code === 'NOT_FOUND') return undefined;
-        throw e;
+        throw failure(e, op, target);
       }
     },
-
-    async *list(prefix, opts = {}) {
-      const r = toObjectRef(prefix, { prefix: true });
-      const url = s3Url(r);
-      let token: string | undefined;
-      do {
-        const page = await call('LIST', url, (sdk, client) =>
-          client.send(
-            new sdk.ListObjectsV2Command({
-              Bucket: r.bucket,
-              ...(r.key ? { Prefix: r.key } : {}),
-              ...(token ? { ContinuationToken: token } : {}),
-              ...(opts.pageSize ? { MaxKeys: opts.pageSize } : {}),
-            }),
-          ),
-        );
-        for (const o of page.Contents ?? []) {
-          if (o.Key === undefined) continue;
-          yield {
-            bucket: r.bucket,
-            key: o.Key,
-            url: s3Url({ bucket: r.bucket, key: o.Key }),
-            size: o.Size ?? 0,
-            ...(o.ETag ? { etag: stripQuotes(o.ETag) } : {}),
-            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
-          };
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-    },
-
-    async delete(ref) {
-      const r = toObjectRef(ref);
-      await call('DELETE', s3Url(r), (sdk, client) =>
-        client.send(new sdk.DeleteObjectCommand({ Bucket: r.bucket, Key: r.key })),
-      );
-    },
-
-    async ensureBucket(bucket) {
-      toObjectRef({ bucket, key: '' });
-      await call('CREATE BUCKET', `s3://${bucket}`, async (sdk, client) => {
-        try {
-          await client.send(new sdk.CreateBucketCommand({ Bucket: bucket }));
-        } catch (e) {
-          const name = (e as SdkError).name;
-          if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') {
-            // Already there: ours if we may list it (BucketAlreadyExists can mean another account's).
-            await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }));
-            return;
-          }
-          throw e;
-        }
-      });
-    },
-
     close() {
       const l = loaded;
       loaded = undefined;
       void l?.then(({ client }) => client.destroy()).catch(() => undefined);
     },
   };
-  return store;
+}
+
+function sdkClient(sdk: Sdk, config: ObjectStoreConfig, options: ObjectStoreOptions): S3Client {
+  return new sdk.S3Client({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    forcePathStyle: config.forcePathStyle,
+    // A copy: the SDK writes its own bookkeeping ($source) into the object it is given.
+    ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
+    maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: options.timeoutMs ?? 120_000 },
+    // Checksums only where the API requires them: S3-compatible servers
+    // differ in which of the SDK's newer default checksum headers they accept.
+    ...(config.endpoint
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+  });
+}
+
+/** The ProjectError for a failed call (`what`: the operation, URL and store): by HTTP status and S3 error code. */
+function storeFailure(e: unknown, what: string, target: string, secrets: string[]): ProjectError {
+  if (e instanceof ProjectError) return e;
+  const err = e as SdkError;
+  const status = err.$metadata?.httpStatusCode;
+  const name = err.name ?? err.code ?? 'Error';
+  // The SDK wraps an error thrown in another realm (a test's vm context) as "AWS SDK error
+  // wrapper for Error: connect ECONNREFUSED ...", losing its `code`: read it from the message then.
+  const detail = redactText(
+    (err.message || name).replace(/^AWS SDK error wrapper for (Error: )?/, ''),
+    secrets,
+  );
+  if (name === 'NoSuchBucket') {
+    return new ProjectError('NOT_FOUND', `${what}: no such bucket`, {
+      subject: target,
+      hint: 'create the bucket, or check OBJECT_STORE_BUCKET and the s3:// URL',
+      cause: e,
+    });
+  }
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') {
+    return new ProjectError('NOT_FOUND', `${what}: no such object`, {
+      subject: target,
+      hint: 'check the s3:// URL',
+      cause: e,
+    });
+  }
+  if (status === 412 || name === 'PreconditionFailed') {
+    return new ProjectError('CONFLICT', `${what}: an object with this key already exists`, {
+      subject: target,
+      cause: e,
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new ProjectError('UNAVAILABLE', `${what}: refused (HTTP ${status}, ${name})`, {
+      subject: target,
+      hint: 'check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that they may use this bucket',
+      cause: e,
+    });
+  }
+  if (status === undefined) {
+    const code = err.code ?? err.cause?.code ?? /\b(E[A-Z]{3,})\b/.exec(detail)?.[1] ?? name;
+    return new ProjectError('UNAVAILABLE', `${what} failed (${code}: ${detail})`, {
+      subject: target,
+      hint: 'check that OBJECT_STORE_ENDPOINT points at a running S3-compatible server',
+      cause: e,
+    });
+  }
+  return new ProjectError('UNAVAILABLE', `${what}: HTTP ${status} ${name}: ${detail}`, {
+    subject: target,
+    hint: 'retry later',
+    cause: e,
+  });
+}
+
+/** A body stream whose read errors become UNAVAILABLE naming the object. */
+async function* guarded(
+  conn: Connection,
+  body: AsyncIterable<Uint8Array>,
+  url: string,
+): AsyncIterable<Uint8Array> {
+  try {
+    yield* body;
+  } catch (e) {
+    throw conn.failure(e, 'reading', url);
+  }
+}
+
+async function putObject(
+  conn: Connection,
+  ref: ObjectRef | string,
+  body: Uint8Array | string,
+  opts: PutOptions,
+): Promise<{ etag?: string }> {
+  const r = toObjectRef(ref);
+  const out = await conn.call('PUT', s3Url(r), (sdk, client) =>
+    client.send(
+      new sdk.PutObjectCommand({
+        Bucket: r.bucket,
+        Key: r.key,
+        Body: typeof body === 'string' ? Buffer.from(body) : body,
+        ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+        ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+      }),
+    ),
+  );
+  return { etag: stripQuotes(out.ETag) };
+}
+
+async function uploadObject(
+  conn: Connection,
+  ref: ObjectRef | string,
+  body: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+  opts: UploadOptions,
+): Promise<{ etag?: string }> {
+  const r = toObjectRef(ref);
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const out = await conn.call('upload', s3Url(r), (_sdk, client) =>
+    new Upload({
+      client,
+      params: {
+        Bucket: r.bucket,
+        Key: r.key,
+        Body: body as Readable,
+        ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+      },
+      partSize: opts.partSizeBytes ?? 5 * 1024 * 1024,
+      queueSize: opts.queueSize ?? 2,
+      // A failed upload is aborted, so no orphaned parts stay behind.
+      leavePartsOnError: false,
+    }).done(),
+  );
+  return { etag: stripQuotes(out.ETag) };
+}
+
+async function getObject(conn: Connection, ref: ObjectRef | string): Promise<ObjectBody> {
+  const r = toObjectRef(ref);
+  const url = s3Url(r);
+  const out = await conn.call('GET', url, (sdk, client) =>
+    client.send(new sdk.GetObjectCommand({ Bucket: r.bucket, Key: r.key })),
+  );
+  if (!out.Body) throw conn.failure(new Error('the response has no body'), 'GET', url);
+  return {
+    body: guarded(conn, out.Body as AsyncIterable<Uint8Array>, url),
+    ...(out.ContentLength !== undefined ? { size: out.ContentLength } : {}),
+    ...(out.ETag ? { etag: stripQuotes(out.ETag) } : {}),
+    ...(out.ContentType ? { contentType: out.ContentType } : {}),
+  };
+}
+
+async function headObject(conn: Connection, ref: ObjectRef | string): Promise<ObjectInfo | undefined> {
+  const r = toObjectRef(ref);
+  const url = s3Url(r);
+  try {
+    const out = await conn.call('HEAD', url, (sdk, client) =>
+      client.send(new sdk.HeadObjectCommand({ Bucket: r.bucket, Key: r.key })),
+    );
+    return {
+      bucket: r.bucket,
+      key: r.key,
+      url,
+      size: out.ContentLength ?? 0,
+      ...(out.ETag ? { etag: stripQuotes(out.ETag) } : {}),
+      ...(out.LastModified ? { lastModified: out.LastModified } : {}),
+      ...(out.ContentType ? { contentType: out.ContentType } : {}),
+    };
+  } catch (e) {
+    // HEAD answers without a body, so a missing bucket reads as a missing object too.
+    if (e instanceof ProjectError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+async function* listObjects(
+  conn: Connection,
+  prefix: ObjectRef | string,
+  opts: { pageSize?: number },
+): AsyncIterable<ObjectInfo> {
+  const r = toObjectRef(prefix, { prefix: true });
+  const url = s3Url(r);
+  let token: string | undefined;
+  do {
+    const page = await conn.call('LIST', url, (sdk, client) =>
+      client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: r.bucket,
+          ...(r.key ? { Prefix: r.key } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+          ...(opts.pageSize ? { MaxKeys: opts.pageSize } : {}),
+        }),
+      ),
+    );
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      yield {
+        bucket: r.bucket,
+        key: o.Key,
+        url: s3Url({ bucket: r.bucket, key: o.Key }),
+        size: o.Size ?? 0,
+        ...(o.ETag ? { etag: stripQuotes(o.ETag) } : {}),
+        ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+      };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+async function deleteObject(conn: Connection, ref: ObjectRef | string): Promise<void> {
+  const r = toObjectRef(ref);
+  await conn.call('DELETE', s3Url(r), (sdk, client) =>
+    client.send(new sdk.DeleteObjectCommand({ Bucket: r.bucket, Key: r.key })),
+  );
+}
+
+async function ensureBucketExists(conn: Connection, bucket: string): Promise<void> {
+  toObjectRef({ bucket, key: '' });
+  await conn.call('CREATE BUCKET', `s3://${bucket}`, async (sdk, client) => {
+    try {
+      await client.send(new sdk.CreateBucketCommand({ Bucket: bucket }));
+    } catch (e) {
+      const name = (e as SdkError).name;
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') {
+        // Already there: ours if we may list it (BucketAlreadyExists can mean another account's).
+        await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }));
+        return;
+      }
+      throw e;
+    }
+  });
 }
 
 /**

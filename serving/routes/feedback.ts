@@ -49,24 +49,19 @@ function feedbackBody(raw: unknown) {
   return validateFeedbackBody(raw, 'feedback');
 }
 
-export function feedbackRouter(
-  deps: Pick<
-    RouteDeps,
-    | 'model'
-    | 'config'
-    | 'metrics'
-    | 'accuracy'
-    | 'feedbackIds'
-    | 'labels'
-    | 'images'
-    | 'capturedImage'
-    | 'pod'
-  >,
-): Router {
-  const { model, config, metrics, accuracy, feedbackIds, labels, images, capturedImage, pod } = deps;
+type FeedbackDeps = Pick<
+  RouteDeps,
+  'model' | 'config' | 'metrics' | 'accuracy' | 'feedbackIds' | 'labels' | 'images' | 'capturedImage' | 'pod'
+>;
+
+/** Count a refusal by its reason (serving_feedback_refused_total) and throw its error. */
+type Refuse = (reason: string, e: ProjectError) => never;
+
+export function feedbackRouter(deps: FeedbackDeps): Router {
+  const { config, metrics } = deps;
   const enabled = config.feedback.capacity > 0;
   const router = new Router();
-  const refuse = (reason: string, e: ProjectError): never => {
+  const refuse: Refuse = (reason, e) => {
     metrics.feedbackRefused.inc({ reason });
     throw e;
   };
@@ -87,88 +82,22 @@ export function feedbackRouter(
     const type = ctx.request.type;
     if (type !== 'application/json') throw unsupportedMedia(type);
     const body = feedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))));
-    let claims: ReturnType<typeof feedbackIds.verify>;
+    const claims = verifiedClaims(body.feedback_id, deps, refuse);
+    const record = labelRecord(body, claims, deps);
     try {
-      claims = feedbackIds.verify(body.feedback_id);
-    } catch (e) {
-      throw refuse('unverified', e as ProjectError);
-    }
-    if (claims.model !== model.name) {
-      refuse(
-        'other_model',
-        new ProjectError(
-          'INVALID',
-          `feedback_id is of an answer of model "${claims.model}"; this server serves "${model.name}"`,
-          {
-            subject: 'feedback_id',
-          },
-        ),
-      );
-    }
-    const age = Date.now() - claims.at;
-    if (age > config.feedback.ttlMs) {
-      refuse(
-        'expired',
-        new ProjectError(
-          'INVALID',
-          `feedback_id is of an answer given at ${new Date(claims.at).toISOString()}, more than ${Math.round(config.feedback.ttlMs / 1000)} s ago (SERVING_FEEDBACK_TTL_SECONDS): too old to take feedback`,
-          { subject: 'feedback_id', hint: 'send feedback soon after the answer' },
-        ),
-      );
-    }
-    const index = body.index ?? 0;
-    const predicted = claims.predicted[index];
-    if (predicted === undefined) {
-      throw new ProjectError(
-        'INVALID',
-        `that answer was for ${claims.predicted.length} image(s); index ${index} is not one of them`,
-        { subject: 'index', hint: `index is 0-based, from 0 to ${claims.predicted.length - 1}` },
-      );
-    }
-    if (!model.labels.includes(body.label)) {
-      throw new ProjectError(
-        'INVALID',
-        `label "${body.label}" is not one of the model's labels (${model.labels.join(', ')})`,
-        { subject: 'label' },
-      );
-    }
-    const record: LabelRecord = {
-      schema: 'feedback/v1',
-      answer_id: claims.answerId,
-      request_id: claims.requestId,
-      index,
-      label: body.label,
-      predicted,
-      correct: body.label === predicted,
-      model: claims.model,
-      version: claims.version,
-      image_sha256: claims.sha256[index] ?? '',
-      answered_at: new Date(claims.at).toISOString(),
-      labelled_at: new Date().toISOString(),
-      pod,
-    };
-    try {
-      await labels.record(record);
+      await deps.labels.record(record);
     } catch (e) {
       if (isProjectError(e) && e.code === 'CONFLICT') refuse('duplicate', e);
       throw e;
     }
-    // Counted here, by the replica that recorded it: the sum over pods is the labels received.
-    const versionLabels = { model: record.model, version: record.version };
-    metrics.feedback.inc({ ...versionLabels, outcome: record.correct ? 'correct' : 'incorrect' });
-    metrics.feedbackConfusion.inc({ ...versionLabels, true_class: record.label, predicted_class: predicted });
-    // This pod's window is of the version it serves (an answer of another version counts in the counters only).
-    if (record.version === model.version) {
-      const live = accuracy.add(record.correct);
-      metrics.liveAccuracy.set(versionLabels, live);
-      metrics.liveAccuracySamples.set(versionLabels, accuracy.samples);
-    }
+    const { accuracy } = deps;
+    countLabel(record, deps);
     ctx.body = {
       answer_id: record.answer_id,
       request_id: record.request_id,
-      index,
+      index: record.index,
       label: record.label,
-      predicted,
+      predicted: record.predicted,
       correct: record.correct,
       version: record.version,
       counted: true,
@@ -190,28 +119,126 @@ export function feedbackRouter(
       });
     }
     ctx.type = 'application/x-ndjson';
-    ctx.body = Readable.from(
-      (async function* () {
-        for await (const r of labels.list()) {
-          // The image: the captured copy (object store), else this process's memory.
-          const image = (await capturedImage(r.image_sha256)) ?? images.get(r.answer_id, r.index);
-          if (!image) continue;
-          const line: ExportedFeedback = {
-            answer_id: r.answer_id,
-            request_id: r.request_id,
-            index: r.index,
-            label: r.label,
-            predicted: r.predicted,
-            version: r.version,
-            labelled_at: r.labelled_at,
-            image_sha256: r.image_sha256,
-            content_type: image.contentType,
-            image_base64: Buffer.from(image.bytes).toString('base64'),
-          };
-          yield `${JSON.stringify(line)}\n`;
-        }
-      })(),
-    );
+    ctx.body = Readable.from(exportLines(deps));
   });
   return router;
+}
+
+type Claims = ReturnType<RouteDeps['feedbackIds']['verify']>;
+
+/** The claims of a feedback id this service signed, of the model it serves, not older than the TTL; else a counted refusal. */
+function verifiedClaims(
+  feedbackId: string,
+  { feedbackIds, model, config }: FeedbackDeps,
+  refuse: Refuse,
+): Claims {
+  let claims: Claims;
+  try {
+    claims = feedbackIds.verify(feedbackId);
+  } catch (e) {
+    throw refuse('unverified', e as ProjectError);
+  }
+  if (claims.model !== model.name) {
+    refuse(
+      'other_model',
+      new ProjectError(
+        'INVALID',
+        `feedback_id is of an answer of model "${claims.model}"; this server serves "${model.name}"`,
+        {
+          subject: 'feedback_id',
+        },
+      ),
+    );
+  }
+  const age = Date.now() - claims.at;
+  if (age > config.feedback.ttlMs) {
+    refuse(
+      'expired',
+      new ProjectError(
+        'INVALID',
+        `feedback_id is of an answer given at ${new Date(claims.at).toISOString()}, more than ${Math.round(config.feedback.ttlMs / 1000)} s ago (SERVING_FEEDBACK_TTL_SECONDS): too old to take feedback`,
+        { subject: 'feedback_id', hint: 'send feedback soon after the answer' },
+      ),
+    );
+  }
+  return claims;
+}
+
+/** The feedback/v1 record of a label of image `index` of the answer the claims describe; INVALID for an index or label that is not one. */
+function labelRecord(
+  body: { label: string; index?: number },
+  claims: Claims,
+  { model, pod }: FeedbackDeps,
+): LabelRecord {
+  const index = body.index ?? 0;
+  const predicted = claims.predicted[index];
+  if (predicted === undefined) {
+    throw new ProjectError(
+      'INVALID',
+      `that answer was for ${claims.predicted.length} image(s); index ${index} is not one of them`,
+      { subject: 'index', hint: `index is 0-based, from 0 to ${claims.predicted.length - 1}` },
+    );
+  }
+  if (!model.labels.includes(body.label)) {
+    throw new ProjectError(
+      'INVALID',
+      `label "${body.label}" is not one of the model's labels (${model.labels.join(', ')})`,
+      { subject: 'label' },
+    );
+  }
+  return {
+    schema: 'feedback/v1',
+    answer_id: claims.answerId,
+    request_id: claims.requestId,
+    index,
+    label: body.label,
+    predicted,
+    correct: body.label === predicted,
+    model: claims.model,
+    version: claims.version,
+    image_sha256: claims.sha256[index] ?? '',
+    answered_at: new Date(claims.at).toISOString(),
+    labelled_at: new Date().toISOString(),
+    pod,
+  };
+}
+
+/** Count a recorded label in the feedback counters and, when of the version served, in the live-accuracy window. */
+function countLabel(record: LabelRecord, { model, metrics, accuracy }: FeedbackDeps): void {
+  // Counted here, by the replica that recorded it: the sum over pods is the labels received.
+  const versionLabels = { model: record.model, version: record.version };
+  metrics.feedback.inc({ ...versionLabels, outcome: record.correct ? 'correct' : 'incorrect' });
+  metrics.feedbackConfusion.inc({
+    ...versionLabels,
+    true_class: record.label,
+    predicted_class: record.predicted,
+  });
+  // This pod's window is of the version it serves (an answer of another version counts in the counters only).
+  if (record.version === model.version) {
+    const live = accuracy.add(record.correct);
+    metrics.liveAccuracy.set(versionLabels, live);
+    metrics.liveAccuracySamples.set(versionLabels, accuracy.samples);
+  }
+}
+
+/** The export, one JSON line per label whose image is still there. */
+async function* exportLines({ labels, capturedImage, images }: FeedbackDeps): AsyncGenerator<string> {
+  for await (const r of labels.list()) {
+    // The image: the captured copy (object store), else this process's memory.
+    const image = (await capturedImage(r.image_sha256)) ?? images.get(r.answer_id, r.index);
+    if (!image) continue;
+    const line: ExportedFeedback = {
+      answer_id: r.answer_id,
+      request_id: r.request_id,
+      index: r.index,
+      label: r.label,
+      predicted: r.predicted,
+      version: r.version,
+      labelled_at: r.labelled_at,
+      image_sha256: r.image_sha256,
+      content_type: image.contentType,
+      image_base64: Buffer.from(image.bytes).toString('base64'),
+    };
+    yield `${JSON.stringify(line)}\n`;
+  }
 }

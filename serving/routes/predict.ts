@@ -10,6 +10,7 @@ import type Koa from 'koa';
 import { buildCaptureRecord, imageContentType, topK } from '../../model/capture.ts';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
 import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
+import type { CaptureEntry } from '../capture.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
 import { classifyImages } from '../inference.ts';
@@ -121,6 +122,38 @@ function parseK(raw: unknown, labels: number, dflt: number): number {
   return k;
 }
 
+/** What payload capture (capture/v1) records of one answer, with its images; an image over the limit is recorded but not stored. */
+function captureOf(
+  a: {
+    answerId: string;
+    requestId: string;
+    at: number;
+    model: RouteDeps['model'];
+    pod: RouteDeps['pod'];
+    latencyMs: number;
+    images: Uint8Array[];
+    sha256: string[];
+    ranked: ReturnType<typeof topK>[];
+  },
+  config: ServingConfig,
+): CaptureEntry {
+  return {
+    record: buildCaptureRecord({
+      answerId: a.answerId,
+      requestId: a.requestId,
+      at: a.at,
+      model: a.model.name,
+      version: a.model.version,
+      pod: a.pod,
+      latencyMs: a.latencyMs,
+      images: a.images.map((bytes, i) => ({ bytes, sha256: a.sha256[i] as string })),
+      maxImageBytes: config.capture.maxImageBytes,
+      predictions: a.ranked,
+    }),
+    images: a.images,
+  };
+}
+
 export function predictRouter(
   deps: Pick<
     RouteDeps,
@@ -177,21 +210,22 @@ export function predictRouter(
       metrics.feedbackRemembered.set(recent.size.answers);
     }
     if (capture?.sampled()) {
-      capture.offer({
-        record: buildCaptureRecord({
-          answerId,
-          requestId,
-          at,
-          model: model.name,
-          version: model.version,
-          pod,
-          latencyMs: performance.now() - started,
-          images: images.map((bytes, i) => ({ bytes, sha256: sha256[i] as string })),
-          maxImageBytes: config.capture.maxImageBytes,
-          predictions: ranked,
-        }),
-        images,
-      });
+      capture.offer(
+        captureOf(
+          {
+            answerId,
+            requestId,
+            at,
+            model,
+            pod,
+            latencyMs: performance.now() - started,
+            images,
+            sha256,
+            ranked,
+          },
+          config,
+        ),
+      );
     }
     ctx.body = {
       model: model.name,

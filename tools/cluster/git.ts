@@ -21,17 +21,3 @@ export async function gitCommonDir(dir: string): Promise<string> {
   }
   return r.stdout.trim();
 }
-
-/** The commit a revision names in the repository at `gitDir`. */
-export async function revParse(gitDir: string, revision: string): Promise<string> {
-  const r = await $({
-    quiet: true,
-    nothrow: true,
-  })`git --git-dir=${gitDir} rev-parse --verify ${`${revision}^{commit}`}`;
-  if (r.exitCode !== 0) {
-    throw new ProjectError('NOT_FOUND', `${gitDir}: no commit "${revision}": ${r.stderr.trim()}`, {
-      subject: revision,
-    });
-  }
-  return r.stdout.trim();
-}

@@ -3,7 +3,7 @@
  * plane, kwok nodes, Argo CD's controllers and a Git server on loopback.
  * See docs/cluster.md.
  */
-export { gitCommonDir, revParse } from './git.ts';
+export { gitCommonDir } from './git.ts';
 export { createGitHttpHandler, type GitHttpOptions } from './git-server.ts';
 export { applyObjects, DEFAULT_NODES, type KwokNodeSpec, parseManifests, readManifests } from './kube.ts';
 export { createMetricsApiHandler, type PodSource, podMetricsOf } from './metrics-api.ts';
@@ -13,7 +13,6 @@ export {
   clusterDown,
   clusterStatus,
   clusterUp,
-  defaultClusterDir,
   type UpOptions,
 } from './stack.ts';
 export type { ClusterState, ComponentState } from './state.ts';

@@ -130,6 +130,59 @@ async function openCandidate(
   };
 }
 
+/** The first of the user's mirrors of `url`, then `url` itself, that opens; UNAVAILABLE naming every place tried when none does. */
+async function openFirst(
+  url: string,
+  checksum: string,
+  mirrors: DataMirrors,
+  doFetch: typeof fetch,
+  objectStore: ObjectStore | undefined,
+): Promise<Opened> {
+  const tried: Missing[] = [];
+  for (const candidate of mirrorCandidates(url, checksum, mirrors)) {
+    try {
+      return await openCandidate(candidate, doFetch, objectStore);
+    } catch (e) {
+      if (!(e instanceof Missing)) throw e;
+      tried.push(e);
+    }
+  }
+  const viaMirror = tried.length > 1;
+  if (!viaMirror && tried[0]?.error) throw tried[0].error;
+  throw new ProjectError(
+    'UNAVAILABLE',
+    viaMirror
+      ? `${url}: no place had it:\n${tried.map((t) => `  - ${t.message}`).join('\n')}`
+      : (tried[0]?.message ?? `${url}: download failed`),
+    {
+      subject: url,
+      hint: viaMirror
+        ? `fix the mirror (${mirrors.sources.join(', ')}), or check the network (${MIRRORS_DOC})`
+        : `check the URL and the network, or configure a mirror or local copy of it (${MIRRORS_DOC}: ${MIRRORS_ENV}="${url}=/path/to/${basename(url)}")`,
+    },
+  );
+}
+
+/** A progress bar of the download on `stream` (default: stderr when it is a terminal); none when the size is unknown. */
+function progressBarFor(
+  url: string,
+  total: number | undefined,
+  stream: DownloadOptions['progressBar'],
+): cliProgress.SingleBar | undefined {
+  const barStream = stream ?? (process.stderr.isTTY ? process.stderr : false);
+  return barStream && total
+    ? new cliProgress.SingleBar(
+        {
+          stream: barStream,
+          // A stream passed in explicitly gets the bar even when it is not a terminal (CI logs, tests).
+          noTTYOutput: true,
+          format: `${basename(url)} [{bar}] {percentage}% {value}/{total} bytes`,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+}
+
 /**
  * Download `url` (http(s), or `s3://` in the object store) to `dest`,
  * verifying its checksum; returns the number of bytes written. The user's
@@ -140,47 +193,9 @@ export async function downloadVerified(url: string, dest: string, opts: Download
   const { algorithm, hex } = parseChecksum(opts.checksum);
   const doFetch = opts.fetch ?? globalThis.fetch;
   const mirrors = opts.mirrors === false ? { rules: [], sources: [] } : (opts.mirrors ?? userDataMirrors());
-  const tried: Missing[] = [];
-  let opened: Opened | undefined;
-  for (const candidate of mirrorCandidates(url, `${algorithm}:${hex}`, mirrors)) {
-    try {
-      opened = await openCandidate(candidate, doFetch, opts.objectStore);
-      break;
-    } catch (e) {
-      if (!(e instanceof Missing)) throw e;
-      tried.push(e);
-    }
-  }
-  if (opened === undefined) {
-    const viaMirror = tried.length > 1;
-    if (!viaMirror && tried[0]?.error) throw tried[0].error;
-    throw new ProjectError(
-      'UNAVAILABLE',
-      viaMirror
-        ? `${url}: no place had it:\n${tried.map((t) => `  - ${t.message}`).join('\n')}`
-        : (tried[0]?.message ?? `${url}: download failed`),
-      {
-        subject: url,
-        hint: viaMirror
-          ? `fix the mirror (${mirrors.sources.join(', ')}), or check the network (${MIRRORS_DOC})`
-          : `check the URL and the network, or configure a mirror or local copy of it (${MIRRORS_DOC}: ${MIRRORS_ENV}="${url}=/path/to/${basename(url)}")`,
-      },
-    );
-  }
+  const opened = await openFirst(url, `${algorithm}:${hex}`, mirrors, doFetch, opts.objectStore);
   const { total, where } = opened;
-  const barStream = opts.progressBar ?? (process.stderr.isTTY ? process.stderr : false);
-  const bar =
-    barStream && total
-      ? new cliProgress.SingleBar(
-          {
-            stream: barStream,
-            // A stream passed in explicitly gets the bar even when it is not a terminal (CI logs, tests).
-            noTTYOutput: true,
-            format: `${basename(url)} [{bar}] {percentage}% {value}/{total} bytes`,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+  const bar = progressBarFor(url, total, opts.progressBar);
   await mkdir(dirname(dest), { recursive: true });
   const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.part`);
   const hash = createHash(algorithm);

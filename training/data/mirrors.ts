@@ -184,6 +184,7 @@ export function loadDataMirrors(env: NodeJS.ProcessEnv = process.env, home = hom
       throw new ProjectError('INVALID', `${file}: not JSON (${(e as Error).message})`, {
         subject: file,
         hint: `see ${MIRRORS_DOC} for its format`,
+        cause: e,
       });
     }
     for (const r of validateFile(parsed, file).mirrors) rules.push(checkRule({ ...r, from: file }));

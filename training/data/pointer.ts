@@ -112,6 +112,37 @@ function safeName(name: string): string | undefined {
   return parts.join('/');
 }
 
+/**
+ * Extract the (optionally gzipped) tar `archive` from `uri` into `dir`: its
+ * regular files only, and none at all when an entry would leave `dir` (INVALID).
+ */
+async function extractArchive(archive: string, dir: string, uri: string): Promise<void> {
+  let bytes: Uint8Array = await readFile(archive);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+  const entries = readTar(bytes, uri).filter((e) => e.type === '0' || e.type === '\0' || e.type === '');
+  const bad = entries.map((e) => e.name).filter((n) => !safeName(n));
+  if (bad.length > 0) {
+    throw new ProjectError(
+      'INVALID',
+      `${uri}: archive entries leave the data folder: ${bad.slice(0, 5).join(', ')}`,
+      {
+        subject: uri,
+        hint: 'pack the archive with `npm run data -- pack` (relative paths only)',
+      },
+    );
+  }
+  const made = new Set<string>();
+  for (const e of entries) {
+    const file = join(dir, ...(safeName(e.name) as string).split('/'));
+    const parent = dirname(file);
+    if (!made.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      made.add(parent);
+    }
+    await writeFile(file, e.data);
+  }
+}
+
 export interface MaterializeOptions {
   fetch?: typeof fetch;
   /** The object store, for an archive at an `s3://` URL. */
@@ -160,32 +191,7 @@ export async function materializeDataPointer(
         onProgress: options.onProgress,
         progressBar: options.progressBar,
       });
-      let bytes: Uint8Array = await readFile(archive);
-      if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-      const entries = readTar(bytes, pointer.uri).filter(
-        (e) => e.type === '0' || e.type === '\0' || e.type === '',
-      );
-      const bad = entries.map((e) => e.name).filter((n) => !safeName(n));
-      if (bad.length > 0) {
-        throw new ProjectError(
-          'INVALID',
-          `${pointer.uri}: archive entries leave the data folder: ${bad.slice(0, 5).join(', ')}`,
-          {
-            subject: pointer.uri,
-            hint: 'pack the archive with `npm run data -- pack` (relative paths only)',
-          },
-        );
-      }
-      const made = new Set<string>();
-      for (const e of entries) {
-        const file = join(tmp, ...(safeName(e.name) as string).split('/'));
-        const dir = dirname(file);
-        if (!made.has(dir)) {
-          await mkdir(dir, { recursive: true });
-          made.add(dir);
-        }
-        await writeFile(file, e.data);
-      }
+      await extractArchive(archive, tmp, pointer.uri);
       await writeFile(
         join(tmp, MARKER),
         stableStringify({ name: pointer.name, sha256: pointer.sha256, uri: pointer.uri }),

@@ -12,6 +12,7 @@ import {
   type V1Container,
   type V1EnvVar,
   type V1Job,
+  type V1ResourceRequirements,
   type V1Toleration,
   type V1Volume,
   type V1VolumeMount,
@@ -196,16 +197,11 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
     );
   }
   const base: V1Job = structuredClone(template ?? {});
-  const gpus = spec.gpus ?? 1;
   const tplSpec = base.spec?.template?.spec;
   const tplContainers = tplSpec?.containers ?? [];
   const main = spec.container ?? TRAINER_CONTAINER;
   const tplContainer: V1Container = tplContainers.find((c) => c.name === main) ??
     tplContainers[0] ?? { name: main };
-  const env = new Map((tplContainer.env ?? []).map((e) => [e.name, e]));
-  for (const [name, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b)))
-    env.set(name, { name, value });
-  env.set(RESULT_FILE_ENV, { name: RESULT_FILE_ENV, value: TERMINATION_MESSAGE_PATH });
   const gitEnv = spec.git
     ? [
         { name: 'TRAINING_GIT_REPOSITORY', value: spec.git.repository },
@@ -213,41 +209,7 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
         ...SAFE_CHECKOUT_ENV,
       ]
     : [];
-  for (const e of gitEnv) env.set(e.name, e);
-  const limits: Record<string, string> = {
-    ...(tplContainer.resources?.limits ?? {}),
-    memory: spec.memory ?? tplContainer.resources?.limits?.memory ?? '8Gi',
-  };
-  if (spec.cpu && limits.cpu) limits.cpu = spec.cpu;
-  if (gpus > 0) limits[GPU_RESOURCE] = String(gpus);
-  else delete limits[GPU_RESOURCE];
-  const requests: Record<string, string> = {
-    ...(tplContainer.resources?.requests ?? {}),
-    cpu: spec.cpu ?? tplContainer.resources?.requests?.cpu ?? '2',
-    memory: spec.memory ?? tplContainer.resources?.requests?.memory ?? '8Gi',
-  };
-  // An extended resource's request must equal its limit (or be left out).
-  if (gpus > 0) requests[GPU_RESOURCE] = String(gpus);
-  else delete requests[GPU_RESOURCE];
-  const container: V1Container = {
-    ...tplContainer,
-    name: main,
-    image: spec.image,
-    ...(spec.command ? { command: spec.command } : {}),
-    ...(spec.args ? { args: spec.args } : {}),
-    env: [...env.values()],
-    resources: { requests, limits },
-    terminationMessagePath: TERMINATION_MESSAGE_PATH,
-    terminationMessagePolicy: 'FallbackToLogsOnError',
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      runAsNonRoot: true,
-      ...(tplContainer.securityContext ?? {}),
-    },
-    volumeMounts: withMount(tplContainer.volumeMounts ?? [{ name: 'tmp', mountPath: '/tmp' }], spec.git),
-    ...(spec.git ? { workingDir: SOURCE_DIR } : {}),
-  };
+  const container = trainerContainer(tplContainer, spec, gitEnv);
   const initContainers = spec.git
     ? [
         checkoutContainer(
@@ -300,4 +262,61 @@ export function buildTrainingJob(spec: TrainingJobSpec, template?: V1Job): V1Job
       },
     },
   };
+}
+
+/**
+ * The trainer container: the template's, with the image, the env (the
+ * template's, then `spec.env` sorted, the result file and the git
+ * variables), the resources, the termination message and the mounts set
+ * from `spec`.
+ */
+function trainerContainer(tpl: V1Container, spec: TrainingJobSpec, gitEnv: V1EnvVar[]): V1Container {
+  const env = new Map((tpl.env ?? []).map((e) => [e.name, e]));
+  for (const [name, value] of Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b)))
+    env.set(name, { name, value });
+  env.set(RESULT_FILE_ENV, { name: RESULT_FILE_ENV, value: TERMINATION_MESSAGE_PATH });
+  for (const e of gitEnv) env.set(e.name, e);
+  return {
+    ...tpl,
+    name: spec.container ?? TRAINER_CONTAINER,
+    image: spec.image,
+    ...(spec.command ? { command: spec.command } : {}),
+    ...(spec.args ? { args: spec.args } : {}),
+    env: [...env.values()],
+    resources: trainerResources(tpl, spec),
+    terminationMessagePath: TERMINATION_MESSAGE_PATH,
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      runAsNonRoot: true,
+      ...(tpl.securityContext ?? {}),
+    },
+    volumeMounts: withMount(tpl.volumeMounts ?? [{ name: 'tmp', mountPath: '/tmp' }], spec.git),
+    ...(spec.git ? { workingDir: SOURCE_DIR } : {}),
+  };
+}
+
+/**
+ * The trainer's requests and limits: CPU and memory from `spec`, else the
+ * template's, else 2 CPU and 8Gi; the GPUs as both request and limit (an
+ * extended resource's request must equal its limit), none for 0.
+ */
+function trainerResources(tpl: V1Container, spec: TrainingJobSpec): V1ResourceRequirements {
+  const gpus = spec.gpus ?? 1;
+  const limits: Record<string, string> = {
+    ...(tpl.resources?.limits ?? {}),
+    memory: spec.memory ?? tpl.resources?.limits?.memory ?? '8Gi',
+  };
+  if (spec.cpu && limits.cpu) limits.cpu = spec.cpu;
+  if (gpus > 0) limits[GPU_RESOURCE] = String(gpus);
+  else delete limits[GPU_RESOURCE];
+  const requests: Record<string, string> = {
+    ...(tpl.resources?.requests ?? {}),
+    cpu: spec.cpu ?? tpl.resources?.requests?.cpu ?? '2',
+    memory: spec.memory ?? tpl.resources?.requests?.memory ?? '8Gi',
+  };
+  if (gpus > 0) requests[GPU_RESOURCE] = String(gpus);
+  else delete requests[GPU_RESOURCE];
+  return { requests, limits };
 }
