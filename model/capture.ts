@@ -145,6 +145,7 @@ export function parseCaptureLines(text: string, where: string): CaptureRecord[] 
       throw new ProjectError('INVALID', `${where}:${i + 1}: not JSON (${(e as Error).message})`, {
         subject: where,
         line: i + 1,
+        cause: e,
       });
     }
     const schema = (v as { schema?: unknown } | null)?.schema;
