@@ -131,15 +131,12 @@ export function buildScoringJob(spec: ScoringJobSpec, template?: V1Job): V1Job {
   return job;
 }
 
-export interface KubernetesScoringOptions {
-  model: string;
-  version: string;
-  input: string;
-  out: string;
-  batchSize: number;
-  topK: number;
-  parallelism: number;
-  namespace: string;
+/** What is scored and how, as in the Job's spec: the same fields as {@link ScoringJobSpec}. */
+export interface KubernetesScoringOptions
+  extends Pick<
+    ScoringJobSpec,
+    'model' | 'version' | 'input' | 'out' | 'batchSize' | 'topK' | 'parallelism' | 'namespace'
+  > {
   /** manifests/scoring-job (its Job is the template; its kustomization pins the image). */
   templateDir: string;
   /** The lock file's path, inside the repository checkout `cwd`. */
