@@ -15,7 +15,6 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { findKustomize, runKustomize } from '../gitops/index.ts';
 import { addCandidate, emptyLock, writeLock } from '../lock/index.ts';
 import {
   type ArgoApplication,
@@ -29,17 +28,19 @@ import { runSync } from '../platform/shell.ts';
 import { clusterInstalled } from '../testing/cluster.ts';
 import { copyWorkingTree, gitIdentity } from '../testing/git-repos.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { baseImageMade, podmanInstalled } from '../testing/images.ts';
 import { makeEntry } from '../testing/lock/fixtures.ts';
 import { prometheusInstalled, startPrometheus } from '../testing/monitoring/prometheus.ts';
-import { localPodEnv, readPodTemplateEnv } from '../testing/pod-template.ts';
 import { needs } from '../testing/services.ts';
 import { writeFixtureArtifact } from '../testing/serving/fixture.ts';
-import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
-import { applyObjects, parseManifests } from '../tools/cluster/kube.ts';
-import { freePort } from '../tools/cluster/ports.ts';
+import { readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
+import { type ServedPod, servePod } from '../tools/cluster/serve-pod.ts';
 import { clusterDown, clusterUp } from '../tools/cluster/stack.ts';
 import type { ClusterState } from '../tools/cluster/state.ts';
+import { ensureImages, imageDigestRef } from '../tools/containers/images.ts';
+import { type Podman, preparePodman } from '../tools/containers/podman.ts';
+import { main as cluster } from './cluster.ts';
 import { main as promote } from './promote.ts';
 import { main as rollback } from './rollback.ts';
 import { main as sync } from './sync.ts';
@@ -50,7 +51,13 @@ const MODEL = 'demo-classifier';
 const { env: GIT_ENV } = gitIdentity('Fork Owner', 'fork@example.com');
 
 /** Outside CI the journey is skipped, its title naming what is missing; in CI that fails. */
-const describeStack = needs(clusterInstalled(), kustomizeInstalled(), prometheusInstalled()).describe;
+const describeStack = needs(
+  clusterInstalled(),
+  kustomizeInstalled(),
+  prometheusInstalled(),
+  podmanInstalled(),
+  baseImageMade(),
+).describe;
 
 describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll back', () => {
   let work: string;
@@ -58,7 +65,8 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   let state: ClusterState;
   let kc: KubeConfig;
   let custom: CustomObjectsApi;
-  const servers: ServerProcess[] = [];
+  let p: Podman;
+  const pods: ServedPod[] = [];
   const git = (...args: string[]) =>
     runSync('git', args, { cwd: fork, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
   const scriptEnv = () => ({
@@ -96,11 +104,12 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     return head;
   }
 
-  /** Wait until Argo CD has synced the Deployment of `env` to `version`, then start serving/main.ts with its pod template's environment. */
-  async function serveLikeThePod(
-    env: string,
-    version: string,
-  ): Promise<{ url: string; env: Record<string, string> }> {
+  /**
+   * Wait until Argo CD has synced the Deployment of `env` to `version`, then run its pod as
+   * `npm run cluster -- serve` does: the image it names (built from this commit) with podman,
+   * with its pod template's env, projected files, user and read-only root.
+   */
+  async function serveLikeThePod(env: string, version: string): Promise<ServedPod> {
     await waitFor(
       `Deployment ml-${env}/model-server at version ${version}`,
       async () => {
@@ -113,15 +122,18 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
       },
       180_000,
     );
-    const template = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server');
-    const port = await freePort();
-    // The files the Downward API would project (the pin's model history), here under work/.
-    const local = await localPodEnv(template, join(work, `${env}-${version}`));
-    // The pod's environment, image aside: only where it listens differs (8080 may be taken here).
-    const server = spawnServer({ ...local, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) });
-    servers.push(server);
-    await server.ready;
-    return { url: `http://127.0.0.1:${port}`, env: template.env };
+    const pod = await servePod({
+      kc,
+      podman: p,
+      env,
+      dir: join(work, 'pods', `${env}-${version}-${pods.length}`),
+      name: `gitops-ml-journey-${process.pid}-${pods.length}`,
+      log: (l) => process.stderr.write(`[serve] ${l}\n`),
+    });
+    pods.push(pod);
+    // The container answers with the version its pod template names, which Argo CD synced.
+    expect(pod.annotations['ml.gitops/model-version']).toBe(version);
+    return pod;
   }
 
   /** npm run verify-rollout, with what it printed. */
@@ -145,13 +157,20 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     }
   }
 
-  /** The serving image image.yml would have built and pushed (kwok pulls nothing). */
-  const IMAGE = `ghcr.io/fork-owner/model-server@sha256:${'5e'.repeat(32)}`;
+  /**
+   * The serving image of this commit (serving/Dockerfile, target runtime), built with podman,
+   * by digest: what image.yml would have built and pushed. Promotions pin it, Argo CD syncs
+   * it, and serveLikeThePod runs it.
+   */
+  let IMAGE: string;
   /** The two candidates' version ids (content-addressed: v + 12 hex of the root digest). */
   let V1: string;
   let V2: string;
 
   beforeAll(async () => {
+    p = await preparePodman();
+    const { runtime } = await ensureImages(p, ['runtime'], (l) => process.stderr.write(`[image] ${l}\n`));
+    IMAGE = await imageDigestRef(p, runtime.ref);
     work = await mkdtemp(join(tmpdir(), 'argocd-e2e-'));
     fork = join(work, 'fork');
     await copyWorkingTree(REPO_ROOT, fork);
@@ -193,33 +212,42 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     kc.loadFromFile(state.kubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);
 
-    // README step 1 (npm run init) puts the fork's GitHub URL where the placeholder is; this
-    // fork lives on the local Git server instead. No image to edit: each promotion pins the
-    // serving image by digest (IMAGE below, as promote.yml does).
-    for (const f of ['appproject.yaml', 'applicationset.yaml', 'monitoring.yaml', 'alert-relay.yaml']) {
-      const path = join(fork, 'manifests/argocd', f);
-      const text = await readFile(path, 'utf8');
-      expect(text).toContain('https://github.com/OWNER/REPO.git');
-      await writeFile(path, text.replaceAll('https://github.com/OWNER/REPO.git', state.git.url));
-    }
-    git('commit', '-q', '-am', 'Argo CD: this fork');
+    // README step 1 (npm run init) puts the fork's GitHub URL where the placeholder is; on the local
+    // cluster `npm run cluster -- argocd` points the Argo CD objects at the local Git server instead.
+    // No image to edit: each promotion pins the serving image by digest (IMAGE, as promote.yml does).
     git('push', '-q', 'origin', 'main');
-  }, 600_000);
+  }, 3_600_000);
 
   afterAll(async () => {
-    for (const s of servers) s.proc.kill('SIGTERM');
-    await Promise.all(servers.map((s) => s.exited));
+    await Promise.all(pods.map((pod) => pod.stop()));
     if (work) {
       await clusterDown(join(work, 'cluster'));
       await rm(work, { recursive: true, force: true });
     }
   }, 120_000);
 
-  test('kubectl apply -k manifests/argocd and manifests/ci-access: one Application per environment, each on its "no model yet" pin until its first promotion (dev and staging Synced and Healthy with no server, prod waiting for its sync); monitoring and the alert relay sync', async () => {
-    const kustomize = await findKustomize();
-    for (const dir of ['manifests/argocd', 'manifests/ci-access']) {
-      await applyObjects(kc, parseManifests(await runKustomize(kustomize, join(fork, dir)), dir));
-    }
+  test('npm run cluster -- argocd (kubectl apply -k manifests/argocd and manifests/ci-access, reading the local Git server): one Application per environment, each on its "no model yet" pin until its first promotion (dev and staging Synced and Healthy with no server, prod waiting for its sync); monitoring and the alert relay sync', async () => {
+    const lines: string[] = [];
+    expect(await cluster(['argocd', '--dir', state.dir, '--repo', fork], (l) => lines.push(l))).toBe(0);
+    expect(lines.join('\n')).toContain(`Argo CD reads ${state.git.url}`);
+    expect(lines[0]).toMatch(
+      /^applied manifests\/argocd: \d+ objects \(.*ApplicationSet argocd\/model-server/,
+    );
+    const project = (await custom.getNamespacedCustomObject({
+      group: 'argoproj.io',
+      version: 'v1alpha1',
+      namespace: 'argocd',
+      plural: 'appprojects',
+      name: 'ml-serving',
+    })) as { spec: { sourceRepos: string[] } };
+    expect(project.spec.sourceRepos).toEqual([state.git.url]);
+    // Before its first promotion an environment has no server to run: `cluster serve` says what to do.
+    await expect(
+      servePod({ kc, podman: p, env: 'staging', dir: join(work, 'pods', 'none') }),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('Deployment ml-staging/model-server does not exist'),
+    });
     for (const env of ['dev', 'staging']) {
       await waitFor(
         `Application model-server-${env} Synced and Healthy with no model`,
@@ -294,14 +322,21 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
 
   let v1: { url: string; env: Record<string, string> };
 
-  test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, verify-rollout passes on the real status at the promotion commit', async () => {
+  test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, its container (the image of this commit) answers curl -F image=@… /predict, verify-rollout passes on the real status at the promotion commit', async () => {
     const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
     v1 = await serveLikeThePod('dev', V1);
-    // The image Argo CD synced is the one promoted with the model, by digest.
+    // The image Argo CD synced is the one promoted with the model, by digest: this commit's.
     const synced = await kc
       .makeApiClient(AppsV1Api)
       .readNamespacedDeployment({ name: 'model-server', namespace: 'ml-dev' });
     expect(synced.spec?.template.spec?.containers.find((c) => c.name === 'server')?.image).toBe(IMAGE);
+    expect(IMAGE).toMatch(/^localhost\/gitops-ml\/model-server@sha256:[0-9a-f]{64}$/);
+    // The README's last step: a multipart upload, as `curl -s -F image=@cat.png <url>/predict` sends it.
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(makeSmokePng())], { type: 'image/png' }), 'cat.png');
+    const res = await fetch(`${v1.url}/predict`, { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ model: MODEL, version: V1, predictions: expect.any(Array) });
     expect(v1.env).toMatchObject({
       SERVING_MODEL_NAME: MODEL,
       SERVING_MODEL_VERSION: V1,

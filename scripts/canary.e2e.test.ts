@@ -51,11 +51,11 @@ import {
   type RunningPrometheus,
   startPrometheus,
 } from '../testing/monitoring/prometheus.ts';
-import { localPodEnv, readReplicaSetTemplateEnv } from '../testing/pod-template.ts';
 import { needs } from '../testing/services.ts';
 import { FIXTURE_LABELS, shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
 import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
+import { localPodEnv, readReplicaSetTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePort } from '../tools/cluster/ports.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../tools/cluster/stack.ts';

@@ -39,7 +39,7 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
   test('a missing or unknown verb, or a bad --app-resync, is a usage error (exit 2)', async () => {
     await expect(main([])).rejects.toMatchObject({
       code: 'USAGE',
-      message: expect.stringMatching(/^expected one of up, status, down\n/),
+      message: expect.stringMatching(/^expected one of up, status, down, argocd, image, serve\n/),
     });
     await expect(main(['start'])).rejects.toMatchObject({
       code: 'USAGE',
@@ -54,6 +54,31 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
       code: 'USAGE',
       message: '--with istio: unknown component; one of rollouts',
     });
+  });
+
+  test('serve needs a known --env and a port number; without a cluster it says how to start one', async () => {
+    await expect(main(['serve'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'serve needs --env, one of dev, prod, staging',
+    });
+    await expect(main(['serve', '--env', 'qa'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'serve needs --env, one of dev, prod, staging (got "qa")',
+    });
+    await expect(main(['serve', '--env', 'dev', '--port', '80x'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--port must be a port number, got "80x"',
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'cluster-serve-'));
+    try {
+      for (const verb of ['serve', 'argocd'])
+        await expect(main([verb, '--env', 'dev', '--dir', dir])).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+          message: `no cluster started from ${dir}\n  → npm run cluster -- up`,
+        });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('status and down on a folder where nothing was started say so; a foreign state file is refused by name', async () => {

@@ -5,10 +5,16 @@
  *   npm run cluster -- up [--dir .cache/cluster] [--repo .] [--allow-push] [--with rollouts]
  *   npm run cluster -- status [--dir ...]
  *   npm run cluster -- down [--dir ...]
+ *   npm run cluster -- argocd [--repo .]
+ *   npm run cluster -- image
+ *   npm run cluster -- serve --env dev [--port 8080] [--detach]
  */
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { discoverTargets } from '../gitops/index.ts';
 import { isMain, parseFlags, runMain } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
+import { applyArgoCd } from '../tools/cluster/argocd-apply.ts';
 import {
   type ClusterState,
   type ComponentStatus,
@@ -16,8 +22,13 @@ import {
   clusterStatus,
   clusterUp,
 } from '../tools/cluster/index.ts';
+import { servePod } from '../tools/cluster/serve-pod.ts';
+import { readState } from '../tools/cluster/state.ts';
+import { ensureImages, imageDigestRef, requireBaseImage } from '../tools/containers/images.ts';
+import { containerLogs, containerRunning } from '../tools/containers/pod.ts';
+import { preparePodman } from '../tools/containers/podman.ts';
 
-const USAGE = `usage: cluster <up|status|down> [options]
+const USAGE = `usage: cluster <up|status|down|argocd|image|serve> [options]
   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
            kwok (a CPU node and a GPU-like node), Redis, a Git server serving
            --repo, the object store (SeaweedFS, S3 API, bucket gitops-ml),
@@ -25,6 +36,15 @@ const USAGE = `usage: cluster <up|status|down> [options]
            and applicationset-controller, all on 127.0.0.1; print what runs where
   status   probe what \`up\` started: component, pid, address, healthy
   down     stop everything \`up\` started
+  argocd   apply manifests/argocd and manifests/ci-access of --repo (README
+           step 4), the Applications reading from the local Git server
+  image    build the model server's image (serving/Dockerfile, target runtime)
+           from this checkout with podman, once per content; print the digest
+           reference to promote with (npm run promote -- --image <ref>)
+  serve    run the model server of --env as its synced pod would (kwok runs
+           no container): the image and pod template of Deployment
+           ml-<env>/model-server, with podman, on 127.0.0.1:--port; print the
+           curl to send it; Ctrl-C stops it
 options:
   --dir <dir>      state folder: pids, logs, kubeconfig (default .cache/cluster)
   --repo <dir>     repository the Git server serves (default: the current one)
@@ -32,7 +52,13 @@ options:
   --allow-push     let the Git server accept git push
   --app-resync <s> how often Argo CD re-reads Git, seconds (default 120)
   --with rollouts  also run Argo Rollouts (its CRDs and controller), for
-                   environments with manifests/components/canary`;
+                   environments with manifests/components/canary
+  --env <env>      serve: the environment (dev, staging, prod)
+  --port <port>    serve: the port on 127.0.0.1 (default: a free one)
+  --detach         serve: leave the container running and return
+                   (podman rm -f <name> stops it)`;
+
+const VERBS = ['up', 'status', 'down', 'argocd', 'image', 'serve'];
 
 /** What `--with` can add to the stack. */
 const OPTIONAL_COMPONENTS = ['rollouts'];
@@ -44,6 +70,9 @@ const FLAGS = {
   'allow-push': { type: 'boolean', default: false },
   'app-resync': { type: 'string', default: '120' },
   with: { type: 'string', multiple: true },
+  env: { type: 'string' },
+  port: { type: 'string' },
+  detach: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -94,11 +123,14 @@ export async function main(argv: string[], log: (line: string) => void = console
     return 0;
   }
   const [verb, ...extra] = positionals;
-  if (!verb || extra.length > 0 || !['up', 'down', 'status'].includes(verb))
+  if (!verb || extra.length > 0 || !VERBS.includes(verb))
     throw new ProjectError(
       'USAGE',
-      `expected one of up, status, down${verb ? `, got "${positionals.join(' ')}"` : ''}\n\n${USAGE}`,
+      `expected one of ${VERBS.join(', ')}${verb ? `, got "${positionals.join(' ')}"` : ''}\n\n${USAGE}`,
     );
+  if (verb === 'image') return buildServerImage(log);
+  if (verb === 'argocd') return applyArgoCdHere(f, log);
+  if (verb === 'serve') return serve(f, log);
   const resync = Number(f['app-resync']);
   if (!Number.isInteger(resync) || resync < 1)
     throw new ProjectError(
@@ -148,6 +180,90 @@ export async function main(argv: string[], log: (line: string) => void = console
       : `no cluster started from ${f.dir}`,
   );
   return 0;
+}
+
+/** The state of the cluster started from `dir`, or NOT_FOUND saying how to start one. */
+async function startedCluster(dir: string): Promise<ClusterState> {
+  const state = await readState(dir);
+  if (!state)
+    throw new ProjectError('NOT_FOUND', `no cluster started from ${dir}`, { hint: 'npm run cluster -- up' });
+  return state;
+}
+
+/** `argocd`: README step 4 on the local cluster. */
+async function applyArgoCdHere(
+  f: { dir: string; repo: string },
+  log: (line: string) => void,
+): Promise<number> {
+  const state = await startedCluster(f.dir);
+  const kc = new KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  for (const { folder, objects } of await applyArgoCd(kc, f.repo, state.git.url))
+    log(`applied ${folder}: ${objects.length} objects (${objects.join(', ')})`);
+  log(`Argo CD reads ${state.git.url}; kubectl -n ${state.argocdNamespace} get applications`);
+  return 0;
+}
+
+/** `image`: the runtime image of this checkout, built once per content; prints the reference to promote with. */
+async function buildServerImage(log: (line: string) => void): Promise<number> {
+  const p = await preparePodman();
+  await requireBaseImage(p);
+  const { runtime } = await ensureImages(p, ['runtime'], (line) => log(`  ${line}`));
+  const ref = await imageDigestRef(p, runtime.ref);
+  log(`${runtime.built ? 'built' : 'found'} ${runtime.ref}: the model server of this checkout`);
+  log(`digest reference: ${ref}`);
+  log(`promote with it: npm run promote -- --env dev --image ${ref} --commit`);
+  return 0;
+}
+
+/** `serve`: the model server of --env as its synced pod would run it, until Ctrl-C (or left running with --detach). */
+async function serve(
+  f: { dir: string; env?: string; port?: string; detach: boolean },
+  log: (line: string) => void,
+): Promise<number> {
+  const known = (await discoverTargets(process.cwd())).flatMap((t) => (t.env ? [t.env] : []));
+  if (!f.env || !known.includes(f.env))
+    throw new ProjectError(
+      'USAGE',
+      `serve needs --env, one of ${known.join(', ')}${f.env ? ` (got "${f.env}")` : ''}`,
+    );
+  const port = f.port === undefined ? undefined : Number(f.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"`);
+  const state = await startedCluster(f.dir);
+  const kc = new KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  const p = await preparePodman();
+  const served = await servePod({
+    kc,
+    podman: p,
+    env: f.env,
+    dir: join(state.dir, 'pods', f.env),
+    ...(port ? { port } : {}),
+    log,
+  });
+  log(
+    `${f.env} serves ${served.env.SERVING_MODEL_NAME} ${served.env.SERVING_MODEL_VERSION} from ${served.image} (container ${served.name}) at ${served.url}`,
+  );
+  log(`curl -s -F image=@cat.png ${served.url}/predict`);
+  if (f.detach) return 0;
+  log('Ctrl-C stops it');
+  // Until a signal, or until the container stops by itself (then with its logs, exit 1).
+  const ended = await new Promise<'signal' | 'stopped'>((resolve) => {
+    const timer = setInterval(() => {
+      void containerRunning(p, served.name).then((up) => {
+        if (!up) resolve('stopped');
+      });
+    }, 5000);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => {
+        clearInterval(timer);
+        resolve('signal');
+      });
+  });
+  if (ended === 'stopped') log(`the container stopped:\n${await containerLogs(p, served.name)}`);
+  await served.stop();
+  return ended === 'stopped' ? 1 : 0;
 }
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -3,8 +3,8 @@
  * under ~/.cache/gitops-ml/containers) builds the runtime, relay and trainer
  * targets on the base image the set-up made (scripts/setup.d/76-node-base-image.sh:
  * no registry serves base images here), once per content of the build
- * context (testing/images.ts), and each image is run the way its
- * manifest runs it (testing/containers.ts reads the pod spec):
+ * context (tools/containers/images.ts), and each image is run the way its
+ * manifest runs it (tools/containers/pod.ts reads the pod spec):
  *
  * - runtime: the Deployment of environments/dev as Kustomize renders it with
  *   a pin of a lock that names this image and a model version (a small model
@@ -50,6 +50,19 @@ import {
   parseResultLine,
 } from '../pipelines/training/kubernetes/index.ts';
 import { runSync } from '../platform/shell.ts';
+import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
+import { tempRepo } from '../testing/gitops/repo.ts';
+import { baseImageMade, podmanInstalled } from '../testing/images.ts';
+import { makeEntry } from '../testing/lock/fixtures.ts';
+import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
+import { freePort } from '../testing/ports.ts';
+import { needs } from '../testing/services.ts';
+import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
+import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
+import { templateEnv } from '../tools/cluster/pod-template.ts';
+import { loadBuild } from '../tools/containers/dockerfile.ts';
+import { DOCKERFILE, ensureImages, type ImageTarget, REPO_ROOT } from '../tools/containers/images.ts';
 import {
   containerLogs,
   containerOf,
@@ -57,26 +70,8 @@ import {
   removeContainer,
   runPodContainer,
   startPodContainer,
-} from '../testing/containers.ts';
-import { loadBuild } from '../testing/dockerfile.ts';
-import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
-import { tempRepo } from '../testing/gitops/repo.ts';
-import {
-  baseImageMade,
-  DOCKERFILE,
-  ensureImages,
-  type ImageTarget,
-  podmanInstalled,
-  REPO_ROOT,
-} from '../testing/images.ts';
-import { makeEntry } from '../testing/lock/fixtures.ts';
-import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
-import { templateEnv } from '../testing/pod-template.ts';
-import { freePort } from '../testing/ports.ts';
-import { needs } from '../testing/services.ts';
-import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
-import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
-import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
+  waitContainerOk,
+} from '../tools/containers/pod.ts';
 import { type Podman, podman, preparePodman } from '../tools/containers/podman.ts';
 
 const { describe, it } = needs(podmanInstalled(), baseImageMade(), kustomizeInstalled(), mlflowInstalled());
@@ -115,33 +110,6 @@ const secretsOf = (target: string) => async (name: string, key: string) => {
   const data = o?.data?.[key];
   return data === undefined ? o?.stringData?.[key] : Buffer.from(data, 'base64').toString('utf8');
 };
-
-/** Poll `url` until it answers 200; fails with the container's logs when it stops or time runs out. */
-async function waitOk(url: string, container: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    const state = await podman(p, ['inspect', '--format', '{{.State.Running}}', container], {
-      nothrow: true,
-    });
-    if (state.stdout.trim() !== 'true') {
-      throw new Error(
-        `container ${container} stopped before ${url} answered:\n${await containerLogs(p, container)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `${url} did not answer 200 in ${timeoutMs} ms (${last}):\n${await containerLogs(p, container)}`,
-  );
-}
 
 const exec = (name: string, ...cmd: string[]) => podman(p, ['exec', name, ...cmd], { nothrow: true });
 
@@ -248,7 +216,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     it("turns ready on its probes' paths and answers /predict through the mapped port, on the native backend", async () => {
       const url = (path: string) => `http://127.0.0.1:${port}${path}`;
       const ready = probeOf(server, server.readinessProbe, 'readinessProbe');
-      await waitOk(url(ready.path), name, 180_000);
+      await waitContainerOk(p, name, url(ready.path), 180_000);
       for (const [what, probe] of [
         ['startupProbe', server.startupProbe],
         ['livenessProbe', server.livenessProbe],
@@ -293,7 +261,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
         'tsconfig.json',
       ]);
       // Its own files are exactly what the context keeps of the runtime stage's COPY sources (podman
-      // reads serving/Dockerfile.dockerignore as testing/dockerfile.ts does: the build digest is sound).
+      // reads serving/Dockerfile.dockerignore as tools/containers/dockerfile.ts does: the build digest is sound).
       const text = readFileSync(DOCKERFILE, 'utf8');
       const sources = [...text.slice(text.lastIndexOf('\nFROM ')).matchAll(/^COPY (?!--)(.+)$/gm)].flatMap(
         (m) => (m[1] as string).split(' ').slice(0, -1),
@@ -365,7 +333,12 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     it('starts with its args and refuses a webhook without the shared secret', async () => {
       expect(relay.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
       const url = (path: string) => `http://127.0.0.1:${port}${path}`;
-      await waitOk(url(probeOf(relay, relay.readinessProbe, 'readinessProbe').path), name, 60_000);
+      await waitContainerOk(
+        p,
+        name,
+        url(probeOf(relay, relay.readinessProbe, 'readinessProbe').path),
+        60_000,
+      );
       const webhook = JSON.stringify({
         version: '4',
         status: 'firing',

@@ -1,43 +1,14 @@
 /**
- * Test helper: the images of serving/Dockerfile, built for real with podman
- * (tools/containers), at most once per content of the build context: each is
- * tagged `localhost/gitops-ml/<name>:<12 hex>` with the digest of the
- * Dockerfile, its ignore file and every file the context keeps
- * (testing/dockerfile.ts), so a test run on an unchanged tree finds them
- * in the store under ~/.cache/gitops-ml/containers, and a changed file
- * rebuilds from the first layer it touches (podman's own layer cache).
- * After a build, images of other trees are removed (pruneImages: a change
- * under platform/ or model/ rebuilds the trainer's gigabytes of CUDA libraries).
+ * Test helper: what the image tests need before they run (tools/containers/images.ts
+ * builds the images): podman, and the base image the set-up made.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { sha256 } from '../platform/digest.ts';
 import { runSync } from '../platform/shell.ts';
-import { buildImage } from '../tools/containers/build.ts';
-import {
-  findPodman,
-  imageId,
-  PODMAN_SETUP_STEP,
-  type Podman,
-  podman,
-  podmanPaths,
-} from '../tools/containers/podman.ts';
-import { loadBuild } from './dockerfile.ts';
+import { BASE_IMAGE_SETUP_STEP, DOCKERFILE } from '../tools/containers/images.ts';
+import { findPodman, PODMAN_SETUP_STEP, podmanPaths } from '../tools/containers/podman.ts';
 import { type Requirement, requirement } from './services.ts';
 
-export const REPO_ROOT = join(import.meta.dirname, '..');
-export const DOCKERFILE = join(REPO_ROOT, 'serving', 'Dockerfile');
-
-/** Each target of serving/Dockerfile and the name its manifests give the image. */
-export const IMAGE_TARGETS = {
-  runtime: 'model-server',
-  trainer: 'model-trainer',
-  relay: 'alert-relay',
-} as const;
-export type ImageTarget = keyof typeof IMAGE_TARGETS;
-
-const BASE_STEP =
-  'run `bash scripts/setup.d/76-node-base-image.sh` (makes the base image from Debian and npm packages)';
+const BASE_STEP = `run \`bash ${BASE_IMAGE_SETUP_STEP}\` (makes the base image from Debian and npm packages)`;
 
 /** podman and runc (scripts/setup.d/75-podman.sh). */
 export const podmanInstalled = (): Requirement =>
@@ -63,72 +34,4 @@ export function baseImageMade(dockerfile = DOCKERFILE): Requirement {
     if (r.code === 0) found = `${base} in ${paths.graphroot}`;
   }
   return requirement(`the base image ${base}`, found, BASE_STEP);
-}
-
-/** The digest of what a build of `dockerfile` reads: the Dockerfile, its ignore file, every kept context file. */
-export function contextDigest(dockerfile = DOCKERFILE, context = REPO_ROOT): string {
-  const { kept, ignoreFile } = loadBuild(dockerfile, context);
-  const parts = [`Dockerfile ${sha256(readFileSync(dockerfile))}`];
-  if (ignoreFile) parts.push(`ignore ${sha256(readFileSync(ignoreFile))}`);
-  for (const f of kept) parts.push(`${f} ${sha256(readFileSync(join(context, f)))}`);
-  return sha256(parts.join('\n'));
-}
-
-/** The local name of a target's image for a context digest. */
-export const imageRef = (target: ImageTarget, digest: string): string =>
-  `localhost/gitops-ml/${IMAGE_TARGETS[target]}:${digest.slice(0, 12)}`;
-
-/**
- * The images of `targets` for the tree as it is (one digest for all, taken
- * first): each found in the store, else built, in order.
- */
-export async function ensureImages<T extends ImageTarget>(
-  p: Podman,
-  targets: readonly T[],
-  log: (line: string) => void = () => {},
-): Promise<Record<T, { ref: string; built: boolean; seconds: number }>> {
-  const digest = contextDigest();
-  const out = {} as Record<T, { ref: string; built: boolean; seconds: number }>;
-  for (const target of targets) {
-    const ref = imageRef(target, digest);
-    if (await imageId(p, ref)) {
-      out[target] = { ref, built: false, seconds: 0 };
-      continue;
-    }
-    const started = performance.now();
-    log(`building ${ref} (serving/Dockerfile target ${target})...`);
-    await buildImage({ podman: p, dockerfile: DOCKERFILE, context: REPO_ROOT, target, tags: [ref] });
-    const seconds = (performance.now() - started) / 1000;
-    log(`built ${ref} in ${seconds.toFixed(0)} s`);
-    out[target] = { ref, built: true, seconds };
-  }
-  if (Object.values<{ built: boolean }>(out).some((x) => x.built)) {
-    await pruneImages(
-      p,
-      Object.values<{ ref: string }>(out).map((x) => x.ref),
-    );
-  }
-  return out;
-}
-
-/**
- * Remove the `localhost/gitops-ml/*` tags other than `keep` that are older
- * than an hour (another checkout sharing the store may be running a newer
- * one), then the untagged layers nothing uses that are older than a day (the
- * build stages' cache is untagged too: a day keeps it for the day's builds).
- */
-export async function pruneImages(p: Podman, keep: readonly string[]): Promise<void> {
-  const r = await podman(p, ['images', '--format', 'json'], { nothrow: true, timeoutMs: 120_000 });
-  if (r.code !== 0) return;
-  const cutoff = Date.now() / 1000 - 3600;
-  const images = JSON.parse(r.stdout || '[]') as { Names?: string[]; Created: number }[];
-  const old = images
-    .filter((i) => i.Created < cutoff)
-    .flatMap((i) => i.Names ?? [])
-    .filter((n) => n.startsWith('localhost/gitops-ml/') && !keep.includes(n));
-  for (const name of [...new Set(old)]) await podman(p, ['rmi', name], { nothrow: true, timeoutMs: 120_000 });
-  await podman(p, ['image', 'prune', '--force', '--filter', 'until=24h'], {
-    nothrow: true,
-    timeoutMs: 600_000,
-  });
 }

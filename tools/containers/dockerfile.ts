@@ -1,7 +1,7 @@
 /**
- * Test helper: what a Dockerfile's build reads, derived without a container
+ * What a Dockerfile's build reads, derived without a container
  * engine: the build context's ignore file and the files it keeps
- * (testing/images.ts keys its builds by their digest).
+ * (./images.ts keys its builds by their digest).
  *
  * Semantics followed:
  * - ignore file: `<Dockerfile>.dockerignore` next to the Dockerfile wins over the

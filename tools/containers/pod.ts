@@ -1,5 +1,5 @@
 /**
- * Test helper: run one container of a pod template with podman as the
+ * Run one container of a pod template with podman as the
  * kubelet would start it, so a test of an image runs it the way its manifest
  * does. What is carried over from the pod spec:
  *
@@ -12,7 +12,7 @@
  * - memory and CPU limits;
  * - `command` (the image's ENTRYPOINT and CMD are replaced), `args` (the
  *   image's CMD is replaced, its ENTRYPOINT kept), `workingDir`;
- * - the environment the caller read with testing/pod-template.ts templateEnv;
+ * - the environment the caller read with ../cluster/pod-template.ts templateEnv;
  * - every volume mount: an `emptyDir` without a host folder given becomes a
  *   tmpfs, any other volume needs a host folder from the caller (its files
  *   projected there); and the termination message file the kubelet provides.
@@ -24,14 +24,15 @@
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/
  */
 import type { V1Container, V1PodSpec, V1Probe } from '@kubernetes/client-node';
-import { type Podman, podman } from '../tools/containers/podman.ts';
+import { ProjectError } from '../../platform/errors.ts';
+import { type Podman, podman } from './podman.ts';
 
 export interface PodContainerRun {
   image: string;
   pod: V1PodSpec;
   /** The container's name, among `containers` or `initContainers`. */
   container: string;
-  /** Its environment (templateEnv of testing/pod-template.ts). */
+  /** Its environment (templateEnv of ../cluster/pod-template.ts). */
   env: Record<string, string>;
   /** Host folder of a volume, by volume name (an emptyDir without one is a tmpfs). */
   volumes?: Record<string, string>;
@@ -172,4 +173,47 @@ export function probeOf(
     typeof get.port === 'number' ? get.port : c.ports?.find((x) => x.name === get.port)?.containerPort;
   if (!port) throw new Error(`container ${c.name}: ${what} port ${String(get.port)} is not one of its ports`);
   return { path: get.path, port };
+}
+
+/**
+ * Poll `url` until it answers 200; fails with the container's logs when the
+ * container stops first or `timeoutMs` runs out.
+ */
+export async function waitContainerOk(
+  p: Podman,
+  container: string,
+  url: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (!(await containerRunning(p, container))) {
+      throw new ProjectError('UNAVAILABLE', `container ${container} stopped before ${url} answered`, {
+        subject: container,
+        hint: `its logs:\n${await containerLogs(p, container)}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new ProjectError('UNAVAILABLE', `${url} did not answer 200 in ${timeoutMs} ms (${last})`, {
+    subject: container,
+    hint: `the container's logs:\n${await containerLogs(p, container)}`,
+  });
+}
+
+/** Whether the container exists and runs. */
+export async function containerRunning(p: Podman, container: string): Promise<boolean> {
+  const r = await podman(p, ['inspect', '--format', '{{.State.Running}}', container], {
+    nothrow: true,
+    timeoutMs: 30_000,
+  });
+  return r.stdout.trim() === 'true';
 }

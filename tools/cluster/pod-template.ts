@@ -1,8 +1,10 @@
 /**
- * Test helper: the environment a container of a Deployment's (or a ReplicaSet's) pod template
- * would start with, read from the cluster. kwok pods run no container, so a
- * test that wants what the pod would serve starts the program itself with
- * exactly this environment (serving/main.ts for the model server).
+ * The environment a container of a Deployment's (or a ReplicaSet's) pod
+ * template would start with, read from the cluster. kwok pods run no
+ * container, so `npm run cluster -- serve` (./serve-pod.ts) runs the pod's
+ * container itself with podman on exactly this environment, and a test that
+ * wants what the pod would serve can also start the program on the host with
+ * it (serving/main.ts for the model server).
  *
  * `env` entries with a plain `value` or a `secretKeyRef` (read as the kubelet
  * does: an `optional` reference to a Secret or key that is not there sets
@@ -12,7 +14,7 @@
  * rendered manifests ({@link templateEnv}). Anything else (other valueFrom
  * sources, envFrom Secrets, prefixes) is refused naming the entry: the caller
  * would start a process with another environment than the pod's.
- * testing/containers.ts runs a container of a rendered pod template with
+ * tools/containers/pod.ts runs a container of a pod template with
  * podman on the same reading.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
@@ -84,7 +86,7 @@ export type ConfigMapData = (name: string) => Promise<Record<string, string>>;
 export type SecretData = (name: string, key: string) => Promise<string | undefined>;
 
 /** The namespace's ConfigMaps and Secrets, read from the cluster. */
-function clusterSources(kc: KubeConfig, namespace: string): [ConfigMapData, SecretData] {
+export function clusterSources(kc: KubeConfig, namespace: string): [ConfigMapData, SecretData] {
   const core = kc.makeApiClient(CoreV1Api);
   return [
     async (name) => (await core.readNamespacedConfigMap({ name, namespace })).data ?? {},
