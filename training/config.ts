@@ -56,7 +56,10 @@ export interface ModelConfig {
   activation?: 'relu' | 'gelu';
   /** airbench: a frozen 2x2 patch-whitening first layer, set from the training images (default true). */
   whitening?: boolean;
-  /** airbench: batch-norm momentum (Keras' convention: the share of the old moving average kept; default 0.6). */
+  /**
+   * deep-cnn and airbench: batch-norm momentum (Keras' convention: the share of the old moving
+   * average kept; default 0.99 for deep-cnn, 0.6 for airbench).
+   */
   batchNormMomentum?: number;
 }
 
@@ -366,8 +369,10 @@ function crossFieldProblems(c: TrainingConfig): string[] {
     );
   }
   const m = c.model;
+  if (m.builder === 'small-cnn' && m.batchNormMomentum !== undefined)
+    out.push('/model/batchNormMomentum: the small-cnn builder has no batch norm');
   if (m.builder !== 'airbench') {
-    for (const f of ['activation', 'whitening', 'batchNormMomentum'] as const) {
+    for (const f of ['activation', 'whitening'] as const) {
       if (m[f] !== undefined)
         out.push(`/model/${f}: only the airbench builder takes it (builder is "${m.builder}")`);
     }

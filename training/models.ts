@@ -224,6 +224,14 @@ function headKernelName(layer: tf.layers.Layer): string {
   return kernel.name;
 }
 
+/**
+ * The deep-cnn's batch-norm momentum when the config names none: Keras's
+ * 0.99. A small dataset (a few dozen steps an epoch) wants 0.9, PyTorch's
+ * default: with 0.99 the moving statistics that validation and serving use
+ * still carry their initial values after several epochs (training/configs/demo.json).
+ */
+const DEEP_CNN_BATCH_NORM_MOMENTUM = 0.99;
+
 function deepCnn(o: BuildModelOptions): tf.Sequential {
   const { filters, denseUnits, dropout, next, model } = start(o, 'deep-cnn', 'deep_cnn');
   let first = true;
@@ -240,7 +248,7 @@ function deepCnn(o: BuildModelOptions): tf.Sequential {
         }),
       );
       first = false;
-      model.add(batchNormalization());
+      model.add(batchNormalization({ momentum: o.model.batchNormMomentum ?? DEEP_CNN_BATCH_NORM_MOMENTUM }));
       model.add(tf.layers.reLU());
     }
     model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
