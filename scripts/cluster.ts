@@ -22,10 +22,10 @@ import {
   clusterStatus,
   clusterUp,
 } from '../tools/cluster/index.ts';
-import { servePod } from '../tools/cluster/serve-pod.ts';
+import { servedPodName, servePod } from '../tools/cluster/serve-pod.ts';
 import { readState } from '../tools/cluster/state.ts';
 import { ensureImages, imageDigestRef, requireBaseImage } from '../tools/containers/images.ts';
-import { containerLogs, containerRunning } from '../tools/containers/pod.ts';
+import { containerLogs, containerRunning, removeContainer } from '../tools/containers/pod.ts';
 import { preparePodman } from '../tools/containers/podman.ts';
 
 const USAGE = `usage: cluster <up|status|down|argocd|image|serve> [options]
@@ -56,7 +56,7 @@ options:
   --env <env>      serve: the environment (dev, staging, prod)
   --port <port>    serve: the port on 127.0.0.1 (default: a free one)
   --detach         serve: leave the container running and return
-                   (podman rm -f <name> stops it)`;
+  --stop           serve: stop the container a detached serve left running`;
 
 const VERBS = ['up', 'status', 'down', 'argocd', 'image', 'serve'];
 
@@ -73,6 +73,7 @@ const FLAGS = {
   env: { type: 'string' },
   port: { type: 'string' },
   detach: { type: 'boolean', default: false },
+  stop: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -218,7 +219,7 @@ async function buildServerImage(log: (line: string) => void): Promise<number> {
 
 /** `serve`: the model server of --env as its synced pod would run it, until Ctrl-C (or left running with --detach). */
 async function serve(
-  f: { dir: string; env?: string; port?: string; detach: boolean },
+  f: { dir: string; env?: string; port?: string; detach: boolean; stop: boolean },
   log: (line: string) => void,
 ): Promise<number> {
   const known = (await discoverTargets(process.cwd())).flatMap((t) => (t.env ? [t.env] : []));
@@ -230,10 +231,17 @@ async function serve(
   const port = f.port === undefined ? undefined : Number(f.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
     throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"`);
+  const p = await preparePodman();
+  if (f.stop) {
+    const name = servedPodName(f.env);
+    const running = await containerRunning(p, name);
+    await removeContainer(p, name);
+    log(running ? `stopped ${name}` : `${name} was not running`);
+    return 0;
+  }
   const state = await startedCluster(f.dir);
   const kc = new KubeConfig();
   kc.loadFromFile(state.kubeconfig);
-  const p = await preparePodman();
   const served = await servePod({
     kc,
     podman: p,
@@ -246,7 +254,10 @@ async function serve(
     `${f.env} serves ${served.env.SERVING_MODEL_NAME} ${served.env.SERVING_MODEL_VERSION} from ${served.image} (container ${served.name}) at ${served.url}`,
   );
   log(`curl -s -F image=@cat.png ${served.url}/predict`);
-  if (f.detach) return 0;
+  if (f.detach) {
+    log(`npm run cluster -- serve --env ${f.env} --stop   # stops it`);
+    return 0;
+  }
   log('Ctrl-C stops it');
   // Until a signal, or until the container stops by itself (then with its logs, exit 1).
   const ended = await new Promise<'signal' | 'stopped'>((resolve) => {

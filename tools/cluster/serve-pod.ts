@@ -67,6 +67,10 @@ export interface ServedPod {
   stop: () => Promise<void>;
 }
 
+/** The podman container `serve` runs for an environment's model server by default. */
+export const servedPodName = (env: string, deployment = 'model-server'): string =>
+  `gitops-ml-ml-${env}-${deployment}`;
+
 const LOOPBACK = /:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/;
 
 /** Start the pod's container (see the file comment); resolves once its readiness path answers 200. */
@@ -107,7 +111,7 @@ export async function servePod(o: ServePodOptions): Promise<ServedPod> {
   const port = o.port ?? (await freePort());
   const http = container.ports?.find((p) => p.name === 'http') ?? container.ports?.[0];
   if (!http) throw new ProjectError('INVALID', `${where}: container ${containerName} declares no port`);
-  const name = o.name ?? `gitops-ml-${namespace}-${deploymentName}`;
+  const name = o.name ?? servedPodName(o.env, deploymentName);
   await removeContainer(o.podman, name);
   if (hostNetwork)
     o.log?.(
