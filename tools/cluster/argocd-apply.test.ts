@@ -13,13 +13,7 @@ describe('npm run cluster -- argocd: the Argo CD objects read the local Git serv
       '  targetRevision: main',
     ].join('\n');
     expect(pointAtLocalGit(text, local)).toBe(
-      [
-        'sourceRepos:',
-        `  - ${local}`,
-        'source:',
-        `  repoURL: ${local}`,
-        '  targetRevision: main',
-      ].join('\n'),
+      ['sourceRepos:', `  - ${local}`, 'source:', `  repoURL: ${local}`, '  targetRevision: main'].join('\n'),
     );
   });
 
