@@ -249,6 +249,73 @@ describe('renderAll (real Kustomize)', () => {
     ]);
   });
 
+  test("regression: the NetworkPolicy's peers keep their own selectors (kube-dns, Prometheus); the server's selectors carry the app's labels", async () => {
+    const root = await pinnedRepo();
+    const report = await renderAll({ root, kustomize, envs: ['staging'] });
+    const objects = report.targets.find((t) => t.target.id === 'environments/staging')!.objects;
+    const spec = (kind: string) => (objects.find((o) => o.kind === kind) as unknown as { spec: never }).spec;
+    type Rule = { from?: { podSelector?: { matchLabels?: object } }[]; to?: typeof undefined | Rule['from'] };
+    const peerSelectors = (rules: Rule[]) =>
+      rules
+        .flatMap((r) => r.from ?? r.to ?? [])
+        .flatMap((p) => (p.podSelector ? [p.podSelector.matchLabels] : []));
+    const policy = spec('NetworkPolicy') as { ingress: Rule[]; egress: Rule[]; podSelector: unknown };
+    expect(peerSelectors(policy.ingress)).toEqual([{ 'app.kubernetes.io/name': 'prometheus' }]);
+    expect(peerSelectors(policy.egress)).toEqual([{ 'k8s-app': 'kube-dns' }]);
+    const own = {
+      'app.kubernetes.io/component': 'server',
+      'app.kubernetes.io/name': 'model-server',
+      'app.kubernetes.io/part-of': 'gitops-ml',
+    };
+    expect(policy.podSelector).toEqual({ matchLabels: own });
+    expect((spec('Deployment') as { selector: unknown }).selector).toEqual({ matchLabels: own });
+    expect((spec('Service') as { selector: unknown }).selector).toEqual(own);
+    expect((spec('PodDisruptionBudget') as { selector: unknown }).selector).toEqual({ matchLabels: own });
+    const template = (spec('Deployment') as { template: { metadata: { labels: object } } }).template;
+    expect(template.metadata.labels).toMatchObject(own);
+  });
+
+  test('the shadow component: staging mirrors to dev with two lines each; pods labelled, NetworkPolicies open between model servers only', async () => {
+    const root = await pinnedRepo();
+    const optIn = 'components:\n  - ../../manifests/components/shadow\npatches:\n';
+    for (const env of ['staging', 'dev'])
+      await edit(root, `environments/${env}/kustomization.yaml`, 'patches:\n', optIn);
+    await edit(
+      root,
+      'environments/staging/kustomization.yaml',
+      '      - SERVING_CAPTURE_SAMPLE=0.5\n',
+      '      - SERVING_CAPTURE_SAMPLE=0.5\n      - SERVING_SHADOW_URL=http://model-server.ml-dev.svc.cluster.local\n',
+    );
+    const report = await renderAll({ root, kustomize, envs: ['staging', 'dev'] });
+    for (const env of ['staging', 'dev']) {
+      const objects = report.targets.find((t) => t.target.id === `environments/${env}`)!.objects;
+      const of = (kind: string) =>
+        objects.find((o) => o.kind === kind) as unknown as { spec: never; data: never };
+      const deployment = of('Deployment').spec as {
+        template: { metadata: { labels: Record<string, string> } };
+      };
+      expect(deployment.template.metadata.labels['ml.gitops/shadow']).toBe('on');
+      const policy = of('NetworkPolicy').spec as { ingress: unknown[]; egress: unknown[] };
+      const rule = (key: 'from' | 'to') => ({
+        [key]: [
+          {
+            namespaceSelector: {},
+            podSelector: {
+              matchLabels: { 'app.kubernetes.io/component': 'server', 'ml.gitops/shadow': 'on' },
+            },
+          },
+        ],
+        ports: [{ port: 8080, protocol: 'TCP' }],
+      });
+      expect(policy.ingress.at(-1)).toEqual(rule('from'));
+      expect(policy.egress.at(-1)).toEqual(rule('to'));
+      const config = of('ConfigMap').data as Record<string, string>;
+      expect(config.SERVING_SHADOW_URL).toBe(
+        env === 'staging' ? 'http://model-server.ml-dev.svc.cluster.local' : undefined,
+      );
+    }
+  });
+
   test('a pin that names a version not in the lock fails', async () => {
     const root = await pinnedRepo();
     await writePin(join(root, 'environments', 'dev'), {

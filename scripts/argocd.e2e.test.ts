@@ -34,11 +34,12 @@ import { prometheusInstalled, startPrometheus } from '../testing/monitoring/prom
 import { needs } from '../testing/services.ts';
 import { writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
+import { freePort } from '../tools/cluster/ports.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
-import { type ServedPod, servePod } from '../tools/cluster/serve-pod.ts';
+import { type ServedPod, servedPodName, servePod } from '../tools/cluster/serve-pod.ts';
 import { clusterDown, clusterUp } from '../tools/cluster/stack.ts';
 import type { ClusterState } from '../tools/cluster/state.ts';
-import { ensureImages, imageDigestRef } from '../tools/containers/images.ts';
+import { removeContainer } from '../tools/containers/pod.ts';
 import { type Podman, preparePodman } from '../tools/containers/podman.ts';
 import { main as cluster } from './cluster.ts';
 import { main as promote } from './promote.ts';
@@ -169,8 +170,11 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
 
   beforeAll(async () => {
     p = await preparePodman();
-    const { runtime } = await ensureImages(p, ['runtime'], (l) => process.stderr.write(`[image] ${l}\n`));
-    IMAGE = await imageDigestRef(p, runtime.ref);
+    // npm run cluster -- image: this commit's runtime image, built once per content; its digest reference.
+    const printed: string[] = [];
+    expect(await cluster(['image'], (l) => printed.push(l))).toBe(0);
+    IMAGE = /^digest reference: (\S+)$/m.exec(printed.join('\n'))?.[1] ?? '';
+    expect(printed.join('\n')).toContain(`npm run promote -- --env dev --image ${IMAGE} --commit`);
     work = await mkdtemp(join(tmpdir(), 'argocd-e2e-'));
     fork = join(work, 'fork');
     await copyWorkingTree(REPO_ROOT, fork);
@@ -220,6 +224,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
 
   afterAll(async () => {
     await Promise.all(pods.map((pod) => pod.stop()));
+    if (p) await removeContainer(p, servedPodName('dev'));
     if (work) {
       await clusterDown(join(work, 'cluster'));
       await rm(work, { recursive: true, force: true });
@@ -325,6 +330,23 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   test('the first promotion to dev: Argo CD syncs it by itself, kwok runs the pod, its container (the image of this commit) answers curl -F image=@… /predict, verify-rollout passes on the real status at the promotion commit', async () => {
     const commit = await promoteInFork(['--env', 'dev', '--version', V1]);
     v1 = await serveLikeThePod('dev', V1);
+    // The README's way: npm run cluster -- serve --env dev --port <p> --detach, then --stop.
+    const port = await freePort();
+    const said: string[] = [];
+    const serveCli = (...extra: string[]) =>
+      cluster(['serve', '--env', 'dev', '--port', String(port), '--dir', state.dir, ...extra], (l) =>
+        said.push(l),
+      );
+    expect(await serveCli('--detach')).toBe(0);
+    expect(said.join('\n')).toContain(`dev serves ${MODEL} ${V1} from ${IMAGE}`);
+    const viaCli = await fetch(`http://127.0.0.1:${port}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(makeSmokePng()),
+    });
+    expect(await viaCli.json()).toMatchObject({ model: MODEL, version: V1 });
+    expect(await serveCli('--stop')).toBe(0);
+    expect(said.at(-1)).toBe('stopped gitops-ml-ml-dev-model-server');
     // The image Argo CD synced is the one promoted with the model, by digest: this commit's.
     const synced = await kc
       .makeApiClient(AppsV1Api)

@@ -80,6 +80,17 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run cluster -- up', by: [['scripts/cluster.e2e.test.ts', "['up', '--dir'"]] },
   { prefix: 'npm run cluster -- status', by: [['scripts/cluster.e2e.test.ts', "['status', '--dir'"]] },
   { prefix: 'npm run cluster -- down', by: [['scripts/cluster.e2e.test.ts', "['down', '--dir'"]] },
+  { prefix: 'npm run cluster -- argocd', by: [['scripts/argocd.e2e.test.ts', "['argocd', '--dir'"]] },
+  { prefix: 'npm run cluster -- image', by: [['scripts/argocd.e2e.test.ts', "cluster(['image']"]] },
+  {
+    prefix: 'npm run cluster -- serve --env dev',
+    by: [['scripts/argocd.e2e.test.ts', "'serve', '--env', 'dev', '--port'"]],
+  },
+  {
+    prefix: 'git add -A && git commit',
+    by: [['scripts/argocd.e2e.test.ts', "git('add', '-A')"]],
+  },
+  { prefix: 'bash scripts/setup.sh', by: [['.ci/run', 'bash scripts/setup.sh']] },
   {
     prefix: 'SERVING_LOCK_FILE=models.lock.json SERVING_ENVIRONMENT=dev npm run serve',
     by: [
@@ -108,7 +119,7 @@ const COVERAGE: Coverage[] = [
     prefix: 'kubectl apply -k manifests/argocd',
     by: [
       ['gitops/render.e2e.test.ts', "'manifests/argocd'"],
-      ['scripts/argocd.e2e.test.ts', "for (const dir of ['manifests/argocd', 'manifests/ci-access'])"],
+      ['scripts/argocd.e2e.test.ts', "['argocd', '--dir'"],
     ],
   },
   { prefix: 'bash scripts/setup.d/20-kube-tools.sh', by: [['scripts/setup.sh', 'scripts/setup.d/*.sh']] },

@@ -35,6 +35,7 @@ import { bodyBudget, errorHandler, requestContext, unmatched } from './routes/mi
 import { pageRouter } from './routes/page.ts';
 import { predictRouter } from './routes/predict.ts';
 import { v2Router } from './routes/v2.ts';
+import { MemoryShadowAnswers, Shadow, StoreShadowAnswers } from './shadow.ts';
 
 export interface AppOptions {
   model: ServedModel;
@@ -67,6 +68,8 @@ export interface ServingHandles {
   capture?: Capture;
   /** The object store client of capture and feedback, to close on shutdown. */
   objectStore?: ObjectStore;
+  /** Shadow traffic, to drain on shutdown; undefined when off. */
+  shadow?: Shadow;
   /** Where labels are recorded. */
   labels: LabelLedger;
 }
@@ -109,6 +112,18 @@ function feedbackDeps(opts: AppOptions, metrics: ServingMetrics) {
     store && config.capture.sample > 0
       ? new Capture({ config: config.capture, store, bucket, pod: config.pod, metrics, logger })
       : undefined;
+  const shadow = config.shadow
+    ? new Shadow({
+        config: config.shadow,
+        answers: store
+          ? new StoreShadowAnswers(store, bucket)
+          : new MemoryShadowAnswers(Math.max(config.feedback.capacity, 1)),
+        model: { name: config.model.name, version: config.model.version },
+        pod: config.pod,
+        metrics,
+        logger,
+      })
+    : undefined;
   const capturedImage = async (sha256: string) => {
     if (!store || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
     try {
@@ -127,6 +142,7 @@ function feedbackDeps(opts: AppOptions, metrics: ServingMetrics) {
     labels,
     images: new RecentImages(store ? { ...config.feedback, capacity: 0 } : config.feedback),
     ...(capture ? { capture } : {}),
+    ...(shadow ? { shadow } : {}),
     capturedImage,
     pod: config.pod,
   };
@@ -201,7 +217,18 @@ export function createApp(opts: AppOptions): ServingApp {
     router.use(concern.routes());
   }
   const app = new Koa() as ServingApp;
-  const { lifecycle, batcher, metrics, drift, budget, bodyBudget: bodies, capture, store, labels } = deps;
+  const {
+    lifecycle,
+    batcher,
+    metrics,
+    drift,
+    budget,
+    bodyBudget: bodies,
+    capture,
+    shadow,
+    store,
+    labels,
+  } = deps;
   app.serving = {
     lifecycle,
     batcher,
@@ -212,6 +239,7 @@ export function createApp(opts: AppOptions): ServingApp {
     stopLoopMonitor,
     labels,
     ...(capture ? { capture } : {}),
+    ...(shadow ? { shadow } : {}),
     ...(store ? { objectStore: store } : {}),
   };
   app.proxy = false;

@@ -23,6 +23,7 @@ import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/ob
 import type { CaptureConfig } from './capture.ts';
 import { type DriftConfig, driftConfigFromEnv } from './drift/config.ts';
 import type { FeedbackConfig } from './feedback.ts';
+import type { ShadowConfig } from './shadow.ts';
 
 export interface ServingConfig {
   /** The one model version this process serves (model/pin.ts). */
@@ -75,6 +76,8 @@ export interface ServingConfig {
    * unless the object store with its bucket is configured.
    */
   capture: CaptureConfig;
+  /** Shadow traffic (`SERVING_SHADOW_*`, serving/shadow.ts): set when SERVING_SHADOW_URL is. */
+  shadow?: ShadowConfig;
   /** This replica's name in captured and feedback objects: HOSTNAME (the pod's name), made key-safe. */
   pod: string;
   /**
@@ -129,6 +132,10 @@ export interface ServingEnv {
   SERVING_CAPTURE_QUEUE_BYTES?: string;
   SERVING_CAPTURE_FLUSH_MS?: string;
   SERVING_MODEL_HISTORY_FILE?: string;
+  SERVING_SHADOW_URL?: string;
+  SERVING_SHADOW_SAMPLE?: string;
+  SERVING_SHADOW_MAX_IN_FLIGHT?: string;
+  SERVING_SHADOW_TIMEOUT_MS?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -182,6 +189,10 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_CAPTURE_QUEUE_BYTES: intProp('SERVING_CAPTURE_QUEUE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
     SERVING_CAPTURE_FLUSH_MS: intProp('SERVING_CAPTURE_FLUSH_MS', 10, 600_000),
     SERVING_MODEL_HISTORY_FILE: nonEmpty,
+    SERVING_SHADOW_URL: { type: 'string', pattern: '^https?://[^/?#]+/?$' },
+    SERVING_SHADOW_SAMPLE: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' },
+    SERVING_SHADOW_MAX_IN_FLIGHT: intProp('SERVING_SHADOW_MAX_IN_FLIGHT', 1, 1024),
+    SERVING_SHADOW_TIMEOUT_MS: intProp('SERVING_SHADOW_TIMEOUT_MS', 100, 600_000),
   },
 });
 
@@ -343,6 +354,17 @@ function captureFromEnv(env: ServingEnv, objectStore: ObjectStoreConfig | undefi
   };
 }
 
+/** Shadow traffic: where to mirror answers (SERVING_SHADOW_URL), how many, how long; undefined when off. */
+function shadowFromEnv(env: ServingEnv): ShadowConfig | undefined {
+  if (!env.SERVING_SHADOW_URL) return undefined;
+  return {
+    url: env.SERVING_SHADOW_URL,
+    sample: Number(env.SERVING_SHADOW_SAMPLE ?? '1'),
+    maxInFlight: num(env.SERVING_SHADOW_MAX_IN_FLIGHT, 8),
+    timeoutMs: num(env.SERVING_SHADOW_TIMEOUT_MS, 5000),
+  };
+}
+
 /**
  * Parse the serving configuration from an environment (pass `process.env`
  * only at the edge, in serving/main.ts). Throws ProjectError USAGE/INVALID
@@ -364,6 +386,7 @@ export async function loadConfig(
     : pinnedHistory;
   const mlflow = mlflowConfigFromEnv(rawEnv);
   const objectStore = objectStoreConfigFromEnv(rawEnv);
+  const shadow = shadowFromEnv(env);
   const config: ServingConfig = {
     model,
     host: env.SERVING_HOST ?? '0.0.0.0',
@@ -391,6 +414,7 @@ export async function loadConfig(
     drift: driftConfigFromEnv(rawEnv),
     feedback: feedbackFromEnv(env),
     capture: captureFromEnv(env, objectStore),
+    ...(shadow ? { shadow } : {}),
     pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),
   };

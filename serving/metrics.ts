@@ -40,6 +40,9 @@ export interface ServingMetrics {
   captureRecords: Counter;
   captureDropped: Counter<'reason'>;
   captureQueueBytes: Gauge;
+  shadowRequests: Counter<'model' | 'version' | 'shadow_version' | 'outcome'>;
+  shadowImages: Counter<'model' | 'version' | 'shadow_version' | 'outcome'>;
+  shadowFeedback: Counter<'model' | 'version' | 'champion_version' | 'outcome'>;
 }
 
 export interface MetricsOptions {
@@ -64,6 +67,7 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Se
     ...processMetrics(registers),
     ...feedbackMetrics(registers),
     ...captureMetrics(registers),
+    ...shadowMetrics(registers),
     tensors: tensorsGauge(registers, opts.tensors),
   };
   m.decodePixelsInFlight.set(0);
@@ -316,6 +320,32 @@ function captureMetrics(
     captureQueueBytes: new Gauge({
       name: 'serving_capture_queue_bytes',
       help: 'Bytes of records and images waiting to be written by payload capture (bounded by SERVING_CAPTURE_QUEUE_BYTES).',
+      registers,
+    }),
+  };
+}
+
+/** Shadow traffic (serving/shadow.ts): mirrored requests, agreement per image, the challenger's labelled answers. */
+function shadowMetrics(
+  registers: Registers,
+): Pick<ServingMetrics, 'shadowRequests' | 'shadowImages' | 'shadowFeedback'> {
+  return {
+    shadowRequests: new Counter({
+      name: 'serving_shadow_requests_total',
+      help: 'Answers mirrored to the challenger (SERVING_SHADOW_URL), by champion version, challenger version and outcome: answered, error (no answer in time, or not a /predict answer), dropped (SERVING_SHADOW_MAX_IN_FLIGHT were running); store_error counts answered pairs that could not be kept.',
+      labelNames: ['model', 'version', 'shadow_version', 'outcome'],
+      registers,
+    }),
+    shadowImages: new Counter({
+      name: 'serving_shadow_images_total',
+      help: 'Images answered by both champion and challenger, by outcome: agree (the same top-1 class) or disagree.',
+      labelNames: ['model', 'version', 'shadow_version', 'outcome'],
+      registers,
+    }),
+    shadowFeedback: new Counter({
+      name: 'serving_shadow_feedback_total',
+      help: "Labels of mirrored answers scored against the challenger's answer, by challenger version (version), champion version and outcome (correct: the challenger's top-1 class was the true one).",
+      labelNames: ['model', 'version', 'champion_version', 'outcome'],
       registers,
     }),
   };

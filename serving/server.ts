@@ -229,6 +229,8 @@ export async function shutdown(
     clearTimeout(timer);
   }
   await batcher.close();
+  // Mirrored requests still running (shadow traffic): a bounded wait, so their pairs are kept.
+  await booted.app.serving.shadow?.drain(Math.min(5000, opts.timeoutMs));
   // Captured answers still queued: written within a bounded time, else dropped and counted.
   await booted.app.serving.capture?.close(Math.min(5000, opts.timeoutMs));
   booted.app.serving.objectStore?.close();

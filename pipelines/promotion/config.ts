@@ -52,6 +52,26 @@ export interface Gates {
    * docs/rollout.md "Automatic revert").
    */
   notReverted?: boolean;
+  /** Evidence from shadow traffic (./shadow-evidence.ts): the candidate, shadowing a champion, agreed and was right often enough. */
+  shadow?: ShadowGate;
+}
+
+/**
+ * The shadow gate: in environment `in` (default: the one promoted to) the
+ * champion mirrored its traffic to the candidate (serving/shadow.ts), and
+ * over the last `window` Prometheus counted at least `minImages` images both
+ * answered, of which a share `minAgreement` or more got the same top-1 class;
+ * with `minLabels`, at least that many labels of mirrored answers scored the
+ * candidate, `minLiveAccuracy` or more of them right.
+ */
+export interface ShadowGate {
+  in?: string;
+  /** A Prometheus range, e.g. "7d". */
+  window: string;
+  minImages: number;
+  minAgreement: number;
+  minLabels?: number;
+  minLiveAccuracy?: number;
 }
 
 /** One environment's promotion rule. */
@@ -131,6 +151,20 @@ export const gatesConfigSchema = {
               },
               verifyDigests: { type: 'boolean' },
               notReverted: { type: 'boolean' },
+              shadow: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['window', 'minImages', 'minAgreement'],
+                properties: {
+                  in: { type: 'string', pattern: ENV_NAME_PATTERN },
+                  window: { type: 'string', pattern: '^[1-9][0-9]*(s|m|h|d|w)$' },
+                  minImages: { type: 'integer', minimum: 1 },
+                  minAgreement: { type: 'number', minimum: 0, maximum: 1 },
+                  minLabels: { type: 'integer', minimum: 1 },
+                  minLiveAccuracy: { type: 'number', minimum: 0, maximum: 1 },
+                },
+                dependentRequired: { minLiveAccuracy: ['minLabels'], minLabels: ['minLiveAccuracy'] },
+              },
             },
           },
         },

@@ -20,6 +20,7 @@ import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../../platform
 import type { ApplyPinDeps } from './apply.ts';
 import { type DigestVerifier, type GoldenReader, lockDigestVerifier, lockGoldenReader } from './gates.ts';
 import { renderCheck } from './render-check.ts';
+import { prometheusShadowReader, type ShadowReader } from './shadow-evidence.ts';
 
 /** How a move reaches git: committed, pushed, or left in the working tree. */
 export interface PromotionGit {
@@ -56,6 +57,8 @@ export interface PromotionContext {
   verifyDigests: DigestVerifier;
   /** Reads golden.json of a version for the pairedNonInferiority gate (gates.ts lockGoldenReader). */
   readGolden?: GoldenReader;
+  /** Reads shadow traffic's evidence for the shadow gate (./shadow-evidence.ts, from PROMETHEUS_URL). */
+  readShadow?: ShadowReader;
   /** Render the environment with the new pin and lock before the lock is written (throw to refuse). */
   render?: (lock: Lock, env: string) => Promise<void>;
   /** MLflow's registry, where each move points the environment's alias (./aliases.ts); none without MLFLOW_TRACKING_URI. */
@@ -105,6 +108,7 @@ export function promotionContext(o: PromotionContextOptions): PromotionContext {
     print: o.print,
     verifyDigests: lockDigestVerifier(store),
     readGolden: lockGoldenReader(store),
+    readShadow: prometheusShadowReader(o.env, o.fetch ? { fetch: o.fetch } : {}),
     render: o.render ? renderCheck(dirname(environmentsDir), toolEnv) : undefined,
     mlflow: store.mlflow && new MlflowClient(httpOptionsOf(store.mlflow, o.fetch ? { fetch: o.fetch } : {})),
   };

@@ -19,6 +19,7 @@ import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { GATES_FILE, type Gates, type MetricDropGate, type PairedGate } from './config.ts';
 import { notRevertedGate } from './not-reverted.ts';
+import { type ShadowReader, shadowRows } from './shadow-evidence.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -64,6 +65,10 @@ export interface EvaluateInput {
   readGolden?: GoldenReader;
   /** Why a reverted version is promoted anyway (`--allow-reverted`): the notReverted gate passes, saying so. */
   allowReverted?: string;
+  /** The environment promoted to (the shadow gate's default environment). */
+  env?: string;
+  /** Needed when `gates.shadow` is set: the evidence of shadow traffic (./shadow-evidence.ts). */
+  readShadow?: ShadowReader;
 }
 
 const fmt = (n: number | undefined): string =>
@@ -193,6 +198,10 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
     results.push(await pairedGate(lock, model, version, g, input.readGolden));
   }
   if (gates.verifyDigests) results.push(await digestRow(input));
+  if (gates.shadow) {
+    if (!input.env) throw new Error('evaluateGates: shadow gate without the environment promoted to');
+    results.push(...(await shadowRows(gates.shadow, { env: input.env, model, version }, input.readShadow)));
+  }
   // notReverted (./not-reverted.ts): kept apart from the gates above.
   if (gates.notReverted) results.push(notRevertedGate(lock, model, version, input.allowReverted));
   return results;

@@ -193,6 +193,8 @@ async function passGates(
     skipDigests: options.skipDigests,
     readGolden: ctx.readGolden,
     allowReverted: move.allowReverted,
+    env: move.env,
+    ...(ctx.readShadow ? { readShadow: ctx.readShadow } : {}),
   });
   options.report?.(results);
   assertGatesPassed(results, { model, version, env: move.env, gatesPath: ctx.gatesPath });

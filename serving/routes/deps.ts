@@ -15,6 +15,7 @@ import type { Lifecycle } from '../lifecycle.ts';
 import type { Logger } from '../logger.ts';
 import type { ServingMetrics } from '../metrics.ts';
 import type { ServedModel } from '../model.ts';
+import type { Shadow } from '../shadow.ts';
 
 export interface RouteDeps {
   model: ServedModel;
@@ -38,6 +39,8 @@ export interface RouteDeps {
   capture?: Capture;
   /** A captured image (capture/v1/images/<sha256>) from the store; undefined without a store or when not captured. */
   capturedImage: (sha256: string) => Promise<{ bytes: Uint8Array; contentType: string } | undefined>;
+  /** Shadow traffic: mirrors answers to the challenger; undefined when off (no SERVING_SHADOW_URL). */
+  shadow?: Shadow;
   /** This replica's name (HOSTNAME). */
   pod: string;
   /** Live accuracy over the last feedback. */

@@ -51,7 +51,16 @@ function feedbackBody(raw: unknown) {
 
 type FeedbackDeps = Pick<
   RouteDeps,
-  'model' | 'config' | 'metrics' | 'accuracy' | 'feedbackIds' | 'labels' | 'images' | 'capturedImage' | 'pod'
+  | 'model'
+  | 'config'
+  | 'metrics'
+  | 'accuracy'
+  | 'feedbackIds'
+  | 'labels'
+  | 'images'
+  | 'capturedImage'
+  | 'pod'
+  | 'shadow'
 >;
 
 /** Count a refusal by its reason (serving_feedback_refused_total) and throw its error. */
@@ -92,6 +101,8 @@ export function feedbackRouter(deps: FeedbackDeps): Router {
     }
     const { accuracy } = deps;
     countLabel(record, deps);
+    // With shadow traffic, the challenger's answer to this image is scored too (off the request path).
+    if (deps.shadow) void deps.shadow.scoreLabel(record);
     ctx.body = {
       answer_id: record.answer_id,
       request_id: record.request_id,

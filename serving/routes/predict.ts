@@ -14,6 +14,7 @@ import type { CaptureEntry } from '../capture.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
 import { classifyImages } from '../inference.ts';
+import { SHADOW_OF_HEADER } from '../shadow.ts';
 import type { RouteDeps } from './deps.ts';
 import { reserveBody } from './middleware.ts';
 
@@ -166,10 +167,23 @@ export function predictRouter(
     | 'feedbackIds'
     | 'images'
     | 'capture'
+    | 'shadow'
     | 'pod'
   >,
 ): Router {
-  const { model, config, batcher, metrics, budget, drift, feedbackIds, images: recent, capture, pod } = deps;
+  const {
+    model,
+    config,
+    batcher,
+    metrics,
+    budget,
+    drift,
+    feedbackIds,
+    images: recent,
+    capture,
+    shadow,
+    pod,
+  } = deps;
   const feedbackOn = config.feedback.capacity > 0;
   const router = new Router();
   router.post('/predict', async (ctx) => {
@@ -226,6 +240,10 @@ export function predictRouter(
           config,
         ),
       );
+    }
+    // Shadow traffic: the challenger gets the same images off the request path (never a mirrored request again).
+    if (shadow && !ctx.get(SHADOW_OF_HEADER)) {
+      shadow.mirror({ answerId, requestId, at, images, predicted: ranked.map((r) => r[0]?.label ?? '') });
     }
     ctx.body = {
       model: model.name,

@@ -34,7 +34,10 @@ export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
  * shape (its loadAllYaml), which is what {@link applyObjects} serializes from:
  * a plain JSON-shaped CustomResourceDefinition would lose every
  * `x-kubernetes-*` schema field on the way (the model calls them
- * `xKubernetesIntOrString`...), and the API server would refuse or prune.
+ * `xKubernetesIntOrString`...), and the API server would refuse or prune;
+ * a plain NetworkPolicy would lose its ingress rules' `from` (the model's
+ * `_from`), opening them to everyone. Objects from elsewhere (renderAll)
+ * go through {@link parseManifests} of their YAML first.
  */
 export async function readManifests(path: string): Promise<KubernetesObject[]> {
   return parseManifests(await readFile(path, 'utf8'), path);

@@ -86,6 +86,7 @@ export async function servePod(o: ServePodOptions): Promise<ServedPod> {
       if (e instanceof ApiException && e.code === 404)
         throw new ProjectError('NOT_FOUND', `${where} does not exist`, {
           subject: where,
+          cause: e,
           hint: `${o.env} runs no model yet (its "no model yet" pin) or Argo CD has not synced it: promote a version (npm run promote -- --env ${o.env} --image <the reference npm run cluster -- image printed> --commit) and wait for the sync`,
         });
       throw e;
@@ -201,13 +202,11 @@ async function modelMounts(
       `the pin's model is ${uri}, a folder of this checkout (trained without MLflow): mounted at ${path}; a real cluster needs it in a store (MLflow, s3://)`,
     );
   }
-  await access(dir, constants.R_OK).catch(() => {
+  await access(dir, constants.R_OK).catch((e: unknown) => {
     throw new ProjectError(
       'NOT_FOUND',
       `${where}: the model folder ${dir} (SERVING_MODEL_URI ${uri}) is not here`,
-      {
-        subject: dir,
-      },
+      { subject: dir, cause: e },
     );
   });
   const unreadable = await unreadableByOthers(dir);
