@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA' // a content type that is not accepted
   | 'UNAUTHORIZED' // a request without the credentials an endpoint needs
   | 'OVERLOADED' // a full queue
+  | 'RATE_LIMITED' // one client over its rate (HTTP 429, with Retry-After)
   | 'INTERRUPTED'; // Ctrl-C or SIGTERM during long work
 
 export interface ProjectErrorOptions {
@@ -70,6 +71,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA: 415,
   UNAUTHORIZED: 401,
   OVERLOADED: 503,
+  RATE_LIMITED: 429,
   INTERRUPTED: 503,
 };
 

@@ -242,7 +242,9 @@ export function createApp(opts: AppOptions): ServingApp {
     ...(shadow ? { shadow } : {}),
     ...(store ? { objectStore: store } : {}),
   };
-  app.proxy = false;
+  // The client's address: the socket's, or behind a trusted proxy the one it saw (X-Forwarded-For's last entry).
+  app.proxy = opts.config.trustProxy;
+  app.maxIpsCount = 1;
   // Outermost first: request id and metrics, the one error handler, then 405/404 for what no route took.
   app.use(requestContext(metrics));
   app.use(errorHandler(opts.logger));

@@ -76,6 +76,11 @@ export interface ServingConfig {
    * unless the object store with its bucket is configured.
    */
   capture: CaptureConfig;
+  /**
+   * Behind a proxy that sets X-Forwarded-For (an ingress controller: SERVING_TRUST_PROXY=true),
+   * a client is the address that proxy saw (its last entry), not the proxy's own.
+   */
+  trustProxy: boolean;
   /** Shadow traffic (`SERVING_SHADOW_*`, serving/shadow.ts): set when SERVING_SHADOW_URL is. */
   shadow?: ShadowConfig;
   /** This replica's name in captured and feedback objects: HOSTNAME (the pod's name), made key-safe. */
@@ -132,6 +137,8 @@ export interface ServingEnv {
   SERVING_CAPTURE_QUEUE_BYTES?: string;
   SERVING_CAPTURE_FLUSH_MS?: string;
   SERVING_MODEL_HISTORY_FILE?: string;
+  SERVING_FEEDBACK_RATE_PER_MINUTE?: string;
+  SERVING_TRUST_PROXY?: string;
   SERVING_SHADOW_URL?: string;
   SERVING_SHADOW_SAMPLE?: string;
   SERVING_SHADOW_MAX_IN_FLIGHT?: string;
@@ -189,6 +196,8 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_CAPTURE_QUEUE_BYTES: intProp('SERVING_CAPTURE_QUEUE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
     SERVING_CAPTURE_FLUSH_MS: intProp('SERVING_CAPTURE_FLUSH_MS', 10, 600_000),
     SERVING_MODEL_HISTORY_FILE: nonEmpty,
+    SERVING_FEEDBACK_RATE_PER_MINUTE: intProp('SERVING_FEEDBACK_RATE_PER_MINUTE', 0, 1_000_000),
+    SERVING_TRUST_PROXY: { enum: ['true', 'false'] },
     SERVING_SHADOW_URL: { type: 'string', pattern: '^https?://[^/?#]+/?$' },
     SERVING_SHADOW_SAMPLE: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' },
     SERVING_SHADOW_MAX_IN_FLIGHT: intProp('SERVING_SHADOW_MAX_IN_FLIGHT', 1, 1024),
@@ -338,6 +347,7 @@ function feedbackFromEnv(env: ServingEnv): FeedbackConfig {
     ...(env.SERVING_FEEDBACK_TOKEN ? { token: env.SERVING_FEEDBACK_TOKEN } : {}),
     ...(env.SERVING_ID_KEY ? { idKey: env.SERVING_ID_KEY } : {}),
     ...(env.SERVING_ID_KEY_PREVIOUS ? { idKeyPrevious: env.SERVING_ID_KEY_PREVIOUS } : {}),
+    ratePerMinute: num(env.SERVING_FEEDBACK_RATE_PER_MINUTE, 120),
   };
 }
 
@@ -414,6 +424,7 @@ export async function loadConfig(
     drift: driftConfigFromEnv(rawEnv),
     feedback: feedbackFromEnv(env),
     capture: captureFromEnv(env, objectStore),
+    trustProxy: env.SERVING_TRUST_PROXY === 'true',
     ...(shadow ? { shadow } : {}),
     pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),

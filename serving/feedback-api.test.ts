@@ -211,3 +211,42 @@ describe('GET /feedback/export and npm run feedback:export', () => {
     }
   });
 });
+
+describe('POST /feedback is rate-limited per client', () => {
+  it('past SERVING_FEEDBACK_RATE_PER_MINUTE labels a minute from one address: 429 with Retry-After, counted; others go on', async () => {
+    const limited = await startTestServer(fixture, { SERVING_FEEDBACK_RATE_PER_MINUTE: '3' });
+    const proxied = await startTestServer(fixture, {
+      SERVING_FEEDBACK_RATE_PER_MINUTE: '1',
+      SERVING_TRUST_PROXY: 'true',
+    });
+    try {
+      const send = async (server: TestServer, headers: Record<string, string> = {}) => {
+        const a = await predict(server, 'circle');
+        return fetch(`${server.url}/feedback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ feedback_id: a.feedback_id, label: 'circle' }),
+        });
+      };
+      for (let i = 0; i < 3; i++) expect((await send(limited)).status).toBe(200);
+      const over = await send(limited);
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await over.json()).toMatchObject({
+        code: 'RATE_LIMITED',
+        error: expect.stringContaining('more than 3 labels a minute from 127.0.0.1'),
+      });
+      const refused = (await limited.registry.getSingleMetric('serving_feedback_refused_total')!.get())
+        .values;
+      expect(refused.find((v) => v.labels.reason === 'rate_limited')?.value).toBe(1);
+      // X-Forwarded-For counts only behind a trusted proxy, and there each client has its own budget.
+      expect((await send(limited, { 'x-forwarded-for': '203.0.113.9' })).status).toBe(429);
+      expect((await send(proxied, { 'x-forwarded-for': '203.0.113.1' })).status).toBe(200);
+      expect((await send(proxied, { 'x-forwarded-for': '203.0.113.2' })).status).toBe(200);
+      expect((await send(proxied, { 'x-forwarded-for': '198.51.100.7, 203.0.113.1' })).status).toBe(429);
+    } finally {
+      await limited.close();
+      await proxied.close();
+    }
+  });
+});

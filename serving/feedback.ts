@@ -40,6 +40,8 @@ export interface FeedbackConfig {
   idKey?: string;
   /** SERVING_ID_KEY_PREVIOUS: still accepted during a key rotation. */
   idKeyPrevious?: string;
+  /** Labels one client may send a minute (SERVING_FEEDBACK_RATE_PER_MINUTE); 0: no limit. */
+  ratePerMinute: number;
 }
 
 /** One label as recorded: the versioned record `feedback/v1` (docs/capture.md). */

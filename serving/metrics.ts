@@ -294,7 +294,7 @@ function feedbackMetrics(
     }),
     feedbackRefused: new Counter({
       name: 'serving_feedback_refused_total',
-      help: 'Labels refused by POST /feedback, by reason: duplicate (already counted), unverified (a feedback_id this service did not sign), expired, other_model, unauthenticated.',
+      help: 'Labels refused by POST /feedback, by reason: duplicate (already counted), unverified (a feedback_id this service did not sign), expired, other_model, unauthenticated, rate_limited (over SERVING_FEEDBACK_RATE_PER_MINUTE from one client).',
       labelNames: ['reason'],
       registers,
     }),

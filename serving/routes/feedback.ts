@@ -9,6 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { compileValidator, isProjectError, ProjectError } from '../../platform/index.ts';
 import { parseJson, readRawBody, unsupportedMedia } from '../body.ts';
 import type { ExportedFeedback, LabelRecord } from '../feedback.ts';
@@ -66,6 +67,33 @@ type FeedbackDeps = Pick<
 /** Count a refusal by its reason (serving_feedback_refused_total) and throw its error. */
 type Refuse = (reason: string, e: ProjectError) => never;
 
+/**
+ * At most `perMinute` labels a minute from one client address (a token bucket
+ * refilled over the minute, in memory, per replica); over it, 429 with
+ * Retry-After, counted as `rate_limited`. 0: no limit.
+ * @see https://github.com/animir/node-rate-limiter-flexible
+ */
+function rateLimit(perMinute: number, refuse: Refuse): (client: string) => Promise<void> {
+  if (perMinute <= 0) return async () => {};
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return async (client) => {
+    try {
+      await limiter.consume(client);
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      const retryAfterSeconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      refuse(
+        'rate_limited',
+        new ProjectError('RATE_LIMITED', `more than ${perMinute} labels a minute from ${client}`, {
+          details: { retryAfterSeconds },
+          hint: `send labels more slowly: retry after ${retryAfterSeconds} s`,
+          cause: e,
+        }),
+      );
+    }
+  };
+}
+
 export function feedbackRouter(deps: FeedbackDeps): Router {
   const { config, metrics } = deps;
   const enabled = config.feedback.capacity > 0;
@@ -74,6 +102,7 @@ export function feedbackRouter(deps: FeedbackDeps): Router {
     metrics.feedbackRefused.inc({ reason });
     throw e;
   };
+  const limit = rateLimit(config.feedback.ratePerMinute, refuse);
   router.post('/feedback', async (ctx) => {
     if (!enabled) {
       throw new ProjectError('NOT_FOUND', 'feedback is off on this server (SERVING_FEEDBACK_CAPACITY=0)');
@@ -88,6 +117,7 @@ export function feedbackRouter(deps: FeedbackDeps): Router {
         }),
       );
     }
+    await limit(ctx.ip);
     const type = ctx.request.type;
     if (type !== 'application/json') throw unsupportedMedia(type);
     const body = feedbackBody(parseJson(await readRawBody(ctx.req, 64 * 1024, reserveBody(ctx))));
