@@ -155,36 +155,83 @@ function captureOf(
   };
 }
 
-export function predictRouter(
-  deps: Pick<
-    RouteDeps,
-    | 'model'
-    | 'config'
-    | 'batcher'
-    | 'metrics'
-    | 'budget'
-    | 'drift'
-    | 'feedbackIds'
-    | 'images'
-    | 'capture'
-    | 'shadow'
-    | 'pod'
-  >,
-): Router {
-  const {
-    model,
-    config,
-    batcher,
-    metrics,
-    budget,
-    drift,
-    feedbackIds,
-    images: recent,
-    capture,
-    shadow,
-    pod,
-  } = deps;
-  const feedbackOn = config.feedback.capacity > 0;
+type PredictDeps = Pick<
+  RouteDeps,
+  | 'model'
+  | 'config'
+  | 'batcher'
+  | 'metrics'
+  | 'budget'
+  | 'drift'
+  | 'feedbackIds'
+  | 'images'
+  | 'capture'
+  | 'shadow'
+  | 'pod'
+>;
+
+/** One answer of /predict, as what follows it (feedback, capture, shadow traffic) needs it. */
+interface Answer {
+  answerId: string;
+  requestId: string;
+  at: number;
+  images: Uint8Array[];
+  sha256: string[];
+  ranked: ReturnType<typeof topK>[];
+  /** When the route received the request (performance.now()). */
+  started: number;
+}
+
+const topOnes = (a: Answer): string[] => a.ranked.map((r) => r[0]?.label ?? '');
+
+/**
+ * The answer's feedback id, signed so any replica can score a label of it
+ * (serving/feedback-id.ts); without a store its images are kept in memory for
+ * the export. Undefined when feedback is off.
+ */
+function feedbackIdOf(a: Answer, { model, config, feedbackIds, images: recent, metrics }: PredictDeps) {
+  if (config.feedback.capacity <= 0) return undefined;
+  if (recent.enabled) {
+    // A copy: a view would pin the whole body.
+    recent.remember(
+      a.answerId,
+      a.images.map((b) => ({ bytes: Buffer.from(b), contentType: imageContentType(b) })),
+    );
+    metrics.feedbackRemembered.set(recent.size.answers);
+  }
+  return feedbackIds.sign({
+    answerId: a.answerId,
+    requestId: a.requestId,
+    model: model.name,
+    version: model.version,
+    at: a.at,
+    predicted: topOnes(a),
+    sha256: a.sha256,
+  });
+}
+
+/** Off the request path: the sampled capture record, and the mirror to the challenger (never of a mirror). */
+function afterAnswer(
+  a: Answer,
+  mirrored: boolean,
+  { model, config, capture, shadow, pod }: PredictDeps,
+): void {
+  if (capture?.sampled()) {
+    capture.offer(captureOf({ ...a, model, pod, latencyMs: performance.now() - a.started }, config));
+  }
+  if (shadow && !mirrored) {
+    shadow.mirror({
+      answerId: a.answerId,
+      requestId: a.requestId,
+      at: a.at,
+      images: a.images,
+      predicted: topOnes(a),
+    });
+  }
+}
+
+export function predictRouter(deps: PredictDeps): Router {
+  const { model, config, batcher, metrics, budget, drift } = deps;
   const router = new Router();
   router.post('/predict', async (ctx) => {
     const started = performance.now();
@@ -198,59 +245,23 @@ export function predictRouter(
       budget,
       drift,
     });
-    const ranked = outputs.map((p) => topK(p, model.labels, k));
-    const answerId = newAnswerId();
-    const at = Date.now();
-    const sha256 = images.map((b) => createHash('sha256').update(b).digest('hex'));
-    const requestId = ctx.state.requestId as string;
-    // The feedback id: signed, so any replica can score a label of this answer (serving/feedback-id.ts).
-    const feedbackId = feedbackOn
-      ? feedbackIds.sign({
-          answerId,
-          requestId,
-          model: model.name,
-          version: model.version,
-          at,
-          predicted: ranked.map((r) => r[0]?.label ?? ''),
-          sha256,
-        })
-      : undefined;
-    if (feedbackOn && recent.enabled) {
-      // Without a store, the export reads the images from memory (a copy: a view would pin the whole body).
-      recent.remember(
-        answerId,
-        images.map((b) => ({ bytes: Buffer.from(b), contentType: imageContentType(b) })),
-      );
-      metrics.feedbackRemembered.set(recent.size.answers);
-    }
-    if (capture?.sampled()) {
-      capture.offer(
-        captureOf(
-          {
-            answerId,
-            requestId,
-            at,
-            model,
-            pod,
-            latencyMs: performance.now() - started,
-            images,
-            sha256,
-            ranked,
-          },
-          config,
-        ),
-      );
-    }
-    // Shadow traffic: the challenger gets the same images off the request path (never a mirrored request again).
-    if (shadow && !ctx.get(SHADOW_OF_HEADER)) {
-      shadow.mirror({ answerId, requestId, at, images, predicted: ranked.map((r) => r[0]?.label ?? '') });
-    }
+    const answer: Answer = {
+      answerId: newAnswerId(),
+      requestId: ctx.state.requestId as string,
+      at: Date.now(),
+      images,
+      sha256: images.map((b) => createHash('sha256').update(b).digest('hex')),
+      ranked: outputs.map((p) => topK(p, model.labels, k)),
+      started,
+    };
+    const feedbackId = feedbackIdOf(answer, deps);
+    afterAnswer(answer, Boolean(ctx.get(SHADOW_OF_HEADER)), deps);
     ctx.body = {
       model: model.name,
       version: model.version,
-      request_id: requestId,
+      request_id: answer.requestId,
       ...(feedbackId ? { feedback_id: feedbackId } : {}),
-      predictions: list ? ranked : ranked[0],
+      predictions: list ? answer.ranked : answer.ranked[0],
     };
   });
   return router;
