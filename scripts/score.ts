@@ -22,7 +22,7 @@ import {
   scoreOnKubernetes,
 } from '../pipelines/scoring/index.ts';
 import { loadCluster } from '../pipelines/verify/index.ts';
-import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
+import { command, isMain, type ParsedCommand, ProjectError, runMain } from '../platform/index.ts';
 import { objectStoreConfigFromEnv, objectStoreFromEnv } from '../platform/object-store/index.ts';
 
 const USAGE = `usage: npm run score -- --input <folder|s3://bucket/prefix> --out <folder|s3://bucket/prefix>
@@ -105,9 +105,116 @@ export function scoreTable(r: ScoreResult): string {
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
 
+/** What both ways of scoring start from: the flags, the chosen version, the sizes. */
+interface Scoring {
+  v: ParsedCommand<typeof COMMAND.options>['values'];
+  deps: MainDeps;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  print: (text: string) => void;
+  lockPath: string;
+  model: string;
+  pin: ReturnType<typeof lockedPin>;
+  batchSize: number;
+  topK: number;
+}
+
+/** `--on kubernetes`: the Indexed Job, followed to its end; one line per pod. */
+async function scoreAsJob(s: Scoring): Promise<number> {
+  const { v, deps } = s;
+  const parallelism = wholeNumber('parallelism', v.parallelism ?? '', 1);
+  const cluster = loadCluster({ kubeconfig: v.kubeconfig, env: s.env });
+  const job: ScoringJobResult = await scoreOnKubernetes(
+    {
+      model: s.model,
+      version: s.pin.version,
+      input: v.input as string,
+      out: v.out as string,
+      batchSize: s.batchSize,
+      topK: s.topK,
+      parallelism,
+      namespace: v.namespace,
+      templateDir: resolve(s.cwd, deps.templateDir ?? 'manifests/scoring-job'),
+      lockPath: s.lockPath,
+      cwd: s.cwd,
+      hostEnv: s.env,
+      ...(v.image ? { image: v.image } : {}),
+      ...(v['job-name'] ? { name: v['job-name'] } : {}),
+      ...(v['git-repo'] ? { gitRepository: v['git-repo'] } : {}),
+      ...(v['git-ref'] ? { gitRef: v['git-ref'] } : {}),
+      signal: deps.signal,
+    },
+    { cluster, stdout: deps.stdout ?? process.stdout, log: (l: string) => console.error(l) },
+  );
+  s.print(`Job ${job.namespace}/${job.jobName}: ${job.state}${job.reason ? ` (${job.reason})` : ''}\n`);
+  for (const p of job.pods) {
+    s.print(
+      `  index ${p.index ?? '?'}  pod ${p.name}  ${p.phase ?? ''}${p.exitCode !== undefined ? ` exit ${p.exitCode}` : ''}\n`,
+    );
+  }
+  return job.state === 'succeeded' ? 0 : 1;
+}
+
+/** The shard this process scores: --shards and --shard-index (or JOB_COMPLETION_INDEX). */
+function shardOf(s: Scoring): { index: number; count: number } {
+  const { v } = s;
+  if (v.parallelism !== undefined) {
+    throw new ProjectError('USAGE', '--parallelism goes with --on kubernetes (here, use --shards)', {
+      subject: '--parallelism',
+    });
+  }
+  const count = v.shards === undefined ? 1 : wholeNumber('shards', v.shards, 1);
+  const indexText =
+    v['shard-index'] ?? (v.shards !== undefined ? s.env.JOB_COMPLETION_INDEX : undefined) ?? '0';
+  return { index: wholeNumber('shard-index', indexText, 0), count };
+}
+
+/** Score here (one shard), with a progress bar; the table, then one JSON line a Job's submitter reads. */
+async function scoreHere(s: Scoring): Promise<number> {
+  const { v, deps, env } = s;
+  const shard = shardOf(s);
+  const forced = env.SCORING_BACKEND as BackendName | undefined;
+  if (forced && !SERVING_ORDER.includes(forced)) {
+    throw new ProjectError('USAGE', `SCORING_BACKEND=${forced} is not one of ${SERVING_ORDER.join(', ')}`, {
+      subject: 'SCORING_BACKEND',
+    });
+  }
+  await selectBackend(SERVING_ORDER, forced);
+  const store = objectStoreFromEnv(env);
+  const objectStore = objectStoreConfigFromEnv(env);
+  try {
+    const result = await scoreImages(
+      {
+        pin: s.pin,
+        input: parseLocation(v.input as string, s.cwd),
+        out: parseLocation(v.out as string, s.cwd),
+        batchSize: s.batchSize,
+        topK: s.topK,
+        shard,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+        fetch: {
+          digestsSubject: `${s.lockPath} models.${s.model}.versions.${s.pin.version}.digests`,
+          ...(objectStore ? { objectStore } : {}),
+        },
+      },
+      {
+        ...(store ? { store } : {}),
+        ...(v['no-progress']
+          ? {}
+          : { progress: createScoreProgress({ stream: deps.stderr ?? process.stderr }) }),
+      },
+    );
+    s.print(`${scoreTable(result)}\n`);
+    const line = JSON.stringify({ ...result, shard: `${shard.index}/${shard.count}` });
+    if (v['result-file']) await writeFile(v['result-file'], line);
+    s.print(`${line}\n`);
+    return result.interrupted ? 1 : 0;
+  } finally {
+    store?.close();
+  }
+}
+
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
-  const print = deps.print ?? console.log;
-  const env = deps.env ?? process.env;
   const cwd = deps.cwd ?? process.cwd();
   const v = cli.values;
   if ((v.version === undefined) === (v.env === undefined)) {
@@ -122,98 +229,25 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const lockPath = resolve(cwd, v.lock);
   const lock = await readLock(lockPath);
   const model = chooseModel(lock, v.model, lockPath);
-  const pin = lockedPin(lock, model, v.version ? { version: v.version } : { env: v.env as string }, lockPath);
-  const batchSize = wholeNumber('batch-size', v['batch-size'], 1);
-  const topK = wholeNumber('top-k', v['top-k'], 1);
-
-  if (v.on === 'kubernetes') {
-    const parallelism = wholeNumber('parallelism', v.parallelism ?? '', 1);
-    const cluster = loadCluster({ kubeconfig: v.kubeconfig, env });
-    const job: ScoringJobResult = await scoreOnKubernetes(
-      {
-        model,
-        version: pin.version,
-        input: v.input as string,
-        out: v.out as string,
-        batchSize,
-        topK,
-        parallelism,
-        namespace: v.namespace,
-        templateDir: resolve(cwd, deps.templateDir ?? 'manifests/scoring-job'),
-        lockPath,
-        cwd,
-        hostEnv: env,
-        ...(v.image ? { image: v.image } : {}),
-        ...(v['job-name'] ? { name: v['job-name'] } : {}),
-        ...(v['git-repo'] ? { gitRepository: v['git-repo'] } : {}),
-        ...(v['git-ref'] ? { gitRef: v['git-ref'] } : {}),
-        signal: deps.signal,
-      },
-      { cluster, stdout: deps.stdout ?? process.stdout, log: (l: string) => console.error(l) },
-    );
-    print(`Job ${job.namespace}/${job.jobName}: ${job.state}${job.reason ? ` (${job.reason})` : ''}\n`);
-    for (const p of job.pods) {
-      print(
-        `  index ${p.index ?? '?'}  pod ${p.name}  ${p.phase ?? ''}${p.exitCode !== undefined ? ` exit ${p.exitCode}` : ''}\n`,
-      );
-    }
-    return job.state === 'succeeded' ? 0 : 1;
-  }
+  const s: Scoring = {
+    v,
+    deps,
+    env: deps.env ?? process.env,
+    cwd,
+    print: deps.print ?? console.log,
+    lockPath,
+    model,
+    pin: lockedPin(lock, model, v.version ? { version: v.version } : { env: v.env as string }, lockPath),
+    batchSize: wholeNumber('batch-size', v['batch-size'], 1),
+    topK: wholeNumber('top-k', v['top-k'], 1),
+  };
+  if (v.on === 'kubernetes') return scoreAsJob(s);
   if (v.on !== 'here') {
     throw new ProjectError('USAGE', `--on ${v.on}: use --on kubernetes, or leave it out to score here`, {
       subject: '--on',
     });
   }
-  if (v.parallelism !== undefined) {
-    throw new ProjectError('USAGE', '--parallelism goes with --on kubernetes (here, use --shards)', {
-      subject: '--parallelism',
-    });
-  }
-  const count = v.shards === undefined ? 1 : wholeNumber('shards', v.shards, 1);
-  const indexText =
-    v['shard-index'] ?? (v.shards !== undefined ? env.JOB_COMPLETION_INDEX : undefined) ?? '0';
-  const shard = { index: wholeNumber('shard-index', indexText, 0), count };
-
-  const forced = env.SCORING_BACKEND as BackendName | undefined;
-  if (forced && !SERVING_ORDER.includes(forced)) {
-    throw new ProjectError('USAGE', `SCORING_BACKEND=${forced} is not one of ${SERVING_ORDER.join(', ')}`, {
-      subject: 'SCORING_BACKEND',
-    });
-  }
-  await selectBackend(SERVING_ORDER, forced);
-  const store = objectStoreFromEnv(env);
-  const objectStore = objectStoreConfigFromEnv(env);
-  try {
-    const result = await scoreImages(
-      {
-        pin,
-        input: parseLocation(v.input as string, cwd),
-        out: parseLocation(v.out as string, cwd),
-        batchSize,
-        topK,
-        shard,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-        fetch: {
-          digestsSubject: `${lockPath} models.${model}.versions.${pin.version}.digests`,
-          ...(objectStore ? { objectStore } : {}),
-        },
-      },
-      {
-        ...(store ? { store } : {}),
-        ...(v['no-progress']
-          ? {}
-          : { progress: createScoreProgress({ stream: deps.stderr ?? process.stderr }) }),
-      },
-    );
-    print(`${scoreTable(result)}\n`);
-    // One JSON line last: what a Job's submitter reads from the pod (logs or termination message).
-    const line = JSON.stringify({ ...result, shard: `${shard.index}/${shard.count}` });
-    if (v['result-file']) await writeFile(v['result-file'], line);
-    print(`${line}\n`);
-    return result.interrupted ? 1 : 0;
-  } finally {
-    store?.close();
-  }
+  return scoreHere(s);
 });
 
 if (isMain(import.meta.url)) {
