@@ -85,6 +85,16 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
   }
 }
 
+/** What each subcommand gets: the target, the flags, the script's deps and the object store. */
+interface Sub {
+  target: string;
+  v: ParsedCommand<typeof COMMAND.options>['values'];
+  d: ScriptDeps;
+  at: (p: string) => string;
+  store: ObjectStore | undefined;
+  bucket: string | undefined;
+}
+
 async function run(
   cli: ParsedCommand<typeof COMMAND.options>,
   d: ScriptDeps,
@@ -92,95 +102,103 @@ async function run(
   bucket: string | undefined,
 ): Promise<number> {
   const [command, target] = cli.positionals as [string, string];
-  const v = cli.values;
-  const at = (p: string) => resolve(d.cwd, p);
-  if (command === 'pack') {
-    if (!v.uri || !v.archive) throw usageError('pack needs --uri and --archive', USAGE);
-    const pointerPath = at(v.pointer ?? `data/${v.name ?? 'dataset'}.json`);
-    const p = await packDataPointer(at(target), {
-      uri: v.uri,
-      archivePath: at(v.archive),
-      pointerPath,
-      ...(v.name ? { name: v.name } : {}),
-      ...(v.description ? { description: v.description } : {}),
-    });
-    d.print(
-      `wrote ${v.archive} (sha256 ${p.sha256}) and ${pointerPath}\ndataset ${p.name}: digest ${p.digest}\n`,
-    );
-    if (isS3Url(p.uri) && store) {
-      await uploadDataArchive(at(v.archive), p.uri, store);
-      d.print(`uploaded ${v.archive} to ${p.uri}\nnext: commit the pointer\n`);
-    } else {
-      d.print(
-        `next: upload ${v.archive} to ${p.uri}${isS3Url(p.uri) ? ' (or set OBJECT_STORE_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and pack uploads it)' : ''}, then commit the pointer\n`,
-      );
-    }
-    return 0;
-  }
-  if (command === 'fetch') {
-    if (!v.into) throw usageError('fetch needs --into <folder>', USAGE);
-    const ds = await materializeDataPointer(await readDataPointer(at(target)), at(v.into), {
-      pointerPath: target,
-      ...(d.fetch ? { fetch: d.fetch } : {}),
-      ...(store ? { objectStore: store } : {}),
-    });
-    d.print(`${v.into}: ${ds.items.length} images, ${ds.labels.length} classes, digest ${ds.digest.root}\n`);
-    return 0;
-  }
-  if (command === 'from-feedback') {
-    if (!store || !bucket) {
-      throw new ProjectError(
-        'USAGE',
-        `from-feedback reads labels and captured images from the object store, and ${store ? 'OBJECT_STORE_BUCKET is not set' : 'none is configured'}`,
-        {
-          subject: 'OBJECT_STORE_BUCKET',
-          hint: `set ${OBJECT_STORE_ENV.slice(0, 5).join(', ')} as the serving Deployment has them (docs/object-store.md)`,
-        },
-      );
-    }
-    let since: Date | undefined;
-    if (v.since !== undefined) {
-      since = new Date(v.since);
-      if (Number.isNaN(since.getTime())) {
-        throw usageError(
-          `--since "${v.since}" is not a date (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)`,
-          USAGE,
-        );
-      }
-    }
-    const r = await datasetFromFeedback({
-      pointerPath: at(target),
-      ...(v['out-pointer'] ? { outPointerPath: at(v['out-pointer']) } : {}),
-      ...(v.name ? { name: v.name } : {}),
-      ...(v.model ? { model: v.model } : {}),
-      ...(since ? { since } : {}),
-      store,
-      bucket,
-      ...(d.fetch ? { fetch: d.fetch } : {}),
-      log: (line) => d.print(`${line}\n`),
-    });
-    if (r.status === 'no-labels') {
-      throw new ProjectError(
-        'NOT_FOUND',
-        `no labels in ${r.labelsFrom}${v.model ? ` for model ${v.model}` : ''}${since ? ` recorded since ${since.toISOString()}` : ''}: no new dataset`,
-        {
-          subject: r.labelsFrom,
-          hint: 'labels come from POST /feedback of a server with the object store configured (docs/capture.md); check --since, --model and OBJECT_STORE_BUCKET',
-        },
-      );
-    }
-    d.print(`${summarizeFromFeedback(r)}\n`);
-    if (r.status === 'nothing-new') {
-      d.print(`nothing new to add: ${target} unchanged\n`);
-      return 0;
-    }
-    const p = r.pointer!;
-    d.print(
-      `wrote ${r.pointerPath}: dataset ${p.name}, ${p.uri} (sha256 ${p.sha256}), digest ${p.digest} (was ${r.base.digest})\nnext: commit the pointer\n`,
-    );
-    return 0;
-  }
+  const sub: Sub = { target, v: cli.values, d, at: (p) => resolve(d.cwd, p), store, bucket };
+  if (command === 'pack') return pack(sub);
+  if (command === 'fetch') return fetchData(sub);
+  if (command === 'from-feedback') return fromFeedback(sub);
   throw usageError(`unknown command "${command}" (pack, fetch or from-feedback)`, USAGE);
+}
+
+/** `pack <folder>`: the archive and its pointer; uploaded when the URI is s3:// and a store is configured. */
+async function pack({ target, v, d, at, store }: Sub): Promise<number> {
+  if (!v.uri || !v.archive) throw usageError('pack needs --uri and --archive', USAGE);
+  const pointerPath = at(v.pointer ?? `data/${v.name ?? 'dataset'}.json`);
+  const p = await packDataPointer(at(target), {
+    uri: v.uri,
+    archivePath: at(v.archive),
+    pointerPath,
+    ...(v.name ? { name: v.name } : {}),
+    ...(v.description ? { description: v.description } : {}),
+  });
+  d.print(
+    `wrote ${v.archive} (sha256 ${p.sha256}) and ${pointerPath}\ndataset ${p.name}: digest ${p.digest}\n`,
+  );
+  if (isS3Url(p.uri) && store) {
+    await uploadDataArchive(at(v.archive), p.uri, store);
+    d.print(`uploaded ${v.archive} to ${p.uri}\nnext: commit the pointer\n`);
+  } else {
+    d.print(
+      `next: upload ${v.archive} to ${p.uri}${isS3Url(p.uri) ? ' (or set OBJECT_STORE_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and pack uploads it)' : ''}, then commit the pointer\n`,
+    );
+  }
+  return 0;
+}
+
+/** `fetch <pointer> --into <folder>`: the data the pointer names, digest-checked. */
+async function fetchData({ target, v, d, at, store }: Sub): Promise<number> {
+  if (!v.into) throw usageError('fetch needs --into <folder>', USAGE);
+  const ds = await materializeDataPointer(await readDataPointer(at(target)), at(v.into), {
+    pointerPath: target,
+    ...(d.fetch ? { fetch: d.fetch } : {}),
+    ...(store ? { objectStore: store } : {}),
+  });
+  d.print(`${v.into}: ${ds.items.length} images, ${ds.labels.length} classes, digest ${ds.digest.root}\n`);
+  return 0;
+}
+
+/** --since as a date, or USAGE. */
+function sinceOf(v: Sub['v']): Date | undefined {
+  if (v.since === undefined) return undefined;
+  const since = new Date(v.since);
+  if (Number.isNaN(since.getTime()))
+    throw usageError(`--since "${v.since}" is not a date (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)`, USAGE);
+  return since;
+}
+
+/** `from-feedback <pointer>`: the next dataset from the labelled captures in the store. */
+async function fromFeedback({ target, v, d, at, store, bucket }: Sub): Promise<number> {
+  if (!store || !bucket) {
+    throw new ProjectError(
+      'USAGE',
+      `from-feedback reads labels and captured images from the object store, and ${store ? 'OBJECT_STORE_BUCKET is not set' : 'none is configured'}`,
+      {
+        subject: 'OBJECT_STORE_BUCKET',
+        hint: `set ${OBJECT_STORE_ENV.slice(0, 5).join(', ')} as the serving Deployment has them (docs/object-store.md)`,
+      },
+    );
+  }
+  const since = sinceOf(v);
+  const r = await datasetFromFeedback({
+    pointerPath: at(target),
+    ...(v['out-pointer'] ? { outPointerPath: at(v['out-pointer']) } : {}),
+    ...(v.name ? { name: v.name } : {}),
+    ...(v.model ? { model: v.model } : {}),
+    ...(since ? { since } : {}),
+    store,
+    bucket,
+    ...(d.fetch ? { fetch: d.fetch } : {}),
+    log: (line) => d.print(`${line}\n`),
+  });
+  if (r.status === 'no-labels') {
+    throw new ProjectError(
+      'NOT_FOUND',
+      `no labels in ${r.labelsFrom}${v.model ? ` for model ${v.model}` : ''}${since ? ` recorded since ${since.toISOString()}` : ''}: no new dataset`,
+      {
+        subject: r.labelsFrom,
+        hint: 'labels come from POST /feedback of a server with the object store configured (docs/capture.md); check --since, --model and OBJECT_STORE_BUCKET',
+      },
+    );
+  }
+  d.print(`${summarizeFromFeedback(r)}\n`);
+  if (r.status === 'nothing-new') {
+    d.print(`nothing new to add: ${target} unchanged\n`);
+    return 0;
+  }
+  const p = r.pointer!;
+  d.print(
+    `wrote ${r.pointerPath}: dataset ${p.name}, ${p.uri} (sha256 ${p.sha256}), digest ${p.digest} (was ${r.base.digest})\nnext: commit the pointer\n`,
+  );
+  return 0;
 }
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

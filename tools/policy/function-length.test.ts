@@ -34,7 +34,6 @@ const PENDING: Record<string, string> = {
   'pipelines/scoring/score.ts:scoreImages': 'issue 24, landed in parallel',
   'pipelines/training/kubernetes/submit.ts:submitJob': 'issue 24, landed in parallel',
   'pipelines/training/retrain.ts:retrain': 'issue 24, landed in parallel',
-  'scripts/data.ts:run': 'issue 24, landed in parallel',
   'tools/containers/base-image.ts:makeBaseImage': 'issue 24, landed in parallel',
 };
 
