@@ -7,11 +7,13 @@
  * `npm run data -- pack`) plus those labels. Then `npm run retrain --
  * --data-from-feedback` against real git repositories, the fake GitHub API
  * (testing/fake-github.ts) and a real MLflow (testing/mlflow.ts): the retrain
- * PR changes the data pointer, and the candidate's MLflow run and lock entry
- * name the new dataset.
+ * PR changes the data pointer, compares the candidate with the version in
+ * prod on the golden set the config pins (champion vs challenger, prod's
+ * promotion gates), and the candidate's MLflow run and lock entry name the
+ * new dataset.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import {
@@ -44,7 +46,13 @@ import { drawShape } from '../../testing/serving/fixture.ts';
 import { startTestServer, tempFixture } from '../../testing/serving/harness.ts';
 import { tinyTrainingConfig } from '../../testing/training/tiny-config.ts';
 import type { TrainingConfig } from '../../training/config.ts';
-import { type DataPointer, generateDemoDataset, readDataPointer, SHAPES } from '../../training/data/index.ts';
+import {
+  type DataPointer,
+  generateDemoDataset,
+  loadDataSource,
+  readDataPointer,
+  SHAPES,
+} from '../../training/data/index.ts';
 import { trainAndRecord } from '../training/index.ts';
 import { PROVENANCE_FILE } from './index.ts';
 
@@ -329,7 +337,7 @@ describe('npm run data -- from-feedback', () => {
 describe('npm run retrain -- --data-from-feedback', () => {
   const withMlflow = needs(objectStoreInstalled(), mlflowInstalled());
   withMlflow.it(
-    'trains on the next dataset: the PR changes data/shapes.json, the run and the lock entry name its digest',
+    'trains on the next dataset: the PR changes data/shapes.json, compares with prod on the golden set, the run and the lock entry name its digest',
     async () => {
       const MODEL = 'demo-classifier';
       const TOKEN = 'ghs_flywheeltoken';
@@ -338,10 +346,24 @@ describe('npm run retrain -- --data-from-feedback', () => {
       const repos = await makeTestRepos({});
       try {
         // The config trains on the pointer in the repository; its test/ is the evaluation set.
+        // The golden set both sides are scored on (champion vs challenger), pinned by its digest.
+        const goldenSettings = { seed: 7001, perClass: 10, size: 8, channels: 1 as const };
+        const probe = await loadDataSource({
+          kind: 'generated',
+          path: join(dir, 'golden-probe'),
+          ...goldenSettings,
+        });
         const config = (root: string): TrainingConfig => {
           const c = tinyTrainingConfig({ name: MODEL, dataPath: join(root, 'data', 'shapes') });
           return {
             ...c,
+            golden: {
+              name: 'flywheel-golden',
+              digest: probe.digest.root,
+              kind: 'generated',
+              path: join(root, 'data', 'golden'),
+              ...goldenSettings,
+            },
             data: {
               kind: 'image-folder',
               path: c.data.path,
@@ -382,7 +404,11 @@ describe('npm run retrain -- --data-from-feedback', () => {
           environments: {
             prod: {
               source: 'staging',
-              gates: { maxMetricDrop: [{ metric: 'accuracy', vs: 'prod', margin: 1 }] },
+              gates: {
+                maxMetricDrop: [{ metric: 'accuracy', vs: 'prod', margin: 1 }],
+                // Champion vs challenger on the golden set (a tiny model: the margin lets it through).
+                pairedNonInferiority: [{ vs: 'prod', margin: 1, alpha: 0.05 }],
+              },
             },
           },
         };
@@ -395,6 +421,8 @@ describe('npm run retrain -- --data-from-feedback', () => {
           await mkdir(join(repos.work, path, '..'), { recursive: true });
           await writeFile(join(repos.work, path), text);
         }
+        // prod's artifact where its lock entry points (golden.json: its predictions on the golden set).
+        await cp(prod.train.artifactDir, join(repos.work, 'artifacts', 'prod-v1'), { recursive: true });
         repos.git(['checkout', '-q', 'main']);
         repos.git(['add', '-A']);
         repos.git(['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'pin prod, data']);
@@ -436,6 +464,11 @@ describe('npm run retrain -- --data-from-feedback', () => {
         expect(next.digest).not.toBe(base.digest);
         expect(next.uri).toBe(`s3://${BUCKET}/datasets/shapes/${next.sha256}.tar.gz`);
         expect(sha256(await store.client.getBytes(next.uri))).toBe(next.sha256);
+        // Champion (prod) and challenger scored on the same golden set, in the PR.
+        expect(gh.pulls[0]!.body).toMatch(
+          /\| pairedNonInferiority vs prod \| golden-set accuracy .* \| pass \|/,
+        );
+        expect(gh.pulls[0]!.body).toContain('flywheel-golden');
         expect(gh.pulls[0]!.body).toContain(
           `**Data**: \`data/shapes.json\` now names ${next.uri}, dataset digest ${next.digest} (was ${base.digest}): labels 10 for 6 image(s)`,
         );
