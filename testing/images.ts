@@ -2,9 +2,9 @@
  * Test helper: what the image tests need before they run (tools/containers/images.ts
  * builds the images): podman, and the base image the set-up made.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { runSync } from '../platform/shell.ts';
-import { BASE_IMAGE_SETUP_STEP, DOCKERFILE } from '../tools/containers/images.ts';
+import { BASE_IMAGE_SETUP_STEP, baseImageOf, DOCKERFILE } from '../tools/containers/images.ts';
 import { findPodman, PODMAN_SETUP_STEP, podmanPaths } from '../tools/containers/podman.ts';
 import { type Requirement, requirement } from './services.ts';
 
@@ -19,7 +19,7 @@ export const podmanInstalled = (): Requirement =>
  * (scripts/setup.d/76-node-base-image.sh): decided when the test file loads.
  */
 export function baseImageMade(dockerfile = DOCKERFILE): Requirement {
-  const base = /^FROM\s+(\S+)/m.exec(readFileSync(dockerfile, 'utf8'))?.[1] ?? 'the base image';
+  const base = baseImageOf(dockerfile);
   const podman = findPodman();
   const paths = podmanPaths();
   let found: string | undefined;

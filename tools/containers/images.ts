@@ -113,12 +113,16 @@ export async function imageDigestRef(p: Podman, ref: string): Promise<string> {
   return own;
 }
 
+/** The image a Dockerfile's first stage builds on (its first FROM). */
+export const baseImageOf = (dockerfile = DOCKERFILE): string =>
+  /^FROM\s+(\S+)/m.exec(readFileSync(dockerfile, 'utf8'))?.[1] ?? 'the base image';
+
 /**
  * The base image serving/Dockerfile names, in the store: NOT_FOUND naming the
  * set-up step that makes it (no registry serves it here).
  */
 export async function requireBaseImage(p: Podman, dockerfile = DOCKERFILE): Promise<void> {
-  const base = /^FROM\s+(\S+)/m.exec(readFileSync(dockerfile, 'utf8'))?.[1] ?? 'the base image';
+  const base = baseImageOf(dockerfile);
   if (await imageId(p, base)) return;
   throw new ProjectError('NOT_FOUND', `the base image ${base} is not in the local podman store`, {
     subject: base,
