@@ -14,7 +14,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7578 multipart/form-data
  */
 import type { IncomingMessage } from 'node:http';
-import { Busboy, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy';
+import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy';
 import { ProjectError } from '../platform/index.ts';
 
 function tooLarge(maxBytes: number, what = 'request body'): ProjectError {
@@ -80,16 +80,30 @@ export async function readRawBody(
   return Buffer.concat(chunks);
 }
 
+/** What a multipart body may hold: its file bytes in all, and how many files. */
+interface MultipartLimits {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+/** INVALID for a multipart/form-data body that busboy cannot parse, with busboy's reason. */
+function unparseable(e: Error, hint?: string): ProjectError {
+  return new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`, {
+    hint,
+    cause: e,
+  });
+}
+
 /**
- * The files of field `field` in a multipart/form-data body. Long by design:
- * one promise that every way the body can end (busboy's events, each file
- * stream, the request's abort or error) settles once, through the shared
- * state of this one closure.
+ * The files of field `field` in a multipart/form-data body. One promise that
+ * every way the body can end (busboy's events, each file stream, the
+ * request's abort or error) settles once, through the state its listeners
+ * share (`MultipartRead`).
  */
 export function readMultipartFiles(
   req: IncomingMessage,
   field: string,
-  limits: { maxBytes: number; maxFiles: number },
+  limits: MultipartLimits,
   reserve?: ReserveBytes,
 ): Promise<Buffer[]> {
   const declared = Number(req.headers['content-length']);
@@ -115,27 +129,49 @@ export function readMultipartFiles(
         },
       });
     } catch (e) {
-      reject(
-        new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${(e as Error).message}`, {
-          cause: e,
-        }),
-      );
+      reject(unparseable(e as Error));
       return;
     }
-    const files: Buffer[] = [];
-    let failed: ProjectError | undefined;
-    let settled = false;
-    let total = 0;
-    const fail = (e: ProjectError) => {
-      failed ??= e;
-    };
-    const cleanup = () => {
-      req.off('aborted', onAborted);
-      req.off('error', onReqError);
-      req.off('close', onClose);
-    };
-    /** Settle once; on failure stop feeding busboy and throw away the rest of the body. */
-    const finish = (error: ProjectError | undefined) => {
+    const read = startMultipartRead(req, bb, resolve, reject);
+    listenToBusboy(read, bb, { field, limits, chunked });
+    req.pipe(bb);
+  });
+}
+
+/** What the listeners of one multipart read share. */
+interface MultipartRead {
+  /** The files of the wanted field, in the order they ended. */
+  readonly files: Buffer[];
+  /** The first failure noted; the read settles with it once busboy is done (or the request ends). */
+  failed: ProjectError | undefined;
+  /** The bytes of every file part so far, counted against `maxBytes`. */
+  total: number;
+  /** Note a failure (the first one counts) without settling: the rest of the body is still parsed. */
+  fail(e: ProjectError): void;
+  /** Settle once; on failure stop feeding busboy and throw away the rest of the body. */
+  finish(error: ProjectError | undefined): void;
+}
+
+/**
+ * The shared state of a multipart read, with the request's listeners on:
+ * an abort, an error, or a close before the body was complete settle the
+ * read (with the failure noted first, if any), and settling takes them off.
+ */
+function startMultipartRead(
+  req: IncomingMessage,
+  bb: BusboyInstance,
+  resolve: (files: Buffer[]) => void,
+  reject: (e: ProjectError) => void,
+): MultipartRead {
+  let settled = false;
+  const read: MultipartRead = {
+    files: [],
+    failed: undefined,
+    total: 0,
+    fail: (e) => {
+      read.failed ??= e;
+    },
+    finish: (error) => {
       if (settled) return;
       settled = true;
       cleanup();
@@ -146,64 +182,87 @@ export function readMultipartFiles(
         if (!req.destroyed) req.resume();
         reject(error);
       } else {
-        resolve(files);
+        resolve(read.files);
       }
-    };
-    const onAborted = () => finish(failed ?? bodyAborted());
-    const onReqError = (e: Error) => finish(failed ?? bodyAborted(e));
-    // 'close' before busboy finished: the connection went away mid-body.
-    const onClose = () => {
-      if (!req.complete) finish(failed ?? bodyAborted());
-    };
-    req.on('aborted', onAborted);
-    req.on('error', onReqError);
-    req.on('close', onClose);
+    },
+  };
+  const onAborted = () => read.finish(read.failed ?? bodyAborted());
+  const onReqError = (e: Error) => read.finish(read.failed ?? bodyAborted(e));
+  // 'close' before busboy finished: the connection went away mid-body.
+  const onClose = () => {
+    if (!req.complete) read.finish(read.failed ?? bodyAborted());
+  };
+  const cleanup = () => {
+    req.off('aborted', onAborted);
+    req.off('error', onReqError);
+    req.off('close', onClose);
+  };
+  req.on('aborted', onAborted);
+  req.on('error', onReqError);
+  req.on('close', onClose);
+  return read;
+}
 
-    bb.on('file', (name, stream) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => {
-        total += c.length;
-        if (total > limits.maxBytes) return fail(tooLarge(limits.maxBytes));
-        try {
-          chunked?.(c.length);
-        } catch (e) {
-          return finish(e as ProjectError);
-        }
-        if (name === field) chunks.push(c);
-      });
-      stream.on('limit', () => fail(tooLarge(limits.maxBytes, `multipart field "${name}"`)));
-      // A truncated form ("Unexpected end of multipart data") errors the file stream too; busboy
-      // reports the same error on itself, where it settles the promise.
-      stream.on('error', (e: Error) =>
-        fail(
-          new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`, {
-            cause: e,
-          }),
-        ),
-      );
-      // Busboy finishes only after every file stream ended, so the last file is in.
-      stream.on('end', () => {
-        if (name === field) files.push(Buffer.concat(chunks));
-      });
-    });
-    bb.on('filesLimit', () =>
-      fail(
-        new ProjectError('TOO_LARGE', `multipart body has more than ${limits.maxFiles} files`, {
-          hint: 'send fewer images per request',
-        }),
-      ),
-    );
-    bb.on('error', (e: Error) =>
-      finish(
-        failed ??
-          new ProjectError('INVALID', `multipart/form-data body cannot be parsed: ${e.message}`, {
-            hint: 'send a complete multipart/form-data body with a file field "image"',
-            cause: e,
-          }),
-      ),
-    );
-    bb.on('finish', () => finish(failed));
-    req.pipe(bb);
+/** What busboy's listeners need to know of the read: which field, what limits, how to reserve undeclared bytes. */
+interface MultipartWants {
+  field: string;
+  limits: MultipartLimits;
+  /** Reserves file bytes as they arrive, when the body's length was not declared up front. */
+  chunked: ReserveBytes | undefined;
+}
+
+/**
+ * Busboy's listeners: each file part is collected (`collectFile`), too many
+ * files is noted as TOO_LARGE, busboy's own error settles the read with the
+ * first failure (else INVALID), and its finish settles it with the files.
+ */
+function listenToBusboy(read: MultipartRead, bb: BusboyInstance, wants: MultipartWants): void {
+  bb.on('file', (name, stream) => collectFile(read, name, stream, wants));
+  bb.on('filesLimit', () =>
+    read.fail(
+      new ProjectError('TOO_LARGE', `multipart body has more than ${wants.limits.maxFiles} files`, {
+        hint: 'send fewer images per request',
+      }),
+    ),
+  );
+  bb.on('error', (e: Error) =>
+    read.finish(
+      read.failed ?? unparseable(e, 'send a complete multipart/form-data body with a file field "image"'),
+    ),
+  );
+  bb.on('finish', () => read.finish(read.failed));
+}
+
+/**
+ * One file part: its bytes count against `maxBytes` (and are reserved
+ * as they arrive when the body's length was not declared), and those of
+ * the wanted field are kept, as one Buffer once the part ends. Overflow
+ * and stream errors are noted; a refused reservation settles the read.
+ */
+function collectFile(
+  read: MultipartRead,
+  name: string,
+  stream: BusboyFileStream,
+  { field, limits, chunked }: MultipartWants,
+): void {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => {
+    read.total += c.length;
+    if (read.total > limits.maxBytes) return read.fail(tooLarge(limits.maxBytes));
+    try {
+      chunked?.(c.length);
+    } catch (e) {
+      return read.finish(e as ProjectError);
+    }
+    if (name === field) chunks.push(c);
+  });
+  stream.on('limit', () => read.fail(tooLarge(limits.maxBytes, `multipart field "${name}"`)));
+  // A truncated form ("Unexpected end of multipart data") errors the file stream too; busboy
+  // reports the same error on itself, where it settles the promise.
+  stream.on('error', (e: Error) => read.fail(unparseable(e)));
+  // Busboy finishes only after every file stream ended, so the last file is in.
+  stream.on('end', () => {
+    if (name === field) read.files.push(Buffer.concat(chunks));
   });
 }
 
