@@ -204,6 +204,9 @@ async function readLabels(
   );
 }
 
+/** A label record read from the store, with its key. */
+type KeyedLabel = { key: string; record: LabelRecord };
+
 /** The new dataset from the base pointer and the labels in the store; see the module comment. */
 export async function datasetFromFeedback(o: FromFeedbackOptions): Promise<FromFeedbackResult> {
   const log = o.log ?? (() => {});
@@ -254,146 +257,218 @@ export async function datasetFromFeedback(o: FromFeedbackOptions): Promise<FromF
       maxPerClass: 0,
       ...(o.fetch ? { fetch: o.fetch } : {}),
     });
-    const classes = dataset.labels;
-    // A label the model cannot learn is a mistake upstream: stop, naming it.
-    const unknown = labels.filter((l) => !classes.includes(l.record.label));
-    if (unknown.length > 0) {
-      const first = unknown[0]!;
-      const what = [...new Set(unknown.map((l) => l.record.label))].map((l) => JSON.stringify(l)).join(', ');
-      throw new ProjectError(
-        'INVALID',
-        `${unknown.length} label(s) name a class the data of ${o.pointerPath} does not have: ${what} (first: ${s3Url({ bucket: o.bucket, key: first.key })}); its classes are ${classes.join(', ')}`,
-        {
-          subject: s3Url({ bucket: o.bucket, key: first.key }),
-          hint:
-            o.model === undefined
-              ? 'pass --model to read only the labels of the model this data trains, or remove the wrong labels'
-              : 'remove the wrong label objects, or add the class to the data first',
-        },
-      );
-    }
+    refuseUnknownLabels(labels, dataset.labels, o);
     const inBase = new Map<string, string>();
     for (const f of Object.values(dataset.digest.files)) inBase.set(f.sha256, f.label);
     const split = await hasSplitFolders(dir);
 
-    // Group by image: the same image labelled in several answers (or sent twice) counts once.
-    const byImage = new Map<string, { key: string; record: LabelRecord }[]>();
-    for (const l of labels) {
-      const list = byImage.get(l.record.image_sha256) ?? [];
-      list.push(l);
-      byImage.set(l.record.image_sha256, list);
-    }
+    const byImage = groupByImage(labels);
     counts.images = byImage.size;
     counts.duplicates = labels.length - byImage.size;
 
-    const added: AddedImage[] = [];
-    for (const [sha, list] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const votes: Record<string, number> = {};
-      for (const l of list) votes[l.record.label] = (votes[l.record.label] ?? 0) + 1;
-      const ranked = Object.entries(votes).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-      if (ranked.length > 1) {
-        if (ranked[0]![1] === ranked[1]![1]) {
-          counts.conflictsSkipped++;
-          log(`flywheel: image ${sha.slice(0, 12)} skipped: a tie between labels ${JSON.stringify(votes)}`);
-          continue;
-        }
-        counts.conflictsResolved++;
-      }
-      const label = ranked[0]![0];
-      const baseLabel = inBase.get(sha);
-      if (baseLabel !== undefined) {
-        counts.inBase++;
-        if (baseLabel !== label) counts.inBaseOtherLabel++;
-        continue;
-      }
-      const ref = { bucket: o.bucket, key: capturedImageKey(sha) };
-      if (!(await o.store.head(ref))) {
-        counts.notCaptured++;
-        continue;
-      }
-      const bytes = await o.store.getBytes(ref);
-      if (sha256(bytes) !== sha) {
-        throw new ProjectError(
-          'DIGEST_MISMATCH',
-          `${s3Url(ref)}: its bytes hash to ${sha256(bytes)}, not the ${sha} its key names`,
-          { subject: s3Url(ref), hint: 'the captured image was changed in the store: remove it' },
-        );
-      }
-      const ext = extensionOf(bytes);
-      if (!ext) {
-        counts.unsupported++;
-        continue;
-      }
-      const path = `${split ? 'train/' : ''}${label}/fb-${sha}.${ext}`;
-      await mkdir(join(dir, ...path.split('/').slice(0, -1)), { recursive: true });
-      await writeFile(join(dir, ...path.split('/')), bytes);
-      added.push({
-        sha256: sha,
-        label,
-        path,
-        votes,
-        labels: list
-          .map(({ key, record: r }) => ({
-            key,
-            label: r.label,
-            model: r.model,
-            version: r.version,
-            answer_id: r.answer_id,
-            index: r.index,
-            predicted: r.predicted,
-            answered_at: r.answered_at,
-            labelled_at: r.labelled_at,
-          }))
-          .sort((a, b) => (a.key < b.key ? -1 : 1)),
-      });
-    }
+    const added = await addLabelledImages(byImage, { o, dir, split, inBase, counts, log });
     counts.added = added.length;
     const byLabel: Record<string, number> = {};
     for (const a of added) byLabel[a.label] = (byLabel[a.label] ?? 0) + 1;
     if (added.length === 0) return result('nothing-new', { byLabel });
 
-    // The manifest carries the base's rounds forward: the whole history of what feedback added.
-    let previous: Provenance | undefined;
-    try {
-      previous = JSON.parse(await readFile(join(dir, PROVENANCE_FILE), 'utf8')) as Provenance;
-    } catch {
-      previous = undefined;
-    }
-    const provenance: Provenance = {
-      schema: 'flywheel-provenance/v1',
-      rounds: [
-        ...(previous?.schema === 'flywheel-provenance/v1' ? previous.rounds : []),
-        {
-          base: { name: base.name, uri: base.uri, sha256: base.sha256, digest: base.digest },
-          labelsFrom,
-          since: o.since?.toISOString() ?? null,
-          counts,
-          added: [...added].sort((a, b) => (a.path < b.path ? -1 : 1)),
-        },
-      ],
+    const round: ProvenanceRound = {
+      base: { name: base.name, uri: base.uri, sha256: base.sha256, digest: base.digest },
+      labelsFrom,
+      since: o.since?.toISOString() ?? null,
+      counts,
+      added: [...added].sort((a, b) => (a.path < b.path ? -1 : 1)),
     };
-    await rm(join(dir, PROVENANCE_FILE), { force: true });
-    const archivePath = join(work, 'archive.tar.gz');
-    const packed = await packDataArchive(dir, archivePath, [
-      { name: PROVENANCE_FILE, data: stableStringify(provenance) },
-    ]);
-    const uri = s3Url({ bucket: o.bucket, key: `datasets/${name}/${packed.sha256}.tar.gz` });
-    const there = await o.store.head(uri);
-    if (!there) await uploadDataArchive(archivePath, uri, o.store);
-    log(`flywheel: ${there ? 'archive already in the store' : 'uploaded'} ${uri}`);
-    const times = added.flatMap((a) => a.labels.map((l) => l.labelled_at)).sort();
-    const pointer = await writeDataPointer(outPath, {
-      pointerVersion: 1,
-      name,
-      uri,
-      sha256: packed.sha256,
-      digest: packed.digest,
-      description: `${base.name} (${base.digest}) + ${added.length} labelled image(s) from ${labelsFrom}, labelled ${times[0]} to ${times[times.length - 1]}, in train/ only; provenance: ${PROVENANCE_FILE} in the archive (npm run data -- from-feedback)`,
-    });
-    return result('written', { pointer, byLabel, added, reused: Boolean(there) });
+    const published = await publishDataset(work, dir, round, { o, name, outPath, log });
+    return result('written', { ...published, byLabel, added });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** A label the model cannot learn is a mistake upstream: stop, naming it (INVALID, with the first one's URL). */
+function refuseUnknownLabels(labels: KeyedLabel[], classes: string[], o: FromFeedbackOptions): void {
+  const unknown = labels.filter((l) => !classes.includes(l.record.label));
+  if (unknown.length === 0) return;
+  const first = unknown[0]!;
+  const what = [...new Set(unknown.map((l) => l.record.label))].map((l) => JSON.stringify(l)).join(', ');
+  throw new ProjectError(
+    'INVALID',
+    `${unknown.length} label(s) name a class the data of ${o.pointerPath} does not have: ${what} (first: ${s3Url({ bucket: o.bucket, key: first.key })}); its classes are ${classes.join(', ')}`,
+    {
+      subject: s3Url({ bucket: o.bucket, key: first.key }),
+      hint:
+        o.model === undefined
+          ? 'pass --model to read only the labels of the model this data trains, or remove the wrong labels'
+          : 'remove the wrong label objects, or add the class to the data first',
+    },
+  );
+}
+
+/** The labels grouped by image: the same image labelled in several answers (or sent twice) counts once. */
+function groupByImage(labels: KeyedLabel[]): Map<string, KeyedLabel[]> {
+  const byImage = new Map<string, KeyedLabel[]>();
+  for (const l of labels) {
+    const list = byImage.get(l.record.image_sha256) ?? [];
+    list.push(l);
+    byImage.set(l.record.image_sha256, list);
+  }
+  return byImage;
+}
+
+/** What adding the labelled images works on: the unpacked base data and the round's counts. */
+interface AddContext {
+  o: FromFeedbackOptions;
+  /** The unpacked base data. */
+  dir: string;
+  /** Whether it has train/ and test/ folders (new images go to train/ only). */
+  split: boolean;
+  /** The base data's images: sha256 → class. */
+  inBase: Map<string, string>;
+  counts: FromFeedbackCounts;
+  log: (line: string) => void;
+}
+
+/**
+ * Each labelled image, in sha256 order, written into the data under the
+ * label most of its labels give, unless skipped (a tie, already in the base,
+ * not captured, not PNG or JPEG; each counted). Returns the images added.
+ */
+async function addLabelledImages(byImage: Map<string, KeyedLabel[]>, c: AddContext): Promise<AddedImage[]> {
+  const added: AddedImage[] = [];
+  for (const [sha, list] of [...byImage].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const votes: Record<string, number> = {};
+    for (const l of list) votes[l.record.label] = (votes[l.record.label] ?? 0) + 1;
+    const label = winningLabel(sha, votes, c);
+    if (label === undefined) continue;
+    const baseLabel = c.inBase.get(sha);
+    if (baseLabel !== undefined) {
+      c.counts.inBase++;
+      if (baseLabel !== label) c.counts.inBaseOtherLabel++;
+      continue;
+    }
+    const bytes = await capturedImage(c.o, sha);
+    if (!bytes) {
+      c.counts.notCaptured++;
+      continue;
+    }
+    const ext = extensionOf(bytes);
+    if (!ext) {
+      c.counts.unsupported++;
+      continue;
+    }
+    const path = `${c.split ? 'train/' : ''}${label}/fb-${sha}.${ext}`;
+    await mkdir(join(c.dir, ...path.split('/').slice(0, -1)), { recursive: true });
+    await writeFile(join(c.dir, ...path.split('/')), bytes);
+    added.push({ sha256: sha, label, path, votes, labels: labelSources(list) });
+  }
+  return added;
+}
+
+/**
+ * The label most of an image's labels give (a conflict so decided is
+ * counted); undefined on a tie between the first two, counted and logged.
+ */
+function winningLabel(
+  sha: string,
+  votes: Record<string, number>,
+  { counts, log }: Pick<AddContext, 'counts' | 'log'>,
+): string | undefined {
+  const ranked = Object.entries(votes).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  if (ranked.length > 1) {
+    if (ranked[0]![1] === ranked[1]![1]) {
+      counts.conflictsSkipped++;
+      log(`flywheel: image ${sha.slice(0, 12)} skipped: a tie between labels ${JSON.stringify(votes)}`);
+      return undefined;
+    }
+    counts.conflictsResolved++;
+  }
+  return ranked[0]![0];
+}
+
+/**
+ * The captured copy of image `sha` from the store, undefined when none was
+ * captured; DIGEST_MISMATCH when its bytes do not hash to the sha256 its key names.
+ */
+async function capturedImage(o: FromFeedbackOptions, sha: string): Promise<Uint8Array | undefined> {
+  const ref = { bucket: o.bucket, key: capturedImageKey(sha) };
+  if (!(await o.store.head(ref))) return undefined;
+  const bytes = await o.store.getBytes(ref);
+  if (sha256(bytes) !== sha) {
+    throw new ProjectError(
+      'DIGEST_MISMATCH',
+      `${s3Url(ref)}: its bytes hash to ${sha256(bytes)}, not the ${sha} its key names`,
+      { subject: s3Url(ref), hint: 'the captured image was changed in the store: remove it' },
+    );
+  }
+  return bytes;
+}
+
+/** An image's labels as the provenance names them, in key order. */
+function labelSources(list: KeyedLabel[]): LabelSource[] {
+  return list
+    .map(({ key, record: r }) => ({
+      key,
+      label: r.label,
+      model: r.model,
+      version: r.version,
+      answer_id: r.answer_id,
+      index: r.index,
+      predicted: r.predicted,
+      answered_at: r.answered_at,
+      labelled_at: r.labelled_at,
+    }))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/**
+ * The new dataset made public: packed (with the provenance manifest, the
+ * base's rounds carried forward, plus this one), uploaded under its sha256
+ * unless the same bytes are there already, and its pointer written
+ * atomically, last.
+ */
+async function publishDataset(
+  work: string,
+  dir: string,
+  round: ProvenanceRound,
+  {
+    o,
+    name,
+    outPath,
+    log,
+  }: { o: FromFeedbackOptions; name: string; outPath: string; log: (line: string) => void },
+): Promise<{ pointer: DataPointer; reused: boolean }> {
+  // The manifest carries the base's rounds forward: the whole history of what feedback added.
+  let previous: Provenance | undefined;
+  try {
+    previous = JSON.parse(await readFile(join(dir, PROVENANCE_FILE), 'utf8')) as Provenance;
+  } catch {
+    previous = undefined;
+  }
+  const provenance: Provenance = {
+    schema: 'flywheel-provenance/v1',
+    rounds: [...(previous?.schema === 'flywheel-provenance/v1' ? previous.rounds : []), round],
+  };
+  await rm(join(dir, PROVENANCE_FILE), { force: true });
+  const archivePath = join(work, 'archive.tar.gz');
+  const packed = await packDataArchive(dir, archivePath, [
+    { name: PROVENANCE_FILE, data: stableStringify(provenance) },
+  ]);
+  const uri = s3Url({ bucket: o.bucket, key: `datasets/${name}/${packed.sha256}.tar.gz` });
+  const there = await o.store.head(uri);
+  if (!there) await uploadDataArchive(archivePath, uri, o.store);
+  log(`flywheel: ${there ? 'archive already in the store' : 'uploaded'} ${uri}`);
+  const times = round.added.flatMap((a) => a.labels.map((l) => l.labelled_at)).sort();
+  const base = round.base;
+  const pointer = await writeDataPointer(outPath, {
+    pointerVersion: 1,
+    name,
+    uri,
+    sha256: packed.sha256,
+    digest: packed.digest,
+    description: `${base.name} (${base.digest}) + ${round.added.length} labelled image(s) from ${round.labelsFrom}, labelled ${times[0]} to ${times[times.length - 1]}, in train/ only; provenance: ${PROVENANCE_FILE} in the archive (npm run data -- from-feedback)`,
+  });
+  return { pointer, reused: Boolean(there) };
 }
 
 /** The summary a person reads: one line of counts. */
