@@ -14,20 +14,20 @@
  */
 import { access } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { lockPaths, readLock } from '../../lock/index.ts';
+import { type Lock, lockPaths, readLock } from '../../lock/index.ts';
 import { DRIFT_ALERTS } from '../../monitoring/alert-relay.ts';
 import { describeAlert, firingAlerts, type PrometheusConfig } from '../../monitoring/prometheus-api.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { gitRunner, type PublishResult } from '../../platform/git/index.ts';
+import { type GitRunner, gitRunner, type PublishResult } from '../../platform/git/index.ts';
 import type { GithubApi } from '../../platform/github/client.ts';
-import { readRepoContext } from '../../platform/github/context.ts';
+import { type RepoContext, readRepoContext } from '../../platform/github/context.ts';
 import { type OpenedPullRequest, openPullRequest } from '../../platform/github/pulls.ts';
 import { appendJobSummary } from '../../platform/github/summary.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../platform/object-store/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
 import { datasetFromFeedback, type FromFeedbackResult, summarizeFromFeedback } from '../flywheel/index.ts';
-import { type Gates, loadGatesConfig } from '../promotion/config.ts';
+import { type Gates, type GatesConfig, loadGatesConfig } from '../promotion/config.ts';
 import { evaluateGates, type GateResult, lockDigestVerifier, lockGoldenReader } from '../promotion/gates.ts';
 import { publishCandidate } from './candidate.ts';
 import { comparisonMarkdown } from './comparison.ts';
@@ -101,6 +101,83 @@ async function exists(path: string): Promise<boolean> {
 
 /** Retrain, compare, and open the PR when better; see the module comment. */
 export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
+  const r = await startRetrain(options);
+  const flywheel = options.dataFromFeedback ? flywheelInputs(options, r.cwd) : undefined;
+  const { branch, baseSha, dropBranch } = await checkoutRetrainBranch(r);
+  let run: TrainAndRecordResult;
+  let fed: FromFeedbackResult | undefined;
+  try {
+    if (flywheel) fed = await nextDataset(r, flywheel);
+    run = await trainAndRecord({
+      config: options.config,
+      env: options.env,
+      cwd: r.cwd,
+      source: { commit: baseSha, branch, ...(r.ctx.runUrl ? { runUrl: r.ctx.runUrl } : {}) },
+      lockPath: r.lockPath,
+      modelName: options.modelName,
+      outDir: resolve(r.cwd, options.outDir ?? `artifacts/${options.config.name}-retrain`),
+      dataPath: options.dataPath,
+      progress: false,
+      configPath: options.configPath,
+      log: r.log,
+      championEnv: r.compareEnv,
+    });
+  } catch (e) {
+    await dropBranch().catch(() => {});
+    throw e;
+  }
+  const version = run.lockVersion as string;
+  const lock = await readLock(r.lockPath);
+  const checks = await candidateChecks(r, lock, run.modelName, version);
+  const better = checks.every((c) => c.pass);
+  const candidate: Candidate = {
+    branch,
+    run,
+    version,
+    checks,
+    verdict: verdictLines(
+      r,
+      checks,
+      better,
+      fed && flywheel ? { fed, pointerPath: flywheel.pointerPath } : undefined,
+    ),
+    fed,
+  };
+  if (!better) return notBetter(r, candidate, lock, dropBranch);
+  return proposeCandidate(
+    r,
+    candidate,
+    fed?.pointer && flywheel ? relative(r.cwd, flywheel.pointerPath) : undefined,
+  );
+}
+
+/** What the steps of one retrain share: its options, the repository, its lock, git, and the gates it is judged by. */
+interface RetrainRun {
+  options: RetrainOptions;
+  log: (line: string) => void;
+  ctx: RepoContext;
+  cwd: string;
+  lockPath: string;
+  /** The lock's path relative to the repository. */
+  lockRel: string;
+  /** The base branch. */
+  base: string;
+  /** The environment compared with. */
+  compareEnv: string;
+  git: GitRunner;
+  gatesPath: string;
+  /** The gates file, when the repository has one. */
+  gatesConfig: GatesConfig | undefined;
+  /** The gates of `compareEnv`: the file's, else {@link defaultRetrainGates}. */
+  gates: Gates;
+}
+
+/**
+ * The retrain's setting, checked before anything changes: the lock has no
+ * uncommitted change (USAGE), and the gates file, when there is one, has a
+ * rule for the compared environment (INVALID).
+ */
+async function startRetrain(options: RetrainOptions): Promise<RetrainRun> {
   const log = options.log ?? ((l: string) => console.error(l));
   const ctx = readRepoContext(options.env);
   const cwd = resolve(options.cwd);
@@ -128,100 +205,105 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       hint: `add environments.${compareEnv} or pass --env with one of ${Object.keys(gatesConfig.environments).join(', ')}`,
     });
   }
+  const gates = configured ?? defaultRetrainGates(compareEnv);
+  return { options, log, ctx, cwd, lockPath, lockRel, base, compareEnv, git, gatesPath, gatesConfig, gates };
+}
 
-  const flywheel = options.dataFromFeedback ? flywheelInputs(options, cwd) : undefined;
-
+/**
+ * The retrain branch, checked out from the base branch as the remote has it;
+ * `dropBranch` goes back to where the checkout was and deletes it, with the
+ * candidate's new (untracked) version file.
+ */
+async function checkoutRetrainBranch(
+  r: RetrainRun,
+): Promise<{ branch: string; baseSha: string; dropBranch: () => Promise<void> }> {
+  const { git, base, lockRel } = r;
   await git.run(['fetch', '--no-tags', 'origin', `+refs/heads/${base}:refs/remotes/origin/${base}`]);
   const baseSha = await git.run(['rev-parse', `refs/remotes/origin/${base}`]);
-  const branch = retrainBranchName((options.now ?? (() => new Date()))(), baseSha);
+  const branch = retrainBranchName((r.options.now ?? (() => new Date()))(), baseSha);
   const previous =
     (await git.tryRun(['symbolic-ref', '-q', '--short', 'HEAD'])).stdout.trim() ||
     (await git.run(['rev-parse', 'HEAD']));
   await git.run(['checkout', '-q', '-B', branch, `refs/remotes/origin/${base}`]);
-  log(`retrain: branch ${branch} from ${base} at ${baseSha.slice(0, 12)}`);
-
+  r.log(`retrain: branch ${branch} from ${base} at ${baseSha.slice(0, 12)}`);
   const dropBranch = async () => {
     await git.run(['checkout', '-q', '-f', previous]);
     // The candidate's version file is new (untracked): checkout leaves it; the lock was clean before, so it goes.
     await git.run(['clean', '-q', '-f', '--', lockPaths(lockRel)[1]]);
     await git.run(['branch', '-q', '-D', branch]);
   };
-  let run: TrainAndRecordResult;
-  let fed: FromFeedbackResult | undefined;
+  return { branch, baseSha, dropBranch };
+}
+
+/** The flywheel step: the next dataset from the config's pointer and the model's labels in the store, logged. */
+async function nextDataset(r: RetrainRun, flywheel: FlywheelInputs): Promise<FromFeedbackResult> {
+  const { options, log } = r;
+  const store = createObjectStore(flywheel.store);
+  let fed: FromFeedbackResult;
   try {
-    if (flywheel) {
-      const store = createObjectStore(flywheel.store);
-      try {
-        fed = await datasetFromFeedback({
-          pointerPath: flywheel.pointerPath,
-          store,
-          bucket: flywheel.bucket,
-          model: options.modelName ?? options.config.name,
-          ...(flywheel.since ? { since: flywheel.since } : {}),
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-          log,
-        });
-      } finally {
-        store.close();
-      }
-      log(`retrain: ${summarizeFromFeedback(fed)}`);
-      log(
-        fed.pointer
-          ? `retrain: training on the next dataset ${fed.pointer.digest} (${relative(cwd, flywheel.pointerPath)})`
-          : `retrain: no new labelled images: training on the pinned data ${fed.base.digest}`,
-      );
-    }
-    run = await trainAndRecord({
-      config: options.config,
-      env: options.env,
-      cwd,
-      source: { commit: baseSha, branch, ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) },
-      lockPath,
-      modelName: options.modelName,
-      outDir: resolve(cwd, options.outDir ?? `artifacts/${options.config.name}-retrain`),
-      dataPath: options.dataPath,
-      progress: false,
-      configPath: options.configPath,
+    fed = await datasetFromFeedback({
+      pointerPath: flywheel.pointerPath,
+      store,
+      bucket: flywheel.bucket,
+      model: options.modelName ?? options.config.name,
+      ...(flywheel.since ? { since: flywheel.since } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
       log,
-      championEnv: compareEnv,
     });
-  } catch (e) {
-    await dropBranch().catch(() => {});
-    throw e;
+  } finally {
+    store.close();
   }
-  const model = run.modelName;
-  const entry = run.lockEntry;
-  let lock = await readLock(lockPath);
-  const version = run.lockVersion as string;
-  // The same gate evaluation as a promotion to `compareEnv` (one implementation, pipelines/promotion).
-  const mlflow = mlflowConfigFromEnv(options.env);
-  const checks = await evaluateGates({
+  log(`retrain: ${summarizeFromFeedback(fed)}`);
+  log(
+    fed.pointer
+      ? `retrain: training on the next dataset ${fed.pointer.digest} (${relative(r.cwd, flywheel.pointerPath)})`
+      : `retrain: no new labelled images: training on the pinned data ${fed.base.digest}`,
+  );
+  return fed;
+}
+
+/** The same gate evaluation as a promotion to the compared environment (one implementation, pipelines/promotion). */
+async function candidateChecks(
+  r: RetrainRun,
+  lock: Lock,
+  model: string,
+  version: string,
+): Promise<GateResult[]> {
+  const mlflow = mlflowConfigFromEnv(r.options.env);
+  const readers = {
+    lockDir: dirname(r.lockPath),
+    ...(mlflow ? { mlflow } : {}),
+    ...(r.options.fetch ? { fetch: r.options.fetch } : {}),
+  };
+  return evaluateGates({
     lock,
     model,
     version,
-    gates: configured ?? defaultRetrainGates(compareEnv),
-    verifyDigests: lockDigestVerifier({
-      lockDir: dirname(lockPath),
-      ...(mlflow ? { mlflow } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    }),
-    readGolden: lockGoldenReader({
-      lockDir: dirname(lockPath),
-      ...(mlflow ? { mlflow } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    }),
+    gates: r.gates,
+    verifyDigests: lockDigestVerifier(readers),
+    readGolden: lockGoldenReader(readers),
   });
-  const better = checks.every((c) => c.pass);
+}
+
+/** The comparison's footer: the gates' verdict as a table, the data the candidate trained on, why the run started. */
+function verdictLines(
+  r: RetrainRun,
+  checks: GateResult[],
+  better: boolean,
+  data: { fed: FromFeedbackResult; pointerPath: string } | undefined,
+): string[] {
+  const { cwd, compareEnv } = r;
   const verdict = [
     '',
-    `**Gates** (${gatesConfig ? `${relative(cwd, gatesPath)}, environment ${compareEnv}` : `no gates file: accuracy >= ${compareEnv}'s`}): ${better ? 'passed' : 'not passed'}`,
+    `**Gates** (${r.gatesConfig ? `${relative(cwd, r.gatesPath)}, environment ${compareEnv}` : `no gates file: accuracy >= ${compareEnv}'s`}): ${better ? 'passed' : 'not passed'}`,
     '',
     '| gate | expected | actual | result |',
     '| --- | --- | --- | --- |',
     ...checks.map((c) => `| ${c.gate} | ${c.expected} | ${c.actual} | ${c.pass ? 'pass' : 'FAIL'} |`),
   ];
-  if (fed && flywheel) {
-    const rel = relative(cwd, flywheel.pointerPath);
+  if (data) {
+    const { fed } = data;
+    const rel = relative(cwd, data.pointerPath);
     verdict.push(
       '',
       fed.pointer
@@ -229,62 +311,100 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
         : `**Data**: \`${rel}\` unchanged (${fed.base.digest}): no new labelled images (${summarizeFromFeedback(fed)})`,
     );
   }
-  if (options.reason) verdict.push('', `Started by: ${options.reason}`);
-  if (ctx.runUrl) verdict.push(`Workflow run: ${ctx.runUrl}`);
+  if (r.options.reason) verdict.push('', `Started by: ${r.options.reason}`);
+  if (r.ctx.runUrl) verdict.push(`Workflow run: ${r.ctx.runUrl}`);
+  return verdict;
+}
 
-  const render = async () =>
-    comparisonMarkdown({
-      model,
-      title: `Retraining: \`${model}\` candidate ${version}`,
-      candidate: await candidateSide(version, entry, run.train.artifactDir),
-      prod: await pinnedSide(lock, model, compareEnv, {
-        lockDir: dirname(lockPath),
-        env: options.env,
-        fetch: options.fetch,
-      }),
-      prodEnv: compareEnv,
-      paired: pairedSection(
-        await readLocalGolden(run.train.artifactDir),
-        compareEnv,
-        lock.models[model]?.pins[compareEnv],
-        pairedPolicyOf(gatesConfig, compareEnv, relative(cwd, gatesPath)),
-      ),
-      ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
-      footer: verdict,
-    });
+/** A trained and judged candidate, on its branch. */
+interface Candidate {
+  branch: string;
+  run: TrainAndRecordResult;
+  version: string;
+  checks: GateResult[];
+  /** The comparison's footer ({@link verdictLines}). */
+  verdict: string[];
+  fed: FromFeedbackResult | undefined;
+}
 
-  if (!better) {
-    const markdown = await render();
-    await dropBranch();
-    log(`retrain: the candidate is not better than ${compareEnv}: no pull request`);
-    for (const c of checks.filter((x) => !x.pass))
-      log(`  failed: ${c.gate} (expected ${c.expected}, got ${c.actual})`);
-    if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
-    return { branch, run, version, better, checks, markdown, ...(fed ? { flywheel: fed } : {}) };
-  }
+/** The comparison of the candidate with the version `lock` pins in the compared environment, as Markdown. */
+async function renderComparison(r: RetrainRun, c: Candidate, lock: Lock): Promise<string> {
+  const { cwd, compareEnv } = r;
+  const { run, version } = c;
+  const model = run.modelName;
+  return comparisonMarkdown({
+    model,
+    title: `Retraining: \`${model}\` candidate ${version}`,
+    candidate: await candidateSide(version, run.lockEntry, run.train.artifactDir),
+    prod: await pinnedSide(lock, model, compareEnv, {
+      lockDir: dirname(r.lockPath),
+      env: r.options.env,
+      fetch: r.options.fetch,
+    }),
+    prodEnv: compareEnv,
+    paired: pairedSection(
+      await readLocalGolden(run.train.artifactDir),
+      compareEnv,
+      lock.models[model]?.pins[compareEnv],
+      pairedPolicyOf(r.gatesConfig, compareEnv, relative(cwd, r.gatesPath)),
+    ),
+    ...trackingLinks(run.tracking, run.trackingUri, relative(cwd, run.train.artifactDir)),
+    footer: c.verdict,
+  });
+}
 
-  const message = (v: string) =>
-    `retrain: ${model}@${v} candidate (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'})${fed?.pointer ? `, data ${fed.pointer.digest}` : ''}\n\nModel-Version: ${model}@${v}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`;
+/** A candidate that did not pass: its branch dropped, the failed gates logged, the comparison in the job summary; no PR. */
+async function notBetter(
+  r: RetrainRun,
+  c: Candidate,
+  lock: Lock,
+  dropBranch: () => Promise<void>,
+): Promise<RetrainResult> {
+  const markdown = await renderComparison(r, c, lock);
+  await dropBranch();
+  r.log(`retrain: the candidate is not better than ${r.compareEnv}: no pull request`);
+  for (const g of c.checks.filter((check) => !check.pass))
+    r.log(`  failed: ${g.gate} (expected ${g.expected}, got ${g.actual})`);
+  if (r.options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(r.options.env.GITHUB_STEP_SUMMARY, markdown);
+  const { branch, run, version, checks, fed } = c;
+  return { branch, run, version, better: false, checks, markdown, ...(fed ? { flywheel: fed } : {}) };
+}
+
+/**
+ * A candidate that passed: committed (with the new data pointer, when the
+ * flywheel made one) and pushed on its branch, the comparison in the job
+ * summary, and a pull request labelled "retrain" opened (or updated).
+ */
+async function proposeCandidate(
+  r: RetrainRun,
+  c: Candidate,
+  pointerRel: string | undefined,
+): Promise<RetrainResult> {
+  const { ctx, compareEnv, log } = r;
+  const { branch, run, version, fed } = c;
+  const model = run.modelName;
+  const entry = run.lockEntry;
+  const accuracy = entry.metrics.accuracy?.toFixed(4) ?? 'n/a';
   const publish = await publishCandidate({
-    git,
+    git: r.git,
     branch,
-    lockPath,
+    lockPath: r.lockPath,
     model,
     entry,
-    message: message(version),
-    ...(fed?.pointer && flywheel ? { extraPaths: [relative(cwd, flywheel.pointerPath)] } : {}),
-    push: options.push,
+    message: `retrain: ${model}@${version} candidate (accuracy ${accuracy})${fed?.pointer ? `, data ${fed.pointer.digest}` : ''}\n\nModel-Version: ${model}@${version}\nModel-Root-Digest: ${entry.rootDigest}\n${ctx.runUrl ? `Workflow-Run: ${ctx.runUrl}\n` : ''}`,
+    ...(pointerRel !== undefined ? { extraPaths: [pointerRel] } : {}),
+    push: r.options.push,
     log,
   });
-  lock = await readLock(lockPath);
-  const markdown = await render();
-  if (options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(options.env.GITHUB_STEP_SUMMARY, markdown);
+  const lock = await readLock(r.lockPath);
+  const markdown = await renderComparison(r, c, lock);
+  if (r.options.env.GITHUB_STEP_SUMMARY) await appendJobSummary(r.options.env.GITHUB_STEP_SUMMARY, markdown);
   const api: GithubApi = { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo };
   const prod = lock.models[model]?.pins[compareEnv];
   const pr = await openPullRequest(api, {
     head: branch,
-    base,
-    title: `retrain: ${model}@${version} (accuracy ${entry.metrics.accuracy?.toFixed(4) ?? 'n/a'}${prod ? ` vs ${compareEnv} ${prod}` : ''})`,
+    base: r.base,
+    title: `retrain: ${model}@${version} (accuracy ${accuracy}${prod ? ` vs ${compareEnv} ${prod}` : ''})`,
     body: markdown,
     labels: ['retrain'],
   });
@@ -293,14 +413,17 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     branch,
     run,
     version,
-    better,
-    checks,
+    better: true,
+    checks: c.checks,
     markdown,
     publish,
     pullRequest: pr,
     ...(fed ? { flywheel: fed } : {}),
   };
 }
+
+/** What the flywheel step needs: the config's data pointer (absolute), the object store, its bucket, since when. */
+type FlywheelInputs = ReturnType<typeof flywheelInputs>;
 
 /** What the flywheel step needs, checked before any branch is made: the config's pointer and a store with a bucket. */
 function flywheelInputs(options: RetrainOptions, cwd: string) {
