@@ -134,20 +134,90 @@ export async function submitJob(
   const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
   const where = `Job ${namespace}/${name}`;
-  const fail = (e: unknown, what: string): never => {
-    throw (
-      clusterErrorOf(e, cluster, what) ??
-      new ProjectError(
-        'UNAVAILABLE',
-        `${what} on ${cluster.server} failed: ${apiMessageOf(e)} [${cluster.source}]`,
-        { subject: where, cause: e },
-      )
-    );
-  };
+  let job = await createJob(batch, manifest, { cluster, name, namespace, where });
+  log(`submitted ${where}${opts.what ? ` (${opts.what})` : ''}`);
 
-  let job: V1Job;
+  const labelSelector = selectorToString(job.spec?.selector) || `batch.kubernetes.io/job-name=${name}`;
+  const deadlineSeconds = manifest.spec?.activeDeadlineSeconds ?? 6 * 3600;
+  const deadline = now() + (opts.timeoutMs ?? (deadlineSeconds + 300) * 1000);
+  let delay = opts.pollMs ?? 1000;
+  const maxDelay = opts.maxPollMs ?? 10_000;
+  const logs = new PodLogs(cluster, namespace, opts.container, opts.followLogs !== false, deps.stdout, log);
+  let lastPod: V1Pod | undefined;
+  let seen: V1Pod[] = [];
+
+  for (;;) {
+    if (opts.signal?.aborted) {
+      await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch(() => {});
+      logs.stop();
+      throw new ProjectError('INTERRUPTED', `${where} cancelled; it was deleted with its pods`, {
+        subject: where,
+      });
+    }
+    try {
+      job = await batch.readNamespacedJob({ name, namespace });
+    } catch (e) {
+      throw apiFailure(e, cluster, `reading ${where}`, where);
+    }
+    let pods: V1Pod[] = [];
+    try {
+      pods = (await core.listNamespacedPod({ namespace, labelSelector })).items;
+    } catch (e) {
+      throw apiFailure(e, cluster, `listing pods of ${where}`, where);
+    }
+    pods.sort((a, b) =>
+      String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
+    );
+    for (const p of pods) {
+      if (['Running', 'Succeeded', 'Failed'].includes(p.status?.phase ?? '')) await logs.follow(p);
+    }
+    lastPod = pods.at(-1) ?? lastPod;
+    if (pods.length > 0) seen = pods;
+    const outcome = jobOutcome(job);
+    if (outcome) {
+      await logs.drain();
+      logs.stop();
+      return finishedJob({ name, namespace, where, outcome, lastPod, seen }, logs, opts.container, log);
+    }
+    if (now() >= deadline) {
+      logs.stop();
+      throw notFinishedInTime(job, lastPod, { name, namespace, where });
+    }
+    await sleep(Math.min(delay, Math.max(0, deadline - now())));
+    delay = Math.min(maxDelay, delay * 2);
+  }
+}
+
+/** The Job's name, namespace and how messages name it (`Job <namespace>/<name>`). */
+interface JobRef {
+  name: string;
+  namespace: string;
+  where: string;
+}
+
+/** The error for a failed API call: the cluster's own (unreachable, unauthorized...), else UNAVAILABLE naming the call. */
+function apiFailure(e: unknown, cluster: Cluster, what: string, where: string): ProjectError {
+  return (
+    clusterErrorOf(e, cluster, what) ??
+    new ProjectError(
+      'UNAVAILABLE',
+      `${what} on ${cluster.server} failed: ${apiMessageOf(e)} [${cluster.source}]`,
+      {
+        subject: where,
+        cause: e,
+      },
+    )
+  );
+}
+
+/** Create the Job: CONFLICT when one of that name exists, else the API's failure. */
+async function createJob(
+  batch: BatchV1Api,
+  manifest: V1Job,
+  { cluster, name, namespace, where }: JobRef & { cluster: Cluster },
+): Promise<V1Job> {
   try {
-    job = await batch.createNamespacedJob({ namespace, body: manifest });
+    return await batch.createNamespacedJob({ namespace, body: manifest });
   } catch (e) {
     if (e instanceof ApiException && e.code === 409) {
       throw new ProjectError('CONFLICT', `${where} already exists on ${cluster.server}`, {
@@ -156,133 +226,156 @@ export async function submitJob(
         cause: e,
       });
     }
-    return fail(e, `creating ${where}`);
+    throw apiFailure(e, cluster, `creating ${where}`, where);
   }
-  log(`submitted ${where}${opts.what ? ` (${opts.what})` : ''}`);
+}
 
-  const labelSelector = selectorToString(job.spec?.selector) || `batch.kubernetes.io/job-name=${name}`;
-  const deadlineSeconds = manifest.spec?.activeDeadlineSeconds ?? 6 * 3600;
-  const deadline = now() + (opts.timeoutMs ?? (deadlineSeconds + 300) * 1000);
-  let delay = opts.pollMs ?? 1000;
-  const maxDelay = opts.maxPollMs ?? 10_000;
-  const streams = new Map<string, { tee: TeeTail; done: Promise<void>; abort?: AbortController }>();
-  let logError: string | undefined;
-  let lastPod: V1Pod | undefined;
-  let seen: V1Pod[] = [];
+/** UNAVAILABLE for a Job still running at the deadline, naming its last pod; it stays in the cluster. */
+function notFinishedInTime(
+  job: V1Job,
+  lastPod: V1Pod | undefined,
+  { name, namespace, where }: JobRef,
+): ProjectError {
+  const active = job.status?.active ?? 0;
+  return new ProjectError(
+    'UNAVAILABLE',
+    `${where} did not finish in time: ${active} active pod(s), last pod ${lastPod?.metadata?.name ?? 'none'} ${lastPod?.status?.phase ?? ''}`.trim(),
+    {
+      subject: where,
+      hint: `it is still in the cluster: kubectl -n ${namespace} describe job ${name}`,
+    },
+  );
+}
 
-  const startLogs = async (pod: V1Pod) => {
+/** One pod's log stream: the tail it keeps, when it ended, and how to stop it. */
+interface LogStream {
+  tee: TeeTail;
+  done: Promise<void>;
+  abort?: AbortController;
+}
+
+/**
+ * The log streams of a Job's pods (of one container): each pod's followed
+ * once into `stdout`, with its tail kept for the result line. A stream that
+ * cannot be opened is a warning, not a failure: the result then comes from
+ * the pod's termination message.
+ */
+class PodLogs {
+  private readonly streams = new Map<string, LogStream>();
+  /** Why the last stream that could not be opened could not. */
+  private error: string | undefined;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly namespace: string,
+    private readonly container: string,
+    private readonly enabled: boolean,
+    private readonly stdout: NodeJS.WritableStream,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Start following `pod`'s logs, unless they are followed already (or not at all). */
+  async follow(pod: V1Pod): Promise<void> {
     const podName = pod.metadata?.name ?? '';
-    if (streams.has(podName) || opts.followLogs === false) return;
-    const tee = new TeeTail(deps.stdout);
+    if (this.streams.has(podName) || !this.enabled) return;
+    const tee = new TeeTail(this.stdout);
     const done = new Promise<void>((resolve) => {
       tee.on('finish', () => resolve());
       tee.on('error', () => resolve());
     });
-    const entry: { tee: TeeTail; done: Promise<void>; abort?: AbortController } = { tee, done };
-    streams.set(podName, entry);
+    const entry: LogStream = { tee, done };
+    this.streams.set(podName, entry);
     try {
-      entry.abort = await new Log(cluster.kubeConfig).log(namespace, podName, opts.container, tee, {
+      entry.abort = await new Log(this.cluster.kubeConfig).log(this.namespace, podName, this.container, tee, {
         follow: true,
       });
     } catch (e) {
-      logError = `logs of pod ${podName}: ${apiMessageOf(e)}`;
-      log(`warning: cannot stream ${logError}; the result will come from the pod's termination message`);
+      this.error = `logs of pod ${podName}: ${apiMessageOf(e)}`;
+      this.log(
+        `warning: cannot stream ${this.error}; the result will come from the pod's termination message`,
+      );
       tee.end();
     }
-  };
-
-  const onAbort = async () => {
-    await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }).catch(() => {});
-  };
-
-  for (;;) {
-    if (opts.signal?.aborted) {
-      await onAbort();
-      for (const s of streams.values()) s.abort?.abort();
-      throw new ProjectError('INTERRUPTED', `${where} cancelled; it was deleted with its pods`, {
-        subject: where,
-      });
-    }
-    try {
-      job = await batch.readNamespacedJob({ name, namespace });
-    } catch (e) {
-      fail(e, `reading ${where}`);
-    }
-    let pods: V1Pod[] = [];
-    try {
-      pods = (await core.listNamespacedPod({ namespace, labelSelector })).items;
-    } catch (e) {
-      fail(e, `listing pods of ${where}`);
-    }
-    pods.sort((a, b) =>
-      String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
-    );
-    for (const p of pods) {
-      if (['Running', 'Succeeded', 'Failed'].includes(p.status?.phase ?? '')) await startLogs(p);
-    }
-    lastPod = pods.at(-1) ?? lastPod;
-    if (pods.length > 0) seen = pods;
-    const outcome = jobOutcome(job);
-    if (outcome) {
-      // Let the log streams drain (they end when the containers do), but not forever.
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 15_000);
-      });
-      if (streams.size > 0)
-        await Promise.race([Promise.all([...streams.values()].map((s) => s.done)), grace]);
-      clearTimeout(timer);
-      for (const s of streams.values()) s.abort?.abort();
-      const resultOf = (pod: V1Pod | undefined) => {
-        const term = trainerTermination(pod, opts.container);
-        const stream = pod?.metadata?.name ? streams.get(pod.metadata.name) : undefined;
-        const fromLogs = stream ? parseResultLine(stream.tee.text) : undefined;
-        const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
-        return { term, fromLogs, fromTerm };
-      };
-      const { term, fromLogs, fromTerm } = resultOf(lastPod);
-      const result: JobResult = {
-        jobName: name,
-        namespace,
-        state: outcome.state,
-        reason: outcome.reason,
-        message: outcome.message,
-        podName: lastPod?.metadata?.name,
-        exitCode: term?.exitCode,
-        result: fromLogs ?? fromTerm,
-        resultSource: fromLogs ? 'logs' : fromTerm ? 'termination-message' : undefined,
-        logs: { streamed: streams.size > 0 && !logError, ...(logError ? { error: logError } : {}) },
-        pods: seen.map((p) => {
-          const r = resultOf(p);
-          const index = p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION];
-          const res = r.fromLogs ?? r.fromTerm;
-          return {
-            name: p.metadata?.name ?? '',
-            ...(index !== undefined ? { index: Number(index) } : {}),
-            ...(p.status?.phase ? { phase: p.status.phase } : {}),
-            ...(r.term ? { exitCode: r.term.exitCode } : {}),
-            ...(res ? { result: res } : {}),
-          };
-        }),
-      };
-      log(
-        `${where} ${outcome.state}${outcome.reason ? ` (${outcome.reason})` : ''}${term ? `, exit code ${term.exitCode}` : ''}`,
-      );
-      return result;
-    }
-    if (now() >= deadline) {
-      for (const s of streams.values()) s.abort?.abort();
-      const active = job.status?.active ?? 0;
-      throw new ProjectError(
-        'UNAVAILABLE',
-        `${where} did not finish in time: ${active} active pod(s), last pod ${lastPod?.metadata?.name ?? 'none'} ${lastPod?.status?.phase ?? ''}`.trim(),
-        {
-          subject: where,
-          hint: `it is still in the cluster: kubectl -n ${namespace} describe job ${name}`,
-        },
-      );
-    }
-    await sleep(Math.min(delay, Math.max(0, deadline - now())));
-    delay = Math.min(maxDelay, delay * 2);
   }
+
+  /** Let the streams drain (they end when the containers do), but not forever: 15 s at most. */
+  async drain(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 15_000);
+    });
+    if (this.streams.size > 0)
+      await Promise.race([Promise.all([...this.streams.values()].map((s) => s.done)), grace]);
+    clearTimeout(timer);
+  }
+
+  /** Stop every stream still open. */
+  stop(): void {
+    for (const s of this.streams.values()) s.abort?.abort();
+  }
+
+  /** What a pod's logs kept (their tail), when they were followed. */
+  tailOf(pod: V1Pod | undefined): string | undefined {
+    return pod?.metadata?.name ? this.streams.get(pod.metadata.name)?.tee.text : undefined;
+  }
+
+  /** Whether the logs were streamed, with the reason when one could not be. */
+  summary(): JobResult['logs'] {
+    return { streamed: this.streams.size > 0 && !this.error, ...(this.error ? { error: this.error } : {}) };
+  }
+}
+
+/** A pod's container termination and its result JSON, from its logs and from its termination message. */
+function podResult(pod: V1Pod | undefined, container: string, logs: PodLogs) {
+  const term = trainerTermination(pod, container);
+  const tail = logs.tailOf(pod);
+  const fromLogs = tail !== undefined ? parseResultLine(tail) : undefined;
+  const fromTerm = term?.message ? parseResultLine(term.message) : undefined;
+  return { term, fromLogs, fromTerm };
+}
+
+/**
+ * The outcome of a finished Job: its terminal condition, its last pod's exit
+ * code and result, every pod's; logged in one line.
+ */
+function finishedJob(
+  job: JobRef & {
+    outcome: NonNullable<ReturnType<typeof jobOutcome>>;
+    lastPod: V1Pod | undefined;
+    seen: V1Pod[];
+  },
+  logs: PodLogs,
+  container: string,
+  log: (line: string) => void,
+): JobResult {
+  const { outcome, lastPod } = job;
+  const { term, fromLogs, fromTerm } = podResult(lastPod, container, logs);
+  const result: JobResult = {
+    jobName: job.name,
+    namespace: job.namespace,
+    state: outcome.state,
+    reason: outcome.reason,
+    message: outcome.message,
+    podName: lastPod?.metadata?.name,
+    exitCode: term?.exitCode,
+    result: fromLogs ?? fromTerm,
+    resultSource: fromLogs ? 'logs' : fromTerm ? 'termination-message' : undefined,
+    logs: logs.summary(),
+    pods: job.seen.map((p) => {
+      const r = podResult(p, container, logs);
+      const index = p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION];
+      const res = r.fromLogs ?? r.fromTerm;
+      return {
+        name: p.metadata?.name ?? '',
+        ...(index !== undefined ? { index: Number(index) } : {}),
+        ...(p.status?.phase ? { phase: p.status.phase } : {}),
+        ...(r.term ? { exitCode: r.term.exitCode } : {}),
+        ...(res ? { result: res } : {}),
+      };
+    }),
+  };
+  log(
+    `${job.where} ${outcome.state}${outcome.reason ? ` (${outcome.reason})` : ''}${term ? `, exit code ${term.exitCode}` : ''}`,
+  );
+  return result;
 }
