@@ -25,8 +25,10 @@ import {
   isDigestRef,
   PIN_ENV,
   PIN_FILE,
+  PIN_SIGNATURE_ENV,
   pinAnnotations,
   pinEnv,
+  pinSignatureValue,
   SERVER_CONTAINER,
   TAG_ALLOWED_ENVS,
 } from '../model/pin.ts';
@@ -153,7 +155,8 @@ export function renderedPin(objects: KubeObject[]): RenderedPin | undefined {
   const server = readPodSpec(dep)?.value?.containers.find((c) => c.name === SERVER_CONTAINER);
   const env: Record<string, string | undefined> = {};
   for (const e of server?.env ?? [])
-    if ((PIN_ENV as readonly string[]).includes(e.name)) env[e.name] = e.value;
+    if ((PIN_ENV as readonly string[]).includes(e.name) || e.name === PIN_SIGNATURE_ENV)
+      env[e.name] = e.value;
   const annotations = readPodAnnotations(dep).value ?? {};
   return {
     model: env.SERVING_MODEL_NAME,
@@ -213,6 +216,14 @@ export function pinProblems(objects: KubeObject[], env: string, lock: Lock, lock
     } else if (pin.env[name] !== want[name]) {
       out.push(`${dep}: ${name} is "${pin.env[name]}", ${lockPath} ${model}@${version} says "${want[name]}"`);
     }
+  }
+  const signature = pinSignatureValue(entry);
+  if (pin.env[PIN_SIGNATURE_ENV] !== signature) {
+    out.push(
+      signature
+        ? `${dep}: ${PIN_SIGNATURE_ENV} is not the signature ${lockPath} has for ${model}@${version}`
+        : `${dep}: sets ${PIN_SIGNATURE_ENV}, but ${lockPath} ${model}@${version} is not signed`,
+    );
   }
   for (const [k, v] of Object.entries(pinAnnotations(model, version, entry))) {
     if (pin.annotations[k] !== v)

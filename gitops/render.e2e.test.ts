@@ -37,8 +37,9 @@ afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
 });
 
-/** The kinds a pinned environment renders, sorted. */
+/** The kinds a pinned environment renders, sorted (two ConfigMaps: the server's settings and the signing policy). */
 const ENVIRONMENT_KINDS = [
+  'ConfigMap',
   'ConfigMap',
   'Deployment',
   'HorizontalPodAutoscaler',
@@ -101,7 +102,7 @@ describe('renderAll (real Kustomize)', () => {
     expect(byId['environments/staging']?.replicas).toBe('2 (hpa 2-4)');
     expect(formatTable(rows)).toMatch(
       new RegExp(
-        `^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
+        `^environments/prod +ml-prod +11 +3 \\(hpa 3-10\\) +demo-classifier@${fakeVersion('1')} +ghcr`,
         'm',
       ),
     );
@@ -119,8 +120,22 @@ describe('renderAll (real Kustomize)', () => {
     // The object store: endpoint, region and bucket in the ConfigMap, the key pair from a Secret
     // (only those two keys), and the NetworkPolicy lets the server reach it and nothing more.
     const container = dep.spec!.template.spec!.containers[0]!;
-    const cm = dev.objects.find((o) => o.kind === 'ConfigMap') as unknown as IConfigMap;
-    expect(container.envFrom).toEqual([{ configMapRef: { name: cm.metadata!.name } }]);
+    const configMap = (prefix: string) =>
+      dev.objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata?.name?.startsWith(prefix),
+      ) as unknown as IConfigMap;
+    const cm = configMap('model-server-config-');
+    const signing = configMap('model-signing-policy-');
+    expect(container.envFrom).toEqual([
+      { configMapRef: { name: cm.metadata!.name } },
+      { configMapRef: { name: signing.metadata!.name } },
+    ]);
+    // Nothing unsigned runs: every server gets the signing policy in Git (docs/signing.md).
+    expect(JSON.parse(signing.data!.SERVING_SIGNING_POLICY!)).toEqual(
+      JSON.parse(
+        await readFile(join(import.meta.dirname, '..', 'manifests/base/signing-policy.json'), 'utf8'),
+      ),
+    );
     expect(cm.data).toMatchObject({
       OBJECT_STORE_ENDPOINT: 'http://object-store.object-store.svc.cluster.local:8333',
       OBJECT_STORE_REGION: 'us-east-1',

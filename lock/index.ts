@@ -55,6 +55,7 @@ export {
 } from './schema.ts';
 export { chooseModel, lockedPin, type PinnedVersion, pinnedVersion, readPinnedVersion } from './select.ts';
 export { showPins } from './show.ts';
+export { signVersionEntry } from './signature.ts';
 export type {
   Lock,
   LockedModel,

@@ -23,6 +23,8 @@
  * not against the format of version ids.
  */
 
+import type { SigningPolicy } from '../model/signing/policy.ts';
+import { signatureRefusal, type VerifyOptions, verifyModelSignature } from '../model/signing/verify.ts';
 import { type ArtifactStoreOptions, resolveArtifactLocation } from '../platform/artifact-store/index.ts';
 import { isProjectError } from '../platform/errors.ts';
 import { readJsonFile } from '../platform/fs.ts';
@@ -115,6 +117,13 @@ export interface ProvenanceOptions {
   revealTrackingValues?: boolean;
   /** Most versions one pull request may add (default {@link MAX_ADDED_VERSIONS}); past it none is looked up. */
   maxAdded?: number;
+  /**
+   * Check each added version's signature against this policy (the BASE's:
+   * a pull request cannot trust a key of its own making) (docs/signing.md):
+   * a present signature must verify; with `require`, a missing one is a
+   * problem too.
+   */
+  signing?: { policy: SigningPolicy; require: boolean; verify?: VerifyOptions };
 }
 
 /** A training pull request adds one version; past this many, the check refuses without asking the tracking server. */
@@ -406,11 +415,36 @@ async function addedProblems(
         `run ${entry.mlflow.runId} cannot be checked: MLFLOW_TRACKING_URI is not set`,
       ]);
   }
+  if (options.signing && (entry.signature || options.signing.require)) {
+    found.push(...(await signatureProblems(model, version, entry, options.signing)));
+  }
   // Fetch only from an allowed origin: never send a request where the entry alone points.
   if (!found.some(([field]) => field === 'artifactUri')) {
     found.push(...(await digestProblems(model, version, entry, store, options.lockDir)));
   }
   return found;
+}
+
+/** The added version's signature against the base's signing policy, a refusal as `[field, what]`. */
+async function signatureProblems(
+  model: string,
+  version: string,
+  entry: LockedVersion,
+  signing: NonNullable<ProvenanceOptions['signing']>,
+): Promise<[string, string][]> {
+  try {
+    await verifyModelSignature(
+      entry.signature,
+      { model, version, rootDigest: entry.rootDigest, gitCommit: entry.gitCommit },
+      signing.policy,
+      signing.verify ?? {},
+    );
+    return [];
+  } catch (e) {
+    const why = signatureRefusal(e);
+    if (why === undefined) throw e;
+    return [['signature', why]];
+  }
 }
 
 /** The files of one version fetched and sha256-checked (verifyLock), each mismatch as `[field, what]`. */

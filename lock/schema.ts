@@ -67,6 +67,15 @@ export const versionSchema = {
     paramsDigest: { type: 'string', pattern: PREFIXED_SHA256 },
     // model/backend.ts BackendName of the run (training.json backend.id): tensorflow-gpu, tensorflow, cpu
     backend: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+    // A Sigstore bundle (model/signing verifies it against manifests/base/signing-policy.json)
+    signature: {
+      type: 'object',
+      required: ['mediaType', 'verificationMaterial'],
+      properties: {
+        mediaType: { type: 'string', pattern: '^application/vnd\\.dev\\.sigstore\\.bundle' },
+        verificationMaterial: { type: 'object' },
+      },
+    },
   },
 } as const;
 

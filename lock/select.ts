@@ -115,5 +115,6 @@ export function lockedPin(
     uri: location.kind === 'local' ? location.dir : entry.artifactUri,
     digests: entry.digests,
     sha256: entry.rootDigest,
+    ...(entry.signature ? { signature: entry.signature } : {}),
   };
 }

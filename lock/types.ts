@@ -3,6 +3,7 @@
  * Validated by ./schema.ts; these types are what a validated lock is.
  */
 import type { PromotionRecord } from '../model/history.ts';
+import type { ModelSignature } from '../model/signing/statement.ts';
 
 export type { PromotionRecord, RevertNote } from '../model/history.ts';
 
@@ -37,6 +38,12 @@ export interface LockedVersion {
   paramsDigest: string;
   /** The backend it was trained on (training.json `backend.id`): `tensorflow-gpu`, `tensorflow` or `cpu`. */
   backend?: string;
+  /**
+   * The Sigstore bundle that signs this version's root digest
+   * (model/signing, docs/signing.md): keyless in CI, a local key in the demo.
+   * Environments whose gates say `signed` refuse a version without one.
+   */
+  signature?: ModelSignature;
 }
 
 /** One model: its versions, the version each environment runs, and how the pins moved. */

@@ -76,6 +76,13 @@ export const PIN_ENV = [
 
 export type PinEnvName = (typeof PIN_ENV)[number];
 
+/**
+ * The version's signature (a Sigstore bundle as compact JSON, model/signing),
+ * set when its lock entry has one. The server verifies it against its
+ * signing policy (SERVING_SIGNING_POLICY) before it loads the model.
+ */
+export const PIN_SIGNATURE_ENV = 'SERVING_MODEL_SIGNATURE';
+
 /** The variable that names the model version a server runs (what rollout verification reads). */
 export const VERSION_ENV = 'SERVING_MODEL_VERSION' satisfies PinEnvName;
 
@@ -84,6 +91,8 @@ export interface PinnedEntry {
   artifactUri: string;
   digests: Record<string, string>;
   rootDigest: string;
+  /** The Sigstore bundle of the version, when it is signed. */
+  signature?: object;
 }
 
 /** The one model version a server runs, as it reads it from its SERVING_MODEL_* variables. */
@@ -96,7 +105,13 @@ export interface ModelPin {
   digests: Record<string, string>;
   /** rootDigest(digests). */
   sha256: string;
+  /** The Sigstore bundle (parsed JSON) from SERVING_MODEL_SIGNATURE, when the pin carries one. */
+  signature?: unknown;
 }
+
+/** The signature variable's value for `entry`: its bundle as compact JSON with sorted keys, or undefined. */
+export const pinSignatureValue = (entry: PinnedEntry): string | undefined =>
+  entry.signature ? JSON.stringify(sortKeysDeep(entry.signature)) : undefined;
 
 /** The variable values of a pin. SERVING_MODEL_DIGESTS is compact JSON with sorted keys. */
 export function pinEnv(model: string, version: string, entry: PinnedEntry): Record<PinEnvName, string> {
@@ -158,6 +173,8 @@ export function pinPatch(input: PinFileInput): object {
   const container: Record<string, unknown> = { name: SERVER_CONTAINER };
   if (image) container.image = image;
   container.env = PIN_ENV.map((name) => ({ name, value: env[name] }));
+  const signature = pinSignatureValue(entry);
+  if (signature) (container.env as object[]).push({ name: PIN_SIGNATURE_ENV, value: signature });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -195,7 +212,7 @@ const REQUIRED_PIN_ENV = PIN_ENV.filter((k) => k !== 'SERVING_MODEL_SHA256');
  * JSON naming files inside the artifact, SERVING_MODEL_SHA256 (when given)
  * their root digest. USAGE, INVALID or DIGEST_MISMATCH naming the variable.
  */
-export function pinFromEnv(env: Partial<Record<PinEnvName, string>>): ModelPin {
+export function pinFromEnv(env: Partial<Record<PinEnvName | typeof PIN_SIGNATURE_ENV, string>>): ModelPin {
   const missing = REQUIRED_PIN_ENV.filter((k) => !env[k]);
   if (missing.length) {
     throw new ProjectError('USAGE', `serving environment is missing ${missing.join(', ')}`, {
@@ -235,7 +252,20 @@ export function pinFromEnv(env: Partial<Record<PinEnvName, string>>): ModelPin {
     uri: vars.SERVING_MODEL_URI,
     digests,
     sha256: root,
+    ...(env[PIN_SIGNATURE_ENV] ? { signature: parseSignatureEnv(env[PIN_SIGNATURE_ENV]) } : {}),
   };
+}
+
+function parseSignatureEnv(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ProjectError('INVALID', `${PIN_SIGNATURE_ENV} is not valid JSON: ${(e as Error).message}`, {
+      subject: PIN_SIGNATURE_ENV,
+      hint: 'regenerate the pin from models.lock.json (npm run promote)',
+      cause: e,
+    });
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ProjectError } from './errors.ts';
 import { stableStringify } from './json.ts';
@@ -107,3 +108,8 @@ export const fileTree: FileTree = {
   },
   list: (dir) => walk(dir),
 };
+
+/** A file of this project's per-user configuration: `$XDG_CONFIG_HOME/gitops-ml/<name>`, else `~/.config/gitops-ml/<name>`. */
+export function userConfigPath(name: string, env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return join(env.XDG_CONFIG_HOME || join(home, '.config'), 'gitops-ml', name);
+}

@@ -26,6 +26,7 @@ import {
 import { ProjectError } from '../platform/errors.ts';
 import { runSync } from '../platform/shell.ts';
 import { clusterInstalled } from '../testing/cluster.ts';
+import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
 import { copyWorkingTree, gitIdentity } from '../testing/git-repos.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
 import { baseImageMade, podmanInstalled } from '../testing/images.ts';
@@ -33,6 +34,7 @@ import { makeEntry } from '../testing/lock/fixtures.ts';
 import { prometheusInstalled, startPrometheus } from '../testing/monitoring/prometheus.ts';
 import { needs } from '../testing/services.ts';
 import { writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { imageAttestation, signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePort } from '../tools/cluster/ports.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
@@ -50,6 +52,7 @@ import { main as verifyRolloutMain } from './verify-rollout.ts';
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'demo-classifier';
 const { env: GIT_ENV } = gitIdentity('Fork Owner', 'fork@example.com');
+const GITHUB_TOKEN_VALUE = 'ghs_fork_job_token';
 
 /** Outside CI the journey is skipped, its title naming what is missing; in CI that fails. */
 const describeStack = needs(
@@ -70,11 +73,16 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   const pods: ServedPod[] = [];
   const git = (...args: string[]) =>
     runSync('git', args, { cwd: fork, env: { ...process.env, ...GIT_ENV } }).stdout.trim();
+  /** GitHub's attestations API (the fake server): where promote.yml reads the attestation image.yml made. */
+  let github: FakeGithub;
   const scriptEnv = () => ({
     ...process.env,
     ...GIT_ENV,
     PROMOTE_BY: 'fork-owner',
     GITHUB_ACTIONS: undefined,
+    GITHUB_REPOSITORY: 'fork-owner/gitops-ml',
+    GITHUB_TOKEN: GITHUB_TOKEN_VALUE,
+    GITHUB_API_URL: github.url,
   });
 
   const readApp = async (name: string) =>
@@ -180,17 +188,29 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     await copyWorkingTree(REPO_ROOT, fork);
     // Two trained versions: real artifacts (the fixture CNN), each in the lock as a
     // candidate with its digests; the pods' SERVING_MODEL_URI is their file: URI.
+    // Signed by the fork's own key, which its signing policy trusts (docs/signing.md); the image
+    // attested by another, trusted to sign images, as image.yml's keyless identity is.
+    const key = testKey();
+    await trustTestKey(fork, key, 'fork team key');
+    const builds = testKey();
+    await trustTestKey(fork, builds, 'fork image builds', ['images']);
+    github = await startFakeGithub({ token: GITHUB_TOKEN_VALUE, owner: 'fork-owner', repo: 'gitops-ml' });
+    github.attestations.set(`sha256:${IMAGE.split('@sha256:')[1]}`, [await imageAttestation(IMAGE, builds)]);
     let lock = emptyLock();
     const ids: string[] = [];
     for (const seed of [1, 2]) {
       const artifact = await writeFixtureArtifact(join(work, `artifact-${seed}`), { seed });
       const added = addCandidate(lock, {
         model: MODEL,
-        entry: makeEntry(artifact.pin.digests, {
-          artifactUri: `file://${artifact.dir}`,
-          createdAt: `2026-01-0${seed}T00:00:00.000Z`,
-          metrics: { accuracy: 0.96 + seed / 1000, macro_f1: 0.96 },
-        }),
+        entry: await signedEntry(
+          makeEntry(artifact.pin.digests, {
+            artifactUri: `file://${artifact.dir}`,
+            createdAt: `2026-01-0${seed}T00:00:00.000Z`,
+            metrics: { accuracy: 0.96 + seed / 1000, macro_f1: 0.96 },
+          }),
+          MODEL,
+          key,
+        ),
       });
       lock = added.lock;
       ids.push(added.version);
@@ -223,6 +243,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
   }, 3_600_000);
 
   afterAll(async () => {
+    await github?.close();
     await Promise.all(pods.map((pod) => pod.stop()));
     if (p) await removeContainer(p, servedPodName('dev'));
     if (work) {

@@ -54,6 +54,7 @@ import {
 import { needs } from '../testing/services.ts';
 import { FIXTURE_LABELS, shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
+import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
 import { localPodEnv, readReplicaSetTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePort } from '../tools/cluster/ports.ts';
@@ -297,15 +298,22 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
     work = await mkdtemp(join(tmpdir(), 'canary-e2e-'));
     await cp(join(REPO_ROOT, 'manifests'), join(work, 'manifests'), { recursive: true });
     await mkdir(envDir(), { recursive: true });
+    // Signed by a key the copy's signing policy trusts: the servers load only signed versions.
+    const key = testKey();
+    await trustTestKey(work, key);
     // Three trained versions: real artifacts (the fixture CNN) with their digests in the lock.
     for (const seed of [1, 2, 3]) {
       const artifact = await writeFixtureArtifact(join(work, `artifact-${seed}`), { seed });
       const added = addCandidate(lock, {
         model: MODEL,
-        entry: makeEntry(artifact.pin.digests, {
-          artifactUri: `file://${artifact.dir}`,
-          createdAt: `2026-01-0${seed}T00:00:00.000Z`,
-        }),
+        entry: await signedEntry(
+          makeEntry(artifact.pin.digests, {
+            artifactUri: `file://${artifact.dir}`,
+            createdAt: `2026-01-0${seed}T00:00:00.000Z`,
+          }),
+          MODEL,
+          key,
+        ),
       });
       lock = added.lock;
       versions.push(added.version);

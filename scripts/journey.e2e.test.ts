@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect } from '@jest/globals';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { findKustomize, type KustomizeTool, renderAll } from '../gitops/index.ts';
 import { readLock, readLockFrom } from '../lock/index.ts';
+import { ensureLocalKey, SIGNING_POLICY_PATH, trustPublicKey } from '../model/signing/index.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
 import { runSync } from '../platform/shell.ts';
 import { copyWorkingTree, gitIdentity } from '../testing/git-repos.ts';
@@ -28,6 +29,7 @@ let base = '';
 let origin = '';
 let fork = '';
 let kustomize: KustomizeTool;
+let signingKey = '';
 const { it } = needs(tool('git', 'apt-get install git'), kustomizeInstalled());
 
 const tinyConfig = (seed: number) =>
@@ -45,6 +47,11 @@ beforeAll(async () => {
   const gates = JSON.parse(await readFile(gatesPath, 'utf8'));
   gates.environments.dev.gates.minMetric = { accuracy: 0 };
   await writeFile(gatesPath, `${JSON.stringify(gates, null, 2)}\n`);
+  // Nothing unsigned runs: the fork trusts a key of its own (docs/signing.md), with which
+  // its train job signs here, where the real one signs keyless.
+  const key = await ensureLocalKey(join(base, 'signing-key.pem'));
+  await trustPublicKey(join(template, SIGNING_POLICY_PATH), 'fork team key', key.publicKey);
+  signingKey = key.path;
   origin = join(base, 'origin.git');
   publish(template, origin);
   fork = join(base, 'fork');
@@ -93,6 +100,7 @@ async function trainOnBranch(
         GITHUB_EVENT_PATH: eventPath,
         GITHUB_REPOSITORY: 'fork-owner/gitops-ml',
         TRACKING_LOCAL_STORE: join(base, 'mlruns-local'),
+        MODEL_SIGNING_KEY: signingKey,
       },
       print: (l) => lines.push(l),
     },
@@ -160,7 +168,7 @@ it('a candidate trained on a branch is merged, promoted to dev and rendered with
   ).toBe(0);
   expect(out.join('')).toContain(`pinned demo-classifier dev to version ${version} (was nothing)`);
   expect(git(fork, 'log', '-1', '--format=%s', 'origin/main')).toBe(
-    `promote demo-classifier@${version} to dev (gates: 5/5 passed)`,
+    `promote demo-classifier@${version} to dev (gates: 6/6 passed)`,
   );
   const lock = await readLockFrom(treeSource(gitRunner(fork), 'origin/main'), 'models.lock.json');
   const entry = lock.models['demo-classifier']!.versions[version]!;
@@ -208,7 +216,7 @@ it('a second candidate that fails a gate is refused: lock, pin file, HEAD and or
   }).catch((e: unknown) => e);
   expect(err).toMatchObject({ code: 'GATE_FAILED' });
   expect((err as Error).message).toContain(
-    `promotion of demo-classifier version ${version} to dev refused: 1 of 5 gate(s) failed:`,
+    `promotion of demo-classifier version ${version} to dev refused: 1 of 6 gate(s) failed:`,
   );
   expect((err as Error).message).toMatch(/ {2}- minMetric accuracy: expected >= 0\.99, got 0?\.?\d*/);
   expect(git(fork, 'rev-parse', 'HEAD')).toBe(head);

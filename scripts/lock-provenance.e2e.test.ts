@@ -27,12 +27,14 @@ import {
   versionIdOf,
   writeLock,
 } from '../lock/index.ts';
+import { SIGNING_POLICY_PATH } from '../model/signing/index.ts';
 import { rootDigest } from '../platform/digest.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { makeTestRepos } from '../testing/git-repos.ts';
 import { makeArtifact, makeEntry, serveFolder, tempDir } from '../testing/lock/fixtures.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
 import { needs } from '../testing/services.ts';
+import { signedEntry, type TestKey, testKey } from '../testing/signing.ts';
 import { recorderFromEnv, sourceTags, trackingCallbacks } from '../training/tracking/index.ts';
 import { main } from './lock.ts';
 
@@ -371,6 +373,55 @@ describe('lock check-provenance against a real MLflow run', () => {
         print: () => {},
       }).catch((e: unknown) => e);
       expect((missing as Error).message).toMatch(/^no merge base of no-such-ref and HEAD/);
+    } finally {
+      await rm(repos.root, { recursive: true, force: true });
+    }
+  });
+
+  it('regression (issue 23.6): an added version signed by a key the BASE trusts passes; unsigned (with --require-signatures), or signed by a key the pull request trusts itself, fails', async () => {
+    const team = testKey();
+    const policy = (keys: TestKey[]) =>
+      `${JSON.stringify({ signingPolicyVersion: 1, signers: keys.map((k, i) => ({ name: `key ${i}`, publicKey: k.publicPem })) }, null, 2)}\n`;
+    const repos = await makeTestRepos({ ...lockFiles(base), [SIGNING_POLICY_PATH]: policy([team]) });
+    try {
+      const commit = async (lock: Lock, policyText?: string) => {
+        await writeLock(join(repos.work, 'models.lock.json'), lock);
+        if (policyText) await writeFile(join(repos.work, SIGNING_POLICY_PATH), policyText);
+        repos.git(['add', '-A']);
+        repos.git(['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-q', '-m', 'train']);
+      };
+      const run = async (...args: string[]) => {
+        let out = '';
+        const code = await main(['check-provenance', '--base', 'main', ...args], {
+          cwd: repos.work,
+          env: { MLFLOW_TRACKING_URI: server.uri },
+          print: (t) => {
+            out += t;
+          },
+        });
+        return { code, out };
+      };
+      const withEntry = (e: LockedVersion) => addCandidate(base, { model: MODEL, entry: e }).lock;
+      // Unsigned: refused only where signatures are required (provenance.yml requires them).
+      await commit(head);
+      expect((await run()).code).toBe(0);
+      const unsigned = await run('--require-signatures');
+      expect(unsigned.code).toBe(1);
+      expect(unsigned.out).toMatch(/signature: model demo version v[0-9a-f]{12}: not signed/);
+      // Signed by the key the base trusts.
+      await commit(withEntry(await signedEntry(entry, MODEL, team)));
+      expect(await run('--require-signatures')).toEqual({
+        code: 0,
+        out: `ok   ${MODEL} version ${added}: matches the tracking server\n`,
+      });
+      // The pull request trusts a key of its own and signs with it: the base's policy decides.
+      const own = testKey();
+      await commit(withEntry(await signedEntry(entry, MODEL, own)), policy([team, own]));
+      const forged = await run('--require-signatures');
+      expect(forged.code).toBe(1);
+      expect(forged.out).toMatch(
+        /signature: .*signed by key [0-9a-f]{12}, which manifests\/base\/signing-policy.json at [0-9a-f]{12} does not trust/,
+      );
     } finally {
       await rm(repos.root, { recursive: true, force: true });
     }

@@ -7,6 +7,7 @@
  *   npm run -s lock -- diff git:origin/main models.lock.json
  *   npm run -s lock -- show
  *   npm run -s lock -- check-provenance --base origin/main [--head <ref>] [--origins environments/artifact-origins.json]
+ *   npm run -s lock -- trust-key --name "alice's laptop" [--key <pem>] [--policy manifests/base/signing-policy.json]
  */
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import {
@@ -22,6 +23,7 @@ import {
   initLock,
   type Lock,
   loadArtifactOrigins,
+  type ProvenanceOptions,
   parseLockFiles,
   pinVersion,
   previousPin,
@@ -32,6 +34,13 @@ import {
   verifyLock,
 } from '../lock/index.ts';
 import {
+  ensureLocalKey,
+  parseSigningPolicy,
+  SIGNING_POLICY_PATH,
+  trustPublicKey,
+} from '../model/signing/index.ts';
+import { defaultSigningKeyPath } from '../model/signing/sign.ts';
+import {
   isMain,
   type ParsedCommand,
   parseCommand,
@@ -41,6 +50,7 @@ import {
 } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
+import { parseJsonText } from '../platform/json-text.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { objectStoreFromEnv } from '../platform/object-store/index.ts';
 
@@ -53,7 +63,7 @@ const USAGE = `usage: lock <command> [flags]
   verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
   diff <a> <b>                           compare two locks: file paths, or git:<ref> (the lock and its models.lock.d/ at that commit)
   show                                   which version each environment runs
-  check-provenance --base <ref> [--head <ref>] [--origins <file>] [--show-tracking-values]
+  check-provenance --base <ref> [--head <ref>] [--origins <file>] [--show-tracking-values] [--require-signatures]
                                          a pull request's lock against its base (from the merge base of
                                          <ref> and the head): no version edited, removed or re-pinned; each
                                          added version matches its MLflow run (metrics, digests, commit,
@@ -61,7 +71,16 @@ const USAGE = `usage: lock <command> [flags]
                                          the head is the lock, or its index and models.lock.d/ at <ref>;
                                          at most 5 added versions; the tracking server's own values
                                          (metrics, commit, dataset, artifact root) are printed only with
-                                         --show-tracking-values (CI's log of a fork's pull request is public)
+                                         --show-tracking-values (CI's log of a fork's pull request is public);
+                                         each added version's signature verifies against the signing policy
+                                         of the base (manifests/base/signing-policy.json at the merge base),
+                                         and with --require-signatures an unsigned one is refused
+  trust-key --name <name> [--key <pem>] [--policy <file>]
+                                         trust a local signing key (docs/signing.md): make it when missing
+                                         (default ~/.config/gitops-ml/signing-key.pem, which npm run train
+                                         then signs with) and add its public key to the signing policy
+                                         (default manifests/base/signing-policy.json); commit that change
+                                         through a reviewed pull request
 flags for every command:
   --lock <path>   the lock file (default ./models.lock.json)
   --json          print machine-readable JSON`;
@@ -85,6 +104,10 @@ const FLAGS = {
   head: { type: 'string' },
   origins: { type: 'string', default: ARTIFACT_ORIGINS_FILE },
   'show-tracking-values': { type: 'boolean', default: false },
+  'require-signatures': { type: 'boolean', default: false },
+  name: { type: 'string' },
+  key: { type: 'string' },
+  policy: { type: 'string', default: SIGNING_POLICY_PATH },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -96,7 +119,8 @@ const ALLOWED: Record<string, FlagName[]> = {
   verify: ['all', 'env', 'model'],
   diff: [],
   show: [],
-  'check-provenance': ['base', 'head', 'origins', 'show-tracking-values'],
+  'check-provenance': ['base', 'head', 'origins', 'show-tracking-values', 'require-signatures'],
+  'trust-key': ['name', 'key', 'policy'],
 };
 const POSITIONALS: Record<string, number> = {
   init: 0,
@@ -106,6 +130,7 @@ const POSITIONALS: Record<string, number> = {
   diff: 2,
   show: 0,
   'check-provenance': 0,
+  'trust-key': 0,
 };
 
 /** Side effects of the script, replaceable in tests. */
@@ -297,12 +322,35 @@ async function provenance({ f, d, lockPath, lockDir, print }: LockRun): Promise<
       ...(objectStore ? { objectStore } : {}),
       ...(d.fetch ? { fetch: d.fetch } : {}),
       revealTrackingValues: f['show-tracking-values'] === true,
+      ...(await baseSigning(lockDir, fork, f['require-signatures'] === true)),
     });
     print(formatProvenanceReport(report), report);
     return report.ok ? 0 : 1;
   } finally {
     objectStore?.close();
   }
+}
+
+/**
+ * The signing check of check-provenance: the policy as the base has it (a
+ * pull request cannot trust a key it adds itself). A base without a policy
+ * checks no signature, unless they are required.
+ */
+async function baseSigning(
+  dir: string,
+  base: string,
+  require: boolean,
+): Promise<Pick<ProvenanceOptions, 'signing'>> {
+  const text = await treeSource(gitRunner(dir), base).read(SIGNING_POLICY_PATH);
+  const where = `${SIGNING_POLICY_PATH} at ${base.slice(0, 12)}`;
+  if (text === undefined) {
+    if (!require) return {};
+    throw new ProjectError('NOT_FOUND', `--require-signatures: the base has no ${SIGNING_POLICY_PATH}`, {
+      subject: SIGNING_POLICY_PATH,
+      hint: 'add the signing policy to the base branch first (docs/signing.md)',
+    });
+  }
+  return { signing: { policy: parseSigningPolicy(parseJsonText(text, where), where), require } };
 }
 
 /** The merge base of `base` and `tip` in the repository at `dir`; NOT_FOUND (fetch the history) without one. */
@@ -321,6 +369,25 @@ async function mergeBase(dir: string, base: string, tip: string): Promise<string
   return fork.stdout.trim();
 }
 
+async function trustKey({ f, d, print }: LockRun): Promise<number> {
+  if (!f.name)
+    throw usage('trust-key: --name is required (who holds the key, shown when a version is signed with it)');
+  const key = await ensureLocalKey(f.key ? resolve(d.cwd, f.key) : defaultSigningKeyPath(d.env));
+  const policyPath = resolve(d.cwd, f.policy);
+  const changed = await trustPublicKey(policyPath, f.name, key.publicKey);
+  const lines = [
+    key.made
+      ? `made the signing key ${key.path} (ECDSA P-256, mode 0600; keep it private)`
+      : `using the signing key ${key.path}`,
+    changed ? `trusted it in ${policyPath} as "${f.name}"` : `${policyPath} trusts it already`,
+    f.key
+      ? `sign with it: export MODEL_SIGNING_KEY=${key.path}`
+      : 'npm run train signs with it from now on (MODEL_SIGNING_KEY names another key)',
+  ];
+  print(`${lines.join('\n')}\n`, { key: key.path, made: key.made, policy: policyPath, changed });
+  return 0;
+}
+
 const COMMANDS: Record<string, (run: LockRun) => Promise<number>> = {
   init,
   add,
@@ -329,6 +396,7 @@ const COMMANDS: Record<string, (run: LockRun) => Promise<number>> = {
   diff,
   show,
   'check-provenance': provenance,
+  'trust-key': trustKey,
 };
 
 if (isMain(import.meta.url)) await runMain(() => main(process.argv.slice(2)));

@@ -59,6 +59,7 @@ const COVERAGE: Coverage[] = [
     by: [['pipelines/flywheel/from-feedback.e2e.test.ts', "'from-feedback'"]],
   },
   { prefix: 'npm run lock -- show', by: [['scripts/lock.test.ts', "run('show')"]] },
+  { prefix: 'npm run lock -- trust-key', by: [['model/signing/local-key.test.ts', "run('trust-key'"]] },
   { prefix: 'npm run lock -- verify', by: [['scripts/lock.test.ts', "run('verify')"]] },
   {
     prefix: 'npm run lock -- check-provenance',

@@ -31,7 +31,7 @@ withKustomize('renders the chosen environment, prints the table and writes --out
     const text = lines.join('');
     const prod = fakeVersion('1');
     expect(text).toMatch(
-      new RegExp(`^environments/prod +ml-prod +10 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
+      new RegExp(`^environments/prod +ml-prod +11 +3 \\(hpa 3-10\\) +demo-classifier@${prod} `, 'm'),
     );
     expect(text).not.toContain('environments/dev');
     // prod, and the six manifests every environment shares (the relay's among them).

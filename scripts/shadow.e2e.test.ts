@@ -44,6 +44,7 @@ import {
 import { needs } from '../testing/services.ts';
 import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
+import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
 import { localPodEnv, readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePorts } from '../tools/cluster/ports.ts';
@@ -104,15 +105,22 @@ describe('shadow traffic on the local cluster: staging mirrors to dev, the evide
       text = text.replace('\npatches:\n', '\ncomponents:\n  - ../../manifests/components/shadow\npatches:\n');
       await writeFile(path, `${text.trimEnd()}\n${literal}`);
     }
+    // Signed by a key the fork's signing policy trusts: the servers load only signed versions.
+    const key = testKey();
+    await trustTestKey(fork, key);
     // Two versions: 1 in staging (the champion), 2 in dev (the challenger).
     let lock = emptyLock();
     const entries = [];
     for (const seed of [1, 2]) {
       const artifact = await writeFixtureArtifact(join(work, `artifact-${seed}`), { seed });
-      const entry = makeEntry(artifact.pin.digests, {
-        artifactUri: `file://${artifact.dir}`,
-        createdAt: `2026-01-0${seed}T00:00:00.000Z`,
-      });
+      const entry = await signedEntry(
+        makeEntry(artifact.pin.digests, {
+          artifactUri: `file://${artifact.dir}`,
+          createdAt: `2026-01-0${seed}T00:00:00.000Z`,
+        }),
+        MODEL,
+        key,
+      );
       const added = addCandidate(lock, { model: MODEL, entry });
       lock = added.lock;
       entries.push({ version: added.version, entry });

@@ -180,3 +180,33 @@ describe('feedback ids and payload capture', () => {
     expect(c.feedback).toMatchObject({ idKey: 'k'.repeat(32), token: 't'.repeat(16) });
   });
 });
+
+describe('SERVING_SIGNING_POLICY', () => {
+  const policy = { signingPolicyVersion: 1, signers: [] };
+  test('is the policy JSON itself (as the ConfigMap sets it) or a file with it', async () => {
+    const inline = await loadConfig({ ...pinEnv, SERVING_SIGNING_POLICY: `\n${JSON.stringify(policy)}` });
+    expect(inline.signing?.policy).toMatchObject({ signers: [], source: 'SERVING_SIGNING_POLICY' });
+    const fromFile = await loadConfig(
+      { ...pinEnv, SERVING_SIGNING_POLICY: '/etc/policy.json' },
+      { readText: async (p) => (p === '/etc/policy.json' ? JSON.stringify(policy) : '') },
+    );
+    expect(fromFile.signing?.policy.source).toBe('/etc/policy.json');
+    expect((await loadConfig(pinEnv)).signing).toBeUndefined();
+  });
+
+  test('a policy that fails its schema, or a file that is not there, is refused naming it', async () => {
+    await expect(
+      loadConfig({ ...pinEnv, SERVING_SIGNING_POLICY: JSON.stringify({ signingPolicyVersion: 2 }) }),
+    ).rejects.toThrow(/SERVING_SIGNING_POLICY/);
+    await expect(
+      loadConfig(
+        { ...pinEnv, SERVING_SIGNING_POLICY: '/nowhere.json' },
+        {
+          readText: async () => {
+            throw new Error('ENOENT');
+          },
+        },
+      ),
+    ).rejects.toThrow(/SERVING_SIGNING_POLICY \/nowhere.json cannot be read/);
+  });
+});

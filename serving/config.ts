@@ -17,6 +17,7 @@ import type { BackendName } from '../model/backend.ts';
 import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
 import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
+import { parseSigningPolicy, type SigningPolicy } from '../model/signing/policy.ts';
 import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
@@ -91,6 +92,14 @@ export interface ServingConfig {
    * promotion), or with the pin from the lock (`npm run serve`); absent otherwise.
    */
   history?: ModelHistory;
+  /**
+   * Who may have signed the model (SERVING_SIGNING_POLICY, the signing policy
+   * in Git that manifests/base mounts): the model is loaded only when its
+   * signature (SERVING_MODEL_SIGNATURE) verifies against it. Unset (a local
+   * `npm run serve` of your own artifact): the signature is not checked, and
+   * the start-up log says so.
+   */
+  signing?: { policy: SigningPolicy; trustedRootFile?: string };
 }
 
 /** The environment variables read, all strings (as the environment gives them). */
@@ -143,6 +152,9 @@ export interface ServingEnv {
   SERVING_SHADOW_SAMPLE?: string;
   SERVING_SHADOW_MAX_IN_FLIGHT?: string;
   SERVING_SHADOW_TIMEOUT_MS?: string;
+  SERVING_MODEL_SIGNATURE?: string;
+  SERVING_SIGNING_POLICY?: string;
+  SERVING_SIGSTORE_TRUSTED_ROOT?: string;
 }
 
 /** Integer variables: digits only (ajv), then their range (checkRanges). */
@@ -202,6 +214,9 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_SHADOW_SAMPLE: { type: 'string', pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$' },
     SERVING_SHADOW_MAX_IN_FLIGHT: intProp('SERVING_SHADOW_MAX_IN_FLIGHT', 1, 1024),
     SERVING_SHADOW_TIMEOUT_MS: intProp('SERVING_SHADOW_TIMEOUT_MS', 100, 600_000),
+    SERVING_MODEL_SIGNATURE: nonEmpty,
+    SERVING_SIGNING_POLICY: nonEmpty,
+    SERVING_SIGSTORE_TRUSTED_ROOT: nonEmpty,
   },
 });
 
@@ -253,24 +268,42 @@ function checkRelations(c: ServingConfig): void {
   if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
 }
 
+/** A file a variable names, read; NOT_FOUND naming the variable when it cannot be. */
+async function readConfigFile(
+  file: string,
+  variable: string,
+  readText: (p: string) => Promise<string>,
+): Promise<string> {
+  try {
+    return await readText(file);
+  } catch (e) {
+    throw new ProjectError('NOT_FOUND', `${variable} ${file} cannot be read: ${(e as Error).message}`, {
+      subject: variable,
+      cause: e,
+    });
+  }
+}
+
+/**
+ * SERVING_SIGNING_POLICY: the policy's JSON itself (as manifests/base's
+ * ConfigMap sets it) or the path of a file holding it.
+ */
+async function signingPolicyFromEnv(
+  value: string,
+  readText: (p: string) => Promise<string>,
+): Promise<SigningPolicy> {
+  const inline = value.trimStart().startsWith('{');
+  const source = inline ? 'SERVING_SIGNING_POLICY' : value;
+  const text = inline ? value : await readConfigFile(value, 'SERVING_SIGNING_POLICY', readText);
+  return parseSigningPolicy(parseJsonText(text, source), source);
+}
+
 /** The model history file of a pinned deployment (SERVING_MODEL_HISTORY_FILE), validated. */
 async function historyFromFile(
   file: string,
   readText: (p: string) => Promise<string>,
 ): Promise<ModelHistory | undefined> {
-  let text: string;
-  try {
-    text = await readText(file);
-  } catch (e) {
-    throw new ProjectError(
-      'NOT_FOUND',
-      `SERVING_MODEL_HISTORY_FILE ${file} cannot be read: ${(e as Error).message}`,
-      {
-        subject: 'SERVING_MODEL_HISTORY_FILE',
-        cause: e,
-      },
-    );
-  }
+  const text = await readConfigFile(file, 'SERVING_MODEL_HISTORY_FILE', readText);
   // A pod from a pin written before the ml.gitops/model-history annotation
   // existed: the Downward API projects the missing annotation as an empty file.
   if (text.trim() === '') return undefined;
@@ -428,6 +461,16 @@ export async function loadConfig(
     ...(shadow ? { shadow } : {}),
     pod: podName(rawEnv.HOSTNAME ?? hostname()),
     ...(history ? { history } : {}),
+    ...(env.SERVING_SIGNING_POLICY
+      ? {
+          signing: {
+            policy: await signingPolicyFromEnv(env.SERVING_SIGNING_POLICY, readText),
+            ...(env.SERVING_SIGSTORE_TRUSTED_ROOT
+              ? { trustedRootFile: env.SERVING_SIGSTORE_TRUSTED_ROOT }
+              : {}),
+          },
+        }
+      : {}),
   };
   checkRelations(config);
   return config;

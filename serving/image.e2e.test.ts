@@ -58,6 +58,7 @@ import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlfl
 import { freePort } from '../testing/ports.ts';
 import { needs } from '../testing/services.ts';
 import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
+import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
 import { templateEnv } from '../tools/cluster/pod-template.ts';
@@ -122,7 +123,9 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     // A lock whose dev pin names a model version and the runtime image just built.
     const fixture = await writeFixtureArtifact(join(work, 'model'));
     artifactDir = fixture.dir;
-    const entry = makeEntry(fixture.pin.digests, { artifactUri: MODEL_PATH });
+    // Signed by a key the rendered copy's signing policy trusts: the server loads only signed versions.
+    const key = testKey();
+    const entry = await signedEntry(makeEntry(fixture.pin.digests, { artifactUri: MODEL_PATH }), MODEL, key);
     version = versionIdOf(entry.rootDigest);
     const lock = pinVersion(addCandidate(emptyLock(), { model: MODEL, entry }).lock, {
       model: MODEL,
@@ -132,6 +135,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       image: refs.runtime,
     });
     const root = await tempRepo(lock);
+    await trustTestKey(root, key);
     await writePin(join(root, 'environments', 'dev'), {
       model: MODEL,
       version,

@@ -9,6 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { fetchVerifiedArtifact } from '../model/artifact/read.ts';
 import { type BackendChoice, SERVING_ORDER, selectBackend } from '../model/backend.ts';
+import { readTrustedRoot } from '../model/signing/trusted-root.ts';
+import { verifyModelSignature } from '../model/signing/verify.ts';
 import { createApp, type ServingApp } from './app.ts';
 import type { ServingConfig } from './config.ts';
 import { Lifecycle } from './lifecycle.ts';
@@ -42,6 +44,7 @@ export async function boot(
     skipped: backend.skipped,
   });
   const started = performance.now();
+  await checkSignature(config, logger);
   const artifact = await fetchVerifiedArtifact(config.model, {
     ...(config.mlflow ? { mlflow: config.mlflow } : {}),
     ...(config.objectStore ? { objectStore: config.objectStore } : {}),
@@ -70,6 +73,37 @@ export async function boot(
   const lifecycle = new Lifecycle(false);
   const app = createApp({ model, registry: deps.registry, logger, config, backend: backend.name, lifecycle });
   return { app, model, backend };
+}
+
+/**
+ * Nothing unsigned runs (docs/signing.md): with a signing policy, the pin's
+ * signature must sign this version's root digest by a signer the policy
+ * trusts, before a file of the model is fetched. A refusal throws: the
+ * process never becomes ready, and the log says why.
+ */
+async function checkSignature(config: ServingConfig, logger: Logger): Promise<void> {
+  const m = config.model;
+  if (!config.signing) {
+    logger.warn('model signature not checked: SERVING_SIGNING_POLICY is not set', {
+      model: m.name,
+      version: m.version,
+    });
+    return;
+  }
+  const trustedRootFile = config.signing.trustedRootFile;
+  const who = await verifyModelSignature(
+    m.signature,
+    { model: m.name, version: m.version, rootDigest: m.sha256 },
+    config.signing.policy,
+    trustedRootFile ? { trustedRoot: () => readTrustedRoot(trustedRootFile) } : {},
+  );
+  logger.info('model signature verified', {
+    model: m.name,
+    version: m.version,
+    signer: who.signer,
+    identity: who.identity,
+    ...(who.commit ? { commit: who.commit } : {}),
+  });
 }
 
 /**

@@ -16,6 +16,8 @@
  * - GET    /repos/{o}/{r}/pulls/{n}/reviews     (per_page, page; chronological, as GitHub lists them)
  * - GET    /repos/{o}/{r}/collaborators/{user}/permission → 200 { permission, role_name, user };
  *          404 for a login the fake does not know
+ * - GET    /repos/{o}/{r}/attestations/{subject_digest} → 200 { attestations: [{ bundle, repository_id }] }
+ *          (the bundle inline, as API version 2022-11-28 answers); 404 when there is none
  *
  * Every request must carry `Authorization: token <t>` or `Bearer <t>` with
  * the configured token (401 "Bad credentials" otherwise).
@@ -25,6 +27,7 @@
  * @see https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
  * @see https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
  * @see https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
+ * @see https://docs.github.com/en/rest/repos/attestations#list-attestations
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -101,6 +104,8 @@ export interface FakeGithub {
   reviews: Map<number, FakeReview[]>;
   /** login → role on the repository (GET .../collaborators/{login}/permission). */
   roles: Map<string, FakeRole>;
+  /** `sha256:<hex>` → the Sigstore bundles of its attestations (GET .../attestations/{subject_digest}). */
+  attestations: Map<string, unknown[]>;
   /** Add a comment as someone else (to test pagination and markers). */
   addComment(issue: number, body: string, login?: string): FakeComment;
   /** Open a pull request as `user` from `headRepo` (default this repository; a fork: "someone/models"). */
@@ -156,6 +161,7 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
   const dispatches: FakeGithub['dispatches'] = [];
   const reviews = new Map<number, FakeReview[]>();
   const roles = new Map<string, FakeRole>();
+  const attestations = new Map<string, unknown[]>();
   const requests: RecordedRequest[] = [];
   const failures: { status: number; headers: Record<string, string> }[] = [];
   let nextId = 1000;
@@ -373,6 +379,12 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
       }
       const rm = /^\/pulls\/(\d+)\/reviews$/.exec(path);
       const perm = /^\/collaborators\/([^/]+)\/permission$/.exec(path);
+      const att = /^\/attestations\/([^/]+)$/.exec(path);
+      if (att && req.method === 'GET') {
+        const bundles = attestations.get(decodeURIComponent(att[1] as string)) ?? [];
+        if (!bundles.length) return notFound(res);
+        return json(res, 200, { attestations: bundles.map((bundle) => ({ bundle, repository_id: 1 })) });
+      }
       if (pm && req.method === 'GET') {
         const pr = pulls.find((p) => p.number === Number(pm[1]));
         return pr ? json(res, 200, pr) : notFound(res);
@@ -434,6 +446,7 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
     dispatches,
     reviews,
     roles,
+    attestations,
     addComment: (issue, body, login = 'octocat') => makeComment(issue, body, login),
     addPull: (input) =>
       makePull({

@@ -13,6 +13,7 @@ import { join, relative, resolve } from 'node:path';
 import { quote } from 'zx';
 import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../../gitops/index.ts';
 import { emptyLock, readLock, writeLock } from '../../lock/index.ts';
+import { ensureLocalKey, SIGNING_POLICY_PATH, trustPublicKey } from '../../model/signing/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { run as runTool } from '../../platform/shell.ts';
 import type { TrainingConfig } from '../../training/config.ts';
@@ -282,7 +283,14 @@ async function prepareCopy({ o, work, lockPath, print, rel }: DemoRun): Promise<
   await cp(join(o.repoRoot, 'environments'), join(work, 'environments'), { recursive: true });
   await cp(join(o.repoRoot, 'manifests'), join(work, 'manifests'), { recursive: true });
   print(`   initialised ${rel(lockPath)} (empty) and copied environments/ and manifests/ into ${rel(work)}/`);
+  // Nothing unsigned runs (docs/signing.md): the demo signs with a key of its own, trusted by its copy's policy only.
+  const key = await ensureLocalKey(demoKeyPath(work));
+  await trustPublicKey(join(work, SIGNING_POLICY_PATH), 'demo key (this work folder)', key.publicKey);
+  print(`   made the signing key ${rel(key.path)} and trusted it in the copy's ${SIGNING_POLICY_PATH}`);
 }
+
+/** The demo's own signing key, in its work folder. */
+const demoKeyPath = (work: string): string => join(work, 'signing', 'demo-key.pem');
 
 /** Step 1: the generated image folders. */
 async function generateData({ o, dataDir, print, rel }: DemoRun): Promise<void> {
@@ -305,7 +313,13 @@ async function train({ o, work, dataDir, lockPath, model, print, rel }: DemoRun)
       : o.config,
     configPath: o.configPath,
     // The demo always uses the local store: nothing configured, nothing sent anywhere.
-    env: { ...o.env, MLFLOW_TRACKING_URI: undefined, TRACKING_LOCAL_STORE: join(work, 'mlruns-local') },
+    env: {
+      ...o.env,
+      MLFLOW_TRACKING_URI: undefined,
+      TRACKING_LOCAL_STORE: join(work, 'mlruns-local'),
+      MODEL_SIGNING: undefined,
+      MODEL_SIGNING_KEY: demoKeyPath(work),
+    },
     cwd: work,
     source: {},
     outDir: join(work, 'artifacts', `${model}`),

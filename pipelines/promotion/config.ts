@@ -46,6 +46,10 @@ export interface Gates {
   pairedNonInferiority?: PairedGate[];
   /** Every artifact file fetched from the entry's artifactUri has its locked sha256. */
   verifyDigests?: boolean;
+  /** The serving image pinned with it is attested by a signer the signing policy trusts to sign images (./image-attestation.ts). */
+  imageAttested?: boolean;
+  /** The version is signed by a signer manifests/base/signing-policy.json trusts (./signature.ts, docs/signing.md). */
+  signed?: boolean;
   /**
    * The version was never reverted: no environment's post-promotion
    * verification took it out again (a promotion record with `reverted`,
@@ -150,6 +154,8 @@ export const gatesConfigSchema = {
                 },
               },
               verifyDigests: { type: 'boolean' },
+              signed: { type: 'boolean' },
+              imageAttested: { type: 'boolean' },
               notReverted: { type: 'boolean' },
               shadow: {
                 type: 'object',

@@ -13,14 +13,19 @@
  * the run promote.yml gives.
  * @see https://docs.github.com/en/actions/reference/variables-reference
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Lock } from '../../lock/index.ts';
+import { SIGNING_POLICY_PATH } from '../../model/signing/policy.ts';
 import { ProjectError } from '../../platform/errors.ts';
+import type { GithubApi } from '../../platform/github/client.ts';
+import { readRepoContext } from '../../platform/github/context.ts';
 import { httpOptionsOf, MlflowClient, mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import type { ApplyPinDeps } from './apply.ts';
 import { type DigestVerifier, type GoldenReader, lockDigestVerifier, lockGoldenReader } from './gates.ts';
+import { githubImageAttestations, type ImageAttestationChecker } from './image-attestation.ts';
 import { renderCheck } from './render-check.ts';
 import { prometheusShadowReader, type ShadowReader } from './shadow-evidence.ts';
+import { policySignatureChecker, type SignatureChecker } from './signature.ts';
 
 /** How a move reaches git: committed, pushed, or left in the working tree. */
 export interface PromotionGit {
@@ -55,6 +60,10 @@ export interface PromotionContext {
   /** Writes text as it is (the caller adds the newlines). */
   print: (text: string) => void;
   verifyDigests: DigestVerifier;
+  /** Verifies the pinned image's attestation for the imageAttested gate (./image-attestation.ts). */
+  checkImage?: ImageAttestationChecker;
+  /** Verifies a version's signature for the signed gate (manifests/base/signing-policy.json, ./signature.ts). */
+  checkSignature?: SignatureChecker;
   /** Reads golden.json of a version for the pairedNonInferiority gate (gates.ts lockGoldenReader). */
   readGolden?: GoldenReader;
   /** Reads shadow traffic's evidence for the shadow gate (./shadow-evidence.ts, from PROMETHEUS_URL). */
@@ -107,11 +116,23 @@ export function promotionContext(o: PromotionContextOptions): PromotionContext {
     now: o.now,
     print: o.print,
     verifyDigests: lockDigestVerifier(store),
+    checkSignature: policySignatureChecker(join(dirname(environmentsDir), SIGNING_POLICY_PATH)),
+    checkImage: githubImageAttestations(
+      githubApiOf(o.env),
+      join(dirname(environmentsDir), SIGNING_POLICY_PATH),
+    ),
     readGolden: lockGoldenReader(store),
     readShadow: prometheusShadowReader(o.env, o.fetch ? { fetch: o.fetch } : {}),
     render: o.render ? renderCheck(dirname(environmentsDir), toolEnv) : undefined,
     mlflow: store.mlflow && new MlflowClient(httpOptionsOf(store.mlflow, o.fetch ? { fetch: o.fetch } : {})),
   };
+}
+
+/** The repository's API when GITHUB_REPOSITORY and GITHUB_TOKEN are set (in Actions), else undefined. */
+function githubApiOf(env: Record<string, string | undefined>): GithubApi | undefined {
+  if (!env.GITHUB_REPOSITORY || !env.GITHUB_TOKEN) return undefined;
+  const { owner, repo, token, apiUrl } = readRepoContext(env);
+  return { owner, repo, token, apiUrl };
 }
 
 /** Who and where a promotion runs, read from the environment. */

@@ -18,8 +18,10 @@ import {
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { GATES_FILE, type Gates, type MetricDropGate, type PairedGate } from './config.ts';
+import type { ImageAttestationChecker } from './image-attestation.ts';
 import { notRevertedGate } from './not-reverted.ts';
 import { type ShadowReader, shadowRows } from './shadow-evidence.ts';
+import type { SignatureChecker } from './signature.ts';
 
 /** One row of the gate table. */
 export interface GateResult {
@@ -59,6 +61,12 @@ export interface EvaluateInput {
   gates: Gates;
   /** Needed when `gates.verifyDigests` is true. */
   verifyDigests?: DigestVerifier;
+  /** The serving image the move pins (the imageAttested gate's subject). */
+  image?: string;
+  /** Needed when `gates.imageAttested` is true. */
+  checkImage?: ImageAttestationChecker;
+  /** Needed when `gates.signed` is true. */
+  checkSignature?: SignatureChecker;
   /** Skip the digest gate (a re-check after a rebase: the entry is immutable, its files were checked). */
   skipDigests?: boolean;
   /** Needed when `gates.pairedNonInferiority` is set. */
@@ -198,6 +206,8 @@ export async function evaluateGates(input: EvaluateInput): Promise<GateResult[]>
     results.push(await pairedGate(lock, model, version, g, input.readGolden));
   }
   if (gates.verifyDigests) results.push(await digestRow(input));
+  if (gates.signed) results.push(await signatureRow(input));
+  if (gates.imageAttested) results.push(await imageRow(input));
   if (gates.shadow) {
     if (!input.env) throw new Error('evaluateGates: shadow gate without the environment promoted to');
     results.push(...(await shadowRows(gates.shadow, { env: input.env, model, version }, input.readShadow)));
@@ -280,6 +290,30 @@ async function digestRow(input: EvaluateInput): Promise<GateResult> {
     gate,
     expected,
     actual: check.ok ? `${check.files} files ok` : check.problems.join('; '),
+    pass: check.ok,
+  };
+}
+
+/** The signed row: the version's signature verified against the signing policy, or the reason it is refused. */
+async function signatureRow(input: EvaluateInput): Promise<GateResult> {
+  if (!input.checkSignature) throw new Error('evaluateGates: signed gate without a signature checker');
+  const check = await input.checkSignature(input.lock, input.model, input.version);
+  return {
+    gate: 'signed',
+    expected: 'a signer the signing policy trusts',
+    actual: check.detail,
+    pass: check.ok,
+  };
+}
+
+/** The imageAttested row: the pinned image's attestation verified against the signing policy, or why not. */
+async function imageRow(input: EvaluateInput): Promise<GateResult> {
+  if (!input.checkImage) throw new Error('evaluateGates: imageAttested gate without an attestation checker');
+  const check = await input.checkImage(input.image);
+  return {
+    gate: 'imageAttested',
+    expected: 'an attestation the signing policy trusts',
+    actual: check.detail,
     pass: check.ok,
   };
 }

@@ -5,7 +5,8 @@
  * Used by `scripts/train.ts`, the CI wrapper, retraining and the demo.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion } from '../../lock/index.ts';
+import { entryFromArtifact, LOCK_FILE_NAME, type LockedVersion, signVersionEntry } from '../../lock/index.ts';
+import { signerFromEnv } from '../../model/signing/sign.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { objectStoreFromEnv } from '../../platform/object-store/index.ts';
 import type { TrainingConfig } from '../../training/config.ts';
@@ -80,22 +81,20 @@ export async function trainAndRecord(options: TrainAndRecordOptions): Promise<Tr
   }
 }
 
-async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<TrainAndRecordResult> {
-  const { config, env, cwd } = options;
-  const modelName = options.modelName ?? config.name;
-  const log = options.log ?? ((line: string) => console.error(line));
-  const { recorder, trackingUri } = recorderFromEnv({ env, cwd, log });
-  const source = options.source ?? {};
-  const hooks = trackingCallbacks({
-    recorder,
-    experiment: options.experiment ?? config.name,
-    modelName,
-    aliases: options.aliases ?? ['candidate'],
-    sourceTags: sourceTags(source),
-    ...(trackingUri ? { uploadHintUri: trackingUri } : {}),
-  });
+/** The golden set and the champion's score (./golden.ts), then the run itself, its events sent to tracking. */
+async function trainTracked(
+  options: TrainAndRecordOptions,
+  run: {
+    modelName: string;
+    source: SourceInfo;
+    hooks: ReturnType<typeof trackingCallbacks>;
+    lockPath: string;
+    log: (line: string) => void;
+  },
+): Promise<TrainResult> {
+  const { config, env } = options;
+  const { modelName, source, hooks, lockPath, log } = run;
   // The golden set and the champion's score first: a golden set that is not the pinned one stops here.
-  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
   const golden = await prepareGolden({
     config,
     ...(options.configPath ? { configPath: options.configPath } : {}),
@@ -108,7 +107,7 @@ async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<Train
     ...(options.backend ? { backend: options.backend } : {}),
     log,
   });
-  const result = await train(config, {
+  return train(config, {
     ...options,
     ...(golden ? { golden } : {}),
     gitCommit: source.prHeadSha ?? source.commit,
@@ -132,6 +131,26 @@ async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<Train
       },
     },
   });
+}
+
+async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<TrainAndRecordResult> {
+  const { config, env, cwd } = options;
+  const modelName = options.modelName ?? config.name;
+  const log = options.log ?? ((line: string) => console.error(line));
+  // The signer first: a missing or malformed key stops here, before the run.
+  const signer = await signerFromEnv(env);
+  const { recorder, trackingUri } = recorderFromEnv({ env, cwd, log });
+  const source = options.source ?? {};
+  const hooks = trackingCallbacks({
+    recorder,
+    experiment: options.experiment ?? config.name,
+    modelName,
+    aliases: options.aliases ?? ['candidate'],
+    sourceTags: sourceTags(source),
+    ...(trackingUri ? { uploadHintUri: trackingUri } : {}),
+  });
+  const lockPath = resolve(cwd, options.lockPath ?? LOCK_FILE_NAME);
+  const result = await trainTracked(options, { modelName, source, hooks, lockPath, log });
   const tracking = hooks.result;
   if (!tracking) {
     throw new ProjectError('INVALID', 'the training run ended without a tracking result');
@@ -142,13 +161,18 @@ async function trainAndRecordWith(options: TrainAndRecordOptions): Promise<Train
   );
   // The lock entry is computed for every run: a Kubernetes Job hands it back to
   // the submitter, which adds it to its lock (scripts/train.ts --on kubernetes).
-  const entry = await entryFromArtifact(result.artifactDir, {
-    uri: artifactUriFor(tracking, result.artifactDir, lockPath),
-    runId: tracking.offline ? null : tracking.runId,
-    modelVersion: tracking.modelVersion ?? null,
-    trackingUri: tracking.offline ? null : (trackingUri ?? null),
-    gitCommit: source.prHeadSha ?? source.commit ?? null,
-  });
+  const entry = await signVersionEntry(
+    await entryFromArtifact(result.artifactDir, {
+      uri: artifactUriFor(tracking, result.artifactDir, lockPath),
+      runId: tracking.offline ? null : tracking.runId,
+      modelVersion: tracking.modelVersion ?? null,
+      trackingUri: tracking.offline ? null : (trackingUri ?? null),
+      gitCommit: source.prHeadSha ?? source.commit ?? null,
+    }),
+    modelName,
+    signer,
+    log,
+  );
   const out: TrainAndRecordResult = {
     train: result,
     tracking,

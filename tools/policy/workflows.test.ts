@@ -72,7 +72,7 @@ describe('the repository workflows', () => {
     expect(job.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toEqual([
       'npm ci --no-audit --no-fund',
       `git fetch --no-tags origin "+refs/pull/\${PR_NUMBER}/head:refs/remotes/origin/pr-head"`,
-      'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA"',
+      'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA" --require-signatures',
     ]);
   });
 

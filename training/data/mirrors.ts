@@ -32,7 +32,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileValidator, ProjectError } from '../../platform/index.ts';
+import { compileValidator, ProjectError, userConfigPath } from '../../platform/index.ts';
 import { isS3Url, parseS3Url } from '../../platform/object-store/index.ts';
 
 /** One mirror rule. */
@@ -143,10 +143,7 @@ export function parseMirrorRules(text: string, from = MIRRORS_ENV): MirrorRule[]
 
 /** The default rules file: `$XDG_CONFIG_HOME/gitops-ml/data-mirrors.json`, else under ~/.config. */
 export function defaultMirrorsFile(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  return (
-    env[MIRRORS_FILE_ENV] ??
-    join(env.XDG_CONFIG_HOME || join(home, '.config'), 'gitops-ml', 'data-mirrors.json')
-  );
+  return env[MIRRORS_FILE_ENV] ?? userConfigPath('data-mirrors.json', env, home);
 }
 
 /**
