@@ -41,6 +41,7 @@ export {
   type ProvenanceProblem,
   type ProvenanceReport,
 } from './provenance.ts';
+export { checkProvenanceAt, mergeBase, type ProvenanceAtOptions, readLockAt } from './provenance-git.ts';
 export {
   crossCheckLock,
   ENV_NAME_PATTERN,

@@ -9,13 +9,12 @@
  *   npm run -s lock -- check-provenance --base origin/main [--head <ref>] [--origins environments/artifact-origins.json]
  *   npm run -s lock -- trust-key --name "alice's laptop" [--key <pem>] [--policy manifests/base/signing-policy.json]
  */
-import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import {
   ARTIFACT_ORIGINS_FILE,
   addCandidate,
-  checkProvenance,
+  checkProvenanceAt,
   diffLocks,
-  emptyLock,
   entryFromArtifact,
   formatDiffTable,
   formatProvenanceReport,
@@ -23,22 +22,15 @@ import {
   initLock,
   type Lock,
   loadArtifactOrigins,
-  type ProvenanceOptions,
-  parseLockFiles,
   pinVersion,
   previousPin,
   readLock,
-  readLockTexts,
+  readLockAt,
   showPins,
   updateLock,
   verifyLock,
 } from '../lock/index.ts';
-import {
-  ensureLocalKey,
-  parseSigningPolicy,
-  SIGNING_POLICY_PATH,
-  trustPublicKey,
-} from '../model/signing/index.ts';
+import { ensureLocalKey, SIGNING_POLICY_PATH, trustPublicKey } from '../model/signing/index.ts';
 import { defaultSigningKeyPath } from '../model/signing/sign.ts';
 import {
   isMain,
@@ -49,8 +41,6 @@ import {
   scriptDeps,
 } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
-import { gitRunner, treeSource } from '../platform/git/index.ts';
-import { parseJsonText } from '../platform/json-text.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { objectStoreFromEnv } from '../platform/object-store/index.ts';
 
@@ -141,12 +131,7 @@ const usage = (message: string) => new ProjectError('USAGE', `${message}\n\n${US
 /** Read a lock named on the command line: a path, or `git:<ref>` for the lock (index and version files) at that commit. */
 async function readLockArg(arg: string, lockPath: string, cwd: string): Promise<Lock> {
   if (!arg.startsWith('git:')) return readLock(resolve(cwd, arg));
-  const ref = arg.slice('git:'.length);
-  const what = `${arg}:${basename(lockPath)}`;
-  const { index, versions } = await readLockTexts(treeSource(gitRunner(dirname(lockPath)), ref), lockPath);
-  // The lock did not exist yet at that commit: everything in the other lock is new.
-  if (index === undefined && Object.keys(versions).length === 0) return emptyLock();
-  return parseLockFiles(what, index, versions);
+  return readLockAt(lockPath, arg.slice('git:'.length));
 }
 
 function artifactUriFor(artifactDir: string, lockDir: string): string {
@@ -306,67 +291,28 @@ async function show({ lockPath, print }: LockRun): Promise<number> {
   return 0;
 }
 
-/** check-provenance: the lock at the merge base of --base and the head against the head's lock. */
-async function provenance({ f, d, lockPath, lockDir, print }: LockRun): Promise<number> {
+/** check-provenance: the lock at the merge base of --base and the head against the head's lock (lock/provenance-git.ts). */
+async function provenance({ f, d, lockPath, print }: LockRun): Promise<number> {
   if (!f.base) throw usage('check-provenance: --base <ref> is required');
-  const fork = await mergeBase(lockDir, f.base, f.head ?? 'HEAD');
-  const base = await readLockArg(`git:${fork}`, lockPath, d.cwd);
-  const head = f.head ? await readLockArg(`git:${f.head}`, lockPath, d.cwd) : await readLock(lockPath);
   const mlflow = mlflowConfigFromEnv(d.env);
   const objectStore = objectStoreFromEnv(d.env);
   try {
-    const report = await checkProvenance(base, head, {
-      lockDir,
+    const report = await checkProvenanceAt({
+      lockPath,
+      base: f.base,
+      ...(f.head ? { head: f.head } : {}),
       origins: await loadArtifactOrigins(resolve(d.cwd, f.origins)),
       ...(mlflow ? { mlflow } : {}),
       ...(objectStore ? { objectStore } : {}),
       ...(d.fetch ? { fetch: d.fetch } : {}),
       revealTrackingValues: f['show-tracking-values'] === true,
-      ...(await baseSigning(lockDir, fork, f['require-signatures'] === true)),
+      requireSignatures: f['require-signatures'] === true,
     });
     print(formatProvenanceReport(report), report);
     return report.ok ? 0 : 1;
   } finally {
     objectStore?.close();
   }
-}
-
-/**
- * The signing check of check-provenance: the policy as the base has it (a
- * pull request cannot trust a key it adds itself). A base without a policy
- * checks no signature, unless they are required.
- */
-async function baseSigning(
-  dir: string,
-  base: string,
-  require: boolean,
-): Promise<Pick<ProvenanceOptions, 'signing'>> {
-  const text = await treeSource(gitRunner(dir), base).read(SIGNING_POLICY_PATH);
-  const where = `${SIGNING_POLICY_PATH} at ${base.slice(0, 12)}`;
-  if (text === undefined) {
-    if (!require) return {};
-    throw new ProjectError('NOT_FOUND', `--require-signatures: the base has no ${SIGNING_POLICY_PATH}`, {
-      subject: SIGNING_POLICY_PATH,
-      hint: 'add the signing policy to the base branch first (docs/signing.md)',
-    });
-  }
-  return { signing: { policy: parseSigningPolicy(parseJsonText(text, where), where), require } };
-}
-
-/** The merge base of `base` and `tip` in the repository at `dir`; NOT_FOUND (fetch the history) without one. */
-async function mergeBase(dir: string, base: string, tip: string): Promise<string> {
-  const fork = await gitRunner(dir).tryRun(['merge-base', base, tip]);
-  if (fork.code !== 0) {
-    throw new ProjectError(
-      'NOT_FOUND',
-      `no merge base of ${base} and ${tip}: ${fork.stderr.trim().split('\n')[0] || `exit ${fork.code}`}`,
-      {
-        subject: base,
-        hint: 'fetch both commits with their history (actions/checkout fetch-depth: 0)',
-      },
-    );
-  }
-  return fork.stdout.trim();
 }
 
 async function trustKey({ f, d, print }: LockRun): Promise<number> {

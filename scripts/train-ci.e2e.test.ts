@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 /**
- * train:ci against real git repositories (a bare origin, the PR clone, a
- * teammate's clone that pushes meanwhile) and the FAKE GitHub API server
- * (testing/fake-github.ts), with a tiny training config (< 1 s).
+ * train:ci (train.yml's train job: the pull request's code, read-only, no
+ * GitHub token) against real git repositories (a bare origin, the PR clone)
+ * and the FAKE GitHub API server (testing/fake-github.ts, to show it is never
+ * called), with a tiny training config (< 1 s). What the publish job does with
+ * the handoff: scripts/publish-candidate.e2e.test.ts.
  */
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,11 +23,9 @@ import {
   versionFileOf,
   versionIdOf,
   versionsOldestFirst,
-  writeLock,
 } from '../lock/index.ts';
-import { trainAndRecord } from '../pipelines/training/index.ts';
-import { gitRunner, treeSource } from '../platform/git/index.ts';
-import { exitCodeOf, fileTree, ProjectError, rootDigest } from '../platform/index.ts';
+import { CANDIDATE_FILE, HANDOFF_DIR, readHandoff, trainAndRecord } from '../pipelines/training/index.ts';
+import { exitCodeOf, fileTree, ProjectError } from '../platform/index.ts';
 import { run as runCommand } from '../platform/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
 import { makeTestRepos, pullRequestEnv, type TestRepos } from '../testing/git-repos.ts';
@@ -116,9 +116,6 @@ const run = (r: TestRepos, env: Record<string, string | undefined>, extra: Param
     ...extra,
   });
 
-/** The lock (index and version files) on origin's PR branch. */
-const originLock = (r: TestRepos) =>
-  readLockFrom(treeSource(gitRunner(r.origin, { env: r.env }), r.branch), 'models.lock.json');
 /** The version ids of a lock's model, oldest first. */
 const idsOf = (lock: Lock) => versionsOldestFirst(lock.models[MODEL] ?? { versions: {} });
 
@@ -139,7 +136,7 @@ describe('npm run train:ci', () => {
       ],
       [
         { GITHUB_TOKEN: undefined, GITHUB_REPOSITORY: undefined },
-        'missing GitHub context: GITHUB_REPOSITORY ("owner/repo"), GITHUB_TOKEN',
+        'missing GitHub context: GITHUB_REPOSITORY ("owner/repo")',
       ],
     ] as const) {
       const err = await run(r, { ...env, ...overrides }).catch((e: unknown) => e);
@@ -188,176 +185,74 @@ describe('npm run train:ci', () => {
     expect(exitCodeOf(bad)).toBe(2);
   });
 
-  it('commits the candidate to the PR branch, writes the summary, comments once and updates that comment on a re-run', async () => {
+  it('trains the pull request with no token and no write: hands the candidate and the report over, pushes nothing, calls no API', async () => {
     const r = await setup();
-    const env = await actionsEnv(r);
+    const headBefore = r.git(['rev-parse', 'HEAD']);
+    // train.yml's train job runs the pull request's code: no GITHUB_TOKEN in its environment.
+    const env = await actionsEnv(r, { GITHUB_TOKEN: undefined, GITHUB_EVENT_NAME: 'pull_request_target' });
     expect(await run(r, env)).toBe(0);
 
-    const lock = await originLock(r);
-    const [prodV, candV] = idsOf(lock) as [string, string];
+    // Nothing reached origin or GitHub; the candidate is in this checkout's lock only.
+    expect(r.git(['rev-parse', r.branch], r.origin)).toBe(headBefore);
+    expect(r.git(['rev-parse', 'HEAD'])).toBe(headBefore);
+    expect(gh.requests).toEqual([]);
+    const local = await readLockFrom(fileTree, join(r.work, 'models.lock.json'));
+    const [prodV, candV] = idsOf(local) as [string, string];
     expect(prodV).toBe(prodVersion());
-    expect(lock.models[MODEL]?.pins).toEqual({ prod: prodV });
-    const cand = lock.models[MODEL]?.versions[candV] as LockedVersion;
-    expect(candV).toBe(`v${cand.rootDigest.slice(0, 12)}`);
-    expect(cand.gitCommit).toBe(
-      JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')).pull_request.head.sha,
-    );
-    const message = r.git(['log', '-1', '--format=%B', r.branch], r.origin);
-    expect(message).toMatch(
-      new RegExp(`^train: ${MODEL}@${candV} candidate \\(accuracy \\d\\.\\d{4}\\)\\n\\n`),
-    );
-    expect(message).toContain(
-      `Model-Version: ${MODEL}@${candV}\nModel-Root-Digest: ${cand.rootDigest}\nPull-Request: #7`,
-    );
-    // The candidate is one new file; the index (pins, promotions) is untouched.
-    expect(r.git(['show', '--name-only', '--format=', r.branch], r.origin)).toBe(
-      `models.lock.d/${MODEL}/${candV}.json`,
-    );
-    expect(message).toContain('Workflow-Run: https://github.com/acme/models/actions/runs/4242');
-    expect(r.git(['log', '-1', '--format=%an <%ae>', r.branch], r.origin)).toBe(
-      'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+    expect(r.git(['status', '--porcelain', '--untracked-files=all', '--', 'models.lock.d'])).toBe(
+      `?? models.lock.d/${MODEL}/${candV}.json`,
     );
 
-    const comments = gh.comments.get(7) ?? [];
-    expect(comments).toHaveLength(1);
-    const body = comments[0]?.body ?? '';
-    expect(body.startsWith(`<!-- gitops-ml:train:${MODEL} -->\n`)).toBe(true);
-    expect(body).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
+    // The handoff: what the publish job checks and commits (scripts/publish-candidate.e2e.test.ts).
+    const handoff = await readHandoff(join(r.work, HANDOFF_DIR));
+    expect(handoff.model).toBe(MODEL);
+    expect(handoff.version).toBe(candV);
+    const cand = handoff.entry;
+    expect(cand).toEqual(local.models[MODEL]?.versions[candV]);
+    expect(cand.gitCommit).toBe(headBefore);
+    const report = handoff.report;
+    expect(report).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
     const acc = (n: number) => n.toFixed(4);
     const delta = cand.metrics.accuracy! - prodEntry.metrics.accuracy!;
     const sign = Number(Math.abs(delta).toFixed(3)) === 0 ? '±' : delta > 0 ? '+' : '-';
-    expect(body).toContain(
+    expect(report).toContain(
       `| accuracy | ${acc(cand.metrics.accuracy!)} | ${acc(prodEntry.metrics.accuracy!)} | ${sign}${Math.abs(delta).toFixed(3)} |`,
     );
-    expect(body).toContain('| class | precision | Δ | recall | Δ | F1 | Δ | support |');
-    expect(body).toMatch(/^\| circle \| \d\.\d{3} \| [+\-±]\d\.\d{3} \|/m);
-    expect(body).toContain(
+    expect(report).toContain('| class | precision | Δ | recall | Δ | F1 | Δ | support |');
+    expect(report).toMatch(/^\| circle \| \d\.\d{3} \| [+\-±]\d\.\d{3} \|/m);
+    expect(report).toContain(
       '`confusion-matrix.png`, `learning-curves.png` in the artifact folder `artifacts/candidate`',
     );
+    // The job summary: the report and where the entry goes next.
     const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
-    expect(summary).toContain(`| metric | candidate (${candV}) | prod (${prodV}) | delta |`);
-    expect(body).toContain(summary.trim());
-
-    // A re-run on the new head (another push to the PR) updates the same comment.
-    r.git(['fetch', '-q', 'origin']);
-    r.git(['checkout', '-q', `origin/${r.branch}`]);
-    await rm(join(r.work, 'artifacts', 'candidate'), { recursive: true, force: true });
-    const env2 = await actionsEnv(r);
-    expect(await run(r, env2)).toBe(0);
-    const ids = idsOf(await originLock(r));
-    expect(ids.slice(0, 2)).toEqual([prodV, candV]);
-    expect(ids).toHaveLength(3);
-    const after = gh.comments.get(7) ?? [];
-    expect(after).toHaveLength(1);
-    expect(after[0]?.id).toBe(comments[0]?.id);
-    expect(after[0]?.body).toContain(`| metric | candidate (${ids[2]}) | prod (${prodV}) | delta |`);
-    expect(gh.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
-      'GET /repos/acme/models/issues/7/comments',
-      'POST /repos/acme/models/issues/7/comments',
-      'GET /repos/acme/models/issues/7/comments',
-      `PATCH /repos/acme/models/issues/comments/${comments[0]?.id}`,
-    ]);
-    expect(gh.requests.every((q) => q.authorization === `token ${TOKEN}`)).toBe(true);
+    expect(summary).toContain(report.trim());
+    expect(summary).toContain(
+      `Lock: \`${MODEL}\` version ${candV} goes to the \`publish\` job, which checks it against its run with the base branch's code and then commits it to \`${r.branch}\``,
+    );
   });
 
-  it('finds its earlier comment on a later page and says when the prod artifact cannot be fetched', async () => {
+  it('says when the prod artifact cannot be fetched', async () => {
     const r = await setup();
-    for (let i = 0; i < 120; i++) gh.addComment(7, `looks good ${i}`);
-    const earlier = gh.addComment(7, `<!-- gitops-ml:train:${MODEL} -->\nold report`, 'github-actions[bot]');
     await rm(join(r.work, 'artifacts', 'prod-v1'), { recursive: true });
     expect(await run(r, await actionsEnv(r))).toBe(0);
-    const comments = gh.comments.get(7) ?? [];
-    expect(comments).toHaveLength(121);
-    const body = comments.find((c) => c.id === earlier.id)?.body ?? '';
-    expect(body).toMatch(
+    const { report } = await readHandoff(join(r.work, HANDOFF_DIR));
+    expect(report).toMatch(
       new RegExp(
         `\\| metric \\| candidate \\(v[0-9a-f]{12}\\) \\| prod \\(${prodVersion()}\\) \\| delta \\|`,
       ),
     );
-    expect(body).toContain(
+    expect(report).toContain(
       `> Per-class metrics of prod (version ${prodVersion()}) could not be fetched (artifacts/prod-v1:`,
     );
-    expect(body).toContain('| class | precision | recall | F1 | support |');
-    expect(gh.requests.filter((q) => q.method === 'GET').map((q) => q.query.page ?? '1')).toEqual(['1', '2']);
+    expect(report).toContain('| class | precision | recall | F1 | support |');
   });
 
   it('says "none yet" when nothing is in prod', async () => {
     const r = await setup(emptyLock());
     expect(await run(r, await actionsEnv(r))).toBe(0);
-    const body = gh.comments.get(7)?.[0]?.body ?? '';
-    expect(body).toContain('no version of `tiny-classifier` is pinned in prod yet (none yet)');
-    expect(body).toMatch(/^\| accuracy \| \d\.\d{4} \| none yet \| – \|$/m);
-    expect(idsOf(await originLock(r))).toHaveLength(1);
-  });
-
-  it('push race on another file: the rejected push is rebased and retried, both commits on origin', async () => {
-    const r = await setup();
-    const mate = r.clone('mate');
-    const attempts: number[] = [];
-    const code = await run(r, await actionsEnv(r), {
-      push: {
-        backoffMs: 1,
-        beforePush: async (attempt) => {
-          attempts.push(attempt);
-          if (attempt !== 1) return;
-          await writeFile(join(mate, 'README.md'), '# models\n\nnotes from a teammate\n');
-          r.git(['commit', '-q', '-am', 'teammate: notes'], mate);
-          r.git(['push', '-q', 'origin', r.branch], mate);
-        },
-      },
-    });
-    expect(code).toBe(0);
-    expect(attempts).toEqual([1, 2]);
-    expect(r.show(r.branch, 'README.md')).toContain('notes from a teammate');
-    expect(idsOf(await originLock(r))).toHaveLength(2);
-    const subjects = r.git(['log', '--format=%s', '-3', r.branch], r.origin).split('\n');
-    expect(subjects[0]).toMatch(/^train: tiny-classifier@v[0-9a-f]{12} candidate/);
-    expect(subjects[1]).toBe('teammate: notes');
-  });
-
-  it('push race on the lock: a teammate added another candidate meanwhile; the rebase is clean (one new file each) and both are kept', async () => {
-    const r = await setup();
-    const mate = r.clone('mate');
-    // The teammate's candidate: a different (made-up but consistent) artifact entry.
-    const digests = { ...prodEntry.digests, 'notes.txt': 'a'.repeat(64) };
-    const theirs: LockedVersion = {
-      ...prodEntry,
-      digests,
-      rootDigest: rootDigest(digests),
-      artifactUri: 'artifacts/theirs',
-    };
-    const theirsV = versionIdOf(theirs.rootDigest);
-    const retries: string[] = [];
-    const code = await run(r, await actionsEnv(r), {
-      push: {
-        backoffMs: 1,
-        beforePush: async (attempt) => {
-          if (attempt !== 1) return;
-          const mateLock = join(mate, 'models.lock.json');
-          const lock = await readLockFrom(fileTree, mateLock);
-          await writeLock(mateLock, addCandidate(lock, { model: MODEL, entry: theirs }).lock);
-          r.git(['add', '-A', 'models.lock.json', 'models.lock.d'], mate);
-          r.git(['commit', '-q', '-m', `train: tiny-classifier@${theirsV} candidate (teammate)`], mate);
-          r.git(['push', '-q', 'origin', r.branch], mate);
-        },
-      },
-      log: (l) => retries.push(l),
-    });
-    expect(code).toBe(0);
-    expect(retries.some((l) => l.includes('re-applying'))).toBe(false); // rebased, never re-added
-    const lock = await originLock(r);
-    const ids = idsOf(lock);
-    expect(ids).toHaveLength(3);
-    expect(ids).toContain(theirsV);
-    const ours = ids.find((id) => id !== theirsV && id !== prodVersion()) as string;
-    expect(lock.models[MODEL]?.versions[ours]?.artifactUri).toBe('artifacts/candidate');
-    expect(r.git(['log', '-1', '--format=%s', r.branch], r.origin)).toMatch(
-      new RegExp(`^train: tiny-classifier@${ours} candidate`),
-    );
-    expect(gh.comments.get(7)?.[0]?.body).toContain(
-      `| metric | candidate (${ours}) | prod (${prodVersion()}) | delta |`,
-    );
-    expect(r.git(['status', '--porcelain', '--', 'models.lock.json', 'models.lock.d'])).toBe('');
+    const { report } = await readHandoff(join(r.work, HANDOFF_DIR));
+    expect(report).toContain('no version of `tiny-classifier` is pinned in prod yet (none yet)');
+    expect(report).toMatch(/^\| accuracy \| \d\.\d{4} \| none yet \| – \|$/m);
   });
 });
 
@@ -366,7 +261,7 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
   const PASSWORD = 's3cr3t-Pa55w0rd';
 
   needs(mlflowInstalled()).it(
-    'https://user:pass@host never reaches the PR comment, the job summary, the lock, nor the stdout/stderr of train:ci',
+    'https://user:pass@host never reaches the report (the PR comment), the handoff, the job summary, the lock, nor the stdout/stderr of train:ci',
     async () => {
       const mlflow = (await startMlflow())!; // installed: needs() above skips (outside CI) or fails (CI) otherwise
       try {
@@ -392,27 +287,31 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
         );
         expect([out.code, out.stderr.slice(-2000)]).toEqual([0, expect.any(String)]);
 
-        const comment = gh.comments.get(7)?.[0]?.body ?? '';
+        // What leaves the job: the handoff (the report that becomes the PR comment, the lock entry), the summary.
+        const handoff = await readHandoff(join(r.work, HANDOFF_DIR));
+        const candidateText = await readFile(join(r.work, HANDOFF_DIR, CANDIDATE_FILE), 'utf8');
         const summary = await readFile(env.GITHUB_STEP_SUMMARY, 'utf8');
-        const lock = await originLock(r);
+        const lock = await readLockFrom(fileTree, join(r.work, 'models.lock.json'));
         const id = idsOf(lock).at(-1) ?? '';
-        // The index and the new version's file, as committed.
-        const lockText = `${r.show(r.branch, 'models.lock.json')}\n${r.show(r.branch, versionFileOf('models.lock.json', MODEL, id))}`;
+        // The index and the new version's file, as written in the checkout.
+        const lockText = `${await readFile(join(r.work, 'models.lock.json'), 'utf8')}\n${await readFile(join(r.work, versionFileOf('models.lock.json', MODEL, id)), 'utf8')}`;
         // The links are there, to the clean tracking URI: the report lost nothing but the credentials.
-        expect(comment).toMatch(
+        expect(handoff.report).toMatch(
           new RegExp(`\\(${mlflow.uri.replace(/[.]/g, '\\.')}/#/experiments/\\d+/runs/[0-9a-f]+\\)`),
         );
         expect(summary).toContain(`${mlflow.uri}/api/2.0/mlflow-artifacts/artifacts/`);
         const entry = lock.models[MODEL]?.versions[id];
         expect(entry?.mlflow.trackingUri).toBe(mlflow.uri);
+        expect(handoff.entry).toEqual(entry);
         // runMain masks the password first (core.setSecret): the runner consumes these
         // ::add-mask:: commands and replaces the value by *** in all the log, never showing them.
         const lines = out.stdout.split('\n');
         expect(lines.filter((l) => l.startsWith('::add-mask::'))).toContain(`::add-mask::${PASSWORD}`);
         const log = lines.filter((l) => !l.startsWith('::add-mask::')).join('\n');
+        expect(gh.requests).toEqual([]);
         for (const [where, text] of [
-          ['PR comment', comment],
-          ['requests to GitHub', JSON.stringify(gh.requests)],
+          ['report (the PR comment)', handoff.report],
+          ['lock entry handed over', candidateText],
           ['job summary', summary],
           ['lock', lockText],
           ['stdout (the log)', log],

@@ -1,32 +1,38 @@
 /**
  * Train a candidate for the pull request of this GitHub Actions run
- * (train.yml runs it as `npm run train:ci`).
+ * (train.yml's train job runs it as `npm run train:ci`, on the pull request's
+ * code with read-only access and no GitHub token).
  *
  *   tsx scripts/train-ci.ts [--config training/configs/demo.json] [--lock models.lock.json]
  *                           [--out artifacts/<name>] [--data DIR] [--model NAME] [--env prod]
+ *                           [--handoff artifacts/pr-candidate]
  *
- * Thin: flags → platform/github trainForPullRequest (context → train + MLflow →
- * lock entry committed to the PR branch → job summary + PR comment) →
- * print. Without the GitHub context it stops with exit 2 before changing
+ * Thin: flags → pipelines/training trainForPullRequest (context → train +
+ * MLflow → job summary → the candidate and the report written to the handoff
+ * folder, which the publish job checks and commits: scripts/publish-candidate.ts)
+ * → print. Without the GitHub context it stops with exit 2 before changing
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
 
 import { type BackendName, TRAINING_ORDER } from '../model/backend.ts';
 import { assertGpuReady } from '../model/native/preflight.ts';
-import { TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
+import { HANDOFF_DIR, TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
 import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] [--lock models.lock.json]
-  [--out artifacts/<config name>] [--data <dir>] [--model <name>] [--env prod]
+  [--out artifacts/<config name>] [--data <dir>] [--model <name>] [--env prod] [--handoff ${HANDOFF_DIR}]
   --config  training config (default training/configs/demo.json)
-  --lock    the lock file to add the candidate to and commit (default models.lock.json)
+  --lock    the lock file to add the candidate to (in this checkout only; default models.lock.json)
   --out     artifact folder (default artifacts/<config name>-pr<number>)
   --env     the environment whose pinned version (the champion) is scored on the golden set beside
             the candidate and compared with (default prod)
-Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request, GITHUB_EVENT_PATH,
-GITHUB_REPOSITORY, GITHUB_TOKEN (and GITHUB_API_URL / GITHUB_STEP_SUMMARY as Actions sets them).
+  --handoff the folder the candidate (candidate.json) and the report (report.md) are written to, for
+            train.yml's publish job (default ${HANDOFF_DIR})
+Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request_target (or pull_request),
+GITHUB_EVENT_PATH, GITHUB_REPOSITORY (and GITHUB_STEP_SUMMARY as Actions sets it); no token: it
+pushes and comments nothing (npm run publish-candidate does, on the base branch's code).
 TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml sets tensorflow-gpu on
 the runners labelled gpu, and then a GPU preflight (driver, CUDA, cuDNN) runs first and fails the job
 with what is missing instead of training on the CPU.`;
@@ -38,8 +44,6 @@ export interface MainDeps {
   log?: (line: string) => void;
   /** Prefix of system paths for the GPU preflight (tests: a fake machine). */
   fsRoot?: string;
-  /** Passed through to the push retries (tests). */
-  push?: { maxAttempts?: number; backoffMs?: number; beforePush?: (attempt: number) => Promise<void> };
 }
 
 /** What the command accepts (platform/cli.ts parseCommand adds --help). */
@@ -48,6 +52,7 @@ const COMMAND = {
   options: {
     ...TRAINING_FLAGS,
     env: { type: 'string', default: 'prod' },
+    handoff: { type: 'string', default: HANDOFF_DIR },
   },
 } as const;
 
@@ -72,21 +77,24 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const prNumber = /^\d+$/.test(env.GITHUB_REF_NAME?.split('/')[0] ?? '')
     ? env.GITHUB_REF_NAME?.split('/')[0]
     : '';
-  const result = await logGroup(env, `train ${config.name}, record, compare with ${values.env}, report`, () =>
-    trainForPullRequest({
-      config,
-      configPath: values.config,
-      env,
-      cwd,
-      lockPath: values.lock,
-      outDir: values.out ?? `artifacts/${config.name}${prNumber ? `-pr${prNumber}` : ''}`,
-      dataPath: values.data,
-      modelName: values.model,
-      compareEnv: values.env,
-      log: deps.log,
-      push: deps.push,
-      ...(forced ? { backend: forced as BackendName } : {}),
-    }),
+  const result = await logGroup(
+    env,
+    `train ${config.name}, record, compare with ${values.env}, hand over`,
+    () =>
+      trainForPullRequest({
+        config,
+        configPath: values.config,
+        env,
+        cwd,
+        lockPath: values.lock,
+        outDir: values.out ?? `artifacts/${config.name}${prNumber ? `-pr${prNumber}` : ''}`,
+        dataPath: values.data,
+        modelName: values.model,
+        compareEnv: values.env,
+        handoffDir: values.handoff,
+        log: deps.log,
+        ...(forced ? { backend: forced as BackendName } : {}),
+      }),
   );
   print(result.markdown);
   return 0;

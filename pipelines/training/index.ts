@@ -1,7 +1,9 @@
 /**
  * Training pipelines: a training run recorded in MLflow (or the local store)
  * and added to models.lock.json as a candidate (train-and-record), the same
- * for a pull request with its PR comment and job summary (train-pr), and the
+ * for a pull request in two jobs (train-pr: the pull request's code trains,
+ * read-only, and hands over the candidate and its report, handoff; publish-pr:
+ * the base branch's code checks the entry, commits it and comments), and the
  * drift-triggered retraining that opens a pull request (retrain). They
  * combine training/, training/tracking, lock and platform/github, so they sit
  * above the domains. See docs/ci-training.md.
@@ -26,6 +28,15 @@ export {
 export { candidateSide, pinnedSide, type TrackingLinks, trackingLinks } from './comparison-inputs.ts';
 export { CHAMPION_ENV, type PrepareGoldenOptions, prepareGolden } from './golden.ts';
 export {
+  CANDIDATE_FILE,
+  HANDOFF_DIR,
+  type Handoff,
+  MAX_REPORT_CHARS,
+  REPORT_FILE,
+  readHandoff,
+  writeHandoff,
+} from './handoff.ts';
+export {
   JOB_ARTIFACT_DIR,
   jobSource,
   type KubernetesTrainingOptions,
@@ -40,6 +51,14 @@ export {
   pairedSection,
   readLocalGolden,
 } from './paired.ts';
+export {
+  candidateCommitMessage,
+  forkLockNote,
+  type PublishOutcome,
+  type PublishPullRequestOptions,
+  type PublishPullRequestResult,
+  publishForPullRequest,
+} from './publish-pr.ts';
 export {
   type DriftCheck,
   defaultRetrainGates,
@@ -57,7 +76,6 @@ export {
   trainAndRecord,
 } from './train-and-record.ts';
 export {
-  candidateCommitMessage,
   type TrainPullRequestOptions,
   type TrainPullRequestResult,
   trainForPullRequest,

@@ -53,6 +53,18 @@ describe('readPullRequestContext', () => {
     expect(exitCodeOf(err)).toBe(2);
   });
 
+  it('without needsToken, GITHUB_TOKEN may be absent (the train job, which runs the pull request code, gets none)', () => {
+    const { GITHUB_TOKEN: _, ...noToken } = env;
+    expect(readPullRequestContext(noToken, () => payload, { needsToken: false })).toMatchObject({
+      token: '',
+      prNumber: 12,
+      headSha: 'a'.repeat(40),
+    });
+    expect(() => readPullRequestContext(noToken, () => payload)).toThrow(
+      'missing GitHub context: GITHUB_TOKEN',
+    );
+  });
+
   it('says when the payload file cannot be read', () => {
     expect(() =>
       readPullRequestContext(env, () => {

@@ -15,6 +15,7 @@ import { ProjectError } from '../errors.ts';
 export interface RepoContext {
   owner: string;
   repo: string;
+  /** GITHUB_TOKEN; empty where the caller reads the context without one ({@link ContextOptions}). */
   token: string;
   /** REST base URL, GITHUB_API_URL (default https://api.github.com). */
   apiUrl: string;
@@ -44,16 +45,26 @@ export interface PullRequestContext extends RepoContext {
 
 type Env = Record<string, string | undefined>;
 
+/** How a context is read. */
+export interface ContextOptions {
+  /**
+   * Require GITHUB_TOKEN (default true). False for a step that calls neither
+   * the API nor git with it: train.yml's train job, which runs the pull
+   * request's code and is given no token (SECURITY.md).
+   */
+  needsToken?: boolean;
+}
+
 const HINT =
   'run this inside a GitHub Actions job (it sets GITHUB_REPOSITORY, GITHUB_EVENT_NAME, GITHUB_EVENT_PATH) and pass the job token (github.token) as env GITHUB_TOKEN';
 
 /** The repository part of the context; USAGE naming every missing variable. */
-export function readRepoContext(env: Env): RepoContext {
+export function readRepoContext(env: Env, options: ContextOptions = {}): RepoContext {
   const missing: string[] = [];
   const full = env.GITHUB_REPOSITORY ?? '';
   const [owner, repo, extra] = full.split('/');
   if (!owner || !repo || extra !== undefined) missing.push('GITHUB_REPOSITORY ("owner/repo")');
-  if (!env.GITHUB_TOKEN) missing.push('GITHUB_TOKEN');
+  if (!env.GITHUB_TOKEN && options.needsToken !== false) missing.push('GITHUB_TOKEN');
   if (missing.length) {
     throw new ProjectError('USAGE', `missing GitHub context: ${missing.join(', ')}`, {
       subject: missing[0],
@@ -65,7 +76,7 @@ export function readRepoContext(env: Env): RepoContext {
   const ctx: RepoContext = {
     owner: owner as string,
     repo: repo as string,
-    token: env.GITHUB_TOKEN as string,
+    token: env.GITHUB_TOKEN ?? '',
     apiUrl: (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, ''),
     serverUrl,
     eventName: env.GITHUB_EVENT_NAME ?? '',
@@ -94,10 +105,11 @@ interface PullRequestPayload {
 export function readPullRequestContext(
   env: Env,
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  options: ContextOptions = {},
 ): PullRequestContext {
   const missing: string[] = [];
   if (!env.GITHUB_REPOSITORY) missing.push('GITHUB_REPOSITORY ("owner/repo")');
-  if (!env.GITHUB_TOKEN) missing.push('GITHUB_TOKEN');
+  if (!env.GITHUB_TOKEN && options.needsToken !== false) missing.push('GITHUB_TOKEN');
   const eventName = env.GITHUB_EVENT_NAME ?? '';
   if (!eventName) missing.push('GITHUB_EVENT_NAME');
   else if (eventName !== 'pull_request' && eventName !== 'pull_request_target') {
@@ -130,7 +142,7 @@ export function readPullRequestContext(
       details: { missing },
     });
   }
-  const repoCtx = readRepoContext(env);
+  const repoCtx = readRepoContext(env, options);
   const headRepo = pr?.head?.repo?.full_name;
   const ctx: PullRequestContext = {
     ...repoCtx,

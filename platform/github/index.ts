@@ -28,6 +28,7 @@ export {
   upsertComment,
 } from './comment.ts';
 export {
+  type ContextOptions,
   type PullRequestContext,
   type RepoContext,
   readPullRequestContext,
