@@ -16,7 +16,7 @@ import { kustomizationOf, setKustomizeImage } from '../gitops/index.ts';
 import { RELAY_IMAGE_NAME } from '../monitoring/alert-relay.ts';
 import { TRAINER_IMAGE_NAME } from '../pipelines/training/kubernetes/index.ts';
 import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../platform/cli.ts';
-import { commitAndPush, commitPaths, currentBranch, gitRunner } from '../platform/git/index.ts';
+import { commitAndPush, commitPaths, currentBranch, gitRunner, tokenFromEnv } from '../platform/git/index.ts';
 
 const USAGE = `usage: npm run pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
                              [--manifests manifests] [--commit [--push]] [--remote origin]`;
@@ -65,7 +65,8 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
     d.print(`${file}: ${TARGETS[k].name} → ${v[k]}${changed.includes(file) ? '' : ' (already)'}\n`);
   }
   if (changed.length === 0 || !v.commit) return 0;
-  const git = gitRunner(d.cwd, { env: d.env });
+  // A push authenticates with GITHUB_TOKEN from the step (promote.yml: the promotion App's token), never .git/config.
+  const git = gitRunner(d.cwd, { env: d.env, ...tokenFromEnv(d.env) });
   const paths = wanted.map((k) => join(v.manifests, TARGETS[k].dir, 'kustomization.yaml'));
   const message = `images: ${wanted.map((k) => `${k} ${v[k]}`).join(', ')}\n`;
   if (!v.push) {

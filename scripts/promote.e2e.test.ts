@@ -1,5 +1,5 @@
 // scripts/promote.ts with real git: a bare "origin", two clones, --commit --push, and a real push race.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
@@ -107,4 +107,30 @@ it('refuses to commit over uncommitted changes to the lock', async () => {
     'uncommitted changes to models.lock.json: a promotion commit holds only its own change',
   );
   expect(await readFile(lockPath, 'utf8')).toBe(edited);
+});
+
+it("regression (issue 23.4): a main that requires reviews refuses the push; the error names the promotion App's token", async () => {
+  // A fresh origin that refuses every push as GitHub does for a main under required reviews.
+  const seed = await promotionRepo([0.95, 0.96], [['prod', 1]]);
+  const guarded = join(base, 'guarded.git');
+  publish(seed.root, guarded);
+  await rm(seed.root, { recursive: true, force: true });
+  const hook = join(guarded, 'hooks', 'pre-receive');
+  await writeFile(
+    hook,
+    '#!/bin/sh\necho "error: GH006: Protected branch update failed for refs/heads/main." >&2\nexit 1\n',
+  );
+  await chmod(hook, 0o755);
+  const e = join(base, 'e');
+  git(base, 'clone', '--quiet', guarded, e);
+  const head = git(e, 'rev-parse', 'HEAD');
+  const err = await main(['--env', 'dev', ...flags], { cwd: e, env: GIT_ENV, print: () => {} }).catch(
+    (x) => x,
+  );
+  expect(err.code).toBe('UNAVAILABLE');
+  expect(err.message.split('\n')[0]).toBe(
+    'git push origin HEAD:main failed: remote: error: GH006: Protected branch update failed for refs/heads/main.',
+  );
+  expect(err.hint).toContain("promotions push with the promotion App's token, which its bypass list names");
+  expect(git(base, '--git-dir', guarded, 'rev-parse', 'main')).toBe(head);
 });

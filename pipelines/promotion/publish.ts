@@ -16,6 +16,7 @@ import {
   dirtyPaths,
   type GitRunner,
   gitRunner,
+  tokenFromEnv,
 } from '../../platform/git/index.ts';
 import type { PromotionContext } from './context.ts';
 import { commitMessage } from './messages.ts';
@@ -45,7 +46,8 @@ export interface Redo {
 export async function openGit(ctx: PromotionContext, paths: string[]): Promise<GitSession | undefined> {
   if (ctx.git.push && !ctx.git.commit) throw new ProjectError('USAGE', '--push needs --commit');
   if (!ctx.git.commit) return undefined;
-  const git = gitRunner(ctx.root, { env: ctx.git.env });
+  // A push authenticates with GITHUB_TOKEN from the step (promote.yml: the promotion App's token), never .git/config.
+  const git = gitRunner(ctx.root, { env: ctx.git.env, ...tokenFromEnv(ctx.git.env) });
   const dirty = await dirtyPaths(git, paths);
   if (dirty.length) {
     throw new ProjectError(

@@ -182,7 +182,8 @@ const branchRef = (ctx: PullRequestContext) => `refs/remotes/origin/${ctx.headRe
 /** Whether the lock on the branch's tip (same repository) or at the head has the entry already. */
 async function onBranch(o: PublishPullRequestOptions, ctx: PullRequestContext, h: Handoff, lockPath: string) {
   const locks = [await readLock(lockPath)];
-  if (!ctx.fromFork) locks.push(await readLockAt(resolve(o.cwd, o.lockPath ?? 'models.lock.json'), branchRef(ctx)));
+  if (!ctx.fromFork)
+    locks.push(await readLockAt(resolve(o.cwd, o.lockPath ?? 'models.lock.json'), branchRef(ctx)));
   return locks.some((lock) => versionWithRoot(lock, h.model, h.entry.rootDigest) !== undefined);
 }
 

@@ -15,6 +15,8 @@ export {
   type GitRunnerOptions,
   gitRunner,
   identityArgs,
+  isProtectedBranchRefusal,
   isPushRace,
+  tokenFromEnv,
 } from './runner.ts';
 export { treeSource } from './tree.ts';

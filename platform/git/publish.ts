@@ -11,7 +11,7 @@
 import { sleep as realSleep } from '../clock.ts';
 import { ProjectError } from '../errors.ts';
 import { tailOf } from '../shell.ts';
-import { commitPaths, type GitRunner, identityArgs, isPushRace } from './runner.ts';
+import { commitPaths, type GitRunner, identityArgs, isProtectedBranchRefusal, isPushRace } from './runner.ts';
 
 export interface PublishOptions {
   git: GitRunner;
@@ -129,9 +129,13 @@ function refuseUnlessRace(
   const { remote, branch } = p;
   const stderr = `${push.stderr}\n${push.stdout}`;
   if (!isPushRace(stderr)) {
-    throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${tailOf(stderr)}`, {
+    // The server's own reason first (GitHub's "GH006: Protected branch update failed ..."), else the tail.
+    const reason = stderr.split('\n').find(isProtectedBranchRefusal)?.trim() ?? tailOf(stderr);
+    throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${reason}`, {
       subject: `${remote}/${branch}`,
-      hint: 'check that the job may push (permissions: contents: write) and that the branch exists',
+      hint: isProtectedBranchRefusal(stderr)
+        ? `${branch} is protected (required reviews: a ruleset or branch protection); promotions push with the promotion App's token, which its bypass list names: pass it as GITHUB_TOKEN (README "Promotion with required reviews on main")`
+        : 'check that the job may push (permissions: contents: write) and that the branch exists',
       details: push,
     });
   }

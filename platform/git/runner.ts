@@ -75,6 +75,32 @@ export function gitRunner(cwd: string, options: GitRunnerOptions = {}): GitRunne
   };
 }
 
+/**
+ * The credentials a step passes in its environment, as {@link gitRunner}
+ * takes them: GITHUB_TOKEN for GITHUB_SERVER_URL (both set in a GitHub
+ * Actions step; GITHUB_SERVER_URL alone is set by Actions itself). The
+ * promotion jobs push with the promotion App's token this way: their
+ * checkout does not persist credentials, so the token is never in
+ * .git/config, where anything that ran before (npm ci's install scripts)
+ * could read it. Empty without both.
+ */
+export function tokenFromEnv(
+  env: Record<string, string | undefined>,
+): Pick<GitRunnerOptions, 'token' | 'serverUrl'> {
+  return env.GITHUB_TOKEN && env.GITHUB_SERVER_URL
+    ? { token: env.GITHUB_TOKEN, serverUrl: env.GITHUB_SERVER_URL }
+    : {};
+}
+
+/**
+ * True when the server refused a push by a rule of the branch: GitHub's
+ * branch protection (GH006) or a ruleset (GH013), such as required reviews
+ * on main.
+ */
+export function isProtectedBranchRefusal(stderr: string): boolean {
+  return /\bGH006\b|\bGH013\b|protected branch|rule violations/i.test(stderr);
+}
+
 /** True when git refused a push because the remote branch moved. */
 export function isPushRace(stderr: string): boolean {
   return /\[rejected\]|non-fast-forward|fetch first|\[remote rejected\].*(cannot lock ref|failed to update ref)|stale info/i.test(
