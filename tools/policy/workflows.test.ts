@@ -3,6 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
+import { LOCK_FILE_NAME } from '../../lock/index.ts';
+import { PIN_FILE } from '../../model/pin.ts';
+import { HANDOFF_DIR } from '../../pipelines/training/index.ts';
 import { REPO_ROOT } from '../../testing/gitops/repo.ts';
 import { checkWorkflowsDir, workflowProblems } from './workflows.ts';
 
@@ -31,35 +34,72 @@ describe('the repository workflows', () => {
     expect(problems).toEqual([]);
   });
 
-  test('train.yml: pull_request_target only; the self-hosted jobs need the authorize gate and check out the authorized commit', async () => {
+  test('train.yml: pull_request_target only; the train job runs the authorized commit behind the gate and reads, the publish job runs the base branch and writes', async () => {
     const wf = await load('train.yml');
     expect(Object.keys(wf.on)).toEqual(['pull_request_target']);
     expect(wf.on.pull_request_target.types).toEqual(['opened', 'synchronize', 'reopened', 'labeled']);
     expect(wf.on.pull_request_target.paths).toEqual(
       expect.arrayContaining(['training/**', 'data/**', 'training/configs/**']),
     );
+    expect(Object.keys(wf.jobs)).toEqual(['authorize', 'train', 'publish']);
     const gate = wf.jobs.authorize;
     expect(gate['runs-on']).toBe('ubuntu-latest');
     expect(gate.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
     expect(gate.steps.map((s: { with?: { ref?: string } }) => s.with?.ref).filter(Boolean)).toEqual([]);
     expect(gate.steps.at(-1)).toMatchObject({ id: 'decide', run: 'npm run -s authorize-training' });
-    for (const [id, fork, contents] of [
-      ['train', 'false', 'write'],
-      ['train-fork', 'true', 'read'],
-    ] as const) {
-      const job = wf.jobs[id];
-      expect(job['runs-on']).toEqual(['self-hosted', 'gpu']);
-      expect(job.needs).toBe('authorize');
-      expect(job.if).toBe(
-        `needs.authorize.outputs.authorized == 'true' && needs.authorize.outputs.fork == '${fork}'`,
-      );
-      expect(job.permissions).toEqual({ contents, 'pull-requests': 'write' });
-      expect(job.steps[0].with.ref).toBe(`${expr('needs.authorize.outputs.sha')}`);
-      expect(job.steps.at(-1).run).toBe('npm run train:ci');
-      // issue 23.13: both set up the GPU backend and train with it (train had lost both in a merge)
-      expect(job.steps.at(-2).run).toBe('bash scripts/setup.d/71-tfjs-native-gpu.sh');
-      expect(job.steps.at(-1).env.TRAINING_BACKEND).toBe('tensorflow-gpu');
-    }
+
+    const train = wf.jobs.train;
+    expect(train['runs-on']).toEqual(['self-hosted', 'gpu']);
+    expect(train.needs).toBe('authorize');
+    expect(train.if).toBe("needs.authorize.outputs.authorized == 'true'");
+    // issue 23.3: the pull request's code reads, and no GitHub token reaches its steps (a branch of
+    // this repository and a fork alike); the MLflow token records the run.
+    expect(train.permissions).toEqual({ contents: 'read' });
+    expect(train.steps[0].with).toEqual({
+      ref: expr('needs.authorize.outputs.sha'),
+      'persist-credentials': false,
+    });
+    expect(JSON.stringify(train)).not.toContain('github.token');
+    const runs: string[] = train.steps.map((s: { run?: string }) => s.run ?? '');
+    const step = train.steps[runs.indexOf('npm run train:ci')];
+    expect(Object.keys(step.env).sort()).toEqual([
+      'MLFLOW_TRACKING_TOKEN',
+      'MLFLOW_TRACKING_URI',
+      'TRAINING_BACKEND',
+    ]);
+    // issue 23.13: the GPU backend is set up first and trained with
+    expect(runs.indexOf('bash scripts/setup.d/71-tfjs-native-gpu.sh')).toBe(
+      runs.indexOf('npm run train:ci') - 1,
+    );
+    expect(step.env.TRAINING_BACKEND).toBe('tensorflow-gpu');
+    // What it made leaves as an artifact: the handoff folder train:ci writes.
+    const upload = train.steps.at(-1);
+    expect(upload.uses).toMatch(/^actions\/upload-artifact@[0-9a-f]{40}$/);
+    expect(upload.with).toEqual({
+      name: 'pr-candidate',
+      path: `${HANDOFF_DIR}/`,
+      'if-no-files-found': 'error',
+      'retention-days': 7,
+    });
+
+    const publish = wf.jobs.publish;
+    expect(publish.needs).toBe('train');
+    expect(publish['runs-on']).toBe('ubuntu-latest');
+    expect(publish.permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
+    // The base branch's code only: the default checkout of pull_request_target, no ref.
+    expect(publish.steps[0].with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
+    const download = publish.steps.find((s: { uses?: string }) =>
+      s.uses?.startsWith('actions/download-artifact@'),
+    );
+    expect(download.with).toEqual({ name: 'pr-candidate', path: `${expr('runner.temp')}/pr-candidate` });
+    expect(publish.steps.at(-1)).toEqual({
+      run: 'npm run -s publish-candidate -- --from "$RUNNER_TEMP/pr-candidate"',
+      env: {
+        GITHUB_TOKEN: expr('github.token'),
+        MLFLOW_TRACKING_URI: expr('vars.MLFLOW_TRACKING_URI'),
+        MLFLOW_TRACKING_TOKEN: expr('secrets.MLFLOW_TRACKING_TOKEN'),
+      },
+    });
   });
 
   test('provenance.yml: pull_request_target (the base branch copy), the PR read as data only, check-provenance from the merge base', async () => {
@@ -144,6 +184,62 @@ describe('the repository workflows', () => {
     expect(wf.jobs['promote-prod'].needs).toBe('verify-staging');
   });
 
+  test("issue 23.3: every push to main (promote, rollback, revert, pin-images) uses the promotion App's token, from an environment limited to main; a promotion's own commits do not start promote.yml", async () => {
+    type Step = {
+      id?: string;
+      run?: string;
+      uses?: string;
+      with?: Record<string, unknown>;
+      env?: Record<string, string>;
+    };
+    const pushing: [string, string, unknown][] = [];
+    for (const f of ['promote.yml', 'verify.yml']) {
+      const wf = await load(f);
+      for (const [id, job] of Object.entries<{ permissions: unknown; environment?: unknown; steps?: Step[] }>(
+        wf.jobs,
+      )) {
+        const steps = job.steps ?? [];
+        const pushes = steps.filter((st) => /--push\b/.test(st.run ?? ''));
+        if (pushes.length === 0) continue;
+        pushing.push([f, id, job.environment]);
+        expect([f, id, job.permissions]).toEqual([f, id, { contents: 'read' }]);
+        const app = steps.find((st) => st.uses?.startsWith('actions/create-github-app-token@')) as Step;
+        expect(app).toMatchObject({
+          id: 'app',
+          with: {
+            'client-id': gha('vars.PROMOTION_APP_CLIENT_ID'),
+            'private-key': gha('secrets.PROMOTION_APP_PRIVATE_KEY'),
+            'permission-contents': 'write',
+          },
+        });
+        // Minted after npm ci, passed to the pushing steps only; the checkout keeps no credentials.
+        expect(steps.indexOf(app)).toBeGreaterThan(
+          steps.findIndex((st) => st.run === 'npm ci --no-audit --no-fund'),
+        );
+        expect(steps[0]?.with).toMatchObject({ ref: 'main', 'persist-credentials': false });
+        for (const st of pushes)
+          expect([st.run, st.env?.GITHUB_TOKEN]).toEqual([st.run, gha('steps.app.outputs.token')]);
+        expect(steps.filter((st) => st.env?.GITHUB_TOKEN).length).toBe(pushes.length);
+      }
+    }
+    expect(pushing).toEqual([
+      ['promote.yml', 'promote-dev', 'dev'],
+      ['promote.yml', 'promote-staging', 'staging'],
+      ['promote.yml', 'promote-prod', 'prod'],
+      ['promote.yml', 'rollback', gha('inputs.env')],
+      ['verify.yml', 'revert', 'revert'],
+    ]);
+    // The App's token starts workflows: a push of only what a promotion commits (the lock's index, a
+    // pin file, the images pin-images sets) does not start promote.yml again.
+    const promote = await load('promote.yml');
+    expect(promote.on.push['paths-ignore']).toEqual([
+      LOCK_FILE_NAME,
+      `environments/*/${PIN_FILE}`,
+      'manifests/training-job/kustomization.yaml',
+      'manifests/alert-relay/kustomization.yaml',
+    ]);
+  });
+
   test('image.yml: both images pushed with an SBOM and max provenance, attested; write scopes only in that job', async () => {
     const wf = await load('image.yml');
     expect(Object.keys(wf.on).sort()).toEqual(['push', 'workflow_call', 'workflow_dispatch']);
@@ -201,11 +297,11 @@ describe('the repository workflows', () => {
     const { verify, revert } = wf.jobs;
     const verifyRevert = wf.jobs['verify-revert'];
     expect(Object.keys(wf.jobs)).toEqual(['verify', 'revert', 'verify-revert']);
-    // Only the GitHub-hosted revert job writes; the cluster runner never holds a token that can push.
+    // Only the GitHub-hosted revert job pushes (with the promotion App's token); the cluster runner never holds a token that can push.
     for (const [id, job] of Object.entries<{ permissions: Record<string, string>; 'runs-on': unknown }>(
       wf.jobs,
     )) {
-      expect([id, job.permissions]).toEqual([id, { contents: id === 'revert' ? 'write' : 'read' }]);
+      expect([id, job.permissions]).toEqual([id, { contents: 'read' }]);
       expect([id, job['runs-on']]).toEqual([
         id,
         id === 'revert' ? 'ubuntu-latest' : ['self-hosted', 'cluster'],
@@ -247,8 +343,8 @@ describe('the repository workflows', () => {
         MLFLOW_TRACKING_TOKEN: gha('secrets.MLFLOW_TRACKING_TOKEN'),
         PROMETHEUS_TOKEN: gha('secrets.PROMETHEUS_TOKEN'),
       });
-      // A caller grants what the called revert job asks; verify.yml narrows it per job.
-      expect(promote.jobs[`verify-${env}`].permissions).toEqual({ contents: 'write' });
+      // The revert pushes with the promotion App's token: no caller grants write any more.
+      expect(promote.jobs[`verify-${env}`].permissions).toEqual({ contents: 'read' });
     }
     // The next environment runs only after a verify that succeeded: a revert fails the called workflow.
     expect(promote.jobs['promote-staging'].if).toBeUndefined();
@@ -440,6 +536,116 @@ describe('workflowProblems', () => {
       "t.yml: job a: runs on a self-hosted runner for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')",
       `t.yml: job b: checks out ${expr('github.event.pull_request.head.sha')} for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')`,
       't.yml: job c: secrets: inherit passes every secret; name the ones the called workflow needs',
+    ]);
+  });
+
+  test("regression (issue 23.3): a job that runs the pull request's code with write access is refused; read-only, or writing on the base branch, passes", () => {
+    const fix =
+      "a job that runs the pull request's code may only read: hand what it makes to a job that runs the base branch's code (an artifact), and write there";
+    const head = expr('needs.gate.outputs.sha');
+    const job = (perms: string[], checkout: string[]) =>
+      target([
+        ...gateJob(),
+        '  train:',
+        '    needs: gate',
+        "    if: needs.gate.outputs.authorized == 'true'",
+        '    runs-on: ubuntu-latest',
+        '    permissions:',
+        ...perms,
+        '    steps:',
+        `      - uses: ${SHA}`,
+        '        with:',
+        ...checkout,
+      ]);
+    // train.yml's train job before the fix: the authorized head, checked out with contents: write.
+    expect(
+      workflowProblems(
+        't.yml',
+        job(['      contents: write', '      pull-requests: write'], [`          ref: ${head}`]),
+      ),
+    ).toEqual([
+      `t.yml: job train: checks out ${head} (the pull request's code) with contents: write, pull-requests: write; ${fix}`,
+    ]);
+    expect(workflowProblems('t.yml', job(['      contents: read'], [`          ref: ${head}`]))).toEqual([]);
+    // The base branch, named or by default, may be written from.
+    const baseSha = expr('github.event.pull_request.base.sha');
+    expect(workflowProblems('t.yml', job(['      contents: write'], [`          ref: ${baseSha}`]))).toEqual(
+      [],
+    );
+    expect(workflowProblems('t.yml', job(['      contents: write'], ['          fetch-depth: 0']))).toEqual(
+      [],
+    );
+    // The fork's repository is the pull request's code too.
+    const fork = expr('github.event.pull_request.head.repo.full_name');
+    expect(
+      workflowProblems('t.yml', job(['      contents: write'], [`          repository: ${fork}`])),
+    ).toEqual([
+      `t.yml: job train: checks out repository ${fork} (the pull request's code) with contents: write; ${fix}`,
+    ]);
+    // On pull_request every job runs the pull request's code (its merge commit).
+    const onPr = (perms: string) =>
+      wf(
+        [
+          '  test:',
+          '    runs-on: ubuntu-latest',
+          `    permissions: ${perms}`,
+          '    steps:',
+          '      - run: npm test',
+          '',
+        ].join('\n'),
+      );
+    expect(workflowProblems('t.yml', onPr('{ pull-requests: write }'))).toEqual([
+      `t.yml: job test: runs the pull request's code (on pull_request) with pull-requests: write; ${fix}`,
+    ]);
+    expect(workflowProblems('t.yml', onPr('write-all'))).toEqual([
+      `t.yml: job test: runs the pull request's code (on pull_request) with write-all; ${fix}`,
+    ]);
+    expect(workflowProblems('t.yml', onPr('{ contents: read }'))).toEqual([]);
+  });
+
+  test("regression (issue 23.3): a push to main with the job token, without the promotion App's token, or minting it outside an environment is refused", () => {
+    const push = (o: { contents: string; environment?: string; app?: boolean; token?: string }) =>
+      [
+        'on: push',
+        'permissions: {}',
+        'jobs:',
+        '  promote:',
+        '    runs-on: ubuntu-latest',
+        ...(o.environment ? [`    environment: ${o.environment}`] : []),
+        '    permissions:',
+        `      contents: ${o.contents}`,
+        '    steps:',
+        `      - uses: ${SHA}`,
+        ...(o.app
+          ? ['      - id: app', `        uses: actions/create-github-app-token@${'1'.repeat(40)} # v3.1.1`]
+          : []),
+        '      - run: npm run promote -- --env dev --commit --push',
+        ...(o.token ? ['        env:', `          GITHUB_TOKEN: ${o.token}`] : []),
+        '',
+      ].join('\n');
+    const without = `p.yml: job promote: \`npm run promote -- --env dev --commit --push\` pushes without the promotion App's token: set its env GITHUB_TOKEN to ${expr('steps.<id>.outputs.token')} of an earlier actions/create-github-app-token@ step`;
+    // promote.yml before the fix: the job token, contents: write.
+    expect(workflowProblems('p.yml', push({ contents: 'write', environment: 'dev' }))).toEqual([
+      "p.yml: job promote: pushes with the job token (contents: write), which a main that requires reviews refuses; push with the promotion App's token and give the job contents: read",
+      without,
+    ]);
+    const app = expr('steps.app.outputs.token');
+    expect(
+      workflowProblems('p.yml', push({ contents: 'read', environment: 'dev', app: true, token: app })),
+    ).toEqual([]);
+    // The job token in place of the App's, or no token at all.
+    expect(
+      workflowProblems(
+        'p.yml',
+        push({ contents: 'read', environment: 'dev', app: true, token: expr('github.token') }),
+      ),
+    ).toEqual([without]);
+    expect(workflowProblems('p.yml', push({ contents: 'read', environment: 'dev', app: true }))).toEqual([
+      without,
+    ]);
+    // The App's private key outside an environment: a repository secret any branch's workflow can read.
+    expect(workflowProblems('p.yml', push({ contents: 'read', app: true, token: app }))).toEqual([
+      'p.yml: job promote: mints a GitHub App token without an environment: its private key would be a repository secret, which a workflow on any branch can read; keep it in an environment limited to main',
     ]);
   });
 

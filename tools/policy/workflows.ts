@@ -25,7 +25,20 @@
  *   `train:ci`, `retrain`) sets up the GPU backend first
  *   (scripts/setup.d/71-tfjs-native-gpu.sh) and trains with
  *   `TRAINING_BACKEND: tensorflow-gpu`, so that it fails the GPU preflight
- *   rather than train on the CPU unseen.
+ *   rather than train on the CPU unseen;
+ * - the pull request's code runs read-only (issue 23.3): in a workflow on
+ *   `pull_request` every job runs it, so none may write; in a
+ *   `pull_request_target` workflow a job that checks out anything but the
+ *   base branch (a `ref:` other than the base's, or another `repository:`)
+ *   may not write, so a job that writes checks out the base branch only
+ *   (train.yml: `train` hands its products as an artifact to `publish`);
+ * - a push to main (`--push`: promote, rollback, revert, pin-images) uses
+ *   the promotion App's token, which main's ruleset lets bypass required
+ *   reviews: the step's `GITHUB_TOKEN` is the output of an
+ *   actions/create-github-app-token step of the job, the job token does not
+ *   write, and the job has an `environment` (the App's private key is an
+ *   environment secret limited to main, never a repository secret that a
+ *   workflow on any branch could read).
  * @see https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -45,6 +58,21 @@ const MAIN_ONLY = "github.ref == 'refs/heads/main'";
 const GPU_SETUP = 'scripts/setup.d/71-tfjs-native-gpu.sh';
 /** npm scripts that train a model. */
 const TRAIN_SCRIPT = /\bnpm run(?: -s)? (?:train|train:ci|retrain)\b/;
+
+/** A GitHub Actions expression `${{ e }}` as the YAML spells it. */
+function expression(e: string): string {
+  return ['$', '{{ ', e, ' }}'].join('');
+}
+/** What `ref:` of actions/checkout names the base branch in a pull_request_target run (none: the default, the base). */
+const BASE_REFS = [
+  'github.event.pull_request.base.sha',
+  'github.event.pull_request.base.ref',
+  'github.base_ref',
+].map((e) => expression(e));
+/** The action that mints a GitHub App's installation token. */
+const APP_TOKEN_ACTION = 'actions/create-github-app-token@';
+/** A run step that pushes (the promotion scripts' flag). */
+const PUSH_FLAG = /(?:^|\s)--push\b/;
 
 /** A YAML mapping (workflow YAML is read field by field, each field checked before use). */
 type Mapping = Record<string, unknown>;
@@ -78,6 +106,84 @@ function checkoutRefs(job: Mapping): string[] {
     .filter((step) => typeof step.uses === 'string' && step.uses.startsWith('actions/checkout@'))
     .map((step) => (isMapping(step.with) ? step.with.ref : undefined))
     .filter((ref): ref is string => typeof ref === 'string' && ref !== '');
+}
+
+/** The scopes a job's `permissions` grant write to (`write-all`: every one). */
+function writeScopes(job: Mapping): string[] {
+  const p = job.permissions;
+  if (p === 'write-all') return ['write-all'];
+  if (!isMapping(p)) return [];
+  return Object.entries(p)
+    .filter(([, v]) => v === 'write')
+    .map(([k]) => k);
+}
+
+/** What each actions/checkout step of `job` checks out besides the base branch (`ref:`, or `repository:`). */
+function nonBaseCheckouts(job: Mapping): string[] {
+  const out: string[] = [];
+  for (const step of stepsOf(job)) {
+    if (typeof step.uses !== 'string' || !step.uses.startsWith('actions/checkout@')) continue;
+    const w = isMapping(step.with) ? step.with : {};
+    if (
+      typeof w.repository === 'string' &&
+      w.repository !== '' &&
+      w.repository !== expression('github.repository')
+    )
+      out.push(`repository ${w.repository}`);
+    if (typeof w.ref === 'string' && w.ref !== '' && !BASE_REFS.includes(w.ref)) out.push(w.ref);
+  }
+  return out;
+}
+
+/** Problems of a job that runs the pull request's code (issue 23.3): it may not write. */
+function pullRequestCodeProblems(where: string, job: Mapping, prFile: string[], target: boolean): string[] {
+  const writes = writeScopes(job);
+  if (writes.length === 0) return [];
+  const grant = writes.map((w) => (w === 'write-all' ? w : `${w}: write`)).join(', ');
+  const fix =
+    "a job that runs the pull request's code may only read: hand what it makes to a job that runs the base branch's code (an artifact), and write there";
+  if (prFile.length > 0) {
+    return [`${where}: runs the pull request's code (on ${prFile.join(', ')}) with ${grant}; ${fix}`];
+  }
+  const other = target ? nonBaseCheckouts(job) : [];
+  return other.length > 0
+    ? [`${where}: checks out ${other.join(', ')} (the pull request's code) with ${grant}; ${fix}`]
+    : [];
+}
+
+/** Problems of a job whose steps push (`--push`): the promotion App's token, from an environment, a read-only job token. */
+function pushProblems(where: string, job: Mapping): string[] {
+  const steps = stepsOf(job);
+  const pushes = steps.filter((s) => typeof s.run === 'string' && PUSH_FLAG.test(s.run));
+  const minted = steps.filter((s) => typeof s.uses === 'string' && s.uses.startsWith(APP_TOKEN_ACTION));
+  const out: string[] = [];
+  if (minted.length > 0 && job.environment === undefined) {
+    out.push(
+      `${where}: mints a GitHub App token without an environment: its private key would be a repository secret, which a workflow on any branch can read; keep it in an environment limited to main`,
+    );
+  }
+  if (pushes.length === 0) return out;
+  if (writeScopes(job).some((w) => w === 'contents' || w === 'write-all')) {
+    out.push(
+      `${where}: pushes with the job token (contents: write), which a main that requires reviews refuses; push with the promotion App's token and give the job contents: read`,
+    );
+  }
+  for (const step of pushes) {
+    const i = steps.indexOf(step);
+    const env = isMapping(step.env) ? step.env : {};
+    const ok = minted.some(
+      (m) =>
+        steps.indexOf(m) < i &&
+        typeof m.id === 'string' &&
+        env.GITHUB_TOKEN === expression(`steps.${m.id}.outputs.token`),
+    );
+    if (!ok) {
+      out.push(
+        `${where}: \`${String(step.run).split('\n')[0]}\` pushes without the promotion App's token: set its env GITHUB_TOKEN to \${{ steps.<id>.outputs.token }} of an earlier ${APP_TOKEN_ACTION} step`,
+      );
+    }
+  }
+  return out;
 }
 
 /** `owner/repo[/path]@<40 hex>` or a local `./path` or a `docker://...@sha256:` image. */
@@ -122,6 +228,8 @@ export function workflowProblems(name: string, text: string): string[] {
     for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
     const selfHosted = runsOnLabels(job['runs-on']).includes('self-hosted');
     if (runsOnLabels(job['runs-on']).includes('gpu')) out.push(...gpuTrainingProblems(where, job));
+    out.push(...pullRequestCodeProblems(where, job, prFile, on.includes('pull_request_target')));
+    out.push(...pushProblems(where, job));
     const byHand = on.filter((t) => BY_HAND_TRIGGERS.includes(t));
     if (selfHosted && byHand.length > 0 && !String(job.if ?? '').includes(MAIN_ONLY)) {
       out.push(
