@@ -1,9 +1,10 @@
 /**
  * Champion vs challenger on the same data, end to end: a champion trained
- * and pinned in prod, a candidate trained by train:ci on a pull request
- * (real git repositories, a real MLflow server, the FAKE GitHub API), both
- * scored on the golden set the training config pins by digest; the PR
- * comment shows the paired result, and `npm run promote` (a real process,
+ * and pinned in prod, a candidate trained by train:ci on a pull request and
+ * committed by publish-candidate (train.yml's two jobs; real git
+ * repositories, a real MLflow server, the FAKE GitHub API), both scored on
+ * the golden set the training config pins by digest; the PR comment shows
+ * the paired result, and `npm run promote` (a real process,
  * reading golden.json from the MLflow artifact proxy, no TensorFlow) decides
  * with the pairedNonInferiority gate. Tiny configs: seconds of training.
  */
@@ -23,7 +24,7 @@ import {
   versionIdOf,
 } from '../lock/index.ts';
 import { type GoldenEvaluation, pairedComparison, parseGoldenEvaluation } from '../model/golden/index.ts';
-import { trainAndRecord } from '../pipelines/training/index.ts';
+import { HANDOFF_DIR, trainAndRecord } from '../pipelines/training/index.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
 import { exitCodeOf, ProjectError } from '../platform/index.ts';
 import { run as runCommand } from '../platform/shell.ts';
@@ -33,6 +34,7 @@ import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlfl
 import { needs } from '../testing/services.ts';
 import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { type GoldenConfig, loadDataSource, type TrainingConfig } from '../training/index.ts';
+import { main as publishCandidate } from './publish-candidate.ts';
 import { main as trainCi } from './train-ci.ts';
 
 const { describe } = needs(mlflowInstalled());
@@ -177,6 +179,20 @@ describe('champion vs challenger on the golden set', () => {
       { env, cwd: repos.work, print: () => {}, log: () => {} },
     );
     expect(code).toBe(0);
+    // The publish job, on main's code, checks the candidate the train job handed over and commits it.
+    repos.git(['update-ref', 'refs/pull/7/head', repos.git(['rev-parse', 'HEAD'])], repos.origin);
+    const base = join(repos.root, 'base');
+    repos.git(['clone', '-q', '-b', 'main', repos.origin, base], repos.root);
+    const published = await publishCandidate(['--from', join(repos.work, HANDOFF_DIR)], {
+      env: { ...env, GITHUB_EVENT_NAME: 'pull_request_target', RUNNER_TEMP: repos.root },
+      cwd: base,
+      print: () => {},
+      log: () => {},
+    });
+    expect(published).toBe(0);
+    // The train job's checkout had the candidate in its lock only: a runner of its own, gone.
+    repos.git(['clean', '-fdq', '--', 'models.lock.d']);
+    repos.git(['checkout', '-q', '--', 'models.lock.json']);
 
     // golden.json is a file of the candidate's artifact, pinned by the lock entry's digests.
     const lock = await readLockFrom(

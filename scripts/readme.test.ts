@@ -51,6 +51,10 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm test', by: [['.ci/run', 'npm test']] },
   { prefix: 'npm ci', by: [['scripts/setup.sh', 'npm ci']] },
   { prefix: 'npm run train:ci', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
+  {
+    prefix: 'npm run publish-candidate -- --from',
+    by: [['scripts/publish-candidate.e2e.test.ts', "main(['--from', from]"]],
+  },
   { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },
   { prefix: 'npm run upload-runs', by: [['training/tracking/tracking.e2e.test.ts', "'--tracking-uri'"]] },
   { prefix: 'npm run data -- pack', by: [['scripts/data.test.ts', "'pack'"]] },

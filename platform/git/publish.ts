@@ -134,7 +134,7 @@ function refuseUnlessRace(
     throw new ProjectError('UNAVAILABLE', `git push ${remote} HEAD:${branch} failed: ${reason}`, {
       subject: `${remote}/${branch}`,
       hint: isProtectedBranchRefusal(stderr)
-        ? `${branch} is protected (required reviews: a ruleset or branch protection); promotions push with the promotion App's token, which its bypass list names: pass it as GITHUB_TOKEN (README "Promotion with required reviews on main")`
+        ? `${branch} is protected (required reviews: a ruleset or branch protection); promotions push with the promotion App's token, which its bypass list names: pass it as GITHUB_TOKEN (README "The write path")`
         : 'check that the job may push (permissions: contents: write) and that the branch exists',
       details: push,
     });

@@ -84,7 +84,7 @@ describe("a push that main's protection refuses", () => {
     expect((err as ProjectError).code).toBe('UNAVAILABLE');
     expect((err as ProjectError).message).toContain('GH006: Protected branch update failed');
     expect((err as ProjectError).hint).toBe(
-      'main is protected (required reviews: a ruleset or branch protection); promotions push with the promotion App\'s token, which its bypass list names: pass it as GITHUB_TOKEN (README "Promotion with required reviews on main")',
+      'main is protected (required reviews: a ruleset or branch protection); promotions push with the promotion App\'s token, which its bypass list names: pass it as GITHUB_TOKEN (README "The write path")',
     );
   });
 });
