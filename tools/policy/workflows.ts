@@ -193,6 +193,14 @@ function pinned(uses: string): boolean {
   return /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(uses);
 }
 
+/** The job's actions (a called workflow, each step's) that are not pinned to a commit. */
+function unpinnedProblems(where: string, job: Mapping): string[] {
+  const uses: string[] = [];
+  if (typeof job.uses === 'string') uses.push(job.uses);
+  for (const step of stepsOf(job)) if (typeof step.uses === 'string') uses.push(step.uses);
+  return uses.filter((u) => !pinned(u)).map((u) => `${where}: ${u} is not pinned to a full commit SHA`);
+}
+
 /** Problems of one workflow file (`name` is how messages name it); empty when it follows the policy. */
 export function workflowProblems(name: string, text: string): string[] {
   const out: string[] = [];
@@ -222,10 +230,7 @@ export function workflowProblems(name: string, text: string): string[] {
     if (job.secrets === 'inherit') {
       out.push(`${where}: secrets: inherit passes every secret; name the ones the called workflow needs`);
     }
-    const uses: string[] = [];
-    if (typeof job.uses === 'string') uses.push(job.uses);
-    for (const step of stepsOf(job)) if (typeof step.uses === 'string') uses.push(step.uses);
-    for (const u of uses) if (!pinned(u)) out.push(`${where}: ${u} is not pinned to a full commit SHA`);
+    out.push(...unpinnedProblems(where, job));
     const selfHosted = runsOnLabels(job['runs-on']).includes('self-hosted');
     if (runsOnLabels(job['runs-on']).includes('gpu')) out.push(...gpuTrainingProblems(where, job));
     out.push(...pullRequestCodeProblems(where, job, prFile, on.includes('pull_request_target')));
