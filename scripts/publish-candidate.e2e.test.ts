@@ -8,7 +8,7 @@
  * checkout, takes that handoff as untrusted data, re-checks it with the
  * base branch's check-provenance and only then commits it to the branch.
  */
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import {
@@ -282,6 +282,30 @@ describe('npm run publish-candidate (train.yml publish job) after npm run train:
       expect(out).toContain(
         `- model "${MODEL}" version ${id}: mlflow.runId: is null (a run in the local store): a pull request may add only versions tracked on the MLflow server; train it in CI (train.yml), or allow local entries in environments/artifact-origins.json`,
       );
+    } finally {
+      git(['checkout', '-q', head]);
+    }
+  });
+
+  it("a lock file that is a symbolic link in the pull request (to the job's own environment) is refused before it is read", async () => {
+    const pr = r.clone('linked');
+    await rm(join(pr, 'models.lock.json'));
+    await symlink('/proc/self/environ', join(pr, 'models.lock.json'));
+    git(['add', '-A'], pr);
+    git(['commit', '-q', '-m', 'link the lock'], pr);
+    git(['push', '-q', 'origin', r.branch], pr);
+    const linked = git(['rev-parse', 'HEAD'], pr);
+    git(['update-ref', 'refs/pull/7/head', linked], r.origin);
+    git(['fetch', '-q', 'origin']);
+    git(['checkout', '-q', linked]);
+    try {
+      const err = await publish(await publishEnv()).catch((e: unknown) => e);
+      expect((err as Error).message.split('\n')[0]).toBe(
+        "models.lock.json is a symbolic link in the pull request; the lock's files are plain files",
+      );
+      expect(tip()).toBe(linked);
+      expect(gh.requests).toEqual([]);
+      expect(git(['worktree', 'list', '--porcelain'], base).match(/^worktree /gm)).toHaveLength(1);
     } finally {
       git(['checkout', '-q', head]);
     }

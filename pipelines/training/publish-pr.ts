@@ -14,16 +14,19 @@
  * train job's report with this job's verdict below it.
  *
  * The pull request's files are checked out as data into a separate git
- * worktree: nothing of them runs here (no npm, no script, no hook of theirs).
+ * worktree: nothing of them runs here (no npm, no script, no hook of theirs,
+ * no Git LFS download), and the lock's files there must be plain files (a
+ * symbolic link could point the job at any file of the runner).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import {
   ARTIFACT_ORIGINS_FILE,
   checkProvenanceAt,
   type LockedVersion,
   loadArtifactOrigins,
+  lockPaths,
   type ProvenanceProblem,
   type ProvenanceReport,
   readLock,
@@ -167,12 +170,43 @@ export async function publishForPullRequest(o: PublishPullRequestOptions): Promi
     );
   }
   const workDir = o.workDir ?? (await mkdtemp(join(o.env.RUNNER_TEMP || tmpdir(), 'pr-head-')));
-  await base.run(['worktree', 'add', '--detach', workDir, ctx.headSha]);
+  // GIT_LFS_SKIP_SMUDGE: a .gitattributes of the pull request's cannot make this job download anything.
+  await gitRunner(cwd, { ...auth, env: { ...o.env, GIT_LFS_SKIP_SMUDGE: '1' } }).run([
+    'worktree',
+    'add',
+    '--detach',
+    workDir,
+    ctx.headSha,
+  ]);
   try {
+    await refuseLinks(workDir, lockPaths(join(workDir, lockRel)));
     return await publishInWorktree(o, ctx, h, { baseSha, workDir, lockRel, log });
   } finally {
     await base.tryRun(['worktree', 'remove', '--force', workDir]);
     if (!o.workDir) await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The lock's files in the pull request's worktree are plain files and folders: INVALID naming a link. */
+async function refuseLinks(root: string, paths: string[]): Promise<void> {
+  for (const path of paths) {
+    const st = await lstat(path).catch(() => undefined);
+    if (!st) continue;
+    if (st.isSymbolicLink()) {
+      throw new ProjectError(
+        'INVALID',
+        `${relative(root, path)} is a symbolic link in the pull request; the lock's files are plain files`,
+        {
+          subject: relative(root, path),
+          hint: 'replace the link by the file it points to, then train again',
+        },
+      );
+    }
+    if (st.isDirectory())
+      await refuseLinks(
+        root,
+        (await readdir(path)).map((n) => join(path, n)),
+      );
   }
 }
 
