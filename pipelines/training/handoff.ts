@@ -89,7 +89,10 @@ export async function readHandoff(dir: string): Promise<Handoff> {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ProjectError('INVALID', `${path}: not valid JSON (${(e as Error).message})`, { subject: path });
+    throw new ProjectError('INVALID', `${path}: not valid JSON (${(e as Error).message})`, {
+      subject: path,
+      cause: e,
+    });
   }
   const { model, entry: rawEntry } = validateCandidate(raw, path);
   const entry = validateVersionEntry(rawEntry, `${path}: entry`);
