@@ -23,6 +23,7 @@ import {
   versionsOldestFirst,
   writeLock,
 } from '../lock/index.ts';
+import { parseSigningPolicy, verifyModelSignature } from '../model/signing/index.ts';
 import { CANDIDATE_FILE, HANDOFF_DIR } from '../pipelines/training/index.ts';
 import { gitRunner, treeSource } from '../platform/git/index.ts';
 import { fileTree, rootDigest } from '../platform/index.ts';
@@ -31,6 +32,7 @@ import { makeTestRepos, pullRequestEnv, type TestRepos } from '../testing/git-re
 import { makeArtifact } from '../testing/lock/fixtures.ts';
 import { type MlflowServer, mlflowInstalled, startMlflow } from '../testing/mlflow.ts';
 import { needs } from '../testing/services.ts';
+import { testKey } from '../testing/signing.ts';
 import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { main } from './publish-candidate.ts';
 import { main as trainCi } from './train-ci.ts';
@@ -390,6 +392,28 @@ describe('npm run publish-candidate (train.yml publish job) after npm run train:
     expect(comments).toHaveLength(121);
     expect(comments.find((c) => c.id === earlier.id)?.body).toContain(`| metric | candidate (${version}) |`);
     expect(gh.requests.filter((q) => q.method === 'GET').map((q) => q.query.page ?? '1')).toEqual(['1', '2']);
+  });
+
+  it("signs the checked entry with the publish job's signer (keyless in train.yml, a key file here); the train job signed nothing", async () => {
+    expect(entry.signature).toBeUndefined();
+    const key = testKey();
+    const keyFile = join(r.root, 'publish-signing-key.pem');
+    await writeFile(keyFile, key.privatePem);
+    const signed = await publish(await publishEnv({ MODEL_SIGNING_KEY: keyFile }));
+    expect(signed.code).toBe(0);
+    expect(signed.out).toMatch(new RegExp(`signature: ${MODEL} ${version} signed \\(key [0-9a-f]{12}\\)`));
+    const committed = (await originLock()).models[MODEL]?.versions[version];
+    const policy = parseSigningPolicy(
+      { signingPolicyVersion: 1, signers: [{ name: 'publish job', publicKey: key.publicPem }] },
+      'policy',
+    );
+    await expect(
+      verifyModelSignature(
+        committed?.signature,
+        { model: MODEL, version, rootDigest: entry.rootDigest },
+        policy,
+      ),
+    ).resolves.toMatchObject({ signer: 'publish job' });
   });
 
   it('without the handoff folder or the GitHub context it stops with exit 2 before git or the API', async () => {

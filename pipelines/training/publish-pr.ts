@@ -31,10 +31,12 @@ import {
   type ProvenanceReport,
   readLock,
   readLockAt,
+  signVersionEntry,
   versionFileOf,
   versionIdOf,
   versionWithRoot,
 } from '../../lock/index.ts';
+import { signerFromEnv } from '../../model/signing/sign.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { gitRunner, type PublishResult } from '../../platform/git/index.ts';
 import type { GithubApi } from '../../platform/github/client.ts';
@@ -233,9 +235,10 @@ interface Worktree {
 async function publishInWorktree(
   o: PublishPullRequestOptions,
   ctx: PullRequestContext,
-  h: Handoff,
+  handoff: Handoff,
   w: Worktree,
 ): Promise<PublishPullRequestResult> {
+  let h = handoff;
   const { log } = w;
   const lockPath = join(w.workDir, w.lockRel);
   const present = await onBranch(o, ctx, h, lockPath);
@@ -245,6 +248,8 @@ async function publishInWorktree(
   const problems = [...headProblems(h, ctx), ...provenance.problems];
   const outcome: PublishOutcome =
     problems.length > 0 ? 'refused' : present ? 'present' : ctx.fromFork ? 'fork' : 'committed';
+  // Signed only once checked, and only here, where no code of the pull request runs (docs/signing.md).
+  if (outcome === 'committed' || outcome === 'fork') h = await signChecked(o, h, lockPath, log);
   let publish: PublishResult | undefined;
   if (outcome === 'committed') {
     const git = gitRunner(w.workDir, { env: o.env, token: ctx.token, serverUrl: ctx.serverUrl });
@@ -271,6 +276,25 @@ async function publishInWorktree(
   log(`PR comment ${comment.action}: ${comment.url}`);
   const result = { context: ctx, model: h.model, version: h.version, outcome, problems, provenance };
   return { ...result, ...(publish ? { publish } : {}), comment, markdown: body };
+}
+
+/**
+ * The checked entry, signed by this job's signer (MODEL_SIGNING=keyless in
+ * train.yml's publish job): the unsigned version file the check read is
+ * replaced by the signed one before anything is committed or posted. No
+ * signer configured: the entry stays unsigned, and the line says so.
+ */
+async function signChecked(
+  o: PublishPullRequestOptions,
+  h: Handoff,
+  lockPath: string,
+  log: (line: string) => void,
+): Promise<Handoff> {
+  const entry = await signVersionEntry(h.entry, h.model, await signerFromEnv(o.env), log);
+  if (entry === h.entry) return h;
+  await rm(versionFileOf(lockPath, h.model, h.version));
+  await lockCandidate(lockPath, h.model, entry, log);
+  return { ...h, entry };
 }
 
 /** The base branch's check-provenance of the pull request's lock with the entry added (in the worktree). */

@@ -85,7 +85,8 @@ describe('the repository workflows', () => {
     const publish = wf.jobs.publish;
     expect(publish.needs).toBe('train');
     expect(publish['runs-on']).toBe('ubuntu-latest');
-    expect(publish.permissions).toEqual({ contents: 'write', 'pull-requests': 'write' });
+    // id-token: the checked entry is signed keyless here (docs/signing.md), never in the job that runs the PR.
+    expect(publish.permissions).toEqual({ contents: 'write', 'pull-requests': 'write', 'id-token': 'write' });
     // The base branch's code only: the default checkout of pull_request_target, no ref.
     expect(publish.steps[0].with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
     const download = publish.steps.find((s: { uses?: string }) =>
@@ -96,10 +97,12 @@ describe('the repository workflows', () => {
       run: 'npm run -s publish-candidate -- --from "$RUNNER_TEMP/pr-candidate"',
       env: {
         GITHUB_TOKEN: expr('github.token'),
+        MODEL_SIGNING: 'keyless',
         MLFLOW_TRACKING_URI: expr('vars.MLFLOW_TRACKING_URI'),
         MLFLOW_TRACKING_TOKEN: expr('secrets.MLFLOW_TRACKING_TOKEN'),
       },
     });
+    expect(wf.jobs.train.permissions['id-token']).toBeUndefined();
   });
 
   test('provenance.yml: pull_request_target (the base branch copy), the PR read as data only, check-provenance from the merge base', async () => {
@@ -274,7 +277,8 @@ describe('the repository workflows', () => {
     expect(build.outputs.server).toBe(
       `${gha('steps.names.outputs.server')}@${gha('steps.server.outputs.digest')}`,
     );
-    // No other job of any workflow may write packages, mint OIDC tokens or attest (promote.yml's caller job grants them to image.yml only).
+    // No other job of any workflow may write packages, mint OIDC tokens or attest (promote.yml's caller job grants them to image.yml only),
+    // but train.yml's publish job, which signs the checked lock entry keyless (docs/signing.md) and runs only the base branch's code.
     for (const f of ['ci.yml', 'drift.yml', 'promote.yml', 'provenance.yml', 'train.yml', 'verify.yml']) {
       const other = await load(f);
       for (const [id, job] of Object.entries<{ permissions?: Record<string, string>; uses?: string }>(
@@ -283,7 +287,12 @@ describe('the repository workflows', () => {
         const writes = ['packages', 'id-token', 'attestations'].filter(
           (k) => job.permissions?.[k] === 'write',
         );
-        expect({ f, id, writes: job.uses === './.github/workflows/image.yml' ? [] : writes }).toEqual({
+        const signsLock = f === 'train.yml' && id === 'publish';
+        const left =
+          job.uses === './.github/workflows/image.yml'
+            ? []
+            : writes.filter((w) => !(signsLock && w === 'id-token'));
+        expect({ f, id, writes: left }).toEqual({
           f,
           id,
           writes: [],
