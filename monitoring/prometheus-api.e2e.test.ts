@@ -77,14 +77,10 @@ withPrometheus.describe('firingAlerts against a real Prometheus', () => {
 });
 
 describe('configuration and query text', () => {
-  it('reads PROMETHEUS_URL once: credentials become a header and leave the URL', () => {
+  it('reads PROMETHEUS_URL once; the token becomes a header', () => {
     expect(prometheusConfigFromEnv({})).toBeUndefined();
     expect(prometheusConfigFromEnv({ PROMETHEUS_URL: 'http://prom:9090/' })).toEqual({
       url: 'http://prom:9090',
-    });
-    expect(prometheusConfigFromEnv({ PROMETHEUS_URL: 'https://u:p%40ss@prom.example.com' })).toEqual({
-      url: 'https://prom.example.com',
-      authorization: `Basic ${Buffer.from('u:p@ss').toString('base64')}`,
     });
     expect(
       prometheusConfigFromEnv({ PROMETHEUS_URL: 'https://prom', PROMETHEUS_TOKEN: 't' })?.authorization,
@@ -94,6 +90,31 @@ describe('configuration and query text', () => {
     );
     expect(() => prometheusConfigFromEnv({ PROMETHEUS_URL: 'https://u:secret@' })).not.toThrow(/secret/);
   });
+
+  it.each([
+    ['https://ops:p%40ss-6@prom.example.com', 'https://prom.example.com/'],
+    ['https://ops@prom.example.com:9090', 'https://prom.example.com:9090/'],
+    ['https://prom.example.com/?token=p-ss-6', 'https://prom.example.com/?token=***'],
+  ])(
+    'regression (issue 23): credentials in the plain variable PROMETHEUS_URL (%s) are refused, naming the secret to use',
+    (raw, shown) => {
+      let error: unknown;
+      try {
+        prometheusConfigFromEnv({ PROMETHEUS_URL: raw, PROMETHEUS_TOKEN: 'tok-1' });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({
+        code: 'USAGE',
+        subject: 'PROMETHEUS_URL',
+        message: `PROMETHEUS_URL ${shown} carries credentials (user:password@ or a secret query parameter); PROMETHEUS_URL is a plain variable that anyone who reads the settings or a log can see\n  → remove the credentials from PROMETHEUS_URL, rotate them, and give a bearer token as the PROMETHEUS_TOKEN secret`,
+        hint: 'remove the credentials from PROMETHEUS_URL, rotate them, and give a bearer token as the PROMETHEUS_TOKEN secret',
+      });
+      expect(
+        JSON.stringify({ m: (error as Error).message, h: (error as { hint?: string }).hint }),
+      ).not.toMatch(/p-ss-6|p%40ss|p@ss/);
+    },
+  );
 
   it('selects firing alerts by name, escaping regex characters', () => {
     expect(firingAlertsQuery(['A', 'B.c'])).toBe('ALERTS{alertstate="firing",alertname=~"A|B\\\\.c"}');

@@ -8,17 +8,23 @@
  * retrainIfDrift); the tests' Prometheus helper queries through it too.
  */
 import { ProjectError } from '../platform/errors.ts';
-import { safeUrl } from '../platform/redact.ts';
+import { hasCredentials, safeUrl } from '../platform/redact.ts';
 
 /** Where Prometheus is, parsed once at the edge (PROMETHEUS_URL, PROMETHEUS_TOKEN). */
 export interface PrometheusConfig {
-  /** Base URL without credentials, e.g. http://prometheus.monitoring.svc:9090 */
+  /** Base URL, e.g. http://prometheus.monitoring.svc:9090 (never with credentials). */
   url: string;
-  /** Authorization header value (from `user:pass@` in the URL, or a bearer token); never printed. */
+  /** Authorization header value (`Bearer <PROMETHEUS_TOKEN>`); never printed. */
   authorization?: string;
 }
 
-/** PROMETHEUS_URL (with optional `user:pass@`) and PROMETHEUS_TOKEN; undefined when PROMETHEUS_URL is not set. */
+/**
+ * PROMETHEUS_URL and PROMETHEUS_TOKEN; undefined when PROMETHEUS_URL is not
+ * set. The workflows read PROMETHEUS_URL from a repository variable, which
+ * every reader of the repository's settings and every job's log can see, so
+ * a URL that carries credentials (`user:password@`, `?token=`) is refused
+ * (USAGE): the credential goes in the PROMETHEUS_TOKEN secret.
+ */
 export function prometheusConfigFromEnv(
   env: Record<string, string | undefined>,
 ): PrometheusConfig | undefined {
@@ -38,16 +44,20 @@ export function prometheusConfigFromEnv(
       subject: 'PROMETHEUS_URL',
     });
   }
-  let authorization: string | undefined;
-  if (env.PROMETHEUS_TOKEN) authorization = `Bearer ${env.PROMETHEUS_TOKEN}`;
-  else if (u.username) {
-    const user = decodeURIComponent(u.username);
-    const pass = decodeURIComponent(u.password);
-    authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  if (hasCredentials(raw)) {
+    throw new ProjectError(
+      'USAGE',
+      `PROMETHEUS_URL ${safeUrl(raw)} carries credentials (user:password@ or a secret query parameter); PROMETHEUS_URL is a plain variable that anyone who reads the settings or a log can see`,
+      {
+        subject: 'PROMETHEUS_URL',
+        hint: 'remove the credentials from PROMETHEUS_URL, rotate them, and give a bearer token as the PROMETHEUS_TOKEN secret',
+      },
+    );
   }
-  u.username = '';
-  u.password = '';
-  return { url: u.toString().replace(/\/+$/, ''), ...(authorization ? { authorization } : {}) };
+  return {
+    url: u.toString().replace(/\/+$/, ''),
+    ...(env.PROMETHEUS_TOKEN ? { authorization: `Bearer ${env.PROMETHEUS_TOKEN}` } : {}),
+  };
 }
 
 /** One sample of an instant vector, as /api/v1/query returns it. */
@@ -97,7 +107,11 @@ export async function queryInstant(
       `Prometheus query ${expr} on ${prom.url} failed: HTTP ${res.status}${body?.error ? `: ${body.error}` : ''}`,
       {
         subject: expr,
-        ...(denied ? { hint: 'check PROMETHEUS_TOKEN (or the credentials in PROMETHEUS_URL)' } : {}),
+        ...(denied
+          ? {
+              hint: 'check the PROMETHEUS_TOKEN secret (a bearer token Prometheus, or the proxy in front of it, accepts)',
+            }
+          : {}),
       },
     );
   }
