@@ -8,8 +8,10 @@
 #   - actionlint, built from the Go module proxy.
 # Both land in $GITOPS_TOOLS_BIN (default ~/.cache/gitops-ml/bin), where
 # gitops/tools.ts looks for them when they are not on PATH.
-# Idempotent: a tool already there at the wanted version is not rebuilt.
+# Idempotent: a tool already there at the wanted version, with the sha256
+# recorded when it was built, is not rebuilt.
 set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
 KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.1}"
 # v5.8.2+ need Go 1.27; keep a version the machine's Go (1.26) builds without downloading a toolchain.
@@ -24,7 +26,7 @@ need_go() {
 # go install into a versioned folder, then link it, so that a version bump rebuilds.
 go_tool() { # name module version
   local name="$1" module="$2" version="$3" dir="$BIN/.$1-$3"
-  if [ -x "$dir/$name" ]; then
+  if [ -x "$dir/$name" ] && cache_verify "$dir" "$name $version" "$name"; then
     ln -sfn "$dir/$name" "$BIN/$name"
     echo "$name $version already built: $BIN/$name"
     return
@@ -32,7 +34,9 @@ go_tool() { # name module version
   need_go "$name"
   echo "building $name $version..."
   mkdir -p "$dir"
+  rm -f "$dir/$name" # go install may keep a binary it takes for up to date
   CGO_ENABLED=0 GOBIN="$dir" GOFLAGS="-buildvcs=false" go install -trimpath -ldflags="-s -w" "$module@$version"
+  cache_record "$dir" "$name"
   ln -sfn "$dir/$name" "$BIN/$name"
   echo "built $BIN/$name"
 }

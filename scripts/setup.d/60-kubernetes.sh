@@ -15,7 +15,8 @@
 # Idempotent and cached: the binaries land in $KUBE_CACHE/bin (default
 # ~/.cache/gitops-ml/kubernetes-<version>/bin). They are built into a
 # temporary folder that replaces bin/ only once all three linked, so a
-# half-finished build never counts as done; a version bump builds anew.
+# half-finished build never counts as done; a version bump builds anew, and
+# so does a binary that differs from the sha256 recorded when it was built.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -30,7 +31,7 @@ command -v etcd >/dev/null 2>&1 || apt_service etcd-server etcd
 # 2. The control-plane binaries.
 built=1
 for c in "${COMMANDS[@]}"; do [ -x "$KUBE_CACHE/bin/$c" ] || built=0; done
-if [ "$built" = 1 ]; then
+if [ "$built" = 1 ] && cache_verify "$KUBE_CACHE" "kubernetes $KUBE_VERSION" bin; then
   echo "kubernetes $KUBE_VERSION already built: $KUBE_CACHE/bin/{$(IFS=,; echo "${COMMANDS[*]}")}"
   exit 0
 fi
@@ -83,4 +84,5 @@ go build -trimpath -ldflags="$LDFLAGS" -o "$OUT/" $(printf './cmd/%s ' "${COMMAN
 for c in "${COMMANDS[@]}"; do "$OUT/$c" --version; done
 rm -rf "$KUBE_CACHE/bin"
 mv "$OUT" "$KUBE_CACHE/bin"
+cache_record "$KUBE_CACHE" bin
 echo "built $KUBE_CACHE/bin/{$(IFS=,; echo "${COMMANDS[*]}")} in $(( $(date +%s) - start ))s"

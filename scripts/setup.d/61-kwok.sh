@@ -16,8 +16,10 @@
 # Idempotent and cached in $KWOK_CACHE (default
 # ~/.cache/gitops-ml/kwok-<version>/{bin/kwok,stages/}): installed into a
 # temporary folder that becomes bin/ only once the binary runs and the stages
-# are copied; a version bump builds anew.
+# are copied; a version bump builds anew, and so does a cache that differs
+# from the sha256 recorded when it was built.
 set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 KWOK_CACHE="${KWOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-ml/kwok-$KWOK_VERSION}"
@@ -26,7 +28,8 @@ BIN="$KWOK_CACHE/bin/kwok"
 STAGES=(node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease
   pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete)
 
-if [ -x "$BIN" ] && [ -f "$KWOK_CACHE/stages/pod-delete.yaml" ]; then
+if [ -x "$BIN" ] && [ -f "$KWOK_CACHE/stages/pod-delete.yaml" ] \
+  && cache_verify "$KWOK_CACHE" "kwok $KWOK_VERSION" bin stages; then
   echo "kwok $KWOK_VERSION already built: $BIN"
   exit 0
 fi
@@ -48,4 +51,5 @@ chmod -R u+w "$OUT/stages"
 rm -rf "$KWOK_CACHE/bin" "$KWOK_CACHE/stages"
 mv "$OUT/stages" "$KWOK_CACHE/stages"
 mv "$OUT" "$KWOK_CACHE/bin"
+cache_record "$KWOK_CACHE" bin stages
 echo "built $BIN in $(( $(date +%s) - start ))s"

@@ -22,7 +22,8 @@
 #
 # Idempotent and cached in $ARGOCD_CACHE (default
 # ~/.cache/gitops-ml/argocd-<version>): built into a temporary folder that
-# replaces bin/ only once everything is in place; a version bump builds anew.
+# replaces bin/ only once everything is in place; a version bump builds anew,
+# and so does a cache that differs from the sha256 recorded when it was built.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -51,7 +52,7 @@ for f in bin/argocd bin/kustomize manifests/install.yaml manifests/crds/applicat
   [ -e "$ARGOCD_CACHE/$f" ] || done_=0
 done
 for l in "${LINKS[@]}" "${WRAPPERS[@]}"; do [ -x "$ARGOCD_CACHE/bin/$l" ] || done_=0; done
-if [ "$done_" = 1 ]; then
+if [ "$done_" = 1 ] && cache_verify "$ARGOCD_CACHE" "argocd $ARGOCD_VERSION" bin manifests; then
   echo "argocd $ARGOCD_VERSION already built: $ARGOCD_CACHE/bin/argocd"
   exit 0
 fi
@@ -87,4 +88,5 @@ rm -rf "$ARGOCD_CACHE/bin" "$ARGOCD_CACHE/manifests"
 mv "$OUT/bin" "$ARGOCD_CACHE/bin"
 mv "$OUT/manifests" "$ARGOCD_CACHE/manifests"
 rmdir "$OUT"
+cache_record "$ARGOCD_CACHE" bin manifests
 echo "built $ARGOCD_CACHE/bin/argocd in $(( $(date +%s) - start ))s"

@@ -12,7 +12,8 @@
 #
 # Idempotent and cached in $PROMETHEUS_OPERATOR_CACHE (default
 # ~/.cache/gitops-ml/prometheus-operator-<version>/crds/); copied into a
-# temporary folder that becomes crds/ only once every file is there.
+# temporary folder that becomes crds/ only once every file is there; copied
+# again when they differ from the sha256 recorded then.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -20,7 +21,8 @@ PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 PROMETHEUS_OPERATOR_CACHE="${PROMETHEUS_OPERATOR_CACHE:-$GITOPS_ML_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION}"
 CRDS="$PROMETHEUS_OPERATOR_CACHE/crds"
 
-if [ -f "$CRDS/monitoring.coreos.com_servicemonitors.yaml" ] && [ -f "$CRDS/monitoring.coreos.com_prometheusrules.yaml" ]; then
+if [ -f "$CRDS/monitoring.coreos.com_servicemonitors.yaml" ] && [ -f "$CRDS/monitoring.coreos.com_prometheusrules.yaml" ] \
+  && cache_verify "$PROMETHEUS_OPERATOR_CACHE" "prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs" crds; then
   echo "prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs already there: $CRDS"
   exit 0
 fi
@@ -34,4 +36,5 @@ cp "$MOD_DIR"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$OUT
 chmod -R u+w "$OUT"
 rm -rf "$CRDS"
 mv "$OUT" "$CRDS"
+cache_record "$PROMETHEUS_OPERATOR_CACHE" crds
 echo "copied $(ls "$CRDS" | wc -l) prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs into $CRDS in $(( $(date +%s) - start ))s"

@@ -25,7 +25,8 @@
 # Idempotent and cached in $ARGO_ROLLOUTS_CACHE (default
 # ~/.cache/gitops-ml/argo-rollouts-<version>): built into a temporary folder
 # that replaces bin/ and crds/ only once everything is in place; a version
-# bump builds anew.
+# bump builds anew, and so does a cache that differs from the sha256 recorded
+# when it was built.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -34,7 +35,8 @@ ARGO_ROLLOUTS_CACHE="${ARGO_ROLLOUTS_CACHE:-$GITOPS_ML_CACHE/argo-rollouts-$ARGO
 MOD=github.com/argoproj/argo-rollouts
 
 if [ -x "$ARGO_ROLLOUTS_CACHE/bin/rollouts-controller" ] && [ -f "$ARGO_ROLLOUTS_CACHE/crds/rollout-crd.yaml" ] \
-  && [ -f "$ARGO_ROLLOUTS_CACHE/crds/analysis-template-crd.yaml" ]; then
+  && [ -f "$ARGO_ROLLOUTS_CACHE/crds/analysis-template-crd.yaml" ] \
+  && cache_verify "$ARGO_ROLLOUTS_CACHE" "argo-rollouts $ARGO_ROLLOUTS_VERSION" bin crds; then
   echo "argo-rollouts $ARGO_ROLLOUTS_VERSION already built: $ARGO_ROLLOUTS_CACHE/bin/rollouts-controller"
   exit 0
 fi
@@ -62,4 +64,5 @@ rm -rf "$ARGO_ROLLOUTS_CACHE/bin" "$ARGO_ROLLOUTS_CACHE/crds"
 mv "$OUT/bin" "$ARGO_ROLLOUTS_CACHE/bin"
 mv "$OUT/crds" "$ARGO_ROLLOUTS_CACHE/crds"
 rmdir "$OUT"
+cache_record "$ARGO_ROLLOUTS_CACHE" bin crds
 echo "built $ARGO_ROLLOUTS_CACHE/bin/rollouts-controller in $(( $(date +%s) - start ))s"

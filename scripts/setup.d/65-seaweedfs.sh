@@ -16,7 +16,8 @@
 # Idempotent and cached in $SEAWEEDFS_CACHE (default
 # ~/.cache/gitops-ml/seaweedfs-<version>/bin/weed): built into a temporary
 # folder that replaces bin/ only once the binary answers `weed version`; a
-# version bump builds anew.
+# version bump builds anew, and so does a binary that differs from the sha256
+# recorded when it was built.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -25,7 +26,7 @@ SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 SEAWEEDFS_CACHE="${SEAWEEDFS_CACHE:-$GITOPS_ML_CACHE/seaweedfs-$SEAWEEDFS_VERSION}"
 BIN="$SEAWEEDFS_CACHE/bin/weed"
 
-if [ -x "$BIN" ]; then
+if [ -x "$BIN" ] && cache_verify "$SEAWEEDFS_CACHE" "seaweedfs $SEAWEEDFS_VERSION" bin; then
   echo "seaweedfs $SEAWEEDFS_VERSION already built: $BIN"
   exit 0
 fi
@@ -45,4 +46,5 @@ go build -trimpath -ldflags="-s -w -X github.com/seaweedfs/seaweedfs/weed/util/v
 "$OUT/weed" version
 rm -rf "$SEAWEEDFS_CACHE/bin"
 mv "$OUT" "$SEAWEEDFS_CACHE/bin"
+cache_record "$SEAWEEDFS_CACHE" bin
 echo "built $BIN in $(( $(date +%s) - start ))s"

@@ -26,14 +26,59 @@ apt_service() {
   $sudo systemctl disable --now "$2" >/dev/null 2>&1 || true
 }
 
+# The integrity of what a step caches (issue 23): a step that reuses what it
+# built or installed checks it first against the sha256 it recorded then, and
+# builds it again when they differ. This catches a corrupted or altered cache
+# (a half-restored runner cache, a stray write); a process running as this
+# user could rewrite the record too, which only a fresh runner per job rules
+# out (SECURITY.md).
+
+# cache_list ROOT...: the files under ROOT... (regular, or links to regular
+# files), NUL-separated and sorted; the records themselves left out.
+cache_list() {
+  find "$@" \( -type f -o \( -type l -xtype f \) \) -not -name '.sha256' -not -name '.sha256.partial' -print0 |
+    LC_ALL=C sort -z
+}
+
+# cache_record DIR ROOT...: write DIR/.sha256, the sha256 of every file under
+# DIR/ROOT... (paths relative to DIR), in sha256sum's format.
+cache_record() {
+  local dir="$1"
+  shift
+  (cd "$dir" && cache_list "$@" | xargs -0 -r sha256sum -- >.sha256.partial && mv .sha256.partial .sha256)
+}
+
+# cache_verify DIR WHAT ROOT...: succeed when the files under DIR/ROOT... are
+# those DIR/.sha256 records, with the same sha256 (a new .pyc aside: Python
+# writes them as it imports); else say which differ and fail, so the step
+# builds WHAT again. A cache made before records were kept gets one now.
+cache_verify() {
+  local dir="$1" what="$2" changed added
+  shift 2
+  if [ ! -f "$dir/.sha256" ]; then
+    echo "$what: no sha256 recorded in $dir/.sha256 (cached before records were kept): recording them now"
+    cache_record "$dir" "$@"
+    return 0
+  fi
+  changed="$(cd "$dir" && { sha256sum --check --quiet .sha256 2>/dev/null || true; } |
+    sed -n 's/: FAILED.*$//p' | tr '\n' ' ')"
+  added="$(cd "$dir" && LC_ALL=C comm -23 <(cache_list "$@" | tr '\0' '\n') \
+    <(sed 's/^[0-9a-f]\{64\}  //' .sha256 | LC_ALL=C sort) | { grep -v '\.pyc$' || true; } | tr '\n' ' ')"
+  [ -z "$changed$added" ] && return 0
+  echo "$what: the cache in $dir does not match the sha256 recorded when it was built" \
+    "(${changed:+changed or missing: ${changed% }}${changed:+${added:+; }}${added:+not recorded: ${added% }}): building it again" >&2
+  return 1
+}
+
 # python_venv DIR CHECK PIP_ARGS...: a virtualenv in DIR with PIP_ARGS
-# installed, unless DIR/.installed is there and the shell command CHECK
+# installed, unless DIR/.installed is there, its files match their record
+# (cache_verify, before any of them runs) and the shell command CHECK
 # succeeds. A half-finished install (interrupted download) lacks the marker
 # and is rebuilt from scratch; the marker is written only after success.
 python_venv() {
   local dir="$1" check="$2"
   shift 2
-  if [ -f "$dir/.installed" ] && (eval "$check") >/dev/null 2>&1; then
+  if [ -f "$dir/.installed" ] && cache_verify "$dir" "$dir" . && (eval "$check") >/dev/null 2>&1; then
     echo "already installed: $dir"
     return 0
   fi
@@ -46,6 +91,7 @@ python_venv() {
   "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
   (eval "$check")
   touch "$dir/.installed"
+  cache_record "$dir" .
 }
 
 # go_module MODULE@VERSION: download a Go module through the proxy and set
