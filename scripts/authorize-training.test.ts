@@ -129,6 +129,20 @@ describe('npm run authorize-training (who may train on the self-hosted runner)',
     expect(gh.requests.every((q) => q.authorization === `token ${TOKEN}`)).toBe(true);
   });
 
+  it('regression (issue 23, low): a fork that closes and reopens its approved pull request does not train again; the label does, and a branch of this repository still does', async () => {
+    const pr = fork();
+    gh.addReview(pr.number, { login: 'maintainer', state: 'APPROVED', commitId: HEAD });
+    const reopened = await decide(pr.number, { action: 'reopened' });
+    expect(reopened.outputs).toEqual({ authorized: 'false', sha: HEAD, fork: 'true' });
+    expect(reopened.printed).toContain(
+      'reopening does not start training; a maintainer adds the label safe-to-train again',
+    );
+    const labeled = await decide(pr.number, { action: 'labeled', label: 'safe-to-train' });
+    expect(labeled.outputs).toEqual({ authorized: 'true', sha: HEAD, fork: 'true' });
+    const branch = gh.addPull({ head: 'feature/y', sha: HEAD });
+    expect((await decide(branch.number, { action: 'reopened' })).outputs.authorized).toBe('true');
+  });
+
   it('a fork approved at an older commit (pushed after the approval): no', async () => {
     const pr = fork();
     gh.addReview(pr.number, { login: 'maintainer', state: 'APPROVED', commitId: OLDER });

@@ -120,6 +120,14 @@ export async function authorizeTraining(
     );
   }
   if (!fromFork) return decide(true, `a branch of ${owner}/${repo}: its author can push here`);
+  // A fork's approved head trains when a maintainer adds the label, not again each time its author
+  // closes and reopens the pull request (a low finding of the review: re-runs on the runner at will).
+  if (input.action === 'reopened') {
+    return decide(
+      false,
+      `from the fork ${pr.head.repo?.full_name ?? '(deleted)'}: reopening does not start training; a maintainer adds the label ${TRAIN_LABEL} again`,
+    );
+  }
 
   let reviews: Review[];
   try {

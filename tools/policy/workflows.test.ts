@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
@@ -14,6 +14,7 @@ const SHA = 'actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0'
 /** A GitHub Actions expression `${{ e }}`, as the YAML spells it. */
 const expr = (e: string) => `\${{ ${e} }}`;
 const load = async (f: string) => parse(await readFile(join(DIR, f), 'utf8'));
+const workflowFiles = async () => (await readdir(DIR)).filter((f) => /\.ya?ml$/.test(f)).sort();
 /** A GitHub Actions expression `${{ e }}` as the YAML holds it. */
 const gha = (e: string) => ['$', '{{ ', e, ' }}'].join('');
 
@@ -111,12 +112,49 @@ describe('the repository workflows', () => {
     const job = wf.jobs.provenance;
     expect(job['runs-on']).toBe('ubuntu-latest');
     expect(job.permissions).toEqual({ contents: 'read' });
-    expect(job.steps[0].with).toEqual({ 'fetch-depth': 0 });
-    expect(job.steps.map((s: { run?: string }) => s.run).filter(Boolean)).toEqual([
-      'npm ci --no-audit --no-fund',
+    expect(job.steps[0].with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
+    const runs = job.steps.map((s: { run?: string }) => s.run).filter(Boolean);
+    // The PR's commits are fetched before npm ci, the token in that step's environment only.
+    expect(runs[0]).toContain(
       `git fetch --no-tags origin "+refs/pull/\${PR_NUMBER}/head:refs/remotes/origin/pr-head"`,
+    );
+    expect(job.steps.find((s: { run?: string }) => s.run === runs[0]).env).toMatchObject({
+      GITHUB_TOKEN: expr('github.token'),
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `http.${expr('github.server_url')}/.extraheader`,
+    });
+    expect(runs.slice(1)).toEqual([
+      'npm ci --no-audit --no-fund',
       'npm run -s lock -- check-provenance --base "$BASE_SHA" --head "$HEAD_SHA" --require-signatures',
     ]);
+  });
+
+  test('scorecard.yml: OpenSSF Scorecard weekly and on main, read-only but for code scanning and its OIDC identity', async () => {
+    const wf = await load('scorecard.yml');
+    expect(wf.permissions).toEqual({});
+    expect(Object.keys(wf.jobs)).toEqual(['analysis']);
+    const job = wf.jobs.analysis;
+    expect(job.permissions).toEqual({ contents: 'read', 'security-events': 'write', 'id-token': 'write' });
+    expect(job.steps.map((st: { uses: string }) => st.uses.split('@')[0])).toEqual([
+      'actions/checkout',
+      'ossf/scorecard-action',
+      'github/codeql-action/upload-sarif',
+    ]);
+  });
+
+  test('every checkout leaves no token in .git/config (persist-credentials: false): package scripts and PR files cannot read one', async () => {
+    const persisted = (wf: {
+      jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }>;
+    }) =>
+      Object.entries(wf.jobs).flatMap(([id, job]) =>
+        (job.steps ?? [])
+          .filter((s) => s.uses?.startsWith('actions/checkout@') && s.with?.['persist-credentials'] !== false)
+          .map(() => id),
+      );
+    // The check can fail: a checkout with the default.
+    expect(persisted({ jobs: { j: { steps: [{ uses: 'actions/checkout@x' }] } } })).toEqual(['j']);
+    for (const f of await workflowFiles())
+      expect({ f, persisted: persisted(await load(f)) }).toEqual({ f, persisted: [] });
   });
 
   test('CODEOWNERS covers the lock (index and version files), environments/, the workflows, package.json, scripts, pipelines and the server', async () => {
@@ -266,6 +304,11 @@ describe('the repository workflows', () => {
       ['serving/Dockerfile', 'relay'],
     ]);
     for (const s of pushes) expect(s.with).toMatchObject({ push: true, sbom: true, provenance: 'mode=max' });
+    // buildx by version (a low finding of the review: "latest" was whatever shipped that day).
+    const buildx = build.steps.find((s: { uses?: string }) =>
+      s.uses?.startsWith('docker/setup-buildx-action@'),
+    );
+    expect(buildx.with?.version).toMatch(/^v\d+\.\d+\.\d+$/);
     const attests = build.steps.filter((s: { uses?: string }) =>
       s.uses?.startsWith('actions/attest-build-provenance@'),
     );
