@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { compileValidator, ProjectError } from '../platform/index.ts';
+import { compileValidator, ProjectError, parseNamedJson } from '../platform/index.ts';
 import type { NamedExpression } from './promtool.ts';
 
 export interface DashboardTarget {
@@ -89,16 +89,7 @@ export function allPanels(dashboard: Dashboard): DashboardPanel[] {
 
 /** Parse and check one dashboard: schema, unique panel ids, a target on every non-row panel. */
 export function parseDashboard(path: string, text: string): Dashboard {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new ProjectError('INVALID', `${path} is not valid JSON: ${(e as Error).message}`, {
-      subject: path,
-      cause: e,
-    });
-  }
-  const dashboard = validateDashboard(doc, path);
+  const dashboard = validateDashboard(parseNamedJson(text, path), path);
   const ids = new Set<number>();
   for (const panel of allPanels(dashboard)) {
     if (ids.has(panel.id)) {

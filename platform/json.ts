@@ -1,3 +1,5 @@
+import { ProjectError } from './errors.ts';
+
 /**
  * Deterministic JSON: object keys sorted at every depth, two-space indent,
  * trailing newline. Used for every file a human diffs (lock file, reports,
@@ -18,4 +20,25 @@ export function sortKeysDeep(value: unknown): unknown {
 
 export function stableStringify(value: unknown): string {
   return `${JSON.stringify(sortKeysDeep(value), null, 2)}\n`;
+}
+
+/**
+ * `JSON.parse` of text that `what` names: INVALID `<what> is not valid JSON: <why>`
+ * otherwise, with `subject` (default `what`) and `hint`. For strict parsing of a
+ * file a human edits (file:line:column, repeated keys refused) see ./json-text.ts.
+ */
+export function parseNamedJson(
+  text: string,
+  what: string,
+  o: { subject?: string; hint?: string } = {},
+): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ProjectError('INVALID', `${what} is not valid JSON: ${(e as Error).message}`, {
+      subject: o.subject ?? what,
+      hint: o.hint,
+      cause: e,
+    });
+  }
 }

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy';
-import { ProjectError } from '../platform/index.ts';
+import { ProjectError, parseNamedJson } from '../platform/index.ts';
 
 function tooLarge(maxBytes: number, what = 'request body'): ProjectError {
   return new ProjectError('TOO_LARGE', `${what} is over the limit of ${maxBytes} bytes`, {
@@ -269,14 +269,9 @@ function collectFile(
 /** A JSON request body, parsed: INVALID for an empty body or one that does not parse. */
 export function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw new ProjectError('INVALID', 'request body is empty; expected a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new ProjectError('INVALID', `request body is not valid JSON: ${(e as Error).message}`, {
-      hint: 'send a JSON object with Content-Type: application/json',
-      cause: e,
-    });
-  }
+  return parseNamedJson(body.toString('utf8'), 'request body', {
+    hint: 'send a JSON object with Content-Type: application/json',
+  });
 }
 
 /** 415 for a request whose Content-Type (or its absence) the route does not take. */

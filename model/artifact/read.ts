@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
-import { compileValidator, ProjectError } from '../../platform/index.ts';
+import { compileValidator, ProjectError, parseNamedJson } from '../../platform/index.ts';
 import type { MlflowConfig } from '../../platform/mlflow/index.ts';
 import { createObjectStore } from '../../platform/object-store/client.ts';
 import type { ObjectStoreConfig } from '../../platform/object-store/config.ts';
@@ -98,15 +98,9 @@ export function artifactJson(artifact: VerifiedArtifact, file: string): unknown 
   if (!bytes) {
     throw new ProjectError('NOT_FOUND', `artifact ${artifact.uri} has no ${file}`, { subject: file });
   }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new ProjectError(
-      'INVALID',
-      `${file} of artifact ${artifact.uri} is not valid JSON: ${(e as Error).message}`,
-      { subject: file, cause: e },
-    );
-  }
+  return parseNamedJson(new TextDecoder().decode(bytes), `${file} of artifact ${artifact.uri}`, {
+    subject: file,
+  });
 }
 
 const validateLabels = compileValidator<string[]>({

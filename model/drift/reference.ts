@@ -10,6 +10,7 @@
  * @see https://en.wikipedia.org/wiki/Population_stability_index
  */
 import { ProjectError } from '../../platform/errors.ts';
+import { parseNamedJson } from '../../platform/json.ts';
 import { compileValidator } from '../../platform/schema.ts';
 import { type DecodedImage, imageStats } from '../preprocessing.ts';
 
@@ -152,16 +153,9 @@ export function parseDriftReferenceBytes(
   what = 'reference-stats.json',
   expectLabels?: readonly string[],
 ): ReferenceStats {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new ProjectError('INVALID', `${what} is not valid JSON: ${(e as Error).message}`, {
-      subject: what,
-      cause: e,
-      hint: 're-export the artifact with training (referenceStats writes this file)',
-    });
-  }
+  const value = parseNamedJson(new TextDecoder().decode(bytes), what, {
+    hint: 're-export the artifact with training (referenceStats writes this file)',
+  });
   return parseDriftReference(value, what, expectLabels);
 }
 

@@ -10,6 +10,7 @@
  * no TensorFlow.
  */
 import { ProjectError } from '../../platform/errors.ts';
+import { parseNamedJson } from '../../platform/json.ts';
 import { compileValidator } from '../../platform/schema.ts';
 
 /** The artifact file name. */
@@ -136,14 +137,5 @@ export function pairWithChampion(
 
 /** golden.json from its text (a file, or bytes fetched and sha256-checked): not JSON is INVALID, as a schema failure. */
 export function parseGoldenText(text: string, what: string): GoldenEvaluation {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new ProjectError('INVALID', `${what} is not valid JSON: ${(e as Error).message}`, {
-      subject: what,
-      cause: e,
-    });
-  }
-  return parseGoldenEvaluation(value, what);
+  return parseGoldenEvaluation(parseNamedJson(text, what), what);
 }

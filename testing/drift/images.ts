@@ -4,6 +4,7 @@
  * check that drift stays low in distribution and crosses the thresholds
  * when shifted. Images are plain DecodedImage objects (model/images.ts).
  */
+import { mulberry32 } from '../../training/data/rng.ts';
 
 export const SHAPES = ['circle', 'cross', 'square', 'triangle'] as const;
 export type Shape = (typeof SHAPES)[number];
@@ -28,18 +29,6 @@ export interface GeneratedImage {
   image: { width: number; height: number; channels: 1; data: Uint8Array };
 }
 
-/** mulberry32: a small seeded PRNG in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function inside(shape: Shape, dx: number, dy: number, r: number): boolean {
   if (shape === 'circle') return dx * dx + dy * dy <= r * r;
   if (shape === 'square') return Math.abs(dx) <= r && Math.abs(dy) <= r;
@@ -51,7 +40,7 @@ function inside(shape: Shape, dx: number, dy: number, r: number): boolean {
 
 /** `count` images drawn from `dist`, the same for the same seed. */
 export function generateImages(count: number, seed: number, dist: ImageDistribution = {}): GeneratedImage[] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const size = dist.size ?? 24;
   const [bgLo, bgHi] = dist.background ?? [0, 60];
   const [fgLo, fgHi] = dist.foreground ?? [140, 255];
