@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ProjectError } from './errors.ts';
-import { compileValidator } from './schema.ts';
+import { compileValidator, setVariables } from './schema.ts';
 
 const validate = compileValidator<{ name: string; epochs: number }>({
   type: 'object',
@@ -26,5 +26,15 @@ describe('compileValidator', () => {
     expect(msg).toContain('/: missing required field "name"');
     expect(msg).toContain('/: unknown field "colour"');
     expect(msg).toContain('/epochs: must be integer');
+  });
+});
+
+describe('setVariables', () => {
+  const env = { A: '1', B: '', C: undefined, D_X: 'x', D_Y: 'y', E: '2' };
+  it('keeps the named variables that are set, an empty one counting as unset', () => {
+    expect(setVariables(env, ['A', 'B', 'C', 'E', 'F'])).toEqual({ A: '1', E: '2' });
+  });
+  it('keeps the variables a test of their name takes', () => {
+    expect(setVariables(env, (k) => k.startsWith('D_'))).toEqual({ D_X: 'x', D_Y: 'y' });
   });
 });

@@ -46,3 +46,18 @@ export function compileValidator<T>(schema: object): (value: unknown, what: stri
     });
   };
 }
+
+/**
+ * The variables of `env` that `wanted` takes (a list of names, or a test of a
+ * name such as a prefix), those set to a non-empty value: what an environment
+ * schema validates (an empty variable counts as unset).
+ */
+export function setVariables(
+  env: Record<string, string | undefined>,
+  wanted: readonly string[] | ((name: string) => boolean),
+): Record<string, string> {
+  const takes = typeof wanted === 'function' ? wanted : (name: string) => wanted.includes(name);
+  const picked: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (takes(k) && v !== undefined && v !== '') picked[k] = v;
+  return picked;
+}

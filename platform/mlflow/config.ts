@@ -1,5 +1,5 @@
 import { ProjectError } from '../errors.ts';
-import { compileValidator } from '../schema.ts';
+import { compileValidator, setVariables } from '../schema.ts';
 import { type HttpOptions, type MlflowAuth, splitCredentials } from './http.ts';
 import type { RetryPolicy } from './retry.ts';
 
@@ -56,12 +56,7 @@ export function mlflowConfigFromEnv(
   env: Record<string, string | undefined>,
   trackingUri?: string,
 ): MlflowConfig | undefined {
-  const picked: Record<string, string> = {};
-  for (const k of KEYS) {
-    const v = env[k];
-    if (v !== undefined && v !== '') picked[k] = v;
-  }
-  const e = validateEnv(picked, 'MLflow environment variables');
+  const e = validateEnv(setVariables(env, KEYS), 'MLflow environment variables');
   const uri = trackingUri ?? e.MLFLOW_TRACKING_URI;
   if (!uri) return undefined;
   const split = splitCredentials(uri);

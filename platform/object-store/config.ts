@@ -19,7 +19,7 @@
  */
 import { ProjectError } from '../errors.ts';
 import { safeUrl } from '../redact.ts';
-import { compileValidator } from '../schema.ts';
+import { compileValidator, setVariables } from '../schema.ts';
 import { assertBucketName } from './url.ts';
 
 export interface ObjectStoreCredentials {
@@ -105,12 +105,7 @@ function parseEndpoint(raw: string): string {
 export function objectStoreConfigFromEnv(
   env: Record<string, string | undefined>,
 ): ObjectStoreConfig | undefined {
-  const picked: Record<string, string> = {};
-  for (const k of OBJECT_STORE_ENV) {
-    const v = env[k];
-    if (v !== undefined && v !== '') picked[k] = v;
-  }
-  const e = validateEnv(picked, 'object store environment variables');
+  const e = validateEnv(setVariables(env, OBJECT_STORE_ENV), 'object store environment variables');
   if (!e.OBJECT_STORE_ENDPOINT && !e.OBJECT_STORE_BUCKET && !e.OBJECT_STORE_REGION) return undefined;
   if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
     throw new ProjectError('INVALID', 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together', {

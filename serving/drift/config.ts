@@ -5,7 +5,7 @@
  * 100 images on.
  */
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../../model/drift/index.ts';
-import { compileValidator, ProjectError } from '../../platform/index.ts';
+import { compileValidator, ProjectError, setVariables } from '../../platform/index.ts';
 
 export interface DriftConfig {
   /** SERVING_DRIFT_ENABLED (default true): false turns the monitor off (serving_drift_enabled 0). */
@@ -47,11 +47,10 @@ export const DEFAULT_DRIFT_WINDOW_SIZE = 500;
  * ignored). Throws ProjectError INVALID naming every bad variable.
  */
 export function driftConfigFromEnv(rawEnv: Record<string, string | undefined>): DriftConfig {
-  const picked: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rawEnv)) {
-    if (k.startsWith('SERVING_DRIFT_') && v !== undefined && v !== '') picked[k] = v;
-  }
-  const env = validateEnv(picked, 'serving drift environment');
+  const env = validateEnv(
+    setVariables(rawEnv, (k) => k.startsWith('SERVING_DRIFT_')),
+    'serving drift environment',
+  );
   const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
   const config: DriftConfig = {
     enabled: env.SERVING_DRIFT_ENABLED === undefined || ['true', '1'].includes(env.SERVING_DRIFT_ENABLED),
