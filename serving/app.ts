@@ -217,39 +217,27 @@ export function createApp(opts: AppOptions): ServingApp {
     router.use(concern.routes());
   }
   const app = new Koa() as ServingApp;
-  const {
-    lifecycle,
-    batcher,
-    metrics,
-    drift,
-    budget,
-    bodyBudget: bodies,
-    capture,
-    shadow,
-    store,
-    labels,
-  } = deps;
   app.serving = {
-    lifecycle,
-    batcher,
-    metrics,
-    drift,
-    budget,
-    bodyBudget: bodies,
+    lifecycle: deps.lifecycle,
+    batcher: deps.batcher,
+    metrics: deps.metrics,
+    drift: deps.drift,
+    budget: deps.budget,
+    bodyBudget: deps.bodyBudget,
     stopLoopMonitor,
-    labels,
-    ...(capture ? { capture } : {}),
-    ...(shadow ? { shadow } : {}),
-    ...(store ? { objectStore: store } : {}),
+    labels: deps.labels,
   };
+  if (deps.capture) app.serving.capture = deps.capture;
+  if (deps.shadow) app.serving.shadow = deps.shadow;
+  if (deps.store) app.serving.objectStore = deps.store;
   // The client's address: the socket's, or behind a trusted proxy the one it saw (X-Forwarded-For's last entry).
   app.proxy = opts.config.trustProxy;
   app.maxIpsCount = 1;
   // Outermost first: request id and metrics, the one error handler, then 405/404 for what no route took.
-  app.use(requestContext(metrics));
+  app.use(requestContext(deps.metrics));
   app.use(errorHandler(opts.logger));
   app.use(unmatched());
-  app.use(bodyBudget(bodies));
+  app.use(bodyBudget(deps.bodyBudget));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
