@@ -25,7 +25,7 @@ import {
 } from '../pipelines/verify/index.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { runSync } from '../platform/shell.ts';
-import { clusterInstalled } from '../testing/cluster.ts';
+import { clusterInstalled, readTemplateEnv } from '../testing/cluster.ts';
 import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
 import { copyWorkingTree, gitIdentity } from '../testing/git-repos.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
@@ -35,7 +35,6 @@ import { prometheusInstalled, startPrometheus } from '../testing/monitoring/prom
 import { needs } from '../testing/services.ts';
 import { writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { imageAttestation, signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
-import { readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePort } from '../tools/cluster/ports.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
 import { type ServedPod, servedPodName, servePod } from '../tools/cluster/serve-pod.ts';
@@ -122,10 +121,12 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
     await waitFor(
       `Deployment ml-${env}/model-server at version ${version}`,
       async () => {
-        const t = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server').catch((e: unknown) => {
-          if (e instanceof ApiException && e.code === 404) return undefined;
-          throw e;
-        });
+        const t = await readTemplateEnv(kc, `ml-${env}`, 'Deployment', 'model-server', 'server').catch(
+          (e: unknown) => {
+            if (e instanceof ApiException && e.code === 404) return undefined;
+            throw e;
+          },
+        );
         const seen = t?.annotations['ml.gitops/model-version'];
         return seen === version ? undefined : `template version ${seen ?? 'none (no Deployment yet)'}`;
       },

@@ -43,7 +43,7 @@ import { findKustomize, runKustomize, writePin } from '../gitops/index.ts';
 import { addCandidate, emptyLock, type Lock } from '../lock/index.ts';
 import { type ArgoRollout, loadCluster, makeSmokePng, verifyRollout } from '../pipelines/verify/index.ts';
 import { ProjectError } from '../platform/errors.ts';
-import { clusterInstalled, expectCrdsAsShipped } from '../testing/cluster.ts';
+import { clusterInstalled, expectCrdsAsShipped, localPodEnv, readTemplateEnv } from '../testing/cluster.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
 import { makeEntry } from '../testing/lock/fixtures.ts';
 import {
@@ -56,7 +56,6 @@ import { FIXTURE_LABELS, shapePng, writeFixtureArtifact } from '../testing/servi
 import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
 import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
-import { localPodEnv, readReplicaSetTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePort } from '../tools/cluster/ports.ts';
 import { waitFor } from '../tools/cluster/probe.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../tools/cluster/stack.ts';
@@ -196,7 +195,7 @@ describe('canary with analysis on the real Argo Rollouts controller, answered by
       })
     ).items;
     expect(rs).toHaveLength(1);
-    const template = await readReplicaSetTemplateEnv(kc, NS, rs[0]!.metadata!.name!, 'server');
+    const template = await readTemplateEnv(kc, NS, 'ReplicaSet', rs[0]!.metadata!.name!, 'server');
     const port = await freePort();
     const env = await localPodEnv(template, join(work, `pod-${hash}`));
     // The ConfigMap's object store is a cluster DNS name this process cannot reach (kwok pods run

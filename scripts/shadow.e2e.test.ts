@@ -32,7 +32,7 @@ import { stringify } from 'yaml';
 import { findKustomize, renderAll, writePin } from '../gitops/index.ts';
 import { addCandidate, emptyLock, modelHistory, pinVersion, writeLock } from '../lock/index.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../platform/object-store/index.ts';
-import { clusterInstalled } from '../testing/cluster.ts';
+import { clusterInstalled, localPodEnv, readTemplateEnv } from '../testing/cluster.ts';
 import { copyWorkingTree } from '../testing/git-repos.ts';
 import { kustomizeInstalled } from '../testing/gitops/kustomize.ts';
 import { makeEntry } from '../testing/lock/fixtures.ts';
@@ -46,7 +46,6 @@ import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { type ServerProcess, spawnServer } from '../testing/serving/process.ts';
 import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
 import { applyObjects, ensureNamespace, parseManifests } from '../tools/cluster/kube.ts';
-import { localPodEnv, readPodTemplateEnv } from '../tools/cluster/pod-template.ts';
 import { freePorts } from '../tools/cluster/ports.ts';
 import { clusterDown, clusterUp } from '../tools/cluster/stack.ts';
 import type { ClusterState } from '../tools/cluster/state.ts';
@@ -75,7 +74,7 @@ describe('shadow traffic on the local cluster: staging mirrors to dev, the evide
 
   /** The environment of a server of `env` as its pod starts, with where it listens and HOSTNAME. */
   async function podEnv(env: string, port: number, hostname: string): Promise<Record<string, string>> {
-    const t = await readPodTemplateEnv(kc, `ml-${env}`, 'model-server', 'server');
+    const t = await readTemplateEnv(kc, `ml-${env}`, 'Deployment', 'model-server', 'server');
     const local = await localPodEnv(t, join(work, 'pods', hostname));
     return {
       ...local,
@@ -223,8 +222,8 @@ describe('shadow traffic on the local cluster: staging mirrors to dev, the evide
   }, 120_000);
 
   test('Git opts both environments in: the champion names the challenger, both carry the label and the NetworkPolicy rules', async () => {
-    const staging = await readPodTemplateEnv(kc, 'ml-staging', 'model-server', 'server');
-    const dev = await readPodTemplateEnv(kc, 'ml-dev', 'model-server', 'server');
+    const staging = await readTemplateEnv(kc, 'ml-staging', 'Deployment', 'model-server', 'server');
+    const dev = await readTemplateEnv(kc, 'ml-dev', 'Deployment', 'model-server', 'server');
     expect(staging.env.SERVING_SHADOW_URL).toBe(SHADOW_URL);
     expect(dev.env.SERVING_SHADOW_URL).toBeUndefined();
     expect(staging.annotations['ml.gitops/model-version']).toBe(V1);

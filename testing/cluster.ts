@@ -5,14 +5,18 @@
  * step that makes it (findClusterTools' message).
  */
 
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { expect } from '@jest/globals';
 import {
   ApiextensionsV1Api,
+  AppsV1Api,
   type KubeConfig,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { ProjectError } from '../platform/errors.ts';
 import { readManifests } from '../tools/cluster/kube.ts';
+import { clusterSources, type PodTemplateEnv, templateEnv } from '../tools/cluster/pod-template.ts';
 import { findClusterTools, findRolloutsTools } from '../tools/cluster/tools.ts';
 import { type Requirement, requirement } from './services.ts';
 
@@ -53,4 +57,45 @@ export async function expectCrdsAsShipped(kc: KubeConfig, files: readonly string
       });
     }
   }
+}
+
+/**
+ * The environment `container` of the pod template of a Deployment (or of a
+ * ReplicaSet, e.g. one of an Argo Rollouts Rollout, whose pods run the
+ * template its ReplicaSet was made from) would start with, read from the
+ * cluster (tools/cluster/pod-template.ts templateEnv), at the owner's generation.
+ */
+export async function readTemplateEnv(
+  kc: KubeConfig,
+  namespace: string,
+  kind: 'Deployment' | 'ReplicaSet',
+  name: string,
+  container: string,
+): Promise<PodTemplateEnv> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const owner =
+    kind === 'Deployment'
+      ? await apps.readNamespacedDeployment({ name, namespace })
+      : await apps.readNamespacedReplicaSet({ name, namespace });
+  const where = `${kind} ${namespace}/${name}, container ${container}`;
+  return {
+    ...(await templateEnv(owner.spec?.template, container, where, ...clusterSources(kc, namespace))),
+    generation: owner.metadata?.generation ?? 0,
+  };
+}
+
+/**
+ * The environment to start the container's program with here: `template.env`
+ * with the projected files written under `dir` (same relative paths) and every
+ * variable that names one of them pointed at the copy.
+ */
+export async function localPodEnv(template: PodTemplateEnv, dir: string): Promise<Record<string, string>> {
+  const env = { ...template.env };
+  for (const [path, text] of Object.entries(template.files)) {
+    const here = join(dir, path);
+    await mkdir(dirname(here), { recursive: true });
+    await writeFile(here, text);
+    for (const [k, v] of Object.entries(env)) if (v === path) env[k] = here;
+  }
+  return env;
 }

@@ -4,7 +4,8 @@
  * container, so `npm run cluster -- serve` (./serve-pod.ts) runs the pod's
  * container itself with podman on exactly this environment, and a test that
  * wants what the pod would serve can also start the program on the host with
- * it (serving/main.ts for the model server).
+ * it (serving/main.ts for the model server; testing/cluster.ts readTemplateEnv
+ * and localPodEnv).
  *
  * `env` entries with a plain `value` or a `secretKeyRef` (read as the kubelet
  * does: an `optional` reference to a Secret or key that is not there sets
@@ -18,15 +19,7 @@
  * podman on the same reading.
  * @see https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type V1PodTemplateSpec,
-} from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, type KubeConfig, type V1PodTemplateSpec } from '@kubernetes/client-node';
 
 export interface PodTemplateEnv {
   /** Variable → value, as the container would see it (image defaults aside). */
@@ -46,38 +39,6 @@ export interface PodTemplateEnv {
 const ANNOTATION_FIELD = /^metadata\.annotations\['([^']+)'\]$/;
 
 const VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-
-export async function readPodTemplateEnv(
-  kc: KubeConfig,
-  namespace: string,
-  deployment: string,
-  container: string,
-): Promise<PodTemplateEnv> {
-  const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: deployment, namespace });
-  const where = `Deployment ${namespace}/${deployment}, container ${container}`;
-  return {
-    ...(await templateEnv(dep.spec?.template, container, where, ...clusterSources(kc, namespace))),
-    generation: dep.metadata?.generation ?? 0,
-  };
-}
-
-/**
- * The same for the pod template of a ReplicaSet (e.g. one of an Argo Rollouts
- * Rollout, whose pods run the template its ReplicaSet was made from).
- */
-export async function readReplicaSetTemplateEnv(
-  kc: KubeConfig,
-  namespace: string,
-  replicaSet: string,
-  container: string,
-): Promise<PodTemplateEnv> {
-  const rs = await kc.makeApiClient(AppsV1Api).readNamespacedReplicaSet({ name: replicaSet, namespace });
-  const where = `ReplicaSet ${namespace}/${replicaSet}, container ${container}`;
-  return {
-    ...(await templateEnv(rs.spec?.template, container, where, ...clusterSources(kc, namespace))),
-    generation: rs.metadata?.generation ?? 0,
-  };
-}
 
 /** A ConfigMap's data by name (from the cluster, or from rendered manifests). */
 export type ConfigMapData = (name: string) => Promise<Record<string, string>>;
@@ -152,20 +113,4 @@ export async function templateEnv(
     }
   }
   return { env, annotations, files };
-}
-
-/**
- * The environment to start the container's program with here: `template.env`
- * with the projected files written under `dir` (same relative paths) and every
- * variable that names one of them pointed at the copy.
- */
-export async function localPodEnv(template: PodTemplateEnv, dir: string): Promise<Record<string, string>> {
-  const env = { ...template.env };
-  for (const [path, text] of Object.entries(template.files)) {
-    const here = join(dir, path);
-    await mkdir(dirname(here), { recursive: true });
-    await writeFile(here, text);
-    for (const [k, v] of Object.entries(env)) if (v === path) env[k] = here;
-  }
-  return env;
 }
