@@ -2,9 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
+import {
+  contractSeriesNames,
+  parseContractMetrics,
+  unknownMetrics,
+} from '../testing/monitoring/metric-contract.ts';
 import { promtoolInstalled } from '../testing/monitoring/prometheus.ts';
 import { needs } from '../testing/services.ts';
-import { contractSeriesNames, parseContractMetrics, unknownMetrics } from './contract.ts';
 import { allPanels, dashboardExpressions, loadDashboards, parseDashboard } from './dashboards.ts';
 import { metricNames } from './promql.ts';
 import { checkExpressions } from './promtool.ts';

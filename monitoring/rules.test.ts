@@ -4,9 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
+import {
+  contractSeriesNames,
+  parseContractMetrics,
+  unknownMetrics,
+} from '../testing/monitoring/metric-contract.ts';
 import { promtoolInstalled } from '../testing/monitoring/prometheus.ts';
 import { needs } from '../testing/services.ts';
-import { contractSeriesNames, parseContractMetrics, unknownMetrics } from './contract.ts';
 import { metricNames } from './promql.ts';
 import { checkRules, testRules } from './promtool.ts';
 import { alertingRules, listYamlFiles, loadRuleFiles, parseRuleFile, recordedNames } from './rules.ts';

@@ -1,10 +1,10 @@
 /**
- * The metric contract between serving/ and monitoring/: the table of
+ * Test helper: the metric contract between serving/ and monitoring/, the table of
  * docs/contracts.md ("Metrics"). Rules and dashboards may select only those
  * metrics (with a histogram's `_bucket`, `_sum`, `_count` series), names
  * recorded by our recording rules, and standard metrics that every setup has.
  */
-import { ProjectError } from '../platform/index.ts';
+import { ProjectError } from '../../platform/index.ts';
 
 export interface ContractMetric {
   name: string;
