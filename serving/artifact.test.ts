@@ -8,8 +8,8 @@ import { Registry } from 'prom-client';
 import { fetchVerifiedArtifact } from '../model/artifact/read.ts';
 import { rootDigest } from '../platform/index.ts';
 import { tempFixture } from '../testing/serving/harness.ts';
+import { memoryLogger } from '../testing/serving/logger.ts';
 import { loadConfig } from './config.ts';
-import { memoryLogger } from './logger.ts';
 import { loadModel } from './model.ts';
 import { boot } from './server.ts';
 

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createObjectStore } from '../platform/object-store/index.ts';
 import { freePort } from '../testing/ports.ts';
+import { memoryLogger } from '../testing/serving/logger.ts';
 import { Capture, type CaptureEntry } from './capture.ts';
-import { memoryLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 
 let stalled: Server;

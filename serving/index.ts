@@ -9,7 +9,7 @@ export { Batcher, type BatcherOptions } from './batcher.ts';
 export { loadConfig, type ServingConfig, type ServingEnv } from './config.ts';
 export { type Prediction, topK } from './inference.ts';
 export { Lifecycle } from './lifecycle.ts';
-export { createLogger, type Logger, memoryLogger } from './logger.ts';
+export { createLogger, type Logger } from './logger.ts';
 export { createMetrics, type ServingMetrics } from './metrics.ts';
 export {
   backendNameOf,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createLogger, memoryLogger } from './logger.ts';
+import { memoryLogger } from '../testing/serving/logger.ts';
+import { createLogger } from './logger.ts';
 
 describe('the server log (pino)', () => {
   it('writes one JSON object per line: ISO time, the level by name, msg, then the fields', () => {

@@ -43,12 +43,3 @@ export function createLogger(write?: (line: string) => void): Logger {
     return wrap(pino(OPTIONS, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l' })));
   return wrap(pino(OPTIONS, pino.destination({ dest: 1, sync: true })));
 }
-
-/** A logger that keeps its lines in memory (tests). */
-export function memoryLogger(): Logger & { lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger((l) => {
-    lines.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  return Object.assign(logger, { lines });
-}

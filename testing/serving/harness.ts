@@ -11,10 +11,11 @@ import { Registry } from 'prom-client';
 import { pinFromLock } from '../../scripts/serve.ts';
 import type { ServingApp } from '../../serving/app.ts';
 import { loadConfig, type ServingConfig } from '../../serving/config.ts';
-import { type Logger, memoryLogger } from '../../serving/logger.ts';
+import type { Logger } from '../../serving/logger.ts';
 import type { ServedModel } from '../../serving/model.ts';
 import { boot, listen, urlOf } from '../../serving/server.ts';
 import { type FixtureArtifact, writeFixtureArtifact } from './fixture.ts';
+import { memoryLogger } from './logger.ts';
 
 export interface TestServer {
   url: string;
