@@ -4,7 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FolderServer, makeArtifact, serveFolder, tempDir } from '../../testing/lock/fixtures.ts';
 import { sha256 } from '../digest.ts';
 import { downloadArtifact } from './download.ts';
-import { fetchArtifactFile, hashArtifactFile, readArtifactFile } from './fetch.ts';
+import { fetchArtifactFile, hashArtifactFile } from './fetch.ts';
+import type { ArtifactStoreOptions } from './location.ts';
+
+/** The whole content of an artifact file, through its stream. */
+async function readArtifactFile(
+  uri: string,
+  file: string,
+  options: ArtifactStoreOptions = {},
+): Promise<Uint8Array> {
+  const { body } = await fetchArtifactFile(uri, file, options);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
 
 let root: string;
 let files: Record<string, string>;

@@ -180,18 +180,6 @@ export async function fetchArtifactFile(
   return openHttp(location, file, uri, options);
 }
 
-/** The whole content of a (small) artifact file. */
-export async function readArtifactFile(
-  uri: string,
-  file: string,
-  options: ArtifactStoreOptions = {},
-): Promise<Uint8Array> {
-  const { body } = await fetchArtifactFile(uri, file, options);
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 /** Streamed sha256 (hex) and size of an artifact file. */
 export async function hashArtifactFile(
   uri: string,

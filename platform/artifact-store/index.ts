@@ -15,7 +15,6 @@ export {
   assertSafeFileName,
   fetchArtifactFile,
   hashArtifactFile,
-  readArtifactFile,
   sourceOf,
 } from './fetch.ts';
 export {
