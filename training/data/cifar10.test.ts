@@ -14,7 +14,8 @@ import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../../platform/index.ts';
-import { CIFAR10_MD5, CIFAR10_URL, encodeCifar10Records, loadCifar10, readTar, writeTar } from './index.ts';
+import { CIFAR10_RECORD_BYTES } from './cifar10.ts';
+import { CIFAR10_MD5, CIFAR10_URL, loadCifar10, readTar, writeTar } from './index.ts';
 
 const LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const BATCHES = [
@@ -24,6 +25,21 @@ const BATCHES = [
   'data_batch_4.bin',
   'data_batch_5.bin',
 ];
+
+/** Encode records in the CIFAR-10 binary layout: label, then the red, green and blue planes. */
+function encodeCifar10Records(records: readonly { label: number; rgb: Uint8Array }[]): Uint8Array {
+  const out = new Uint8Array(records.length * CIFAR10_RECORD_BYTES);
+  records.forEach((rec, r) => {
+    const o = r * CIFAR10_RECORD_BYTES;
+    out[o] = rec.label;
+    for (let p = 0; p < 1024; p++) {
+      out[o + 1 + p] = rec.rgb[p * 3]!;
+      out[o + 1 + 1024 + p] = rec.rgb[p * 3 + 1]!;
+      out[o + 1 + 2 * 1024 + p] = rec.rgb[p * 3 + 2]!;
+    }
+  });
+  return out;
+}
 
 /** Record r of batch b: label (b + r) % 10, pixel p = [r, g, b] with distinct planes. */
 function batch(b: number, records: number): Uint8Array {

@@ -204,18 +204,3 @@ export async function loadCifar10(root: string, opts: LoadCifar10Options = {}): 
     splitFolders: ['train', 'test'],
   };
 }
-
-/** Encode records in the CIFAR-10 binary layout (for tests and tools that write small fixtures). */
-export function encodeCifar10Records(records: readonly { label: number; rgb: Uint8Array }[]): Uint8Array {
-  const out = new Uint8Array(records.length * CIFAR10_RECORD_BYTES);
-  records.forEach((rec, r) => {
-    const o = r * CIFAR10_RECORD_BYTES;
-    out[o] = rec.label;
-    for (let p = 0; p < PIXELS; p++) {
-      out[o + 1 + p] = rec.rgb[p * 3]!;
-      out[o + 1 + PIXELS + p] = rec.rgb[p * 3 + 1]!;
-      out[o + 1 + 2 * PIXELS + p] = rec.rgb[p * 3 + 2]!;
-    }
-  });
-  return out;
-}

@@ -6,7 +6,6 @@
 export {
   CIFAR10_MD5,
   CIFAR10_URL,
-  encodeCifar10Records,
   type LoadCifar10Options,
   loadCifar10,
 } from './cifar10.ts';
