@@ -1,6 +1,6 @@
 /**
  * Time, passed in: code that waits or reads the clock takes a {@link Clock}
- * so tests can replace it (CONVENTIONS: side effects are fields).
+ * so tests can replace it (CONTRIBUTING.md: side effects are passed in).
  */
 export interface Clock {
   sleep: (ms: number) => Promise<void>;

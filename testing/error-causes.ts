@@ -2,7 +2,7 @@
  * Test helper: every `new ProjectError(...)` made while handling a caught
  * error (in a `catch (e)` block, a `.catch((e) => ...)` callback or an
  * `on('error', (e) => ...)` listener) must pass what it caught as `cause`
- * (CONVENTIONS.md: typed errors with cause). Parsed with swc, the parser
+ * (CONTRIBUTING.md: errors are `ProjectError`s that keep the cause). Parsed with swc, the parser
  * jest already runs. A `catch` without a binding is a choice not to keep the
  * error, with a comment saying why, and is not checked.
  */

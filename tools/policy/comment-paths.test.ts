@@ -3,11 +3,11 @@
  * (issue 24: after the layout move, 1,127 paths written into comments had
  * to follow, and stale ones misled readers). Every repository path in a
  * comment of the code must be a file or folder here (a module may be named
- * without its `.ts`); a few name files of other repositories or of run time,
+ * without its `.ts`; a file named relative to the comment's file is resolved); a few name files of other repositories or of run time,
  * listed below with the reason.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { CODE_FOLDERS, tsFiles } from '../../testing/import-graph.ts';
 
@@ -64,11 +64,19 @@ function commentsOf(text: string): string[] {
   return out;
 }
 
-/** The repository paths that the comments of `text` name. */
-function pathsInComments(text: string): string[] {
+/** A file named relative to the comment's own file: `./` or `../`, then a name with an extension. */
+const RELATIVE = /(?<![\w@./-])(\.\.?\/[\w./-]*\.[a-z]+)(?![\w/-])/g;
+
+/**
+ * The repository paths that the comments of `text` name; with `file` (its
+ * repository path), also the files they name relative to it, resolved.
+ */
+function pathsInComments(text: string, file?: string): string[] {
   const out = new Set<string>();
   for (const comment of commentsOf(text)) {
     for (const m of comment.matchAll(PATH)) out.add((m[1] as string).replace(/[./]+$/, ''));
+    if (file === undefined) continue;
+    for (const m of comment.matchAll(RELATIVE)) out.add(posix.join(dirname(file), m[1] as string));
   }
   return [...out];
 }
@@ -80,7 +88,7 @@ describe('paths named in comments', () => {
     const files = tsFiles(ROOT, [...CODE_FOLDERS, 'testing', 'bench']);
     expect(files.length).toBeGreaterThan(300);
     const missing = files.flatMap((f) =>
-      pathsInComments(readFileSync(join(ROOT, f), 'utf8'))
+      pathsInComments(readFileSync(join(ROOT, f), 'utf8'), f)
         .filter((p) => !exists(p) && !(p in ELSEWHERE))
         .map((p) => `${f}: ${p}`),
     );
@@ -96,6 +104,15 @@ describe('paths named in comments', () => {
     expect(pathsInComments(text)).toEqual(['lib/lock/io.ts', 'platform/fs', 'model/drift/reference.ts']);
     expect(pathsInComments('/* see lock/nowhere.ts */').filter((p) => !exists(p))).toEqual([
       'lock/nowhere.ts',
+    ]);
+    // Relative to the file: tools/tfjs-native has no layout.ts (model/native has).
+    const relative = '/** Layout: ./layout.ts and ../../model/native/wheel.ts; a `./path` pattern. */';
+    expect(pathsInComments(relative, 'tools/tfjs-native/install.ts').sort()).toEqual([
+      'model/native/wheel.ts',
+      'tools/tfjs-native/layout.ts',
+    ]);
+    expect(pathsInComments(relative, 'tools/tfjs-native/install.ts').filter((p) => !exists(p))).toEqual([
+      'tools/tfjs-native/layout.ts',
     ]);
   });
 });

@@ -1,11 +1,11 @@
 /**
  * The set-up of the native TensorFlow backend from registry packages only
- * (layout and reasons: ./layout.ts). Every step is cached and idempotent,
+ * (layout and reasons: model/native/layout.ts). Every step is cached and idempotent,
  * and what is cached is reused only while its files have the sha256 recorded
  * when they were made:
  *
  *   1. libtensorflow: `pip download` the TensorFlow wheel (gpu: and its
- *      `and-cuda` wheels, pinned by ./wheel.ts), keep only the shared
+ *      `and-cuda` wheels, pinned by model/native/wheel.ts), keep only the shared
  *      libraries and C headers, write manifest.json, rename into place.
  *   2. the npm package: `npm install --no-save --ignore-scripts` puts
  *      tfjs-node(-gpu) and its dependencies where package-lock.json says,
