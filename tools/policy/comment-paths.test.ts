@@ -3,8 +3,9 @@
  * (issue 24: after the layout move, 1,127 paths written into comments had
  * to follow, and stale ones misled readers). Every repository path in a
  * comment of the code must be a file or folder here (a module may be named
- * without its `.ts`; a file named relative to the comment's file is resolved); a few name files of other repositories or of run time,
- * listed below with the reason.
+ * without its `.ts`; a file named relative to the comment's own file is
+ * resolved from there); a few name files of other repositories or of run
+ * time, listed below with the reason.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
