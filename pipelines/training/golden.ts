@@ -9,15 +9,11 @@
  * fetched is said in golden.json, never a training failure.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { readLock } from '../../lock/index.ts';
+import { buildLayersModel, modelParts } from '../../model/artifact/index.ts';
 import { type BackendName, selectBackend, TRAINING_ORDER } from '../../model/backend.ts';
-import { loadModelFromDir } from '../../model/model-io.ts';
-import { parsePreprocessingSpec } from '../../model/preprocessing.ts';
-import { downloadArtifact } from '../../platform/artifact-store/index.ts';
-import { readJsonFile } from '../../platform/index.ts';
+import { readVerifiedFiles } from '../../platform/artifact-store/index.ts';
 import { mlflowConfigFromEnv } from '../../platform/mlflow/index.ts';
 import type { ObjectStore } from '../../platform/object-store/index.ts';
 import { safeUrl } from '../../platform/redact.ts';
@@ -55,10 +51,10 @@ async function scoreChampion(set: GoldenSet, o: PrepareGoldenOptions): Promise<C
   if (version === undefined || !entry) {
     return { env, note: `no version of ${o.model} is pinned in ${env}: no champion to compare with` };
   }
-  const dir = await mkdtemp(join(tmpdir(), 'champion-'));
   try {
     const mlflow = mlflowConfigFromEnv(o.env);
-    await downloadArtifact(entry.artifactUri, entry.digests, dir, {
+    // Read as serving reads a version: every file checked in memory, then the one artifact reader.
+    const files = await readVerifiedFiles(entry.artifactUri, entry.digests, {
       baseDir: dirname(o.lockPath),
       rootDigest: entry.rootDigest,
       timeoutMs: 60_000,
@@ -66,14 +62,10 @@ async function scoreChampion(set: GoldenSet, o: PrepareGoldenOptions): Promise<C
       ...(o.objectStore ? { objectStore: o.objectStore } : {}),
       ...(o.fetch ? { fetch: o.fetch } : {}),
     });
-    const labels = (await readJsonFile(join(dir, 'labels.json'))) as string[];
-    const spec = parsePreprocessingSpec(
-      await readJsonFile(join(dir, 'preprocessing.json')),
-      `${env} version ${version} preprocessing.json`,
-    );
+    const { parts, labels, spec } = modelParts({ uri: entry.artifactUri, files });
     // The backend train() will pick (the same call): both models are scored on the same one.
     await selectBackend(TRAINING_ORDER, o.backend);
-    const model = await loadModelFromDir(dir);
+    const model = await buildLayersModel(parts);
     try {
       const predicted = predictGolden(model, spec, labels, set);
       return { env, predictions: { version, rootDigest: entry.rootDigest, predicted } };
@@ -85,8 +77,6 @@ async function scoreChampion(set: GoldenSet, o: PrepareGoldenOptions): Promise<C
       env,
       note: `${env} version ${version} could not be scored (${safeUrl(entry.artifactUri)}: ${(e as Error).message.split('\n')[0]})`,
     };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
