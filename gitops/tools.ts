@@ -15,19 +15,21 @@ export function toolsBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.GITOPS_TOOLS_BIN ?? join(homedir(), '.cache', 'gitops-ml', 'bin');
 }
 
+/** Whether `path` is a file this process may execute. */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    // not there, or not executable
+    return false;
+  }
+}
+
 /** Absolute path of an executable on PATH or in the tools folder, or undefined. */
 export function findTool(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), toolsBinDir(env)];
-  for (const dir of dirs) {
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return dirs.map((dir) => join(dir, name)).find(isExecutable);
 }
 
 /** How to run Kustomize: the command and the arguments before the folder. */

@@ -13,9 +13,8 @@
  * binary or venv on disk); a service that is installed but fails to START is
  * a failure of the test, not a skip.
  */
-import { accessSync, constants } from 'node:fs';
 import { describe as jestDescribe, it as jestIt, test as jestTest } from '@jest/globals';
-import { findTool } from '../gitops/tools.ts';
+import { findTool, isExecutable } from '../gitops/tools.ts';
 
 export const inCI = (env: NodeJS.ProcessEnv = process.env): boolean => env.CI === 'true' || env.CI === '1';
 
@@ -25,12 +24,7 @@ export const inCI = (env: NodeJS.ProcessEnv = process.env): boolean => env.CI ==
  */
 export function findExecutable(name: string): string | undefined {
   if (!name.startsWith('/')) return findTool(name);
-  try {
-    accessSync(name, constants.X_OK);
-    return name;
-  } catch {
-    return undefined;
-  }
+  return isExecutable(name) ? name : undefined;
 }
 
 /** Something tests need from the machine: a tool, an installed service. */
