@@ -14,7 +14,7 @@
  */
 import { rootDigest } from '../platform/digest.ts';
 import { ProjectError } from '../platform/errors.ts';
-import { sortKeysDeep } from '../platform/json.ts';
+import { parseNamedJson, sortKeysDeep } from '../platform/json.ts';
 import { compileValidator } from '../platform/schema.ts';
 
 /** Model names: lowercase, digits, `.`, `_`, `-` (they end up in Kubernetes labels and URLs). */
@@ -224,16 +224,9 @@ export function pinFromEnv(env: Partial<Record<PinEnvName | typeof PIN_SIGNATURE
     Object.fromEntries(PIN_ENV.filter((k) => env[k]).map((k) => [k, env[k]])),
     'serving environment',
   ) as Record<PinEnvName, string>;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(vars.SERVING_MODEL_DIGESTS);
-  } catch (e) {
-    throw new ProjectError('INVALID', `SERVING_MODEL_DIGESTS is not valid JSON: ${(e as Error).message}`, {
-      subject: 'SERVING_MODEL_DIGESTS',
-      hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
-      cause: e,
-    });
-  }
+  const parsed = parseNamedJson(vars.SERVING_MODEL_DIGESTS, 'SERVING_MODEL_DIGESTS', {
+    hint: 'set it to the lock entry\'s "digests" object, e.g. {"model.json":"<sha256>",...}',
+  });
   const digests = validateDigests(parsed, 'SERVING_MODEL_DIGESTS');
   const root = rootDigest(digests);
   if (vars.SERVING_MODEL_SHA256 && vars.SERVING_MODEL_SHA256 !== root) {
@@ -252,20 +245,14 @@ export function pinFromEnv(env: Partial<Record<PinEnvName | typeof PIN_SIGNATURE
     uri: vars.SERVING_MODEL_URI,
     digests,
     sha256: root,
-    ...(env[PIN_SIGNATURE_ENV] ? { signature: parseSignatureEnv(env[PIN_SIGNATURE_ENV]) } : {}),
+    ...(env[PIN_SIGNATURE_ENV]
+      ? {
+          signature: parseNamedJson(env[PIN_SIGNATURE_ENV], PIN_SIGNATURE_ENV, {
+            hint: 'regenerate the pin from models.lock.json (npm run promote)',
+          }),
+        }
+      : {}),
   };
-}
-
-function parseSignatureEnv(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ProjectError('INVALID', `${PIN_SIGNATURE_ENV} is not valid JSON: ${(e as Error).message}`, {
-      subject: PIN_SIGNATURE_ENV,
-      hint: 'regenerate the pin from models.lock.json (npm run promote)',
-      cause: e,
-    });
-  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
 import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { parseSigningPolicy, type SigningPolicy } from '../model/signing/policy.ts';
-import { compileValidator, ProjectError, parseJsonText } from '../platform/index.ts';
+import { compileValidator, ProjectError, parseJsonText, setVariables } from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
 import type { CaptureConfig } from './capture.ts';
@@ -417,10 +417,10 @@ export async function loadConfig(
   rawEnv: Record<string, string | undefined>,
   opts: LoadConfigOptions = {},
 ): Promise<ServingConfig> {
-  const picked: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rawEnv))
-    if (k.startsWith('SERVING_') && v !== undefined && v !== '') picked[k] = v;
-  const env = validateEnv(picked, 'serving environment');
+  const env = validateEnv(
+    setVariables(rawEnv, (k) => k.startsWith('SERVING_')),
+    'serving environment',
+  );
   checkRanges(env);
   const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
   const { pin: model, history: pinnedHistory } = await resolvePin(env, opts);

@@ -129,16 +129,42 @@ export async function authorizeTraining(
     );
   }
 
+  const { approvers, ignored, blockers } = await reviewVerdicts(api, octokit, input.prNumber, headSha);
+  const from = `from the fork ${pr.head.repo?.full_name ?? '(deleted)'}`;
+  if (blockers.length > 0) {
+    return decide(false, `${from}: changes requested by ${blockers.join(', ')}`);
+  }
+  if (approvers.length === 0) {
+    return decide(
+      false,
+      `${from}: no approving review of ${short(headSha)} by a user with write access${ignored.length ? ` (not counted: ${ignored.join(', ')})` : ''}; a maintainer reads the change, approves this commit, then adds the label ${TRAIN_LABEL}`,
+    );
+  }
+  return decide(true, `${from}: ${short(headSha)} approved by ${approvers.join(', ')}`, approvers);
+}
+
+/**
+ * The latest verdict of each reviewer who may approve (write access or
+ * more): who approved `headSha` itself, who requested changes, and the
+ * approvals not counted (older commit, too little access).
+ */
+async function reviewVerdicts(
+  api: GithubApi,
+  octokit: Octokit,
+  prNumber: number,
+  headSha: string,
+): Promise<{ approvers: string[]; ignored: string[]; blockers: string[] }> {
+  const { owner, repo } = api;
   let reviews: Review[];
   try {
     reviews = await octokit.paginate(octokit.rest.pulls.listReviews, {
       owner,
       repo,
-      pull_number: input.prNumber,
+      pull_number: prNumber,
       per_page: 100,
     });
   } catch (e) {
-    throw apiError(`listing the reviews of #${input.prNumber}`, api, e);
+    throw apiError(`listing the reviews of #${prNumber}`, api, e);
   }
   const approvers: string[] = [];
   const ignored: string[] = [];
@@ -157,15 +183,5 @@ export async function authorizeTraining(
         `${login} (approved ${r.commit_id ? short(r.commit_id) : 'a commit that no longer exists'}, an older commit)`,
       );
   }
-  const from = `from the fork ${pr.head.repo?.full_name ?? '(deleted)'}`;
-  if (blockers.length > 0) {
-    return decide(false, `${from}: changes requested by ${blockers.join(', ')}`);
-  }
-  if (approvers.length === 0) {
-    return decide(
-      false,
-      `${from}: no approving review of ${short(headSha)} by a user with write access${ignored.length ? ` (not counted: ${ignored.join(', ')})` : ''}; a maintainer reads the change, approves this commit, then adds the label ${TRAIN_LABEL}`,
-    );
-  }
-  return decide(true, `${from}: ${short(headSha)} approved by ${approvers.join(', ')}`, approvers);
+  return { approvers, ignored, blockers };
 }
