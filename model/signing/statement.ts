@@ -8,6 +8,7 @@
  */
 import type { SerializedBundle } from '@sigstore/bundle';
 import { ProjectError } from '../../platform/errors.ts';
+import { parseNamedJson } from '../../platform/json.ts';
 import { compileValidator } from '../../platform/schema.ts';
 import { HEX64 } from '../pin.ts';
 
@@ -78,12 +79,7 @@ const validateStatement = compileValidator<ModelStatement>({
  * @throws ProjectError INVALID saying what the signature is about instead.
  */
 export function checkStatement(payload: Buffer, expected: SignedModel, about: string): ModelStatement {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.toString('utf8'));
-  } catch (e) {
-    throw new ProjectError('INVALID', `${about}: the signed payload is not JSON`, { cause: e });
-  }
+  const parsed = parseNamedJson(payload.toString('utf8'), `${about}: the signed payload`);
   const statement = validateStatement(parsed, `${about}: the signed statement`);
   const [subject] = statement.subject;
   const want = `${expected.model}@${expected.version}`;
@@ -120,12 +116,7 @@ const validateAnyStatement = compileValidator<{
  * @throws ProjectError INVALID naming the digests it is about instead.
  */
 export function checkImageStatement(payload: Buffer, digest: string, about: string): void {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.toString('utf8'));
-  } catch (e) {
-    throw new ProjectError('INVALID', `${about}: the attested payload is not JSON`, { cause: e });
-  }
+  const parsed = parseNamedJson(payload.toString('utf8'), `${about}: the attested payload`);
   const statement = validateAnyStatement(parsed, `${about}: the attested statement`);
   const digests = statement.subject.map((s) => s.digest.sha256 ?? '?');
   if (!digests.includes(digest)) {
