@@ -109,6 +109,27 @@ function tampered(edit: (e: LockedVersion) => LockedVersion): Lock {
 
 const messages = (r: ProvenanceReport) => r.problems.map((p) => p.message);
 
+/** A pull request's checkout: commit a lock (all files) to it, and run `npm run lock -- check-provenance --base main` there. */
+function checkout(repos: Awaited<ReturnType<typeof makeTestRepos>>) {
+  const commit = async (lock: Lock, message: string) => {
+    await writeLock(join(repos.work, 'models.lock.json'), lock);
+    repos.git(['add', '-A']);
+    repos.git(['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-q', '-m', message]);
+  };
+  const run = async (args: string[]) => {
+    let out = '';
+    const code = await main(['check-provenance', '--base', 'main', ...args], {
+      cwd: repos.work,
+      env: { MLFLOW_TRACKING_URI: server.uri },
+      print: (t) => {
+        out += t;
+      },
+    });
+    return { code, out };
+  };
+  return { commit, run };
+}
+
 describe('lock check-provenance against a real MLflow run', () => {
   it('a faithful entry passes: run, metrics, commit, dataset, registered version and every digest match', async () => {
     expect(entry.mlflow.runId).toMatch(/^[0-9a-f]{32}$/);
@@ -324,31 +345,7 @@ describe('lock check-provenance against a real MLflow run', () => {
   it('npm run lock -- check-provenance --base main: exit 0 for the faithful entry, 1 with the field named for a tampered one', async () => {
     const repos = await makeTestRepos(lockFiles(base));
     try {
-      const commit = async (lock: Lock, message: string) => {
-        await writeLock(join(repos.work, 'models.lock.json'), lock);
-        repos.git(['add', '-A']);
-        repos.git([
-          '-c',
-          'user.name=Dev',
-          '-c',
-          'user.email=dev@example.com',
-          'commit',
-          '-q',
-          '-am',
-          message,
-        ]);
-      };
-      const run = async (args: string[]) => {
-        let out = '';
-        const code = await main(['check-provenance', '--base', 'main', ...args], {
-          cwd: repos.work,
-          env: { MLFLOW_TRACKING_URI: server.uri },
-          print: (t) => {
-            out += t;
-          },
-        });
-        return { code, out };
-      };
+      const { commit, run } = checkout(repos);
       await commit(head, 'train: candidate');
       const good = repos.git(['rev-parse', 'HEAD']);
       // The artifact-origins file is read from --origins (default environments/artifact-origins.json: absent here).
@@ -384,23 +381,12 @@ describe('lock check-provenance against a real MLflow run', () => {
       `${JSON.stringify({ signingPolicyVersion: 1, signers: keys.map((k, i) => ({ name: `key ${i}`, publicKey: k.publicPem })) }, null, 2)}\n`;
     const repos = await makeTestRepos({ ...lockFiles(base), [SIGNING_POLICY_PATH]: policy([team]) });
     try {
+      const { commit: commitLock, run: runArgs } = checkout(repos);
       const commit = async (lock: Lock, policyText?: string) => {
-        await writeLock(join(repos.work, 'models.lock.json'), lock);
         if (policyText) await writeFile(join(repos.work, SIGNING_POLICY_PATH), policyText);
-        repos.git(['add', '-A']);
-        repos.git(['-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', 'commit', '-q', '-m', 'train']);
+        await commitLock(lock, 'train');
       };
-      const run = async (...args: string[]) => {
-        let out = '';
-        const code = await main(['check-provenance', '--base', 'main', ...args], {
-          cwd: repos.work,
-          env: { MLFLOW_TRACKING_URI: server.uri },
-          print: (t) => {
-            out += t;
-          },
-        });
-        return { code, out };
-      };
+      const run = (...args: string[]) => runArgs(args);
       const withEntry = (e: LockedVersion) => addCandidate(base, { model: MODEL, entry: e }).lock;
       // Unsigned: refused only where signatures are required (provenance.yml requires them).
       await commit(head);

@@ -338,10 +338,12 @@ describe('npm run publish-candidate (train.yml publish job) after npm run train:
         backoffMs: 1,
         beforePush: async (attempt) => {
           attempts.push(attempt);
-          if (attempt !== 1) return;
-          await writeFile(join(mate, 'README.md'), '# models\n\nnotes from a teammate\n');
-          git(['commit', '-q', '-am', 'teammate: notes'], mate);
-          git(['push', '-q', '-f', 'origin', r.branch], mate);
+          // The teammate pushes once, before the first attempt; the second attempt goes through.
+          if (attempt === 1) {
+            await writeFile(join(mate, 'README.md'), '# models\n\nnotes from a teammate\n');
+            git(['commit', '-q', '-am', 'teammate: notes'], mate);
+            git(['push', '-q', '-f', 'origin', r.branch], mate);
+          }
         },
       },
     });
@@ -361,22 +363,27 @@ describe('npm run publish-candidate (train.yml publish job) after npm run train:
     const theirs: LockedVersion = { ...entry, digests, rootDigest: rootDigest(digests) };
     const theirsV = versionIdOf(theirs.rootDigest);
     const lines: string[] = [];
+    const attempts: number[] = [];
     const { code } = await publish(await publishEnv(), downloaded, {
       push: {
         backoffMs: 1,
         beforePush: async (attempt) => {
-          if (attempt !== 1) return;
-          const mateLock = join(mate, 'models.lock.json');
-          const lock = await readLockFrom(fileTree, mateLock);
-          await writeLock(mateLock, addCandidate(lock, { model: MODEL, entry: theirs }).lock);
-          git(['add', '-A', 'models.lock.json', 'models.lock.d'], mate);
-          git(['commit', '-q', '-m', `train: ${MODEL}@${theirsV} candidate (teammate)`], mate);
-          git(['push', '-q', '-f', 'origin', r.branch], mate);
+          attempts.push(attempt);
+          // The teammate's candidate lands once, before the first attempt.
+          if (attempt === 1) {
+            const mateLock = join(mate, 'models.lock.json');
+            const lock = await readLockFrom(fileTree, mateLock);
+            await writeLock(mateLock, addCandidate(lock, { model: MODEL, entry: theirs }).lock);
+            git(['add', '-A', 'models.lock.json', 'models.lock.d'], mate);
+            git(['commit', '-q', '-m', `train: ${MODEL}@${theirsV} candidate (teammate)`], mate);
+            git(['push', '-q', '-f', 'origin', r.branch], mate);
+          }
         },
       },
       log: (l) => lines.push(l),
     });
     expect(code).toBe(0);
+    expect(attempts).toEqual([1, 2]);
     expect(lines.some((l) => l.includes('re-applying'))).toBe(false); // rebased, never re-added
     expect(idsOf(await originLock()).sort()).toEqual([theirsV, version].sort());
     expect(git(['log', '-1', '--format=%s', r.branch], r.origin)).toMatch(
