@@ -62,7 +62,7 @@ export interface UploadOptions {
 }
 
 export interface ObjectStoreOptions {
-  /** Per-request socket timeout, ms (default 120 000). */
+  /** Per-request timeout, ms (default 120 000): a request not answered by then fails UNAVAILABLE. */
   timeoutMs?: number;
   /** Attempts per request, the SDK's retry with backoff included (default 3). */
   maxAttempts?: number;
@@ -174,7 +174,13 @@ function sdkClient(sdk: Sdk, config: ObjectStoreConfig, options: ObjectStoreOpti
     // A copy: the SDK writes its own bookkeeping ($source) into the object it is given.
     ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: options.timeoutMs ?? 120_000 },
+    // throwOnRequestTimeout: without it the SDK only logs a warning when
+    // requestTimeout passes and the call waits on (a stalled store held a request forever).
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: options.timeoutMs ?? 120_000,
+      throwOnRequestTimeout: true,
+    },
     // Checksums only where the API requires them: S3-compatible servers
     // differ in which of the SDK's newer default checksum headers they accept.
     ...(config.endpoint

@@ -1,0 +1,58 @@
+/**
+ * The client's request timeout ends the call (platform/object-store/client.ts):
+ * a real loopback socket that takes the request and never answers stands for
+ * a stalled store. Without throwOnRequestTimeout the SDK only logged a warning
+ * and the call waited on forever (a console line after the test ended, in CI).
+ */
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { ProjectError } from '../errors.ts';
+import { createObjectStore } from './index.ts';
+
+let stalled: Server;
+let endpoint = '';
+const sockets = new Set<Socket>();
+beforeAll(async () => {
+  stalled = createServer(() => undefined);
+  stalled.on('connection', (s) => {
+    sockets.add(s);
+  });
+  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+  endpoint = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => stalled.close(() => r()));
+});
+
+describe('object store client with a store that takes the request and never answers', () => {
+  it('the call fails UNAVAILABLE at its timeout, naming the endpoint, and logs nothing to the console', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const store = createObjectStore(
+      {
+        endpoint,
+        region: 'us-east-1',
+        bucket: 'stalled-test',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'id', secretAccessKey: 'secret-0123456789' },
+      },
+      { timeoutMs: 300, maxAttempts: 1 },
+    );
+    try {
+      const e = await store.head('s3://stalled-test/one.json').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(ProjectError);
+      expect((e as ProjectError).code).toBe('UNAVAILABLE');
+      expect((e as ProjectError).message).toContain(`HEAD s3://stalled-test/one.json on ${endpoint}`);
+      expect((e as ProjectError).message).toMatch(/ETIMEDOUT|requestTimeout/);
+      expect((e as ProjectError).message).not.toContain('secret-0123456789');
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      store.close();
+      warn.mockRestore();
+    }
+  });
+});
