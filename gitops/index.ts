@@ -4,6 +4,8 @@
  * what it renders (docs/gitops.md). The policy checks on the GitHub
  * workflows are repository tooling: tools/policy/workflows.ts.
  */
+
+export { environmentChoices, environmentNames, environmentsBesideLock } from './environments.ts';
 export { kustomizationOf, kustomizeImageOf, setKustomizeImage } from './images.ts';
 export type { KubeObject } from './objects.ts';
 export { parseObjects } from './objects.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDurationFlag } from './cli.ts';
+import { didYouMean, parseCommand, parseDurationFlag } from './cli.ts';
 
 describe('parseDurationFlag', () => {
   it('reads seconds, and units as Prometheus writes them', () => {
@@ -21,5 +21,79 @@ describe('parseDurationFlag', () => {
         }),
       );
     }
+  });
+});
+
+describe('durations: one format for every flag', () => {
+  it('a bare number is seconds, like 90s; positive refuses 0 naming the flag', () => {
+    expect(parseDurationFlag('timeout', '300')).toBe(parseDurationFlag('timeout', '5m'));
+    expect(() => parseDurationFlag('timeout', '0', { positive: true })).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: '--timeout must be over 0, got "0"' }),
+    );
+    expect(() => parseDurationFlag('timeout', '0s', { positive: true })).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: '--timeout must be over 0, got "0s"' }),
+    );
+    expect(parseDurationFlag('timeout', '1ms', { positive: true })).toBe(1);
+  });
+});
+
+describe('didYouMean', () => {
+  it('names the nearest candidate for a typo or a prefix, nothing for a far one', () => {
+    const envs = ['dev', 'staging', 'prod'];
+    expect(didYouMean('prdo', envs)).toBe(' (did you mean "prod"?)');
+    expect(didYouMean('stagign', envs)).toBe(' (did you mean "staging"?)');
+    expect(didYouMean('stag', envs)).toBe(' (did you mean "staging"?)');
+    expect(didYouMean('PROD', envs)).toBe(' (did you mean "prod"?)');
+    expect(didYouMean('qa', envs)).toBe('');
+    expect(didYouMean('production-eu', envs)).toBe('');
+    expect(didYouMean('x', [])).toBe('');
+    expect(didYouMean('dry-rn', ['dry-run', 'json'], (c) => `--${c}`)).toBe(' (did you mean --dry-run?)');
+  });
+});
+
+describe('parseCommand', () => {
+  const spec = {
+    usage: 'usage: thing --env <env> [--json]',
+    options: { env: { type: 'string', default: 'prod' }, json: { type: 'boolean', default: false } },
+    choices: {
+      env: (_v: Record<string, unknown>, cwd: string) => ({
+        values: ['dev', 'prod'],
+        where: `envs of ${cwd}`,
+      }),
+    },
+  } as const;
+
+  it('an unknown flag is USAGE with the nearest known flag, then the usage', () => {
+    expect(() => parseCommand(['--jsn'], spec, () => undefined)).toThrow(
+      expect.objectContaining({
+        code: 'USAGE',
+        message: 'unknown flag --jsn (did you mean --json?)\n\nusage: thing --env <env> [--json]',
+      }),
+    );
+    expect(() => parseCommand(['--zzzzzz'], spec, () => undefined)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/^unknown flag --zzzzzz\n\n/) }),
+    );
+    expect(() => parseCommand(['-q'], spec, () => undefined)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/^unknown flag -q\n\n/) }),
+    );
+  });
+
+  it('a value outside the choices is USAGE naming them, where they come from and the nearest', () => {
+    expect(() => parseCommand(['--env', 'prdo'], spec, () => undefined, '/repo')).toThrow(
+      expect.objectContaining({
+        code: 'USAGE',
+        message:
+          '--env "prdo" is not one of dev, prod (envs of /repo) (did you mean "prod"?)\n\nusage: thing --env <env> [--json]',
+      }),
+    );
+    expect(parseCommand(['--env', 'dev'], spec, () => undefined, '/repo')?.values.env).toBe('dev');
+    // The default is the command's own choice: not checked.
+    const noneThere = { ...spec, choices: { env: () => ({ values: [], where: 'nowhere' }) } };
+    expect(parseCommand([], noneThere, () => undefined)?.values.env).toBe('prod');
+    expect(() => parseCommand(['--env', 'dev'], noneThere, () => undefined)).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(/^--env "dev": there is none to choose from \(nowhere\)\n/),
+      }),
+    );
   });
 });

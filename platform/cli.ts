@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { distance } from 'fastest-levenshtein';
 import { exitCodeOf, isProjectError, ProjectError } from './errors.ts';
 import { envSecrets, redactText } from './redact.ts';
 
@@ -43,6 +44,19 @@ export function usageError(message: string, usage: string): ProjectError {
   return new ProjectError('USAGE', `${message}\n\n${usage}`);
 }
 
+/**
+ * A flag's allowed values: a list, or a function of the parsed flags and the
+ * command's working folder, read after parsing (e.g. the environments, the
+ * folders of environments/ under a `--root`: gitops environmentChoices).
+ */
+export type Choices = readonly string[] | ChoiceReader;
+
+/** Allowed values read at parse time, and where they come from (said in the error). */
+export type ChoiceReader = (
+  values: Record<string, unknown>,
+  cwd: string,
+) => { values: readonly string[]; where: string };
+
 /** What a script accepts: its usage text, its flags (`--help`/`-h` is added), how many arguments. */
 export interface CommandSpec<T extends FlagOptions> {
   usage: string;
@@ -51,6 +65,46 @@ export interface CommandSpec<T extends FlagOptions> {
   positionals?: number | [min: number, max: number];
   /** Flags that must be given. */
   required?: readonly (keyof T & string)[];
+  /** Flags whose values must be one of a set: anything else is USAGE with a did-you-mean. */
+  choices?: { [K in keyof T & string]?: Choices };
+}
+
+/**
+ * ` (did you mean "prod"?)` for the candidate nearest to `value` by edit
+ * distance (fastest-levenshtein), when one is near enough to be a typo or
+ * `value` is its prefix; '' otherwise. `show` formats the candidate (`--env`).
+ */
+export function didYouMean(
+  value: string,
+  candidates: readonly string[],
+  show: (candidate: string) => string = (c) => `"${c}"`,
+): string {
+  const v = value.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = c.toLowerCase().startsWith(v) && v.length >= 2 ? 0 : distance(v, c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  const near = v.length <= 2 ? 1 : Math.max(2, Math.ceil(v.length * 0.4));
+  return best !== undefined && bestDistance <= near ? ` (did you mean ${show(best)}?)` : '';
+}
+
+/** USAGE unless each value of flag `name` is one of `choices` (the allowed values and where they come from). */
+export function checkChoice(
+  name: string,
+  given: string | readonly string[] | undefined,
+  allowed: { values: readonly string[]; where?: string },
+  usage: string,
+): void {
+  for (const value of typeof given === 'string' ? [given] : (given ?? [])) {
+    if (allowed.values.includes(value)) continue;
+    const from = allowed.where ? ` (${allowed.where})` : '';
+    const problem = allowed.values.length
+      ? `is not one of ${allowed.values.join(', ')}${from}${didYouMean(value, allowed.values)}`
+      : `: there is none to choose from${from}`;
+    throw usageError(`--${name} "${value}"${problem.startsWith(':') ? '' : ' '}${problem}`, usage);
+  }
 }
 
 /** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
@@ -74,6 +128,7 @@ export function parseCommand<T extends FlagOptions>(
   argv: string[],
   spec: CommandSpec<T>,
   print: (text: string) => void = console.log,
+  cwd: string = process.cwd(),
 ) {
   const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, spec.usage);
   if ((parsed.values as { help?: boolean }).help) {
@@ -98,6 +153,14 @@ export function parseCommand<T extends FlagOptions>(
       throw usageError(`--${name} is required`, spec.usage);
     }
   }
+  const values = parsed.values as Record<string, string | string[] | undefined>;
+  for (const [name, choices] of Object.entries(spec.choices ?? {}) as [string, Choices][]) {
+    // A flag's own default is the command's choice, not the user's: only what was given is checked.
+    if (values[name] === undefined || values[name] === (spec.options[name] as { default?: unknown }).default)
+      continue;
+    const allowed = typeof choices === 'function' ? choices(values, cwd) : { values: choices };
+    checkChoice(name, values[name], allowed, spec.usage);
+  }
   return parsed;
 }
 
@@ -114,7 +177,7 @@ export function command<T extends FlagOptions, D extends { print?: (text: string
   run: (cli: ParsedCommand<T>, deps: D) => Promise<number>,
 ): (argv: string[], deps?: D) => Promise<number> {
   return async (argv, deps = {} as D) => {
-    const cli = parseCommand(argv, spec, deps.print);
+    const cli = parseCommand(argv, spec, deps.print, (deps as { cwd?: string }).cwd);
     return cli ? run(cli, deps) : 0;
   };
 }
@@ -130,13 +193,16 @@ export async function runIfMain(
 /**
  * A duration flag (`--soak 10m`) in milliseconds: `0`, a whole number of
  * seconds (`90`), or units as Prometheus writes them, largest first
- * (`1h30m`, `10m`, `45s`, `500ms`). USAGE naming the flag otherwise.
+ * (`1h30m`, `10m`, `45s`, `500ms`): the one duration format of every
+ * command's flags. USAGE naming the flag otherwise (and for 0 when `positive`).
  */
-export function parseDurationFlag(flag: string, value: string): number {
+export function parseDurationFlag(flag: string, value: string, options: { positive?: boolean } = {}): number {
   const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const parts = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text);
+  // A bare number is seconds: read as `<n>s`.
+  const parts = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(
+    /^\d+$/.test(text) ? `${text}s` : text,
+  );
   if (!parts || text === '') {
     throw new ProjectError(
       'USAGE',
@@ -145,12 +211,17 @@ export function parseDurationFlag(flag: string, value: string): number {
     );
   }
   const [, h, m, s, ms] = parts;
-  return (
+  const total =
     Number(h ?? 0) * units.h! +
     Number(m ?? 0) * units.m! +
     Number(s ?? 0) * units.s! +
-    Number(ms ?? 0) * units.ms!
-  );
+    Number(ms ?? 0) * units.ms!;
+  if (options.positive && total <= 0) {
+    throw new ProjectError('USAGE', `--${flag} must be over 0, got ${JSON.stringify(value)}`, {
+      subject: `--${flag}`,
+    });
+  }
+  return total;
 }
 
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
@@ -162,8 +233,19 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
-    throw new ProjectError('USAGE', `${(e as Error).message}\n\n${usage}`, { cause: e });
+    throw new ProjectError('USAGE', `${flagProblem(e as NodeJS.ErrnoException, options)}\n\n${usage}`, {
+      cause: e,
+    });
   }
+}
+
+/** Node's parser error in our words: an unknown flag with the nearest known one. */
+function flagProblem(e: NodeJS.ErrnoException, options: FlagOptions): string {
+  const flag = /^Unknown option '(-{1,2}[^']*)'/.exec(e.message)?.[1];
+  if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !flag) return e.message;
+  if (!flag.startsWith('--')) return `unknown flag ${flag}`;
+  const name = flag.slice(2).split('=')[0]!;
+  return `unknown flag --${name}${didYouMean(name, Object.keys(options), (c) => `--${c}`)}`;
 }
 
 type Write = NodeJS.WriteStream['write'];

@@ -104,7 +104,7 @@ async function decide(
 
 const fork = (sha = HEAD) => gh.addPull({ head: 'more-data', sha, headRepo: 'someone/models' });
 
-describe('npm run authorize-training (who may train on the self-hosted runner)', () => {
+describe('npm run ci:authorize-training (who may train on the self-hosted runner)', () => {
   it('a branch of this repository: yes, without reviews', async () => {
     const pr = gh.addPull({ head: 'feature/x', sha: HEAD });
     const r = await decide(pr.number);

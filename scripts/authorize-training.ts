@@ -4,7 +4,7 @@
  * the base branch's code; platform/github/authorize.ts decides). See
  * docs/gitops.md "Who may train on the self-hosted runner".
  *
- *   npm run -s authorize-training
+ *   npm run -s ci:authorize-training
  *
  * Thin: GitHub context → authorizeTraining → step outputs + job summary.
  * Exit 0 for either decision (a "no" skips the train job, it is no failure),
@@ -18,7 +18,7 @@ import {
   setOutputs,
 } from '../platform/github/index.ts';
 
-const USAGE = `usage: npm run -s authorize-training
+const USAGE = `usage: npm run -s ci:authorize-training
 Decides whether train.yml may train the pull request of this run on the self-hosted runner:
 a branch of this repository, or a fork's head commit approved by a user with write access.
 Needs the context of a pull_request_target run: GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,

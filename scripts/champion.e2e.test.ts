@@ -1,6 +1,6 @@
 /**
  * Champion vs challenger on the same data, end to end: a champion trained
- * and pinned in prod, a candidate trained by train:ci on a pull request and
+ * and pinned in prod, a candidate trained by ci:train on a pull request and
  * committed by publish-candidate (train.yml's two jobs; real git
  * repositories, a real MLflow server, the FAKE GitHub API), both scored on
  * the golden set the training config pins by digest; the PR comment shows
@@ -153,7 +153,7 @@ const promote = (args: string[]) =>
   );
 
 describe('champion vs challenger on the golden set', () => {
-  it('a golden set that is not the pinned one stops train:ci before training, naming both digests', async () => {
+  it('a golden set that is not the pinned one stops ci:train before training, naming both digests', async () => {
     const env = await actionsEnv(repos);
     const err = await trainCi(
       ['--config', join(dir, 'wrong-digest.json'), '--out', 'artifacts/nope', '--lock', 'models.lock.json'],
@@ -172,7 +172,7 @@ describe('champion vs challenger on the golden set', () => {
     expect(lockClean()).toBe('');
   });
 
-  it('train:ci scores the candidate and prod on the same examples; the comment and promote use the paired result', async () => {
+  it('ci:train scores the candidate and prod on the same examples; the comment and promote use the paired result', async () => {
     const env = await actionsEnv(repos);
     const code = await trainCi(
       ['--config', join(dir, 'candidate.json'), '--out', 'artifacts/candidate', '--lock', 'models.lock.json'],

@@ -45,11 +45,27 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
       code: 'USAGE',
       message: expect.stringContaining('got "start"'),
     });
+    await expect(main(['stauts'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('got "stauts" (did you mean "status"?)'),
+    });
     await expect(main(['up', '--app-resync', '0'])).rejects.toMatchObject({
       code: 'USAGE',
-      message: '--app-resync must be a whole number of seconds, got "0"',
+      message: '--app-resync must be over 0, got "0"',
+    });
+    await expect(main(['up', '--app-resync', 'ten'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('--app-resync "ten" is not a duration'),
+    });
+    await expect(main(['up', '--app-resync', '1500ms'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--app-resync must be whole seconds, got "1500ms"',
     });
     await expect(main(['up', '--bogus'])).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(main(['up', '--alow-push'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/^unknown flag --alow-push \(did you mean --allow-push\?\)\n/),
+    });
     await expect(main(['up', '--with', 'rollouts,istio'])).rejects.toMatchObject({
       code: 'USAGE',
       message: '--with istio: unknown component; one of rollouts',
@@ -59,11 +75,19 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
   test('serve needs a known --env and a port number; without a cluster it says how to start one', async () => {
     await expect(main(['serve'])).rejects.toMatchObject({
       code: 'USAGE',
-      message: 'serve needs --env, one of dev, prod, staging',
+      message: expect.stringMatching(/^serve needs --env, one of dev, staging, prod\n/),
     });
     await expect(main(['serve', '--env', 'qa'])).rejects.toMatchObject({
       code: 'USAGE',
-      message: 'serve needs --env, one of dev, prod, staging (got "qa")',
+      message: expect.stringMatching(
+        /^--env "qa" is not one of dev, staging, prod \(the folders of environments\/\)\n/,
+      ),
+    });
+    await expect(main(['serve', '--env', 'prdo'])).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(
+        /^--env "prdo" is not one of dev, staging, prod \(the folders of environments\/\) \(did you mean "prod"\?\)\n/,
+      ),
     });
     await expect(main(['serve', '--env', 'dev', '--port', '80x'])).rejects.toMatchObject({
       code: 'USAGE',

@@ -11,8 +11,16 @@
  */
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { discoverTargets } from '../gitops/index.ts';
-import { isMain, parseFlags, runMain } from '../platform/cli.ts';
+import { environmentChoices } from '../gitops/index.ts';
+import {
+  checkChoice,
+  didYouMean,
+  isMain,
+  parseDurationFlag,
+  parseFlags,
+  runMain,
+  usageError,
+} from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { applyArgoCd } from '../tools/cluster/argocd-apply.ts';
 import {
@@ -50,7 +58,7 @@ options:
   --repo <dir>     repository the Git server serves (default: the current one)
   --name <name>    served at http://127.0.0.1:<port>/<name>.git (default repo)
   --allow-push     let the Git server accept git push
-  --app-resync <s> how often Argo CD re-reads Git, seconds (default 120)
+  --app-resync <d> how often Argo CD re-reads Git, e.g. 30s or 2m (default 2m)
   --with rollouts  also run Argo Rollouts (its CRDs and controller), for
                    environments with manifests/components/canary
   --env <env>      serve: the environment (dev, staging, prod)
@@ -68,7 +76,7 @@ const FLAGS = {
   repo: { type: 'string', default: '.' },
   name: { type: 'string', default: 'repo' },
   'allow-push': { type: 'boolean', default: false },
-  'app-resync': { type: 'string', default: '120' },
+  'app-resync': { type: 'string', default: '2m' },
   with: { type: 'string', multiple: true },
   env: { type: 'string' },
   port: { type: 'string' },
@@ -127,17 +135,14 @@ export async function main(argv: string[], log: (line: string) => void = console
   if (!verb || extra.length > 0 || !VERBS.includes(verb))
     throw new ProjectError(
       'USAGE',
-      `expected one of ${VERBS.join(', ')}${verb ? `, got "${positionals.join(' ')}"` : ''}\n\n${USAGE}`,
+      `expected one of ${VERBS.join(', ')}${verb ? `, got "${positionals.join(' ')}"${didYouMean(verb, VERBS)}` : ''}\n\n${USAGE}`,
     );
   if (verb === 'image') return buildServerImage(log);
   if (verb === 'argocd') return applyArgoCdHere(f, log);
   if (verb === 'serve') return serve(f, log);
-  const resync = Number(f['app-resync']);
-  if (!Number.isInteger(resync) || resync < 1)
-    throw new ProjectError(
-      'USAGE',
-      `--app-resync must be a whole number of seconds, got "${f['app-resync']}"`,
-    );
+  const resync = parseDurationFlag('app-resync', f['app-resync'], { positive: true }) / 1000;
+  if (!Number.isInteger(resync))
+    throw new ProjectError('USAGE', `--app-resync must be whole seconds, got "${f['app-resync']}"`);
 
   const optional = (f.with ?? []).flatMap((w) => w.split(','));
   const unknown = optional.filter((w) => !OPTIONAL_COMPONENTS.includes(w));
@@ -222,12 +227,9 @@ async function serve(
   f: { dir: string; env?: string; port?: string; detach: boolean; stop: boolean },
   log: (line: string) => void,
 ): Promise<number> {
-  const known = (await discoverTargets(process.cwd())).flatMap((t) => (t.env ? [t.env] : []));
-  if (!f.env || !known.includes(f.env))
-    throw new ProjectError(
-      'USAGE',
-      `serve needs --env, one of ${known.join(', ')}${f.env ? ` (got "${f.env}")` : ''}`,
-    );
+  const known = environmentChoices()({}, process.cwd());
+  if (!f.env) throw usageError(`serve needs --env, one of ${known.values.join(', ')}`, USAGE);
+  checkChoice('env', f.env, known, USAGE);
   const port = f.port === undefined ? undefined : Number(f.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
     throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"`);

@@ -46,4 +46,10 @@ it('bad usage is exit 2 naming what is missing', async () => {
     const err = await main(argv, { cwd: dir, print: () => {} }).catch((e: unknown) => e);
     expect(exitCodeOf(err)).toBe(2);
   }
+  await expect(main(['fecth', 'data/x.json'], { cwd: dir, print: () => {} })).rejects.toMatchObject({
+    code: 'USAGE',
+    message: expect.stringMatching(
+      /^unknown command "fecth" \(pack, fetch or from-feedback\) \(did you mean "fetch"\?\)\n/,
+    ),
+  });
 });

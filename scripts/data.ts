@@ -21,6 +21,7 @@
 import { resolve } from 'node:path';
 import { datasetFromFeedback, summarizeFromFeedback } from '../pipelines/flywheel/index.ts';
 import {
+  didYouMean,
   isMain,
   type ParsedCommand,
   parseCommand,
@@ -106,7 +107,11 @@ async function run(
   if (command === 'pack') return pack(sub);
   if (command === 'fetch') return fetchData(sub);
   if (command === 'from-feedback') return fromFeedback(sub);
-  throw usageError(`unknown command "${command}" (pack, fetch or from-feedback)`, USAGE);
+  const commands = ['pack', 'fetch', 'from-feedback'];
+  throw usageError(
+    `unknown command "${command}" (pack, fetch or from-feedback)${didYouMean(command, commands)}`,
+    USAGE,
+  );
 }
 
 /** `pack <folder>`: the archive and its pointer; uploaded when the URI is s3:// and a store is configured. */

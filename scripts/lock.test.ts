@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { versionIdOf } from '../lock/index.ts';
@@ -29,6 +29,9 @@ const git = (...args: string[]) =>
 
 beforeAll(async () => {
   repo = await tempDir('lock-script-');
+  // A repository's environments: the folders --env is checked against.
+  for (const env of ['dev', 'staging', 'prod'])
+    await mkdir(join(repo, 'environments', env), { recursive: true });
   va = versionIdOf(
     (await makeArtifact(join(repo, 'artifacts/demo-classifier/a'), 1, { accuracy: 0.9, macro_f1: 0.88 }))
       .root,
@@ -147,6 +150,26 @@ describe('scripts/lock.ts', () => {
       code: 'USAGE',
     });
     await expect(run('diff', 'a')).rejects.toMatchObject({ code: 'USAGE' });
+    await expect(run('verfiy')).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/^unknown command "verfiy" \(did you mean "verify"\?\)\n/),
+    });
+    // A typo in --env is bad usage with the nearest environment, never "nothing to verify" (exit 0).
+    for (const argv of [
+      ['verify', '--env', 'prdo'],
+      ['pin', '--model', 'demo-classifier', '--env', 'prdo', '--version', va],
+    ]) {
+      await expect(run(...argv)).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringMatching(
+          /^--env "prdo" is not one of dev, staging, prod \(the folders of environments\/\) \(did you mean "prod"\?\)\n/,
+        ),
+      });
+    }
+    await expect(run('verify', '--envv', 'prod')).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/^unknown flag --envv \(did you mean --env\?\)\n/),
+    });
     await expect(
       run('pin', '--model', 'demo-classifier', '--env', 'prod', '--version', 'vaaaaaaaaaaaa'),
     ).rejects.toMatchObject({

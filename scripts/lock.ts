@@ -10,6 +10,7 @@
  *   npm run -s lock -- trust-key --name "alice's laptop" [--key <pem>] [--policy manifests/base/signing-policy.json]
  */
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { environmentsBesideLock } from '../gitops/index.ts';
 import {
   ARTIFACT_ORIGINS_FILE,
   addCandidate,
@@ -33,6 +34,8 @@ import {
 import { ensureLocalKey, SIGNING_POLICY_PATH, trustPublicKey } from '../model/signing/index.ts';
 import { defaultSigningKeyPath } from '../model/signing/sign.ts';
 import {
+  checkChoice,
+  didYouMean,
   isMain,
   type ParsedCommand,
   parseCommand,
@@ -163,7 +166,8 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
   if (!command) throw usage('a command is required');
   const allowed = ALLOWED[command];
   const run = COMMANDS[command];
-  if (!allowed || !run) throw usage(`unknown command "${command}"`);
+  if (!allowed || !run)
+    throw usage(`unknown command "${command}"${didYouMean(command, Object.keys(COMMANDS))}`);
   for (const name of Object.keys(f) as FlagName[]) {
     const given = f[name] !== undefined && (FLAGS[name] as { default?: unknown }).default !== f[name];
     if (given && !COMMON.includes(name) && !allowed.includes(name))
@@ -173,6 +177,8 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
     throw usage(`"${command}" takes ${POSITIONALS[command]} arguments, got ${args.length}`);
   }
   const lockPath = resolve(d.cwd, f.lock);
+  // The environments are the folders of environments/ beside the lock.
+  checkChoice('env', f.env, environmentsBesideLock()(f, d.cwd), USAGE);
   const print = (human: string, json: unknown) =>
     d.print(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
   return run({ f, args, d, lockPath, lockDir: dirname(lockPath), print });

@@ -5,7 +5,7 @@
  * default image) and the alert relay's (manifests/alert-relay). The serving
  * image is not here: it travels with the model pin (npm run promote --image).
  *
- *   npm run pin-images -- [--trainer <registry/model-trainer@sha256:…>] [--relay <registry/alert-relay@sha256:…>]
+ *   npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:…>] [--relay <registry/alert-relay@sha256:…>]
  *                         [--manifests manifests] [--commit [--push]] [--remote origin]
  *
  * promote.yml runs it after each build on main. Exit 0 (also when they were
@@ -18,7 +18,7 @@ import { TRAINER_IMAGE_NAME } from '../pipelines/training/kubernetes/index.ts';
 import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../platform/cli.ts';
 import { commitAndPush, commitPaths, currentBranch, gitRunner, tokenFromEnv } from '../platform/git/index.ts';
 
-const USAGE = `usage: npm run pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
+const USAGE = `usage: npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
                              [--manifests manifests] [--commit [--push]] [--remote origin]`;
 
 /** Which image goes into which manifests folder, under which `images:` name. */

@@ -15,7 +15,7 @@ import { isMain, runMain, type ScriptDeps, scriptDeps } from '../platform/index.
 /** Run a promotion (with --rollback, a rollback); returns the exit code. */
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parsePromotionFlags(argv, 'promote', d.print);
+  const cli = parsePromotionFlags(argv, 'promote', d.print, d.cwd);
   if (!cli) return 0;
   const ctx = promotionContext({ ...d, ...cli.context, processEnv: process.env });
   if (cli.action === 'rollback') await rollback(cli.request, ctx);

@@ -3,8 +3,8 @@
  * refs/pull/7/head as GitHub keeps it, the PR clone the train job runs in,
  * a clone of main the publish job runs in, a teammate who pushes meanwhile),
  * a REAL MLflow server and the FAKE GitHub API (testing/fake-github.ts):
- * `npm run train:ci` trains the pull request's head once, with no token,
- * and hands over the candidate; `npm run publish-candidate`, from main's
+ * `npm run ci:train` trains the pull request's head once, with no token,
+ * and hands over the candidate; `npm run ci:publish-candidate`, from main's
  * checkout, takes that handoff as untrusted data, re-checks it with the
  * base branch's check-provenance and only then commits it to the branch.
  */
@@ -152,7 +152,7 @@ async function tampered(name: string, edit: (e: LockedVersion) => LockedVersion)
   return dir;
 }
 
-describe('npm run publish-candidate (train.yml publish job) after npm run train:ci', () => {
+describe('npm run ci:publish-candidate (train.yml publish job) after npm run ci:train', () => {
   it('the train job pushed nothing and called no API; the publish job commits the checked entry, comments, and a re-run finds it there', async () => {
     expect(entry.gitCommit).toBe(head);
     expect(entry.mlflow.runId).toMatch(/^[0-9a-f]{32}$/);

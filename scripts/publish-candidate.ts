@@ -1,6 +1,6 @@
 /**
  * Publish the candidate that train.yml's train job handed over (train.yml's
- * publish job runs it as `npm run -s publish-candidate`, on the base branch's
+ * publish job runs it as `npm run -s ci:publish-candidate`, on the base branch's
  * code, with contents: write and pull-requests: write).
  *
  *   tsx scripts/publish-candidate.ts --from <the downloaded handoff folder> [--lock models.lock.json]
@@ -15,8 +15,8 @@
 import { publishForPullRequest } from '../pipelines/training/index.ts';
 import { command, isMain, runMain, usageError } from '../platform/cli.ts';
 
-const USAGE = `usage: npm run -s publish-candidate -- --from <folder> [--lock models.lock.json]
-  --from  the folder train:ci wrote (candidate.json, report.md), as the train job's artifact was
+const USAGE = `usage: npm run -s ci:publish-candidate -- --from <folder> [--lock models.lock.json]
+  --from  the folder ci:train wrote (candidate.json, report.md), as the train job's artifact was
           downloaded: read as untrusted data
   --lock  the lock, relative to the repository root (default models.lock.json)
 Run from the base branch's checkout (with its history: fetch-depth 0). Needs the GitHub Actions

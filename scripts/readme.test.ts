@@ -50,9 +50,9 @@ const COVERAGE: Coverage[] = [
   { prefix: 'npm run train', by: [['scripts/train.test.ts', "from './train.ts'"]] },
   { prefix: 'npm test', by: [['.ci/run', 'npm test']] },
   { prefix: 'npm ci', by: [['scripts/setup.sh', 'npm ci']] },
-  { prefix: 'npm run train:ci', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
+  { prefix: 'npm run ci:train', by: [['scripts/train-ci.e2e.test.ts', "from './train-ci.ts'"]] },
   {
-    prefix: 'npm run publish-candidate -- --from',
+    prefix: 'npm run ci:publish-candidate -- --from',
     by: [['scripts/publish-candidate.e2e.test.ts', "main(['--from', from]"]],
   },
   { prefix: 'npm run retrain', by: [['scripts/retrain.e2e.test.ts', "from './retrain.ts'"]] },

@@ -59,7 +59,14 @@ test('an unknown flag is a usage error', async () => {
 });
 
 withKustomize('an unknown environment names the known ones', async () => {
-  await expect(main(['--root', root, '--env', 'qa'])).rejects.toThrow(
-    'no environment qa (environments: dev, prod, staging)',
-  );
+  await expect(main(['--root', root, '--env', 'qa'])).rejects.toMatchObject({
+    code: 'USAGE',
+    message: expect.stringMatching(
+      /^--env "qa" is not one of dev, staging, prod \(the folders of \S*environments\/\)\n/,
+    ),
+  });
+  await expect(main(['--root', root, '--env', 'stagin'])).rejects.toMatchObject({
+    code: 'USAGE',
+    message: expect.stringContaining('(did you mean "staging"?)'),
+  });
 });

@@ -7,8 +7,15 @@
  *
  * Exit 0: all valid; 1: a problem (each listed); 2: bad usage. See docs/gitops.md.
  */
-import { resolve } from 'node:path';
-import { findKustomize, formatTable, renderAll, summarize, writeRendered } from '../gitops/index.ts';
+import { join, resolve } from 'node:path';
+import {
+  environmentChoices,
+  findKustomize,
+  formatTable,
+  renderAll,
+  summarize,
+  writeRendered,
+} from '../gitops/index.ts';
 import { logGroup } from '../platform/github/actions.ts';
 import { isMain, parseCommand, runMain } from '../platform/index.ts';
 
@@ -24,6 +31,7 @@ const COMMAND = {
     lock: { type: 'string' },
     root: { type: 'string' },
   },
+  choices: { env: environmentChoices((v) => join(String(v.root ?? '.'), 'environments')) },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {

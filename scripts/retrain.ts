@@ -11,7 +11,9 @@
  * under the promotion gates, PR labelled "retrain" when better) → print.
  * Not better: prints why, exit 0, no PR. See docs/ci-training.md.
  */
+
 import { readFileSync } from 'node:fs';
+import { environmentsBesideLock } from '../gitops/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { logGroup } from '../platform/github/actions.ts';
@@ -69,6 +71,7 @@ const COMMAND = {
     'data-from-feedback': { type: 'boolean', default: false },
     'feedback-since': { type: 'string' },
   },
+  choices: { env: environmentsBesideLock() },
 } as const;
 
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {

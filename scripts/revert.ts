@@ -19,7 +19,7 @@ import { isMain, ProjectError, runMain, type ScriptDeps, scriptDeps } from '../p
 /** Run a revert; returns the exit code. */
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parsePromotionFlags(argv, 'revert', d.print);
+  const cli = parsePromotionFlags(argv, 'revert', d.print, d.cwd);
   if (!cli) return 0;
   const ctx = promotionContext({ ...d, ...cli.context, processEnv: process.env });
   const given = cli.reason as { text: string } | { file: string };

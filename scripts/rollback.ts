@@ -14,7 +14,7 @@ import { isMain, runMain, type ScriptDeps, scriptDeps } from '../platform/index.
 /** Run a rollback; returns the exit code. */
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parsePromotionFlags(argv, 'rollback', d.print);
+  const cli = parsePromotionFlags(argv, 'rollback', d.print, d.cwd);
   if (!cli) return 0;
   await rollback(cli.request, promotionContext({ ...d, ...cli.context, processEnv: process.env }));
   return 0;

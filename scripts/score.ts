@@ -9,8 +9,10 @@
  *
  * Thin: flags → pipelines/scoring → a summary table.
  */
+
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { environmentsBesideLock } from '../gitops/index.ts';
 import { chooseModel, lockedPin, readLock } from '../lock/index.ts';
 import { type BackendName, SERVING_ORDER, selectBackend } from '../model/backend.ts';
 import {
@@ -66,6 +68,7 @@ const COMMAND = {
     'git-repo': { type: 'string' },
     'git-ref': { type: 'string' },
   },
+  choices: { env: environmentsBesideLock() },
 } as const;
 
 export interface MainDeps {

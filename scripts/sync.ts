@@ -5,13 +5,20 @@
  * verify.yml runs this after the GitHub "prod" environment approved the
  * promotion. See docs/gitops.md and pipelines/verify/sync.ts.
  *
- *   npm run sync -- --env prod [--revision <sha>] [--prune] [--timeout 300]
+ *   npm run sync -- --env prod [--revision <sha>] [--prune] [--timeout 5m]
  */
 
+import { environmentChoices } from '../gitops/index.ts';
 import { promotionEnvFrom } from '../pipelines/promotion/index.ts';
 import { loadCluster, syncApplication } from '../pipelines/verify/index.ts';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps } from '../platform/cli.ts';
-import { ProjectError } from '../platform/errors.ts';
+import {
+  isMain,
+  parseCommand,
+  parseDurationFlag,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+} from '../platform/cli.ts';
 
 const COMMAND = {
   usage: `usage: npm run sync -- --env <dev|staging|prod> [options]
@@ -20,7 +27,7 @@ const COMMAND = {
   --revision <sha>     a full commit sha to sync to (default: the Application's target revision, resolved now;
                        CI's rollout-verifier may not choose one: manifests/ci-access/sync-only-policy.yaml)
   --prune              delete what Git no longer has (default: no, as argocd app sync)
-  --timeout <seconds>  how long to wait for the result (default 300)
+  --timeout <duration> how long to wait for the result, e.g. 90s or 5m (default 5m)
   --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
   --context <name>     kubeconfig context
   --namespace <ns>     Argo CD's namespace (default argocd)
@@ -31,24 +38,21 @@ Exit 0: the sync succeeded; 1: it failed, did not end in time, or another operat
     application: { type: 'string' },
     revision: { type: 'string' },
     prune: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '300' },
+    timeout: { type: 'string', default: '5m' },
     kubeconfig: { type: 'string' },
     context: { type: 'string' },
     namespace: { type: 'string', default: 'argocd' },
   },
+  choices: { env: environmentChoices() },
 } as const;
 
 /** Run with `argv`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`));
+  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`), d.cwd);
   if (!cli) return 0;
   const f = cli.values;
-  if (!/^[a-z0-9-]+$/.test(f.env!))
-    throw new ProjectError('USAGE', `--env must be an environment name (dev, staging, prod), got "${f.env}"`);
-  const timeout = Number(f.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0)
-    throw new ProjectError('USAGE', `--timeout must be a positive number of seconds, got "${f.timeout}"`);
+  const timeoutMs = parseDurationFlag('timeout', f.timeout, { positive: true });
   const by = promotionEnvFrom(d.env).by ?? 'npm run sync';
   const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env: d.env });
   const application = f.application ?? `model-server-${f.env}`;
@@ -59,7 +63,7 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
       revision: f.revision,
       prune: f.prune,
       initiatedBy: by,
-      timeoutMs: timeout * 1000,
+      timeoutMs,
     },
     { cluster, log: (line) => d.print(`${line}\n`) },
   );

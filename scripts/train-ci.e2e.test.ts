@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 /**
- * train:ci (train.yml's train job: the pull request's code, read-only, no
+ * ci:train (train.yml's train job: the pull request's code, read-only, no
  * GitHub token) against real git repositories (a bare origin, the PR clone)
  * and the FAKE GitHub API server (testing/fake-github.ts, to show it is never
  * called), with a tiny training config (< 1 s). What the publish job does with
@@ -119,7 +119,7 @@ const run = (r: TestRepos, env: Record<string, string | undefined>, extra: Param
 /** The version ids of a lock's model, oldest first. */
 const idsOf = (lock: Lock) => versionsOldestFirst(lock.models[MODEL] ?? { versions: {} });
 
-describe('npm run train:ci', () => {
+describe('npm run ci:train', () => {
   it('stops with a USAGE error naming what is missing and leaves git and the lock unchanged', async () => {
     const r = await setup();
     const lockBefore = await readFile(join(r.work, 'models.lock.json'), 'utf8');
@@ -261,7 +261,7 @@ describe('regression (issue 11): a tracking URI with user:password was printed r
   const PASSWORD = 's3cr3t-Pa55w0rd';
 
   needs(mlflowInstalled()).it(
-    'https://user:pass@host never reaches the report (the PR comment), the handoff, the job summary, the lock, nor the stdout/stderr of train:ci',
+    'https://user:pass@host never reaches the report (the PR comment), the handoff, the job summary, the lock, nor the stdout/stderr of ci:train',
     async () => {
       const mlflow = (await startMlflow())!; // installed: needs() above skips (outside CI) or fails (CI) otherwise
       try {

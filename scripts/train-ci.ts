@@ -1,6 +1,6 @@
 /**
  * Train a candidate for the pull request of this GitHub Actions run
- * (train.yml's train job runs it as `npm run train:ci`, on the pull request's
+ * (train.yml's train job runs it as `npm run ci:train`, on the pull request's
  * code with read-only access and no GitHub token).
  *
  *   tsx scripts/train-ci.ts [--config training/configs/demo.json] [--lock models.lock.json]
@@ -14,6 +14,7 @@
  * anything. See docs/ci-training.md. Exit codes: 0, 1 failure, 2 bad usage.
  */
 
+import { environmentsBesideLock } from '../gitops/index.ts';
 import { type BackendName, TRAINING_ORDER } from '../model/backend.ts';
 import { assertGpuReady } from '../model/native/preflight.ts';
 import { HANDOFF_DIR, TRAINING_FLAGS, trainForPullRequest } from '../pipelines/training/index.ts';
@@ -21,7 +22,7 @@ import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
-const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] [--lock models.lock.json]
+const USAGE = `usage: npm run ci:train -- [--config training/configs/demo.json] [--lock models.lock.json]
   [--out artifacts/<config name>] [--data <dir>] [--model <name>] [--env prod] [--handoff ${HANDOFF_DIR}]
   --config  training config (default training/configs/demo.json)
   --lock    the lock file to add the candidate to (in this checkout only; default models.lock.json)
@@ -32,7 +33,7 @@ const USAGE = `usage: npm run train:ci -- [--config training/configs/demo.json] 
             train.yml's publish job (default ${HANDOFF_DIR})
 Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request_target (or pull_request),
 GITHUB_EVENT_PATH, GITHUB_REPOSITORY (and GITHUB_STEP_SUMMARY as Actions sets it); no token: it
-pushes and comments nothing (npm run publish-candidate does, on the base branch's code).
+pushes and comments nothing (npm run ci:publish-candidate does, on the base branch's code).
 TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml sets tensorflow-gpu on
 the runners labelled gpu, and then a GPU preflight (driver, CUDA, cuDNN) runs first and fails the job
 with what is missing instead of training on the CPU.`;
@@ -54,6 +55,7 @@ const COMMAND = {
     env: { type: 'string', default: 'prod' },
     handoff: { type: 'string', default: HANDOFF_DIR },
   },
+  choices: { env: environmentsBesideLock() },
 } as const;
 
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {

@@ -41,7 +41,7 @@ const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifac
   --model    model name in MLflow and the lock (default: the config's name)
   --on kubernetes   run as a Kubernetes Job on a GPU node pool instead of here (manifests/training-job):
       --image <ref> (or TRAINING_IMAGE; default: the trainer image pinned by digest in
-      manifests/training-job/kustomization.yaml by npm run pin-images)  [--namespace ml-training]
+      manifests/training-job/kustomization.yaml by npm run ci:pin-images)  [--namespace ml-training]
       [--job-name <name>] [--gpus 1] [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config)
       [--git-repo <url>] [--git-ref <commit>]  what the Job checks out (default TRAINING_GIT_REPOSITORY /
       TRAINING_GIT_REF, else this repository's origin and HEAD: push it first); streams the Job's logs,
@@ -200,7 +200,7 @@ async function trainerImage(
   if (!image) {
     throw new ProjectError(
       'USAGE',
-      `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run pin-images)`,
+      `--on kubernetes needs the trainer image: --image <ref>, TRAINING_IMAGE, or a digest pinned for ${TRAINER_IMAGE_NAME} in ${templateDir}/kustomization.yaml (npm run ci:pin-images)`,
       {
         subject: '--image',
       },

@@ -7,11 +7,12 @@
  * the environment through Git (what npm run revert does). The work:
  * pipelines/promotion postVerify(). See docs/rollout.md.
  *
- *   npm run verify-rollout -- --env dev [--version 3] [--url http://...] [--timeout 300]
+ *   npm run verify-rollout -- --env dev [--version 3] [--url http://...] [--timeout 5m]
  *   npm run verify-rollout -- --env dev --soak 10m --revert-on-failure
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { environmentsBesideLock } from '../gitops/index.ts';
 import { readPinnedVersion } from '../lock/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import {
@@ -35,7 +36,7 @@ const USAGE = `usage: verify-rollout --env <dev|staging|prod> [options]
   --revision <sha>     git revision the Argo CD Application must be synced to
   --url <base>         model server base URL for /predict (default: the Service via the API server proxy)
   --image <file>       PNG/JPEG for the /predict smoke request (default: a generated 32x32 PNG)
-  --timeout <seconds>  give up after this long (default 300)
+  --timeout <duration> give up after this long, e.g. 90s or 5m (default 5m)
   --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
   --context <name>     kubeconfig context
   --namespace <ns>     default ml-<env>
@@ -58,7 +59,7 @@ const FLAGS = {
   revision: { type: 'string' },
   url: { type: 'string' },
   image: { type: 'string' },
-  timeout: { type: 'string', default: '300' },
+  timeout: { type: 'string', default: '5m' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
   namespace: { type: 'string' },
@@ -67,6 +68,14 @@ const FLAGS = {
   'soak-every': { type: 'string', default: '30s' },
   'soak-rules': { type: 'string' },
   'revert-on-failure': { type: 'boolean', default: false },
+} as const;
+
+/** The flags, --env required and one of the environments beside the lock file. */
+const COMMAND = {
+  usage: USAGE,
+  options: FLAGS,
+  required: ['env'],
+  choices: { env: environmentsBesideLock() },
 } as const;
 
 /** Side effects beyond the environment, replaceable in tests. */
@@ -82,15 +91,11 @@ export async function main(
   env: Record<string, string | undefined> = process.env,
   deps: VerifyRolloutScriptDeps = {},
 ): Promise<number> {
-  const cli = parseCommand(argv, { usage: USAGE, options: FLAGS }, console.log);
-  if (!cli) return 0;
-  const f = cli.values;
-  if (!f.env || !/^[a-z0-9-]+$/.test(f.env))
-    throw new ProjectError('USAGE', `--env is required (dev, staging, prod)\n\n${USAGE}`);
-  const timeout = Number(f.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0)
-    throw new ProjectError('USAGE', `--timeout must be a positive number of seconds, got "${f.timeout}"`);
   const cwd = deps.cwd ?? process.cwd();
+  const cli = parseCommand(argv, COMMAND, console.log, cwd);
+  if (!cli) return 0;
+  const f = cli.values as typeof cli.values & { env: string };
+  const timeoutMs = parseDurationFlag('timeout', f.timeout, { positive: true });
   const soak = await soakOf(f, env, cwd);
   const lockPath = resolve(cwd, f.lock);
   const pin = f.version
@@ -114,7 +119,7 @@ export async function main(
             url: f.url,
             skipApplication: f['skip-application'],
             ...smoke,
-            timeoutMs: timeout * 1000,
+            timeoutMs,
           },
           soak,
           revert: f['revert-on-failure'] ? revertContext(lockPath, env) : undefined,

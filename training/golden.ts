@@ -54,8 +54,8 @@ export async function loadGoldenSet(
         subject: 'golden.digest',
         hint:
           golden.kind === 'generated'
-            ? 'the generator settings (golden.seed, perClass, size, channels) or the generator changed; if the golden set is meant to change, set golden.digest to the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)'
-            : `${golden.pointer ?? 'the folder'} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)`,
+            ? 'the generator settings (golden.seed, perClass, size, channels) or the generator changed; if the golden set is meant to change, set golden.digest to the new digest in a reviewed pull request (the champion is then scored on it again by ci:train)'
+            : `${golden.pointer ?? 'the folder'} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by ci:train)`,
       },
     );
   }

@@ -278,7 +278,7 @@ export function formatPreflight(r: PreflightReport): string {
 
 /**
  * Throw when the GPU cannot be used, with the whole report as the message
- * (exit code 1 in scripts). Called by train:ci when TRAINING_BACKEND=tensorflow-gpu.
+ * (exit code 1 in scripts). Called by ci:train when TRAINING_BACKEND=tensorflow-gpu.
  */
 export async function assertGpuReady(o: PreflightOptions): Promise<PreflightReport> {
   const report = await gpuPreflight(o);

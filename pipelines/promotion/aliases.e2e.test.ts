@@ -32,7 +32,7 @@ beforeAll(async () => {
   server = await startMlflow();
   client = new MlflowClient({ baseUrl: server.uri, retry: { maxRetries: 0 } });
   repo = await promotionRepo([0.95, 0.96, 0.97]);
-  // Each of the first two versions is a run with a registered model version, as train:ci makes them.
+  // Each of the first two versions is a run with a registered model version, as ci:train makes them.
   const experimentId = await client.getOrCreateExperiment('aliases-e2e');
   await client.createRegisteredModel(MODEL);
   const lock = await readLock(repo.lockPath);

@@ -6,6 +6,7 @@
  * command (scripts/) then builds the context and calls promote(),
  * rollback() or revert() (./promote.ts).
  */
+import { environmentChoices } from '../../gitops/index.ts';
 import { LOCK_FILE_NAME } from '../../lock/index.ts';
 import { parseCommand, usageError } from '../../platform/cli.ts';
 import { GATES_FILE } from './config.ts';
@@ -57,6 +58,7 @@ const COMMAND = {
     remote: { type: 'string', default: 'origin' },
     'no-render': { type: 'boolean', default: false },
   },
+  choices: { env: environmentChoices((v) => String(v.environments)) },
 } as const;
 
 /** The command that was run. */
@@ -85,8 +87,9 @@ export function parsePromotionFlags(
   argv: string[],
   command: PromotionCommand,
   print: (text: string) => void,
+  cwd: string = process.cwd(),
 ): ParsedPromotion | undefined {
-  const cli = parseCommand(argv, COMMAND, (t) => print(`${t}\n`));
+  const cli = parseCommand(argv, COMMAND, (t) => print(`${t}\n`), cwd);
   if (!cli) return undefined;
   const f = cli.values;
   const usage = (m: string) => usageError(m, PROMOTION_USAGE);

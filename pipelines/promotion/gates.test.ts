@@ -155,7 +155,7 @@ describe('pairedNonInferiority', () => {
     const r = await gate(root, lock, ids[1] as string);
     expect(r.pass).toBe(false);
     expect(r.actual).toBe(
-      `${ids[0]} was scored on golden set shapes-golden-v0 sha256:222222222222…, the candidate on shapes-golden sha256:111111111111…: different golden sets; its run scored no champion (no version of demo-classifier is pinned in prod: no champion to compare with): train the candidate again so that its run scores prod's ${ids[0]} on the golden set (npm run train:ci on its pull request, or npm run train -- --lock models.lock.json)`,
+      `${ids[0]} was scored on golden set shapes-golden-v0 sha256:222222222222…, the candidate on shapes-golden sha256:111111111111…: different golden sets; its run scored no champion (no version of demo-classifier is pinned in prod: no champion to compare with): train the candidate again so that its run scores prod's ${ids[0]} on the golden set (npm run ci:train on its pull request, or npm run train -- --lock models.lock.json)`,
     );
   });
 
@@ -164,7 +164,7 @@ describe('pairedNonInferiority', () => {
     const none = await gate(root, lock, ids[1] as string);
     expect(none.pass).toBe(false);
     expect(none.actual).toBe(
-      `${ids[1]} was not scored on a golden set (no golden.json in its artifact): add a golden section to its training config and train it again (npm run train:ci on its pull request)`,
+      `${ids[1]} was not scored on a golden set (no golden.json in its artifact): add a golden section to its training config and train it again (npm run ci:train on its pull request)`,
     );
     await writeFile(join(root, 'artifacts', 'v3', 'golden.json'), stableStringify(golden(truth)));
     const tampered = await gate(root, lock, ids[2] as string);

@@ -165,7 +165,7 @@ async function pairedGate(
     cand = await read(lock, model, version);
     if (!cand) {
       return fail(
-        `${version} was not scored on a golden set (no ${GOLDEN_FILE} in its artifact): add a golden section to its training config and train it again (npm run train:ci on its pull request)`,
+        `${version} was not scored on a golden set (no ${GOLDEN_FILE} in its artifact): add a golden section to its training config and train it again (npm run ci:train on its pull request)`,
       );
     }
     if (cand.champion?.version !== pinned) own = await read(lock, model, pinned);
@@ -175,7 +175,7 @@ async function pairedGate(
   const compared = compareWithChampion(cand, pinned, g, own);
   if (!compared.ok) {
     return fail(
-      `${compared.problem}: train the candidate again so that its run scores ${g.vs}'s ${pinned} on the golden set (npm run train:ci on its pull request, or npm run train -- --lock models.lock.json)`,
+      `${compared.problem}: train the candidate again so that its run scores ${g.vs}'s ${pinned} on the golden set (npm run ci:train on its pull request, or npm run train -- --lock models.lock.json)`,
     );
   }
   const r = compared.result;

@@ -5,7 +5,7 @@
  * batch, resumed with the skip count printed, the records read back in the
  * capture/v1 format; a store that is not there is named.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { addCandidate, emptyLock, lockedPin, pinVersion, readLock, writeLock } from '../../lock/index.ts';
@@ -68,6 +68,8 @@ beforeAll(async () => {
   });
   lockPath = join(dir, 'models.lock.json');
   await writeLock(lockPath, lock);
+  // The repository's environments beside the lock: what --env is checked against.
+  await mkdir(join(dir, 'environments', 'prod'), { recursive: true });
 }, 180_000);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  * skips them and says so, a bad image is an error record, a missing version
  * or a changed artifact file stops the run with the error a user sees.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -51,6 +51,8 @@ beforeAll(async () => {
   });
   lockPath = join(root, 'models.lock.json');
   await writeLock(lockPath, lock);
+  // The repository's environments beside the lock: what --env is checked against.
+  for (const env of ['dev', 'prod']) await mkdir(join(root, 'environments', env), { recursive: true });
 }, 60_000);
 afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -206,6 +208,14 @@ describe('npm run score into a folder', () => {
     await expect(
       scoreMain([...base, '--env', 'prod'], { cwd: root, env: {}, print: () => {} }),
     ).rejects.toThrow(/has no pin for environment "prod"/);
+    await expect(
+      scoreMain([...base, '--env', 'dve'], { cwd: root, env: {}, print: () => {} }),
+    ).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(
+        /^--env "dve" is not one of dev, prod \(the folders of environments\/\) \(did you mean "dev"\?\)\n/,
+      ),
+    });
     await expect(scoreMain(base, { cwd: root, env: {}, print: () => {} })).rejects.toMatchObject({
       code: 'USAGE',
     });

@@ -2,7 +2,7 @@
  * A trained candidate into the lock, the one way every path does it: training
  * on the runner (trainAndRecord), the Kubernetes Job's result read back by the
  * submitter (scripts/train.ts --on kubernetes), and the commit that carries it
- * to a branch (train:ci for a pull request, retrain). The candidate is a new
+ * to a branch (ci:train for a pull request, retrain). The candidate is a new
  * version file (lock, content-addressed id), so its id never changes on
  * the way and a push race on the branch rebases cleanly.
  */

@@ -144,7 +144,7 @@ export interface RunComparisonOptions {
 
 /**
  * The report of a trained candidate beside the version pinned in
- * `compareEnv`, as train:ci and retrain both write it: the two sides, the
+ * `compareEnv`, as ci:train and retrain both write it: the two sides, the
  * paired golden-set section and the tracking links (the caller adds its
  * title and footer).
  */

@@ -166,7 +166,7 @@ describe('a data pointer through training, the lock and MLflow', () => {
       `golden set "shapes-golden": the data in ${golden.path} has digest ${pointer.digest}, but golden.digest in training/configs/x.json pins sha256:${'e'.repeat(64)}`,
     );
     expect(err.hint).toBe(
-      `${pointerPath} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by train:ci)`,
+      `${pointerPath} holds another data set than golden.digest pins: point golden.pointer at the pinned golden set, or pin the new digest in a reviewed pull request (the champion is then scored on it again by ci:train)`,
     );
   }, 120_000);
 });

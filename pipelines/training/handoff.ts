@@ -16,7 +16,7 @@ import { ProjectError } from '../../platform/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../../platform/fs.ts';
 import { compileValidator } from '../../platform/schema.ts';
 
-/** Where `npm run train:ci` writes the handoff (train.yml uploads this folder). */
+/** Where `npm run ci:train` writes the handoff (train.yml uploads this folder). */
 export const HANDOFF_DIR = 'artifacts/pr-candidate';
 export const CANDIDATE_FILE = 'candidate.json';
 export const REPORT_FILE = 'report.md';

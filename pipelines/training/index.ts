@@ -81,7 +81,7 @@ export {
   trainForPullRequest,
 } from './train-pr.ts';
 
-/** The flags the training commands share (train:ci, retrain): config, data, lock, model, out. */
+/** The flags the training commands share (ci:train, retrain): config, data, lock, model, out. */
 export const TRAINING_FLAGS = {
   config: { type: 'string', default: 'training/configs/demo.json' },
   data: { type: 'string' },

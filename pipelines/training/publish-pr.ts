@@ -1,6 +1,6 @@
 /**
  * The second half of training for a pull request (train.yml's publish job →
- * `npm run publish-candidate`), on the base branch's code only: it takes what
+ * `npm run ci:publish-candidate`), on the base branch's code only: it takes what
  * the train job handed over (./handoff.ts: the candidate and the report,
  * downloaded as an artifact) as untrusted data, checks the entry with the
  * base branch's `check-provenance` (lock/provenance-git.ts: against the pull

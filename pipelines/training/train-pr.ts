@@ -1,5 +1,5 @@
 /**
- * `train` in CI for a pull request (train.yml's train job → `npm run train:ci`):
+ * `train` in CI for a pull request (train.yml's train job → `npm run ci:train`):
  * read the GitHub context, train and record the run (pipelines/training:
  * MLflow or the local store, candidate added to the checkout's
  * models.lock.json), write the comparison with prod to the job summary, and
@@ -49,7 +49,7 @@ export interface TrainPullRequestOptions {
   readFile?: (path: string) => string;
   fetch?: typeof fetch;
   signal?: AbortSignal;
-  /** Force one backend (TRAINING_BACKEND); train:ci checks the GPU first when it is tensorflow-gpu. */
+  /** Force one backend (TRAINING_BACKEND); ci:train checks the GPU first when it is tensorflow-gpu. */
   backend?: BackendName;
 }
 
@@ -71,7 +71,7 @@ async function preflight(git: GitRunner, ctx: PullRequestContext, lockRel: strin
   if (top.code !== 0) {
     throw new ProjectError('USAGE', `${git.cwd} is not a git checkout`, {
       subject: git.cwd,
-      hint: 'run train:ci in the repository checked out by actions/checkout',
+      hint: 'run ci:train in the repository checked out by actions/checkout',
     });
   }
   const head = (await git.run(['rev-parse', 'HEAD'])).trim();
@@ -89,7 +89,7 @@ async function preflight(git: GitRunner, ctx: PullRequestContext, lockRel: strin
   if (dirty) {
     throw new ProjectError(
       'USAGE',
-      `${lockRel} (or ${versionsRel}/) has uncommitted changes; train:ci compares with the lock of the pull request head and will not mix them in`,
+      `${lockRel} (or ${versionsRel}/) has uncommitted changes; ci:train compares with the lock of the pull request head and will not mix them in`,
       {
         subject: lockRel,
         hint: 'commit or discard the change first',

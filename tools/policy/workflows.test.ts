@@ -47,7 +47,7 @@ describe('the repository workflows', () => {
     expect(gate['runs-on']).toBe('ubuntu-latest');
     expect(gate.permissions).toEqual({ contents: 'read', 'pull-requests': 'read' });
     expect(gate.steps.map((s: { with?: { ref?: string } }) => s.with?.ref).filter(Boolean)).toEqual([]);
-    expect(gate.steps.at(-1)).toMatchObject({ id: 'decide', run: 'npm run -s authorize-training' });
+    expect(gate.steps.at(-1)).toMatchObject({ id: 'decide', run: 'npm run -s ci:authorize-training' });
 
     const train = wf.jobs.train;
     expect(train['runs-on']).toEqual(['self-hosted', 'gpu']);
@@ -62,7 +62,7 @@ describe('the repository workflows', () => {
     });
     expect(JSON.stringify(train)).not.toContain('github.token');
     const runs: string[] = train.steps.map((s: { run?: string }) => s.run ?? '');
-    const step = train.steps[runs.indexOf('npm run train:ci')];
+    const step = train.steps[runs.indexOf('npm run ci:train')];
     expect(Object.keys(step.env).sort()).toEqual([
       'MLFLOW_TRACKING_TOKEN',
       'MLFLOW_TRACKING_URI',
@@ -70,10 +70,10 @@ describe('the repository workflows', () => {
     ]);
     // issue 23.13: the GPU backend is set up first and trained with
     expect(runs.indexOf('bash scripts/setup.d/71-tfjs-native-gpu.sh')).toBe(
-      runs.indexOf('npm run train:ci') - 1,
+      runs.indexOf('npm run ci:train') - 1,
     );
     expect(step.env.TRAINING_BACKEND).toBe('tensorflow-gpu');
-    // What it made leaves as an artifact: the handoff folder train:ci writes.
+    // What it made leaves as an artifact: the handoff folder ci:train writes.
     const upload = train.steps.at(-1);
     expect(upload.uses).toMatch(/^actions\/upload-artifact@[0-9a-f]{40}$/);
     expect(upload.with).toEqual({
@@ -95,7 +95,7 @@ describe('the repository workflows', () => {
     );
     expect(download.with).toEqual({ name: 'pr-candidate', path: `${expr('runner.temp')}/pr-candidate` });
     expect(publish.steps.at(-1)).toEqual({
-      run: 'npm run -s publish-candidate -- --from "$RUNNER_TEMP/pr-candidate"',
+      run: 'npm run -s ci:publish-candidate -- --from "$RUNNER_TEMP/pr-candidate"',
       env: {
         GITHUB_TOKEN: expr('github.token'),
         MODEL_SIGNING: 'keyless',
@@ -471,7 +471,7 @@ describe('workflowProblems', () => {
       ].join('\n'),
     );
     expect(workflowProblems('t.yml', text)).toEqual([
-      "t.yml: job a: runs on a self-hosted runner for pull_request: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s authorize-training)",
+      "t.yml: job a: runs on a self-hosted runner for pull_request: GitHub runs the pull request's copy of this file, which a fork can edit; run it from a pull_request_target workflow behind the gate (npm run -s ci:authorize-training)",
     ]);
   });
 
@@ -487,7 +487,7 @@ describe('workflowProblems', () => {
     `      - uses: ${SHA}`,
     ...extra,
     '      - id: d',
-    '        run: npm run -s authorize-training',
+    '        run: npm run -s ci:authorize-training',
   ];
 
   test('pull_request_target: a self-hosted job behind the gate passes', () => {
@@ -519,13 +519,13 @@ describe('workflowProblems', () => {
         ...steps,
       ]);
     const train = [
-      '      - run: npm run train:ci',
+      '      - run: npm run ci:train',
       '        env:',
       '          TRAINING_BACKEND: tensorflow-gpu',
     ];
     const setup = ['      - run: bash scripts/setup.d/71-tfjs-native-gpu.sh'];
     expect(workflowProblems('t.yml', job([...setup, ...train]))).toEqual([]);
-    expect(workflowProblems('t.yml', job(['      - run: npm run train:ci']))).toEqual([
+    expect(workflowProblems('t.yml', job(['      - run: npm run ci:train']))).toEqual([
       't.yml: job train: trains on a gpu runner without running bash scripts/setup.d/71-tfjs-native-gpu.sh first',
       't.yml: job train: trains on a gpu runner without TRAINING_BACKEND: tensorflow-gpu (it would train on the CPU unseen)',
     ]);
@@ -585,8 +585,8 @@ describe('workflowProblems', () => {
     expect(workflowProblems('t.yml', text)).toEqual([
       't.yml: top-level permissions grant more than read',
       `t.yml: job gate: the gate checks out ${expr('github.event.pull_request.head.sha')}; it must run the base branch's code only`,
-      "t.yml: job a: runs on a self-hosted runner for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')",
-      `t.yml: job b: checks out ${expr('github.event.pull_request.head.sha')} for pull_request_target without the gate (needs a job running npm run -s authorize-training, and if: needs.<gate>.outputs.authorized == 'true')`,
+      "t.yml: job a: runs on a self-hosted runner for pull_request_target without the gate (needs a job running npm run -s ci:authorize-training, and if: needs.<gate>.outputs.authorized == 'true')",
+      `t.yml: job b: checks out ${expr('github.event.pull_request.head.sha')} for pull_request_target without the gate (needs a job running npm run -s ci:authorize-training, and if: needs.<gate>.outputs.authorized == 'true')`,
       't.yml: job c: secrets: inherit passes every secret; name the ones the called workflow needs',
     ]);
   });

@@ -11,7 +11,7 @@
  *   job at all, because GitHub runs the pull request's own copy of that
  *   file and a fork can edit any `if:` away; in a `pull_request_target`
  *   workflow (the base branch's file), the gate job runs
- *   `npm run -s authorize-training` on a GitHub-hosted runner without
+ *   `npm run -s ci:authorize-training` on a GitHub-hosted runner without
  *   checking out the pull request, and every job that runs on a self-hosted
  *   runner or checks out another ref `needs` it and runs only
  *   `if: needs.<gate>.outputs.authorized == 'true'` (platform/github/authorize.ts).
@@ -22,7 +22,7 @@
  *   its copy of the file, so the runner group's "selected workflows"
  *   (docs/gitops.md) are what enforce it; this keeps the YAML saying so;
  * - a job on a runner labelled `gpu` that trains (`npm run train`,
- *   `train:ci`, `retrain`) sets up the GPU backend first
+ *   `ci:train`, `retrain`) sets up the GPU backend first
  *   (scripts/setup.d/71-tfjs-native-gpu.sh) and trains with
  *   `TRAINING_BACKEND: tensorflow-gpu`, so that it fails the GPU preflight
  *   rather than train on the CPU unseen;
@@ -48,7 +48,7 @@ import { parse } from 'yaml';
 /** Triggers for which GitHub runs the pull request's copy of the workflow file. */
 const PR_FILE_TRIGGERS = ['pull_request', 'pull_request_review', 'pull_request_review_comment'];
 /** The gate's command (scripts/authorize-training.ts). */
-const GATE_SCRIPT = 'authorize-training';
+const GATE_SCRIPT = 'ci:authorize-training';
 
 /** Triggers by which a writer starts a workflow from a branch of their choosing. */
 const BY_HAND_TRIGGERS = ['workflow_dispatch', 'workflow_call', 'repository_dispatch'];
@@ -57,7 +57,7 @@ const MAIN_ONLY = "github.ref == 'refs/heads/main'";
 /** The GPU backend's set-up step (docs/native-backend.md#gpu-runners). */
 const GPU_SETUP = 'scripts/setup.d/71-tfjs-native-gpu.sh';
 /** npm scripts that train a model. */
-const TRAIN_SCRIPT = /\bnpm run(?: -s)? (?:train|train:ci|retrain)\b/;
+const TRAIN_SCRIPT = /\bnpm run(?: -s)? (?:train|ci:train|retrain)\b/;
 
 /** A GitHub Actions expression `${{ e }}` as the YAML spells it. */
 function expression(e: string): string {

@@ -87,7 +87,7 @@ export interface TrainingJobSpec {
   container?: string;
   /** Command; default: the image's entrypoint. */
   command?: string[];
-  /** Arguments; default: the template container's (manifests/training-job: `npm run train:ci`). */
+  /** Arguments; default: the template container's (manifests/training-job: `npm run ci:train`). */
   args?: string[];
   env?: Record<string, string>;
   /** GPUs per pod (limit `nvidia.com/gpu`); 0 for a CPU-only run. Default 1. */
