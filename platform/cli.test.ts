@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { didYouMean, parseCommand, parseDurationFlag } from './cli.ts';
+import { didYouMean, helpText, parseCommand, parseDurationFlag } from './cli.ts';
 
 describe('parseDurationFlag', () => {
   it('reads seconds, and units as Prometheus writes them', () => {
@@ -53,8 +53,12 @@ describe('didYouMean', () => {
 
 describe('parseCommand', () => {
   const spec = {
-    usage: 'usage: thing --env <env> [--json]',
-    options: { env: { type: 'string', default: 'prod' }, json: { type: 'boolean', default: false } },
+    run: 'npx tsx thing.ts',
+    summary: 'Do the thing.',
+    options: {
+      env: { type: 'string', default: 'prod', help: 'the environment' },
+      json: { type: 'boolean', default: false, help: 'print JSON' },
+    },
     choices: {
       env: (_v: Record<string, unknown>, cwd: string) => ({
         values: ['dev', 'prod'],
@@ -67,7 +71,7 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['--jsn'], spec, () => undefined)).toThrow(
       expect.objectContaining({
         code: 'USAGE',
-        message: 'unknown flag --jsn (did you mean --json?)\n\nusage: thing --env <env> [--json]',
+        message: `unknown flag --jsn (did you mean --json?)\n\n${helpText(spec)}`,
       }),
     );
     expect(() => parseCommand(['--zzzzzz'], spec, () => undefined)).toThrow(
@@ -82,8 +86,7 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['--env', 'prdo'], spec, () => undefined, '/repo')).toThrow(
       expect.objectContaining({
         code: 'USAGE',
-        message:
-          '--env "prdo" is not one of dev, prod (envs of /repo) (did you mean "prod"?)\n\nusage: thing --env <env> [--json]',
+        message: `--env "prdo" is not one of dev, prod (envs of /repo) (did you mean "prod"?)\n\n${helpText(spec)}`,
       }),
     );
     expect(parseCommand(['--env', 'dev'], spec, () => undefined, '/repo')?.values.env).toBe('dev');
@@ -94,6 +97,49 @@ describe('parseCommand', () => {
       expect.objectContaining({
         message: expect.stringMatching(/^--env "dev": there is none to choose from \(nowhere\)\n/),
       }),
+    );
+  });
+});
+
+describe('helpText: one style, generated from the flags', () => {
+  it('usage line with the required flags, summary, subcommands, flags with defaults, notes, exit codes', () => {
+    const text = helpText({
+      run: 'npx tsx tool.ts',
+      summary: 'Does a thing\nover two lines.',
+      args: '<folder>',
+      commands: { pack: 'pack a folder', fetch: 'fetch it back' },
+      options: {
+        env: { type: 'string', help: 'the environment' },
+        out: { type: 'string', value: '<dir>', default: 'out', help: 'where it goes\nsecond line' },
+        tag: { type: 'string', multiple: true, help: 'a tag' },
+        force: { type: 'boolean', default: false, help: 'overwrite' },
+      },
+      required: ['env'],
+      notes: 'Reads TOOL_TOKEN.',
+      exit: { 1: 'it broke' },
+    });
+    expect(text).toBe(
+      [
+        'usage: npx tsx tool.ts <folder> --env <env> [flags]',
+        '',
+        'Does a thing\nover two lines.',
+        '',
+        'commands:',
+        '  pack   pack a folder',
+        '  fetch  fetch it back',
+        '',
+        'flags:',
+        '  --env <env>     the environment',
+        '  --out <dir>     where it goes',
+        '                  second line (default: out)',
+        '  --tag <tag>...  a tag (repeatable)',
+        '  --force         overwrite',
+        '  -h, --help      print this help',
+        '',
+        'Reads TOOL_TOKEN.',
+        '',
+        'exit codes: 0 done; 1 it broke; 2 bad usage, nothing done (docs/cli.md)',
+      ].join('\n'),
     );
   });
 });

@@ -37,7 +37,17 @@ export function isMain(importMetaUrl: string): boolean {
   }
 }
 
-type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type ParseOption = NonNullable<ParseArgsConfig['options']>[string];
+
+/** One flag: node's parseArgs option, with the help the usage text is generated from. */
+export type FlagDef = ParseOption & {
+  /** What the flag is for; its default is added from `default`. Lines after the first are indented. */
+  help: string;
+  /** The value's placeholder in the help (default `<name>` for a string flag). */
+  value?: string;
+};
+
+type FlagOptions = Record<string, FlagDef>;
 
 /** A USAGE error (exit 2) whose message ends with the command's usage. */
 export function usageError(message: string, usage: string): ProjectError {
@@ -57,12 +67,29 @@ export type ChoiceReader = (
   cwd: string,
 ) => { values: readonly string[]; where: string };
 
-/** What a script accepts: its usage text, its flags (`--help`/`-h` is added), how many arguments. */
+/**
+ * What a command accepts, and its help, generated from this (helpText): how
+ * it is run, what it does, its subcommands and arguments, its flags with
+ * their help (`--help`/`-h` is added), notes, and what exit codes 0 and 1 mean.
+ */
 export interface CommandSpec<T extends FlagOptions> {
-  usage: string;
+  /** How a user runs it, up to its arguments: `npm run render --`. */
+  run: string;
+  /** What it does: a paragraph under the usage line. */
+  summary: string;
+  /** The arguments in the usage line: `<image folder>`, `<command>`. */
+  args?: string;
+  /** Subcommands: name (with its own arguments and flags) → what it does. */
+  commands?: Record<string, string>;
+  /** After the flags: environment variables, outputs, examples. */
+  notes?: string;
+  /** What exit codes 0 and 1 mean for this command (2 is always bad usage). */
+  exit?: { 0?: string; 1?: string };
   options: T;
+  /** Flags parsed but left out of the help: a sibling command's, which this one refuses by name. */
+  hidden?: readonly (keyof T & string)[];
   /** Exactly n positional arguments, or [min, max] (default 0). */
-  positionals?: number | [min: number, max: number];
+  positionals?: number | readonly [min: number, max: number];
   /** Flags that must be given. */
   required?: readonly (keyof T & string)[];
   /** Flags whose values must be one of a set: anything else is USAGE with a did-you-mean. */
@@ -107,16 +134,83 @@ export function checkChoice(
   }
 }
 
-/** Flags that each take a string value, e.g. `stringFlags('url', 'out')`. */
-export function stringFlags<const N extends readonly string[]>(
-  ...names: N
-): { [K in N[number]]: { type: 'string' } } {
-  return Object.fromEntries(names.map((n) => [n, { type: 'string' }])) as {
-    [K in N[number]]: { type: 'string' };
-  };
+const HELP = { help: { type: 'boolean', short: 'h', default: false, help: 'print this help' } } as const;
+
+/** Flags that mean the same in every command that takes them: one name, one meaning, one help. */
+export const SHARED_FLAGS = {
+  kubeconfig: {
+    type: 'string',
+    value: '<file>',
+    help: 'the kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)',
+  },
+  context: { type: 'string', value: '<name>', help: 'the kubeconfig context' },
+  lock: { type: 'string', default: 'models.lock.json', value: '<file>', help: 'the lock file' },
+  model: { type: 'string', value: '<name>', help: "the model in the lock (default: the lock's only model)" },
+} as const;
+
+const EXIT_0 = 'done';
+const EXIT_1 = 'failed: the message says what and what to do';
+
+/** A flag's left column: `--name <value>`, `-s, --name`. */
+function flagColumn(name: string, def: FlagDef): string {
+  const short = def.short ? `-${def.short}, ` : '';
+  const value = def.type === 'string' ? ` ${def.value ?? `<${name}>`}` : '';
+  return `${short}--${name}${value}${def.multiple ? '...' : ''}`;
 }
 
-const HELP = { help: { type: 'boolean', short: 'h', default: false } } as const;
+/** A flag's help with what it defaults to and whether it repeats. */
+function flagHelp(def: FlagDef): string {
+  const extra = [
+    def.multiple ? 'repeatable' : '',
+    def.default !== undefined && def.default !== false && !(Array.isArray(def.default) && !def.default.length)
+      ? `default: ${def.default}`
+      : '',
+  ].filter(Boolean);
+  return extra.length ? `${def.help} (${extra.join('; ')})` : def.help;
+}
+
+/** Two columns, the second aligned (at most 30 wide on the left), continuation lines under it. */
+function twoColumns(rows: [string, string][]): string {
+  const width = Math.min(30, Math.max(...rows.map(([l]) => l.length)));
+  return rows
+    .map(([left, right]) => {
+      const [first = '', ...rest] = right.split('\n');
+      const head =
+        left.length > width
+          ? `  ${left}\n  ${' '.repeat(width)}  ${first}`
+          : `  ${left.padEnd(width)}  ${first}`;
+      return [head, ...rest.map((r) => `  ${' '.repeat(width)}  ${r.trim()}`)].join('\n').trimEnd();
+    })
+    .join('\n');
+}
+
+/** The help of a command, generated from its spec: one style for every command (docs/cli.md). */
+export function helpText<T extends FlagOptions>(spec: CommandSpec<T>): string {
+  const required = (spec.required ?? []).map((n) => flagColumn(n, spec.options[n]!));
+  const usage = ['usage:', spec.run, spec.args, ...required, '[flags]'].filter(Boolean).join(' ');
+  const shown = Object.entries({ ...spec.options, ...HELP } as FlagOptions).filter(
+    ([n]) => !spec.hidden?.includes(n),
+  );
+  const flags = shown.map(([n, def]) => [flagColumn(n, def), flagHelp(def)] as [string, string]);
+  const parts = [usage, spec.summary.trim()];
+  if (spec.commands) parts.push(`commands:\n${twoColumns(Object.entries(spec.commands))}`);
+  parts.push(`flags:\n${twoColumns(flags)}`);
+  if (spec.notes) parts.push(spec.notes.trim());
+  parts.push(
+    `exit codes: 0 ${spec.exit?.[0] ?? EXIT_0}; 1 ${spec.exit?.[1] ?? EXIT_1}; 2 bad usage, nothing done (docs/cli.md)`,
+  );
+  return parts.join('\n\n');
+}
+
+const helpCache = new WeakMap<object, string>();
+/** {@link helpText}, once per spec. */
+export function usageOf<T extends FlagOptions>(spec: CommandSpec<T>): string {
+  const cached = helpCache.get(spec);
+  if (cached !== undefined) return cached;
+  const text = helpText(spec);
+  helpCache.set(spec, text);
+  return text;
+}
 
 /**
  * The one prelude of every script: parse `argv` strictly; `--help` prints the
@@ -130,9 +224,10 @@ export function parseCommand<T extends FlagOptions>(
   print: (text: string) => void = console.log,
   cwd: string = process.cwd(),
 ) {
-  const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, spec.usage);
+  const usage = usageOf(spec);
+  const parsed = parseFlags(argv, { ...spec.options, ...HELP } as T & typeof HELP, usage);
   if ((parsed.values as { help?: boolean }).help) {
-    print(spec.usage);
+    print(usage);
     return undefined;
   }
   delete (parsed.values as { help?: boolean }).help;
@@ -144,13 +239,13 @@ export function parseCommand<T extends FlagOptions>(
   if (n > max) {
     throw usageError(
       max === 0 ? `unexpected argument "${parsed.positionals[max]}"` : `too many arguments (at most ${max})`,
-      spec.usage,
+      usage,
     );
   }
-  if (n < min) throw usageError(`${min - n} argument(s) missing`, spec.usage);
+  if (n < min) throw usageError(`${min - n} argument(s) missing`, usage);
   for (const name of spec.required ?? []) {
     if ((parsed.values as Record<string, unknown>)[name] === undefined) {
-      throw usageError(`--${name} is required`, spec.usage);
+      throw usageError(`--${name} is required`, usage);
     }
   }
   const values = parsed.values as Record<string, string | string[] | undefined>;
@@ -159,7 +254,7 @@ export function parseCommand<T extends FlagOptions>(
     if (values[name] === undefined || values[name] === (spec.options[name] as { default?: unknown }).default)
       continue;
     const allowed = typeof choices === 'function' ? choices(values, cwd) : { values: choices };
-    checkChoice(name, values[name], allowed, spec.usage);
+    checkChoice(name, values[name], allowed, usage);
   }
   return parsed;
 }
@@ -240,7 +335,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
 }
 
 /** Node's parser error in our words: an unknown flag with the nearest known one. */
-function flagProblem(e: NodeJS.ErrnoException, options: FlagOptions): string {
+function flagProblem(e: NodeJS.ErrnoException, options: object): string {
   const flag = /^Unknown option '(-{1,2}[^']*)'/.exec(e.message)?.[1];
   if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !flag) return e.message;
   if (!flag.startsWith('--')) return `unknown flag ${flag}`;

@@ -4,7 +4,7 @@
  * "drift-alert" → drift.yml → `npm run retrain`.
  *
  *   GITHUB_REPOSITORY=owner/repo GITHUB_TOKEN=... ALERT_RELAY_TOKEN_FILE=/secrets/token \
- *   tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
+ *   npx tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
  *
  * The shared secret Alertmanager sends (Authorization: Bearer) comes from
  * ALERT_RELAY_TOKEN_FILE (a mounted Secret) or ALERT_RELAY_TOKEN; the relay
@@ -19,16 +19,31 @@ import { createAlertRelay } from '../monitoring/alert-relay.ts';
 import { readRepoContext } from '../platform/github/index.ts';
 import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
 
-const USAGE = `usage: tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
-  env: GITHUB_REPOSITORY, GITHUB_TOKEN, [GITHUB_API_URL], ALERT_RELAY_TOKEN_FILE (or ALERT_RELAY_TOKEN): the shared secret`;
-
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npx tsx scripts/alert-relay.ts',
+  summary: `The drift-alert relay: Alertmanager's webhook receiver
+(monitoring/alertmanager/alertmanager.yml). A firing drift alert becomes a
+GitHub repository_dispatch "drift-alert" (drift.yml, which runs
+\`npm run retrain\`). Serves until SIGTERM or SIGINT.`,
   options: {
-    port: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', value: '<n>', help: 'port to listen on (default: ALERT_RELAY_PORT, else 8080)' },
+    host: {
+      type: 'string',
+      value: '<address>',
+      help: 'address to listen on: loopback unless told otherwise\n(manifests/alert-relay passes 0.0.0.0, behind a NetworkPolicy)',
+      default: '127.0.0.1',
+    },
   },
+  notes: `environment:
+  GITHUB_REPOSITORY       owner/repo, where the dispatch goes
+  GITHUB_TOKEN            a token with contents: write on it (a fine-grained PAT
+                          or a GitHub App token)
+  GITHUB_API_URL          the GitHub API (default: https://api.github.com)
+  ALERT_RELAY_TOKEN_FILE  a file (a mounted Secret) holding the shared secret
+                          Alertmanager sends (Authorization: Bearer); or
+  ALERT_RELAY_TOKEN       the secret itself. Without one the relay does not start.`,
+  exit: { 0: 'stopped (SIGTERM or SIGINT)' },
 } as const;
 
 /** The shared secret, from the file a Secret is mounted at, or the variable; read once, here. */

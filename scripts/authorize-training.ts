@@ -18,15 +18,22 @@ import {
   setOutputs,
 } from '../platform/github/index.ts';
 
-const USAGE = `usage: npm run -s ci:authorize-training
-Decides whether train.yml may train the pull request of this run on the self-hosted runner:
-a branch of this repository, or a fork's head commit approved by a user with write access.
-Needs the context of a pull_request_target run: GITHUB_EVENT_NAME, GITHUB_EVENT_PATH,
-GITHUB_REPOSITORY, GITHUB_TOKEN (pull-requests: read). Writes the step outputs
-authorized (true|false), sha (the commit to train) and fork (true|false) to GITHUB_OUTPUT,
-and the decision to the job summary.`;
-
-const COMMAND = { usage: USAGE, options: {} } as const;
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run -s ci:authorize-training',
+  summary: `Decides whether train.yml may train the pull request of this run on the
+self-hosted runner: a branch of this repository, or a fork's head commit
+approved by a user with write access.`,
+  options: {},
+  notes: `Needs the context of a pull_request_target run: GITHUB_EVENT_NAME,
+GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN (pull-requests: read); without
+it, exit 2. Writes the step outputs authorized (true|false), sha (the commit to
+train) and fork (true|false) to GITHUB_OUTPUT, and the decision to the job summary.`,
+  exit: {
+    0: 'either decision (a "no" skips the train job, it is no failure)',
+    1: 'GitHub cannot be asked: the message says why',
+  },
+} as const;
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);

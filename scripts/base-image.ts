@@ -3,7 +3,7 @@
  * in the project's podman store, from Debian packages and the npm registry
  * (tools/containers/base-image.ts says how). Run by scripts/setup.d/76-node-base-image.sh.
  *
- *   tsx scripts/base-image.ts [--force]
+ *   npx tsx scripts/base-image.ts [--force]
  *
  * Exit codes: 0, 1 failure, 2 bad usage.
  */
@@ -12,14 +12,23 @@ import { command, isMain, runMain, scriptDeps } from '../platform/cli.ts';
 import { makeBaseImage } from '../tools/containers/base-image.ts';
 import { imageSize, preparePodman } from '../tools/containers/podman.ts';
 
-const USAGE = `usage: tsx scripts/base-image.ts [--force]
-  makes docker.io/library/node:<version>-bookworm-slim (and debian:bookworm-slim) in the podman
-  store under ~/.cache/gitops-ml/containers, unless it is there from the same recipe
-  --force  make both again
-  env: GITOPS_ML_DEBIAN_MIRROR (default http://deb.debian.org), GITOPS_ML_CACHE`;
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npx tsx scripts/base-image.ts',
+  summary: `Make docker.io/library/node:<version>-bookworm-slim (and debian:bookworm-slim),
+the base image serving/Dockerfile names, in the podman store under
+~/.cache/gitops-ml/containers, from Debian packages and the npm registry, unless
+it is there from the same recipe. Run by scripts/setup.d/76-node-base-image.sh.`,
+  options: { force: { type: 'boolean', default: false, help: 'make both again' } },
+  notes: `environment:
+  GITOPS_ML_DEBIAN_MIRROR  the Debian mirror (default: http://deb.debian.org)
+  GITOPS_ML_CACHE          the cache folder (default: ~/.cache/gitops-ml)
+
+It prints each image's size, the Node, npm, corepack and yarn versions, and the store.`,
+} as const;
 
 export const main = command(
-  { usage: USAGE, options: { force: { type: 'boolean', default: false } } },
+  COMMAND,
   async ({ values }, deps: { print?: (text: string) => void; env?: Record<string, string | undefined> }) => {
     const d = scriptDeps(deps);
     const log = (line: string) => d.print(`${line}\n`);

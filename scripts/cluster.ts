@@ -16,10 +16,11 @@ import {
   checkChoice,
   didYouMean,
   isMain,
+  parseCommand,
   parseDurationFlag,
-  parseFlags,
   runMain,
   usageError,
+  usageOf,
 } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { applyArgoCd } from '../tools/cluster/argocd-apply.ts';
@@ -36,54 +37,66 @@ import { ensureImages, imageDigestRef, requireBaseImage } from '../tools/contain
 import { containerLogs, containerRunning, removeContainer } from '../tools/containers/pod.ts';
 import { preparePodman } from '../tools/containers/podman.ts';
 
-const USAGE = `usage: cluster <up|status|down|argocd|image|serve> [options]
-  up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-           kwok (a CPU node and a GPU-like node), Redis, a Git server serving
-           --repo, the object store (SeaweedFS, S3 API, bucket gitops-ml),
-           Argo CD's CRDs and its repo-server, application-controller
-           and applicationset-controller, all on 127.0.0.1; print what runs where
-  status   probe what \`up\` started: component, pid, address, healthy
-  down     stop everything \`up\` started
-  argocd   apply manifests/argocd and manifests/ci-access of --repo (README
-           step 4), the Applications reading from the local Git server
-  image    build the model server's image (serving/Dockerfile, target runtime)
-           from this checkout with podman, once per content; print the digest
-           reference to promote with (npm run promote -- --image <ref>)
-  serve    run the model server of --env as its synced pod would (kwok runs
-           no container): the image and pod template of Deployment
-           ml-<env>/model-server, with podman, on 127.0.0.1:--port; print the
-           curl to send it; Ctrl-C stops it
-options:
-  --dir <dir>      state folder: pids, logs, kubeconfig (default .cache/cluster)
-  --repo <dir>     repository the Git server serves (default: the current one)
-  --name <name>    served at http://127.0.0.1:<port>/<name>.git (default repo)
-  --allow-push     let the Git server accept git push
-  --app-resync <d> how often Argo CD re-reads Git, e.g. 30s or 2m (default 2m)
-  --with rollouts  also run Argo Rollouts (its CRDs and controller), for
-                   environments with manifests/components/canary
-  --env <env>      serve: the environment (dev, staging, prod)
-  --port <port>    serve: the port on 127.0.0.1 (default: a free one)
-  --detach         serve: leave the container running and return
-  --stop           serve: stop the container a detached serve left running`;
-
 const VERBS = ['up', 'status', 'down', 'argocd', 'image', 'serve'];
 
 /** What `--with` can add to the stack. */
 const OPTIONAL_COMPONENTS = ['rollouts'];
 
-const FLAGS = {
-  dir: { type: 'string', default: join('.cache', 'cluster') },
-  repo: { type: 'string', default: '.' },
-  name: { type: 'string', default: 'repo' },
-  'allow-push': { type: 'boolean', default: false },
-  'app-resync': { type: 'string', default: '2m' },
-  with: { type: 'string', multiple: true },
-  env: { type: 'string' },
-  port: { type: 'string' },
-  detach: { type: 'boolean', default: false },
-  stop: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
+/** The command: its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run cluster --',
+  summary: 'A local Kubernetes with Argo CD on 127.0.0.1, for the journey on one machine (docs/cluster.md).',
+  args: '<up|status|down|argocd|image|serve>',
+  commands: {
+    up: `start etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (a CPU node
+and a GPU-like node), Redis, a Git server serving --repo, the object store (SeaweedFS,
+S3 API, bucket gitops-ml), Argo CD's CRDs and its repo-server, application-controller
+and applicationset-controller, all on 127.0.0.1; print what runs where`,
+    status: 'probe what `up` started: component, pid, address, healthy',
+    down: 'stop everything `up` started',
+    argocd: `apply manifests/argocd and manifests/ci-access of --repo (README step 4), the
+Applications reading from the local Git server`,
+    image: `build the model server's image (serving/Dockerfile, target runtime) from this checkout
+with podman, once per content; print the digest reference to promote with
+(npm run promote -- --image <ref>)`,
+    serve: `run the model server of --env as its synced pod would (kwok runs no container): the
+image and pod template of Deployment ml-<env>/model-server, with podman, on
+127.0.0.1:--port; print the curl to send it; Ctrl-C stops it`,
+  },
+  positionals: [0, 2],
+  options: {
+    dir: {
+      type: 'string',
+      default: join('.cache', 'cluster'),
+      value: '<dir>',
+      help: 'the state folder: pids, logs, kubeconfig',
+    },
+    repo: { type: 'string', default: '.', value: '<dir>', help: 'the repository the Git server serves' },
+    name: { type: 'string', default: 'repo', help: 'served at http://127.0.0.1:<port>/<name>.git' },
+    'allow-push': { type: 'boolean', default: false, help: 'let the Git server accept git push' },
+    'app-resync': {
+      type: 'string',
+      default: '2m',
+      value: '<duration>',
+      help: 'how often Argo CD re-reads Git',
+    },
+    with: {
+      type: 'string',
+      multiple: true,
+      value: '<component>',
+      help: `also run: ${OPTIONAL_COMPONENTS.join(', ')} (Argo Rollouts, its CRDs and controller, for environments\nwith manifests/components/canary)`,
+    },
+    env: { type: 'string', help: 'serve: the environment (a folder of environments/)' },
+    port: { type: 'string', help: 'serve: the port on 127.0.0.1 (default: a free one)' },
+    detach: { type: 'boolean', default: false, help: 'serve: leave the container running and return' },
+    stop: {
+      type: 'boolean',
+      default: false,
+      help: 'serve: stop the container a detached serve left running',
+    },
+  },
 } as const;
+const USAGE = usageOf(COMMAND);
 
 /** The status table: one row per component, fixed columns. */
 export function formatStatus(components: ComponentStatus[]): string {
@@ -126,11 +139,9 @@ function summary(state: ClusterState): string {
 
 /** Run with `argv`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
-  const { values: f, positionals } = parseFlags(argv, FLAGS, USAGE);
-  if (f.help) {
-    log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(argv, COMMAND, log);
+  if (!cli) return 0;
+  const { values: f, positionals } = cli;
   const [verb, ...extra] = positionals;
   if (!verb || extra.length > 0 || !VERBS.includes(verb))
     throw new ProjectError(

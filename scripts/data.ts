@@ -29,6 +29,7 @@ import {
   type ScriptDeps,
   scriptDeps,
   usageError,
+  usageOf,
 } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import {
@@ -45,32 +46,66 @@ import {
   uploadDataArchive,
 } from '../training/data/index.ts';
 
-const USAGE = `usage: npm run data -- pack <image folder> --uri <url> --archive <out.tar.gz> [--name <dataset>]
-                            [--pointer data/<name>.json] [--description <text>]
-       npm run data -- fetch <data/<name>.json> --into <folder>
-       npm run data -- from-feedback <data/<name>.json> [--out-pointer data/<new>.json] [--name <dataset>]
-                            [--model <name>] [--since <date>]
-  from-feedback: the pointer's data + the labelled captured images in the object store (OBJECT_STORE_*,
-  AWS_*) -> a new archive in s3://<bucket>/datasets/<name>/ and the new pointer (default: over the old one)`;
-
-const STRING = { type: 'string' } as const;
-
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run data --',
+  summary: `Data pointers (docs/data.md): version a dataset in Git by a small pointer file,
+the data itself in an archive at an HTTP(S) URL or in the object store
+(s3://bucket/key).`,
+  args: '<command> <target>',
+  commands: {
+    'pack <image folder>': `with --uri and --archive: write the archive and the pointer (commit
+it); an s3:// --uri is uploaded to the object store (never over an
+existing object), any other is yours to upload`,
+    'fetch <pointer>': `with --into: download the archive, check its sha256, extract it and
+check the dataset digest, as training does`,
+    'from-feedback <pointer>': `the pointer's data + the labelled captured images in the object
+store -> a new archive in s3://<bucket>/datasets/<name>/ and the
+new pointer (default: over the old one)`,
+  },
   positionals: 2,
   options: {
-    uri: STRING,
-    archive: STRING,
-    name: STRING,
-    pointer: STRING,
-    description: STRING,
-    into: STRING,
-    'out-pointer': STRING,
-    model: STRING,
-    since: STRING,
+    uri: {
+      type: 'string',
+      value: '<url>',
+      help: 'pack: where the archive is served from: its https URL, or s3://bucket/key',
+    },
+    archive: { type: 'string', value: '<out.tar.gz>', help: 'pack: the archive to write' },
+    name: {
+      type: 'string',
+      value: '<dataset>',
+      help: "pack, from-feedback: the dataset's name (default: the folder's name; for\nfrom-feedback: the old pointer's)",
+    },
+    pointer: {
+      type: 'string',
+      value: '<file>',
+      help: 'pack: the pointer to write (default: data/<--name>.json; without --name,\ndata/dataset.json)',
+    },
+    description: { type: 'string', value: '<text>', help: "pack: the dataset's description in the pointer" },
+    into: { type: 'string', value: '<folder>', help: 'fetch: the folder to extract the data into' },
+    'out-pointer': {
+      type: 'string',
+      value: '<file>',
+      help: 'from-feedback: where to write the new pointer, e.g. data/<new>.json (default:\nover the old one)',
+    },
+    model: {
+      type: 'string',
+      value: '<name>',
+      help: "from-feedback: only the labels given to this model's answers (default: every\nmodel's)",
+    },
+    since: {
+      type: 'string',
+      value: '<date>',
+      help: 'from-feedback: only the labels recorded since this date (e.g. 2026-03-01 or\n2026-03-01T12:00:00Z)',
+    },
   },
+  notes: `<pointer> is a pointer file, data/<name>.json. The object store, for an s3://
+archive and from-feedback, is the one the environment configures: OBJECT_STORE_*
+and AWS_* (docs/object-store.md).`,
 } as const;
+
+/** Its usage, ending a usage error. */
+const usage = () => usageOf(COMMAND);
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
@@ -110,13 +145,13 @@ async function run(
   const commands = ['pack', 'fetch', 'from-feedback'];
   throw usageError(
     `unknown command "${command}" (pack, fetch or from-feedback)${didYouMean(command, commands)}`,
-    USAGE,
+    usage(),
   );
 }
 
 /** `pack <folder>`: the archive and its pointer; uploaded when the URI is s3:// and a store is configured. */
 async function pack({ target, v, d, at, store }: Sub): Promise<number> {
-  if (!v.uri || !v.archive) throw usageError('pack needs --uri and --archive', USAGE);
+  if (!v.uri || !v.archive) throw usageError('pack needs --uri and --archive', usage());
   const pointerPath = at(v.pointer ?? `data/${v.name ?? 'dataset'}.json`);
   const p = await packDataPointer(at(target), {
     uri: v.uri,
@@ -141,7 +176,7 @@ async function pack({ target, v, d, at, store }: Sub): Promise<number> {
 
 /** `fetch <pointer> --into <folder>`: the data the pointer names, digest-checked. */
 async function fetchData({ target, v, d, at, store }: Sub): Promise<number> {
-  if (!v.into) throw usageError('fetch needs --into <folder>', USAGE);
+  if (!v.into) throw usageError('fetch needs --into <folder>', usage());
   const ds = await materializeDataPointer(await readDataPointer(at(target)), at(v.into), {
     pointerPath: target,
     ...(d.fetch ? { fetch: d.fetch } : {}),
@@ -156,7 +191,7 @@ function sinceOf(v: Sub['v']): Date | undefined {
   if (v.since === undefined) return undefined;
   const since = new Date(v.since);
   if (Number.isNaN(since.getTime()))
-    throw usageError(`--since "${v.since}" is not a date (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)`, USAGE);
+    throw usageError(`--since "${v.since}" is not a date (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)`, usage());
   return since;
 }
 

@@ -1,19 +1,10 @@
 import { resolve } from 'node:path';
 import { nativeManifestOf } from '../model/backend.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
-import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
+import { command, isMain, ProjectError, runMain, usageOf } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-
-const USAGE = `usage: npm run demo -- [--config training/configs/demo.json] [--work .demo] [--port 8080] [--no-wait] [--no-progress] [--gates <promotion-gates.json>]
-  --config       training config (default training/configs/demo.json, a deep-cnn on 32x32 colour images,
-                 where the native backend is set up; else training/configs/demo-pure-js.json, a small
-                 CNN the pure-JS backend trains in about a minute)
-  --work         work folder for the copy of the lock, environments/, data, runs, rendered manifests (default .demo)
-  --port         server port (default 8080; 0 = any free port)
-  --no-wait      stop the server after the request instead of waiting for Ctrl-C (tests, CI)
-  --no-progress  no training progress bar`;
 
 export interface MainDeps {
   env?: Record<string, string | undefined>;
@@ -52,16 +43,38 @@ function defaultConfig(print: (line: string) => void): string {
   return 'training/configs/demo-pure-js.json';
 }
 
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run demo --',
+  summary: `The one-command demo (docs/demo.md): the whole path of one model, locally, on a
+copy of the lock and environments/ in a work folder (yours are never modified):
+generate the data, train, track and add to the lock, promote to dev, render dev
+with real Kustomize, start the server, send it a real image, and leave it
+running until Ctrl-C.`,
   options: {
-    config: { type: 'string' },
-    work: { type: 'string', default: '.demo' },
-    port: { type: 'string', default: '8080' },
-    'no-wait': { type: 'boolean', default: false },
-    gates: { type: 'string' },
-    'no-progress': { type: 'boolean', default: false },
+    config: {
+      type: 'string',
+      value: '<file>',
+      help: 'the training config (default: training/configs/demo.json, a deep-cnn on 32x32\ncolour images, where the native backend is set up; else\ntraining/configs/demo-pure-js.json, a small CNN the pure-JS backend trains in\nabout a minute)',
+    },
+    work: {
+      type: 'string',
+      default: '.demo',
+      value: '<dir>',
+      help: 'the work folder for the copy of the lock, environments/, data, runs, rendered\nmanifests',
+    },
+    port: { type: 'string', default: '8080', value: '<port>', help: 'the server port (0: any free port)' },
+    'no-wait': {
+      type: 'boolean',
+      default: false,
+      help: 'stop the server after the request instead of waiting for Ctrl-C (tests, CI)',
+    },
+    gates: {
+      type: 'string',
+      value: '<file>',
+      help: 'the promotion gates file for dev (default: environments/promotion-gates.json\nof the work folder)',
+    },
+    'no-progress': { type: 'boolean', default: false, help: 'no training progress bar' },
   },
 } as const;
 
@@ -70,9 +83,13 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const { values } = cli;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ProjectError('USAGE', `--port ${values.port} is not a port number (0-65535)\n\n${USAGE}`, {
-      subject: '--port',
-    });
+    throw new ProjectError(
+      'USAGE',
+      `--port ${values.port} is not a port number (0-65535)\n\n${usageOf(COMMAND)}`,
+      {
+        subject: '--port',
+      },
+    );
   }
   const repoRoot = deps.repoRoot ?? ROOT;
   if (!isRepoRoot(repoRoot)) {

@@ -7,39 +7,53 @@
  */
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftThresholds } from '../model/drift/index.ts';
 import { offlineDrift, writeDriftReport } from '../monitoring/drift/index.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
+import { isMain, parseCommand, runMain, usageError, usageOf } from '../platform/index.ts';
 
-export const USAGE = `usage: npm run drift -- --artifact <dir> --inputs <folder> [--out <dir>] [--threshold <psi>]
-  [--ks-p-value <p>] [--min-samples <n>]
-  --artifact     model artifact folder (with digests.json and reference-stats.json)
-  --inputs       folder of recent input images (*.png, *.jpg)
-  --out          where report.json and report.html go (default drift-report)
-  --threshold    PSI at or over which a feature or the class mix has drifted (default ${DEFAULT_DRIFT_THRESHOLDS.psi})
-  --ks-p-value   KS (and chi-square) p-value under which it has drifted (default ${DEFAULT_DRIFT_THRESHOLDS.ksPValue})
-  --min-samples  fewer images than this are not scored (default ${DEFAULT_DRIFT_THRESHOLDS.minSamples})
-Exit 0: no drift; 1: drift (or an error); 2: bad usage.`;
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run drift --',
+  summary: `Score a folder of recent input images against the model artifact's reference
+statistics, print one row per feature and one for the predictions, and write
+report.json and report.html (docs/drift.md).`,
+  required: ['artifact', 'inputs'],
+  options: {
+    artifact: {
+      type: 'string',
+      value: '<dir>',
+      help: 'model artifact folder (with digests.json and reference-stats.json)',
+    },
+    inputs: { type: 'string', value: '<folder>', help: 'folder of recent input images (*.png, *.jpg)' },
+    out: {
+      type: 'string',
+      value: '<dir>',
+      default: 'drift-report',
+      help: 'where report.json and report.html go',
+    },
+    threshold: {
+      type: 'string',
+      value: '<psi>',
+      help: `PSI at or over which a feature or the class mix has drifted (default: ${DEFAULT_DRIFT_THRESHOLDS.psi})`,
+    },
+    'ks-p-value': {
+      type: 'string',
+      value: '<p>',
+      help: `KS (and chi-square) p-value under which it has drifted (default: ${DEFAULT_DRIFT_THRESHOLDS.ksPValue})`,
+    },
+    'min-samples': {
+      type: 'string',
+      value: '<n>',
+      help: `fewer images than this are not scored (default: ${DEFAULT_DRIFT_THRESHOLDS.minSamples})`,
+    },
+  },
+  exit: { 0: 'no drift (or too few images to score)', 1: 'drift past a threshold, or an error' },
+} as const;
 
 function number(raw: string | undefined, flag: string, ok: (n: number) => boolean): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^[0-9.]+$/.test(raw) || !ok(n))
-    throw new ProjectError('USAGE', `--${flag} ${raw} is not valid\n\n${USAGE}`);
+  if (!/^[0-9.]+$/.test(raw) || !ok(n)) throw usageError(`--${flag} ${raw} is not valid`, usageOf(COMMAND));
   return n;
 }
-
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
-const COMMAND = {
-  usage: USAGE,
-  required: ['artifact', 'inputs'],
-  options: {
-    artifact: { type: 'string' },
-    inputs: { type: 'string' },
-    out: { type: 'string', default: 'drift-report' },
-    threshold: { type: 'string' },
-    'ks-p-value': { type: 'string' },
-    'min-samples': { type: 'string' },
-  },
-} as const;
 
 /** Run the drift job; returns the exit code. */
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {

@@ -16,16 +16,25 @@ import {
   runMain,
   type ScriptDeps,
   scriptDeps,
+  usageOf,
 } from '../platform/index.ts';
 
-const USAGE = `usage: SERVING_FEEDBACK_EXPORT_TOKEN=<token> npm run feedback:export -- --url <server URL> --out <folder>
-  --url  the model server, e.g. http://127.0.0.1:8080
-  --out  where to write one folder per label and feedback.jsonl (e.g. data/feedback)`;
-
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'SERVING_FEEDBACK_EXPORT_TOKEN=<token> npm run feedback:export --',
+  summary: `Export a model server's labelled feedback as training data: one folder per true
+label (the layout of the image-folder data source) and feedback.jsonl.`,
   required: ['url', 'out'],
-  options: { url: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    url: { type: 'string', value: '<server URL>', help: 'the model server, e.g. http://127.0.0.1:8080' },
+    out: {
+      type: 'string',
+      value: '<folder>',
+      help: 'where to write one folder per label and feedback.jsonl (e.g. data/feedback)',
+    },
+  },
+  notes: `The token comes from SERVING_FEEDBACK_EXPORT_TOKEN, never a flag (it would stay in
+the shell history). Prints how many images it exported, per label.`,
 } as const;
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
@@ -34,7 +43,7 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
   if (!cli) return 0;
   const token = d.env.SERVING_FEEDBACK_EXPORT_TOKEN;
   if (!token) {
-    throw new ProjectError('USAGE', `SERVING_FEEDBACK_EXPORT_TOKEN is not set\n\n${USAGE}`, {
+    throw new ProjectError('USAGE', `SERVING_FEEDBACK_EXPORT_TOKEN is not set\n\n${usageOf(COMMAND)}`, {
       subject: 'SERVING_FEEDBACK_EXPORT_TOKEN',
     });
   }

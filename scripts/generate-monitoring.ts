@@ -10,18 +10,30 @@ import { fileURLToPath } from 'node:url';
 import { generateMonitoringManifests, staleGenerated, writeGenerated } from '../monitoring/index.ts';
 import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
 
-const USAGE = `usage: generate-monitoring.ts [--check] [--root DIR]
-  --check     do not write; fail (exit 1) when manifests/monitoring/ differs from a fresh generation
-  --root DIR  repository root (default: this script's repository)`;
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run monitoring:generate --',
+  summary: `Generate manifests/monitoring/ (the PrometheusRule, the Grafana dashboard
+ConfigMaps) from monitoring/rules/*.yaml and monitoring/dashboards/*.json, and
+print each file written.`,
+  options: {
+    check: {
+      type: 'boolean',
+      default: false,
+      help: 'do not write; fail (exit 1) when manifests/monitoring/ differs from a fresh generation',
+    },
+    root: { type: 'string', value: '<dir>', help: "repository root (default: this script's repository)" },
+  },
+  exit: {
+    0: 'written (--check: up to date)',
+    1: 'failed, or with --check a committed file is out of date (each named)',
+  },
+} as const;
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
-  const cli = parseCommand(
-    argv,
-    { usage: USAGE, options: { check: { type: 'boolean', default: false }, root: { type: 'string' } } },
-    log,
-  );
+  const cli = parseCommand(argv, COMMAND, log);
   if (!cli) return 0;
   const { values } = cli;
   const root = values.root ?? REPO_ROOT;

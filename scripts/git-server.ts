@@ -8,36 +8,45 @@
  */
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
-import { isMain, parseFlags, runMain } from '../platform/cli.ts';
+import { isMain, parseCommand, runMain, usageError, usageOf } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { gitCommonDir } from '../tools/cluster/git.ts';
 import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
 import { serveOnLoopback } from '../tools/cluster/serve.ts';
 
-const USAGE = `usage: git-server [--repo <dir>] [--name <name>] [--port <n>] [--allow-push]
-  --repo <dir>    a checkout or bare repository (default: the current directory's)
-  --name <name>   served at http://127.0.0.1:<port>/<name>.git (default: repo)
-  --port <n>      port on 127.0.0.1 (default 0: a free one, printed)
-  --allow-push    accept git push (git-receive-pack)`;
-
-const FLAGS = {
-  repo: { type: 'string', default: '.' },
-  name: { type: 'string', default: 'repo' },
-  port: { type: 'string', default: '0' },
-  'allow-push': { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npx tsx scripts/git-server.ts',
+  summary: `Serve one repository over git's smart HTTP protocol on 127.0.0.1 (git
+http-backend behind Node's http server), as the local cluster's Argo CD reads it.
+\`npm run cluster -- up\` starts it; it also runs on its own. Prints the URL it
+serves at, then serves until stopped.`,
+  options: {
+    repo: {
+      type: 'string',
+      value: '<dir>',
+      default: '.',
+      help: 'a checkout or bare repository (its git folder is served)',
+    },
+    name: {
+      type: 'string',
+      value: '<name>',
+      default: 'repo',
+      help: 'served at http://127.0.0.1:<port>/<name>.git (letters, digits, . _ -)',
+    },
+    port: { type: 'string', value: '<n>', default: '0', help: 'port on 127.0.0.1 (0: a free one, printed)' },
+    'allow-push': { type: 'boolean', default: false, help: 'accept git push (git-receive-pack)' },
+  },
 } as const;
 
 /** Start serving; resolves once listening, with the URL and a close function. Exported for tests. */
 export async function main(argv: string[]): Promise<{ url: string; close: () => Promise<void> } | number> {
-  const { values: f } = parseFlags(argv, FLAGS, USAGE);
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const cli = parseCommand(argv, COMMAND, console.log);
+  if (!cli) return 0;
+  const f = cli.values;
   const port = Number(f.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"\n\n${USAGE}`);
+    throw usageError(`--port must be a port number, got "${f.port}"`, usageOf(COMMAND));
   if (!/^[A-Za-z0-9._-]+$/.test(f.name) || f.name.startsWith('.'))
     throw new ProjectError('USAGE', `--name must be a simple name (letters, digits, . _ -), got "${f.name}"`);
   const gitDir = await gitCommonDir(resolve(f.repo));

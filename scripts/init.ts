@@ -15,23 +15,39 @@ import { command, runIfMain, type ScriptDeps, scriptDeps } from '../platform/cli
 import { gitRunner } from '../platform/git/index.ts';
 import { forkNames, initRepository } from '../tools/init/index.ts';
 
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: `usage: npm run init -- --repo <owner/name> [options]
-Makes this fork its own: replaces the template's placeholders in every file git tracks.
-  --repo <owner/name>    the fork on GitHub (Argo CD's repoURL, runbook URLs, the alert relay's target)
-  --registry <host/path> where image.yml pushes the images (default ghcr.io/<owner>, lowercase)
-  --team <@org/team>     who reviews the lock, environments, workflows, manifests (default @<owner>/ml-maintainers)
-  --commit               commit the changed files (default: leave them for you to review and commit)
-  --root <dir>           the repository (default .)
-Refuses a working tree with uncommitted changes. A second run changes nothing.
-Exit 0 done, 1 refused (uncommitted changes, or made another repository's already), 2 bad usage.`,
+  run: 'npm run init --',
+  summary: `Makes this fork its own: replaces the template's placeholders in every file git
+tracks. Refuses a working tree with uncommitted changes. A second run changes
+nothing.`,
   required: ['repo'],
   options: {
-    repo: { type: 'string' },
-    registry: { type: 'string' },
-    team: { type: 'string' },
-    commit: { type: 'boolean', default: false },
-    root: { type: 'string', default: '.' },
+    repo: {
+      type: 'string',
+      value: '<owner/name>',
+      help: "the fork on GitHub (Argo CD's repoURL, runbook URLs, the alert relay's target)",
+    },
+    registry: {
+      type: 'string',
+      value: '<host/path>',
+      help: 'where image.yml pushes the images (default: ghcr.io/<owner>, lowercase)',
+    },
+    team: {
+      type: 'string',
+      value: '<@org/team>',
+      help: 'who reviews the lock, environments, workflows, manifests\n(default: @<owner>/ml-maintainers)',
+    },
+    commit: {
+      type: 'boolean',
+      default: false,
+      help: 'commit the changed files (default: leave them for you to review and commit)',
+    },
+    root: { type: 'string', default: '.', value: '<dir>', help: 'the repository' },
+  },
+  exit: {
+    0: 'done (or nothing left to do)',
+    1: "refused (uncommitted changes, or made another repository's already)",
   },
 } as const;
 

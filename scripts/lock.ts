@@ -42,66 +42,113 @@ import {
   runMain,
   type ScriptDeps,
   scriptDeps,
+  usageOf,
 } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { objectStoreFromEnv } from '../platform/object-store/index.ts';
 
-const USAGE = `usage: lock <command> [flags]
-  init                                   create an empty lock file
-  add --model <name> --artifact <dir>    add the artifact folder as a version (id: v + 12 hex of its root digest)
-      [--uri <artifact uri>]             where it will be fetched from (default: the folder, relative to the lock)
-      [--run-id <id>] [--mlflow-version <n>] [--tracking-uri <url>] [--commit <sha>]
-  pin --model <name> --env <env> (--version <id> | --rollback) [--by <who>] [--commit <sha>]
-  verify [--all] [--env <env>]... [--model <name>]   check the sha256 of every pinned (or every) version's files
-  diff <a> <b>                           compare two locks: file paths, or git:<ref> (the lock and its models.lock.d/ at that commit)
-  show                                   which version each environment runs
-  check-provenance --base <ref> [--head <ref>] [--origins <file>] [--show-tracking-values] [--require-signatures]
-                                         a pull request's lock against its base (from the merge base of
-                                         <ref> and the head): no version edited, removed or re-pinned; each
-                                         added version matches its MLflow run (metrics, digests, commit,
-                                         dataset) at an allowed origin (default environments/artifact-origins.json);
-                                         the head is the lock, or its index and models.lock.d/ at <ref>;
-                                         at most 5 added versions; the tracking server's own values
-                                         (metrics, commit, dataset, artifact root) are printed only with
-                                         --show-tracking-values (CI's log of a fork's pull request is public);
-                                         each added version's signature verifies against the signing policy
-                                         of the base (manifests/base/signing-policy.json at the merge base),
-                                         and with --require-signatures an unsigned one is refused
-  trust-key --name <name> [--key <pem>] [--policy <file>]
-                                         trust a local signing key (docs/signing.md): make it when missing
-                                         (default ~/.config/gitops-ml/signing-key.pem, which npm run train
-                                         then signs with) and add its public key to the signing policy
-                                         (default manifests/base/signing-policy.json); commit that change
-                                         through a reviewed pull request
-flags for every command:
-  --lock <path>   the lock file (default ./models.lock.json)
-  --json          print machine-readable JSON`;
-
 const FLAGS = {
-  lock: { type: 'string', default: 'models.lock.json' },
-  json: { type: 'boolean', default: false },
-  model: { type: 'string' },
-  artifact: { type: 'string' },
-  uri: { type: 'string' },
-  'run-id': { type: 'string' },
-  'mlflow-version': { type: 'string' },
-  'tracking-uri': { type: 'string' },
-  commit: { type: 'string' },
-  env: { type: 'string', multiple: true },
-  version: { type: 'string' },
-  rollback: { type: 'boolean', default: false },
-  by: { type: 'string' },
-  all: { type: 'boolean', default: false },
-  base: { type: 'string' },
-  head: { type: 'string' },
-  origins: { type: 'string', default: ARTIFACT_ORIGINS_FILE },
-  'show-tracking-values': { type: 'boolean', default: false },
-  'require-signatures': { type: 'boolean', default: false },
-  name: { type: 'string' },
-  key: { type: 'string' },
-  policy: { type: 'string', default: SIGNING_POLICY_PATH },
+  lock: {
+    type: 'string',
+    default: 'models.lock.json',
+    value: '<path>',
+    help: 'the lock file (every command)',
+  },
+  json: { type: 'boolean', default: false, help: 'print machine-readable JSON (every command)' },
+  model: { type: 'string', value: '<name>', help: 'add, pin, verify: the model' },
+  artifact: { type: 'string', value: '<dir>', help: 'add: the artifact folder' },
+  uri: {
+    type: 'string',
+    value: '<artifact uri>',
+    help: 'add: where it will be fetched from (default: the folder, relative to the lock)',
+  },
+  'run-id': { type: 'string', value: '<id>', help: 'add: its MLflow run' },
+  'mlflow-version': { type: 'string', value: '<n>', help: 'add: its MLflow registered model version' },
+  'tracking-uri': {
+    type: 'string',
+    value: '<url>',
+    help: 'add: the MLflow server (default: MLFLOW_TRACKING_URI)',
+  },
+  commit: {
+    type: 'string',
+    value: '<sha>',
+    help: 'add, pin: the git commit it was trained from / pinned at',
+  },
+  env: {
+    type: 'string',
+    multiple: true,
+    help: 'pin, verify: the environment (a folder of environments/ beside the lock)',
+  },
+  version: { type: 'string', value: '<id>', help: 'pin: the version to pin' },
+  rollback: { type: 'boolean', default: false, help: 'pin: the version pinned before instead' },
+  by: { type: 'string', value: '<who>', help: 'pin: who pins it (default: $GITHUB_ACTOR)' },
+  all: { type: 'boolean', default: false, help: 'verify: every version, not only the pinned ones' },
+  base: { type: 'string', value: '<ref>', help: "check-provenance: the pull request's base" },
+  head: {
+    type: 'string',
+    value: '<ref>',
+    help: 'check-provenance: its head (default: the lock in the working tree)',
+  },
+  origins: {
+    type: 'string',
+    default: ARTIFACT_ORIGINS_FILE,
+    value: '<file>',
+    help: 'check-provenance: the artifact origins allowed',
+  },
+  'show-tracking-values': {
+    type: 'boolean',
+    default: false,
+    help: "check-provenance: print the tracking server's own values (metrics, commit, dataset,\nartifact root); off because CI's log of a fork's pull request is public",
+  },
+  'require-signatures': {
+    type: 'boolean',
+    default: false,
+    help: 'check-provenance: refuse an added version without a signature',
+  },
+  name: { type: 'string', help: 'trust-key: who holds the key, shown when a version is signed with it' },
+  key: {
+    type: 'string',
+    value: '<pem>',
+    help: 'trust-key: the private key (default: ~/.config/gitops-ml/signing-key.pem, made when missing)',
+  },
+  policy: {
+    type: 'string',
+    default: SIGNING_POLICY_PATH,
+    value: '<file>',
+    help: 'trust-key: the signing policy',
+  },
 } as const;
+
+/** The command: its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run lock --',
+  summary: 'Read and change the lock file, models.lock.json (docs/lock-file.md).',
+  args: '<command>',
+  commands: {
+    init: 'create an empty lock file',
+    'add --model <name> --artifact <dir>':
+      'add the artifact folder as a version (id: v + 12 hex of its root digest)',
+    'pin --model <name> --env <env> (--version <id> | --rollback)':
+      "pin a version to an environment (the lock's pin only; npm run promote moves the pin file too)",
+    'verify [--all] [--env <env>]... [--model <name>]':
+      "check the sha256 of every pinned (or every) version's files",
+    'diff <a> <b>':
+      'compare two locks: file paths, or git:<ref> (the lock and its models.lock.d/ at that commit)',
+    show: 'which version each environment runs',
+    'check-provenance --base <ref>': `a pull request's lock against its base (from the merge base of <ref> and the head):
+no version edited, removed or re-pinned; each added version matches its MLflow run
+(metrics, digests, commit, dataset) at an allowed origin; at most 5 added versions;
+each added version's signature verifies against the signing policy of the base
+(manifests/base/signing-policy.json at the merge base)`,
+    'trust-key --name <name>': `trust a local signing key (docs/signing.md): make it when missing and add
+its public key to the signing policy; commit that change through a reviewed pull request`,
+  },
+  options: FLAGS,
+  positionals: [0, 3],
+  exit: { 1: 'failed (verify: a changed file, named; check-provenance: the field named)' },
+} as const;
+const USAGE = usageOf(COMMAND);
 
 type FlagName = keyof typeof FLAGS;
 const COMMON: FlagName[] = ['lock', 'json'];
@@ -157,9 +204,7 @@ interface LockRun {
 /** Run `lock <command> ...`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parseCommand(argv, { usage: USAGE, options: FLAGS, positionals: [0, 3] }, (t) =>
-    d.print(`${t}\n`),
-  );
+  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`));
   if (!cli) return 0;
   const { values: f, positionals } = cli;
   const [command, ...args] = positionals;

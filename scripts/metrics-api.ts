@@ -14,17 +14,23 @@ import { ProjectError } from '../platform/errors.ts';
 import { createMetricsApiHandler, type PodSource } from '../tools/cluster/metrics-api.ts';
 import { serveOnLoopback } from '../tools/cluster/serve.ts';
 
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: `usage: metrics-api --kubeconfig <file> --cert <pem> --key <pem> [--port <n>]
-  --kubeconfig <file>  the cluster whose pods it reports (read with list on pods)
-  --cert, --key <pem>  the TLS certificate and key it serves with
-  --port <n>           port on 127.0.0.1 (default 0: a free one, printed)`,
+  run: 'npx tsx scripts/metrics-api.ts',
+  summary: `The resource metrics API (metrics.k8s.io/v1beta1) of the local cluster's kwok
+pods, over HTTPS on 127.0.0.1, for the API server's aggregation layer
+(tools/cluster/metrics-api.ts). \`npm run cluster -- up\` starts it and registers
+it as an APIService. Prints the URL it serves at, then serves until stopped.`,
   required: ['kubeconfig', 'cert', 'key'],
   options: {
-    kubeconfig: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    port: { type: 'string', default: '0' },
+    kubeconfig: {
+      type: 'string',
+      value: '<file>',
+      help: 'the cluster whose pods it reports (read with list on pods)',
+    },
+    cert: { type: 'string', value: '<pem>', help: 'the TLS certificate it serves with' },
+    key: { type: 'string', value: '<pem>', help: 'the TLS key it serves with' },
+    port: { type: 'string', value: '<n>', default: '0', help: 'port on 127.0.0.1 (0: a free one, printed)' },
   },
 } as const;
 

@@ -5,7 +5,7 @@
  * default image) and the alert relay's (manifests/alert-relay). The serving
  * image is not here: it travels with the model pin (npm run promote --image).
  *
- *   npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:…>] [--relay <registry/alert-relay@sha256:…>]
+ *   npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
  *                         [--manifests manifests] [--commit [--push]] [--remote origin]
  *
  * promote.yml runs it after each build on main. Exit 0 (also when they were
@@ -15,11 +15,16 @@ import { join, relative, resolve } from 'node:path';
 import { kustomizationOf, setKustomizeImage } from '../gitops/index.ts';
 import { RELAY_IMAGE_NAME } from '../monitoring/alert-relay.ts';
 import { TRAINER_IMAGE_NAME } from '../pipelines/training/kubernetes/index.ts';
-import { isMain, parseCommand, runMain, type ScriptDeps, scriptDeps, usageError } from '../platform/cli.ts';
+import {
+  isMain,
+  parseCommand,
+  runMain,
+  type ScriptDeps,
+  scriptDeps,
+  usageError,
+  usageOf,
+} from '../platform/cli.ts';
 import { commitAndPush, commitPaths, currentBranch, gitRunner, tokenFromEnv } from '../platform/git/index.ts';
-
-const USAGE = `usage: npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
-                             [--manifests manifests] [--commit [--push]] [--remote origin]`;
 
 /** Which image goes into which manifests folder, under which `images:` name. */
 const TARGETS = {
@@ -27,27 +32,52 @@ const TARGETS = {
   relay: { dir: 'alert-relay', name: RELAY_IMAGE_NAME },
 } as const;
 
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run ci:pin-images --',
+  summary: `Record the images .github/workflows/image.yml built, by digest, in the
+manifests that run them (name at least one): the trainer image in the training
+Job's template (manifests/training-job, where \`npm run train -- --on kubernetes\`
+takes its default image) and the alert relay's (manifests/alert-relay). The
+serving image is not here: it travels with the model pin (npm run promote
+--image). promote.yml runs it after each build on main.`,
   options: {
-    trainer: { type: 'string' },
-    relay: { type: 'string' },
-    manifests: { type: 'string', default: 'manifests' },
-    commit: { type: 'boolean', default: false },
-    push: { type: 'boolean', default: false },
-    remote: { type: 'string', default: 'origin' },
+    trainer: {
+      type: 'string',
+      value: '<image>',
+      help: "the trainer image by digest, <registry>/model-trainer@sha256:...,\ninto manifests/training-job's kustomization",
+    },
+    relay: {
+      type: 'string',
+      value: '<image>',
+      help: "the alert relay's image by digest, <registry>/alert-relay@sha256:...,\ninto manifests/alert-relay's kustomization",
+    },
+    manifests: { type: 'string', value: '<dir>', default: 'manifests', help: 'the manifests folder' },
+    commit: { type: 'boolean', default: false, help: 'commit the kustomization files that changed' },
+    push: {
+      type: 'boolean',
+      default: false,
+      help: 'push that commit too (needs --commit); on a push race, set them again\non the moved branch',
+    },
+    remote: { type: 'string', value: '<name>', default: 'origin', help: 'the remote --push pushes to' },
   },
+  notes: `environment: GITHUB_TOKEN with GITHUB_SERVER_URL authenticate the push (promote.yml:
+the promotion App's token), never .git/config.
+
+It prints one line per image: the kustomization file, the image name and its
+new reference ("(already)" when it was there).`,
+  exit: { 0: 'done, also when they were there already' },
 } as const;
 
 export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parseCommand(argv, COMMAND, d.print);
+  const cli = parseCommand(argv, COMMAND, (text) => d.print(`${text}\n`));
   if (!cli) return 0;
   const v = cli.values;
-  if (v.push && !v.commit) throw usageError('--push needs --commit', USAGE);
+  if (v.push && !v.commit) throw usageError('--push needs --commit', usageOf(COMMAND));
   const wanted = (['trainer', 'relay'] as const).filter((k) => v[k] !== undefined);
-  if (wanted.length === 0) throw usageError('name at least one image: --trainer or --relay', USAGE);
+  if (wanted.length === 0)
+    throw usageError('name at least one image: --trainer or --relay', usageOf(COMMAND));
   /** Set every wanted image; the kustomization files that changed. */
   const apply = async (): Promise<string[]> => {
     const changed: string[] = [];

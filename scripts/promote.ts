@@ -3,7 +3,7 @@
  * (environments/promotion-gates.json): the pin moves in models.lock.json and
  * environments/<env>/model-pin.yaml together, optionally committed and pushed.
  * With --rollback, what `npm run rollback` does. The flags: pipelines/promotion
- * PROMOTION_USAGE; the work: pipelines/promotion promote() and rollback().
+ * parsePromotionFlags; the work: pipelines/promotion promote() and rollback().
  *
  *   npm run promote -- --env dev [--version <id>] [--image <ref>] [--commit [--push]]
  *

@@ -19,19 +19,20 @@ import {
 import { logGroup } from '../platform/github/actions.ts';
 import { isMain, parseCommand, runMain } from '../platform/index.ts';
 
-const USAGE =
-  'usage: npm run render -- [--out <dir>] [--env <env>]... [--lock <models.lock.json>] [--root <repo>]';
-
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run render --',
+  summary: `Render every environment (and manifests/argocd, manifests/training-job) with real
+Kustomize, check every object against its schema and the policies, and print
+one row per target; with --out, write the YAML too (docs/gitops.md).`,
   options: {
-    out: { type: 'string' },
-    env: { type: 'string', multiple: true },
-    lock: { type: 'string' },
-    root: { type: 'string' },
+    out: { type: 'string', value: '<dir>', help: 'also write the rendered YAML to this folder' },
+    env: { type: 'string', multiple: true, help: 'only this environment (a folder of environments/)' },
+    lock: { type: 'string', value: '<file>', help: 'the lock file (default: models.lock.json under --root)' },
+    root: { type: 'string', value: '<dir>', help: 'the repository (default: the current folder)' },
   },
   choices: { env: environmentChoices((v) => join(String(v.root ?? '.'), 'environments')) },
+  exit: { 0: 'every target valid', 1: 'a problem (each listed), nothing written' },
 } as const;
 
 export async function main(argv: string[]): Promise<number> {

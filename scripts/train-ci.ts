@@ -3,9 +3,9 @@
  * (train.yml's train job runs it as `npm run ci:train`, on the pull request's
  * code with read-only access and no GitHub token).
  *
- *   tsx scripts/train-ci.ts [--config training/configs/demo.json] [--lock models.lock.json]
- *                           [--out artifacts/<name>] [--data DIR] [--model NAME] [--env prod]
- *                           [--handoff artifacts/pr-candidate]
+ *   npm run ci:train -- [--config training/configs/demo.json] [--lock models.lock.json]
+ *                       [--out artifacts/<name>] [--data DIR] [--model NAME] [--env prod]
+ *                       [--handoff artifacts/pr-candidate]   (--help: what each means)
  *
  * Thin: flags → pipelines/training trainForPullRequest (context → train +
  * MLflow → job summary → the candidate and the report written to the handoff
@@ -22,22 +22,6 @@ import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
-const USAGE = `usage: npm run ci:train -- [--config training/configs/demo.json] [--lock models.lock.json]
-  [--out artifacts/<config name>] [--data <dir>] [--model <name>] [--env prod] [--handoff ${HANDOFF_DIR}]
-  --config  training config (default training/configs/demo.json)
-  --lock    the lock file to add the candidate to (in this checkout only; default models.lock.json)
-  --out     artifact folder (default artifacts/<config name>-pr<number>)
-  --env     the environment whose pinned version (the champion) is scored on the golden set beside
-            the candidate and compared with (default prod)
-  --handoff the folder the candidate (candidate.json) and the report (report.md) are written to, for
-            train.yml's publish job (default ${HANDOFF_DIR})
-Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request_target (or pull_request),
-GITHUB_EVENT_PATH, GITHUB_REPOSITORY (and GITHUB_STEP_SUMMARY as Actions sets it); no token: it
-pushes and comments nothing (npm run ci:publish-candidate does, on the base branch's code).
-TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml sets tensorflow-gpu on
-the runners labelled gpu, and then a GPU preflight (driver, CUDA, cuDNN) runs first and fails the job
-with what is missing instead of training on the CPU.`;
-
 export interface MainDeps {
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -47,15 +31,40 @@ export interface MainDeps {
   fsRoot?: string;
 }
 
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run ci:train --',
+  summary: `Train a candidate for the pull request of this GitHub Actions run (train.yml's
+train job), record it in MLflow, compare it with the champion of --env, and hand
+the candidate and the report over to train.yml's publish job (docs/ci-training.md).`,
   options: {
     ...TRAINING_FLAGS,
-    env: { type: 'string', default: 'prod' },
-    handoff: { type: 'string', default: HANDOFF_DIR },
+    lock: { ...TRAINING_FLAGS.lock, help: 'the lock file to add the candidate to (in this checkout only)' },
+    out: { ...TRAINING_FLAGS.out, help: 'the artifact folder (default: artifacts/<config name>-pr<number>)' },
+    env: {
+      type: 'string',
+      default: 'prod',
+      value: '<env>',
+      help: 'the environment whose pinned version (the champion) is scored on the golden set\nbeside the candidate and compared with',
+    },
+    handoff: {
+      type: 'string',
+      default: HANDOFF_DIR,
+      value: '<dir>',
+      help: "the folder the candidate (candidate.json) and the report (report.md) are\nwritten to, for train.yml's publish job",
+    },
   },
   choices: { env: environmentsBesideLock() },
+  notes: `Needs the GitHub Actions context: GITHUB_EVENT_NAME=pull_request_target (or
+pull_request), GITHUB_EVENT_PATH, GITHUB_REPOSITORY (and GITHUB_STEP_SUMMARY as
+Actions sets it); without it, it stops (exit 2) before changing anything. No
+token: it pushes and comments nothing (npm run ci:publish-candidate does, on the
+base branch's code). Prints the report.
+TRAINING_BACKEND (tensorflow-gpu | tensorflow | cpu) forces a backend; train.yml
+sets tensorflow-gpu on the runners labelled gpu, and then a GPU preflight
+(driver, CUDA, cuDNN) runs first and fails the job with what is missing instead
+of training on the CPU.`,
+  exit: { 0: 'the candidate trained, recorded and handed over' },
 } as const;
 
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {

@@ -1,7 +1,7 @@
 /**
  * Train a model and export its artifact.
  *
- *   tsx scripts/train.ts --config training/configs/demo.json [--data DIR] --out DIR [--force]
+ *   npm run train -- --config training/configs/demo.json --out <dir> [flags]   (--help: all of them)
  *
  * Thin: flags → `train()` (training/) → a summary table. Ctrl-C (SIGINT) or
  * SIGTERM stops between batches and keeps the best checkpoint, whose path
@@ -24,30 +24,20 @@ import {
   type TrainingJobResult,
 } from '../pipelines/training/kubernetes/index.ts';
 import { loadCluster } from '../pipelines/verify/index.ts';
-import { command, isMain, type ParsedCommand, ProjectError, runMain } from '../platform/index.ts';
+import {
+  command,
+  isMain,
+  type ParsedCommand,
+  ProjectError,
+  runMain,
+  SHARED_FLAGS,
+} from '../platform/index.ts';
 import { loadTrainingConfig, type TrainingConfig } from '../training/index.ts';
 import {
   sourceInfoFromActionsEnv,
   sourceInfoFromGit,
   sourceInfoFromJob,
 } from '../training/tracking/index.ts';
-
-const USAGE = `usage: tsx scripts/train.ts --config <config.json> --out <artifact dir> [--data <dir>] [--force]
-  [--lock models.lock.json] [--model <name>] [--checkpoints <dir>] [--keep-checkpoints] [--no-progress]
-  --config   training config (training/configs/*.json)
-  --out      artifact folder to write (must be new or empty unless --force)
-  --data     data folder; overrides the config's data.path
-  --lock     add the artifact to this lock file as the model's next candidate version
-  --model    model name in MLflow and the lock (default: the config's name)
-  --on kubernetes   run as a Kubernetes Job on a GPU node pool instead of here (manifests/training-job):
-      --image <ref> (or TRAINING_IMAGE; default: the trainer image pinned by digest in
-      manifests/training-job/kustomization.yaml by npm run ci:pin-images)  [--namespace ml-training]
-      [--job-name <name>] [--gpus 1] [--kubeconfig <file>]  (default $KUBECONFIG or ~/.kube/config)
-      [--git-repo <url>] [--git-ref <commit>]  what the Job checks out (default TRAINING_GIT_REPOSITORY /
-      TRAINING_GIT_REF, else this repository's origin and HEAD: push it first); streams the Job's logs,
-      and with --lock adds the candidate the Job reports to the lock
-The run is recorded in MLflow when MLFLOW_TRACKING_URI is set (token: MLFLOW_TRACKING_TOKEN),
-otherwise in the local run store ./mlruns-local (upload later with npm run upload-runs).`;
 
 /** The summary table printed at the end of a run. */
 export function summaryTable(run: TrainAndRecordResult): string {
@@ -84,29 +74,80 @@ export interface MainDeps {
   signal?: AbortSignal;
 }
 
-/** What the command accepts (platform/cli.ts parseCommand adds --help). */
+/** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run train --',
+  summary: `Train a model from a training config and export its artifact to --out: here,
+or with --on kubernetes as a Kubernetes Job on a GPU node pool. Ctrl-C (SIGINT)
+or SIGTERM stops between batches and keeps the best checkpoint, whose path the
+error names.`,
   required: ['config', 'out'],
   options: {
-    config: { type: 'string' },
-    data: { type: 'string' },
-    out: { type: 'string' },
-    force: { type: 'boolean', default: false },
-    checkpoints: { type: 'string' },
-    'keep-checkpoints': { type: 'boolean', default: false },
-    lock: { type: 'string' },
-    model: { type: 'string' },
-    on: { type: 'string', default: 'runner' },
-    image: { type: 'string' },
-    namespace: { type: 'string', default: 'ml-training' },
-    'job-name': { type: 'string' },
-    gpus: { type: 'string', default: '1' },
-    kubeconfig: { type: 'string' },
-    'git-repo': { type: 'string' },
-    'git-ref': { type: 'string' },
-    'no-progress': { type: 'boolean', default: false },
+    config: { type: 'string', value: '<file>', help: 'the training config (training/configs/*.json)' },
+    out: {
+      type: 'string',
+      value: '<dir>',
+      help: 'the artifact folder to write (must be new or empty unless --force)',
+    },
+    data: { type: 'string', value: '<dir>', help: "the data folder; overrides the config's data.path" },
+    force: { type: 'boolean', default: false, help: 'write the artifact into a folder that is not empty' },
+    checkpoints: {
+      type: 'string',
+      value: '<dir>',
+      help: 'where the best checkpoints go (default: <out>.checkpoints)',
+    },
+    'keep-checkpoints': {
+      type: 'boolean',
+      default: false,
+      help: 'keep the checkpoints after a successful run (default: removed)',
+    },
+    lock: {
+      type: 'string',
+      value: '<file>',
+      help: "add the artifact to this lock file as the model's next candidate version",
+    },
+    model: {
+      type: 'string',
+      value: '<name>',
+      help: "the model's name in MLflow and the lock (default: the config's name)",
+    },
+    on: {
+      type: 'string',
+      default: 'runner',
+      value: '<where>',
+      help: 'runner: train here; kubernetes: as a Kubernetes Job on a GPU node pool instead\n(manifests/training-job), which --image to --git-ref set up',
+    },
+    image: {
+      type: 'string',
+      value: '<ref>',
+      help: 'the trainer image (default: TRAINING_IMAGE, else the trainer image pinned by\ndigest in manifests/training-job/kustomization.yaml by npm run ci:pin-images)',
+    },
+    namespace: { type: 'string', default: 'ml-training', value: '<name>', help: "the Job's namespace" },
+    'job-name': {
+      type: 'string',
+      value: '<name>',
+      help: "the Job's name (default: train-<config name>-<time>)",
+    },
+    gpus: { type: 'string', default: '1', value: '<n>', help: 'the GPUs the Job asks for' },
+    kubeconfig: SHARED_FLAGS.kubeconfig,
+    'git-repo': {
+      type: 'string',
+      value: '<url>',
+      help: "the repository the Job checks out (default: TRAINING_GIT_REPOSITORY, else\nthis repository's origin)",
+    },
+    'git-ref': {
+      type: 'string',
+      value: '<commit>',
+      help: 'the commit the Job checks out (default: TRAINING_GIT_REF, else HEAD: push it\nfirst)',
+    },
+    'no-progress': { type: 'boolean', default: false, help: 'no training progress bar' },
   },
+  notes: `With --on kubernetes it streams the Job's logs, and with --lock adds the candidate
+the Job reports to the lock.
+The run is recorded in MLflow when MLFLOW_TRACKING_URI is set (token:
+MLFLOW_TRACKING_TOKEN), otherwise in the local run store ./mlruns-local (upload
+later with npm run upload-runs). TRAINING_BACKEND (tensorflow-gpu | tensorflow |
+cpu) forces a backend. At the end it prints a summary table.`,
 } as const;
 
 /** The flags, --config and --out known to be there. */

@@ -24,58 +24,88 @@ import {
   SOAK_RULE_FILES,
 } from '../pipelines/promotion/index.ts';
 import { loadCluster, makeSmokePng } from '../pipelines/verify/index.ts';
-import { isMain, type ParsedCommand, parseCommand, parseDurationFlag, runMain } from '../platform/cli.ts';
+import {
+  isMain,
+  type ParsedCommand,
+  parseCommand,
+  parseDurationFlag,
+  runMain,
+  SHARED_FLAGS,
+} from '../platform/cli.ts';
 import type { Clock } from '../platform/clock.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { logGroup } from '../platform/github/actions.ts';
 
-const USAGE = `usage: verify-rollout --env <dev|staging|prod> [options]
-  --version <v>        expected model version (default: the env's pin in --lock)
-  --model <name>       model in the lock file (default: its only model)
-  --lock <file>        lock file (default models.lock.json)
-  --revision <sha>     git revision the Argo CD Application must be synced to
-  --url <base>         model server base URL for /predict (default: the Service via the API server proxy)
-  --image <file>       PNG/JPEG for the /predict smoke request (default: a generated 32x32 PNG)
-  --timeout <duration> give up after this long, e.g. 90s or 5m (default 5m)
-  --kubeconfig <file>  kubeconfig (default $KUBECONFIG or ~/.kube/config)
-  --context <name>     kubeconfig context
-  --namespace <ns>     default ml-<env>
-  --skip-application   do not check an Argo CD Application (cluster without Argo CD)
-  --soak <duration>    after the checks pass, watch Prometheus ($PROMETHEUS_URL, $PROMETHEUS_TOKEN) this long
-                       (e.g. 10m; default 0: no soak) and fail as soon as an alert of --soak-rules fires
-                       in the environment's namespace for this version
-  --soak-every <d>     time between two Prometheus queries (default 30s)
-  --soak-rules <files> comma-separated rule files whose alerts count (default ${SOAK_RULE_FILES.join(',')})
-  --revert-on-failure  when a check times out or an alert fires: npm run revert (the version before,
-                       the failure as reason) with --commit --push, in the lock's repository
-With $GITHUB_OUTPUT set, writes verified (true|false), revert (true when the failure is the model's),
-version and reason; with $GITHUB_STEP_SUMMARY, the failure. Exit 0 verified, 1 not (reverted or not), 2 bad flags.`;
-
 const FLAGS = {
-  env: { type: 'string' },
-  version: { type: 'string' },
-  model: { type: 'string' },
-  lock: { type: 'string', default: 'models.lock.json' },
-  revision: { type: 'string' },
-  url: { type: 'string' },
-  image: { type: 'string' },
-  timeout: { type: 'string', default: '5m' },
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  namespace: { type: 'string' },
-  'skip-application': { type: 'boolean', default: false },
-  soak: { type: 'string', default: '0' },
-  'soak-every': { type: 'string', default: '30s' },
-  'soak-rules': { type: 'string' },
-  'revert-on-failure': { type: 'boolean', default: false },
+  env: { type: 'string', help: 'the environment to verify (a folder of environments/ beside --lock)' },
+  version: {
+    type: 'string',
+    value: '<id>',
+    help: "the expected model version (default: the environment's pin in --lock)",
+  },
+  model: SHARED_FLAGS.model,
+  lock: SHARED_FLAGS.lock,
+  revision: {
+    type: 'string',
+    value: '<sha>',
+    help: 'the git revision the Argo CD Application must be synced to',
+  },
+  url: {
+    type: 'string',
+    value: '<base url>',
+    help: 'the model server for the /predict smoke request (default: the Service, through the API server proxy)',
+  },
+  image: {
+    type: 'string',
+    value: '<file>',
+    help: 'a PNG/JPEG for the /predict smoke request (default: a generated 32x32 PNG)',
+  },
+  timeout: { type: 'string', default: '5m', value: '<duration>', help: 'give up after this long' },
+  kubeconfig: SHARED_FLAGS.kubeconfig,
+  context: SHARED_FLAGS.context,
+  namespace: { type: 'string', value: '<ns>', help: 'the namespace (default: ml-<env>)' },
+  'skip-application': {
+    type: 'boolean',
+    default: false,
+    help: 'do not check an Argo CD Application (a cluster without Argo CD)',
+  },
+  soak: {
+    type: 'string',
+    default: '0',
+    value: '<duration>',
+    help: 'after the checks pass, watch Prometheus ($PROMETHEUS_URL, $PROMETHEUS_TOKEN) this long\nand fail as soon as an alert of --soak-rules fires in the namespace for this version (0: no soak)',
+  },
+  'soak-every': {
+    type: 'string',
+    default: '30s',
+    value: '<duration>',
+    help: 'time between two Prometheus queries',
+  },
+  'soak-rules': {
+    type: 'string',
+    value: '<files>',
+    help: `comma-separated rule files whose alerts count (default: ${SOAK_RULE_FILES.join(',')})`,
+  },
+  'revert-on-failure': {
+    type: 'boolean',
+    default: false,
+    help: "when a check times out or an alert fires: npm run revert (the version before, the failure\nas reason) with --commit --push, in the lock's repository",
+  },
 } as const;
 
-/** The flags, --env required and one of the environments beside the lock file. */
+/** The command: its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
+  run: 'npm run verify-rollout --',
+  summary: `Wait until an environment runs its pinned model version (Argo CD Application
+Synced and Healthy, Deployment rolled out, Ready pods at the pin, /predict answering
+with it), or fail with what each check saw; then optionally soak and revert
+(docs/rollout.md).`,
   options: FLAGS,
   required: ['env'],
   choices: { env: environmentsBesideLock() },
+  notes: `With $GITHUB_OUTPUT set, writes verified (true|false), revert (true when the failure is
+the model's), version and reason; with $GITHUB_STEP_SUMMARY, the failure.`,
+  exit: { 0: 'verified', 1: 'not verified (reverted or not)' },
 } as const;
 
 /** Side effects beyond the environment, replaceable in tests. */

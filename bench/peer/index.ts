@@ -27,7 +27,14 @@ import autocannon from 'autocannon';
 import { versionIdOf } from '../../lock/index.ts';
 import { artifactJson, openArtifactDir, preprocessingOf } from '../../model/artifact/read.ts';
 import type { PreprocessingSpec } from '../../model/preprocessing.ts';
-import { command, ProjectError, runIfMain, stableStringify, stringFlags } from '../../platform/index.ts';
+import {
+  command,
+  ProjectError,
+  runIfMain,
+  stableStringify,
+  usageError,
+  usageOf,
+} from '../../platform/index.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -44,9 +51,6 @@ import { PEER_VENV } from './venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEFAULT_VENV = PEER_VENV;
-const USAGE = `usage: npm run bench:peer -- [--models demo,cifar10] [--artifact <dir>] [--duration 10] [--clients 1,16,64] [--peer-workers 1,2] [--python <venv>/bin/python]
-  set up the peer first: bash bench/peer/setup.sh`;
-
 interface Prediction {
   model: string;
   version: string;
@@ -368,28 +372,74 @@ export function markdown(results: PeerResult[]): string {
   return out.join('\n');
 }
 
-/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
-  options: stringFlags('models', 'artifact', 'duration', 'clients', 'peer-workers', 'python'),
+  run: 'npm run bench:peer --',
+  summary: `The same model artifact served by this repository's server (Koa) and by
+FastAPI + TensorFlow/Keras under uvicorn (bench/peer/server.py), driven by the
+same load (autocannon, the same multipart PNG) one server at a time: prints
+requests/s, p50/p99 latency and peak RSS side by side with the ratios, checks
+that the servers give the same top-1 on a few images, and writes
+bench/results/peer.json and peer.md. A benchmark, not a test.`,
+  options: {
+    models: {
+      type: 'string',
+      value: '<list>',
+      default: BENCH_MODELS.join(','),
+      help: 'the models, comma-separated (bench/models.ts)',
+    },
+    artifact: {
+      type: 'string',
+      value: '<dir>',
+      help: 'the artifact to serve, with one --models entry (default: for demo,\n.demo/artifacts/demo-classifier from `npm run demo` when there; else one\ntrained once into .cache/bench-serving/)',
+    },
+    duration: {
+      type: 'string',
+      value: '<s>',
+      default: '10',
+      help: 'seconds of load per server and client count',
+    },
+    clients: {
+      type: 'string',
+      value: '<list>',
+      default: '1,16,64',
+      help: 'concurrent clients, comma-separated',
+    },
+    'peer-workers': {
+      type: 'string',
+      value: '<list>',
+      default: '1,2',
+      help: "the peer's uvicorn worker processes, comma-separated",
+    },
+    python: {
+      type: 'string',
+      value: '<venv>/bin/python',
+      help: "the peer's Python (default: bin/python of the venv bash bench/peer/setup.sh\nmakes: $PEER_VENV, else ~/.cache/gitops-ml/peer-tf2.21.0)",
+    },
+  },
+  notes: 'Set up the peer first (PyPI, minutes): bash bench/peer/setup.sh',
+  exit: {
+    0: 'done, the servers agree',
+    1: 'failed, or the servers disagree on an image: not the same model',
+  },
 } as const;
 
 await runIfMain(
   import.meta.url,
   command(COMMAND, async ({ values }) => {
-    const duration = Number(values.duration ?? 10);
-    const clients = (values.clients ?? '1,16,64').split(',').map(Number);
-    const peerWorkers = (values['peer-workers'] ?? '1,2').split(',').map(Number);
-    const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
+    const duration = Number(values.duration);
+    const clients = values.clients.split(',').map(Number);
+    const peerWorkers = values['peer-workers'].split(',').map(Number);
+    const models = values.models.split(',') as BenchModel[];
     if (
       !(duration > 0) ||
       [...clients, ...peerWorkers].some((c) => !Number.isInteger(c) || c < 1) ||
       models.some((m) => !BENCH_MODELS.includes(m)) ||
       (values.artifact && models.length !== 1)
     ) {
-      throw new ProjectError(
-        'USAGE',
-        `--duration must be > 0, --clients and --peer-workers whole numbers >= 1, --models ${BENCH_MODELS.join(',')} (one with --artifact)\n\n${USAGE}`,
+      throw usageError(
+        `--duration must be > 0, --clients and --peer-workers whole numbers >= 1, --models ${BENCH_MODELS.join(',')} (one with --artifact)`,
+        usageOf(COMMAND),
       );
     }
     const results: PeerResult[] = [];

@@ -37,7 +37,8 @@ import {
   ProjectError,
   runIfMain,
   stableStringify,
-  stringFlags,
+  usageError,
+  usageOf,
 } from '../../platform/index.ts';
 import { freePort } from '../../testing/ports.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
@@ -59,9 +60,6 @@ import type { LoadResult } from './load.ts';
 import { type ProfileRow, profileInference } from './profile.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const USAGE =
-  'usage: npm run bench:serving -- [--part all|decoders] [--duration 8] [--models demo,cifar10] [--backends tensorflow,wasm,cpu] [--clients 1,16,64] [--threads worker] [--artifact DIR]';
-
 interface Row {
   model: BenchModel;
   backend: string;
@@ -373,10 +371,55 @@ export function markdown(
   return `${lines.join('\n')}\n`;
 }
 
-/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
-  options: stringFlags('duration', 'backends', 'clients', 'threads', 'artifact', 'models', 'part'),
+  run: 'npm run bench:serving --',
+  summary: `Serving throughput and latency. First the decoders are compared (sharp against
+pngjs / jpeg-js, and the JPEG scan bomb) and an in-process profile times decode,
+preprocessing and the model. Then, for each model, backend, inference thread
+and batching mode (on: maxBatchSize 32 / maxWaitMs 5; off: 1), serving/main.ts
+runs as its own process on loopback and autocannon posts a PNG of the model's
+input size to /predict at each client count; /healthz is sampled under the
+highest. Prints tables and writes bench/results/serving.json and .md (and
+serving-decoders.json and .md). A benchmark, not a test.`,
+  options: {
+    part: {
+      type: 'string',
+      value: '<all|decoders>',
+      default: 'all',
+      help: 'decoders: only the decoder comparison (a minute, no model)',
+    },
+    duration: { type: 'string', value: '<s>', default: '8', help: 'seconds of load per run' },
+    models: {
+      type: 'string',
+      value: '<list>',
+      default: BENCH_MODELS.join(','),
+      help: "the models, comma-separated: the demo model, one of\ntraining/configs/cifar10.json's size (bench/models.ts)",
+    },
+    backends: {
+      type: 'string',
+      value: '<list>',
+      default: 'tensorflow,wasm,cpu',
+      help: 'the backends, comma-separated, of tensorflow-gpu, tensorflow, wasm, cpu\n(those that do not load here are skipped)',
+    },
+    clients: {
+      type: 'string',
+      value: '<list>',
+      default: '1,16,64',
+      help: 'concurrent connections, comma-separated',
+    },
+    threads: {
+      type: 'string',
+      value: '<list>',
+      default: 'worker',
+      help: 'inference threads, comma-separated: worker, main',
+    },
+    artifact: {
+      type: 'string',
+      value: '<dir>',
+      help: 'the artifact to serve, with one --models entry (default: one trained once\ninto .cache/bench-serving/)',
+    },
+  },
 } as const;
 
 type Flags = ParsedCommand<typeof COMMAND.options>['values'];
@@ -384,9 +427,9 @@ type Flags = ParsedCommand<typeof COMMAND.options>['values'];
 await runIfMain(
   import.meta.url,
   command(COMMAND, async ({ values }) => {
-    const part = values.part ?? 'all';
+    const part = values.part;
     if (part !== 'all' && part !== 'decoders') {
-      throw new ProjectError('USAGE', `--part takes all or decoders, not ${part}`, { hint: USAGE });
+      throw usageError(`--part takes all or decoders, not ${part}`, usageOf(COMMAND));
     }
     const dir = join(ROOT, 'bench', 'results');
     await mkdir(dir, { recursive: true });
@@ -432,23 +475,18 @@ async function benchDecoders(dir: string): Promise<void> {
 
 /** The model bench's options from the flags (USAGE when one is wrong); only the backends that load here. */
 async function benchOptionsOf(values: Flags): Promise<BenchOptions> {
-  const models = (values.models ?? BENCH_MODELS.join(',')).split(',') as BenchModel[];
+  const models = values.models.split(',') as BenchModel[];
   if (models.some((m) => !BENCH_MODELS.includes(m)) || (values.artifact && models.length !== 1)) {
-    throw new ProjectError(
-      'USAGE',
+    throw usageError(
       `--models takes ${BENCH_MODELS.join(',')}; --artifact needs exactly one`,
-      {
-        hint: USAGE,
-      },
+      usageOf(COMMAND),
     );
   }
-  const wanted = (values.backends ?? 'tensorflow,wasm,cpu').split(',');
-  const threads = (values.threads ?? 'worker').split(',');
+  const wanted = values.backends.split(',');
+  const threads = values.threads.split(',');
   const known = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
   if (wanted.some((b) => !known.includes(b)) || threads.some((t) => t !== 'worker' && t !== 'main')) {
-    throw new ProjectError('USAGE', `--backends takes ${known.join(',')}; --threads takes worker,main`, {
-      hint: USAGE,
-    });
+    throw usageError(`--backends takes ${known.join(',')}; --threads takes worker,main`, usageOf(COMMAND));
   }
   // Only the backends that load here (the native one needs scripts/setup.d/70-tfjs-native.sh).
   const backends: BackendName[] = [];
@@ -462,9 +500,9 @@ async function benchOptionsOf(values: Flags): Promise<BenchOptions> {
   }
   await selectBackend(['cpu'], 'cpu');
   return {
-    duration: Number(values.duration ?? 8),
+    duration: Number(values.duration),
     backends,
-    clients: (values.clients ?? '1,16,64').split(',').map(Number),
+    clients: values.clients.split(',').map(Number),
     threads: threads as ('worker' | 'main')[],
     models: models.map((kind) => ({
       kind,

@@ -5,14 +5,11 @@
  * prints one JSON line: requests, errors, non-2xx and p50/p95/p99 latency in
  * ms from every response time (autocannon's summary has no p95).
  *
- *   tsx bench/serving/load.ts --url http://127.0.0.1:8080 --body img.png --clients 64 --duration 8
+ *   npx tsx bench/serving/load.ts --url http://127.0.0.1:8080 --body img.png --clients 64 --duration 8
  */
 import { readFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
-import { command, runIfMain, stringFlags } from '../../platform/index.ts';
-
-const USAGE =
-  'usage: tsx bench/serving/load.ts --url <base url> --body <png file> --clients <n> --duration <s>';
+import { command, runIfMain } from '../../platform/index.ts';
 
 export interface LoadResult {
   requests: number;
@@ -62,24 +59,32 @@ export async function load(
   };
 }
 
-/** What the bench accepts (platform/cli.ts parseCommand adds --help). */
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: USAGE,
-  options: stringFlags('url', 'body', 'clients', 'duration'),
+  run: 'npx tsx bench/serving/load.ts',
+  summary: `One load run of bench:serving, in its own process: autocannon posts the image
+(raw image/png) to <base url>/predict with --clients connections for --duration
+seconds.`,
+  required: ['url', 'body'],
+  options: {
+    url: { type: 'string', value: '<base url>', help: "the server's base URL, e.g. http://127.0.0.1:8080" },
+    body: { type: 'string', value: '<png file>', help: 'the image to post' },
+    clients: { type: 'string', value: '<n>', default: '1', help: 'concurrent connections' },
+    duration: { type: 'string', value: '<s>', default: '8', help: 'seconds of load' },
+  },
+  notes: `It prints one JSON line: requests, errors, non2xx, and p50, p95, p99 latency in
+ms from every response time.`,
 } as const;
 
 await runIfMain(
   import.meta.url,
   command(COMMAND, async ({ values }) => {
-    if (!values.url || !values.body) {
-      console.error(USAGE);
-      return 2;
-    }
+    // parseCommand refused a run without --url or --body.
     const r = await load(
-      values.url,
-      await readFile(values.body),
-      Number(values.clients ?? 1),
-      Number(values.duration ?? 8),
+      values.url!,
+      await readFile(values.body!),
+      Number(values.clients),
+      Number(values.duration),
     );
     console.log(JSON.stringify(r));
     return 0;

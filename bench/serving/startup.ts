@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommand, sleep } from '../../platform/index.ts';
+import { parseCommand, runIfMain, sleep } from '../../platform/index.ts';
 import { runtimeClosure } from '../../testing/import-graph.ts';
 import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
 
@@ -29,9 +29,24 @@ const HEAVY = [
   '@aws-sdk/client-s3',
 ];
 
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
-  usage: 'usage: npx tsx bench/serving/startup.ts [--runs 5] [--repo DIR]...  (default: this checkout)',
-  options: { runs: { type: 'string', default: '5' }, repo: { type: 'string', multiple: true } },
+  run: 'npx tsx bench/serving/startup.ts',
+  summary: `Start-up of the serving process, for one or more checkouts side by side (e.g.
+before and after a change): time from spawn to /readyz 200 and RSS once ready
+(medians, with the same fixture artifact and SERVING_BACKEND=cpu), and which
+heavy packages the start-up imports of serving/main.ts load. Prints a markdown
+table, one row per checkout.`,
+  options: {
+    runs: { type: 'string', value: '<n>', default: '5', help: 'server starts per checkout' },
+    repo: {
+      type: 'string',
+      value: '<dir>',
+      multiple: true,
+      help: 'a checkout to time (default: this checkout)',
+    },
+  },
+  notes: "environment: DEBUG_STARTUP (any value) shows the servers' output.",
 } as const;
 
 interface Run {
@@ -105,4 +120,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await runIfMain(import.meta.url, async () => {
+  await main();
+  return 0;
+});

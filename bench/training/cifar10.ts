@@ -33,7 +33,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { saveModelToDir } from '../../model/model-io.ts';
-import { isMain, parseFlags, runMain } from '../../platform/cli.ts';
+import { isMain, parseCommand, runMain, usageError, usageOf } from '../../platform/cli.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { stableStringify } from '../../platform/json.ts';
 import { loadTrainingConfig, type TrainingConfig } from '../../training/config.ts';
@@ -46,10 +46,56 @@ import { PEER_PYTHON } from '../peer/venv.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEFAULT_PYTHON = PEER_PYTHON;
-const USAGE = `usage: npm run bench:cifar10 -- [--config training/configs/cifar10.json] [--sides tfjs,keras]
-         [--epochs N] [--max-per-class N] [--data <folder>] [--python <venv>/bin/python] [--results cifar10]
-  needs the archive of data/cifar10.json (a mirror or local copy: docs/data.md) and, for keras,
-  the Python peer: bash bench/peer/setup.sh`;
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run bench:cifar10 --',
+  summary: `Test accuracy against wall-clock time, per epoch, of the recipe of a training
+config (docs/cifar10.md) on the real archive of its data pointer: train() as
+\`npm run train\` runs it (tfjs), beside the same recipe in TensorFlow/Keras
+from the same initial weights on the same split. Prints a table of both sides
+with the time to 85 % and 90 % test accuracy and their ratios, and writes
+bench/results/<results>.json and .md. A benchmark, never a test: run it on a
+quiet machine.`,
+  options: {
+    config: {
+      type: 'string',
+      value: '<file>',
+      default: 'training/configs/cifar10.json',
+      help: 'the training config (relative to the repository)',
+    },
+    sides: {
+      type: 'string',
+      value: '<list>',
+      default: 'tfjs,keras',
+      help: "tfjs, or tfjs,keras (the Keras side starts from tfjs' initial model)",
+    },
+    epochs: { type: 'string', value: '<n>', help: "epochs (default: the config's)" },
+    'max-per-class': {
+      type: 'string',
+      value: '<n>',
+      help: "train images per class, for a quick look (default: the config's)",
+    },
+    data: {
+      type: 'string',
+      value: '<folder>',
+      help: "where the pointer's archive is extracted (default: the config's)",
+    },
+    python: {
+      type: 'string',
+      value: '<venv>/bin/python',
+      default: DEFAULT_PYTHON,
+      help: "the Keras side's Python: bench/peer/setup.sh's venv",
+    },
+    results: {
+      type: 'string',
+      value: '<name>',
+      default: 'cifar10',
+      help: 'the results file stem: bench/results/<name>.json and .md',
+    },
+  },
+  notes: `It needs the archive of data/cifar10.json (a mirror or local copy: docs/data.md)
+and, for keras, the Python peer: bash bench/peer/setup.sh`,
+} as const;
 
 /** The accuracies the report measures the time to. */
 export const TARGETS = [0.85, 0.9] as const;
@@ -350,24 +396,14 @@ function describeRecipe(
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseFlags(
-    argv,
-    {
-      config: { type: 'string', default: 'training/configs/cifar10.json' },
-      sides: { type: 'string', default: 'tfjs,keras' },
-      epochs: { type: 'string' },
-      'max-per-class': { type: 'string' },
-      data: { type: 'string' },
-      python: { type: 'string', default: DEFAULT_PYTHON },
-      results: { type: 'string', default: 'cifar10' },
-    },
-    USAGE,
-  );
+  const cli = parseCommand(argv, COMMAND);
+  if (!cli) return 0;
+  const { values } = cli;
   const sides = values.sides.split(',');
   if (sides.some((s) => s !== 'tfjs' && s !== 'keras') || !sides.includes('tfjs')) {
-    throw new ProjectError(
-      'USAGE',
-      `--sides: tfjs, or tfjs,keras (the Keras side starts from tfjs' initial model)\n\n${USAGE}`,
+    throw usageError(
+      `--sides: tfjs, or tfjs,keras (the Keras side starts from tfjs' initial model)`,
+      usageOf(COMMAND),
     );
   }
   if (!/^[a-z0-9-]+$/.test(values.results))

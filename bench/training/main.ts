@@ -35,7 +35,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selectBackend, TRAINING_ORDER } from '../../model/backend.ts';
-import { isMain, parseFlags, runMain } from '../../platform/cli.ts';
+import { isMain, parseCommand, runMain, usageError, usageOf } from '../../platform/cli.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import { stableStringify } from '../../platform/json.ts';
 import { loadTrainingConfig } from '../../training/config.ts';
@@ -44,12 +44,55 @@ import { PEER_PYTHON } from '../peer/venv.ts';
 import { trainPython } from './python.ts';
 import { markdown, type SideResult } from './report.ts';
 import { trainTfjs } from './tfjs.ts';
-import { prepare, type Workload, workloads } from './workloads.ts';
+import { prepare, WORKLOAD_NAMES, type Workload, workloads } from './workloads.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEFAULT_PYTHON = PEER_PYTHON;
-const USAGE = `usage: npm run bench:training -- [--workloads demo,cifar10] [--epochs 15] [--js-budget 240] [--results training] [--python <venv>/bin/python] [--demo]
-  set up the Python peer first: bash bench/peer/setup.sh`;
+/** What the bench accepts; its help is generated from this (platform/cli.ts helpText). */
+const COMMAND = {
+  run: 'npm run bench:training --',
+  summary: `For each workload, train the same architecture from the same initial weights on
+the same preprocessed data in the same batch order, with Adam, in pure JS
+(@tensorflow/tfjs cpu), on native TensorFlow (@tensorflow/tfjs-node) and in the
+Python peer (TensorFlow/Keras, model.fit): prints training samples/s and
+time-to-accuracy (training + evaluation until validation accuracy first reaches
+the target) with the ratios, and writes bench/results/<results>.json and .md.
+A benchmark, not a test: timings depend on the machine and its load.`,
+  options: {
+    workloads: {
+      type: 'string',
+      value: '<list>',
+      default: 'demo,cifar10',
+      help: `the workloads, comma-separated, of ${WORKLOAD_NAMES.join(', ')}`,
+    },
+    epochs: { type: 'string', value: '<n>', default: '15', help: 'most epochs per side' },
+    'js-budget': {
+      type: 'string',
+      value: '<s>',
+      default: '240',
+      help: 'seconds pure JS may train per workload (past it, its time-to-accuracy\nreads "not reached")',
+    },
+    results: {
+      type: 'string',
+      value: '<name>',
+      default: 'training',
+      help: 'the results file stem: bench/results/<name>.json and .md',
+    },
+    python: {
+      type: 'string',
+      value: '<venv>/bin/python',
+      default: DEFAULT_PYTHON,
+      help: "the peer's Python: bench/peer/setup.sh's venv",
+    },
+    demo: {
+      type: 'boolean',
+      default: false,
+      help: 'also train the demo config end to end with train() on the default backend\nand print its accuracy and wall time (npm run bench:training passes it)',
+    },
+  },
+  notes: `Set up the Python peer first: bash bench/peer/setup.sh; the native backend:
+bash scripts/setup.d/70-tfjs-native.sh.`,
+} as const;
 
 /** What the flags ask for, checked. */
 interface BenchFlags {
@@ -65,6 +108,7 @@ type WorkloadResult = { workload: Workload; sides: SideResult[] };
 
 async function main(argv: string[]): Promise<number> {
   const flags = parseBenchFlags(argv);
+  if (!flags) return 0;
   const native = await selectBackend(TRAINING_ORDER, 'tensorflow').catch((e: Error) => {
     throw new ProjectError('UNAVAILABLE', `the native backend does not load: ${e.message}`, {
       hint: 'run `bash scripts/setup.d/70-tfjs-native.sh`',
@@ -74,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
   const tmp = await mkdtemp(join(tmpdir(), 'bench-training-'));
   const results: WorkloadResult[] = [];
   try {
-    for (const w of await workloads(flags.workloads, USAGE)) {
+    for (const w of await workloads(flags.workloads, usageOf(COMMAND))) {
       console.log(`\n${w.name}: ${w.description}`);
       const p = await prepare(w, flags.epochs, tmp);
       console.log(`  ${p.train.count} training, ${p.validation.count} validation images`);
@@ -94,24 +138,15 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The flags, checked: positive numbers, the Python peer there (NOT_FOUND: set it up). */
-function parseBenchFlags(argv: string[]): BenchFlags {
-  const { values } = parseFlags(
-    argv,
-    {
-      workloads: { type: 'string', default: 'demo,cifar10' },
-      epochs: { type: 'string', default: '15' },
-      'js-budget': { type: 'string', default: '240' },
-      python: { type: 'string', default: DEFAULT_PYTHON },
-      results: { type: 'string', default: 'training' },
-      demo: { type: 'boolean', default: false },
-    },
-    USAGE,
-  );
+/** The flags, checked: positive numbers, the Python peer there (NOT_FOUND: set it up); undefined after --help. */
+function parseBenchFlags(argv: string[]): BenchFlags | undefined {
+  const cli = parseCommand(argv, COMMAND);
+  if (!cli) return undefined;
+  const { values } = cli;
   const epochs = Number(values.epochs);
   const budget = Number(values['js-budget']);
   if (!(epochs >= 1) || !(budget > 0))
-    throw new ProjectError('USAGE', `--epochs and --js-budget must be positive\n\n${USAGE}`);
+    throw usageError('--epochs and --js-budget must be positive', usageOf(COMMAND));
   if (!existsSync(values.python)) {
     throw new ProjectError('NOT_FOUND', `the Python peer ${values.python} is not there`, {
       subject: values.python,

@@ -60,7 +60,10 @@ const WORKLOADS: Record<
   },
 };
 
-/** The named workloads, each with its config; USAGE for a name that is not one (`usage` ends the message). */
+/** The names of the workloads, for the bench's help. */
+export const WORKLOAD_NAMES: readonly string[] = Object.keys(WORKLOADS);
+
+/** The named workloads, each with its config; USAGE for a name that is not one (`usage`, the bench's usageOf, ends the message). */
 export async function workloads(names: string[], usage: string): Promise<Workload[]> {
   const out: Workload[] = [];
   for (const name of names) {

@@ -7,58 +7,102 @@
  * rollback() or revert() (./promote.ts).
  */
 import { environmentChoices } from '../../gitops/index.ts';
-import { LOCK_FILE_NAME } from '../../lock/index.ts';
-import { parseCommand, usageError } from '../../platform/cli.ts';
+import { parseCommand, SHARED_FLAGS, usageError, usageOf } from '../../platform/cli.ts';
 import { GATES_FILE } from './config.ts';
 import type { PromotionContextOptions } from './context.ts';
 import type { PromoteRequest } from './promote.ts';
 
-export const PROMOTION_USAGE = `usage: npm run promote -- --env <env> [--model <name>] [--version <id>] [options]
-       npm run rollback -- --env <env> [--model <name>] [options]
-       npm run revert -- --env <env> --version <failed id> (--reason <text> | --reason-file <file>) [options]
-  --env           environment to move: dev, staging, prod (a folder under --environments)
-  --model         model in the lock (default: the only one)
-  --version       version to promote (default: dev the newest candidate, staging the dev pin, prod the staging pin)
-  --rollback      pin the version the environment ran before (what \`npm run rollback\` does)
-  --allow-reverted <why>  promote a version that a revert took out of an environment anyway
-                  (the notReverted gate passes; <why> goes into the gate table and the commit)
-  --reason, --reason-file  (revert) the failed checks, verbatim: into the commit message,
-                  the promotion record (reverted) and the job summary ($GITHUB_STEP_SUMMARY)
-  --image         the serving image to run it with, by digest (registry/model-server@sha256:...); default:
-                  the image of the environment it is promoted from (dev: the image dev runs now)
-  --lock          models.lock.json (default ./${LOCK_FILE_NAME})
-  --environments  environments folder (default ./environments)
-  --gates         gates config (default ./${GATES_FILE})
-  --commit        git commit the lock and the pin file
-  --push          push the commit (retries a push race on top of the moved branch)
-  --remote        remote to push to (default origin)
-  --no-render     do not render the environment with Kustomize before writing the lock
-A revert is a rollback of --env away from --version (the version that failed its
-post-promotion verification, which --env must pin now); docs/rollout.md "Automatic revert".
-Exit 0: promoted, or already there; 1: a gate failed or an error, nothing changed; 2: bad usage.`;
-
-/** What the commands accept (platform/cli.ts parseCommand adds --help). */
-const COMMAND = {
-  usage: PROMOTION_USAGE,
-  required: ['env'],
-  options: {
-    env: { type: 'string' },
-    model: { type: 'string' },
-    version: { type: 'string' },
-    image: { type: 'string' },
-    rollback: { type: 'boolean', default: false },
-    'allow-reverted': { type: 'string' },
-    reason: { type: 'string' },
-    'reason-file': { type: 'string' },
-    lock: { type: 'string', default: LOCK_FILE_NAME },
-    environments: { type: 'string', default: 'environments' },
-    gates: { type: 'string', default: GATES_FILE },
-    commit: { type: 'boolean', default: false },
-    push: { type: 'boolean', default: false },
-    remote: { type: 'string', default: 'origin' },
-    'no-render': { type: 'boolean', default: false },
+/** The flags of the three commands; each command's help lists its own (the rest are hidden). */
+const OPTIONS = {
+  env: { type: 'string', help: 'the environment to move (a folder of --environments)' },
+  model: SHARED_FLAGS.model,
+  version: {
+    type: 'string',
+    value: '<id>',
+    // A string, not its literal: revert gives its own help.
+    help: 'the version to promote (default: dev the newest candidate, staging the dev pin,\nprod the staging pin)' as string,
   },
+  image: {
+    type: 'string',
+    value: '<registry/model-server@sha256:...>',
+    help: 'the serving image to run it with, by digest (default: the image of the environment\nit is promoted from; dev: the image dev runs now)',
+  },
+  rollback: {
+    type: 'boolean',
+    default: false,
+    help: 'pin the version the environment ran before (what npm run rollback does)',
+  },
+  'allow-reverted': {
+    type: 'string',
+    value: '<why>',
+    help: 'promote a version that a revert took out of an environment anyway (the notReverted\ngate passes; <why> goes into the gate table and the commit)',
+  },
+  reason: {
+    type: 'string',
+    value: '<text>',
+    help: 'the failed checks, verbatim: into the commit message, the promotion record (reverted)\nand the job summary ($GITHUB_STEP_SUMMARY)',
+  },
+  'reason-file': { type: 'string', value: '<file>', help: 'the same, read from a file' },
+  lock: SHARED_FLAGS.lock,
+  environments: {
+    type: 'string',
+    default: 'environments',
+    value: '<dir>',
+    help: 'the folder of the environments',
+  },
+  gates: { type: 'string', default: GATES_FILE, value: '<file>', help: 'the promotion gates' },
+  commit: { type: 'boolean', default: false, help: 'git commit the lock and the pin file' },
+  push: {
+    type: 'boolean',
+    default: false,
+    help: 'push the commit (a push race is redone on top of the moved branch)',
+  },
+  remote: { type: 'string', default: 'origin', value: '<name>', help: 'the remote to push to' },
+  'no-render': {
+    type: 'boolean',
+    default: false,
+    help: 'do not render the environment with Kustomize before writing the lock',
+  },
+} as const;
+
+const SHARED = {
+  options: OPTIONS,
+  required: ['env'],
   choices: { env: environmentChoices((v) => String(v.environments)) },
+  exit: { 0: 'moved, or already there', 1: 'a gate failed or an error, nothing changed' },
+} as const;
+
+/** Each command's spec (platform/cli.ts: its help is generated from it). */
+const COMMANDS = {
+  promote: {
+    ...SHARED,
+    run: 'npm run promote --',
+    summary: `Promote a model version to an environment through its gates (${GATES_FILE}):
+the pin moves in the lock and in environments/<env>/model-pin.yaml together,
+optionally committed and pushed (docs/promotion.md).`,
+    hidden: ['reason', 'reason-file'],
+  },
+  rollback: {
+    ...SHARED,
+    run: 'npm run rollback --',
+    summary: `Roll an environment back to the version it ran before its current pin, through
+the same path as a promotion: artifact digests checked, lock and pin file moved
+together, optionally committed and pushed (docs/promotion.md).`,
+    hidden: ['version', 'image', 'rollback', 'allow-reverted', 'reason', 'reason-file'],
+  },
+  revert: {
+    ...SHARED,
+    options: {
+      ...OPTIONS,
+      version: { ...OPTIONS.version, help: 'the version whose verification failed (--env pins it now)' },
+    },
+    run: 'npm run revert --',
+    summary: `Revert: a rollback of --env away from --version, the version that failed its
+post-promotion verification (which --env must pin now), with the failure as the
+reason (docs/rollout.md "Automatic revert").`,
+    notes: 'Give the reason with exactly one of --reason and --reason-file.',
+    hidden: ['image', 'rollback', 'allow-reverted'],
+  },
 } as const;
 
 /** The command that was run. */
@@ -89,10 +133,11 @@ export function parsePromotionFlags(
   print: (text: string) => void,
   cwd: string = process.cwd(),
 ): ParsedPromotion | undefined {
-  const cli = parseCommand(argv, COMMAND, (t) => print(`${t}\n`), cwd);
+  const spec = COMMANDS[command];
+  const cli = parseCommand(argv, spec, (t) => print(`${t}\n`), cwd);
   if (!cli) return undefined;
   const f = cli.values;
-  const usage = (m: string) => usageError(m, PROMOTION_USAGE);
+  const usage = (m: string) => usageError(m, usageOf(spec));
   const reverting = command === 'revert';
   const rollback = command === 'rollback' || reverting || f.rollback;
   if (!reverting && (f.reason !== undefined || f['reason-file'] !== undefined))

@@ -30,7 +30,6 @@ export {
 } from './context.ts';
 export {
   type ParsedPromotion,
-  PROMOTION_USAGE,
   type PromotionCommand,
   parsePromotionFlags,
 } from './flags.ts';

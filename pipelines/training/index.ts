@@ -81,11 +81,29 @@ export {
   trainForPullRequest,
 } from './train-pr.ts';
 
-/** The flags the training commands share (ci:train, retrain): config, data, lock, model, out. */
+/**
+ * The flags the training commands share (ci:train, retrain): config, data,
+ * lock, model, out, with their help (platform/cli.ts FlagDef); a command
+ * overrides a flag's help where it means more there (`{ ...TRAINING_FLAGS.out, help }`).
+ */
 export const TRAINING_FLAGS = {
-  config: { type: 'string', default: 'training/configs/demo.json' },
-  data: { type: 'string' },
-  lock: { type: 'string', default: 'models.lock.json' },
-  model: { type: 'string' },
-  out: { type: 'string' },
+  config: {
+    type: 'string',
+    default: 'training/configs/demo.json',
+    value: '<file>',
+    help: 'the training config (training/configs/*.json)',
+  },
+  data: { type: 'string', value: '<dir>', help: "the data folder; overrides the config's data.path" },
+  lock: {
+    type: 'string',
+    default: 'models.lock.json',
+    value: '<file>',
+    help: 'the lock file to add the candidate to',
+  },
+  model: {
+    type: 'string',
+    value: '<name>',
+    help: "the model's name in MLflow and the lock (default: the config's name)",
+  },
+  out: { type: 'string', value: '<dir>', help: 'the artifact folder to write' },
 } as const;

@@ -2,7 +2,8 @@
  * One list of commands (issue 25.5): docs/cli.md names every npm script a
  * user or a workflow runs; the ones the workflows run as their own steps are
  * named `ci:` and listed apart; every `npm run <name>` written in the docs,
- * the workflows and the code names a script that exists.
+ * the workflows and the code names a script that exists; no command writes
+ * its usage by hand (platform/cli.ts helpText generates every one).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,5 +64,23 @@ describe('the commands', () => {
         .map((n) => `${f}: npm run ${n}`),
     );
     expect([...new Set(missing)]).toEqual([]);
+  });
+});
+
+describe('help', () => {
+  it('no command writes its usage text by hand: each parses with parseCommand or command, whose help is generated', () => {
+    const files = runSync(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', 'scripts', 'bench'],
+      {
+        cwd: ROOT,
+      },
+    )
+      .stdout.split('\0')
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const handWritten = files.filter((f) => /[`'"]usage: /.test(read(f)));
+    expect(handWritten).toEqual([]);
+    const byHand = files.filter((f) => /\bparse(Args|Flags)\(/.test(read(f)));
+    expect(byHand).toEqual([]);
   });
 });
