@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ProjectError } from '../../platform/index.ts';
 import { CIFAR10_RECORD_BYTES } from './cifar10.ts';
-import { CIFAR10_MD5, CIFAR10_URL, loadCifar10, readTar, writeTar } from './index.ts';
+import { CIFAR10_MD5, CIFAR10_URL, loadCifar10, readTarFile, tarBytes, writeTarGz } from './index.ts';
 
 const LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const BATCHES = [
@@ -64,7 +64,7 @@ function files(records = 3): Record<string, Uint8Array> {
 }
 
 const archive = gzipSync(
-  writeTar([
+  await tarBytes([
     ...Object.entries(files()).map(([name, data]) => ({ name: `cifar-10-batches-bin/${name}`, data })),
     { name: 'cifar-10-batches-bin/readme.html', data: new TextEncoder().encode('<p>readme</p>') },
   ]),
@@ -236,20 +236,63 @@ describe('loadCifar10', () => {
   });
 });
 
-describe('tar', () => {
-  it('round-trips files and refuses a truncated archive', () => {
-    const data = new TextEncoder().encode('x'.repeat(700));
-    const tar = writeTar([
-      { name: 'a/b.txt', data },
-      { name: 'c', data: new Uint8Array(0) },
-    ]);
-    const entries = readTar(tar);
-    expect(entries.map((e) => [e.name, e.type, e.data.length])).toEqual([
-      ['a/b.txt', '0', 700],
-      ['c', '0', 0],
-    ]);
-    expect(() => readTar(tar.subarray(0, 800), 'x.tar')).toThrow(
-      'x.tar: truncated tar archive (entry "a/b.txt" is cut short)',
-    );
+describe('tar (tar-stream)', () => {
+  it('round-trips files of any name length, streamed, and the same files give the same bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tar-'));
+    try {
+      const long = `${'deep/'.repeat(30)}${'n'.repeat(120)}.png`;
+      const files = [
+        { name: 'a/b.txt', data: new TextEncoder().encode('x'.repeat(700)) },
+        { name: 'c', data: new Uint8Array(0) },
+        { name: long, data: new Uint8Array([1, 2, 3]) },
+      ];
+      await writeTarGz(join(dir, 'one.tar.gz'), files);
+      await writeTarGz(join(dir, 'two.tar.gz'), files);
+      const one = await readFile(join(dir, 'one.tar.gz'));
+      expect(one.equals(await readFile(join(dir, 'two.tar.gz')))).toBe(true);
+      const read: [string, string, number][] = [];
+      await readTarFile(join(dir, 'one.tar.gz'), 'one.tar.gz', async (e, body) => {
+        let n = 0;
+        for await (const chunk of body) n += (chunk as Buffer).length;
+        read.push([e.name, e.type, n]);
+      });
+      expect(read).toEqual([
+        ['a/b.txt', 'file', 700],
+        ['c', 'file', 0],
+        [long, 'file', 3],
+      ]);
+      // An uncompressed tar reads the same way.
+      await writeFile(join(dir, 'plain.tar'), await tarBytes(files));
+      const names: string[] = [];
+      await readTarFile(join(dir, 'plain.tar'), 'plain.tar', async (e) => {
+        names.push(e.name);
+      });
+      expect(names).toEqual(['a/b.txt', 'c', long]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a truncated archive, tar or gzip, is INVALID naming it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tar-'));
+    try {
+      const tar = await tarBytes([{ name: 'a/b.txt', data: new TextEncoder().encode('x'.repeat(700)) }]);
+      await writeFile(join(dir, 'x.tar'), tar.subarray(0, 800));
+      await writeFile(join(dir, 'x.tar.gz'), gzipSync(tar).subarray(0, 40));
+      for (const name of ['x.tar', 'x.tar.gz']) {
+        const e = await readTarFile(join(dir, name), name, async () => undefined).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(e).toMatchObject({
+          code: 'INVALID',
+          message: expect.stringMatching(
+            new RegExp(`^${name.replace('.', '\\.')}: truncated (tar|gzip) archive \\(`),
+          ),
+        });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,11 +11,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { ProjectError, sha256, writeFileAtomic } from '../../platform/index.ts';
 import { computeDatasetDigest, type DigestEntry } from './digest.ts';
 import { downloadVerified } from './download.ts';
-import { readTar } from './tar.ts';
+import { isGzip, readBody, readTarFile } from './tar.ts';
 import type { Dataset, LabeledImage } from './types.ts';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
@@ -73,25 +72,27 @@ async function downloadInto(root: string, url: string, checksum: string, opts: L
       onProgress: opts.onProgress,
       progressBar: opts.progressBar,
     });
-    let tar: Uint8Array;
-    try {
-      tar = gunzipSync(await readFile(archive));
-    } catch (e) {
-      throw new ProjectError('INVALID', `${url}: not a gzip archive (${(e as Error).message})`, {
+    if (!(await isGzip(archive))) {
+      throw new ProjectError('INVALID', `${url}: not a gzip archive`, {
         subject: url,
         hint: 'check the URL points at cifar-10-binary.tar.gz',
-        cause: e,
       });
     }
-    const wanted = readTar(tar, url).filter((e) => e.type === '0' && ALL_FILES.includes(basename(e.name)));
-    const missing = ALL_FILES.filter((f) => !wanted.some((e) => basename(e.name) === f));
+    // Streamed: each data file (about 30 MB) is read whole and written, one at a time.
+    const found = new Set<string>();
+    await readTarFile(archive, url, async (entry, body) => {
+      const file = basename(entry.name);
+      if (entry.type !== 'file' || !ALL_FILES.includes(file)) return;
+      await writeFileAtomic(join(root, file), await readBody(body));
+      found.add(file);
+    });
+    const missing = ALL_FILES.filter((f) => !found.has(f));
     if (missing.length > 0) {
       throw new ProjectError('INVALID', `${url}: archive lacks ${missing.join(', ')}`, {
         subject: url,
         hint: 'check the URL points at the CIFAR-10 *binary* version',
       });
     }
-    for (const e of wanted) await writeFileAtomic(join(root, basename(e.name)), e.data);
   } finally {
     await rm(archive, { force: true });
   }

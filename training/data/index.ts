@@ -54,7 +54,7 @@ export { mulberry32, type Rng } from './rng.ts';
 export { SHAPES } from './shapes.ts';
 export { type DataSourceSpec, loadDataSource } from './source.ts';
 export { type SplitOptions, splitDataset, splitDigest } from './split.ts';
-export { readTar, type TarEntry, writeTar } from './tar.ts';
+export { readTarFile, type TarEntryHeader, type TarFile, tarBytes, writeTarGz } from './tar.ts';
 export type {
   DataSourceKind,
   Dataset,

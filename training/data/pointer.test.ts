@@ -15,7 +15,7 @@ import { generateDemoDataset } from './generated.ts';
 import { loadImageFolder } from './image-folder.ts';
 import { type DataPointer, materializeDataPointer, packDataPointer, readDataPointer } from './pointer.ts';
 import { loadDataSource } from './source.ts';
-import { writeTar } from './tar.ts';
+import { tarBytes } from './tar.ts';
 
 let dir: string;
 let server: Server;
@@ -101,7 +101,10 @@ describe('data pointers', () => {
   });
 
   it('refuses an archive whose sha256 is not the pointer one, leaving nothing behind', async () => {
-    served.set('/data/other.tar.gz', gzipSync(writeTar([{ name: 'a/x.png', data: new Uint8Array([1]) }])));
+    served.set(
+      '/data/other.tar.gz',
+      gzipSync(await tarBytes([{ name: 'a/x.png', data: new Uint8Array([1]) }])),
+    );
     const target = join(dir, 'cache', 'wrong-sha');
     const err = await materializeDataPointer({ ...pointer, uri: `${base}/data/other.tar.gz` }, target).catch(
       (e: unknown) => e,
@@ -124,7 +127,7 @@ describe('data pointers', () => {
   });
 
   it('refuses an archive entry that would leave the data folder', async () => {
-    const evil = gzipSync(writeTar([{ name: '../escape.png', data: new Uint8Array([1, 2, 3]) }]));
+    const evil = gzipSync(await tarBytes([{ name: '../escape.png', data: new Uint8Array([1, 2, 3]) }]));
     served.set('/data/evil.tar.gz', evil);
     const { createHash } = await import('node:crypto');
     const sha256 = createHash('sha256').update(evil).digest('hex');

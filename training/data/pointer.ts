@@ -18,11 +18,12 @@
  * sub-folder per class (./image-folder.ts). `packDataPointer` makes both the
  * archive and the pointer from a folder.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { sha256File } from '../../platform/digest.ts';
 import {
   compileValidator,
   ProjectError,
@@ -33,7 +34,7 @@ import {
 import { isS3Url, type ObjectStore, parseS3Url } from '../../platform/object-store/index.ts';
 import { downloadVerified } from './download.ts';
 import { listImageFolder, loadImageFolder, type PerClassLimit } from './image-folder.ts';
-import { readTar, writeTar } from './tar.ts';
+import { readTarFile, writeTarGz } from './tar.ts';
 import type { Dataset } from './types.ts';
 
 /** A data pointer file (data/<name>.json). */
@@ -113,34 +114,29 @@ function safeName(name: string): string | undefined {
 }
 
 /**
- * Extract the (optionally gzipped) tar `archive` from `uri` into `dir`: its
- * regular files only, and none at all when an entry would leave `dir` (INVALID).
+ * Extract the (optionally gzipped) tar `archive` from `uri` into `dir`,
+ * streaming: its regular files only; an entry that would leave `dir` stops it
+ * (INVALID), and the caller drops the folder it extracted into.
  */
 async function extractArchive(archive: string, dir: string, uri: string): Promise<void> {
-  let bytes: Uint8Array = await readFile(archive);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-  const entries = readTar(bytes, uri).filter((e) => e.type === '0' || e.type === '\0' || e.type === '');
-  const bad = entries.map((e) => e.name).filter((n) => !safeName(n));
-  if (bad.length > 0) {
-    throw new ProjectError(
-      'INVALID',
-      `${uri}: archive entries leave the data folder: ${bad.slice(0, 5).join(', ')}`,
-      {
+  const made = new Set<string>();
+  await readTarFile(archive, uri, async (entry, body) => {
+    if (entry.type !== 'file') return;
+    const name = safeName(entry.name);
+    if (!name) {
+      throw new ProjectError('INVALID', `${uri}: archive entries leave the data folder: ${entry.name}`, {
         subject: uri,
         hint: 'pack the archive with `npm run data -- pack` (relative paths only)',
-      },
-    );
-  }
-  const made = new Set<string>();
-  for (const e of entries) {
-    const file = join(dir, ...(safeName(e.name) as string).split('/'));
+      });
+    }
+    const file = join(dir, ...name.split('/'));
     const parent = dirname(file);
     if (!made.has(parent)) {
       await mkdir(parent, { recursive: true });
       made.add(parent);
     }
-    await writeFile(file, e.data);
-  }
+    await pipeline(body, createWriteStream(file));
+  });
 }
 
 export interface MaterializeOptions {
@@ -261,20 +257,6 @@ export async function packDataArchive(
 ): Promise<PackedArchive> {
   const dataset = await loadImageFolder(folder);
   const files = (await listImageFolder(folder)).files.flat().sort();
-  const entries = [];
-  for (const rel of files) {
-    if (Buffer.byteLength(rel) > 100) {
-      throw new ProjectError(
-        'INVALID',
-        `${join(folder, rel)}: path over 100 bytes, more than a ustar name holds`,
-        {
-          subject: rel,
-          hint: 'shorten the file name',
-        },
-      );
-    }
-    entries.push({ name: rel, data: await readFile(join(folder, ...rel.split('/'))) });
-  }
   for (const e of extra) {
     if (e.name.includes('/') || e.name.startsWith('.') || files.some((f) => f.split('/')[0] === e.name)) {
       throw new ProjectError(
@@ -285,17 +267,27 @@ export async function packDataArchive(
         },
       );
     }
-    entries.push({ name: e.name, data: typeof e.data === 'string' ? Buffer.from(e.data) : e.data });
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const archive = gzipSync(writeTar(entries), { level: 9 });
-  await writeFileAtomic(archivePath, archive);
-  return {
-    sha256: createHash('sha256').update(archive).digest('hex'),
-    digest: dataset.digest.root,
-    labels: dataset.labels,
-    files: files.length,
-  };
+  // Sorted by name: the images are read one at a time as the archive is written.
+  const entries = [
+    ...files.map((name) => ({ name, read: () => readFile(join(folder, ...name.split('/'))) })),
+    ...extra.map((e) => ({
+      name: e.name,
+      read: async () => (typeof e.data === 'string' ? Buffer.from(e.data) : e.data),
+    })),
+  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  async function* contents() {
+    for (const e of entries) yield { name: e.name, data: await e.read() };
+  }
+  const tmp = `${archivePath}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeTarGz(tmp, contents());
+    const sha256 = await sha256File(tmp);
+    await rename(tmp, archivePath);
+    return { sha256, digest: dataset.digest.root, labels: dataset.labels, files: files.length };
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 /** Validate `pointer` and write it to `path` atomically (stable key order): the old file stays whole until the new one is. */

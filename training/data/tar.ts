@@ -1,127 +1,141 @@
 /**
- * A small reader and writer of POSIX ustar archives, enough for the CIFAR-10
- * archive (regular files and folders; GNU long names and pax `path` records
- * are honoured). The writer exists so tests can build archives of the same
- * format.
- *
- * @see https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06 ustar header
+ * Tar archives, streamed with tar-stream (one entry in memory at a time, names
+ * of any length through pax headers): reading a .tar or .tar.gz file entry by
+ * entry, and writing a deterministic .tar.gz (the same files give the same
+ * bytes: fixed mode, owner and time). The safety rules (which names may be
+ * extracted where) stay with the callers: ./pointer.ts, ./cifar10.ts.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { extract, pack } from 'tar-stream';
 import { ProjectError } from '../../platform/index.ts';
 
-export interface TarEntry {
-  /** POSIX path inside the archive. */
+/** One file to archive: its POSIX path inside the archive and its bytes. */
+export interface TarFile {
   name: string;
-  /** '0' regular file, '5' folder, others as in the header. */
-  type: string;
   data: Uint8Array;
 }
 
-const BLOCK = 512;
-const decoder = new TextDecoder();
-
-function field(block: Uint8Array, offset: number, length: number): string {
-  const bytes = block.subarray(offset, offset + length);
-  const end = bytes.indexOf(0);
-  return decoder.decode(end === -1 ? bytes : bytes.subarray(0, end));
+/** An entry as read: its path, its type as tar-stream names it ('file', 'directory', 'symlink', ...) and size. */
+export interface TarEntryHeader {
+  name: string;
+  type: string;
+  size: number;
 }
 
-function octal(block: Uint8Array, offset: number, length: number, what: string): number {
-  const text = field(block, offset, length).trim();
-  const value = text === '' ? 0 : Number.parseInt(text, 8);
-  if (!Number.isFinite(value)) {
-    throw new ProjectError('INVALID', `${what}: bad tar header (size "${text}")`, { subject: what });
+/** True when the file starts with gzip's magic bytes. */
+export async function isGzip(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
   }
-  return value;
 }
 
-function paxPath(data: Uint8Array): string | undefined {
-  // Records are "<len> <key>=<value>\n".
-  for (const line of decoder.decode(data).split('\n')) {
-    const m = /^\d+ path=(.*)$/.exec(line);
-    if (m) return m[1];
-  }
-  return undefined;
+/** INVALID for a damaged archive, naming `what` and what was wrong; a ProjectError (the caller's) passes. */
+function damaged(e: unknown, what: string, gzip: boolean): ProjectError {
+  if (e instanceof ProjectError) return e;
+  const message = (e as Error).message ?? String(e);
+  const truncated = /unexpected end/i.test(message);
+  return new ProjectError(
+    'INVALID',
+    truncated
+      ? `${what}: truncated ${gzip ? 'gzip' : 'tar'} archive (${message})`
+      : `${what}: not a readable ${gzip ? 'tar.gz' : 'tar'} archive (${message})`,
+    { subject: what, hint: 'delete the download and fetch it again', cause: e },
+  );
 }
 
 /**
- * Every entry of an uncompressed tar archive. `what` (the archive's path or
- * URL) is named in errors.
+ * Read the tar (or gzip-compressed tar) file at `path` entry by entry:
+ * `onEntry` gets each entry's header and its body, a stream it may read (what
+ * it leaves is skipped). INVALID naming `what` (the archive's URL or path)
+ * for a truncated or damaged archive.
  */
-export function readTar(archive: Uint8Array, what = 'archive'): TarEntry[] {
-  const entries: TarEntry[] = [];
-  let offset = 0;
-  let longName: string | undefined;
-  while (offset + BLOCK <= archive.length) {
-    const header = archive.subarray(offset, offset + BLOCK);
-    if (header.every((b) => b === 0)) break; // end-of-archive marker
-    const size = octal(header, 124, 12, what);
-    const type = field(header, 156, 1) || '0';
-    const prefix = field(header, 257, 6).startsWith('ustar') ? field(header, 345, 155) : '';
-    let name = prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
-    const start = offset + BLOCK;
-    if (start + size > archive.length) {
-      throw new ProjectError('INVALID', `${what}: truncated tar archive (entry "${name}" is cut short)`, {
-        subject: what,
-        hint: 'delete the download and fetch it again',
+export async function readTarFile(
+  path: string,
+  what: string,
+  onEntry: (header: TarEntryHeader, body: Readable) => Promise<void>,
+): Promise<void> {
+  const gzip = await isGzip(path);
+  const entries = extract();
+  const feeding = pipeline(createReadStream(path), ...(gzip ? [createGunzip()] : []), entries);
+  // The loop below reports the error; this keeps a failed feed from being unhandled meanwhile.
+  feeding.catch(() => undefined);
+  try {
+    for await (const entry of entries) {
+      const h = entry.header;
+      await onEntry(
+        { name: h.name, type: h.type ?? 'file', size: h.size ?? 0 },
+        entry as unknown as Readable,
+      );
+      entry.resume();
+    }
+    await feeding;
+  } catch (e) {
+    entries.destroy();
+    throw damaged(e, what, gzip);
+  }
+}
+
+/** The whole body of an entry (for the small files that are read whole). */
+export async function readBody(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Feed `files` into a tar-stream pack, one at a time, with fixed header fields. */
+async function packFiles(packer: ReturnType<typeof pack>, files: Iterable<TarFile> | AsyncIterable<TarFile>) {
+  try {
+    for await (const f of files) {
+      await new Promise<void>((resolve, reject) => {
+        packer.entry(
+          {
+            name: f.name,
+            size: f.data.length,
+            mode: 0o644,
+            mtime: new Date(0),
+            uid: 0,
+            gid: 0,
+            type: 'file',
+          },
+          Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength),
+          (err) => (err ? reject(err) : resolve()),
+        );
       });
     }
-    const data = archive.subarray(start, start + size);
-    offset = start + Math.ceil(size / BLOCK) * BLOCK;
-    if (type === 'L') {
-      longName = field(data, 0, data.length);
-      continue;
-    }
-    if (type === 'x') {
-      longName = paxPath(data) ?? longName;
-      continue;
-    }
-    if (type === 'g') continue;
-    if (longName !== undefined) {
-      name = longName;
-      longName = undefined;
-    }
-    entries.push({ name, type: type === '\0' ? '0' : type, data });
+    packer.finalize();
+  } catch (e) {
+    packer.destroy(e as Error);
   }
-  return entries;
 }
 
-function writeField(block: Uint8Array, offset: number, length: number, value: string): void {
-  const bytes = new TextEncoder().encode(value);
-  if (bytes.length > length) throw new ProjectError('INVALID', `tar field too long: "${value}"`);
-  block.set(bytes, offset);
+/**
+ * Write `files`, in the order given, as a gzip-compressed tar to `path`,
+ * streaming (one file in memory at a time). Deterministic: mode 0644, owner
+ * 0, time 0, so the same files give the same bytes.
+ */
+export async function writeTarGz(
+  path: string,
+  files: Iterable<TarFile> | AsyncIterable<TarFile>,
+  options: { level?: number } = {},
+): Promise<void> {
+  const packer = pack();
+  await Promise.all([
+    packFiles(packer, files),
+    pipeline(packer, createGzip({ level: options.level ?? 9 }), createWriteStream(path)),
+  ]);
 }
 
-const octalField = (value: number, length: number): string =>
-  `${value.toString(8).padStart(length - 1, '0')}\0`;
-
-/** Build an uncompressed ustar archive of regular files (names up to 100 bytes). */
-export function writeTar(files: readonly { name: string; data: Uint8Array }[]): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  for (const f of files) {
-    const header = new Uint8Array(BLOCK);
-    writeField(header, 0, 100, f.name);
-    writeField(header, 100, 8, octalField(0o644, 8));
-    writeField(header, 108, 8, octalField(0, 8));
-    writeField(header, 116, 8, octalField(0, 8));
-    writeField(header, 124, 12, octalField(f.data.length, 12));
-    writeField(header, 136, 12, octalField(0, 12));
-    writeField(header, 148, 8, '        '); // checksum is computed with this field as spaces
-    writeField(header, 156, 1, '0');
-    writeField(header, 257, 6, 'ustar\0');
-    writeField(header, 263, 2, '00');
-    const sum = header.reduce((a, b) => a + b, 0);
-    writeField(header, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-    blocks.push(header);
-    const body = new Uint8Array(Math.ceil(f.data.length / BLOCK) * BLOCK);
-    body.set(f.data);
-    blocks.push(body);
-  }
-  blocks.push(new Uint8Array(BLOCK * 2));
-  const out = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
-  let o = 0;
-  for (const b of blocks) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
+/** An uncompressed tar of `files`, in memory: for tests and small archives. */
+export async function tarBytes(files: readonly TarFile[]): Promise<Uint8Array> {
+  const packer = pack();
+  const [, out] = await Promise.all([packFiles(packer, files), readBody(packer as unknown as Readable)]);
+  return new Uint8Array(out);
 }
