@@ -255,7 +255,7 @@ describeStack('the journey on a real Argo CD: apply, promote, sync, verify, roll
 
   test('npm run cluster -- argocd (kubectl apply -k manifests/argocd and manifests/ci-access, reading the local Git server): one Application per environment, each on its "no model yet" pin until its first promotion (dev and staging Synced and Healthy with no server, prod waiting for its sync); monitoring and the alert relay sync', async () => {
     const lines: string[] = [];
-    expect(await cluster(['argocd', '--dir', state.dir, '--repo', fork], (l) => lines.push(l))).toBe(0);
+    expect(await cluster(['argocd', '--dir', state.dir, '--repo-dir', fork], (l) => lines.push(l))).toBe(0);
     expect(lines.join('\n')).toContain(`Argo CD reads ${state.git.url}`);
     expect(lines[0]).toMatch(
       /^applied manifests\/argocd: \d+ objects \(.*ApplicationSet argocd\/model-server/,

@@ -82,7 +82,7 @@ describeCluster('npm run cluster: the local Kubernetes + Argo CD stack', () => {
 
     const dir = join(work, 'state');
     const code = await main(
-      ['up', '--dir', dir, '--repo', join(work, 'served.git'), '--name', 'hello', '--app-resync', '10'],
+      ['up', '--dir', dir, '--repo-dir', join(work, 'served.git'), '--name', 'hello', '--app-resync', '10'],
       (line) => {
         upOutput.push(line);
         process.stderr.write(`[cluster] ${line}\n`);

@@ -2,10 +2,10 @@
  * cluster: the local Kubernetes + Argo CD stack on loopback, for people and
  * tests. See docs/cluster.md.
  *
- *   npm run cluster -- up [--dir .cache/cluster] [--repo .] [--allow-push] [--with rollouts]
+ *   npm run cluster -- up [--dir .cache/cluster] [--repo-dir .] [--allow-push] [--with rollouts]
  *   npm run cluster -- status [--dir ...]
  *   npm run cluster -- down [--dir ...]
- *   npm run cluster -- argocd [--repo .]
+ *   npm run cluster -- argocd [--repo-dir .]
  *   npm run cluster -- image
  *   npm run cluster -- serve --env dev [--port 8080] [--detach]
  */
@@ -71,7 +71,12 @@ image and pod template of Deployment ml-<env>/model-server, with podman, on
       value: '<dir>',
       help: 'the state folder: pids, logs, kubeconfig',
     },
-    repo: { type: 'string', default: '.', value: '<dir>', help: 'the repository the Git server serves' },
+    'repo-dir': {
+      type: 'string',
+      default: '.',
+      value: '<dir>',
+      help: 'the repository the Git server serves',
+    },
     name: { type: 'string', default: 'repo', help: 'served at http://127.0.0.1:<port>/<name>.git' },
     'allow-push': { type: 'boolean', default: false, help: 'let the Git server accept git push' },
     'app-resync': {
@@ -167,7 +172,7 @@ export async function main(argv: string[], log: (line: string) => void = console
     const started = Date.now();
     const state = await clusterUp({
       dir: f.dir,
-      repo: f.repo,
+      repo: f['repo-dir'],
       repoName: f.name,
       gitPush: f['allow-push'],
       appResyncSeconds: resync,
@@ -209,13 +214,13 @@ async function startedCluster(dir: string): Promise<ClusterState> {
 
 /** `argocd`: README step 4 on the local cluster. */
 async function applyArgoCdHere(
-  f: { dir: string; repo: string },
+  f: { dir: string; 'repo-dir': string },
   log: (line: string) => void,
 ): Promise<number> {
   const state = await startedCluster(f.dir);
   const kc = new KubeConfig();
   kc.loadFromFile(state.kubeconfig);
-  for (const { folder, objects } of await applyArgoCd(kc, f.repo, state.git.url))
+  for (const { folder, objects } of await applyArgoCd(kc, f['repo-dir'], state.git.url))
     log(`applied ${folder}: ${objects.length} objects (${objects.join(', ')})`);
   log(`Argo CD reads ${state.git.url}; kubectl -n ${state.argocdNamespace} get applications`);
   return 0;

@@ -4,7 +4,7 @@
  * cluster's Argo CD reads it. `npm run cluster -- up` starts it; it also runs
  * on its own:
  *
- *   npx tsx scripts/git-server.ts [--repo .] [--name repo] [--port 0] [--allow-push]
+ *   npx tsx scripts/git-server.ts [--repo-dir .] [--name repo] [--port 0] [--allow-push]
  */
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
@@ -22,7 +22,7 @@ http-backend behind Node's http server), as the local cluster's Argo CD reads it
 \`npm run cluster -- up\` starts it; it also runs on its own. Prints the URL it
 serves at, then serves until stopped.`,
   options: {
-    repo: {
+    'repo-dir': {
       type: 'string',
       value: '<dir>',
       default: '.',
@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
     throw usageError(`--port must be a port number, got "${f.port}"`, usageOf(COMMAND));
   if (!/^[A-Za-z0-9._-]+$/.test(f.name) || f.name.startsWith('.'))
     throw new ProjectError('USAGE', `--name must be a simple name (letters, digits, . _ -), got "${f.name}"`);
-  const gitDir = await gitCommonDir(resolve(f.repo));
+  const gitDir = await gitCommonDir(resolve(f['repo-dir']));
   const server = createServer(
     createGitHttpHandler({
       gitDir,

@@ -70,7 +70,7 @@ const FLAGS = {
     value: '<url>',
     help: 'add: the MLflow server (default: MLFLOW_TRACKING_URI)',
   },
-  commit: {
+  'git-commit': {
     type: 'string',
     value: '<sha>',
     help: 'add, pin: the git commit it was trained from / pinned at',
@@ -154,8 +154,8 @@ type FlagName = keyof typeof FLAGS;
 const COMMON: FlagName[] = ['lock', 'json'];
 const ALLOWED: Record<string, FlagName[]> = {
   init: [],
-  add: ['model', 'artifact', 'uri', 'run-id', 'mlflow-version', 'tracking-uri', 'commit'],
-  pin: ['model', 'env', 'version', 'rollback', 'by', 'commit'],
+  add: ['model', 'artifact', 'uri', 'run-id', 'mlflow-version', 'tracking-uri', 'git-commit'],
+  pin: ['model', 'env', 'version', 'rollback', 'by', 'git-commit'],
   verify: ['all', 'env', 'model'],
   diff: [],
   show: [],
@@ -245,7 +245,7 @@ async function add({ f, d, lockPath, lockDir, print }: LockRun): Promise<number>
     runId: f['run-id'] ?? null,
     modelVersion: f['mlflow-version'] ?? null,
     trackingUri: f['run-id'] && mlflow ? mlflow.trackingUri : null,
-    gitCommit: f.commit,
+    gitCommit: f['git-commit'],
   });
   let version = '';
   const model = f.model;
@@ -284,7 +284,7 @@ async function pin({ f, d, lockPath, print }: LockRun): Promise<number> {
       version: to,
       at: d.now().toISOString(),
       by: f.by ?? d.env.GITHUB_ACTOR,
-      commit: f.commit,
+      commit: f['git-commit'],
     });
   });
   print(

@@ -55,7 +55,7 @@ const FLAGS = {
     value: '<base url>',
     help: 'the model server for the /predict smoke request (default: the Service, through the API server proxy)',
   },
-  image: {
+  'smoke-image': {
     type: 'string',
     value: '<file>',
     help: 'a PNG/JPEG for the /predict smoke request (default: a generated 32x32 PNG)',
@@ -131,7 +131,7 @@ export async function main(
   const pin = f.version
     ? { model: f.model, version: f.version }
     : await readPinnedVersion(lockPath, f.env, f.model);
-  const smoke = await smokeImageOf(f.image);
+  const smoke = await smokeImageOf(f['smoke-image']);
   const cluster = loadCluster({ kubeconfig: f.kubeconfig, context: f.context, env });
   const target = f.env;
   const result = await logGroup(
@@ -187,14 +187,18 @@ async function soakOf(
   return { prometheus, alertNames, durationMs, intervalMs };
 }
 
-/** The /predict smoke image: --image (PNG or JPEG), or a generated 32x32 PNG. */
+/** The /predict smoke image: --smoke-image (PNG or JPEG), or a generated 32x32 PNG. */
 async function smokeImageOf(path: string | undefined): Promise<{ image: Uint8Array; contentType: string }> {
   if (!path) return { image: makeSmokePng(), contentType: 'image/png' };
   const image = await readFile(path).catch((e: NodeJS.ErrnoException) => {
-    throw new ProjectError('USAGE', `--image ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, {
-      subject: path,
-      cause: e,
-    });
+    throw new ProjectError(
+      'USAGE',
+      `--smoke-image ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`,
+      {
+        subject: path,
+        cause: e,
+      },
+    );
   });
   return { image, contentType: /\.jpe?g$/i.test(path) ? 'image/jpeg' : 'image/png' };
 }

@@ -3,7 +3,7 @@
  * ready, and which heavy packages its start-up imports, for one or more
  * checkouts side by side (e.g. before and after a change):
  *
- *   npx tsx bench/serving/startup.ts [--runs 5] [--repo DIR]...
+ *   npx tsx bench/serving/startup.ts [--runs 5] [--checkout <dir>]...
  *
  * Each run spawns `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`
  * with the same fixture artifact and SERVING_BACKEND=cpu. The heavy packages
@@ -39,7 +39,7 @@ heavy packages the start-up imports of serving/main.ts load. Prints a markdown
 table, one row per checkout.`,
   options: {
     runs: { type: 'string', value: '<n>', default: '5', help: 'server starts per checkout' },
-    repo: {
+    checkout: {
       type: 'string',
       value: '<dir>',
       multiple: true,
@@ -95,7 +95,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const cli = parseCommand(process.argv.slice(2), COMMAND);
   if (!cli) return;
-  const repos = (cli.values.repo ?? [ROOT]).map((r) => resolve(r));
+  const repos = (cli.values.checkout ?? [ROOT]).map((r) => resolve(r));
   const runs = Number(cli.values.runs);
   const dir = await mkdtemp(join(tmpdir(), 'startup-fixture-'));
   try {

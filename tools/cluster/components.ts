@@ -377,7 +377,7 @@ const gitServer: Component = {
       '--import',
       tsxLoaderUrl(),
       GIT_SERVER_SCRIPT,
-      `--repo=${c.gitDir}`,
+      `--repo-dir=${c.gitDir}`,
       `--name=${c.repoName}`,
       `--port=${c.ports.gitPort}`,
       ...(c.options.gitPush ? ['--allow-push'] : []),

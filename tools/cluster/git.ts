@@ -16,7 +16,7 @@ export async function gitCommonDir(dir: string): Promise<string> {
   if (r.exitCode !== 0) {
     throw new ProjectError('NOT_FOUND', `${dir} is not inside a git repository: ${r.stderr.trim()}`, {
       subject: dir,
-      hint: 'pass --repo <a git checkout or bare repository>',
+      hint: 'pass --repo-dir <a git checkout or bare repository>',
     });
   }
   return r.stdout.trim();

@@ -84,3 +84,29 @@ describe('help', () => {
     expect(byHand).toEqual([]);
   });
 });
+
+describe('names', () => {
+  it('a flag name has one kind in every command (a boolean --commit never takes a value elsewhere)', () => {
+    const files = runSync(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', 'scripts', 'bench', 'pipelines'],
+      {
+        cwd: ROOT,
+      },
+    )
+      .stdout.split('\0')
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const kinds = new Map<string, Set<string>>();
+    for (const f of files) {
+      for (const m of read(f).matchAll(/^\s+'?([a-z][\w-]*)'?: \{\s*type: '(string|boolean)'/gm)) {
+        const [, name, type] = m as unknown as [string, string, string];
+        kinds.set(name, (kinds.get(name) ?? new Set()).add(`${type} (${f})`));
+      }
+    }
+    const mixed = [...kinds].filter(([, k]) => new Set([...k].map((t) => t.split(' ')[0])).size > 1);
+    expect(mixed.map(([n, k]) => `--${n}: ${[...k].join(', ')}`)).toEqual([]);
+    // The check reads the flag tables it should: the promotion's and the lock's.
+    expect(kinds.get('commit')).toBeDefined();
+    expect(kinds.get('git-commit')).toBeDefined();
+  });
+});
