@@ -6,7 +6,7 @@
  * image is not here: it travels with the model pin (npm run promote --image).
  *
  *   npm run ci:pin-images -- [--trainer <registry/model-trainer@sha256:...>] [--relay <registry/alert-relay@sha256:...>]
- *                         [--manifests manifests] [--commit [--push]] [--remote origin]
+ *                         [--root .] [--commit [--push]] [--remote origin]
  *
  * promote.yml runs it after each build on main. Exit 0 (also when they were
  * there already), 1 failure, 2 bad usage.
@@ -52,7 +52,7 @@ serving image is not here: it travels with the model pin (npm run promote
       value: '<image>',
       help: "the alert relay's image by digest, <registry>/alert-relay@sha256:...,\ninto manifests/alert-relay's kustomization",
     },
-    manifests: { type: 'string', value: '<dir>', default: 'manifests', help: 'the manifests folder' },
+    root: { type: 'string', value: '<dir>', default: '.', help: 'the repository whose manifests/ to change' },
     commit: { type: 'boolean', default: false, help: 'commit the kustomization files that changed' },
     push: {
       type: 'boolean',
@@ -82,7 +82,7 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
   const apply = async (): Promise<string[]> => {
     const changed: string[] = [];
     for (const k of wanted) {
-      const dir = resolve(d.cwd, v.manifests, TARGETS[k].dir);
+      const dir = resolve(d.cwd, v.root, 'manifests', TARGETS[k].dir);
       if (await setKustomizeImage(dir, TARGETS[k].name, v[k] as string)) {
         changed.push(relative(d.cwd, kustomizationOf(dir)));
       }
@@ -91,13 +91,13 @@ export async function main(argv: string[], deps: Partial<ScriptDeps> = {}): Prom
   };
   const changed = await apply();
   for (const k of wanted) {
-    const file = join(v.manifests, TARGETS[k].dir, 'kustomization.yaml');
+    const file = join(v.root, 'manifests', TARGETS[k].dir, 'kustomization.yaml');
     d.print(`${file}: ${TARGETS[k].name} → ${v[k]}${changed.includes(file) ? '' : ' (already)'}\n`);
   }
   if (changed.length === 0 || !v.commit) return 0;
   // A push authenticates with GITHUB_TOKEN from the step (promote.yml: the promotion App's token), never .git/config.
   const git = gitRunner(d.cwd, { env: d.env, ...tokenFromEnv(d.env) });
-  const paths = wanted.map((k) => join(v.manifests, TARGETS[k].dir, 'kustomization.yaml'));
+  const paths = wanted.map((k) => join(v.root, 'manifests', TARGETS[k].dir, 'kustomization.yaml'));
   const message = `images: ${wanted.map((k) => `${k} ${v[k]}`).join(', ')}\n`;
   if (!v.push) {
     await commitPaths(git, paths, message, d.env);

@@ -19,15 +19,7 @@ afterAll(async () => {
   await rm(r.root, { recursive: true, force: true });
 });
 
-const flags = () => [
-  '--lock',
-  r.lockPath,
-  '--environments',
-  r.environmentsDir,
-  '--gates',
-  r.gatesPath,
-  '--no-render',
-];
+const flags = () => ['--lock', r.lockPath, '--root', r.root, '--gates', r.gatesPath, '--no-render'];
 
 describe('scripts/promote.ts and scripts/rollback.ts', () => {
   it('is bad usage (exit 2) without --env, with --push but no --commit, or --version on a rollback', async () => {

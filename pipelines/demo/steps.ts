@@ -346,7 +346,7 @@ async function promoteToDev(
   const envDir = join(work, 'environments');
   const gates = o.gatesPath ?? join(envDir, 'promotion-gates.json');
   const flags = ['--env', DEMO_ENV, '--model', model, '--version', version, '--lock', lockPath];
-  flags.push('--environments', envDir, '--gates', gates);
+  flags.push('--root', work, ...(o.gatesPath ? ['--gates', gates] : []));
   print(`   npm run promote -- ${flags.map((a) => q(a.startsWith('/') ? rel(a) : a)).join(' ')}`);
   let text = '';
   const ctx = promotionContext({

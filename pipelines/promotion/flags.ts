@@ -6,7 +6,9 @@
  * command (scripts/) then builds the context and calls promote(),
  * rollback() or revert() (./promote.ts).
  */
+import { join } from 'node:path';
 import { environmentChoices } from '../../gitops/index.ts';
+import { LOCK_FILE_NAME } from '../../lock/index.ts';
 import { parseCommand, SHARED_FLAGS, usageError, usageOf } from '../../platform/cli.ts';
 import { GATES_FILE } from './config.ts';
 import type { PromotionContextOptions } from './context.ts';
@@ -14,7 +16,7 @@ import type { PromoteRequest } from './promote.ts';
 
 /** The flags of the three commands; each command's help lists its own (the rest are hidden). */
 const OPTIONS = {
-  env: { type: 'string', help: 'the environment to move (a folder of --environments)' },
+  env: { type: 'string', help: 'the environment to move (a folder of <root>/environments)' },
   model: SHARED_FLAGS.model,
   version: {
     type: 'string',
@@ -43,14 +45,14 @@ const OPTIONS = {
     help: 'the failed checks, verbatim: into the commit message, the promotion record (reverted)\nand the job summary ($GITHUB_STEP_SUMMARY)',
   },
   'reason-file': { type: 'string', value: '<file>', help: 'the same, read from a file' },
-  lock: SHARED_FLAGS.lock,
-  environments: {
+  root: {
     type: 'string',
-    default: 'environments',
+    default: '.',
     value: '<dir>',
-    help: 'the folder of the environments',
+    help: 'the repository: its environments/, and the lock and gates files unless given',
   },
-  gates: { type: 'string', default: GATES_FILE, value: '<file>', help: 'the promotion gates' },
+  lock: { type: 'string', value: '<file>', help: `the lock file (default: <root>/${LOCK_FILE_NAME})` },
+  gates: { type: 'string', value: '<file>', help: `the promotion gates (default: <root>/${GATES_FILE})` },
   commit: { type: 'boolean', default: false, help: 'git commit the lock and the pin file' },
   push: {
     type: 'boolean',
@@ -68,7 +70,7 @@ const OPTIONS = {
 const SHARED = {
   options: OPTIONS,
   required: ['env'],
-  choices: { env: environmentChoices((v) => String(v.environments)) },
+  choices: { env: environmentChoices((v) => join(String(v.root), 'environments')) },
   exit: { 0: 'moved, or already there', 1: 'a gate failed or an error, nothing changed' },
 } as const;
 
@@ -167,9 +169,9 @@ export function parsePromotionFlags(
         ? { text: f.reason }
         : { file: f['reason-file'] as string },
     context: {
-      lock: f.lock,
-      environments: f.environments,
-      gates: f.gates,
+      lock: f.lock ?? join(f.root, LOCK_FILE_NAME),
+      environments: join(f.root, 'environments'),
+      gates: f.gates ?? join(f.root, GATES_FILE),
       commit: f.commit,
       push: f.push,
       remote: f.remote,
