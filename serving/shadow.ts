@@ -82,10 +82,12 @@ export function shadowKey(r: Pick<ShadowRecord, 'model' | 'version' | 'answered_
 
 /** Records in the object store, shared by every replica. */
 export class StoreShadowAnswers implements ShadowAnswers {
-  constructor(
-    private readonly store: ObjectStore,
-    private readonly bucket: string,
-  ) {}
+  private readonly store: ObjectStore;
+  private readonly bucket: string;
+  constructor(store: ObjectStore, bucket: string) {
+    this.store = store;
+    this.bucket = bucket;
+  }
 
   async remember(r: ShadowRecord): Promise<void> {
     try {
@@ -113,7 +115,10 @@ export class StoreShadowAnswers implements ShadowAnswers {
 /** Records in this process's memory: the newest `capacity`, for one replica or a demo. */
 export class MemoryShadowAnswers implements ShadowAnswers {
   readonly #records = new Map<string, ShadowRecord>();
-  constructor(private readonly capacity: number) {}
+  private readonly capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 
   async remember(r: ShadowRecord): Promise<void> {
     this.#records.set(r.answer_id, r);

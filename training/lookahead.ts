@@ -25,11 +25,15 @@ export interface LookaheadConfig {
 export class Lookahead {
   private average: tf.Variable[] | undefined;
 
-  constructor(
-    private readonly model: tf.LayersModel,
-    private readonly config: LookaheadConfig,
-    private readonly totalSteps: number,
-  ) {}
+  private readonly model: tf.LayersModel;
+  private readonly config: LookaheadConfig;
+  private readonly totalSteps: number;
+
+  constructor(model: tf.LayersModel, config: LookaheadConfig, totalSteps: number) {
+    this.model = model;
+    this.config = config;
+    this.totalSteps = totalSteps;
+  }
 
   private weights(): tf.Variable[] {
     return this.model.weights.map((w) => w.read() as tf.Variable).filter((v) => v.dtype === 'float32');

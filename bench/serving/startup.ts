@@ -5,7 +5,8 @@
  *
  *   npx tsx bench/serving/startup.ts [--runs 5] [--checkout <dir>]...
  *
- * Each run spawns `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`
+ * Each run spawns `node <repo>/serving/main.ts` (Node's own type stripping, as
+ * the image runs it) or `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`,
  * with the same fixture artifact and SERVING_BACKEND=cpu. The heavy packages
  * column is the static start-up import closure of serving/main.ts in that
  * checkout (testing/import-graph.ts, as tools/policy/layers.test.ts checks it).
@@ -15,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommand, runIfMain, sleep } from '../../platform/index.ts';
+import { checkChoice, parseCommand, runIfMain, sleep, usageOf } from '../../platform/index.ts';
 import { runtimeClosure } from '../../testing/import-graph.ts';
 import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
 
@@ -45,6 +46,12 @@ table, one row per checkout.`,
       multiple: true,
       help: 'a checkout to time (default: this checkout)',
     },
+    runner: {
+      type: 'string',
+      value: '<node,tsx>',
+      default: 'node,tsx',
+      help: "how the server is run: node (Node 24's own type stripping, as the image runs it),\ntsx (the TypeScript loader), or both side by side",
+    },
   },
   notes: "environment: DEBUG_STARTUP (any value) shows the servers' output.",
 } as const;
@@ -54,9 +61,13 @@ interface Run {
   rssMiB: number;
 }
 
-async function once(repo: string, env: Record<string, string>, port: number): Promise<Run> {
+const RUNNERS = ['node', 'tsx'];
+
+async function once(repo: string, runner: string, env: Record<string, string>, port: number): Promise<Run> {
   const started = performance.now();
-  const proc = spawn(process.execPath, [join(repo, 'node_modules/.bin/tsx'), join(repo, 'serving/main.ts')], {
+  const main = join(repo, 'serving/main.ts');
+  const args = runner === 'tsx' ? [join(repo, 'node_modules/.bin/tsx'), main] : [main];
+  const proc = spawn(process.execPath, args, {
     cwd: repo,
     env: {
       ...process.env,
@@ -97,22 +108,27 @@ async function main(): Promise<void> {
   if (!cli) return;
   const repos = (cli.values.checkout ?? [ROOT]).map((r) => resolve(r));
   const runs = Number(cli.values.runs);
+  const runners = cli.values.runner.split(',');
+  for (const r of runners) checkChoice('runner', r, { values: RUNNERS }, usageOf(COMMAND));
   const dir = await mkdtemp(join(tmpdir(), 'startup-fixture-'));
   try {
     const fixture = await writeFixtureArtifact(dir);
     const rows: string[] = [
-      '| checkout | ready (median ms) | RSS (median MiB) | heavy packages loaded |',
-      '| --- | ---: | ---: | --- |',
+      '| checkout | runner | ready (median ms, spread) | RSS (median MiB) | heavy packages loaded |',
+      '| --- | --- | ---: | ---: | --- |',
     ];
     let port = 18_700;
     for (const repo of repos) {
-      const results: Run[] = [];
-      for (let i = 0; i < runs; i++) results.push(await once(repo, fixture.env, port++));
       const closure = runtimeClosure(repo, 'serving/main.ts');
       const loaded = HEAVY.filter((h) => closure.has(h));
-      rows.push(
-        `| ${repo} | ${median(results.map((r) => r.readyMs)).toFixed(0)} | ${median(results.map((r) => r.rssMiB)).toFixed(0)} | ${loaded.join(', ') || 'none'} |`,
-      );
+      for (const runner of runners) {
+        const results: Run[] = [];
+        for (let i = 0; i < runs; i++) results.push(await once(repo, runner, fixture.env, port++));
+        const ready = results.map((r) => r.readyMs);
+        rows.push(
+          `| ${repo} | ${runner} | ${median(ready).toFixed(0)} (${Math.min(...ready).toFixed(0)}–${Math.max(...ready).toFixed(0)}) | ${median(results.map((r) => r.rssMiB)).toFixed(0)} | ${loaded.join(', ') || 'none'} |`,
+        );
+      }
     }
     console.log(rows.join('\n'));
   } finally {

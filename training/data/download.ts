@@ -68,11 +68,10 @@ interface Opened {
  * that place was the only one.
  */
 class Missing extends Error {
-  constructor(
-    message: string,
-    readonly error?: ProjectError,
-  ) {
+  readonly error?: ProjectError;
+  constructor(message: string, error?: ProjectError) {
     super(message);
+    this.error = error;
   }
 }
 

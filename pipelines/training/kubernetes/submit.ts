@@ -82,8 +82,10 @@ export interface JobPod {
 /** Keeps the tail of what passes through, and forwards every byte to `out`. */
 class TeeTail extends Writable {
   text = '';
-  constructor(private readonly out: NodeJS.WritableStream) {
+  private readonly out: NodeJS.WritableStream;
+  constructor(out: NodeJS.WritableStream) {
     super();
+    this.out = out;
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.text = (this.text + chunk.toString('utf8')).slice(-64 * 1024);
@@ -265,14 +267,28 @@ class PodLogs {
   /** Why the last stream that could not be opened could not. */
   private error: string | undefined;
 
+  private readonly cluster: Cluster;
+  private readonly namespace: string;
+  private readonly container: string;
+  private readonly enabled: boolean;
+  private readonly stdout: NodeJS.WritableStream;
+  private readonly log: (line: string) => void;
+
   constructor(
-    private readonly cluster: Cluster,
-    private readonly namespace: string,
-    private readonly container: string,
-    private readonly enabled: boolean,
-    private readonly stdout: NodeJS.WritableStream,
-    private readonly log: (line: string) => void,
-  ) {}
+    cluster: Cluster,
+    namespace: string,
+    container: string,
+    enabled: boolean,
+    stdout: NodeJS.WritableStream,
+    log: (line: string) => void,
+  ) {
+    this.cluster = cluster;
+    this.namespace = namespace;
+    this.container = container;
+    this.enabled = enabled;
+    this.stdout = stdout;
+    this.log = log;
+  }
 
   /** Start following `pod`'s logs, unless they are followed already (or not at all). */
   async follow(pod: V1Pod): Promise<void> {
