@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { didYouMean, helpText, parseCommand, parseDurationFlag } from './cli.ts';
+import { didYouMean, helpText, parseCommand, parseDurationFlag, parsePortFlag } from './cli.ts';
 
 describe('parseDurationFlag', () => {
   it('reads seconds, and units as Prometheus writes them', () => {
@@ -141,5 +141,18 @@ describe('helpText: one style, generated from the flags', () => {
         'exit codes: 0 done; 1 it broke; 2 bad usage, nothing done (docs/cli.md)',
       ].join('\n'),
     );
+  });
+});
+
+describe('parsePortFlag', () => {
+  it('0 to 65535; anything else is USAGE naming the flag', () => {
+    expect(parsePortFlag('0')).toBe(0);
+    expect(parsePortFlag('8080')).toBe(8080);
+    expect(parsePortFlag('65535', 'metrics-port')).toBe(65535);
+    for (const bad of ['', ' ', '80x', '-1', '65536', '1.5']) {
+      expect(() => parsePortFlag(bad)).toThrow(
+        expect.objectContaining({ code: 'USAGE', message: `--port "${bad}" is not a port number (0-65535)` }),
+      );
+    }
   });
 });

@@ -319,6 +319,17 @@ export function parseDurationFlag(flag: string, value: string, options: { positi
   return total;
 }
 
+/** A port flag's number (0: any free port); USAGE naming the flag for anything but 0-65535. */
+export function parsePortFlag(value: string, flag = 'port'): number {
+  const port = Number(value);
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ProjectError('USAGE', `--${flag} "${value}" is not a port number (0-65535)`, {
+      subject: `--${flag}`,
+    });
+  }
+  return port;
+}
+
 /** Parse flags strictly; an unknown flag or missing value is a USAGE error (exit 2). */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],

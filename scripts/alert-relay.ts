@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createAlertRelay } from '../monitoring/alert-relay.ts';
 import { readRepoContext } from '../platform/github/index.ts';
-import { isMain, ProjectError, parseCommand, runMain } from '../platform/index.ts';
+import { isMain, ProjectError, parseCommand, parsePortFlag, runMain } from '../platform/index.ts';
 
 /** What the command accepts; its help is generated from this (platform/cli.ts helpText). */
 const COMMAND = {
@@ -88,10 +88,7 @@ export async function main(argv: string[], deps: RelayDeps = {}): Promise<number
   if (!cli) return 0;
   const { values } = cli;
   const portText = values.port ?? env.ALERT_RELAY_PORT ?? '8080';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ProjectError('USAGE', `--port ${portText} is not a port number`, { subject: '--port' });
-  }
+  const port = parsePortFlag(portText);
   const token = relayTokenFromEnv(env);
   const ctx = readRepoContext(env);
   const server = createServer(

@@ -91,7 +91,7 @@ describe('npm run cluster (flags and output; the stack itself: cluster.e2e.test.
     });
     await expect(main(['serve', '--env', 'dev', '--port', '80x'])).rejects.toMatchObject({
       code: 'USAGE',
-      message: '--port must be a port number, got "80x"',
+      message: '--port "80x" is not a port number (0-65535)',
     });
     const dir = await mkdtemp(join(tmpdir(), 'cluster-serve-'));
     try {

@@ -18,6 +18,7 @@ import {
   isMain,
   parseCommand,
   parseDurationFlag,
+  parsePortFlag,
   runMain,
   usageError,
   usageOf,
@@ -246,9 +247,7 @@ async function serve(
   const known = environmentChoices()({}, process.cwd());
   if (!f.env) throw usageError(`serve needs --env, one of ${known.values.join(', ')}`, USAGE);
   checkChoice('env', f.env, known, USAGE);
-  const port = f.port === undefined ? undefined : Number(f.port);
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
-    throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"`);
+  const port = f.port === undefined ? undefined : parsePortFlag(f.port) || undefined; // 0: a free one
   const p = await preparePodman();
   if (f.stop) {
     const name = servedPodName(f.env);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { nativeManifestOf } from '../model/backend.ts';
 import { type DemoResult, isRepoRoot, runDemo } from '../pipelines/demo/index.ts';
-import { command, isMain, ProjectError, runMain, usageOf } from '../platform/index.ts';
+import { command, isMain, ProjectError, parsePortFlag, runMain } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -81,16 +81,7 @@ running until Ctrl-C.`,
 export const main = command(COMMAND, async (cli, deps: MainDeps = {}) => {
   const print = deps.print ?? console.log;
   const { values } = cli;
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ProjectError(
-      'USAGE',
-      `--port ${values.port} is not a port number (0-65535)\n\n${usageOf(COMMAND)}`,
-      {
-        subject: '--port',
-      },
-    );
-  }
+  const port = parsePortFlag(values.port);
   const repoRoot = deps.repoRoot ?? ROOT;
   if (!isRepoRoot(repoRoot)) {
     throw new ProjectError('NOT_FOUND', `${repoRoot} has no environments/ and manifests/base/ to copy`, {

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
-import { isMain, parseCommand, runMain, usageError, usageOf } from '../platform/cli.ts';
+import { isMain, parseCommand, parsePortFlag, runMain } from '../platform/cli.ts';
 import { ProjectError } from '../platform/errors.ts';
 import { gitCommonDir } from '../tools/cluster/git.ts';
 import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
@@ -44,9 +44,7 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
   const cli = parseCommand(argv, COMMAND, console.log);
   if (!cli) return 0;
   const f = cli.values;
-  const port = Number(f.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw usageError(`--port must be a port number, got "${f.port}"`, usageOf(COMMAND));
+  const port = parsePortFlag(f.port);
   if (!/^[A-Za-z0-9._-]+$/.test(f.name) || f.name.startsWith('.'))
     throw new ProjectError('USAGE', `--name must be a simple name (letters, digits, . _ -), got "${f.name}"`);
   const gitDir = await gitCommonDir(resolve(f['repo-dir']));

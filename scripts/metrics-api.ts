@@ -9,8 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { isMain, parseCommand, runMain } from '../platform/cli.ts';
-import { ProjectError } from '../platform/errors.ts';
+import { isMain, parseCommand, parsePortFlag, runMain } from '../platform/cli.ts';
 import { createMetricsApiHandler, type PodSource } from '../tools/cluster/metrics-api.ts';
 import { serveOnLoopback } from '../tools/cluster/serve.ts';
 
@@ -51,9 +50,7 @@ export async function main(argv: string[]): Promise<{ url: string; close: () => 
   const cli = parseCommand(argv, COMMAND, console.log);
   if (!cli) return 0;
   const f = cli.values;
-  const port = Number(f.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ProjectError('USAGE', `--port must be a port number, got "${f.port}"`);
+  const port = parsePortFlag(f.port);
   const kc = new KubeConfig();
   kc.loadFromFile(f.kubeconfig!);
   const [cert, key] = await Promise.all([readFile(f.cert!), readFile(f.key!)]);
