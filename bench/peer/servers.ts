@@ -51,13 +51,13 @@ function start(command: string, args: string[], env: Record<string, string>, cwd
   return { proc, log: () => log, exited };
 }
 
-/** serving/main.ts in its own Node process (`node --import tsx`: no wrapper process), default backend. */
+/** serving/main.ts in its own Node process, run as the image runs it (`node serving/main.ts`: Node's own type stripping, no loader), default backend. */
 export async function startKoa(root: string, env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const { proc, log, exited } = start(
     process.execPath,
-    ['--import', 'tsx', join(root, 'serving', 'main.ts')],
+    [join(root, 'serving', 'main.ts')],
     { ...env, SERVING_HOST: '127.0.0.1', SERVING_PORT: String(port) },
     root,
   );

@@ -93,7 +93,8 @@ async function pinOf(dir: string): Promise<ModelPin> {
 
 async function startServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'serving/main.ts')], {
+  // As the image runs it: Node's own type stripping, no loader.
+  const proc = spawn(process.execPath, [join(ROOT, 'serving/main.ts')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
