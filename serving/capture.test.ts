@@ -5,32 +5,22 @@
  * more than its byte and record limits, and every record not written is
  * counted by reason. The real client (platform/object-store), no fake.
  */
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createObjectStore } from '../platform/object-store/index.ts';
 import { freePort } from '../testing/ports.ts';
 import { memoryLogger } from '../testing/serving/logger.ts';
+import { type StalledServer, stalledServer } from '../testing/stalled-server.ts';
 import { Capture, type CaptureEntry } from './capture.ts';
 import { createMetrics } from './metrics.ts';
 
-let stalled: Server;
+let stalled: StalledServer;
 let stalledUrl = '';
-const sockets = new Set<Socket>();
 beforeAll(async () => {
-  // Reads every request and never answers: a store that is slow forever.
-  stalled = createServer(() => undefined);
-  stalled.on('connection', (s) => {
-    sockets.add(s);
-  });
-  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
-  stalledUrl = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+  stalled = await stalledServer();
+  stalledUrl = stalled.url;
 });
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => stalled.close(() => r()));
-});
+afterAll(() => stalled.close());
 
 function entry(n: number, imageBytes: number): CaptureEntry {
   return {

@@ -4,27 +4,18 @@
  * a stalled store. Without throwOnRequestTimeout the SDK only logged a warning
  * and the call waited on forever (a console line after the test ended, in CI).
  */
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { type StalledServer, stalledServer } from '../../testing/stalled-server.ts';
 import { ProjectError } from '../errors.ts';
 import { createObjectStore } from './index.ts';
 
-let stalled: Server;
+let stalled: StalledServer;
 let endpoint = '';
-const sockets = new Set<Socket>();
 beforeAll(async () => {
-  stalled = createServer(() => undefined);
-  stalled.on('connection', (s) => {
-    sockets.add(s);
-  });
-  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
-  endpoint = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+  stalled = await stalledServer();
+  endpoint = stalled.url;
 });
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => stalled.close(() => r()));
-});
+afterAll(() => stalled.close());
 
 describe('object store client with a store that takes the request and never answers', () => {
   it('the call fails UNAVAILABLE at its timeout, naming the endpoint, and logs nothing to the console', async () => {
