@@ -34,7 +34,6 @@ import {
 import { ensureLocalKey, SIGNING_POLICY_PATH, trustPublicKey } from '../model/signing/index.ts';
 import { defaultSigningKeyPath } from '../model/signing/sign.ts';
 import {
-  checkChoice,
   didYouMean,
   isMain,
   type ParsedCommand,
@@ -146,6 +145,7 @@ its public key to the signing policy; commit that change through a reviewed pull
   },
   options: FLAGS,
   positionals: [0, 3],
+  choices: { env: environmentsBesideLock() },
   exit: { 1: 'failed (verify: a changed file, named; check-provenance: the field named)' },
 } as const;
 const USAGE = usageOf(COMMAND);
@@ -204,7 +204,7 @@ interface LockRun {
 /** Run `lock <command> ...`; returns the exit code. Exported for tests. */
 export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): Promise<number> {
   const d = scriptDeps(deps);
-  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`));
+  const cli = parseCommand(argv, COMMAND, (t) => d.print(`${t}\n`), d.cwd);
   if (!cli) return 0;
   const { values: f, positionals } = cli;
   const [command, ...args] = positionals;
@@ -223,7 +223,6 @@ export async function main(argv: string[], deps: Partial<LockScriptDeps> = {}): 
   }
   const lockPath = resolve(d.cwd, f.lock);
   // The environments are the folders of environments/ beside the lock.
-  checkChoice('env', f.env, environmentsBesideLock()(f, d.cwd), USAGE);
   const print = (human: string, json: unknown) =>
     d.print(f.json ? `${JSON.stringify(json, null, 2)}\n` : human);
   return run({ f, args, d, lockPath, lockDir: dirname(lockPath), print });
