@@ -451,8 +451,8 @@ describe('renderAll (real Kustomize)', () => {
     // The Service Alertmanager's webhook URL names (monitoring/alertmanager/alertmanager.yml).
     const svc = objects.find((o) => o.kind === 'Service') as unknown as IService;
     expect(
-      `http://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec?.ports?.[0]?.port}/alerts`,
-    ).toBe('http://alert-relay.ml-monitoring.svc:8080/alerts');
+      `https://${svc.metadata?.name}.${svc.metadata?.namespace}.svc:${svc.spec?.ports?.[0]?.port}/alerts`,
+    ).toBe('https://alert-relay.ml-monitoring.svc:8080/alerts');
   });
 
   test('an environment without model-pin.yaml fails and names the promote command', async () => {

@@ -1,11 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sendWorkflowDispatch } from '../platform/github/pulls.ts';
 import { type FakeGithub, startFakeGithub } from '../testing/fake-github.ts';
-import { bearerMatches, createAlertRelay, dispatchFor } from './alert-relay.ts';
+import { bearerMatches, createAlertRelay, dispatchFor, ReplayGuard } from './alert-relay.ts';
 
-// Alertmanager's documented webhook body (version 4).
-const webhook = (status: 'firing' | 'resolved', alertname = 'ServingPredictionDrift') => ({
+// Alertmanager's documented webhook body (version 4); `fingerprint` and `startsAt` tell one firing from another.
+const webhook = (
+  status: 'firing' | 'resolved',
+  alertname = 'ServingPredictionDrift',
+  fingerprint = '1a30ba71cca2921f',
+  startsAt = '2026-03-04T05:00:00.000Z',
+) => ({
   receiver: 'retrain-relay',
   status,
   alerts: [
@@ -13,10 +19,10 @@ const webhook = (status: 'firing' | 'resolved', alertname = 'ServingPredictionDr
       status,
       labels: { alertname, namespace: 'ml-prod', severity: 'warning' },
       annotations: { summary: 'Predicted class distribution shifted' },
-      startsAt: '2026-03-04T05:00:00.000Z',
+      startsAt,
       endsAt: '0001-01-01T00:00:00Z',
       generatorURL: 'http://prometheus:9090/graph',
-      fingerprint: '1a30ba71cca2921f',
+      fingerprint,
     },
   ],
   groupLabels: { alertname },
@@ -41,14 +47,9 @@ beforeAll(async () => {
       api: { token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
       token: TOKEN,
       log: (l) => void logs.push(l),
-      dispatch: async (type, payload) => {
-        if (failing) throw new Error('GitHub API: repository_dispatch failed (HTTP 503)');
-        const { sendRepositoryDispatch } = await import('../platform/github/pulls.ts');
-        await sendRepositoryDispatch(
-          { token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
-          type,
-          payload,
-        );
+      dispatch: async (d) => {
+        if (failing) throw new Error('GitHub API: workflow_dispatch of drift.yml on main failed (HTTP 503)');
+        await sendWorkflowDispatch({ token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo }, d);
       },
     }),
   );
@@ -101,29 +102,65 @@ describe('the alert relay', () => {
     ).toThrow("the alert relay's shared secret has 5 characters, fewer than 16");
   });
 
-  it('sends repository_dispatch "drift-alert" for a firing drift alert', async () => {
+  it('dispatches drift.yml on main for a firing drift alert, with the alerts as its reason input', async () => {
     const res = await post(webhook('firing'));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       dispatched: true,
-      eventType: 'drift-alert',
+      workflow: 'drift.yml',
+      ref: 'main',
       alerts: ['ServingPredictionDrift'],
     });
+    // The fake takes the inputs drift.yml declares and refuses others (422), as GitHub does.
     expect(gh.dispatches.at(-1)).toEqual({
-      event_type: 'drift-alert',
-      client_payload: {
-        alerts: [
-          {
-            alertname: 'ServingPredictionDrift',
-            summary: 'Predicted class distribution shifted',
-            labels: { alertname: 'ServingPredictionDrift', namespace: 'ml-prod', severity: 'warning' },
-            startsAt: '2026-03-04T05:00:00.000Z',
-          },
-        ],
-        groupKey: '{}/{alertname=~"..."}:{alertname="ServingPredictionDrift"}',
-        externalURL: 'http://alertmanager:9093',
-      },
+      workflow: 'drift.yml',
+      ref: 'main',
+      inputs: { reason: 'ServingPredictionDrift (ml-prod): Predicted class distribution shifted' },
     });
+    expect(gh.requests.at(-1)).toMatchObject({
+      method: 'POST',
+      path: '/repos/acme/models/actions/workflows/drift.yml/dispatches',
+    });
+  });
+
+  it('dispatches the same firing alerts once: a repeat or a replayed request starts nothing more (issue 23, finding 9)', async () => {
+    const alert = webhook('firing', 'ServingFeatureDrift', 'c0ffee0000000001', '2026-03-05T06:00:00.000Z');
+    const n = gh.dispatches.length;
+    const first = await post(alert);
+    expect((await first.json()).dispatched).toBe(true);
+    // Concurrent and later copies of the same notification: answered 200 (Alertmanager stops retrying), nothing sent.
+    const copies = await Promise.all([post(alert), post(alert), post(alert)]);
+    for (const c of copies) {
+      expect(c.status).toBe(200);
+      expect(await c.json()).toEqual({
+        dispatched: false,
+        reason: 'already dispatched for these firing alerts (a repeat or a replay)',
+      });
+    }
+    expect(gh.dispatches.length).toBe(n + 1);
+    // The same alert firing anew (another start) is a new reason to retrain.
+    const again = webhook('firing', 'ServingFeatureDrift', 'c0ffee0000000001', '2026-03-07T06:00:00.000Z');
+    expect((await (await post(again)).json()).dispatched).toBe(true);
+    expect(gh.dispatches.length).toBe(n + 2);
+    expect(logs.filter((l) => l.includes('(a repeat or a replay); nothing sent'))).toHaveLength(3);
+  });
+
+  it('the replay window ends, and a failed dispatch frees the alerts for the retry', () => {
+    let now = 0;
+    const guard = new ReplayGuard(1000, () => now);
+    expect(guard.take('a')).toBe(true);
+    expect(guard.take('a')).toBe(false);
+    now = 999;
+    expect(guard.take('a')).toBe(false);
+    now = 1000;
+    expect(guard.take('a')).toBe(true);
+    guard.release('a');
+    expect(guard.take('a')).toBe(true);
+    // Bounded: past `max` keys the oldest go first.
+    const small = new ReplayGuard(1000, () => now, 2);
+    for (const k of ['x', 'y', 'z']) expect(small.take(k)).toBe(true);
+    expect(small.take('x')).toBe(true);
+    expect(small.take('z')).toBe(false);
   });
 
   it('acknowledges resolved notifications and other alerts without dispatching', async () => {
@@ -150,14 +187,28 @@ describe('the alert relay', () => {
     expect((await post(webhook('firing'), '/other')).status).toBe(404);
   });
 
-  it('answers 502 when GitHub fails, so that Alertmanager retries', async () => {
+  it('answers 502 when GitHub fails, so that Alertmanager retries, and the retry dispatches', async () => {
+    const alert = webhook('firing', 'ServingConfidenceDrop', 'c0ffee0000000002');
+    const n = gh.dispatches.length;
     failing = true;
     try {
-      const res = await post(webhook('firing'));
+      const res = await post(alert);
       expect(res.status).toBe(502);
       expect((await res.json()).error).toContain('HTTP 503');
     } finally {
       failing = false;
     }
+    expect((await (await post(alert)).json()).dispatched).toBe(true);
+    expect(gh.dispatches.length).toBe(n + 1);
+  });
+
+  it('GitHub refuses an input the workflow does not declare, and a workflow without workflow_dispatch', async () => {
+    const api = { token: 't', apiUrl: gh.url, owner: gh.owner, repo: gh.repo };
+    await expect(
+      sendWorkflowDispatch(api, { workflow: 'drift.yml', ref: 'main', inputs: { alerts: 'x' } }),
+    ).rejects.toThrow(/workflow_dispatch of drift.yml on main.*Unexpected inputs provided: \["alerts"\]/s);
+    await expect(sendWorkflowDispatch(api, { workflow: 'ci.yml', ref: 'main' })).rejects.toThrow(
+      /workflow_dispatch of ci.yml on main/,
+    );
   });
 });

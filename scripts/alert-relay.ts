@@ -1,7 +1,7 @@
 /**
  * The drift-alert relay server: Alertmanager's webhook receiver
- * (monitoring/alertmanager/alertmanager.yml) → GitHub repository_dispatch
- * "drift-alert" → drift.yml → `npm run retrain`.
+ * (monitoring/alertmanager/alertmanager.yml) → GitHub workflow_dispatch of
+ * drift.yml on main → `npm run retrain`.
  *
  *   GITHUB_REPOSITORY=owner/repo GITHUB_TOKEN=... ALERT_RELAY_TOKEN_FILE=/secrets/token \
  *   npx tsx scripts/alert-relay.ts [--port 8080] [--host 127.0.0.1]
@@ -9,12 +9,14 @@
  * The shared secret Alertmanager sends (Authorization: Bearer) comes from
  * ALERT_RELAY_TOKEN_FILE (a mounted Secret) or ALERT_RELAY_TOKEN; the relay
  * does not start without one. It listens on loopback unless told otherwise
- * (manifests/alert-relay passes --host 0.0.0.0 behind a NetworkPolicy). The
- * GitHub token needs `contents: write` on the repository (a fine-grained PAT or
- * a GitHub App token). Exit codes: 0, 1 failure, 2 bad usage.
+ * (manifests/alert-relay passes --host 0.0.0.0 behind a NetworkPolicy), over
+ * HTTPS when ALERT_RELAY_TLS_CERT_FILE and ALERT_RELAY_TLS_KEY_FILE are set.
+ * The GitHub token needs "Actions: write" on the repository only (a
+ * fine-grained PAT or a GitHub App token). Exit codes: 0, 1 failure, 2 bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createAlertRelay } from '../monitoring/alert-relay.ts';
 import { readRepoContext } from '../platform/github/index.ts';
 import { isMain, ProjectError, parseCommand, parsePortFlag, runMain } from '../platform/index.ts';
@@ -24,8 +26,9 @@ const COMMAND = {
   run: 'npx tsx scripts/alert-relay.ts',
   summary: `The drift-alert relay: Alertmanager's webhook receiver
 (monitoring/alertmanager/alertmanager.yml). A firing drift alert becomes a
-GitHub repository_dispatch "drift-alert" (drift.yml, which runs
-\`npm run retrain\`). Serves until SIGTERM or SIGINT.`,
+GitHub workflow_dispatch of drift.yml on main (which runs
+\`npm run retrain\`), once for the same firing alerts in 24 hours. Serves
+until SIGTERM or SIGINT.`,
   options: {
     port: { type: 'string', value: '<n>', help: 'port to listen on (default: ALERT_RELAY_PORT, else 8080)' },
     host: {
@@ -37,12 +40,15 @@ GitHub repository_dispatch "drift-alert" (drift.yml, which runs
   },
   notes: `environment:
   GITHUB_REPOSITORY       owner/repo, where the dispatch goes
-  GITHUB_TOKEN            a token with contents: write on it (a fine-grained PAT
-                          or a GitHub App token)
+  GITHUB_TOKEN            a token with "Actions: write" on it and nothing else
+                          (a fine-grained PAT or a GitHub App token)
   GITHUB_API_URL          the GitHub API (default: https://api.github.com)
   ALERT_RELAY_TOKEN_FILE  a file (a mounted Secret) holding the shared secret
                           Alertmanager sends (Authorization: Bearer); or
-  ALERT_RELAY_TOKEN       the secret itself. Without one the relay does not start.`,
+  ALERT_RELAY_TOKEN       the secret itself. Without one the relay does not start.
+  ALERT_RELAY_TLS_CERT_FILE, ALERT_RELAY_TLS_KEY_FILE
+                          PEM certificate (chain) and key: serve HTTPS, so the
+                          secret never crosses the network in clear (both or neither)`,
   exit: { 0: 'stopped (SIGTERM or SIGINT)' },
 } as const;
 
@@ -74,6 +80,42 @@ export function relayTokenFromEnv(env: Record<string, string | undefined>): stri
   return token;
 }
 
+/** The TLS certificate and key to serve with, or undefined for plain HTTP; both or neither. */
+export function relayTlsFromEnv(
+  env: Record<string, string | undefined>,
+): { cert: Buffer; key: Buffer } | undefined {
+  const certFile = env.ALERT_RELAY_TLS_CERT_FILE;
+  const keyFile = env.ALERT_RELAY_TLS_KEY_FILE;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    throw new ProjectError(
+      'USAGE',
+      'ALERT_RELAY_TLS_CERT_FILE and ALERT_RELAY_TLS_KEY_FILE go together: set both, or neither for plain HTTP',
+      {
+        subject: certFile ? 'ALERT_RELAY_TLS_KEY_FILE' : 'ALERT_RELAY_TLS_CERT_FILE',
+      },
+    );
+  }
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ProjectError(
+        'USAGE',
+        `${name} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code})`,
+        {
+          subject: name,
+          cause: e,
+        },
+      );
+    }
+  };
+  return {
+    cert: read('ALERT_RELAY_TLS_CERT_FILE', certFile),
+    key: read('ALERT_RELAY_TLS_KEY_FILE', keyFile),
+  };
+}
+
 export interface RelayDeps {
   env?: Record<string, string | undefined>;
   /** Called once listening (tests learn the port). */
@@ -90,17 +132,29 @@ export async function main(argv: string[], deps: RelayDeps = {}): Promise<number
   const portText = values.port ?? env.ALERT_RELAY_PORT ?? '8080';
   const port = parsePortFlag(portText);
   const token = relayTokenFromEnv(env);
+  const tls = relayTlsFromEnv(env);
   const ctx = readRepoContext(env);
-  const server = createServer(
-    createAlertRelay({
-      api: { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo },
-      token,
-    }),
-  );
+  const handler = createAlertRelay({
+    api: { token: ctx.token, apiUrl: ctx.apiUrl, owner: ctx.owner, repo: ctx.repo },
+    token,
+  });
+  let server: ReturnType<typeof createServer> | ReturnType<typeof createTlsServer>;
+  try {
+    server = tls ? createTlsServer({ ...tls, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
+  } catch (e) {
+    throw new ProjectError(
+      'USAGE',
+      `ALERT_RELAY_TLS_CERT_FILE / ALERT_RELAY_TLS_KEY_FILE: not a PEM certificate and its key (${(e as Error).message})`,
+      {
+        subject: 'ALERT_RELAY_TLS_CERT_FILE',
+        cause: e,
+      },
+    );
+  }
   await new Promise<void>((r) => server.listen(port, values.host, r));
   const bound = server.address() as { port: number };
   console.error(
-    `alert relay: listening on ${values.host}:${bound.port}, dispatching to ${ctx.owner}/${ctx.repo}`,
+    `alert relay: listening on ${tls ? 'https' : 'http'}://${values.host}:${bound.port}, dispatching drift.yml to ${ctx.owner}/${ctx.repo}`,
   );
   deps.onListening?.({ host: values.host, port: bound.port });
   const stop = () => server.close();

@@ -289,19 +289,26 @@ describe('npm run retrain', () => {
     });
   });
 
-  it('names the drift alerts of a repository_dispatch as the reason', async () => {
+  it('names the reason a workflow_dispatch gave (the alert relay: the drift alerts)', async () => {
     const path = join(dir, 'dispatch.json');
+    // The event payload of a workflow_dispatch: its inputs, its ref, the workflow's path.
     await writeFile(
       path,
       JSON.stringify({
-        action: 'drift-alert',
-        client_payload: {
-          alerts: [{ alertname: 'ServingFeatureDrift', summary: 'Input drift on brightness (psi)' }],
-        },
+        inputs: { reason: 'ServingFeatureDrift (ml-prod): Input drift on brightness (psi)' },
+        ref: 'refs/heads/main',
+        workflow: '.github/workflows/drift.yml',
       }),
     );
-    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'repository_dispatch', GITHUB_EVENT_PATH: path })).toBe(
-      'repository_dispatch "drift-alert": Input drift on brightness (psi)',
+    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'workflow_dispatch', GITHUB_EVENT_PATH: path })).toBe(
+      'the workflow_dispatch event: ServingFeatureDrift (ml-prod): Input drift on brightness (psi)',
+    );
+    await writeFile(path, JSON.stringify({ inputs: { reason: '' } }));
+    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'workflow_dispatch', GITHUB_EVENT_PATH: path })).toBe(
+      'the workflow_dispatch event',
+    );
+    expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'schedule', GITHUB_EVENT_PATH: path })).toBe(
+      'the schedule event',
     );
     expect(reasonFromEvent({ GITHUB_EVENT_NAME: 'workflow_dispatch' })).toBe('the workflow_dispatch event');
   });

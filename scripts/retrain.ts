@@ -1,7 +1,7 @@
 /**
  * Continuous training (drift.yml runs it as `npm run retrain`, on a
- * schedule, by hand, or on the `drift-alert` repository_dispatch that the
- * alert relay sends when a drift alert fires).
+ * schedule, or on a workflow_dispatch: by hand, or from the alert relay when
+ * a drift alert fires, with the alerts as its `reason` input).
  *
  *   npm run retrain -- [--if-drift] [--config training/configs/demo.json] [--data <new data dir>]
  *                      [--base main] [--lock models.lock.json] [--env prod] [--gates <file>]
@@ -20,23 +20,20 @@ import { logGroup } from '../platform/github/actions.ts';
 import { command, isMain, ProjectError, runMain, usageError, usageOf } from '../platform/index.ts';
 import { loadTrainingConfig } from '../training/index.ts';
 
-/** Why the run started, from the Actions event: the schedule, a person, or the drift alerts named in the dispatch. */
+/** Why the run started, from the Actions event: the schedule, or the reason a workflow_dispatch gave (the alert relay names the drift alerts). */
 export function reasonFromEvent(
   env: Record<string, string | undefined>,
   readFile: (p: string) => string = (p) => readFileSync(p, 'utf8'),
 ): string | undefined {
   const name = env.GITHUB_EVENT_NAME;
   if (!name) return undefined;
-  if (name !== 'repository_dispatch' || !env.GITHUB_EVENT_PATH) return `the ${name} event`;
+  if (name !== 'workflow_dispatch' || !env.GITHUB_EVENT_PATH) return `the ${name} event`;
   try {
-    const ev = JSON.parse(readFile(env.GITHUB_EVENT_PATH)) as {
-      action?: string;
-      client_payload?: { alerts?: { alertname?: string; summary?: string }[] };
-    };
-    const alerts = (ev.client_payload?.alerts ?? []).map((a) => a.summary ?? a.alertname).filter(Boolean);
-    return `repository_dispatch "${ev.action ?? '?'}"${alerts.length ? `: ${alerts.join('; ')}` : ''}`;
+    const ev = JSON.parse(readFile(env.GITHUB_EVENT_PATH)) as { inputs?: { reason?: unknown } };
+    const reason = typeof ev.inputs?.reason === 'string' ? ev.inputs.reason.trim() : '';
+    return reason ? `the workflow_dispatch event: ${reason}` : 'the workflow_dispatch event';
   } catch {
-    return 'the repository_dispatch event';
+    return 'the workflow_dispatch event';
   }
 }
 
@@ -80,7 +77,7 @@ Not better: it prints why, and opens no pull request (docs/ci-training.md).`,
     'if-drift': {
       type: 'boolean',
       default: false,
-      help: 'retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional\nPROMETHEUS_TOKEN): the scheduled run; a repository_dispatch from the alert relay\nretrains at once',
+      help: 'retrain only when a drift alert fires in Prometheus (PROMETHEUS_URL, optional\nPROMETHEUS_TOKEN): the scheduled run; a workflow_dispatch from the alert relay\nretrains at once',
     },
     'data-from-feedback': {
       type: 'boolean',

@@ -59,6 +59,7 @@ import { freePort } from '../testing/ports.ts';
 import { needs } from '../testing/services.ts';
 import { shapePng, writeFixtureArtifact } from '../testing/serving/fixture.ts';
 import { signedEntry, testKey, trustTestKey } from '../testing/signing.ts';
+import { requestTls, type SelfSigned, selfSignedCert } from '../testing/tls.ts';
 import { tinyTrainingConfig } from '../testing/training/tiny-config.ts';
 import { createGitHttpHandler } from '../tools/cluster/git-server.ts';
 import { templateEnv } from '../tools/cluster/pod-template.ts';
@@ -304,6 +305,7 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
     let port: number;
     let relay: V1Container;
     let relayUser: number | undefined;
+    let tls: SelfSigned;
 
     beforeAll(async () => {
       const template = templateOf(objectOf('manifests/alert-relay', 'Deployment', 'alert-relay'));
@@ -320,13 +322,19 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       const secretDir = join(work, 'relay-secret');
       await mkdir(secretDir, { recursive: true });
       await writeFile(join(secretDir, 'token'), secret);
+      // The Secret alert-relay-tls (kubernetes.io/tls: tls.crt, tls.key), for the address this test reaches.
+      const tlsDir = join(work, 'relay-tls');
+      await mkdir(tlsDir, { recursive: true });
+      tls = selfSignedCert(tlsDir, ['127.0.0.1']);
+      // A Secret volume's files are 0644 (its defaultMode), openssl writes the key 0600.
+      await chmod(tls.keyFile, 0o644);
       port = await freePort();
       await startPodContainer(p, {
         image: refs.relay,
         pod,
         container: 'relay',
         env,
-        volumes: { 'shared-secret': secretDir },
+        volumes: { 'shared-secret': secretDir, tls: tlsDir },
         ports: { [relay.ports![0]!.containerPort]: port },
         name,
       });
@@ -334,14 +342,17 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
 
     afterAll(() => removeContainer(p, name));
 
-    it('starts with its args and refuses a webhook without the shared secret', async () => {
+    it('starts with its args, serves HTTPS with the mounted certificate, and refuses a webhook without the shared secret', async () => {
       expect(relay.args).toEqual(['--host', '0.0.0.0', '--port', '8080']);
-      const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+      const url = (path: string) => `https://127.0.0.1:${port}${path}`;
+      const readiness = relay.readinessProbe?.httpGet;
+      expect(readiness?.scheme).toBe('HTTPS');
       await waitContainerOk(
         p,
         name,
         url(probeOf(relay, relay.readinessProbe, 'readinessProbe').path),
         60_000,
+        async (u) => (await requestTls(u, tls.cert)).status,
       );
       const webhook = JSON.stringify({
         version: '4',
@@ -350,21 +361,29 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
         groupKey: '{}:{alertname="Watchdog"}',
         alerts: [{ status: 'firing', labels: { alertname: 'Watchdog' }, annotations: {} }],
       });
-      const post = (authorization?: string) =>
-        fetch(url('/alerts'), {
+      const post = async (authorization?: string) => {
+        const res = await requestTls(url('/alerts'), tls.cert, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
           body: webhook,
         });
+        return {
+          status: res.status,
+          header: (h: string) => res.headers[h],
+          json: () => JSON.parse(res.body),
+        };
+      };
       for (const auth of [undefined, 'Bearer wrong', `Basic ${secret}`]) {
         const res = await post(auth);
         expect(res.status).toBe(401);
-        expect(res.headers.get('www-authenticate')).toBe('Bearer realm="alert-relay"');
+        expect(res.header('www-authenticate')).toBe('Bearer realm="alert-relay"');
       }
       // With the secret from the mounted file it is accepted (a non-drift alert: nothing is sent to GitHub).
       const ok = await post(`Bearer ${secret}`);
       expect(ok.status).toBe(200);
-      expect(await ok.json()).toMatchObject({ dispatched: false });
+      expect(ok.json()).toMatchObject({ dispatched: false });
+      // Plain HTTP gets no answer from it.
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       expect((await exec(name, 'id', '-u')).stdout.trim()).toBe(String(relayUser));
       expect(await containerLogs(p, name)).toContain('alert relay: refused an unauthenticated POST');
     }, 120_000);

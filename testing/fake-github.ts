@@ -11,7 +11,8 @@
  * - POST   /repos/{o}/{r}/pulls                 → 201 pull request; 422 when one is open for head
  * - PATCH  /repos/{o}/{r}/pulls/{n}             → 200 pull request
  * - POST   /repos/{o}/{r}/issues/{n}/labels     → 200 labels of the issue
- * - POST   /repos/{o}/{r}/dispatches            → 204 (event_type required, else 422)
+ * - POST   /repos/{o}/{r}/actions/workflows/{file}/dispatches → 204 (ref required; a workflow
+ *          without a workflow_dispatch trigger 404; an input it does not declare 422)
  * - GET    /repos/{o}/{r}/pulls/{n}             → 200 pull request (head.repo.full_name: a fork's)
  * - GET    /repos/{o}/{r}/pulls/{n}/reviews     (per_page, page; chronological, as GitHub lists them)
  * - GET    /repos/{o}/{r}/collaborators/{user}/permission → 200 { permission, role_name, user };
@@ -23,14 +24,17 @@
  * the configured token (401 "Bad credentials" otherwise).
  * @see https://docs.github.com/en/rest/issues/comments
  * @see https://docs.github.com/en/rest/pulls/pulls
- * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+ * @see https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
  * @see https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
  * @see https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request
  * @see https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
  * @see https://docs.github.com/en/rest/repos/attestations#list-attestations
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 
 export interface FakeComment {
   id: number;
@@ -99,7 +103,8 @@ export interface FakeGithub {
   /** issue/PR number → its comments, oldest first. */
   comments: Map<number, FakeComment[]>;
   pulls: FakePull[];
-  dispatches: { event_type: string; client_payload: unknown }[];
+  /** Accepted workflow_dispatch requests, in order. */
+  dispatches: { workflow: string; ref: string; inputs: Record<string, string> }[];
   /** pull number → its reviews, oldest first. */
   reviews: Map<number, FakeReview[]>;
   /** login → role on the repository (GET .../collaborators/{login}/permission). */
@@ -133,6 +138,30 @@ export interface FakeGithubOptions {
   repo?: string;
   /** The next issue/PR number (default 1). */
   firstNumber?: number;
+  /**
+   * Workflow file → the inputs its `on.workflow_dispatch` declares: what a
+   * dispatch may start (default: read from this repository's .github/workflows).
+   */
+  workflows?: Record<string, readonly string[]>;
+}
+
+/** The workflows of `dir` that a workflow_dispatch can start, with the inputs each declares. */
+export function dispatchableWorkflows(dir = join(import.meta.dirname, '..', '.github', 'workflows')) {
+  const out: Record<string, string[]> = {};
+  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))) {
+    const doc = parse(readFileSync(join(dir, file), 'utf8')) as { on?: unknown };
+    const on = doc.on;
+    const triggers =
+      typeof on === 'string'
+        ? { [on]: null }
+        : Array.isArray(on)
+          ? Object.fromEntries(on.map((t) => [t, null]))
+          : (on ?? {});
+    if (!('workflow_dispatch' in (triggers as object))) continue;
+    const wd = (triggers as Record<string, { inputs?: Record<string, unknown> } | null>).workflow_dispatch;
+    out[file] = Object.keys(wd?.inputs ?? {});
+  }
+  return out;
 }
 
 const json = (res: ServerResponse, status: number, value?: unknown, headers: Record<string, string> = {}) => {
@@ -159,6 +188,7 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
   const comments = new Map<number, FakeComment[]>();
   const pulls: FakePull[] = [];
   const dispatches: FakeGithub['dispatches'] = [];
+  let workflows: Record<string, readonly string[]> | undefined;
   const reviews = new Map<number, FakeReview[]>();
   const roles = new Map<string, FakeRole>();
   const attestations = new Map<string, unknown[]>();
@@ -420,11 +450,20 @@ export async function startFakeGithub(options: FakeGithubOptions): Promise<FakeG
         }
         return json(res, 200, pr.labels);
       }
-      if (path === '/dispatches' && req.method === 'POST') {
-        if (typeof b.event_type !== 'string' || !b.event_type) {
-          return invalid(res, 'Invalid request.\n\n"event_type" wasn\'t supplied.');
+      const dispatch = /^\/actions\/workflows\/([^/]+)\/dispatches$/.exec(path);
+      if (dispatch && req.method === 'POST') {
+        const workflow = decodeURIComponent(dispatch[1]!);
+        workflows ??= options.workflows ?? dispatchableWorkflows();
+        const declared = workflows[workflow];
+        if (!declared) return notFound(res);
+        if (typeof b.ref !== 'string' || !b.ref) {
+          return invalid(res, 'Invalid request.\n\n"ref" wasn\'t supplied.');
         }
-        dispatches.push({ event_type: b.event_type, client_payload: b.client_payload ?? {} });
+        const inputs = (b.inputs ?? {}) as Record<string, string>;
+        const unexpected = Object.keys(inputs).filter((k) => !declared.includes(k));
+        if (unexpected.length)
+          return invalid(res, `Unexpected inputs provided: ${JSON.stringify(unexpected)}`);
+        dispatches.push({ workflow, ref: b.ref, inputs });
         res.writeHead(204);
         res.end();
         return;

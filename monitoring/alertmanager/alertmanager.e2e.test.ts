@@ -1,12 +1,12 @@
 /**
  * The Alertmanager config, checked by the real amtool, and the whole path
- * with a real Alertmanager: a firing drift alert → Alertmanager's webhook →
- * the alert relay → repository_dispatch "drift-alert" on the FAKE GitHub API
- * (testing/fake-github.ts).
+ * with a real Alertmanager: a firing drift alert → Alertmanager's webhook over
+ * HTTPS, with the shared secret → the alert relay → a workflow_dispatch of
+ * drift.yml on the FAKE GitHub API (testing/fake-github.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { runSync } from '../../platform/shell.ts';
 import { type FakeGithub, startFakeGithub } from '../../testing/fake-github.ts';
 import { freePort } from '../../testing/ports.ts';
 import { needs, tool } from '../../testing/services.ts';
+import { requestTls, type SelfSigned, selfSignedCert } from '../../testing/tls.ts';
 import { createAlertRelay } from '../alert-relay.ts';
 
 const CONFIG = join(dirname(fileURLToPath(import.meta.url)), 'alertmanager.yml');
@@ -41,6 +42,7 @@ describe('monitoring/alertmanager', () => {
   let dir: string;
   let gh: FakeGithub;
   let relay: Server;
+  let tls: SelfSigned;
   let am: ChildProcess | undefined;
   let amLog = '';
   const relayLog: string[] = [];
@@ -48,7 +50,10 @@ describe('monitoring/alertmanager', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'alertmanager-'));
     gh = await startFakeGithub({ token: 'relay-token' });
+    // The relay serves HTTPS, as manifests/alert-relay runs it, with a certificate for this address.
+    tls = selfSignedCert(dir, ['127.0.0.1']);
     relay = createServer(
+      { cert: tls.cert, key: tls.key },
       createAlertRelay({
         api: { token: 'relay-token', apiUrl: gh.url, owner: gh.owner, repo: gh.repo },
         token: SHARED_SECRET,
@@ -86,34 +91,46 @@ describe('monitoring/alertmanager', () => {
   });
 
   it('the relay refuses a caller without the shared secret: nothing reaches GitHub', async () => {
-    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
+    const relayUrl = `https://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
     const body = JSON.stringify({
       version: '4',
       status: 'firing',
       groupKey: 'k',
       alerts: [{ status: 'firing', labels: { alertname: 'ServingFeatureDrift' } }],
     });
-    expect((await fetch(relayUrl, { method: 'POST', body })).status).toBe(401);
+    expect((await requestTls(relayUrl, tls.cert, { method: 'POST', body })).status).toBe(401);
     expect(
-      (await fetch(relayUrl, { method: 'POST', headers: { authorization: 'Bearer guess' }, body })).status,
+      (
+        await requestTls(relayUrl, tls.cert, {
+          method: 'POST',
+          headers: { authorization: 'Bearer guess' },
+          body,
+        })
+      ).status,
     ).toBe(401);
     expect(gh.dispatches).toEqual([]);
   });
 
-  it('a firing drift alert reaches GitHub as repository_dispatch "drift-alert" through a real Alertmanager, which sends the secret', async () => {
+  it('a firing drift alert reaches GitHub as a workflow_dispatch of drift.yml through a real Alertmanager, which sends the secret over TLS', async () => {
     const config = parse(await readFile(CONFIG, 'utf8'));
-    const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
+    const relayUrl = `https://127.0.0.1:${(relay.address() as AddressInfo).port}/alerts`;
     config.route.group_wait = '1s';
     config.route.routes[0].group_wait = '1s';
     const webhook = config.receivers.find((r: { name: string }) => r.name === 'retrain-relay')
       .webhook_configs[0];
+    expect(webhook.url).toBe('https://alert-relay.ml-monitoring.svc:8080/alerts');
     webhook.url = relayUrl;
-    // The config's http_config, with the Secret's mounted file where this test keeps it.
+    // The config's http_config, with the Secret's mounted files where this test keeps them.
     expect(webhook.http_config.authorization).toEqual({
       type: 'Bearer',
       credentials_file: '/etc/alertmanager/secrets/alert-relay/token',
     });
+    expect(webhook.http_config.tls_config).toEqual({
+      ca_file: '/etc/alertmanager/secrets/alert-relay/ca.crt',
+      min_version: 'TLS12',
+    });
     webhook.http_config.authorization.credentials_file = join(dir, 'relay-token');
+    webhook.http_config.tls_config.ca_file = tls.certFile;
     await writeFile(join(dir, 'relay-token'), `${SHARED_SECRET}\n`);
     const file = join(dir, 'alertmanager.yml');
     await writeFile(file, stringify(config));
@@ -150,21 +167,19 @@ describe('monitoring/alertmanager', () => {
       ]),
     });
     expect(post.status).toBe(200);
-    const dispatch = await waitFor('the repository_dispatch', async () => gh.dispatches[0]).catch(
+    const dispatch = await waitFor('the workflow_dispatch', async () => gh.dispatches[0]).catch(
       (e: Error) => {
         throw new Error(`${e.message}\nalertmanager log:\n${amLog}`);
       },
     );
-    expect(dispatch.event_type).toBe('drift-alert');
-    const payload = dispatch.client_payload as {
-      alerts: { alertname: string; summary: string }[];
-      groupKey: string;
-    };
-    expect(payload.alerts.map((a) => [a.alertname, a.summary])).toEqual([
-      ['ServingFeatureDrift', 'Input drift on brightness (psi)'],
-    ]);
-    expect(payload.groupKey).toContain('ServingFeatureDrift');
-    const req = gh.requests.find((r) => r.path === '/repos/acme/models/dispatches');
+    expect(dispatch).toEqual({
+      workflow: 'drift.yml',
+      ref: 'main',
+      inputs: { reason: 'ServingFeatureDrift (ml-prod): Input drift on brightness (psi)' },
+    });
+    const req = gh.requests.find(
+      (r) => r.path === '/repos/acme/models/actions/workflows/drift.yml/dispatches',
+    );
     expect(req?.authorization).toBe('token relay-token');
     expect(relayLog.filter((l) => l.includes('refused an unauthenticated POST'))).toHaveLength(2); // the test's two, not Alertmanager's
   });

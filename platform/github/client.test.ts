@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeGithub, startFakeGithub } from '../../testing/fake-github.ts';
 import { type GithubApi, octokitFor } from './client.ts';
 import { upsertComment } from './comment.ts';
-import { sendRepositoryDispatch } from './pulls.ts';
+import { sendWorkflowDispatch } from './pulls.ts';
 
 const TOKEN = 'ghs_clienttoken';
 let gh: FakeGithub;
@@ -37,11 +37,12 @@ describe('octokitFor: retries and throttling', () => {
     ]);
   });
 
-  it('a write is retried too: a 503 on repository_dispatch, then it is sent once', async () => {
+  it('a write is retried too: a 503 on workflow_dispatch, then it is sent once', async () => {
     const from = gh.requests.length;
     gh.failNext(503);
-    await sendRepositoryDispatch(api, 'drift', { alert: 'x' }, quick());
-    expect(calls(from)).toEqual(['POST /repos/acme/models/dispatches', 'POST /repos/acme/models/dispatches']);
+    await sendWorkflowDispatch(api, { workflow: 'drift.yml', ref: 'main', inputs: { reason: 'x' } }, quick());
+    const path = 'POST /repos/acme/models/actions/workflows/drift.yml/dispatches';
+    expect(calls(from)).toEqual([path, path]);
     expect(gh.dispatches).toHaveLength(1);
   });
 

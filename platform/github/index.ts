@@ -1,6 +1,6 @@
 /**
  * GitHub in CI: the Actions context, PR comments (upserted by a hidden
- * marker), pull requests and repository_dispatch, the job summary and step
+ * marker), pull requests and workflow_dispatch, the job summary and step
  * outputs, and the training gate (who may train on the self-hosted runner).
  * The flows built from them (training for a pull request, retraining) live
  * in pipelines/training. See docs/ci-training.md.
@@ -38,6 +38,6 @@ export {
   type OpenedPullRequest,
   type OpenPullRequestInput,
   openPullRequest,
-  sendRepositoryDispatch,
+  sendWorkflowDispatch,
 } from './pulls.ts';
 export { appendJobSummary, setOutputs } from './summary.ts';

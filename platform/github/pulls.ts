@@ -1,9 +1,9 @@
 /**
  * Open a pull request (or find the open one for the same branch) and label
- * it; send a repository_dispatch event.
+ * it; start a workflow by workflow_dispatch.
  * @see https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request
  * @see https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue
- * @see https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+ * @see https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
  */
 import { redactText } from '../redact.ts';
 import { apiError, type GithubApi, type Octokit, octokitFor } from './client.ts';
@@ -76,21 +76,27 @@ export async function openPullRequest(
   return { number: pr.number, url: pr.html_url, created };
 }
 
-/** POST /repos/{o}/{r}/dispatches: starts workflows listening on `repository_dispatch: types: [eventType]`. */
-export async function sendRepositoryDispatch(
+/**
+ * POST /repos/{o}/{r}/actions/workflows/{workflow}/dispatches: runs `workflow`
+ * (its file name, e.g. drift.yml) as it is on `ref`, with `inputs` that the
+ * workflow declares under `on.workflow_dispatch.inputs` (GitHub refuses others
+ * with 422). A fine-grained token needs only "Actions: write" for it, which
+ * cannot change code (a repository_dispatch needs "Contents: write").
+ */
+export async function sendWorkflowDispatch(
   api: GithubApi,
-  eventType: string,
-  clientPayload: Record<string, unknown>,
+  dispatch: { workflow: string; ref: string; inputs?: Record<string, string> },
   octokit: Octokit = octokitFor(api),
 ): Promise<void> {
   try {
-    await octokit.rest.repos.createDispatchEvent({
+    await octokit.rest.actions.createWorkflowDispatch({
       owner: api.owner,
       repo: api.repo,
-      event_type: eventType,
-      client_payload: clientPayload,
+      workflow_id: dispatch.workflow,
+      ref: dispatch.ref,
+      ...(dispatch.inputs ? { inputs: dispatch.inputs } : {}),
     });
   } catch (e) {
-    throw apiError(`repository_dispatch "${eventType}"`, api, e);
+    throw apiError(`workflow_dispatch of ${dispatch.workflow} on ${dispatch.ref}`, api, e);
   }
 }

@@ -177,21 +177,25 @@ export function probeOf(
 
 /**
  * Poll `url` until it answers 200; fails with the container's logs when the
- * container stops first or `timeoutMs` runs out.
+ * container stops first or `timeoutMs` runs out. `status` makes one request
+ * and gives its status (default: fetch; an HTTPS probe passes one that trusts
+ * the container's certificate).
  */
 export async function waitContainerOk(
   p: Podman,
   container: string,
   url: string,
   timeoutMs: number,
+  status: (url: string) => Promise<number> = async (u) =>
+    (await fetch(u, { signal: AbortSignal.timeout(2000) })).status,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
+      const code = await status(url);
+      if (code === 200) return;
+      last = `HTTP ${code}`;
     } catch (e) {
       last = (e as Error).message;
     }

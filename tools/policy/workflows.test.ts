@@ -412,8 +412,11 @@ describe('the repository workflows', () => {
       'npm run verify-rollout -- --env "$VERIFY_ENV" --soak "$SOAK"',
     );
     const drift = await load('drift.yml');
-    expect(Object.keys(drift.on).sort()).toEqual(['repository_dispatch', 'schedule', 'workflow_dispatch']);
-    expect(drift.on.repository_dispatch.types).toEqual(['drift-alert']);
+    expect(Object.keys(drift.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    // The alert relay's token has Actions: write only: it starts drift.yml by workflow_dispatch,
+    // giving the alerts as `reason` (a repository_dispatch would need Contents: write).
+    expect(Object.keys(drift.on.workflow_dispatch.inputs)).toEqual(['reason']);
+    expect(drift.on.workflow_dispatch.inputs.reason).toMatchObject({ required: false, type: 'string' });
     // The schedule retrains only when Prometheus says a drift alert fires; a dispatch or a person at once.
     const runs = drift.jobs.retrain.steps.filter((s: { run?: string }) =>
       s.run?.startsWith('npm run retrain'),
