@@ -141,6 +141,65 @@ describe('Open Inference Protocol v2', () => {
   });
 });
 
+describe('Open Inference Protocol v2: encoded images (BYTES input "image")', () => {
+  const b64 = (sh: Parameters<typeof shapePng>[0]) => Buffer.from(shapePng(sh)).toString('base64');
+  const infer = (input: Record<string, unknown>) =>
+    post('/v2/models/demo-classifier/infer', JSON.stringify({ inputs: [input] }), 'application/json');
+
+  test('base64 PNGs answer the same probabilities as /predict gives for them', async () => {
+    const shapes = ['circle', 'cross'] as const;
+    const r = await infer({ name: 'image', datatype: 'BYTES', shape: [2], data: shapes.map(b64) });
+    expect(r.status).toBe(200);
+    const [out] = r.json.outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
+    expect(out).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [2, 4] });
+    const labels = ['circle', 'cross', 'square', 'triangle']; // the fixture's label order
+    for (const [i, sh] of shapes.entries()) {
+      const p = await post('/predict?k=4', shapePng(sh), 'image/png');
+      for (const { label, probability } of p.json.predictions as { label: string; probability: number }[]) {
+        expect(out!.data[i * 4 + labels.indexOf(label)]).toBeCloseTo(probability, 5);
+      }
+    }
+    // The metadata names this second form of input.
+    const meta = (await (await fetch(`${s.url}/v2/models/demo-classifier`)).json()) as {
+      parameters: Record<string, unknown>;
+    };
+    expect(meta.parameters.image_input).toMatchObject({ name: 'image', datatype: 'BYTES', shape: [-1] });
+  });
+
+  test('a shape that does not match, a non-string, bad base64 or a non-image are 400 naming the element', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { name: 'image', datatype: 'BYTES', shape: [2], data: [b64('circle')] },
+        'has shape [2] and 1 data elements',
+      ],
+      [
+        { name: 'image', datatype: 'BYTES', shape: [1], data: [7] },
+        'input "image" data[0] is 7, not a base64 string',
+      ],
+      [
+        { name: 'image', datatype: 'BYTES', shape: [1], data: ['%%%'] },
+        'input "image" data[0] is not base64',
+      ],
+      [
+        { name: 'image', datatype: 'BYTES', shape: [1], data: [Buffer.from('hello').toString('base64')] },
+        'input "image" data[0]',
+      ],
+      [
+        { name: 'image', datatype: 'INT8', shape: [1], data: [1] },
+        'the model takes FP32 (the preprocessed tensor) or BYTES',
+      ],
+    ];
+    for (const [input, message] of cases) {
+      const r = await infer(input);
+      expect(r.status).toBe(400);
+      expect(String(r.json.error)).toContain(message);
+    }
+    const many = Array.from({ length: 65 }, () => b64('circle'));
+    const big = await infer({ name: 'image', datatype: 'BYTES', shape: [65], data: many });
+    expect(big.status).toBe(413);
+  });
+});
+
 describe('health and metrics', () => {
   test('/healthz and /readyz', async () => {
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);

@@ -1,8 +1,10 @@
 /**
  * The Open Inference Protocol (KServe V2) REST API over the served model:
  * server and model health, metadata, and inference on FP32 tensors shaped
- * `[N, height, width, channels]` (the preprocessed input). Errors use the
- * protocol's `{"error": "<message>"}` body.
+ * `[N, height, width, channels]` (the preprocessed input), or on a BYTES
+ * input `image` of shape `[N]` holding base64 PNG or JPEG files (decoded and
+ * preprocessed here, as /predict does; KServe's form for image models).
+ * Errors use the protocol's `{"error": "<message>"}` body.
  *
  * @see https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
  * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md
@@ -81,6 +83,8 @@ export const inferRequestSchema = {
 export const validateInferRequest = compileValidator<InferRequest>(inferRequestSchema);
 
 export const INPUT_NAME = 'input';
+/** The BYTES input of encoded images (base64 PNG or JPEG, one per element). */
+export const IMAGE_INPUT_NAME = 'image';
 export const OUTPUT_NAME = 'probabilities';
 
 /** Flatten row-major data (flat or nested), checking every element is a finite number. */
@@ -112,6 +116,67 @@ export function flattenFp32(data: unknown[], what: string, expected: number): Fl
   return out;
 }
 
+/** The one input of an infer request, and only the `probabilities` output asked for. */
+function singleInput(req: InferRequest): InferRequest['inputs'][number] {
+  if (req.inputs.length !== 1) {
+    throw new ProjectError(
+      'INVALID',
+      `the model takes one input ("${INPUT_NAME}" FP32, or "${IMAGE_INPUT_NAME}" BYTES), the request has ${req.inputs.length}`,
+    );
+  }
+  for (const o of req.outputs ?? []) {
+    if (o.name !== OUTPUT_NAME) {
+      throw new ProjectError('INVALID', `the model has no output "${o.name}" (outputs: "${OUTPUT_NAME}")`);
+    }
+  }
+  return req.inputs[0]!;
+}
+
+/** True when the request sends encoded images (a BYTES input) rather than a preprocessed tensor. */
+export const sendsImages = (req: InferRequest): boolean => req.inputs[0]?.datatype === 'BYTES';
+
+/**
+ * The encoded images of a BYTES input of shape `[N]`, 1 <= N <= maxBatch,
+ * each element a base64 PNG or JPEG (a `data:` prefix allowed), with the name
+ * each image's errors use.
+ */
+export function imageInputs(
+  req: InferRequest,
+  maxBatch: number,
+  decode: (base64: string, what: string) => Uint8Array,
+): { images: Uint8Array[]; sources: string[] } {
+  const input = singleInput(req);
+  const what = `input "${input.name}"`;
+  const { shape, data } = input;
+  if (shape.length !== 1 || shape[0] !== data.length || data.length < 1) {
+    throw new ProjectError(
+      'INVALID',
+      `${what} has shape ${JSON.stringify(shape)} and ${data.length} data elements; a BYTES input of images has shape [N] with N elements, N >= 1`,
+      { subject: what },
+    );
+  }
+  if (data.length > maxBatch) {
+    throw new ProjectError(
+      'TOO_LARGE',
+      `${what} has ${data.length} images, over the limit of ${maxBatch} per request`,
+    );
+  }
+  const sources = data.map((_, i) => `${what} data[${i}]`);
+  const images = data.map((v, i) => {
+    if (typeof v !== 'string') {
+      throw new ProjectError(
+        'INVALID',
+        `${sources[i]} is ${JSON.stringify(v)}, not a base64 string of a PNG or JPEG file`,
+        {
+          subject: what,
+        },
+      );
+    }
+    return decode(v, sources[i]!);
+  });
+  return { images, sources };
+}
+
 /**
  * Check an infer request against the model: one FP32 input of shape
  * `[N, height, width, channels]`, 1 <= N <= maxBatch, only the
@@ -122,16 +187,13 @@ export function tensorInputs(
   model: { height: number; width: number; channels: number },
   maxBatch: number,
 ): Float32Array[] {
-  if (req.inputs.length !== 1) {
-    throw new ProjectError(
-      'INVALID',
-      `the model has one input ("${INPUT_NAME}"), the request has ${req.inputs.length}`,
-    );
-  }
-  const input = req.inputs[0]!;
+  const input = singleInput(req);
   const what = `input "${input.name}"`;
   if (input.datatype !== 'FP32') {
-    throw new ProjectError('INVALID', `${what} has datatype ${input.datatype}; the model takes FP32`);
+    throw new ProjectError(
+      'INVALID',
+      `${what} has datatype ${input.datatype}; the model takes FP32 (the preprocessed tensor) or BYTES (encoded images)`,
+    );
   }
   const want = [model.height, model.width, model.channels];
   const { shape } = input;
@@ -145,11 +207,6 @@ export function tensorInputs(
   const n = shape[0]!;
   if (n > maxBatch) {
     throw new ProjectError('TOO_LARGE', `${what} has ${n} images, over the limit of ${maxBatch} per request`);
-  }
-  for (const o of req.outputs ?? []) {
-    if (o.name !== OUTPUT_NAME) {
-      throw new ProjectError('INVALID', `the model has no output "${o.name}" (outputs: "${OUTPUT_NAME}")`);
-    }
   }
   const size = model.height * model.width * model.channels;
   const flat = flattenFp32(input.data, what, n * size);

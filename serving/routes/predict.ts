@@ -9,7 +9,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { buildCaptureRecord, imageContentType, topK } from '../../model/capture.ts';
 import { compileValidator, ProjectError } from '../../platform/index.ts';
-import { parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
+import { decodeBase64, parseJson, readMultipartFiles, readRawBody, unsupportedMedia } from '../body.ts';
 import type { CaptureEntry } from '../capture.ts';
 import type { ServingConfig } from '../config.ts';
 import { newAnswerId } from '../feedback-id.ts';
@@ -24,32 +24,6 @@ const validateImagesBody = compileValidator<{ images: string[] }>({
   additionalProperties: false,
   properties: { images: { type: 'array', minItems: 1, items: { type: 'string' } } },
 });
-
-const withoutPadding = (s: string): string => {
-  let end = s.length;
-  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */) end--;
-  return s.slice(0, end);
-};
-
-function decodeBase64(s: string, what: string): Uint8Array {
-  const prefixed = s.replace(/^data:[^;,]*;base64,/, '');
-  // Fast path, native only (a 6 MB string in a few ms, where regular
-  // expressions over it held the event loop for tens): Node skips characters
-  // outside the alphabet, so a canonical re-encoding equal to the input
-  // proves there were none.
-  const fast = Buffer.from(prefixed, 'base64');
-  if (withoutPadding(fast.toString('base64')) === withoutPadding(prefixed) && prefixed.length % 4 !== 1) {
-    return new Uint8Array(fast.buffer, fast.byteOffset, fast.byteLength);
-  }
-  const body = prefixed.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 === 1) {
-    throw new ProjectError('INVALID', `${what} is not base64`, {
-      subject: what,
-      hint: 'base64-encode the PNG or JPEG bytes',
-    });
-  }
-  return new Uint8Array(Buffer.from(body, 'base64'));
-}
 
 interface PredictInputs {
   images: Uint8Array[];

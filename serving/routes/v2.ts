@@ -1,17 +1,26 @@
 /**
  * The Open Inference Protocol v2 routes (KServe's REST protocol): server and
  * model metadata, liveness and readiness, and `infer` on FP32 tensors of
- * preprocessed images (the request format: serving/v2.ts).
+ * preprocessed images or on a BYTES input of encoded images (the request
+ * format: serving/v2.ts).
  *
  * @see https://github.com/kserve/open-inference-protocol/blob/main/specification/protocol/inference_rest.md
  */
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { ProjectError } from '../../platform/index.ts';
-import { parseJson, readRawBody, unsupportedMedia } from '../body.ts';
-import { recordPrediction } from '../inference.ts';
+import { decodeBase64, parseJson, readRawBody, unsupportedMedia } from '../body.ts';
+import { classifyImages, recordPrediction } from '../inference.ts';
 import type { ServedModel } from '../model.ts';
-import { INPUT_NAME, OUTPUT_NAME, tensorInputs, validateInferRequest } from '../v2.ts';
+import {
+  IMAGE_INPUT_NAME,
+  INPUT_NAME,
+  imageInputs,
+  OUTPUT_NAME,
+  sendsImages,
+  tensorInputs,
+  validateInferRequest,
+} from '../v2.ts';
 import type { RouteDeps } from './deps.ts';
 import { reserveBody } from './middleware.ts';
 
@@ -45,14 +54,19 @@ function modelMetadata(model: ServedModel) {
       },
     ],
     outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, model.labels.length] }],
-    parameters: { labels: model.labels, sha256: model.sha256 },
+    // The other form of input: encoded images, decoded and preprocessed by the server.
+    parameters: {
+      labels: model.labels,
+      sha256: model.sha256,
+      image_input: { name: IMAGE_INPUT_NAME, datatype: 'BYTES', shape: [-1], content: 'base64 PNG or JPEG' },
+    },
   };
 }
 
 export function v2Router(
-  deps: Pick<RouteDeps, 'model' | 'config' | 'lifecycle' | 'batcher' | 'metrics' | 'drift'>,
+  deps: Pick<RouteDeps, 'model' | 'config' | 'lifecycle' | 'batcher' | 'metrics' | 'drift' | 'budget'>,
 ): Router {
-  const { model, config, lifecycle, batcher, metrics, drift } = deps;
+  const { model, config, lifecycle, batcher, metrics, drift, budget } = deps;
   const metadata = modelMetadata(model);
   const router = new Router();
   router.get('/v2', (ctx) => {
@@ -91,10 +105,25 @@ export function v2Router(
       parseJson(await readRawBody(ctx.req, config.limits.maxBodyBytes, reserveBody(ctx))),
       'inference request',
     );
-    const inputs = tensorInputs(req, model.spec, config.limits.maxImagesPerRequest);
-    const outputs = await batcher.submit(inputs);
-    for (const p of outputs) recordPrediction(metrics, model, p);
-    drift.observeInputs(inputs, outputs);
+    const max = config.limits.maxImagesPerRequest;
+    let outputs: Float32Array[];
+    if (sendsImages(req)) {
+      // Encoded images: the same checks, pixel budget, decoding and drift features as /predict.
+      const { images, sources } = imageInputs(req, max, decodeBase64);
+      outputs = await classifyImages(images, sources, {
+        model,
+        batcher,
+        metrics,
+        limits: config.limits,
+        budget,
+        drift,
+      });
+    } else {
+      const inputs = tensorInputs(req, model.spec, max);
+      outputs = await batcher.submit(inputs);
+      for (const p of outputs) recordPrediction(metrics, model, p);
+      drift.observeInputs(inputs, outputs);
+    }
     const data: number[] = [];
     for (const p of outputs) for (const v of p) data.push(v);
     ctx.body = {
