@@ -481,8 +481,15 @@ async function buildCases(): Promise<Case[]> {
     one('v2: shape of a billion images', 413, /over the limit of 64 per request/, () =>
       post(v2, 'application/json', tensorBody([1_000_000_000, 16, 16, 1], [0])),
     ),
-    one('v2: wrong datatype', 400, /datatype BYTES; the model takes FP32/, () =>
-      post(v2, 'application/json', tensorBody([1, 16, 16, 1], ['x'], 'BYTES')),
+    one('v2: wrong datatype', 400, /datatype INT8; the model takes FP32/, () =>
+      post(v2, 'application/json', tensorBody([1, 16, 16, 1], [1], 'INT8')),
+    ),
+    one('v2: BYTES that are not an image', 400, /input "input" data\[0\]/, () =>
+      post(
+        v2,
+        'application/json',
+        tensorBody([1], [Buffer.from('not an image').toString('base64')], 'BYTES'),
+      ),
     ),
     one('v2: truncated body', 400, /\{"error":"request body is not valid JSON/, () =>
       post(v2, 'application/json', '{"inputs": [{"name"'),
