@@ -39,6 +39,11 @@ const require = createRequire(import.meta.url);
  */
 let nativePackageLoaded: string | undefined;
 
+/** The native package (tfjs-node or tfjs-node-gpu) this process loaded, if any. */
+export function loadedNativePackage(): string | undefined {
+  return nativePackageLoaded;
+}
+
 /** Throw, saying which set-up step to run, unless the package and its compiled addon are installed. */
 function assertNativeBuilt(pkg: string): void {
   let dir: string;

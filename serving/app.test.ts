@@ -222,7 +222,7 @@ describe('health and metrics', () => {
       'serving_inference_queue_capacity 256',
       `serving_predictions_total{model="demo-classifier",version="${fixture.pin.version}",class=`,
       'serving_prediction_confidence_bucket',
-      `serving_model_info{model="demo-classifier",version="${fixture.pin.version}",sha256="${fixture.pin.sha256}",backend="cpu"} 1`,
+      `serving_model_info{model="demo-classifier",version="${fixture.pin.version}",sha256="${fixture.pin.sha256}",backend="cpu",execution="layers"} 1`,
       'serving_model_ready 1',
       'serving_drift_enabled 0',
       'serving_drift_prediction_psi',

@@ -178,7 +178,16 @@ function routeDeps(opts: AppOptions): RouteDeps & { store?: ObjectStore } {
     config: config.drift ?? driftConfigFromEnv({}),
     logger,
   });
-  metrics.modelInfo.set({ model: model.name, version: model.version, sha256: model.sha256, backend }, 1);
+  metrics.modelInfo.set(
+    {
+      model: model.name,
+      version: model.version,
+      sha256: model.sha256,
+      backend,
+      execution: model.execution.kind,
+    },
+    1,
+  );
   return {
     model,
     config,

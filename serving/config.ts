@@ -36,6 +36,8 @@ export interface ServingConfig {
   batching: { maxBatchSize: number; maxWaitMs: number; queueCapacity: number };
   /** Where inference runs (SERVING_INFERENCE_THREAD): a worker thread (default) or the main thread. */
   inferenceThread: 'worker' | 'main';
+  /** How the model runs (SERVING_MODEL_EXECUTION): one TensorFlow graph call per batch (default, native backend), or the layers op by op. */
+  execution: 'graph' | 'layers';
   limits: {
     maxBodyBytes: number;
     /** Bytes of request bodies being read or held at once across requests; past it, 503 with Retry-After. */
@@ -118,6 +120,7 @@ export interface ServingEnv {
   SERVING_MAX_WAIT_MS?: string;
   SERVING_QUEUE_CAPACITY?: string;
   SERVING_INFERENCE_THREAD?: string;
+  SERVING_MODEL_EXECUTION?: string;
   SERVING_MAX_BODY_BYTES?: string;
   SERVING_MAX_BODY_BYTES_IN_FLIGHT?: string;
   SERVING_MAX_PIXELS?: string;
@@ -178,6 +181,7 @@ const validateEnv = compileValidator<ServingEnv>({
     SERVING_MAX_WAIT_MS: intProp('SERVING_MAX_WAIT_MS', 0, 1000),
     SERVING_QUEUE_CAPACITY: intProp('SERVING_QUEUE_CAPACITY', 1, 100_000),
     SERVING_INFERENCE_THREAD: { enum: ['worker', 'main'] },
+    SERVING_MODEL_EXECUTION: { enum: ['graph', 'layers'] },
     SERVING_MAX_BODY_BYTES: intProp('SERVING_MAX_BODY_BYTES', 1, 1024 * 1024 * 1024),
     SERVING_MAX_BODY_BYTES_IN_FLIGHT: intProp('SERVING_MAX_BODY_BYTES_IN_FLIGHT', 1, 16 * 1024 * 1024 * 1024),
     SERVING_MAX_PIXELS: intProp('SERVING_MAX_PIXELS', 1, 100_000_000),
@@ -441,6 +445,7 @@ export async function loadConfig(
       queueCapacity: num(env.SERVING_QUEUE_CAPACITY, 256),
     },
     inferenceThread: env.SERVING_INFERENCE_THREAD === 'main' ? 'main' : 'worker',
+    execution: env.SERVING_MODEL_EXECUTION === 'layers' ? 'layers' : 'graph',
     limits: limitsFromEnv(env),
     http: {
       requestTimeoutMs: num(env.SERVING_REQUEST_TIMEOUT_MS, 30_000),

@@ -239,6 +239,8 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       expect(body.predictions.length).toBeGreaterThan(0);
       const metrics = await (await fetch(url('/metrics'))).text();
       expect(metrics).toMatch(/^serving_model_info\{[^}]*backend="tensorflow"[^}]*\} 1$/m);
+      // On the native backend the model runs as one compiled graph (model/artifact/graph.ts).
+      expect(metrics).toMatch(/^serving_model_info\{[^}]*execution="graph"[^}]*\} 1$/m);
       expect(metrics).toMatch(new RegExp(`^serving_model_info\\{[^}]*version="${version}"[^}]*\\} 1$`, 'm'));
     }, 240_000);
 

@@ -18,7 +18,7 @@ export interface ServingMetrics {
   queueCapacity: Gauge;
   predictions: Counter<'model' | 'version' | 'class'>;
   confidence: Histogram<'model' | 'version'>;
-  modelInfo: Gauge<'model' | 'version' | 'sha256' | 'backend'>;
+  modelInfo: Gauge<'model' | 'version' | 'sha256' | 'backend' | 'execution'>;
   modelReady: Gauge;
   driftScore: Gauge<'feature' | 'method'>;
   driftPredictionPsi: Gauge;
@@ -164,8 +164,8 @@ function modelMetrics(
     }),
     modelInfo: new Gauge({
       name: 'serving_model_info',
-      help: 'The model version served (value 1), with its root sha256 and tfjs backend.',
-      labelNames: ['model', 'version', 'sha256', 'backend'],
+      help: 'The model version served (value 1), with its root sha256, tfjs backend and execution (graph or layers).',
+      labelNames: ['model', 'version', 'sha256', 'backend', 'execution'],
       registers,
     }),
     modelReady: new Gauge({

@@ -1,13 +1,15 @@
 /**
  * The served model: a verified artifact (model/artifact/read.ts) built into
- * a tfjs LayersModel (model/artifact/layers.ts), running batched inference on
- * preprocessed inputs in the main thread or in a worker thread
- * (serving/worker), restarted when it crashes.
+ * a tfjs LayersModel (model/artifact/layers.ts), run as one TensorFlow graph
+ * on the native backend where it can be (model/artifact/graph.ts), running
+ * batched inference on preprocessed inputs in the main thread or in a worker
+ * thread (serving/worker), restarted when it crashes.
  */
 import * as tf from '@tensorflow/tfjs';
+import { chooseExecution, type ModelExecution } from '../model/artifact/graph.ts';
 import { buildLayersModel, predictBatch } from '../model/artifact/layers.ts';
 import { artifactJson, modelParts, type VerifiedArtifact } from '../model/artifact/read.ts';
-import type { BackendName } from '../model/backend.ts';
+import { type BackendName, loadedNativePackage } from '../model/backend.ts';
 import type { ModelPin } from '../model/pin.ts';
 import type { PreprocessingSpec } from '../model/preprocessing.ts';
 import { InferenceWorker, type InferenceWorkerOptions } from './worker/index.ts';
@@ -35,6 +37,8 @@ export interface ServedModel {
   warmup(batchSize?: number): Promise<void>;
   /** Where inference runs. */
   runner: InferenceRunner;
+  /** How the model runs there: one graph call per batch, or the layers op by op (and why). */
+  execution: ModelExecution;
   /** Live tfjs tensors where inference runs (the worker's engine in a worker): soak tests. */
   numTensors(): Promise<number>;
   /** False while a crashed worker restarts; `failure` once it was given up on. */
@@ -54,6 +58,8 @@ export interface LoadModelOptions {
   runner?: InferenceRunner;
   /** The backend the worker thread selects (default: the main thread's). */
   backend?: BackendName;
+  /** How to run the model (SERVING_MODEL_EXECUTION; default graph, falling back to layers). */
+  execution?: ModelExecution['kind'];
   /** Crash and restart events of the worker. */
   log?: InferenceWorkerOptions['log'];
 }
@@ -105,6 +111,7 @@ export async function loadModel(
     const worker = await InferenceWorker.start({
       parts,
       backend: opts.backend ?? backendNameOf(tf.getBackend()),
+      execution: opts.execution ?? 'graph',
       ...(opts.log ? { log: opts.log } : {}),
       onAvailability: (available, reason) => {
         for (const l of listeners) l(available, reason);
@@ -114,6 +121,9 @@ export async function loadModel(
       ...common,
       ...runnerParts((flat, n) => worker.predict(flat, n)),
       runner: 'worker',
+      get execution() {
+        return worker.execution;
+      },
       numTensors: async () => (await worker.memory()).numTensors,
       health: () => ({
         available: worker.available,
@@ -130,14 +140,23 @@ export async function loadModel(
     };
   }
   const model = await buildLayersModel(parts);
+  const run = await chooseExecution(
+    model,
+    parts.input,
+    opts.execution ?? 'graph',
+    loadedNativePackage(),
+    (flat, n) => predictBatch(model, parts.input, flat, n),
+  );
   return {
     ...common,
-    ...runnerParts((flat, n) => predictBatch(model, parts.input, flat, n)),
+    ...runnerParts(run.predict),
     runner: 'main',
+    execution: run.execution,
     numTensors: async () => tf.memory().numTensors,
     health: () => ({ available: true }),
     onAvailability: () => {},
     dispose: () => {
+      run.dispose();
       model.dispose();
     },
   };

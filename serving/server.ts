@@ -60,6 +60,7 @@ export async function boot(
   const model = await loadModel(artifact, config.model, {
     runner: config.inferenceThread,
     backend: backend.id,
+    execution: config.execution,
     log: (level, msg, fields) => logger[level](msg, fields),
   });
   await model.warmup(1);
@@ -68,6 +69,8 @@ export async function boot(
     model: model.name,
     version: model.version,
     inference_thread: model.runner,
+    execution: model.execution.kind,
+    ...(model.execution.note ? { execution_note: model.execution.note } : {}),
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   });
   const lifecycle = new Lifecycle(false);

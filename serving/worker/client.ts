@@ -9,6 +9,7 @@
  * @see https://nodejs.org/api/worker_threads.html#class-worker
  */
 import { Worker } from 'node:worker_threads';
+import type { ModelExecution } from '../../model/artifact/graph.ts';
 import type { ModelParts } from '../../model/artifact/layers.ts';
 import type { BackendName } from '../../model/backend.ts';
 import { ProjectError } from '../../platform/errors.ts';
@@ -19,6 +20,8 @@ const THREAD_URL = new URL('./thread.ts', import.meta.url);
 export interface InferenceWorkerOptions {
   parts: ModelParts;
   backend: BackendName;
+  /** How to run the model (default graph: model/artifact/graph.ts, falling back to layers). */
+  execution?: ModelExecution['kind'];
   /** Crashes tolerated within `restartWindowMs` (default 3 in 60 s) before giving up. */
   maxRestarts?: number;
   restartWindowMs?: number;
@@ -40,7 +43,7 @@ interface Pending {
 }
 
 /** Start a worker thread and resolve once its model is built and warm. */
-function spawn(init: WorkerInit): Promise<{ worker: Worker; backend: string }> {
+function spawn(init: WorkerInit): Promise<{ worker: Worker; backend: string; execution: ModelExecution }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(THREAD_URL, { workerData: init });
     const onExit = (code: number) =>
@@ -55,7 +58,7 @@ function spawn(init: WorkerInit): Promise<{ worker: Worker; backend: string }> {
     worker.once('message', (m: FromWorker) => {
       worker.off('exit', onExit);
       worker.off('error', onError);
-      if (m.type === 'ready') resolve({ worker, backend: m.backend });
+      if (m.type === 'ready') resolve({ worker, backend: m.backend, execution: m.execution });
       else {
         void worker.terminate();
         const message = m.type === 'init-error' ? m.message : `unexpected first message ${m.type}`;
@@ -72,6 +75,7 @@ export class InferenceWorker {
   readonly #opts: InferenceWorkerOptions;
   #worker: Worker | undefined;
   #backend: string;
+  #execution: ModelExecution;
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #crashes: number[] = [];
@@ -79,10 +83,16 @@ export class InferenceWorker {
   #failure: string | undefined;
   #restarting: Promise<void> | undefined;
 
-  private constructor(opts: InferenceWorkerOptions, worker: Worker, backend: string) {
+  private constructor(
+    opts: InferenceWorkerOptions,
+    worker: Worker,
+    backend: string,
+    execution: ModelExecution,
+  ) {
     this.#opts = opts;
-    this.#init = { parts: opts.parts, backend: opts.backend };
+    this.#init = { parts: opts.parts, backend: opts.backend, execution: opts.execution ?? 'graph' };
     this.#backend = backend;
+    this.#execution = execution;
     this.#attach(worker);
   }
 
@@ -91,13 +101,22 @@ export class InferenceWorker {
    * @throws ProjectError INVALID when the model cannot be built (named in the message).
    */
   static async start(opts: InferenceWorkerOptions): Promise<InferenceWorker> {
-    const { worker, backend } = await spawn({ parts: opts.parts, backend: opts.backend });
-    return new InferenceWorker(opts, worker, backend);
+    const { worker, backend, execution } = await spawn({
+      parts: opts.parts,
+      backend: opts.backend,
+      execution: opts.execution ?? 'graph',
+    });
+    return new InferenceWorker(opts, worker, backend, execution);
   }
 
   /** The tfjs backend the thread runs on. */
   get backend(): string {
     return this.#backend;
+  }
+
+  /** How the thread runs the model: one graph call per batch, or the layers. */
+  get execution(): ModelExecution {
+    return this.#execution;
   }
 
   /** True while a thread is up and ready. */
@@ -227,13 +246,14 @@ export class InferenceWorker {
     }
     this.#opts.log?.('warn', 'inference worker crashed; restarting', { reason });
     this.#restarting = spawn(this.#init).then(
-      ({ worker, backend }) => {
+      ({ worker, backend, execution }) => {
         this.#restarting = undefined;
         if (this.#closed) {
           void worker.terminate();
           return;
         }
         this.#backend = backend;
+        this.#execution = execution;
         this.#attach(worker);
         this.#opts.log?.('info', 'inference worker restarted', { backend });
         this.#opts.onAvailability?.(true);

@@ -5,6 +5,7 @@
  * @see https://nodejs.org/api/worker_threads.html#portpostmessagevalue-transferlist
  */
 
+import type { ModelExecution } from '../../model/artifact/graph.ts';
 import type { ModelParts } from '../../model/artifact/layers.ts';
 import type { BackendName } from '../../model/backend.ts';
 
@@ -12,6 +13,8 @@ import type { BackendName } from '../../model/backend.ts';
 export interface WorkerInit {
   parts: ModelParts;
   backend: BackendName;
+  /** How to run the model (SERVING_MODEL_EXECUTION); graph falls back to layers, saying why. */
+  execution: ModelExecution['kind'];
 }
 
 /** Main → worker. */
@@ -23,7 +26,7 @@ export type ToWorker =
 
 /** Worker → main. */
 export type FromWorker =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; execution: ModelExecution }
   | { type: 'init-error'; code: string; message: string }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string }
