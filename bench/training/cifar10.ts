@@ -94,7 +94,7 @@ quiet machine.`,
     },
   },
   notes: `It needs the archive of data/cifar10.json (a mirror or local copy: docs/data.md)
-and, for keras, the Python peer: bash bench/peer/setup.sh`,
+and, for keras, the Python peer: bash bench/peer/setup.sh keras`,
 } as const;
 
 /** The accuracies the report measures the time to. */
@@ -414,7 +414,7 @@ async function main(argv: string[]): Promise<number> {
   if (sides.includes('keras') && !existsSync(values.python)) {
     throw new ProjectError('NOT_FOUND', `the Python peer ${values.python} is not there`, {
       subject: values.python,
-      hint: 'run `bash bench/peer/setup.sh` (tensorflow-cpu from PyPI), or pass --python',
+      hint: 'run `bash bench/peer/setup.sh keras` (tensorflow-cpu from PyPI), or pass --python',
     });
   }
   const meta = {

@@ -90,7 +90,7 @@ A benchmark, not a test: timings depend on the machine and its load.`,
       help: 'also train the demo config end to end with train() on the default backend\nand print its accuracy and wall time (npm run bench:training passes it)',
     },
   },
-  notes: `Set up the Python peer first: bash bench/peer/setup.sh; the native backend:
+  notes: `Set up the Python peer first: bash bench/peer/setup.sh keras; the native backend:
 bash scripts/setup.d/70-tfjs-native.sh.`,
 } as const;
 
@@ -150,7 +150,7 @@ function parseBenchFlags(argv: string[]): BenchFlags | undefined {
   if (!existsSync(values.python)) {
     throw new ProjectError('NOT_FOUND', `the Python peer ${values.python} is not there`, {
       subject: values.python,
-      hint: 'run `bash bench/peer/setup.sh` (tensorflow-cpu from PyPI), or pass --python',
+      hint: 'run `bash bench/peer/setup.sh keras` (tensorflow-cpu from PyPI), or pass --python',
     });
   }
   return {
