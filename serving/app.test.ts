@@ -95,7 +95,10 @@ describe('Open Inference Protocol v2', () => {
       name: 'demo-classifier',
       versions: [fixture.pin.version],
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16, 16, 1] }],
-      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [
+        { name: 'probabilities', datatype: 'FP32', shape: [-1, 4] },
+        { name: 'label', datatype: 'BYTES', shape: [-1] },
+      ],
     });
     const server = (await (await fetch(`${s.url}/v2`)).json()) as Record<string, unknown>;
     expect(server).toHaveProperty('extensions');
@@ -159,6 +162,28 @@ describe('Open Inference Protocol v2: encoded images (BYTES input "image")', () 
         expect(out!.data[i * 4 + labels.indexOf(label)]).toBeCloseTo(probability, 5);
       }
     }
+    // Each image's most probable label as the BYTES output "label", as KServe's image models answer.
+    const label = (r.json.outputs as { name: string; data: string[] }[])[1]!;
+    expect(label).toMatchObject({ name: 'label', datatype: 'BYTES', shape: [2] });
+    expect(label.data).toEqual(
+      await Promise.all(
+        shapes.map(
+          async (sh) =>
+            ((await post('/predict', shapePng(sh), 'image/png')).json.predictions as { label: string }[])[0]!
+              .label,
+        ),
+      ),
+    );
+    // Asked for one output, the answer has that one.
+    const only = await post(
+      '/v2/models/demo-classifier/infer',
+      JSON.stringify({
+        inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [b64('circle')] }],
+        outputs: [{ name: 'label' }],
+      }),
+      'application/json',
+    );
+    expect((only.json.outputs as { name: string }[]).map((o) => o.name)).toEqual(['label']);
     // The metadata names this second form of input.
     const meta = (await (await fetch(`${s.url}/v2/models/demo-classifier`)).json()) as {
       parameters: Record<string, unknown>;

@@ -86,6 +86,9 @@ export const INPUT_NAME = 'input';
 /** The BYTES input of encoded images (base64 PNG or JPEG, one per element). */
 export const IMAGE_INPUT_NAME = 'image';
 export const OUTPUT_NAME = 'probabilities';
+/** The BYTES output of each image's most probable label. */
+export const LABEL_OUTPUT_NAME = 'label';
+const OUTPUT_NAMES: readonly string[] = [OUTPUT_NAME, LABEL_OUTPUT_NAME];
 
 /** Flatten row-major data (flat or nested), checking every element is a finite number. */
 export function flattenFp32(data: unknown[], what: string, expected: number): Float32Array {
@@ -116,7 +119,7 @@ export function flattenFp32(data: unknown[], what: string, expected: number): Fl
   return out;
 }
 
-/** The one input of an infer request, and only the `probabilities` output asked for. */
+/** The one input of an infer request, with only outputs the model has asked for. */
 function singleInput(req: InferRequest): InferRequest['inputs'][number] {
   if (req.inputs.length !== 1) {
     throw new ProjectError(
@@ -125,8 +128,11 @@ function singleInput(req: InferRequest): InferRequest['inputs'][number] {
     );
   }
   for (const o of req.outputs ?? []) {
-    if (o.name !== OUTPUT_NAME) {
-      throw new ProjectError('INVALID', `the model has no output "${o.name}" (outputs: "${OUTPUT_NAME}")`);
+    if (!OUTPUT_NAMES.includes(o.name)) {
+      throw new ProjectError(
+        'INVALID',
+        `the model has no output "${o.name}" (outputs: ${OUTPUT_NAMES.map((n) => `"${n}"`).join(', ')})`,
+      );
     }
   }
   return req.inputs[0]!;
@@ -211,4 +217,27 @@ export function tensorInputs(
   const size = model.height * model.width * model.channels;
   const flat = flattenFp32(input.data, what, n * size);
   return Array.from({ length: n }, (_, i) => flat.slice(i * size, (i + 1) * size));
+}
+
+/**
+ * The answer's outputs: `probabilities` FP32 [N, labels] and `label` BYTES
+ * [N] (each image's most probable label), or those the request names.
+ */
+export function inferOutputs(req: InferRequest, outputs: Float32Array[], labels: readonly string[]) {
+  const data: number[] = [];
+  const top: string[] = [];
+  for (const p of outputs) {
+    let best = 0;
+    for (let i = 0; i < p.length; i++) {
+      data.push(p[i]!);
+      if (p[i]! > p[best]!) best = i;
+    }
+    top.push(labels[best] ?? '');
+  }
+  const all = [
+    { name: OUTPUT_NAME, datatype: 'FP32', shape: [outputs.length, labels.length], data },
+    { name: LABEL_OUTPUT_NAME, datatype: 'BYTES', shape: [outputs.length], data: top },
+  ];
+  const asked = req.outputs?.map((o) => o.name);
+  return asked?.length ? all.filter((o) => asked.includes(o.name)) : all;
 }

@@ -16,6 +16,8 @@ import {
   IMAGE_INPUT_NAME,
   INPUT_NAME,
   imageInputs,
+  inferOutputs,
+  LABEL_OUTPUT_NAME,
   OUTPUT_NAME,
   sendsImages,
   tensorInputs,
@@ -53,7 +55,10 @@ function modelMetadata(model: ServedModel) {
         shape: [-1, model.spec.height, model.spec.width, model.spec.channels],
       },
     ],
-    outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, model.labels.length] }],
+    outputs: [
+      { name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, model.labels.length] },
+      { name: LABEL_OUTPUT_NAME, datatype: 'BYTES', shape: [-1] },
+    ],
     // The other form of input: encoded images, decoded and preprocessed by the server.
     parameters: {
       labels: model.labels,
@@ -124,13 +129,11 @@ export function v2Router(
       for (const p of outputs) recordPrediction(metrics, model, p);
       drift.observeInputs(inputs, outputs);
     }
-    const data: number[] = [];
-    for (const p of outputs) for (const v of p) data.push(v);
     ctx.body = {
       model_name: model.name,
       model_version: model.version,
       id: req.id ?? ctx.state.requestId,
-      outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [outputs.length, model.labels.length], data }],
+      outputs: inferOutputs(req, outputs, model.labels),
     };
   };
   router.post('/v2/models/:name/infer', (ctx) => infer(ctx, ctx.params.name));
