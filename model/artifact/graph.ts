@@ -269,10 +269,8 @@ export function planGraph(model: tf.LayersModel): GraphPlan {
 function protosOf(nativePackage: string): Proto {
   const require = createRequire(import.meta.url);
   const main = require.resolve(nativePackage);
-  return (
-    require(join(main, '..', 'proto', 'api_pb.js')).tensorflow ??
-    require(join(main, '..', 'proto', 'api_pb.js'))
-  );
+  // google-protobuf's generated module exports the tensorflow.* messages themselves.
+  return require(join(main, '..', 'proto', 'api_pb.js'));
 }
 
 function attrValue(p: Proto, a: GraphAttr): Proto {
