@@ -14,7 +14,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openArtifactDir, preprocessingOf } from '../model/artifact/read.ts';
+import { versionIdOf } from '../lock/schema.ts';
+import { artifactJson, openArtifactDir, preprocessingOf } from '../model/artifact/read.ts';
 import { ProjectError } from '../platform/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -23,6 +24,19 @@ export const BENCH_MODELS: BenchModel[] = ['demo', 'cifar10'];
 
 export function defaultArtifactDir(kind: BenchModel): string {
   return join(ROOT, '.cache', 'bench-serving', `${kind}-artifact`);
+}
+
+/** The SERVING_MODEL_* settings (serving/main.ts) that serve the artifact in `dir`, checked by model/artifact. */
+export async function servingEnvOf(dir: string): Promise<Record<string, string>> {
+  const verified = await openArtifactDir(dir);
+  const training = artifactJson(verified, 'training.json') as { name?: string };
+  return {
+    SERVING_MODEL_NAME: training.name ?? 'model',
+    SERVING_MODEL_VERSION: versionIdOf(verified.sha256),
+    SERVING_MODEL_URI: dir,
+    SERVING_MODEL_DIGESTS: JSON.stringify(verified.digests),
+    SERVING_MODEL_SHA256: verified.sha256,
+  };
 }
 
 /** The input side of a model's image, for the request body (the artifact read and checked by model/artifact). */

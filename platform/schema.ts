@@ -31,13 +31,16 @@ export function formatAjvErrors(errors: ErrorObject[] | null | undefined): strin
 }
 
 /**
- * Compile a schema once (call at module load) and return a function that
+ * Compile a schema once (on the first call; declare it at module load) and return a function that
  * validates, returning the typed value or throwing a ProjectError('INVALID')
  * that names every offending field of `what` (a file path or a description).
  */
 export function compileValidator<T>(schema: object): (value: unknown, what: string) => T {
-  const validate: ValidateFunction = ajv.compile(schema);
+  // Compiled on first use: a module's validators cost a process nothing until it validates
+  // (the server's start-up compiles only the schemas it checks: bench/serving/startup.ts).
+  let validate: ValidateFunction | undefined;
   return (value: unknown, what: string): T => {
+    validate ??= ajv.compile(schema);
     if (validate(value)) return value as T;
     const lines = formatAjvErrors(validate.errors);
     throw new ProjectError('INVALID', `${what} is invalid:\n${lines.map((l) => `  - ${l}`).join('\n')}`, {

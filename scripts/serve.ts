@@ -17,7 +17,7 @@ import {
   runMain,
 } from '../platform/index.ts';
 import type { ResolvedPin, ServingEnv } from '../serving/config.ts';
-import { start } from '../serving/main.ts';
+import { start } from '../serving/run.ts';
 
 /** What the command accepts (no flags: it is configured by SERVING_*); its help is generated from this. */
 const COMMAND = {

@@ -253,6 +253,8 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       expect(root.code).not.toBe(0);
       expect(root.stderr).toContain('Read-only file system');
       expect((await exec(name, 'touch', '/tmp/x')).code).toBe(0);
+      // glibc's malloc arenas capped, so RSS levels off under load (serving/Dockerfile, bench/serving/memory.ts).
+      expect((await exec(name, 'printenv', 'MALLOC_ARENA_MAX')).stdout.trim()).toBe('2');
     });
 
     it('holds no test code, no dev dependency and none of what only the build needed', async () => {
@@ -278,7 +280,9 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
       );
       expect(own.length).toBeGreaterThan(50);
       expect(
-        await lines('find . -path ./node_modules -prune -o -type f -print | sed s,^./,, | sort'),
+        await lines(
+          'find . -path ./node_modules -prune -o -path ./.node-compile-cache -prune -o -type f -print | sed s,^./,, | sort',
+        ),
       ).toEqual([...own].sort());
       expect(own.filter((f) => /\.test\.ts$|(^|\/)testing\//.test(f))).toEqual([]);
       expect(await lines("find node_modules -name '*.map' | head -3")).toEqual([]);
@@ -291,6 +295,29 @@ describe('serving/Dockerfile, built with podman and run as its manifests run it'
         'libtensorflow_cc.so.2',
         'libtensorflow_framework.so.2',
       ]);
+    });
+
+    it("ships Node's compile cache for the pod's user and the image's, and the server's modules load from it", async () => {
+      const dirs = (await exec(name, 'ls', '/app/.node-compile-cache')).stdout.split('\n').filter(Boolean);
+      // Node names the cache by its version, the V8 flags and the user id (serving/Dockerfile).
+      expect(dirs.map((d) => d.replace(/^v[\d.]+-x64-[0-9a-f]+-/, 'uid '))).toEqual([
+        'uid 1000',
+        'uid 10001',
+      ]);
+      // As the pod's user, on the read-only root filesystem: each module's compiled code is accepted, none rejected.
+      const load = await exec(
+        name,
+        'env',
+        'NODE_DEBUG_NATIVE=COMPILE_CACHE',
+        'node',
+        '--input-type=module',
+        '-e',
+        "await import('/app/serving/server.ts')",
+      );
+      expect(load.code).toBe(0);
+      const log = `${load.stdout}\n${load.stderr}`;
+      expect(log.match(/V8 code cache for \S+ \S+ was accepted/g)?.length ?? 0).toBeGreaterThan(50);
+      expect(log).not.toMatch(/was rejected|Cannot create cache directory/);
     });
 
     it("passes the image's HEALTHCHECK, and stops on SIGTERM with exit 0", async () => {

@@ -19,4 +19,9 @@ export {
   type ServedModel,
 } from './model.ts';
 export { boot, listen, shutdown, urlOf } from './server.ts';
-export { InferenceWorker, type InferenceWorkerOptions, type WorkerMemory } from './worker/index.ts';
+export {
+  InferenceWorker,
+  type InferenceWorkerOptions,
+  type LaunchedThread,
+  type WorkerMemory,
+} from './worker/index.ts';

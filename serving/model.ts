@@ -12,7 +12,7 @@ import { artifactJson, modelParts, type VerifiedArtifact } from '../model/artifa
 import { type BackendName, loadedNativePackage } from '../model/backend.ts';
 import type { ModelPin } from '../model/pin.ts';
 import type { PreprocessingSpec } from '../model/preprocessing.ts';
-import { InferenceWorker, type InferenceWorkerOptions } from './worker/index.ts';
+import { InferenceWorker, type InferenceWorkerOptions, type LaunchedThread } from './worker/index.ts';
 
 /** The model version this process serves, ready for inference. */
 export interface ServedModel {
@@ -56,7 +56,9 @@ export type InferenceRunner = 'main' | 'worker';
 export interface LoadModelOptions {
   /** Default 'main' (in-process); the server passes SERVING_INFERENCE_THREAD's choice. */
   runner?: InferenceRunner;
-  /** The backend the worker thread selects (default: the main thread's). */
+  /** The worker thread to build the model in, started earlier (InferenceWorker.launch). */
+  thread?: LaunchedThread;
+  /** Without `thread`: the backend the worker thread selects (default: the main thread's). */
   backend?: BackendName;
   /** How to run the model (SERVING_MODEL_EXECUTION; default graph, falling back to layers). */
   execution?: ModelExecution['kind'];
@@ -73,6 +75,11 @@ export function backendNameOf(packageOrBackend: string): BackendName {
   if (packageOrBackend.includes('tfjs-node') || packageOrBackend === 'tensorflow') return 'tensorflow';
   if (packageOrBackend.includes('wasm')) return 'wasm';
   return 'cpu';
+}
+
+/** The worker's thread: the one started earlier, or one started now on `backend` (default: this thread's). */
+function threadOf(opts: LoadModelOptions): Pick<InferenceWorkerOptions, 'thread' | 'backend'> {
+  return opts.thread ? { thread: opts.thread } : { backend: opts.backend ?? backendNameOf(tf.getBackend()) };
 }
 
 /**
@@ -110,7 +117,7 @@ export async function loadModel(
   if (opts.runner === 'worker') {
     const worker = await InferenceWorker.start({
       parts,
-      backend: opts.backend ?? backendNameOf(tf.getBackend()),
+      ...threadOf(opts),
       execution: opts.execution ?? 'graph',
       ...(opts.log ? { log: opts.log } : {}),
       onAvailability: (available, reason) => {

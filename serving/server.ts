@@ -7,7 +7,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { fetchVerifiedArtifact } from '../model/artifact/read.ts';
+import { fetchVerifiedArtifact, type VerifiedArtifact } from '../model/artifact/read.ts';
 import { type BackendChoice, SERVING_ORDER, selectBackend } from '../model/backend.ts';
 import { readTrustedRoot } from '../model/signing/trusted-root.ts';
 import { verifyModelSignature } from '../model/signing/verify.ts';
@@ -17,6 +17,7 @@ import { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { loadModel, type ServedModel } from './model.ts';
 import { rawErrorResponse } from './security.ts';
+import { InferenceWorker, type LaunchedThread } from './worker/index.ts';
 
 /** Header fields kept per request; Node drops any beyond (it does not refuse them). */
 export const MAX_HEADERS_COUNT = 100;
@@ -25,30 +26,117 @@ export interface Booted {
   app: ServingApp;
   model: ServedModel;
   backend: BackendChoice;
+  /** Milliseconds of each start-up step (the `ready` log line reports them). */
+  phases: BootPhases;
+}
+
+/**
+ * Milliseconds of boot's steps. With inference in its thread, the first two
+ * run at once (each counts from boot's start); the model step follows both.
+ */
+export interface BootPhases {
+  /** Until the tfjs backend was loaded (the native addon and libtensorflow; in the inference thread, its start too). */
+  backend: number;
+  /** Until the signature was checked and the artifact fetched and its digests checked. */
+  artifact: number;
+  /** Building the model (the graph compile and its check) and warming it up. */
+  model: number;
 }
 
 /**
  * Everything before listening: choose the backend, fetch and verify every
  * file, load and warm up the model, and build the app with readiness false.
- * A digest mismatch throws here, so the process never becomes ready.
+ * A digest mismatch throws here, so the process never becomes ready. With
+ * inference in its thread (the default) the thread loads the tfjs backend
+ * (`deps.thread`, or one started here) while this thread fetches the model,
+ * and the main thread loads no native backend.
  */
 export async function boot(
   config: ServingConfig,
-  deps: { logger: Logger; registry: Registry; fetch?: typeof fetch },
+  deps: { logger: Logger; registry: Registry; fetch?: typeof fetch; thread?: LaunchedThread },
 ): Promise<Booted> {
   const { logger } = deps;
-  const backend = await selectBackend(SERVING_ORDER, config.backend);
-  logger.info('tfjs backend selected', {
-    backend: backend.name,
-    package: backend.package,
-    skipped: backend.skipped,
-  });
-  const started = performance.now();
+  const t0 = performance.now();
+  const thread =
+    config.inferenceThread === 'worker'
+      ? (deps.thread ?? InferenceWorker.launch(config.backend ? { force: config.backend } : {}))
+      : undefined;
+  let loading = false;
+  try {
+    let backendAt = t0;
+    const backendReady = (thread ? thread.backend : selectBackend(SERVING_ORDER, config.backend)).then(
+      (b) => {
+        backendAt = performance.now();
+        return b;
+      },
+    );
+    // Awaited below; a thread stopped because the artifact failed is not an unhandled rejection meanwhile.
+    backendReady.catch(() => {});
+    // In the main thread the backend loads synchronously: it is there before the artifact.
+    if (!thread) await backendReady;
+    const artifact = await fetchArtifact(config, logger, deps.fetch);
+    const t1 = performance.now();
+    const backend = await backendReady;
+    logger.info('tfjs backend selected', {
+      backend: backend.name,
+      package: backend.package,
+      skipped: backend.skipped,
+      ...(thread ? { inference_thread: 'worker' } : {}),
+    });
+    const t2 = performance.now();
+    loading = true;
+    const model = await loadModel(artifact, config.model, {
+      runner: config.inferenceThread,
+      ...(thread ? { thread } : { backend: backend.id }),
+      execution: config.execution,
+      log: (level, msg, fields) => logger[level](msg, fields),
+    });
+    // The worker thread warms up for one image itself (after a restart too).
+    if (model.runner === 'main') await model.warmup(1);
+    await model.warmup(config.batching.maxBatchSize);
+    const t3 = performance.now();
+    logger.info('model loaded and warmed up', {
+      model: model.name,
+      version: model.version,
+      inference_thread: model.runner,
+      execution: model.execution.kind,
+      ...(model.execution.note ? { execution_note: model.execution.note } : {}),
+      seconds: Number(((t3 - t2) / 1000).toFixed(3)),
+    });
+    const lifecycle = new Lifecycle(false);
+    const app = createApp({
+      model,
+      registry: deps.registry,
+      logger,
+      config,
+      backend: backend.name,
+      lifecycle,
+    });
+    const ms = (a: number, b: number) => Math.round(b - a);
+    return {
+      app,
+      model,
+      backend,
+      phases: { backend: ms(t0, backendAt), artifact: ms(t0, t1), model: ms(t2, t3) },
+    };
+  } catch (e) {
+    // loadModel stops a thread it could not load; before it, the thread is still ours.
+    if (thread && !loading) await thread.cancel();
+    throw e;
+  }
+}
+
+/** Check the pin's signature (with a signing policy), then fetch the artifact and check every file's digest. */
+async function fetchArtifact(
+  config: ServingConfig,
+  logger: Logger,
+  fetchImpl: typeof fetch | undefined,
+): Promise<VerifiedArtifact> {
   await checkSignature(config, logger);
   const artifact = await fetchVerifiedArtifact(config.model, {
     ...(config.mlflow ? { mlflow: config.mlflow } : {}),
     ...(config.objectStore ? { objectStore: config.objectStore } : {}),
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
   logger.info('artifact verified', {
     model: config.model.name,
@@ -57,25 +145,7 @@ export async function boot(
     sha256: config.model.sha256,
     files: artifact.files.size,
   });
-  const model = await loadModel(artifact, config.model, {
-    runner: config.inferenceThread,
-    backend: backend.id,
-    execution: config.execution,
-    log: (level, msg, fields) => logger[level](msg, fields),
-  });
-  await model.warmup(1);
-  await model.warmup(config.batching.maxBatchSize);
-  logger.info('model loaded and warmed up', {
-    model: model.name,
-    version: model.version,
-    inference_thread: model.runner,
-    execution: model.execution.kind,
-    ...(model.execution.note ? { execution_note: model.execution.note } : {}),
-    seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
-  });
-  const lifecycle = new Lifecycle(false);
-  const app = createApp({ model, registry: deps.registry, logger, config, backend: backend.name, lifecycle });
-  return { app, model, backend };
+  return artifact;
 }
 
 /**

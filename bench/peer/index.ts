@@ -260,6 +260,8 @@ function koaEnvOf(a: PeerArtifact): Record<string, string> {
     SERVING_MODEL_DIGESTS: JSON.stringify(a.verified.digests),
     SERVING_MODEL_SHA256: a.verified.sha256,
     SERVING_QUEUE_CAPACITY: '1024',
+    // As the image sets it (serving/Dockerfile): RSS levels off instead of creeping up (bench/serving/memory.ts).
+    MALLOC_ARENA_MAX: '2',
   };
 }
 

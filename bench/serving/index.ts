@@ -91,7 +91,9 @@ async function pinOf(dir: string): Promise<ModelPin> {
   };
 }
 
-async function startServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startServer(
+  env: Record<string, string>,
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
   // As the image runs it: Node's own type stripping, no loader.
   const proc = spawn(process.execPath, [join(ROOT, 'serving/main.ts')], {
@@ -115,6 +117,7 @@ async function startServer(env: Record<string, string>): Promise<{ url: string; 
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: proc.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         proc.on('exit', () => resolve());
@@ -149,7 +152,12 @@ function pct(sorted: number[], p: number): number {
 }
 
 /** One load run in its own process (bench/serving/load.ts), so the bench's event loop stays free. */
-async function load(url: string, bodyFile: string, clients: number, duration: number): Promise<LoadResult> {
+export async function load(
+  url: string,
+  bodyFile: string,
+  clients: number,
+  duration: number,
+): Promise<LoadResult> {
   const proc = spawn(
     process.execPath,
     [

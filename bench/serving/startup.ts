@@ -1,24 +1,31 @@
 /**
- * Start-up of the serving process: time from spawn to `/readyz` 200, RSS once
- * ready, and which heavy packages its start-up imports, for one or more
- * checkouts side by side (e.g. before and after a change):
+ * Start-up of the serving process: time from spawn to `/readyz` 200, where it
+ * went (the `startup_ms` of the server's `ready` log line), RSS once ready,
+ * and which heavy packages its start-up imports, for one or more checkouts
+ * side by side (e.g. before and after a change):
  *
- *   npx tsx bench/serving/startup.ts [--runs 5] [--checkout <dir>]...
+ *   npx tsx bench/serving/startup.ts [--runs 5] [--model cifar10] [--checkout <dir>]...
  *
  * Each run spawns `node <repo>/serving/main.ts` (Node's own type stripping, as
- * the image runs it) or `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`,
- * with the same fixture artifact and SERVING_BACKEND=cpu. The heavy packages
- * column is the static start-up import closure of serving/main.ts in that
- * checkout (testing/import-graph.ts, as tools/policy/layers.test.ts checks it).
+ * the image runs it; `node-cache` with a compile cache filled by one untimed
+ * start first, as the image ships one: serving/Dockerfile) or
+ * `node <repo>/node_modules/.bin/tsx <repo>/serving/main.ts`, on the same
+ * model with the server's default backend. The heavy packages column is the
+ * static start-up import closure of the server in that checkout
+ * (serving/run.ts, or serving/main.ts before it; testing/import-graph.ts, as
+ * tools/policy/layers.test.ts checks it).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { checkChoice, parseCommand, runIfMain, sleep, usageOf } from '../../platform/index.ts';
 import { runtimeClosure } from '../../testing/import-graph.ts';
 import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
+import { BENCH_MODELS, defaultArtifactDir, ensureBenchArtifact, servingEnvOf } from '../models.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HEAVY = [
@@ -34,12 +41,18 @@ const HEAVY = [
 const COMMAND = {
   run: 'npx tsx bench/serving/startup.ts',
   summary: `Start-up of the serving process, for one or more checkouts side by side (e.g.
-before and after a change): time from spawn to /readyz 200 and RSS once ready
-(medians, with the same fixture artifact and SERVING_BACKEND=cpu), and which
-heavy packages the start-up imports of serving/main.ts load. Prints a markdown
-table, one row per checkout.`,
+before and after a change): time from spawn to /readyz 200, where it went (the
+server's startup_ms: imports, config, backend, artifact, model), RSS once ready (medians
+over the runs, on the same model), and which heavy packages the start-up imports
+of the server load. Prints a markdown table, one row per checkout and runner.`,
   options: {
     runs: { type: 'string', value: '<n>', default: '5', help: 'server starts per checkout' },
+    model: {
+      type: 'string',
+      value: '<cifar10|demo|fixture>',
+      default: 'cifar10',
+      help: "the model served: a bench model (bench/models.ts, trained once into .cache/bench-serving) or\nthe tests' small fixture",
+    },
     checkout: {
       type: 'string',
       value: '<dir>',
@@ -48,9 +61,9 @@ table, one row per checkout.`,
     },
     runner: {
       type: 'string',
-      value: '<node,tsx>',
-      default: 'node,tsx',
-      help: "how the server is run: node (Node 24's own type stripping, as the image runs it),\ntsx (the TypeScript loader), or both side by side",
+      value: '<node,node-cache,tsx>',
+      default: 'node,node-cache',
+      help: "how the server is run: node (Node 24's own type stripping), node-cache (the same with a\nfilled NODE_COMPILE_CACHE, as the image runs it), tsx (the TypeScript loader); several side by side",
     },
   },
   notes: "environment: DEBUG_STARTUP (any value) shows the servers' output.",
@@ -59,9 +72,12 @@ table, one row per checkout.`,
 interface Run {
   readyMs: number;
   rssMiB: number;
+  /** The server's own account (its `ready` line's startup_ms), when it gives one. */
+  phases: Record<string, number>;
 }
 
-const RUNNERS = ['node', 'tsx'];
+const RUNNERS = ['node', 'node-cache', 'tsx'];
+const PHASES = ['imports', 'config', 'backend', 'artifact', 'model'] as const;
 
 async function once(repo: string, runner: string, env: Record<string, string>, port: number): Promise<Run> {
   const started = performance.now();
@@ -74,9 +90,18 @@ async function once(repo: string, runner: string, env: Record<string, string>, p
       ...env,
       SERVING_PORT: String(port),
       SERVING_HOST: '127.0.0.1',
-      SERVING_BACKEND: 'cpu',
     },
-    stdio: process.env.DEBUG_STARTUP ? 'inherit' : 'ignore',
+    stdio: ['ignore', 'pipe', process.env.DEBUG_STARTUP ? 'inherit' : 'ignore'],
+  });
+  let phases: Record<string, number> = {};
+  createInterface({ input: proc.stdout }).on('line', (line) => {
+    if (process.env.DEBUG_STARTUP) console.log(line);
+    try {
+      const o = JSON.parse(line) as { msg?: string; startup_ms?: Record<string, number> };
+      if (o.msg === 'ready' && o.startup_ms) phases = o.startup_ms;
+    } catch {
+      // not a log line
+    }
   });
   try {
     for (;;) {
@@ -91,7 +116,7 @@ async function once(repo: string, runner: string, env: Record<string, string>, p
     const readyMs = performance.now() - started;
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
-    return { readyMs, rssMiB: rss / 2 ** 20 };
+    return { readyMs, rssMiB: rss / 2 ** 20, phases };
   } finally {
     if (proc.exitCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));
@@ -99,6 +124,22 @@ async function once(repo: string, runner: string, env: Record<string, string>, p
       await exited;
     }
   }
+}
+
+/** Fill the compile cache as the image build does (serving/compile-cache.ts), or by one untimed start in a checkout without it. */
+async function fillCompileCache(repo: string, env: Record<string, string>, port: number): Promise<void> {
+  const script = join(repo, 'serving/compile-cache.ts');
+  if (!existsSync(script)) {
+    await once(repo, 'node', env, port);
+    return;
+  }
+  const proc = spawn(process.execPath, [script], {
+    cwd: repo,
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  });
+  const code = await new Promise((r) => proc.once('exit', r));
+  if (code !== 0) throw new Error(`serving/compile-cache.ts in ${repo} exited with ${code}`);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -110,23 +151,45 @@ async function main(): Promise<void> {
   const runs = Number(cli.values.runs);
   const runners = cli.values.runner.split(',');
   for (const r of runners) checkChoice('runner', r, { values: RUNNERS }, usageOf(COMMAND));
+  const model = cli.values.model;
+  checkChoice('model', model, { values: [...BENCH_MODELS, 'fixture'] }, usageOf(COMMAND));
   const dir = await mkdtemp(join(tmpdir(), 'startup-fixture-'));
   try {
-    const fixture = await writeFixtureArtifact(dir);
+    let env: Record<string, string>;
+    if (model === 'fixture') env = (await writeFixtureArtifact(dir)).env;
+    else {
+      const artifact = defaultArtifactDir(model as (typeof BENCH_MODELS)[number]);
+      await ensureBenchArtifact(model as (typeof BENCH_MODELS)[number], artifact);
+      env = await servingEnvOf(artifact);
+    }
+    console.log(
+      `model: ${model}; ${runs} starts per row, medians (spread); phases in ms: imports from process start, backend and artifact from boot's start (they overlap), config and model their own (docs/serving.md)`,
+    );
     const rows: string[] = [
-      '| checkout | runner | ready (median ms, spread) | RSS (median MiB) | heavy packages loaded |',
-      '| --- | --- | ---: | ---: | --- |',
+      `| checkout | runner | ready (ms) | ${PHASES.join(' | ')} | RSS (MiB) | heavy packages loaded |`,
+      `| --- | --- | ---: | ${PHASES.map(() => '---:').join(' | ')} | ---: | --- |`,
     ];
     let port = 18_700;
     for (const repo of repos) {
-      const closure = runtimeClosure(repo, 'serving/main.ts');
+      // serving/main.ts imports the server (serving/run.ts, where it exists) once the inference thread has started.
+      const server = existsSync(join(repo, 'serving/run.ts')) ? 'serving/run.ts' : 'serving/main.ts';
+      const closure = runtimeClosure(repo, server);
       const loaded = HEAVY.filter((h) => closure.has(h));
       for (const runner of runners) {
+        const runEnv = { ...env };
+        if (runner === 'node-cache') {
+          runEnv.NODE_COMPILE_CACHE = join(dir, `compile-cache-${port}`);
+          await fillCompileCache(repo, runEnv, port++);
+        }
         const results: Run[] = [];
-        for (let i = 0; i < runs; i++) results.push(await once(repo, runner, fixture.env, port++));
+        for (let i = 0; i < runs; i++) results.push(await once(repo, runner, runEnv, port++));
         const ready = results.map((r) => r.readyMs);
+        const phase = (p: string) => {
+          const xs = results.map((r) => r.phases[p]).filter((x): x is number => x !== undefined);
+          return xs.length ? median(xs).toFixed(0) : '–';
+        };
         rows.push(
-          `| ${repo} | ${runner} | ${median(ready).toFixed(0)} (${Math.min(...ready).toFixed(0)}–${Math.max(...ready).toFixed(0)}) | ${median(results.map((r) => r.rssMiB)).toFixed(0)} | ${loaded.join(', ') || 'none'} |`,
+          `| ${repo} | ${runner} | ${median(ready).toFixed(0)} (${Math.min(...ready).toFixed(0)}–${Math.max(...ready).toFixed(0)}) | ${PHASES.map(phase).join(' | ')} | ${median(results.map((r) => r.rssMiB)).toFixed(0)} | ${loaded.join(', ') || 'none'} |`,
         );
       }
     }

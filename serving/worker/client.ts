@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ModelExecution } from '../../model/artifact/graph.ts';
 import type { ModelParts } from '../../model/artifact/layers.ts';
-import type { BackendName } from '../../model/backend.ts';
+import type { BackendChoice, BackendName } from '../../model/backend.ts';
 import { ProjectError } from '../../platform/errors.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
@@ -19,7 +19,13 @@ const THREAD_URL = new URL('./thread.ts', import.meta.url);
 
 export interface InferenceWorkerOptions {
   parts: ModelParts;
-  backend: BackendName;
+  /**
+   * The thread to build the model in, started earlier by {@link InferenceWorker.launch}
+   * (its backend loads while the model is fetched). Default: one started now.
+   */
+  thread?: LaunchedThread;
+  /** The backend a thread started now loads (default: the fastest of the serving order). */
+  backend?: BackendName;
   /** How to run the model (default graph: model/artifact/graph.ts, falling back to layers). */
   execution?: ModelExecution['kind'];
   /** Crashes tolerated within `restartWindowMs` (default 3 in 60 s) before giving up. */
@@ -42,31 +48,120 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Start a worker thread and resolve once its model is built and warm. */
-function spawn(init: WorkerInit): Promise<{ worker: Worker; backend: string; execution: ModelExecution }> {
-  return new Promise((resolve, reject) => {
+/** The error of a thread that answered `init-error` (or something else) instead of `expected`. */
+function initFailure(m: FromWorker, expected: string, subject: string): ProjectError {
+  const message = m.type === 'init-error' ? m.message : `unexpected message ${m.type} instead of ${expected}`;
+  const code = m.type === 'init-error' && m.code === 'INVALID' ? 'INVALID' : 'UNAVAILABLE';
+  return new ProjectError(code, message, { subject });
+}
+
+/**
+ * An inference thread that is loading (or has loaded) its tfjs backend and
+ * has no model yet: the server starts it before fetching the model, so the
+ * two overlap. It keeps the process alive: {@link cancel} one that will not
+ * be loaded.
+ */
+export class LaunchedThread {
+  /** The backend the thread loaded; rejects when none could be (the thread is then gone). */
+  readonly backend: Promise<BackendChoice>;
+  readonly #worker: Worker;
+  #used = false;
+  #exited: string | undefined;
+
+  constructor(init: WorkerInit) {
     const worker = new Worker(THREAD_URL, { workerData: init });
-    const onExit = (code: number) =>
-      reject(
-        new ProjectError('UNAVAILABLE', `inference worker thread exited with code ${code} while starting`, {
-          subject: init.parts.uri,
-        }),
-      );
-    const onError = (e: Error) => reject(e);
-    worker.once('exit', onExit);
-    worker.once('error', onError);
-    worker.once('message', (m: FromWorker) => {
-      worker.off('exit', onExit);
-      worker.off('error', onError);
-      if (m.type === 'ready') resolve({ worker, backend: m.backend, execution: m.execution });
-      else {
-        void worker.terminate();
-        const message = m.type === 'init-error' ? m.message : `unexpected first message ${m.type}`;
-        const code = m.type === 'init-error' && m.code === 'INVALID' ? 'INVALID' : 'UNAVAILABLE';
-        reject(new ProjectError(code, message, { subject: 'model.json' }));
-      }
+    this.#worker = worker;
+    // An 'error' event with no listener would throw in the main thread; #next reports it.
+    worker.on('error', () => {});
+    worker.once('exit', (code) => {
+      this.#exited = `inference worker thread exited with code ${code} while starting`;
     });
-  });
+    this.backend = this.#next('backend', 'the tfjs backend').then((m) => {
+      if (m.type !== 'backend') throw initFailure(m, 'backend', 'the tfjs backend');
+      return m.choice;
+    });
+    // The caller awaits it when it needs it; an early failure is not an unhandled rejection meanwhile.
+    this.backend.catch(() => {});
+  }
+
+  /**
+   * Build the model in the thread and warm it up. Resolves with the thread
+   * once it is ready; rejects (terminating it) when the model cannot be built.
+   */
+  async load(
+    parts: ModelParts,
+    execution: ModelExecution['kind'],
+  ): Promise<{ worker: Worker; execution: ModelExecution }> {
+    if (this.#used) throw new Error('this inference thread was loaded or cancelled already');
+    this.#used = true;
+    try {
+      await this.backend;
+      if (this.#exited) throw new ProjectError('UNAVAILABLE', this.#exited, { subject: 'model.json' });
+      const ready = this.#next('ready', 'model.json');
+      this.#worker.postMessage({ type: 'load', parts, execution } satisfies ToWorker);
+      const m = await ready;
+      if (m.type !== 'ready') throw initFailure(m, 'ready', 'model.json');
+      return { worker: this.#worker, execution: m.execution };
+    } catch (e) {
+      await this.#worker.terminate();
+      throw e;
+    }
+  }
+
+  /** Stop a thread that will not be used (start-up failed elsewhere). */
+  async cancel(): Promise<void> {
+    this.#used = true;
+    await this.#worker.terminate();
+  }
+
+  /** The thread's next message; rejects when it exits or errs first. */
+  #next(expected: string, subject: string): Promise<FromWorker> {
+    const worker = this.#worker;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        worker.off('exit', onExit);
+        worker.off('error', onError);
+        worker.off('message', onMessage);
+      };
+      const onExit = (code: number) => {
+        done();
+        reject(
+          new ProjectError(
+            'UNAVAILABLE',
+            `inference worker thread exited with code ${code} while starting (waiting for ${expected})`,
+            { subject },
+          ),
+        );
+      };
+      const onError = (e: Error) => {
+        done();
+        reject(e);
+      };
+      const onMessage = (m: FromWorker) => {
+        done();
+        resolve(m);
+      };
+      worker.once('exit', onExit);
+      worker.once('error', onError);
+      worker.once('message', onMessage);
+    });
+  }
+}
+
+/** Start a thread, build the model there and resolve once it is warm. */
+async function spawn(
+  thread: LaunchedThread,
+  parts: ModelParts,
+  execution: ModelExecution['kind'],
+): Promise<{ worker: Worker; backend: BackendChoice; execution: ModelExecution }> {
+  let backend: BackendChoice;
+  try {
+    backend = await thread.backend;
+  } catch (e) {
+    await thread.cancel();
+    throw e;
+  }
+  return { ...(await thread.load(parts, execution)), backend };
 }
 
 /** Inference in a worker thread; see the module comment. */
@@ -74,7 +169,7 @@ export class InferenceWorker {
   readonly #init: WorkerInit;
   readonly #opts: InferenceWorkerOptions;
   #worker: Worker | undefined;
-  #backend: string;
+  #backend: BackendChoice;
   #execution: ModelExecution;
   #nextId = 1;
   #pending = new Map<number, Pending>();
@@ -86,11 +181,12 @@ export class InferenceWorker {
   private constructor(
     opts: InferenceWorkerOptions,
     worker: Worker,
-    backend: string,
+    backend: BackendChoice,
     execution: ModelExecution,
   ) {
     this.#opts = opts;
-    this.#init = { parts: opts.parts, backend: opts.backend, execution: opts.execution ?? 'graph' };
+    // A restarted thread loads the backend the first one did.
+    this.#init = { force: backend.id };
     this.#backend = backend;
     this.#execution = execution;
     this.#attach(worker);
@@ -101,16 +197,27 @@ export class InferenceWorker {
    * @throws ProjectError INVALID when the model cannot be built (named in the message).
    */
   static async start(opts: InferenceWorkerOptions): Promise<InferenceWorker> {
-    const { worker, backend, execution } = await spawn({
-      parts: opts.parts,
-      backend: opts.backend,
-      execution: opts.execution ?? 'graph',
-    });
+    const thread = opts.thread ?? InferenceWorker.launch(opts.backend ? { force: opts.backend } : {});
+    const { worker, backend, execution } = await spawn(thread, opts.parts, opts.execution ?? 'graph');
     return new InferenceWorker(opts, worker, backend, execution);
   }
 
-  /** The tfjs backend the thread runs on. */
+  /**
+   * Start a thread that loads its tfjs backend now and builds a model later
+   * ({@link InferenceWorkerOptions.thread}): the server calls this first, so
+   * the thread starts while the main thread loads its code and the model.
+   */
+  static launch(init: WorkerInit = {}): LaunchedThread {
+    return new LaunchedThread(init);
+  }
+
+  /** The tfjs backend the thread runs on (tf.getBackend() there). */
   get backend(): string {
+    return this.#backend.name;
+  }
+
+  /** Which backend the thread loaded, from which package, and why faster ones were skipped. */
+  get backendChoice(): BackendChoice {
     return this.#backend;
   }
 
@@ -245,7 +352,11 @@ export class InferenceWorker {
       return;
     }
     this.#opts.log?.('warn', 'inference worker crashed; restarting', { reason });
-    this.#restarting = spawn(this.#init).then(
+    this.#restarting = spawn(
+      InferenceWorker.launch(this.#init),
+      this.#opts.parts,
+      this.#opts.execution ?? 'graph',
+    ).then(
       ({ worker, backend, execution }) => {
         this.#restarting = undefined;
         if (this.#closed) {
@@ -255,7 +366,7 @@ export class InferenceWorker {
         this.#backend = backend;
         this.#execution = execution;
         this.#attach(worker);
-        this.#opts.log?.('info', 'inference worker restarted', { backend });
+        this.#opts.log?.('info', 'inference worker restarted', { backend: backend.name });
         this.#opts.onAvailability?.(true);
       },
       (e: unknown) => {

@@ -65,8 +65,19 @@ describe('layers', () => {
     expect([...top].filter((f) => !expected.has(f) && f !== 'node_modules')).toEqual([]);
   });
 
-  it("the server's start-up loads neither the Kubernetes nor the GitHub client, nor the AWS SDK", () => {
+  it("the server's command starts the inference thread before it loads anything heavy", () => {
+    // serving/main.ts launches the thread, then imports serving/run.ts: TensorFlow.js, Koa and
+    // the schemas load while the thread loads libtensorflow (bench/serving/startup.ts).
     const closure = runtimeClosure(ROOT, 'serving/main.ts');
+    expect(closure.has('serving/worker/client.ts')).toBe(true);
+    // Packages: only the CLI prelude's did-you-mean (platform/cli.ts).
+    expect([...closure].filter((m) => !m.endsWith('.ts'))).toEqual(['fastest-levenshtein']);
+    expect(closure.has('serving/run.ts')).toBe(false);
+    expect(importsOf(ROOT, 'serving/main.ts').some((e) => e.to === 'serving/run.ts' && e.dynamic)).toBe(true);
+  });
+
+  it("the server's start-up loads neither the Kubernetes nor the GitHub client, nor the AWS SDK", () => {
+    const closure = runtimeClosure(ROOT, 'serving/run.ts');
     expect(closure.has('serving/app.ts')).toBe(true); // the walk does reach the server
     expect(closure.has('@tensorflow/tfjs')).toBe(true);
     // The image copies no lock/: `npm run serve` (scripts/serve.ts) reads the lock, the server never does.
