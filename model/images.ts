@@ -4,7 +4,8 @@
  * mozjpeg/libjpeg-turbo): it runs on libuv's thread pool, never on the
  * event loop, and is several times faster than the pure-JS decoders it
  * replaced (pngjs, jpeg-js; `npm run bench:serving -- --part decoders`,
- * bench/results/serving-decoders.md).
+ * bench/results/serving-decoders.md), except on tiny PNGs: those of at most
+ * 64x64 pixels, 8-bit and without colour chunks, pngjs decodes in place.
  * Encoding test images stays on pngjs (`encodePng`), whose stored-deflate
  * bytes do not depend on the zlib build.
  *
@@ -233,14 +234,73 @@ export function inspectImage(bytes: Uint8Array, opts: DecodeOptions = {}): Inspe
  * files, 3 for colour; alpha dropped; 16-bit samples reduced to 8 bits; CMYK
  * and embedded colour profiles converted to sRGB). The header is checked
  * first ({@link inspectImage}); the pixels are decoded by libvips on the
- * thread pool, so the event loop is free meanwhile.
+ * thread pool, so the event loop is free meanwhile, except a small plain PNG
+ * (at most {@link SMALL_PNG_MAX_PIXELS}), which pngjs decodes faster in place.
  *
  * @throws ProjectError INVALID (zero bytes, not an image, truncated or corrupt
  *   data, too many JPEG scans), TOO_LARGE (width*height > maxPixels).
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
-  const source = opts.source ?? 'image';
   const header = inspectImage(bytes, opts);
+  return decodeSmallPng(bytes, header) ?? decodeWithLibvips(bytes, header, opts.source ?? 'image');
+}
+
+/** The largest PNG (in pixels) decoded in JS rather than by libvips: {@link decodeSmallPng}. */
+export const SMALL_PNG_MAX_PIXELS = 64 * 64;
+/** Chunks that could make libvips' pixels differ from the file's samples (colour profile, gamma, chromaticities, rendering intent, significant bits). */
+const COLOUR_CHUNKS = new Set(['iCCP', 'gAMA', 'cHRM', 'sRGB', 'sBIT']);
+
+/**
+ * A small, plain PNG decoded synchronously with pngjs: for an image of a few
+ * thousand pixels, handing it to libvips' thread pool costs more than
+ * decoding it (0.4 against 1.0 ms for 16x16, `npm run bench:serving -- --part
+ * decoders`), and the event loop is held for a fraction of a millisecond.
+ * Plain: 8 bits per sample, gray or RGB with or without alpha (no palette),
+ * and no chunk before the pixels that libvips would act on (COLOUR_CHUNKS);
+ * then the pixels are the file's samples and equal to what libvips gives
+ * (model/preprocessing.test.ts checks it). Anything else, and anything pngjs
+ * refuses (libvips then gives the verdict), is undefined: the caller decodes
+ * with libvips.
+ */
+export function decodeSmallPng(bytes: Uint8Array, header: InspectedImage): DecodedImage | undefined {
+  const { width, height, channels } = header;
+  const colourType = bytes[25]!;
+  if (header.format !== 'png' || width * height > SMALL_PNG_MAX_PIXELS || bytes[24] !== 8) return undefined;
+  if (colourType !== 0 && colourType !== 2 && colourType !== 4 && colourType !== 6) return undefined;
+  // Walk the chunks before the first IDAT: length (4), type (4), data, CRC (4).
+  for (let o = 8; ; ) {
+    if (o + 8 > bytes.length) return undefined;
+    const type = String.fromCharCode(bytes[o + 4]!, bytes[o + 5]!, bytes[o + 6]!, bytes[o + 7]!);
+    if (type === 'IDAT') break;
+    if (COLOUR_CHUNKS.has(type)) return undefined;
+    o += 12 + u32(bytes, o);
+  }
+  let rgba: Buffer;
+  try {
+    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (png.width !== width || png.height !== height) return undefined;
+    rgba = png.data;
+  } catch {
+    return undefined;
+  }
+  const n = width * height;
+  const data = new Uint8Array(n * channels);
+  if (channels === 1) for (let i = 0; i < n; i++) data[i] = rgba[i * 4]!;
+  else
+    for (let i = 0; i < n; i++) {
+      data[i * 3] = rgba[i * 4]!;
+      data[i * 3 + 1] = rgba[i * 4 + 1]!;
+      data[i * 3 + 2] = rgba[i * 4 + 2]!;
+    }
+  return { width, height, channels, data };
+}
+
+/** Decode with libvips (sharp), on its thread pool: every JPEG, and every PNG {@link decodeSmallPng} leaves. */
+export async function decodeWithLibvips(
+  bytes: Uint8Array,
+  header: ImageHeader,
+  source = 'image',
+): Promise<DecodedImage> {
   const { width, height, channels } = header;
   let out: { data: Buffer; info: OutputInfo };
   try {

@@ -4,6 +4,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { ProjectError } from '../platform/index.ts';
+import { decodeSmallPng, decodeWithLibvips } from './images.ts';
 import {
   DEFAULT_MAX_JPEG_SCANS,
   type DecodedImage,
@@ -113,6 +114,73 @@ describe('decodeImage', () => {
       for (let k = 0; k < keep; k++) expected[i * keep + k] = ref.data[i * 4 + k]!;
     expect(out.channels).toBe(keep);
     expect(Buffer.from(out.data).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  // Small plain PNGs are decoded by pngjs in place (decodeSmallPng): the pixels libvips gives, exactly.
+  it.each([
+    ['gray', 1, false],
+    ['gray + alpha', 2, false],
+    ['RGB', 3, false],
+    ['RGBA', 4, false],
+    ['RGB, interlaced', 3, true],
+    ['RGBA, interlaced', 4, true],
+  ] as const)('decodes a small %s PNG as libvips does', async (_, c, progressive) => {
+    for (const size of [1, 7, 32, 64]) {
+      const img = noise(size, size, c === 2 ? 1 : c);
+      const raw =
+        c === 2
+          ? Buffer.from(
+              Uint8Array.from({ length: size * size * 2 }, (_v, i) =>
+                i % 2 ? 255 - (i % 7) : img.data[i >> 1]!,
+              ),
+            )
+          : Buffer.from(img.data);
+      const encoder = sharp(raw, { raw: { width: size, height: size, channels: c } });
+      if (c <= 2) encoder.toColourspace('b-w');
+      const bytes = new Uint8Array(await encoder.png({ progressive, compressionLevel: 9 }).toBuffer());
+      // IHDR: 8 bits, colour type 0 (gray), 4 (gray + alpha), 2 (RGB) or 6 (RGBA), the interlace asked for.
+      expect([bytes[24], bytes[25], bytes[28]]).toEqual([8, [0, 4, 2, 6][c - 1], progressive ? 1 : 0]);
+      const header = inspectImage(bytes);
+      const fast = decodeSmallPng(bytes, header);
+      expect(fast).toEqual(await decodeWithLibvips(bytes, header));
+      expect(fast?.channels).toBe(c <= 2 ? 1 : 3);
+      expect(await decodeImage(bytes)).toEqual(fast);
+    }
+  });
+
+  it('leaves to libvips a PNG over 64x64 pixels, of 16 bits, or with a colour chunk, and one pngjs refuses', async () => {
+    // Each decodes as libvips does; a refused one gets libvips' verdict (the message of a truncated PNG below).
+    const big = encodePng(noise(65, 64, 3));
+    expect(decodeSmallPng(big, inspectImage(big))).toBeUndefined();
+    expect(await decodeImage(big)).toEqual(await decodeWithLibvips(big, inspectImage(big)));
+    // A gAMA chunk (gamma 1/2.2) before the pixels: libvips might act on it, so it decodes the file.
+    const plain = encodePng(noise(8, 8, 3));
+    const gama = Buffer.concat([
+      Buffer.from([0, 0, 0, 4]),
+      Buffer.from('gAMA'),
+      Buffer.from([0, 0, 0xb1, 0x8f]),
+    ]);
+    const withGamma = new Uint8Array(
+      Buffer.concat([plain.subarray(0, 33), gama, Buffer.from([0, 0, 0, 0]), plain.subarray(33)]),
+    );
+    expect(decodeSmallPng(plain, inspectImage(plain))).toBeDefined();
+    expect(decodeSmallPng(withGamma, inspectImage(withGamma))).toBeUndefined();
+    const deep = new Uint8Array(
+      await sharp(Buffer.from(noise(8, 8, 3).data), { raw: { width: 8, height: 8, channels: 3 } })
+        .toColourspace('rgb16')
+        .png()
+        .toBuffer(),
+    );
+    expect(deep[24]).toBe(16);
+    expect(decodeSmallPng(deep, inspectImage(deep))).toBeUndefined();
+    expect(await decodeImage(deep)).toEqual(await decodeWithLibvips(deep, inspectImage(deep)));
+    const small = encodePng(noise(8, 8, 3));
+    const bad = new Uint8Array(small);
+    bad[bad.length - 20] = bad[bad.length - 20]! ^ 0xff; // the last IDAT's CRC or data
+    expect(decodeSmallPng(bad, inspectImage(bad))).toBeUndefined();
+    const e = await rejection(decodeImage(bad, { source: 'c.png' }));
+    const e2 = await rejection(decodeWithLibvips(bad, inspectImage(bad), 'c.png'));
+    expect(e.message).toBe(e2.message);
   });
 
   // sharp replaced jpeg-js: JPEG decoders may differ in IDCT rounding and chroma upsampling.
