@@ -4,8 +4,13 @@
  * no tensor left in the worker, and a crashed worker: in-flight requests get
  * 503 with a clear error and Retry-After, readiness goes false, the worker
  * is restarted and readiness comes back; too many crashes make /healthz fail.
+ * A thread launched before the model (as serving/main.ts does) loads its
+ * backend, then the model it is handed; one that fails or is cancelled is gone.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { ModelParts } from '../../model/artifact/layers.ts';
+import { modelParts, openArtifactDir } from '../../model/artifact/read.ts';
+import type { BackendName } from '../../model/backend.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import { startTestServer, type TestServer, tempFixture } from '../../testing/serving/harness.ts';
 import { InferenceWorker } from './index.ts';
@@ -133,5 +138,40 @@ test('a model that cannot be built in the worker fails start-up with INVALID nam
   ).rejects.toMatchObject({
     code: 'INVALID',
     message: expect.stringMatching(/model.json of \/nowhere\/artifact/),
+  });
+});
+
+describe('a thread launched before the model (serving/main.ts)', () => {
+  let parts: ModelParts;
+  beforeAll(async () => {
+    parts = modelParts(await openArtifactDir(fixture.dir)).parts;
+  });
+
+  test('loads its backend first, then builds the model it is handed, on that backend', async () => {
+    const thread = InferenceWorker.launch({ force: 'cpu' });
+    const choice = await thread.backend;
+    expect(choice).toMatchObject({ id: 'cpu', name: 'cpu' });
+    const worker = await InferenceWorker.start({ parts: parts, thread });
+    try {
+      expect(worker.backendChoice).toEqual(choice);
+      const probs = await worker.predict(new Float32Array(16 * 16), 1);
+      expect(probs.length).toBe(4);
+      // A thread is loaded once.
+      await expect(thread.load(parts, 'layers')).rejects.toThrow(/loaded or cancelled already/);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('a backend it cannot load fails its backend and its load, and the thread is gone', async () => {
+    const thread = InferenceWorker.launch({ force: 'no-such-backend' as BackendName });
+    await expect(thread.backend).rejects.toThrow();
+    await expect(InferenceWorker.start({ parts: parts, thread })).rejects.toThrow();
+  });
+
+  test('a cancelled thread exits, so a failed start-up leaves nothing running', async () => {
+    const thread = InferenceWorker.launch({ force: 'cpu' });
+    await thread.cancel();
+    await expect(thread.backend).rejects.toThrow(/exited .* while starting/);
   });
 });
