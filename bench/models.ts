@@ -16,6 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { versionIdOf } from '../lock/schema.ts';
 import { artifactJson, openArtifactDir, preprocessingOf } from '../model/artifact/read.ts';
+import { pinEnv } from '../model/pin.ts';
 import { ProjectError } from '../platform/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -30,13 +31,12 @@ export function defaultArtifactDir(kind: BenchModel): string {
 export async function servingEnvOf(dir: string): Promise<Record<string, string>> {
   const verified = await openArtifactDir(dir);
   const training = artifactJson(verified, 'training.json') as { name?: string };
-  return {
-    SERVING_MODEL_NAME: training.name ?? 'model',
-    SERVING_MODEL_VERSION: versionIdOf(verified.sha256),
-    SERVING_MODEL_URI: dir,
-    SERVING_MODEL_DIGESTS: JSON.stringify(verified.digests),
-    SERVING_MODEL_SHA256: verified.sha256,
-  };
+  // model/pin.ts names the variables, as the pin writes them.
+  return pinEnv(training.name ?? 'model', versionIdOf(verified.sha256), {
+    artifactUri: dir,
+    digests: verified.digests,
+    rootDigest: verified.sha256,
+  });
 }
 
 /** The input side of a model's image, for the request body (the artifact read and checked by model/artifact). */
