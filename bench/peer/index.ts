@@ -38,6 +38,7 @@ import {
   usageError,
   usageOf,
 } from '../../platform/index.ts';
+import { SERVER_PROCESS_ENV } from '../../serving/process-env.ts';
 import { generateDemoDataset } from '../../training/index.ts';
 import { BENCH_MODELS, type BenchModel, defaultArtifactDir, ensureBenchArtifact } from '../models.ts';
 import {
@@ -260,8 +261,8 @@ function koaEnvOf(a: PeerArtifact): Record<string, string> {
     SERVING_MODEL_DIGESTS: JSON.stringify(a.verified.digests),
     SERVING_MODEL_SHA256: a.verified.sha256,
     SERVING_QUEUE_CAPACITY: '1024',
-    // As the image sets it (serving/Dockerfile): RSS levels off instead of creeping up (bench/serving/memory.ts).
-    MALLOC_ARENA_MAX: '2',
+    // As the image starts it (serving/Dockerfile): malloc arenas and V8's young generation.
+    ...SERVER_PROCESS_ENV,
   };
 }
 

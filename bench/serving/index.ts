@@ -40,6 +40,7 @@ import {
   usageError,
   usageOf,
 } from '../../platform/index.ts';
+import { SERVER_PROCESS_ENV } from '../../serving/process-env.ts';
 import { freePort } from '../../testing/ports.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import {
@@ -258,6 +259,7 @@ async function benchServer(
   opts: BenchOptions,
 ): Promise<Row[]> {
   const server = await startServer({
+    ...SERVER_PROCESS_ENV,
     SERVING_MODEL_NAME: pin.name,
     SERVING_MODEL_VERSION: pin.version,
     SERVING_MODEL_URI: pin.uri,

@@ -6,8 +6,10 @@
  * a PNG to /predict), sampling the process's RSS (/proc/<pid>/status VmRSS)
  * every 100 ms. Prints one row per run (peak and after-run RSS, img/s, p99)
  * and the drift: last run's figures against the first's. The server runs with
- * MALLOC_ARENA_MAX=2, as the image sets it (`--malloc-arena-max default` for
- * glibc's own: RSS then creeps up run after run).
+ * the image's process settings (serving/process-env.ts): MALLOC_ARENA_MAX=2
+ * (`--malloc-arena-max default` for glibc's own: RSS then creeps up run after
+ * run) and V8's young generation at 4 MiB a semi-space (`--node-options none`
+ * for V8's own: 50-90 MiB more).
  *
  *   npx tsx bench/serving/memory.ts [--runs 10] [--duration 10] [--clients 16] [--model cifar10]
  */
@@ -15,6 +17,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkChoice, parseCommand, runIfMain, sleep, usageOf } from '../../platform/index.ts';
+import { SERVER_PROCESS_ENV } from '../../serving/process-env.ts';
 import { shapePng } from '../../testing/serving/fixture.ts';
 import {
   BENCH_MODELS,
@@ -45,8 +48,14 @@ first run to the last.`,
     'malloc-arena-max': {
       type: 'string',
       value: '<n|default>',
-      default: '2',
-      help: "glibc's MALLOC_ARENA_MAX for the server: 2 as the image sets it (serving/Dockerfile), default for glibc's own",
+      default: SERVER_PROCESS_ENV.MALLOC_ARENA_MAX,
+      help: "glibc's MALLOC_ARENA_MAX for the server: the image's (serving/process-env.ts), default for glibc's own",
+    },
+    'node-options': {
+      type: 'string',
+      value: '<flags|none>',
+      default: SERVER_PROCESS_ENV.NODE_OPTIONS,
+      help: "the server's NODE_OPTIONS: the image's V8 flags (serving/process-env.ts), none for V8's own",
     },
   },
 } as const;
@@ -70,10 +79,12 @@ async function main(): Promise<void> {
   await ensureBenchArtifact(model as BenchModel, artifact);
   const dir = await mkdtemp(join(tmpdir(), 'bench-memory-'));
   const arenas = cli.values['malloc-arena-max'];
+  const nodeOptions = cli.values['node-options'];
   const server = await startServer({
     ...(await servingEnvOf(artifact)),
     SERVING_QUEUE_CAPACITY: '1024',
     ...(arenas === 'default' ? {} : { MALLOC_ARENA_MAX: arenas }),
+    ...(nodeOptions === 'none' ? {} : { NODE_OPTIONS: nodeOptions }),
   });
   try {
     const body = join(dir, 'image.png');
@@ -81,7 +92,7 @@ async function main(): Promise<void> {
     const rows: { run: number; peak: number; after: number; rps: number; p99: number; errors: number }[] = [];
     const start = await rssMiB(server.pid);
     console.log(
-      `model ${model}, ${clients} clients, ${runs} runs of ${duration} s, MALLOC_ARENA_MAX ${arenas}; RSS once ready ${start.toFixed(0)} MiB`,
+      `model ${model}, ${clients} clients, ${runs} runs of ${duration} s, MALLOC_ARENA_MAX ${arenas}, NODE_OPTIONS ${nodeOptions}; RSS once ready ${start.toFixed(0)} MiB`,
     );
     for (let run = 1; run <= runs; run++) {
       let peak = 0;

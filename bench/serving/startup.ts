@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { checkChoice, parseCommand, runIfMain, sleep, usageOf } from '../../platform/index.ts';
+import { SERVER_PROCESS_ENV } from '../../serving/process-env.ts';
 import { runtimeClosure } from '../../testing/import-graph.ts';
 import { writeFixtureArtifact } from '../../testing/serving/fixture.ts';
 import { BENCH_MODELS, defaultArtifactDir, ensureBenchArtifact, servingEnvOf } from '../models.ts';
@@ -162,6 +163,8 @@ async function main(): Promise<void> {
       await ensureBenchArtifact(model as (typeof BENCH_MODELS)[number], artifact);
       env = await servingEnvOf(artifact);
     }
+    // As the image starts the server (serving/Dockerfile): V8's flags also decide whether its compile cache is read.
+    env = { ...SERVER_PROCESS_ENV, ...env };
     console.log(
       `model: ${model}; ${runs} starts per row, medians (spread); phases in ms: imports from process start, backend and artifact from boot's start (they overlap), config and model their own (docs/serving.md)`,
     );
