@@ -36,6 +36,11 @@ describe('loadConfig', () => {
     await expect(loadConfig({ ...pinEnv, SERVING_INFERENCE_THREAD: 'pool' })).rejects.toThrow(
       /\/SERVING_INFERENCE_THREAD/,
     );
+    // Bad configuration: the process exits 2 (serving/run.ts), as for an out-of-range number.
+    await expect(loadConfig({ ...pinEnv, SERVING_INFERENCE_THREAD: 'pool' })).rejects.toMatchObject({
+      code: 'USAGE',
+    });
+    await expect(loadConfig({ ...pinEnv, SERVING_PORT: '70000' })).rejects.toMatchObject({ code: 'USAGE' });
   });
 
   test('numbers and the backend are parsed', async () => {

@@ -18,7 +18,13 @@ import { type ModelHistory, validateModelHistory } from '../model/history.ts';
 import { DEFAULT_MAX_JPEG_SCANS } from '../model/images.ts';
 import { type ModelPin, pinEnvProperties, pinFromEnv } from '../model/pin.ts';
 import { parseSigningPolicy, type SigningPolicy } from '../model/signing/policy.ts';
-import { compileValidator, ProjectError, parseJsonText, setVariables } from '../platform/index.ts';
+import {
+  compileValidator,
+  isProjectError,
+  ProjectError,
+  parseJsonText,
+  setVariables,
+} from '../platform/index.ts';
 import { type MlflowConfig, mlflowConfigFromEnv } from '../platform/mlflow/index.ts';
 import { type ObjectStoreConfig, objectStoreConfigFromEnv } from '../platform/object-store/config.ts';
 import type { CaptureConfig } from './capture.ts';
@@ -229,6 +235,9 @@ function podName(host: string): string {
   return host.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63) || 'server';
 }
 
+const VARIABLES_HINT = 'each SERVING_* variable and the values it takes: docs/serving.md';
+
+/** Bad configuration: the server exits 2 (serving/run.ts). */
 function usage(message: string, hint: string): ProjectError {
   return new ProjectError('USAGE', message, { subject: 'SERVING_*', hint });
 }
@@ -242,7 +251,7 @@ function checkRanges(env: ServingEnv): void {
     const n = Number(raw);
     if (n < min || n > max) bad.push(`  - /${key}: ${raw} is out of range ${min}..${max}`);
   }
-  if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
+  if (bad.length) throw usage(`serving environment is invalid:\n${bad.join('\n')}`, VARIABLES_HINT);
 }
 
 /** Limits that only make sense together (Node refuses headersTimeout > requestTimeout). */
@@ -269,7 +278,7 @@ function checkRelations(c: ServingConfig): void {
       `  - SERVING_MAX_PIXELS_IN_FLIGHT ${limits.maxPixelsInFlight} is under SERVING_MAX_REQUEST_PIXELS ${limits.maxRequestPixels} (one request of the largest size must fit)`,
     );
   }
-  if (bad.length) throw new ProjectError('INVALID', `serving environment is invalid:\n${bad.join('\n')}`);
+  if (bad.length) throw usage(`serving environment is invalid:\n${bad.join('\n')}`, VARIABLES_HINT);
 }
 
 /** A file a variable names, read; NOT_FOUND naming the variable when it cannot be. */
@@ -414,17 +423,25 @@ function shadowFromEnv(env: ServingEnv): ShadowConfig | undefined {
 
 /**
  * Parse the serving configuration from an environment (pass `process.env`
- * only at the edge, in serving/main.ts). Throws ProjectError USAGE/INVALID
- * naming every offending variable.
+ * only at the edge, in serving/main.ts). A SERVING_* variable that is not a
+ * value it takes is USAGE (the process exits 2), naming every offending
+ * variable; what the variables point to (the lock, the pin's digests, a file)
+ * fails with its own code (INVALID, DIGEST_MISMATCH, NOT_FOUND: exit 1).
  */
 export async function loadConfig(
   rawEnv: Record<string, string | undefined>,
   opts: LoadConfigOptions = {},
 ): Promise<ServingConfig> {
-  const env = validateEnv(
-    setVariables(rawEnv, (k) => k.startsWith('SERVING_')),
-    'serving environment',
-  );
+  let env: ServingEnv;
+  try {
+    env = validateEnv(
+      setVariables(rawEnv, (k) => k.startsWith('SERVING_')),
+      'serving environment',
+    );
+  } catch (e) {
+    if (!isProjectError(e) || e.code !== 'INVALID') throw e;
+    throw usage(e.message, VARIABLES_HINT);
+  }
   checkRanges(env);
   const readText = opts.readText ?? ((p: string) => readFile(p, 'utf8'));
   const { pin: model, history: pinnedHistory } = await resolvePin(env, opts);

@@ -78,6 +78,17 @@ test('SIGTERM: readiness false first, in-flight request finishes, then exit 0', 
   await expect(fetch(`${base}/healthz`)).rejects.toThrow();
 });
 
+test('bad configuration keeps the process from ever listening: exit 2 naming the variable', async () => {
+  const server = spawnServer({ ...fixture.env, SERVING_BACKEND: 'bogus', SERVING_HOST: '127.0.0.1' });
+  child = server.proc;
+  server.ready.catch(() => undefined);
+  expect(await server.exited).toBe(2);
+  const failure = server.lines.find((l) => l.msg === 'start-up failed');
+  expect(failure?.code).toBe('USAGE');
+  expect(String(failure?.error)).toMatch(/\/SERVING_BACKEND/);
+  expect(server.lines.some((l) => l.msg === 'ready')).toBe(false);
+});
+
 test('a digest mismatch keeps the process from ever listening: exit 1 naming the file', async () => {
   const port = await freePort();
   const server = spawnServer({
