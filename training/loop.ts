@@ -4,9 +4,10 @@
  * optimizer the config names (Adam, or SGD with per-weight rates), label
  * smoothing, optional Lookahead, validation after every epoch, best
  * checkpoint keeping, early stopping, progress output, callbacks, and
- * cancellation through an AbortSignal. A custom loop over
- * `model.trainOnBatch` rather than `model.fit`, because fit shuffles with
- * Math.random and so cannot be reproduced from a seed.
+ * cancellation through an AbortSignal. A custom loop rather than
+ * `model.fit`, because fit shuffles with Math.random and so cannot be
+ * reproduced from a seed. Each step is one TensorFlow graph call on the
+ * native backend (./compiled-step.ts), else `model.trainOnBatch`.
  *
  * @see https://js.tensorflow.org/api/latest/#tf.LayersModel.trainOnBatch
  */
@@ -15,11 +16,12 @@ import { ProjectError } from '../platform/index.ts';
 import { adam } from './adam.ts';
 import { augmentSample, type SampleShape } from './augment.ts';
 import { type CheckpointInfo, loadBestCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type TrainStep, trainStepOf } from './compiled-step.ts';
 import type { AugmentationConfig, MonitorName, TrainingSection } from './config.ts';
 import { type DatasetOrigin, mulberry32, type Rng } from './data/index.ts';
 import { predictProbabilities } from './evaluate.ts';
 import { Lookahead } from './lookahead.ts';
-import { learningRateScales, reseedDropout } from './models.ts';
+import { learningRateScales } from './models.ts';
 import { createEpochProgress, type EpochProgress, type ProgressOptions } from './progress.ts';
 import { learningRateAt, learningRateAtStep } from './schedule.ts';
 import { sgd } from './sgd.ts';
@@ -206,12 +208,14 @@ interface LoopRun {
   sinceImprovement: number;
   /** Batches trained so far (the schedule's step, dropout's seed). */
   step: number;
+  /** How a step runs: one graph call, or trainOnBatch. */
+  trainStep: TrainStep;
   trainMs: number;
 }
 
 /** Train `model` (compiled here with the config's optimizer) and leave the best epoch's weights in it. */
 export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
-  const run = startRun(o);
+  const run = await startRun(o);
   let stoppedEarly = false;
   let epoch = 0;
   try {
@@ -229,6 +233,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
     throw failedError(e, epoch, run.best, o.checkpointDir);
   } finally {
     run.lookahead?.dispose();
+    run.trainStep.dispose();
   }
   const epochsRun = run.history.length;
   // Restore the best epoch's weights from its checkpoint.
@@ -245,12 +250,21 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
   };
 }
 
-/** Compile the model with the config's optimizer and seed the run's random streams. */
-function startRun(o: LoopOptions): LoopRun {
+/** The log line that says how a training step runs. */
+function stepLine(step: TrainStep): string {
+  return step.kind === 'graph'
+    ? 'training step: one TensorFlow graph call (forward, loss and gradients; training/compiled-step.ts)'
+    : `training step: tfjs trainOnBatch, op by op${step.note ? `: ${step.note}` : ''}`;
+}
+
+/** Compile the model with the config's optimizer, make its training step and seed the run's random streams. */
+async function startRun(o: LoopOptions): Promise<LoopRun> {
   const { model, shape, training, seed } = o;
   const monitor = training.earlyStopping.monitor ?? 'val_loss';
   const optimizer = makeOptimizer(model, training);
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const trainStep = await trainStepOf(model, optimizer, { seed });
+  (o.log ?? ((line: string) => console.error(line)))(stepLine(trainStep));
   const batches = Math.ceil(o.train.count / training.batchSize);
   const worst = monitor === 'val_loss' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   return {
@@ -272,6 +286,7 @@ function startRun(o: LoopOptions): LoopRun {
     bestSaved: worst,
     sinceImprovement: 0,
     step: 0,
+    trainStep,
     trainMs: 0,
   };
 }
@@ -342,11 +357,10 @@ async function trainBatch(
   );
   const xs = tf.tensor4d(xb, [n, shape.height, shape.width, shape.channels]);
   const ys = tf.tensor2d(yb, [n, numClasses]);
-  reseedDropout(o.model, o.seed, run.step++);
   try {
-    const [loss, accuracy] = (await o.model.trainOnBatch(xs, ys)) as number[];
+    const { loss, accuracy } = await run.trainStep.run(xs, ys, run.step++);
     run.lookahead?.afterStep(run.step, epoch - 1);
-    return { loss: loss!, accuracy: accuracy!, n };
+    return { loss, accuracy, n };
   } finally {
     xs.dispose();
     ys.dispose();

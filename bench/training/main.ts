@@ -4,7 +4,9 @@
  *
  *   - pure JS (`@tensorflow/tfjs` cpu backend),
  *   - native CPU (`@tensorflow/tfjs-node` on libtensorflow from the PyPI
- *     wheel, scripts/setup.d/70-tfjs-native.sh),
+ *     wheel, scripts/setup.d/70-tfjs-native.sh), twice: op by op (tfjs's
+ *     trainOnBatch), and as the trainer steps (training/compiled-step.ts:
+ *     one TensorFlow graph call a step),
  *   - the Python peer (bench/training/peer.py: TensorFlow/Keras on the CPU,
  *     model.compile + model.fit, the same TensorFlow version),
  *
@@ -66,6 +68,12 @@ A benchmark, not a test: timings depend on the machine and its load.`,
       help: `the workloads, comma-separated, of ${WORKLOAD_NAMES.join(', ')}`,
     },
     epochs: { type: 'string', value: '<n>', default: '15', help: 'most epochs per side' },
+    'min-epochs': {
+      type: 'string',
+      value: '<n>',
+      default: '3',
+      help: 'fewest epochs per side, target reached or not (samples/s counts the epochs\nafter the first: a side that reaches the target in one has no steady epoch)',
+    },
     'js-budget': {
       type: 'string',
       value: '<s>',
@@ -98,6 +106,7 @@ bash scripts/setup.d/70-tfjs-native.sh.`,
 interface BenchFlags {
   workloads: string[];
   epochs: number;
+  minEpochs: number;
   budget: number;
   python: string;
   results: string;
@@ -124,10 +133,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(`  ${p.train.count} training, ${p.validation.count} validation images`);
       const sides: SideResult[] = [];
       const js = await selectBackend(TRAINING_ORDER, 'cpu');
-      sides.push(await trainTfjs(w, p, js, flags.epochs, flags.budget));
+      const epochs = { most: flags.epochs, fewest: flags.minEpochs };
+      sides.push(await trainTfjs(w, p, js, epochs, flags.budget));
       await selectBackend(TRAINING_ORDER, 'tensorflow');
-      sides.push(await trainTfjs(w, p, native, flags.epochs, Number.POSITIVE_INFINITY));
-      sides.push(await trainPython(w, p, flags.python, flags.epochs));
+      sides.push(await trainTfjs(w, p, native, epochs, Number.POSITIVE_INFINITY, 'layers'));
+      sides.push(await trainTfjs(w, p, native, epochs, Number.POSITIVE_INFINITY));
+      sides.push(await trainPython(w, p, flags.python, epochs));
       results.push({ workload: w, sides });
     }
   } finally {
@@ -144,9 +155,10 @@ function parseBenchFlags(argv: string[]): BenchFlags | undefined {
   if (!cli) return undefined;
   const { values } = cli;
   const epochs = Number(values.epochs);
+  const minEpochs = Math.min(epochs, Number(values['min-epochs']));
   const budget = Number(values['js-budget']);
-  if (!(epochs >= 1) || !(budget > 0))
-    throw usageError('--epochs and --js-budget must be positive', usageOf(COMMAND));
+  if (!(epochs >= 1) || !(budget > 0) || !Number.isInteger(minEpochs) || !(minEpochs >= 1))
+    throw usageError('--epochs, --min-epochs and --js-budget must be positive', usageOf(COMMAND));
   if (!existsSync(values.python)) {
     throw new ProjectError('NOT_FOUND', `the Python peer ${values.python} is not there`, {
       subject: values.python,
@@ -156,6 +168,7 @@ function parseBenchFlags(argv: string[]): BenchFlags | undefined {
   return {
     workloads: values.workloads.split(','),
     epochs,
+    minEpochs,
     budget,
     python: values.python,
     results: values.results,

@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, required=True)
     ap.add_argument("--lr", type=float, required=True)
     ap.add_argument("--target", type=float, default=2.0, help="stop once validation accuracy reaches this")
+    ap.add_argument("--min-epochs", type=int, default=1, help="but not before this many epochs")
     args = ap.parse_args()
 
     with open(os.path.join(args.data, "meta.json")) as f:
@@ -75,7 +76,7 @@ def main() -> None:
             ),
             flush=True,
         )
-        if acc >= args.target:
+        if acc >= args.target and epoch + 1 >= args.min_epochs:
             break
     print(
         json.dumps(

@@ -16,7 +16,7 @@ export async function trainPython(
   w: Workload,
   p: Prepared,
   python: string,
-  epochs: number,
+  epochs: { most: number; fewest: number },
 ): Promise<SideResult> {
   const args = [
     join(ROOT, 'bench', 'training', 'peer.py'),
@@ -25,7 +25,9 @@ export async function trainPython(
     '--data',
     p.dataDir,
     '--epochs',
-    String(epochs),
+    String(epochs.most),
+    '--min-epochs',
+    String(epochs.fewest),
     '--batch-size',
     String(w.config.training.batchSize),
     '--lr',

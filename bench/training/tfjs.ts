@@ -1,12 +1,16 @@
 /**
  * The tfjs sides of the training benchmark (bench/training/main.ts): pure JS
- * and native CPU, each training with trainOnBatch over the shared batch
- * order (bench/training/workloads.ts), as training/loop.ts does.
+ * and native CPU, each training over the shared batch order
+ * (bench/training/workloads.ts) with the step training/loop.ts takes
+ * (training/compiled-step.ts: one graph call on the native backend, else
+ * trainOnBatch); the native side also op by op (trainOnBatch), to show what
+ * the compiled step moves.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendChoice } from '../../model/backend.ts';
 import { adam } from '../../training/adam.ts';
-import { buildModel, reseedDropout } from '../../training/models.ts';
+import { type TrainStep, trainStepOf } from '../../training/compiled-step.ts';
+import { buildModel } from '../../training/models.ts';
 import { type EpochRecord, type SideResult, summarize } from './report.ts';
 import type { Prepared, Workload } from './workloads.ts';
 
@@ -35,19 +39,24 @@ async function probeStep(w: Workload, p: Prepared, n: number): Promise<number> {
   }
 }
 
-/** Train with tfjs on the active backend: trainOnBatch over the shared batch order, as training/loop.ts does. */
+/**
+ * Train with tfjs on the active backend over the shared batch order, each
+ * step as training/loop.ts takes it (`step` "graph"), or tfjs's trainOnBatch
+ * (`step` "layers": the native side op by op).
+ */
 export async function trainTfjs(
   w: Workload,
   p: Prepared,
   choice: BackendChoice,
-  epochs: number,
+  epochs: { most: number; fewest: number },
   budgetSeconds: number,
+  step: 'graph' | 'layers' = 'graph',
 ): Promise<SideResult> {
   const c = w.config;
   const detail = choice.tensorflow
     ? `${choice.package}, TensorFlow ${choice.tensorflow.version}`
     : choice.package;
-  const side = choice.id === 'cpu' ? 'pure JS' : 'native CPU';
+  const side = choice.id === 'cpu' ? 'pure JS' : step === 'graph' ? 'native CPU' : 'native CPU, op by op';
   const bs = c.training.batchSize;
   const probe = Number.isFinite(budgetSeconds)
     ? await probeOverBudget(w, p, choice, budgetSeconds)
@@ -65,15 +74,21 @@ export async function trainTfjs(
   }
   const model = buildModel({ model: c.model, input: c.input, numClasses: p.classes, seed: c.seed });
   model.setWeights(p.initial.map((v, i) => tf.tensor(v, model.getWeights()[i]?.shape)));
-  model.compile({ optimizer: adam(c.training.learningRate), loss: 'categoricalCrossentropy' });
+  const optimizer = adam(c.training.learningRate);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const trainStep = await trainStepOf(model, optimizer, { seed: c.seed, want: step });
+  const how =
+    trainStep.kind === 'graph'
+      ? 'one graph call a step'
+      : `trainOnBatch${trainStep.note && step === 'graph' && choice.id !== 'cpu' ? ` (${trainStep.note})` : ''}`;
   const records: EpochRecord[] = [];
   const samples: number[] = [];
   const run = { elapsed: 0, step: 0 };
   let stoppedBy: SideResult['stoppedBy'] = 'epochs';
   try {
-    for (let e = 0; e < epochs; e++) {
+    for (let e = 0; e < epochs.most; e++) {
       const t0 = performance.now();
-      const epoch = await trainEpoch(w, p, model, p.order[e] as Int32Array, run, t0, budgetSeconds);
+      const epoch = await trainEpoch(w, p, trainStep, p.order[e] as Int32Array, run, t0, budgetSeconds);
       if (epoch.overBudget) stoppedBy = 'budget';
       const trainSeconds = (performance.now() - t0) / 1000;
       const acc = validationAccuracy(p, model);
@@ -83,12 +98,13 @@ export async function trainTfjs(
       console.log(
         `  ${choice.id.padEnd(10)} epoch ${String(e + 1).padStart(2)}: ${(epoch.done / trainSeconds).toFixed(1)} samples/s, val acc ${acc.toFixed(3)}, ${run.elapsed.toFixed(1)} s`,
       );
-      if (acc >= w.target || stoppedBy === 'budget') break;
+      if ((acc >= w.target && e + 1 >= epochs.fewest) || stoppedBy === 'budget') break;
     }
   } finally {
+    trainStep.dispose();
     model.dispose();
   }
-  return summarize(side, detail, records, samples, w.target, stoppedBy);
+  return summarize(side, `${detail}, ${how}`, records, samples, w.target, stoppedBy);
 }
 
 /**
@@ -112,14 +128,14 @@ async function probeOverBudget(
 }
 
 /**
- * One epoch started at `t0`: a trainOnBatch per batch of `order` (dropout
- * reseeded per step, counted in `run.step`, as the trainer does), stopping
- * early once the run's time passes the budget. The images trained on, and whether it stopped for the budget.
+ * One epoch started at `t0`: a step per batch of `order` (dropout seeded by
+ * the step, counted in `run.step`, as the trainer does), stopping early once
+ * the run's time passes the budget. The images trained on, and whether it stopped for the budget.
  */
 async function trainEpoch(
   w: Workload,
   p: Prepared,
-  model: tf.LayersModel,
+  trainStep: TrainStep,
   order: Int32Array,
   run: { elapsed: number; step: number },
   t0: number,
@@ -138,8 +154,7 @@ async function trainEpoch(
     });
     const xs = tf.tensor4d(x, [idx.length, ...p.shape]);
     const ys = tf.tensor2d(y, [idx.length, p.classes]);
-    reseedDropout(model, w.config.seed, run.step++);
-    await model.trainOnBatch(xs, ys);
+    await trainStep.run(xs, ys, run.step++);
     xs.dispose();
     ys.dispose();
     done += idx.length;

@@ -42,10 +42,11 @@ export interface GraphNode {
 }
 
 export type GraphAttr =
-  | { type: 'float32' | 'int32' }
+  | { type: 'float32' | 'int32' | 'bool' }
   | { ints: number[] }
   | { s: string }
   | { b: boolean }
+  | { f: number }
   | { shape: number[] }
   | { tensor: { dtype: 'float32' | 'int32'; shape: number[]; values: Float32Array | Int32Array } };
 
@@ -70,8 +71,8 @@ const float = { type: 'float32' } as const;
 
 type Step = string | { unsupported: string };
 
-/** Appends nodes with unique names. */
-class GraphBuilder {
+/** Appends nodes with unique names (also training/compiled-step.ts's). */
+export class GraphBuilder {
   readonly nodes: GraphNode[] = [];
   #count = 0;
 
@@ -93,8 +94,24 @@ class GraphBuilder {
 
   /** A float32 op (its `T`), named after `base`. */
   op(base: string, op: string, inputs: string[], attrs: Record<string, GraphAttr> = {}): string {
+    return this.raw(base, op, inputs, { T: float, ...attrs });
+  }
+
+  /** An op with exactly the attributes given (no `T`). */
+  raw(base: string, op: string, inputs: string[], attrs: Record<string, GraphAttr>): string {
     const name = this.name(base);
-    this.nodes.push({ name, op, inputs, attrs: { T: float, ...attrs } });
+    this.nodes.push({ name, op, inputs, attrs });
+    return name;
+  }
+
+  /** A placeholder named exactly `name` (a signature input). */
+  placeholder(name: string, dtype: 'float32' | 'int32', shape: number[]): string {
+    this.nodes.push({
+      name,
+      op: 'Placeholder',
+      inputs: [],
+      attrs: { dtype: { type: dtype }, shape: { shape } },
+    });
     return name;
   }
 }
@@ -103,9 +120,11 @@ const weightOf = (layer: LayerLike, suffix: string) => {
   const w = layer.weights.find((v) => v.originalName.split('/').pop() === suffix);
   return w ? { shape: w.read().shape, values: w.read().dataSync() as Float32Array } : undefined;
 };
-const pairOf = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : [Number(v), Number(v)]);
-const paddingOf = (cfg: Record<string, unknown>) => ({ s: String(cfg.padding ?? 'valid').toUpperCase() });
-const NHWC = { s: 'NHWC' } as const;
+export const pairOf = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : [Number(v), Number(v)]);
+export const paddingOf = (cfg: Record<string, unknown>) => ({
+  s: String(cfg.padding ?? 'valid').toUpperCase(),
+});
+export const NHWC = { s: 'NHWC' } as const;
 
 function activate(g: GraphBuilder, layer: LayerLike, x: string, activation: unknown): Step {
   const a = String(activation ?? 'linear');
@@ -275,7 +294,8 @@ function protosOf(nativePackage: string): Proto {
 
 function attrValue(p: Proto, a: GraphAttr): Proto {
   const v = new p.AttrValue();
-  const dtype = (t: 'float32' | 'int32') => (t === 'float32' ? p.DataType.DT_FLOAT : p.DataType.DT_INT32);
+  const dtype = (t: 'float32' | 'int32' | 'bool') =>
+    t === 'float32' ? p.DataType.DT_FLOAT : t === 'int32' ? p.DataType.DT_INT32 : p.DataType.DT_BOOL;
   const shapeOf = (dims: number[]) => {
     const s = new p.TensorShape();
     s.setDimList(
@@ -294,6 +314,7 @@ function attrValue(p: Proto, a: GraphAttr): Proto {
     v.setList(l);
   } else if ('s' in a) v.setS(new TextEncoder().encode(a.s));
   else if ('b' in a) v.setB(a.b);
+  else if ('f' in a) v.setF(a.f);
   else if ('shape' in a) v.setShape(shapeOf(a.shape));
   else {
     const t = new p.Tensor();
@@ -307,8 +328,35 @@ function attrValue(p: Proto, a: GraphAttr): Proto {
   return v;
 }
 
+/** A signature's tensors by key: the node that is fed or fetched, its dtype and shape (-1: any). */
+export interface GraphSignature {
+  inputs: Record<string, { node: string; dtype: 'float32' | 'int32'; shape: number[] }>;
+  outputs: Record<string, { node: string; dtype: 'float32' | 'int32'; shape: number[] }>;
+}
+
+/** The serving signature of a plan: `x` in, `probabilities` out. */
+function servingSignature(plan: GraphNode[]): GraphSignature {
+  const input = plan.find((n) => n.name === GRAPH_SIGNATURE.input)!;
+  return {
+    inputs: {
+      [GRAPH_SIGNATURE.input]: {
+        node: GRAPH_SIGNATURE.input,
+        dtype: 'float32',
+        shape: (input.attrs.shape as { shape: number[] }).shape,
+      },
+    },
+    outputs: {
+      [GRAPH_SIGNATURE.output]: { node: GRAPH_SIGNATURE.output, dtype: 'float32', shape: [-1, -1] },
+    },
+  };
+}
+
 /** The SavedModel (saved_model.pb) bytes of a plan: one MetaGraph tagged "serve", signature serving_default. */
-export function savedModelBytes(plan: GraphNode[], nativePackage: string): Uint8Array {
+export function savedModelBytes(
+  plan: GraphNode[],
+  nativePackage: string,
+  sig: GraphSignature = servingSignature(plan),
+): Uint8Array {
   const p = protosOf(nativePackage);
   const graph = new p.GraphDef();
   graph.setNodeList(
@@ -325,22 +373,16 @@ export function savedModelBytes(plan: GraphNode[], nativePackage: string): Uint8
   const versions = new p.VersionDef();
   versions.setProducer(1882);
   graph.setVersions(versions);
-  const info = (tensor: string, shape: number[]) => {
+  const info = (tensor: GraphSignature['inputs'][string]) => {
     const t = new p.TensorInfo();
-    t.setName(`${tensor}:0`);
-    t.setDtype(p.DataType.DT_FLOAT);
-    t.setTensorShape(attrValue(p, { shape }).getShape());
+    t.setName(tensor.node.includes(':') ? tensor.node : `${tensor.node}:0`);
+    t.setDtype(tensor.dtype === 'float32' ? p.DataType.DT_FLOAT : p.DataType.DT_INT32);
+    t.setTensorShape(attrValue(p, { shape: tensor.shape }).getShape());
     return t;
   };
-  const input = plan.find((n) => n.name === GRAPH_SIGNATURE.input)!;
   const signature = new p.SignatureDef();
-  signature
-    .getInputsMap()
-    .set(
-      GRAPH_SIGNATURE.input,
-      info(GRAPH_SIGNATURE.input, (input.attrs.shape as { shape: number[] }).shape),
-    );
-  signature.getOutputsMap().set(GRAPH_SIGNATURE.output, info(GRAPH_SIGNATURE.output, [-1, -1]));
+  for (const [key, t] of Object.entries(sig.inputs)) signature.getInputsMap().set(key, info(t));
+  for (const [key, t] of Object.entries(sig.outputs)) signature.getOutputsMap().set(key, info(t));
   signature.setMethodName('tensorflow/serving/predict');
   const meta = new p.MetaGraphDef();
   const metaInfo = new p.MetaGraphDef.MetaInfoDef();
@@ -360,6 +402,34 @@ export interface GraphModel {
   dispose(): void;
 }
 
+/** A loaded graph with named inputs and outputs (tfjs-node's TFSavedModel). */
+export interface NamedGraph {
+  predict(inputs: tf.NamedTensorMap): tf.NamedTensorMap;
+  dispose(): void;
+}
+
+/**
+ * Load `nodes` as a SavedModel session of the loaded native package: written
+ * to a temporary folder, loaded, and the folder removed (the session holds
+ * the graph).
+ */
+export async function loadGraph<T = NamedGraph>(
+  nodes: GraphNode[],
+  nativePackage: string,
+  sig?: GraphSignature,
+): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'gitops-ml-graph-'));
+  try {
+    writeFileSync(join(dir, 'saved_model.pb'), savedModelBytes(nodes, nativePackage, sig));
+    const native = (await import(nativePackage)) as {
+      node: { loadSavedModel(path: string, tags: string[], signature: string): Promise<T> };
+    };
+    return await native.node.loadSavedModel(dir, ['serve'], GRAPH_SIGNATURE.key);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Compile `model` for the loaded native package (tfjs-node or -gpu): write
  * the SavedModel to a temporary folder, load it, and remove the folder (the
@@ -372,17 +442,7 @@ export async function compileGraph(
 ): Promise<{ ok: true; graph: GraphModel } | { ok: false; unsupported: string }> {
   const plan = planGraph(model);
   if (!plan.ok) return plan;
-  const dir = mkdtempSync(join(tmpdir(), 'gitops-ml-graph-'));
-  try {
-    writeFileSync(join(dir, 'saved_model.pb'), savedModelBytes(plan.nodes, nativePackage));
-    const native = (await import(nativePackage)) as {
-      node: { loadSavedModel(path: string, tags: string[], signature: string): Promise<GraphModel> };
-    };
-    const graph = await native.node.loadSavedModel(dir, ['serve'], GRAPH_SIGNATURE.key);
-    return { ok: true, graph };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return { ok: true, graph: await loadGraph<GraphModel>(plan.nodes, nativePackage) };
 }
 
 /** How a served model runs: one graph call per batch, or the layers op by op (and why). */
