@@ -11,11 +11,15 @@
  * onto the weights: 3n + 15 ops for n weights instead of 14n. Other backends
  * (and a model whose weights are not all float32) get tfjs's own update.
  * Either way the numbers are tfjs's Adam to float32 round-off
- * (training/adam.test.ts).
+ * (training/adam.test.ts). A compiled training step (./compiled-step.ts)
+ * runs the same flat update inside its graph ({@link FlatAdamOptimizer.graphUpdate}),
+ * so that a step is one TensorFlow call, update included
+ * (training/compiled-step.test.ts compares it with this one).
  *
  * @see https://arxiv.org/abs/1412.6980 Adam
  */
 import * as tf from '@tensorflow/tfjs';
+import type { GraphBuilder } from '../model/artifact/graph.ts';
 import { nativeKernelBackend } from '../model/native/ops.ts';
 
 /** tfjs's NamedTensor (not re-exported by @tensorflow/tfjs). */
@@ -43,6 +47,29 @@ interface FlatState {
 
 function asList(g: Gradients): NamedTensor[] {
   return Array.isArray(g) ? g : Object.keys(g).map((name) => ({ name, tensor: g[name] as tf.Tensor }));
+}
+
+/** One weight of a graph update: its variable's name, the graph nodes of its value and gradient, its shape. */
+export interface GraphWeight {
+  name: string;
+  value: string;
+  grad: string;
+  shape: number[];
+}
+
+/** The flat Adam update as graph nodes: what to feed each step, what comes out, and what to keep of it. */
+export interface AdamGraph {
+  /** Placeholders to feed (float32): the flat moments, the step's -learning rate and bias corrections. */
+  inputs: Record<string, number[]>;
+  /** Each weight's new value, in the order given. */
+  weights: string[];
+  /** The new flat moments. */
+  m: string;
+  v: string;
+  /** The feeds of the coming step, and those of them made for it (the caller disposes them after the call). */
+  feeds(): { feeds: tf.NamedTensorMap; made: tf.Tensor[] };
+  /** After the graph ran: keep the new moments, advance the bias corrections and the iteration count. */
+  commit(m: tf.Tensor, v: tf.Tensor): void;
 }
 
 export class FlatAdamOptimizer extends tf.AdamOptimizer {
@@ -74,24 +101,10 @@ export class FlatAdamOptimizer extends tf.AdamOptimizer {
       if (w === undefined) throw new Error(`FlatAdamOptimizer: no variable named ${g.name}`);
       return w;
     });
-    const names = list.map((g) => g.name);
-    if (this.flat !== undefined && this.flat.names.join('\n') !== names.join('\n')) {
-      throw new Error('FlatAdamOptimizer: the weights to update changed between steps; make a new optimizer');
-    }
-    if (this.flat === undefined) {
-      const sizes = weights.map((w) => w.size);
-      const total = sizes.reduce((a, b) => a + b, 0);
-      this.flat = {
-        names,
-        shapes: weights.map((w) => w.shape),
-        sizes,
-        m: tf.variable(tf.zeros([total]), false),
-        v: tf.variable(tf.zeros([total]), false),
-        accBeta1: h.beta1,
-        accBeta2: h.beta2,
-      };
-    }
-    const s = this.flat;
+    const s = this.flatState(
+      list.map((g) => g.name),
+      weights.map((w) => w.shape),
+    );
     tf.tidy(() => {
       const g = tf.concat(list.map((x) => tf.reshape(x.tensor, [-1])));
       // tfjs's AdamOptimizer.applyGradients, on the concatenated vector
@@ -110,6 +123,131 @@ export class FlatAdamOptimizer extends tf.AdamOptimizer {
     s.accBeta1 *= h.beta1;
     s.accBeta2 *= h.beta2;
     this.incrementIterations();
+  }
+
+  /** The flat state for these weights: made on the first update, the same weights in the same order after. */
+  private flatState(names: string[], shapes: number[][]): FlatState {
+    if (this.flat !== undefined && this.flat.names.join('\n') !== names.join('\n')) {
+      throw new Error('FlatAdamOptimizer: the weights to update changed between steps; make a new optimizer');
+    }
+    if (this.flat === undefined) {
+      const h = this as unknown as Hyper;
+      const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      this.flat = {
+        names,
+        shapes,
+        sizes,
+        m: tf.variable(tf.zeros([total]), false),
+        v: tf.variable(tf.zeros([total]), false),
+        accBeta1: h.beta1,
+        accBeta2: h.beta2,
+      };
+    }
+    return this.flat;
+  }
+
+  /**
+   * The flat update of applyGradients as nodes of `g` (the same formula, in
+   * the same order of operations), for a compiled training step: the
+   * gradients concatenated, the moments, the bias-corrected step split back
+   * onto the weights. Undefined when this optimizer keeps tfjs's per-weight
+   * state or the backend is not native: then the step calls applyGradients.
+   */
+  graphUpdate(g: GraphBuilder, weights: GraphWeight[]): AdamGraph | undefined {
+    if (this.stock || nativeKernelBackend() === undefined || weights.length === 0) return undefined;
+    const h = this as unknown as Hyper;
+    const s = this.flatState(
+      weights.map((w) => w.name),
+      weights.map((w) => w.shape),
+    );
+    const total = s.sizes.reduce((a, b) => a + b, 0);
+    const int32 = { type: 'int32' } as const;
+    const scalar = (base: string, value: number) => g.constant(base, [], new Float32Array([value]));
+    for (const [name, shape] of [
+      ['adam_m', [total]],
+      ['adam_v', [total]],
+      ['adam_neg_lr', []],
+      ['adam_c1', []],
+      ['adam_c2', []],
+    ] as const) {
+      g.placeholder(name, 'float32', [...shape]);
+    }
+    const flat = weights.map((w) =>
+      g.op('adam/flat', 'Reshape', [w.grad, g.constant('adam/minus1', [1], new Int32Array([-1]))], {
+        Tshape: int32,
+      }),
+    );
+    const grad = g.raw('adam/grad', 'ConcatV2', [...flat, g.constant('adam/axis', [], new Int32Array([0]))], {
+      T: { type: 'float32' },
+      N: { i: flat.length },
+      Tidx: int32,
+    });
+    // tfjs's AdamOptimizer.applyGradients, as applyGradients above computes it on the flat vector
+    const m = g.op('adam/m', 'AddV2', [
+      g.op('adam/m_old', 'Mul', ['adam_m', scalar('adam/beta1', h.beta1)]),
+      g.op('adam/m_new', 'Mul', [grad, scalar('adam/one_minus_beta1', 1 - h.beta1)]),
+    ]);
+    const v = g.op('adam/v', 'AddV2', [
+      g.op('adam/v_old', 'Mul', ['adam_v', scalar('adam/beta2', h.beta2)]),
+      g.op('adam/v_new', 'Mul', [
+        g.op('adam/g2', 'Square', [grad]),
+        scalar('adam/one_minus_beta2', 1 - h.beta2),
+      ]),
+    ]);
+    const mHat = g.op('adam/m_hat', 'RealDiv', [m, 'adam_c1']);
+    const vHat = g.op('adam/v_hat', 'RealDiv', [v, 'adam_c2']);
+    const step = g.op('adam/step', 'Mul', [
+      g.op('adam/ratio', 'RealDiv', [
+        mHat,
+        g.op('adam/denominator', 'AddV2', [
+          g.op('adam/sqrt', 'Sqrt', [vHat]),
+          scalar('adam/epsilon', h.epsilon),
+        ]),
+      ]),
+      'adam_neg_lr',
+    ]);
+    const parts = g.raw(
+      'adam/parts',
+      'SplitV',
+      [
+        step,
+        g.constant('adam/sizes', [s.sizes.length], new Int32Array(s.sizes)),
+        g.constant('adam/split_axis', [], new Int32Array([0])),
+      ],
+      { T: { type: 'float32' }, Tlen: int32, num_split: { i: s.sizes.length } },
+    );
+    const updated = weights.map((w, i) =>
+      g.op('adam/update', 'AddV2', [
+        g.op(
+          'adam/part',
+          'Reshape',
+          [`${parts}:${i}`, g.constant('adam/shape', [w.shape.length], new Int32Array(w.shape))],
+          {
+            Tshape: int32,
+          },
+        ),
+        w.value,
+      ]),
+    );
+    return {
+      inputs: { adam_m: [total], adam_v: [total], adam_neg_lr: [], adam_c1: [], adam_c2: [] },
+      weights: updated,
+      m,
+      v,
+      feeds: () => {
+        const made = [tf.scalar(-h.learningRate), tf.scalar(1 - s.accBeta1), tf.scalar(1 - s.accBeta2)];
+        const [negLr, c1, c2] = made as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return { feeds: { adam_m: s.m, adam_v: s.v, adam_neg_lr: negLr, adam_c1: c1, adam_c2: c2 }, made };
+      },
+      commit: (newM, newV) => {
+        s.m.assign(newM);
+        s.v.assign(newV);
+        s.accBeta1 *= h.beta1;
+        s.accBeta2 *= h.beta2;
+        this.incrementIterations();
+      },
+    };
   }
 
   /** As tfjs's: the iteration count, then each weight's first moments, then its second moments. */

@@ -8,8 +8,10 @@
  * the layers training/models.ts builds become one frozen graph (the weights
  * are its inputs, the gradients and the new batch-norm statistics its
  * outputs), loaded as a SavedModel session (model/artifact/graph.ts), so a
- * step is one session call; the optimizer (training/adam.ts, training/sgd.ts)
- * then applies the gradients as it does for tfjs's own. The maths is tfjs's:
+ * step is one session call. Adam (training/adam.ts) updates the weights in
+ * the same graph, with its flat formula; any other optimizer (SGD,
+ * training/sgd.ts) applies the gradients that come out, as it does for
+ * tfjs's own. The maths is tfjs's:
  * softmax cross-entropy on the head's logits (what categoricalCrossentropy on
  * its softmax computes), batch norm in training mode with tfjs-layers'
  * moving averages of the biased variance, dropout as inverted dropout with a
@@ -38,6 +40,7 @@ import {
   pairOf,
 } from '../model/artifact/graph.ts';
 import { loadedNativePackage } from '../model/backend.ts';
+import type { AdamGraph, FlatAdamOptimizer } from './adam.ts';
 import { reseedDropout } from './models.ts';
 
 const float = { type: 'float32' } as const;
@@ -59,8 +62,8 @@ interface WeightInput {
   tensor: () => tf.Tensor;
   /** The tfjs variable's name, what optimizer.applyGradients is keyed by (trainable weights only). */
   variable?: string;
-  /** A moving statistic the step updates (batch norm), written back after each step. */
-  write?: (value: tf.Tensor) => void;
+  /** Set the weight to a value the step computed (its new value, or a new moving statistic). */
+  write: (value: tf.Tensor) => void;
 }
 
 /** The plan of a training step: graph nodes, signature and what feeds it. */
@@ -68,10 +71,12 @@ export interface TrainGraphPlan {
   nodes: GraphNode[];
   signature: GraphSignature;
   weights: WeightInput[];
-  /** Output key → variable name, for the gradients. */
+  /** Output key → variable name, for the gradients the optimizer applies (none when the update is in the graph). */
   gradients: Record<string, string>;
-  /** Output key → weight input key, for the moving statistics. */
+  /** Output key → weight input key: values written back after each step (moving statistics; the weights when the update is in the graph). */
   updates: Record<string, string>;
+  /** The optimizer's update inside the graph (Adam), when it has one. */
+  update?: AdamGraph;
 }
 
 type Unsupported = { unsupported: string };
@@ -89,6 +94,8 @@ class TrainGraph {
   readonly outputs: GraphSignature['outputs'] = {};
   readonly gradients: Record<string, string> = {};
   readonly updates: Record<string, string> = {};
+  /** The trainable weights' gradient nodes, by weight input key. */
+  readonly grads = new Map<string, string>();
   dropouts = 0;
 
   weightOf(layer: LayerLike, suffix: string): { node: string; shape: number[] } | undefined {
@@ -101,19 +108,54 @@ class TrainGraph {
       key,
       tensor: () => v.read(),
       ...(v.trainable && layer.trainable ? { variable: (v.read() as tf.Variable).name } : {}),
-      ...(suffix.startsWith('moving_') ? { write: (t: tf.Tensor) => variable.write(t) } : {}),
+      write: (t: tf.Tensor) => variable.write(t),
     });
     this.g.placeholder(key, 'float32', shape);
     return { node: key, shape };
   }
 
-  /** Register `grad` as the gradient output of the weight fed as `node`, when that weight trains. */
+  /** Note `grad` as the gradient of the weight fed as `node`, when that weight trains. */
   gradient(node: string, grad: string): void {
-    const w = this.weights.find((x) => x.key === node);
-    if (!w?.variable) return;
-    const key = `g_${node}`;
-    this.outputs[key] = { node: grad, dtype: 'float32', shape: w.tensor().shape };
-    this.gradients[key] = w.variable;
+    if (this.weights.find((x) => x.key === node)?.variable) this.grads.set(node, grad);
+  }
+
+  /**
+   * The step's end: the optimizer's update in the graph (new weights out) when
+   * it has one, else the gradients out for its applyGradients. The weights in
+   * the model's order (tfjs's trainableWeights), as trainOnBatch hands them over.
+   */
+  finish(optimizer: tf.Optimizer | undefined): AdamGraph | undefined {
+    const trained = this.weights.filter((w) => this.grads.has(w.key));
+    // tfjs's Optimizer answers instanceof for any optimizer (Symbol.hasInstance): ask for the method.
+    const graphable = (optimizer as Partial<FlatAdamOptimizer> | undefined)?.graphUpdate;
+    const update =
+      graphable !== undefined
+        ? (optimizer as FlatAdamOptimizer).graphUpdate(
+            this.g,
+            trained.map((w) => ({
+              name: w.variable!,
+              value: w.key,
+              grad: this.grads.get(w.key)!,
+              shape: w.tensor().shape,
+            })),
+          )
+        : undefined;
+    trained.forEach((w, i) => {
+      if (update) {
+        const key = `n_${w.key}`;
+        this.outputs[key] = { node: update.weights[i]!, dtype: 'float32', shape: w.tensor().shape };
+        this.updates[key] = w.key;
+      } else {
+        const key = `g_${w.key}`;
+        this.outputs[key] = { node: this.grads.get(w.key)!, dtype: 'float32', shape: w.tensor().shape };
+        this.gradients[key] = w.variable!;
+      }
+    });
+    if (update) {
+      this.outputs.adam_m = { node: update.m, dtype: 'float32', shape: [-1] };
+      this.outputs.adam_v = { node: update.v, dtype: 'float32', shape: [-1] };
+    }
+    return update;
   }
 
   update(node: string, value: string): void {
@@ -449,7 +491,10 @@ function traceLayer(
  * outputs loss, accuracy, a gradient per trainable weight and the new moving
  * statistics. Or why the model has no compiled form.
  */
-export function planTrainingGraph(model: tf.LayersModel): TrainGraphPlan | Unsupported {
+export function planTrainingGraph(
+  model: tf.LayersModel,
+  optimizer?: tf.Optimizer,
+): TrainGraphPlan | Unsupported {
   const t = new TrainGraph();
   const g = t.g;
   const layers = model.layers as unknown as LayerLike[];
@@ -516,6 +561,7 @@ export function planTrainingGraph(model: tf.LayersModel): TrainGraphPlan | Unsup
     if (next === undefined) break;
     dy = next;
   }
+  const update = t.finish(optimizer);
   t.outputs.loss = { node: loss, dtype: 'float32', shape: [] };
   t.outputs.accuracy = { node: accuracy, dtype: 'float32', shape: [] };
   const inputs: GraphSignature['inputs'] = {
@@ -524,12 +570,16 @@ export function planTrainingGraph(model: tf.LayersModel): TrainGraphPlan | Unsup
     seed: { node: 'seed', dtype: 'int32', shape: [2] },
   };
   for (const w of t.weights) inputs[w.key] = { node: w.key, dtype: 'float32', shape: w.tensor().shape };
+  for (const [key, shape] of Object.entries(update?.inputs ?? {})) {
+    inputs[key] = { node: key, dtype: 'float32', shape };
+  }
   return {
     nodes: g.nodes,
     signature: { inputs, outputs: t.outputs },
     weights: t.weights,
     gradients: t.gradients,
     updates: t.updates,
+    ...(update ? { update } : {}),
   };
 }
 
@@ -537,6 +587,8 @@ export function planTrainingGraph(model: tf.LayersModel): TrainGraphPlan | Unsup
 export interface TrainStep {
   kind: 'graph' | 'layers';
   note?: string;
+  /** A graph step: true when the optimizer's update runs in the graph too (Adam), false when it applies the gradients. */
+  updateInGraph?: boolean;
   /** One optimizer step on a batch; the batch's loss and accuracy (before the step). */
   run(xs: tf.Tensor4D, ys: tf.Tensor2D, step: number): Promise<{ loss: number; accuracy: number }>;
   dispose(): void;
@@ -566,7 +618,7 @@ export async function trainStepOf(
   if ((o.want ?? 'graph') === 'layers') return layers();
   const nativePackage = tf.getBackend() === 'tensorflow' ? loadedNativePackage() : undefined;
   if (!nativePackage) return layers(`a compiled step needs the native backend, this is ${tf.getBackend()}`);
-  const plan = planTrainingGraph(model);
+  const plan = planTrainingGraph(model, optimizer);
   if ('unsupported' in plan) return layers(plan.unsupported);
   let graph: NamedGraph;
   try {
@@ -576,22 +628,27 @@ export async function trainStepOf(
   }
   return {
     kind: 'graph',
+    updateInGraph: plan.update !== undefined,
     run: async (xs, ys, step) => {
       const seed = tf.tensor1d([o.seed | 0, step | 0], 'int32');
-      const feeds: tf.NamedTensorMap = { x: xs, y: ys, seed };
+      const own = plan.update?.feeds() ?? { feeds: {}, made: [] };
+      const feeds: tf.NamedTensorMap = { x: xs, y: ys, seed, ...own.feeds };
       for (const w of plan.weights) feeds[w.key] = w.tensor();
       let out: tf.NamedTensorMap;
       try {
         out = graph.predict(feeds);
       } finally {
-        seed.dispose();
+        tf.dispose([seed, ...own.made]);
       }
       try {
-        const grads: tf.NamedTensorMap = {};
-        for (const [key, variable] of Object.entries(plan.gradients)) grads[variable] = out[key]!;
-        optimizer.applyGradients(grads);
+        if (plan.update) plan.update.commit(out.adam_m!, out.adam_v!);
+        else {
+          const grads: tf.NamedTensorMap = {};
+          for (const [key, variable] of Object.entries(plan.gradients)) grads[variable] = out[key]!;
+          optimizer.applyGradients(grads);
+        }
         for (const [key, input] of Object.entries(plan.updates)) {
-          plan.weights.find((w) => w.key === input)!.write!(out[key]!);
+          plan.weights.find((w) => w.key === input)!.write(out[key]!);
         }
         const [loss, accuracy] = await Promise.all([out.loss!.data(), out.accuracy!.data()]);
         return { loss: loss[0]!, accuracy: accuracy[0]! };

@@ -253,7 +253,7 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
 /** The log line that says how a training step runs. */
 function stepLine(step: TrainStep): string {
   return step.kind === 'graph'
-    ? 'training step: one TensorFlow graph call (forward, loss and gradients; training/compiled-step.ts)'
+    ? `training step: one TensorFlow graph call (forward, loss, gradients${step.updateInGraph ? ' and the Adam update' : ''}; training/compiled-step.ts)`
     : `training step: tfjs trainOnBatch, op by op${step.note ? `: ${step.note}` : ''}`;
 }
 

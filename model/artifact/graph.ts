@@ -47,6 +47,7 @@ export type GraphAttr =
   | { s: string }
   | { b: boolean }
   | { f: number }
+  | { i: number }
   | { shape: number[] }
   | { tensor: { dtype: 'float32' | 'int32'; shape: number[]; values: Float32Array | Int32Array } };
 
@@ -315,6 +316,7 @@ function attrValue(p: Proto, a: GraphAttr): Proto {
   } else if ('s' in a) v.setS(new TextEncoder().encode(a.s));
   else if ('b' in a) v.setB(a.b);
   else if ('f' in a) v.setF(a.f);
+  else if ('i' in a) v.setI(a.i);
   else if ('shape' in a) v.setShape(shapeOf(a.shape));
   else {
     const t = new p.Tensor();
