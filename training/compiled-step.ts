@@ -561,6 +561,12 @@ export function planTrainingGraph(
     if (next === undefined) break;
     dy = next;
   }
+  // Every weight trainOnBatch would train gets its gradient here, or the step is not the same.
+  const trained = new Set(t.weights.filter((w) => t.grads.has(w.key)).map((w) => w.variable));
+  const missing = model.trainableWeights
+    .map((w) => (w.read() as tf.Variable).name)
+    .filter((n) => !trained.has(n));
+  if (missing.length > 0) return { unsupported: `no gradient here for ${missing.join(', ')}` };
   const update = t.finish(optimizer);
   t.outputs.loss = { node: loss, dtype: 'float32', shape: [] };
   t.outputs.accuracy = { node: accuracy, dtype: 'float32', shape: [] };
