@@ -217,7 +217,7 @@ describe('a challenger that is down, slow or wrong never touches the answer', ()
     ] as const) {
       await expect(
         loadConfig({ ...championArtifact.env, SERVING_SHADOW_URL: 'http://challenger:8080', [k]: v }),
-      ).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining(k) });
+      ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining(k) });
     }
     const ok = await loadConfig({ ...championArtifact.env, SERVING_SHADOW_URL: 'http://challenger:8080' });
     expect(ok.shadow).toEqual({ url: 'http://challenger:8080', sample: 1, maxInFlight: 8, timeoutMs: 5000 });

@@ -72,6 +72,79 @@ export interface AdamGraph {
   commit(m: tf.Tensor, v: tf.Tensor): void;
 }
 
+/**
+ * The nodes of the flat update (the placeholders adam_m, adam_v, adam_neg_lr,
+ * adam_c1 and adam_c2 exist): the gradients concatenated, tfjs's Adam formula
+ * on them as applyGradients computes it, the step split back onto the weights.
+ */
+function adamNodes(
+  g: GraphBuilder,
+  h: Hyper,
+  weights: GraphWeight[],
+  sizes: number[],
+): { weights: string[]; m: string; v: string } {
+  const int32 = { type: 'int32' } as const;
+  const scalar = (base: string, value: number) => g.constant(base, [], new Float32Array([value]));
+  const flat = weights.map((w) =>
+    g.op('adam/flat', 'Reshape', [w.grad, g.constant('adam/minus1', [1], new Int32Array([-1]))], {
+      Tshape: int32,
+    }),
+  );
+  const grad = g.raw('adam/grad', 'ConcatV2', [...flat, g.constant('adam/axis', [], new Int32Array([0]))], {
+    T: { type: 'float32' },
+    N: { i: flat.length },
+    Tidx: int32,
+  });
+  // tfjs's AdamOptimizer.applyGradients, as applyGradients above computes it on the flat vector
+  const m = g.op('adam/m', 'AddV2', [
+    g.op('adam/m_old', 'Mul', ['adam_m', scalar('adam/beta1', h.beta1)]),
+    g.op('adam/m_new', 'Mul', [grad, scalar('adam/one_minus_beta1', 1 - h.beta1)]),
+  ]);
+  const v = g.op('adam/v', 'AddV2', [
+    g.op('adam/v_old', 'Mul', ['adam_v', scalar('adam/beta2', h.beta2)]),
+    g.op('adam/v_new', 'Mul', [
+      g.op('adam/g2', 'Square', [grad]),
+      scalar('adam/one_minus_beta2', 1 - h.beta2),
+    ]),
+  ]);
+  const mHat = g.op('adam/m_hat', 'RealDiv', [m, 'adam_c1']);
+  const vHat = g.op('adam/v_hat', 'RealDiv', [v, 'adam_c2']);
+  const step = g.op('adam/step', 'Mul', [
+    g.op('adam/ratio', 'RealDiv', [
+      mHat,
+      g.op('adam/denominator', 'AddV2', [
+        g.op('adam/sqrt', 'Sqrt', [vHat]),
+        scalar('adam/epsilon', h.epsilon),
+      ]),
+    ]),
+    'adam_neg_lr',
+  ]);
+  const parts = g.raw(
+    'adam/parts',
+    'SplitV',
+    [
+      step,
+      g.constant('adam/sizes', [sizes.length], new Int32Array(sizes)),
+      g.constant('adam/split_axis', [], new Int32Array([0])),
+    ],
+    { T: { type: 'float32' }, Tlen: int32, num_split: { i: sizes.length } },
+  );
+  const updated = weights.map((w, i) =>
+    g.op('adam/update', 'AddV2', [
+      g.op(
+        'adam/part',
+        'Reshape',
+        [`${parts}:${i}`, g.constant('adam/shape', [w.shape.length], new Int32Array(w.shape))],
+        {
+          Tshape: int32,
+        },
+      ),
+      w.value,
+    ]),
+  );
+  return { weights: updated, m, v };
+}
+
 export class FlatAdamOptimizer extends tf.AdamOptimizer {
   private flat: FlatState | undefined;
   /** Set once tfjs's own per-weight update has run: the two keep different state, so no switching. */
@@ -162,8 +235,6 @@ export class FlatAdamOptimizer extends tf.AdamOptimizer {
       weights.map((w) => w.shape),
     );
     const total = s.sizes.reduce((a, b) => a + b, 0);
-    const int32 = { type: 'int32' } as const;
-    const scalar = (base: string, value: number) => g.constant(base, [], new Float32Array([value]));
     for (const [name, shape] of [
       ['adam_m', [total]],
       ['adam_v', [total]],
@@ -173,63 +244,7 @@ export class FlatAdamOptimizer extends tf.AdamOptimizer {
     ] as const) {
       g.placeholder(name, 'float32', [...shape]);
     }
-    const flat = weights.map((w) =>
-      g.op('adam/flat', 'Reshape', [w.grad, g.constant('adam/minus1', [1], new Int32Array([-1]))], {
-        Tshape: int32,
-      }),
-    );
-    const grad = g.raw('adam/grad', 'ConcatV2', [...flat, g.constant('adam/axis', [], new Int32Array([0]))], {
-      T: { type: 'float32' },
-      N: { i: flat.length },
-      Tidx: int32,
-    });
-    // tfjs's AdamOptimizer.applyGradients, as applyGradients above computes it on the flat vector
-    const m = g.op('adam/m', 'AddV2', [
-      g.op('adam/m_old', 'Mul', ['adam_m', scalar('adam/beta1', h.beta1)]),
-      g.op('adam/m_new', 'Mul', [grad, scalar('adam/one_minus_beta1', 1 - h.beta1)]),
-    ]);
-    const v = g.op('adam/v', 'AddV2', [
-      g.op('adam/v_old', 'Mul', ['adam_v', scalar('adam/beta2', h.beta2)]),
-      g.op('adam/v_new', 'Mul', [
-        g.op('adam/g2', 'Square', [grad]),
-        scalar('adam/one_minus_beta2', 1 - h.beta2),
-      ]),
-    ]);
-    const mHat = g.op('adam/m_hat', 'RealDiv', [m, 'adam_c1']);
-    const vHat = g.op('adam/v_hat', 'RealDiv', [v, 'adam_c2']);
-    const step = g.op('adam/step', 'Mul', [
-      g.op('adam/ratio', 'RealDiv', [
-        mHat,
-        g.op('adam/denominator', 'AddV2', [
-          g.op('adam/sqrt', 'Sqrt', [vHat]),
-          scalar('adam/epsilon', h.epsilon),
-        ]),
-      ]),
-      'adam_neg_lr',
-    ]);
-    const parts = g.raw(
-      'adam/parts',
-      'SplitV',
-      [
-        step,
-        g.constant('adam/sizes', [s.sizes.length], new Int32Array(s.sizes)),
-        g.constant('adam/split_axis', [], new Int32Array([0])),
-      ],
-      { T: { type: 'float32' }, Tlen: int32, num_split: { i: s.sizes.length } },
-    );
-    const updated = weights.map((w, i) =>
-      g.op('adam/update', 'AddV2', [
-        g.op(
-          'adam/part',
-          'Reshape',
-          [`${parts}:${i}`, g.constant('adam/shape', [w.shape.length], new Int32Array(w.shape))],
-          {
-            Tshape: int32,
-          },
-        ),
-        w.value,
-      ]),
-    );
+    const { weights: updated, m, v } = adamNodes(g, h, weights, s.sizes);
     return {
       inputs: { adam_m: [total], adam_v: [total], adam_neg_lr: [], adam_c1: [], adam_c2: [] },
       weights: updated,

@@ -486,6 +486,42 @@ function traceLayer(
 }
 
 /**
+ * The loss on the head's logits `x` (softmax cross-entropy against the fed
+ * targets, averaged over the batch), its gradient in the logits, and the
+ * batch's accuracy.
+ */
+function lossNodes(t: TrainGraph, x: string): { loss: string; accuracy: string; dy: string } {
+  const g = t.g;
+  // Softmax cross-entropy on the logits, averaged over the batch: its gradient is (softmax - y) / N.
+  const xent = g.op('loss/xent', 'SoftmaxCrossEntropyWithLogits', [x, 'y']);
+  const axis0 = t.intConst('loss/axis0', [0]);
+  const loss = g.raw('loss', 'Mean', [xent, axis0], { T: float, Tidx: int32, keep_dims: { b: false } });
+  const batch = g.raw('loss/n', 'Cast', [g.raw('loss/n_i', 'Size', [xent], { T: float, out_type: int32 })], {
+    SrcT: int32,
+    DstT: float,
+  });
+  const dy = g.op('loss/grad', 'RealDiv', [`${xent}:1`, batch]);
+  const axis1 = g.constant('acc/axis1', [], new Int32Array([1]));
+  const argmax = (of: string, base: string) =>
+    g.raw(base, 'ArgMax', [of, axis1], { T: float, Tidx: int32, output_type: int32 });
+  const hits = g.raw(
+    'acc/hits',
+    'Cast',
+    [g.raw('acc/eq', 'Equal', [argmax(x, 'acc/pred'), argmax('y', 'acc/true')], { T: int32 })],
+    {
+      SrcT: { type: 'bool' },
+      DstT: float,
+    },
+  );
+  const accuracy = g.raw('accuracy', 'Mean', [hits, axis0], {
+    T: float,
+    Tidx: int32,
+    keep_dims: { b: false },
+  });
+  return { loss, accuracy, dy };
+}
+
+/**
  * The training step's graph for `model`: inputs x [N,H,W,C], y [N,K] (the
  * targets, label smoothing applied), seed [2] int32 and one per weight;
  * outputs loss, accuracy, a gradient per trainable weight and the new moving
@@ -528,32 +564,8 @@ export function planTrainingGraph(
     x = step.out;
     shape = layer.outputShape as (number | null)[];
   }
-  // Softmax cross-entropy on the logits, averaged over the batch: its gradient is (softmax - y) / N.
-  const xent = g.op('loss/xent', 'SoftmaxCrossEntropyWithLogits', [x, 'y']);
-  const axis0 = t.intConst('loss/axis0', [0]);
-  const loss = g.raw('loss', 'Mean', [xent, axis0], { T: float, Tidx: int32, keep_dims: { b: false } });
-  const batch = g.raw('loss/n', 'Cast', [g.raw('loss/n_i', 'Size', [xent], { T: float, out_type: int32 })], {
-    SrcT: int32,
-    DstT: float,
-  });
-  let dy = g.op('loss/grad', 'RealDiv', [`${xent}:1`, batch]);
-  const axis1 = t.g.constant('acc/axis1', [], new Int32Array([1]));
-  const argmax = (of: string, base: string) =>
-    g.raw(base, 'ArgMax', [of, axis1], { T: float, Tidx: int32, output_type: int32 });
-  const hits = g.raw(
-    'acc/hits',
-    'Cast',
-    [g.raw('acc/eq', 'Equal', [argmax(x, 'acc/pred'), argmax('y', 'acc/true')], { T: int32 })],
-    {
-      SrcT: { type: 'bool' },
-      DstT: float,
-    },
-  );
-  const accuracy = g.raw('accuracy', 'Mean', [hits, axis0], {
-    T: float,
-    Tidx: int32,
-    keep_dims: { b: false },
-  });
+  const head = lossNodes(t, x);
+  let dy = head.dy;
   // Back through every layer; TensorFlow runs only the nodes the fetched outputs need (a frozen
   // first layer's gradients are never computed).
   for (let i = traced.length - 1; i >= 0; i--) {
@@ -568,8 +580,8 @@ export function planTrainingGraph(
     .filter((n) => !trained.has(n));
   if (missing.length > 0) return { unsupported: `no gradient here for ${missing.join(', ')}` };
   const update = t.finish(optimizer);
-  t.outputs.loss = { node: loss, dtype: 'float32', shape: [] };
-  t.outputs.accuracy = { node: accuracy, dtype: 'float32', shape: [] };
+  t.outputs.loss = { node: head.loss, dtype: 'float32', shape: [] };
+  t.outputs.accuracy = { node: head.accuracy, dtype: 'float32', shape: [] };
   const inputs: GraphSignature['inputs'] = {
     x: { node: 'x', dtype: 'float32', shape: inputShape },
     y: { node: 'y', dtype: 'float32', shape: [-1, classes] },
