@@ -95,7 +95,7 @@ function adamNodes(
     N: { i: flat.length },
     Tidx: int32,
   });
-  // tfjs's AdamOptimizer.applyGradients, as applyGradients above computes it on the flat vector
+  // tfjs's AdamOptimizer.applyGradients, as FlatAdamOptimizer.applyGradients computes it on the flat vector
   const m = g.op('adam/m', 'AddV2', [
     g.op('adam/m_old', 'Mul', ['adam_m', scalar('adam/beta1', h.beta1)]),
     g.op('adam/m_new', 'Mul', [grad, scalar('adam/one_minus_beta1', 1 - h.beta1)]),
