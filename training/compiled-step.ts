@@ -45,6 +45,8 @@ import { reseedDropout } from './models.ts';
 
 const float = { type: 'float32' } as const;
 const int32 = { type: 'int32' } as const;
+/** The graph's input of the run's seed and the step, [2] int32: dropout's masks derive from it. */
+const SEED = 'seed';
 
 interface LayerLike {
   name: string;
@@ -114,6 +116,11 @@ class TrainGraph {
     return { node: key, shape };
   }
 
+  /** The weights with a gradient, in the model's order. */
+  trained(): WeightInput[] {
+    return this.weights.filter((w) => this.grads.has(w.key));
+  }
+
   /** Note `grad` as the gradient of the weight fed as `node`, when that weight trains. */
   gradient(node: string, grad: string): void {
     if (this.weights.find((x) => x.key === node)?.variable) this.grads.set(node, grad);
@@ -125,7 +132,7 @@ class TrainGraph {
    * the model's order (tfjs's trainableWeights), as trainOnBatch hands them over.
    */
   finish(optimizer: tf.Optimizer | undefined): AdamGraph | undefined {
-    const trained = this.weights.filter((w) => this.grads.has(w.key));
+    const trained = this.trained();
     // tfjs's Optimizer answers instanceof for any optimizer (Symbol.hasInstance): ask for the method.
     const graphable = (optimizer as Partial<FlatAdamOptimizer> | undefined)?.graphUpdate;
     const update =
@@ -383,7 +390,6 @@ function dropout(
   layer: LayerLike,
   cfg: Record<string, unknown>,
   x: string,
-  seed: string,
 ): Traced | Unsupported {
   const rate = Number(cfg.rate ?? 0);
   if (cfg.noiseShape != null) return { unsupported: `layer ${layer.name}: dropout with a noise shape` };
@@ -392,7 +398,7 @@ function dropout(
   const layerSeed = g.raw(
     `${layer.name}/seed`,
     'Add',
-    [seed, t.intConst(`${layer.name}/k`, [0, ++t.dropouts])],
+    [SEED, t.intConst(`${layer.name}/k`, [0, ++t.dropouts])],
     { T: int32 },
   );
   const u = g.raw(`${layer.name}/uniform`, 'StatelessRandomUniform', [t.shapeOf(x), layerSeed], {
@@ -424,7 +430,6 @@ function traceLayer(
   x: string,
   input: (number | null)[],
   last: boolean,
-  seed: string,
 ): Traced | Unsupported {
   const cls = layer.getClassName();
   const cfg = layer.getConfig();
@@ -479,7 +484,7 @@ function traceLayer(
       };
     }
     case 'Dropout':
-      return dropout(t, layer, cfg, x, seed);
+      return dropout(t, layer, cfg, x);
     default:
       return { unsupported: `layer ${layer.name}: ${cls} has no compiled training form here` };
   }
@@ -538,7 +543,7 @@ export function planTrainingGraph(
   const classes = (model.outputs[0]?.shape ?? []).at(-1) ?? -1;
   g.placeholder('x', 'float32', inputShape);
   g.placeholder('y', 'float32', [-1, classes]);
-  g.placeholder('seed', 'int32', [2]);
+  g.placeholder(SEED, 'int32', [2]);
   const last = layers.at(-1);
   if (last?.getClassName() !== 'Dense' || last.getConfig().activation !== 'softmax') {
     return {
@@ -558,7 +563,7 @@ export function planTrainingGraph(
       return { unsupported: `layer ${layer.name} is not fed by the layer before it (not a chain)` };
     }
     previous = layer.name;
-    const step = traceLayer(t, layer, x, shape, i === layers.length - 1, 'seed');
+    const step = traceLayer(t, layer, x, shape, i === layers.length - 1);
     if ('unsupported' in step) return step;
     traced.push(step);
     x = step.out;
@@ -574,7 +579,7 @@ export function planTrainingGraph(
     dy = next;
   }
   // Every weight trainOnBatch would train gets its gradient here, or the step is not the same.
-  const trained = new Set(t.weights.filter((w) => t.grads.has(w.key)).map((w) => w.variable));
+  const trained = new Set(t.trained().map((w) => w.variable));
   const missing = model.trainableWeights
     .map((w) => (w.read() as tf.Variable).name)
     .filter((n) => !trained.has(n));
@@ -585,7 +590,7 @@ export function planTrainingGraph(
   const inputs: GraphSignature['inputs'] = {
     x: { node: 'x', dtype: 'float32', shape: inputShape },
     y: { node: 'y', dtype: 'float32', shape: [-1, classes] },
-    seed: { node: 'seed', dtype: 'int32', shape: [2] },
+    [SEED]: { node: SEED, dtype: 'int32', shape: [2] },
   };
   for (const w of t.weights) inputs[w.key] = { node: w.key, dtype: 'float32', shape: w.tensor().shape };
   for (const [key, shape] of Object.entries(update?.inputs ?? {})) {
